@@ -1,0 +1,155 @@
+import { randomUUID } from 'node:crypto';
+import type { AppendLog } from '../journal/index.js';
+import type { PlacementService } from '../placement/index.js';
+import { environmentKey, type FunctionVersion } from '../registry/index.js';
+import type { Clock, TimerHandle } from '../shared/clock.js';
+import type { AssignmentConfig } from '../shared/config.js';
+import { StratusError } from '../shared/errors.js';
+import type { Logger } from '../shared/log.js';
+import type { WorkerAgent } from '../worker/index.js';
+import { liveEnvironments, type AssignmentLogEntry, type EnvironmentEntry } from './environments.js';
+
+/** An environment handed to one invocation; give it back with `release`. */
+export interface Lease {
+  envId: string;
+  worker: WorkerAgent;
+  cold: boolean;
+}
+
+export interface AssignmentDeps {
+  config: AssignmentConfig;
+  log: AppendLog;
+  placement: PlacementService;
+  clock: Clock;
+  logger: Logger;
+}
+
+/**
+ * Knows every execution environment: hands out idle warm ones, creates new ones through
+ * placement, reclaims idle ones after the keep-alive. Warm acquire/release touch only memory;
+ * the journal is written when an environment is created or destroyed.
+ */
+export class AssignmentService {
+  private readonly envs = new Map<string, EnvironmentEntry>();
+  /** Idle environments per key, most recently used last. */
+  private readonly idle = new Map<string, string[]>();
+  private sweepTimer: TimerHandle | undefined;
+
+  constructor(private readonly deps: AssignmentDeps) {}
+
+  /** Reconciles with the journal (environments of a previous run are gone) and starts reaping. */
+  async start(): Promise<void> {
+    const entries = (await this.deps.log.readAfter(0, Number.MAX_SAFE_INTEGER)).map((e) => e.entry as AssignmentLogEntry);
+    for (const orphan of liveEnvironments(entries).values()) {
+      await this.deps.log.append(this.destroyedEntry(orphan.envId, 'restart'));
+    }
+    const last = await this.deps.log.readAfter(0, Number.MAX_SAFE_INTEGER);
+    const lastSeq = last.at(-1)?.seq;
+    if (lastSeq !== undefined) await this.deps.log.truncate(lastSeq);
+    this.scheduleSweep();
+  }
+
+  async acquire(fn: FunctionVersion): Promise<Lease> {
+    const key = environmentKey(fn);
+    const envId = this.idle.get(key)?.pop();
+    if (envId) {
+      const env = this.envs.get(envId);
+      const worker = env && this.deps.placement.worker(env.workerId);
+      if (env && worker) {
+        env.state = { kind: 'busy' };
+        return { envId, worker, cold: false };
+      }
+    }
+    return this.create(fn, key);
+  }
+
+  /** Gives an environment back after an invocation; `reusable` false means it is gone. */
+  release(lease: Lease, reusable: boolean): void {
+    const env = this.envs.get(lease.envId);
+    if (!env) return;
+    if (!reusable || env.retired) {
+      void this.destroy(env, reusable ? 'retired' : 'failed');
+      return;
+    }
+    env.state = { kind: 'idle', sinceMs: this.deps.clock.now() };
+    const stack = this.idle.get(env.key) ?? [];
+    stack.push(env.id);
+    this.idle.set(env.key, stack);
+  }
+
+  /** The function changed or went away: its environments must not serve new invokes. */
+  retire(functionName: string): void {
+    for (const env of this.envs.values()) {
+      if (env.functionName !== functionName) continue;
+      env.retired = true;
+      if (env.state.kind === 'idle') void this.destroy(env, 'retired');
+    }
+  }
+
+  snapshot(): EnvironmentEntry[] {
+    return [...this.envs.values()].map((e) => ({ ...e, state: { ...e.state } }));
+  }
+
+  async shutdown(): Promise<void> {
+    this.sweepTimer?.cancel();
+    await Promise.all([...this.envs.values()].map((env) => this.destroy(env, 'shutdown')));
+  }
+
+  /** Reclaims environments idle for longer than the keep-alive. */
+  sweep(): void {
+    const cutoff = this.deps.clock.now() - this.deps.config.keepAliveMs;
+    for (const env of this.envs.values()) {
+      if (env.state.kind === 'idle' && env.state.sinceMs <= cutoff) void this.destroy(env, 'keep-alive expired');
+    }
+  }
+
+  private async create(fn: FunctionVersion, key: string): Promise<Lease> {
+    const worker = this.deps.placement.place({ memoryMb: fn.memoryMb, codeSha256: fn.code.sha256 });
+    if (!worker) {
+      throw new StratusError('TooManyRequests', 'Rate Exceeded.', { details: { Reason: 'ConcurrentInvocationLimitExceeded' } });
+    }
+    const env: EnvironmentEntry = {
+      id: randomUUID(), key, functionName: fn.name, workerId: worker.id, memoryMb: fn.memoryMb,
+      state: { kind: 'initializing' }, retired: false,
+    };
+    this.envs.set(env.id, env);
+    try {
+      await this.deps.log.append({ type: 'created', envId: env.id, key, workerId: worker.id, memoryMb: fn.memoryMb, atMs: this.deps.clock.now() } satisfies AssignmentLogEntry);
+      await worker.createEnvironment(env.id, fn);
+    } catch (err) {
+      await this.destroy(env, 'create failed');
+      throw err;
+    }
+    return { envId: env.id, worker, cold: true };
+  }
+
+  private async destroy(env: EnvironmentEntry, reason: string): Promise<void> {
+    if (env.state.kind === 'dead') return;
+    env.state = { kind: 'dead' };
+    this.envs.delete(env.id);
+    const stack = this.idle.get(env.key);
+    if (stack) {
+      const rest = stack.filter((id) => id !== env.id);
+      if (rest.length > 0) this.idle.set(env.key, rest);
+      else this.idle.delete(env.key);
+    }
+    this.deps.placement.release(env.workerId, env.memoryMb);
+    try {
+      await this.deps.log.append(this.destroyedEntry(env.id, reason));
+      await this.deps.placement.worker(env.workerId)?.destroyEnvironment(env.id);
+    } catch (err) {
+      this.deps.logger.warn({ err, envId: env.id }, 'destroying environment failed');
+    }
+  }
+
+  private destroyedEntry(envId: string, reason: string): AssignmentLogEntry {
+    return { type: 'destroyed', envId, atMs: this.deps.clock.now(), reason };
+  }
+
+  private scheduleSweep(): void {
+    this.sweepTimer = this.deps.clock.setTimer(this.deps.config.sweepIntervalMs, () => {
+      this.sweep();
+      this.scheduleSweep();
+    });
+  }
+}

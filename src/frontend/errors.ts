@@ -1,0 +1,64 @@
+import type { ServerResponse } from 'node:http';
+import { StratusError, type ErrorCode } from '../shared/errors.js';
+import type { VerifyFailureCode } from './sigv4.js';
+
+/** The only place where platform error codes become Lambda's wire errors. */
+interface Wire {
+  type: string;
+  status: number;
+  /** Lambda's own exceptions carry "Type": "User"; framework ones (validation, size) do not. */
+  typed?: boolean;
+  /** ResourceNotFoundException and ServiceException spell it "Message". */
+  capital?: boolean;
+}
+
+const WIRE: Record<ErrorCode, Wire> = {
+  ResourceNotFound: { type: 'ResourceNotFoundException', status: 404, typed: true, capital: true },
+  ResourceConflict: { type: 'ResourceConflictException', status: 409, typed: true },
+  PreconditionFailed: { type: 'PreconditionFailedException', status: 412, typed: true },
+  InvalidParameterValue: { type: 'InvalidParameterValueException', status: 400, typed: true },
+  Validation: { type: 'ValidationException', status: 400 },
+  InvalidRequestContent: { type: 'InvalidRequestContentException', status: 400, typed: true },
+  RequestTooLarge: { type: 'RequestEntityTooLargeException', status: 413 },
+  InvalidZipFile: { type: 'InvalidParameterValueException', status: 400, typed: true },
+  CodeStorageExceeded: { type: 'CodeStorageExceededException', status: 400, typed: true },
+  TooManyRequests: { type: 'TooManyRequestsException', status: 429, typed: true },
+  ServiceUnavailable: { type: 'ServiceException', status: 503, typed: true, capital: true },
+  SandboxCreateFailed: { type: 'ServiceException', status: 500, typed: true, capital: true },
+  WorkerUnavailable: { type: 'ServiceException', status: 500, typed: true, capital: true },
+  Internal: { type: 'ServiceException', status: 500, typed: true, capital: true },
+};
+
+const AUTH_WIRE: Record<VerifyFailureCode, Wire> = {
+  MissingAuthenticationToken: { type: 'MissingAuthenticationTokenException', status: 403 },
+  IncompleteSignature: { type: 'IncompleteSignatureException', status: 403 },
+  UnrecognizedClient: { type: 'UnrecognizedClientException', status: 403 },
+  InvalidSignature: { type: 'InvalidSignatureException', status: 403 },
+  SignatureExpired: { type: 'InvalidSignatureException', status: 403 },
+};
+
+export function sendError(res: ServerResponse, requestId: string, err: unknown): number {
+  const e = err instanceof StratusError ? err : new StratusError('Internal', 'An internal error occurred.', { cause: err });
+  const wire = WIRE[e.code];
+  const message = e.code === 'Internal' ? 'An internal error occurred.' : e.message;
+  const body: Record<string, string> = { ...e.details };
+  if (wire.typed) body.Type = wire.status < 500 ? 'User' : 'Service';
+  body[wire.capital ? 'Message' : 'message'] = message;
+  send(res, requestId, wire, body);
+  return wire.status;
+}
+
+export function sendAuthError(res: ServerResponse, requestId: string, code: VerifyFailureCode, message: string): void {
+  send(res, requestId, AUTH_WIRE[code], { message });
+}
+
+function send(res: ServerResponse, requestId: string, wire: Wire, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(wire.status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    'x-amzn-requestid': requestId,
+    'x-amzn-errortype': wire.type,
+  });
+  res.end(text);
+}

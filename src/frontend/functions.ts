@@ -1,0 +1,174 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { CodeStore } from '../codestore/index.js';
+import type { FunctionRecord, FunctionRegistry, FunctionSettings } from '../registry/index.js';
+import { StratusError } from '../shared/errors.js';
+import { FUNCTION_NAME_PATTERN, parseFunctionRef } from './names.js';
+import type { ApiRequest, ApiResponse, Route } from './routes.js';
+import { functionConfiguration, LAMBDA_RUNTIMES } from './shapes.js';
+import { parseJsonObject, Validator } from './validation.js';
+
+export interface FunctionRoutesDeps {
+  registry: FunctionRegistry;
+  code: CodeStore;
+  region: string;
+  /** Secret used to sign code download links. */
+  linkSecret: string;
+  maxZipBytes: number;
+  clock: { now(): number };
+}
+
+const NAME = '([^/]+)';
+const BASE = '/2015-03-31/functions';
+const ROLE_PATTERN = /^arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role\/?[a-zA-Z_0-9+=,.@\-_/]+$/;
+const HANDLER_PATTERN = /^[^\s]+$/;
+const NAME_PATTERN = /^[a-zA-Z0-9_-]+$/;
+const LINK_TTL_MS = 10 * 60 * 1000;
+
+/** The function management API: create, read, list, update, delete. */
+export function functionRoutes(deps: FunctionRoutesDeps): Route[] {
+  const bodyLimit = Math.ceil((deps.maxZipBytes * 4) / 3) + 1024 * 1024;
+  const tooLarge = (op: string) => `Request must be smaller than ${bodyLimit} bytes for the ${op} operation`;
+  const config = (fn: FunctionRecord) => functionConfiguration(fn, deps.registry.functionArn(fn.name), deps.region);
+  const nameOf = (req: ApiRequest) => parseFunctionRef(decodeURIComponent(req.params[0] ?? '')).name;
+  const small = { maxBodyBytes: 1024 * 1024, tooLargeMessage: tooLarge('function'), sigv4: true };
+  return [
+    { method: 'POST', pattern: re(`${BASE}/?`), maxBodyBytes: bodyLimit, tooLargeMessage: tooLarge('CreateFunction'), sigv4: true,
+      handle: async (req) => ({ status: 201, body: config(await create(deps, req)) }) },
+    { method: 'GET', pattern: re(`${BASE}/?`), ...small, handle: (req) => list(deps, req, config) },
+    { method: 'GET', pattern: re(`${BASE}/${NAME}/?`), ...small,
+      handle: (req) => ({ status: 200, body: getFunction(deps, req, nameOf(req), config) }) },
+    { method: 'GET', pattern: re(`${BASE}/${NAME}/configuration/?`), ...small,
+      handle: (req) => ({ status: 200, body: config(deps.registry.get(nameOf(req))) }) },
+    { method: 'PUT', pattern: re(`${BASE}/${NAME}/configuration/?`), ...small,
+      handle: async (req) => ({ status: 200, body: config(await updateConfiguration(deps, nameOf(req), req)) }) },
+    { method: 'PUT', pattern: re(`${BASE}/${NAME}/code/?`), maxBodyBytes: bodyLimit, tooLargeMessage: tooLarge('UpdateFunctionCode'), sigv4: true,
+      handle: async (req) => ({ status: 200, body: config(await updateCode(deps, nameOf(req), req)) }) },
+    { method: 'DELETE', pattern: re(`${BASE}/${NAME}/?`), ...small,
+      handle: async (req) => {
+        await deps.registry.delete(nameOf(req));
+        return { status: 204 };
+      } },
+    { method: 'GET', pattern: /^\/_stratus\/code\/([0-9a-f]{64})$/, maxBodyBytes: 0, tooLargeMessage: '', sigv4: false,
+      handle: (req) => downloadCode(deps, req) },
+  ];
+}
+
+function re(path: string): RegExp {
+  return new RegExp(`^${path}$`);
+}
+
+async function create(deps: FunctionRoutesDeps, req: ApiRequest): Promise<FunctionRecord> {
+  const body = parseJsonObject(req.body);
+  const v = new Validator(body);
+  const name = v.string('FunctionName', 'functionName', { required: true, min: 1, max: 140, pattern: NAME_PATTERN, patternText: FUNCTION_NAME_PATTERN });
+  const code = v.object('Code', 'code');
+  const settings = readSettings(v, body, true);
+  v.done();
+  if (name && name.length > 64) {
+    throw new StratusError('InvalidParameterValue', `1 validation error detected: Value '${name}' at 'functionName' failed to satisfy constraint: Member must have length less than or equal to 64`);
+  }
+  if (typeof body.PackageType === 'string' && body.PackageType !== 'Zip') {
+    throw new StratusError('InvalidParameterValue', 'Only PackageType Zip is supported by this Stratus installation.');
+  }
+  const zip = decodeZip(code?.ZipFile, deps.maxZipBytes);
+  return deps.registry.create(name ?? '', settings as FunctionSettings, zip);
+}
+
+async function updateConfiguration(deps: FunctionRoutesDeps, name: string, req: ApiRequest): Promise<FunctionRecord> {
+  const body = parseJsonObject(req.body);
+  const v = new Validator(body);
+  const patch = readSettings(v, body, false);
+  const revision = v.string('RevisionId', 'revisionId');
+  v.done();
+  return deps.registry.updateSettings(name, patch, revision);
+}
+
+async function updateCode(deps: FunctionRoutesDeps, name: string, req: ApiRequest): Promise<FunctionRecord> {
+  const body = parseJsonObject(req.body);
+  const v = new Validator(body);
+  const revision = v.string('RevisionId', 'revisionId');
+  v.done();
+  if (body.S3Bucket !== undefined || body.ImageUri !== undefined) {
+    throw new StratusError('InvalidParameterValue', 'Only ZipFile code is supported by this Stratus installation.');
+  }
+  return deps.registry.updateCode(name, decodeZip(body.ZipFile, deps.maxZipBytes), revision);
+}
+
+/** The settable fields; on create the defaults apply, on update only what was given. */
+function readSettings(v: Validator, body: Record<string, unknown>, isCreate: boolean): Partial<FunctionSettings> {
+  const runtime = v.string('Runtime', 'runtime', { required: isCreate });
+  if (runtime !== undefined) checkRuntime(runtime);
+  const role = v.string('Role', 'role', { required: isCreate, pattern: ROLE_PATTERN, patternText: 'arn:(aws[a-zA-Z-]*)?:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+' });
+  const handler = v.string('Handler', 'handler', { required: isCreate, max: 128, pattern: HANDLER_PATTERN, patternText: '[^\\s]+' });
+  const description = v.string('Description', 'description', { max: 256 });
+  const timeoutSec = v.integer('Timeout', 'timeout', 1, 900);
+  const memoryMb = v.integer('MemorySize', 'memorySize', 128, 10240);
+  const storage = v.object('EphemeralStorage', 'ephemeralStorage');
+  const environment = v.stringMap(v.object('Environment', 'environment')?.Variables, 'environment.variables');
+  const ephemeralStorageMb = storage ? new Validator(storage).integer('Size', 'ephemeralStorage.size', 512, 10240) : undefined;
+  const given: Partial<FunctionSettings> = {
+    runtime: runtime as FunctionSettings['runtime'] | undefined, role, handler, description, timeoutSec, memoryMb, ephemeralStorageMb,
+    environment: environment ?? (body.Environment !== undefined ? {} : undefined),
+  };
+  const defined = Object.fromEntries(Object.entries(given).filter(([, value]) => value !== undefined)) as Partial<FunctionSettings>;
+  return isCreate ? { description: '', timeoutSec: 3, memoryMb: 128, ephemeralStorageMb: 512, environment: {}, ...defined } : defined;
+}
+
+function checkRuntime(runtime: string): void {
+  if (!(LAMBDA_RUNTIMES as readonly string[]).includes(runtime)) {
+    throw new StratusError('InvalidParameterValue', `Value ${runtime} at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: [${LAMBDA_RUNTIMES.join(', ')}] or be a valid ARN`);
+  }
+}
+
+function decodeZip(value: unknown, maxZipBytes: number): Buffer {
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new StratusError('InvalidParameterValue', 'Please provide a source for function code.');
+  }
+  const zip = Buffer.from(value, 'base64');
+  if (zip.length > maxZipBytes) {
+    throw new StratusError('RequestTooLarge', `Zipped size must be smaller than ${maxZipBytes} bytes`);
+  }
+  return zip;
+}
+
+function list(deps: FunctionRoutesDeps, req: ApiRequest, config: (fn: FunctionRecord) => Record<string, unknown>): ApiResponse {
+  const maxItems = Math.min(Math.max(Number(req.query.get('MaxItems') ?? 50) || 50, 1), 50);
+  const marker = req.query.get('Marker');
+  const all = deps.registry.list();
+  const start = marker ? all.findIndex((fn) => fn.name > marker) : 0;
+  const page = start < 0 ? [] : all.slice(start, start + maxItems);
+  const more = start >= 0 && start + maxItems < all.length;
+  const Functions = page.map((fn) => listItem(config(fn)));
+  return { status: 200, body: more ? { Functions, NextMarker: page.at(-1)?.name } : { Functions } };
+}
+
+/** ListFunctions items leave out the state fields. */
+function listItem(config: Record<string, unknown>): Record<string, unknown> {
+  const { State, StateReason, StateReasonCode, LastUpdateStatus, LastUpdateStatusReason, LastUpdateStatusReasonCode, RuntimeVersionConfig, ...rest } = config;
+  return rest;
+}
+
+function getFunction(deps: FunctionRoutesDeps, req: ApiRequest, name: string, config: (fn: FunctionRecord) => unknown): unknown {
+  const fn = deps.registry.get(name);
+  const expires = deps.clock.now() + LINK_TTL_MS;
+  const location = `${req.origin}/_stratus/code/${fn.code.sha256}?expires=${expires}&sig=${linkSignature(deps.linkSecret, fn.code.sha256, expires)}`;
+  return { Configuration: config(fn), Code: { RepositoryType: 'S3', Location: location } };
+}
+
+async function downloadCode(deps: FunctionRoutesDeps, req: ApiRequest): Promise<ApiResponse> {
+  const sha256 = req.params[0] ?? '';
+  const expires = Number(req.query.get('expires'));
+  const given = Buffer.from(req.query.get('sig') ?? '', 'hex');
+  const wanted = Buffer.from(linkSignature(deps.linkSecret, sha256, expires), 'hex');
+  if (!(expires > deps.clock.now()) || given.length !== wanted.length || !timingSafeEqual(given, wanted)) {
+    return { status: 403, body: { message: 'Request has expired or its signature is invalid' } };
+  }
+  const size = deps.registry.list().find((fn) => fn.code.sha256 === sha256)?.code.size;
+  if (size === undefined) return { status: 404, body: { message: 'Not found' } };
+  const bytes = await deps.code.get({ sha256, size });
+  return { status: 200, body: bytes, headers: { 'content-type': 'application/zip' } };
+}
+
+function linkSignature(secret: string, sha256: string, expires: number): string {
+  return createHmac('sha256', secret).update(`${sha256}:${expires}`).digest('hex');
+}

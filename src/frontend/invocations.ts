@@ -1,0 +1,85 @@
+import { StratusError } from '../shared/errors.js';
+import { newRequestId } from '../shared/ids.js';
+import type { AsyncInvoker } from './async-invoker.js';
+import type { InvokeService } from './invoke-service.js';
+import { parseFunctionRef, qualifierOf } from './names.js';
+import { header, type ApiRequest, type ApiResponse, type Route } from './routes.js';
+
+export interface InvocationRoutesDeps {
+  invoker: InvokeService;
+  events: AsyncInvoker;
+  maxSyncPayloadBytes: number;
+  maxAsyncPayloadBytes: number;
+}
+
+const INVOCATION_TYPES = ['Event', 'RequestResponse', 'DryRun'];
+const LOG_TYPES = ['None', 'Tail'];
+
+/** POST /2015-03-31/functions/{name}/invocations */
+export function invocationRoutes(deps: InvocationRoutesDeps): Route[] {
+  return [
+    {
+      method: 'POST',
+      pattern: /^\/2015-03-31\/functions\/([^/]+)\/invocations\/?$/,
+      maxBodyBytes: deps.maxSyncPayloadBytes,
+      tooLargeMessage: `Request must be smaller than ${deps.maxSyncPayloadBytes} bytes for the InvokeFunction operation`,
+      sigv4: true,
+      handle: (req) => invoke(deps, req),
+    },
+  ];
+}
+
+async function invoke(deps: InvocationRoutesDeps, req: ApiRequest): Promise<ApiResponse> {
+  const ref = parseFunctionRef(decodeURIComponent(req.params[0] ?? ''));
+  const qualifier = qualifierOf(ref, req.query);
+  const type = header(req.headers, 'x-amz-invocation-type') ?? 'RequestResponse';
+  const logType = header(req.headers, 'x-amz-log-type') ?? 'None';
+  checkEnum(type, 'invocationType', INVOCATION_TYPES);
+  checkEnum(logType, 'logType', LOG_TYPES);
+  const clientContext = parseClientContext(header(req.headers, 'x-amz-client-context'));
+  const payload = checkPayload(req.body);
+  const version = deps.invoker.resolve(ref.name, qualifier);
+  const request = { functionName: ref.name, qualifier, requestId: req.requestId, payload, clientContext, tailLog: logType === 'Tail' };
+  const versionHeader = { 'x-amz-executed-version': version.version };
+  if (type === 'DryRun') return { status: 204, headers: versionHeader };
+  if (type === 'Event') {
+    if (req.body.length > deps.maxAsyncPayloadBytes) {
+      throw new StratusError('RequestTooLarge', `Request must be smaller than ${deps.maxAsyncPayloadBytes} bytes for the InvokeAsync operation`);
+    }
+    deps.events.enqueue({ ...request, requestId: newRequestId(), tailLog: false });
+    return { status: 202, headers: versionHeader };
+  }
+  const { result } = await deps.invoker.invoke(request, version);
+  const headers: Record<string, string> = { ...versionHeader, 'content-type': 'application/json' };
+  if (result.outcome.kind === 'function-error') headers['x-amz-function-error'] = 'Unhandled';
+  if (result.logTail !== undefined) headers['x-amz-log-result'] = result.logTail;
+  return { status: 200, body: result.outcome.payload, headers };
+}
+
+function checkEnum(value: string, field: string, allowed: string[]): void {
+  if (!allowed.includes(value)) {
+    throw new StratusError('Validation', `1 validation error detected: Value '${value}' at '${field}' failed to satisfy constraint: Member must satisfy enum value set: [${allowed.join(', ')}]`);
+  }
+}
+
+/** Lambda accepts only JSON payloads; an empty body is passed on as {}. */
+function checkPayload(body: Buffer): Buffer {
+  if (body.length === 0) return Buffer.from('{}');
+  try {
+    JSON.parse(body.toString('utf8'));
+  } catch (err) {
+    throw new StratusError('InvalidRequestContent', `Could not parse request body into json: Could not parse payload into json: ${(err as Error).message}`);
+  }
+  return body;
+}
+
+function parseClientContext(raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  const text = Buffer.from(raw, 'base64').toString('utf8');
+  try {
+    JSON.parse(text);
+  } catch {
+    throw new StratusError('InvalidRequestContent', 'Client context must be a valid Base64-encoded JSON object.');
+  }
+  return text;
+}

@@ -1,0 +1,114 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Clock } from '../shared/clock.js';
+import { StratusError } from '../shared/errors.js';
+import { newRequestId } from '../shared/ids.js';
+import type { Logger } from '../shared/log.js';
+import { sendAuthError, sendError } from './errors.js';
+import type { ApiRequest, ApiResponse, Route } from './routes.js';
+import { verifySigV4, type CredentialLookup } from './sigv4.js';
+
+export interface FrontendServerDeps {
+  routes: Route[];
+  credentials: CredentialLookup;
+  clock: Clock;
+  log: Logger;
+  signatureMaxSkewMs: number;
+}
+
+/**
+ * The Lambda REST API over HTTP: reads and sizes the body, checks the signature, finds the
+ * route, and writes what the route returns. It knows nothing about functions or sandboxes.
+ */
+export class FrontendServer {
+  private readonly server: Server;
+
+  constructor(private readonly deps: FrontendServerDeps) {
+    this.server = createServer({ keepAliveTimeout: 60_000 }, (req, res) => this.handle(req, res));
+  }
+
+  async listen(host: string, port: number): Promise<AddressInfo> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => resolve());
+    });
+    return this.server.address() as AddressInfo;
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const requestId = newRequestId();
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const method = req.method ?? 'GET';
+    const match = this.match(method, url.pathname);
+    if (!match) {
+      sendError(res, requestId, new StratusError('ResourceNotFound', `No API at ${method} ${url.pathname}`));
+      return;
+    }
+    const { route, params } = match;
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > route.maxBodyBytes) {
+      sendError(res, requestId, new StratusError('RequestTooLarge', route.tooLargeMessage));
+      return;
+    }
+    readBody(req, route.maxBodyBytes).then(
+      (body) => {
+        if (!body) return sendError(res, requestId, new StratusError('RequestTooLarge', route.tooLargeMessage));
+        if (route.sigv4) {
+          const verdict = verifySigV4({ method, rawUrl: req.url ?? '/', headers: req.headers, body }, this.deps.credentials, this.deps.clock.now(), { maxSkewMs: this.deps.signatureMaxSkewMs });
+          if (!verdict.ok) return sendAuthError(res, requestId, verdict.code, verdict.message);
+        }
+        const apiReq: ApiRequest = { method, params, query: url.searchParams, headers: req.headers, body, requestId, origin: `http://${req.headers.host ?? 'localhost'}` };
+        return this.run(route, apiReq, res);
+      },
+      (err: unknown) => sendError(res, requestId, err),
+    );
+  }
+
+  private match(method: string, path: string): { route: Route; params: string[] } | undefined {
+    for (const route of this.deps.routes) {
+      if (route.method !== method) continue;
+      const m = route.pattern.exec(path);
+      if (m) return { route, params: m.slice(1).map((p) => p ?? '') };
+    }
+    return undefined;
+  }
+
+  private async run(route: Route, req: ApiRequest, res: ServerResponse): Promise<void> {
+    try {
+      writeResponse(res, req.requestId, await route.handle(req));
+    } catch (err) {
+      const status = sendError(res, req.requestId, err);
+      if (status >= 500) this.deps.log.error({ err, requestId: req.requestId }, 'request failed');
+    }
+  }
+}
+
+function writeResponse(res: ServerResponse, requestId: string, out: ApiResponse): void {
+  const body = out.body === undefined ? undefined : Buffer.isBuffer(out.body) ? out.body : Buffer.from(JSON.stringify(out.body));
+  const headers: Record<string, string | number> = { 'x-amzn-requestid': requestId, ...out.headers };
+  if (body) {
+    headers['content-type'] ??= 'application/json';
+    headers['content-length'] = body.length;
+  }
+  res.writeHead(out.status, headers);
+  res.end(body);
+}
+
+/** Reads the whole body; resolves undefined if it is larger than `max`. */
+function readBody(req: IncomingMessage, max: number): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= max) chunks.push(chunk);
+    });
+    req.on('end', () => resolve(size > max ? undefined : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}

@@ -1,0 +1,42 @@
+import { lambdaTimestamp } from '../shared/ids.js';
+import type { FunctionRecord } from '../registry/index.js';
+
+/** Lambda's FunctionConfiguration document for a function record. */
+export function functionConfiguration(fn: FunctionRecord, arn: string, region: string): Record<string, unknown> {
+  const config: Record<string, unknown> = {
+    FunctionName: fn.name,
+    FunctionArn: arn,
+    Runtime: fn.runtime,
+    Role: fn.role,
+    Handler: fn.handler,
+    CodeSize: fn.code.size,
+    Description: fn.description,
+    Timeout: fn.timeoutSec,
+    MemorySize: fn.memoryMb,
+    LastModified: lambdaTimestamp(fn.lastModifiedMs),
+    CodeSha256: Buffer.from(fn.code.sha256, 'hex').toString('base64'),
+    Version: '$LATEST',
+    TracingConfig: { Mode: 'PassThrough' },
+    RevisionId: fn.revisionId,
+    State: 'Active',
+    LastUpdateStatus: 'Successful',
+    PackageType: 'Zip',
+    Architectures: ['x86_64'],
+    EphemeralStorage: { Size: fn.ephemeralStorageMb },
+    SnapStart: { ApplyOn: 'None', OptimizationStatus: 'Off' },
+    RuntimeVersionConfig: { RuntimeVersionArn: `arn:aws:lambda:${region}::runtime:stratus-${fn.runtime}` },
+    LoggingConfig: { LogFormat: 'Text', LogGroup: `/aws/lambda/${fn.name}` },
+  };
+  if (Object.keys(fn.environment).length > 0) config.Environment = { Variables: fn.environment };
+  return config;
+}
+
+/** Lambda's Runtime enum: values outside it are ValidationExceptions, unsupported ones are not. */
+export const LAMBDA_RUNTIMES = [
+  'nodejs', 'nodejs4.3', 'nodejs6.10', 'nodejs8.10', 'nodejs10.x', 'nodejs12.x', 'nodejs14.x', 'nodejs16.x',
+  'java8', 'java8.al2', 'java11', 'python2.7', 'python3.6', 'python3.7', 'python3.8', 'python3.9',
+  'dotnetcore1.0', 'dotnetcore2.0', 'dotnetcore2.1', 'dotnetcore3.1', 'dotnet6', 'dotnet8', 'nodejs4.3-edge',
+  'go1.x', 'ruby2.5', 'ruby2.7', 'provided', 'provided.al2', 'nodejs18.x', 'python3.10', 'java17',
+  'ruby3.2', 'ruby3.3', 'ruby3.4', 'python3.11', 'nodejs20.x', 'provided.al2023', 'python3.12', 'java21',
+  'python3.13', 'nodejs22.x', 'nodejs24.x', 'python3.14', 'java25',
+] as const;

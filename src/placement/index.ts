@@ -1,0 +1,1 @@
+export { PlacementService, type PlacementRequest } from './placement.js';

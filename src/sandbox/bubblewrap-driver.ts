@@ -1,0 +1,151 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { lstatSync, readFileSync, readlinkSync } from 'node:fs';
+import { StratusError } from '../shared/errors.js';
+import type { Sandbox, SandboxDriver, SandboxExit, SandboxSpec } from './driver.js';
+
+export interface BubblewrapOptions {
+  bwrapPath: string;
+  uid: number;
+  gid: number;
+  /** Extra host paths bound read-only at the same place (e.g. a runtime binary outside /usr). */
+  extraReadOnlyPaths?: string[];
+}
+
+const ETC_FILES = ['/etc/ssl', '/etc/ca-certificates', '/etc/hosts', '/etc/localtime', '/etc/nsswitch.conf'];
+
+/** Sandboxes as process trees in their own pid, mount, ipc, uts, user and network namespaces. */
+export class BubblewrapSandboxDriver implements SandboxDriver {
+  readonly name = 'bubblewrap';
+  private readonly rootArgs: string[];
+
+  constructor(private readonly opts: BubblewrapOptions) {
+    this.rootArgs = baseFilesystemArgs(opts.extraReadOnlyPaths ?? []);
+  }
+
+  async create(spec: SandboxSpec): Promise<Sandbox> {
+    const child = spawn(this.opts.bwrapPath, this.argsFor(spec), {
+      env: spec.env,
+      stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
+    });
+    child.stdin?.end();
+    const exited = new Promise<SandboxExit>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+    try {
+      const pid = await readChildPid(child, exited);
+      return new BubblewrapSandbox(spec.id, pid, child, exited);
+    } catch (cause) {
+      child.kill('SIGKILL');
+      await exited;
+      throw new StratusError('SandboxCreateFailed', `Could not start sandbox ${spec.id}: ${String(cause)}`, { cause });
+    }
+  }
+
+  private argsFor(spec: SandboxSpec): string[] {
+    return [
+      '--unshare-user', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-net', '--unshare-cgroup-try',
+      '--uid', String(this.opts.uid), '--gid', String(this.opts.gid),
+      '--hostname', 'localhost',
+      '--die-with-parent', '--new-session', '--as-pid-1',
+      '--info-fd', '3',
+      ...this.rootArgs,
+      '--size', String(spec.tmpSizeMb * 1024 * 1024), '--tmpfs', '/tmp',
+      '--ro-bind', spec.taskDir, '/var/task',
+      ...(spec.optDir ? ['--ro-bind', spec.optDir, '/opt'] : []),
+      '--ro-bind', spec.runtimeDir, '/var/runtime',
+      '--ro-bind', spec.controlDir, '/run/stratus',
+      '--chdir', '/var/task',
+      '--',
+      ...spec.command,
+    ];
+  }
+}
+
+/** /usr, the merged-/usr symlinks (or real dirs), a minimal /etc, /proc and /dev. */
+function baseFilesystemArgs(extra: string[]): string[] {
+  const args = ['--ro-bind', '/usr', '/usr'];
+  for (const top of ['/bin', '/sbin', '/lib', '/lib64', '/lib32']) {
+    const kind = pathKind(top);
+    if (kind === 'symlink') args.push('--symlink', readlinkSync(top), top);
+    else if (kind === 'dir') args.push('--ro-bind', top, top);
+  }
+  for (const path of [...ETC_FILES, ...extra]) args.push('--ro-bind-try', path, path);
+  args.push('--proc', '/proc', '--dev', '/dev', '--dir', '/var/tmp');
+  return args;
+}
+
+function pathKind(path: string): 'symlink' | 'dir' | 'none' {
+  try {
+    const st = lstatSync(path);
+    return st.isSymbolicLink() ? 'symlink' : st.isDirectory() ? 'dir' : 'none';
+  } catch {
+    return 'none';
+  }
+}
+
+/** bwrap writes {"child-pid": N} to --info-fd once the sandbox's pid 1 exists. */
+function readChildPid(child: ChildProcess, exited: Promise<SandboxExit>): Promise<number> {
+  const info = child.stdio[3] as NodeJS.ReadableStream | null;
+  if (!info) return Promise.reject(new Error('no info pipe'));
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const stderr: Buffer[] = [];
+    const onStderr = (d: Buffer) => stderr.push(d);
+    child.stderr?.on('data', onStderr);
+    info.on('data', (d: Buffer) => {
+      text += d.toString();
+      const match = /"child-pid"\s*:\s*(\d+)/.exec(text);
+      if (!match?.[1]) return;
+      child.stderr?.off('data', onStderr).pause();
+      if (stderr.length > 0) child.stderr?.unshift(Buffer.concat(stderr));
+      resolve(Number(match[1]));
+    });
+    info.on('error', reject);
+    void exited.then((e) => reject(new Error(`bwrap exited (${e.code ?? e.signal}): ${Buffer.concat(stderr).toString().trim()}`)));
+  });
+}
+
+class BubblewrapSandbox implements Sandbox {
+  readonly stdout;
+  readonly stderr;
+  private destroyed = false;
+  private gone = false;
+
+  constructor(
+    readonly id: string,
+    readonly pid: number,
+    private readonly child: ChildProcess,
+    readonly exited: Promise<SandboxExit>,
+  ) {
+    if (!child.stdout || !child.stderr) throw new Error('sandbox stdio missing');
+    this.stdout = child.stdout;
+    this.stderr = child.stderr;
+    (child.stdio[3] as NodeJS.ReadableStream | null)?.removeAllListeners('data');
+    void exited.then(() => (this.gone = true));
+  }
+
+  peakMemoryBytes(): number {
+    try {
+      const status = readFileSync(`/proc/${this.pid}/status`, 'latin1');
+      const match = /VmHWM:\s+(\d+) kB/.exec(status);
+      return match?.[1] ? Number(match[1]) * 1024 : 0;
+    } catch {
+      return 0;
+    }
+  }
+
+  async destroy(): Promise<void> {
+    if (!this.destroyed && !this.gone) {
+      this.destroyed = true;
+      killQuietly(this.pid);
+      if (this.child.pid) killQuietly(this.child.pid);
+    }
+    await this.exited;
+  }
+}
+
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    /* already gone */
+  }
+}

@@ -1,0 +1,51 @@
+import type { Readable } from 'node:stream';
+
+/**
+ * The seam between the worker and an execution environment's isolation mechanism.
+ * Default: BubblewrapSandboxDriver (Linux namespaces). Later: microVMs, CRIU restore.
+ *
+ * The layout a sandbox sees is a plain, describable set of mounts (so a snapshot can be
+ * restored onto a skeleton root later):
+ *   /var/task     read-only   the function's files (taskDir)
+ *   /opt          read-only   layers (optDir, optional)
+ *   /var/runtime  read-only   the runtime client (runtimeDir)
+ *   /run/stratus  read-only   this sandbox's Runtime API socket (controlDir)
+ *   /tmp          tmpfs       writable, tmpSizeMb
+ *   /usr, /etc (a minimal subset), /proc, /dev
+ */
+export interface SandboxSpec {
+  id: string;
+  taskDir: string;
+  optDir?: string;
+  runtimeDir: string;
+  controlDir: string;
+  /** Program and arguments as seen inside the sandbox; it runs as the sandbox's pid 1. */
+  command: string[];
+  env: Record<string, string>;
+  memoryMb: number;
+  tmpSizeMb: number;
+}
+
+export interface SandboxExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface Sandbox {
+  readonly id: string;
+  /** Host pid of the sandbox's pid 1 (the runtime). */
+  readonly pid: number;
+  readonly stdout: Readable;
+  readonly stderr: Readable;
+  /** Settles when the sandbox's process tree has gone, for whatever reason. */
+  readonly exited: Promise<SandboxExit>;
+  /** Peak resident memory of the sandbox so far, in bytes (0 if unknown). */
+  peakMemoryBytes(): number;
+  /** Kills the whole process tree and releases everything the sandbox held. Idempotent. */
+  destroy(): Promise<void>;
+}
+
+export interface SandboxDriver {
+  readonly name: string;
+  create(spec: SandboxSpec): Promise<Sandbox>;
+}

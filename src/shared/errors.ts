@@ -1,0 +1,40 @@
+/**
+ * One base error for the whole platform. Components throw `StratusError` with a stable code;
+ * only the frontend maps codes to Lambda's wire errors (see frontend/errors.ts).
+ */
+export type ErrorCode =
+  | 'ResourceNotFound'
+  | 'ResourceConflict'
+  | 'PreconditionFailed'
+  | 'InvalidParameterValue'
+  | 'Validation'
+  | 'InvalidRequestContent'
+  | 'RequestTooLarge'
+  | 'InvalidZipFile'
+  | 'CodeStorageExceeded'
+  | 'TooManyRequests'
+  | 'ServiceUnavailable'
+  | 'SandboxCreateFailed'
+  | 'WorkerUnavailable'
+  | 'Internal';
+
+export class StratusError extends Error {
+  readonly code: ErrorCode;
+  /** Extra fields a wire mapping may need (e.g. a throttling Reason). */
+  readonly details: Readonly<Record<string, string>>;
+
+  constructor(code: ErrorCode, message: string, opts: { cause?: unknown; details?: Record<string, string> } = {}) {
+    super(message, { cause: opts.cause });
+    this.name = 'StratusError';
+    this.code = code;
+    this.details = opts.details ?? {};
+  }
+}
+
+export function isStratusError(e: unknown): e is StratusError {
+  return e instanceof StratusError;
+}
+
+export function errorMessage(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

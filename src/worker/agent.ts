@@ -1,0 +1,26 @@
+import type { FunctionVersion } from '../registry/index.js';
+import type { Invocation, InvocationResult } from './invocation.js';
+
+/**
+ * The seam between the control plane and a worker host. On one machine the agent is called
+ * in-process; in a cluster the same interface is served over the network.
+ */
+export interface WorkerAgent {
+  readonly id: string;
+  /** Starts booting an environment; resolves once its sandbox runs (before init finishes). */
+  createEnvironment(envId: string, fn: FunctionVersion): Promise<void>;
+  /** Runs one invocation in the environment (waits for its init on a cold start). */
+  invoke(envId: string, invocation: Invocation): Promise<InvocationResult>;
+  destroyEnvironment(envId: string): Promise<void>;
+  status(): WorkerStatus;
+  shutdown(): Promise<void>;
+}
+
+export interface WorkerStatus {
+  id: string;
+  memoryMb: number;
+  memoryReservedMb: number;
+  environments: number;
+  /** Code digests this worker has unpacked (placement prefers them). */
+  cachedCode: string[];
+}

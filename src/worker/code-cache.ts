@@ -1,0 +1,49 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { extractZip, type CodeRef, type CodeStore, type ZipLimits } from '../codestore/index.js';
+
+/**
+ * "The files of this function version", as a directory the sandbox driver binds at /var/task.
+ * Today: a zip unpacked once per code digest. Later: a lazily mounted image, same interface.
+ */
+export interface TaskFiles {
+  resolve(code: CodeRef): Promise<string>;
+}
+
+/** Unpacks each code package once into `<root>/<sha256>/`, atomically, shared by all sandboxes. */
+export class UnpackedZipCache implements TaskFiles {
+  private readonly inflight = new Map<string, Promise<string>>();
+
+  constructor(private readonly root: string, private readonly store: CodeStore, private readonly limits: ZipLimits) {}
+
+  resolve(code: CodeRef): Promise<string> {
+    let dir = this.inflight.get(code.sha256);
+    if (!dir) {
+      dir = this.unpack(code);
+      this.inflight.set(code.sha256, dir);
+      dir.catch(() => this.inflight.delete(code.sha256));
+    }
+    return dir;
+  }
+
+  private async unpack(code: CodeRef): Promise<string> {
+    const target = join(this.root, code.sha256);
+    if (await exists(target)) return target;
+    const tmp = join(this.root, `.unpack-${randomUUID()}`);
+    await mkdir(tmp, { recursive: true, mode: 0o755 });
+    try {
+      await extractZip(await this.store.get(code), tmp, this.limits);
+      await rename(tmp, target);
+    } catch (err) {
+      await rm(tmp, { recursive: true, force: true });
+      if (await exists(target)) return target;
+      throw err;
+    }
+    return target;
+  }
+}
+
+function exists(path: string): Promise<boolean> {
+  return stat(path).then(() => true, () => false);
+}

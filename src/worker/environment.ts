@@ -1,0 +1,239 @@
+import type { Clock, TimerHandle } from '../shared/clock.js';
+import type { Sandbox } from '../sandbox/index.js';
+import type { NextInvocation, RuntimeApiHandler } from './runtime-api.js';
+import { errorDocument, type Invocation, type InvocationOutcome, type InvocationResult } from './invocation.js';
+import { endLine, LogTail, reportLine, startLine } from './log-lines.js';
+
+/** Where function output goes besides the log tail (the console of `stratus up`, or nowhere). */
+export interface FunctionLogSink {
+  write(functionName: string, text: string): void;
+}
+
+export interface EnvironmentParams {
+  id: string;
+  functionName: string;
+  version: string;
+  runtime: string;
+  memoryMb: number;
+  timeoutMs: number;
+  initTimeoutMs: number;
+  clock: Clock;
+  logSink: FunctionLogSink;
+}
+
+/** Why an environment died, rendered for the invocation that observes it. */
+type Failure = { status: 'timeout' | 'error'; outcome(requestId: string): InvocationOutcome };
+
+type Phase =
+  | { kind: 'initializing' }
+  | { kind: 'between' }
+  | { kind: 'waiting'; deliver: (inv: NextInvocation) => void }
+  | { kind: 'running'; requestId: string }
+  | { kind: 'dead'; failure: Failure };
+
+interface Pending {
+  inv: Invocation;
+  tail: LogTail;
+  startedAt: number;
+  settled: boolean;
+  timer?: TimerHandle;
+  resolve(result: InvocationResult): void;
+}
+
+/**
+ * One execution environment on this worker: a sandbox plus the Runtime API state for it.
+ * At most one invocation at a time. Invocation state lives here; runtime-api.ts only speaks HTTP.
+ */
+export class Environment implements RuntimeApiHandler {
+  private phase: Phase = { kind: 'initializing' };
+  private pending: Pending | undefined;
+  private sandbox: Sandbox | undefined;
+  private readonly bootStartedAt: number;
+  private initDurationMs: number | undefined;
+  private initReported = false;
+  private bootTimer: TimerHandle | undefined;
+  private earlyOutput = new LogTail();
+
+  constructor(private readonly p: EnvironmentParams) {
+    this.bootStartedAt = p.clock.monotonic();
+  }
+
+  get alive(): boolean {
+    return this.phase.kind !== 'dead';
+  }
+
+  /** Called once the sandbox is running; the runtime inside will call the Runtime API. */
+  attach(sandbox: Sandbox): void {
+    this.sandbox = sandbox;
+    const onOutput = (d: Buffer) => this.output(d.toString());
+    sandbox.stdout.on('data', onOutput).resume();
+    sandbox.stderr.on('data', onOutput).resume();
+    void sandbox.exited.then((e) => this.die(exitFailure(e.code, e.signal)));
+    this.bootTimer = this.p.clock.setTimer(this.p.initTimeoutMs, () => this.die(initTimeoutFailure(this.p.initTimeoutMs)));
+  }
+
+  invoke(inv: Invocation): Promise<InvocationResult> {
+    if (this.pending) return Promise.reject(new Error(`environment ${this.p.id} is already running an invocation`));
+    return new Promise((resolve) => {
+      const pending: Pending = { inv, tail: new LogTail(), startedAt: this.p.clock.monotonic(), settled: false, resolve };
+      this.pending = pending;
+      if (this.phase.kind === 'dead') this.fail(pending, this.phase.failure);
+      else if (this.phase.kind === 'waiting') this.dispatch(pending, this.phase.deliver);
+    });
+  }
+
+  async destroy(): Promise<void> {
+    this.die(exitFailure(null, 'SIGKILL'));
+    await this.sandbox?.destroy();
+  }
+
+  // --- RuntimeApiHandler ---------------------------------------------------------------
+
+  onNext(deliver: (inv: NextInvocation) => void): void {
+    if (this.phase.kind === 'dead') return;
+    if (this.initDurationMs === undefined) {
+      this.initDurationMs = this.p.clock.monotonic() - this.bootStartedAt;
+      this.bootTimer?.cancel();
+    }
+    this.phase = { kind: 'waiting', deliver };
+    if (this.pending) this.dispatch(this.pending, deliver);
+  }
+
+  onResponse(requestId: string, body: Buffer | 'too-large'): 'accepted' | 'unknown-request' | 'too-large' {
+    if (!this.isCurrent(requestId)) return 'unknown-request';
+    if (body !== 'too-large') {
+      this.complete({ kind: 'success', payload: body });
+      return 'accepted';
+    }
+    const message = 'Response payload size exceeded maximum allowed payload size (6291556 bytes).';
+    this.complete({ kind: 'function-error', errorType: 'Function.ResponseSizeTooLarge', payload: errorDocument('Function.ResponseSizeTooLarge', message) });
+    return 'too-large';
+  }
+
+  onError(requestId: string, errorType: string | undefined, body: Buffer): 'accepted' | 'unknown-request' {
+    if (!this.isCurrent(requestId)) return 'unknown-request';
+    this.complete({ kind: 'function-error', errorType: errorType ?? 'Unhandled', payload: body });
+    return 'accepted';
+  }
+
+  onInitError(errorType: string | undefined, body: Buffer): void {
+    const type = errorType ?? 'Runtime.Unknown';
+    this.die({ status: 'error', outcome: () => ({ kind: 'function-error', errorType: type, payload: body }) });
+  }
+
+  // --- internals -------------------------------------------------------------------------
+
+  private isCurrent(requestId: string): boolean {
+    return this.phase.kind === 'running' && this.phase.requestId === requestId;
+  }
+
+  private dispatch(pending: Pending, deliver: (inv: NextInvocation) => void): void {
+    const { inv } = pending;
+    this.phase = { kind: 'running', requestId: inv.requestId };
+    const initLine = this.initReported ? '' : `INIT_START Runtime Version: stratus:${this.p.runtime}\n`;
+    this.log(pending, initLine + startLine(inv.requestId, this.p.version) + this.earlyOutput.text());
+    this.earlyOutput = new LogTail();
+    pending.startedAt = this.p.clock.monotonic();
+    pending.timer = this.p.clock.setTimer(this.p.timeoutMs, () => this.die(timeoutFailure(this.p.timeoutMs)));
+    deliver({
+      requestId: inv.requestId,
+      payload: inv.payload,
+      deadlineMs: this.p.clock.now() + this.p.timeoutMs,
+      invokedFunctionArn: inv.invokedFunctionArn,
+      traceId: inv.traceId,
+      clientContext: inv.clientContext,
+    });
+  }
+
+  private complete(outcome: InvocationOutcome): void {
+    const pending = this.pending;
+    if (!pending) return;
+    this.phase = { kind: 'between' };
+    pending.timer?.cancel();
+    // Output written just before the response may still sit in the pipe: let it drain first.
+    setImmediate(() => this.settle(pending, outcome));
+  }
+
+  private die(failure: Failure): void {
+    if (this.phase.kind === 'dead') return;
+    this.phase = { kind: 'dead', failure };
+    this.bootTimer?.cancel();
+    void this.sandbox?.destroy();
+    if (this.pending) this.fail(this.pending, failure);
+  }
+
+  private fail(pending: Pending, failure: Failure): void {
+    const outcome = failure.outcome(pending.inv.requestId);
+    if (failure.status === 'timeout' && outcome.kind === 'function-error') {
+      this.log(pending, `${new Date(this.p.clock.now()).toISOString()} ${pending.inv.requestId} Task timed out after ${(this.p.timeoutMs / 1000).toFixed(2)} seconds\n`);
+    }
+    setImmediate(() => this.settle(pending, outcome, failure.status));
+  }
+
+  private settle(pending: Pending, outcome: InvocationOutcome, status?: 'timeout' | 'error'): void {
+    if (pending.settled) return;
+    pending.settled = true;
+    pending.timer?.cancel();
+    if (this.pending === pending) this.pending = undefined;
+    const durationMs = this.p.clock.monotonic() - pending.startedAt;
+    const initDurationMs = this.initReported ? undefined : this.initDurationMs;
+    this.initReported = true;
+    const requestId = pending.inv.requestId;
+    const maxMemoryUsedBytes = this.sandbox?.peakMemoryBytes() ?? 0;
+    this.log(pending, endLine(requestId) + reportLine({ requestId, durationMs, initDurationMs, status, memorySizeMb: this.p.memoryMb, maxMemoryUsedBytes }));
+    pending.resolve({
+      outcome,
+      reusable: this.alive,
+      durationMs,
+      initDurationMs,
+      logTail: pending.inv.tailLog ? pending.tail.base64() : undefined,
+    });
+  }
+
+  private output(text: string): void {
+    this.p.logSink.write(this.p.functionName, text);
+    const target = this.phase.kind === 'running' || this.phase.kind === 'dead' ? this.pending?.tail : undefined;
+    (target ?? this.earlyOutput).append(text);
+  }
+
+  private log(pending: Pending, text: string): void {
+    this.p.logSink.write(this.p.functionName, text);
+    pending.tail.append(text);
+  }
+}
+
+function exitFailure(code: number | null, signal: NodeJS.Signals | null): Failure {
+  const status = signal ? `signal: ${signal === 'SIGKILL' ? 'killed' : signal}` : `exit status ${code ?? 0}`;
+  return {
+    status: 'error',
+    outcome: (requestId) => ({
+      kind: 'function-error',
+      errorType: 'Runtime.ExitError',
+      payload: errorDocument('Runtime.ExitError', `RequestId: ${requestId} Error: Runtime exited with error: ${status}`),
+    }),
+  };
+}
+
+function timeoutFailure(timeoutMs: number): Failure {
+  const seconds = (timeoutMs / 1000).toFixed(2);
+  return {
+    status: 'timeout',
+    outcome: (requestId) => ({
+      kind: 'function-error',
+      errorType: 'Sandbox.Timedout',
+      payload: errorDocument('Sandbox.Timedout', `RequestId: ${requestId} Error: Task timed out after ${seconds} seconds`),
+    }),
+  };
+}
+
+function initTimeoutFailure(initTimeoutMs: number): Failure {
+  const seconds = (initTimeoutMs / 1000).toFixed(2);
+  return {
+    status: 'timeout',
+    outcome: (requestId) => ({
+      kind: 'function-error',
+      errorType: 'Sandbox.Timedout',
+      payload: errorDocument('Sandbox.Timedout', `RequestId: ${requestId} Error: Init timed out after ${seconds} seconds`),
+    }),
+  };
+}

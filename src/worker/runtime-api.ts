@@ -1,0 +1,118 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { rm } from 'node:fs/promises';
+
+/**
+ * The Lambda Runtime API 2018-06-01, served by the worker to exactly one sandbox over a Unix
+ * socket that only that sandbox has bound in. This file only translates HTTP into calls on
+ * a RuntimeApiHandler (the Environment); it holds no invocation state itself.
+ */
+export interface NextInvocation {
+  requestId: string;
+  payload: Buffer;
+  deadlineMs: number;
+  invokedFunctionArn: string;
+  traceId: string;
+  clientContext?: string;
+  cognitoIdentity?: string;
+}
+
+export interface RuntimeApiHandler {
+  /** The runtime asks for work; `deliver` is called once an invocation is available. */
+  onNext(deliver: (inv: NextInvocation) => void): void;
+  /** `body` is 'too-large' when the runtime sent more than the response limit. */
+  onResponse(requestId: string, body: Buffer | 'too-large'): 'accepted' | 'unknown-request' | 'too-large';
+  onError(requestId: string, errorType: string | undefined, body: Buffer): 'accepted' | 'unknown-request';
+  onInitError(errorType: string | undefined, body: Buffer): void;
+}
+
+const PREFIX = '/2018-06-01/runtime/';
+const INVOCATION = /^\/2018-06-01\/runtime\/invocation\/([^/]+)\/(response|error)$/;
+
+export class RuntimeApiServer {
+  private readonly server: Server;
+
+  constructor(private readonly socketPath: string, private readonly handler: RuntimeApiHandler, private readonly maxBodyBytes: number) {
+    this.server = createServer({ keepAliveTimeout: 3_600_000, requestTimeout: 0 }, (req, res) => this.route(req, res));
+  }
+
+  async listen(): Promise<void> {
+    await rm(this.socketPath, { force: true });
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.socketPath, () => resolve());
+    });
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await rm(this.socketPath, { force: true });
+  }
+
+  private route(req: IncomingMessage, res: ServerResponse): void {
+    const url = req.url ?? '';
+    if (req.method === 'GET' && url === `${PREFIX}invocation/next`) return this.next(res);
+    if (req.method === 'POST' && url === `${PREFIX}init/error`) {
+      return readBody(req, this.maxBodyBytes, (body) => {
+        this.handler.onInitError(header(req, 'lambda-runtime-function-error-type'), body ?? Buffer.alloc(0));
+        reply(res, 202, { status: 'OK' });
+      });
+    }
+    const match = req.method === 'POST' ? INVOCATION.exec(url) : null;
+    if (!match?.[1]) return reply(res, 404, { errorType: 'InvalidRequest', errorMessage: `No route for ${req.method} ${url}` });
+    const requestId = decodeURIComponent(match[1]);
+    if (match[2] === 'response') return this.response(req, res, requestId);
+    return readBody(req, this.maxBodyBytes, (body) => {
+      const result = this.handler.onError(requestId, header(req, 'lambda-runtime-function-error-type'), body ?? Buffer.alloc(0));
+      if (result === 'accepted') reply(res, 202, { status: 'OK' });
+      else reply(res, 400, { errorType: 'InvalidRequestID', errorMessage: 'Invalid request ID' });
+    });
+  }
+
+  private next(res: ServerResponse): void {
+    this.handler.onNext((inv) => {
+      const headers: Record<string, string> = {
+        'content-type': 'application/json',
+        'lambda-runtime-aws-request-id': inv.requestId,
+        'lambda-runtime-deadline-ms': String(inv.deadlineMs),
+        'lambda-runtime-invoked-function-arn': inv.invokedFunctionArn,
+        'lambda-runtime-trace-id': inv.traceId,
+      };
+      if (inv.clientContext) headers['lambda-runtime-client-context'] = inv.clientContext;
+      if (inv.cognitoIdentity) headers['lambda-runtime-cognito-identity'] = inv.cognitoIdentity;
+      res.writeHead(200, headers).end(inv.payload);
+    });
+  }
+
+  private response(req: IncomingMessage, res: ServerResponse, requestId: string): void {
+    readBody(req, this.maxBodyBytes, (body) => {
+      const result = this.handler.onResponse(requestId, body ?? 'too-large');
+      if (result === 'accepted') reply(res, 202, { status: 'OK' });
+      else if (result === 'too-large') reply(res, 413, { errorType: 'RequestEntityTooLarge', errorMessage: 'Response payload too large' });
+      else reply(res, 400, { errorType: 'InvalidRequestID', errorMessage: 'Invalid request ID' });
+    });
+  }
+}
+
+/** Reads a body up to `max` bytes; calls back with undefined if it was larger. */
+function readBody(req: IncomingMessage, max: number, done: (body: Buffer | undefined) => void): void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let tooLarge = false;
+  req.on('data', (c: Buffer) => {
+    size += c.length;
+    if (size > max) tooLarge = true;
+    else chunks.push(c);
+  });
+  req.on('end', () => done(tooLarge ? undefined : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)));
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function reply(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
+}
