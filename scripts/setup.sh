@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what Stratus needs, idempotently: Debian packages (bubblewrap, the AWS CLI v2 for
+# tests), npm packages, and the TypeScript build. Safe to run any number of times.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v bwrap >/dev/null 2>&1 || need_apt+=(bubblewrap)
+[ -x /usr/bin/aws ] || need_apt+=(awscli)
+command -v zip >/dev/null 2>&1 || need_apt+=(zip)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${need_apt[*]}" >&2
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -q >&2
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${need_apt[@]}" >&2
+fi
+
+# npm packages: install when node_modules is missing or older than the lock file.
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: installing npm packages" >&2
+  npm ci --no-audit --no-fund >&2
+fi
+
+npx --no-install tsc -b >&2

@@ -1,0 +1,60 @@
+/**
+ * Stratus Node.js runtime (nodejs20.x) — entry point, run inside the sandbox as
+ * `node /var/runtime/bootstrap.mjs`. Uses only Node built-ins and files in
+ * this directory.
+ *
+ * Environment:
+ *   STRATUS_RUNTIME_API_SOCKET  Runtime API over this Unix socket (optional)
+ *   AWS_LAMBDA_RUNTIME_API      host:port of the Runtime API (Host header with a socket)
+ *   _HANDLER                    "[dir/]module.function[.nested]"
+ *   LAMBDA_TASK_ROOT            function code (default /var/task)
+ *
+ * Start-up: patch console, install process handlers, load the handler (an
+ * error is logged, posted to /runtime/init/error and the process exits 129),
+ * then loop on /runtime/invocation/next.
+ */
+import { BeforeExit } from './before-exit.mjs';
+import { UnhandledPromiseRejection } from './errors.mjs';
+import { logError, patchConsole } from './log-patch.mjs';
+import { endpointFromEnv, RapidClient } from './rapid-client.mjs';
+import { EXIT_UNCAUGHT_EXCEPTION, EXIT_UNHANDLED_REJECTION, FatalErrors, Runtime } from './runtime.mjs';
+import { isAsyncFunction, loadHandler, type Handler } from './user-function.mjs';
+
+const endpoint = endpointFromEnv(process.env);
+if (typeof endpoint === 'string') {
+  process.stderr.write(`stratus nodejs runtime: ${endpoint}\n`);
+  process.exit(1);
+}
+
+patchConsole();
+const client = new RapidClient(endpoint);
+const fatal = new FatalErrors(client);
+
+process.on('uncaughtException', (error) => {
+  logError('Uncaught Exception', error);
+  fatal.crash(error, EXIT_UNCAUGHT_EXCEPTION);
+});
+process.on('unhandledRejection', (reason, promise) => {
+  const error = new UnhandledPromiseRejection(reason, promise);
+  logError('Unhandled Promise Rejection', error);
+  fatal.crash(error, EXIT_UNHANDLED_REJECTION);
+});
+BeforeExit.reset();
+process.on('beforeExit', () => BeforeExit.invoke());
+
+const taskRoot = process.env['LAMBDA_TASK_ROOT'] || '/var/task';
+try {
+  // Lambda runs functions with /var/task as the working directory.
+  if (process.cwd() !== taskRoot) process.chdir(taskRoot);
+} catch {
+  // Missing task root: loading the handler reports it.
+}
+
+let handler: Handler | undefined;
+try {
+  handler = await loadHandler(taskRoot, process.env['_HANDLER'] ?? '');
+} catch (err) {
+  logError('Uncaught Exception', err);
+  fatal.crash(err, EXIT_UNCAUGHT_EXCEPTION);
+}
+if (handler) new Runtime(client, handler, isAsyncFunction(handler), fatal).scheduleIteration();

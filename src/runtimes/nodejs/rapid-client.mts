@@ -1,0 +1,131 @@
+/**
+ * HTTP/1.1 client for the Lambda Runtime API (2018-06-01).
+ * One keep-alive socket (maxSockets 1). Idle keep-alive sockets are unref'd by
+ * http.Agent, so an idle connection never keeps the event loop alive (the
+ * callbackWaitsForEmptyEventLoop logic depends on that).
+ */
+import * as http from 'node:http';
+import { toRapidResponse } from './errors.mjs';
+
+const BASE = '/2018-06-01/runtime';
+const ERROR_TYPE_HEADER = 'Lambda-Runtime-Function-Error-Type';
+
+export interface Endpoint {
+  /** Unix socket path (STRATUS_RUNTIME_API_SOCKET), else TCP host/port. */
+  socketPath?: string;
+  hostname?: string;
+  port?: number;
+  /** Host header value; AWS_LAMBDA_RUNTIME_API. */
+  host?: string;
+}
+
+export interface Invocation {
+  body: string;
+  headers: http.IncomingHttpHeaders;
+}
+
+export type Done = (err?: Error) => void;
+
+/** Endpoint from the environment, or an explanation of what is missing. */
+export function endpointFromEnv(env: NodeJS.ProcessEnv): Endpoint | string {
+  const api = env['AWS_LAMBDA_RUNTIME_API'] || undefined;
+  const socketPath = env['STRATUS_RUNTIME_API_SOCKET'] || undefined;
+  if (socketPath) return { socketPath, host: api ?? 'localhost' };
+  if (!api) {
+    return 'neither STRATUS_RUNTIME_API_SOCKET nor AWS_LAMBDA_RUNTIME_API is set; cannot reach the Runtime API';
+  }
+  const colon = api.lastIndexOf(':');
+  const hostname = colon > 0 ? api.slice(0, colon).replace(/^\[(.*)\]$/, '$1') : api;
+  const port = colon > 0 ? Number(api.slice(colon + 1)) : 80;
+  if (!hostname || !Number.isInteger(port) || port <= 0 || port > 65535) {
+    return `AWS_LAMBDA_RUNTIME_API must be host:port, got ${JSON.stringify(api)}`;
+  }
+  return { hostname, port, host: api };
+}
+
+/** JSON.stringify with undefined → null; throws a serializable error otherwise. */
+export function serializeResult(result: unknown): string {
+  try {
+    return JSON.stringify(result === undefined ? null : result) ?? 'null';
+  } catch {
+    throw new Error('Unable to stringify response body');
+  }
+}
+
+export class RapidClient {
+  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+
+  constructor(private readonly endpoint: Endpoint) {}
+
+  private options(method: string, path: string, headers: http.OutgoingHttpHeaders): http.RequestOptions {
+    const { socketPath, hostname, port, host } = this.endpoint;
+    const base: http.RequestOptions = socketPath ? { socketPath } : { hostname, port };
+    return { ...base, method, path, agent: this.agent, headers: host ? { Host: host, ...headers } : headers };
+  }
+
+  /** Long-poll GET .../invocation/next. Rejects on transport errors and non-200 statuses. */
+  nextInvocation(): Promise<Invocation> {
+    return new Promise((resolve, reject) => {
+      const req = http.request(this.options('GET', `${BASE}/invocation/next`, {}), (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () => {
+          const body = Buffer.concat(chunks).toString('utf8');
+          if (res.statusCode === 200) resolve({ body, headers: res.headers });
+          else reject(new Error(`Runtime API GET /invocation/next returned ${res.statusCode}: ${body}`));
+        });
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  }
+
+  /** POST .../invocation/{id}/response with an already serialized body. */
+  postInvocationResponse(id: string, body: string, done: Done): void {
+    this.post(`${BASE}/invocation/${encodeURIComponent(id)}/response`, body, {}, done);
+  }
+
+  postInvocationError(error: unknown, id: string, done: Done): void {
+    this.postError(`${BASE}/invocation/${encodeURIComponent(id)}/error`, error, done);
+  }
+
+  postInitError(error: unknown, done: Done): void {
+    this.postError(`${BASE}/init/error`, error, done);
+  }
+
+  private postError(path: string, error: unknown, done: Done): void {
+    const response = toRapidResponse(error);
+    // Header values may not carry control or non-Latin-1 characters.
+    const errorType = response.errorType.replace(/[^\t\x20-\x7e]/g, '');
+    this.post(path, JSON.stringify(response), { [ERROR_TYPE_HEADER]: errorType }, done);
+  }
+
+  /** The Runtime API's status is not acted upon (the official client ignores it too). */
+  private post(path: string, body: string, headers: http.OutgoingHttpHeaders, done: Done): void {
+    let finished = false;
+    const finish = (err?: Error): void => {
+      if (finished) return;
+      finished = true;
+      done(err);
+    };
+    const allHeaders = {
+      'Content-Type': 'application/json',
+      'Content-Length': Buffer.byteLength(body, 'utf8'),
+      ...headers,
+    };
+    let req: http.ClientRequest;
+    try {
+      req = http.request(this.options('POST', path, allHeaders), (res) => {
+        res.on('data', () => {});
+        res.on('end', () => finish());
+        res.on('error', finish);
+      });
+    } catch (err) {
+      finish(err as Error);
+      return;
+    }
+    req.on('error', finish);
+    req.end(body, 'utf8');
+  }
+}

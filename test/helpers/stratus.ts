@@ -1,0 +1,108 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { LambdaClient } from '@aws-sdk/client-lambda';
+
+const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+
+export interface StratusProcess {
+  url: string;
+  port: number;
+  pid: number;
+  dataDir: string;
+  credentials: { accessKeyId: string; secretAccessKey: string };
+  /** A LambdaClient pointed at this Stratus (no retries, so errors surface as they are). */
+  lambda: LambdaClient;
+  /** Everything the process has printed so far. */
+  output(): string;
+  /** Host pids of every process below Stratus (its sandboxes). */
+  descendants(): Promise<number[]>;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  keepAliveMs?: number;
+  args?: string[];
+  env?: Record<string, string>;
+}
+
+/** Starts a real `stratus up` on an ephemeral port with its own data directory. */
+export async function startStratus(opts: StartOptions = {}): Promise<StratusProcess> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'stratus-test-'));
+  const credentials = { accessKeyId: 'AKIASTRATUSTEST', secretAccessKey: `secret-${Math.random().toString(36).slice(2)}` };
+  const args = [MAIN, 'up', '--port', '0', '--data-dir', dataDir, '--log-level', 'warn', ...(opts.args ?? [])];
+  if (opts.keepAliveMs !== undefined) args.push('--keep-alive-ms', String(opts.keepAliveMs));
+  const child = spawn(process.execPath, args, {
+    env: { ...process.env, STRATUS_ACCESS_KEY_ID: credentials.accessKeyId, STRATUS_SECRET_ACCESS_KEY: credentials.secretAccessKey, ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const port = await waitForPort(child, () => output, exited);
+  const url = `http://127.0.0.1:${port}`;
+  const lambda = new LambdaClient({ endpoint: url, region: 'us-east-1', credentials, maxAttempts: 1 });
+  const pid = child.pid ?? 0;
+  return {
+    url, port, pid, dataDir, credentials, lambda,
+    output: () => output,
+    descendants: () => descendantsOf(pid),
+    async stop() {
+      lambda.destroy();
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+function waitForPort(child: ChildProcess, output: () => string, exited: Promise<void>): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`stratus did not start:\n${output()}`)), 20_000);
+    const check = () => {
+      const m = /listening on http:\/\/[^:]+:(\d+)/.exec(output());
+      if (m?.[1]) {
+        clearTimeout(timer);
+        child.stdout?.off('data', check);
+        resolve(Number(m[1]));
+      }
+    };
+    child.stdout?.on('data', check);
+    void exited.then(() => reject(new Error(`stratus exited before listening:\n${output()}`)));
+  });
+}
+
+/** All live descendants of `root`, found through /proc (never by name). */
+export async function descendantsOf(root: number): Promise<number[]> {
+  const parents = new Map<number, number>();
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = await readFile(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      parents.set(Number(entry), ppid);
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  const out: number[] = [];
+  const walk = (pid: number) => {
+    for (const [child, parent] of parents) if (parent === pid) (out.push(child), walk(child));
+  };
+  walk(root);
+  return out;
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
