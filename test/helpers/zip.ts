@@ -14,3 +14,20 @@ export function makeZip(files: Record<string, string | Buffer>, modes: Record<st
     zip.outputStream.on('error', reject);
   });
 }
+
+/**
+ * Renames an entry by rewriting its name bytes in place (local header and central directory),
+ * to build packages that zip libraries refuse to write, such as `../evil.js`. Same length only.
+ */
+export function renameEntry(zip: Buffer, from: string, to: string): Buffer {
+  if (Buffer.byteLength(from) !== Buffer.byteLength(to)) throw new Error('renameEntry needs names of equal length');
+  const out = Buffer.from(zip);
+  const needle = Buffer.from(from);
+  let at = out.indexOf(needle);
+  if (at < 0) throw new Error(`no entry named ${from}`);
+  while (at >= 0) {
+    Buffer.from(to).copy(out, at);
+    at = out.indexOf(needle, at + 1);
+  }
+  return out;
+}

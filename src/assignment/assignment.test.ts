@@ -1,0 +1,168 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { MemoryJournal } from '../journal/index.js';
+import { PlacementService } from '../placement/index.js';
+import type { FunctionVersion } from '../registry/index.js';
+import { ManualClock } from '../shared/clock.js';
+import { silentLogger } from '../shared/log.js';
+import type { InvocationResult, WorkerAgent, WorkerStatus } from '../worker/index.js';
+import { AssignmentService } from './assignment.js';
+import type { AssignmentLogEntry } from './environments.js';
+
+/** A worker that only records what it is asked to do. */
+class FakeWorker implements WorkerAgent {
+  readonly created: string[] = [];
+  readonly destroyed: string[] = [];
+  failCreate = false;
+
+  constructor(readonly id: string, private readonly memoryMb = 1024) {}
+
+  async createEnvironment(envId: string): Promise<void> {
+    if (this.failCreate) throw new Error('boot failed');
+    this.created.push(envId);
+  }
+
+  async invoke(): Promise<InvocationResult> {
+    throw new Error('not used');
+  }
+
+  async destroyEnvironment(envId: string): Promise<void> {
+    this.destroyed.push(envId);
+  }
+
+  status(): WorkerStatus {
+    return { id: this.id, memoryMb: this.memoryMb, memoryReservedMb: 0, environments: 0, cachedCode: [] };
+  }
+
+  async shutdown(): Promise<void> {}
+}
+
+function fn(name: string, revisionId = 'r1', memoryMb = 128): FunctionVersion {
+  return {
+    name, runtime: 'nodejs20.x', role: 'arn:aws:iam::000000000000:role/r', handler: 'index.handler', description: '',
+    timeoutSec: 3, memoryMb, ephemeralStorageMb: 512, environment: {}, code: { sha256: 'a'.repeat(64), size: 1 },
+    lastModifiedMs: 0, revisionId, version: '$LATEST', functionArn: `arn:aws:lambda:us-east-1:000000000000:function:${name}`,
+  };
+}
+
+async function setup(opts: { keepAliveMs?: number; workerMemoryMb?: number } = {}) {
+  const clock = new ManualClock();
+  const journal = new MemoryJournal();
+  const placement = new PlacementService();
+  const worker = new FakeWorker('w1', opts.workerMemoryMb);
+  placement.register(worker);
+  const assignment = new AssignmentService({
+    config: { keepAliveMs: opts.keepAliveMs ?? 60_000, sweepIntervalMs: 1000 },
+    log: journal.assignmentLog, placement, clock, logger: silentLogger(),
+  });
+  await assignment.start();
+  const settle = () => new Promise((r) => setImmediate(r));
+  const log = async () => (await journal.assignmentLog.readAfter(0)).map((e) => e.entry as AssignmentLogEntry);
+  return { clock, journal, worker, assignment, settle, log };
+}
+
+describe('AssignmentService', () => {
+  it('creates an environment on a cold start and reuses it warm, journaling only the creation', async () => {
+    const { worker, assignment, log } = await setup();
+    const first = await assignment.acquire(fn('f'));
+    assert.equal(first.cold, true);
+    assignment.release(first, true);
+    const second = await assignment.acquire(fn('f'));
+    assert.equal(second.cold, false);
+    assert.equal(second.envId, first.envId);
+    assert.deepEqual(worker.created, [first.envId]);
+    assert.deepEqual((await log()).map((e) => e.type), ['created']);
+  });
+
+  it('gives concurrent invocations separate environments', async () => {
+    const { assignment } = await setup();
+    const [a, b] = await Promise.all([assignment.acquire(fn('f')), assignment.acquire(fn('f'))]);
+    assert.notEqual(a?.envId, b?.envId);
+  });
+
+  it('never shares an environment across functions or revisions', async () => {
+    const { assignment } = await setup();
+    const a = await assignment.acquire(fn('f', 'r1'));
+    assignment.release(a, true);
+    const other = await assignment.acquire(fn('g', 'r1'));
+    const newer = await assignment.acquire(fn('f', 'r2'));
+    assert.notEqual(other.envId, a.envId);
+    assert.notEqual(newer.envId, a.envId);
+  });
+
+  it('reclaims an idle environment after the keep-alive, not before', async () => {
+    const { clock, worker, assignment, settle, log } = await setup({ keepAliveMs: 10_000 });
+    const lease = await assignment.acquire(fn('f'));
+    assignment.release(lease, true);
+    clock.advance(9_000);
+    await settle();
+    assert.deepEqual(worker.destroyed, []);
+    clock.advance(2_000);
+    await settle();
+    assert.deepEqual(worker.destroyed, [lease.envId]);
+    assert.deepEqual((await log()).map((e) => e.type), ['created', 'destroyed']);
+    assert.equal((await assignment.acquire(fn('f'))).cold, true);
+  });
+
+  it('a busy environment is never reclaimed, however long it runs', async () => {
+    const { clock, worker, assignment, settle } = await setup({ keepAliveMs: 1_000 });
+    await assignment.acquire(fn('f'));
+    clock.advance(60_000);
+    await settle();
+    assert.deepEqual(worker.destroyed, []);
+  });
+
+  it('destroys an environment that did not survive its invocation', async () => {
+    const { worker, assignment, settle } = await setup();
+    const lease = await assignment.acquire(fn('f'));
+    assignment.release(lease, false);
+    await settle();
+    assert.deepEqual(worker.destroyed, [lease.envId]);
+    assert.equal((await assignment.acquire(fn('f'))).cold, true);
+  });
+
+  it('retires a changed function: idle environments go at once, busy ones when released', async () => {
+    const { worker, assignment, settle } = await setup();
+    const idle = await assignment.acquire(fn('f'));
+    const busy = await assignment.acquire(fn('f'));
+    assignment.release(idle, true);
+    assignment.retire('f');
+    await settle();
+    assert.deepEqual(worker.destroyed, [idle.envId]);
+    assignment.release(busy, true);
+    await settle();
+    assert.deepEqual(worker.destroyed, [idle.envId, busy.envId]);
+  });
+
+  it('refuses with TooManyRequests when no worker has memory left, and frees memory on destroy', async () => {
+    const { assignment, settle } = await setup({ workerMemoryMb: 256 });
+    const a = await assignment.acquire(fn('f'));
+    await assignment.acquire(fn('f'));
+    await assert.rejects(assignment.acquire(fn('f')), { code: 'TooManyRequests' });
+    assignment.release(a, false);
+    await settle();
+    assert.equal((await assignment.acquire(fn('f'))).cold, true);
+  });
+
+  it('records a failed creation as destroyed and surfaces the error', async () => {
+    const { worker, assignment, log } = await setup();
+    worker.failCreate = true;
+    await assert.rejects(assignment.acquire(fn('f')), /boot failed/);
+    assert.deepEqual((await log()).map((e) => e.type), ['created', 'destroyed']);
+    assert.equal(assignment.snapshot().length, 0);
+  });
+
+  it('on start, closes environments a previous run left in the journal and compacts the log', async () => {
+    const journal = new MemoryJournal();
+    await journal.assignmentLog.append({ type: 'created', envId: 'old', key: 'f', workerId: 'w1', memoryMb: 128, atMs: 0 });
+    const placement = new PlacementService();
+    const assignment = new AssignmentService({
+      config: { keepAliveMs: 1000, sweepIntervalMs: 1000 }, log: journal.assignmentLog, placement,
+      clock: new ManualClock(), logger: silentLogger(),
+    });
+    await assignment.start();
+    assert.deepEqual(await journal.assignmentLog.readAfter(0), []);
+    await assignment.shutdown();
+  });
+});
+
