@@ -1,5 +1,4 @@
 import { StratusError } from '../shared/errors.js';
-import { newRequestId } from '../shared/ids.js';
 import type { AsyncInvoker } from './async-invoker.js';
 import type { InvokeService } from './invoke-service.js';
 import { parseFunctionRef, qualifierOf } from './names.js';
@@ -46,8 +45,8 @@ async function invoke(deps: InvocationRoutesDeps, req: ApiRequest): Promise<ApiR
     if (req.body.length > deps.maxAsyncPayloadBytes) {
       throw new StratusError('RequestTooLarge', `Request must be smaller than ${deps.maxAsyncPayloadBytes} bytes for the InvokeAsync operation`);
     }
-    deps.events.enqueue({ ...request, requestId: newRequestId(), tailLog: false });
-    return { status: 202, headers: versionHeader };
+    deps.events.enqueue({ ...request, tailLog: false });
+    return { status: 202 };
   }
   const { result } = await deps.invoker.invoke(request, version);
   const headers: Record<string, string> = { ...versionHeader, 'content-type': 'application/json' };
