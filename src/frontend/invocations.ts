@@ -43,7 +43,7 @@ async function invoke(deps: InvocationRoutesDeps, req: ApiRequest): Promise<ApiR
   if (type === 'DryRun') return { status: 204, headers: versionHeader };
   if (type === 'Event') {
     if (req.body.length > deps.maxAsyncPayloadBytes) {
-      throw new StratusError('RequestTooLarge', `Request must be smaller than ${deps.maxAsyncPayloadBytes} bytes for the InvokeAsync operation`);
+      throw new StratusError('RequestTooLarge', `${req.body.length} byte payload is too large for the Event invocation type (limit ${deps.maxAsyncPayloadBytes} bytes)`);
     }
     deps.events.enqueue({ ...request, tailLog: false });
     return { status: 202 };

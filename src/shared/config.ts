@@ -22,7 +22,7 @@ export const configSchema = z.object({
       host: z.string().default('127.0.0.1'),
       port: z.number().int().min(0).max(65535).default(9001),
       maxSyncPayloadBytes: z.number().int().positive().default(6 * 1024 * 1024),
-      maxAsyncPayloadBytes: z.number().int().positive().default(256 * 1024),
+      maxAsyncPayloadBytes: z.number().int().positive().default(1024 * 1024),
       maxZipBytes: z.number().int().positive().default(50 * 1024 * 1024),
       maxUnzippedBytes: z.number().int().positive().default(250 * 1024 * 1024),
       signatureMaxSkewMs: z.number().int().positive().default(15 * 60 * 1000),
