@@ -7,7 +7,7 @@ import { AsyncInvoker, FrontendServer, functionRoutes, invocationRoutes, InvokeS
 import { SqliteJournal } from '../journal/index.js';
 import { PlacementService } from '../placement/index.js';
 import { FunctionRegistry } from '../registry/index.js';
-import { BubblewrapSandboxDriver } from '../sandbox/index.js';
+import { BubblewrapSandboxDriver, detectCgroups } from '../sandbox/index.js';
 import { systemClock, type Clock } from '../shared/clock.js';
 import type { StratusConfig } from '../shared/config.js';
 import type { Logger } from '../shared/log.js';
@@ -46,13 +46,16 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
   });
   await registry.load();
 
+  const cgroups = detectCgroups(`stratus-${process.pid}`);
+  await cgroups.cleanup();
+  log.info({ cgroups: cgroups.version }, 'sandbox resource limits');
   const placement = new PlacementService();
   const worker = new LocalWorkerAgent({
     id: 'worker-1',
     memoryMb: config.worker.memoryMb,
     region,
     nodePath: config.sandbox.nodePath,
-    driver: new BubblewrapSandboxDriver({ bwrapPath: config.sandbox.bwrapPath, uid: config.sandbox.uid, gid: config.sandbox.gid }),
+    driver: new BubblewrapSandboxDriver({ ...config.sandbox, cgroups }),
     taskFiles: new UnpackedZipCache(join(config.dataDir, 'worker', 'code'), code, zipLimits),
     clock,
     log: log.child({ component: 'worker' }),
@@ -88,6 +91,7 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
       await server.close();
       await assignment.shutdown();
       await worker.shutdown();
+      await cgroups.cleanup();
       await journal.close();
     },
   };

@@ -1,17 +1,26 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { lstatSync, readFileSync, readlinkSync } from 'node:fs';
 import { StratusError } from '../shared/errors.js';
+import type { CgroupManager } from './cgroups.js';
 import type { Sandbox, SandboxDriver, SandboxExit, SandboxSpec } from './driver.js';
 
 export interface BubblewrapOptions {
   bwrapPath: string;
   uid: number;
   gid: number;
+  cgroups: CgroupManager;
+  /** CPU cap floor in cores; Lambda's proportion is memoryMb / 1769. */
+  minCpuCores: number;
+  pidsMax: number;
   /** Extra host paths bound read-only at the same place (e.g. a runtime binary outside /usr). */
   extraReadOnlyPaths?: string[];
 }
 
 const ETC_FILES = ['/etc/ssl', '/etc/ca-certificates', '/etc/hosts', '/etc/localtime', '/etc/nsswitch.conf'];
+/** Lambda: 1,769 MB of memory is one vCPU. */
+const MB_PER_VCPU = 1769;
+/** Joins the cgroups (so every byte and pid of the sandbox is accounted), then becomes bwrap. */
+const JOIN_CGROUPS = 'for f in $STRATUS_CGROUP_PROCS; do echo $$ > "$f" || exit 125; done; unset STRATUS_CGROUP_PROCS; exec "$@"';
 
 /** Sandboxes as process trees in their own pid, mount, ipc, uts, user and network namespaces. */
 export class BubblewrapSandboxDriver implements SandboxDriver {
@@ -23,15 +32,28 @@ export class BubblewrapSandboxDriver implements SandboxDriver {
   }
 
   async create(spec: SandboxSpec): Promise<Sandbox> {
-    const child = spawn(this.opts.bwrapPath, this.argsFor(spec), {
-      env: spec.env,
+    const cgroup = await this.opts.cgroups.create(spec.id, {
+      memoryBytes: spec.memoryMb * 1024 * 1024,
+      cpuWeight: (1024 * spec.memoryMb) / MB_PER_VCPU,
+      cpuCores: Math.max(this.opts.minCpuCores, spec.memoryMb / MB_PER_VCPU),
+      pidsMax: this.opts.pidsMax,
+    });
+    const child = spawn('/bin/sh', ['-c', JOIN_CGROUPS, 'sh', this.opts.bwrapPath, ...this.argsFor(spec)], {
+      env: { ...spec.env, STRATUS_CGROUP_PROCS: cgroup.procsFiles.join(' ') },
       stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
     });
     child.stdin?.end();
-    const exited = new Promise<SandboxExit>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+    let finalPeak: number | undefined;
+    const exited = new Promise<SandboxExit>((resolve) =>
+      child.once('exit', (code, signal) => {
+        const oomKilled = cgroup.oomKills() > 0;
+        finalPeak = cgroup.peakMemoryBytes();
+        void cgroup.destroy().finally(() => resolve({ code, signal, oomKilled }));
+      }),
+    );
     try {
       const pid = await readChildPid(child, exited);
-      return new BubblewrapSandbox(spec.id, pid, child, exited);
+      return new BubblewrapSandbox(spec.id, pid, child, exited, () => finalPeak ?? cgroup.peakMemoryBytes());
     } catch (cause) {
       child.kill('SIGKILL');
       await exited;
@@ -114,6 +136,7 @@ class BubblewrapSandbox implements Sandbox {
     readonly pid: number,
     private readonly child: ChildProcess,
     readonly exited: Promise<SandboxExit>,
+    private readonly cgroupPeak: () => number,
   ) {
     if (!child.stdout || !child.stderr) throw new Error('sandbox stdio missing');
     this.stdout = child.stdout;
@@ -123,6 +146,8 @@ class BubblewrapSandbox implements Sandbox {
   }
 
   peakMemoryBytes(): number {
+    const fromCgroup = this.cgroupPeak();
+    if (fromCgroup > 0) return fromCgroup;
     try {
       const status = readFileSync(`/proc/${this.pid}/status`, 'latin1');
       const match = /VmHWM:\s+(\d+) kB/.exec(status);

@@ -29,6 +29,8 @@ export interface SandboxSpec {
 export interface SandboxExit {
   code: number | null;
   signal: NodeJS.Signals | null;
+  /** The kernel killed a process of the sandbox for exceeding its memory limit. */
+  oomKilled: boolean;
 }
 
 export interface Sandbox {

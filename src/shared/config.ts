@@ -56,6 +56,10 @@ export const configSchema = z.object({
       /** uid/gid the function runs as inside its sandbox (Lambda: sbx_user1051, 993). */
       uid: z.number().int().positive().default(993),
       gid: z.number().int().positive().default(990),
+      /** Floor of a sandbox's CPU cap, in cores. Lambda's cap is memoryMb / 1769; 0 applies it strictly. */
+      minCpuCores: z.number().min(0).default(1),
+      /** Processes and threads per sandbox (Lambda: 1,024). */
+      pidsMax: z.number().int().positive().default(1024),
     })
     .default({}),
 });

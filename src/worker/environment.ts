@@ -68,7 +68,7 @@ export class Environment implements RuntimeApiHandler {
     const onOutput = (d: Buffer) => this.output(d.toString());
     sandbox.stdout.on('data', onOutput).resume();
     sandbox.stderr.on('data', onOutput).resume();
-    void sandbox.exited.then((e) => this.die(exitFailure(e.code, e.signal)));
+    void sandbox.exited.then((e) => this.die(e.oomKilled ? outOfMemoryFailure() : exitFailure(e.code, e.signal)));
     this.bootTimer = this.p.clock.setTimer(this.p.initTimeoutMs, () => this.die(initTimeoutFailure(this.p.initTimeoutMs)));
   }
 
@@ -210,6 +210,17 @@ function exitFailure(code: number | null, signal: NodeJS.Signals | null): Failur
       kind: 'function-error',
       errorType: 'Runtime.ExitError',
       payload: errorDocument('Runtime.ExitError', `RequestId: ${requestId} Error: Runtime exited with error: ${status}`),
+    }),
+  };
+}
+
+function outOfMemoryFailure(): Failure {
+  return {
+    status: 'error',
+    outcome: (requestId) => ({
+      kind: 'function-error',
+      errorType: 'Runtime.OutOfMemory',
+      payload: errorDocument('Runtime.OutOfMemory', `RequestId: ${requestId} Error: Runtime exited with error: signal: killed`),
     }),
   };
 }
