@@ -34,6 +34,8 @@ class FakeWorker implements WorkerAgent {
     return { id: this.id, memoryMb: this.memoryMb, memoryReservedMb: 0, environments: 0, cachedCode: [] };
   }
 
+  onEnvironmentLost(): void {}
+
   async shutdown(): Promise<void> {}
 }
 
@@ -116,6 +118,16 @@ describe('AssignmentService', () => {
     const { worker, assignment, settle } = await setup();
     const lease = await assignment.acquire(fn('f'));
     assignment.release(lease, false);
+    await settle();
+    assert.deepEqual(worker.destroyed, [lease.envId]);
+    assert.equal((await assignment.acquire(fn('f'))).cold, true);
+  });
+
+  it('drops an idle environment whose worker reports it lost, so the next invoke is a cold start', async () => {
+    const { worker, assignment, settle } = await setup();
+    const lease = await assignment.acquire(fn('f'));
+    assignment.release(lease, true);
+    assignment.environmentLost(lease.envId);
     await settle();
     assert.deepEqual(worker.destroyed, [lease.envId]);
     assert.equal((await assignment.acquire(fn('f'))).cold, true);

@@ -77,6 +77,12 @@ export class AssignmentService {
     this.idle.set(env.key, stack);
   }
 
+  /** A worker reports that an environment ended on its own: an idle one is dropped at once. */
+  environmentLost(envId: string): void {
+    const env = this.envs.get(envId);
+    if (env?.state.kind === 'idle') void this.destroy(env, 'lost');
+  }
+
   /** The function changed or went away: its environments must not serve new invokes. */
   retire(functionName: string): void {
     for (const env of this.envs.values()) {

@@ -65,6 +65,7 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
 
   const assignment = new AssignmentService({ config: config.assignment, log: journal.assignmentLog, placement, clock, logger: log.child({ component: 'assignment' }) });
   await assignment.start();
+  worker.onEnvironmentLost((envId) => assignment.environmentLost(envId));
   registry.onChange((name) => assignment.retire(name));
 
   const invoker = new InvokeService(registry, assignment, log.child({ component: 'frontend' }));

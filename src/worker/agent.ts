@@ -12,6 +12,8 @@ export interface WorkerAgent {
   /** Runs one invocation in the environment (waits for its init on a cold start). */
   invoke(envId: string, invocation: Invocation): Promise<InvocationResult>;
   destroyEnvironment(envId: string): Promise<void>;
+  /** Tells `listener` when an environment ends on its own (its runtime exited, it was killed). */
+  onEnvironmentLost(listener: (envId: string) => void): void;
   status(): WorkerStatus;
   shutdown(): Promise<void>;
 }

@@ -19,6 +19,8 @@ export interface EnvironmentParams {
   initTimeoutMs: number;
   clock: Clock;
   logSink: FunctionLogSink;
+  /** Called once when the environment dies, whatever the reason. */
+  onDeath(): void;
 }
 
 /** Why an environment died, rendered for the invocation that observes it. */
@@ -157,6 +159,7 @@ export class Environment implements RuntimeApiHandler {
   private die(failure: Failure): void {
     if (this.phase.kind === 'dead') return;
     this.phase = { kind: 'dead', failure };
+    this.p.onDeath();
     this.bootTimer?.cancel();
     void this.sandbox?.destroy();
     if (this.pending) this.fail(this.pending, failure);

@@ -41,6 +41,7 @@ export class LocalWorkerAgent implements WorkerAgent {
   readonly id: string;
   private readonly slots = new Map<string, Slot>();
   private readonly cachedCode = new Set<string>();
+  private readonly lostListeners: ((envId: string) => void)[] = [];
   private runDir: Promise<string> | undefined;
 
   constructor(private readonly deps: LocalWorkerDeps) {
@@ -61,6 +62,9 @@ export class LocalWorkerAgent implements WorkerAgent {
       initTimeoutMs: this.deps.initTimeoutMs ?? 10_000,
       clock: this.deps.clock,
       logSink: this.deps.logSink,
+      onDeath: () => {
+        if (this.slots.has(envId)) for (const listener of this.lostListeners) listener(envId);
+      },
     });
     const api = new RuntimeApiServer(join(controlDir, 'runtime.sock'), env, MAX_RESPONSE_BYTES);
     const slot: Slot = { env, api, controlDir, memoryMb: fn.memoryMb };
@@ -108,6 +112,10 @@ export class LocalWorkerAgent implements WorkerAgent {
     await slot.env.destroy();
     await slot.api.close();
     await rm(slot.controlDir, { recursive: true, force: true });
+  }
+
+  onEnvironmentLost(listener: (envId: string) => void): void {
+    this.lostListeners.push(listener);
   }
 
   status(): WorkerStatus {
