@@ -2,7 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { CodeStore } from '../codestore/index.js';
 import type { FunctionRecord, FunctionRegistry, FunctionSettings } from '../registry/index.js';
 import { StratusError } from '../shared/errors.js';
-import { FUNCTION_NAME_PATTERN, parseFunctionRef } from './names.js';
+import { FUNCTION_NAME_PATTERN, parseFunctionRef, qualifierOf } from './names.js';
 import type { ApiRequest, ApiResponse, Route } from './routes.js';
 import { functionConfiguration, LAMBDA_RUNTIMES } from './shapes.js';
 import { parseJsonObject, Validator } from './validation.js';
@@ -30,22 +30,31 @@ export function functionRoutes(deps: FunctionRoutesDeps): Route[] {
   const tooLarge = (op: string) => `Request must be smaller than ${bodyLimit} bytes for the ${op} operation`;
   const config = (fn: FunctionRecord) => functionConfiguration(fn, deps.registry.functionArn(fn.name), deps.region);
   const nameOf = (req: ApiRequest) => parseFunctionRef(decodeURIComponent(req.params[0] ?? '')).name;
+  /** Name and qualifier (path or ?Qualifier=); only $LATEST exists, other versions are 404. */
+  const latestOf = (req: ApiRequest) => {
+    const ref = parseFunctionRef(decodeURIComponent(req.params[0] ?? ''));
+    const qualifier = qualifierOf(ref, req.query);
+    if (qualifier !== undefined) deps.registry.resolve(ref.name, qualifier);
+    return { name: ref.name, qualifier };
+  };
   const small = { maxBodyBytes: 1024 * 1024, tooLargeMessage: tooLarge('function'), sigv4: true };
   return [
     { method: 'POST', pattern: re(`${BASE}/?`), maxBodyBytes: bodyLimit, tooLargeMessage: tooLarge('CreateFunction'), sigv4: true,
       handle: async (req) => ({ status: 201, body: config(await create(deps, req)) }) },
     { method: 'GET', pattern: re(`${BASE}/?`), ...small, handle: (req) => list(deps, req, config) },
     { method: 'GET', pattern: re(`${BASE}/${NAME}/?`), ...small,
-      handle: (req) => ({ status: 200, body: getFunction(deps, req, nameOf(req), config) }) },
+      handle: (req) => ({ status: 200, body: getFunction(deps, req, latestOf(req).name, config) }) },
     { method: 'GET', pattern: re(`${BASE}/${NAME}/configuration/?`), ...small,
-      handle: (req) => ({ status: 200, body: config(deps.registry.get(nameOf(req))) }) },
+      handle: (req) => ({ status: 200, body: config(deps.registry.get(latestOf(req).name)) }) },
     { method: 'PUT', pattern: re(`${BASE}/${NAME}/configuration/?`), ...small,
       handle: async (req) => ({ status: 200, body: config(await updateConfiguration(deps, nameOf(req), req)) }) },
     { method: 'PUT', pattern: re(`${BASE}/${NAME}/code/?`), maxBodyBytes: bodyLimit, tooLargeMessage: tooLarge('UpdateFunctionCode'), sigv4: true,
       handle: async (req) => ({ status: 200, body: config(await updateCode(deps, nameOf(req), req)) }) },
     { method: 'DELETE', pattern: re(`${BASE}/${NAME}/?`), ...small,
       handle: async (req) => {
-        await deps.registry.delete(nameOf(req));
+        const { name, qualifier } = latestOf(req);
+        if (qualifier === '$LATEST') throw new StratusError('InvalidParameterValue', '$LATEST version cannot be deleted without deleting the function.');
+        await deps.registry.delete(name);
         return { status: 204 };
       } },
     { method: 'GET', pattern: /^\/_stratus\/code\/([0-9a-f]{64})$/, maxBodyBytes: 0, tooLargeMessage: '', sigv4: false,
