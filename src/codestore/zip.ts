@@ -92,7 +92,7 @@ function checkEntry(zip: yauzl.ZipFile, entry: yauzl.Entry): CheckedEntry {
 function openZip(bytes: Buffer): Promise<yauzl.ZipFile> {
   return new Promise((resolve, reject) => {
     yauzl.fromBuffer(bytes, { lazyEntries: true, validateEntrySizes: true, decodeStrings: false }, (err, zip) =>
-      err || !zip ? reject(invalidZip(err?.message ?? 'not a zip file')) : resolve(zip),
+      err || !zip ? reject(invalidZip()) : resolve(zip),
     );
   });
 }
@@ -112,9 +112,9 @@ function nextEntry(zip: yauzl.ZipFile): Promise<(yauzl.Entry & { fileName: strin
   });
 }
 
-function invalidZip(reason: string): StratusError {
-  return new StratusError(
-    'InvalidZipFile',
-    `Could not unzip uploaded file. Please check your file, then try to upload again. (${reason})`,
-  );
+const UNZIP_FAILED = 'Could not unzip uploaded file. Please check your file, then try to upload again.';
+
+/** Lambda's exact message for an unreadable zip; a refused entry also says why. */
+function invalidZip(reason?: string): StratusError {
+  return new StratusError('InvalidZipFile', reason ? `${UNZIP_FAILED} (${reason})` : UNZIP_FAILED);
 }
