@@ -8,6 +8,7 @@ need_apt=()
 command -v bwrap >/dev/null 2>&1 || need_apt+=(bubblewrap)
 [ -x /usr/bin/aws ] || need_apt+=(awscli)
 command -v zip >/dev/null 2>&1 || need_apt+=(zip)
+command -v cc >/dev/null 2>&1 || need_apt+=(gcc libc6-dev)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need_apt[*]}" >&2
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -22,3 +23,9 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 fi
 
 npx --no-install tsc -b >&2
+
+# stratus-init, the sandbox's pid 1 (C, no dependencies beyond libc).
+if [ ! -x dist/native/stratus-init ] || [ native/stratus-init.c -nt dist/native/stratus-init ]; then
+  mkdir -p dist/native
+  cc -O2 -Wall -Wextra -o dist/native/stratus-init native/stratus-init.c
+fi

@@ -55,6 +55,7 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
     memoryMb: config.worker.memoryMb,
     region,
     nodePath: config.sandbox.nodePath,
+    pythonPath: config.sandbox.pythonPath,
     driver: new BubblewrapSandboxDriver({ ...config.sandbox, cgroups }),
     taskFiles: new UnpackedZipCache(join(config.dataDir, 'worker', 'code'), code, zipLimits),
     clock,

@@ -1,7 +1,7 @@
 import type { CodeRef } from '../codestore/index.js';
 
 /** Runtimes this installation can run. */
-export const SUPPORTED_RUNTIMES = ['nodejs20.x'] as const;
+export const SUPPORTED_RUNTIMES = ['nodejs20.x', 'python3.11', 'provided.al2023', 'provided.al2'] as const;
 export type RuntimeId = (typeof SUPPORTED_RUNTIMES)[number];
 
 export function isSupportedRuntime(value: string): value is RuntimeId {

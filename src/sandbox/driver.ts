@@ -8,7 +8,8 @@ import type { Readable } from 'node:stream';
  * restored onto a skeleton root later):
  *   /var/task     read-only   the function's files (taskDir)
  *   /opt          read-only   layers (optDir, optional)
- *   /var/runtime  read-only   the runtime client (runtimeDir)
+ *   /var/runtime  read-only   the runtime client (runtimeDir, optional)
+ *   /var/rapid    read-only   stratus-init, the sandbox's pid 1 (via binds)
  *   /run/stratus  read-only   this sandbox's Runtime API socket (controlDir)
  *   /tmp          tmpfs       writable, tmpSizeMb
  *   /usr, /etc (a minimal subset), /proc, /dev
@@ -17,8 +18,10 @@ export interface SandboxSpec {
   id: string;
   taskDir: string;
   optDir?: string;
-  runtimeDir: string;
+  runtimeDir?: string;
   controlDir: string;
+  /** Further host directories bound read-only (e.g. the sandbox init at /var/rapid). */
+  binds?: { source: string; target: string }[];
   /** Program and arguments as seen inside the sandbox; it runs as the sandbox's pid 1. */
   command: string[];
   env: Record<string, string>;

@@ -53,6 +53,7 @@ export const configSchema = z.object({
     .object({
       bwrapPath: z.string().default('/usr/bin/bwrap'),
       nodePath: z.string().default(process.execPath),
+      pythonPath: z.string().default('/usr/bin/python3'),
       /** uid/gid the function runs as inside its sandbox (Lambda: sbx_user1051, 993). */
       uid: z.number().int().positive().default(993),
       gid: z.number().int().positive().default(990),

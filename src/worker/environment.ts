@@ -205,14 +205,29 @@ export class Environment implements RuntimeApiHandler {
   }
 }
 
+/** Signal descriptions as Lambda prints them ("signal: killed"). */
+const SIGNAL_NAMES: Record<number, string> = {
+  1: 'hangup', 2: 'interrupt', 3: 'quit', 4: 'illegal instruction', 5: 'trace/breakpoint trap', 6: 'aborted',
+  7: 'bus error', 8: 'floating point exception', 9: 'killed', 11: 'segmentation fault', 13: 'broken pipe', 15: 'terminated',
+};
+
+/** stratus-init exits with the runtime's status, or 128 + the signal that killed it. */
+function exitStatus(code: number | null, signal: NodeJS.Signals | null): string {
+  if (signal) return `signal: ${signal === 'SIGKILL' ? 'killed' : signal}`;
+  if (code === null || code === 0) return '';
+  const signo = code - 128;
+  return signo > 0 && signo < 32 ? `signal: ${SIGNAL_NAMES[signo] ?? `signal ${signo}`}` : `exit status ${code}`;
+}
+
 function exitFailure(code: number | null, signal: NodeJS.Signals | null): Failure {
-  const status = signal ? `signal: ${signal === 'SIGKILL' ? 'killed' : signal}` : `exit status ${code ?? 0}`;
+  const status = exitStatus(code, signal);
+  const message = status ? `Runtime exited with error: ${status}` : 'Runtime exited without providing a reason';
   return {
     status: 'error',
     outcome: (requestId) => ({
       kind: 'function-error',
       errorType: 'Runtime.ExitError',
-      payload: errorDocument('Runtime.ExitError', `RequestId: ${requestId} Error: Runtime exited with error: ${status}`),
+      payload: errorDocument('Runtime.ExitError', `RequestId: ${requestId} Error: ${message}`),
     }),
   };
 }

@@ -18,6 +18,7 @@ export interface LocalWorkerDeps {
   memoryMb: number;
   region: string;
   nodePath: string;
+  pythonPath: string;
   driver: SandboxDriver;
   taskFiles: TaskFiles;
   clock: Clock;
@@ -34,7 +35,6 @@ interface Slot {
 }
 
 const MAX_RESPONSE_BYTES = 6 * 1024 * 1024 + 100;
-const RUNTIME_API_ADDRESS = '127.0.0.1:9001';
 
 /** The worker agent of this host: sandboxes, their Runtime API endpoints and the code cache. */
 export class LocalWorkerAgent implements WorkerAgent {
@@ -77,7 +77,9 @@ export class LocalWorkerAgent implements WorkerAgent {
       const launch = launchFor(fn, {
         region: this.deps.region,
         nodePath: this.deps.nodePath,
-        runtimeApiAddress: RUNTIME_API_ADDRESS,
+        pythonPath: this.deps.pythonPath,
+        runtimeApiHost: '127.0.0.1',
+        runtimeApiPort: 9001,
         runtimeApiSocket: '/run/stratus/runtime.sock',
         logStreamName: logStreamName(this.deps.clock.now(), fn.version, envId),
       });
@@ -85,6 +87,7 @@ export class LocalWorkerAgent implements WorkerAgent {
         id: envId,
         taskDir,
         runtimeDir: launch.runtimeDir,
+        binds: launch.binds,
         controlDir,
         command: launch.command,
         env: launch.env,

@@ -1,11 +1,13 @@
 import { fileURLToPath } from 'node:url';
-import type { FunctionVersion } from '../registry/index.js';
+import type { FunctionVersion, RuntimeId } from '../registry/index.js';
 
 /** How to start a function's runtime inside its sandbox. */
 export interface RuntimeLaunch {
-  /** Host directory bound at /var/runtime. */
-  runtimeDir: string;
-  /** Command as seen inside the sandbox. */
+  /** Host directory bound at /var/runtime (none for `provided` runtimes). */
+  runtimeDir?: string;
+  /** Extra host directories bound read-only. */
+  binds: { source: string; target: string }[];
+  /** Command as seen inside the sandbox; stratus-init runs it as its child. */
   command: string[];
   env: Record<string, string>;
 }
@@ -13,14 +15,19 @@ export interface RuntimeLaunch {
 export interface LaunchContext {
   region: string;
   nodePath: string;
-  /** What AWS_LAMBDA_RUNTIME_API says inside the sandbox. */
-  runtimeApiAddress: string;
-  /** Path of the Runtime API socket inside the sandbox. */
+  pythonPath: string;
+  /** Where stratus-init serves the Runtime API over TCP inside the sandbox. */
+  runtimeApiHost: string;
+  runtimeApiPort: number;
+  /** Path of the worker's Runtime API socket inside the sandbox. */
   runtimeApiSocket: string;
   logStreamName: string;
 }
 
 const NODE_RUNTIME_DIR = fileURLToPath(new URL('../runtimes/nodejs/', import.meta.url));
+const PYTHON_RUNTIME_DIR = fileURLToPath(new URL('../../../src/runtimes/python/', import.meta.url));
+const NATIVE_DIR = fileURLToPath(new URL('../../native/', import.meta.url));
+const INIT = '/var/rapid/stratus-init';
 
 /** Variables Lambda reserves; a function may not set them (see registry validation). */
 export const RESERVED_ENV_KEYS = [
@@ -31,17 +38,49 @@ export const RESERVED_ENV_KEYS = [
   'AWS_LAMBDA_RUNTIME_API', 'LAMBDA_TASK_ROOT', 'LAMBDA_RUNTIME_DIR',
 ];
 
-export function launchFor(fn: FunctionVersion, ctx: LaunchContext): RuntimeLaunch {
-  const heapMb = Math.max(64, Math.floor(fn.memoryMb * 0.9));
-  return {
+interface RuntimeRecipe {
+  runtimeDir?: string;
+  command(fn: FunctionVersion, ctx: LaunchContext): string[];
+  env: Record<string, string>;
+}
+
+/** Lambda's Node.js bootstrap sizes the heap from the memory: new space MEM/10, old space the rest. */
+function nodeCommand(fn: FunctionVersion, ctx: LaunchContext): string[] {
+  const newSpace = Math.floor(fn.memoryMb / 10);
+  return [
+    ctx.nodePath, '--expose-gc', '--max-http-header-size', '81920',
+    `--max-semi-space-size=${Math.floor(newSpace / 2)}`, `--max-old-space-size=${fn.memoryMb - newSpace}`,
+    '/var/runtime/bootstrap.mjs',
+  ];
+}
+
+const RECIPES: Record<RuntimeId, RuntimeRecipe> = {
+  'nodejs20.x': {
     runtimeDir: NODE_RUNTIME_DIR,
-    command: [ctx.nodePath, `--max-old-space-size=${heapMb}`, '/var/runtime/bootstrap.mjs'],
+    command: nodeCommand,
+    env: { NODE_PATH: '/opt/nodejs/node20/node_modules:/opt/nodejs/node_modules:/var/runtime/node_modules:/var/runtime:/var/task' },
+  },
+  'python3.11': {
+    runtimeDir: PYTHON_RUNTIME_DIR,
+    command: (_fn, ctx) => [ctx.pythonPath, '-u', '/var/runtime/bootstrap.py'],
+    env: { PYTHONPATH: '/var/runtime', LC_CTYPE: 'C.UTF-8' },
+  },
+  'provided.al2023': { command: () => ['/var/task/bootstrap'], env: {} },
+  'provided.al2': { command: () => ['/var/task/bootstrap'], env: {} },
+};
+
+export function launchFor(fn: FunctionVersion, ctx: LaunchContext): RuntimeLaunch {
+  const recipe = RECIPES[fn.runtime];
+  return {
+    runtimeDir: recipe.runtimeDir,
+    binds: [{ source: NATIVE_DIR, target: '/var/rapid' }],
+    command: [INIT, ctx.runtimeApiHost, String(ctx.runtimeApiPort), ctx.runtimeApiSocket, '--', ...recipe.command(fn, ctx)],
     env: {
       PATH: '/usr/local/bin:/usr/bin:/bin:/opt/bin',
       LANG: 'en_US.UTF-8',
       TZ: ':UTC',
-      NODE_PATH: '/opt/nodejs/node20/node_modules:/opt/nodejs/node_modules:/var/runtime/node_modules:/var/runtime:/var/task',
       LD_LIBRARY_PATH: '/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib',
+      ...recipe.env,
       ...fn.environment,
       _HANDLER: fn.handler,
       AWS_REGION: ctx.region,
@@ -53,7 +92,7 @@ export function launchFor(fn: FunctionVersion, ctx: LaunchContext): RuntimeLaunc
       AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
       AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${fn.name}`,
       AWS_LAMBDA_LOG_STREAM_NAME: ctx.logStreamName,
-      AWS_LAMBDA_RUNTIME_API: ctx.runtimeApiAddress,
+      AWS_LAMBDA_RUNTIME_API: `${ctx.runtimeApiHost}:${ctx.runtimeApiPort}`,
       STRATUS_RUNTIME_API_SOCKET: ctx.runtimeApiSocket,
       LAMBDA_TASK_ROOT: '/var/task',
       LAMBDA_RUNTIME_DIR: '/var/runtime',

@@ -27,6 +27,8 @@ exports.handler = async (event) => {
   const tmp = fs.statfsSync('/tmp');
   return {
     pid: process.pid,
+    ppid: process.ppid,
+    initComm: attempt(() => fs.readFileSync('/proc/1/comm', 'utf8').trim()),
     hostname: os.hostname(),
     uid: process.getuid(), gid: process.getgid(), euid: process.geteuid(),
     writeTask: attempt(() => fs.writeFileSync('/var/task/new-file', 'x')),
@@ -54,6 +56,8 @@ interface Attempt {
 
 interface Facts {
   pid: number;
+  ppid: number;
+  initComm: Attempt;
   hostname: string;
   uid: number;
   gid: number;
@@ -115,8 +119,10 @@ describe('sandbox isolation, seen from inside the function', () => {
     await new Promise<void>((resolve) => (listener ? listener.close(() => resolve()) : resolve()));
   });
 
-  test('the runtime is pid 1 of its own pid namespace and has its own hostname', () => {
-    assert.equal(facts.pid, 1);
+  test('the runtime runs under stratus-init, pid 1 of its own pid namespace, and has its own hostname', () => {
+    assert.equal(facts.ppid, 1);
+    assert.equal(facts.pid, 2);
+    assert.deepEqual(facts.initComm, { ok: true, value: 'stratus-init' });
     assert.notEqual(facts.hostname, hostname(), 'the sandbox shares the host name');
     assert.ok(facts.hostname.length > 0);
   });

@@ -1,0 +1,147 @@
+/*
+ * stratus-init: pid 1 of a Stratus sandbox.
+ *
+ *   stratus-init <tcp-host> <tcp-port> <unix-socket> -- <runtime> [args...]
+ *
+ * 1. Listens on <tcp-host>:<tcp-port> inside the sandbox's own network namespace, so that any
+ *    runtime finds the Runtime API at AWS_LAMBDA_RUNTIME_API=127.0.0.1:9001 as on Lambda.
+ * 2. Starts the runtime as its child, then relays each TCP connection to the worker's Runtime
+ *    API on <unix-socket> (the sandbox's only route to Stratus).
+ * 3. Reaps every orphan (it is init), and exits with the runtime's status when the runtime
+ *    exits (128 + signal number when it was killed by a signal). The kernel then ends every
+ *    other process of the sandbox.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define MAX_PAIRS 64
+#define BUF_SIZE 65536
+
+struct pair { int tcp, unix_fd; int tcp_open, unix_open; };
+static struct pair pairs[MAX_PAIRS];
+static int npairs;
+static const char *socket_path;
+
+static int listen_tcp(const char *host, int port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int one = 1;
+  struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons(port) };
+  if (fd < 0 || inet_pton(AF_INET, host, &addr.sin_addr) != 1) return -1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(fd, 64) < 0) return -1;
+  return fd;
+}
+
+static int connect_unix(void) {
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  strncpy(addr.sun_path, socket_path, sizeof addr.sun_path - 1);
+  if (fd >= 0 && connect(fd, (struct sockaddr *)&addr, sizeof addr) == 0) return fd;
+  if (fd >= 0) close(fd);
+  return -1;
+}
+
+static void accept_one(int listener) {
+  int tcp = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+  if (tcp < 0) return;
+  int unix_fd = npairs < MAX_PAIRS ? connect_unix() : -1;
+  if (unix_fd < 0) { close(tcp); return; }
+  pairs[npairs++] = (struct pair){ tcp, unix_fd, 1, 1 };
+}
+
+/* Copies what is readable on `from` to `to`; returns 0 once `from` reached end of stream. */
+static int pump(int from, int to) {
+  static char buf[BUF_SIZE];
+  ssize_t n = read(from, buf, sizeof buf);
+  if (n <= 0) return n < 0 && errno == EINTR;
+  for (ssize_t off = 0; off < n;) {
+    ssize_t w = write(to, buf + off, n - off);
+    if (w < 0) { if (errno == EINTR) continue; return 0; }
+    off += w;
+  }
+  return 1;
+}
+
+static void drop_closed(void) {
+  for (int i = 0; i < npairs;) {
+    if (!pairs[i].tcp_open && !pairs[i].unix_open) {
+      close(pairs[i].tcp); close(pairs[i].unix_fd);
+      pairs[i] = pairs[--npairs];
+    } else i++;
+  }
+}
+
+static int exit_status(int status) {
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int main(int argc, char **argv) {
+  if (argc < 6 || strcmp(argv[4], "--") != 0) {
+    fprintf(stderr, "usage: stratus-init <tcp-host> <tcp-port> <unix-socket> -- <runtime> [args...]\n");
+    return 2;
+  }
+  socket_path = argv[3];
+  int listener = listen_tcp(argv[1], atoi(argv[2]));
+  if (listener < 0) { perror("stratus-init: listen"); return 2; }
+
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &mask, NULL);
+  int sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+
+  pid_t runtime = fork();
+  if (runtime == 0) {
+    sigprocmask(SIG_UNBLOCK, &mask, NULL);
+    execvp(argv[5], &argv[5]);
+    fprintf(stderr, "stratus-init: cannot run %s: %s\n", argv[5], strerror(errno));
+    _exit(127);
+  }
+  if (runtime < 0) { perror("stratus-init: fork"); return 2; }
+
+  for (;;) {
+    struct pollfd fds[2 + 2 * MAX_PAIRS];
+    int n = 0;
+    fds[n++] = (struct pollfd){ .fd = sigfd, .events = POLLIN };
+    fds[n++] = (struct pollfd){ .fd = listener, .events = POLLIN };
+    for (int i = 0; i < npairs; i++) {
+      fds[n++] = (struct pollfd){ .fd = pairs[i].tcp_open ? pairs[i].tcp : -1, .events = POLLIN };
+      fds[n++] = (struct pollfd){ .fd = pairs[i].unix_open ? pairs[i].unix_fd : -1, .events = POLLIN };
+    }
+    if (poll(fds, n, -1) < 0 && errno != EINTR) return 2;
+
+    if (fds[0].revents & POLLIN) {
+      struct signalfd_siginfo info;
+      while (read(sigfd, &info, sizeof info) > 0) {}
+      int status;
+      pid_t pid;
+      while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        if (pid == runtime) return exit_status(status);
+      }
+    }
+    if (fds[1].revents & POLLIN) accept_one(listener);
+    int count = npairs;
+    for (int i = 0; i < count; i++) {
+      struct pair *p = &pairs[i];
+      if (fds[2 + 2 * i].revents & (POLLIN | POLLHUP | POLLERR) && p->tcp_open && !pump(p->tcp, p->unix_fd)) {
+        p->tcp_open = 0; shutdown(p->unix_fd, SHUT_WR);
+      }
+      if (fds[3 + 2 * i].revents & (POLLIN | POLLHUP | POLLERR) && p->unix_open && !pump(p->unix_fd, p->tcp)) {
+        p->unix_open = 0; shutdown(p->tcp, SHUT_WR);
+      }
+    }
+    drop_closed();
+  }
+}
