@@ -120,6 +120,7 @@ int main(int argc, char **argv) {
       fds[n++] = (struct pollfd){ .fd = pairs[i].tcp_open ? pairs[i].tcp : -1, .events = POLLIN };
       fds[n++] = (struct pollfd){ .fd = pairs[i].unix_open ? pairs[i].unix_fd : -1, .events = POLLIN };
     }
+    int polled = npairs; /* pairs accepted below were not part of this poll */
     if (poll(fds, n, -1) < 0 && errno != EINTR) return 2;
 
     if (fds[0].revents & POLLIN) {
@@ -132,8 +133,7 @@ int main(int argc, char **argv) {
       }
     }
     if (fds[1].revents & POLLIN) accept_one(listener);
-    int count = npairs;
-    for (int i = 0; i < count; i++) {
+    for (int i = 0; i < polled; i++) {
       struct pair *p = &pairs[i];
       if (fds[2 + 2 * i].revents & (POLLIN | POLLHUP | POLLERR) && p->tcp_open && !pump(p->tcp, p->unix_fd)) {
         p->tcp_open = 0; shutdown(p->unix_fd, SHUT_WR);
