@@ -9,6 +9,9 @@ command -v bwrap >/dev/null 2>&1 || need_apt+=(bubblewrap)
 [ -x /usr/bin/aws ] || need_apt+=(awscli)
 command -v zip >/dev/null 2>&1 || need_apt+=(zip)
 command -v cc >/dev/null 2>&1 || need_apt+=(gcc libc6-dev)
+[ -x /usr/bin/python3 ] || need_apt+=(python3)
+[ -x /usr/bin/pasta ] || need_apt+=(passt)
+command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need_apt[*]}" >&2
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -23,6 +26,9 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 fi
 
 npx --no-install tsc -b >&2
+
+# The Python runtime client, compiled ahead of time (its directory is read-only in sandboxes).
+/usr/bin/python3 -m compileall -q src/runtimes/python >&2 || true
 
 # stratus-init, the sandbox's pid 1 (C, no dependencies beyond libc).
 if [ ! -x dist/native/stratus-init ] || [ native/stratus-init.c -nt dist/native/stratus-init ]; then

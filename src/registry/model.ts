@@ -22,6 +22,8 @@ export interface FunctionRecord {
   code: CodeRef;
   lastModifiedMs: number;
   revisionId: string;
+  /** Resource tags; `stratus:network=outbound` gives the function's sandboxes outbound network. */
+  tags?: Record<string, string>;
 }
 
 /** An invocable version of a function: what assignment and workers are given. */

@@ -1,5 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { lstatSync, readFileSync, readlinkSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { StratusError } from '../shared/errors.js';
 import type { CgroupManager } from './cgroups.js';
 import type { Sandbox, SandboxDriver, SandboxExit, SandboxSpec } from './driver.js';
@@ -12,6 +16,8 @@ export interface BubblewrapOptions {
   /** CPU cap floor in cores; Lambda's proportion is memoryMb / 1769. */
   minCpuCores: number;
   pidsMax: number;
+  /** pasta (Debian's passt), for sandboxes with outbound network. */
+  pastaPath: string;
   /** Extra host paths bound read-only at the same place (e.g. a runtime binary outside /usr). */
   extraReadOnlyPaths?: string[];
 }
@@ -40,19 +46,26 @@ export class BubblewrapSandboxDriver implements SandboxDriver {
     });
     const child = spawn('/bin/sh', ['-c', JOIN_CGROUPS, 'sh', this.opts.bwrapPath, ...this.argsFor(spec)], {
       env: { ...spec.env, STRATUS_CGROUP_PROCS: cgroup.procsFiles.join(' ') },
-      stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
+      stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe'],
     });
     child.stdin?.end();
+    // The info and block pipes are socketpairs; bwrap closing its end may reset ours.
+    for (const fd of [3, 4]) (child.stdio[fd] as NodeJS.ReadWriteStream | null)?.on('error', () => {});
     let finalPeak: number | undefined;
+    let network: OutboundNetwork | undefined;
     const exited = new Promise<SandboxExit>((resolve) =>
       child.once('exit', (code, signal) => {
         const oomKilled = cgroup.oomKills() > 0;
         finalPeak = cgroup.peakMemoryBytes();
+        network?.stop();
         void cgroup.destroy().finally(() => resolve({ code, signal, oomKilled }));
       }),
     );
     try {
       const pid = await readChildPid(child, exited);
+      if (spec.network === 'outbound') network = await startOutboundNetwork(this.opts.pastaPath, pid);
+      // bwrap waits on --block-fd until the namespaces are ready, then runs the command.
+      (child.stdio[4] as NodeJS.WritableStream).end('go');
       return new BubblewrapSandbox(spec.id, pid, child, exited, () => finalPeak ?? cgroup.peakMemoryBytes());
     } catch (cause) {
       child.kill('SIGKILL');
@@ -67,7 +80,7 @@ export class BubblewrapSandboxDriver implements SandboxDriver {
       '--uid', String(this.opts.uid), '--gid', String(this.opts.gid),
       '--hostname', 'localhost',
       '--die-with-parent', '--new-session', '--as-pid-1',
-      '--info-fd', '3',
+      '--info-fd', '3', '--block-fd', '4',
       ...this.rootArgs,
       '--size', String(spec.tmpSizeMb * 1024 * 1024), '--tmpfs', '/tmp',
       '--ro-bind', spec.taskDir, '/var/task',
@@ -101,6 +114,35 @@ function pathKind(path: string): 'symlink' | 'dir' | 'none' {
     return st.isSymbolicLink() ? 'symlink' : st.isDirectory() ? 'dir' : 'none';
   } catch {
     return 'none';
+  }
+}
+
+interface OutboundNetwork {
+  stop(): void;
+}
+
+/**
+ * Gives the sandbox's network namespace a user-mode route out (pasta): no port forwarding in
+ * either direction and the gateway not mapped to the host, so host loopback (the control
+ * plane) stays unreachable. pasta daemonizes once the namespace is configured.
+ */
+async function startOutboundNetwork(pastaPath: string, pid: number): Promise<OutboundNetwork> {
+  const dir = await mkdtemp(join(tmpdir(), 'stratus-pasta-'));
+  const pidFile = join(dir, 'pid');
+  const args = [
+    '--config-net', '--no-map-gw', '--quiet', '-t', 'none', '-u', 'none', '-T', 'none', '-U', 'none',
+    '--pid', pidFile, '--userns', `/proc/${pid}/ns/user`, '--netns', `/proc/${pid}/ns/net`,
+  ];
+  try {
+    const setup = spawn(pastaPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let errors = '';
+    setup.stderr?.on('data', (d: Buffer) => (errors += d.toString()));
+    const [code] = (await once(setup, 'exit')) as [number | null];
+    if (code !== 0) throw new Error(`pasta failed (${code}): ${errors.trim()}`);
+    const daemon = Number((await readFile(pidFile, 'utf8')).trim());
+    return { stop: () => killQuietly(daemon) };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
 }
 

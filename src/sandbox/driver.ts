@@ -27,6 +27,11 @@ export interface SandboxSpec {
   env: Record<string, string>;
   memoryMb: number;
   tmpSizeMb: number;
+  /**
+   * 'none': the sandbox's network namespace has only `lo` (the default).
+   * 'outbound': it also gets a user-mode route out through the host (no inbound, no host loopback).
+   */
+  network: 'none' | 'outbound';
 }
 
 export interface SandboxExit {

@@ -93,6 +93,7 @@ export class LocalWorkerAgent implements WorkerAgent {
         env: launch.env,
         memoryMb: fn.memoryMb,
         tmpSizeMb: fn.ephemeralStorageMb,
+        network: fn.tags?.['stratus:network'] === 'outbound' ? 'outbound' : 'none',
       });
       env.attach(sandbox);
       this.deps.log.debug({ envId, fn: fn.name, pid: sandbox.pid }, 'sandbox started');

@@ -63,7 +63,7 @@ const RECIPES: Record<RuntimeId, RuntimeRecipe> = {
   'python3.11': {
     runtimeDir: PYTHON_RUNTIME_DIR,
     command: (_fn, ctx) => [ctx.pythonPath, '-u', '/var/runtime/bootstrap.py'],
-    env: { PYTHONPATH: '/var/runtime', LC_CTYPE: 'C.UTF-8' },
+    env: { LC_CTYPE: 'C.UTF-8' },
   },
   'provided.al2023': { command: () => ['/var/task/bootstrap'], env: {} },
   'provided.al2': { command: () => ['/var/task/bootstrap'], env: {} },
