@@ -10,7 +10,7 @@ command -v bwrap >/dev/null 2>&1 || need_apt+=(bubblewrap)
 command -v zip >/dev/null 2>&1 || need_apt+=(zip)
 command -v cc >/dev/null 2>&1 || need_apt+=(gcc libc6-dev)
 [ -x /usr/bin/python3 ] || need_apt+=(python3)
-[ -x /usr/bin/pasta ] || need_apt+=(passt)
+[ -x /usr/bin/slirp4netns ] || need_apt+=(slirp4netns)
 command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need_apt[*]}" >&2

@@ -1,9 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { lstatSync, readFileSync, readlinkSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { StratusError } from '../shared/errors.js';
 import type { CgroupManager } from './cgroups.js';
 import type { Sandbox, SandboxDriver, SandboxExit, SandboxSpec } from './driver.js';
@@ -16,8 +12,8 @@ export interface BubblewrapOptions {
   /** CPU cap floor in cores; Lambda's proportion is memoryMb / 1769. */
   minCpuCores: number;
   pidsMax: number;
-  /** pasta (Debian's passt), for sandboxes with outbound network. */
-  pastaPath: string;
+  /** slirp4netns, for sandboxes with outbound network. */
+  slirpPath: string;
   /** Extra host paths bound read-only at the same place (e.g. a runtime binary outside /usr). */
   extraReadOnlyPaths?: string[];
 }
@@ -63,7 +59,7 @@ export class BubblewrapSandboxDriver implements SandboxDriver {
     );
     try {
       const pid = await readChildPid(child, exited);
-      if (spec.network === 'outbound') network = await startOutboundNetwork(this.opts.pastaPath, pid);
+      if (spec.network === 'outbound') network = await startOutboundNetwork(this.opts.slirpPath, pid);
       // bwrap waits on --block-fd until the namespaces are ready, then runs the command.
       (child.stdio[4] as NodeJS.WritableStream).end('go');
       return new BubblewrapSandbox(spec.id, pid, child, exited, () => finalPeak ?? cgroup.peakMemoryBytes());
@@ -122,27 +118,51 @@ interface OutboundNetwork {
 }
 
 /**
- * Gives the sandbox's network namespace a user-mode route out (pasta): no port forwarding in
- * either direction and the gateway not mapped to the host, so host loopback (the control
- * plane) stays unreachable. pasta daemonizes once the namespace is configured.
+ * Gives the sandbox's network namespace a user-mode route out (slirp4netns): NAT only, no
+ * inbound, and host loopback refused, so the control plane stays unreachable. It exits when
+ * its exit pipe closes (sandbox gone, or Stratus gone).
  */
-async function startOutboundNetwork(pastaPath: string, pid: number): Promise<OutboundNetwork> {
-  const dir = await mkdtemp(join(tmpdir(), 'stratus-pasta-'));
-  const pidFile = join(dir, 'pid');
+async function startOutboundNetwork(slirpPath: string, pid: number): Promise<OutboundNetwork> {
+  await loopbackReady(pid);
   const args = [
-    '--config-net', '--no-map-gw', '--quiet', '-t', 'none', '-u', 'none', '-T', 'none', '-U', 'none',
-    '--pid', pidFile, '--userns', `/proc/${pid}/ns/user`, '--netns', `/proc/${pid}/ns/net`,
+    '--configure', '--disable-host-loopback', '--enable-sandbox', '--enable-seccomp', '--ready-fd=3', '--exit-fd=4',
+    '--netns-type=path', `/proc/${pid}/ns/net`, 'tap0',
   ];
+  const slirp = spawn(slirpPath, args, { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'] });
+  let errors = '';
+  slirp.stderr?.on('data', (d: Buffer) => (errors += d.toString()));
+  for (const fd of [3, 4]) (slirp.stdio[fd] as NodeJS.ReadWriteStream | null)?.on('error', () => {});
+  const stop = () => {
+    slirp.kill('SIGTERM');
+    (slirp.stdio[4] as NodeJS.ReadWriteStream & { destroy(): void } | null)?.destroy();
+  };
+  const ready = new Promise<void>((resolve, reject) => {
+    (slirp.stdio[3] as NodeJS.ReadableStream | null)?.once('data', () => resolve());
+    slirp.once('exit', (code) => reject(new Error(`slirp4netns exited (${code}): ${errors.trim()}`)));
+  });
   try {
-    const setup = spawn(pastaPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    let errors = '';
-    setup.stderr?.on('data', (d: Buffer) => (errors += d.toString()));
-    const [code] = (await once(setup, 'exit')) as [number | null];
-    if (code !== 0) throw new Error(`pasta failed (${code}): ${errors.trim()}`);
-    const daemon = Number((await readFile(pidFile, 'utf8')).trim());
-    return { stop: () => killQuietly(daemon) };
-  } finally {
-    await rm(dir, { recursive: true, force: true });
+    await ready;
+  } catch (err) {
+    stop();
+    throw err;
+  }
+  return { stop };
+}
+
+/** bwrap brings `lo` up inside the namespace; configuring tap0 at the same time races with it. */
+async function loopbackReady(pid: number): Promise<void> {
+  for (let i = 0; i < 1000; i++) {
+    if (readFileOr(`/proc/${pid}/net/fib_trie`).includes('127.0.0.1')) return;
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  throw new Error('the sandbox loopback did not come up');
+}
+
+function readFileOr(path: string): string {
+  try {
+    return readFileSync(path, 'latin1');
+  } catch {
+    return '';
   }
 }
 
@@ -191,13 +211,8 @@ class BubblewrapSandbox implements Sandbox {
   peakMemoryBytes(): number {
     const fromCgroup = this.cgroupPeak();
     if (fromCgroup > 0) return fromCgroup;
-    try {
-      const status = readFileSync(`/proc/${this.pid}/status`, 'latin1');
-      const match = /VmHWM:\s+(\d+) kB/.exec(status);
-      return match?.[1] ? Number(match[1]) * 1024 : 0;
-    } catch {
-      return 0;
-    }
+    const match = /VmHWM:\s+(\d+) kB/.exec(readFileOr(`/proc/${this.pid}/status`));
+    return match?.[1] ? Number(match[1]) * 1024 : 0;
   }
 
   async destroy(): Promise<void> {

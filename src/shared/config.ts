@@ -54,7 +54,7 @@ export const configSchema = z.object({
       bwrapPath: z.string().default('/usr/bin/bwrap'),
       nodePath: z.string().default(process.execPath),
       pythonPath: z.string().default('/usr/bin/python3'),
-      pastaPath: z.string().default('/usr/bin/pasta'),
+      slirpPath: z.string().default('/usr/bin/slirp4netns'),
       /** uid/gid the function runs as inside its sandbox (Lambda: sbx_user1051, 993). */
       uid: z.number().int().positive().default(993),
       gid: z.number().int().positive().default(990),
