@@ -12,6 +12,11 @@ command -v cc >/dev/null 2>&1 || need_apt+=(gcc libc6-dev)
 [ -x /usr/bin/python3 ] || need_apt+=(python3)
 [ -x /usr/bin/slirp4netns ] || need_apt+=(slirp4netns)
 command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
+command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+# The native build of aws-lambda-ric (used by the runtime-compatibility test).
+for tool in autoconf automake libtool cmake make g++; do
+  command -v "$tool" >/dev/null 2>&1 || dpkg -s "$tool" >/dev/null 2>&1 || need_apt+=("$tool")
+done
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need_apt[*]}" >&2
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
