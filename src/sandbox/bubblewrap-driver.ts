@@ -80,7 +80,7 @@ export class BubblewrapSandboxDriver implements SandboxDriver {
       ...this.rootArgs,
       '--size', String(spec.tmpSizeMb * 1024 * 1024), '--tmpfs', '/tmp',
       '--ro-bind', spec.taskDir, '/var/task',
-      ...(spec.optDir ? ['--ro-bind', spec.optDir, '/opt'] : []),
+      ...(spec.optDir ? ['--ro-bind', spec.optDir, '/opt'] : ['--size', '4096', '--tmpfs', '/opt', '--remount-ro', '/opt']),
       ...(spec.runtimeDir ? ['--ro-bind', spec.runtimeDir, '/var/runtime'] : []),
       ...(spec.binds ?? []).flatMap((b) => ['--ro-bind', b.source, b.target]),
       '--ro-bind', spec.controlDir, '/run/stratus',

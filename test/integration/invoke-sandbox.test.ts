@@ -33,6 +33,8 @@ exports.handler = async (event) => {
     uid: process.getuid(), gid: process.getgid(), euid: process.geteuid(),
     writeTask: attempt(() => fs.writeFileSync('/var/task/new-file', 'x')),
     writeRuntime: attempt(() => fs.writeFileSync('/var/runtime/new-file', 'x')),
+    writeOpt: attempt(() => fs.writeFileSync('/opt/new-file', 'x')),
+    optEntries: attempt(() => fs.readdirSync('/opt')),
     writeTmp: attempt(() => { fs.writeFileSync('/tmp/probe', 'hello'); return fs.readFileSync('/tmp/probe', 'utf8'); }),
     tmpBytes: tmp.blocks * tmp.bsize,
     procPids: fs.readdirSync('/proc').filter((e) => /^\\d+$/.test(e)).map(Number),
@@ -58,6 +60,8 @@ interface Facts {
   pid: number;
   ppid: number;
   initComm: Attempt;
+  writeOpt: Attempt;
+  optEntries: Attempt;
   hostname: string;
   uid: number;
   gid: number;
@@ -131,6 +135,11 @@ describe('sandbox isolation, seen from inside the function', () => {
     assert.equal(facts.uid, 993);
     assert.equal(facts.euid, 993);
     assert.notEqual(facts.gid, 0);
+  });
+
+  test('/opt exists for layers, empty and not writable by the function', () => {
+    assert.deepEqual(facts.optEntries, { ok: true, value: [] });
+    assert.equal(facts.writeOpt.ok, false);
   });
 
   test('/var/task and /var/runtime are read-only; /tmp is writable', () => {
