@@ -1,1 +1,1 @@
-export { PlacementService, type PlacementRequest } from './placement.js';
+export { PlacementService, type LeaseConfig, type PlacementRequest } from './placement.js';

@@ -1,0 +1,107 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { timingSafeEqual } from 'node:crypto';
+import { isStratusError } from '../shared/errors.js';
+import type { Logger } from '../shared/log.js';
+import type { FunctionVersion } from '../registry/index.js';
+import type { WorkerAgent } from './agent.js';
+import { invocationFrom, outcomePayload, resultHeaders, WORKER_API } from './wire.js';
+
+const ENV = new RegExp(`^${WORKER_API}/environments/([0-9a-f-]{36})(/invocations)?$`);
+const MAX_BODY = 8 * 1024 * 1024;
+
+/**
+ * A worker agent served over HTTP to the control plane (`stratus worker`). It only translates
+ * requests into WorkerAgent calls. Every request carries the cluster's bearer token.
+ */
+export class WorkerApiServer {
+  private readonly server: Server;
+  private readonly eventStreams = new Set<ServerResponse>();
+
+  constructor(private readonly agent: WorkerAgent, private readonly token: string, private readonly log: Logger) {
+    this.server = createServer({ keepAliveTimeout: 60_000, requestTimeout: 0 }, (req, res) => void this.route(req, res));
+    agent.onEnvironmentLost((envId) => {
+      for (const stream of this.eventStreams) stream.write(`${JSON.stringify({ type: 'lost', envId })}\n`);
+    });
+  }
+
+  async listen(host: string, port: number): Promise<AddressInfo> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => resolve());
+    });
+    return this.server.address() as AddressInfo;
+  }
+
+  async close(): Promise<void> {
+    for (const stream of this.eventStreams) stream.end();
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (!this.authorized(req)) return void reply(res, 401, { code: 'Unauthorized', message: 'bad worker token' });
+    const url = req.url ?? '';
+    try {
+      if (req.method === 'GET' && url === `${WORKER_API}/status`) return void reply(res, 200, this.agent.status());
+      if (req.method === 'GET' && url === `${WORKER_API}/events`) return this.events(res);
+      if (req.method === 'POST' && url === `${WORKER_API}/environments`) {
+        const { envId, fn } = JSON.parse((await body(req)).toString()) as { envId: string; fn: FunctionVersion };
+        await this.agent.createEnvironment(envId, fn);
+        return void reply(res, 201, { envId });
+      }
+      const match = ENV.exec(url);
+      if (match?.[1] && req.method === 'POST' && match[2]) {
+        const result = await this.agent.invoke(match[1], invocationFrom(req.headers, await body(req)));
+        res.writeHead(200, { 'content-type': 'application/octet-stream', ...resultHeaders(result) }).end(outcomePayload(result));
+        return;
+      }
+      if (match?.[1] && req.method === 'DELETE' && !match[2]) {
+        await this.agent.destroyEnvironment(match[1]);
+        return void reply(res, 204);
+      }
+      reply(res, 404, { code: 'NotFound', message: `${req.method} ${url}` });
+    } catch (err) {
+      this.log.warn({ err, url }, 'worker API request failed');
+      const code = isStratusError(err) ? err.code : 'Internal';
+      reply(res, 500, { code, message: err instanceof Error ? err.message : String(err) });
+    }
+  }
+
+  /** A long-lived stream of newline-delimited events (environments lost on this worker). */
+  private events(res: ServerResponse): void {
+    res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+    res.write(`${JSON.stringify({ type: 'hello' })}\n`);
+    this.eventStreams.add(res);
+    res.on('close', () => this.eventStreams.delete(res));
+  }
+
+  private authorized(req: IncomingMessage): boolean {
+    const given = Buffer.from(req.headers.authorization ?? '');
+    const wanted = Buffer.from(`Bearer ${this.token}`);
+    return given.length === wanted.length && timingSafeEqual(given, wanted);
+  }
+}
+
+function body(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY) req.destroy(new Error('body too large'));
+      else chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function reply(res: ServerResponse, status: number, json?: unknown): void {
+  if (json === undefined) {
+    res.writeHead(status).end();
+    return;
+  }
+  const text = JSON.stringify(json);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
+}
