@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Runs the whole test suite with node's test runner: unit tests beside the code (dist/src),
+// Runs the whole test suite with node's test runner: unit tests beside the code (dist/src, dist/bench),
 // contract suites (dist/test/contract) and integration tests (dist/test/integration).
 // Usage: node scripts/run-tests.js [filter...]   (filters match test file paths)
 import { spawn } from 'node:child_process';
@@ -17,7 +17,7 @@ function find(dir) {
 }
 
 const filters = process.argv.slice(2);
-const files = [...find('dist/src'), ...find('dist/test')]
+const files = [...find('dist/src'), ...find('dist/test'), ...find('dist/bench')]
   .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
   .sort();
 if (files.length === 0) {
