@@ -39,7 +39,14 @@ export interface LogEntry {
 }
 
 export interface Journal {
+  /** $LATEST of every function, keyed by name. */
   readonly functions: DocumentStore;
+  /** Published versions (immutable snapshots), keyed `<name>:<version>`. */
+  readonly versions: DocumentStore;
+  /** Aliases, keyed `<name>:<alias>`. */
+  readonly aliases: DocumentStore;
+  /** Function URL configurations, keyed `<name>` or `<name>:<alias>`. */
+  readonly functionUrls: DocumentStore;
   readonly assignmentLog: AppendLog;
   close(): Promise<void>;
 }

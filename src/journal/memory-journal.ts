@@ -3,6 +3,9 @@ import type { AppendLog, DocumentStore, Journal, LogEntry, StoredDocument } from
 /** In-memory fake Journal for unit tests; passes the same contract suite as the real engines. */
 export class MemoryJournal implements Journal {
   readonly functions: DocumentStore = new MemoryDocumentStore();
+  readonly versions: DocumentStore = new MemoryDocumentStore();
+  readonly aliases: DocumentStore = new MemoryDocumentStore();
+  readonly functionUrls: DocumentStore = new MemoryDocumentStore();
   readonly assignmentLog: AppendLog = new MemoryAppendLog();
 
   async close(): Promise<void> {}

@@ -6,6 +6,9 @@ type Db = Database.Database;
 /** The single-machine Journal: one SQLite file (WAL) under the data directory. */
 export class SqliteJournal implements Journal {
   readonly functions: DocumentStore;
+  readonly versions: DocumentStore;
+  readonly aliases: DocumentStore;
+  readonly functionUrls: DocumentStore;
   readonly assignmentLog: AppendLog;
   private readonly db: Db;
 
@@ -20,6 +23,9 @@ export class SqliteJournal implements Journal {
       CREATE TABLE IF NOT EXISTS assignment_log (seq INTEGER PRIMARY KEY AUTOINCREMENT, entry TEXT NOT NULL);
     `);
     this.functions = new SqliteDocumentStore(this.db, 'functions');
+    this.versions = new SqliteDocumentStore(this.db, 'versions');
+    this.aliases = new SqliteDocumentStore(this.db, 'aliases');
+    this.functionUrls = new SqliteDocumentStore(this.db, 'function-urls');
     this.assignmentLog = new SqliteAppendLog(this.db);
   }
 

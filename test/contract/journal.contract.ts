@@ -38,6 +38,21 @@ export function runJournalContract(name: string, newJournal: () => Promise<{ jou
       assert.equal(await j.functions.get('a'), undefined);
     }));
 
+    it('keeps each document collection apart, with its own revisions', withJournal(async (j) => {
+      const stores = { functions: j.functions, versions: j.versions, aliases: j.aliases, functionUrls: j.functionUrls };
+      for (const [name, store] of Object.entries(stores)) {
+        assert.equal(await store.create('fn:1', { from: name }, `r-${name}`), true, `${name} accepts a key the others hold`);
+      }
+      for (const [name, store] of Object.entries(stores)) {
+        assert.deepEqual(await store.get('fn:1'), { key: 'fn:1', value: { from: name }, revision: `r-${name}` });
+        assert.deepEqual((await store.list()).map((d) => d.key), ['fn:1']);
+      }
+      assert.equal(await j.versions.replace('fn:1', {}, 'r2', 'r-functions'), false, 'revisions are per collection');
+      assert.equal(await j.aliases.delete('fn:1'), true);
+      assert.equal(await j.aliases.get('fn:1'), undefined);
+      assert.deepEqual((await j.functionUrls.get('fn:1'))?.value, { from: 'functionUrls' }, 'a delete touches one collection');
+    }));
+
     it('appends log entries in order and truncates a prefix', withJournal(async (j) => {
       const s1 = await j.assignmentLog.append({ type: 'created', id: 1 });
       const s2 = await j.assignmentLog.append({ type: 'destroyed', id: 1 });
