@@ -146,6 +146,28 @@ describe('AssignmentService', () => {
     assert.deepEqual(worker.destroyed, [idle.envId, busy.envId]);
   });
 
+  it('retires one version: other versions of the function keep their warm environments', async () => {
+    const { worker, assignment, settle } = await setup();
+    const latest = await assignment.acquire(fn('f'));
+    const v1 = await assignment.acquire({ ...fn('f', 'v1-rev'), version: '1' });
+    assignment.release(latest, true);
+    assignment.release(v1, true);
+    assignment.retire('f', '$LATEST');
+    await settle();
+    assert.deepEqual(worker.destroyed, [latest.envId]);
+    const again = await assignment.acquire({ ...fn('f', 'v1-rev'), version: '1' });
+    assert.deepEqual([again.cold, again.envId], [false, v1.envId]);
+  });
+
+  it('keeps versions and tag sets apart: the same revision under another version or tags is a cold start', async () => {
+    const { assignment } = await setup();
+    const first = await assignment.acquire(fn('f'));
+    assignment.release(first, true);
+    assert.equal((await assignment.acquire({ ...fn('f'), version: '2' })).cold, true);
+    assert.equal((await assignment.acquire({ ...fn('f'), tags: { 'stratus:network': 'outbound' } })).cold, true);
+    assert.equal((await assignment.acquire(fn('f'))).cold, false);
+  });
+
   it('refuses with TooManyRequests when no worker has memory left, and frees memory on destroy', async () => {
     const { assignment, settle } = await setup({ workerMemoryMb: 256 });
     const a = await assignment.acquire(fn('f'));

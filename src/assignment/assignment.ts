@@ -83,10 +83,13 @@ export class AssignmentService {
     if (env?.state.kind === 'idle') void this.destroy(env, 'lost');
   }
 
-  /** The function changed or went away: its environments must not serve new invokes. */
-  retire(functionName: string): void {
+  /**
+   * The function changed or went away: its environments must not serve new invokes. With a
+   * version, only that version's environments (e.g. $LATEST after an update, or a deleted version).
+   */
+  retire(functionName: string, version?: string): void {
     for (const env of this.envs.values()) {
-      if (env.functionName !== functionName) continue;
+      if (env.functionName !== functionName || (version !== undefined && env.version !== version)) continue;
       env.retired = true;
       if (env.state.kind === 'idle') void this.destroy(env, 'retired');
     }
@@ -115,7 +118,7 @@ export class AssignmentService {
       throw new StratusError('TooManyRequests', 'Rate Exceeded.', { details: { Reason: 'ConcurrentInvocationLimitExceeded' } });
     }
     const env: EnvironmentEntry = {
-      id: randomUUID(), key, functionName: fn.name, workerId: worker.id, memoryMb: fn.memoryMb,
+      id: randomUUID(), key, functionName: fn.name, version: fn.version, workerId: worker.id, memoryMb: fn.memoryMb,
       state: { kind: 'initializing' }, retired: false,
     };
     this.envs.set(env.id, env);

@@ -10,6 +10,8 @@ export interface EnvironmentEntry {
   /** environmentKey(fn): function, version and revision it belongs to. */
   key: string;
   functionName: string;
+  /** "$LATEST" or a published version. */
+  version: string;
   workerId: string;
   memoryMb: number;
   state: EnvironmentState;

@@ -40,7 +40,7 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
   const journal = new SqliteJournal(join(config.dataDir, 'journal.db'));
   const code = new FilesystemCodeStore(join(config.dataDir, 'code'));
   const registry = new FunctionRegistry({
-    store: journal.functions, code, clock, zipLimits,
+    journal, code, clock, zipLimits,
     arnPrefix: `arn:aws:lambda:${region}:${accountId}:function:`,
     reservedEnvKeys: RESERVED_ENV_KEYS,
   });
@@ -67,7 +67,7 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
   const assignment = new AssignmentService({ config: config.assignment, log: journal.assignmentLog, placement, clock, logger: log.child({ component: 'assignment' }) });
   await assignment.start();
   worker.onEnvironmentLost((envId) => assignment.environmentLost(envId));
-  registry.onChange((name) => assignment.retire(name));
+  registry.onChange((name, version) => assignment.retire(name, version));
 
   const invoker = new InvokeService(registry, assignment, log.child({ component: 'frontend' }));
   const events = new AsyncInvoker(invoker, config.asyncInvoke, clock, log.child({ component: 'async' }));

@@ -1,36 +1,86 @@
 import { randomUUID } from 'node:crypto';
-import type { DocumentStore } from '../journal/index.js';
+import type { Journal } from '../journal/index.js';
 import { inspectZip, type CodeStore, type ZipLimits } from '../codestore/index.js';
 import type { Clock } from '../shared/clock.js';
 import { StratusError } from '../shared/errors.js';
-import { isSupportedRuntime, SUPPORTED_RUNTIMES, type FunctionRecord, type FunctionVersion } from './model.js';
+import { AliasCatalog } from './aliases.js';
+import { FunctionUrlCatalog } from './function-urls.js';
+import { isSupportedRuntime, SUPPORTED_RUNTIMES, type FunctionRecord, type FunctionVersion, type PublishedVersion } from './model.js';
+import { VersionCatalog } from './versions.js';
 
 /** The settable part of a function's configuration. */
-export type FunctionSettings = Omit<FunctionRecord, 'name' | 'code' | 'lastModifiedMs' | 'revisionId'>;
+export type FunctionSettings = Omit<FunctionRecord, 'name' | 'code' | 'lastModifiedMs' | 'revisionId' | 'tags'>;
 
 export interface RegistryDeps {
-  store: DocumentStore;
+  journal: Pick<Journal, 'functions' | 'versions' | 'aliases' | 'functionUrls'>;
   code: CodeStore;
   clock: Clock;
   zipLimits: ZipLimits;
   arnPrefix: string;
   reservedEnvKeys: readonly string[];
+  /** Uniform in [0, 1): picks the version of a weighted alias. */
+  random?: () => number;
 }
 
-type ChangeListener = (name: string) => void;
+/** What PublishVersion checks and sets. */
+export interface PublishOptions {
+  /** Base64 SHA-256 the caller expects $LATEST's code to have. */
+  codeSha256?: string;
+  description?: string;
+  revisionId?: string;
+}
+
+/** A function as GetFunction sees it through a qualifier, with the ARN as the caller named it. */
+export interface DescribedFunction {
+  fn: FunctionVersion;
+  arn: string;
+}
+
+/** Which environments a change makes stale: one version's, or (no version) all of the function's. */
+type ChangeListener = (name: string, version?: string) => void;
+
+/** The journal document: $LATEST plus the number of the last version ever published. */
+interface StoredFunction extends FunctionRecord {
+  lastVersion?: number;
+}
+
+const MAX_TAGS = 50;
+const VERSION_NUMBER = /^[0-9]+$/;
 
 /**
- * Function metadata: the journal is the source of truth; this keeps a read-through copy in
- * memory so that invokes never touch the journal.
+ * Function metadata: $LATEST, published versions, aliases and function URLs. The journal is the
+ * source of truth; this keeps a read-through copy in memory so that invokes never touch it.
  */
 export class FunctionRegistry {
-  private readonly cache = new Map<string, FunctionRecord>();
+  readonly versions: VersionCatalog;
+  readonly aliases: AliasCatalog;
+  readonly urls: FunctionUrlCatalog;
+  private readonly cache = new Map<string, StoredFunction>();
+  /** Journal revision of each function document (RevisionId is Lambda's, not the journal's). */
+  private readonly docRevisions = new Map<string, string>();
   private readonly listeners: ChangeListener[] = [];
+  private readonly random: () => number;
 
-  constructor(private readonly deps: RegistryDeps) {}
+  constructor(private readonly deps: RegistryDeps) {
+    this.random = deps.random ?? Math.random;
+    const arn = (name: string, qualifier?: string) => this.qualifiedArn(name, qualifier);
+    this.versions = new VersionCatalog(deps.journal.versions);
+    this.aliases = new AliasCatalog({
+      store: deps.journal.aliases, arn,
+      versionExists: (name, version) => version === '$LATEST' ? this.cache.has(name) : this.versions.get(name, version) !== undefined,
+    });
+    this.urls = new FunctionUrlCatalog({ store: deps.journal.functionUrls, arn });
+  }
 
   async load(): Promise<void> {
-    for (const doc of await this.deps.store.list()) this.cache.set(doc.key, doc.value as FunctionRecord);
+    for (const doc of await this.deps.journal.functions.list()) {
+      this.cache.set(doc.key, doc.value as StoredFunction);
+      this.docRevisions.set(doc.key, doc.revision);
+    }
+    const exists = (name: string) => this.cache.has(name);
+    await this.versions.load(exists);
+    await this.aliases.load(exists);
+    await this.urls.load(exists);
   }
 
   onChange(listener: ChangeListener): void {
@@ -39,6 +89,14 @@ export class FunctionRegistry {
 
   functionArn(name: string): string {
     return `${this.deps.arnPrefix}${name}`;
+  }
+
+  qualifiedArn(name: string, qualifier?: string): string {
+    return qualifier === undefined ? this.functionArn(name) : `${this.deps.arnPrefix}${name}:${qualifier}`;
+  }
+
+  has(name: string): boolean {
+    return this.cache.has(name);
   }
 
   get(name: string): FunctionRecord {
@@ -51,51 +109,167 @@ export class FunctionRegistry {
     return [...this.cache.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
   }
 
-  /** The version an invoke runs. Only $LATEST exists until versions are published. */
+  /**
+   * The version an invoke runs: $LATEST, a published version, or an alias's version (picked by
+   * its weights). Memory only: this is on every invoke's path.
+   */
   resolve(name: string, qualifier: string | undefined): FunctionVersion {
     const record = this.cache.get(name);
-    if (!record || (qualifier !== undefined && qualifier !== '$LATEST')) throw this.notFound(`${name}:${qualifier ?? '$LATEST'}`);
-    return { ...record, version: '$LATEST', functionArn: this.functionArn(name) };
+    if (!record) throw this.notFound(name, qualifier ?? '$LATEST');
+    if (qualifier === undefined || qualifier === '$LATEST') return this.latestVersion(record);
+    if (VERSION_NUMBER.test(qualifier)) return this.publishedVersion(record, qualifier);
+    const alias = this.aliases.get(name, qualifier);
+    if (!alias) throw this.notFound(name, qualifier);
+    const version = this.aliases.pick(alias, this.random);
+    return version === '$LATEST' ? this.latestVersion(record) : this.publishedVersion(record, version);
   }
 
-  async create(name: string, settings: FunctionSettings, zip: Buffer): Promise<FunctionRecord> {
+  /** GetFunction / GetFunctionConfiguration: an alias shows its primary version under the alias's ARN. */
+  describe(name: string, qualifier: string | undefined): DescribedFunction {
+    const record = this.get(name);
+    if (qualifier === undefined) return { fn: this.latestVersion(record), arn: this.functionArn(name) };
+    const arn = this.qualifiedArn(name, qualifier);
+    if (qualifier === '$LATEST') return { fn: this.latestVersion(record), arn };
+    if (VERSION_NUMBER.test(qualifier)) return { fn: this.publishedVersion(record, qualifier), arn };
+    const alias = this.aliases.get(name, qualifier);
+    if (!alias) throw this.notFound(name, qualifier);
+    const fn = alias.functionVersion === '$LATEST' ? this.latestVersion(record) : this.publishedVersion(record, alias.functionVersion);
+    return { fn, arn };
+  }
+
+  async create(name: string, settings: FunctionSettings, zip: Buffer, tags: Record<string, string> = {}): Promise<FunctionRecord> {
     this.checkSettings(settings);
+    checkTagCount(tags);
     if (this.cache.has(name)) throw this.exists(name);
     const code = await this.storeZip(zip);
-    const record: FunctionRecord = { name, ...settings, code, ...this.stamp() };
-    if (!(await this.deps.store.create(name, record, record.revisionId))) throw this.exists(name);
+    const record: StoredFunction = { name, ...settings, code, ...this.stamp(), ...(Object.keys(tags).length > 0 ? { tags } : {}) };
+    const revision = randomUUID();
+    if (!(await this.deps.journal.functions.create(name, record, revision))) throw this.exists(name);
     this.cache.set(name, record);
+    this.docRevisions.set(name, revision);
     return record;
   }
 
   async updateCode(name: string, zip: Buffer, expectedRevisionId?: string): Promise<FunctionRecord> {
     this.checkRevision(name, expectedRevisionId);
     const code = await this.storeZip(zip);
-    return this.replace(name, (current) => ({ ...current, code }));
+    return this.replace(name, (current) => ({ ...current, code, ...this.stamp() }), '$LATEST');
   }
 
   async updateSettings(name: string, patch: Partial<FunctionSettings>, expectedRevisionId?: string): Promise<FunctionRecord> {
     const current = this.get(name);
     this.checkRevision(name, expectedRevisionId);
     this.checkSettings({ ...current, ...patch });
-    return this.replace(name, (latest) => ({ ...latest, ...patch }));
+    return this.replace(name, (latest) => ({ ...latest, ...patch, ...this.stamp() }), '$LATEST');
   }
 
-  async delete(name: string): Promise<void> {
+  /**
+   * PublishVersion: snapshots $LATEST as the next version number. Nothing changed since the last
+   * publish: that version is returned again. $LATEST gets a new RevisionId, as in Lambda.
+   */
+  async publish(name: string, opts: PublishOptions = {}): Promise<PublishedVersion> {
+    const fn = this.cache.get(name);
+    if (!fn) throw this.notFound(name);
+    this.checkRevision(name, opts.revisionId);
+    const currentSha = Buffer.from(fn.code.sha256, 'hex').toString('base64');
+    if (opts.codeSha256 !== undefined && opts.codeSha256 !== currentSha) {
+      throw new StratusError('InvalidParameterValue', `CodeSHA256 (${opts.codeSha256}) is different from current CodeSHA256 in $LATEST (${currentSha}). Please try again with the CodeSHA256 in $LATEST.`);
+    }
+    const latest = this.versions.latest(name);
+    if (latest && latest.sourceRevisionId === fn.revisionId) return latest;
+    const number = (fn.lastVersion ?? 0) + 1;
+    const bumped = await this.replace(name, (current) => ({ ...current, lastVersion: number, revisionId: randomUUID() }), '$LATEST');
+    const { tags: _tags, lastVersion: _last, ...snapshot } = fn;
+    const version: PublishedVersion = {
+      ...snapshot, version: String(number), description: opts.description ?? fn.description,
+      ...this.stamp(), sourceRevisionId: bumped.revisionId,
+    };
+    await this.versions.add(version);
+    return version;
+  }
+
+  /** DeleteFunction: the whole function, or (with a version qualifier) one published version. */
+  async delete(name: string, qualifier?: string): Promise<void> {
     this.get(name);
-    await this.deps.store.delete(name);
+    if (qualifier === '$LATEST') throw new StratusError('InvalidParameterValue', '$LATEST version cannot be deleted without deleting the function.');
+    if (qualifier !== undefined) return this.deleteVersion(name, qualifier);
+    await this.urls.removeAll(name);
+    await this.aliases.removeAll(name);
+    await this.versions.removeAll(name);
+    await this.deps.journal.functions.delete(name);
     this.cache.delete(name);
+    this.docRevisions.delete(name);
     this.notify(name);
   }
 
-  private async replace(name: string, change: (current: FunctionRecord) => FunctionRecord): Promise<FunctionRecord> {
-    const current = this.get(name);
-    const next = { ...change(current), ...this.stamp() };
-    if (!(await this.deps.store.replace(name, next, next.revisionId, current.revisionId))) {
+  /** DeleteAlias: the alias and its function URL, if any. Idempotent, as in Lambda. */
+  async deleteAlias(name: string, alias: string): Promise<void> {
+    await this.urls.remove(name, alias);
+    await this.aliases.remove(name, alias);
+  }
+
+  /** TagResource: merges, at most 50 tags. Every environment of the function is retired. */
+  async tag(name: string, tags: Record<string, string>): Promise<void> {
+    const current = this.get(name).tags ?? {};
+    const merged = { ...current, ...tags };
+    checkTagCount(merged);
+    if (Object.entries(tags).every(([k, v]) => current[k] === v)) return;
+    await this.replace(name, (fn) => ({ ...fn, tags: merged }));
+  }
+
+  /** UntagResource: keys that are not there are ignored. */
+  async untag(name: string, keys: readonly string[]): Promise<void> {
+    const rest = { ...this.get(name).tags };
+    const before = Object.keys(rest).length;
+    for (const key of keys) delete rest[key];
+    if (Object.keys(rest).length === before) return;
+    await this.replace(name, ({ tags: _old, ...fn }) => (Object.keys(rest).length > 0 ? { ...fn, tags: rest } : fn));
+  }
+
+  /** Size of a stored code package that $LATEST or a version still uses. */
+  codeSize(sha256: string): number | undefined {
+    for (const fn of this.cache.values()) if (fn.code.sha256 === sha256) return fn.code.size;
+    for (const v of this.versions.all()) if (v.code.sha256 === sha256) return v.code.size;
+    return undefined;
+  }
+
+  private async deleteVersion(name: string, version: string): Promise<void> {
+    if (!VERSION_NUMBER.test(version)) throw new StratusError('InvalidParameterValue', 'Deletion of aliases is not currently supported.');
+    const users = this.aliases.referencing(name, version);
+    if (users.length > 0) {
+      throw new StratusError('ResourceConflict', `Unable to delete version because the following aliases reference it: [${users.join(', ')}]`);
+    }
+    if (await this.versions.remove(name, version)) this.notify(name, version);
+  }
+
+  private latestVersion(record: StoredFunction): FunctionVersion {
+    const { lastVersion: _last, ...fn } = record;
+    return { ...fn, version: '$LATEST', functionArn: this.functionArn(record.name) };
+  }
+
+  private publishedVersion(record: FunctionRecord, version: string): FunctionVersion {
+    const published = this.versions.get(record.name, version);
+    if (!published) throw this.notFound(record.name, version);
+    const { sourceRevisionId: _source, ...snapshot } = published;
+    return { ...snapshot, ...(record.tags ? { tags: record.tags } : {}), functionArn: this.functionArn(record.name) };
+  }
+
+  /**
+   * Writes a new $LATEST document. `scope` '$LATEST' retires only $LATEST's environments (its code
+   * or configuration changed); without it every environment of the function goes (tags).
+   */
+  private async replace(name: string, change: (current: StoredFunction) => StoredFunction, scope?: '$LATEST'): Promise<StoredFunction> {
+    const current = this.cache.get(name);
+    const expected = this.docRevisions.get(name);
+    if (!current || expected === undefined) throw this.notFound(name);
+    const next = change(current);
+    const revision = randomUUID();
+    if (!(await this.deps.journal.functions.replace(name, next, revision, expected))) {
       throw new StratusError('ResourceConflict', `The operation cannot be performed at this time. An update is in progress for resource: ${this.functionArn(name)}`);
     }
     this.cache.set(name, next);
-    this.notify(name);
+    this.docRevisions.set(name, revision);
+    this.notify(name, scope);
     return next;
   }
 
@@ -137,15 +311,19 @@ export class FunctionRegistry {
     return { lastModifiedMs: this.deps.clock.now(), revisionId: randomUUID() };
   }
 
-  private notify(name: string): void {
-    for (const listener of this.listeners) listener(name);
+  private notify(name: string, version?: string): void {
+    for (const listener of this.listeners) listener(name, version);
   }
 
-  private notFound(name: string): StratusError {
-    return new StratusError('ResourceNotFound', `Function not found: ${this.functionArn(name)}`);
+  private notFound(name: string, qualifier?: string): StratusError {
+    return new StratusError('ResourceNotFound', `Function not found: ${this.qualifiedArn(name, qualifier)}`);
   }
 
   private exists(name: string): StratusError {
     return new StratusError('ResourceConflict', `Function already exist: ${name}`);
   }
+}
+
+function checkTagCount(tags: Record<string, string>): void {
+  if (Object.keys(tags).length > MAX_TAGS) throw new StratusError('InvalidParameterValue', 'Number of tags exceeds resource tag limit.');
 }

@@ -1,2 +1,10 @@
-export { FunctionRegistry, type FunctionSettings, type RegistryDeps } from './functions.js';
-export { environmentKey, isSupportedRuntime, SUPPORTED_RUNTIMES, type FunctionRecord, type FunctionVersion, type RuntimeId } from './model.js';
+export { FunctionRegistry, type DescribedFunction, type FunctionSettings, type PublishOptions, type RegistryDeps } from './functions.js';
+export type { AliasCatalog, AliasInput } from './aliases.js';
+export type { FunctionUrlCatalog, FunctionUrlPatch } from './function-urls.js';
+export { notFound as functionUrlNotFound } from './function-urls.js';
+export type { VersionCatalog } from './versions.js';
+export {
+  environmentKey, isSupportedRuntime, SUPPORTED_RUNTIMES,
+  type AliasRecord, type FunctionRecord, type FunctionSnapshot, type FunctionUrlRecord, type FunctionVersion, type PublishedVersion,
+  type RuntimeId, type UrlAuthType, type UrlCors, type UrlInvokeMode,
+} from './model.js';

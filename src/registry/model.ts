@@ -22,8 +22,58 @@ export interface FunctionRecord {
   code: CodeRef;
   lastModifiedMs: number;
   revisionId: string;
-  /** Resource tags; `stratus:network=outbound` gives the function's sandboxes outbound network. */
+  /**
+   * Resource tags, function-wide (every version sees the current ones); `stratus:network=outbound`
+   * gives the function's sandboxes outbound network. Absent or empty: no tags.
+   */
   tags?: Record<string, string>;
+}
+
+/** The part of a function that a published version freezes. */
+export type FunctionSnapshot = Omit<FunctionRecord, 'tags'>;
+
+/** A published version: an immutable snapshot of $LATEST's code and configuration. */
+export interface PublishedVersion extends FunctionSnapshot {
+  /** "1", "2", ...: never reused, even after a version is deleted. */
+  version: string;
+  /** $LATEST's RevisionId right after this version was published: unchanged means nothing to publish. */
+  sourceRevisionId: string;
+}
+
+/** An alias: a name for one version, optionally sharing traffic with a second one. */
+export interface AliasRecord {
+  functionName: string;
+  name: string;
+  /** "$LATEST" or a published version. */
+  functionVersion: string;
+  description: string;
+  /** RoutingConfig.AdditionalVersionWeights: at most one other version and its share (0..1). */
+  additionalVersionWeights: Record<string, number>;
+  revisionId: string;
+}
+
+export type UrlAuthType = 'NONE' | 'AWS_IAM';
+export type UrlInvokeMode = 'BUFFERED' | 'RESPONSE_STREAM';
+
+export interface UrlCors {
+  AllowCredentials?: boolean;
+  AllowHeaders?: string[];
+  AllowMethods?: string[];
+  AllowOrigins?: string[];
+  ExposeHeaders?: string[];
+  MaxAge?: number;
+}
+
+/** A function URL: plain HTTP requests to it invoke the function (or one of its aliases). */
+export interface FunctionUrlRecord {
+  functionName: string;
+  /** The alias it serves; undefined for the unqualified function ($LATEST). */
+  qualifier?: string;
+  authType: UrlAuthType;
+  invokeMode: UrlInvokeMode;
+  cors?: UrlCors;
+  creationTimeMs: number;
+  lastModifiedMs: number;
 }
 
 /** An invocable version of a function: what assignment and workers are given. */
@@ -33,7 +83,17 @@ export interface FunctionVersion extends FunctionRecord {
   functionArn: string;
 }
 
-/** Environments are never shared across code or configuration changes, or across versions. */
+/**
+ * Environments are never shared across code or configuration changes, across versions, or
+ * across tag sets (tags can change how a sandbox is built, e.g. its network).
+ */
 export function environmentKey(fn: FunctionVersion): string {
-  return `${fn.name}:${fn.version}:${fn.revisionId}`;
+  const base = `${fn.name}:${fn.version}:${fn.revisionId}`;
+  return fn.tags ? `${base}${tagsFingerprint(fn.tags)}` : base;
+}
+
+function tagsFingerprint(tags: Record<string, string>): string {
+  let out = '';
+  for (const key of Object.keys(tags).sort()) out += `:${JSON.stringify(key)}=${JSON.stringify(tags[key])}`;
+  return out;
 }

@@ -1,0 +1,142 @@
+// The registry on the in-memory journal: versions, aliases (weighted routing with an injected
+// random source), cascading deletes, tags and the change events that retire environments.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { MemoryCodeStore } from '../codestore/index.js';
+import { MemoryJournal } from '../journal/index.js';
+import { ManualClock } from '../shared/clock.js';
+import { makeZip } from '../../test/helpers/zip.js';
+import { FunctionRegistry, type FunctionSettings } from './functions.js';
+import { environmentKey } from './model.js';
+
+const SETTINGS: FunctionSettings = {
+  runtime: 'nodejs20.x', role: 'arn:aws:iam::000000000000:role/r', handler: 'index.handler', description: 'd',
+  timeoutSec: 3, memoryMb: 128, ephemeralStorageMb: 512, environment: {},
+};
+
+async function setup(randoms: number[] = []) {
+  const journal = new MemoryJournal();
+  const deps = {
+    journal, code: new MemoryCodeStore(), clock: new ManualClock(), zipLimits: { maxUnzippedBytes: 1 << 20 },
+    arnPrefix: 'arn:aws:lambda:us-east-1:000000000000:function:', reservedEnvKeys: [],
+    random: () => randoms.shift() ?? 0.5,
+  };
+  const registry = new FunctionRegistry(deps);
+  const changes: string[] = [];
+  registry.onChange((name, version) => changes.push(`${name}:${version ?? '*'}`));
+  const zip = (tag: string) => makeZip({ 'index.js': `exports.tag = ${JSON.stringify(tag)};` });
+  await registry.create('f', SETTINGS, await zip('one'));
+  return { registry, journal, changes, zip, reload: async () => { const again = new FunctionRegistry(deps); await again.load(); return again; } };
+}
+
+describe('FunctionRegistry: versions', () => {
+  it('publishes numbered snapshots; $LATEST stays mutable and the versions do not change with it', async () => {
+    const { registry, zip } = await setup();
+    const v1 = await registry.publish('f', { description: 'first' });
+    await registry.updateSettings('f', { memoryMb: 256 });
+    await registry.updateCode('f', await zip('two'));
+    const v2 = await registry.publish('f');
+    assert.deepEqual([v1.version, v1.description, v1.memoryMb], ['1', 'first', 128]);
+    assert.deepEqual([v2.version, v2.description, v2.memoryMb], ['2', 'd', 256]);
+    assert.notEqual(v1.code.sha256, v2.code.sha256);
+    assert.equal(registry.resolve('f', '1').memoryMb, 128);
+    assert.equal(registry.resolve('f', '1').version, '1');
+    assert.equal(registry.resolve('f', undefined).memoryMb, 256);
+  });
+
+  it('returns the last version again when nothing changed, and never reuses a deleted number', async () => {
+    const { registry } = await setup();
+    const v1 = await registry.publish('f');
+    assert.deepEqual(await registry.publish('f'), v1);
+    await registry.updateSettings('f', { timeoutSec: 9 });
+    await registry.publish('f');
+    await registry.delete('f', '2');
+    await registry.updateSettings('f', { timeoutSec: 10 });
+    assert.equal((await registry.publish('f')).version, '3');
+  });
+
+  it('checks CodeSha256 and RevisionId like Lambda', async () => {
+    const { registry } = await setup();
+    const fn = registry.get('f');
+    await assert.rejects(registry.publish('f', { revisionId: 'stale' }), { code: 'PreconditionFailed' });
+    await assert.rejects(registry.publish('f', { codeSha256: 'bogus' }), {
+      code: 'InvalidParameterValue',
+      message: `CodeSHA256 (bogus) is different from current CodeSHA256 in $LATEST (${Buffer.from(fn.code.sha256, 'hex').toString('base64')}). Please try again with the CodeSHA256 in $LATEST.`,
+    });
+    const v1 = await registry.publish('f', { revisionId: fn.revisionId, codeSha256: Buffer.from(fn.code.sha256, 'hex').toString('base64') });
+    assert.equal(v1.version, '1');
+    assert.notEqual(registry.get('f').revisionId, fn.revisionId, 'publishing gives $LATEST a new RevisionId');
+  });
+
+  it('survives a reload from the journal, versions, aliases and URLs included', async () => {
+    const { registry, reload } = await setup();
+    await registry.publish('f');
+    await registry.aliases.create('f', 'live', { functionVersion: '1' });
+    await registry.urls.create({ functionName: 'f', qualifier: 'live', authType: 'NONE', invokeMode: 'BUFFERED', creationTimeMs: 1, lastModifiedMs: 1 });
+    const again = await reload();
+    assert.equal(again.resolve('f', 'live').version, '1');
+    assert.equal(again.urls.get('f', 'live')?.authType, 'NONE');
+    assert.equal((await again.publish('f')).version, '1', 'nothing changed since version 1');
+  });
+});
+
+describe('FunctionRegistry: aliases', () => {
+  it('routes by weight with the injected random source', async () => {
+    const { registry } = await setup([0.05, 0.5, 0.15, 0.25]);
+    await registry.publish('f');
+    await registry.updateSettings('f', { memoryMb: 256 });
+    await registry.publish('f');
+    await registry.aliases.create('f', 'live', { functionVersion: '1', additionalVersionWeights: { 2: 0.2 } });
+    assert.deepEqual([1, 2, 3, 4].map(() => registry.resolve('f', 'live').version), ['2', '1', '2', '1']);
+  });
+
+  it('refuses invalid routing and references, with Lambda\'s messages', async () => {
+    const { registry } = await setup();
+    await registry.publish('f');
+    const create = (input: Parameters<typeof registry.aliases.create>[2]) => registry.aliases.create('f', 'a', input);
+    await assert.rejects(create({ functionVersion: '1', additionalVersionWeights: { 2: 0.1, 3: 0.1 } }), { message: 'Number of items in AdditionalVersionWeights cannot be greater than 1' });
+    await assert.rejects(create({ functionVersion: '$LATEST', additionalVersionWeights: { 1: 0.1 } }), { message: '$LATEST is not supported for an alias pointing to more than 1 version' });
+    await assert.rejects(create({ functionVersion: '1', additionalVersionWeights: { 1: 0.1 } }), { message: 'Invalid function version 1. Function version 1 is already included in routing configuration.' });
+    await assert.rejects(create({ functionVersion: '7' }), { code: 'ResourceNotFound', message: 'Function not found: arn:aws:lambda:us-east-1:000000000000:function:f:7' });
+    await create({ functionVersion: '1' });
+    await assert.rejects(create({ functionVersion: '1' }), { code: 'ResourceConflict', message: 'Alias already exists: arn:aws:lambda:us-east-1:000000000000:function:f:a' });
+    await assert.rejects(registry.delete('f', '1'), { code: 'ResourceConflict', message: 'Unable to delete version because the following aliases reference it: [a]' });
+    await assert.rejects(registry.aliases.update('f', 'a', { description: 'x' }, 'stale'), { code: 'PreconditionFailed' });
+  });
+});
+
+describe('FunctionRegistry: deletes, tags and change events', () => {
+  it('deleting the function removes its versions, aliases and URLs from the journal', async () => {
+    const { registry, journal } = await setup();
+    await registry.publish('f');
+    await registry.aliases.create('f', 'live', { functionVersion: '1' });
+    await registry.urls.create({ functionName: 'f', authType: 'NONE', invokeMode: 'BUFFERED', creationTimeMs: 1, lastModifiedMs: 1 });
+    await registry.delete('f');
+    for (const store of [journal.functions, journal.versions, journal.aliases, journal.functionUrls]) assert.deepEqual(await store.list(), []);
+    assert.throws(() => registry.resolve('f', 'live'), { code: 'ResourceNotFound' });
+  });
+
+  it('tells listeners which environments went stale: $LATEST, one version, or all of them', async () => {
+    const { registry, changes } = await setup();
+    await registry.updateSettings('f', { timeoutSec: 5 });
+    await registry.publish('f');
+    await registry.tag('f', { 'stratus:network': 'outbound' });
+    await registry.tag('f', { 'stratus:network': 'outbound' });
+    await registry.untag('f', ['nope']);
+    await registry.delete('f', '1');
+    await registry.delete('f');
+    assert.deepEqual(changes, ['f:$LATEST', 'f:$LATEST', 'f:*', 'f:1', 'f:*']);
+  });
+
+  it('hands workers the current tags with every version, and tags keep environments apart', async () => {
+    const { registry } = await setup();
+    await registry.publish('f');
+    const before = registry.resolve('f', '1');
+    await registry.tag('f', { 'stratus:network': 'outbound' });
+    const after = registry.resolve('f', '1');
+    assert.deepEqual(after.tags, { 'stratus:network': 'outbound' });
+    assert.notEqual(environmentKey(before), environmentKey(after));
+    assert.equal(registry.get('f').revisionId, registry.resolve('f', undefined).revisionId, 'tags leave RevisionId alone');
+    await assert.rejects(registry.tag('f', Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`k${i}`, 'v']))), { message: 'Number of tags exceeds resource tag limit.' });
+  });
+});

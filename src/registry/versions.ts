@@ -1,0 +1,71 @@
+import type { DocumentStore } from '../journal/index.js';
+import { StratusError } from '../shared/errors.js';
+import type { PublishedVersion } from './model.js';
+
+/**
+ * Published versions of every function: immutable snapshots, kept in the journal's `versions`
+ * collection and mirrored in memory so that resolving `fn:3` on an invoke is a map lookup.
+ */
+export class VersionCatalog {
+  private readonly byFunction = new Map<string, Map<string, PublishedVersion>>();
+
+  constructor(private readonly store: DocumentStore) {}
+
+  /** Loads every version; ones whose function is gone (a delete cut short) are removed. */
+  async load(functionExists: (name: string) => boolean): Promise<void> {
+    for (const doc of await this.store.list()) {
+      const version = doc.value as PublishedVersion;
+      if (functionExists(version.name)) this.put(version);
+      else await this.store.delete(doc.key);
+    }
+  }
+
+  get(name: string, version: string): PublishedVersion | undefined {
+    return this.byFunction.get(name)?.get(version);
+  }
+
+  /** In publication order (1, 2, ..., 10). */
+  list(name: string): PublishedVersion[] {
+    return [...(this.byFunction.get(name)?.values() ?? [])].sort((a, b) => Number(a.version) - Number(b.version));
+  }
+
+  latest(name: string): PublishedVersion | undefined {
+    return this.list(name).at(-1);
+  }
+
+  async add(version: PublishedVersion): Promise<void> {
+    if (!(await this.store.create(key(version.name, version.version), version, version.revisionId))) {
+      throw new StratusError('ResourceConflict', `The operation cannot be performed at this time. Version ${version.version} of ${version.name} is being published.`);
+    }
+    this.put(version);
+  }
+
+  /** Resolves false if there was no such version. */
+  async remove(name: string, version: string): Promise<boolean> {
+    const versions = this.byFunction.get(name);
+    if (!versions?.has(version)) return false;
+    await this.store.delete(key(name, version));
+    versions.delete(version);
+    return true;
+  }
+
+  async removeAll(name: string): Promise<void> {
+    for (const version of this.list(name)) await this.remove(name, version.version);
+    this.byFunction.delete(name);
+  }
+
+  /** Every code digest a version still runs (code downloads, account usage). */
+  *all(): Iterable<PublishedVersion> {
+    for (const versions of this.byFunction.values()) yield* versions.values();
+  }
+
+  private put(version: PublishedVersion): void {
+    let versions = this.byFunction.get(version.name);
+    if (!versions) this.byFunction.set(version.name, (versions = new Map()));
+    versions.set(version.version, version);
+  }
+}
+
+function key(name: string, version: string): string {
+  return `${name}:${version}`;
+}
