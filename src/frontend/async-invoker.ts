@@ -56,7 +56,7 @@ export class AsyncInvoker {
     let failure: string;
     try {
       const { result } = await this.invoker.invoke(request);
-      if (result.outcome.kind === 'success') return;
+      if (result.outcome.kind !== 'function-error') return;
       failure = result.outcome.errorType;
     } catch (err) {
       failure = errorMessage(err);

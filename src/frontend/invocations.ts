@@ -1,6 +1,6 @@
 import { StratusError } from '../shared/errors.js';
 import type { AsyncInvoker } from './async-invoker.js';
-import type { InvokeService } from './invoke-service.js';
+import type { InvokeRequest, InvokeService } from './invoke-service.js';
 import { parseFunctionRef, qualifierOf } from './names.js';
 import { header, type ApiRequest, type ApiResponse, type Route } from './routes.js';
 
@@ -28,17 +28,22 @@ export function invocationRoutes(deps: InvocationRoutesDeps): Route[] {
   ];
 }
 
-async function invoke(deps: InvocationRoutesDeps, req: ApiRequest): Promise<ApiResponse> {
+/** An Invoke / InvokeWithResponseStream request, checked as Lambda checks it. */
+export function readInvokeRequest(req: ApiRequest, invocationTypes: readonly string[]): { type: string; request: InvokeRequest } {
   const ref = parseFunctionRef(decodeURIComponent(req.params[0] ?? ''));
   const qualifier = qualifierOf(ref, req.query);
   const type = header(req.headers, 'x-amz-invocation-type') ?? 'RequestResponse';
   const logType = header(req.headers, 'x-amz-log-type') ?? 'None';
-  checkEnum(type, 'invocationType', INVOCATION_TYPES);
+  checkEnum(type, 'invocationType', invocationTypes);
   checkEnum(logType, 'logType', LOG_TYPES);
   const clientContext = parseClientContext(header(req.headers, 'x-amz-client-context'));
   const payload = checkPayload(req.body);
-  const version = deps.invoker.resolve(ref.name, qualifier);
-  const request = { functionName: ref.name, qualifier, requestId: req.requestId, payload, clientContext, tailLog: logType === 'Tail' };
+  return { type, request: { functionName: ref.name, qualifier, requestId: req.requestId, payload, clientContext, tailLog: logType === 'Tail' } };
+}
+
+async function invoke(deps: InvocationRoutesDeps, req: ApiRequest): Promise<ApiResponse> {
+  const { type, request } = readInvokeRequest(req, INVOCATION_TYPES);
+  const version = deps.invoker.resolve(request.functionName, request.qualifier);
   const versionHeader = { 'x-amz-executed-version': version.version };
   if (type === 'DryRun') return { status: 204, headers: versionHeader };
   if (type === 'Event') {
@@ -52,10 +57,11 @@ async function invoke(deps: InvocationRoutesDeps, req: ApiRequest): Promise<ApiR
   const headers: Record<string, string> = { ...versionHeader, 'content-type': 'application/json' };
   if (result.outcome.kind === 'function-error') headers['x-amz-function-error'] = 'Unhandled';
   if (result.logTail !== undefined) headers['x-amz-log-result'] = result.logTail;
-  return { status: 200, body: result.outcome.payload, headers };
+  // Without a response sink nothing is streamed past this point: the payload is all here.
+  return { status: 200, body: result.outcome.kind === 'streamed' ? Buffer.alloc(0) : result.outcome.payload, headers };
 }
 
-function checkEnum(value: string, field: string, allowed: string[]): void {
+function checkEnum(value: string, field: string, allowed: readonly string[]): void {
   if (!allowed.includes(value)) {
     throw new StratusError('Validation', `1 validation error detected: Value '${value}' at '${field}' failed to satisfy constraint: Member must satisfy enum value set: [${allowed.join(', ')}]`);
   }

@@ -2,7 +2,7 @@ import type { AssignmentService } from '../assignment/index.js';
 import type { FunctionRegistry, FunctionVersion } from '../registry/index.js';
 import { StratusError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
-import type { InvocationResult } from '../worker/index.js';
+import type { InvocationResult, ResponseSink } from '../worker/index.js';
 
 export interface InvokeRequest {
   functionName: string;
@@ -11,6 +11,8 @@ export interface InvokeRequest {
   payload: Buffer;
   clientContext?: string;
   tailLog: boolean;
+  /** For callers that pass a streamed response on as it comes (see worker's ResponseSink). */
+  responseSink?: ResponseSink;
 }
 
 export interface InvokeOutcome {
@@ -44,6 +46,7 @@ export class InvokeService {
         traceId: traceId(req.requestId),
         clientContext: req.clientContext,
         tailLog: req.tailLog,
+        responseSink: req.responseSink,
       });
     } catch (cause) {
       this.assignment.release(lease, false);

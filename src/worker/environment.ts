@@ -1,6 +1,7 @@
 import type { Clock, TimerHandle } from '../shared/clock.js';
 import type { Sandbox } from '../sandbox/index.js';
 import type { NextInvocation, RuntimeApiHandler } from './runtime-api.js';
+import { ResponseRelay, type StreamedResponse } from './response-relay.js';
 import { errorDocument, type Invocation, type InvocationOutcome, type InvocationResult } from './invocation.js';
 import { endLine, LogTail, reportLine, startLine } from './log-lines.js';
 
@@ -17,6 +18,8 @@ export interface EnvironmentParams {
   memoryMb: number;
   timeoutMs: number;
   initTimeoutMs: number;
+  /** Largest payload a caller gets buffered (a streamed response to a caller without a sink). */
+  maxResponseBytes: number;
   clock: Clock;
   logSink: FunctionLogSink;
   /** Called once when the environment dies, whatever the reason. */
@@ -39,6 +42,8 @@ interface Pending {
   startedAt: number;
   settled: boolean;
   timer?: TimerHandle;
+  /** Set while the runtime streams the response. */
+  relay?: ResponseRelay;
   resolve(result: InvocationResult): void;
 }
 
@@ -112,6 +117,17 @@ export class Environment implements RuntimeApiHandler {
     return 'too-large';
   }
 
+  onResponseStream(requestId: string, response: StreamedResponse): 'accepted' | 'unknown-request' {
+    const pending = this.pending;
+    if (!this.isCurrent(requestId) || !pending || pending.relay) return 'unknown-request';
+    const relay = new ResponseRelay(response, pending.inv.responseSink, this.p.maxResponseBytes);
+    pending.relay = relay;
+    void relay.done.then((outcome) => {
+      if (this.pending === pending && this.isCurrent(requestId)) this.complete(outcome);
+    });
+    return 'accepted';
+  }
+
   onError(requestId: string, errorType: string | undefined, body: Buffer): 'accepted' | 'unknown-request' {
     if (!this.isCurrent(requestId)) return 'unknown-request';
     this.complete({ kind: 'function-error', errorType: errorType ?? 'Unhandled', payload: body });
@@ -177,6 +193,7 @@ export class Environment implements RuntimeApiHandler {
     if (pending.settled) return;
     pending.settled = true;
     pending.timer?.cancel();
+    pending.relay?.stop();
     if (this.pending === pending) this.pending = undefined;
     const durationMs = this.p.clock.monotonic() - pending.startedAt;
     const initDurationMs = this.initReported ? undefined : this.initDurationMs;

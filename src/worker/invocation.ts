@@ -1,3 +1,5 @@
+import type { Writable } from 'node:stream';
+
 /** What the frontend hands a worker for one invocation, and what it gets back. */
 export interface Invocation {
   requestId: string;
@@ -7,10 +9,27 @@ export interface Invocation {
   clientContext?: string;
   /** Return the last 4 KB of the invocation's log. */
   tailLog: boolean;
+  /**
+   * Set by callers that can pass a response on as it is produced (InvokeWithResponseStream,
+   * streaming function URLs). Without it a streamed response is buffered like any other.
+   */
+  responseSink?: ResponseSink;
+}
+
+/**
+ * Where a streamed response goes. `open` is called once, when the runtime has produced its first
+ * bytes; the stream it returns receives them with back-pressure. The worker never ends that
+ * stream: the invocation's result says how the response ended.
+ */
+export interface ResponseSink {
+  open(contentType: string): Writable;
 }
 
 export type InvocationOutcome =
-  | { kind: 'success'; payload: Buffer }
+  /** `contentType` is set when the runtime streamed the payload (it was buffered here). */
+  | { kind: 'success'; payload: Buffer; contentType?: string }
+  /** The payload went to the invocation's responseSink as it was produced. */
+  | { kind: 'streamed'; contentType: string }
   /** A function error: the payload is the JSON error document the caller receives. */
   | { kind: 'function-error'; errorType: string; payload: Buffer };
 

@@ -60,6 +60,7 @@ export class LocalWorkerAgent implements WorkerAgent {
       memoryMb: fn.memoryMb,
       timeoutMs: fn.timeoutSec * 1000,
       initTimeoutMs: this.deps.initTimeoutMs ?? 10_000,
+      maxResponseBytes: MAX_RESPONSE_BYTES,
       clock: this.deps.clock,
       logSink: this.deps.logSink,
       onDeath: () => {

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { rm } from 'node:fs/promises';
+import type { StreamedResponse } from './response-relay.js';
 
 /**
  * The Lambda Runtime API 2018-06-01, served by the worker to exactly one sandbox over a Unix
@@ -21,6 +22,8 @@ export interface RuntimeApiHandler {
   onNext(deliver: (inv: NextInvocation) => void): void;
   /** `body` is 'too-large' when the runtime sent more than the response limit. */
   onResponse(requestId: string, body: Buffer | 'too-large'): 'accepted' | 'unknown-request' | 'too-large';
+  /** A streamed response: the handler consumes `response.body` as it arrives. */
+  onResponseStream(requestId: string, response: StreamedResponse): 'accepted' | 'unknown-request';
   onError(requestId: string, errorType: string | undefined, body: Buffer): 'accepted' | 'unknown-request';
   onInitError(errorType: string | undefined, body: Buffer): void;
 }
@@ -85,12 +88,32 @@ export class RuntimeApiServer {
   }
 
   private response(req: IncomingMessage, res: ServerResponse, requestId: string): void {
+    if (header(req, 'lambda-runtime-function-response-mode')?.toLowerCase() === 'streaming') return this.streamedResponse(req, res, requestId);
     readBody(req, this.maxBodyBytes, (body) => {
       const result = this.handler.onResponse(requestId, body ?? 'too-large');
       if (result === 'accepted') reply(res, 202, { status: 'OK' });
       else if (result === 'too-large') reply(res, 413, { errorType: 'RequestEntityTooLarge', errorMessage: 'Response payload too large' });
       else reply(res, 400, { errorType: 'InvalidRequestID', errorMessage: 'Invalid request ID' });
     });
+  }
+
+  /** POST .../response with Lambda-Runtime-Function-Response-Mode: streaming, errors in trailers. */
+  private streamedResponse(req: IncomingMessage, res: ServerResponse, requestId: string): void {
+    req.on('error', () => {});
+    const result = this.handler.onResponseStream(requestId, {
+      contentType: header(req, 'content-type') ?? 'application/octet-stream',
+      body: req,
+      errorTrailers: () => ({
+        errorType: req.trailers['lambda-runtime-function-error-type'],
+        errorBody: req.trailers['lambda-runtime-function-error-body'],
+      }),
+    });
+    if (result === 'accepted') {
+      req.on('end', () => reply(res, 202, { status: 'OK' }));
+      return;
+    }
+    req.resume();
+    req.on('end', () => reply(res, 400, { errorType: 'InvalidRequestID', errorMessage: 'Invalid request ID' }));
   }
 }
 

@@ -9,7 +9,8 @@
  *   _HANDLER                    "[dir/]module.function[.nested]"
  *   LAMBDA_TASK_ROOT            function code (default /var/task)
  *
- * Start-up: patch console, install process handlers, load the handler (an
+ * Start-up: patch console, install process handlers and the `awslambda` global
+ * (streamifyResponse, HttpResponseStream), load the handler (an
  * error is logged, posted to /runtime/init/error and the process exits 129),
  * then loop on /runtime/invocation/next.
  */
@@ -18,6 +19,7 @@ import { UnhandledPromiseRejection } from './errors.mjs';
 import { logError, patchConsole } from './log-patch.mjs';
 import { endpointFromEnv, RapidClient } from './rapid-client.mjs';
 import { EXIT_UNCAUGHT_EXCEPTION, EXIT_UNHANDLED_REJECTION, FatalErrors, Runtime } from './runtime.mjs';
+import { installAwsLambdaGlobal } from './streaming.mjs';
 import { isAsyncFunction, loadHandler, type Handler } from './user-function.mjs';
 
 const endpoint = endpointFromEnv(process.env);
@@ -49,6 +51,9 @@ try {
 } catch {
   // Missing task root: loading the handler reports it.
 }
+
+// Handler modules call awslambda.streamifyResponse(...) while they load.
+installAwsLambdaGlobal();
 
 let handler: Handler | undefined;
 try {

@@ -15,7 +15,8 @@ const HEADER = {
   tenantId: 'lambda-runtime-aws-tenant-id',
 } as const;
 
-export interface LambdaContext extends CallbackContext {
+/** What the context adds, for callback and streaming handlers alike. */
+export interface InvokeData {
   functionName: string | undefined;
   functionVersion: string | undefined;
   memoryLimitInMB: string | undefined;
@@ -28,6 +29,8 @@ export interface LambdaContext extends CallbackContext {
   identity: unknown;
   getRemainingTimeInMillis(): number;
 }
+
+export interface LambdaContext extends CallbackContext, InvokeData {}
 
 function header(headers: IncomingHttpHeaders, name: string): string | undefined {
   const v = headers[name];
@@ -62,11 +65,11 @@ export function forwardTraceId(headers: IncomingHttpHeaders): void {
  * its callbackWaitsForEmptyEventLoop accessor stays live). Throws if the
  * client-context or cognito-identity headers are not JSON.
  */
-export function attachInvokeData(
-  callbackContext: CallbackContext,
+export function attachInvokeData<C extends object>(
+  callbackContext: C,
   headers: IncomingHttpHeaders,
   env: NodeJS.ProcessEnv = process.env,
-): LambdaContext {
+): C & InvokeData {
   const deadline = Number(header(headers, HEADER.deadlineMs));
   forwardTraceId(headers);
   return Object.assign(callbackContext, {

@@ -8,7 +8,8 @@ import * as http from 'node:http';
 import { toRapidResponse } from './errors.mjs';
 
 const BASE = '/2018-06-01/runtime';
-const ERROR_TYPE_HEADER = 'Lambda-Runtime-Function-Error-Type';
+export const ERROR_TYPE_HEADER = 'Lambda-Runtime-Function-Error-Type';
+export const ERROR_BODY_TRAILER = 'Lambda-Runtime-Function-Error-Body';
 
 export interface Endpoint {
   /** Unix socket path (STRATUS_RUNTIME_API_SOCKET), else TCP host/port. */
@@ -86,6 +87,30 @@ export class RapidClient {
     this.post(`${BASE}/invocation/${encodeURIComponent(id)}/response`, body, {}, done);
   }
 
+  /**
+   * POST .../invocation/{id}/response in streaming mode: a chunked body written as the handler
+   * produces it, errors as the trailers Lambda-Runtime-Function-Error-Type / -Error-Body.
+   * `answered` settles once the Runtime API has replied (or the request failed).
+   */
+  streamInvocationResponse(id: string, contentType: string): { request: http.ClientRequest; answered: Promise<void> } {
+    const headers = {
+      'Content-Type': contentType,
+      'Lambda-Runtime-Function-Response-Mode': 'streaming',
+      'Transfer-Encoding': 'chunked',
+      Trailer: `${ERROR_TYPE_HEADER}, ${ERROR_BODY_TRAILER}`,
+    };
+    let request!: http.ClientRequest;
+    const answered = new Promise<void>((resolve) => {
+      request = http.request(this.options('POST', `${BASE}/invocation/${encodeURIComponent(id)}/response`, headers), (res) => {
+        res.on('data', () => {});
+        res.on('end', () => resolve());
+        res.on('error', () => resolve());
+      });
+      request.on('error', () => resolve());
+    });
+    return { request, answered };
+  }
+
   postInvocationError(error: unknown, id: string, done: Done): void {
     this.postError(`${BASE}/invocation/${encodeURIComponent(id)}/error`, error, done);
   }
@@ -96,9 +121,7 @@ export class RapidClient {
 
   private postError(path: string, error: unknown, done: Done): void {
     const response = toRapidResponse(error);
-    // Header values may not carry control or non-Latin-1 characters.
-    const errorType = response.errorType.replace(/[^\t\x20-\x7e]/g, '');
-    this.post(path, JSON.stringify(response), { [ERROR_TYPE_HEADER]: errorType }, done);
+    this.post(path, JSON.stringify(response), { [ERROR_TYPE_HEADER]: headerSafe(response.errorType) }, done);
   }
 
   /** The Runtime API's status is not acted upon (the official client ignores it too). */
@@ -128,4 +151,9 @@ export class RapidClient {
     req.on('error', finish);
     req.end(body, 'utf8');
   }
+}
+
+/** Header and trailer values may not carry control or non-Latin-1 characters. */
+export function headerSafe(value: string): string {
+  return value.replace(/[^\t\x20-\x7e]/g, '');
 }

@@ -9,6 +9,7 @@ import { NodeJsExit } from './errors.mjs';
 import { attachInvokeData, invokeId } from './invoke-context.mjs';
 import { logError, setCurrentRequestId } from './log-patch.mjs';
 import type { RapidClient } from './rapid-client.mjs';
+import { isStreamingHandler, ResponseStream } from './streaming.mjs';
 import type { Handler } from './user-function.mjs';
 
 /** Exit codes of the official runtime client after a fatal error. */
@@ -51,17 +52,21 @@ function isPromiseLike(obj: unknown): obj is PromiseLike<unknown> {
 }
 
 export class Runtime {
+  private readonly streaming: boolean;
+
   constructor(
     private readonly client: RapidClient,
     private readonly handler: Handler,
     private readonly handlerIsAsync: boolean,
     private readonly fatal: FatalErrors,
-  ) {}
+  ) {
+    this.streaming = isStreamingHandler(handler);
+  }
 
   /** Start the next iteration on the next turn of the event loop. */
   scheduleIteration(): void {
     setImmediate(() => {
-      this.handleOnce().catch((err: unknown) => {
+      (this.streaming ? this.handleOnceStreaming() : this.handleOnce()).catch((err: unknown) => {
         // Only a Runtime API or runtime failure gets here, never user code.
         console.log(`Unexpected Top Level Error: ${String(err)}`);
         this.fatal.crash(err, EXIT_UNCAUGHT_EXCEPTION);
@@ -86,6 +91,51 @@ export class Runtime {
       }
     } catch (err) {
       callback(err);
+    }
+  }
+
+  /**
+   * One invocation of an awslambda.streamifyResponse handler: handler(event, responseStream,
+   * context). It must return a promise and end the stream; a failure is sent in the trailers.
+   */
+  private async handleOnceStreaming(): Promise<void> {
+    const { body, headers } = await this.client.nextInvocation();
+    const id = invokeId(headers);
+    setCurrentRequestId(id);
+    this.fatal.setInvocation(id);
+    const stream = new ResponseStream(this.client, id);
+    let waitForEmptyEventLoop = true;
+    const context = {
+      get callbackWaitsForEmptyEventLoop() {
+        return waitForEmptyEventLoop;
+      },
+      set callbackWaitsForEmptyEventLoop(value: boolean) {
+        waitForEmptyEventLoop = value;
+      },
+    };
+    let finished = false;
+    const finish = async (error?: unknown): Promise<void> => {
+      if (finished) return;
+      finished = true;
+      BeforeExit.reset();
+      if (error !== undefined) {
+        logError('Invoke Error', error);
+        await stream.fail(error);
+      } else {
+        await stream.settled();
+      }
+      if (waitForEmptyEventLoop) BeforeExit.set(() => setImmediate(() => this.scheduleIteration()));
+      else this.scheduleIteration();
+    };
+    // The event loop drained with the handler's promise unsettled.
+    BeforeExit.set(() => void finish(new NodeJsExit()));
+    try {
+      const result = this.handler(JSON.parse(body), stream, attachInvokeData(context, headers));
+      if (!isPromiseLike(result)) return await finish('Streaming does not support non-async handlers.');
+      if ((await result) !== undefined) console.warn('Streaming handlers ignore return values.');
+      await finish(stream.writableEnded ? undefined : 'Response stream is not finished.');
+    } catch (err) {
+      await finish(err);
     }
   }
 

@@ -27,6 +27,10 @@ export interface Posted {
   body: string;
   json: unknown;
   at: number;
+  /** Trailers of a streamed response (Lambda-Runtime-Function-Error-Type / -Body). */
+  trailers: NodeJS.Dict<string>;
+  /** Each body chunk as it arrived, with its arrival time. */
+  chunks: { at: number; data: Buffer }[];
 }
 
 export class FakeRuntimeApi {
@@ -110,7 +114,11 @@ export class FakeRuntimeApi {
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     this.hosts.push(req.headers.host ?? '');
     const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
+    const timed: Posted['chunks'] = [];
+    req.on('data', (c: Buffer) => {
+      chunks.push(c);
+      timed.push({ at: Date.now(), data: c });
+    });
     req.on('end', () => {
       const url = req.url ?? '';
       if (req.method === 'GET' && url === `${PREFIX}/invocation/next`) {
@@ -128,7 +136,7 @@ export class FakeRuntimeApi {
       } catch {
         json = undefined;
       }
-      const posted: Posted = { headers: req.headers, body, json, at: Date.now() };
+      const posted: Posted = { headers: req.headers, body, json, at: Date.now(), trailers: req.trailers, chunks: timed };
       const m = /^\/2018-06-01\/runtime\/invocation\/([^/]+)\/(response|error)$/.exec(url);
       if (req.method === 'POST' && m?.[1] && m[2]) {
         const id = decodeURIComponent(m[1]);
