@@ -3,7 +3,9 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AssignmentService } from '../assignment/index.js';
 import { FilesystemCodeStore } from '../codestore/index.js';
-import { AsyncInvoker, FrontendServer, functionRoutes, invocationRoutes, InvokeService } from '../frontend/index.js';
+import {
+  accountSettingsRoutes, aliasRoutes, AsyncInvoker, FrontendServer, functionRoutes, invocationRoutes, InvokeService, tagRoutes, versionRoutes,
+} from '../frontend/index.js';
 import { SqliteJournal } from '../journal/index.js';
 import { PlacementService } from '../placement/index.js';
 import { FunctionRegistry } from '../registry/index.js';
@@ -71,15 +73,24 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
 
   const invoker = new InvokeService(registry, assignment, log.child({ component: 'frontend' }));
   const events = new AsyncInvoker(invoker, config.asyncInvoke, clock, log.child({ component: 'async' }));
+  const lookup = (id: string) => (id === credentials.accessKeyId ? credentials.secretAccessKey : undefined);
+  const { maxSyncPayloadBytes, maxAsyncPayloadBytes, maxZipBytes, maxUnzippedBytes, signatureMaxSkewMs } = config.frontend;
   const server = new FrontendServer({
     routes: [
-      ...invocationRoutes({ invoker, events, maxSyncPayloadBytes: config.frontend.maxSyncPayloadBytes, maxAsyncPayloadBytes: config.frontend.maxAsyncPayloadBytes }),
-      ...functionRoutes({ registry, code, region, linkSecret: credentials.secretAccessKey, maxZipBytes: config.frontend.maxZipBytes, clock }),
+      ...invocationRoutes({ invoker, events, maxSyncPayloadBytes, maxAsyncPayloadBytes }),
+      ...functionRoutes({ registry, code, region, linkSecret: credentials.secretAccessKey, maxZipBytes, clock }),
+      ...versionRoutes({ registry, region }),
+      ...aliasRoutes({ registry }),
+      ...tagRoutes({ registry }),
+      ...accountSettingsRoutes({
+        registry, maxZipBytes, maxUnzippedBytes,
+        concurrency: () => placement.workers().reduce((sum, w) => sum + Math.floor(w.status().memoryMb / 128), 0),
+      }),
     ],
-    credentials: (id) => (id === credentials.accessKeyId ? credentials.secretAccessKey : undefined),
+    credentials: lookup,
     clock,
     log: log.child({ component: 'frontend' }),
-    signatureMaxSkewMs: config.frontend.signatureMaxSkewMs,
+    signatureMaxSkewMs,
   });
   const address = await server.listen(config.frontend.host, config.frontend.port);
 

@@ -4,7 +4,7 @@ import type { FunctionRecord, FunctionRegistry, FunctionSettings } from '../regi
 import { StratusError } from '../shared/errors.js';
 import { FUNCTION_NAME_PATTERN, parseFunctionRef, qualifierOf } from './names.js';
 import type { ApiRequest, ApiResponse, Route } from './routes.js';
-import { functionConfiguration, LAMBDA_RUNTIMES } from './shapes.js';
+import { functionConfiguration, LAMBDA_RUNTIMES, listItem } from './shapes.js';
 import { parseJsonObject, Validator } from './validation.js';
 
 export interface FunctionRoutesDeps {
@@ -24,37 +24,35 @@ const HANDLER_PATTERN = /^[^\s]+$/;
 const NAME_PATTERN = /^[a-zA-Z0-9_-]+$/;
 const LINK_TTL_MS = 10 * 60 * 1000;
 
-/** The function management API: create, read, list, update, delete. */
+/** The function management API: create, read, list, update, delete (a version with a qualifier). */
 export function functionRoutes(deps: FunctionRoutesDeps): Route[] {
   const bodyLimit = Math.ceil((deps.maxZipBytes * 4) / 3) + 1024 * 1024;
   const tooLarge = (op: string) => `Request must be smaller than ${bodyLimit} bytes for the ${op} operation`;
   const config = (fn: FunctionRecord) => functionConfiguration(fn, deps.registry.functionArn(fn.name), deps.region);
   const nameOf = (req: ApiRequest) => parseFunctionRef(decodeURIComponent(req.params[0] ?? '')).name;
-  /** Name and qualifier (path or ?Qualifier=); only $LATEST exists, other versions are 404. */
-  const latestOf = (req: ApiRequest) => {
+  /** $LATEST, a version or an alias, as named by the path or ?Qualifier=. */
+  const describe = (req: ApiRequest) => {
     const ref = parseFunctionRef(decodeURIComponent(req.params[0] ?? ''));
-    const qualifier = qualifierOf(ref, req.query);
-    if (qualifier !== undefined) deps.registry.resolve(ref.name, qualifier);
-    return { name: ref.name, qualifier };
+    const { fn, arn } = deps.registry.describe(ref.name, qualifierOf(ref, req.query));
+    return { fn, config: functionConfiguration(fn, arn, deps.region) };
   };
   const small = { maxBodyBytes: 1024 * 1024, tooLargeMessage: tooLarge('function'), sigv4: true };
   return [
     { method: 'POST', pattern: re(`${BASE}/?`), maxBodyBytes: bodyLimit, tooLargeMessage: tooLarge('CreateFunction'), sigv4: true,
-      handle: async (req) => ({ status: 201, body: config(await create(deps, req)) }) },
+      handle: async (req) => ({ status: 201, body: await create(deps, req, config) }) },
     { method: 'GET', pattern: re(`${BASE}/?`), ...small, handle: (req) => list(deps, req, config) },
     { method: 'GET', pattern: re(`${BASE}/${NAME}/?`), ...small,
-      handle: (req) => ({ status: 200, body: getFunction(deps, req, latestOf(req).name, config) }) },
+      handle: (req) => ({ status: 200, body: getFunction(deps, req, describe(req)) }) },
     { method: 'GET', pattern: re(`${BASE}/${NAME}/configuration/?`), ...small,
-      handle: (req) => ({ status: 200, body: config(deps.registry.get(latestOf(req).name)) }) },
+      handle: (req) => ({ status: 200, body: describe(req).config }) },
     { method: 'PUT', pattern: re(`${BASE}/${NAME}/configuration/?`), ...small,
       handle: async (req) => ({ status: 200, body: config(await updateConfiguration(deps, nameOf(req), req)) }) },
     { method: 'PUT', pattern: re(`${BASE}/${NAME}/code/?`), maxBodyBytes: bodyLimit, tooLargeMessage: tooLarge('UpdateFunctionCode'), sigv4: true,
-      handle: async (req) => ({ status: 200, body: config(await updateCode(deps, nameOf(req), req)) }) },
+      handle: async (req) => ({ status: 200, body: await updateCode(deps, nameOf(req), req, config) }) },
     { method: 'DELETE', pattern: re(`${BASE}/${NAME}/?`), ...small,
       handle: async (req) => {
-        const { name, qualifier } = latestOf(req);
-        if (qualifier === '$LATEST') throw new StratusError('InvalidParameterValue', '$LATEST version cannot be deleted without deleting the function.');
-        await deps.registry.delete(name);
+        const ref = parseFunctionRef(decodeURIComponent(req.params[0] ?? ''));
+        await deps.registry.delete(ref.name, qualifierOf(ref, req.query));
         return { status: 204 };
       } },
     { method: 'GET', pattern: /^\/_stratus\/code\/([0-9a-f]{64})$/, maxBodyBytes: 0, tooLargeMessage: '', sigv4: false,
@@ -66,12 +64,14 @@ function re(path: string): RegExp {
   return new RegExp(`^${path}$`);
 }
 
-async function create(deps: FunctionRoutesDeps, req: ApiRequest): Promise<FunctionRecord> {
+async function create(deps: FunctionRoutesDeps, req: ApiRequest, config: (fn: FunctionRecord) => Record<string, unknown>): Promise<Record<string, unknown>> {
   const body = parseJsonObject(req.body);
   const v = new Validator(body);
   const name = v.string('FunctionName', 'functionName', { required: true, min: 1, max: 140, pattern: NAME_PATTERN, patternText: FUNCTION_NAME_PATTERN });
   const code = v.object('Code', 'code');
   const settings = readSettings(v, body, true);
+  const tags = v.tagMap('Tags', 'tags');
+  const publish = v.boolean('Publish', 'publish');
   v.done();
   if (name && name.length > 64) {
     throw new StratusError('InvalidParameterValue', `1 validation error detected: Value '${name}' at 'functionName' failed to satisfy constraint: Member must have length less than or equal to 64`);
@@ -80,7 +80,10 @@ async function create(deps: FunctionRoutesDeps, req: ApiRequest): Promise<Functi
     throw new StratusError('InvalidParameterValue', 'Only PackageType Zip is supported by this Stratus installation.');
   }
   const zip = decodeZip(code?.ZipFile, deps.maxZipBytes);
-  return deps.registry.create(name ?? '', settings as FunctionSettings, zip);
+  const fn = await deps.registry.create(name ?? '', settings as FunctionSettings, zip, tags);
+  if (!publish) return config(fn);
+  // Lambda answers a create with Publish with the new version, under the unqualified ARN.
+  return { ...config(await deps.registry.publish(fn.name)), FunctionArn: deps.registry.functionArn(fn.name) };
 }
 
 async function updateConfiguration(deps: FunctionRoutesDeps, name: string, req: ApiRequest): Promise<FunctionRecord> {
@@ -92,15 +95,19 @@ async function updateConfiguration(deps: FunctionRoutesDeps, name: string, req: 
   return deps.registry.updateSettings(name, patch, revision);
 }
 
-async function updateCode(deps: FunctionRoutesDeps, name: string, req: ApiRequest): Promise<FunctionRecord> {
+async function updateCode(deps: FunctionRoutesDeps, name: string, req: ApiRequest, config: (fn: FunctionRecord) => Record<string, unknown>): Promise<Record<string, unknown>> {
   const body = parseJsonObject(req.body);
   const v = new Validator(body);
   const revision = v.string('RevisionId', 'revisionId');
+  const publish = v.boolean('Publish', 'publish');
   v.done();
   if (body.S3Bucket !== undefined || body.ImageUri !== undefined) {
     throw new StratusError('InvalidParameterValue', 'Only ZipFile code is supported by this Stratus installation.');
   }
-  return deps.registry.updateCode(name, decodeZip(body.ZipFile, deps.maxZipBytes), revision);
+  const fn = await deps.registry.updateCode(name, decodeZip(body.ZipFile, deps.maxZipBytes), revision);
+  if (!publish) return config(fn);
+  const version = await deps.registry.publish(name);
+  return functionConfiguration(version, deps.registry.qualifiedArn(name, version.version), deps.region);
 }
 
 /** The settable fields; on create the defaults apply, on update only what was given. */
@@ -140,28 +147,32 @@ function decodeZip(value: unknown, maxZipBytes: number): Buffer {
   return zip;
 }
 
+/** ListFunctions; with FunctionVersion=ALL each function's published versions follow its $LATEST. */
 function list(deps: FunctionRoutesDeps, req: ApiRequest, config: (fn: FunctionRecord) => Record<string, unknown>): ApiResponse {
+  const all = req.query.get('FunctionVersion');
+  if (all !== null && all !== 'ALL') {
+    throw new StratusError('Validation', `1 validation error detected: Value '${all}' at 'functionVersion' failed to satisfy constraint: Member must satisfy enum value set: [ALL]`);
+  }
   const maxItems = Math.min(Math.max(Number(req.query.get('MaxItems') ?? 50) || 50, 1), 50);
   const marker = req.query.get('Marker');
-  const all = deps.registry.list();
-  const start = marker ? all.findIndex((fn) => fn.name > marker) : 0;
-  const page = start < 0 ? [] : all.slice(start, start + maxItems);
-  const more = start >= 0 && start + maxItems < all.length;
-  const Functions = page.map((fn) => listItem(config(fn)));
+  const functions = deps.registry.list();
+  const start = marker ? functions.findIndex((fn) => fn.name > marker) : 0;
+  const page = start < 0 ? [] : functions.slice(start, start + maxItems);
+  const more = start >= 0 && start + maxItems < functions.length;
+  const versionsOf = (fn: FunctionRecord) => (all === 'ALL' ? deps.registry.versions.list(fn.name) : [])
+    .map((v) => functionConfiguration(v, deps.registry.qualifiedArn(fn.name, v.version), deps.region));
+  const Functions = page.flatMap((fn) => [config(fn), ...versionsOf(fn)]).map(listItem);
   return { status: 200, body: more ? { Functions, NextMarker: page.at(-1)?.name } : { Functions } };
 }
 
-/** ListFunctions items leave out the state fields. */
-function listItem(config: Record<string, unknown>): Record<string, unknown> {
-  const { State, StateReason, StateReasonCode, LastUpdateStatus, LastUpdateStatusReason, LastUpdateStatusReasonCode, RuntimeVersionConfig, ...rest } = config;
-  return rest;
-}
-
-function getFunction(deps: FunctionRoutesDeps, req: ApiRequest, name: string, config: (fn: FunctionRecord) => unknown): unknown {
-  const fn = deps.registry.get(name);
+function getFunction(deps: FunctionRoutesDeps, req: ApiRequest, described: { fn: FunctionRecord; config: Record<string, unknown> }): unknown {
+  const { fn, config } = described;
   const expires = deps.clock.now() + LINK_TTL_MS;
   const location = `${req.origin}/_stratus/code/${fn.code.sha256}?expires=${expires}&sig=${linkSignature(deps.linkSecret, fn.code.sha256, expires)}`;
-  return { Configuration: config(fn), Code: { RepositoryType: 'S3', Location: location } };
+  const out: Record<string, unknown> = { Configuration: config, Code: { RepositoryType: 'S3', Location: location } };
+  const tags = deps.registry.get(fn.name).tags;
+  if (tags && Object.keys(tags).length > 0) out.Tags = tags;
+  return out;
 }
 
 async function downloadCode(deps: FunctionRoutesDeps, req: ApiRequest): Promise<ApiResponse> {
@@ -172,7 +183,7 @@ async function downloadCode(deps: FunctionRoutesDeps, req: ApiRequest): Promise<
   if (!(expires > deps.clock.now()) || given.length !== wanted.length || !timingSafeEqual(given, wanted)) {
     return { status: 403, body: { message: 'Request has expired or its signature is invalid' } };
   }
-  const size = deps.registry.list().find((fn) => fn.code.sha256 === sha256)?.code.size;
+  const size = deps.registry.codeSize(sha256);
   if (size === undefined) return { status: 404, body: { message: 'Not found' } };
   const bytes = await deps.code.get({ sha256, size });
   return { status: 200, body: bytes, headers: { 'content-type': 'application/zip' } };

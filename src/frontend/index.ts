@@ -1,5 +1,9 @@
 export { FrontendServer, type FrontendServerDeps } from './server.js';
 export { functionRoutes, type FunctionRoutesDeps } from './functions.js';
+export { versionRoutes, type VersionRoutesDeps } from './versions.js';
+export { aliasRoutes, type AliasRoutesDeps } from './aliases.js';
+export { tagRoutes, type TagRoutesDeps } from './tags.js';
+export { accountSettingsRoutes, type AccountSettingsDeps } from './account-settings.js';
 export { invocationRoutes, type InvocationRoutesDeps } from './invocations.js';
 export { InvokeService, type InvokeRequest, type InvokeOutcome } from './invoke-service.js';
 export { AsyncInvoker } from './async-invoker.js';

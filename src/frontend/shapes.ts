@@ -1,8 +1,8 @@
 import { lambdaTimestamp } from '../shared/ids.js';
-import type { FunctionRecord } from '../registry/index.js';
+import type { AliasRecord, FunctionRecord, FunctionUrlRecord } from '../registry/index.js';
 
-/** Lambda's FunctionConfiguration document for a function record. */
-export function functionConfiguration(fn: FunctionRecord, arn: string, region: string): Record<string, unknown> {
+/** Lambda's FunctionConfiguration document for $LATEST or (with `version`) a published version. */
+export function functionConfiguration(fn: FunctionRecord & { version?: string }, arn: string, region: string): Record<string, unknown> {
   const config: Record<string, unknown> = {
     FunctionName: fn.name,
     FunctionArn: arn,
@@ -15,7 +15,7 @@ export function functionConfiguration(fn: FunctionRecord, arn: string, region: s
     MemorySize: fn.memoryMb,
     LastModified: lambdaTimestamp(fn.lastModifiedMs),
     CodeSha256: Buffer.from(fn.code.sha256, 'hex').toString('base64'),
-    Version: '$LATEST',
+    Version: fn.version ?? '$LATEST',
     TracingConfig: { Mode: 'PassThrough' },
     RevisionId: fn.revisionId,
     State: 'Active',
@@ -29,6 +29,31 @@ export function functionConfiguration(fn: FunctionRecord, arn: string, region: s
   };
   if (Object.keys(fn.environment).length > 0) config.Environment = { Variables: fn.environment };
   return config;
+}
+
+/** ListFunctions / ListVersionsByFunction items leave out the state fields. */
+export function listItem(config: Record<string, unknown>): Record<string, unknown> {
+  const { State, StateReason, StateReasonCode, LastUpdateStatus, LastUpdateStatusReason, LastUpdateStatusReasonCode, RuntimeVersionConfig, ...rest } = config;
+  return rest;
+}
+
+/** Lambda's AliasConfiguration; RoutingConfig only when the alias splits traffic. */
+export function aliasConfiguration(alias: AliasRecord, aliasArn: string): Record<string, unknown> {
+  const config: Record<string, unknown> = {
+    AliasArn: aliasArn, Name: alias.name, FunctionVersion: alias.functionVersion, Description: alias.description, RevisionId: alias.revisionId,
+  };
+  if (Object.keys(alias.additionalVersionWeights).length > 0) config.RoutingConfig = { AdditionalVersionWeights: alias.additionalVersionWeights };
+  return config;
+}
+
+/** Lambda's FunctionUrlConfig (Get/List); Create and Update answer a subset of it. */
+export function functionUrlConfiguration(config: FunctionUrlRecord, functionUrl: string, functionArn: string): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    FunctionUrl: functionUrl, FunctionArn: functionArn, AuthType: config.authType,
+    CreationTime: lambdaTimestamp(config.creationTimeMs), LastModifiedTime: lambdaTimestamp(config.lastModifiedMs), InvokeMode: config.invokeMode,
+  };
+  if (config.cors) out.Cors = config.cors;
+  return out;
 }
 
 /** Lambda's Runtime enum: values outside it are ValidationExceptions, unsupported ones are not. */

@@ -47,6 +47,42 @@ export class Validator {
     return out;
   }
 
+  boolean(key: string, field: string): boolean | undefined {
+    const value = this.body[key];
+    if (value === undefined || value === null) return undefined;
+    if (typeof value !== 'boolean') return this.fail(value, field, 'Member must be a boolean');
+    return value;
+  }
+
+  /** Resource tags: keys of 1..128 characters, string values of at most 256. */
+  tagMap(key: string, field: string): Record<string, string> | undefined {
+    const value = this.body[key];
+    if (value === undefined || value === null) return undefined;
+    if (typeof value !== 'object' || Array.isArray(value)) return this.fail(value, field, 'Member must be a map');
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+      if (k.length < 1 || k.length > 128) return this.fail(k, `${field}.key`, 'Member must have length less than or equal to 128');
+      if (typeof v !== 'string') return this.fail(v, `${field}.value`, 'Member must be a string');
+      if (v.length > 256) return this.fail(v, `${field}.value`, 'Member must have length less than or equal to 256');
+      out[k] = v;
+    }
+    return out;
+  }
+
+  /** A list of strings of at most `max` items. */
+  stringList(key: string, field: string, max: number): string[] | undefined {
+    const value = this.body[key];
+    if (value === undefined || value === null) return undefined;
+    if (!Array.isArray(value) || value.some((item) => typeof item !== 'string')) return this.fail(value, field, 'Member must be a list of strings');
+    if (value.length > max) return this.fail(value, field, `Member must have length less than or equal to ${max}`);
+    return value as string[];
+  }
+
+  /** Adds a violation found by the caller (same message format). */
+  reject(value: unknown, field: string, constraint: string): undefined {
+    return this.fail(value, field, constraint);
+  }
+
   object(key: string, field: string): Record<string, unknown> | undefined {
     const value = this.body[key];
     if (value === undefined || value === null) return undefined;

@@ -148,11 +148,12 @@ describe('functions API: create, get, list, delete', () => {
     }
   });
 
-  it('a qualified get or delete of an unpublished version is refused, and the function stays', async () => {
+  it('a qualified get of an unpublished version is refused, its delete is a no-op (as in Lambda), and the function stays', async () => {
     const v1 = `Function not found: ${ARN_PREFIX}cli-fn:1`;
     await expectLambdaError(stratus.lambda.send(new GetFunctionConfigurationCommand({ FunctionName: 'cli-fn', Qualifier: '1' })), 'ResourceNotFoundException', 404, v1);
     await expectLambdaError(stratus.lambda.send(new GetFunctionCommand({ FunctionName: 'cli-fn:1' })), 'ResourceNotFoundException', 404, v1);
-    await expectLambdaError(stratus.lambda.send(new DeleteFunctionCommand({ FunctionName: 'cli-fn', Qualifier: '1' })), 'ResourceNotFoundException', 404, v1);
+    const noop = await stratus.lambda.send(new DeleteFunctionCommand({ FunctionName: 'cli-fn', Qualifier: '1' }));
+    assert.equal(noop.$metadata.httpStatusCode, 204);
     await expectLambdaError(stratus.lambda.send(new DeleteFunctionCommand({ FunctionName: 'cli-fn', Qualifier: '$LATEST' })), 'InvalidParameterValueException', 400,
       '$LATEST version cannot be deleted without deleting the function.');
     const latest = await stratus.lambda.send(new GetFunctionConfigurationCommand({ FunctionName: 'cli-fn', Qualifier: '$LATEST' }));
