@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { AssignmentService } from '../assignment/index.js';
 import { FilesystemCodeStore } from '../codestore/index.js';
 import {
-  accountSettingsRoutes, aliasRoutes, AsyncInvoker, FrontendServer, functionRoutes, invocationRoutes, InvokeService, tagRoutes, versionRoutes,
+  accountSettingsRoutes, aliasRoutes, AsyncInvoker, FrontendServer, functionRoutes, functionUrlRoutes, invocationRoutes, InvokeService,
+  streamingInvocationRoutes, tagRoutes, urlInvocationRoutes, versionRoutes,
 } from '../frontend/index.js';
 import { SqliteJournal } from '../journal/index.js';
 import { PlacementService } from '../placement/index.js';
@@ -78,9 +79,12 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
   const server = new FrontendServer({
     routes: [
       ...invocationRoutes({ invoker, events, maxSyncPayloadBytes, maxAsyncPayloadBytes }),
+      ...streamingInvocationRoutes({ invoker, maxPayloadBytes: maxSyncPayloadBytes }),
       ...functionRoutes({ registry, code, region, linkSecret: credentials.secretAccessKey, maxZipBytes, clock }),
       ...versionRoutes({ registry, region }),
       ...aliasRoutes({ registry }),
+      ...functionUrlRoutes({ registry, clock }),
+      ...urlInvocationRoutes({ registry, invoker, credentials: lookup, clock, signatureMaxSkewMs, accountId, maxPayloadBytes: maxSyncPayloadBytes }),
       ...tagRoutes({ registry }),
       ...accountSettingsRoutes({
         registry, maxZipBytes, maxUnzippedBytes,

@@ -23,6 +23,7 @@ const WIRE: Record<ErrorCode, Wire> = {
   InvalidZipFile: { type: 'InvalidParameterValueException', status: 400, typed: true },
   CodeStorageExceeded: { type: 'CodeStorageExceededException', status: 400, typed: true },
   TooManyRequests: { type: 'TooManyRequestsException', status: 429, typed: true },
+  Forbidden: { type: 'AccessDeniedException', status: 403, capital: true },
   ServiceUnavailable: { type: 'ServiceException', status: 503, typed: true, capital: true },
   SandboxCreateFailed: { type: 'ServiceException', status: 500, typed: true, capital: true },
   WorkerUnavailable: { type: 'ServiceException', status: 500, typed: true, capital: true },

@@ -10,16 +10,31 @@ export interface ApiRequest {
   requestId: string;
   /** Base URL this request reached (for links such as code locations). */
   origin: string;
+  /** Path and query exactly as received, still percent-encoded (signature checks). */
+  rawUrl: string;
+  /** Address of the client's end of the connection. */
+  sourceIp: string;
 }
 
 export interface ApiResponse {
   status: number;
-  /** JSON-serialised unless it is a Buffer. */
+  /** JSON-serialised unless it is a Buffer or a StreamedBody. */
   body?: unknown;
-  headers?: Record<string, string>;
+  headers?: Record<string, string | string[]>;
+}
+
+/** A body written as it is produced (chunked); `cancel` is called if the client goes away. */
+export interface StreamedBody {
+  chunks: AsyncIterable<Buffer>;
+  cancel(): void;
+}
+
+export function isStreamedBody(body: unknown): body is StreamedBody {
+  return typeof body === 'object' && body !== null && 'chunks' in body && 'cancel' in body;
 }
 
 export interface Route {
+  /** An HTTP method, or '*' for any. */
   method: string;
   pattern: RegExp;
   /** Largest request body accepted, in bytes. */

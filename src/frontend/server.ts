@@ -5,7 +5,7 @@ import { StratusError } from '../shared/errors.js';
 import { newRequestId } from '../shared/ids.js';
 import type { Logger } from '../shared/log.js';
 import { sendAuthError, sendError } from './errors.js';
-import type { ApiRequest, ApiResponse, Route } from './routes.js';
+import { isStreamedBody, type ApiRequest, type ApiResponse, type Route, type StreamedBody } from './routes.js';
 import { verifySigV4, type CredentialLookup } from './sigv4.js';
 
 export interface FrontendServerDeps {
@@ -62,7 +62,10 @@ export class FrontendServer {
           const verdict = verifySigV4({ method, rawUrl: req.url ?? '/', headers: req.headers, body }, this.deps.credentials, this.deps.clock.now(), { maxSkewMs: this.deps.signatureMaxSkewMs });
           if (!verdict.ok) return sendAuthError(res, requestId, verdict.code, verdict.message);
         }
-        const apiReq: ApiRequest = { method, params, query: url.searchParams, headers: req.headers, body, requestId, origin: `http://${req.headers.host ?? 'localhost'}` };
+        const apiReq: ApiRequest = {
+          method, params, query: url.searchParams, headers: req.headers, body, requestId, origin: `http://${req.headers.host ?? 'localhost'}`,
+          rawUrl: req.url ?? '/', sourceIp: req.socket.remoteAddress ?? '',
+        };
         return this.run(route, apiReq, res);
       },
       (err: unknown) => sendError(res, requestId, err),
@@ -71,7 +74,7 @@ export class FrontendServer {
 
   private match(method: string, path: string): { route: Route; params: string[] } | undefined {
     for (const route of this.deps.routes) {
-      if (route.method !== method) continue;
+      if (route.method !== method && route.method !== '*') continue;
       const m = route.pattern.exec(path);
       if (m) return { route, params: m.slice(1).map((p) => p ?? '') };
     }
@@ -79,18 +82,59 @@ export class FrontendServer {
   }
 
   private async run(route: Route, req: ApiRequest, res: ServerResponse): Promise<void> {
+    let out: ApiResponse;
     try {
-      writeResponse(res, req.requestId, await route.handle(req));
+      out = await route.handle(req);
     } catch (err) {
       const status = sendError(res, req.requestId, err);
       if (status >= 500) this.deps.log.error({ err, requestId: req.requestId }, 'request failed');
+      return;
+    }
+    if (!isStreamedBody(out.body)) return writeResponse(res, req.requestId, out);
+    try {
+      await writeStreamed(res, req.requestId, out, out.body);
+    } catch (err) {
+      this.deps.log.error({ err, requestId: req.requestId }, 'streamed response failed');
+      res.destroy();
     }
   }
 }
 
+/** Writes chunks as they come, waiting for the client to take each one (back-pressure). */
+async function writeStreamed(res: ServerResponse, requestId: string, out: ApiResponse, body: StreamedBody): Promise<void> {
+  res.writeHead(out.status, { 'x-amzn-requestid': requestId, ...out.headers });
+  res.flushHeaders();
+  let gone = false;
+  res.once('close', () => {
+    if (res.writableFinished) return;
+    gone = true;
+    body.cancel();
+  });
+  try {
+    for await (const chunk of body.chunks) {
+      if (gone) break;
+      if (!res.write(chunk)) await drainedOrClosed(res);
+    }
+  } finally {
+    res.end();
+  }
+}
+
+function drainedOrClosed(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
+
 function writeResponse(res: ServerResponse, requestId: string, out: ApiResponse): void {
   const body = out.body === undefined ? undefined : Buffer.isBuffer(out.body) ? out.body : Buffer.from(JSON.stringify(out.body));
-  const headers: Record<string, string | number> = { 'x-amzn-requestid': requestId, ...out.headers };
+  const headers: Record<string, string | number | string[]> = { 'x-amzn-requestid': requestId, ...out.headers };
   if (body) {
     headers['content-type'] ??= 'application/json';
     headers['content-length'] = body.length;

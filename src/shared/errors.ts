@@ -13,6 +13,8 @@ export type ErrorCode =
   | 'InvalidZipFile'
   | 'CodeStorageExceeded'
   | 'TooManyRequests'
+  /** A function URL request without a valid signature (AWS_IAM). */
+  | 'Forbidden'
   | 'ServiceUnavailable'
   | 'SandboxCreateFailed'
   | 'WorkerUnavailable'
