@@ -212,8 +212,11 @@ export class Environment implements RuntimeApiHandler {
 
   private output(text: string): void {
     this.p.logSink.write(this.p.functionName, text);
-    const target = this.phase.kind === 'running' || this.phase.kind === 'dead' ? this.pending?.tail : undefined;
-    (target ?? this.earlyOutput).append(text);
+    // Output belongs to the invocation in flight, including what drains from the pipe after the
+    // runtime has posted its response ('between'); before dispatch it is init output.
+    const inFlight = this.phase.kind === 'running' || this.phase.kind === 'dead' || this.phase.kind === 'between';
+    const target = inFlight && this.pending && !this.pending.settled ? this.pending.tail : this.earlyOutput;
+    target.append(text);
   }
 
   private log(pending: Pending, text: string): void {
