@@ -133,6 +133,19 @@ describe('AssignmentService', () => {
     assert.equal((await assignment.acquire(fn('f'))).cold, true);
   });
 
+  it('forgets every environment of a lost worker, so new invokes start elsewhere', async () => {
+    const { worker, assignment, settle, log } = await setup();
+    const idle = await assignment.acquire(fn('f'));
+    const busy = await assignment.acquire(fn('f'));
+    assignment.release(idle, true);
+    assignment.workerLost(worker.id);
+    await settle();
+    assert.equal(assignment.snapshot().length, 0);
+    assert.deepEqual((await log()).filter((e) => e.type === 'destroyed').map((e) => e.envId).sort(), [idle.envId, busy.envId].sort());
+    assignment.release(busy, true);
+    assert.equal(assignment.snapshot().length, 0, 'a late release of a lost environment changes nothing');
+  });
+
   it('retires a changed function: idle environments go at once, busy ones when released', async () => {
     const { worker, assignment, settle } = await setup();
     const idle = await assignment.acquire(fn('f'));

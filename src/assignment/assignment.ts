@@ -83,6 +83,11 @@ export class AssignmentService {
     if (env?.state.kind === 'idle') void this.destroy(env, 'lost');
   }
 
+  /** A worker's lease ran out: every environment on it is dead, busy ones included. */
+  workerLost(workerId: string): void {
+    for (const env of this.envs.values()) if (env.workerId === workerId) void this.destroy(env, 'worker lost');
+  }
+
   /**
    * The function changed or went away: its environments must not serve new invokes. With a
    * version, only that version's environments (e.g. $LATEST after an update, or a deleted version).

@@ -1,45 +1,59 @@
+import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
-import { resolveConfig } from '../shared/config.js';
+import { systemClock } from '../shared/clock.js';
+import { resolveConfig, type StratusConfig } from '../shared/config.js';
 import { errorMessage } from '../shared/errors.js';
 import { createLogger } from '../shared/log.js';
 import { startSingleMachine } from './single-machine.js';
+import { startWorkerProcess } from './worker.js';
 
-const USAGE = `Usage: stratus up [--port 9001] [--host 127.0.0.1] [--data-dir .stratus] [--keep-alive-ms 300000]
-                 [--log-level info] [--function-logs stdout|off]
+const USAGE = `Usage:
+  stratus up     [--port 9001] [--host 127.0.0.1] [--data-dir .stratus] [--keep-alive-ms 300000]
+                 [--worker-memory-mb N] [--lease-ms 3000] [--log-level info] [--function-logs stdout|off]
+  stratus worker --control-plane http://HOST:PORT [--host 127.0.0.1] [--port 0] [--id NAME]
+                 [--data-dir .stratus-worker] [--worker-memory-mb N] [--heartbeat-ms 1000] [--log-level info]
 
-Starts Stratus on one machine: the Lambda API on http://HOST:PORT.
-Credentials: STRATUS_ACCESS_KEY_ID / STRATUS_SECRET_ACCESS_KEY, or a key pair generated once
-and kept in the data directory.`;
+up: starts Stratus on one machine (the Lambda API on http://HOST:PORT, and one worker in-process).
+    Credentials: STRATUS_ACCESS_KEY_ID / STRATUS_SECRET_ACCESS_KEY, or a key pair generated once
+    and kept in the data directory.
+worker: starts a further worker agent that joins the control plane at --control-plane; it needs
+    STRATUS_CLUSTER_TOKEN, which \`stratus up\` prints (kept in <data-dir>/cluster-token).`;
 
-async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  if (command !== 'up') {
-    process.stderr.write(`${USAGE}\n`);
-    return command === undefined || command === '--help' || command === 'help' ? 0 : 2;
-  }
-  const { values } = parseArgs({
-    args: rest,
-    options: {
-      port: { type: 'string' },
-      host: { type: 'string' },
-      'data-dir': { type: 'string' },
-      'keep-alive-ms': { type: 'string' },
-      'log-level': { type: 'string' },
-      'function-logs': { type: 'string' },
-    },
-  });
-  const env = process.env;
-  const config = resolveConfig({
-    dataDir: values['data-dir'],
-    logLevel: values['log-level'],
-    frontend: { host: values.host, port: values.port === undefined ? undefined : Number(values.port) },
-    assignment: { keepAliveMs: values['keep-alive-ms'] === undefined ? undefined : Number(values['keep-alive-ms']) },
-    worker: { functionLogs: values['function-logs'] },
+const OPTIONS = {
+  port: { type: 'string' },
+  host: { type: 'string' },
+  'data-dir': { type: 'string' },
+  'keep-alive-ms': { type: 'string' },
+  'worker-memory-mb': { type: 'string' },
+  'lease-ms': { type: 'string' },
+  'heartbeat-ms': { type: 'string' },
+  'log-level': { type: 'string' },
+  'function-logs': { type: 'string' },
+  'control-plane': { type: 'string' },
+  id: { type: 'string' },
+} as const;
+
+type Flags = ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>['values'];
+
+const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
+
+/** The one place the command line and environment become configuration. */
+function configFrom(flags: Flags, env: NodeJS.ProcessEnv, defaultDataDir: string): StratusConfig {
+  return resolveConfig({
+    dataDir: flags['data-dir'] ?? defaultDataDir,
+    logLevel: flags['log-level'],
+    frontend: { host: flags.host, port: num(flags.port) },
+    assignment: { keepAliveMs: num(flags['keep-alive-ms']) },
+    worker: { functionLogs: flags['function-logs'], memoryMb: num(flags['worker-memory-mb']) },
+    cluster: { token: env.STRATUS_CLUSTER_TOKEN || undefined, leaseMs: num(flags['lease-ms']), heartbeatMs: num(flags['heartbeat-ms']) },
     credentials:
       env.STRATUS_ACCESS_KEY_ID && env.STRATUS_SECRET_ACCESS_KEY
         ? { accessKeyId: env.STRATUS_ACCESS_KEY_ID, secretAccessKey: env.STRATUS_SECRET_ACCESS_KEY }
         : undefined,
   });
+}
+
+async function up(config: StratusConfig): Promise<() => Promise<void>> {
   const log = createLogger(config.logLevel);
   const stratus = await startSingleMachine(config, log.child({ component: 'stratus' }));
   const { accessKeyId, secretAccessKey } = stratus.credentials;
@@ -50,16 +64,41 @@ async function main(argv: string[]): Promise<number> {
       'Use them with the AWS CLI:',
       `  export AWS_ACCESS_KEY_ID=${accessKeyId} AWS_SECRET_ACCESS_KEY=${secretAccessKey} AWS_DEFAULT_REGION=${config.identity.region}`,
       `  /usr/bin/aws lambda list-functions --endpoint-url ${stratus.url}`,
+      `More workers: STRATUS_CLUSTER_TOKEN=${stratus.clusterToken} npx stratus worker --control-plane ${stratus.url}`,
       '',
     ].join('\n'),
   );
+  return () => stratus.stop();
+}
+
+async function worker(config: StratusConfig, flags: Flags): Promise<() => Promise<void>> {
+  if (!flags['control-plane']) throw new Error('stratus worker needs --control-plane http://HOST:PORT');
+  if (!config.cluster.token) throw new Error('stratus worker needs STRATUS_CLUSTER_TOKEN (stratus up prints it)');
+  const log = createLogger(config.logLevel);
+  const id = flags.id ?? `worker-${hostname()}-${process.pid}`;
+  const running = await startWorkerProcess(config, {
+    id, controlPlane: flags['control-plane'].replace(/\/$/, ''), token: config.cluster.token,
+    host: config.frontend.host, port: num(flags.port) ?? 0, heartbeatMs: config.cluster.heartbeatMs,
+  }, log.child({ component: 'worker', worker: id }), systemClock);
+  process.stdout.write(`Stratus worker ${id} is serving on ${running.url} and joined ${flags['control-plane']}\n`);
+  return () => running.stop();
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command !== 'up' && command !== 'worker') {
+    process.stderr.write(`${USAGE}\n`);
+    return command === undefined || command === '--help' || command === 'help' ? 0 : 2;
+  }
+  const { values } = parseArgs({ args: rest, options: OPTIONS });
+  const config = configFrom(values, process.env, command === 'up' ? '.stratus' : '.stratus-worker');
+  const stop = command === 'up' ? await up(config) : await worker(config, values);
   await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
   });
   process.stdout.write('Stratus is stopping\n');
-  await stratus.stop();
+  await stop();
   return 0;
 }
 

@@ -4,17 +4,17 @@ import { join } from 'node:path';
 import { AssignmentService } from '../assignment/index.js';
 import { FilesystemCodeStore } from '../codestore/index.js';
 import {
-  accountSettingsRoutes, aliasRoutes, AsyncInvoker, FrontendServer, functionRoutes, functionUrlRoutes, invocationRoutes, InvokeService,
+  accountSettingsRoutes, aliasRoutes, AsyncInvoker, clusterRoutes, FrontendServer, functionRoutes, functionUrlRoutes, invocationRoutes, InvokeService,
   streamingInvocationRoutes, tagRoutes, urlInvocationRoutes, versionRoutes,
 } from '../frontend/index.js';
 import { SqliteJournal } from '../journal/index.js';
 import { PlacementService } from '../placement/index.js';
 import { FunctionRegistry } from '../registry/index.js';
-import { BubblewrapSandboxDriver, detectCgroups } from '../sandbox/index.js';
 import { systemClock, type Clock } from '../shared/clock.js';
 import type { StratusConfig } from '../shared/config.js';
 import type { Logger } from '../shared/log.js';
-import { LocalWorkerAgent, RESERVED_ENV_KEYS, UnpackedZipCache, type FunctionLogSink } from '../worker/index.js';
+import { RESERVED_ENV_KEYS } from '../worker/index.js';
+import { startHostWorker } from './host-worker.js';
 
 export interface Credentials {
   accessKeyId: string;
@@ -26,6 +26,8 @@ export interface RunningStratus {
   port: number;
   credentials: Credentials;
   credentialsGenerated: boolean;
+  /** What `stratus worker` processes present to join this control plane. */
+  clusterToken: string;
   stop(): Promise<void>;
 }
 
@@ -49,27 +51,18 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
   });
   await registry.load();
 
-  const cgroups = detectCgroups(`stratus-${process.pid}`);
-  await cgroups.cleanup();
-  log.info({ cgroups: cgroups.version }, 'sandbox resource limits');
-  const placement = new PlacementService();
-  const worker = new LocalWorkerAgent({
-    id: 'worker-1',
-    memoryMb: config.worker.memoryMb,
-    region,
-    nodePath: config.sandbox.nodePath,
-    pythonPath: config.sandbox.pythonPath,
-    driver: new BubblewrapSandboxDriver({ ...config.sandbox, cgroups }),
-    taskFiles: new UnpackedZipCache(join(config.dataDir, 'worker', 'code'), code, zipLimits),
-    clock,
-    log: log.child({ component: 'worker' }),
-    logSink: functionLogSink(config.worker.functionLogs),
-  });
-  placement.register(worker);
+  const placement = new PlacementService({ clock, leaseMs: config.cluster.leaseMs });
+  const host = await startHostWorker(config, { id: 'worker-1', code, clock, log });
+  placement.register(host.agent);
 
   const assignment = new AssignmentService({ config: config.assignment, log: journal.assignmentLog, placement, clock, logger: log.child({ component: 'assignment' }) });
   await assignment.start();
-  worker.onEnvironmentLost((envId) => assignment.environmentLost(envId));
+  host.agent.onEnvironmentLost((envId) => assignment.environmentLost(envId));
+  placement.onWorkerLost((workerId) => {
+    log.warn({ worker: workerId }, 'worker lease expired: its environments are dead');
+    assignment.workerLost(workerId);
+  });
+  const clusterToken = await loadClusterToken(config);
   registry.onChange((name, version) => assignment.retire(name, version));
 
   const invoker = new InvokeService(registry, assignment, log.child({ component: 'frontend' }));
@@ -86,6 +79,10 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
       ...functionUrlRoutes({ registry, clock }),
       ...urlInvocationRoutes({ registry, invoker, credentials: lookup, clock, signatureMaxSkewMs, accountId, maxPayloadBytes: maxSyncPayloadBytes }),
       ...tagRoutes({ registry }),
+      ...clusterRoutes({
+        token: clusterToken, placement, code, leaseMs: config.cluster.leaseMs, log: log.child({ component: 'placement' }),
+        onWorkerJoined: (agent) => agent.onEnvironmentLost((envId) => assignment.environmentLost(envId)),
+      }),
       ...accountSettingsRoutes({
         registry, maxZipBytes, maxUnzippedBytes,
         concurrency: () => placement.workers().reduce((sum, w) => sum + Math.floor(w.status().memoryMb / 128), 0),
@@ -103,15 +100,30 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
     port: address.port,
     credentials,
     credentialsGenerated: generated,
+    clusterToken,
     async stop() {
       events.stop();
       await server.close();
       await assignment.shutdown();
-      await worker.shutdown();
-      await cgroups.cleanup();
+      placement.stop();
+      await Promise.all(placement.workers().filter((w) => w !== host.agent).map((w) => w.shutdown()));
+      await host.stop();
       await journal.close();
     },
   };
+}
+
+/** The cluster token: configured, or generated once and kept in the data directory. */
+async function loadClusterToken(config: StratusConfig): Promise<string> {
+  if (config.cluster.token) return config.cluster.token;
+  const file = join(config.dataDir, 'cluster-token');
+  try {
+    return (await readFile(file, 'utf8')).trim();
+  } catch {
+    const token = randomBytes(24).toString('base64url');
+    await writeFile(file, token, { mode: 0o600 });
+    return token;
+  }
 }
 
 /** Configured credentials win; otherwise a key pair generated once and kept in the data dir. */
@@ -128,14 +140,4 @@ async function loadCredentials(config: StratusConfig): Promise<{ credentials: Cr
     await writeFile(file, JSON.stringify(credentials, null, 2), { mode: 0o600 });
     return { credentials, generated: true };
   }
-}
-
-function functionLogSink(mode: 'stdout' | 'off'): FunctionLogSink {
-  if (mode === 'off') return { write: () => {} };
-  return {
-    write(functionName, text) {
-      const lines = text.endsWith('\n') ? text.slice(0, -1) : text;
-      process.stdout.write(`[${functionName}] ${lines.replaceAll('\n', `\n[${functionName}] `)}\n`);
-    },
-  };
 }

@@ -11,3 +11,4 @@ export { streamingInvocationRoutes, type StreamingInvocationRoutesDeps } from '.
 export { InvokeService, type InvokeRequest, type InvokeOutcome } from './invoke-service.js';
 export { AsyncInvoker } from './async-invoker.js';
 export { verifySigV4, type CredentialLookup } from './sigv4.js';
+export { clusterRoutes, type ClusterRoutesDeps } from './cluster.js';

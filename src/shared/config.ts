@@ -49,6 +49,15 @@ export const configSchema = z.object({
       functionLogs: z.enum(['stdout', 'off']).default('stdout'),
     })
     .default({}),
+  cluster: z
+    .object({
+      /** Shared by the control plane and `stratus worker` processes (STRATUS_CLUSTER_TOKEN). */
+      token: z.string().min(16).optional(),
+      /** A remote worker that has not renewed its lease for this long is gone. */
+      leaseMs: z.number().int().positive().default(3000),
+      heartbeatMs: z.number().int().positive().default(1000),
+    })
+    .default({}),
   sandbox: z
     .object({
       bwrapPath: z.string().default('/usr/bin/bwrap'),

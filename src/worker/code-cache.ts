@@ -3,6 +3,9 @@ import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { extractZip, type CodeRef, type CodeStore, type ZipLimits } from '../codestore/index.js';
 
+/** Where a worker reads code packages from: the code store itself, or the control plane. */
+export type CodeSource = Pick<CodeStore, 'get'>;
+
 /**
  * "The files of this function version", as a directory the sandbox driver binds at /var/task.
  * Today: a zip unpacked once per code digest. Later: a lazily mounted image, same interface.
@@ -15,7 +18,7 @@ export interface TaskFiles {
 export class UnpackedZipCache implements TaskFiles {
   private readonly inflight = new Map<string, Promise<string>>();
 
-  constructor(private readonly root: string, private readonly store: CodeStore, private readonly limits: ZipLimits) {}
+  constructor(private readonly root: string, private readonly store: CodeSource, private readonly limits: ZipLimits) {}
 
   resolve(code: CodeRef): Promise<string> {
     let dir = this.inflight.get(code.sha256);

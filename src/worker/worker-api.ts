@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { timingSafeEqual } from 'node:crypto';
+import { bearerMatches } from '../shared/bearer.js';
 import { isStratusError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import type { FunctionVersion } from '../registry/index.js';
@@ -77,9 +77,7 @@ export class WorkerApiServer {
   }
 
   private authorized(req: IncomingMessage): boolean {
-    const given = Buffer.from(req.headers.authorization ?? '');
-    const wanted = Buffer.from(`Bearer ${this.token}`);
-    return given.length === wanted.length && timingSafeEqual(given, wanted);
+    return bearerMatches(req.headers.authorization, this.token);
   }
 }
 

@@ -1,0 +1,53 @@
+import { join } from 'node:path';
+import { BubblewrapSandboxDriver, detectCgroups, type CgroupManager } from '../sandbox/index.js';
+import type { Clock } from '../shared/clock.js';
+import type { StratusConfig } from '../shared/config.js';
+import type { Logger } from '../shared/log.js';
+import { LocalWorkerAgent, UnpackedZipCache, type CodeSource, type FunctionLogSink } from '../worker/index.js';
+
+export interface HostWorker {
+  agent: LocalWorkerAgent;
+  cgroups: CgroupManager;
+  stop(): Promise<void>;
+}
+
+/**
+ * The worker agent of this host, as both `stratus up` (in-process) and `stratus worker` (its
+ * own process) run it: bubblewrap sandboxes in this process's cgroup subtree, code unpacked
+ * under `<dataDir>/worker/code` from `code`.
+ */
+export async function startHostWorker(config: StratusConfig, opts: { id: string; code: CodeSource; clock: Clock; log: Logger }): Promise<HostWorker> {
+  const cgroups = detectCgroups(`stratus-${process.pid}`);
+  await cgroups.cleanup();
+  opts.log.info({ cgroups: cgroups.version }, 'sandbox resource limits');
+  const agent = new LocalWorkerAgent({
+    id: opts.id,
+    memoryMb: config.worker.memoryMb,
+    region: config.identity.region,
+    nodePath: config.sandbox.nodePath,
+    pythonPath: config.sandbox.pythonPath,
+    driver: new BubblewrapSandboxDriver({ ...config.sandbox, cgroups }),
+    taskFiles: new UnpackedZipCache(join(config.dataDir, 'worker', 'code'), opts.code, { maxUnzippedBytes: config.frontend.maxUnzippedBytes }),
+    clock: opts.clock,
+    log: opts.log.child({ component: 'worker' }),
+    logSink: functionLogSink(config.worker.functionLogs),
+  });
+  return {
+    agent,
+    cgroups,
+    async stop() {
+      await agent.shutdown();
+      await cgroups.cleanup();
+    },
+  };
+}
+
+function functionLogSink(mode: 'stdout' | 'off'): FunctionLogSink {
+  if (mode === 'off') return { write: () => {} };
+  return {
+    write(functionName, text) {
+      const lines = text.endsWith('\n') ? text.slice(0, -1) : text;
+      process.stdout.write(`[${functionName}] ${lines.replaceAll('\n', `\n[${functionName}] `)}\n`);
+    },
+  };
+}

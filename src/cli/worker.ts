@@ -1,0 +1,56 @@
+import type { Clock } from '../shared/clock.js';
+import type { StratusConfig } from '../shared/config.js';
+import type { Logger } from '../shared/log.js';
+import { CLUSTER_API, HttpCodeSource, WorkerApiServer } from '../worker/index.js';
+import { startHostWorker } from './host-worker.js';
+
+export interface WorkerProcessOptions {
+  id: string;
+  controlPlane: string;
+  token: string;
+  host: string;
+  port: number;
+  heartbeatMs: number;
+}
+
+export interface RunningWorker {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * `stratus worker`: a worker agent in its own process. It serves the worker API, fetches code
+ * from the control plane, and registers with placement, renewing its lease by heartbeat.
+ */
+export async function startWorkerProcess(config: StratusConfig, opts: WorkerProcessOptions, log: Logger, clock: Clock): Promise<RunningWorker> {
+  const host = await startHostWorker(config, { id: opts.id, code: new HttpCodeSource(opts.controlPlane, opts.token), clock, log });
+  const server = new WorkerApiServer(host.agent, opts.token, log.child({ component: 'worker-api' }));
+  const address = await server.listen(opts.host, opts.port);
+  const url = `http://${opts.host}:${address.port}`;
+  let stopped = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const beat = async () => {
+    try {
+      const res = await fetch(`${opts.controlPlane}${CLUSTER_API}/workers`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${opts.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ id: opts.id, url, status: host.agent.status() }),
+        signal: AbortSignal.timeout(opts.heartbeatMs),
+      });
+      if (!res.ok) log.warn({ status: res.status }, 'control plane refused the heartbeat');
+    } catch (err) {
+      log.warn({ err }, 'heartbeat failed');
+    }
+    if (!stopped) timer = setTimeout(() => void beat(), opts.heartbeatMs);
+  };
+  await beat();
+  return {
+    url,
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      await server.close();
+      await host.stop();
+    },
+  };
+}

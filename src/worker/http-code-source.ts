@@ -1,0 +1,18 @@
+import type { CodeRef } from '../codestore/index.js';
+import { StratusError } from '../shared/errors.js';
+import type { CodeSource } from './code-cache.js';
+
+export const CLUSTER_API = '/_stratus/cluster/v1';
+
+/** A remote worker's view of the code store: packages fetched from the control plane. */
+export class HttpCodeSource implements CodeSource {
+  constructor(private readonly controlPlane: string, private readonly token: string) {}
+
+  async get(ref: CodeRef): Promise<Buffer> {
+    const res = await fetch(`${this.controlPlane}${CLUSTER_API}/code/${ref.sha256}?size=${ref.size}`, { headers: { authorization: `Bearer ${this.token}` } });
+    if (!res.ok) throw new StratusError('ResourceNotFound', `code package ${ref.sha256}: HTTP ${res.status} from the control plane`);
+    const bytes = Buffer.from(await res.arrayBuffer());
+    if (bytes.length !== ref.size) throw new StratusError('Internal', `code package ${ref.sha256} arrived truncated`);
+    return bytes;
+  }
+}
