@@ -23,6 +23,7 @@ export async function startHostWorker(config: StratusConfig, opts: { id: string;
   const agent = new LocalWorkerAgent({
     id: opts.id,
     memoryMb: config.worker.memoryMb,
+    maxConcurrentBoots: config.worker.maxConcurrentBoots,
     region: config.identity.region,
     nodePath: config.sandbox.nodePath,
     pythonPath: config.sandbox.pythonPath,

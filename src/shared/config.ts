@@ -45,6 +45,8 @@ export const configSchema = z.object({
   worker: z
     .object({
       memoryMb: z.number().int().positive().default(defaultWorkerMemoryMb),
+      /** Sandboxes booting at once; more wait their turn (their init timeout starts when they boot). */
+      maxConcurrentBoots: z.number().int().positive().default(Math.max(2, availableParallelism() * 2)),
       /** Where function output goes besides the invoke's log tail. */
       functionLogs: z.enum(['stdout', 'off']).default('stdout'),
     })

@@ -24,6 +24,8 @@ export interface EnvironmentParams {
   logSink: FunctionLogSink;
   /** Called once when the environment dies, whatever the reason. */
   onDeath(): void;
+  /** Called once when init is over: the runtime asked for its first invocation, or it died. */
+  onInitialized(): void;
 }
 
 /** Why an environment died, rendered for the invocation that observes it. */
@@ -55,15 +57,13 @@ export class Environment implements RuntimeApiHandler {
   private phase: Phase = { kind: 'initializing' };
   private pending: Pending | undefined;
   private sandbox: Sandbox | undefined;
-  private readonly bootStartedAt: number;
+  private bootStartedAt = 0;
   private initDurationMs: number | undefined;
   private initReported = false;
   private bootTimer: TimerHandle | undefined;
   private earlyOutput = new LogTail();
 
-  constructor(private readonly p: EnvironmentParams) {
-    this.bootStartedAt = p.clock.monotonic();
-  }
+  constructor(private readonly p: EnvironmentParams) {}
 
   get alive(): boolean {
     return this.phase.kind !== 'dead';
@@ -72,6 +72,7 @@ export class Environment implements RuntimeApiHandler {
   /** Called once the sandbox is running; the runtime inside will call the Runtime API. */
   attach(sandbox: Sandbox): void {
     this.sandbox = sandbox;
+    this.bootStartedAt = this.p.clock.monotonic();
     const onOutput = (d: Buffer) => this.output(d.toString());
     sandbox.stdout.on('data', onOutput).resume();
     sandbox.stderr.on('data', onOutput).resume();
@@ -101,6 +102,7 @@ export class Environment implements RuntimeApiHandler {
     if (this.initDurationMs === undefined) {
       this.initDurationMs = this.p.clock.monotonic() - this.bootStartedAt;
       this.bootTimer?.cancel();
+      this.p.onInitialized();
     }
     this.phase = { kind: 'waiting', deliver };
     if (this.pending) this.dispatch(this.pending, deliver);
@@ -176,6 +178,7 @@ export class Environment implements RuntimeApiHandler {
     if (this.phase.kind === 'dead') return;
     this.phase = { kind: 'dead', failure };
     this.p.onDeath();
+    this.p.onInitialized();
     this.bootTimer?.cancel();
     void this.sandbox?.destroy();
     if (this.pending) this.fail(this.pending, failure);

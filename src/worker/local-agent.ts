@@ -8,6 +8,7 @@ import type { SandboxDriver } from '../sandbox/index.js';
 import type { FunctionVersion } from '../registry/index.js';
 import type { WorkerAgent, WorkerStatus } from './agent.js';
 import type { TaskFiles } from './code-cache.js';
+import { BootGate } from './boot-gate.js';
 import { Environment, type FunctionLogSink } from './environment.js';
 import type { Invocation, InvocationResult } from './invocation.js';
 import { RuntimeApiServer } from './runtime-api.js';
@@ -25,6 +26,8 @@ export interface LocalWorkerDeps {
   log: Logger;
   logSink: FunctionLogSink;
   initTimeoutMs?: number;
+  /** Sandboxes booting at once (from spawn to the runtime's first /next). */
+  maxConcurrentBoots: number;
 }
 
 interface Slot {
@@ -43,15 +46,18 @@ export class LocalWorkerAgent implements WorkerAgent {
   private readonly cachedCode = new Set<string>();
   private readonly lostListeners: ((envId: string) => void)[] = [];
   private runDir: Promise<string> | undefined;
+  private readonly bootGate: BootGate;
 
   constructor(private readonly deps: LocalWorkerDeps) {
     this.id = deps.id;
+    this.bootGate = new BootGate(deps.maxConcurrentBoots);
   }
 
   async createEnvironment(envId: string, fn: FunctionVersion): Promise<void> {
     if (this.slots.has(envId)) throw new StratusError('Internal', `environment ${envId} exists`);
     const controlDir = join(await this.runRoot(), envId.slice(0, 12));
     await mkdir(controlDir, { mode: 0o755 });
+    const booted = await this.bootGate.enter();
     const env = new Environment({
       id: envId,
       functionName: fn.name,
@@ -66,6 +72,7 @@ export class LocalWorkerAgent implements WorkerAgent {
       onDeath: () => {
         if (this.slots.has(envId)) for (const listener of this.lostListeners) listener(envId);
       },
+      onInitialized: booted,
     });
     const api = new RuntimeApiServer(join(controlDir, 'runtime.sock'), env, MAX_RESPONSE_BYTES);
     const slot: Slot = { env, api, controlDir, memoryMb: fn.memoryMb };
@@ -99,6 +106,7 @@ export class LocalWorkerAgent implements WorkerAgent {
       env.attach(sandbox);
       this.deps.log.debug({ envId, fn: fn.name, pid: sandbox.pid }, 'sandbox started');
     } catch (err) {
+      booted();
       await this.destroyEnvironment(envId);
       throw err;
     }
