@@ -54,7 +54,7 @@ async function setup(opts: { keepAliveMs?: number; workerMemoryMb?: number } = {
   const worker = new FakeWorker('w1', opts.workerMemoryMb);
   placement.register(worker);
   const assignment = new AssignmentService({
-    config: { keepAliveMs: opts.keepAliveMs ?? 60_000, sweepIntervalMs: 1000 },
+    config: { keepAliveMs: opts.keepAliveMs ?? 60_000, sweepIntervalMs: 1000, capacityWaitMs: 5000 },
     log: journal.assignmentLog, placement, clock, logger: silentLogger(),
   });
   await assignment.start();
@@ -181,14 +181,51 @@ describe('AssignmentService', () => {
     assert.equal((await assignment.acquire(fn('f'))).cold, false);
   });
 
-  it('refuses with TooManyRequests when no worker has memory left, and frees memory on destroy', async () => {
-    const { assignment, settle } = await setup({ workerMemoryMb: 256 });
+  it('waits for room when no worker has memory left, then refuses with TooManyRequests', async () => {
+    const { clock, assignment } = await setup({ workerMemoryMb: 256 });
+    await assignment.acquire(fn('f'));
+    await assignment.acquire(fn('f'));
+    const third = assignment.acquire(fn('f'));
+    clock.advance(4999);
+    await new Promise((r) => setImmediate(r));
+    clock.advance(1);
+    await assert.rejects(third, { code: 'TooManyRequests', details: { Reason: 'ConcurrentInvocationLimitExceeded' } });
+  });
+
+  it('hands a released environment straight to a cold start of the same function that is waiting for room', async () => {
+    const { worker, assignment } = await setup({ workerMemoryMb: 256 });
     const a = await assignment.acquire(fn('f'));
     await assignment.acquire(fn('f'));
-    await assert.rejects(assignment.acquire(fn('f')), { code: 'TooManyRequests' });
+    const third = assignment.acquire(fn('f'));
+    await new Promise((r) => setImmediate(r));
+    assignment.release(a, true);
+    const lease = await third;
+    assert.deepEqual({ envId: lease.envId, cold: lease.cold }, { envId: a.envId, cold: false });
+    assert.equal(worker.created.length, 2, 'no third sandbox');
+  });
+
+  it('a waiting cold start gets the room a destroyed environment frees', async () => {
+    const { assignment } = await setup({ workerMemoryMb: 256 });
+    const a = await assignment.acquire(fn('f'));
+    await assignment.acquire(fn('f'));
+    const other = assignment.acquire(fn('g'));
+    await new Promise((r) => setImmediate(r));
     assignment.release(a, false);
+    assert.equal((await other).cold, true);
+  });
+
+  it('under memory pressure evicts the least recently used idle environment first', async () => {
+    const { clock, worker, assignment, settle } = await setup({ workerMemoryMb: 256 });
+    const older = await assignment.acquire(fn('f'));
+    const newer = await assignment.acquire(fn('g'));
+    assignment.release(older, true);
+    clock.advance(10);
+    assignment.release(newer, true);
+    const third = await assignment.acquire(fn('h'));
     await settle();
-    assert.equal((await assignment.acquire(fn('f'))).cold, true);
+    assert.equal(third.cold, true);
+    assert.deepEqual(worker.destroyed, [older.envId]);
+    assert.equal((await assignment.acquire(fn('g'))).envId, newer.envId, 'the more recently used one stays warm');
   });
 
   it('records a failed creation as destroyed and surfaces the error', async () => {
@@ -204,7 +241,7 @@ describe('AssignmentService', () => {
     await journal.assignmentLog.append({ type: 'created', envId: 'old', key: 'f', workerId: 'w1', memoryMb: 128, atMs: 0 });
     const placement = new PlacementService();
     const assignment = new AssignmentService({
-      config: { keepAliveMs: 1000, sweepIntervalMs: 1000 }, log: journal.assignmentLog, placement,
+      config: { keepAliveMs: 1000, sweepIntervalMs: 1000, capacityWaitMs: 5000 }, log: journal.assignmentLog, placement,
       clock: new ManualClock(), logger: silentLogger(),
     });
     await assignment.start();

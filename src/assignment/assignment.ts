@@ -9,6 +9,12 @@ import type { Logger } from '../shared/log.js';
 import type { WorkerAgent } from '../worker/index.js';
 import { liveEnvironments, type AssignmentLogEntry, type EnvironmentEntry } from './environments.js';
 
+interface Waiter {
+  key: string;
+  wake(lease: Lease | undefined): void;
+  fail(err: Error): void;
+}
+
 /** An environment handed to one invocation; give it back with `release`. */
 export interface Lease {
   envId: string;
@@ -34,6 +40,8 @@ export class AssignmentService {
   /** Idle environments per key, most recently used last. */
   private readonly idle = new Map<string, string[]>();
   private sweepTimer: TimerHandle | undefined;
+  /** Cold starts waiting for room on a worker, oldest first. */
+  private readonly waiters: Waiter[] = [];
 
   constructor(private readonly deps: AssignmentDeps) {}
 
@@ -71,10 +79,18 @@ export class AssignmentService {
       void this.destroy(env, reusable ? 'retired' : 'failed');
       return;
     }
+    const waiting = this.waiters.findIndex((w) => w.key === env.key);
+    const worker = this.deps.placement.worker(env.workerId);
+    if (waiting >= 0 && worker) {
+      env.state = { kind: 'busy' };
+      this.waiters.splice(waiting, 1)[0]?.wake({ envId: env.id, worker, cold: false });
+      return;
+    }
     env.state = { kind: 'idle', sinceMs: this.deps.clock.now() };
     const stack = this.idle.get(env.key) ?? [];
     stack.push(env.id);
     this.idle.set(env.key, stack);
+    this.wakeOne();
   }
 
   /** A worker reports that an environment ended on its own: an idle one is dropped at once. */
@@ -106,6 +122,7 @@ export class AssignmentService {
 
   async shutdown(): Promise<void> {
     this.sweepTimer?.cancel();
+    for (const waiter of this.waiters.splice(0)) waiter.fail(new StratusError('ServiceUnavailable', 'Stratus is shutting down.'));
     await Promise.all([...this.envs.values()].map((env) => this.destroy(env, 'shutdown')));
   }
 
@@ -117,11 +134,67 @@ export class AssignmentService {
     }
   }
 
+  /**
+   * A cold start. With no room on any worker, the least recently used idle environment (of any
+   * function) is evicted first; if there is none, the request waits for room (or for an
+   * environment of its own key to come back) up to capacityWaitMs, then gets 429.
+   */
   private async create(fn: FunctionVersion, key: string): Promise<Lease> {
-    const worker = this.deps.placement.place({ memoryMb: fn.memoryMb, codeSha256: fn.code.sha256 });
-    if (!worker) {
-      throw new StratusError('TooManyRequests', 'Rate Exceeded.', { details: { Reason: 'ConcurrentInvocationLimitExceeded' } });
+    const deadline = this.deps.clock.now() + this.deps.config.capacityWaitMs;
+    for (;;) {
+      const worker = this.placeEvicting(fn);
+      if (worker) return this.boot(fn, key, worker);
+      const handed = await this.waitForCapacity(key, deadline);
+      if (handed) return handed;
     }
+  }
+
+  private placeEvicting(fn: FunctionVersion): WorkerAgent | undefined {
+    const request = { memoryMb: fn.memoryMb, codeSha256: fn.code.sha256 };
+    let worker = this.deps.placement.place(request);
+    for (let victim = this.leastRecentlyUsedIdle(); !worker && victim; victim = this.leastRecentlyUsedIdle()) {
+      void this.destroy(victim, 'evicted for memory');
+      worker = this.deps.placement.place(request);
+    }
+    return worker;
+  }
+
+  private leastRecentlyUsedIdle(): EnvironmentEntry | undefined {
+    let lru: EnvironmentEntry | undefined;
+    for (const env of this.envs.values()) {
+      if (env.state.kind === 'idle' && (lru?.state.kind !== 'idle' || env.state.sinceMs < lru.state.sinceMs)) lru = env;
+    }
+    return lru;
+  }
+
+  /** Resolves with an environment handed over, or undefined to try placing again. */
+  private waitForCapacity(key: string, deadlineMs: number): Promise<Lease | undefined> {
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = {
+        key,
+        wake: (lease) => {
+          timer.cancel();
+          resolve(lease);
+        },
+        fail: (err) => {
+          timer.cancel();
+          reject(err);
+        },
+      };
+      const timer = this.deps.clock.setTimer(Math.max(0, deadlineMs - this.deps.clock.now()), () => {
+        this.waiters.splice(this.waiters.indexOf(waiter), 1);
+        reject(new StratusError('TooManyRequests', 'Rate Exceeded.', { details: { Reason: 'ConcurrentInvocationLimitExceeded' } }));
+      });
+      this.waiters.push(waiter);
+    });
+  }
+
+  /** Lets the first waiter try again (room was freed, or an idle environment could be evicted). */
+  private wakeOne(): void {
+    this.waiters.shift()?.wake(undefined);
+  }
+
+  private async boot(fn: FunctionVersion, key: string, worker: WorkerAgent): Promise<Lease> {
     const env: EnvironmentEntry = {
       id: randomUUID(), key, functionName: fn.name, version: fn.version, workerId: worker.id, memoryMb: fn.memoryMb,
       state: { kind: 'initializing' }, retired: false,
@@ -148,6 +221,7 @@ export class AssignmentService {
       else this.idle.delete(env.key);
     }
     this.deps.placement.release(env.workerId, env.memoryMb);
+    this.wakeOne();
     try {
       await this.deps.log.append(this.destroyedEntry(env.id, reason));
       await this.deps.placement.worker(env.workerId)?.destroyEnvironment(env.id);

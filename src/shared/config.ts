@@ -33,6 +33,8 @@ export const configSchema = z.object({
     .object({
       keepAliveMs: z.number().int().positive().default(5 * 60 * 1000),
       sweepIntervalMs: z.number().int().positive().default(1000),
+      /** How long a cold start waits for room on a worker before 429. */
+      capacityWaitMs: z.number().int().nonnegative().default(10_000),
     })
     .default({}),
   asyncInvoke: z
