@@ -3,7 +3,7 @@ import { BubblewrapSandboxDriver, detectCgroups, type CgroupManager } from '../s
 import type { Clock } from '../shared/clock.js';
 import type { StratusConfig } from '../shared/config.js';
 import type { Logger } from '../shared/log.js';
-import { LocalWorkerAgent, UnpackedZipCache, type CodeSource, type FunctionLogSink } from '../worker/index.js';
+import { LocalWorkerAgent, removeStaleRunDirs, UnpackedZipCache, type CodeSource, type FunctionLogSink } from '../worker/index.js';
 
 export interface HostWorker {
   agent: LocalWorkerAgent;
@@ -14,11 +14,13 @@ export interface HostWorker {
 /**
  * The worker agent of this host, as both `stratus up` (in-process) and `stratus worker` (its
  * own process) run it: bubblewrap sandboxes in this process's cgroup subtree, code unpacked
- * under `<dataDir>/worker/code` from `code`.
+ * under `<dataDir>/worker/code` from `code`. On start it reconciles with what a killed
+ * predecessor left: empty cgroup subtrees and socket directories of dead Stratus processes.
  */
 export async function startHostWorker(config: StratusConfig, opts: { id: string; code: CodeSource; clock: Clock; log: Logger }): Promise<HostWorker> {
   const cgroups = detectCgroups(`stratus-${process.pid}`);
   await cgroups.cleanup();
+  await removeStaleRunDirs();
   opts.log.info({ cgroups: cgroups.version }, 'sandbox resource limits');
   const agent = new LocalWorkerAgent({
     id: opts.id,

@@ -29,21 +29,27 @@ export async function startWorkerProcess(config: StratusConfig, opts: WorkerProc
   const url = `http://${opts.host}:${address.port}`;
   let stopped = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
+  const register = async () => {
+    const res = await fetch(`${opts.controlPlane}${CLUSTER_API}/workers`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${opts.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ id: opts.id, url, status: host.agent.status() }),
+      signal: AbortSignal.timeout(Math.max(1000, opts.heartbeatMs)),
+    });
+    if (!res.ok) throw new Error(`the control plane refused the worker (HTTP ${res.status})`);
+  };
   const beat = async () => {
-    try {
-      const res = await fetch(`${opts.controlPlane}${CLUSTER_API}/workers`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${opts.token}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ id: opts.id, url, status: host.agent.status() }),
-        signal: AbortSignal.timeout(opts.heartbeatMs),
-      });
-      if (!res.ok) log.warn({ status: res.status }, 'control plane refused the heartbeat');
-    } catch (err) {
-      log.warn({ err }, 'heartbeat failed');
-    }
+    await register().catch((err: unknown) => log.warn({ err }, 'heartbeat failed'));
     if (!stopped) timer = setTimeout(() => void beat(), opts.heartbeatMs);
   };
-  await beat();
+  try {
+    await register();
+  } catch (err) {
+    await server.close();
+    await host.stop();
+    throw err;
+  }
+  timer = setTimeout(() => void beat(), opts.heartbeatMs);
   return {
     url,
     async stop() {

@@ -1,4 +1,5 @@
-import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Clock } from '../shared/clock.js';
@@ -150,7 +151,7 @@ export class LocalWorkerAgent implements WorkerAgent {
 
   /** Unix socket paths are short-limited, so control dirs live under the system temp dir. */
   private runRoot(): Promise<string> {
-    this.runDir ??= mkdtemp(join(tmpdir(), 'stratus-run-'));
+    this.runDir ??= mkdtemp(join(tmpdir(), `stratus-run-${process.pid}-`));
     return this.runDir;
   }
 }
@@ -158,4 +159,12 @@ export class LocalWorkerAgent implements WorkerAgent {
 function logStreamName(nowMs: number, version: string, envId: string): string {
   const day = new Date(nowMs).toISOString().slice(0, 10).replaceAll('-', '/');
   return `${day}/[${version}]${envId.replaceAll('-', '').slice(0, 32)}`;
+}
+
+/** Removes the socket directories of workers that died without cleaning up (SIGKILL). */
+export async function removeStaleRunDirs(): Promise<void> {
+  for (const name of await readdir(tmpdir())) {
+    const pid = /^stratus-run-(\d+)-/.exec(name)?.[1];
+    if (pid && !existsSync(`/proc/${pid}`)) await rm(join(tmpdir(), name), { recursive: true, force: true });
+  }
 }
