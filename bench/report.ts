@@ -145,8 +145,11 @@ export async function writeReport(dir: string, report: Report): Promise<string> 
 const START = '<!-- latest-results:start -->';
 const END = '<!-- latest-results:end -->';
 
-/** Replaces the latest-results block of bench/README.md with a link and the targets table. */
-export async function updateReadme(readmePath: string, base: string, report: Report): Promise<boolean> {
+/**
+ * Replaces the latest-results block of a README (bench/README.md, the repository's README.md)
+ * with a link and the targets table; `resultsLink` is the results folder relative to the README.
+ */
+export async function updateReadme(readmePath: string, resultsLink: string, base: string, report: Report): Promise<boolean> {
   let text: string;
   try {
     text = await readFile(readmePath, 'utf8');
@@ -158,7 +161,7 @@ export async function updateReadme(readmePath: string, base: string, report: Rep
   if (a < 0 || b < a) return false;
   const block = [
     START,
-    `Latest: [results/${base}.md](results/${base}.md) ([json](results/${base}.json)) — ${report.run.machine.cpus} cores, Node.js ${report.run.machine.node}` +
+    `Latest: [${resultsLink}${base}.md](${resultsLink}${base}.md) ([json](${resultsLink}${base}.json)) — ${report.run.machine.cpus} cores, Node.js ${report.run.machine.node}` +
       `${report.run.quick ? ', quick mode' : ''}.`,
     '',
     checksTable(report.scenarios.flatMap((s) => s.checks)),

@@ -110,7 +110,11 @@ async function main(): Promise<number> {
   const outDir = values.out ?? `${BENCH_DIR}results`;
   const base = await writeReport(outDir, report);
   log(`report: ${outDir}/${base}.md and .json`);
-  if (!values.out && !only && (await updateReadme(`${BENCH_DIR}README.md`, base, report))) log('bench/README.md: latest results updated');
+  if (!values.out && !only) {
+    for (const [readme, link] of [[`${BENCH_DIR}README.md`, 'results/'], [`${BENCH_DIR}../README.md`, 'bench/results/']] as const) {
+      if (await updateReadme(readme, link, base, report)) log(`${readme}: latest results updated`);
+    }
+  }
   const failed = results.filter((r) => !r.ok);
   if (failed.length) log(`failed to run: ${failed.map((r) => r.id).join(', ')}`);
   return failed.length ? 1 : 0;

@@ -7,6 +7,7 @@ import type { Logger } from '../shared/log.js';
 import { sendAuthError, sendError } from './errors.js';
 import { isStreamedBody, type ApiRequest, type ApiResponse, type Route, type StreamedBody } from './routes.js';
 import { verifySigV4, type CredentialLookup } from './sigv4.js';
+import { closeNow, listenOn } from '../shared/http.js';
 
 export interface FrontendServerDeps {
   routes: Route[];
@@ -27,17 +28,12 @@ export class FrontendServer {
     this.server = createServer({ keepAliveTimeout: 60_000 }, (req, res) => this.handle(req, res));
   }
 
-  async listen(host: string, port: number): Promise<AddressInfo> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, host, () => resolve());
-    });
-    return this.server.address() as AddressInfo;
+  listen(host: string, port: number): Promise<AddressInfo> {
+    return listenOn(this.server, host, port);
   }
 
   async close(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await closeNow(this.server);
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {

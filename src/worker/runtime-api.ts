@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { rm } from 'node:fs/promises';
 import type { StreamedResponse } from './response-relay.js';
+import { closeNow } from '../shared/http.js';
 
 /**
  * The Lambda Runtime API 2018-06-01, served by the worker to exactly one sandbox over a Unix
@@ -47,8 +48,7 @@ export class RuntimeApiServer {
   }
 
   async close(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await closeNow(this.server);
     await rm(this.socketPath, { force: true });
   }
 

@@ -6,6 +6,7 @@ import type { Logger } from '../shared/log.js';
 import type { FunctionVersion } from '../registry/index.js';
 import type { WorkerAgent } from './agent.js';
 import { invocationFrom, outcomePayload, resultHeaders, WORKER_API } from './wire.js';
+import { closeNow, listenOn } from '../shared/http.js';
 
 const ENV = new RegExp(`^${WORKER_API}/environments/([0-9a-f-]{36})(/invocations)?$`);
 const MAX_BODY = 8 * 1024 * 1024;
@@ -25,18 +26,13 @@ export class WorkerApiServer {
     });
   }
 
-  async listen(host: string, port: number): Promise<AddressInfo> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, host, () => resolve());
-    });
-    return this.server.address() as AddressInfo;
+  listen(host: string, port: number): Promise<AddressInfo> {
+    return listenOn(this.server, host, port);
   }
 
   async close(): Promise<void> {
     for (const stream of this.eventStreams) stream.end();
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await closeNow(this.server);
   }
 
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {

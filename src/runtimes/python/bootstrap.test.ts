@@ -4,15 +4,14 @@
  * runtime tests, with a temporary LAMBDA_TASK_ROOT per test.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { EventEmitter } from 'node:events';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { FakeRuntimeApi, type Posted } from '../nodejs/testing/fake-runtime-api.js';
+import { FakeRuntimeApi, startRuntime, type Posted, type RuntimeProcess } from '../nodejs/testing/fake-runtime-api.js';
 
 const PYTHON = '/usr/bin/python3';
 const BOOTSTRAP = fileURLToPath(new URL('../../../../src/runtimes/python/bootstrap.py', import.meta.url));
@@ -24,48 +23,11 @@ interface PyError {
   stackTrace: string[];
 }
 
-interface PyRuntime {
-  child: ChildProcess;
-  stdout(): string;
-  stderr(): string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  waitForStdout(text: string | RegExp, timeoutMs?: number): Promise<string>;
-}
+type PyRuntime = RuntimeProcess;
 
 /** Spawn the runtime as the worker does. No byte-code writes, so tests leave no __pycache__ in src/. */
 function startPython(env: Record<string, string>): PyRuntime {
-  const child = spawn(PYTHON, ['-u', BOOTSTRAP], {
-    env: { PYTHONDONTWRITEBYTECODE: '1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  const events = new EventEmitter();
-  child.stdout?.setEncoding('utf8').on('data', (d: string) => {
-    out += d;
-    events.emit('data');
-  });
-  child.stderr?.setEncoding('utf8').on('data', (d: string) => (err += d));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('exit', (code, signal) => resolve({ code, signal })),
-  );
-  const waitForStdout = (text: string | RegExp, timeoutMs = 8000): Promise<string> =>
-    new Promise((resolve, reject) => {
-      const has = (): boolean => (typeof text === 'string' ? out.includes(text) : text.test(out));
-      const check = (): void => {
-        if (!has()) return;
-        clearTimeout(timer);
-        events.off('data', check);
-        resolve(out);
-      };
-      const timer = setTimeout(() => {
-        events.off('data', check);
-        reject(new Error(`timed out waiting for stdout ${String(text)}; got:\n${out}\nstderr:\n${err}`));
-      }, timeoutMs);
-      events.on('data', check);
-      check();
-    });
-  return { child, stdout: () => out, stderr: () => err, exited, waitForStdout };
+  return startRuntime({ PYTHONDONTWRITEBYTECODE: '1', ...env }, [PYTHON, '-u', BOOTSTRAP]);
 }
 
 async function killChild(child: ChildProcess): Promise<void> {

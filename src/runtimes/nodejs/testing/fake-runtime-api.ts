@@ -162,8 +162,10 @@ export interface RuntimeProcess {
   waitForStdout(text: string | RegExp, timeoutMs?: number): Promise<string>;
 }
 
-export function startRuntime(env: Record<string, string>): RuntimeProcess {
-  const child = spawn(process.execPath, [BOOTSTRAP], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Spawns a runtime client (by default this Node.js one) with `env`, capturing its output. */
+export function startRuntime(env: Record<string, string>, command: string[] = [process.execPath, BOOTSTRAP]): RuntimeProcess {
+  const [program = process.execPath, ...args] = command;
+  const child = spawn(program, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   const outEvents = new EventEmitter();
