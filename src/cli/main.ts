@@ -9,7 +9,8 @@ import { startWorkerProcess } from './worker.js';
 
 const USAGE = `Usage:
   stratus up     [--port 9001] [--host 127.0.0.1] [--data-dir .stratus] [--keep-alive-ms 300000]
-                 [--worker-memory-mb N] [--lease-ms 3000] [--log-level info] [--function-logs stdout|off]
+                 [--worker-memory-mb N] [--lease-ms 3000] [--account-concurrency 1000]
+                 [--log-level info] [--function-logs stdout|off]
   stratus worker --control-plane http://HOST:PORT [--host 127.0.0.1] [--port 0] [--id NAME]
                  [--data-dir .stratus-worker] [--worker-memory-mb N] [--heartbeat-ms 1000] [--log-level info]
 
@@ -26,6 +27,7 @@ const OPTIONS = {
   'keep-alive-ms': { type: 'string' },
   'worker-memory-mb': { type: 'string' },
   'lease-ms': { type: 'string' },
+  'account-concurrency': { type: 'string' },
   'heartbeat-ms': { type: 'string' },
   'log-level': { type: 'string' },
   'function-logs': { type: 'string' },
@@ -44,6 +46,7 @@ function configFrom(flags: Flags, env: NodeJS.ProcessEnv, defaultDataDir: string
     logLevel: flags['log-level'],
     frontend: { host: flags.host, port: num(flags.port) },
     assignment: { keepAliveMs: num(flags['keep-alive-ms']) },
+    concurrency: { accountLimit: num(flags['account-concurrency']) },
     worker: { functionLogs: flags['function-logs'], memoryMb: num(flags['worker-memory-mb']) },
     cluster: { token: env.STRATUS_CLUSTER_TOKEN || undefined, leaseMs: num(flags['lease-ms']), heartbeatMs: num(flags['heartbeat-ms']) },
     credentials:

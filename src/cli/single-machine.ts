@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { AssignmentService } from '../assignment/index.js';
 import { FilesystemCodeStore } from '../codestore/index.js';
 import {
-  accountSettingsRoutes, aliasRoutes, AsyncInvoker, clusterRoutes, FrontendServer, functionRoutes, functionUrlRoutes, invocationRoutes, InvokeService,
+  accountSettingsRoutes, aliasRoutes, AsyncInvoker, clusterRoutes, ConcurrencyLimiter, concurrencyRoutes, FrontendServer, functionRoutes, functionUrlRoutes, invocationRoutes, InvokeService,
   streamingInvocationRoutes, tagRoutes, urlInvocationRoutes, versionRoutes,
 } from '../frontend/index.js';
 import { SqliteJournal } from '../journal/index.js';
@@ -65,7 +65,13 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
   const clusterToken = await loadClusterToken(config);
   registry.onChange((name, version) => assignment.retire(name, version));
 
-  const invoker = new InvokeService(registry, assignment, log.child({ component: 'frontend' }));
+  const { accountLimit, minUnreserved } = config.concurrency;
+  const limiter = new ConcurrencyLimiter({
+    accountLimit,
+    reservedFor: (name) => registry.get(name).reservedConcurrency,
+    reservedTotal: () => registry.reservedConcurrencyTotal(),
+  });
+  const invoker = new InvokeService(registry, assignment, limiter, log.child({ component: 'frontend' }));
   const events = new AsyncInvoker(invoker, config.asyncInvoke, clock, log.child({ component: 'async' }));
   const lookup = (id: string) => (id === credentials.accessKeyId ? credentials.secretAccessKey : undefined);
   const { maxSyncPayloadBytes, maxAsyncPayloadBytes, maxZipBytes, maxUnzippedBytes, signatureMaxSkewMs } = config.frontend;
@@ -79,13 +85,14 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
       ...functionUrlRoutes({ registry, clock }),
       ...urlInvocationRoutes({ registry, invoker, credentials: lookup, clock, signatureMaxSkewMs, accountId, maxPayloadBytes: maxSyncPayloadBytes }),
       ...tagRoutes({ registry }),
+      ...concurrencyRoutes({ registry, accountLimit, minUnreserved }),
       ...clusterRoutes({
         token: clusterToken, placement, code, leaseMs: config.cluster.leaseMs, log: log.child({ component: 'placement' }),
         onWorkerJoined: (agent) => agent.onEnvironmentLost((envId) => assignment.environmentLost(envId)),
       }),
       ...accountSettingsRoutes({
         registry, maxZipBytes, maxUnzippedBytes,
-        concurrency: () => placement.workers().reduce((sum, w) => sum + Math.floor(w.status().memoryMb / 128), 0),
+        concurrency: () => ({ total: accountLimit, unreserved: accountLimit - registry.reservedConcurrencyTotal() }),
       }),
     ],
     credentials: lookup,

@@ -5,8 +5,8 @@ export interface AccountSettingsDeps {
   registry: FunctionRegistry;
   maxZipBytes: number;
   maxUnzippedBytes: number;
-  /** Concurrent executions the workers can hold now (their memory in 128 MB environments). */
-  concurrency(): number;
+  /** The account's concurrency limit, and what reservations leave of it. */
+  concurrency(): { total: number; unreserved: number };
 }
 
 /** Lambda's default code storage quota (75 GB). */
@@ -27,7 +27,7 @@ export function accountSettingsRoutes(deps: AccountSettingsDeps): Route[] {
         body: {
           AccountLimit: {
             TotalCodeSize: TOTAL_CODE_SIZE, CodeSizeUnzipped: deps.maxUnzippedBytes, CodeSizeZipped: deps.maxZipBytes,
-            ConcurrentExecutions: concurrency, UnreservedConcurrentExecutions: concurrency,
+            ConcurrentExecutions: concurrency.total, UnreservedConcurrentExecutions: concurrency.unreserved,
           },
           AccountUsage: { TotalCodeSize: totalCodeSize, FunctionCount: functions.length },
         },

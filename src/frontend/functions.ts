@@ -170,8 +170,9 @@ function getFunction(deps: FunctionRoutesDeps, req: ApiRequest, described: { fn:
   const expires = deps.clock.now() + LINK_TTL_MS;
   const location = `${req.origin}/_stratus/code/${fn.code.sha256}?expires=${expires}&sig=${linkSignature(deps.linkSecret, fn.code.sha256, expires)}`;
   const out: Record<string, unknown> = { Configuration: config, Code: { RepositoryType: 'S3', Location: location } };
-  const tags = deps.registry.get(fn.name).tags;
+  const { tags, reservedConcurrency } = deps.registry.get(fn.name);
   if (tags && Object.keys(tags).length > 0) out.Tags = tags;
+  if (reservedConcurrency !== undefined) out.Concurrency = { ReservedConcurrentExecutions: reservedConcurrency };
   return out;
 }
 

@@ -12,3 +12,5 @@ export { InvokeService, type InvokeRequest, type InvokeOutcome } from './invoke-
 export { AsyncInvoker } from './async-invoker.js';
 export { verifySigV4, type CredentialLookup } from './sigv4.js';
 export { clusterRoutes, type ClusterRoutesDeps } from './cluster.js';
+export { concurrencyRoutes, type ConcurrencyRoutesDeps } from './concurrency.js';
+export { ConcurrencyLimiter, type ConcurrencyLimits } from './concurrency-limiter.js';

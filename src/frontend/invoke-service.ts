@@ -3,6 +3,7 @@ import type { FunctionRegistry, FunctionVersion } from '../registry/index.js';
 import { StratusError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import type { InvocationResult, ResponseSink } from '../worker/index.js';
+import type { ConcurrencyLimiter } from './concurrency-limiter.js';
 
 export interface InvokeRequest {
   functionName: string;
@@ -28,6 +29,7 @@ export class InvokeService {
   constructor(
     private readonly registry: FunctionRegistry,
     private readonly assignment: AssignmentService,
+    private readonly limiter: ConcurrencyLimiter,
     private readonly log: Logger,
   ) {}
 
@@ -36,6 +38,15 @@ export class InvokeService {
   }
 
   async invoke(req: InvokeRequest, version = this.resolve(req.functionName, req.qualifier)): Promise<InvokeOutcome> {
+    const leave = this.limiter.enter(version.name);
+    try {
+      return await this.run(req, version);
+    } finally {
+      leave();
+    }
+  }
+
+  private async run(req: InvokeRequest, version: FunctionVersion): Promise<InvokeOutcome> {
     const lease = await this.assignment.acquire(version);
     let result: InvocationResult;
     try {

@@ -26,9 +26,9 @@ export class Validator {
     return value;
   }
 
-  integer(key: string, field: string, min: number, max: number): number | undefined {
+  integer(key: string, field: string, min: number, max: number, rule: { required?: boolean } = {}): number | undefined {
     const value = this.body[key];
-    if (value === undefined || value === null) return undefined;
+    if (value === undefined || value === null) return rule.required ? this.fail(value, field, 'Member must not be null') : undefined;
     if (typeof value !== 'number' || !Number.isInteger(value)) return this.fail(value, field, 'Member must be an integer');
     if (value < min) return this.fail(value, field, `Member must have value greater than or equal to ${min}`);
     if (value > max) return this.fail(value, field, `Member must have value less than or equal to ${max}`);

@@ -9,7 +9,7 @@ import { isSupportedRuntime, SUPPORTED_RUNTIMES, type FunctionRecord, type Funct
 import { VersionCatalog } from './versions.js';
 
 /** The settable part of a function's configuration. */
-export type FunctionSettings = Omit<FunctionRecord, 'name' | 'code' | 'lastModifiedMs' | 'revisionId' | 'tags'>;
+export type FunctionSettings = Omit<FunctionRecord, 'name' | 'code' | 'lastModifiedMs' | 'revisionId' | 'tags' | 'reservedConcurrency'>;
 
 export interface RegistryDeps {
   journal: Pick<Journal, 'functions' | 'versions' | 'aliases' | 'functionUrls'>;
@@ -179,7 +179,7 @@ export class FunctionRegistry {
     if (latest && latest.sourceRevisionId === fn.revisionId) return latest;
     const number = (fn.lastVersion ?? 0) + 1;
     const bumped = await this.replace(name, (current) => ({ ...current, lastVersion: number, revisionId: randomUUID() }), '$LATEST');
-    const { tags: _tags, lastVersion: _last, ...snapshot } = fn;
+    const { tags: _tags, reservedConcurrency: _reserved, lastVersion: _last, ...snapshot } = fn;
     const version: PublishedVersion = {
       ...snapshot, version: String(number), description: opts.description ?? fn.description,
       ...this.stamp(), sourceRevisionId: bumped.revisionId,
@@ -226,6 +226,18 @@ export class FunctionRegistry {
     await this.replace(name, ({ tags: _old, ...fn }) => (Object.keys(rest).length > 0 ? { ...fn, tags: rest } : fn));
   }
 
+  /** PutFunctionConcurrency / DeleteFunctionConcurrency: no new RevisionId, environments stay warm. */
+  async setReservedConcurrency(name: string, value: number | undefined): Promise<void> {
+    await this.replace(name, ({ reservedConcurrency: _old, ...fn }) => (value === undefined ? fn : { ...fn, reservedConcurrency: value }), 'none');
+  }
+
+  /** The sum of every function's reserved concurrency, optionally leaving one function out. */
+  reservedConcurrencyTotal(except?: string): number {
+    let total = 0;
+    for (const fn of this.cache.values()) if (fn.name !== except) total += fn.reservedConcurrency ?? 0;
+    return total;
+  }
+
   /** Size of a stored code package that $LATEST or a version still uses. */
   codeSize(sha256: string): number | undefined {
     for (const fn of this.cache.values()) if (fn.code.sha256 === sha256) return fn.code.size;
@@ -258,7 +270,8 @@ export class FunctionRegistry {
    * Writes a new $LATEST document. `scope` '$LATEST' retires only $LATEST's environments (its code
    * or configuration changed); without it every environment of the function goes (tags).
    */
-  private async replace(name: string, change: (current: StoredFunction) => StoredFunction, scope?: '$LATEST'): Promise<StoredFunction> {
+  /** Writes a changed record; `scope` says which environments it retires ('none': none). */
+  private async replace(name: string, change: (current: StoredFunction) => StoredFunction, scope?: '$LATEST' | 'none'): Promise<StoredFunction> {
     const current = this.cache.get(name);
     const expected = this.docRevisions.get(name);
     if (!current || expected === undefined) throw this.notFound(name);
@@ -269,7 +282,7 @@ export class FunctionRegistry {
     }
     this.cache.set(name, next);
     this.docRevisions.set(name, revision);
-    this.notify(name, scope);
+    if (scope !== 'none') this.notify(name, scope);
     return next;
   }
 

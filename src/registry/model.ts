@@ -27,10 +27,12 @@ export interface FunctionRecord {
    * gives the function's sandboxes outbound network. Absent or empty: no tags.
    */
   tags?: Record<string, string>;
+  /** PutFunctionConcurrency: executions reserved for (and capping) this function, function-wide. */
+  reservedConcurrency?: number;
 }
 
 /** The part of a function that a published version freezes. */
-export type FunctionSnapshot = Omit<FunctionRecord, 'tags'>;
+export type FunctionSnapshot = Omit<FunctionRecord, 'tags' | 'reservedConcurrency'>;
 
 /** A published version: an immutable snapshot of $LATEST's code and configuration. */
 export interface PublishedVersion extends FunctionSnapshot {

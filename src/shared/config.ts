@@ -37,6 +37,14 @@ export const configSchema = z.object({
       capacityWaitMs: z.number().int().nonnegative().default(10_000),
     })
     .default({}),
+  concurrency: z
+    .object({
+      /** The account's concurrent executions (Lambda's default quota). */
+      accountLimit: z.number().int().positive().default(1000),
+      /** What reserved concurrency must leave unreserved (Lambda: 100). */
+      minUnreserved: z.number().int().nonnegative().default(100),
+    })
+    .default({}),
   asyncInvoke: z
     .object({
       maxRetryAttempts: z.number().int().min(0).max(2).default(2),
