@@ -54,7 +54,7 @@ async function setup(opts: { keepAliveMs?: number; workerMemoryMb?: number } = {
   const worker = new FakeWorker('w1', opts.workerMemoryMb);
   placement.register(worker);
   const assignment = new AssignmentService({
-    config: { keepAliveMs: opts.keepAliveMs ?? 60_000, sweepIntervalMs: 1000, capacityWaitMs: 5000 },
+    config: { keepAliveMs: opts.keepAliveMs ?? 60_000, sweepIntervalMs: 1000, capacityWaitMs: 5000, scalingBurst: 1000, scalingWindowMs: 10_000 },
     log: journal.assignmentLog, placement, clock, logger: silentLogger(),
   });
   await assignment.start();
@@ -181,6 +181,23 @@ describe('AssignmentService', () => {
     assert.equal((await assignment.acquire(fn('f'))).cold, false);
   });
 
+  it('throttles a function that creates environments faster than its scaling rate', async () => {
+    const clock = new ManualClock();
+    const placement = new PlacementService();
+    placement.register(new FakeWorker('w1', 10_240));
+    const assignment = new AssignmentService({
+      config: { keepAliveMs: 60_000, sweepIntervalMs: 1000, capacityWaitMs: 0, scalingBurst: 2, scalingWindowMs: 10_000 },
+      log: new MemoryJournal().assignmentLog, placement, clock, logger: silentLogger(),
+    });
+    const first = await assignment.acquire(fn('f'));
+    await assignment.acquire(fn('f'));
+    await assert.rejects(assignment.acquire(fn('f')), { code: 'TooManyRequests', details: { Reason: 'FunctionInvocationRateLimitExceeded' } });
+    assignment.release(first, true);
+    assert.equal((await assignment.acquire(fn('f'))).cold, false, 'warm invokes are never rate limited');
+    clock.advance(5000);
+    assert.equal((await assignment.acquire(fn('f'))).cold, true);
+  });
+
   it('waits for room when no worker has memory left, then refuses with TooManyRequests', async () => {
     const { clock, assignment } = await setup({ workerMemoryMb: 256 });
     await assignment.acquire(fn('f'));
@@ -241,7 +258,7 @@ describe('AssignmentService', () => {
     await journal.assignmentLog.append({ type: 'created', envId: 'old', key: 'f', workerId: 'w1', memoryMb: 128, atMs: 0 });
     const placement = new PlacementService();
     const assignment = new AssignmentService({
-      config: { keepAliveMs: 1000, sweepIntervalMs: 1000, capacityWaitMs: 5000 }, log: journal.assignmentLog, placement,
+      config: { keepAliveMs: 1000, sweepIntervalMs: 1000, capacityWaitMs: 5000, scalingBurst: 1000, scalingWindowMs: 10_000 }, log: journal.assignmentLog, placement,
       clock: new ManualClock(), logger: silentLogger(),
     });
     await assignment.start();

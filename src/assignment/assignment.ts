@@ -8,6 +8,7 @@ import { StratusError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import type { WorkerAgent } from '../worker/index.js';
 import { liveEnvironments, type AssignmentLogEntry, type EnvironmentEntry } from './environments.js';
+import { ScalingRate } from './scaling-rate.js';
 
 interface Waiter {
   key: string;
@@ -43,7 +44,11 @@ export class AssignmentService {
   /** Cold starts waiting for room on a worker, oldest first. */
   private readonly waiters: Waiter[] = [];
 
-  constructor(private readonly deps: AssignmentDeps) {}
+  private readonly scaling: ScalingRate;
+
+  constructor(private readonly deps: AssignmentDeps) {
+    this.scaling = new ScalingRate(deps.clock, deps.config.scalingBurst, deps.config.scalingWindowMs);
+  }
 
   /** Reconciles with the journal (environments of a previous run are gone) and starts reaping. */
   async start(): Promise<void> {
@@ -140,6 +145,9 @@ export class AssignmentService {
    * environment of its own key to come back) up to capacityWaitMs, then gets 429.
    */
   private async create(fn: FunctionVersion, key: string): Promise<Lease> {
+    if (!this.scaling.take(fn.name)) {
+      throw new StratusError('TooManyRequests', 'Rate Exceeded.', { details: { Reason: 'FunctionInvocationRateLimitExceeded' } });
+    }
     const deadline = this.deps.clock.now() + this.deps.config.capacityWaitMs;
     for (;;) {
       const worker = this.placeEvicting(fn);
