@@ -54,7 +54,8 @@ export class BubblewrapSandboxDriver implements SandboxDriver {
         const oomKilled = cgroup.oomKills() > 0;
         finalPeak = cgroup.peakMemoryBytes();
         network?.stop();
-        void cgroup.destroy().finally(() => resolve({ code, signal, oomKilled }));
+        // A cgroup that cannot be removed is left for the next start's cleanup, never fatal.
+        void cgroup.destroy().catch(() => {}).then(() => resolve({ code, signal, oomKilled }));
       }),
     );
     try {
