@@ -46,8 +46,9 @@ export async function startHostWorker(config: StratusConfig, opts: { id: string;
 }
 
 function functionLogSink(mode: 'stdout' | 'off'): FunctionLogSink {
-  if (mode === 'off') return { write: () => {} };
+  if (mode === 'off') return { enabled: false, write: () => {} };
   return {
+    enabled: true,
     write(functionName, text) {
       const lines = text.endsWith('\n') ? text.slice(0, -1) : text;
       process.stdout.write(`[${functionName}] ${lines.replaceAll('\n', `\n[${functionName}] `)}\n`);

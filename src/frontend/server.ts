@@ -23,6 +23,7 @@ export interface FrontendServerDeps {
  */
 export class FrontendServer {
   private readonly server: Server;
+  private readonly signingKeys = new Map<string, Buffer>();
 
   constructor(private readonly deps: FrontendServerDeps) {
     this.server = createServer({ keepAliveTimeout: 60_000 }, (req, res) => this.handle(req, res));
@@ -55,7 +56,7 @@ export class FrontendServer {
       (body) => {
         if (!body) return sendError(res, requestId, new StratusError('RequestTooLarge', route.tooLargeMessage));
         if (route.sigv4) {
-          const verdict = verifySigV4({ method, rawUrl: req.url ?? '/', headers: req.headers, body }, this.deps.credentials, this.deps.clock.now(), { maxSkewMs: this.deps.signatureMaxSkewMs });
+          const verdict = verifySigV4({ method, rawUrl: req.url ?? '/', headers: req.headers, body }, this.deps.credentials, this.deps.clock.now(), { maxSkewMs: this.deps.signatureMaxSkewMs, signingKeys: this.signingKeys });
           if (!verdict.ok) return sendAuthError(res, requestId, verdict.code, verdict.message);
         }
         const apiReq: ApiRequest = {

@@ -16,7 +16,12 @@ export type CredentialLookup = (accessKeyId: string) => string | undefined;
 export type VerifyFailureCode =
   | 'MissingAuthenticationToken' | 'IncompleteSignature' | 'UnrecognizedClient' | 'InvalidSignature' | 'SignatureExpired';
 export type VerifyResult = { ok: true; accessKeyId: string } | { ok: false; code: VerifyFailureCode; message: string };
-export interface VerifyOptions { service?: string; maxSkewMs?: number }
+export interface VerifyOptions {
+  service?: string;
+  maxSkewMs?: number;
+  /** Derived signing keys (one per secret, day, region and service), kept by the caller across requests. */
+  signingKeys?: Map<string, Buffer>;
+}
 type Failure = Extract<VerifyResult, { ok: false }>;
 
 const ALGORITHM = 'AWS4-HMAC-SHA256';
@@ -217,7 +222,20 @@ function payloadCandidates(req: SignedRequest, presigned: boolean): string[] | F
   return [declared];
 }
 
-function computeSignature(req: SignedRequest, auth: AuthParams, scope: Scope, secret: string, payloadHash: string): Buffer {
+/** The SigV4 signing key: four HMACs, the same all day for a secret, so a cache may keep it. */
+function signingKey(secret: string, scope: Scope, cache: Map<string, Buffer> | undefined): Buffer {
+  const { date, region, service, terminator } = scope;
+  const id = `${date}/${region}/${service}/${terminator}/${secret}`;
+  let key = cache?.get(id);
+  if (!key) {
+    key = [date, region, service, terminator].reduce<Buffer>((k, part) => hmac(k, part), Buffer.from(`AWS4${secret}`, 'utf8'));
+    if (cache && cache.size >= 64) cache.clear();
+    cache?.set(id, key);
+  }
+  return key;
+}
+
+function computeSignature(req: SignedRequest, auth: AuthParams, scope: Scope, key: Buffer, payloadHash: string): Buffer {
   const { path, query } = splitUrl(req.rawUrl);
   const signedHeaders = auth.signedHeaders.split(';');
   const canonicalRequest = [
@@ -226,7 +244,6 @@ function computeSignature(req: SignedRequest, auth: AuthParams, scope: Scope, se
   ].join('\n');
   const { date, region, service, terminator } = scope;
   const stringToSign = [ALGORITHM, auth.amzDate, `${date}/${region}/${service}/${terminator}`, sha256Hex(canonicalRequest)].join('\n');
-  const key = [date, region, service, terminator].reduce<Buffer>((k, part) => hmac(k, part), Buffer.from(`AWS4${secret}`, 'utf8'));
   return hmac(key, stringToSign);
 }
 
@@ -257,9 +274,10 @@ export function verifySigV4(req: SignedRequest, lookup: CredentialLookup, nowMs:
   const candidates = payloadCandidates(req, auth.presigned);
   if (!Array.isArray(candidates)) return candidates;
   const provided = Buffer.from(auth.signature, 'hex');
+  const key = signingKey(secret, scope, opts.signingKeys);
   let match = false;
   for (const payloadHash of candidates) {
-    if (timingSafeEqual(computeSignature(req, auth, scope, secret, payloadHash), provided)) match = true;
+    if (timingSafeEqual(computeSignature(req, auth, scope, key, payloadHash), provided)) match = true;
   }
   return match ? { ok: true, accessKeyId: scope.accessKeyId } : fail('InvalidSignature', MSG_INVALID);
 }

@@ -7,6 +7,8 @@ import { endLine, LogTail, reportLine, startLine } from './log-lines.js';
 
 /** Where function output goes besides the log tail (the console of `stratus up`, or nowhere). */
 export interface FunctionLogSink {
+  /** False when function output goes nowhere: the platform lines are then only built for a tail. */
+  readonly enabled: boolean;
   write(functionName: string, text: string): void;
 }
 
@@ -202,8 +204,10 @@ export class Environment implements RuntimeApiHandler {
     const initDurationMs = this.initReported ? undefined : this.initDurationMs;
     this.initReported = true;
     const requestId = pending.inv.requestId;
-    const maxMemoryUsedBytes = this.sandbox?.peakMemoryBytes() ?? 0;
-    this.log(pending, endLine(requestId) + reportLine({ requestId, durationMs, initDurationMs, status, memorySizeMb: this.p.memoryMb, maxMemoryUsedBytes }));
+    if (this.p.logSink.enabled || pending.inv.tailLog) {
+      const maxMemoryUsedBytes = this.sandbox?.peakMemoryBytes() ?? 0;
+      this.log(pending, endLine(requestId) + reportLine({ requestId, durationMs, initDurationMs, status, memorySizeMb: this.p.memoryMb, maxMemoryUsedBytes }));
+    }
     pending.resolve({
       outcome,
       reusable: this.alive,
