@@ -198,6 +198,27 @@ describe('AssignmentService', () => {
     assert.equal((await assignment.acquire(fn('f'))).cold, true);
   });
 
+  it('keeps provisioned environments initialized past the keep-alive, tops them up, and lets them go at 0', async () => {
+    const { clock, worker, assignment, settle } = await setup({ keepAliveMs: 1000 });
+    const version = { ...fn('f'), version: '1' };
+    assignment.setProvisioned(version, 2);
+    await settle();
+    assert.equal(worker.created.length, 2);
+    assert.equal(assignment.provisionedCount(version), 2);
+    clock.advance(5000);
+    await settle();
+    assert.deepEqual(worker.destroyed, [], 'never reaped');
+    const lease = await assignment.acquire(version);
+    assert.equal(lease.cold, false, 'an invoke takes a provisioned environment');
+    assignment.release(lease, false);
+    clock.advance(1000);
+    await settle();
+    assert.equal(assignment.provisionedCount(version), 2, 'a lost one is replaced on the next sweep');
+    assignment.setProvisioned(version, 0);
+    await settle();
+    assert.equal(assignment.provisionedCount(version), 0);
+  });
+
   it('waits for room when no worker has memory left, then refuses with TooManyRequests', async () => {
     const { clock, assignment } = await setup({ workerMemoryMb: 256 });
     await assignment.acquire(fn('f'));

@@ -41,6 +41,8 @@ export class AssignmentService {
   /** Idle environments per key, most recently used last. */
   private readonly idle = new Map<string, string[]>();
   private sweepTimer: TimerHandle | undefined;
+  /** Provisioned concurrency targets per environment key. */
+  private readonly provisionTargets = new Map<string, { fn: FunctionVersion; count: number }>();
   /** Cold starts waiting for room on a worker, oldest first. */
   private readonly waiters: Waiter[] = [];
 
@@ -114,6 +116,9 @@ export class AssignmentService {
    * version, only that version's environments (e.g. $LATEST after an update, or a deleted version).
    */
   retire(functionName: string, version?: string): void {
+    for (const [key, target] of this.provisionTargets) {
+      if (target.fn.name === functionName && (version === undefined || target.fn.version === version)) this.provisionTargets.delete(key);
+    }
     for (const env of this.envs.values()) {
       if (env.functionName !== functionName || (version !== undefined && env.version !== version)) continue;
       env.retired = true;
@@ -135,7 +140,45 @@ export class AssignmentService {
   sweep(): void {
     const cutoff = this.deps.clock.now() - this.deps.config.keepAliveMs;
     for (const env of this.envs.values()) {
-      if (env.state.kind === 'idle' && env.state.sinceMs <= cutoff) void this.destroy(env, 'keep-alive expired');
+      if (env.state.kind === 'idle' && !env.provisioned && env.state.sinceMs <= cutoff) void this.destroy(env, 'keep-alive expired');
+    }
+    for (const key of this.provisionTargets.keys()) this.reconcile(key);
+  }
+
+  /**
+   * Provisioned concurrency: keep `count` environments of this version initialized ahead of
+   * traffic (0 removes the target). They are topped up on every sweep if any is lost.
+   */
+  setProvisioned(fn: FunctionVersion, count: number): void {
+    const key = environmentKey(fn);
+    if (count > 0) this.provisionTargets.set(key, { fn, count });
+    else this.provisionTargets.delete(key);
+    this.reconcile(key);
+  }
+
+  /** Provisioned environments that exist for this version now. */
+  provisionedCount(fn: FunctionVersion): number {
+    const key = environmentKey(fn);
+    let n = 0;
+    for (const env of this.envs.values()) if (env.key === key && env.provisioned) n++;
+    return n;
+  }
+
+  private reconcile(key: string): void {
+    const target = this.provisionTargets.get(key);
+    const mine = [...this.envs.values()].filter((e) => e.key === key && e.provisioned);
+    const wanted = target?.count ?? 0;
+    for (const extra of mine.slice(wanted)) {
+      if (extra.state.kind === 'idle') void this.destroy(extra, 'provisioned concurrency lowered');
+      else extra.provisioned = false;
+    }
+    for (let i = mine.length; target && i < wanted; i++) {
+      const worker = this.placeEvicting(target.fn);
+      if (!worker) break;
+      this.boot(target.fn, key, worker, true).then(
+        (lease) => this.release(lease, true),
+        (err: unknown) => this.deps.logger.warn({ err, function: target.fn.name }, 'provisioning an environment failed'),
+      );
     }
   }
 
@@ -170,7 +213,8 @@ export class AssignmentService {
   private leastRecentlyUsedIdle(): EnvironmentEntry | undefined {
     let lru: EnvironmentEntry | undefined;
     for (const env of this.envs.values()) {
-      if (env.state.kind === 'idle' && (lru?.state.kind !== 'idle' || env.state.sinceMs < lru.state.sinceMs)) lru = env;
+      if (env.state.kind !== 'idle' || env.provisioned) continue;
+      if (lru?.state.kind !== 'idle' || env.state.sinceMs < lru.state.sinceMs) lru = env;
     }
     return lru;
   }
@@ -202,15 +246,15 @@ export class AssignmentService {
     this.waiters.shift()?.wake(undefined);
   }
 
-  private async boot(fn: FunctionVersion, key: string, worker: WorkerAgent): Promise<Lease> {
+  private async boot(fn: FunctionVersion, key: string, worker: WorkerAgent, provisioned = false): Promise<Lease> {
     const env: EnvironmentEntry = {
       id: randomUUID(), key, functionName: fn.name, version: fn.version, workerId: worker.id, memoryMb: fn.memoryMb,
-      state: { kind: 'initializing' }, retired: false,
+      state: { kind: 'initializing' }, retired: false, provisioned,
     };
     this.envs.set(env.id, env);
     try {
       await this.deps.log.append({ type: 'created', envId: env.id, key, workerId: worker.id, memoryMb: fn.memoryMb, atMs: this.deps.clock.now() } satisfies AssignmentLogEntry);
-      await worker.createEnvironment(env.id, fn);
+      await worker.createEnvironment(env.id, fn, { initType: provisioned ? 'provisioned-concurrency' : 'on-demand' });
     } catch (err) {
       await this.destroy(env, 'create failed');
       throw err;

@@ -17,6 +17,8 @@ export interface EnvironmentEntry {
   state: EnvironmentState;
   /** Set when the function changed: the environment is destroyed instead of going idle. */
   retired: boolean;
+  /** Kept initialized ahead of traffic (provisioned concurrency): never reaped or evicted. */
+  provisioned: boolean;
 }
 
 /** The journal's assignment log entries. */

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { AssignmentService } from '../assignment/index.js';
 import { FilesystemCodeStore } from '../codestore/index.js';
 import {
-  accountSettingsRoutes, aliasRoutes, AsyncInvoker, clusterRoutes, ConcurrencyLimiter, concurrencyRoutes, FrontendServer, functionRoutes, functionUrlRoutes, invocationRoutes, InvokeService,
+  accountSettingsRoutes, aliasRoutes, AsyncInvoker, clusterRoutes, ConcurrencyLimiter, concurrencyRoutes, provisionedConcurrencyRoutes, FrontendServer, functionRoutes, functionUrlRoutes, invocationRoutes, InvokeService,
   streamingInvocationRoutes, tagRoutes, urlInvocationRoutes, versionRoutes,
 } from '../frontend/index.js';
 import { SqliteJournal } from '../journal/index.js';
@@ -63,7 +63,21 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
     assignment.workerLost(workerId);
   });
   const clusterToken = await loadClusterToken(config);
-  registry.onChange((name, version) => assignment.retire(name, version));
+  // Provisioned concurrency follows the registry: re-applied at start and after each change.
+  const applyProvisioned = (name: string) => {
+    for (const [qualifier, { requested }] of Object.entries(registry.find(name)?.provisioned ?? {})) {
+      try {
+        assignment.setProvisioned(registry.provisionedVersion(name, qualifier), requested);
+      } catch (err) {
+        log.warn({ err, function: name, qualifier }, 'provisioned concurrency cannot be applied');
+      }
+    }
+  };
+  registry.onChange((name, version) => {
+    assignment.retire(name, version);
+    applyProvisioned(name);
+  });
+  for (const fn of registry.list()) applyProvisioned(fn.name);
 
   const { accountLimit, minUnreserved } = config.concurrency;
   const limiter = new ConcurrencyLimiter({
@@ -86,6 +100,7 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
       ...urlInvocationRoutes({ registry, invoker, credentials: lookup, clock, signatureMaxSkewMs, accountId, maxPayloadBytes: maxSyncPayloadBytes }),
       ...tagRoutes({ registry }),
       ...concurrencyRoutes({ registry, accountLimit, minUnreserved }),
+      ...provisionedConcurrencyRoutes({ registry, provision: (fn, n) => assignment.setProvisioned(fn, n), allocated: (fn) => assignment.provisionedCount(fn) }),
       ...clusterRoutes({
         token: clusterToken, placement, code, leaseMs: config.cluster.leaseMs, log: log.child({ component: 'placement' }),
         onWorkerJoined: (agent) => agent.onEnvironmentLost((envId) => assignment.environmentLost(envId)),

@@ -16,6 +16,7 @@ const WIRE: Record<ErrorCode, Wire> = {
   ResourceNotFound: { type: 'ResourceNotFoundException', status: 404, typed: true, capital: true },
   ResourceConflict: { type: 'ResourceConflictException', status: 409, typed: true },
   PreconditionFailed: { type: 'PreconditionFailedException', status: 412, typed: true },
+  ProvisionedConcurrencyConfigNotFound: { type: 'ProvisionedConcurrencyConfigNotFoundException', status: 404, typed: true },
   InvalidParameterValue: { type: 'InvalidParameterValueException', status: 400, typed: true },
   Validation: { type: 'ValidationException', status: 400 },
   InvalidRequestContent: { type: 'InvalidRequestContentException', status: 400, typed: true },

@@ -9,7 +9,7 @@ import { isSupportedRuntime, SUPPORTED_RUNTIMES, type FunctionRecord, type Funct
 import { VersionCatalog } from './versions.js';
 
 /** The settable part of a function's configuration. */
-export type FunctionSettings = Omit<FunctionRecord, 'name' | 'code' | 'lastModifiedMs' | 'revisionId' | 'tags' | 'reservedConcurrency'>;
+export type FunctionSettings = Omit<FunctionRecord, 'name' | 'code' | 'lastModifiedMs' | 'revisionId' | 'tags' | 'reservedConcurrency' | 'provisioned'>;
 
 export interface RegistryDeps {
   journal: Pick<Journal, 'functions' | 'versions' | 'aliases' | 'functionUrls'>;
@@ -99,6 +99,11 @@ export class FunctionRegistry {
     return this.cache.has(name);
   }
 
+  /** The function, or undefined (no error) if there is none. */
+  find(name: string): FunctionRecord | undefined {
+    return this.cache.get(name);
+  }
+
   get(name: string): FunctionRecord {
     const record = this.cache.get(name);
     if (!record) throw this.notFound(name);
@@ -122,6 +127,24 @@ export class FunctionRegistry {
     if (!alias) throw this.notFound(name, qualifier);
     const version = this.aliases.pick(alias, this.random);
     return version === '$LATEST' ? this.latestVersion(record) : this.publishedVersion(record, version);
+  }
+
+  /**
+   * The version provisioned concurrency applies to: a published version, or an alias's primary
+   * version. $LATEST is refused as Lambda refuses it.
+   */
+  provisionedVersion(name: string, qualifier: string): FunctionVersion {
+    const record = this.get(name);
+    if (qualifier === '$LATEST') {
+      throw new StratusError('InvalidParameterValue', 'Provisioned Concurrency Configs cannot be applied to unpublished function versions.');
+    }
+    if (VERSION_NUMBER.test(qualifier)) return this.publishedVersion(record, qualifier);
+    const alias = this.aliases.get(name, qualifier);
+    if (!alias) throw this.notFound(name, qualifier);
+    if (alias.functionVersion === '$LATEST') {
+      throw new StratusError('InvalidParameterValue', 'Provisioned Concurrency Configs cannot be applied to unpublished function versions.');
+    }
+    return this.publishedVersion(record, alias.functionVersion);
   }
 
   /** GetFunction / GetFunctionConfiguration: an alias shows its primary version under the alias's ARN. */
@@ -179,7 +202,7 @@ export class FunctionRegistry {
     if (latest && latest.sourceRevisionId === fn.revisionId) return latest;
     const number = (fn.lastVersion ?? 0) + 1;
     const bumped = await this.replace(name, (current) => ({ ...current, lastVersion: number, revisionId: randomUUID() }), '$LATEST');
-    const { tags: _tags, reservedConcurrency: _reserved, lastVersion: _last, ...snapshot } = fn;
+    const { tags: _tags, reservedConcurrency: _reserved, provisioned: _provisioned, lastVersion: _last, ...snapshot } = fn;
     const version: PublishedVersion = {
       ...snapshot, version: String(number), description: opts.description ?? fn.description,
       ...this.stamp(), sourceRevisionId: bumped.revisionId,
@@ -229,6 +252,16 @@ export class FunctionRegistry {
   /** PutFunctionConcurrency / DeleteFunctionConcurrency: no new RevisionId, environments stay warm. */
   async setReservedConcurrency(name: string, value: number | undefined): Promise<void> {
     await this.replace(name, ({ reservedConcurrency: _old, ...fn }) => (value === undefined ? fn : { ...fn, reservedConcurrency: value }), 'none');
+  }
+
+  /** PutProvisionedConcurrencyConfig / Delete…: per qualifier; environments are the assignment's business. */
+  async setProvisionedConcurrency(name: string, qualifier: string, requested: number | undefined): Promise<void> {
+    await this.replace(name, ({ provisioned, ...fn }) => {
+      const next = { ...provisioned };
+      if (requested === undefined) delete next[qualifier];
+      else next[qualifier] = { requested, lastModifiedMs: this.deps.clock.now() };
+      return Object.keys(next).length > 0 ? { ...fn, provisioned: next } : fn;
+    }, 'none');
   }
 
   /** The sum of every function's reserved concurrency, optionally leaving one function out. */

@@ -29,10 +29,17 @@ export interface FunctionRecord {
   tags?: Record<string, string>;
   /** PutFunctionConcurrency: executions reserved for (and capping) this function, function-wide. */
   reservedConcurrency?: number;
+  /** PutProvisionedConcurrencyConfig, per qualifier (a version or an alias). */
+  provisioned?: Record<string, ProvisionedConfig>;
+}
+
+export interface ProvisionedConfig {
+  requested: number;
+  lastModifiedMs: number;
 }
 
 /** The part of a function that a published version freezes. */
-export type FunctionSnapshot = Omit<FunctionRecord, 'tags' | 'reservedConcurrency'>;
+export type FunctionSnapshot = Omit<FunctionRecord, 'tags' | 'reservedConcurrency' | 'provisioned'>;
 
 /** A published version: an immutable snapshot of $LATEST's code and configuration. */
 export interface PublishedVersion extends FunctionSnapshot {

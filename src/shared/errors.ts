@@ -6,6 +6,7 @@ export type ErrorCode =
   | 'ResourceNotFound'
   | 'ResourceConflict'
   | 'PreconditionFailed'
+  | 'ProvisionedConcurrencyConfigNotFound'
   | 'InvalidParameterValue'
   | 'Validation'
   | 'InvalidRequestContent'

@@ -8,7 +8,7 @@ import type { Invocation, InvocationResult } from './invocation.js';
 export interface WorkerAgent {
   readonly id: string;
   /** Starts booting an environment; resolves once its sandbox runs (before init finishes). */
-  createEnvironment(envId: string, fn: FunctionVersion): Promise<void>;
+  createEnvironment(envId: string, fn: FunctionVersion, opts?: EnvironmentOptions): Promise<void>;
   /** Runs one invocation in the environment (waits for its init on a cold start). */
   invoke(envId: string, invocation: Invocation): Promise<InvocationResult>;
   destroyEnvironment(envId: string): Promise<void>;
@@ -16,6 +16,11 @@ export interface WorkerAgent {
   onEnvironmentLost(listener: (envId: string) => void): void;
   status(): WorkerStatus;
   shutdown(): Promise<void>;
+}
+
+export interface EnvironmentOptions {
+  /** Lambda's AWS_LAMBDA_INITIALIZATION_TYPE; a provisioned environment reports no Init Duration. */
+  initType?: 'on-demand' | 'provisioned-concurrency';
 }
 
 export interface WorkerStatus {

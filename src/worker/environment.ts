@@ -28,6 +28,8 @@ export interface EnvironmentParams {
   onDeath(): void;
   /** Called once when init is over: the runtime asked for its first invocation, or it died. */
   onInitialized(): void;
+  /** Whether the first invocation's REPORT carries Init Duration (not for provisioned concurrency). */
+  reportsInit: boolean;
 }
 
 /** Why an environment died, rendered for the invocation that observes it. */
@@ -65,7 +67,9 @@ export class Environment implements RuntimeApiHandler {
   private bootTimer: TimerHandle | undefined;
   private earlyOutput = new LogTail();
 
-  constructor(private readonly p: EnvironmentParams) {}
+  constructor(private readonly p: EnvironmentParams) {
+    this.initReported = !p.reportsInit;
+  }
 
   get alive(): boolean {
     return this.phase.kind !== 'dead';

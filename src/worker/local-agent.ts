@@ -7,7 +7,7 @@ import type { Logger } from '../shared/log.js';
 import { StratusError } from '../shared/errors.js';
 import type { SandboxDriver } from '../sandbox/index.js';
 import type { FunctionVersion } from '../registry/index.js';
-import type { WorkerAgent, WorkerStatus } from './agent.js';
+import type { EnvironmentOptions, WorkerAgent, WorkerStatus } from './agent.js';
 import type { TaskFiles } from './code-cache.js';
 import { BootGate } from './boot-gate.js';
 import { Environment, type FunctionLogSink } from './environment.js';
@@ -54,7 +54,8 @@ export class LocalWorkerAgent implements WorkerAgent {
     this.bootGate = new BootGate(deps.maxConcurrentBoots);
   }
 
-  async createEnvironment(envId: string, fn: FunctionVersion): Promise<void> {
+  async createEnvironment(envId: string, fn: FunctionVersion, opts: EnvironmentOptions = {}): Promise<void> {
+    const initType = opts.initType ?? 'on-demand';
     if (this.slots.has(envId)) throw new StratusError('Internal', `environment ${envId} exists`);
     const controlDir = join(await this.runRoot(), envId.slice(0, 12));
     await mkdir(controlDir, { mode: 0o755 });
@@ -74,6 +75,7 @@ export class LocalWorkerAgent implements WorkerAgent {
         if (this.slots.has(envId)) for (const listener of this.lostListeners) listener(envId);
       },
       onInitialized: booted,
+      reportsInit: initType === 'on-demand',
     });
     const api = new RuntimeApiServer(join(controlDir, 'runtime.sock'), env, MAX_RESPONSE_BYTES);
     const slot: Slot = { env, api, controlDir, memoryMb: fn.memoryMb };
@@ -91,6 +93,7 @@ export class LocalWorkerAgent implements WorkerAgent {
         runtimeApiPort: 9001,
         runtimeApiSocket: '/run/stratus/runtime.sock',
         logStreamName: logStreamName(this.deps.clock.now(), fn.version, envId),
+        initType,
       });
       const sandbox = await this.deps.driver.create({
         id: envId,

@@ -2,7 +2,7 @@ import { Agent, request, type IncomingMessage } from 'node:http';
 import type { FunctionVersion } from '../registry/index.js';
 import { StratusError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
-import type { WorkerAgent, WorkerStatus } from './agent.js';
+import type { EnvironmentOptions, WorkerAgent, WorkerStatus } from './agent.js';
 import type { Invocation, InvocationResult } from './invocation.js';
 import { invocationHeaders, resultFrom, WORKER_API } from './wire.js';
 
@@ -33,8 +33,8 @@ export class RemoteWorkerAgent implements WorkerAgent {
     return this.lastStatus;
   }
 
-  async createEnvironment(envId: string, fn: FunctionVersion): Promise<void> {
-    await this.call('POST', '/environments', Buffer.from(JSON.stringify({ envId, fn })), { 'content-type': 'application/json' });
+  async createEnvironment(envId: string, fn: FunctionVersion, opts: EnvironmentOptions = {}): Promise<void> {
+    await this.call('POST', '/environments', Buffer.from(JSON.stringify({ envId, fn, opts })), { 'content-type': 'application/json' });
   }
 
   async invoke(envId: string, invocation: Invocation): Promise<InvocationResult> {

@@ -22,6 +22,7 @@ export interface LaunchContext {
   /** Path of the worker's Runtime API socket inside the sandbox. */
   runtimeApiSocket: string;
   logStreamName: string;
+  initType: 'on-demand' | 'provisioned-concurrency';
 }
 
 const NODE_RUNTIME_DIR = fileURLToPath(new URL('../runtimes/nodejs/', import.meta.url));
@@ -89,7 +90,7 @@ export function launchFor(fn: FunctionVersion, ctx: LaunchContext): RuntimeLaunc
       AWS_LAMBDA_FUNCTION_NAME: fn.name,
       AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memoryMb),
       AWS_LAMBDA_FUNCTION_VERSION: fn.version,
-      AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
+      AWS_LAMBDA_INITIALIZATION_TYPE: ctx.initType,
       AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${fn.name}`,
       AWS_LAMBDA_LOG_STREAM_NAME: ctx.logStreamName,
       AWS_LAMBDA_RUNTIME_API: `${ctx.runtimeApiHost}:${ctx.runtimeApiPort}`,

@@ -4,7 +4,7 @@ import { bearerMatches } from '../shared/bearer.js';
 import { isStratusError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import type { FunctionVersion } from '../registry/index.js';
-import type { WorkerAgent } from './agent.js';
+import type { EnvironmentOptions, WorkerAgent } from './agent.js';
 import { invocationFrom, outcomePayload, resultHeaders, WORKER_API } from './wire.js';
 import { closeNow, listenOn } from '../shared/http.js';
 
@@ -42,8 +42,8 @@ export class WorkerApiServer {
       if (req.method === 'GET' && url === `${WORKER_API}/status`) return void reply(res, 200, this.agent.status());
       if (req.method === 'GET' && url === `${WORKER_API}/events`) return this.events(res);
       if (req.method === 'POST' && url === `${WORKER_API}/environments`) {
-        const { envId, fn } = JSON.parse((await body(req)).toString()) as { envId: string; fn: FunctionVersion };
-        await this.agent.createEnvironment(envId, fn);
+        const { envId, fn, opts } = JSON.parse((await body(req)).toString()) as { envId: string; fn: FunctionVersion; opts?: EnvironmentOptions };
+        await this.agent.createEnvironment(envId, fn, opts);
         return void reply(res, 201, { envId });
       }
       const match = ENV.exec(url);
