@@ -26,6 +26,7 @@ export async function startHostWorker(config: StratusConfig, opts: { id: string;
     id: opts.id,
     memoryMb: config.worker.memoryMb,
     maxConcurrentBoots: config.worker.maxConcurrentBoots,
+    warmPool: config.worker.warmPoolSize > 0 ? { size: config.worker.warmPoolSize, memoryMb: config.worker.warmPoolMemoryMb } : undefined,
     region: config.identity.region,
     nodePath: config.sandbox.nodePath,
     pythonPath: config.sandbox.pythonPath,
@@ -35,6 +36,7 @@ export async function startHostWorker(config: StratusConfig, opts: { id: string;
     log: opts.log.child({ component: 'worker' }),
     logSink: functionLogSink(config.worker.functionLogs),
   });
+  agent.fillWarmPool();
   return {
     agent,
     cgroups,

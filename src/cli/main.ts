@@ -9,10 +9,11 @@ import { startWorkerProcess } from './worker.js';
 
 const USAGE = `Usage:
   stratus up     [--port 9001] [--host 127.0.0.1] [--data-dir .stratus] [--keep-alive-ms 300000]
-                 [--worker-memory-mb N] [--lease-ms 3000] [--account-concurrency 1000]
+                 [--worker-memory-mb N] [--warm-pool 0] [--lease-ms 3000] [--account-concurrency 1000]
                  [--log-level info] [--function-logs stdout|off]
   stratus worker --control-plane http://HOST:PORT [--host 127.0.0.1] [--port 0] [--id NAME]
-                 [--data-dir .stratus-worker] [--worker-memory-mb N] [--heartbeat-ms 1000] [--log-level info]
+                 [--data-dir .stratus-worker] [--worker-memory-mb N] [--warm-pool 0] [--heartbeat-ms 1000]
+                 [--log-level info]
 
 up: starts Stratus on one machine (the Lambda API on http://HOST:PORT, and one worker in-process).
     Credentials: STRATUS_ACCESS_KEY_ID / STRATUS_SECRET_ACCESS_KEY, or a key pair generated once
@@ -28,6 +29,7 @@ const OPTIONS = {
   'worker-memory-mb': { type: 'string' },
   'lease-ms': { type: 'string' },
   'account-concurrency': { type: 'string' },
+  'warm-pool': { type: 'string' },
   'heartbeat-ms': { type: 'string' },
   'log-level': { type: 'string' },
   'function-logs': { type: 'string' },
@@ -47,7 +49,7 @@ function configFrom(flags: Flags, env: NodeJS.ProcessEnv, defaultDataDir: string
     frontend: { host: flags.host, port: num(flags.port) },
     assignment: { keepAliveMs: num(flags['keep-alive-ms']) },
     concurrency: { accountLimit: num(flags['account-concurrency']) },
-    worker: { functionLogs: flags['function-logs'], memoryMb: num(flags['worker-memory-mb']) },
+    worker: { functionLogs: flags['function-logs'], memoryMb: num(flags['worker-memory-mb']), warmPoolSize: num(flags['warm-pool']) },
     cluster: { token: env.STRATUS_CLUSTER_TOKEN || undefined, leaseMs: num(flags['lease-ms']), heartbeatMs: num(flags['heartbeat-ms']) },
     credentials:
       env.STRATUS_ACCESS_KEY_ID && env.STRATUS_SECRET_ACCESS_KEY

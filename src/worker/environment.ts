@@ -67,7 +67,11 @@ export class Environment implements RuntimeApiHandler {
   private bootTimer: TimerHandle | undefined;
   private earlyOutput = new LogTail();
 
-  constructor(private readonly p: EnvironmentParams) {
+  /** Warm pool: the environment variables waiting for, or the runtime waiting for them. */
+  private specialization: { env?: Record<string, string>; deliver?: (env: Record<string, string>) => void } = {};
+  private fromWarmPool = false;
+
+  constructor(private p: EnvironmentParams) {
     this.initReported = !p.reportsInit;
   }
 
@@ -101,7 +105,33 @@ export class Environment implements RuntimeApiHandler {
     await this.sandbox?.destroy();
   }
 
+  /**
+   * Turns a warm-pool environment (runtime booted, no function yet) into one of `update`'s
+   * function: the runtime gets the function's environment variables and loads its code; Init
+   * Duration then measures the function's own init.
+   */
+  specialize(update: Pick<EnvironmentParams, 'id' | 'functionName' | 'version' | 'runtime' | 'memoryMb' | 'timeoutMs'>, env: Record<string, string>): void {
+    this.p = { ...this.p, ...update };
+    this.fromWarmPool = true;
+    this.bootStartedAt = this.p.clock.monotonic();
+    this.bootTimer?.cancel();
+    this.bootTimer = this.p.clock.setTimer(this.p.initTimeoutMs, () => this.die(initTimeoutFailure(this.p.initTimeoutMs)));
+    this.specialization.env = env;
+    this.specialization.deliver?.(env);
+  }
+
   // --- RuntimeApiHandler ---------------------------------------------------------------
+
+  onSpecialization(deliver: (env: Record<string, string>) => void): void {
+    if (this.phase.kind === 'dead') return;
+    this.p.onInitialized();
+    const { env } = this.specialization;
+    if (env) deliver(env);
+    else {
+      this.bootTimer?.cancel();
+      this.specialization.deliver = deliver;
+    }
+  }
 
   onNext(deliver: (inv: NextInvocation) => void): void {
     if (this.phase.kind === 'dead') return;
@@ -210,7 +240,7 @@ export class Environment implements RuntimeApiHandler {
     const requestId = pending.inv.requestId;
     if (this.p.logSink.enabled || pending.inv.tailLog) {
       const maxMemoryUsedBytes = this.sandbox?.peakMemoryBytes() ?? 0;
-      this.log(pending, endLine(requestId) + reportLine({ requestId, durationMs, initDurationMs, status, memorySizeMb: this.p.memoryMb, maxMemoryUsedBytes }));
+      this.log(pending, endLine(requestId) + reportLine({ requestId, durationMs, initDurationMs, warmPool: this.fromWarmPool, status, memorySizeMb: this.p.memoryMb, maxMemoryUsedBytes }));
     }
     pending.resolve({
       outcome,

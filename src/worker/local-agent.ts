@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { chmod, cp, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Clock } from '../shared/clock.js';
@@ -29,13 +30,28 @@ export interface LocalWorkerDeps {
   initTimeoutMs?: number;
   /** Sandboxes booting at once (from spawn to the runtime's first /next). */
   maxConcurrentBoots: number;
+  /** Stems kept booted for Node.js functions of this memory size (none when absent). */
+  warmPool?: { size: number; memoryMb: number };
 }
 
 interface Slot {
+  /** The environment id; a warm-pool stem takes its environment's id when specialized. */
+  id: string;
   env: Environment;
   api: RuntimeApiServer;
   controlDir: string;
   memoryMb: number;
+  /** A stem's /var/task, empty until it is given a function. */
+  stemTaskDir?: string;
+}
+
+/** A function no one has: what a warm-pool stem is booted as until it is specialized. */
+function stemFunction(memoryMb: number): FunctionVersion {
+  return {
+    name: '(warm-pool)', runtime: 'nodejs20.x', role: '', handler: '', description: '', timeoutSec: 900, memoryMb,
+    ephemeralStorageMb: 512, environment: {}, code: { sha256: '', size: 0 }, lastModifiedMs: 0, revisionId: 'warm-pool',
+    version: '$LATEST', functionArn: '',
+  };
 }
 
 const MAX_RESPONSE_BYTES = 6 * 1024 * 1024 + 100;
@@ -48,6 +64,9 @@ export class LocalWorkerAgent implements WorkerAgent {
   private readonly lostListeners: ((envId: string) => void)[] = [];
   private runDir: Promise<string> | undefined;
   private readonly bootGate: BootGate;
+  private readonly stems: Slot[] = [];
+  private stemsBooting = 0;
+  private closing = false;
 
   constructor(private readonly deps: LocalWorkerDeps) {
     this.id = deps.id;
@@ -55,13 +74,21 @@ export class LocalWorkerAgent implements WorkerAgent {
   }
 
   async createEnvironment(envId: string, fn: FunctionVersion, opts: EnvironmentOptions = {}): Promise<void> {
-    const initType = opts.initType ?? 'on-demand';
     if (this.slots.has(envId)) throw new StratusError('Internal', `environment ${envId} exists`);
-    const controlDir = join(await this.runRoot(), envId.slice(0, 12));
+    const initType = opts.initType ?? 'on-demand';
+    const stem = initType === 'on-demand' && this.fitsWarmPool(fn) ? this.takeStem() : undefined;
+    if (stem) return this.specialize(stem, envId, fn);
+    await this.boot(envId, fn, initType);
+  }
+
+  /** Boots a sandbox for `fn`; a warm-pool stem boots the runtime alone, into an empty /var/task. */
+  private async boot(id: string, fn: FunctionVersion, initType: 'on-demand' | 'provisioned-concurrency', stemTaskDir?: string): Promise<Slot> {
+    const controlDir = join(await this.runRoot(), id.slice(0, 12));
     await mkdir(controlDir, { mode: 0o755 });
     const booted = await this.bootGate.enter();
-    const env = new Environment({
-      id: envId,
+    const slot = { id, controlDir, memoryMb: fn.memoryMb, stemTaskDir } as Slot;
+    slot.env = new Environment({
+      id,
       functionName: fn.name,
       version: fn.version,
       runtime: fn.runtime,
@@ -71,49 +98,110 @@ export class LocalWorkerAgent implements WorkerAgent {
       maxResponseBytes: MAX_RESPONSE_BYTES,
       clock: this.deps.clock,
       logSink: this.deps.logSink,
-      onDeath: () => {
-        if (this.slots.has(envId)) for (const listener of this.lostListeners) listener(envId);
-      },
+      onDeath: () => this.lost(slot),
       onInitialized: booted,
       reportsInit: initType === 'on-demand',
     });
-    const api = new RuntimeApiServer(join(controlDir, 'runtime.sock'), env, MAX_RESPONSE_BYTES);
-    const slot: Slot = { env, api, controlDir, memoryMb: fn.memoryMb };
-    this.slots.set(envId, slot);
+    slot.api = new RuntimeApiServer(join(controlDir, 'runtime.sock'), slot.env, MAX_RESPONSE_BYTES);
+    this.slots.set(id, slot);
     try {
-      await api.listen();
+      await slot.api.listen();
       await chmod(join(controlDir, 'runtime.sock'), 0o666);
-      const taskDir = await this.deps.taskFiles.resolve(fn.code);
-      this.cachedCode.add(fn.code.sha256);
-      const launch = launchFor(fn, {
-        region: this.deps.region,
-        nodePath: this.deps.nodePath,
-        pythonPath: this.deps.pythonPath,
-        runtimeApiHost: '127.0.0.1',
-        runtimeApiPort: 9001,
-        runtimeApiSocket: '/run/stratus/runtime.sock',
-        logStreamName: logStreamName(this.deps.clock.now(), fn.version, envId),
-        initType,
-      });
+      const taskDir = stemTaskDir ?? (await this.deps.taskFiles.resolve(fn.code));
+      if (!stemTaskDir) this.cachedCode.add(fn.code.sha256);
+      const launch = launchFor(fn, this.launchContext(id, fn, initType));
       const sandbox = await this.deps.driver.create({
-        id: envId,
+        id,
         taskDir,
         runtimeDir: launch.runtimeDir,
         binds: launch.binds,
         controlDir,
         command: launch.command,
-        env: launch.env,
+        env: stemTaskDir ? { ...launch.env, STRATUS_WARM_POOL: '1' } : launch.env,
         memoryMb: fn.memoryMb,
         tmpSizeMb: fn.ephemeralStorageMb,
         network: fn.tags?.['stratus:network'] === 'outbound' ? 'outbound' : 'none',
       });
-      env.attach(sandbox);
-      this.deps.log.debug({ envId, fn: fn.name, pid: sandbox.pid }, 'sandbox started');
+      slot.env.attach(sandbox);
+      this.deps.log.debug({ envId: id, fn: fn.name, pid: sandbox.pid }, 'sandbox started');
+      return slot;
     } catch (err) {
       booted();
-      await this.destroyEnvironment(envId);
+      await this.destroyEnvironment(id);
       throw err;
     }
+  }
+
+  private launchContext(id: string, fn: FunctionVersion, initType: 'on-demand' | 'provisioned-concurrency') {
+    return {
+      region: this.deps.region,
+      nodePath: this.deps.nodePath,
+      pythonPath: this.deps.pythonPath,
+      runtimeApiHost: '127.0.0.1',
+      runtimeApiPort: 9001,
+      runtimeApiSocket: '/run/stratus/runtime.sock',
+      logStreamName: logStreamName(this.deps.clock.now(), fn.version, id),
+      initType,
+    };
+  }
+
+  private lost(slot: Slot): void {
+    const pooled = this.stems.indexOf(slot);
+    if (pooled >= 0) {
+      this.stems.splice(pooled, 1);
+      void this.destroyEnvironment(slot.id).then(() => this.fillWarmPool());
+      return;
+    }
+    if (this.slots.get(slot.id) === slot) for (const listener of this.lostListeners) listener(slot.id);
+  }
+
+  // --- warm pool ---------------------------------------------------------------------------
+
+  /** Keeps `warmPool.size` stems booted: runtimes waiting for a function (Node.js, one memory size). */
+  fillWarmPool(): void {
+    const pool = this.deps.warmPool;
+    if (!pool || this.closing) return;
+    while (this.stems.length + this.stemsBooting < pool.size) {
+      this.stemsBooting++;
+      const id = randomUUID();
+      void (async () => {
+        const taskDir = join(await this.runRoot(), `${id.slice(0, 12)}-task`);
+        await mkdir(taskDir, { mode: 0o755 });
+        const slot = await this.boot(id, stemFunction(pool.memoryMb), 'on-demand', taskDir);
+        if (this.closing) await this.destroyEnvironment(id);
+        else this.stems.push(slot);
+      })()
+        .catch((err: unknown) => this.deps.log.warn({ err }, 'warm pool: a stem failed to boot'))
+        .finally(() => this.stemsBooting--);
+    }
+  }
+
+  private fitsWarmPool(fn: FunctionVersion): boolean {
+    const pool = this.deps.warmPool;
+    return !!pool && fn.runtime === 'nodejs20.x' && fn.memoryMb === pool.memoryMb && fn.ephemeralStorageMb === 512 && fn.tags?.['stratus:network'] !== 'outbound';
+  }
+
+  private takeStem(): Slot | undefined {
+    const stem = this.stems.shift();
+    this.fillWarmPool();
+    return stem?.env.alive ? stem : undefined;
+  }
+
+  /** Gives a stem its function: the code goes into its (bound, still empty) /var/task. */
+  private async specialize(stem: Slot, envId: string, fn: FunctionVersion): Promise<void> {
+    try {
+      await cp(await this.deps.taskFiles.resolve(fn.code), stem.stemTaskDir ?? '', { recursive: true, preserveTimestamps: true });
+      this.cachedCode.add(fn.code.sha256);
+    } catch (err) {
+      await this.destroyEnvironment(stem.id);
+      throw err;
+    }
+    this.slots.delete(stem.id);
+    stem.id = envId;
+    stem.memoryMb = fn.memoryMb;
+    this.slots.set(envId, stem);
+    const { env } = launchFor(fn, this.launchContext(envId, fn, 'on-demand'));
+    stem.env.specialize({ id: envId, functionName: fn.name, version: fn.version, runtime: fn.runtime, memoryMb: fn.memoryMb, timeoutMs: fn.timeoutSec * 1000 }, env);
   }
 
   invoke(envId: string, invocation: Invocation): Promise<InvocationResult> {
@@ -129,6 +217,7 @@ export class LocalWorkerAgent implements WorkerAgent {
     await slot.env.destroy();
     await slot.api.close();
     await rm(slot.controlDir, { recursive: true, force: true });
+    if (slot.stemTaskDir) await rm(slot.stemTaskDir, { recursive: true, force: true });
   }
 
   onEnvironmentLost(listener: (envId: string) => void): void {
@@ -148,6 +237,8 @@ export class LocalWorkerAgent implements WorkerAgent {
   }
 
   async shutdown(): Promise<void> {
+    this.closing = true;
+    this.stems.length = 0;
     await Promise.all([...this.slots.keys()].map((id) => this.destroyEnvironment(id)));
     if (this.runDir) await rm(await this.runDir, { recursive: true, force: true });
   }

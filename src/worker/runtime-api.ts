@@ -27,6 +27,8 @@ export interface RuntimeApiHandler {
   onResponseStream(requestId: string, response: StreamedResponse): 'accepted' | 'unknown-request';
   onError(requestId: string, errorType: string | undefined, body: Buffer): 'accepted' | 'unknown-request';
   onInitError(errorType: string | undefined, body: Buffer): void;
+  /** A warm-pool runtime waits for its function; `deliver` hands it the environment variables. */
+  onSpecialization(deliver: (env: Record<string, string>) => void): void;
 }
 
 const PREFIX = '/2018-06-01/runtime/';
@@ -55,6 +57,9 @@ export class RuntimeApiServer {
   private route(req: IncomingMessage, res: ServerResponse): void {
     const url = req.url ?? '';
     if (req.method === 'GET' && url === `${PREFIX}invocation/next`) return this.next(res);
+    if (req.method === 'GET' && url === '/2018-06-01/stratus/specialization') {
+      return this.handler.onSpecialization((env) => reply(res, 200, env));
+    }
     if (req.method === 'POST' && url === `${PREFIX}init/error`) {
       return readBody(req, this.maxBodyBytes, (body) => {
         this.handler.onInitError(header(req, 'lambda-runtime-function-error-type'), body ?? Buffer.alloc(0));

@@ -28,8 +28,14 @@ if (typeof endpoint === 'string') {
   process.exit(1);
 }
 
-patchConsole();
 const client = new RapidClient(endpoint);
+if (process.env['STRATUS_WARM_POOL'] === '1') {
+  // Booted ahead of time for no function in particular: now it learns which one.
+  const env = await client.specialization();
+  delete process.env['STRATUS_WARM_POOL'];
+  Object.assign(process.env, env);
+}
+patchConsole();
 const fatal = new FatalErrors(client);
 
 process.on('uncaughtException', (error) => {

@@ -66,15 +66,27 @@ export class RapidClient {
 
   /** Long-poll GET .../invocation/next. Rejects on transport errors and non-200 statuses. */
   nextInvocation(): Promise<Invocation> {
+    return this.get(`${BASE}/invocation/next`);
+  }
+
+  /**
+   * Stratus's warm pool: a runtime started before its function is known long-polls for the
+   * function's environment variables (JSON), then loads the function as usual.
+   */
+  async specialization(): Promise<Record<string, string>> {
+    return JSON.parse((await this.get('/2018-06-01/stratus/specialization')).body) as Record<string, string>;
+  }
+
+  private get(path: string): Promise<Invocation> {
     return new Promise((resolve, reject) => {
-      const req = http.request(this.options('GET', `${BASE}/invocation/next`, {}), (res) => {
+      const req = http.request(this.options('GET', path, {}), (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('error', reject);
         res.on('end', () => {
           const body = Buffer.concat(chunks).toString('utf8');
           if (res.statusCode === 200) resolve({ body, headers: res.headers });
-          else reject(new Error(`Runtime API GET /invocation/next returned ${res.statusCode}: ${body}`));
+          else reject(new Error(`Runtime API GET ${path} returned ${res.statusCode}: ${body}`));
         });
       });
       req.on('error', reject);

@@ -1,0 +1,67 @@
+// The warm pool: Node.js runtimes booted ahead of any function ("stem cells"); a cold start
+// takes one, gives it the function's code and environment, and says so in its REPORT line.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { CreateFunctionCommand, InvokeCommand } from '@aws-sdk/client-lambda';
+import { startStratus, type StratusProcess } from '../helpers/stratus.js';
+import { makeZip } from '../helpers/zip.js';
+
+const CODE = `
+const loadedAt = Date.now();
+exports.handler = async (event, context) => ({
+  name: context.functionName, memory: context.memoryLimitInMB, env: process.env.GREETING, uid: process.getuid(),
+  handler: process.env._HANDLER, pool: process.env.STRATUS_WARM_POOL ?? null, loadedAt,
+});`;
+
+/** Each sandbox is three processes: bwrap, stratus-init and the runtime. */
+async function until(check: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('warm pool', () => {
+  let s: StratusProcess;
+  const create = async (name: string, memory: number) =>
+    s.lambda.send(new CreateFunctionCommand({
+      FunctionName: name, Runtime: 'nodejs20.x', Role: 'arn:aws:iam::123456789012:role/r', Handler: 'app.handler', MemorySize: memory,
+      Environment: { Variables: { GREETING: `hello ${name}` } }, Code: { ZipFile: await makeZip({ 'app.js': CODE }) },
+    }));
+  const invoke = async (name: string) => {
+    const out = await s.lambda.send(new InvokeCommand({ FunctionName: name, LogType: 'Tail' }));
+    assert.equal(out.FunctionError, undefined, Buffer.from(out.Payload ?? []).toString());
+    return { body: JSON.parse(Buffer.from(out.Payload ?? []).toString()) as Record<string, unknown>, log: Buffer.from(out.LogResult ?? '', 'base64').toString() };
+  };
+
+  before(async () => {
+    s = await startStratus({ args: ['--warm-pool', '2'] });
+    await create('pooled', 128);
+    await create('other-size', 256);
+  });
+  after(() => s.stop());
+
+  test('stems are booted before any function exists, and refilled after use', async () => {
+    await until(async () => (await s.descendants()).length >= 2 * 3);
+    const first = await invoke('pooled');
+    assert.equal(first.body.name, 'pooled');
+    assert.equal(first.body.memory, '128');
+    assert.equal(first.body.env, 'hello pooled');
+    assert.equal(first.body.handler, 'app.handler');
+    assert.equal(first.body.pool, null, 'the pool marker is gone once specialized');
+    assert.equal(first.body.uid, 993);
+    assert.match(first.log, /Init Duration: [\d.]+ ms\tInit Source: warm-pool\t/);
+    await until(async () => (await s.descendants()).length >= 3 * 3);
+    const warm = await invoke('pooled');
+    assert.doesNotMatch(warm.log, /Init/, 'then it is an ordinary warm environment');
+    assert.equal(warm.body.loadedAt, first.body.loadedAt);
+  });
+
+  test('a function the pool does not fit (another memory size) cold-starts as usual', async () => {
+    const r = await invoke('other-size');
+    assert.equal(r.body.env, 'hello other-size');
+    assert.match(r.log, /Init Duration/);
+    assert.doesNotMatch(r.log, /warm-pool/);
+  });
+});
