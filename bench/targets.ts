@@ -25,8 +25,9 @@ export interface SandboxPids {
   inside: number[];
 }
 
-export async function startBenchStratus(): Promise<BenchStratus> {
-  const proc = await startStratus({ args: STRATUS_ARGS, keepAliveMs: STRATUS_KEEP_ALIVE_MS });
+/** A Stratus for the bench; `extraArgs` e.g. `['--warm-pool', '2']`. */
+export async function startBenchStratus(extraArgs: string[] = []): Promise<BenchStratus> {
+  const proc = await startStratus({ args: [...STRATUS_ARGS, ...extraArgs], keepAliveMs: STRATUS_KEEP_ALIVE_MS });
   const stop = onCleanup(() => proc.stop());
   return {
     proc,
