@@ -1,11 +1,14 @@
 /**
  * HTTP/1.1 client for the Lambda Runtime API (2018-06-01).
- * One keep-alive socket (maxSockets 1). Idle keep-alive sockets are unref'd by
- * http.Agent, so an idle connection never keeps the event loop alive (the
+ * GET next and POST response go over one lean keep-alive connection (raw-http.mts); the rare
+ * calls (errors, init errors, streamed responses) use node:http with a keep-alive agent. Idle
+ * sockets are unref'd on both, so an idle connection never keeps the event loop alive (the
  * callbackWaitsForEmptyEventLoop logic depends on that).
  */
 import * as http from 'node:http';
+import * as net from 'node:net';
 import { toRapidResponse } from './errors.mjs';
+import { RawHttpConnection } from './raw-http.mjs';
 
 const BASE = '/2018-06-01/runtime';
 export const ERROR_TYPE_HEADER = 'Lambda-Runtime-Function-Error-Type';
@@ -55,8 +58,14 @@ export function serializeResult(result: unknown): string {
 
 export class RapidClient {
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  /** The hot path (next, response) on its own lean connection; errors and streams use http. */
+  private readonly raw: RawHttpConnection;
 
-  constructor(private readonly endpoint: Endpoint) {}
+  constructor(private readonly endpoint: Endpoint) {
+    const { socketPath, hostname, port, host } = endpoint;
+    const connect = () => (socketPath ? net.createConnection({ path: socketPath }) : net.createConnection({ host: hostname, port: port ?? 80 }));
+    this.raw = new RawHttpConnection(connect, host ?? hostname ?? 'localhost');
+  }
 
   private options(method: string, path: string, headers: http.OutgoingHttpHeaders): http.RequestOptions {
     const { socketPath, hostname, port, host } = this.endpoint;
@@ -65,8 +74,11 @@ export class RapidClient {
   }
 
   /** Long-poll GET .../invocation/next. Rejects on transport errors and non-200 statuses. */
-  nextInvocation(): Promise<Invocation> {
-    return this.get(`${BASE}/invocation/next`);
+  async nextInvocation(): Promise<Invocation> {
+    const res = await this.raw.request('GET', `${BASE}/invocation/next`, {});
+    const body = res.body.toString('utf8');
+    if (res.status !== 200) throw new Error(`Runtime API GET /invocation/next returned ${res.status}: ${body}`);
+    return { body, headers: res.headers };
   }
 
   /**
@@ -96,7 +108,10 @@ export class RapidClient {
 
   /** POST .../invocation/{id}/response with an already serialized body. */
   postInvocationResponse(id: string, body: string, done: Done): void {
-    this.post(`${BASE}/invocation/${encodeURIComponent(id)}/response`, body, {}, done);
+    this.raw.request('POST', `${BASE}/invocation/${encodeURIComponent(id)}/response`, { 'Content-Type': 'application/json' }, body).then(
+      () => done(),
+      (err: Error) => done(err),
+    );
   }
 
   /**
