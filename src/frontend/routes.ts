@@ -46,7 +46,4 @@ export interface Route {
   handle(req: ApiRequest): Promise<ApiResponse> | ApiResponse;
 }
 
-export function header(headers: IncomingHttpHeaders, name: string): string | undefined {
-  const v = headers[name];
-  return Array.isArray(v) ? v[0] : v;
-}
+export { headerValue as header } from '../shared/http.js';

@@ -7,7 +7,7 @@ import type { Logger } from '../shared/log.js';
 import { sendAuthError, sendError } from './errors.js';
 import { isStreamedBody, type ApiRequest, type ApiResponse, type Route, type StreamedBody } from './routes.js';
 import { verifySigV4, type CredentialLookup } from './sigv4.js';
-import { closeNow, listenOn } from '../shared/http.js';
+import { closeNow, listenOn, readBody } from '../shared/http.js';
 
 export interface FrontendServerDeps {
   routes: Route[];
@@ -138,18 +138,4 @@ function writeResponse(res: ServerResponse, requestId: string, out: ApiResponse)
   }
   res.writeHead(out.status, headers);
   res.end(body);
-}
-
-/** Reads the whole body; resolves undefined if it is larger than `max`. */
-function readBody(req: IncomingMessage, max: number): Promise<Buffer | undefined> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= max) chunks.push(chunk);
-    });
-    req.on('end', () => resolve(size > max ? undefined : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
 }

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { rm } from 'node:fs/promises';
 import type { StreamedResponse } from './response-relay.js';
-import { closeNow } from '../shared/http.js';
+import { closeNow, headerValue as header, readBody } from '../shared/http.js';
 
 /**
  * The Lambda Runtime API 2018-06-01, served by the worker to exactly one sandbox over a Unix
@@ -61,8 +61,8 @@ export class RuntimeApiServer {
       return this.handler.onSpecialization((env) => reply(res, 200, env));
     }
     if (req.method === 'POST' && url === `${PREFIX}init/error`) {
-      return readBody(req, this.maxBodyBytes, (body) => {
-        this.handler.onInitError(header(req, 'lambda-runtime-function-error-type'), body ?? Buffer.alloc(0));
+      return this.withBody(req, res, (body) => {
+        this.handler.onInitError(header(req.headers, 'lambda-runtime-function-error-type'), body ?? Buffer.alloc(0));
         reply(res, 202, { status: 'OK' });
       });
     }
@@ -70,8 +70,8 @@ export class RuntimeApiServer {
     if (!match?.[1]) return reply(res, 404, { errorType: 'InvalidRequest', errorMessage: `No route for ${req.method} ${url}` });
     const requestId = decodeURIComponent(match[1]);
     if (match[2] === 'response') return this.response(req, res, requestId);
-    return readBody(req, this.maxBodyBytes, (body) => {
-      const result = this.handler.onError(requestId, header(req, 'lambda-runtime-function-error-type'), body ?? Buffer.alloc(0));
+    return this.withBody(req, res, (body) => {
+      const result = this.handler.onError(requestId, header(req.headers, 'lambda-runtime-function-error-type'), body ?? Buffer.alloc(0));
       if (result === 'accepted') reply(res, 202, { status: 'OK' });
       else reply(res, 400, { errorType: 'InvalidRequestID', errorMessage: 'Invalid request ID' });
     });
@@ -93,8 +93,8 @@ export class RuntimeApiServer {
   }
 
   private response(req: IncomingMessage, res: ServerResponse, requestId: string): void {
-    if (header(req, 'lambda-runtime-function-response-mode')?.toLowerCase() === 'streaming') return this.streamedResponse(req, res, requestId);
-    readBody(req, this.maxBodyBytes, (body) => {
+    if (header(req.headers, 'lambda-runtime-function-response-mode')?.toLowerCase() === 'streaming') return this.streamedResponse(req, res, requestId);
+    this.withBody(req, res, (body) => {
       const result = this.handler.onResponse(requestId, body ?? 'too-large');
       if (result === 'accepted') reply(res, 202, { status: 'OK' });
       else if (result === 'too-large') reply(res, 413, { errorType: 'RequestEntityTooLarge', errorMessage: 'Response payload too large' });
@@ -102,11 +102,16 @@ export class RuntimeApiServer {
     });
   }
 
+  /** Reads the body (undefined if over the limit) and hands it to `use`; a broken request gets 400. */
+  private withBody(req: IncomingMessage, res: ServerResponse, use: (body: Buffer | undefined) => void): void {
+    readBody(req, this.maxBodyBytes).then(use, () => reply(res, 400, { errorType: 'InvalidRequest', errorMessage: 'The request body could not be read' }));
+  }
+
   /** POST .../response with Lambda-Runtime-Function-Response-Mode: streaming, errors in trailers. */
   private streamedResponse(req: IncomingMessage, res: ServerResponse, requestId: string): void {
     req.on('error', () => {});
     const result = this.handler.onResponseStream(requestId, {
-      contentType: header(req, 'content-type') ?? 'application/octet-stream',
+      contentType: header(req.headers, 'content-type') ?? 'application/octet-stream',
       body: req,
       errorTrailers: () => ({
         errorType: req.trailers['lambda-runtime-function-error-type'],
@@ -120,24 +125,6 @@ export class RuntimeApiServer {
     req.resume();
     req.on('end', () => reply(res, 400, { errorType: 'InvalidRequestID', errorMessage: 'Invalid request ID' }));
   }
-}
-
-/** Reads a body up to `max` bytes; calls back with undefined if it was larger. */
-function readBody(req: IncomingMessage, max: number, done: (body: Buffer | undefined) => void): void {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  let tooLarge = false;
-  req.on('data', (c: Buffer) => {
-    size += c.length;
-    if (size > max) tooLarge = true;
-    else chunks.push(c);
-  });
-  req.on('end', () => done(tooLarge ? undefined : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)));
-}
-
-function header(req: IncomingMessage, name: string): string | undefined {
-  const v = req.headers[name];
-  return Array.isArray(v) ? v[0] : v;
 }
 
 function reply(res: ServerResponse, status: number, body: unknown): void {

@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import { headerValue } from '../shared/http.js';
 import type { Invocation, InvocationResult } from './invocation.js';
 
 /**
@@ -22,11 +23,6 @@ const H = {
   contentType: 'x-stratus-content-type',
 } as const;
 
-function one(headers: IncomingHttpHeaders, name: string): string | undefined {
-  const v = headers[name];
-  return Array.isArray(v) ? v[0] : v;
-}
-
 export function invocationHeaders(inv: Invocation): Record<string, string> {
   const headers: Record<string, string> = { [H.requestId]: inv.requestId, [H.arn]: inv.invokedFunctionArn, [H.trace]: inv.traceId, [H.tail]: String(inv.tailLog) };
   if (inv.clientContext !== undefined) headers[H.clientContext] = Buffer.from(inv.clientContext).toString('base64');
@@ -34,13 +30,13 @@ export function invocationHeaders(inv: Invocation): Record<string, string> {
 }
 
 export function invocationFrom(headers: IncomingHttpHeaders, payload: Buffer): Invocation {
-  const clientContext = one(headers, H.clientContext);
+  const clientContext = headerValue(headers, H.clientContext);
   return {
-    requestId: one(headers, H.requestId) ?? '',
-    invokedFunctionArn: one(headers, H.arn) ?? '',
-    traceId: one(headers, H.trace) ?? '',
+    requestId: headerValue(headers, H.requestId) ?? '',
+    invokedFunctionArn: headerValue(headers, H.arn) ?? '',
+    traceId: headerValue(headers, H.trace) ?? '',
     clientContext: clientContext === undefined ? undefined : Buffer.from(clientContext, 'base64').toString(),
-    tailLog: one(headers, H.tail) === 'true',
+    tailLog: headerValue(headers, H.tail) === 'true',
     payload,
   };
 }
@@ -60,15 +56,15 @@ export function resultHeaders(r: InvocationResult): Record<string, string> {
 }
 
 export function resultFrom(headers: IncomingHttpHeaders, payload: Buffer): InvocationResult {
-  const init = one(headers, H.init);
-  const contentType = one(headers, H.contentType);
+  const init = headerValue(headers, H.init);
+  const contentType = headerValue(headers, H.contentType);
   return {
-    outcome: one(headers, H.outcome) === 'function-error'
-      ? { kind: 'function-error', errorType: one(headers, H.errorType) ?? 'Unhandled', payload }
+    outcome: headerValue(headers, H.outcome) === 'function-error'
+      ? { kind: 'function-error', errorType: headerValue(headers, H.errorType) ?? 'Unhandled', payload }
       : { kind: 'success', payload, ...(contentType ? { contentType } : {}) },
-    reusable: one(headers, H.reusable) === 'true',
-    durationMs: Number(one(headers, H.duration) ?? 0),
+    reusable: headerValue(headers, H.reusable) === 'true',
+    durationMs: Number(headerValue(headers, H.duration) ?? 0),
     initDurationMs: init === undefined ? undefined : Number(init),
-    logTail: one(headers, H.logTail),
+    logTail: headerValue(headers, H.logTail),
   };
 }

@@ -6,7 +6,7 @@ import type { Logger } from '../shared/log.js';
 import type { FunctionVersion } from '../registry/index.js';
 import type { EnvironmentOptions, WorkerAgent } from './agent.js';
 import { invocationFrom, outcomePayload, resultHeaders, WORKER_API } from './wire.js';
-import { closeNow, listenOn } from '../shared/http.js';
+import { closeNow, listenOn, readBody } from '../shared/http.js';
 
 const ENV = new RegExp(`^${WORKER_API}/environments/([0-9a-f-]{36})(/invocations)?$`);
 const MAX_BODY = 8 * 1024 * 1024;
@@ -77,18 +77,11 @@ export class WorkerApiServer {
   }
 }
 
-function body(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > MAX_BODY) req.destroy(new Error('body too large'));
-      else chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
+/** A request body up to MAX_BODY bytes. */
+async function body(req: IncomingMessage): Promise<Buffer> {
+  const data = await readBody(req, MAX_BODY);
+  if (!data) throw new Error('body too large');
+  return data;
 }
 
 function reply(res: ServerResponse, status: number, json?: unknown): void {
