@@ -54,12 +54,11 @@ export class AssignmentService {
 
   /** Reconciles with the journal (environments of a previous run are gone) and starts reaping. */
   async start(): Promise<void> {
-    const entries = (await this.deps.log.readAfter(0, Number.MAX_SAFE_INTEGER)).map((e) => e.entry as AssignmentLogEntry);
-    for (const orphan of liveEnvironments(entries).values()) {
-      await this.deps.log.append(this.destroyedEntry(orphan.envId, 'restart'));
+    const log = await this.deps.log.readAfter(0, Number.MAX_SAFE_INTEGER);
+    let lastSeq = log.at(-1)?.seq;
+    for (const orphan of liveEnvironments(log.map((e) => e.entry as AssignmentLogEntry)).values()) {
+      lastSeq = await this.deps.log.append(this.destroyedEntry(orphan.envId, 'restart'));
     }
-    const last = await this.deps.log.readAfter(0, Number.MAX_SAFE_INTEGER);
-    const lastSeq = last.at(-1)?.seq;
     if (lastSeq !== undefined) await this.deps.log.truncate(lastSeq);
     this.scheduleSweep();
   }
