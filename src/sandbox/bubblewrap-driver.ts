@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { lstatSync, readFileSync, readlinkSync } from 'node:fs';
+import { lstatSync, readlinkSync } from 'node:fs';
 import { StratusError } from '../shared/errors.js';
-import type { CgroupManager } from './cgroups.js';
+import { readOr, type CgroupManager } from './cgroups.js';
 import type { Sandbox, SandboxDriver, SandboxExit, SandboxSpec } from './driver.js';
 
 export interface BubblewrapOptions {
@@ -153,18 +153,10 @@ async function startOutboundNetwork(slirpPath: string, pid: number): Promise<Out
 /** bwrap brings `lo` up inside the namespace; configuring tap0 at the same time races with it. */
 async function loopbackReady(pid: number): Promise<void> {
   for (let i = 0; i < 1000; i++) {
-    if (readFileOr(`/proc/${pid}/net/fib_trie`).includes('127.0.0.1')) return;
+    if (readOr(`/proc/${pid}/net/fib_trie`).includes('127.0.0.1')) return;
     await new Promise((r) => setTimeout(r, 1));
   }
   throw new Error('the sandbox loopback did not come up');
-}
-
-function readFileOr(path: string): string {
-  try {
-    return readFileSync(path, 'latin1');
-  } catch {
-    return '';
-  }
 }
 
 /** bwrap writes {"child-pid": N} to --info-fd once the sandbox's pid 1 exists. */
@@ -212,7 +204,7 @@ class BubblewrapSandbox implements Sandbox {
   peakMemoryBytes(): number {
     const fromCgroup = this.cgroupPeak();
     if (fromCgroup > 0) return fromCgroup;
-    const match = /VmHWM:\s+(\d+) kB/.exec(readFileOr(`/proc/${this.pid}/status`));
+    const match = /VmHWM:\s+(\d+) kB/.exec(readOr(`/proc/${this.pid}/status`));
     return match?.[1] ? Number(match[1]) * 1024 : 0;
   }
 

@@ -141,7 +141,8 @@ function counter(text: string, key: string): number {
   return match?.[1] ? Number(match[1]) : 0;
 }
 
-function readOr(path: string, fallback: string): string {
+/** A small kernel file (cgroup, procfs) as text, or `fallback` if it cannot be read. */
+export function readOr(path: string, fallback = ''): string {
   try {
     return readFileSync(path, 'utf8').trim();
   } catch {
