@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { AssignmentService } from '../assignment/index.js';
 import { FilesystemCodeStore } from '../codestore/index.js';
 import {
-  accountSettingsRoutes, aliasRoutes, AsyncInvoker, clusterRoutes, ConcurrencyLimiter, concurrencyRoutes, provisionedConcurrencyRoutes, FrontendServer, functionRoutes, functionUrlRoutes, invocationRoutes, InvokeService,
+  accountSettingsRoutes, aliasRoutes, AsyncInvoker, clusterRoutes, ConcurrencyLimiter, concurrencyRoutes, eventInvokeConfigRoutes, eventSettings, provisionedConcurrencyRoutes, FrontendServer, functionRoutes, functionUrlRoutes, invocationRoutes, InvokeService,
   streamingInvocationRoutes, tagRoutes, urlInvocationRoutes, versionRoutes,
 } from '../frontend/index.js';
 import { SqliteJournal } from '../journal/index.js';
@@ -86,7 +86,10 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
     reservedTotal: () => registry.reservedConcurrencyTotal(),
   });
   const invoker = new InvokeService(registry, assignment, limiter, log.child({ component: 'frontend' }));
-  const events = new AsyncInvoker(invoker, config.asyncInvoke, clock, log.child({ component: 'async' }));
+  const events = new AsyncInvoker({
+    queue: journal.eventQueue, invoke: (request) => invoker.invoke(request), settings: eventSettings(registry),
+    config: config.asyncInvoke, clock, log: log.child({ component: 'async' }),
+  });
   const lookup = (id: string) => (id === credentials.accessKeyId ? credentials.secretAccessKey : undefined);
   const { maxSyncPayloadBytes, maxAsyncPayloadBytes, maxZipBytes, maxUnzippedBytes, signatureMaxSkewMs } = config.frontend;
   const server = new FrontendServer({
@@ -100,6 +103,7 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
       ...urlInvocationRoutes({ registry, invoker, credentials: lookup, clock, signatureMaxSkewMs, accountId, maxPayloadBytes: maxSyncPayloadBytes }),
       ...tagRoutes({ registry }),
       ...concurrencyRoutes({ registry, accountLimit, minUnreserved }),
+      ...eventInvokeConfigRoutes({ registry, clock }),
       ...provisionedConcurrencyRoutes({ registry, provision: (fn, n) => assignment.setProvisioned(fn, n), allocated: (fn) => assignment.provisionedCount(fn) }),
       ...clusterRoutes({
         token: clusterToken, placement, code, leaseMs: config.cluster.leaseMs, log: log.child({ component: 'placement' }),
@@ -116,6 +120,7 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
     signatureMaxSkewMs,
   });
   const address = await server.listen(config.frontend.host, config.frontend.port);
+  events.start();
 
   return {
     url: `http://${config.frontend.host}:${address.port}`,

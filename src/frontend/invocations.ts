@@ -50,7 +50,7 @@ async function invoke(deps: InvocationRoutesDeps, req: ApiRequest): Promise<ApiR
     if (req.body.length > deps.maxAsyncPayloadBytes) {
       throw new StratusError('RequestTooLarge', `${req.body.length} byte payload is too large for the Event invocation type (limit ${deps.maxAsyncPayloadBytes} bytes)`);
     }
-    deps.events.enqueue({ ...request, tailLog: false });
+    await deps.events.accept({ ...request, tailLog: false });
     return { status: 202 };
   }
   const { result } = await deps.invoker.invoke(request, version);

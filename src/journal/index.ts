@@ -1,3 +1,3 @@
-export type { AppendLog, DocumentStore, Journal, LogEntry, StoredDocument } from './journal.js';
+export type { AppendLog, ClaimedEvent, DocumentStore, EventQueue, Journal, LogEntry, QueuedEvent, StoredDocument } from './journal.js';
 export { SqliteJournal } from './sqlite-journal.js';
 export { MemoryJournal } from './memory-journal.js';

@@ -38,6 +38,53 @@ export interface LogEntry {
   entry: unknown;
 }
 
+/**
+ * The durable queue of asynchronous (Event) invocations. Any number of consumers share it: an
+ * item is handed to one owner at a time under a time-bounded claim, and an owner that dies
+ * leaves a claim that expires, after which another consumer (or the restarted one) takes the
+ * item. Delivery is therefore at least once. Every operation touches one item at a time, so an
+ * engine needs no more than a compare-and-swap on one key.
+ */
+export interface EventQueue {
+  /**
+   * Adds an unclaimed item. Resolves true once it is durably committed (it survives a crash of
+   * the process or the machine from then on); false, writing nothing, if the id is queued already.
+   */
+  put(item: QueuedEvent): Promise<boolean>;
+  /**
+   * Claims up to `limit` items that are due (dueAtMs <= nowMs) and unclaimed or whose claim has
+   * expired (claim until <= nowMs), for `owner` until nowMs + claimMs, earliest due first. Two
+   * owners never hold the same item at the same moment.
+   */
+  claim(owner: string, nowMs: number, claimMs: number, limit: number): Promise<ClaimedEvent[]>;
+  /**
+   * Renews `owner`'s claim to last until nowMs + claimMs, only if `owner` still holds it (its
+   * claim has not expired); false otherwise.
+   */
+  extend(id: string, owner: string, nowMs: number, claimMs: number): Promise<boolean>;
+  /**
+   * Stores the item's new dueAtMs and value and ends the claim, only if `owner` still holds
+   * it (claim not expired and not taken by another owner); false otherwise, writing nothing.
+   */
+  reschedule(item: QueuedEvent, owner: string, nowMs: number): Promise<boolean>;
+  /** Deletes a finished item, only if `owner` still holds it; false otherwise. */
+  remove(id: string, owner: string, nowMs: number): Promise<boolean>;
+  /** Items queued, claimed or not. */
+  count(): Promise<number>;
+}
+
+export interface QueuedEvent {
+  id: string;
+  dueAtMs: number;
+  /** A JSON document; the async invoker defines its shape. */
+  value: unknown;
+}
+
+export interface ClaimedEvent extends QueuedEvent {
+  /** The claim lasts until this time unless extended. */
+  claimUntilMs: number;
+}
+
 export interface Journal {
   /** $LATEST of every function, keyed by name. */
   readonly functions: DocumentStore;
@@ -48,5 +95,7 @@ export interface Journal {
   /** Function URL configurations, keyed `<name>` or `<name>:<alias>`. */
   readonly functionUrls: DocumentStore;
   readonly assignmentLog: AppendLog;
+  /** Accepted asynchronous invocations not yet finished. */
+  readonly eventQueue: EventQueue;
   close(): Promise<void>;
 }

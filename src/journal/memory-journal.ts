@@ -1,4 +1,5 @@
-import type { AppendLog, DocumentStore, Journal, LogEntry, StoredDocument } from './journal.js';
+import type { AppendLog, DocumentStore, EventQueue, Journal, LogEntry, StoredDocument } from './journal.js';
+import { MemoryEventQueue } from './memory-event-queue.js';
 
 /** In-memory fake Journal for unit tests; passes the same contract suite as the real engines. */
 export class MemoryJournal implements Journal {
@@ -7,6 +8,7 @@ export class MemoryJournal implements Journal {
   readonly aliases: DocumentStore = new MemoryDocumentStore();
   readonly functionUrls: DocumentStore = new MemoryDocumentStore();
   readonly assignmentLog: AppendLog = new MemoryAppendLog();
+  readonly eventQueue: EventQueue = new MemoryEventQueue();
 
   async close(): Promise<void> {}
 }

@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import type { AppendLog, DocumentStore, Journal, LogEntry, StoredDocument } from './journal.js';
+import { SqliteEventQueue } from './sqlite-event-queue.js';
 
 type Db = Database.Database;
 
@@ -10,6 +11,7 @@ export class SqliteJournal implements Journal {
   readonly aliases: DocumentStore;
   readonly functionUrls: DocumentStore;
   readonly assignmentLog: AppendLog;
+  readonly eventQueue: SqliteEventQueue;
   private readonly db: Db;
 
   constructor(path: string) {
@@ -27,9 +29,11 @@ export class SqliteJournal implements Journal {
     this.aliases = new SqliteDocumentStore(this.db, 'aliases');
     this.functionUrls = new SqliteDocumentStore(this.db, 'function-urls');
     this.assignmentLog = new SqliteAppendLog(this.db);
+    this.eventQueue = new SqliteEventQueue(path);
   }
 
   async close(): Promise<void> {
+    this.eventQueue.close();
     this.db.close();
   }
 }

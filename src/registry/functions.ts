@@ -5,11 +5,11 @@ import type { Clock } from '../shared/clock.js';
 import { StratusError } from '../shared/errors.js';
 import { AliasCatalog } from './aliases.js';
 import { FunctionUrlCatalog } from './function-urls.js';
-import { isSupportedRuntime, SUPPORTED_RUNTIMES, type FunctionRecord, type FunctionVersion, type PublishedVersion } from './model.js';
+import { isSupportedRuntime, SUPPORTED_RUNTIMES, type EventInvokeConfig, type FunctionRecord, type FunctionVersion, type PublishedVersion } from './model.js';
 import { VersionCatalog } from './versions.js';
 
 /** The settable part of a function's configuration. */
-export type FunctionSettings = Omit<FunctionRecord, 'name' | 'code' | 'lastModifiedMs' | 'revisionId' | 'tags' | 'reservedConcurrency' | 'provisioned'>;
+export type FunctionSettings = Omit<FunctionRecord, 'name' | 'code' | 'lastModifiedMs' | 'revisionId' | 'tags' | 'reservedConcurrency' | 'provisioned' | 'eventInvoke'>;
 
 export interface RegistryDeps {
   journal: Pick<Journal, 'functions' | 'versions' | 'aliases' | 'functionUrls'>;
@@ -202,7 +202,7 @@ export class FunctionRegistry {
     if (latest && latest.sourceRevisionId === fn.revisionId) return latest;
     const number = (fn.lastVersion ?? 0) + 1;
     const bumped = await this.replace(name, (current) => ({ ...current, lastVersion: number, revisionId: randomUUID() }), '$LATEST');
-    const { tags: _tags, reservedConcurrency: _reserved, provisioned: _provisioned, lastVersion: _last, ...snapshot } = fn;
+    const { tags: _tags, reservedConcurrency: _reserved, provisioned: _provisioned, eventInvoke: _eventInvoke, lastVersion: _last, ...snapshot } = fn;
     const version: PublishedVersion = {
       ...snapshot, version: String(number), description: opts.description ?? fn.description,
       ...this.stamp(), sourceRevisionId: bumped.revisionId,
@@ -261,6 +261,16 @@ export class FunctionRegistry {
       if (requested === undefined) delete next[qualifier];
       else next[qualifier] = { requested, lastModifiedMs: this.deps.clock.now() };
       return Object.keys(next).length > 0 ? { ...fn, provisioned: next } : fn;
+    }, 'none');
+  }
+
+  /** Put/Update/DeleteFunctionEventInvokeConfig, per qualifier; environments stay warm. */
+  async setEventInvokeConfig(name: string, qualifier: string, config: EventInvokeConfig | undefined): Promise<void> {
+    await this.replace(name, ({ eventInvoke, ...fn }) => {
+      const next = { ...eventInvoke };
+      if (config === undefined) delete next[qualifier];
+      else next[qualifier] = config;
+      return Object.keys(next).length > 0 ? { ...fn, eventInvoke: next } : fn;
     }, 'none');
   }
 

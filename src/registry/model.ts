@@ -31,6 +31,18 @@ export interface FunctionRecord {
   reservedConcurrency?: number;
   /** PutProvisionedConcurrencyConfig, per qualifier (a version or an alias). */
   provisioned?: Record<string, ProvisionedConfig>;
+  /** PutFunctionEventInvokeConfig, per qualifier ('$LATEST', a version or an alias). */
+  eventInvoke?: Record<string, EventInvokeConfig>;
+}
+
+/** How Event invocations of one qualifier are retried and where their records go. Absent: Lambda's defaults. */
+export interface EventInvokeConfig {
+  maximumRetryAttempts?: number;
+  maximumEventAgeInSeconds?: number;
+  /** Destination ARNs (Stratus functions). */
+  onSuccess?: string;
+  onFailure?: string;
+  lastModifiedMs: number;
 }
 
 export interface ProvisionedConfig {
@@ -39,7 +51,7 @@ export interface ProvisionedConfig {
 }
 
 /** The part of a function that a published version freezes. */
-export type FunctionSnapshot = Omit<FunctionRecord, 'tags' | 'reservedConcurrency' | 'provisioned'>;
+export type FunctionSnapshot = Omit<FunctionRecord, 'tags' | 'reservedConcurrency' | 'provisioned' | 'eventInvoke'>;
 
 /** A published version: an immutable snapshot of $LATEST's code and configuration. */
 export interface PublishedVersion extends FunctionSnapshot {

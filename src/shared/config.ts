@@ -50,9 +50,17 @@ export const configSchema = z.object({
     .default({}),
   asyncInvoke: z
     .object({
-      maxRetryAttempts: z.number().int().min(0).max(2).default(2),
+      /** Lambda's back-off before the first and the second retry after a function error. */
       retryDelaysMs: z.array(z.number().int().nonnegative()).default([60_000, 120_000]),
+      /** After a throttle or a platform error: doubling from base to max, until the event's maximum age. */
+      platformRetryBaseMs: z.number().int().positive().default(1000),
+      platformRetryMaxMs: z.number().int().positive().default(5 * 60 * 1000),
+      /** Events this process runs at once. */
       concurrency: z.number().int().positive().default(Math.max(2, availableParallelism() * 2)),
+      /** A claim on a queued event lasts this long and is renewed at a third of it while the event runs. */
+      claimMs: z.number().int().positive().default(15_000),
+      /** How often the queue is polled for due events (besides wake-ups on local enqueue). */
+      pollMs: z.number().int().positive().default(1000),
     })
     .default({}),
   worker: z

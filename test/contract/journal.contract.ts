@@ -67,5 +67,89 @@ export function runJournalContract(name: string, newJournal: () => Promise<{ jou
       const s3 = await j.assignmentLog.append({ type: 'created', id: 2 });
       assert.ok(s3 > s2, 'sequence numbers never go back after truncation');
     }));
+
+    describe('event queue', () => {
+      const T = 1_000_000;
+      const ev = (id: string, dueAtMs = T, value: unknown = { id }) => ({ id, dueAtMs, value });
+
+      it('puts an item once and counts it', withJournal(async (j) => {
+        assert.equal(await j.eventQueue.put(ev('a', T, { payload: 'eyJ4IjoxfQ==', attempt: 0 })), true);
+        assert.equal(await j.eventQueue.put(ev('a', T, { other: true })), false, 'a queued id is not overwritten');
+        assert.equal(await j.eventQueue.count(), 1);
+        const [claimed] = await j.eventQueue.claim('o1', T, 1000, 10);
+        assert.deepEqual(claimed, { id: 'a', dueAtMs: T, value: { payload: 'eyJ4IjoxfQ==', attempt: 0 }, claimUntilMs: T + 1000 });
+      }));
+
+      it('settles concurrent puts independently', withJournal(async (j) => {
+        const results = await Promise.all([j.eventQueue.put(ev('a')), j.eventQueue.put(ev('b')), j.eventQueue.put(ev('a'))]);
+        assert.deepEqual(results, [true, true, false]);
+        assert.equal(await j.eventQueue.count(), 2);
+      }));
+
+      it('claims only due items, earliest first, at most limit', withJournal(async (j) => {
+        await j.eventQueue.put(ev('late', T + 500));
+        await j.eventQueue.put(ev('second', T - 10));
+        await j.eventQueue.put(ev('first', T - 20));
+        await j.eventQueue.put(ev('third', T));
+        assert.deepEqual((await j.eventQueue.claim('o1', T, 1000, 2)).map((e) => e.id), ['first', 'second']);
+        assert.deepEqual((await j.eventQueue.claim('o1', T, 1000, 10)).map((e) => e.id), ['third'], 'claimed items are not handed out again');
+        assert.deepEqual(await j.eventQueue.claim('o1', T + 499, 1000, 10), []);
+        assert.deepEqual((await j.eventQueue.claim('o1', T + 500, 1000, 10)).map((e) => e.id), ['late']);
+        assert.deepEqual(await j.eventQueue.claim('o1', T, 1000, 0), []);
+      }));
+
+      it('never gives one item to two owners at once; an expired claim passes to another owner', withJournal(async (j) => {
+        for (const id of ['a', 'b', 'c']) await j.eventQueue.put(ev(id));
+        const [one, two] = await Promise.all([j.eventQueue.claim('o1', T, 1000, 2), j.eventQueue.claim('o2', T, 1000, 2)]);
+        const ids = [...(one ?? []), ...(two ?? [])].map((e) => e.id).sort();
+        assert.deepEqual(ids, ['a', 'b', 'c'], 'each item went to exactly one owner');
+        assert.deepEqual(await j.eventQueue.claim('o3', T + 999, 1000, 10), [], 'claims still live');
+        const taken = await j.eventQueue.claim('o3', T + 1000, 1000, 10);
+        assert.deepEqual(taken.map((e) => e.id).sort(), ['a', 'b', 'c'], 'claims expire at claimUntilMs');
+        assert.ok(taken.every((e) => e.claimUntilMs === T + 2000));
+        const first = (one ?? [])[0] ?? (two ?? [])[0];
+        assert.ok(first);
+        const oldOwner = (one ?? []).includes(first) ? 'o1' : 'o2';
+        assert.equal(await j.eventQueue.remove(first.id, oldOwner, T + 1001), false, 'the old owner lost it');
+        assert.equal(await j.eventQueue.reschedule({ ...first, dueAtMs: T + 5000 }, oldOwner, T + 1001), false);
+        assert.equal(await j.eventQueue.extend(first.id, oldOwner, T + 1001, 1000), false);
+        assert.equal(await j.eventQueue.count(), 3);
+      }));
+
+      it('extends a live claim only for its owner', withJournal(async (j) => {
+        await j.eventQueue.put(ev('a'));
+        await j.eventQueue.claim('o1', T, 1000, 10);
+        assert.equal(await j.eventQueue.extend('a', 'o2', T + 500, 1000), false, 'not the owner');
+        assert.equal(await j.eventQueue.extend('a', 'o1', T + 500, 1000), true);
+        assert.deepEqual(await j.eventQueue.claim('o2', T + 1200, 1000, 10), [], 'the claim now lasts until T+1500');
+        assert.equal((await j.eventQueue.claim('o2', T + 1500, 1000, 10)).length, 1);
+        assert.equal(await j.eventQueue.extend('a', 'o1', T + 1600, 1000), false, 'an expired claim cannot be revived');
+        assert.equal(await j.eventQueue.extend('missing', 'o1', T, 1000), false);
+      }));
+
+      it('reschedules: stores the new state, ends the claim, and the item comes due again', withJournal(async (j) => {
+        await j.eventQueue.put(ev('a', T, { attempt: 0 }));
+        await j.eventQueue.claim('o1', T, 1000, 10);
+        assert.equal(await j.eventQueue.reschedule({ id: 'a', dueAtMs: T + 60_000, value: { attempt: 1 } }, 'o2', T + 1), false, 'not the owner');
+        assert.equal(await j.eventQueue.reschedule({ id: 'a', dueAtMs: T + 60_000, value: { attempt: 1 } }, 'o1', T + 1), true);
+        assert.equal(await j.eventQueue.reschedule({ id: 'a', dueAtMs: T + 60_000, value: { attempt: 2 } }, 'o1', T + 2), false, 'the claim ended');
+        assert.deepEqual(await j.eventQueue.claim('o2', T + 59_999, 1000, 10), []);
+        const [again] = await j.eventQueue.claim('o2', T + 60_000, 1000, 10);
+        assert.deepEqual(again, { id: 'a', dueAtMs: T + 60_000, value: { attempt: 1 }, claimUntilMs: T + 61_000 });
+        assert.equal(await j.eventQueue.reschedule({ id: 'missing', dueAtMs: T, value: {} }, 'o1', T), false);
+      }));
+
+      it('removes an item only for the owner of a live claim', withJournal(async (j) => {
+        await j.eventQueue.put(ev('a'));
+        assert.equal(await j.eventQueue.remove('a', 'o1', T), false, 'unclaimed');
+        await j.eventQueue.claim('o1', T, 1000, 10);
+        assert.equal(await j.eventQueue.remove('a', 'o2', T), false, 'not the owner');
+        assert.equal(await j.eventQueue.remove('a', 'o1', T + 1000), false, 'claim expired');
+        await j.eventQueue.claim('o1', T + 1000, 1000, 10);
+        assert.equal(await j.eventQueue.remove('a', 'o1', T + 1001), true);
+        assert.equal(await j.eventQueue.count(), 0);
+        assert.equal(await j.eventQueue.put(ev('a')), true, 'a removed id can be queued again');
+      }));
+    });
   });
 }
