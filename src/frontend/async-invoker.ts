@@ -42,7 +42,9 @@ export interface AsyncInvokerDeps {
 export class AsyncInvoker {
   readonly owner: string;
   private running = 0;
+  private started = false;
   private pumping = false;
+  private readonly renewals = new Set<TimerHandle>();
   private again = false;
   private stopped = false;
   private poll: TimerHandle | undefined;
@@ -53,6 +55,7 @@ export class AsyncInvoker {
 
   /** Starts claiming: at once, on every local enqueue, and every pollMs. */
   start(): void {
+    this.started = true;
     const tick = () => {
       this.poll = this.deps.clock.setTimer(this.deps.config.pollMs, tick);
       this.wake();
@@ -78,38 +81,41 @@ export class AsyncInvoker {
     return this.running;
   }
 
-  /** Stops claiming. Events still running finish without writing: their claims expire and they run again. */
+  /**
+   * Stops claiming and renewing claims. Events still running finish without writing anything:
+   * their claims expire and they run again (here after a restart, or in another process).
+   */
   stop(): void {
     this.stopped = true;
     this.poll?.cancel();
+    for (const renewal of this.renewals) renewal.cancel();
   }
 
   private wake(): void {
-    if (this.stopped) return;
-    if (this.pumping) {
-      this.again = true;
-      return;
-    }
+    if (!this.started || this.stopped) return;
+    this.again = true;
+    if (this.pumping) return;
     this.pumping = true;
-    void this.pump().finally(() => (this.pumping = false));
+    void this.pump();
   }
 
+  /** Claims while there is room and something may be due; `again` is set by wake-ups meanwhile. */
   private async pump(): Promise<void> {
     const { concurrency, claimMs } = this.deps.config;
-    do {
-      this.again = false;
-      const room = concurrency - this.running;
-      if (room <= 0) return;
-      let claimed: ClaimedEvent[];
-      try {
-        claimed = await this.deps.queue.claim(this.owner, this.deps.clock.now(), claimMs, room);
-      } catch (err) {
-        this.deps.log.error({ err }, 'claiming queued events failed');
-        return;
+    try {
+      while (this.again && !this.stopped) {
+        this.again = false;
+        const room = concurrency - this.running;
+        if (room <= 0) return; // a finishing event wakes the pump
+        const claimed = await this.deps.queue.claim(this.owner, this.deps.clock.now(), claimMs, room);
+        for (const item of claimed) this.launch(item);
+        if (claimed.length === room) this.again = true;
       }
-      for (const item of claimed) this.launch(item);
-      if (claimed.length === room) this.again = true;
-    } while (this.again && !this.stopped);
+    } catch (err) {
+      this.deps.log.error({ err }, 'claiming queued events failed');
+    } finally {
+      this.pumping = false;
+    }
   }
 
   private launch(item: ClaimedEvent): void {
@@ -197,16 +203,19 @@ export class AsyncInvoker {
   /** Renews the claim at a third of its length while the invocation runs. */
   private keepClaim(id: string): TimerHandle {
     const { claimMs } = this.deps.config;
+    const every = Math.max(1, Math.floor(claimMs / 3));
     let timer: TimerHandle;
     const renew = () => {
-      timer = this.deps.clock.setTimer(Math.max(1, Math.floor(claimMs / 3)), renew);
+      timer = this.deps.clock.setTimer(every, renew);
       this.deps.queue.extend(id, this.owner, this.deps.clock.now(), claimMs).then(
         (held) => held || this.deps.log.warn({ event: id }, 'claim lost while the event runs: it may run twice'),
         (err: unknown) => this.deps.log.error({ err, event: id }, 'claim renewal failed'),
       );
     };
-    timer = this.deps.clock.setTimer(Math.max(1, Math.floor(claimMs / 3)), renew);
-    return { cancel: () => timer.cancel() };
+    timer = this.deps.clock.setTimer(every, renew);
+    const handle = { cancel: () => (timer.cancel(), this.renewals.delete(handle)) };
+    this.renewals.add(handle);
+    return handle;
   }
 }
 
