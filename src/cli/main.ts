@@ -11,6 +11,7 @@ const USAGE = `Usage:
   stratus up     [--port 9001] [--host 127.0.0.1] [--data-dir .stratus] [--keep-alive-ms 300000]
                  [--worker-memory-mb N] [--warm-pool 0] [--lease-ms 3000] [--account-concurrency 1000]
                  [--log-level info] [--function-logs stdout|off]
+                 [--event-claim-ms 15000] [--event-retry-delays-ms 60000,120000]
   stratus worker --control-plane http://HOST:PORT [--host 127.0.0.1] [--port 0] [--id NAME]
                  [--data-dir .stratus-worker] [--worker-memory-mb N] [--warm-pool 0] [--heartbeat-ms 1000]
                  [--log-level info]
@@ -33,6 +34,8 @@ const OPTIONS = {
   'heartbeat-ms': { type: 'string' },
   'log-level': { type: 'string' },
   'function-logs': { type: 'string' },
+  'event-claim-ms': { type: 'string' },
+  'event-retry-delays-ms': { type: 'string' },
   'control-plane': { type: 'string' },
   id: { type: 'string' },
 } as const;
@@ -49,6 +52,7 @@ function configFrom(flags: Flags, env: NodeJS.ProcessEnv, defaultDataDir: string
     frontend: { host: flags.host, port: num(flags.port) },
     assignment: { keepAliveMs: num(flags['keep-alive-ms']) },
     concurrency: { accountLimit: num(flags['account-concurrency']) },
+    asyncInvoke: { claimMs: num(flags['event-claim-ms']), retryDelaysMs: flags['event-retry-delays-ms']?.split(',').map(Number) },
     worker: { functionLogs: flags['function-logs'], memoryMb: num(flags['worker-memory-mb']), warmPoolSize: num(flags['warm-pool']) },
     cluster: { token: env.STRATUS_CLUSTER_TOKEN || undefined, leaseMs: num(flags['lease-ms']), heartbeatMs: num(flags['heartbeat-ms']) },
     credentials:

@@ -19,6 +19,8 @@ export interface StratusProcess {
   output(): string;
   /** Host pids of every process below Stratus (its sandboxes). */
   descendants(): Promise<number[]>;
+  /** SIGKILL, as a crash would stop it; the data directory stays (restart on it with `dataDir`). */
+  kill(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -26,12 +28,17 @@ export interface StartOptions {
   keepAliveMs?: number;
   args?: string[];
   env?: Record<string, string>;
+  /** Start on this (existing) data directory, e.g. again after `kill`; the caller removes it. */
+  dataDir?: string;
+  /** Default: a fresh key pair. Give the same to a restarted Stratus. */
+  credentials?: { accessKeyId: string; secretAccessKey: string };
 }
 
 /** Starts a real `stratus up` on an ephemeral port with its own data directory. */
 export async function startStratus(opts: StartOptions = {}): Promise<StratusProcess> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'stratus-test-'));
-  const credentials = { accessKeyId: 'AKIASTRATUSTEST', secretAccessKey: `secret-${Math.random().toString(36).slice(2)}` };
+  const ownDataDir = opts.dataDir === undefined;
+  const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'stratus-test-')));
+  const credentials = opts.credentials ?? { accessKeyId: 'AKIASTRATUSTEST', secretAccessKey: `secret-${Math.random().toString(36).slice(2)}` };
   const args = [MAIN, 'up', '--port', '0', '--data-dir', dataDir, '--log-level', 'warn', ...(opts.args ?? [])];
   if (opts.keepAliveMs !== undefined) args.push('--keep-alive-ms', String(opts.keepAliveMs));
   const child = spawn(process.execPath, args, {
@@ -50,13 +57,18 @@ export async function startStratus(opts: StartOptions = {}): Promise<StratusProc
     url, port, pid, dataDir, credentials, lambda,
     output: () => output,
     descendants: () => descendantsOf(pid),
+    async kill() {
+      lambda.destroy();
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
     async stop() {
       lambda.destroy();
-      child.kill('SIGTERM');
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
       await exited;
       clearTimeout(timer);
-      await rm(dataDir, { recursive: true, force: true });
+      if (ownDataDir) await rm(dataDir, { recursive: true, force: true });
     },
   };
 }

@@ -1,0 +1,32 @@
+import type { StratusProcess } from './stratus.js';
+
+/**
+ * A destination function that logs every invocation record it receives as one line
+ * `RECORD <json>`: with `--function-logs stdout` the line reaches Stratus's output, as
+ * CloudWatch Logs would show it. That output is what tests observe.
+ */
+export const RECORDER = `exports.handler = async (event) => { console.log('RECORD ' + JSON.stringify(event)); return 'recorded'; };`;
+
+/** Every record the recorder has logged in these outputs so far. */
+export function recordsIn(...outputs: string[]): Record<string, unknown>[] {
+  const records: Record<string, unknown>[] = [];
+  for (const text of outputs) {
+    for (const m of text.matchAll(/RECORD (\{.*\})\s*$/gm)) records.push(JSON.parse(m[1] ?? '{}') as Record<string, unknown>);
+  }
+  return records;
+}
+
+/** Polls until `check` holds (or throws after timeoutMs). */
+export async function until<T>(check: () => T | undefined | false, what: string, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export function recordsFor(s: StratusProcess, requestId: string): Record<string, unknown>[] {
+  return recordsIn(s.output()).filter((r) => (r.requestContext as { requestId?: string } | undefined)?.requestId === requestId);
+}
