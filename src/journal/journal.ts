@@ -49,6 +49,8 @@ export interface EventQueue {
   /**
    * Adds an unclaimed item. Resolves true once it is durably committed (it survives a crash of
    * the process or the machine from then on); false, writing nothing, if the id is queued already.
+   * The other operations need only survive a crash of the process: if a machine crash undoes a
+   * claim, renewal, reschedule or removal, the item is run again, which at-least-once allows.
    */
   put(item: QueuedEvent): Promise<boolean>;
   /**

@@ -14,11 +14,13 @@ interface Row {
 }
 
 /**
- * The event queue of the SQLite Journal. It has its own connection with synchronous = FULL, so
- * that a put is on disk (fsync'd WAL) before it resolves, while the rest of the journal keeps
- * its cheaper setting. Puts that arrive in the same turn of the event loop share one
- * transaction and one fsync (group commit). Claims run in IMMEDIATE transactions, so processes
- * sharing the file never hand one item to two owners.
+ * The event queue of the SQLite Journal, on its own connection. A put is committed with
+ * synchronous = FULL, so it is on disk (fsync'd WAL) before it resolves; puts that arrive in the
+ * same turn of the event loop share one transaction and one fsync (group commit). Claims,
+ * renewals, reschedules and removals commit with synchronous = NORMAL: a process crash loses
+ * none of them, a machine crash may undo the last few, and then the item is simply run again
+ * (at least once). Claims run in IMMEDIATE transactions, so processes sharing the file never
+ * hand one item to two owners.
  */
 export class SqliteEventQueue implements EventQueue {
   private readonly db: Database.Database;
@@ -28,7 +30,7 @@ export class SqliteEventQueue implements EventQueue {
   constructor(path: string) {
     this.db = new Database(path, { timeout: 10_000 });
     this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
+    this.db.pragma('synchronous = NORMAL');
     this.db.exec(`CREATE TABLE IF NOT EXISTS event_queue (
       id TEXT PRIMARY KEY, due_at INTEGER NOT NULL, value TEXT NOT NULL, owner TEXT, claim_until INTEGER NOT NULL DEFAULT 0);
       CREATE INDEX IF NOT EXISTS event_queue_due ON event_queue (due_at);`);
@@ -89,10 +91,13 @@ export class SqliteEventQueue implements EventQueue {
     this.pending = [];
     if (batch.length === 0) return;
     try {
+      this.db.pragma('synchronous = FULL');
       const stored = this.db.transaction(() => batch.map((p) => this.stmts.put.run(p.item.id, p.item.dueAtMs, JSON.stringify(p.item.value)).changes === 1))();
       batch.forEach((p, i) => p.resolve(stored[i] ?? false));
     } catch (err) {
       for (const p of batch) p.reject(err);
+    } finally {
+      this.db.pragma('synchronous = NORMAL');
     }
   }
 }
