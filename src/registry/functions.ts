@@ -229,6 +229,7 @@ export class FunctionRegistry {
   async deleteAlias(name: string, alias: string): Promise<void> {
     await this.urls.remove(name, alias);
     await this.aliases.remove(name, alias);
+    await this.dropEventInvokeConfig(name, alias);
   }
 
   /** TagResource: merges, at most 50 tags. Every environment of the function is retired. */
@@ -295,6 +296,12 @@ export class FunctionRegistry {
       throw new StratusError('ResourceConflict', `Unable to delete version because the following aliases reference it: [${users.join(', ')}]`);
     }
     if (await this.versions.remove(name, version)) this.notify(name, version);
+    await this.dropEventInvokeConfig(name, version);
+  }
+
+  /** A deleted version or alias takes its event invoke config with it. */
+  private async dropEventInvokeConfig(name: string, qualifier: string): Promise<void> {
+    if (this.cache.get(name)?.eventInvoke?.[qualifier]) await this.setEventInvokeConfig(name, qualifier, undefined);
   }
 
   private latestVersion(record: StoredFunction): FunctionVersion {

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
-  CreateAliasCommand, CreateFunctionCommand, DeleteFunctionEventInvokeConfigCommand, GetFunctionEventInvokeConfigCommand, InvokeCommand,
+  CreateAliasCommand, CreateFunctionCommand, DeleteAliasCommand, DeleteFunctionEventInvokeConfigCommand, GetFunctionEventInvokeConfigCommand, InvokeCommand,
   ListFunctionEventInvokeConfigsCommand, PutFunctionEventInvokeConfigCommand, UpdateFunctionEventInvokeConfigCommand,
 } from '@aws-sdk/client-lambda';
 import { RECORDER, recordsFor, until } from '../helpers/async-records.js';
@@ -66,6 +66,10 @@ describe('asynchronous invocation', () => {
     const deleted = await s.lambda.send(new DeleteFunctionEventInvokeConfigCommand({ FunctionName: 'hello', Qualifier: 'live' }));
     assert.equal(deleted.$metadata.httpStatusCode, 204);
     await assert.rejects(s.lambda.send(new DeleteFunctionEventInvokeConfigCommand({ FunctionName: 'hello', Qualifier: 'live' })), { name: 'ResourceNotFoundException' });
+    await s.lambda.send(new PutFunctionEventInvokeConfigCommand({ FunctionName: 'hello', Qualifier: 'live', MaximumRetryAttempts: 2 }));
+    await s.lambda.send(new DeleteAliasCommand({ FunctionName: 'hello', Name: 'live' }));
+    await s.lambda.send(new CreateAliasCommand({ FunctionName: 'hello', Name: 'live', FunctionVersion: '$LATEST' }));
+    await assert.rejects(s.lambda.send(new GetFunctionEventInvokeConfigCommand({ FunctionName: 'hello', Qualifier: 'live' })), { name: 'ResourceNotFoundException' }, 'a deleted alias took its config with it');
     await s.lambda.send(new DeleteFunctionEventInvokeConfigCommand({ FunctionName: 'hello' }));
     assert.deepEqual((await s.lambda.send(new ListFunctionEventInvokeConfigsCommand({ FunctionName: 'hello' }))).FunctionEventInvokeConfigs, []);
   });
