@@ -76,11 +76,6 @@ export class AsyncInvoker {
     this.wake();
   }
 
-  /** Events running in this process now. */
-  get inFlight(): number {
-    return this.running;
-  }
-
   /**
    * Stops claiming and renewing claims. Events still running finish without writing anything:
    * their claims expire and they run again (here after a restart, or in another process).
@@ -108,6 +103,7 @@ export class AsyncInvoker {
         const room = concurrency - this.running;
         if (room <= 0) return; // a finishing event wakes the pump
         const claimed = await this.deps.queue.claim(this.owner, this.deps.clock.now(), claimMs, room);
+        if (this.stopped) return; // what was just claimed is left to expire
         for (const item of claimed) this.launch(item);
         if (claimed.length === room) this.again = true;
       }
