@@ -1,3 +1,5 @@
-export type { AppendLog, DocumentStore, Journal, LogEntry, StoredDocument } from './journal.js';
+export type {
+  AppendLog, Candidate, DocumentStore, Journal, LeaderElection, Leadership, LeadershipStanding, LogEntry, LogSnapshot, StoredDocument,
+} from './journal.js';
 export { SqliteJournal } from './sqlite-journal.js';
 export { MemoryJournal } from './memory-journal.js';
