@@ -59,7 +59,8 @@ export class AssignmentService {
     for (const orphan of liveEnvironments(log.map((e) => e.entry as AssignmentLogEntry)).values()) {
       lastSeq = await this.deps.log.append(this.destroyedEntry(orphan.envId, 'restart'));
     }
-    if (lastSeq !== undefined) await this.deps.log.truncate(lastSeq);
+    // Every environment of the previous run is closed: the table the snapshot holds is empty.
+    if (lastSeq !== undefined) await this.deps.log.compact({ seq: lastSeq, state: { environments: [] } });
     this.scheduleSweep();
   }
 

@@ -1,3 +1,6 @@
-export type { AppendLog, DocumentStore, Journal, LogEntry, StoredDocument } from './journal.js';
+export type {
+  AppendLog, Candidate, DocumentStore, Journal, LeaderElection, Leadership, LeadershipStanding, LogEntry, LogSnapshot, StoredDocument,
+} from './journal.js';
 export { SqliteJournal } from './sqlite-journal.js';
 export { MemoryJournal } from './memory-journal.js';
+export { EtcdJournal, type EtcdJournalOptions } from './etcd-journal.js';
