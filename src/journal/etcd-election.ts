@@ -5,6 +5,9 @@ import { commitTxn, createdAt, etcdCall, startWatch } from './etcd-client.js';
 import type { EtcdQuorumProbe } from './etcd-probe.js';
 import type { Candidate, LeaderElection, Leadership, LeadershipStanding } from './journal.js';
 
+const tickMs = 100;
+const probeTimeoutMs = 250;
+
 export interface EtcdElectionDeps {
   client: Etcd3;
   /** The journal's namespace; the election key is `elections/<name>` under it. */
@@ -12,6 +15,8 @@ export interface EtcdElectionDeps {
   probe: EtcdQuorumProbe;
   clock: Clock;
   callTimeoutMs: number;
+  /** The leaderships of this journal that are not lost yet (closing the journal abandons them). */
+  active: Set<EtcdLeadership>;
 }
 
 /**
@@ -98,14 +103,19 @@ export class EtcdElection implements LeaderElection {
 }
 
 /**
- * A held election key and its lease, renewed every third of the TTL. The standing is judged by
- * the local clock from when the last successful renewal was sent (see LeadershipStanding).
+ * A held election key and its lease. A tick every ~100 ms renews the lease every third of its
+ * TTL (back to back while renewals fail), and while renewals are overdue asks the members
+ * whether etcd has a raft leader at all. The standing is judged by the local clock from when
+ * the last successful renewal (or no-quorum probe) was sent; see LeadershipStanding.
  */
 export class EtcdLeadership implements Leadership {
   readonly lost: Promise<string>;
   private resolveLost!: (reason: string) => void;
   private lostReason: string | undefined;
   private renewedSentAt: number;
+  private renewalStartedAt: number;
+  private renewing = false;
+  private probing = false;
   /** When a quorum probe that found no raft leader was sent, while the standing still held. */
   private noQuorumSentAt: number | undefined;
   private timer: TimerHandle | undefined;
@@ -121,7 +131,9 @@ export class EtcdLeadership implements Leadership {
   ) {
     this.lost = new Promise((resolve) => (this.resolveLost = resolve));
     this.renewedSentAt = grantSentAt;
-    this.schedule(this.lease.ttlMs / 3);
+    this.renewalStartedAt = grantSentAt;
+    deps.active.add(this);
+    this.tick();
   }
 
   standing(): LeadershipStanding {
@@ -141,26 +153,45 @@ export class EtcdLeadership implements Leadership {
     await revoke(this.deps.client, this.lease.id);
   }
 
-  private schedule(ms: number): void {
-    this.timer = this.deps.clock.setTimer(Math.max(0, ms), () => void this.renewOnce());
+  /** Ends the leadership without touching etcd (its journal is closing). */
+  abandon(): void {
+    if (this.lostReason === undefined) this.stop('journal closed');
   }
 
-  private async renewOnce(): Promise<void> {
-    const { clock, probe } = this.deps;
-    const startedAt = clock.monotonic();
+  private tick(): void {
+    if (this.standing() === 'lost') return;
+    const now = this.deps.clock.monotonic();
     const third = this.lease.ttlMs / 3;
+    const lastSucceeded = this.renewedSentAt === this.renewalStartedAt;
+    if (!this.renewing && (!lastSucceeded || now - this.renewalStartedAt >= third)) void this.renew();
+    if (!this.probing && now - this.renewedSentAt > third + tickMs) void this.probe();
+    this.timer = this.deps.clock.setTimer(Math.min(tickMs, third / 2), () => this.tick());
+  }
+
+  private async renew(): Promise<void> {
+    this.renewing = true;
+    const sentAt = (this.renewalStartedAt = this.deps.clock.monotonic());
     try {
-      const ttl = await keepAlive(this.deps.client, this.lease.id, third);
+      const ttl = await keepAlive(this.deps.client, this.lease.id, Math.min(this.lease.ttlMs / 3, this.deps.callTimeoutMs));
+      if (ttl <= 0) return this.lose('the lease expired in etcd');
       if (this.lostReason !== undefined) return;
-      if (ttl <= 0) return void this.lose('lease expired in etcd');
-      this.renewedSentAt = startedAt;
+      this.renewedSentAt = sentAt;
       this.noQuorumSentAt = undefined;
     } catch {
-      const probeSentAt = clock.monotonic();
-      if (this.standing() !== 'lost' && (await probe.noQuorum(third))) this.noQuorumSentAt = probeSentAt;
+      // Judged by the standing; the next tick tries again.
+    } finally {
+      this.renewing = false;
     }
-    if (this.standing() === 'lost') return;
-    this.schedule(startedAt + third - clock.monotonic());
+  }
+
+  private async probe(): Promise<void> {
+    this.probing = true;
+    try {
+      const sentAt = this.deps.clock.monotonic();
+      if (this.standing() !== 'lost' && (await this.deps.probe.noQuorum(probeTimeoutMs))) this.noQuorumSentAt = sentAt;
+    } finally {
+      this.probing = false;
+    }
   }
 
   /** Final: stops renewing, revokes the lease if etcd can still be reached, resolves `lost`. */
@@ -173,6 +204,7 @@ export class EtcdLeadership implements Leadership {
   private stop(reason: string): void {
     this.lostReason = reason;
     this.timer?.cancel();
+    this.deps.active.delete(this);
     this.resolveLost(reason);
   }
 }

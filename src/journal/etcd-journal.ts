@@ -2,7 +2,7 @@ import type { Etcd3, Namespace } from 'etcd3';
 import { systemClock, type Clock } from '../shared/clock.js';
 import { createEtcdClient, defaultCallTimeoutMs, type EtcdConnection } from './etcd-client.js';
 import { EtcdDocumentStore } from './etcd-documents.js';
-import { EtcdElection } from './etcd-election.js';
+import { EtcdElection, type EtcdLeadership } from './etcd-election.js';
 import { EtcdAppendLog } from './etcd-log.js';
 import { EtcdQuorumProbe } from './etcd-probe.js';
 import type { AppendLog, DocumentStore, Journal, LeaderElection } from './journal.js';
@@ -28,6 +28,7 @@ export class EtcdJournal implements Journal {
   private readonly root: Namespace;
   private readonly probe: EtcdQuorumProbe;
   private readonly callTimeoutMs: number;
+  private readonly leaderships = new Set<EtcdLeadership>();
 
   constructor(private readonly options: EtcdJournalOptions) {
     this.callTimeoutMs = options.callTimeoutMs ?? defaultCallTimeoutMs;
@@ -44,15 +45,20 @@ export class EtcdJournal implements Journal {
   }
 
   election(name: string, ttlMs: number): LeaderElection {
-    const deps = { client: this.client, root: this.root, probe: this.probe, clock: this.options.clock ?? systemClock, callTimeoutMs: this.callTimeoutMs };
+    const deps = {
+      client: this.client, root: this.root, probe: this.probe, clock: this.options.clock ?? systemClock,
+      callTimeoutMs: this.callTimeoutMs, active: this.leaderships,
+    };
     return new EtcdElection(deps, name, ttlMs);
   }
 
   /**
    * Closes the connections. Leaderships are not resigned: from etcd's view this is a crash, and
-   * their keys go when their leases run out (resign first to hand over at once).
+   * their keys go when their leases run out (resign first to hand over at once). Their standing
+   * becomes 'lost' ('journal closed').
    */
   async close(): Promise<void> {
+    for (const leadership of [...this.leaderships]) leadership.abandon();
     this.probe.close();
     this.client.close();
   }
