@@ -3,3 +3,4 @@ export type {
 } from './journal.js';
 export { SqliteJournal } from './sqlite-journal.js';
 export { MemoryJournal } from './memory-journal.js';
+export { EtcdJournal, type EtcdJournalOptions } from './etcd-journal.js';

@@ -81,11 +81,11 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     for (let i = 0; i < (opts.replicas ?? 3); i++) {
       const links = await Promise.all(etcd.endpoints.map((e) => {
         const u = new URL(e);
-        return startTcpProxy(u.hostname, Number(u.port));
+        return startTcpProxy({ host: u.hostname, port: Number(u.port) });
       }));
       proxies.push(...links);
       const p = await launch('assignment', `assignment-${i}`, [
-        '--etcd', links.map((l) => `http://${l.address}`).join(','), ...common, '--id', `assignment-${i}`,
+        '--etcd', links.map((l) => l.url).join(','), ...common, '--id', `assignment-${i}`,
         '--leader-ttl-ms', String(opts.leaderTtlMs ?? 1000), '--keep-alive-ms', String(opts.keepAliveMs ?? 600_000),
       ]);
       assignment.push({ ...p, links, status: () => getJson(`${p.url}/_stratus/assignment/v1/status`, token) as never });

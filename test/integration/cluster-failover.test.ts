@@ -115,7 +115,7 @@ describe('a cluster on etcd', () => {
     await sleep(500);
     let overlap = 0;
     let sawNew = false;
-    for (const link of old.links) link.cut();
+    for (const link of old.links) link.sever();
     const deadline = Date.now() + 8000;
     while (Date.now() < deadline && !sawNew) {
       const statuses = await Promise.all(cluster.assignment.map((r) => r.status().catch(() => undefined)));
