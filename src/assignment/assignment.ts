@@ -143,7 +143,8 @@ export class AssignmentService implements Assigner {
   /** Gives an environment back after an invocation; `reusable` false means it is gone. */
   release(lease: Pick<Lease, 'envId'>, reusable: boolean): void {
     const env = this.envs.get(lease.envId);
-    if (!env) return;
+    // Unknown, or released already (a release retried across a failover): nothing to do.
+    if (!env || env.state.kind === 'idle') return;
     if (!reusable || env.retired) {
       void this.destroy(env, reusable ? 'retired' : 'failed');
       return;

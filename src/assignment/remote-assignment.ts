@@ -30,6 +30,11 @@ const RETRY_CODES = new Set(['NotLeader']);
 export class RemoteAssignment implements Assigner {
   private current: Candidate | undefined;
   private unwatch: (() => void) | undefined;
+  /**
+   * Releases that did not reach a leader at the first try (a failover). Acquires wait for them:
+   * otherwise a client's next invoke would find its environment still busy and cold start.
+   */
+  private readonly delayedReleases = new Set<Promise<unknown>>();
 
   constructor(private readonly deps: RemoteAssignmentDeps) {}
 
@@ -45,13 +50,24 @@ export class RemoteAssignment implements Assigner {
   }
 
   async acquire(fn: FunctionVersion): Promise<Lease> {
-    const grant = (await this.call('/acquire', { fn })) as GrantWire;
+    const releasesFirst = async () => {
+      if (this.delayedReleases.size > 0) await Promise.allSettled([...this.delayedReleases]);
+    };
+    const grant = (await this.call('/acquire', { fn }, releasesFirst)) as GrantWire;
     return { envId: grant.envId, worker: this.deps.worker(grant.workerId, grant.workerUrl), cold: grant.cold, epoch: grant.epoch };
   }
 
   release(lease: Pick<Lease, 'envId'>, reusable: boolean): void {
-    this.call('/release', { envId: lease.envId, reusable }).catch((err: unknown) => {
-      this.deps.logger.warn({ err, envId: lease.envId }, 'releasing an environment failed');
+    const body = { envId: lease.envId, reusable };
+    const leader = this.current;
+    const first = leader ? this.post(leader, '/release', body) : Promise.resolve({ kind: 'retry' } as const);
+    void first.then((answer) => {
+      if (answer.kind !== 'retry') return;
+      const retried = this.call('/release', body).catch((err: unknown) => {
+        this.deps.logger.warn({ err, envId: lease.envId }, 'releasing an environment failed');
+      });
+      this.delayedReleases.add(retried);
+      void retried.finally(() => this.delayedReleases.delete(retried));
     });
   }
 
@@ -59,9 +75,11 @@ export class RemoteAssignment implements Assigner {
     return ((await this.call('/provisioned-count', { fn })) as { count: number }).count;
   }
 
-  private async call(path: string, body: unknown): Promise<unknown> {
+  /** POSTs to the leader, waiting out a failover; `before` runs ahead of every attempt. */
+  private async call(path: string, body: unknown, before?: () => Promise<void>): Promise<unknown> {
     const deadline = this.deps.clock.now() + this.deps.failoverWaitMs;
     for (let attempt = 0; ; attempt++) {
+      await before?.();
       const leader = this.current;
       if (leader) {
         const answer = await this.post(leader, path, body);

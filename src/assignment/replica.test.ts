@@ -105,23 +105,20 @@ describe('EnvironmentTable', () => {
 });
 
 describe('AssignmentService under a leadership', () => {
-  const leadership = (standing: LeadershipStanding): Leadership => ({
-    candidate: { id: 'x', address: 'http://x' }, epoch: 7, standing: () => standing, lost: new Promise(() => undefined), resign: async () => undefined,
-  });
-
   it('without quorum, warm environments are granted and cold starts refused clearly; a lost leadership grants nothing', async () => {
     const journal = new MemoryJournal();
     const placement = new PlacementService();
     placement.register(new FakeWorker('w1'));
     let standing: LeadershipStanding = 'held';
-    const lead = { ...leadership('held'), standing: () => standing };
+    const lead: Leadership = await journal.election('assignment', 1000).campaign({ id: 'x', address: 'http://x' });
+    Object.assign(lead, { standing: () => standing });
     const service = new AssignmentService({ config: CONFIG, log: journal.assignmentLog, placement, clock: new ManualClock(), logger: silentLogger(), leadership: lead });
     const lease = await service.acquire(fn('f'));
     service.release(lease, true);
     standing = 'no-quorum';
     const warm = await service.acquire(fn('f'));
     assert.equal(warm.cold, false);
-    assert.equal(warm.epoch, 7);
+    assert.equal(warm.epoch, lead.epoch);
     await assert.rejects(service.acquire(fn('f')), (err) => isStratusError(err) && err.code === 'JournalUnavailable' && /quorum/.test(err.message));
     service.release(warm, true);
     standing = 'lost';

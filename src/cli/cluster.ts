@@ -1,7 +1,7 @@
 import { AssignmentApiServer, AssignmentReplica, AssignmentService, RemoteAssignment } from '../assignment/index.js';
-import { EtcdCodeStore, type CodeStore } from '../codestore/index.js';
+import { EtcdCodeStore } from '../codestore/index.js';
 import { clusterRoutes, FrontendServer } from '../frontend/index.js';
-import { EtcdJournal, type Journal } from '../journal/index.js';
+import { EtcdJournal } from '../journal/index.js';
 import { PlacementService, WorkerDirectory, WorkerMembership } from '../placement/index.js';
 import type { Clock } from '../shared/clock.js';
 import type { StratusConfig } from '../shared/config.js';
@@ -27,13 +27,13 @@ export interface ProcessOptions {
 
 const ASSIGNMENT = 'assignment';
 
-function openJournal(config: StratusConfig): Journal & { close(): Promise<void> } {
+function openJournal(config: StratusConfig): EtcdJournal {
   const { etcdEndpoints, etcdPrefix, etcdCallTimeoutMs } = config.cluster;
   if (etcdEndpoints.length === 0) throw new Error('a cluster process needs --etcd http://HOST:PORT[,...]');
   return new EtcdJournal({ endpoints: etcdEndpoints, prefix: etcdPrefix, callTimeoutMs: etcdCallTimeoutMs });
 }
 
-function openCodeStore(config: StratusConfig): CodeStore & { close(): Promise<void> } {
+function openCodeStore(config: StratusConfig): EtcdCodeStore {
   const { etcdEndpoints, etcdPrefix, etcdCallTimeoutMs } = config.cluster;
   return new EtcdCodeStore({ endpoints: etcdEndpoints, prefix: etcdPrefix, callTimeoutMs: etcdCallTimeoutMs });
 }
@@ -82,7 +82,7 @@ export async function startFrontendProcess(config: StratusConfig, opts: ProcessO
       assignment.stop();
       unfollow();
       await Promise.all([...workers.values()].map((w) => w.shutdown()));
-      await code.close();
+      code.close();
       await journal.close();
     },
   };
@@ -140,7 +140,7 @@ export async function startAssignmentProcess(config: StratusConfig, opts: Proces
       membership?.stop();
       await api.close();
       unfollow();
-      await code.close();
+      code.close();
       await journal.close();
     },
   };
@@ -179,7 +179,7 @@ export async function startPlacementProcess(config: StratusConfig, opts: Process
     async stop() {
       await server.close();
       placement.stop();
-      await code.close();
+      code.close();
       await journal.close();
     },
   };

@@ -156,6 +156,7 @@ describe('a cluster on etcd', () => {
     const failures = both.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as Error);
     assert.ok(failures.length > 0, 'a cold start was refused');
     for (const err of failures) {
+      if (!/quorum/.test(err.message)) console.log(cluster.frontends[0]?.output().slice(-3000), cluster.assignment.map((a) => a.output().slice(-2000)).join('\n----\n'));
       assert.equal(err.name, 'ServiceException');
       assert.match(err.message, /quorum/);
     }
