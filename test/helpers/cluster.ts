@@ -19,6 +19,8 @@ export interface RoleProcess {
   /** SIGKILL, as a crashed host. */
   kill(): Promise<void>;
   stop(): Promise<void>;
+  /** Starts the same role again (same arguments) once this one has ended; pid and url change. */
+  respawn(): Promise<void>;
 }
 
 export interface AssignmentReplicaProcess extends RoleProcess {
@@ -88,7 +90,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
         '--etcd', links.map((l) => l.url).join(','), ...common, '--id', `assignment-${i}`,
         '--leader-ttl-ms', String(opts.leaderTtlMs ?? 1000), '--keep-alive-ms', String(opts.keepAliveMs ?? 600_000),
       ]);
-      assignment.push({ ...p, links, status: () => getJson(`${p.url}/_stratus/assignment/v1/status`, token) as never });
+      assignment.push(Object.assign(p, { links, status: () => getJson(`${p.url}/_stratus/assignment/v1/status`, token) as never }));
     }
     const workers: RoleProcess[] = [];
     for (let i = 0; i < (opts.workers ?? 2); i++) {
@@ -156,16 +158,22 @@ async function spawnRole(role: string, id: string, args: string[], env: Record<s
     child.stdout?.on('data', check);
     void exited.then(() => reject(new Error(`${role} ${id} exited:\n${output}`)));
   });
-  const pid = child.pid ?? 0;
   const end = async (signal: NodeJS.Signals) => {
     if (child.exitCode !== null || child.signalCode !== null) return;
-    // A worker's sandboxes are its descendants; a SIGKILLed worker leaves them to be reaped.
     child.kill(signal);
     const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
     await exited;
     clearTimeout(timer);
   };
-  return { role, id, pid, url, output: () => output, kill: () => end('SIGKILL'), stop: () => end('SIGTERM') };
+  const self: RoleProcess = {
+    role, id, pid: child.pid ?? 0, url, output: () => output, kill: () => end('SIGKILL'), stop: () => end('SIGTERM'),
+    async respawn() {
+      await end('SIGTERM');
+      const next = await spawnRole(role, id, args, env);
+      Object.assign(self, { pid: next.pid, url: next.url, output: next.output, kill: next.kill, stop: next.stop, respawn: next.respawn });
+    },
+  };
+  return self;
 }
 
 export { descendantsOf };
