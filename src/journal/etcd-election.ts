@@ -224,7 +224,10 @@ async function keepAlive(client: Etcd3, leaseId: string, timeoutMs: number): Pro
     });
     stream.write({ ID: leaseId });
   }).finally(() => {
+    // Half-close first: etcd3 resets the member's connections when a still-writable stream errors,
+    // and cancelling an open stream is such an error.
     try {
+      stream.end();
       stream.cancel();
     } catch {
       // Already closed.
