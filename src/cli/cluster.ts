@@ -109,11 +109,11 @@ export async function startAssignmentProcess(config: StratusConfig, opts: Proces
     log: journal.assignmentLog,
     election: journal.election(ASSIGNMENT, config.cluster.leaderTtlMs),
     candidate: { id: opts.id, address: url },
-    clock, logger: log.child({ component: 'assignment' }),
+    clock, logger: log,
     tailIntervalMs: config.cluster.followIntervalMs,
     lead: async (leadership) => {
       const placement = new PlacementService();
-      const service = new AssignmentService({ config: config.assignment, log: journal.assignmentLog, placement, clock, logger: log.child({ component: 'assignment' }), leadership });
+      const service = new AssignmentService({ config: config.assignment, log: journal.assignmentLog, placement, clock, logger: log, leadership });
       membership = new WorkerMembership({
         store: journal.workers, placement, token, epoch: leadership.epoch, log,
         onJoined: (agent) => {
