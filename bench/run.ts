@@ -18,12 +18,13 @@ import type { BenchContext, Scenario } from './scenario.js';
 import { asyncInvoke } from './scenarios/async.js';
 import { burst } from './scenarios/burst.js';
 import { coldStart } from './scenarios/cold-start.js';
+import { failover } from './scenarios/failover.js';
 import { footprint } from './scenarios/footprint.js';
 import { warmConcurrent } from './scenarios/warm-concurrent.js';
 import { warmSequential } from './scenarios/warm-sequential.js';
 import { STRATUS_ARGS, STRATUS_KEEP_ALIVE_MS } from './targets.js';
 
-const SCENARIOS: Scenario[] = [warmSequential, warmConcurrent, coldStart, burst, footprint, asyncInvoke];
+const SCENARIOS: Scenario[] = [warmSequential, warmConcurrent, coldStart, burst, footprint, failover, asyncInvoke];
 const BENCH_DIR = fileURLToPath(new URL('../../bench/', import.meta.url));
 
 /** wrk is a Debian package; install it once if missing (the Node load generator is the fallback). */

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what Stratus needs, idempotently: Debian packages (bubblewrap, the AWS CLI v2 for
+# Installs what Stratus needs, idempotently: Debian packages (bubblewrap, etcd, the AWS CLI v2 for
 # tests), npm packages, and the TypeScript build. Safe to run any number of times.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +13,9 @@ command -v cc >/dev/null 2>&1 || need_apt+=(gcc libc6-dev)
 [ -x /usr/bin/slirp4netns ] || need_apt+=(slirp4netns)
 command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+# etcd 3.4 for the cluster journal and its tests (test/helpers/etcd.ts starts real members).
+[ -x /usr/bin/etcd ] || need_apt+=(etcd-server)
+[ -x /usr/bin/etcdctl ] || need_apt+=(etcd-client)
 # The native build of aws-lambda-ric (used by the runtime-compatibility test).
 for tool in autoconf automake libtool cmake make g++; do
   command -v "$tool" >/dev/null 2>&1 || dpkg -s "$tool" >/dev/null 2>&1 || need_apt+=("$tool")

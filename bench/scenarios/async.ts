@@ -1,5 +1,5 @@
 /**
- * Scenario 6 — asynchronous invocation: how fast Invoke with InvocationType=Event is accepted
+ * Scenario 7 — asynchronous invocation: how fast Invoke with InvocationType=Event is accepted
  * (HTTP 202 after the event is durably queued, fsync'd) and how fast queued events complete end
  * to end, on the single machine. Baseline in the same run: the same function invoked
  * synchronously at the same concurrency.
@@ -17,7 +17,7 @@ const CLIENTS = 16;
 
 export const asyncInvoke: Scenario = {
   id: 'async',
-  title: '6. Asynchronous invoke (Event): accepted and completed per second',
+  title: '7. Asynchronous invoke (Event): accepted and completed per second',
   async run(ctx) {
     const events = ctx.quick ? 500 : 2000;
     const stratus = await startBenchStratus();

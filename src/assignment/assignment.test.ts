@@ -2,50 +2,12 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MemoryJournal } from '../journal/index.js';
 import { PlacementService } from '../placement/index.js';
-import type { FunctionVersion } from '../registry/index.js';
 import { ManualClock } from '../shared/clock.js';
 import { silentLogger } from '../shared/log.js';
-import type { InvocationResult, WorkerAgent, WorkerStatus } from '../worker/index.js';
+import { fakeFunction as fn, FakeWorker } from '../../test/helpers/fake-worker.js';
 import { AssignmentService } from './assignment.js';
 import type { AssignmentLogEntry } from './environments.js';
 
-/** A worker that only records what it is asked to do. */
-class FakeWorker implements WorkerAgent {
-  readonly created: string[] = [];
-  readonly destroyed: string[] = [];
-  failCreate = false;
-
-  constructor(readonly id: string, private readonly memoryMb = 1024) {}
-
-  async createEnvironment(envId: string): Promise<void> {
-    if (this.failCreate) throw new Error('boot failed');
-    this.created.push(envId);
-  }
-
-  async invoke(): Promise<InvocationResult> {
-    throw new Error('not used');
-  }
-
-  async destroyEnvironment(envId: string): Promise<void> {
-    this.destroyed.push(envId);
-  }
-
-  status(): WorkerStatus {
-    return { id: this.id, memoryMb: this.memoryMb, memoryReservedMb: 0, environments: 0, cachedCode: [] };
-  }
-
-  onEnvironmentLost(): void {}
-
-  async shutdown(): Promise<void> {}
-}
-
-function fn(name: string, revisionId = 'r1', memoryMb = 128): FunctionVersion {
-  return {
-    name, runtime: 'nodejs20.x', role: 'arn:aws:iam::000000000000:role/r', handler: 'index.handler', description: '',
-    timeoutSec: 3, memoryMb, ephemeralStorageMb: 512, environment: {}, code: { sha256: 'a'.repeat(64), size: 1 },
-    lastModifiedMs: 0, revisionId, version: '$LATEST', functionArn: `arn:aws:lambda:us-east-1:000000000000:function:${name}`,
-  };
-}
 
 async function setup(opts: { keepAliveMs?: number; workerMemoryMb?: number } = {}) {
   const clock = new ManualClock();

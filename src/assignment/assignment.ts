@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { AppendLog } from '../journal/index.js';
+import type { AppendLog, Leadership } from '../journal/index.js';
 import type { PlacementService } from '../placement/index.js';
 import { environmentKey, type FunctionVersion } from '../registry/index.js';
 import type { Clock, TimerHandle } from '../shared/clock.js';
@@ -7,7 +7,7 @@ import type { AssignmentConfig } from '../shared/config.js';
 import { StratusError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import type { WorkerAgent } from '../worker/index.js';
-import { liveEnvironments, type AssignmentLogEntry, type EnvironmentEntry } from './environments.js';
+import { EnvironmentTable, type AssignmentLogEntry, type CreatedEntry, type EnvironmentEntry } from './environments.js';
 import { ScalingRate } from './scaling-rate.js';
 
 interface Waiter {
@@ -21,6 +21,14 @@ export interface Lease {
   envId: string;
   worker: WorkerAgent;
   cold: boolean;
+  /** The fencing epoch of the leadership that granted it (a cluster); the worker checks it. */
+  epoch?: number;
+}
+
+/** What the invoke path needs of assignment: the service itself, or a client of its leader. */
+export interface Assigner {
+  acquire(fn: FunctionVersion): Promise<Lease>;
+  release(lease: Pick<Lease, 'envId'>, reusable: boolean): void;
 }
 
 export interface AssignmentDeps {
@@ -29,6 +37,10 @@ export interface AssignmentDeps {
   placement: PlacementService;
   clock: Clock;
   logger: Logger;
+  /** The leadership this service acts under (a cluster replica); none on one machine. */
+  leadership?: Leadership;
+  /** Appends between two snapshots of the table (log compaction). */
+  compactEvery?: number;
 }
 
 /**
@@ -36,7 +48,7 @@ export interface AssignmentDeps {
  * placement, reclaims idle ones after the keep-alive. Warm acquire/release touch only memory;
  * the journal is written when an environment is created or destroyed.
  */
-export class AssignmentService {
+export class AssignmentService implements Assigner {
   private readonly envs = new Map<string, EnvironmentEntry>();
   /** Idle environments per key, most recently used last. */
   private readonly idle = new Map<string, string[]>();
@@ -47,23 +59,71 @@ export class AssignmentService {
   private readonly waiters: Waiter[] = [];
 
   private readonly scaling: ScalingRate;
+  private appendsSinceSnapshot = 0;
+  private compacting = false;
 
   constructor(private readonly deps: AssignmentDeps) {
     this.scaling = new ScalingRate(deps.clock, deps.config.scalingBurst, deps.config.scalingWindowMs);
   }
 
-  /** Reconciles with the journal (environments of a previous run are gone) and starts reaping. */
+  /**
+   * One machine: the worker restarted with this process, so every environment the journal
+   * lists is gone; the log is compacted to an empty table. Then reaping starts.
+   */
   async start(): Promise<void> {
-    const log = await this.deps.log.readAfter(0, Number.MAX_SAFE_INTEGER);
-    let lastSeq = log.at(-1)?.seq;
-    for (const orphan of liveEnvironments(log.map((e) => e.entry as AssignmentLogEntry)).values()) {
-      lastSeq = await this.deps.log.append(this.destroyedEntry(orphan.envId, 'restart'));
-    }
-    if (lastSeq !== undefined) await this.deps.log.truncate(lastSeq);
+    const table = new EnvironmentTable();
+    await table.catchUp(this.deps.log);
+    if (table.seq > 0) await this.deps.log.compact({ seq: table.seq, state: [] });
     this.scheduleSweep();
   }
 
+  /**
+   * A new leader: takes the table its replica followed (now caught up with the log) and
+   * reconciles it with every worker, fencing out the previous leadership as it asks.
+   * Environments a worker still runs stay warm; ones it lost are written off; ones the journal
+   * never recorded are destroyed.
+   */
+  async takeOver(table: EnvironmentTable): Promise<void> {
+    const reports = await Promise.all(this.deps.placement.workers().map(async (worker) => {
+      try {
+        return { worker, envs: await worker.environments(this.deps.leadership?.epoch) };
+      } catch (err) {
+        this.deps.logger.warn({ err, worker: worker.id }, 'takeover: worker did not answer; its environments are written off');
+        return { worker, envs: [] };
+      }
+    }));
+    const onWorkers = new Map(reports.flatMap(({ worker, envs }) => envs.map((e) => [e.envId, { worker, busy: e.busy }] as const)));
+    for (const entry of table.live.values()) {
+      const found = onWorkers.get(entry.envId);
+      onWorkers.delete(entry.envId);
+      if (!found || found.worker.id !== entry.workerId) {
+        await this.append(this.destroyedEntry(entry.envId, 'gone at takeover'));
+        continue;
+      }
+      this.adopt(entry, found.busy);
+    }
+    for (const [envId, { worker }] of onWorkers) await worker.destroyEnvironment(envId).catch(() => undefined);
+    this.scheduleSweep();
+  }
+
+  /** A worker joined after takeover (or came back): environments it runs that no one knows go. */
+  async workerJoined(worker: WorkerAgent): Promise<void> {
+    const envs = await worker.environments(this.deps.leadership?.epoch);
+    for (const { envId } of envs) if (!this.envs.has(envId)) await worker.destroyEnvironment(envId).catch(() => undefined);
+  }
+
+  /** The leadership ended: stop granting and forget the table (the environments live on). */
+  abdicate(): void {
+    this.sweepTimer?.cancel();
+    for (const waiter of this.waiters.splice(0)) waiter.fail(notLeader());
+    this.envs.clear();
+    this.idle.clear();
+    this.provisionTargets.clear();
+  }
+
   async acquire(fn: FunctionVersion): Promise<Lease> {
+    const standing = this.deps.leadership?.standing() ?? 'held';
+    if (standing === 'lost') throw notLeader();
     const key = environmentKey(fn);
     const envId = this.idle.get(key)?.pop();
     if (envId) {
@@ -71,16 +131,20 @@ export class AssignmentService {
       const worker = env && this.deps.placement.worker(env.workerId);
       if (env && worker) {
         env.state = { kind: 'busy' };
-        return { envId, worker, cold: false };
+        return { envId, worker, cold: false, epoch: this.deps.leadership?.epoch };
       }
+    }
+    if (standing === 'no-quorum') {
+      throw new StratusError('JournalUnavailable', 'Stratus cannot start a new execution environment now: its journal has lost quorum. Warm environments keep serving.');
     }
     return this.create(fn, key);
   }
 
   /** Gives an environment back after an invocation; `reusable` false means it is gone. */
-  release(lease: Lease, reusable: boolean): void {
+  release(lease: Pick<Lease, 'envId'>, reusable: boolean): void {
     const env = this.envs.get(lease.envId);
-    if (!env) return;
+    // Unknown, or released already (a release retried across a failover): nothing to do.
+    if (!env || env.state.kind === 'idle') return;
     if (!reusable || env.retired) {
       void this.destroy(env, reusable ? 'retired' : 'failed');
       return;
@@ -89,7 +153,7 @@ export class AssignmentService {
     const worker = this.deps.placement.worker(env.workerId);
     if (waiting >= 0 && worker) {
       env.state = { kind: 'busy' };
-      this.waiters.splice(waiting, 1)[0]?.wake({ envId: env.id, worker, cold: false });
+      this.waiters.splice(waiting, 1)[0]?.wake({ envId: env.id, worker, cold: false, epoch: this.deps.leadership?.epoch });
       return;
     }
     env.state = { kind: 'idle', sinceMs: this.deps.clock.now() };
@@ -252,13 +316,38 @@ export class AssignmentService {
     };
     this.envs.set(env.id, env);
     try {
-      await this.deps.log.append({ type: 'created', envId: env.id, key, workerId: worker.id, memoryMb: fn.memoryMb, atMs: this.deps.clock.now() } satisfies AssignmentLogEntry);
+      await this.append(createdEntry(env, this.deps.clock.now()));
       await worker.createEnvironment(env.id, fn, { initType: provisioned ? 'provisioned-concurrency' : 'on-demand' });
     } catch (err) {
       await this.destroy(env, 'create failed');
       throw err;
     }
-    return { envId: env.id, worker, cold: true };
+    return { envId: env.id, worker, cold: true, epoch: this.deps.leadership?.epoch };
+  }
+
+  /** An environment from the journal that its worker still runs. */
+  private adopt(entry: CreatedEntry, busy: boolean): void {
+    const env: EnvironmentEntry = {
+      id: entry.envId, key: entry.key, functionName: entry.functionName, version: entry.version, workerId: entry.workerId,
+      memoryMb: entry.memoryMb, retired: false, provisioned: entry.provisioned,
+      state: busy ? { kind: 'busy' } : { kind: 'idle', sinceMs: this.deps.clock.now() },
+    };
+    this.envs.set(env.id, env);
+    this.deps.placement.reserve(env.workerId, env.memoryMb);
+    if (!busy) this.idle.set(env.key, [...(this.idle.get(env.key) ?? []), env.id]);
+  }
+
+  /** Appends under the leadership's fence; every so often, snapshots the table and compacts. */
+  private async append(entry: AssignmentLogEntry): Promise<void> {
+    const seq = await this.deps.log.append(entry, this.deps.leadership);
+    if (++this.appendsSinceSnapshot < (this.deps.compactEvery ?? 1000) || this.compacting) return;
+    this.appendsSinceSnapshot = 0;
+    this.compacting = true;
+    const now = this.deps.clock.now();
+    const state = [...this.envs.values()].map((env) => createdEntry(env, now));
+    await this.deps.log.compact({ seq, state }, this.deps.leadership)
+      .catch((err: unknown) => this.deps.logger.warn({ err }, 'compacting the assignment log failed'))
+      .finally(() => { this.compacting = false; });
   }
 
   private async destroy(env: EnvironmentEntry, reason: string): Promise<void> {
@@ -274,7 +363,7 @@ export class AssignmentService {
     this.deps.placement.release(env.workerId, env.memoryMb);
     this.wakeOne();
     try {
-      await this.deps.log.append(this.destroyedEntry(env.id, reason));
+      await this.append(this.destroyedEntry(env.id, reason));
       await this.deps.placement.worker(env.workerId)?.destroyEnvironment(env.id);
     } catch (err) {
       this.deps.logger.warn({ err, envId: env.id }, 'destroying environment failed');
@@ -291,4 +380,15 @@ export class AssignmentService {
       this.scheduleSweep();
     });
   }
+}
+
+function createdEntry(env: EnvironmentEntry, atMs: number): CreatedEntry {
+  return {
+    type: 'created', envId: env.id, key: env.key, functionName: env.functionName, version: env.version,
+    workerId: env.workerId, memoryMb: env.memoryMb, provisioned: env.provisioned, atMs,
+  };
+}
+
+function notLeader(): StratusError {
+  return new StratusError('NotLeader', 'This assignment replica is not the leader.');
 }

@@ -1,3 +1,5 @@
+import type { AppendLog } from '../journal/index.js';
+
 /** The assignment service's table of execution environments, with typed lifecycle states. */
 export type EnvironmentState =
   | { kind: 'initializing' }
@@ -23,15 +25,52 @@ export interface EnvironmentEntry {
 
 /** The journal's assignment log entries. */
 export type AssignmentLogEntry =
-  | { type: 'created'; envId: string; key: string; workerId: string; memoryMb: number; atMs: number }
+  | CreatedEntry
   | { type: 'destroyed'; envId: string; atMs: number; reason: string };
 
-/** Replays log entries into the set of environments that were alive at the end of the log. */
-export function liveEnvironments(entries: readonly AssignmentLogEntry[]): Map<string, AssignmentLogEntry & { type: 'created' }> {
-  const live = new Map<string, AssignmentLogEntry & { type: 'created' }>();
-  for (const e of entries) {
-    if (e.type === 'created') live.set(e.envId, e);
-    else live.delete(e.envId);
+export interface CreatedEntry {
+  type: 'created';
+  envId: string;
+  key: string;
+  functionName: string;
+  version: string;
+  workerId: string;
+  memoryMb: number;
+  provisioned: boolean;
+  atMs: number;
+}
+
+/**
+ * The environments the assignment log says are alive: a snapshot plus the entries after it.
+ * Followers keep one up to date by tailing the log, so a new leader starts from memory.
+ */
+export class EnvironmentTable {
+  readonly live = new Map<string, CreatedEntry>();
+  /** The last log sequence number applied. */
+  seq = 0;
+
+  apply(seq: number, entry: AssignmentLogEntry): void {
+    if (entry.type === 'created') this.live.set(entry.envId, entry);
+    else this.live.delete(entry.envId);
+    this.seq = Math.max(this.seq, seq);
   }
-  return live;
+
+  /** Reads what is new in the log (restarting from the snapshot if the log was compacted past us). */
+  async catchUp(log: AppendLog, pageSize = 1000): Promise<void> {
+    let page = await log.readAfter(this.seq, pageSize);
+    if (page.length === 0 || (page[0] && page[0].seq > this.seq + 1)) {
+      const snapshot = await log.readSnapshot();
+      if (snapshot && snapshot.seq > this.seq) {
+        this.live.clear();
+        for (const entry of snapshot.state as CreatedEntry[]) this.live.set(entry.envId, entry);
+        this.seq = snapshot.seq;
+        page = await log.readAfter(this.seq, pageSize);
+      }
+    }
+    while (page.length > 0) {
+      for (const { seq, entry } of page) this.apply(seq, entry as AssignmentLogEntry);
+      if (page.length < pageSize) break;
+      page = await log.readAfter(this.seq, pageSize);
+    }
+  }
 }

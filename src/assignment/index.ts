@@ -1,2 +1,6 @@
-export { AssignmentService, type AssignmentDeps, type Lease } from './assignment.js';
-export type { EnvironmentEntry, EnvironmentState, AssignmentLogEntry } from './environments.js';
+export { AssignmentService, type Assigner, type AssignmentDeps, type Lease } from './assignment.js';
+export { AssignmentApiServer, ASSIGNMENT_API } from './assignment-api.js';
+export { AssignmentReplica, type ReplicaRole } from './replica.js';
+export { RemoteAssignment } from './remote-assignment.js';
+export { EnvironmentTable } from './environments.js';
+export type { EnvironmentEntry, EnvironmentState, AssignmentLogEntry, CreatedEntry } from './environments.js';

@@ -4,6 +4,7 @@ import { systemClock } from '../shared/clock.js';
 import { resolveConfig, type StratusConfig } from '../shared/config.js';
 import { errorMessage } from '../shared/errors.js';
 import { createLogger } from '../shared/log.js';
+import { startAssignmentProcess, startFrontendProcess, startPlacementProcess } from './cluster.js';
 import { startSingleMachine } from './single-machine.js';
 import { startWorkerProcess } from './worker.js';
 
@@ -15,12 +16,19 @@ const USAGE = `Usage:
   stratus worker --control-plane http://HOST:PORT [--host 127.0.0.1] [--port 0] [--id NAME]
                  [--data-dir .stratus-worker] [--worker-memory-mb N] [--warm-pool 0] [--heartbeat-ms 1000]
                  [--log-level info]
+  stratus frontend   --etcd URL[,URL...] [--host 127.0.0.1] [--port 9001]
+  stratus assignment --etcd URL[,URL...] [--host 127.0.0.1] [--port 0] [--id NAME] [--leader-ttl-ms 2000]
+  stratus placement  --etcd URL[,URL...] [--host 127.0.0.1] [--port 0] [--lease-ms 3000]
+                 (each also takes --etcd-prefix /stratus/ and --log-level)
 
 up: starts Stratus on one machine (the Lambda API on http://HOST:PORT, and one worker in-process).
     Credentials: STRATUS_ACCESS_KEY_ID / STRATUS_SECRET_ACCESS_KEY, or a key pair generated once
     and kept in the data directory.
 worker: starts a further worker agent that joins the control plane at --control-plane; it needs
-    STRATUS_CLUSTER_TOKEN, which \`stratus up\` prints (kept in <data-dir>/cluster-token).`;
+    STRATUS_CLUSTER_TOKEN, which \`stratus up\` prints (kept in <data-dir>/cluster-token).
+frontend, assignment, placement: Stratus as a cluster on etcd (see README "Running a cluster").
+    Every process needs the same STRATUS_CLUSTER_TOKEN; frontends need STRATUS_ACCESS_KEY_ID and
+    STRATUS_SECRET_ACCESS_KEY. Workers join with --control-plane <placement URL>.`;
 
 const OPTIONS = {
   port: { type: 'string' },
@@ -38,6 +46,9 @@ const OPTIONS = {
   'event-retry-delays-ms': { type: 'string' },
   'control-plane': { type: 'string' },
   id: { type: 'string' },
+  etcd: { type: 'string' },
+  'etcd-prefix': { type: 'string' },
+  'leader-ttl-ms': { type: 'string' },
 } as const;
 
 type Flags = ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>['values'];
@@ -54,7 +65,10 @@ function configFrom(flags: Flags, env: NodeJS.ProcessEnv, defaultDataDir: string
     concurrency: { accountLimit: num(flags['account-concurrency']) },
     asyncInvoke: { claimMs: num(flags['event-claim-ms']), retryDelaysMs: flags['event-retry-delays-ms']?.split(',').map(Number) },
     worker: { functionLogs: flags['function-logs'], memoryMb: num(flags['worker-memory-mb']), warmPoolSize: num(flags['warm-pool']) },
-    cluster: { token: env.STRATUS_CLUSTER_TOKEN || undefined, leaseMs: num(flags['lease-ms']), heartbeatMs: num(flags['heartbeat-ms']) },
+    cluster: {
+      token: env.STRATUS_CLUSTER_TOKEN || undefined, leaseMs: num(flags['lease-ms']), heartbeatMs: num(flags['heartbeat-ms']),
+      etcdEndpoints: flags.etcd?.split(',').filter(Boolean), etcdPrefix: flags['etcd-prefix'], leaderTtlMs: num(flags['leader-ttl-ms']),
+    },
     credentials:
       env.STRATUS_ACCESS_KEY_ID && env.STRATUS_SECRET_ACCESS_KEY
         ? { accessKeyId: env.STRATUS_ACCESS_KEY_ID, secretAccessKey: env.STRATUS_SECRET_ACCESS_KEY }
@@ -93,15 +107,28 @@ async function worker(config: StratusConfig, flags: Flags): Promise<() => Promis
   return () => running.stop();
 }
 
+const CLUSTER_ROLES = { frontend: startFrontendProcess, assignment: startAssignmentProcess, placement: startPlacementProcess } as const;
+
+/** `stratus frontend|assignment|placement`: one role of a cluster. */
+async function clusterRole(role: keyof typeof CLUSTER_ROLES, config: StratusConfig, flags: Flags): Promise<() => Promise<void>> {
+  const log = createLogger(config.logLevel).child({ component: role });
+  const id = flags.id ?? `${role}-${hostname()}-${process.pid}`;
+  const port = num(flags.port) ?? (role === 'frontend' ? config.frontend.port : 0);
+  const running = await CLUSTER_ROLES[role](config, { id, host: config.frontend.host, port }, log, systemClock);
+  process.stdout.write(`Stratus ${role} ${id} is serving on ${running.url}\n`);
+  return () => running.stop();
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  if (command !== 'up' && command !== 'worker') {
+  const isRole = (c: string | undefined): c is keyof typeof CLUSTER_ROLES => c !== undefined && c in CLUSTER_ROLES;
+  if (command !== 'up' && command !== 'worker' && !isRole(command)) {
     process.stderr.write(`${USAGE}\n`);
     return command === undefined || command === '--help' || command === 'help' ? 0 : 2;
   }
   const { values } = parseArgs({ args: rest, options: OPTIONS });
-  const config = configFrom(values, process.env, command === 'up' ? '.stratus' : '.stratus-worker');
-  const stop = command === 'up' ? await up(config) : await worker(config, values);
+  const config = configFrom(values, process.env, command === 'worker' ? '.stratus-worker' : '.stratus');
+  const stop = isRole(command) ? await clusterRole(command, config, values) : command === 'up' ? await up(config) : await worker(config, values);
   await new Promise<void>((resolve) => {
     process.once('SIGINT', () => resolve());
     process.once('SIGTERM', () => resolve());

@@ -3,23 +3,14 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AssignmentService } from '../assignment/index.js';
 import { FilesystemCodeStore } from '../codestore/index.js';
-import {
-  accountSettingsRoutes, aliasRoutes, AsyncInvoker, clusterRoutes, ConcurrencyLimiter, concurrencyRoutes, eventInvokeConfigRoutes, eventSettings, provisionedConcurrencyRoutes, FrontendServer, functionRoutes, functionUrlRoutes, invocationRoutes, InvokeService,
-  streamingInvocationRoutes, tagRoutes, urlInvocationRoutes, versionRoutes,
-} from '../frontend/index.js';
+import { clusterRoutes } from '../frontend/index.js';
 import { SqliteJournal } from '../journal/index.js';
 import { PlacementService } from '../placement/index.js';
-import { FunctionRegistry } from '../registry/index.js';
 import { systemClock, type Clock } from '../shared/clock.js';
 import type { StratusConfig } from '../shared/config.js';
 import type { Logger } from '../shared/log.js';
-import { RESERVED_ENV_KEYS } from '../worker/index.js';
 import { startHostWorker } from './host-worker.js';
-
-export interface Credentials {
-  accessKeyId: string;
-  secretAccessKey: string;
-}
+import { followRegistry, lambdaApi, newRegistry, type Credentials } from './lambda-api.js';
 
 export interface RunningStratus {
   url: string;
@@ -39,16 +30,9 @@ export interface RunningStratus {
 export async function startSingleMachine(config: StratusConfig, log: Logger, clock: Clock = systemClock): Promise<RunningStratus> {
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   const { credentials, generated } = await loadCredentials(config);
-  const zipLimits = { maxUnzippedBytes: config.frontend.maxUnzippedBytes };
-  const { region, accountId } = config.identity;
-
   const journal = new SqliteJournal(join(config.dataDir, 'journal.db'));
   const code = new FilesystemCodeStore(join(config.dataDir, 'code'));
-  const registry = new FunctionRegistry({
-    journal, code, clock, zipLimits,
-    arnPrefix: `arn:aws:lambda:${region}:${accountId}:function:`,
-    reservedEnvKeys: RESERVED_ENV_KEYS,
-  });
+  const registry = newRegistry(config, journal, code, clock);
   await registry.load();
 
   const placement = new PlacementService({ clock, leaseMs: config.cluster.leaseMs });
@@ -63,61 +47,16 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
     assignment.workerLost(workerId);
   });
   const clusterToken = await loadClusterToken(config);
-  // Provisioned concurrency follows the registry: re-applied at start and after each change.
-  const applyProvisioned = (name: string) => {
-    for (const [qualifier, { requested }] of Object.entries(registry.find(name)?.provisioned ?? {})) {
-      try {
-        assignment.setProvisioned(registry.provisionedVersion(name, qualifier), requested);
-      } catch (err) {
-        log.warn({ err, function: name, qualifier }, 'provisioned concurrency cannot be applied');
-      }
-    }
-  };
-  registry.onChange((name, version) => {
-    assignment.retire(name, version);
-    applyProvisioned(name);
-  });
-  for (const fn of registry.list()) applyProvisioned(fn.name);
+  followRegistry(registry, () => assignment, log);
 
-  const { accountLimit, minUnreserved } = config.concurrency;
-  const limiter = new ConcurrencyLimiter({
-    accountLimit,
-    reservedFor: (name) => registry.get(name).reservedConcurrency,
-    reservedTotal: () => registry.reservedConcurrencyTotal(),
-  });
-  const invoker = new InvokeService(registry, assignment, limiter, log.child({ component: 'frontend' }));
-  const events = new AsyncInvoker({
-    queue: journal.eventQueue, invoke: (request) => invoker.invoke(request), settings: eventSettings(registry),
-    config: config.asyncInvoke, clock, log: log.child({ component: 'async' }),
-  });
-  const lookup = (id: string) => (id === credentials.accessKeyId ? credentials.secretAccessKey : undefined);
-  const { maxSyncPayloadBytes, maxAsyncPayloadBytes, maxZipBytes, maxUnzippedBytes, signatureMaxSkewMs } = config.frontend;
-  const server = new FrontendServer({
-    routes: [
-      ...invocationRoutes({ invoker, events, maxSyncPayloadBytes, maxAsyncPayloadBytes }),
-      ...streamingInvocationRoutes({ invoker, maxPayloadBytes: maxSyncPayloadBytes }),
-      ...functionRoutes({ registry, code, region, linkSecret: credentials.secretAccessKey, maxZipBytes, clock }),
-      ...versionRoutes({ registry, region }),
-      ...aliasRoutes({ registry }),
-      ...functionUrlRoutes({ registry, clock }),
-      ...urlInvocationRoutes({ registry, invoker, credentials: lookup, clock, signatureMaxSkewMs, accountId, maxPayloadBytes: maxSyncPayloadBytes }),
-      ...tagRoutes({ registry }),
-      ...concurrencyRoutes({ registry, accountLimit, minUnreserved }),
-      ...eventInvokeConfigRoutes({ registry, clock }),
-      ...provisionedConcurrencyRoutes({ registry, provision: (fn, n) => assignment.setProvisioned(fn, n), allocated: (fn) => assignment.provisionedCount(fn) }),
-      ...clusterRoutes({
-        token: clusterToken, placement, code, leaseMs: config.cluster.leaseMs, log: log.child({ component: 'placement' }),
-        onWorkerJoined: (agent) => agent.onEnvironmentLost((envId) => assignment.environmentLost(envId)),
-      }),
-      ...accountSettingsRoutes({
-        registry, maxZipBytes, maxUnzippedBytes,
-        concurrency: () => ({ total: accountLimit, unreserved: accountLimit - registry.reservedConcurrencyTotal() }),
-      }),
-    ],
-    credentials: lookup,
-    clock,
-    log: log.child({ component: 'frontend' }),
-    signatureMaxSkewMs,
+  const { server, events } = lambdaApi({
+    config, registry, code, assignment, eventQueue: journal.eventQueue, credentials, clock, log,
+    provision: (fn, n) => assignment.setProvisioned(fn, n),
+    allocated: (fn) => assignment.provisionedCount(fn),
+    extraRoutes: clusterRoutes({
+      token: clusterToken, placement, code, leaseMs: config.cluster.leaseMs, log: log.child({ component: 'placement' }),
+      onWorkerJoined: (agent) => agent.onEnvironmentLost((envId) => assignment.environmentLost(envId)),
+    }),
   });
   const address = await server.listen(config.frontend.host, config.frontend.port);
   events.start();

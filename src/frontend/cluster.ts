@@ -13,6 +13,8 @@ export interface ClusterRoutesDeps {
   log: Logger;
   /** A worker registered for the first time (or again, after its lease ran out). */
   onWorkerJoined(agent: RemoteWorkerAgent): void;
+  /** Every accepted heartbeat, with what the worker reported (the cluster's worker directory). */
+  onHeartbeat?(worker: { id: string; url: string; status: WorkerStatus }): void;
 }
 
 const FORBIDDEN: ApiResponse = { status: 403, body: { message: 'bad cluster token' } };
@@ -47,5 +49,6 @@ function heartbeat(deps: ClusterRoutesDeps, req: ApiRequest): ApiResponse {
     deps.onWorkerJoined(agent);
     deps.log.info({ worker: id, url }, 'worker joined');
   }
+  deps.onHeartbeat?.({ id, url, status });
   return { status: 200, body: { leaseMs: deps.leaseMs } };
 }

@@ -29,6 +29,9 @@ const WIRE: Record<ErrorCode, Wire> = {
   SandboxCreateFailed: { type: 'ServiceException', status: 500, typed: true, capital: true },
   WorkerUnavailable: { type: 'ServiceException', status: 500, typed: true, capital: true },
   Internal: { type: 'ServiceException', status: 500, typed: true, capital: true },
+  Fenced: { type: 'ServiceException', status: 503, typed: true, capital: true },
+  NotLeader: { type: 'ServiceException', status: 503, typed: true, capital: true },
+  JournalUnavailable: { type: 'ServiceException', status: 503, typed: true, capital: true },
 };
 
 const AUTH_WIRE: Record<VerifyFailureCode, Wire> = {

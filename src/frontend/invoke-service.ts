@@ -1,6 +1,6 @@
-import type { AssignmentService } from '../assignment/index.js';
+import type { Assigner } from '../assignment/index.js';
 import type { FunctionRegistry, FunctionVersion } from '../registry/index.js';
-import { StratusError } from '../shared/errors.js';
+import { isStratusError, StratusError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import type { InvocationResult, ResponseSink } from '../worker/index.js';
 import type { ConcurrencyLimiter } from './concurrency-limiter.js';
@@ -28,7 +28,7 @@ export interface InvokeOutcome {
 export class InvokeService {
   constructor(
     private readonly registry: FunctionRegistry,
-    private readonly assignment: AssignmentService,
+    private readonly assignment: Assigner,
     private readonly limiter: ConcurrencyLimiter,
     private readonly log: Logger,
   ) {}
@@ -46,7 +46,8 @@ export class InvokeService {
     }
   }
 
-  private async run(req: InvokeRequest, version: FunctionVersion): Promise<InvokeOutcome> {
+  /** An environment granted by a leadership that was just deposed is refused by its worker: once more. */
+  private async run(req: InvokeRequest, version: FunctionVersion, attempt = 0): Promise<InvokeOutcome> {
     const lease = await this.assignment.acquire(version);
     let result: InvocationResult;
     try {
@@ -58,8 +59,10 @@ export class InvokeService {
         clientContext: req.clientContext,
         tailLog: req.tailLog,
         responseSink: req.responseSink,
+        epoch: lease.epoch,
       });
     } catch (cause) {
+      if (isStratusError(cause) && cause.code === 'Fenced' && attempt === 0) return this.run(req, version, attempt + 1);
       this.assignment.release(lease, false);
       this.log.error({ err: cause, requestId: req.requestId, function: version.name }, 'invocation failed in the platform');
       throw new StratusError('WorkerUnavailable', 'The function could not be run: its execution environment failed.', { cause });

@@ -9,8 +9,8 @@ export interface ProvisionedRoutesDeps {
   registry: FunctionRegistry;
   /** Keeps `count` environments of the version initialized (0 stops). */
   provision(fn: FunctionVersion, count: number): void;
-  /** How many are there now. */
-  allocated(fn: FunctionVersion): number;
+  /** How many are there now (asked of the assignment leader in a cluster). */
+  allocated(fn: FunctionVersion): number | Promise<number>;
 }
 
 const PATH = /^\/2019-09-30\/functions\/([^/]+)\/provisioned-concurrency\/?$/;
@@ -48,9 +48,9 @@ function config(deps: ProvisionedRoutesDeps, name: string, qualifier: string) {
   return found;
 }
 
-function shape(deps: ProvisionedRoutesDeps, name: string, qualifier: string): Record<string, unknown> {
+async function shape(deps: ProvisionedRoutesDeps, name: string, qualifier: string): Promise<Record<string, unknown>> {
   const { requested, lastModifiedMs } = config(deps, name, qualifier);
-  const allocated = Math.min(requested, deps.allocated(deps.registry.provisionedVersion(name, qualifier)));
+  const allocated = Math.min(requested, await deps.allocated(deps.registry.provisionedVersion(name, qualifier)));
   return {
     RequestedProvisionedConcurrentExecutions: requested,
     AvailableProvisionedConcurrentExecutions: allocated,
@@ -67,19 +67,19 @@ async function put(deps: ProvisionedRoutesDeps, req: ApiRequest): Promise<ApiRes
   v.done();
   await deps.registry.setProvisionedConcurrency(name, qualifier, requested);
   deps.provision(deps.registry.provisionedVersion(name, qualifier), requested ?? 0);
-  return { status: 202, body: shape(deps, name, qualifier) };
+  return { status: 202, body: await shape(deps, name, qualifier) };
 }
 
-function get(deps: ProvisionedRoutesDeps, req: ApiRequest): ApiResponse {
+async function get(deps: ProvisionedRoutesDeps, req: ApiRequest): Promise<ApiResponse> {
   const { name, qualifier } = target(deps, req);
-  return { status: 200, body: shape(deps, name, qualifier) };
+  return { status: 200, body: await shape(deps, name, qualifier) };
 }
 
-function list(deps: ProvisionedRoutesDeps, req: ApiRequest): ApiResponse {
+async function list(deps: ProvisionedRoutesDeps, req: ApiRequest): Promise<ApiResponse> {
   const name = parseFunctionRef(decodeURIComponent(req.params[0] ?? '')).name;
-  const configs = Object.keys(deps.registry.get(name).provisioned ?? {}).map((qualifier) => ({
+  const configs = await Promise.all(Object.keys(deps.registry.get(name).provisioned ?? {}).map(async (qualifier) => ({
     FunctionArn: `${deps.registry.functionArn(name)}:${qualifier}`,
-    ...shape(deps, name, qualifier),
-  }));
+    ...(await shape(deps, name, qualifier)),
+  })));
   return { status: 200, body: { ProvisionedConcurrencyConfigs: configs } };
 }

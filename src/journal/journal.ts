@@ -1,7 +1,7 @@
 /**
  * The Journal: the durable state of Stratus behind one interface. Engines: SQLite (the
- * single-machine default) and, later, etcd for a cluster. Values are JSON documents; the
- * components that own them (registry, assignment) define their shapes.
+ * single-machine default), etcd (a cluster) and an in-memory fake. Values are JSON documents;
+ * the components that own them (registry, assignment, placement) define their shapes.
  */
 
 /** A named collection of JSON documents with optimistic concurrency on a revision string. */
@@ -15,6 +15,12 @@ export interface DocumentStore {
   replace(key: string, value: unknown, revision: string, expectedRevision: string): Promise<boolean>;
   /** Resolves false if there was nothing to delete. */
   delete(key: string): Promise<boolean>;
+  /**
+   * Calls `listener` for every change committed after the returned promise resolves, by this
+   * process or any other sharing the journal: the new document, or undefined once deleted.
+   * Resolves a function that stops watching.
+   */
+  watch(listener: (key: string, doc: StoredDocument | undefined) => void): Promise<() => void>;
 }
 
 export interface StoredDocument {
@@ -25,17 +31,76 @@ export interface StoredDocument {
 
 /** The append-only log the assignment leader writes environment state changes to. */
 export interface AppendLog {
-  /** Appends an entry and resolves its sequence number (strictly increasing). */
-  append(entry: unknown): Promise<number>;
+  /**
+   * Appends an entry and resolves its sequence number (strictly increasing). With `fence`, the
+   * append commits only while that leadership is still the current one; otherwise it rejects
+   * with StratusError 'Fenced' and writes nothing.
+   */
+  append(entry: unknown, fence?: Leadership): Promise<number>;
   /** Entries with seq > afterSeq, in order, at most `limit`. */
   readAfter(afterSeq: number, limit?: number): Promise<LogEntry[]>;
-  /** Drops entries with seq <= uptoSeq (after a snapshot has been taken). */
-  truncate(uptoSeq: number): Promise<void>;
+  /** The latest snapshot, if any: the state a reader had after applying entries up to `seq`. */
+  readSnapshot(): Promise<LogSnapshot | undefined>;
+  /**
+   * Stores `snapshot` and drops the entries it covers (seq <= snapshot.seq), so a new reader
+   * starts from the snapshot instead of replaying the log from the beginning. Fenced like append.
+   */
+  compact(snapshot: LogSnapshot, fence?: Leadership): Promise<void>;
 }
 
 export interface LogEntry {
   seq: number;
   entry: unknown;
+}
+
+export interface LogSnapshot {
+  seq: number;
+  state: unknown;
+}
+
+/** Who stands for (or holds) a leadership, as other processes see it. */
+export interface Candidate {
+  id: string;
+  /** Where the leader serves its API (e.g. http://host:port). */
+  address: string;
+}
+
+/**
+ * Leader election over the journal with a time-bounded lease. At most one leadership of a
+ * name is current at a time; a successor is elected only after its predecessor's lease ran
+ * out or it resigned.
+ */
+export interface LeaderElection {
+  /**
+   * Campaigns until elected (resolves), or until `signal` aborts (rejects). The lease is renewed
+   * in the background until it is lost or resigned.
+   */
+  campaign(candidate: Candidate, signal?: AbortSignal): Promise<Leadership>;
+  /** The current leader as recorded in the journal, if any. */
+  leader(): Promise<Candidate | undefined>;
+  /** Calls `listener` on each change of leader (undefined: none); resolves an unsubscribe. */
+  watchLeader(listener: (leader: Candidate | undefined) => void): Promise<() => void>;
+}
+
+/**
+ * Whether a leader may act:
+ * - held: the lease was renewed less than its TTL ago (by the local clock, measured from when
+ *   the renewal was sent, so it ends no later than the journal's own view of the lease).
+ * - no-quorum: renewal fails because the journal itself has no quorum (the members reached
+ *   report no raft leader), so no successor can be elected either; the lease is not lost.
+ * - lost: the lease ran out (or may have), was revoked, or was resigned. Final.
+ */
+export type LeadershipStanding = 'held' | 'no-quorum' | 'lost';
+
+export interface Leadership {
+  readonly candidate: Candidate;
+  /** Strictly greater than every earlier leadership's epoch of the same name: a fencing token. */
+  readonly epoch: number;
+  standing(): LeadershipStanding;
+  /** Resolves (with a reason) once the standing is 'lost'. */
+  readonly lost: Promise<string>;
+  /** Gives the leadership up at once (a successor can be elected without waiting for the TTL). */
+  resign(): Promise<void>;
 }
 
 /**
@@ -96,8 +161,12 @@ export interface Journal {
   readonly aliases: DocumentStore;
   /** Function URL configurations, keyed `<name>` or `<name>:<alias>`. */
   readonly functionUrls: DocumentStore;
+  /** Worker agents in the cluster, keyed by worker id (written by placement). */
+  readonly workers: DocumentStore;
   readonly assignmentLog: AppendLog;
   /** Accepted asynchronous invocations not yet finished. */
   readonly eventQueue: EventQueue;
+  /** The election of `name` (e.g. "assignment") with a lease of `ttlMs`. */
+  election(name: string, ttlMs: number): LeaderElection;
   close(): Promise<void>;
 }

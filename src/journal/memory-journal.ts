@@ -1,4 +1,5 @@
-import type { AppendLog, DocumentStore, EventQueue, Journal, LogEntry, StoredDocument } from './journal.js';
+import type { AppendLog, DocumentStore, EventQueue, Journal, LeaderElection, Leadership, LogEntry, LogSnapshot, StoredDocument } from './journal.js';
+import { DocumentListeners, LocalElections } from './local.js';
 import { MemoryEventQueue } from './memory-event-queue.js';
 
 /** In-memory fake Journal for unit tests; passes the same contract suite as the real engines. */
@@ -7,14 +8,31 @@ export class MemoryJournal implements Journal {
   readonly versions: DocumentStore = new MemoryDocumentStore();
   readonly aliases: DocumentStore = new MemoryDocumentStore();
   readonly functionUrls: DocumentStore = new MemoryDocumentStore();
-  readonly assignmentLog: AppendLog = new MemoryAppendLog();
   readonly eventQueue: EventQueue = new MemoryEventQueue();
+  readonly workers: DocumentStore = new MemoryDocumentStore();
+  readonly assignmentLog: AppendLog;
+  private readonly elections: LocalElections;
+
+  constructor() {
+    const epochs = new Map<string, number>();
+    this.elections = new LocalElections((name) => {
+      const epoch = (epochs.get(name) ?? 0) + 1;
+      epochs.set(name, epoch);
+      return epoch;
+    });
+    this.assignmentLog = new MemoryAppendLog(this.elections);
+  }
+
+  election(name: string, _ttlMs?: number): LeaderElection {
+    return this.elections.election(name);
+  }
 
   async close(): Promise<void> {}
 }
 
 class MemoryDocumentStore implements DocumentStore {
   private readonly docs = new Map<string, StoredDocument>();
+  private readonly listeners = new DocumentListeners();
 
   async get(key: string): Promise<StoredDocument | undefined> {
     const doc = this.docs.get(key);
@@ -27,26 +45,42 @@ class MemoryDocumentStore implements DocumentStore {
 
   async create(key: string, value: unknown, revision: string): Promise<boolean> {
     if (this.docs.has(key)) return false;
-    this.docs.set(key, structuredClone({ key, value, revision }));
+    this.set({ key, value, revision });
     return true;
   }
 
   async replace(key: string, value: unknown, revision: string, expectedRevision: string): Promise<boolean> {
     if (this.docs.get(key)?.revision !== expectedRevision) return false;
-    this.docs.set(key, structuredClone({ key, value, revision }));
+    this.set({ key, value, revision });
     return true;
   }
 
   async delete(key: string): Promise<boolean> {
-    return this.docs.delete(key);
+    if (!this.docs.delete(key)) return false;
+    this.listeners.emit(key, undefined);
+    return true;
+  }
+
+  async watch(listener: (key: string, doc: StoredDocument | undefined) => void): Promise<() => void> {
+    return this.listeners.add(listener);
+  }
+
+  private set(doc: StoredDocument): void {
+    const stored = structuredClone(doc);
+    this.docs.set(doc.key, stored);
+    this.listeners.emit(doc.key, stored);
   }
 }
 
 class MemoryAppendLog implements AppendLog {
   private entries: LogEntry[] = [];
+  private snapshot: LogSnapshot | undefined;
   private nextSeq = 1;
 
-  async append(entry: unknown): Promise<number> {
+  constructor(private readonly elections: LocalElections) {}
+
+  async append(entry: unknown, fence?: Leadership): Promise<number> {
+    this.elections.checkFence(fence);
     const seq = this.nextSeq++;
     this.entries.push({ seq, entry: structuredClone(entry) });
     return seq;
@@ -56,7 +90,13 @@ class MemoryAppendLog implements AppendLog {
     return this.entries.filter((e) => e.seq > afterSeq).slice(0, limit).map((e) => structuredClone(e));
   }
 
-  async truncate(uptoSeq: number): Promise<void> {
-    this.entries = this.entries.filter((e) => e.seq > uptoSeq);
+  async readSnapshot(): Promise<LogSnapshot | undefined> {
+    return this.snapshot && structuredClone(this.snapshot);
+  }
+
+  async compact(snapshot: LogSnapshot, fence?: Leadership): Promise<void> {
+    this.elections.checkFence(fence);
+    this.snapshot = structuredClone(snapshot);
+    this.entries = this.entries.filter((e) => e.seq > snapshot.seq);
   }
 }

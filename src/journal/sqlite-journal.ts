@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
-import type { AppendLog, DocumentStore, Journal, LogEntry, StoredDocument } from './journal.js';
+import type { AppendLog, DocumentStore, Journal, LeaderElection, Leadership, LogEntry, LogSnapshot, StoredDocument } from './journal.js';
+import { DocumentListeners, LocalElections } from './local.js';
 import { SqliteEventQueue } from './sqlite-event-queue.js';
 
 type Db = Database.Database;
@@ -10,9 +11,11 @@ export class SqliteJournal implements Journal {
   readonly versions: DocumentStore;
   readonly aliases: DocumentStore;
   readonly functionUrls: DocumentStore;
+  readonly workers: DocumentStore;
   readonly assignmentLog: AppendLog;
   readonly eventQueue: SqliteEventQueue;
   private readonly db: Db;
+  private readonly elections: LocalElections;
 
   constructor(path: string) {
     this.db = new Database(path);
@@ -23,13 +26,25 @@ export class SqliteJournal implements Journal {
         collection TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, revision TEXT NOT NULL,
         PRIMARY KEY (collection, key));
       CREATE TABLE IF NOT EXISTS assignment_log (seq INTEGER PRIMARY KEY AUTOINCREMENT, entry TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS assignment_snapshot (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, state TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS election_epochs (name TEXT PRIMARY KEY, epoch INTEGER NOT NULL);
     `);
+    const bumpEpoch = this.db.prepare<[string], { epoch: number }>(
+      'INSERT INTO election_epochs (name, epoch) VALUES (?, 1) ON CONFLICT (name) DO UPDATE SET epoch = epoch + 1 RETURNING epoch',
+    );
+    this.elections = new LocalElections((name) => bumpEpoch.get(name)!.epoch);
     this.functions = new SqliteDocumentStore(this.db, 'functions');
     this.versions = new SqliteDocumentStore(this.db, 'versions');
     this.aliases = new SqliteDocumentStore(this.db, 'aliases');
     this.functionUrls = new SqliteDocumentStore(this.db, 'function-urls');
-    this.assignmentLog = new SqliteAppendLog(this.db);
+    this.workers = new SqliteDocumentStore(this.db, 'workers');
+    this.assignmentLog = new SqliteAppendLog(this.db, this.elections);
     this.eventQueue = new SqliteEventQueue(path);
+  }
+
+  /** A local election: this process is the only contender; epochs persist across restarts. */
+  election(name: string, _ttlMs?: number): LeaderElection {
+    return this.elections.election(name);
   }
 
   async close(): Promise<void> {
@@ -40,6 +55,7 @@ export class SqliteJournal implements Journal {
 
 class SqliteDocumentStore implements DocumentStore {
   private readonly stmts;
+  private readonly listeners = new DocumentListeners();
 
   constructor(db: Db, private readonly collection: string) {
     this.stmts = {
@@ -61,16 +77,28 @@ class SqliteDocumentStore implements DocumentStore {
   }
 
   async create(key: string, value: unknown, revision: string): Promise<boolean> {
-    return this.stmts.create.run(this.collection, key, JSON.stringify(value), revision).changes === 1;
+    const json = JSON.stringify(value);
+    return this.committed(this.stmts.create.run(this.collection, key, json, revision).changes, key, { key, value: json, revision });
   }
 
   async replace(key: string, value: unknown, revision: string, expectedRevision: string): Promise<boolean> {
-    const result = this.stmts.replace.run(JSON.stringify(value), revision, this.collection, key, expectedRevision);
-    return result.changes === 1;
+    const json = JSON.stringify(value);
+    const result = this.stmts.replace.run(json, revision, this.collection, key, expectedRevision);
+    return this.committed(result.changes, key, { key, value: json, revision });
   }
 
   async delete(key: string): Promise<boolean> {
-    return this.stmts.delete.run(this.collection, key).changes === 1;
+    return this.committed(this.stmts.delete.run(this.collection, key).changes, key, undefined);
+  }
+
+  async watch(listener: (key: string, doc: StoredDocument | undefined) => void): Promise<() => void> {
+    return this.listeners.add(listener);
+  }
+
+  private committed(changes: number, key: string, row: RowShape | undefined): boolean {
+    if (changes !== 1) return false;
+    this.listeners.emit(key, row && toDocument(row));
+    return true;
   }
 }
 
@@ -87,17 +115,22 @@ function toDocument(row: RowShape): StoredDocument {
 class SqliteAppendLog implements AppendLog {
   private readonly stmts;
 
-  constructor(db: Db) {
+  constructor(db: Db, private readonly elections: LocalElections) {
     this.stmts = {
       append: db.prepare('INSERT INTO assignment_log (entry) VALUES (?)'),
       readAfter: db.prepare<[number, number], { seq: number; entry: string }>(
         'SELECT seq, entry FROM assignment_log WHERE seq > ? ORDER BY seq LIMIT ?',
       ),
-      truncate: db.prepare('DELETE FROM assignment_log WHERE seq <= ?'),
+      snapshot: db.prepare<[], { seq: number; state: string }>('SELECT seq, state FROM assignment_snapshot WHERE id = 1'),
+      compact: db.transaction((seq: number, state: string) => {
+        db.prepare('INSERT OR REPLACE INTO assignment_snapshot (id, seq, state) VALUES (1, ?, ?)').run(seq, state);
+        db.prepare('DELETE FROM assignment_log WHERE seq <= ?').run(seq);
+      }),
     };
   }
 
-  async append(entry: unknown): Promise<number> {
+  async append(entry: unknown, fence?: Leadership): Promise<number> {
+    this.elections.checkFence(fence);
     return Number(this.stmts.append.run(JSON.stringify(entry)).lastInsertRowid);
   }
 
@@ -105,7 +138,13 @@ class SqliteAppendLog implements AppendLog {
     return this.stmts.readAfter.all(afterSeq, limit).map((r) => ({ seq: r.seq, entry: JSON.parse(r.entry) as unknown }));
   }
 
-  async truncate(uptoSeq: number): Promise<void> {
-    this.stmts.truncate.run(uptoSeq);
+  async readSnapshot(): Promise<LogSnapshot | undefined> {
+    const row = this.stmts.snapshot.get();
+    return row && { seq: row.seq, state: JSON.parse(row.state) as unknown };
+  }
+
+  async compact(snapshot: LogSnapshot, fence?: Leadership): Promise<void> {
+    this.elections.checkFence(fence);
+    this.stmts.compact(snapshot.seq, JSON.stringify(snapshot.state));
   }
 }

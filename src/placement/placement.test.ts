@@ -11,6 +11,7 @@ function worker(id: string, memoryMb: number, cachedCode: string[] = []): Worker
     invoke: async (): Promise<InvocationResult> => { throw new Error('unused'); },
     destroyEnvironment: async () => {},
     onEnvironmentLost: () => {},
+    environments: async () => [],
     status: (): WorkerStatus => ({ id, memoryMb, memoryReservedMb: 0, environments: 0, cachedCode }),
     async shutdown() { this.shutdowns++; },
   };

@@ -79,6 +79,21 @@ export class PlacementService {
     return best.member.agent;
   }
 
+  /** Counts memory for an environment placed earlier (by a previous assignment leader). */
+  reserve(workerId: string, memoryMb: number): void {
+    const member = this.members.get(workerId);
+    if (member) member.reservedMb += memoryMb;
+  }
+
+  /** The worker is gone (its membership ended elsewhere): drop it and tell the listeners. */
+  remove(workerId: string): void {
+    const member = this.members.get(workerId);
+    if (!member) return;
+    this.members.delete(workerId);
+    void member.agent.shutdown();
+    for (const listener of this.lostListeners) listener(workerId);
+  }
+
   /** Returns memory reserved by `place` once the environment is gone. */
   release(workerId: string, memoryMb: number): void {
     const member = this.members.get(workerId);
@@ -91,9 +106,7 @@ export class PlacementService {
     const now = this.leases.clock.now();
     for (const [id, member] of this.members) {
       if (member.expiresAtMs === undefined || member.expiresAtMs > now) continue;
-      this.members.delete(id);
-      void member.agent.shutdown();
-      for (const listener of this.lostListeners) listener(id);
+      this.remove(id);
     }
   }
 

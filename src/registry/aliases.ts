@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { DocumentStore } from '../journal/index.js';
+import type { DocumentStore, StoredDocument } from '../journal/index.js';
 import { StratusError } from '../shared/errors.js';
 import type { AliasRecord } from './model.js';
 
@@ -33,6 +33,13 @@ export class AliasCatalog {
       if (functionExists(alias.functionName)) this.put(alias);
       else await this.deps.store.delete(doc.key);
     }
+  }
+
+  /** Applies a change another process made (the journal's watch). */
+  mirror(docKey: string, doc: StoredDocument | undefined): void {
+    if (doc) return this.put(doc.value as AliasRecord);
+    const [name = '', alias = ''] = docKey.split(':');
+    this.byFunction.get(name)?.delete(alias);
   }
 
   get(name: string, alias: string): AliasRecord | undefined {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { DocumentStore } from '../journal/index.js';
+import type { DocumentStore, StoredDocument } from '../journal/index.js';
 import { StratusError } from '../shared/errors.js';
 import type { FunctionUrlRecord } from './model.js';
 
@@ -31,6 +31,17 @@ export class FunctionUrlCatalog {
       }
       this.configs.set(doc.key, config);
       this.revisions.set(doc.key, doc.revision);
+    }
+  }
+
+  /** Applies a change another process made (the journal's watch). */
+  mirror(docKey: string, doc: StoredDocument | undefined): void {
+    if (doc) {
+      this.configs.set(docKey, doc.value as FunctionUrlRecord);
+      this.revisions.set(docKey, doc.revision);
+    } else {
+      this.configs.delete(docKey);
+      this.revisions.delete(docKey);
     }
   }
 

@@ -83,6 +83,34 @@ export class FunctionRegistry {
     await this.urls.load(exists);
   }
 
+  /**
+   * Keeps this copy coherent with changes other processes (other frontends of a cluster) make
+   * to the journal. Call before load(). Resolves a function that stops following.
+   */
+  async follow(): Promise<() => void> {
+    const { functions, versions, aliases, functionUrls } = this.deps.journal;
+    const stops = await Promise.all([
+      functions.watch((name, doc) => {
+        if (doc?.revision === this.docRevisions.get(name)) return;
+        if (doc) {
+          this.cache.set(name, doc.value as StoredFunction);
+          this.docRevisions.set(name, doc.revision);
+          this.notify(name, '$LATEST');
+        } else if (this.cache.delete(name)) {
+          this.docRevisions.delete(name);
+          this.notify(name);
+        }
+      }),
+      versions.watch((key, doc) => {
+        this.versions.mirror(key, doc);
+        if (!doc) this.notify(key.split(':')[0] ?? '', key.split(':')[1]);
+      }),
+      aliases.watch((key, doc) => this.aliases.mirror(key, doc)),
+      functionUrls.watch((key, doc) => this.urls.mirror(key, doc)),
+    ]);
+    return () => stops.forEach((stop) => stop());
+  }
+
   onChange(listener: ChangeListener): void {
     this.listeners.push(listener);
   }

@@ -1,4 +1,4 @@
-import type { DocumentStore } from '../journal/index.js';
+import type { DocumentStore, StoredDocument } from '../journal/index.js';
 import { StratusError } from '../shared/errors.js';
 import type { PublishedVersion } from './model.js';
 
@@ -18,6 +18,13 @@ export class VersionCatalog {
       if (functionExists(version.name)) this.put(version);
       else await this.store.delete(doc.key);
     }
+  }
+
+  /** Applies a change another process made (the journal's watch). */
+  mirror(docKey: string, doc: StoredDocument | undefined): void {
+    if (doc) return this.put(doc.value as PublishedVersion);
+    const [name = '', version = ''] = docKey.split(':');
+    this.byFunction.get(name)?.delete(version);
   }
 
   get(name: string, version: string): PublishedVersion | undefined {

@@ -82,6 +82,18 @@ export const configSchema = z.object({
       /** A remote worker that has not renewed its lease for this long is gone. */
       leaseMs: z.number().int().positive().default(3000),
       heartbeatMs: z.number().int().positive().default(1000),
+      /** The etcd cluster a multi-process Stratus keeps its journal in (empty: one machine, SQLite). */
+      etcdEndpoints: z.array(z.string().url()).default([]),
+      /** Key prefix of this Stratus in etcd (several can share one etcd). */
+      etcdPrefix: z.string().default('/stratus/'),
+      /** Deadline of every unary etcd call: a raft re-election must not stall a request for long. */
+      etcdCallTimeoutMs: z.number().int().positive().default(1500),
+      /** The assignment leader's lease (etcd rounds it up to whole seconds, at least its minimum TTL). */
+      leaderTtlMs: z.number().int().positive().default(2000),
+      /** How often a follower reads the assignment log. */
+      followIntervalMs: z.number().int().positive().default(200),
+      /** How long a frontend waits for an assignment leader during a failover before 503. */
+      failoverWaitMs: z.number().int().positive().default(10_000),
     })
     .default({}),
   sandbox: z

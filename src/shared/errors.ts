@@ -19,6 +19,12 @@ export type ErrorCode =
   | 'ServiceUnavailable'
   | 'SandboxCreateFailed'
   | 'WorkerUnavailable'
+  /** A journal write by a leadership that is no longer current (see Journal's fencing). */
+  | 'Fenced'
+  /** A request for the assignment leader reached a replica that is not (or no longer) leader. */
+  | 'NotLeader'
+  /** The journal cannot commit (e.g. etcd has no quorum). */
+  | 'JournalUnavailable'
   | 'Internal';
 
 export class StratusError extends Error {

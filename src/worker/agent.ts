@@ -14,6 +14,11 @@ export interface WorkerAgent {
   destroyEnvironment(envId: string): Promise<void>;
   /** Tells `listener` when an environment ends on its own (its runtime exited, it was killed). */
   onEnvironmentLost(listener: (envId: string) => void): void;
+  /**
+   * The environments alive on this worker. With `epoch` (an assignment leadership's fencing
+   * token), the worker first refuses, from then on, requests of any earlier leadership.
+   */
+  environments(epoch?: number): Promise<EnvironmentReport[]>;
   status(): WorkerStatus;
   shutdown(): Promise<void>;
 }
@@ -21,6 +26,11 @@ export interface WorkerAgent {
 export interface EnvironmentOptions {
   /** Lambda's AWS_LAMBDA_INITIALIZATION_TYPE; a provisioned environment reports no Init Duration. */
   initType?: 'on-demand' | 'provisioned-concurrency';
+}
+
+export interface EnvironmentReport {
+  envId: string;
+  busy: boolean;
 }
 
 export interface WorkerStatus {

@@ -79,6 +79,11 @@ export class Environment implements RuntimeApiHandler {
     return this.phase.kind !== 'dead';
   }
 
+  /** An invocation is in progress (or waiting for the runtime). */
+  get busy(): boolean {
+    return this.pending !== undefined;
+  }
+
   /** Called once the sandbox is running; the runtime inside will call the Runtime API. */
   attach(sandbox: Sandbox): void {
     this.sandbox = sandbox;

@@ -1,4 +1,4 @@
-export type { EnvironmentOptions, WorkerAgent, WorkerStatus } from './agent.js';
+export type { EnvironmentOptions, EnvironmentReport, WorkerAgent, WorkerStatus } from './agent.js';
 export { LocalWorkerAgent, removeStaleRunDirs, type LocalWorkerDeps } from './local-agent.js';
 export { UnpackedZipCache, type TaskFiles } from './code-cache.js';
 export type { FunctionLogSink } from './environment.js';

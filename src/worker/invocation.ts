@@ -14,6 +14,8 @@ export interface Invocation {
    * streaming function URLs). Without it a streamed response is buffered like any other.
    */
   responseSink?: ResponseSink;
+  /** The fencing epoch of the assignment leadership that granted the environment (a cluster). */
+  epoch?: number;
 }
 
 /**

@@ -8,7 +8,7 @@ import type { Logger } from '../shared/log.js';
 import { StratusError } from '../shared/errors.js';
 import type { SandboxDriver } from '../sandbox/index.js';
 import type { FunctionVersion } from '../registry/index.js';
-import type { EnvironmentOptions, WorkerAgent, WorkerStatus } from './agent.js';
+import type { EnvironmentOptions, EnvironmentReport, WorkerAgent, WorkerStatus } from './agent.js';
 import type { TaskFiles } from './code-cache.js';
 import { BootGate } from './boot-gate.js';
 import { Environment, type FunctionLogSink } from './environment.js';
@@ -222,6 +222,11 @@ export class LocalWorkerAgent implements WorkerAgent {
 
   onEnvironmentLost(listener: (envId: string) => void): void {
     this.lostListeners.push(listener);
+  }
+
+  /** In-process, the epoch needs no enforcing: the worker API server fences remote callers. */
+  async environments(): Promise<EnvironmentReport[]> {
+    return [...this.slots].filter(([, slot]) => slot.env.alive && !this.stems.includes(slot)).map(([envId, slot]) => ({ envId, busy: slot.env.busy }));
   }
 
   status(): WorkerStatus {

@@ -2,9 +2,9 @@ import { Agent, request, type IncomingMessage } from 'node:http';
 import type { FunctionVersion } from '../registry/index.js';
 import { StratusError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
-import type { EnvironmentOptions, WorkerAgent, WorkerStatus } from './agent.js';
+import type { EnvironmentOptions, EnvironmentReport, WorkerAgent, WorkerStatus } from './agent.js';
 import type { Invocation, InvocationResult } from './invocation.js';
-import { invocationHeaders, resultFrom, WORKER_API } from './wire.js';
+import { EPOCH_HEADER, invocationHeaders, resultFrom, WORKER_API } from './wire.js';
 
 /**
  * The control plane's handle on a worker agent in another process (`stratus worker`), over
@@ -15,6 +15,8 @@ export class RemoteWorkerAgent implements WorkerAgent {
   private readonly lostListeners: ((envId: string) => void)[] = [];
   private events: IncomingMessage | undefined;
   private closed = false;
+  /** Sent with environment management calls: the epoch of the leadership this handle acts for. */
+  fencingEpoch: number | undefined;
 
   constructor(
     readonly id: string,
@@ -53,6 +55,11 @@ export class RemoteWorkerAgent implements WorkerAgent {
     await this.call('DELETE', `/environments/${envId}`);
   }
 
+  async environments(epoch?: number): Promise<EnvironmentReport[]> {
+    const { body } = await this.call('POST', '/fence', Buffer.from(JSON.stringify({ epoch: epoch ?? 0 })), { 'content-type': 'application/json' });
+    return (JSON.parse(body.toString()) as { environments: EnvironmentReport[] }).environments;
+  }
+
   onEnvironmentLost(listener: (envId: string) => void): void {
     this.lostListeners.push(listener);
     if (!this.events) this.follow();
@@ -86,12 +93,14 @@ export class RemoteWorkerAgent implements WorkerAgent {
   }
 
   private auth(): Record<string, string> {
-    return { authorization: `Bearer ${this.token}` };
+    const headers: Record<string, string> = { authorization: `Bearer ${this.token}` };
+    if (this.fencingEpoch !== undefined) headers[EPOCH_HEADER] = String(this.fencingEpoch);
+    return headers;
   }
 
   private call(method: string, path: string, body?: Buffer, headers: Record<string, string> = {}): Promise<{ res: IncomingMessage; body: Buffer }> {
     return new Promise((resolve, reject) => {
-      const req = request(`${this.baseUrl}${WORKER_API}${path}`, { method, agent: this.agent, headers: { ...headers, ...this.auth() } }, (res) => {
+      const req = request(`${this.baseUrl}${WORKER_API}${path}`, { method, agent: this.agent, headers: { ...this.auth(), ...headers } }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('error', (err) => reject(this.unavailable(err)));
@@ -99,7 +108,8 @@ export class RemoteWorkerAgent implements WorkerAgent {
           const data = Buffer.concat(chunks);
           if ((res.statusCode ?? 500) < 300) return resolve({ res, body: data });
           const err = JSON.parse(data.toString() || '{}') as { code?: string; message?: string };
-          reject(new StratusError(err.code === 'SandboxCreateFailed' ? 'SandboxCreateFailed' : 'WorkerUnavailable', `worker ${this.id}: ${err.message ?? res.statusCode}`));
+          const code = err.code === 'SandboxCreateFailed' || err.code === 'Fenced' ? err.code : 'WorkerUnavailable';
+          reject(new StratusError(code, `worker ${this.id}: ${err.message ?? res.statusCode}`));
         });
       });
       req.on('error', (err) => reject(this.unavailable(err)));

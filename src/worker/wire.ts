@@ -23,9 +23,13 @@ const H = {
   contentType: 'x-stratus-content-type',
 } as const;
 
+/** The fencing epoch of the assignment leadership a request acts for (see WorkerApiServer). */
+export const EPOCH_HEADER = 'x-stratus-epoch';
+
 export function invocationHeaders(inv: Invocation): Record<string, string> {
   const headers: Record<string, string> = { [H.requestId]: inv.requestId, [H.arn]: inv.invokedFunctionArn, [H.trace]: inv.traceId, [H.tail]: String(inv.tailLog) };
   if (inv.clientContext !== undefined) headers[H.clientContext] = Buffer.from(inv.clientContext).toString('base64');
+  if (inv.epoch !== undefined) headers[EPOCH_HEADER] = String(inv.epoch);
   return headers;
 }
 

@@ -5,8 +5,8 @@ import { isStratusError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import type { FunctionVersion } from '../registry/index.js';
 import type { EnvironmentOptions, WorkerAgent } from './agent.js';
-import { invocationFrom, outcomePayload, resultHeaders, WORKER_API } from './wire.js';
-import { closeNow, listenOn, readBody } from '../shared/http.js';
+import { EPOCH_HEADER, invocationFrom, outcomePayload, resultHeaders, WORKER_API } from './wire.js';
+import { closeNow, headerValue, listenOn, readBody } from '../shared/http.js';
 
 const ENV = new RegExp(`^${WORKER_API}/environments/([0-9a-f-]{36})(/invocations)?$`);
 const MAX_BODY = 8 * 1024 * 1024;
@@ -18,6 +18,12 @@ const MAX_BODY = 8 * 1024 * 1024;
 export class WorkerApiServer {
   private readonly server: Server;
   private readonly eventStreams = new Set<ServerResponse>();
+  /**
+   * The highest assignment epoch seen. Requests that carry an older one come from a deposed
+   * leader (or for an environment it granted) and are refused: two leaderships never both use
+   * an environment.
+   */
+  private epoch = 0;
 
   constructor(private readonly agent: WorkerAgent, private readonly token: string, private readonly log: Logger) {
     this.server = createServer({ keepAliveTimeout: 60_000, requestTimeout: 0 }, (req, res) => void this.route(req, res));
@@ -38,9 +44,18 @@ export class WorkerApiServer {
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (!this.authorized(req)) return void reply(res, 401, { code: 'Unauthorized', message: 'bad worker token' });
     const url = req.url ?? '';
+    const epoch = headerValue(req.headers, EPOCH_HEADER);
+    if (epoch !== undefined && !this.admit(Number(epoch))) {
+      return void reply(res, 409, { code: 'Fenced', message: `a newer assignment leadership (epoch ${this.epoch}) has taken over this worker` });
+    }
     try {
       if (req.method === 'GET' && url === `${WORKER_API}/status`) return void reply(res, 200, this.agent.status());
       if (req.method === 'GET' && url === `${WORKER_API}/events`) return this.events(res);
+      if (req.method === 'POST' && url === `${WORKER_API}/fence`) {
+        const { epoch } = JSON.parse((await body(req)).toString()) as { epoch: number };
+        this.admit(epoch);
+        return void reply(res, 200, { epoch: this.epoch, environments: await this.agent.environments() });
+      }
       if (req.method === 'POST' && url === `${WORKER_API}/environments`) {
         const { envId, fn, opts } = JSON.parse((await body(req)).toString()) as { envId: string; fn: FunctionVersion; opts?: EnvironmentOptions };
         await this.agent.createEnvironment(envId, fn, opts);
@@ -70,6 +85,13 @@ export class WorkerApiServer {
     res.write(`${JSON.stringify({ type: 'hello' })}\n`);
     this.eventStreams.add(res);
     res.on('close', () => this.eventStreams.delete(res));
+  }
+
+  /** Raises the epoch to `epoch`, or says no if it is older than one already seen. */
+  private admit(epoch: number): boolean {
+    if (epoch < this.epoch) return false;
+    this.epoch = epoch;
+    return true;
   }
 
   private authorized(req: IncomingMessage): boolean {

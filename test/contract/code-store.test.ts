@@ -1,45 +1,8 @@
-import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
-import { FilesystemCodeStore, MemoryCodeStore, type CodeStore } from '../../src/codestore/index.js';
-
-/** The contract every CodeStore passes: content addressing, idempotent puts, clean misses. */
-function runCodeStoreContract(name: string, make: () => Promise<{ store: CodeStore; cleanup(): Promise<void> }>): void {
-  describe(`CodeStore contract: ${name}`, () => {
-    const withStore = (fn: (s: CodeStore) => Promise<void>) => async () => {
-      const { store, cleanup } = await make();
-      try {
-        await fn(store);
-      } finally {
-        await cleanup();
-      }
-    };
-
-    it('names content by its sha256 and returns the same bytes', withStore(async (s) => {
-      const bytes = Buffer.from('hello code');
-      const ref = await s.put(bytes);
-      assert.deepEqual(ref, { sha256: createHash('sha256').update(bytes).digest('hex'), size: bytes.length });
-      assert.deepEqual(await s.get(ref), bytes);
-      assert.equal(await s.has(ref), true);
-    }));
-
-    it('stores identical content once', withStore(async (s) => {
-      const a = await s.put(Buffer.from('same'));
-      const b = await s.put(Buffer.from('same'));
-      assert.deepEqual(a, b);
-    }));
-
-    it('reports a missing package as ResourceNotFound, and deletes', withStore(async (s) => {
-      const ref = await s.put(Buffer.from('gone soon'));
-      await s.delete(ref);
-      assert.equal(await s.has(ref), false);
-      await assert.rejects(s.get(ref), { code: 'ResourceNotFound' });
-    }));
-  });
-}
+import { FilesystemCodeStore, MemoryCodeStore } from '../../src/codestore/index.js';
+import { runCodeStoreContract } from './code-store.contract.js';
 
 runCodeStoreContract('MemoryCodeStore', async () => ({ store: new MemoryCodeStore(), cleanup: async () => {} }));
 runCodeStoreContract('FilesystemCodeStore', async () => {

@@ -39,3 +39,19 @@ describe('SqliteJournal event queue on one file shared by two journals (two proc
     }
   });
 });
+
+it('SqliteJournal: election epochs keep increasing across a restart', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'stratus-journal-'));
+  try {
+    const first = new SqliteJournal(join(dir, 'journal.db'));
+    const a = await first.election('assignment', 1000).campaign({ id: 'a', address: 'http://a' });
+    await first.close();
+    const second = new SqliteJournal(join(dir, 'journal.db'));
+    const b = await second.election('assignment', 1000).campaign({ id: 'b', address: 'http://b' });
+    assert.ok(b.epoch > a.epoch, `epoch ${b.epoch} after ${a.epoch}`);
+    await b.resign();
+    await second.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,115 @@
+import type { Candidate, LeaderElection } from '../journal/index.js';
+import type { FunctionVersion } from '../registry/index.js';
+import type { Clock } from '../shared/clock.js';
+import { StratusError, type ErrorCode } from '../shared/errors.js';
+import type { Logger } from '../shared/log.js';
+import type { WorkerAgent } from '../worker/index.js';
+import { ASSIGNMENT_API, type GrantWire } from './assignment-api.js';
+import type { Assigner, Lease } from './assignment.js';
+
+export interface RemoteAssignmentDeps {
+  /** Where the current leader is recorded. */
+  election: LeaderElection;
+  token: string;
+  /** The frontend's handle on a worker, by id and URL. */
+  worker(workerId: string, url: string): WorkerAgent;
+  clock: Clock;
+  logger: Logger;
+  /** How long a request keeps looking for a leader (a failover) before it fails. */
+  failoverWaitMs: number;
+}
+
+/** Answers that mean "ask the leader again", not "this request failed". */
+const RETRY_CODES = new Set(['NotLeader']);
+
+/**
+ * A frontend's client of the assignment leader. It follows the election to know the leader;
+ * during a failover a request waits (up to failoverWaitMs) for the next leader instead of
+ * failing, so clients see at most the requests whose invocation was in flight.
+ */
+export class RemoteAssignment implements Assigner {
+  private current: Candidate | undefined;
+  private unwatch: (() => void) | undefined;
+  /**
+   * Releases that did not reach a leader at the first try (a failover). Acquires wait for them:
+   * otherwise a client's next invoke would find its environment still busy and cold start.
+   */
+  private readonly delayedReleases = new Set<Promise<unknown>>();
+
+  constructor(private readonly deps: RemoteAssignmentDeps) {}
+
+  async start(): Promise<void> {
+    this.unwatch = await this.deps.election.watchLeader((leader) => {
+      this.current = leader;
+    });
+    this.current ??= await this.deps.election.leader();
+  }
+
+  stop(): void {
+    this.unwatch?.();
+  }
+
+  async acquire(fn: FunctionVersion): Promise<Lease> {
+    const releasesFirst = async () => {
+      if (this.delayedReleases.size > 0) await Promise.allSettled([...this.delayedReleases]);
+    };
+    const grant = (await this.call('/acquire', { fn }, releasesFirst)) as GrantWire;
+    return { envId: grant.envId, worker: this.deps.worker(grant.workerId, grant.workerUrl), cold: grant.cold, epoch: grant.epoch };
+  }
+
+  release(lease: Pick<Lease, 'envId'>, reusable: boolean): void {
+    const body = { envId: lease.envId, reusable };
+    const leader = this.current;
+    const first = leader ? this.post(leader, '/release', body) : Promise.resolve({ kind: 'retry' } as const);
+    void first.then((answer) => {
+      if (answer.kind !== 'retry') return;
+      const retried = this.call('/release', body).catch((err: unknown) => {
+        this.deps.logger.warn({ err, envId: lease.envId }, 'releasing an environment failed');
+      });
+      this.delayedReleases.add(retried);
+      void retried.finally(() => this.delayedReleases.delete(retried));
+    });
+  }
+
+  async provisionedCount(fn: FunctionVersion): Promise<number> {
+    return ((await this.call('/provisioned-count', { fn })) as { count: number }).count;
+  }
+
+  /** POSTs to the leader, waiting out a failover; `before` runs ahead of every attempt. */
+  private async call(path: string, body: unknown, before?: () => Promise<void>): Promise<unknown> {
+    const deadline = this.deps.clock.now() + this.deps.failoverWaitMs;
+    for (let attempt = 0; ; attempt++) {
+      await before?.();
+      const leader = this.current;
+      if (leader) {
+        const answer = await this.post(leader, path, body);
+        if (answer.kind === 'ok') return answer.value;
+        if (answer.kind === 'error') throw answer.error;
+      }
+      if (this.deps.clock.now() >= deadline) {
+        throw new StratusError('ServiceUnavailable', 'No assignment leader is available right now (a failover is in progress). Try again.');
+      }
+      await new Promise((resolve) => this.deps.clock.setTimer(Math.min(25 * 2 ** attempt, 200), () => resolve(undefined)));
+      this.current = (await this.deps.election.leader().catch(() => undefined)) ?? this.current;
+    }
+  }
+
+  private async post(leader: Candidate, path: string, body: unknown): Promise<{ kind: 'ok'; value: unknown } | { kind: 'error'; error: StratusError } | { kind: 'retry' }> {
+    let res: Response;
+    try {
+      res = await fetch(`${leader.address}${ASSIGNMENT_API}${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${this.deps.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    } catch {
+      return { kind: 'retry' };
+    }
+    if (res.status === 204) return { kind: 'ok', value: undefined };
+    const json = (await res.json().catch(() => ({}))) as { code?: string; message?: string; details?: Record<string, string> };
+    if (res.ok) return { kind: 'ok', value: json };
+    if (json.code && RETRY_CODES.has(json.code)) return { kind: 'retry' };
+    const code = (json.code ?? 'Internal') as ErrorCode;
+    return { kind: 'error', error: new StratusError(code, json.message ?? `assignment leader answered HTTP ${res.status}`, { details: json.details }) };
+  }
+}

@@ -1,0 +1,187 @@
+import { AssignmentApiServer, AssignmentReplica, AssignmentService, RemoteAssignment } from '../assignment/index.js';
+import { EtcdCodeStore } from '../codestore/index.js';
+import { clusterRoutes, FrontendServer } from '../frontend/index.js';
+import { EtcdJournal } from '../journal/index.js';
+import { PlacementService, WorkerDirectory, WorkerMembership } from '../placement/index.js';
+import type { Clock } from '../shared/clock.js';
+import type { StratusConfig } from '../shared/config.js';
+import type { Logger } from '../shared/log.js';
+import { RemoteWorkerAgent } from '../worker/index.js';
+import { followRegistry, lambdaApi, newRegistry } from './lambda-api.js';
+
+/**
+ * Stratus as a cluster: each role a process of its own, all sharing the journal in etcd.
+ * frontends (the Lambda API, stateless), assignment replicas (one leader, hot followers),
+ * placement (worker leases and the worker directory) and workers (`stratus worker`).
+ */
+export interface ClusterProcess {
+  url: string;
+  stop(): Promise<void>;
+}
+
+export interface ProcessOptions {
+  id: string;
+  host: string;
+  port: number;
+}
+
+const ASSIGNMENT = 'assignment';
+
+function openJournal(config: StratusConfig): EtcdJournal {
+  const { etcdEndpoints, etcdPrefix, etcdCallTimeoutMs } = config.cluster;
+  if (etcdEndpoints.length === 0) throw new Error('a cluster process needs --etcd http://HOST:PORT[,...]');
+  return new EtcdJournal({ endpoints: etcdEndpoints, prefix: etcdPrefix, callTimeoutMs: etcdCallTimeoutMs });
+}
+
+function openCodeStore(config: StratusConfig): EtcdCodeStore {
+  const { etcdEndpoints, etcdPrefix, etcdCallTimeoutMs } = config.cluster;
+  return new EtcdCodeStore({ endpoints: etcdEndpoints, prefix: etcdPrefix, callTimeoutMs: etcdCallTimeoutMs });
+}
+
+function clusterToken(config: StratusConfig): string {
+  if (!config.cluster.token) throw new Error('a cluster process needs STRATUS_CLUSTER_TOKEN (the same in every process)');
+  return config.cluster.token;
+}
+
+/** `stratus frontend`: the Lambda API. Any number of them; they share everything through etcd. */
+export async function startFrontendProcess(config: StratusConfig, opts: ProcessOptions, log: Logger, clock: Clock): Promise<ClusterProcess> {
+  const credentials = config.credentials;
+  if (!credentials) throw new Error('stratus frontend needs STRATUS_ACCESS_KEY_ID and STRATUS_SECRET_ACCESS_KEY (the same in every frontend)');
+  const token = clusterToken(config);
+  const journal = openJournal(config);
+  const code = openCodeStore(config);
+  const registry = newRegistry(config, journal, code, clock);
+  const unfollow = await registry.follow();
+  await registry.load();
+  const workers = new Map<string, RemoteWorkerAgent>();
+  const assignment = new RemoteAssignment({
+    election: journal.election(ASSIGNMENT, config.cluster.leaderTtlMs),
+    token, clock, logger: log.child({ component: 'assignment-client' }),
+    failoverWaitMs: config.cluster.failoverWaitMs,
+    worker: (id, url) => {
+      let agent = workers.get(url);
+      if (!agent) {
+        agent = new RemoteWorkerAgent(id, url, token, { id, memoryMb: 0, memoryReservedMb: 0, environments: 0, cachedCode: [] }, log);
+        workers.set(url, agent);
+      }
+      return agent;
+    },
+  });
+  await assignment.start();
+  const { server, events } = lambdaApi({
+    config, registry, code, assignment, eventQueue: journal.eventQueue, credentials, clock, log,
+    provision: () => undefined,
+    allocated: (fn) => assignment.provisionedCount(fn),
+  });
+  const address = await server.listen(opts.host, opts.port);
+  events.start();
+  return {
+    url: `http://${opts.host}:${address.port}`,
+    async stop() {
+      events.stop();
+      await server.close();
+      assignment.stop();
+      unfollow();
+      await Promise.all([...workers.values()].map((w) => w.shutdown()));
+      code.close();
+      await journal.close();
+    },
+  };
+}
+
+/**
+ * `stratus assignment`: one replica of the assignment service. Run three; one leads (elected in
+ * etcd), the others follow the assignment log and take over when the leader's lease runs out.
+ */
+export async function startAssignmentProcess(config: StratusConfig, opts: ProcessOptions, log: Logger, clock: Clock): Promise<ClusterProcess> {
+  const token = clusterToken(config);
+  const journal = openJournal(config);
+  const code = openCodeStore(config);
+  const registry = newRegistry(config, journal, code, clock);
+  const unfollow = await registry.follow();
+  await registry.load();
+  let membership: WorkerMembership | undefined;
+  let replica: AssignmentReplica | undefined;
+  const provisioning = followRegistry(registry, () => replica?.leader(), log);
+  const api = new AssignmentApiServer({ leader: () => replica?.leader(), workerUrl: (id) => membership?.url(id), status: () => replica?.status(), token, log });
+  const address = await api.listen(opts.host, opts.port);
+  const url = `http://${opts.host}:${address.port}`;
+  replica = new AssignmentReplica({
+    log: journal.assignmentLog,
+    election: journal.election(ASSIGNMENT, config.cluster.leaderTtlMs),
+    candidate: { id: opts.id, address: url },
+    clock, logger: log,
+    tailIntervalMs: config.cluster.followIntervalMs,
+    lead: async (leadership) => {
+      const placement = new PlacementService();
+      const service = new AssignmentService({ config: config.assignment, log: journal.assignmentLog, placement, clock, logger: log, leadership });
+      membership = new WorkerMembership({
+        store: journal.workers, placement, token, epoch: leadership.epoch, log,
+        onJoined: (agent) => {
+          agent.onEnvironmentLost((envId) => service.environmentLost(envId));
+          service.workerJoined(agent).catch((err: unknown) => log.warn({ err, worker: agent.id }, 'reconciling a joining worker failed'));
+        },
+      });
+      await membership.start();
+      for (const worker of placement.workers()) worker.onEnvironmentLost((envId) => service.environmentLost(envId));
+      placement.onWorkerLost((workerId) => service.workerLost(workerId));
+      return service;
+    },
+    leading: () => provisioning.applyAll(),
+    retired: () => {
+      membership?.stop();
+      membership = undefined;
+    },
+  });
+  replica.start();
+  return {
+    url,
+    async stop() {
+      await replica?.stop();
+      membership?.stop();
+      await api.close();
+      unfollow();
+      code.close();
+      await journal.close();
+    },
+  };
+}
+
+/**
+ * `stratus placement`: holds the workers' leases (they register and heartbeat here, as with
+ * `stratus up`), publishes them as the worker directory in etcd, and serves code packages.
+ */
+export async function startPlacementProcess(config: StratusConfig, opts: ProcessOptions, log: Logger, clock: Clock): Promise<ClusterProcess> {
+  const token = clusterToken(config);
+  const journal = openJournal(config);
+  const code = openCodeStore(config);
+  const placement = new PlacementService({ clock, leaseMs: config.cluster.leaseMs });
+  const directory = new WorkerDirectory(journal.workers, log);
+  // Workers an earlier placement process recorded get a fresh lease: gone ones run out.
+  for (const { id, url, status } of await directory.recorded()) {
+    placement.register(new RemoteWorkerAgent(id, url, token, status, log), { leased: true });
+  }
+  placement.onWorkerLost((workerId) => {
+    log.warn({ worker: workerId }, 'worker lease expired');
+    directory.remove(workerId);
+  });
+  const server = new FrontendServer({
+    routes: clusterRoutes({
+      token, placement, code, leaseMs: config.cluster.leaseMs, log,
+      onWorkerJoined: () => undefined,
+      onHeartbeat: (worker) => directory.publish(worker),
+    }),
+    credentials: () => undefined,
+    clock, log, signatureMaxSkewMs: config.frontend.signatureMaxSkewMs,
+  });
+  const address = await server.listen(opts.host, opts.port);
+  return {
+    url: `http://${opts.host}:${address.port}`,
+    async stop() {
+      await server.close();
+      placement.stop();
+      code.close();
+      await journal.close();
+    },
+  };
+}

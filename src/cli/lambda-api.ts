@@ -1,0 +1,121 @@
+import type { Assigner, AssignmentService } from '../assignment/index.js';
+import type { CodeStore } from '../codestore/index.js';
+import {
+  accountSettingsRoutes, aliasRoutes, AsyncInvoker, ConcurrencyLimiter, concurrencyRoutes, eventInvokeConfigRoutes, eventSettings, FrontendServer, functionRoutes, functionUrlRoutes,
+  invocationRoutes, InvokeService, provisionedConcurrencyRoutes, streamingInvocationRoutes, tagRoutes, urlInvocationRoutes, versionRoutes,
+} from '../frontend/index.js';
+import type { Route } from '../frontend/routes.js';
+import type { EventQueue, Journal } from '../journal/index.js';
+import { FunctionRegistry, type FunctionVersion } from '../registry/index.js';
+import { RESERVED_ENV_KEYS } from '../worker/index.js';
+import type { Clock } from '../shared/clock.js';
+import type { StratusConfig } from '../shared/config.js';
+import type { Logger } from '../shared/log.js';
+
+export interface Credentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+}
+
+export interface LambdaApiDeps {
+  config: StratusConfig;
+  registry: FunctionRegistry;
+  code: CodeStore;
+  assignment: Assigner;
+  /** The journal's queue of Event invokes, which this frontend fills and consumes. */
+  eventQueue: EventQueue;
+  credentials: Credentials;
+  clock: Clock;
+  log: Logger;
+  /** Provisioned concurrency changed (one machine applies it at once; a cluster's leader follows the registry). */
+  provision(fn: FunctionVersion, count: number): void;
+  allocated(fn: FunctionVersion): number | Promise<number>;
+  /** Further routes on the same server (the cluster API of one machine). */
+  extraRoutes?: Route[];
+}
+
+export interface LambdaApi {
+  server: FrontendServer;
+  events: AsyncInvoker;
+}
+
+/** The function registry over a journal and a code store, with the configured limits. */
+export function newRegistry(config: StratusConfig, journal: Journal, code: CodeStore, clock: Clock): FunctionRegistry {
+  const { region, accountId } = config.identity;
+  return new FunctionRegistry({
+    journal, code, clock,
+    zipLimits: { maxUnzippedBytes: config.frontend.maxUnzippedBytes },
+    arnPrefix: `arn:aws:lambda:${region}:${accountId}:function:`,
+    reservedEnvKeys: RESERVED_ENV_KEYS,
+  });
+}
+
+/** A frontend: the Lambda API on top of the registry and an assignment (local or remote). */
+export function lambdaApi(deps: LambdaApiDeps): LambdaApi {
+  const { config, registry, code, clock, credentials } = deps;
+  const { region, accountId } = config.identity;
+  const { accountLimit, minUnreserved } = config.concurrency;
+  const limiter = new ConcurrencyLimiter({
+    accountLimit,
+    reservedFor: (name) => registry.get(name).reservedConcurrency,
+    reservedTotal: () => registry.reservedConcurrencyTotal(),
+  });
+  const invoker = new InvokeService(registry, deps.assignment, limiter, deps.log.child({ component: 'frontend' }));
+  const events = new AsyncInvoker({
+    queue: deps.eventQueue, invoke: (request) => invoker.invoke(request), settings: eventSettings(registry),
+    config: config.asyncInvoke, clock, log: deps.log.child({ component: 'async' }),
+  });
+  const lookup = (id: string) => (id === credentials.accessKeyId ? credentials.secretAccessKey : undefined);
+  const { maxSyncPayloadBytes, maxAsyncPayloadBytes, maxZipBytes, maxUnzippedBytes, signatureMaxSkewMs } = config.frontend;
+  const server = new FrontendServer({
+    routes: [
+      ...invocationRoutes({ invoker, events, maxSyncPayloadBytes, maxAsyncPayloadBytes }),
+      ...streamingInvocationRoutes({ invoker, maxPayloadBytes: maxSyncPayloadBytes }),
+      ...functionRoutes({ registry, code, region, linkSecret: credentials.secretAccessKey, maxZipBytes, clock }),
+      ...versionRoutes({ registry, region }),
+      ...aliasRoutes({ registry }),
+      ...functionUrlRoutes({ registry, clock }),
+      ...urlInvocationRoutes({ registry, invoker, credentials: lookup, clock, signatureMaxSkewMs, accountId, maxPayloadBytes: maxSyncPayloadBytes }),
+      ...tagRoutes({ registry }),
+      ...concurrencyRoutes({ registry, accountLimit, minUnreserved }),
+      ...eventInvokeConfigRoutes({ registry, clock }),
+      ...provisionedConcurrencyRoutes({ registry, provision: deps.provision, allocated: deps.allocated }),
+      ...(deps.extraRoutes ?? []),
+      ...accountSettingsRoutes({
+        registry, maxZipBytes, maxUnzippedBytes,
+        concurrency: () => ({ total: accountLimit, unreserved: accountLimit - registry.reservedConcurrencyTotal() }),
+      }),
+    ],
+    credentials: lookup,
+    clock,
+    log: deps.log.child({ component: 'frontend' }),
+    signatureMaxSkewMs,
+  });
+  return { server, events };
+}
+
+/**
+ * Assignment follows the registry: a changed or deleted function retires its environments, and
+ * provisioned concurrency is (re)applied at start and after each change.
+ */
+export function followRegistry(registry: FunctionRegistry, assignment: () => AssignmentService | undefined, log: Logger): { applyAll(): void } {
+  const applyProvisioned = (name: string) => {
+    const service = assignment();
+    for (const [qualifier, { requested }] of Object.entries(registry.find(name)?.provisioned ?? {})) {
+      try {
+        service?.setProvisioned(registry.provisionedVersion(name, qualifier), requested);
+      } catch (err) {
+        log.warn({ err, function: name, qualifier }, 'provisioned concurrency cannot be applied');
+      }
+    }
+  };
+  registry.onChange((name, version) => {
+    assignment()?.retire(name, version);
+    applyProvisioned(name);
+  });
+  const applyAll = () => {
+    for (const fn of registry.list()) applyProvisioned(fn.name);
+  };
+  applyAll();
+  return { applyAll };
+}

@@ -1,0 +1,96 @@
+import { createHash } from 'node:crypto';
+import type { Etcd3, Namespace } from 'etcd3';
+import { StratusError } from '../shared/errors.js';
+import { createEtcdClient, etcdCall, type EtcdConnection } from '../journal/etcd-client.js';
+import type { CodeRef, CodeStore } from './code-store.js';
+
+/** etcd takes requests up to 1.5 MiB by default: packages go in chunks well below that. */
+const chunkBytes = 512 * 1024;
+const parallelChunks = 4;
+
+export interface EtcdCodeStoreOptions extends EtcdConnection {
+  /** Keys live under `<prefix>code/`; use the journal's prefix. */
+  prefix: string;
+}
+
+interface Header {
+  size: number;
+  chunks: number;
+}
+
+/**
+ * Code packages in etcd, so frontends and workers on several machines share them: the bytes in
+ * 512 KiB chunks under `code/<sha256>/<n>`, then a small header `code/<sha256>` written last,
+ * so a package is visible only once it is complete. Fine for zips up to Lambda's 50 MiB limit;
+ * etcd's database (2 GiB by default) bounds the total.
+ */
+export class EtcdCodeStore implements CodeStore {
+  private readonly client: Etcd3;
+  private readonly ns: Namespace;
+
+  constructor(options: EtcdCodeStoreOptions) {
+    this.client = createEtcdClient({ ...options, callTimeoutMs: options.callTimeoutMs ?? 10_000 });
+    this.ns = this.client.namespace(`${options.prefix}code/`);
+  }
+
+  async put(bytes: Buffer): Promise<CodeRef> {
+    const ref = { sha256: createHash('sha256').update(bytes).digest('hex'), size: bytes.length };
+    if (await this.has(ref)) return ref;
+    const chunks = Math.ceil(bytes.length / chunkBytes);
+    await inBatches(chunks, (n) => etcdCall('code put', () => this.ns.put(chunkKey(ref.sha256, n)).value(bytes.subarray(n * chunkBytes, (n + 1) * chunkBytes)).exec()));
+    const header: Header = { size: bytes.length, chunks };
+    await etcdCall('code put', () => this.ns.put(ref.sha256).value(JSON.stringify(header)).exec());
+    return ref;
+  }
+
+  async get(ref: CodeRef): Promise<Buffer> {
+    const header = await this.header(ref);
+    if (!header) throw new StratusError('ResourceNotFound', `Code package ${ref.sha256} is not in the code store`);
+    const parts: Buffer[] = new Array<Buffer>(header.chunks);
+    await inBatches(header.chunks, async (n) => {
+      const part = await etcdCall('code get', () => this.ns.get(chunkKey(ref.sha256, n)).buffer());
+      if (!part) throw new StratusError('ResourceNotFound', `Code package ${ref.sha256} lost chunk ${n}`);
+      parts[n] = part;
+    });
+    const bytes = Buffer.concat(parts);
+    if (createHash('sha256').update(bytes).digest('hex') !== ref.sha256) {
+      throw new StratusError('Internal', `Code package ${ref.sha256} does not match its digest`);
+    }
+    return bytes;
+  }
+
+  async has(ref: CodeRef): Promise<boolean> {
+    return (await this.header(ref))?.size === ref.size;
+  }
+
+  async delete(ref: CodeRef): Promise<void> {
+    checkDigest(ref.sha256);
+    await etcdCall('code delete', () => this.ns.delete().key(ref.sha256).exec());
+    await etcdCall('code delete', () => this.ns.delete().prefix(`${ref.sha256}/`).exec());
+  }
+
+  close(): void {
+    this.client.close();
+  }
+
+  private async header(ref: CodeRef): Promise<Header | undefined> {
+    checkDigest(ref.sha256);
+    const value = await etcdCall('code get', () => this.ns.get(ref.sha256).string());
+    return value === null ? undefined : (JSON.parse(value) as Header);
+  }
+}
+
+function chunkKey(sha256: string, n: number): string {
+  return `${sha256}/${String(n).padStart(6, '0')}`;
+}
+
+function checkDigest(sha256: string): void {
+  if (!/^[0-9a-f]{64}$/.test(sha256)) throw new StratusError('InvalidParameterValue', 'Malformed code digest');
+}
+
+/** Runs fn(0..count-1), at most `parallelChunks` at a time. */
+async function inBatches(count: number, fn: (n: number) => Promise<unknown>): Promise<void> {
+  for (let start = 0; start < count; start += parallelChunks) {
+    await Promise.all(Array.from({ length: Math.min(parallelChunks, count - start) }, (_, i) => fn(start + i)));
+  }
+}

@@ -1,0 +1,93 @@
+import { ConsecutiveBreaker, circuitBreaker, handleWhen, noop, retry } from 'cockatiel';
+import {
+  Etcd3, GRPCUnavailableError, type ICompare, type IOperation, type IOptions, type ITxnResponse, type Namespace, type WatchBuilder, type Watcher,
+} from 'etcd3';
+import { StratusError, isStratusError } from '../shared/errors.js';
+
+/** How Stratus talks to etcd: which members, and how long one request may take. */
+export interface EtcdConnection {
+  /** Client URLs of the etcd members, e.g. http://127.0.0.1:2379. */
+  endpoints: string[];
+  /**
+   * Deadline of each unary call. Without one, a write during a raft re-election (or without
+   * quorum) waits ~7 s for etcd's own timeout; with it, it fails fast as JournalUnavailable.
+   */
+  callTimeoutMs?: number;
+}
+
+export const defaultCallTimeoutMs = 1500;
+
+/**
+ * An etcd3 client with a deadline on every unary call (streams run unbounded) and fault
+ * handling that only retries what never reached a member: an unavailable member is retried on
+ * another one; a deadline is not retried, because the write may have committed.
+ */
+export function createEtcdClient(conn: EtcdConnection, opts: { singleMember?: boolean } = {}): Etcd3 {
+  const timeoutMs = conn.callTimeoutMs ?? defaultCallTimeoutMs;
+  const unavailable = handleWhen((e) => e instanceof GRPCUnavailableError);
+  const options: IOptions = {
+    hosts: conn.endpoints,
+    defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeoutMs }),
+    dialTimeout: timeoutMs,
+    faultHandling: opts.singleMember
+      ? { host: () => noop, global: noop }
+      : {
+          host: () => circuitBreaker(unavailable, { halfOpenAfter: 1000, breaker: new ConsecutiveBreaker(3) }),
+          global: retry(unavailable, { maxAttempts: Math.max(0, conn.endpoints.length - 1) }),
+        },
+  };
+  return new Etcd3(options);
+}
+
+/** Runs one etcd operation; any failure of etcd itself becomes StratusError 'JournalUnavailable'. */
+export async function etcdCall<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (cause) {
+    if (isStratusError(cause)) throw cause;
+    throw new StratusError('JournalUnavailable', `etcd ${what} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
+}
+
+/**
+ * Starts a watch and resolves once etcd confirmed it (events then follow from the next
+ * revision), or rejects with JournalUnavailable after `timeoutMs`.
+ */
+export function startWatch(builder: WatchBuilder, timeoutMs: number): Promise<Watcher> {
+  const watcher = builder.watcher();
+  return new Promise((resolve, reject) => {
+    const fail = (cause: unknown) => {
+      clearTimeout(timer);
+      watcher.off('connected', ok);
+      void watcher.cancel().catch(() => undefined);
+      reject(new StratusError('JournalUnavailable', 'etcd watch could not be started', { cause }));
+    };
+    const ok = () => {
+      clearTimeout(timer);
+      watcher.off('error', fail);
+      watcher.on('error', () => undefined);
+      resolve(watcher);
+    };
+    const timer = setTimeout(() => fail(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    watcher.once('connected', ok);
+    watcher.once('error', fail);
+  });
+}
+
+/** The first revision a started watcher reports (everything earlier was committed before it). */
+export function watchStartRevision(watcher: Watcher): number {
+  return Number(watcher.request.start_revision ?? 0);
+}
+
+/** A transaction under `ns` (an empty `compare` always succeeds), with deadline and error mapping. */
+export async function commitTxn(
+  what: string, ns: Namespace, compare: ICompare[], success: IOperation[], failure: IOperation[] = [],
+): Promise<ITxnResponse> {
+  const [ok, otherwise] = await Promise.all([Promise.all(success.map((o) => o.op())), Promise.all(failure.map((o) => o.op()))]);
+  return etcdCall(what, () => ns.kv.txn({ compare, success: ok, failure: otherwise }));
+}
+
+/** A comparison that holds while `key` (under `ns`) is the one created at `createRevision`. */
+export function createdAt(ns: Namespace, key: string, createRevision: number): ICompare {
+  return { key: Buffer.concat([ns.prefix, Buffer.from(key)]), target: 'Create', result: 'Equal', create_revision: createRevision };
+}

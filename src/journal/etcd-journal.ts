@@ -1,0 +1,68 @@
+import type { Etcd3, Namespace } from 'etcd3';
+import { systemClock, type Clock } from '../shared/clock.js';
+import { createEtcdClient, defaultCallTimeoutMs, type EtcdConnection } from './etcd-client.js';
+import { EtcdDocumentStore } from './etcd-documents.js';
+import { EtcdElection, type EtcdLeadership } from './etcd-election.js';
+import { EtcdEventQueue } from './etcd-event-queue.js';
+import { EtcdAppendLog } from './etcd-log.js';
+import { EtcdQuorumProbe } from './etcd-probe.js';
+import type { AppendLog, DocumentStore, EventQueue, Journal, LeaderElection } from './journal.js';
+
+export interface EtcdJournalOptions extends EtcdConnection {
+  /** Every key of this journal lives under this prefix (e.g. "stratus/"), so clusters can share etcd. */
+  prefix: string;
+  clock?: Clock;
+}
+
+/**
+ * The cluster Journal on etcd 3.4. Under the prefix: `docs/<collection>/<key>` documents,
+ * `log/…` the assignment log, `queue/<id>` queued Event invokes, `elections/<name>` leader keys. See docs/journal-and-failover.md.
+ */
+export class EtcdJournal implements Journal {
+  readonly functions: DocumentStore;
+  readonly versions: DocumentStore;
+  readonly aliases: DocumentStore;
+  readonly functionUrls: DocumentStore;
+  readonly workers: DocumentStore;
+  readonly assignmentLog: AppendLog;
+  readonly eventQueue: EventQueue;
+  private readonly client: Etcd3;
+  private readonly root: Namespace;
+  private readonly probe: EtcdQuorumProbe;
+  private readonly callTimeoutMs: number;
+  private readonly leaderships = new Set<EtcdLeadership>();
+
+  constructor(private readonly options: EtcdJournalOptions) {
+    this.callTimeoutMs = options.callTimeoutMs ?? defaultCallTimeoutMs;
+    this.client = createEtcdClient(options);
+    this.root = this.client.namespace(options.prefix);
+    this.probe = new EtcdQuorumProbe(options.endpoints);
+    const docs = (collection: string) => new EtcdDocumentStore(this.root, `docs/${collection}`, this.callTimeoutMs);
+    this.functions = docs('functions');
+    this.versions = docs('versions');
+    this.aliases = docs('aliases');
+    this.functionUrls = docs('function-urls');
+    this.workers = docs('workers');
+    this.assignmentLog = new EtcdAppendLog(this.root);
+    this.eventQueue = new EtcdEventQueue(this.root);
+  }
+
+  election(name: string, ttlMs: number): LeaderElection {
+    const deps = {
+      client: this.client, root: this.root, probe: this.probe, clock: this.options.clock ?? systemClock,
+      callTimeoutMs: this.callTimeoutMs, active: this.leaderships,
+    };
+    return new EtcdElection(deps, name, ttlMs);
+  }
+
+  /**
+   * Closes the connections. Leaderships are not resigned: from etcd's view this is a crash, and
+   * their keys go when their leases run out (resign first to hand over at once). Their standing
+   * becomes 'lost' ('journal closed').
+   */
+  async close(): Promise<void> {
+    for (const leadership of [...this.leaderships]) leadership.abandon();
+    this.probe.close();
+    this.client.close();
+  }
+}

@@ -1,0 +1,131 @@
+import type { ICompare, Namespace } from 'etcd3';
+import { StratusError } from '../shared/errors.js';
+import { commitTxn, createdAt, etcdCall } from './etcd-client.js';
+import { EtcdLeadership } from './etcd-election.js';
+import type { AppendLog, Leadership, LogEntry, LogSnapshot } from './journal.js';
+
+const seqKey = 'log/seq';
+const snapshotKey = 'log/snapshot';
+const entriesPrefix = 'log/entries/';
+const pageSize = 500;
+const maxAttempts = 50;
+/** Entries per transaction (etcd allows 128 operations in one by default). */
+const maxBatch = 100;
+
+interface PendingAppend {
+  entry: string;
+  fence: Leadership | undefined;
+  resolve(seq: number): void;
+  reject(e: unknown): void;
+}
+
+function entryKey(seq: number): string {
+  return `${entriesPrefix}${String(seq).padStart(16, '0')}`;
+}
+
+/**
+ * The assignment log on etcd: entries under `log/entries/<seq, 16 digits>`, the last sequence
+ * number under `log/seq`, the snapshot under `log/snapshot`. An append is one transaction that
+ * bumps the counter (compared on its mod revision) and, when fenced, also compares the
+ * election key's create revision with the leadership's epoch. Appends made concurrently through
+ * one journal are queued and committed in batches, so they do not race each other.
+ */
+export class EtcdAppendLog implements AppendLog {
+  private readonly pending: PendingAppend[] = [];
+  private draining = false;
+
+  constructor(private readonly root: Namespace) {}
+
+  async append(entry: unknown, fence?: Leadership): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ entry: JSON.stringify(entry), fence, resolve, reject });
+      if (!this.draining) void this.drain();
+    });
+  }
+
+  /** Commits queued appends in batches (one transaction each), one batch at a time. */
+  private async drain(): Promise<void> {
+    this.draining = true;
+    while (this.pending.length > 0) {
+      const fence = this.pending[0]!.fence;
+      const batch: PendingAppend[] = [];
+      while (batch.length < maxBatch && this.pending[0] && this.pending[0].fence === fence) batch.push(this.pending.shift()!);
+      try {
+        const first = await this.commitBatch(batch.map((b) => b.entry), fence);
+        batch.forEach((b, i) => b.resolve(first + i));
+      } catch (e) {
+        for (const b of batch) b.reject(e);
+      }
+    }
+    this.draining = false;
+  }
+
+  /** Appends `entries` in one transaction; resolves the first one's seq. */
+  private async commitBatch(entries: string[], fence: Leadership | undefined): Promise<number> {
+    const fenceCompare = this.fenceCompare(fence);
+    for (let attempt = 0; attempt < maxAttempts; attempt++) {
+      const counter = (await etcdCall('append', () => this.root.get(seqKey).exec())).kvs[0];
+      const first = (counter ? Number(counter.value.toString()) : 0) + 1;
+      const compare: ICompare[] = [{ key: this.key(seqKey), target: 'Mod', result: 'Equal', mod_revision: counter?.mod_revision ?? 0 }];
+      const puts = entries.map((e, i) => this.root.put(entryKey(first + i)).value(e));
+      const res = await commitTxn(
+        'append', this.root, [...compare, ...fenceCompare],
+        [this.root.put(seqKey).value(String(first + entries.length - 1)), ...puts],
+        fence instanceof EtcdLeadership ? [this.root.get(fence.key)] : [],
+      );
+      if (res.succeeded) return first;
+      if (fence) this.rejectIfStale(fence, res.responses[0]?.response_range.kvs[0]?.create_revision);
+    }
+    throw new StratusError('JournalUnavailable', `etcd append lost the race for the log sequence ${maxAttempts} times`);
+  }
+
+  async readAfter(afterSeq: number, limit = 1000): Promise<LogEntry[]> {
+    const out: LogEntry[] = [];
+    let from = afterSeq + 1;
+    while (out.length < limit) {
+      const want = Math.min(pageSize, limit - out.length);
+      const range = { start: entryKey(from), end: entryKey(Number.MAX_SAFE_INTEGER) };
+      const res = await etcdCall('read', () => this.root.getAll().inRange(range).sort('Key', 'Ascend').limit(want).exec());
+      for (const kv of res.kvs) {
+        out.push({ seq: Number(kv.key.toString().slice(entriesPrefix.length)), entry: JSON.parse(kv.value.toString()) as unknown });
+      }
+      if (res.kvs.length < want) break;
+      from = out.at(-1)!.seq + 1;
+    }
+    return out;
+  }
+
+  async readSnapshot(): Promise<LogSnapshot | undefined> {
+    const value = await etcdCall('read snapshot', () => this.root.get(snapshotKey).string());
+    return value === null ? undefined : (JSON.parse(value) as LogSnapshot);
+  }
+
+  async compact(snapshot: LogSnapshot, fence?: Leadership): Promise<void> {
+    const covered = { start: entryKey(0), end: entryKey(snapshot.seq + 1) };
+    const res = await commitTxn(
+      'compact', this.root, this.fenceCompare(fence),
+      [this.root.put(snapshotKey).value(JSON.stringify({ seq: snapshot.seq, state: snapshot.state })), this.root.delete().inRange(covered)],
+      fence instanceof EtcdLeadership ? [this.root.get(fence.key)] : [],
+    );
+    if (!res.succeeded && fence) this.rejectIfStale(fence, res.responses[0]?.response_range.kvs[0]?.create_revision);
+  }
+
+  /** The transaction comparisons a fence adds; rejects at once if the leadership is already lost. */
+  private fenceCompare(fence: Leadership | undefined): ICompare[] {
+    if (fence === undefined) return [];
+    if (!(fence instanceof EtcdLeadership) || fence.standing() === 'lost') {
+      throw new StratusError('Fenced', `leadership epoch ${fence.epoch} is no longer current`);
+    }
+    return [createdAt(this.root, fence.key, fence.epoch)];
+  }
+
+  private rejectIfStale(fence: Leadership, currentCreateRevision: string | undefined): void {
+    if (Number(currentCreateRevision ?? 0) !== fence.epoch) {
+      throw new StratusError('Fenced', `leadership epoch ${fence.epoch} is no longer current (now ${currentCreateRevision ?? 'none'})`);
+    }
+  }
+
+  private key(key: string): Buffer {
+    return Buffer.concat([this.root.prefix, Buffer.from(key)]);
+  }
+}

@@ -1,0 +1,33 @@
+import type { Etcd3 } from 'etcd3';
+import { createEtcdClient } from './etcd-client.js';
+
+/**
+ * Asks each etcd member directly (one client per member, no retries) whether it knows a raft
+ * leader. A leadership whose renewals fail uses it to tell "etcd has no quorum, so nobody can
+ * be elected either" from "we are cut off, and a successor may be elected once the lease ends".
+ */
+export class EtcdQuorumProbe {
+  private clients: Etcd3[] | undefined;
+  private closed = false;
+
+  constructor(private readonly endpoints: string[]) {}
+
+  /**
+   * True if at least one member answered within `timeoutMs` and none of those that answered
+   * knows a leader. (A member cut off from the majority also reports none: from where this
+   * process stands that cannot be told apart from a cluster without quorum.)
+   */
+  async noQuorum(timeoutMs: number): Promise<boolean> {
+    if (this.closed) return false;
+    this.clients ??= this.endpoints.map((e) => createEtcdClient({ endpoints: [e], callTimeoutMs: timeoutMs }, { singleMember: true }));
+    const answers = await Promise.allSettled(this.clients.map((c) => c.maintenance.status({ deadline: Date.now() + timeoutMs })));
+    const statuses = answers.flatMap((a) => (a.status === 'fulfilled' ? [a.value] : []));
+    return statuses.length > 0 && statuses.every((s) => s.leader === '0' || Number(s.leader) === 0);
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const client of this.clients ?? []) client.close();
+    this.clients = undefined;
+  }
+}

@@ -1,0 +1,47 @@
+import { randomUUID } from 'node:crypto';
+import type { DocumentStore } from '../journal/index.js';
+import type { Logger } from '../shared/log.js';
+import type { WorkerDocument } from './membership.js';
+
+/**
+ * The placement process's side of the membership: every worker that holds a lease is a
+ * document in the journal's `workers` store (with its latest reported status); a worker whose
+ * lease runs out is deleted, which every assignment leader sees as that worker lost.
+ */
+export class WorkerDirectory {
+  /** Serialises the writes of one worker's document. */
+  private readonly writes = new Map<string, Promise<void>>();
+
+  constructor(private readonly store: DocumentStore, private readonly log: Logger) {}
+
+  /** Workers recorded by an earlier placement process. */
+  async recorded(): Promise<WorkerDocument[]> {
+    return (await this.store.list()).map((d) => d.value as WorkerDocument);
+  }
+
+  publish(doc: WorkerDocument): void {
+    this.serial(doc.id, async () => {
+      const current = await this.store.get(doc.id);
+      const ok = current
+        ? await this.store.replace(doc.id, doc, randomUUID(), current.revision)
+        : await this.store.create(doc.id, doc, randomUUID());
+      if (!ok) this.log.warn({ worker: doc.id }, 'worker document changed underneath; the next heartbeat writes it again');
+    });
+  }
+
+  remove(id: string): void {
+    this.serial(id, async () => {
+      await this.store.delete(id);
+    });
+  }
+
+  private serial(id: string, write: () => Promise<void>): void {
+    const next = (this.writes.get(id) ?? Promise.resolve())
+      .then(write)
+      .catch((err: unknown) => this.log.warn({ err, worker: id }, 'writing the worker directory failed'));
+    this.writes.set(id, next);
+    void next.finally(() => {
+      if (this.writes.get(id) === next) this.writes.delete(id);
+    });
+  }
+}
