@@ -53,6 +53,8 @@ export interface ClusterOptions {
   workerMemoryMb?: number;
   leaderTtlMs?: number;
   keepAliveMs?: number;
+  /** Workers print function output (default off). */
+  functionLogs?: 'stdout' | 'off';
 }
 
 /**
@@ -96,7 +98,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     for (let i = 0; i < (opts.workers ?? 2); i++) {
       workers.push(await launch('worker', `worker-${i}`, [
         '--control-plane', placement.url, '--id', `worker-${i}`, '--data-dir', join(dir, `worker-${i}`),
-        '--worker-memory-mb', String(opts.workerMemoryMb ?? 4096), '--heartbeat-ms', '300', '--log-level', 'warn', '--function-logs', 'off',
+        '--worker-memory-mb', String(opts.workerMemoryMb ?? 4096), '--heartbeat-ms', '300', '--log-level', 'warn', '--function-logs', opts.functionLogs ?? 'off',
       ]));
     }
     const frontends: RoleProcess[] = [];
