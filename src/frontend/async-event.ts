@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { QueuedEvent } from '../journal/index.js';
 import { StratusError } from '../shared/errors.js';
 import type { InvokeRequest } from './invoke-service.js';
@@ -93,13 +93,23 @@ export function invocationRecord(ev: QueuedInvocation, functionArn: string, cond
   return record;
 }
 
-/** The queue item that delivers `record` to a destination function as an Event invoke. */
-export function destinationEvent(target: { functionName: string; qualifier?: string }, record: unknown, nowMs: number): QueuedEvent {
+/**
+ * The queue item that delivers `record` to a destination function as an Event invoke. Its id
+ * (the destination's request id) is derived from the finished event's, so that finishing the
+ * same event again after a crash queues nothing new while the first record is still queued.
+ */
+export function destinationEvent(target: { functionName: string; qualifier?: string }, record: unknown, finishedId: string, nowMs: number): QueuedEvent {
   const request: InvokeRequest = {
-    functionName: target.functionName, qualifier: target.qualifier, requestId: randomUUID(),
+    functionName: target.functionName, qualifier: target.qualifier, requestId: derivedRequestId(`${finishedId}/destination`),
     payload: Buffer.from(JSON.stringify(record)), tailLog: false,
   };
   return newQueuedInvocation(request, nowMs);
+}
+
+/** A UUID (version 8 layout) determined by `seed`. */
+function derivedRequestId(seed: string): string {
+  const h = createHash('sha256').update(seed).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-8${h.slice(13, 16)}-${((parseInt(h.slice(16, 17), 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
 function jsonOrText(base64: string): unknown {

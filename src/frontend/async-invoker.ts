@@ -183,13 +183,13 @@ export class AsyncInvoker {
     }
     const target = destination === undefined ? undefined : destinationTarget(destination);
     const record = target && invocationRecord(ev, settings.functionArn, condition, this.deps.clock.now());
-    await this.settle(item, ev, target && record && destinationEvent(target, record, this.deps.clock.now()));
+    await this.settle(item, ev, target && record && destinationEvent(target, record, item.id, this.deps.clock.now()));
   }
 
   /** Queues the destination's event (if any) before removing the item: a crash between the two repeats the destination, never loses it. */
   private async settle(item: ClaimedEvent, ev: QueuedInvocation, destination: ReturnType<typeof destinationEvent> | undefined): Promise<void> {
     if (this.stopped) return;
-    if (destination) await this.deps.queue.put(destination);
+    if (destination) await this.deps.queue.put(destination); // false: queued by an earlier try already
     if (!(await this.deps.queue.remove(item.id, this.owner, this.deps.clock.now()))) {
       this.deps.log.warn({ requestId: ev.requestId }, 'claim lost before the event was removed: it may run again');
     }

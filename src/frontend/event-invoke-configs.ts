@@ -94,8 +94,10 @@ function readDestinations(v: Validator): Destinations | undefined {
   const config = v.object('DestinationConfig', 'destinationConfig');
   if (!config) return undefined;
   const one = (key: 'OnSuccess' | 'OnFailure', field: string): string | undefined => {
-    const branch = new Validator(config).object(key, field);
-    const arn = branch?.Destination;
+    const branch = config[key];
+    if (branch === undefined || branch === null) return undefined;
+    if (typeof branch !== 'object' || Array.isArray(branch)) return v.reject(branch, field, 'Member must be an object');
+    const arn = (branch as Record<string, unknown>).Destination;
     if (arn === undefined || arn === null) return undefined;
     if (typeof arn !== 'string') return v.reject(arn, `${field}.destination`, 'Member must be a string');
     if (arn.length > 350) return v.reject(arn, `${field}.destination`, 'Member must have length less than or equal to 350');
