@@ -55,8 +55,8 @@ export const configSchema = z.object({
       /** After a throttle or a platform error: doubling from base to max, until the event's maximum age. */
       platformRetryBaseMs: z.number().int().positive().default(1000),
       platformRetryMaxMs: z.number().int().positive().default(5 * 60 * 1000),
-      /** Events this process runs at once. */
-      concurrency: z.number().int().positive().default(Math.max(2, availableParallelism() * 2)),
+      /** Events this process runs at once (each may hold an environment, like a synchronous invoke). */
+      concurrency: z.number().int().positive().default(Math.max(4, availableParallelism() * 8)),
       /** A claim on a queued event lasts this long and is renewed at a third of it while the event runs. */
       claimMs: z.number().int().positive().default(15_000),
       /** How often the queue is polled for due events (besides wake-ups on local enqueue). */
