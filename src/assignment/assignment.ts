@@ -223,7 +223,7 @@ export class AssignmentService implements Assigner {
   provisionedCount(fn: FunctionVersion): number {
     const key = environmentKey(fn);
     let n = 0;
-    for (const env of this.envs.values()) if (env.key === key && env.provisioned) n++;
+    for (const env of this.envs.values()) if (env.key === key && env.provisioned && env.state.kind !== 'initializing') n++;
     return n;
   }
 

@@ -32,14 +32,15 @@ async function createFunction(lambda: LambdaClient, name: string): Promise<void>
 /** `clients` loops invoking through alternating frontends until stopped; records outcomes. */
 function steadyLoad(cluster: Cluster, fn: string, clients: number) {
   const lambdas = cluster.frontends.map((_, i) => cluster.lambda(i));
-  const replies: Reply[] = [];
+  const replies: (Reply & { startedAt: number })[] = [];
   const errors: string[] = [];
   let running = true;
   const loops = Array.from({ length: clients }, async (_, c) => {
     for (let i = 0; running; i++) {
       const lambda = lambdas[(c + i) % lambdas.length];
       if (!lambda) break;
-      await invoke(lambda, fn, 20).then((r) => replies.push(r), (err: Error) => errors.push(`${err.name}: ${err.message}`));
+      const startedAt = Date.now();
+      await invoke(lambda, fn, 20).then((r) => replies.push({ ...r, startedAt }), (err: Error) => errors.push(`${err.name}: ${err.message}`));
     }
   });
   return {
@@ -84,8 +85,7 @@ describe('a cluster on etcd', () => {
 
   test('SIGKILL of the assignment leader under load: a follower takes over at once, warm environments stay warm', async () => {
     const load = steadyLoad(cluster, 'steady', 4);
-    await sleep(1500);
-    const before = new Set(load.replies.map((r) => r.id));
+    await waitFor('every client warm', async () => (load.replies.length >= 20 ? true : undefined));
     const old = await waitFor('the leader', () => cluster.leader());
     const killedAt = Date.now();
     await old.kill();
@@ -101,7 +101,7 @@ describe('a cluster on etcd', () => {
     assert.ok(failoverMs < 5000, `a follower led within ${failoverMs} ms`);
     assert.ok(load.replies.length > countAtTakeover, 'invokes went on after the takeover');
     assert.deepEqual(load.errors, [], 'the SDK retries absorbed the failover');
-    const cold = load.replies.filter((r) => r.n === 1 && !before.has(r.id));
+    const cold = load.replies.filter((r) => r.n === 1 && r.startedAt >= killedAt);
     assert.ok(cold.length <= 2, `no mass cold starts: ${cold.length} new environments after the kill`);
     const status = await next.status();
     const onWorkers = (await cluster.workerEnvironments()).reduce((a, b) => a + b, 0);
