@@ -2,25 +2,21 @@
 // goes to exactly one owner, and the lifecycle put -> claim -> reschedule -> claim -> remove.
 // (Once the queue is part of EtcdJournal, the Journal contract's event-queue cases cover the rest.)
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { createEtcdClient } from '../../src/journal/etcd-client.js';
 import { EtcdEventQueue } from '../../src/journal/etcd-event-queue.js';
-import { freshPrefix, startEtcdCluster, type EtcdCluster } from '../helpers/etcd.js';
+import { freshPrefix, useEtcdCluster } from '../helpers/etcd.js';
 
 describe('EtcdEventQueue', () => {
-  let cluster: EtcdCluster;
+  const cluster = useEtcdCluster({ members: 1 });
   const clients: ReturnType<typeof createEtcdClient>[] = [];
   const queue = (prefix: string) => {
-    const client = createEtcdClient({ endpoints: cluster.endpoints });
+    const client = createEtcdClient({ endpoints: cluster().endpoints });
     clients.push(client);
     return new EtcdEventQueue(client.namespace(prefix));
   };
-  before(async () => {
-    cluster = await startEtcdCluster({ members: 1 });
-  });
-  after(async () => {
+  after(() => {
     for (const c of clients) c.close();
-    await cluster?.stop();
   });
 
   it('hands each item to exactly one of two competing processes', async () => {
