@@ -66,7 +66,8 @@ describe('a cluster on etcd', () => {
   let cluster: Cluster;
 
   before(async () => {
-    cluster = await startCluster({ frontends: 2, replicas: 3, workers: 2, leaderTtlMs: 1000 });
+    // A 2 s lease (the default) rides out a quorum loss; with 1 s a quorum loss can look like a lost lease.
+    cluster = await startCluster({ frontends: 2, replicas: 3, workers: 2, leaderTtlMs: 2000 });
     await waitFor('an assignment leader', () => cluster.leader());
     await createFunction(cluster.lambda(0), 'steady');
   });
