@@ -3,13 +3,15 @@ import { describe, it } from 'node:test';
 import { MemoryJournal } from '../journal/index.js';
 import { PlacementService } from '../placement/index.js';
 import { ManualClock } from '../shared/clock.js';
+import { isStratusError } from '../shared/errors.js';
 import { silentLogger } from '../shared/log.js';
 import { fakeFunction as fn, FakeWorker } from '../../test/helpers/fake-worker.js';
 import { AssignmentService } from './assignment.js';
+import { ConcurrencyLimiter } from './concurrency-limiter.js';
 import type { AssignmentLogEntry } from './environments.js';
 
 
-async function setup(opts: { keepAliveMs?: number; workerMemoryMb?: number } = {}) {
+async function setup(opts: { keepAliveMs?: number; workerMemoryMb?: number; reserved?: number } = {}) {
   const clock = new ManualClock();
   const journal = new MemoryJournal();
   const placement = new PlacementService();
@@ -18,6 +20,7 @@ async function setup(opts: { keepAliveMs?: number; workerMemoryMb?: number } = {
   const assignment = new AssignmentService({
     config: { keepAliveMs: opts.keepAliveMs ?? 60_000, sweepIntervalMs: 1000, capacityWaitMs: 5000, scalingBurst: 1000, scalingWindowMs: 10_000 },
     log: journal.assignmentLog, placement, clock, logger: silentLogger(),
+    limiter: new ConcurrencyLimiter({ accountLimit: 1000, reservedFor: () => opts.reserved, reservedTotal: () => opts.reserved ?? 0 }),
   });
   await assignment.start();
   const settle = () => new Promise((r) => setImmediate(r));
@@ -234,6 +237,19 @@ describe('AssignmentService', () => {
     await assert.rejects(assignment.acquire(fn('f')), /boot failed/);
     assert.deepEqual((await log()).map((e) => e.type), ['created', 'destroyed']);
     assert.equal(assignment.snapshot().length, 0);
+  });
+
+  it('counts each granted environment against reserved concurrency until it is released or lost', async () => {
+    const { assignment } = await setup({ reserved: 1 });
+    const first = await assignment.acquire(fn('f'));
+    await assert.rejects(assignment.acquire(fn('f')), (err) => isStratusError(err) && err.details.Reason === 'ReservedFunctionConcurrentInvocationLimitExceeded');
+    assignment.release(first, true);
+    assignment.release(first, true);
+    const again = await assignment.acquire(fn('f'));
+    assert.equal(again.envId, first.envId);
+    assignment.workerLost('w1');
+    const fresh = await assignment.acquire(fn('f'));
+    assert.equal(fresh.cold, true, 'the environment lost with its worker no longer counts against the reservation');
   });
 
   it('on start, closes environments a previous run left in the journal and compacts the log', async () => {

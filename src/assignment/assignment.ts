@@ -8,6 +8,7 @@ import { StratusError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import type { WorkerAgent } from '../worker/index.js';
 import { EnvironmentTable, type AssignmentLogEntry, type CreatedEntry, type EnvironmentEntry } from './environments.js';
+import type { ConcurrencyLimiter } from './concurrency-limiter.js';
 import { ScalingRate } from './scaling-rate.js';
 
 interface Waiter {
@@ -41,6 +42,8 @@ export interface AssignmentDeps {
   leadership?: Leadership;
   /** Appends between two snapshots of the table (log compaction). */
   compactEvery?: number;
+  /** Reserved and account concurrency, counted per granted environment. */
+  limiter?: ConcurrencyLimiter;
 }
 
 /**
@@ -121,7 +124,21 @@ export class AssignmentService implements Assigner {
     this.provisionTargets.clear();
   }
 
+  /** An environment for one invocation, counted against the concurrency limits until released. */
   async acquire(fn: FunctionVersion): Promise<Lease> {
+    const leave = this.deps.limiter?.enter(fn.name);
+    try {
+      const lease = await this.grant(fn);
+      const env = this.envs.get(lease.envId);
+      if (env) env.leave = leave;
+      return lease;
+    } catch (err) {
+      leave?.();
+      throw err;
+    }
+  }
+
+  private async grant(fn: FunctionVersion): Promise<Lease> {
     const standing = this.deps.leadership?.standing() ?? 'held';
     if (standing === 'lost') throw notLeader();
     const key = environmentKey(fn);
@@ -145,6 +162,8 @@ export class AssignmentService implements Assigner {
     const env = this.envs.get(lease.envId);
     // Unknown, or released already (a release retried across a failover): nothing to do.
     if (!env || env.state.kind === 'idle') return;
+    env.leave?.();
+    env.leave = undefined;
     if (!reusable || env.retired) {
       void this.destroy(env, reusable ? 'retired' : 'failed');
       return;
@@ -223,7 +242,7 @@ export class AssignmentService implements Assigner {
   provisionedCount(fn: FunctionVersion): number {
     const key = environmentKey(fn);
     let n = 0;
-    for (const env of this.envs.values()) if (env.key === key && env.provisioned) n++;
+    for (const env of this.envs.values()) if (env.key === key && env.provisioned && env.state.kind !== 'initializing') n++;
     return n;
   }
 
@@ -332,6 +351,7 @@ export class AssignmentService implements Assigner {
       memoryMb: entry.memoryMb, retired: false, provisioned: entry.provisioned,
       state: busy ? { kind: 'busy' } : { kind: 'idle', sinceMs: this.deps.clock.now() },
     };
+    if (busy) env.leave = this.deps.limiter?.enterAnyway(env.functionName);
     this.envs.set(env.id, env);
     this.deps.placement.reserve(env.workerId, env.memoryMb);
     if (!busy) this.idle.set(env.key, [...(this.idle.get(env.key) ?? []), env.id]);
@@ -353,6 +373,7 @@ export class AssignmentService implements Assigner {
   private async destroy(env: EnvironmentEntry, reason: string): Promise<void> {
     if (env.state.kind === 'dead') return;
     env.state = { kind: 'dead' };
+    env.leave?.();
     this.envs.delete(env.id);
     const stack = this.idle.get(env.key);
     if (stack) {

@@ -21,6 +21,8 @@ export interface EnvironmentEntry {
   retired: boolean;
   /** Kept initialized ahead of traffic (provisioned concurrency): never reaped or evicted. */
   provisioned: boolean;
+  /** While busy: ends the invocation's count against the concurrency limits. */
+  leave?: () => void;
 }
 
 /** The journal's assignment log entries. */

@@ -7,7 +7,7 @@ import type { Clock } from '../shared/clock.js';
 import type { StratusConfig } from '../shared/config.js';
 import type { Logger } from '../shared/log.js';
 import { RemoteWorkerAgent } from '../worker/index.js';
-import { followRegistry, lambdaApi, newRegistry } from './lambda-api.js';
+import { concurrencyLimiter, followRegistry, lambdaApi, newRegistry } from './lambda-api.js';
 
 /**
  * Stratus as a cluster: each role a process of its own, all sharing the journal in etcd.
@@ -114,7 +114,9 @@ export async function startAssignmentProcess(config: StratusConfig, opts: Proces
     tailIntervalMs: config.cluster.followIntervalMs,
     lead: async (leadership) => {
       const placement = new PlacementService();
-      const service = new AssignmentService({ config: config.assignment, log: journal.assignmentLog, placement, clock, logger: log, leadership });
+      const service = new AssignmentService({
+        config: config.assignment, log: journal.assignmentLog, placement, clock, logger: log, leadership, limiter: concurrencyLimiter(config, registry),
+      });
       membership = new WorkerMembership({
         store: journal.workers, placement, token, epoch: leadership.epoch, log,
         onJoined: (agent) => {

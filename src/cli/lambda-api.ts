@@ -1,7 +1,7 @@
-import type { Assigner, AssignmentService } from '../assignment/index.js';
+import { ConcurrencyLimiter, type Assigner, type AssignmentService } from '../assignment/index.js';
 import type { CodeStore } from '../codestore/index.js';
 import {
-  accountSettingsRoutes, aliasRoutes, AsyncInvoker, ConcurrencyLimiter, concurrencyRoutes, eventInvokeConfigRoutes, eventSettings, FrontendServer, functionRoutes, functionUrlRoutes,
+  accountSettingsRoutes, aliasRoutes, AsyncInvoker, concurrencyRoutes, eventInvokeConfigRoutes, eventSettings, FrontendServer, functionRoutes, functionUrlRoutes,
   invocationRoutes, InvokeService, provisionedConcurrencyRoutes, streamingInvocationRoutes, tagRoutes, urlInvocationRoutes, versionRoutes,
 } from '../frontend/index.js';
 import type { Route } from '../frontend/routes.js';
@@ -50,17 +50,21 @@ export function newRegistry(config: StratusConfig, journal: Journal, code: CodeS
   });
 }
 
+/** Lambda's concurrency rules over the registry's reservations (applied by assignment). */
+export function concurrencyLimiter(config: StratusConfig, registry: FunctionRegistry): ConcurrencyLimiter {
+  return new ConcurrencyLimiter({
+    accountLimit: config.concurrency.accountLimit,
+    reservedFor: (name) => registry.find(name)?.reservedConcurrency,
+    reservedTotal: () => registry.reservedConcurrencyTotal(),
+  });
+}
+
 /** A frontend: the Lambda API on top of the registry and an assignment (local or remote). */
 export function lambdaApi(deps: LambdaApiDeps): LambdaApi {
   const { config, registry, code, clock, credentials } = deps;
   const { region, accountId } = config.identity;
   const { accountLimit, minUnreserved } = config.concurrency;
-  const limiter = new ConcurrencyLimiter({
-    accountLimit,
-    reservedFor: (name) => registry.get(name).reservedConcurrency,
-    reservedTotal: () => registry.reservedConcurrencyTotal(),
-  });
-  const invoker = new InvokeService(registry, deps.assignment, limiter, deps.log.child({ component: 'frontend' }));
+  const invoker = new InvokeService(registry, deps.assignment, deps.log.child({ component: 'frontend' }));
   const events = new AsyncInvoker({
     queue: deps.eventQueue, invoke: (request) => invoker.invoke(request), settings: eventSettings(registry),
     config: config.asyncInvoke, clock, log: deps.log.child({ component: 'async' }),

@@ -10,7 +10,7 @@ import { systemClock, type Clock } from '../shared/clock.js';
 import type { StratusConfig } from '../shared/config.js';
 import type { Logger } from '../shared/log.js';
 import { startHostWorker } from './host-worker.js';
-import { followRegistry, lambdaApi, newRegistry, type Credentials } from './lambda-api.js';
+import { concurrencyLimiter, followRegistry, lambdaApi, newRegistry, type Credentials } from './lambda-api.js';
 
 export interface RunningStratus {
   url: string;
@@ -39,7 +39,10 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
   const host = await startHostWorker(config, { id: 'worker-1', code, clock, log });
   placement.register(host.agent);
 
-  const assignment = new AssignmentService({ config: config.assignment, log: journal.assignmentLog, placement, clock, logger: log.child({ component: 'assignment' }) });
+  const assignment = new AssignmentService({
+    config: config.assignment, log: journal.assignmentLog, placement, clock, logger: log.child({ component: 'assignment' }),
+    limiter: concurrencyLimiter(config, registry),
+  });
   await assignment.start();
   host.agent.onEnvironmentLost((envId) => assignment.environmentLost(envId));
   placement.onWorkerLost((workerId) => {

@@ -14,5 +14,4 @@ export { eventInvokeConfigRoutes, type EventInvokeConfigRoutesDeps } from './eve
 export { verifySigV4, type CredentialLookup } from './sigv4.js';
 export { clusterRoutes, type ClusterRoutesDeps } from './cluster.js';
 export { concurrencyRoutes, type ConcurrencyRoutesDeps } from './concurrency.js';
-export { ConcurrencyLimiter, type ConcurrencyLimits } from './concurrency-limiter.js';
 export { provisionedConcurrencyRoutes, type ProvisionedRoutesDeps } from './provisioned-concurrency.js';

@@ -3,7 +3,6 @@ import type { FunctionRegistry, FunctionVersion } from '../registry/index.js';
 import { isStratusError, StratusError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import type { InvocationResult, ResponseSink } from '../worker/index.js';
-import type { ConcurrencyLimiter } from './concurrency-limiter.js';
 
 export interface InvokeRequest {
   functionName: string;
@@ -29,7 +28,6 @@ export class InvokeService {
   constructor(
     private readonly registry: FunctionRegistry,
     private readonly assignment: Assigner,
-    private readonly limiter: ConcurrencyLimiter,
     private readonly log: Logger,
   ) {}
 
@@ -37,13 +35,8 @@ export class InvokeService {
     return this.registry.resolve(functionName, qualifier);
   }
 
-  async invoke(req: InvokeRequest, version = this.resolve(req.functionName, req.qualifier)): Promise<InvokeOutcome> {
-    const leave = this.limiter.enter(version.name);
-    try {
-      return await this.run(req, version);
-    } finally {
-      leave();
-    }
+  invoke(req: InvokeRequest, version = this.resolve(req.functionName, req.qualifier)): Promise<InvokeOutcome> {
+    return this.run(req, version);
   }
 
   /** An environment granted by a leadership that was just deposed is refused by its worker: once more. */

@@ -87,7 +87,12 @@ export async function commitTxn(
   return etcdCall(what, () => ns.kv.txn({ compare, success: ok, failure: otherwise }));
 }
 
+/** `key` as etcd stores it under `ns` (for raw comparisons). */
+export function keyIn(ns: Namespace, key: string): Buffer {
+  return Buffer.concat([ns.prefix, Buffer.from(key)]);
+}
+
 /** A comparison that holds while `key` (under `ns`) is the one created at `createRevision`. */
 export function createdAt(ns: Namespace, key: string, createRevision: number): ICompare {
-  return { key: Buffer.concat([ns.prefix, Buffer.from(key)]), target: 'Create', result: 'Equal', create_revision: createRevision };
+  return { key: keyIn(ns, key), target: 'Create', result: 'Equal', create_revision: createRevision };
 }

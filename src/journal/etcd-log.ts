@@ -1,6 +1,6 @@
 import type { ICompare, Namespace } from 'etcd3';
 import { StratusError } from '../shared/errors.js';
-import { commitTxn, createdAt, etcdCall } from './etcd-client.js';
+import { commitTxn, createdAt, etcdCall, keyIn } from './etcd-client.js';
 import { EtcdLeadership } from './etcd-election.js';
 import type { AppendLog, Leadership, LogEntry, LogSnapshot } from './journal.js';
 
@@ -11,6 +11,8 @@ const pageSize = 500;
 const maxAttempts = 50;
 /** Entries per transaction (etcd allows 128 operations in one by default). */
 const maxBatch = 100;
+/** Bytes of entries per transaction, well below etcd's default 1.5 MiB request limit. */
+const maxBatchBytes = 256 * 1024;
 
 interface PendingAppend {
   entry: string;
@@ -49,7 +51,12 @@ export class EtcdAppendLog implements AppendLog {
     while (this.pending.length > 0) {
       const fence = this.pending[0]!.fence;
       const batch: PendingAppend[] = [];
-      while (batch.length < maxBatch && this.pending[0] && this.pending[0].fence === fence) batch.push(this.pending.shift()!);
+      let bytes = 0;
+      while (batch.length < maxBatch && bytes < maxBatchBytes && this.pending.length > 0 && this.pending[0]!.fence === fence) {
+        const next = this.pending.shift()!;
+        bytes += next.entry.length;
+        batch.push(next);
+      }
       try {
         const first = await this.commitBatch(batch.map((b) => b.entry), fence);
         batch.forEach((b, i) => b.resolve(first + i));
@@ -66,7 +73,7 @@ export class EtcdAppendLog implements AppendLog {
     for (let attempt = 0; attempt < maxAttempts; attempt++) {
       const counter = (await etcdCall('append', () => this.root.get(seqKey).exec())).kvs[0];
       const first = (counter ? Number(counter.value.toString()) : 0) + 1;
-      const compare: ICompare[] = [{ key: this.key(seqKey), target: 'Mod', result: 'Equal', mod_revision: counter?.mod_revision ?? 0 }];
+      const compare: ICompare[] = [{ key: keyIn(this.root, seqKey), target: 'Mod', result: 'Equal', mod_revision: counter?.mod_revision ?? 0 }];
       const puts = entries.map((e, i) => this.root.put(entryKey(first + i)).value(e));
       const res = await commitTxn(
         'append', this.root, [...compare, ...fenceCompare],
@@ -123,9 +130,5 @@ export class EtcdAppendLog implements AppendLog {
     if (Number(currentCreateRevision ?? 0) !== fence.epoch) {
       throw new StratusError('Fenced', `leadership epoch ${fence.epoch} is no longer current (now ${currentCreateRevision ?? 'none'})`);
     }
-  }
-
-  private key(key: string): Buffer {
-    return Buffer.concat([this.root.prefix, Buffer.from(key)]);
   }
 }

@@ -14,15 +14,18 @@ export class EtcdQuorumProbe {
 
   /**
    * True if at least one member answered within `timeoutMs` and none of those that answered
-   * knows a leader. (A member cut off from the majority also reports none: from where this
-   * process stands that cannot be told apart from a cluster without quorum.)
+   * knows a raft leader that answered too. Then, from here, etcd cannot commit anything: it has
+   * lost quorum, or its leader is out of reach (a minority member also reports no leader, or a
+   * stale one). False if no member answered (this process is cut off) or if the raft leader
+   * answered (etcd works, and the renewal failed for another reason).
    */
   async noQuorum(timeoutMs: number): Promise<boolean> {
     if (this.closed) return false;
     this.clients ??= this.endpoints.map((e) => createEtcdClient({ endpoints: [e], callTimeoutMs: timeoutMs }, { singleMember: true }));
     const answers = await Promise.allSettled(this.clients.map((c) => c.maintenance.status({ deadline: Date.now() + timeoutMs })));
     const statuses = answers.flatMap((a) => (a.status === 'fulfilled' ? [a.value] : []));
-    return statuses.length > 0 && statuses.every((s) => s.leader === '0' || Number(s.leader) === 0);
+    const reachable = new Set(statuses.map((s) => String(s.header.member_id)));
+    return statuses.length > 0 && !statuses.some((s) => Number(s.leader) !== 0 && reachable.has(String(s.leader)));
   }
 
   close(): void {

@@ -4,6 +4,7 @@ import { mkdtemp, open, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 
 /** One member of a test etcd cluster: a real `etcd` process, stopped and restarted by PID. */
 export interface EtcdMember {
@@ -60,6 +61,24 @@ export async function startEtcdCluster(opts: { members?: number } = {}): Promise
     throw e;
   }
   return { endpoints: members.map((m) => m.endpoint), members, stop: stopAll };
+}
+
+/**
+ * Starts a cluster before the tests of the enclosing suite (or file) and stops it after them;
+ * the returned function gives the running cluster.
+ */
+export function useEtcdCluster(opts: { members?: number } = {}): () => EtcdCluster {
+  let cluster: EtcdCluster | undefined;
+  before(async () => {
+    cluster = await startEtcdCluster(opts);
+  });
+  after(async () => {
+    await cluster?.stop();
+  });
+  return () => {
+    if (!cluster) throw new Error('the etcd cluster is not running');
+    return cluster;
+  };
 }
 
 /** A fresh key prefix, so tests can share one cluster without seeing each other's keys. */

@@ -4,10 +4,10 @@
 // reports 'no-quorum', not 'lost'; writes fail fast as JournalUnavailable; it heals).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EtcdJournal, type Leadership, type LeadershipStanding } from '../../src/journal/index.js';
-import { freshPrefix, startEtcdCluster, type EtcdCluster } from '../helpers/etcd.js';
+import { freshPrefix, useEtcdCluster } from '../helpers/etcd.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
 
 const JOURNAL_MODULE = new URL('../../src/journal/index.js', import.meta.url).href;
@@ -52,15 +52,10 @@ async function waitForStanding(l: Leadership, want: LeadershipStanding, timeoutM
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 describe('EtcdJournal under failures (3-member etcd)', () => {
-  let cluster: EtcdCluster;
-  before(async () => {
-    cluster = await startEtcdCluster({ members: 3 });
-  });
-  after(async () => {
-    await cluster?.stop();
-  });
+  const getCluster = useEtcdCluster({ members: 3 });
 
   it('elects a follower once a SIGKILLed leader process\'s lease runs out, with a greater epoch', async (t) => {
+    const cluster = getCluster();
     const ttlMs = 1000;
     const prefix = freshPrefix('failover');
     const journal = new EtcdJournal({ endpoints: cluster.endpoints, prefix });
@@ -86,6 +81,7 @@ describe('EtcdJournal under failures (3-member etcd)', () => {
   });
 
   it('a leader cut off from etcd knows it lost within its TTL, before a successor is elected', async (t) => {
+    const cluster = getCluster();
     const ttlMs = 1000;
     const prefix = freshPrefix('cutoff');
     const member = new URL(cluster.endpoints[0]!);
@@ -117,6 +113,7 @@ describe('EtcdJournal under failures (3-member etcd)', () => {
   });
 
   it('without quorum a leadership is "no-quorum", not lost; writes fail fast; it heals with quorum', async (t) => {
+    const cluster = getCluster();
     // With a 1 s TTL, a member may notice the loss of the raft leader only after up to 2 election
     // timeouts (1 s): then the local TTL can run out first and the leadership is (safely) lost.
     const ttlMs = 2000;

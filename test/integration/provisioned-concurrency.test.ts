@@ -49,8 +49,15 @@ describe('provisioned concurrency', () => {
     const put = await s.lambda.send(new PutProvisionedConcurrencyConfigCommand({ FunctionName: 'pc', Qualifier: '1', ProvisionedConcurrentExecutions: 2 }));
     assert.equal(put.RequestedProvisionedConcurrentExecutions, 2);
     await until(async () => (await s.lambda.send(new GetProvisionedConcurrencyConfigCommand({ FunctionName: 'pc', Qualifier: '1' }))).Status === 'READY', 'READY');
-    await until(async () => (await sandboxCount(s)) > 0, 'sandboxes before any invoke');
-    const before = await sandboxCount(s);
+    // READY counts environments whose sandbox runs; their processes may still be starting.
+    let last = -1;
+    await until(async () => {
+      const now = await sandboxCount(s);
+      const settled = now > 0 && now === last;
+      last = now;
+      return settled;
+    }, 'sandboxes before any invoke');
+    const before = last;
     await new Promise((r) => setTimeout(r, 2500));
     assert.equal(await sandboxCount(s), before, 'provisioned environments outlive the 1 s keep-alive');
 

@@ -10,7 +10,8 @@ export interface ConcurrencyLimits {
 }
 
 /**
- * Lambda's concurrency rules, applied per invocation by the frontend: a function with reserved
+ * Lambda's concurrency rules, applied per invocation by the assignment service (the one place
+ * that sees every invocation of a cluster, whichever frontend it came through): a function with reserved
  * concurrency runs at most that many at once (0 blocks it); the others share what the account
  * has left after all reservations. Over a limit: 429 with the matching Reason.
  */
@@ -25,10 +26,16 @@ export class ConcurrencyLimiter {
     const reserved = this.limits.reservedFor(functionName);
     const mine = this.inFlight.get(functionName) ?? 0;
     if (reserved !== undefined && mine >= reserved) throw throttled('ReservedFunctionConcurrentInvocationLimitExceeded');
-    const shared = reserved === undefined;
-    if (shared && this.unreservedInFlight >= this.limits.accountLimit - this.limits.reservedTotal()) {
+    if (reserved === undefined && this.unreservedInFlight >= this.limits.accountLimit - this.limits.reservedTotal()) {
       throw throttled('ConcurrentInvocationLimitExceeded');
     }
+    return this.enterAnyway(functionName);
+  }
+
+  /** Counts an execution that is already running (found by a new assignment leader). */
+  enterAnyway(functionName: string): () => void {
+    const mine = this.inFlight.get(functionName) ?? 0;
+    const shared = this.limits.reservedFor(functionName) === undefined;
     this.inFlight.set(functionName, mine + 1);
     if (shared) this.unreservedInFlight++;
     let left = false;

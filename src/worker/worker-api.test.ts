@@ -1,0 +1,39 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { fakeFunction, FakeWorker } from '../../test/helpers/fake-worker.js';
+import { isStratusError } from '../shared/errors.js';
+import { silentLogger } from '../shared/log.js';
+import { RemoteWorkerAgent } from './remote-agent.js';
+import { WorkerApiServer } from './worker-api.js';
+
+const TOKEN = 'worker-api-test-token-0123456789';
+
+describe('WorkerApiServer fencing', () => {
+  const worker = new FakeWorker('w1');
+  const server = new WorkerApiServer(worker, TOKEN, silentLogger());
+  let url = '';
+  const handle = (epoch?: number) => {
+    const agent = new RemoteWorkerAgent('w1', url, TOKEN, worker.status(), silentLogger());
+    agent.fencingEpoch = epoch;
+    return agent;
+  };
+  before(async () => {
+    const address = await server.listen('127.0.0.1', 0);
+    url = `http://127.0.0.1:${address.port}`;
+  });
+  after(() => server.close());
+
+  it('after a fence at epoch N, requests of an older leadership are refused and newer ones pass', async () => {
+    const leader5 = handle(5);
+    await leader5.createEnvironment('00000000-0000-4000-8000-000000000001', fakeFunction('f'));
+    assert.deepEqual(await handle(7).environments(7), [{ envId: '00000000-0000-4000-8000-000000000001', busy: false }]);
+    await assert.rejects(leader5.destroyEnvironment('00000000-0000-4000-8000-000000000001'), (err) => isStratusError(err) && err.code === 'Fenced');
+    await assert.rejects(leader5.invoke('00000000-0000-4000-8000-000000000001', {
+      requestId: 'r', payload: Buffer.from('{}'), invokedFunctionArn: 'arn', traceId: 't', tailLog: false, epoch: 5,
+    }), (err) => isStratusError(err) && err.code === 'Fenced');
+    assert.deepEqual(worker.destroyed, [], 'the fenced request did nothing');
+    await handle(7).destroyEnvironment('00000000-0000-4000-8000-000000000001');
+    assert.deepEqual(worker.destroyed, ['00000000-0000-4000-8000-000000000001']);
+    await handle(undefined).environments();
+  });
+});
