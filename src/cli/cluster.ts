@@ -38,6 +38,23 @@ function openCodeStore(config: StratusConfig): EtcdCodeStore {
   return new EtcdCodeStore({ endpoints: etcdEndpoints, prefix: etcdPrefix, callTimeoutMs: etcdCallTimeoutMs });
 }
 
+/** The journal, the code store and a registry that follows the journal (frontends and assignment). */
+async function openShared(config: StratusConfig, clock: Clock) {
+  const journal = openJournal(config);
+  const code = openCodeStore(config);
+  const registry = newRegistry(config, journal, code, clock);
+  const unfollow = await registry.follow();
+  await registry.load();
+  return {
+    journal, code, registry,
+    async close() {
+      unfollow();
+      code.close();
+      await journal.close();
+    },
+  };
+}
+
 function clusterToken(config: StratusConfig): string {
   if (!config.cluster.token) throw new Error('a cluster process needs STRATUS_CLUSTER_TOKEN (the same in every process)');
   return config.cluster.token;
@@ -48,11 +65,8 @@ export async function startFrontendProcess(config: StratusConfig, opts: ProcessO
   const credentials = config.credentials;
   if (!credentials) throw new Error('stratus frontend needs STRATUS_ACCESS_KEY_ID and STRATUS_SECRET_ACCESS_KEY (the same in every frontend)');
   const token = clusterToken(config);
-  const journal = openJournal(config);
-  const code = openCodeStore(config);
-  const registry = newRegistry(config, journal, code, clock);
-  const unfollow = await registry.follow();
-  await registry.load();
+  const shared = await openShared(config, clock);
+  const { journal, code, registry } = shared;
   const workers = new Map<string, RemoteWorkerAgent>();
   const assignment = new RemoteAssignment({
     election: journal.election(ASSIGNMENT, config.cluster.leaderTtlMs),
@@ -81,10 +95,8 @@ export async function startFrontendProcess(config: StratusConfig, opts: ProcessO
       events.stop();
       await server.close();
       assignment.stop();
-      unfollow();
       await Promise.all([...workers.values()].map((w) => w.shutdown()));
-      code.close();
-      await journal.close();
+      await shared.close();
     },
   };
 }
@@ -95,11 +107,8 @@ export async function startFrontendProcess(config: StratusConfig, opts: ProcessO
  */
 export async function startAssignmentProcess(config: StratusConfig, opts: ProcessOptions, log: Logger, clock: Clock): Promise<ClusterProcess> {
   const token = clusterToken(config);
-  const journal = openJournal(config);
-  const code = openCodeStore(config);
-  const registry = newRegistry(config, journal, code, clock);
-  const unfollow = await registry.follow();
-  await registry.load();
+  const shared = await openShared(config, clock);
+  const { journal, code, registry } = shared;
   let membership: WorkerMembership | undefined;
   let replica: AssignmentReplica | undefined;
   const provisioning = followRegistry(registry, () => replica?.leader(), log);
@@ -142,9 +151,7 @@ export async function startAssignmentProcess(config: StratusConfig, opts: Proces
       await replica?.stop();
       membership?.stop();
       await api.close();
-      unfollow();
-      code.close();
-      await journal.close();
+      await shared.close();
     },
   };
 }
