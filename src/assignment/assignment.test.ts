@@ -18,7 +18,7 @@ async function setup(opts: { keepAliveMs?: number; workerMemoryMb?: number; rese
   const worker = new FakeWorker('w1', opts.workerMemoryMb);
   placement.register(worker);
   const assignment = new AssignmentService({
-    config: { keepAliveMs: opts.keepAliveMs ?? 60_000, sweepIntervalMs: 1000, capacityWaitMs: 5000, scalingBurst: 1000, scalingWindowMs: 10_000 },
+    config: { keepAliveMs: opts.keepAliveMs ?? 60_000, sweepIntervalMs: 1000, capacityWaitMs: 5000, scalingBurst: 1000, scalingWindowMs: 10_000, takeoverReleaseWaitMs: 2000 },
     log: journal.assignmentLog, placement, clock, logger: silentLogger(),
     limiter: new ConcurrencyLimiter({ accountLimit: 1000, reservedFor: () => opts.reserved, reservedTotal: () => opts.reserved ?? 0 }),
   });
@@ -151,7 +151,7 @@ describe('AssignmentService', () => {
     const placement = new PlacementService();
     placement.register(new FakeWorker('w1', 10_240));
     const assignment = new AssignmentService({
-      config: { keepAliveMs: 60_000, sweepIntervalMs: 1000, capacityWaitMs: 0, scalingBurst: 2, scalingWindowMs: 10_000 },
+      config: { keepAliveMs: 60_000, sweepIntervalMs: 1000, capacityWaitMs: 0, scalingBurst: 2, scalingWindowMs: 10_000, takeoverReleaseWaitMs: 2000 },
       log: new MemoryJournal().assignmentLog, placement, clock, logger: silentLogger(),
     });
     const first = await assignment.acquire(fn('f'));
@@ -257,7 +257,7 @@ describe('AssignmentService', () => {
     await journal.assignmentLog.append({ type: 'created', envId: 'old', key: 'f', workerId: 'w1', memoryMb: 128, atMs: 0 });
     const placement = new PlacementService();
     const assignment = new AssignmentService({
-      config: { keepAliveMs: 1000, sweepIntervalMs: 1000, capacityWaitMs: 5000, scalingBurst: 1000, scalingWindowMs: 10_000 }, log: journal.assignmentLog, placement,
+      config: { keepAliveMs: 1000, sweepIntervalMs: 1000, capacityWaitMs: 5000, scalingBurst: 1000, scalingWindowMs: 10_000, takeoverReleaseWaitMs: 2000 }, log: journal.assignmentLog, placement,
       clock: new ManualClock(), logger: silentLogger(),
     });
     await assignment.start();

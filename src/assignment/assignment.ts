@@ -63,6 +63,8 @@ export class AssignmentService implements Assigner {
 
   private readonly scaling: ScalingRate;
   private appendsSinceSnapshot = 0;
+  /** When this service took over from a previous leader (-Infinity: it did not). */
+  private takenOverAtMs = -Infinity;
   private compacting = false;
 
   constructor(private readonly deps: AssignmentDeps) {
@@ -106,6 +108,7 @@ export class AssignmentService implements Assigner {
       this.adopt(entry, found.busy);
     }
     for (const [envId, { worker }] of onWorkers) await worker.destroyEnvironment(envId).catch(() => undefined);
+    this.takenOverAtMs = this.deps.clock.now();
     this.scheduleSweep();
   }
 
@@ -164,6 +167,7 @@ export class AssignmentService implements Assigner {
     if (!env || env.state.kind === 'idle') return;
     env.leave?.();
     env.leave = undefined;
+    env.adoptedBusy = false;
     if (!reusable || env.retired) {
       void this.destroy(env, reusable ? 'retired' : 'failed');
       return;
@@ -270,6 +274,11 @@ export class AssignmentService implements Assigner {
    * environment of its own key to come back) up to capacityWaitMs, then gets 429.
    */
   private async create(fn: FunctionVersion, key: string): Promise<Lease> {
+    const releaseDue = this.lateReleaseDeadline(key);
+    if (releaseDue !== undefined) {
+      const handed = await this.waitForCapacity(key, releaseDue).catch(() => undefined);
+      if (handed) return handed;
+    }
     if (!this.scaling.take(fn.name)) {
       throw new StratusError('TooManyRequests', 'Rate Exceeded.', { details: { Reason: 'FunctionInvocationRateLimitExceeded' } });
     }
@@ -323,6 +332,19 @@ export class AssignmentService implements Assigner {
     });
   }
 
+  /**
+   * Just after a takeover, environments that were busy at the old leader come back as their
+   * invocations end, their releases delayed by the failover (a frontend learns of the new leader
+   * a moment later, and a client's next invoke may reach another frontend first). A cold start
+   * of such a key waits for one of them, briefly, instead of starting a new environment.
+   */
+  private lateReleaseDeadline(key: string): number | undefined {
+    const until = this.takenOverAtMs + this.deps.config.takeoverReleaseWaitMs;
+    if (this.deps.clock.now() >= until) return undefined;
+    const pending = [...this.envs.values()].some((e) => e.key === key && e.adoptedBusy && e.state.kind === 'busy');
+    return pending ? until : undefined;
+  }
+
   /** Lets the first waiter try again (room was freed, or an idle environment could be evicted). */
   private wakeOne(): void {
     this.waiters.shift()?.wake(undefined);
@@ -348,7 +370,7 @@ export class AssignmentService implements Assigner {
   private adopt(entry: CreatedEntry, busy: boolean): void {
     const env: EnvironmentEntry = {
       id: entry.envId, key: entry.key, functionName: entry.functionName, version: entry.version, workerId: entry.workerId,
-      memoryMb: entry.memoryMb, retired: false, provisioned: entry.provisioned,
+      memoryMb: entry.memoryMb, retired: false, provisioned: entry.provisioned, adoptedBusy: busy,
       state: busy ? { kind: 'busy' } : { kind: 'idle', sinceMs: this.deps.clock.now() },
     };
     if (busy) env.leave = this.deps.limiter?.enterAnyway(env.functionName);

@@ -23,6 +23,8 @@ export interface EnvironmentEntry {
   provisioned: boolean;
   /** While busy: ends the invocation's count against the concurrency limits. */
   leave?: () => void;
+  /** Found busy by a takeover: its release may come late (see AssignmentService.lateReleaseDeadline). */
+  adoptedBusy?: boolean;
 }
 
 /** The journal's assignment log entries. */

@@ -10,7 +10,7 @@ import { AssignmentService } from './assignment.js';
 import { EnvironmentTable, type AssignmentLogEntry } from './environments.js';
 import { AssignmentReplica } from './replica.js';
 
-const CONFIG = { keepAliveMs: 60_000, sweepIntervalMs: 1000, capacityWaitMs: 0, scalingBurst: 1000, scalingWindowMs: 10_000 };
+const CONFIG = { keepAliveMs: 60_000, sweepIntervalMs: 1000, capacityWaitMs: 0, scalingBurst: 1000, scalingWindowMs: 10_000, takeoverReleaseWaitMs: 2000 };
 
 /** Replicas sharing one journal and one set of workers, as the processes of a cluster do. */
 function cluster(workers: FakeWorker[]) {
@@ -56,6 +56,31 @@ describe('AssignmentReplica', () => {
     assert.ok(leases.some((l) => l.envId === again.envId));
     assert.ok((again.epoch ?? 0) > (leases[0]?.epoch ?? 0), 'the new leadership grants with a higher epoch');
     assert.equal(worker.epoch, again.epoch, 'the worker was fenced with it at takeover');
+    await b.stop();
+  });
+
+  it('just after a takeover, a cold start waits briefly for an environment that was busy at the old leader', async () => {
+    const worker = new FakeWorker('w1');
+    const { replica, clock } = cluster([worker]);
+    const a = replica('a');
+    a.start();
+    await until(() => a.leader() !== undefined);
+    const inFlight = await a.leader()?.acquire(fn('f'));
+    assert.ok(inFlight);
+    worker.busy.add(inFlight.envId);
+    await a.stop();
+    const b = replica('b');
+    b.start();
+    await until(() => b.leader() !== undefined);
+    const next = b.leader()?.acquire(fn('f'));
+    clock.advance(500);
+    b.leader()?.release(inFlight, true);
+    const lease = await next;
+    assert.equal(lease?.envId, inFlight.envId, 'handed the environment whose release came late, not a cold start');
+    assert.equal(lease?.cold, false);
+    const other = b.leader()?.acquire(fn('f'));
+    clock.advance(2000);
+    assert.equal((await other)?.cold, true, 'once the wait is over, a cold start goes ahead');
     await b.stop();
   });
 

@@ -35,6 +35,8 @@ export const configSchema = z.object({
       sweepIntervalMs: z.number().int().positive().default(1000),
       /** How long a cold start waits for room on a worker before 429. */
       capacityWaitMs: z.number().int().nonnegative().default(10_000),
+      /** After a takeover, how long a cold start waits for an environment the old leader had busy. */
+      takeoverReleaseWaitMs: z.number().int().nonnegative().default(2000),
       /** Lambda's scaling rate: new environments per function per window (1,000 per 10 s). */
       scalingBurst: z.number().int().positive().default(1000),
       scalingWindowMs: z.number().int().positive().default(10_000),

@@ -151,7 +151,11 @@ describe('a cluster on etcd', () => {
       for (const r of cluster.assignment) if ((await r.status().catch(() => undefined))?.standing === 'no-quorum') return r;
       return undefined;
     });
-    const warm = await invoke(once, 'one-down');
+    const warm = await invoke(once, 'one-down').catch(async (err: Error) => {
+      console.log('DIAG', JSON.stringify(await Promise.all(cluster.assignment.map((r) => r.status().catch((e: Error) => e.message)))));
+      for (const r of cluster.assignment) console.log(`DIAG ${r.id}:\n${r.output().slice(-4000)}`);
+      throw err;
+    });
     assert.equal(warm.id, first.id, 'a warm invoke needs no journal write and works without quorum');
     const two = await Promise.allSettled([invoke(once, 'one-down', 1000), invoke(once, 'one-down', 1000)]);
     const refused = two.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as Error);
