@@ -10,7 +10,8 @@ import { startWorkerProcess } from './worker.js';
 const USAGE = `Usage:
   stratus up     [--port 9001] [--host 127.0.0.1] [--data-dir .stratus] [--keep-alive-ms 300000]
                  [--worker-memory-mb N] [--warm-pool 0] [--lease-ms 3000] [--account-concurrency 1000]
-                 [--log-level info] [--function-logs stdout|off]
+                 [--log-level info] [--function-logs stdout|off] [--image-max-bytes 10737418240]
+                 [--image-cache-mb 4096]
   stratus worker --control-plane http://HOST:PORT [--host 127.0.0.1] [--port 0] [--id NAME]
                  [--data-dir .stratus-worker] [--worker-memory-mb N] [--warm-pool 0] [--heartbeat-ms 1000]
                  [--log-level info]
@@ -35,11 +36,14 @@ const OPTIONS = {
   'function-logs': { type: 'string' },
   'control-plane': { type: 'string' },
   id: { type: 'string' },
+  'image-max-bytes': { type: 'string' },
+  'image-cache-mb': { type: 'string' },
 } as const;
 
 type Flags = ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>['values'];
 
 const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
+const mib = (v: string | undefined) => (v === undefined ? undefined : Number(v) * 1024 * 1024);
 
 /** The one place the command line and environment become configuration. */
 function configFrom(flags: Flags, env: NodeJS.ProcessEnv, defaultDataDir: string): StratusConfig {
@@ -50,6 +54,7 @@ function configFrom(flags: Flags, env: NodeJS.ProcessEnv, defaultDataDir: string
     assignment: { keepAliveMs: num(flags['keep-alive-ms']) },
     concurrency: { accountLimit: num(flags['account-concurrency']) },
     worker: { functionLogs: flags['function-logs'], memoryMb: num(flags['worker-memory-mb']), warmPoolSize: num(flags['warm-pool']) },
+    images: { maxUncompressedBytes: num(flags['image-max-bytes']), chunkCacheBytes: mib(flags['image-cache-mb']) },
     cluster: { token: env.STRATUS_CLUSTER_TOKEN || undefined, leaseMs: num(flags['lease-ms']), heartbeatMs: num(flags['heartbeat-ms']) },
     credentials:
       env.STRATUS_ACCESS_KEY_ID && env.STRATUS_SECRET_ACCESS_KEY

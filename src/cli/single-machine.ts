@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AssignmentService } from '../assignment/index.js';
-import { FilesystemCodeStore } from '../codestore/index.js';
+import { FilesystemChunkStore, FilesystemCodeStore } from '../codestore/index.js';
+import { ImageImporter } from '../images/index.js';
 import {
   accountSettingsRoutes, aliasRoutes, AsyncInvoker, clusterRoutes, ConcurrencyLimiter, concurrencyRoutes, provisionedConcurrencyRoutes, FrontendServer, functionRoutes, functionUrlRoutes, invocationRoutes, InvokeService,
   streamingInvocationRoutes, tagRoutes, urlInvocationRoutes, versionRoutes,
@@ -44,6 +45,10 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
 
   const journal = new SqliteJournal(join(config.dataDir, 'journal.db'));
   const code = new FilesystemCodeStore(join(config.dataDir, 'code'));
+  const chunks = new FilesystemChunkStore(join(config.dataDir, 'code'));
+  const images = new ImageImporter({
+    ...config.images, chunks, workDir: join(config.dataDir, 'image-builds'), log: log.child({ component: 'images' }),
+  });
   const registry = new FunctionRegistry({
     journal, code, clock, zipLimits,
     arnPrefix: `arn:aws:lambda:${region}:${accountId}:function:`,
@@ -52,7 +57,8 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
   await registry.load();
 
   const placement = new PlacementService({ clock, leaseMs: config.cluster.leaseMs });
-  const host = await startHostWorker(config, { id: 'worker-1', code, clock, log });
+  const codeSource = { get: code.get.bind(code), getChunk: chunks.getChunk.bind(chunks), getImage: chunks.getImage.bind(chunks) };
+  const host = await startHostWorker(config, { id: 'worker-1', code: codeSource, clock, log });
   placement.register(host.agent);
 
   const assignment = new AssignmentService({ config: config.assignment, log: journal.assignmentLog, placement, clock, logger: log.child({ component: 'assignment' }) });
@@ -93,7 +99,7 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
     routes: [
       ...invocationRoutes({ invoker, events, maxSyncPayloadBytes, maxAsyncPayloadBytes }),
       ...streamingInvocationRoutes({ invoker, maxPayloadBytes: maxSyncPayloadBytes }),
-      ...functionRoutes({ registry, code, region, linkSecret: credentials.secretAccessKey, maxZipBytes, clock }),
+      ...functionRoutes({ registry, code, images, region, linkSecret: credentials.secretAccessKey, maxZipBytes, clock }),
       ...versionRoutes({ registry, region }),
       ...aliasRoutes({ registry }),
       ...functionUrlRoutes({ registry, clock }),
@@ -102,7 +108,7 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
       ...concurrencyRoutes({ registry, accountLimit, minUnreserved }),
       ...provisionedConcurrencyRoutes({ registry, provision: (fn, n) => assignment.setProvisioned(fn, n), allocated: (fn) => assignment.provisionedCount(fn) }),
       ...clusterRoutes({
-        token: clusterToken, placement, code, leaseMs: config.cluster.leaseMs, log: log.child({ component: 'placement' }),
+        token: clusterToken, placement, code, chunks, leaseMs: config.cluster.leaseMs, log: log.child({ component: 'placement' }),
         onWorkerJoined: (agent) => agent.onEnvironmentLost((envId) => assignment.environmentLost(envId)),
       }),
       ...accountSettingsRoutes({
