@@ -1,5 +1,5 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { cp, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -47,6 +47,10 @@ export async function startRegistry(): Promise<LocalRegistry> {
   return { host: `127.0.0.1:${port}`, storageDir, stop };
 }
 
+function exists(path: string): Promise<boolean> {
+  return stat(path).then(() => true, () => false);
+}
+
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
@@ -76,10 +80,20 @@ export interface ImageSpec {
 export class ImageLayout {
   private constructor(readonly dir: string) {}
 
-  static async create(): Promise<ImageLayout> {
-    const dir = await mkdtemp(join(tmpdir(), 'stratus-oci-'));
-    await exec('umoci', ['init', '--layout', join(dir, 'layout')]);
-    return new ImageLayout(dir);
+  /** A new layout in a temp dir, or (with `dir`) the layout kept there, created if absent. */
+  static async create(dir?: string): Promise<ImageLayout> {
+    const root = dir ?? (await mkdtemp(join(tmpdir(), 'stratus-oci-')));
+    if (!dir || !(await exists(join(root, 'layout', 'index.json')))) {
+      await mkdir(root, { recursive: true });
+      await exec('umoci', ['init', '--layout', join(root, 'layout')]);
+    }
+    return new ImageLayout(root);
+  }
+
+  /** Whether `tag` was built in this layout already. */
+  async has(tag: string): Promise<boolean> {
+    const index = JSON.parse(await readFile(join(this.dir, 'layout', 'index.json'), 'utf8')) as { manifests?: { annotations?: Record<string, string> }[] };
+    return (index.manifests ?? []).some((m) => m.annotations?.['org.opencontainers.image.ref.name'] === tag);
   }
 
   /** Builds `tag`: the base's layers plus one new layer with the files, then the config. */
@@ -96,7 +110,7 @@ export class ImageLayout {
     for (const [path, content] of Object.entries(spec.files ?? {})) {
       const target = join(rootfs, path);
       await mkdir(dirname(target), { recursive: true });
-      if (typeof content === 'object' && !Buffer.isBuffer(content)) await cp(content.copy, target, { recursive: true, dereference: true });
+      if (typeof content === 'object' && !Buffer.isBuffer(content)) await exec('cp', ['-R', '--preserve=all', '-H', content.copy, target]);
       else await writeFile(target, content);
     }
     await exec('umoci', ['repack', '--image', `${layout}:${tag}`, bundle], { maxBuffer: 1 << 26 });

@@ -26,11 +26,13 @@ export interface StartOptions {
   keepAliveMs?: number;
   args?: string[];
   env?: Record<string, string>;
+  /** Use (and keep) this data directory instead of a new temp one. */
+  dataDir?: string;
 }
 
 /** Starts a real `stratus up` on an ephemeral port with its own data directory. */
 export async function startStratus(opts: StartOptions = {}): Promise<StratusProcess> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'stratus-test-'));
+  const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'stratus-test-')));
   const credentials = { accessKeyId: 'AKIASTRATUSTEST', secretAccessKey: `secret-${Math.random().toString(36).slice(2)}` };
   const args = [MAIN, 'up', '--port', '0', '--data-dir', dataDir, '--log-level', 'warn', ...(opts.args ?? [])];
   if (opts.keepAliveMs !== undefined) args.push('--keep-alive-ms', String(opts.keepAliveMs));
@@ -56,7 +58,7 @@ export async function startStratus(opts: StartOptions = {}): Promise<StratusProc
       const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
       await exited;
       clearTimeout(timer);
-      await rm(dataDir, { recursive: true, force: true });
+      if (!opts.dataDir) await rm(dataDir, { recursive: true, force: true });
     },
   };
 }
