@@ -202,7 +202,8 @@ export class FunctionRegistry {
     const fn = this.cache.get(name);
     if (!fn) throw this.notFound(name);
     this.checkRevision(name, opts.revisionId);
-    const currentSha = Buffer.from(fn.code.sha256, 'hex').toString('base64');
+    // CodeSha256 as GetFunctionConfiguration shows it: base64 for a zip, the hex image digest for an image.
+    const currentSha = fn.image ? fn.code.sha256 : Buffer.from(fn.code.sha256, 'hex').toString('base64');
     if (opts.codeSha256 !== undefined && opts.codeSha256 !== currentSha) {
       throw new StratusError('InvalidParameterValue', `CodeSHA256 (${opts.codeSha256}) is different from current CodeSHA256 in $LATEST (${currentSha}). Please try again with the CodeSHA256 in $LATEST.`);
     }
