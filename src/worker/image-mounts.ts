@@ -111,6 +111,7 @@ export class LazyImageMounts {
   }
 
   async shutdown(): Promise<void> {
+    if (this.mounts.size > 0) this.opts.log.info(this.stats(), 'image chunk cache at shutdown');
     const all = [...this.mounts.values()];
     this.mounts.clear();
     for (const m of await Promise.allSettled(all)) if (m.status === 'fulfilled') await this.unmount(m.value);

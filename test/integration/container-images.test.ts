@@ -4,9 +4,11 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
+import { get } from 'node:http';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { CreateFunctionCommand, GetFunctionCommand, InvokeCommand } from '@aws-sdk/client-lambda';
+import { CreateFunctionCommand, GetFunctionCommand, InvokeCommand, PublishVersionCommand } from '@aws-sdk/client-lambda';
 import { aws } from '../helpers/aws-cli.js';
 import { ImageLayout, NODE_ENTRYPOINT, nodeBaseFiles, startRegistry, type LocalRegistry } from '../helpers/oci.js';
 import { startStratus, type StratusProcess } from '../helpers/stratus.js';
@@ -52,6 +54,26 @@ async function files(dir: string): Promise<string[]> {
     else if (!entry.name.startsWith('.')) out.push(path);
   }
   return out;
+}
+
+interface ChunkStats {
+  localHits: number;
+  localMisses: number;
+  storeFailures: number;
+  bytesFetched: number;
+}
+
+/** The worker's chunk-cache counters, from its chunk server socket (`GET /stats`). */
+async function chunkStats(stratusPid: number): Promise<ChunkStats> {
+  const dir = (await readdir(tmpdir())).find((name) => name.startsWith(`stratus-chunks-${stratusPid}-`));
+  if (!dir) throw new Error('no chunk server socket');
+  return new Promise((resolve, reject) => {
+    get({ socketPath: join(tmpdir(), dir, 'chunks.sock'), path: '/stats' }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve(JSON.parse(body) as ChunkStats));
+    }).on('error', reject);
+  });
 }
 
 describe('container-image functions', () => {
@@ -114,6 +136,20 @@ describe('container-image functions', () => {
     t.diagnostic(`cold start fetched ${fetched} of ${manifest.chunks.length} chunks (${manifest.size} bytes)`);
     assert.ok(manifest.size > PAD_BYTES, `the image holds the padding (${manifest.size} bytes)`);
     assert.ok(fetched > 0 && fetched < manifest.chunks.length * 0.6, `a cold start fetched ${fetched} of ${manifest.chunks.length} chunks`);
+    const stats = await chunkStats(s.pid);
+    assert.equal(stats.localMisses, fetched, 'every chunk fetched from the code store was a local-cache miss');
+    assert.equal(stats.bytesFetched, fetched * 512 * 1024);
+    assert.equal(stats.storeFailures, 0);
+  });
+
+  test('publish-version freezes the image: version 1 runs it, with CodeSha256 the image digest', async () => {
+    const published = await s.lambda.send(new PublishVersionCommand({ FunctionName: 'img' }));
+    assert.equal(published.Version, '1');
+    assert.match(published.CodeSha256 ?? '', /^[0-9a-f]{64}$/);
+    const out = await s.lambda.send(new InvokeCommand({ FunctionName: 'img', Qualifier: '1', Payload: Buffer.from('{}') }));
+    assert.equal(out.FunctionError, undefined);
+    assert.equal(out.ExecutedVersion, '1');
+    assert.equal((JSON.parse(Buffer.from(out.Payload ?? []).toString()) as { version: number }).version, 1);
   });
 
   test('update-function-code --image-uri (AWS CLI): a second image on the same base adds only its new chunks', async (t) => {
@@ -152,9 +188,11 @@ describe('container-image functions', () => {
     const aside = join(s.dataDir, 'aside');
     await mkdir(aside);
     for (const path of lazyChunks) await rename(path, join(aside, path.split('/').at(-1) ?? ''));
+    const failuresBefore = (await chunkStats(s.pid)).storeFailures;
     const failed = await invoke('img', { readLazy: true });
     assert.equal(failed.error, 'Unhandled', failed.log);
     assert.match(String(failed.body.errorMessage), /EIO: i\/o error/);
+    assert.ok((await chunkStats(s.pid)).storeFailures > failuresBefore, 'the failed fetch is counted');
     for (const path of lazyChunks) await rename(join(aside, path.split('/').at(-1) ?? ''), path);
     const ok = await invoke('img', { readLazy: true });
     assert.equal(ok.error, undefined, ok.log);
