@@ -78,7 +78,7 @@ async function fullPullColdStart(uri: string, scratch: string): Promise<number> 
       files.push(join(work, `layer-${i}`));
       await client.blobToFile(ref, layer, files[i] ?? '');
     }
-    await flattenLayers(files, rootfs, work, { maxUncompressedBytes: 20 * 2 ** 30, uri });
+    await flattenLayers(files, rootfs, work, { maxUncompressedBytes: 20 * 2 ** 30, uri, bwrapPath: '/usr/bin/bwrap' });
     const code = "const m = await import('/var/task/index.mjs'); console.log(JSON.stringify(await m.handler({})));";
     await timeCommand('/usr/bin/bwrap', ['--bind', rootfs, '/', '--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp', '--chdir', '/var/task',
       '/usr/bin/node', '--input-type=module', '-e', code], { env: CLEAN_ENV });

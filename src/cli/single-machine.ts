@@ -47,7 +47,7 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
   const code = new FilesystemCodeStore(join(config.dataDir, 'code'));
   const chunks = new FilesystemChunkStore(join(config.dataDir, 'code'));
   const images = new ImageImporter({
-    ...config.images, chunks, workDir: join(config.dataDir, 'image-builds'), log: log.child({ component: 'images' }),
+    ...config.images, bwrapPath: config.sandbox.bwrapPath, chunks, workDir: join(config.dataDir, 'image-builds'), log: log.child({ component: 'images' }),
   });
   const registry = new FunctionRegistry({
     journal, code, clock, zipLimits,

@@ -18,12 +18,31 @@ export interface FlattenLimits {
   maxUncompressedBytes: number;
   /** Shown in the size error (the ImageUri). */
   uri: string;
+  /** bubblewrap, to extract each layer in a sandbox that sees only the tree being built. */
+  bwrapPath: string;
+}
+
+/**
+ * tar runs as root (owners and device nodes are kept) but in a sandbox whose filesystem is only
+ * /usr (read-only), a minimal /dev and the tree at /rootfs: a symlink a lower layer planted
+ * (`etc -> /`) can then only point inside the sandbox, never at the host. No /proc, and only
+ * the capabilities extraction needs (no CAP_SYS_ADMIN: nothing can be mounted).
+ */
+function extractArgs(bwrapPath: string, rootfs: string, tar: string): [string, string[]] {
+  const caps = ['CAP_CHOWN', 'CAP_FOWNER', 'CAP_MKNOD', 'CAP_DAC_OVERRIDE', 'CAP_FSETID', 'CAP_SETFCAP'].flatMap((c) => ['--cap-add', c]);
+  return [bwrapPath, [
+    '--unshare-pid', '--unshare-net', '--unshare-ipc', '--unshare-uts', '--die-with-parent', '--cap-drop', 'ALL', ...caps,
+    '--ro-bind', '/usr', '/usr', '--symlink', 'usr/lib', '/lib', '--symlink', 'usr/lib64', '/lib64', '--symlink', 'usr/bin', '/bin',
+    '--dev', '/dev', '--bind', rootfs, '/rootfs', '--ro-bind', tar, '/layer.tar', '--',
+    '/usr/bin/tar', '-xf', '/layer.tar', '-C', '/rootfs', '--numeric-owner', '--same-owner', '--same-permissions', '--exclude=.wh.*',
+  ]];
 }
 
 /**
  * Applies image layers in order onto `rootfs` as OCI defines it: a `.wh.<name>` entry deletes
  * `<name>` of the layers below, `.wh..wh..opq` empties its directory of them; then the layer's
- * other entries are extracted with GNU tar, owners and modes kept. Returns the uncompressed bytes.
+ * other entries are extracted with GNU tar, owners and modes kept, in a sandbox (see
+ * extractArgs). Returns the uncompressed bytes.
  */
 export async function flattenLayers(layerFiles: string[], rootfs: string, scratch: string, limits: FlattenLimits): Promise<number> {
   let total = 0;
@@ -31,7 +50,7 @@ export async function flattenLayers(layerFiles: string[], rootfs: string, scratc
     const tar = join(scratch, `layer-${i}.tar`);
     total += await decompress(file, tar, limits.maxUncompressedBytes - total, limits);
     await applyWhiteouts(rootfs, await run('tar', ['-tf', tar]));
-    await run('tar', ['-xf', tar, '-C', rootfs, '--numeric-owner', '--same-owner', '--same-permissions', '--exclude=.wh.*']);
+    await run(...extractArgs(limits.bwrapPath, rootfs, tar));
     await rm(tar, { force: true });
   }
   for (const dir of SANDBOX_MOUNT_POINTS) await ensureDir(rootfs, dir);

@@ -16,6 +16,8 @@ export interface ImageImporterOptions {
   plainHttpRegistries: readonly string[];
   maxUncompressedBytes: number;
   mkfsErofsPath: string;
+  /** bubblewrap, to extract layers in a sandbox. */
+  bwrapPath: string;
   log: Logger;
 }
 
@@ -72,7 +74,7 @@ export class ImageImporter {
         files.push(file);
       }
       const started = Date.now();
-      await flattenLayers(files, rootfs, work, { maxUncompressedBytes: this.opts.maxUncompressedBytes, uri: ref.uri });
+      await flattenLayers(files, rootfs, work, { maxUncompressedBytes: this.opts.maxUncompressedBytes, uri: ref.uri, bwrapPath: this.opts.bwrapPath });
       await Promise.all(files.map((f) => rm(f, { force: true })));
       const image = join(work, 'image.erofs');
       await buildErofs(this.opts.mkfsErofsPath, rootfs, image);
