@@ -177,6 +177,16 @@ describe('container-image functions', () => {
     const res = await invoke('img-other');
     assert.equal(res.error, undefined, res.log);
     assert.deepEqual(res.body, { other: true, startedIn: '/tmp' });
+
+    // UpdateFunctionConfiguration replaces ImageConfig as a whole: the image's own entry point again.
+    const updated = await aws(s, ['lambda', 'update-function-configuration', '--function-name', 'img-other', '--image-config', '{"Command":["index.handler"]}']);
+    assert.equal(updated.code, 0, updated.stderr);
+    const again = await invoke('img-other');
+    assert.equal(again.error, undefined, again.log);
+    assert.equal(again.body.handler, 'index.handler');
+    const refused = await aws(s, ['lambda', 'update-function-configuration', '--function-name', 'img-other', '--runtime', 'nodejs20.x']);
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /InvalidParameterValueException.*Please don't provide Handler or Runtime or Layer/);
   });
 
   test('a chunk that cannot be fetched fails the invoke as a function error, and is fetched again next time', async () => {
