@@ -31,7 +31,8 @@ export function parseImageUri(uri: string): ImageReference {
     [repository, reference] = [rest.slice(0, colon), rest.slice(colon + 1)];
     if (!TAG.test(reference)) throw invalidUri(uri);
   } else {
-    throw new StratusError('InvalidParameterValue', `Source image ${uri} is not valid: it names neither a tag nor a digest. Provide a valid source image.`);
+    // Lambda requires a tag or a digest (no implicit :latest), with the same message.
+    throw invalidUri(uri);
   }
   if (!REPOSITORY.test(repository)) throw invalidUri(uri);
   return { registry, repository, reference, uri };

@@ -70,7 +70,7 @@ describe('container images: bad input', () => {
     const before = await stored();
     await refused({ Code: { ImageUri: `${registry.host}/stratus/nothing:v1` } }, /^Source image .*stratus\/nothing:v1 does not exist\. Provide a valid source image\.$/);
     await refused({ Code: { ImageUri: `${registry.host}/stratus/tiny:no-such-tag` } }, /^Source image .*tiny:no-such-tag does not exist\./);
-    await refused({ Code: { ImageUri: `${registry.host}/stratus/tiny` } }, /neither a tag nor a digest/);
+    await refused({ Code: { ImageUri: `${registry.host}/stratus/tiny` } }, /^Source image .*stratus\/tiny is not valid\. Provide a valid source image\.$/);
     await refused({ Code: { ImageUri: uris.arm } }, /linux\/arm64.*requires linux\/amd64/);
     await refused({ Code: { ImageUri: uris.corrupt } }, /does not match its digest/);
     await refused({ Code: { ImageUri: uris.big } }, new RegExp(`^Image size must be smaller than ${LIMIT} bytes uncompressed`));
