@@ -33,6 +33,18 @@ interface Mounted {
 }
 
 /**
+ * The kernel mounts EROFS straight on a file since Linux 6.12 (no loop device); older kernels
+ * get a read-only loop device over the same FUSE file.
+ */
+async function mountErofs(file: string, target: string): Promise<void> {
+  try {
+    await run('mount', ['-t', 'erofs', '-o', 'ro', file, target]);
+  } catch {
+    await run('mount', ['-t', 'erofs', '-o', 'ro,loop', file, target]);
+  }
+}
+
+/**
  * Image functions' root filesystems, mounted lazily and shared by all sandboxes of an image: a
  * FUSE server process exposes the image's EROFS bytes as one file (chunks fetched on first
  * read), and the kernel mounts EROFS read-only on that file.
@@ -85,7 +97,7 @@ export class LazyImageMounts {
         fuse.stdout?.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());
         void exited.then(() => reject(new Error(`the FUSE server exited: ${stderr.trim()}`)));
       });
-      await run('mount', ['-t', 'erofs', '-o', 'ro', join(fuseDir, 'image.erofs'), rootDir]);
+      await mountErofs(join(fuseDir, 'image.erofs'), rootDir);
     } catch (cause) {
       await this.unmount(mounted);
       throw new StratusError('SandboxCreateFailed', `Image ${digest} could not be mounted: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
