@@ -32,7 +32,7 @@ export interface LazyImageSpec {
 
 const FILE = '/image.erofs';
 /** Chunks kept in this process's memory (the reads of one chunk arrive as many small requests). */
-const MEMORY_CHUNKS = 32;
+const MEMORY_CHUNKS = 64;
 
 class ChunkReader {
   private readonly memory = new Map<number, Buffer>();
