@@ -20,11 +20,12 @@ import { burst } from './scenarios/burst.js';
 import { coldStart } from './scenarios/cold-start.js';
 import { failover } from './scenarios/failover.js';
 import { footprint } from './scenarios/footprint.js';
+import { images } from './scenarios/images.js';
 import { warmConcurrent } from './scenarios/warm-concurrent.js';
 import { warmSequential } from './scenarios/warm-sequential.js';
 import { STRATUS_ARGS, STRATUS_KEEP_ALIVE_MS } from './targets.js';
 
-const SCENARIOS: Scenario[] = [warmSequential, warmConcurrent, coldStart, burst, footprint, failover, asyncInvoke];
+const SCENARIOS: Scenario[] = [warmSequential, warmConcurrent, coldStart, burst, footprint, failover, asyncInvoke, images];
 const BENCH_DIR = fileURLToPath(new URL('../../bench/', import.meta.url));
 
 /** wrk is a Debian package; install it once if missing (the Node load generator is the fallback). */
@@ -70,8 +71,9 @@ async function main(): Promise<number> {
   if (chosen.length === 0) throw new Error(`no scenario matches --only ${values.only}; ids: ${SCENARIOS.map((s) => s.id).join(', ')}`);
   const startedAt = new Date();
   const loadAvgAtStart = loadavg();
-  const loadGen = ensureWrk();
-  const peer = await ensurePeer();
+  const standalone = chosen.every((s) => s.standalone);
+  const loadGen = standalone ? 'none (not needed)' : ensureWrk();
+  const peer = standalone ? { ok: false, error: 'not needed by the chosen scenarios' } : await ensurePeer();
   if (!peer.ok) log(`peer not available: ${peer.error}`);
   const ctx: BenchContext = {
     rounds: values.rounds ? Math.max(1, Number(values.rounds)) : quick ? 2 : 5,

@@ -21,6 +21,8 @@ export interface Scenario {
   id: string;
   title: string;
   run: ScenarioBody;
+  /** Needs neither the load generator nor the peer (they are not installed for it alone). */
+  standalone?: boolean;
 }
 
 /** `items` rotated by `round`, so no target is always first (or always right after another). */

@@ -16,6 +16,16 @@ command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 # etcd 3.4 for the cluster journal and its tests (test/helpers/etcd.ts starts real members).
 [ -x /usr/bin/etcd ] || need_apt+=(etcd-server)
 [ -x /usr/bin/etcdctl ] || need_apt+=(etcd-client)
+# Container images: EROFS images (mkfs.erofs), the FUSE image server (fuse3's fusermount; libfuse-dev
+# and pkg-config to build @cocalc/fuse-native), and for the image tests a local OCI registry
+# (docker-registry), umoci to build images and skopeo to push them.
+[ -x /usr/bin/mkfs.erofs ] || need_apt+=(erofs-utils)
+[ -x /usr/bin/fusermount3 ] || [ -x /bin/fusermount3 ] || need_apt+=(fuse3)
+[ -f /usr/include/fuse/fuse.h ] || need_apt+=(libfuse-dev)
+command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
+[ -x /usr/bin/docker-registry ] || need_apt+=(docker-registry)
+[ -x /usr/bin/umoci ] || need_apt+=(umoci)
+[ -x /usr/bin/skopeo ] || need_apt+=(skopeo)
 # The native build of aws-lambda-ric (used by the runtime-compatibility test).
 for tool in autoconf automake libtool cmake make g++; do
   command -v "$tool" >/dev/null 2>&1 || dpkg -s "$tool" >/dev/null 2>&1 || need_apt+=("$tool")
@@ -31,6 +41,12 @@ fi
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: installing npm packages" >&2
   npm ci --no-audit --no-fund >&2
+fi
+
+# The FUSE binding builds against libfuse-dev; rebuild it if it was installed before libfuse-dev was.
+if [ ! -f node_modules/@cocalc/fuse-native/build/Release/fuse.node ]; then
+  echo "setup: building @cocalc/fuse-native" >&2
+  npm rebuild @cocalc/fuse-native >&2
 fi
 
 npx --no-install tsc -b >&2

@@ -1,6 +1,8 @@
+import { join } from 'node:path';
 import { AssignmentApiServer, AssignmentReplica, AssignmentService, RemoteAssignment } from '../assignment/index.js';
-import { EtcdCodeStore } from '../codestore/index.js';
+import { EtcdChunkStore, EtcdCodeStore } from '../codestore/index.js';
 import { clusterRoutes, FrontendServer } from '../frontend/index.js';
+import { ImageImporter } from '../images/index.js';
 import { EtcdJournal } from '../journal/index.js';
 import { PlacementService, WorkerDirectory, WorkerMembership } from '../placement/index.js';
 import type { Clock } from '../shared/clock.js';
@@ -33,23 +35,26 @@ function openJournal(config: StratusConfig): EtcdJournal {
   return new EtcdJournal({ endpoints: etcdEndpoints, prefix: etcdPrefix, callTimeoutMs: etcdCallTimeoutMs });
 }
 
-function openCodeStore(config: StratusConfig): EtcdCodeStore {
-  const { etcdEndpoints, etcdPrefix, etcdCallTimeoutMs } = config.cluster;
-  return new EtcdCodeStore({ endpoints: etcdEndpoints, prefix: etcdPrefix, callTimeoutMs: etcdCallTimeoutMs });
+/** Code packages and image chunks live in etcd too, so every machine of the cluster shares them. */
+function openCodeStores(config: StratusConfig) {
+  const { etcdEndpoints, etcdPrefix } = config.cluster;
+  const code = new EtcdCodeStore({ endpoints: etcdEndpoints, prefix: etcdPrefix });
+  const chunks = new EtcdChunkStore({ endpoints: etcdEndpoints, prefix: etcdPrefix });
+  return { code, chunks, close: () => (code.close(), chunks.close()) };
 }
 
 /** The journal, the code store and a registry that follows the journal (frontends and assignment). */
 async function openShared(config: StratusConfig, clock: Clock) {
   const journal = openJournal(config);
-  const code = openCodeStore(config);
-  const registry = newRegistry(config, journal, code, clock);
+  const stores = openCodeStores(config);
+  const registry = newRegistry(config, journal, stores.code, clock);
   const unfollow = await registry.follow();
   await registry.load();
   return {
-    journal, code, registry,
+    journal, code: stores.code, chunks: stores.chunks, registry,
     async close() {
       unfollow();
-      code.close();
+      stores.close();
       await journal.close();
     },
   };
@@ -67,6 +72,9 @@ export async function startFrontendProcess(config: StratusConfig, opts: ProcessO
   const token = clusterToken(config);
   const shared = await openShared(config, clock);
   const { journal, code, registry } = shared;
+  const images = new ImageImporter({
+    ...config.images, bwrapPath: config.sandbox.bwrapPath, chunks: shared.chunks, workDir: join(config.dataDir, 'image-builds'), log: log.child({ component: 'images' }),
+  });
   const workers = new Map<string, RemoteWorkerAgent>();
   const assignment = new RemoteAssignment({
     election: journal.election(ASSIGNMENT, config.cluster.leaderTtlMs),
@@ -83,7 +91,7 @@ export async function startFrontendProcess(config: StratusConfig, opts: ProcessO
   });
   await assignment.start();
   const { server, events } = lambdaApi({
-    config, registry, code, assignment, eventQueue: journal.eventQueue, credentials, clock, log,
+    config, registry, code, images, assignment, eventQueue: journal.eventQueue, credentials, clock, log,
     provision: () => undefined,
     allocated: (fn) => assignment.provisionedCount(fn),
   });
@@ -163,7 +171,7 @@ export async function startAssignmentProcess(config: StratusConfig, opts: Proces
 export async function startPlacementProcess(config: StratusConfig, opts: ProcessOptions, log: Logger, clock: Clock): Promise<ClusterProcess> {
   const token = clusterToken(config);
   const journal = openJournal(config);
-  const code = openCodeStore(config);
+  const { code, chunks, close: closeStores } = openCodeStores(config);
   const placement = new PlacementService({ clock, leaseMs: config.cluster.leaseMs });
   const directory = new WorkerDirectory(journal.workers, log);
   // Workers an earlier placement process recorded get a fresh lease: gone ones run out.
@@ -176,7 +184,7 @@ export async function startPlacementProcess(config: StratusConfig, opts: Process
   });
   const server = new FrontendServer({
     routes: clusterRoutes({
-      token, placement, code, leaseMs: config.cluster.leaseMs, log,
+      token, placement, code, chunks, leaseMs: config.cluster.leaseMs, log,
       onWorkerJoined: () => undefined,
       onHeartbeat: (worker) => directory.publish(worker),
     }),
@@ -189,7 +197,7 @@ export async function startPlacementProcess(config: StratusConfig, opts: Process
     async stop() {
       await server.close();
       placement.stop();
-      code.close();
+      closeStores();
       await journal.close();
     },
   };

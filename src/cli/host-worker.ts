@@ -3,24 +3,35 @@ import { BubblewrapSandboxDriver, detectCgroups, type CgroupManager } from '../s
 import type { Clock } from '../shared/clock.js';
 import type { StratusConfig } from '../shared/config.js';
 import type { Logger } from '../shared/log.js';
-import { LocalWorkerAgent, removeStaleRunDirs, UnpackedZipCache, type CodeSource, type FunctionLogSink } from '../worker/index.js';
+import { ChunkCache, FunctionFiles, LazyImageMounts, LocalWorkerAgent, removeStaleRunDirs, UnpackedZipCache, type CodeSource, type FunctionLogSink } from '../worker/index.js';
 
 export interface HostWorker {
   agent: LocalWorkerAgent;
   cgroups: CgroupManager;
+  images: LazyImageMounts;
   stop(): Promise<void>;
 }
 
 /**
  * The worker agent of this host, as both `stratus up` (in-process) and `stratus worker` (its
  * own process) run it: bubblewrap sandboxes in this process's cgroup subtree, code unpacked
- * under `<dataDir>/worker/code` from `code`. On start it reconciles with what a killed
+ * under `<dataDir>/worker/code` from `code`, images mounted lazily under `<dataDir>/worker/images`
+ * with their chunks cached in `<dataDir>/worker/chunks`. On start it reconciles with what a killed
  * predecessor left: empty cgroup subtrees and socket directories of dead Stratus processes.
  */
 export async function startHostWorker(config: StratusConfig, opts: { id: string; code: CodeSource; clock: Clock; log: Logger }): Promise<HostWorker> {
   const cgroups = detectCgroups(`stratus-${process.pid}`);
   await cgroups.cleanup();
   await removeStaleRunDirs();
+  const images = new LazyImageMounts({
+    root: join(config.dataDir, 'worker', 'images'),
+    cache: new ChunkCache(join(config.dataDir, 'worker', 'chunks'), config.images.chunkCacheBytes, opts.code),
+    source: opts.code,
+    prefetchChunks: config.images.prefetchChunks,
+    nodePath: process.execPath,
+    log: opts.log.child({ component: 'images' }),
+  });
+  await images.cleanup();
   opts.log.info({ cgroups: cgroups.version }, 'sandbox resource limits');
   const agent = new LocalWorkerAgent({
     id: opts.id,
@@ -31,7 +42,7 @@ export async function startHostWorker(config: StratusConfig, opts: { id: string;
     nodePath: config.sandbox.nodePath,
     pythonPath: config.sandbox.pythonPath,
     driver: new BubblewrapSandboxDriver({ ...config.sandbox, cgroups }),
-    taskFiles: new UnpackedZipCache(join(config.dataDir, 'worker', 'code'), opts.code, { maxUnzippedBytes: config.frontend.maxUnzippedBytes }),
+    taskFiles: new FunctionFiles(new UnpackedZipCache(join(config.dataDir, 'worker', 'code'), opts.code, { maxUnzippedBytes: config.frontend.maxUnzippedBytes }), images),
     clock: opts.clock,
     log: opts.log.child({ component: 'worker' }),
     logSink: functionLogSink(config.worker.functionLogs),
@@ -40,8 +51,10 @@ export async function startHostWorker(config: StratusConfig, opts: { id: string;
   return {
     agent,
     cgroups,
+    images,
     async stop() {
       await agent.shutdown();
+      await images.shutdown();
       await cgroups.cleanup();
     },
   };

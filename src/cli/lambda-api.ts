@@ -3,6 +3,7 @@ import type { CodeStore } from '../codestore/index.js';
 import {
   accountSettingsRoutes, aliasRoutes, AsyncInvoker, concurrencyRoutes, eventInvokeConfigRoutes, eventSettings, FrontendServer, functionRoutes, functionUrlRoutes,
   invocationRoutes, InvokeService, provisionedConcurrencyRoutes, streamingInvocationRoutes, tagRoutes, urlInvocationRoutes, versionRoutes,
+  type ImageSourceImporter,
 } from '../frontend/index.js';
 import type { Route } from '../frontend/routes.js';
 import type { EventQueue, Journal } from '../journal/index.js';
@@ -21,6 +22,8 @@ export interface LambdaApiDeps {
   config: StratusConfig;
   registry: FunctionRegistry;
   code: CodeStore;
+  /** Pulls container images into the chunk store (PackageType Image). */
+  images: ImageSourceImporter;
   assignment: Assigner;
   /** The journal's queue of Event invokes, which this frontend fills and consumes. */
   eventQueue: EventQueue;
@@ -75,7 +78,7 @@ export function lambdaApi(deps: LambdaApiDeps): LambdaApi {
     routes: [
       ...invocationRoutes({ invoker, events, maxSyncPayloadBytes, maxAsyncPayloadBytes }),
       ...streamingInvocationRoutes({ invoker, maxPayloadBytes: maxSyncPayloadBytes }),
-      ...functionRoutes({ registry, code, region, linkSecret: credentials.secretAccessKey, maxZipBytes, clock }),
+      ...functionRoutes({ registry, code, images: deps.images, region, linkSecret: credentials.secretAccessKey, maxZipBytes, clock }),
       ...versionRoutes({ registry, region }),
       ...aliasRoutes({ registry }),
       ...functionUrlRoutes({ registry, clock }),

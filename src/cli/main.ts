@@ -13,6 +13,7 @@ const USAGE = `Usage:
                  [--worker-memory-mb N] [--warm-pool 0] [--lease-ms 3000] [--account-concurrency 1000]
                  [--log-level info] [--function-logs stdout|off]
                  [--event-claim-ms 15000] [--event-retry-delays-ms 60000,120000]
+                 [--image-max-bytes 10737418240] [--image-cache-mb 4096]
   stratus worker --control-plane http://HOST:PORT [--host 127.0.0.1] [--port 0] [--id NAME]
                  [--data-dir .stratus-worker] [--worker-memory-mb N] [--warm-pool 0] [--heartbeat-ms 1000]
                  [--log-level info]
@@ -49,11 +50,14 @@ const OPTIONS = {
   etcd: { type: 'string' },
   'etcd-prefix': { type: 'string' },
   'leader-ttl-ms': { type: 'string' },
+  'image-max-bytes': { type: 'string' },
+  'image-cache-mb': { type: 'string' },
 } as const;
 
 type Flags = ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>['values'];
 
 const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
+const mib = (v: string | undefined) => (v === undefined ? undefined : Number(v) * 1024 * 1024);
 
 /** The one place the command line and environment become configuration. */
 function configFrom(flags: Flags, env: NodeJS.ProcessEnv, defaultDataDir: string): StratusConfig {
@@ -65,6 +69,7 @@ function configFrom(flags: Flags, env: NodeJS.ProcessEnv, defaultDataDir: string
     concurrency: { accountLimit: num(flags['account-concurrency']) },
     asyncInvoke: { claimMs: num(flags['event-claim-ms']), retryDelaysMs: flags['event-retry-delays-ms']?.split(',').map(Number) },
     worker: { functionLogs: flags['function-logs'], memoryMb: num(flags['worker-memory-mb']), warmPoolSize: num(flags['warm-pool']) },
+    images: { maxUncompressedBytes: num(flags['image-max-bytes']), chunkCacheBytes: mib(flags['image-cache-mb']) },
     cluster: {
       token: env.STRATUS_CLUSTER_TOKEN || undefined, leaseMs: num(flags['lease-ms']), heartbeatMs: num(flags['heartbeat-ms']),
       etcdEndpoints: flags.etcd?.split(',').filter(Boolean), etcdPrefix: flags['etcd-prefix'], leaderTtlMs: num(flags['leader-ttl-ms']),

@@ -2,8 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AssignmentService } from '../assignment/index.js';
-import { FilesystemCodeStore } from '../codestore/index.js';
+import { FilesystemChunkStore, FilesystemCodeStore } from '../codestore/index.js';
 import { clusterRoutes } from '../frontend/index.js';
+import { ImageImporter } from '../images/index.js';
 import { SqliteJournal } from '../journal/index.js';
 import { PlacementService } from '../placement/index.js';
 import { systemClock, type Clock } from '../shared/clock.js';
@@ -32,11 +33,16 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
   const { credentials, generated } = await loadCredentials(config);
   const journal = new SqliteJournal(join(config.dataDir, 'journal.db'));
   const code = new FilesystemCodeStore(join(config.dataDir, 'code'));
+  const chunks = new FilesystemChunkStore(join(config.dataDir, 'code'));
+  const images = new ImageImporter({
+    ...config.images, bwrapPath: config.sandbox.bwrapPath, chunks, workDir: join(config.dataDir, 'image-builds'), log: log.child({ component: 'images' }),
+  });
   const registry = newRegistry(config, journal, code, clock);
   await registry.load();
 
   const placement = new PlacementService({ clock, leaseMs: config.cluster.leaseMs });
-  const host = await startHostWorker(config, { id: 'worker-1', code, clock, log });
+  const codeSource = { get: code.get.bind(code), getChunk: chunks.getChunk.bind(chunks), getImage: chunks.getImage.bind(chunks) };
+  const host = await startHostWorker(config, { id: 'worker-1', code: codeSource, clock, log });
   placement.register(host.agent);
 
   const assignment = new AssignmentService({
@@ -53,11 +59,11 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
   followRegistry(registry, () => assignment, log);
 
   const { server, events } = lambdaApi({
-    config, registry, code, assignment, eventQueue: journal.eventQueue, credentials, clock, log,
+    config, registry, code, images, assignment, eventQueue: journal.eventQueue, credentials, clock, log,
     provision: (fn, n) => assignment.setProvisioned(fn, n),
     allocated: (fn) => assignment.provisionedCount(fn),
     extraRoutes: clusterRoutes({
-      token: clusterToken, placement, code, leaseMs: config.cluster.leaseMs, log: log.child({ component: 'placement' }),
+      token: clusterToken, placement, code, chunks, leaseMs: config.cluster.leaseMs, log: log.child({ component: 'placement' }),
       onWorkerJoined: (agent) => agent.onEnvironmentLost((envId) => assignment.environmentLost(envId)),
     }),
   });

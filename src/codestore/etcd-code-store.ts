@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Etcd3, Namespace } from 'etcd3';
 import { StratusError } from '../shared/errors.js';
-import { createEtcdClient, etcdCall, type EtcdConnection } from '../journal/etcd-client.js';
+import { createEtcdClient, etcdCall, type EtcdConnection } from '../shared/etcd.js';
 import type { CodeRef, CodeStore } from './code-store.js';
 
 /** etcd takes requests up to 1.5 MiB by default: packages go in chunks well below that. */

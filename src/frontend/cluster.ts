@@ -1,4 +1,4 @@
-import type { CodeStore } from '../codestore/index.js';
+import type { ChunkStore, CodeStore } from '../codestore/index.js';
 import type { PlacementService } from '../placement/index.js';
 import { bearerMatches } from '../shared/bearer.js';
 import type { Logger } from '../shared/log.js';
@@ -9,6 +9,7 @@ export interface ClusterRoutesDeps {
   token: string;
   placement: PlacementService;
   code: CodeStore;
+  chunks: ChunkStore;
   leaseMs: number;
   log: Logger;
   /** A worker registered for the first time (or again, after its lease ran out). */
@@ -21,7 +22,7 @@ const FORBIDDEN: ApiResponse = { status: 403, body: { message: 'bad cluster toke
 
 /**
  * The control plane's internal API for worker agents in other processes: registration and
- * heartbeats (placement leases), and code packages. Every call carries the cluster token.
+ * heartbeats (placement leases), code packages, image chunks and image manifests. Every call carries the cluster token.
  */
 export function clusterRoutes(deps: ClusterRoutesDeps): Route[] {
   const base = CLUSTER_API.replaceAll('/', '\\/');
@@ -33,6 +34,17 @@ export function clusterRoutes(deps: ClusterRoutesDeps): Route[] {
         if (!bearerMatches(header(req.headers, 'authorization'), deps.token)) return FORBIDDEN;
         const bytes = await deps.code.get({ sha256: req.params[0] ?? '', size: Number(req.query.get('size') ?? 0) });
         return { status: 200, body: bytes, headers: { 'content-type': 'application/zip' } };
+      } },
+    { method: 'GET', pattern: new RegExp(`^${base}/chunks/([0-9a-f]{64})$`), maxBodyBytes: 0, tooLargeMessage: '', sigv4: false,
+      handle: async (req) => {
+        if (!bearerMatches(header(req.headers, 'authorization'), deps.token)) return FORBIDDEN;
+        return { status: 200, body: await deps.chunks.getChunk(req.params[0] ?? ''), headers: { 'content-type': 'application/octet-stream' } };
+      } },
+    { method: 'GET', pattern: new RegExp(`^${base}/images/(sha256:[0-9a-f]{64})$`), maxBodyBytes: 0, tooLargeMessage: '', sigv4: false,
+      handle: async (req) => {
+        if (!bearerMatches(header(req.headers, 'authorization'), deps.token)) return FORBIDDEN;
+        const manifest = await deps.chunks.getImage(req.params[0] ?? '');
+        return manifest ? { status: 200, body: manifest } : { status: 404, body: { message: 'no such image' } };
       } },
   ];
 }

@@ -4,12 +4,17 @@ import type { FunctionRecord, FunctionRegistry, FunctionSettings } from '../regi
 import { StratusError } from '../shared/errors.js';
 import { FUNCTION_NAME_PATTERN, parseFunctionRef, qualifierOf } from './names.js';
 import type { ApiRequest, ApiResponse, Route } from './routes.js';
+import {
+  checkCodeUpdate, checkPackageFields, checkSettingsUpdate, imageCodeLocation, importImage, readImageConfig, readPackageType, type ImageSourceImporter,
+} from './function-images.js';
 import { functionConfiguration, LAMBDA_RUNTIMES, listItem } from './shapes.js';
 import { parseJsonObject, Validator } from './validation.js';
 
 export interface FunctionRoutesDeps {
   registry: FunctionRegistry;
   code: CodeStore;
+  /** Pulls, flattens and chunks container images (PackageType Image). */
+  images: ImageSourceImporter;
   region: string;
   /** Secret used to sign code download links. */
   linkSecret: string;
@@ -72,15 +77,17 @@ async function create(deps: FunctionRoutesDeps, req: ApiRequest, config: (fn: Fu
   const settings = readSettings(v, body, true);
   const tags = v.tagMap('Tags', 'tags');
   const publish = v.boolean('Publish', 'publish');
+  const packageType = readPackageType(v);
+  const imageConfig = readImageConfig(v);
   v.done();
   if (name && name.length > 64) {
     throw new StratusError('InvalidParameterValue', `1 validation error detected: Value '${name}' at 'functionName' failed to satisfy constraint: Member must have length less than or equal to 64`);
   }
-  if (typeof body.PackageType === 'string' && body.PackageType !== 'Zip') {
-    throw new StratusError('InvalidParameterValue', 'Only PackageType Zip is supported by this Stratus installation.');
-  }
-  const zip = decodeZip(code?.ZipFile, deps.maxZipBytes);
-  const fn = await deps.registry.create(name ?? '', settings as FunctionSettings, zip, tags);
+  checkPackageFields(packageType, body, code);
+  const full = { ...settings, ...(imageConfig ? { imageConfig } : {}) } as FunctionSettings;
+  deps.registry.checkCreatable(name ?? '', full, packageType === 'Image');
+  const source = packageType === 'Image' ? await importImage(deps.images, code?.ImageUri) : decodeZip(code?.ZipFile, deps.maxZipBytes);
+  const fn = await deps.registry.create(name ?? '', full, source, tags);
   if (!publish) return config(fn);
   // Lambda answers a create with Publish with the new version, under the unqualified ARN.
   return { ...config(await deps.registry.publish(fn.name)), FunctionArn: deps.registry.functionArn(fn.name) };
@@ -90,9 +97,11 @@ async function updateConfiguration(deps: FunctionRoutesDeps, name: string, req: 
   const body = parseJsonObject(req.body);
   const v = new Validator(body);
   const patch = readSettings(v, body, false);
+  const imageConfig = readImageConfig(v);
   const revision = v.string('RevisionId', 'revisionId');
   v.done();
-  return deps.registry.updateSettings(name, patch, revision);
+  checkSettingsUpdate(deps.registry.get(name), body);
+  return deps.registry.updateSettings(name, imageConfig ? { ...patch, imageConfig } : patch, revision);
 }
 
 async function updateCode(deps: FunctionRoutesDeps, name: string, req: ApiRequest, config: (fn: FunctionRecord) => Record<string, unknown>): Promise<Record<string, unknown>> {
@@ -101,10 +110,11 @@ async function updateCode(deps: FunctionRoutesDeps, name: string, req: ApiReques
   const revision = v.string('RevisionId', 'revisionId');
   const publish = v.boolean('Publish', 'publish');
   v.done();
-  if (body.S3Bucket !== undefined || body.ImageUri !== undefined) {
-    throw new StratusError('InvalidParameterValue', 'Only ZipFile code is supported by this Stratus installation.');
-  }
-  const fn = await deps.registry.updateCode(name, decodeZip(body.ZipFile, deps.maxZipBytes), revision);
+  const current = deps.registry.get(name);
+  checkCodeUpdate(current, body);
+  if (body.S3Bucket !== undefined) throw new StratusError('InvalidParameterValue', 'Only ZipFile code is supported by this Stratus installation.');
+  const source = current.image ? await importImage(deps.images, body.ImageUri) : decodeZip(body.ZipFile, deps.maxZipBytes);
+  const fn = await deps.registry.updateCode(name, source, revision);
   if (!publish) return config(fn);
   const version = await deps.registry.publish(name);
   return functionConfiguration(version, deps.registry.qualifiedArn(name, version.version), deps.region);
@@ -112,10 +122,10 @@ async function updateCode(deps: FunctionRoutesDeps, name: string, req: ApiReques
 
 /** The settable fields; on create the defaults apply, on update only what was given. */
 function readSettings(v: Validator, body: Record<string, unknown>, isCreate: boolean): Partial<FunctionSettings> {
-  const runtime = v.string('Runtime', 'runtime', { required: isCreate });
+  const runtime = v.string('Runtime', 'runtime');
   if (runtime !== undefined) checkRuntime(runtime);
   const role = v.string('Role', 'role', { required: isCreate, pattern: ROLE_PATTERN, patternText: 'arn:(aws[a-zA-Z-]*)?:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+' });
-  const handler = v.string('Handler', 'handler', { required: isCreate, max: 128, pattern: HANDLER_PATTERN, patternText: '[^\\s]+' });
+  const handler = v.string('Handler', 'handler', { max: 128, pattern: HANDLER_PATTERN, patternText: '[^\\s]+' });
   const description = v.string('Description', 'description', { max: 256 });
   const timeoutSec = v.integer('Timeout', 'timeout', 1, 900);
   const memoryMb = v.integer('MemorySize', 'memorySize', 128, 10240);
@@ -169,7 +179,7 @@ function getFunction(deps: FunctionRoutesDeps, req: ApiRequest, described: { fn:
   const { fn, config } = described;
   const expires = deps.clock.now() + LINK_TTL_MS;
   const location = `${req.origin}/_stratus/code/${fn.code.sha256}?expires=${expires}&sig=${linkSignature(deps.linkSecret, fn.code.sha256, expires)}`;
-  const out: Record<string, unknown> = { Configuration: config, Code: { RepositoryType: 'S3', Location: location } };
+  const out: Record<string, unknown> = { Configuration: config, Code: imageCodeLocation(fn) ?? { RepositoryType: 'S3', Location: location } };
   const { tags, reservedConcurrency } = deps.registry.get(fn.name);
   if (tags && Object.keys(tags).length > 0) out.Tags = tags;
   if (reservedConcurrency !== undefined) out.Concurrency = { ReservedConcurrentExecutions: reservedConcurrency };

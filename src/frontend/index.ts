@@ -1,5 +1,6 @@
 export { FrontendServer, type FrontendServerDeps } from './server.js';
 export { functionRoutes, type FunctionRoutesDeps } from './functions.js';
+export type { ImageSourceImporter } from './function-images.js';
 export { versionRoutes, type VersionRoutesDeps } from './versions.js';
 export { aliasRoutes, type AliasRoutesDeps } from './aliases.js';
 export { functionUrlRoutes, type FunctionUrlRoutesDeps } from './function-urls.js';

@@ -28,7 +28,22 @@ export function functionConfiguration(fn: FunctionRecord & { version?: string },
     LoggingConfig: { LogFormat: 'Text', LogGroup: `/aws/lambda/${fn.name}` },
   };
   if (Object.keys(fn.environment).length > 0) config.Environment = { Variables: fn.environment };
-  return config;
+  return fn.image ? imageConfiguration(config, fn) : config;
+}
+
+/** An image function shows no Runtime or Handler, CodeSize 0, its digest, and ImageConfigResponse when ImageConfig is set. */
+function imageConfiguration(config: Record<string, unknown>, fn: FunctionRecord): Record<string, unknown> {
+  const { Runtime: _r, Handler: _h, RuntimeVersionConfig: _v, ...rest } = config;
+  const out: Record<string, unknown> = { ...rest, CodeSize: 0, CodeSha256: fn.code.sha256, PackageType: 'Image' };
+  const c = fn.imageConfig;
+  if (c && Object.keys(c).length > 0) {
+    const ImageConfig: Record<string, unknown> = {};
+    if (c.entryPoint) ImageConfig.EntryPoint = c.entryPoint;
+    if (c.command) ImageConfig.Command = c.command;
+    if (c.workingDirectory !== undefined) ImageConfig.WorkingDirectory = c.workingDirectory;
+    out.ImageConfigResponse = { ImageConfig };
+  }
+  return out;
 }
 
 /** ListFunctions / ListVersionsByFunction items leave out the state fields. */

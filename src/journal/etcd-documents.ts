@@ -1,5 +1,5 @@
 import type { IKeyValue, Namespace } from 'etcd3';
-import { etcdCall, startWatch, watchStartRevision } from './etcd-client.js';
+import { etcdCall, startWatch, watchStartRevision } from '../shared/etcd.js';
 import type { DocumentStore, StoredDocument } from './journal.js';
 
 /** What a document's etcd value holds: the caller's revision string beside the value. */

@@ -1,7 +1,7 @@
 import type { Etcd3, Namespace } from 'etcd3';
 import type { Clock, TimerHandle } from '../shared/clock.js';
 import { StratusError, isStratusError } from '../shared/errors.js';
-import { commitTxn, createdAt, etcdCall, startWatch } from './etcd-client.js';
+import { commitTxn, createdAt, etcdCall, startWatch } from '../shared/etcd.js';
 import type { EtcdQuorumProbe } from './etcd-probe.js';
 import type { Candidate, LeaderElection, Leadership, LeadershipStanding } from './journal.js';
 

@@ -1,5 +1,5 @@
 import type { IKeyValue, IOperation, Namespace } from 'etcd3';
-import { commitTxn, etcdCall, keyIn } from './etcd-client.js';
+import { commitTxn, etcdCall, keyIn } from '../shared/etcd.js';
 import type { ClaimedEvent, EventQueue, QueuedEvent } from './journal.js';
 
 /** What `events/items/<id>` holds. */

@@ -1,6 +1,6 @@
 import type { Etcd3, Namespace } from 'etcd3';
 import { systemClock, type Clock } from '../shared/clock.js';
-import { createEtcdClient, defaultCallTimeoutMs, type EtcdConnection } from './etcd-client.js';
+import { createEtcdClient, defaultCallTimeoutMs, type EtcdConnection } from '../shared/etcd.js';
 import { EtcdDocumentStore } from './etcd-documents.js';
 import { EtcdElection, type EtcdLeadership } from './etcd-election.js';
 import { EtcdEventQueue } from './etcd-event-queue.js';

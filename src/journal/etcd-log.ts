@@ -1,6 +1,6 @@
 import type { ICompare, Namespace } from 'etcd3';
 import { StratusError } from '../shared/errors.js';
-import { commitTxn, createdAt, etcdCall, keyIn } from './etcd-client.js';
+import { commitTxn, createdAt, etcdCall, keyIn } from '../shared/etcd.js';
 import { EtcdLeadership } from './etcd-election.js';
 import type { AppendLog, Leadership, LogEntry, LogSnapshot } from './journal.js';
 

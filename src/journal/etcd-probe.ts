@@ -1,5 +1,5 @@
 import type { Etcd3 } from 'etcd3';
-import { createEtcdClient } from './etcd-client.js';
+import { createEtcdClient } from '../shared/etcd.js';
 
 /**
  * Asks each etcd member directly (one client per member, no retries) whether it knows a raft

@@ -5,11 +5,14 @@ import type { Clock } from '../shared/clock.js';
 import { StratusError } from '../shared/errors.js';
 import { AliasCatalog } from './aliases.js';
 import { FunctionUrlCatalog } from './function-urls.js';
-import { isSupportedRuntime, SUPPORTED_RUNTIMES, type EventInvokeConfig, type FunctionRecord, type FunctionVersion, type PublishedVersion } from './model.js';
+import { isSupportedRuntime, SUPPORTED_RUNTIMES, type EventInvokeConfig, type FunctionRecord, type FunctionVersion, type ImageSource, type PublishedVersion } from './model.js';
 import { VersionCatalog } from './versions.js';
 
 /** The settable part of a function's configuration. */
-export type FunctionSettings = Omit<FunctionRecord, 'name' | 'code' | 'lastModifiedMs' | 'revisionId' | 'tags' | 'reservedConcurrency' | 'provisioned' | 'eventInvoke'>;
+export type FunctionSettings = Omit<FunctionRecord, 'name' | 'code' | 'image' | 'lastModifiedMs' | 'revisionId' | 'tags' | 'reservedConcurrency' | 'provisioned' | 'eventInvoke'>;
+
+/** A function's code: a zip's bytes, or a container image already pulled into the chunk store. */
+export type PackageSource = Buffer | { image: ImageSource; size: number };
 
 export interface RegistryDeps {
   journal: Pick<Journal, 'functions' | 'versions' | 'aliases' | 'functionUrls'>;
@@ -188,12 +191,17 @@ export class FunctionRegistry {
     return { fn, arn };
   }
 
-  async create(name: string, settings: FunctionSettings, zip: Buffer, tags: Record<string, string> = {}): Promise<FunctionRecord> {
-    this.checkSettings(settings);
-    checkTagCount(tags);
+  /** What CreateFunction checks before any code is stored (an image pull is slow). */
+  checkCreatable(name: string, settings: FunctionSettings, isImage: boolean): void {
+    this.checkSettings(settings, isImage);
     if (this.cache.has(name)) throw this.exists(name);
-    const code = await this.storeZip(zip);
-    const record: StoredFunction = { name, ...settings, code, ...this.stamp(), ...(Object.keys(tags).length > 0 ? { tags } : {}) };
+  }
+
+  async create(name: string, settings: FunctionSettings, source: PackageSource, tags: Record<string, string> = {}): Promise<FunctionRecord> {
+    this.checkCreatable(name, settings, !Buffer.isBuffer(source));
+    checkTagCount(tags);
+    const code = await this.storeCode(source);
+    const record: StoredFunction = { name, ...settings, ...code, ...this.stamp(), ...(Object.keys(tags).length > 0 ? { tags } : {}) };
     const revision = randomUUID();
     if (!(await this.deps.journal.functions.create(name, record, revision))) throw this.exists(name);
     this.cache.set(name, record);
@@ -201,16 +209,16 @@ export class FunctionRegistry {
     return record;
   }
 
-  async updateCode(name: string, zip: Buffer, expectedRevisionId?: string): Promise<FunctionRecord> {
+  async updateCode(name: string, source: PackageSource, expectedRevisionId?: string): Promise<FunctionRecord> {
     this.checkRevision(name, expectedRevisionId);
-    const code = await this.storeZip(zip);
-    return this.replace(name, (current) => ({ ...current, code, ...this.stamp() }), '$LATEST');
+    const code = await this.storeCode(source);
+    return this.replace(name, (current) => ({ ...current, ...code, ...this.stamp() }), '$LATEST');
   }
 
   async updateSettings(name: string, patch: Partial<FunctionSettings>, expectedRevisionId?: string): Promise<FunctionRecord> {
     const current = this.get(name);
     this.checkRevision(name, expectedRevisionId);
-    this.checkSettings({ ...current, ...patch });
+    this.checkSettings({ ...current, ...patch }, current.image !== undefined);
     return this.replace(name, (latest) => ({ ...latest, ...patch, ...this.stamp() }), '$LATEST');
   }
 
@@ -222,7 +230,8 @@ export class FunctionRegistry {
     const fn = this.cache.get(name);
     if (!fn) throw this.notFound(name);
     this.checkRevision(name, opts.revisionId);
-    const currentSha = Buffer.from(fn.code.sha256, 'hex').toString('base64');
+    // CodeSha256 as GetFunctionConfiguration shows it: base64 for a zip, the hex image digest for an image.
+    const currentSha = fn.image ? fn.code.sha256 : Buffer.from(fn.code.sha256, 'hex').toString('base64');
     if (opts.codeSha256 !== undefined && opts.codeSha256 !== currentSha) {
       throw new StratusError('InvalidParameterValue', `CodeSHA256 (${opts.codeSha256}) is different from current CodeSHA256 in $LATEST (${currentSha}). Please try again with the CodeSHA256 in $LATEST.`);
     }
@@ -364,13 +373,15 @@ export class FunctionRegistry {
     return next;
   }
 
-  private async storeZip(zip: Buffer): Promise<FunctionRecord['code']> {
-    await inspectZip(zip, this.deps.zipLimits);
-    return this.deps.code.put(zip);
+  /** A zip is checked and stored; an image is already in the chunk store (its manifest digest names it). */
+  private async storeCode(source: PackageSource): Promise<Pick<FunctionRecord, 'code' | 'image'>> {
+    if (!Buffer.isBuffer(source)) return { code: { sha256: source.image.digest.slice('sha256:'.length), size: source.size }, image: source.image };
+    await inspectZip(source, this.deps.zipLimits);
+    return { code: await this.deps.code.put(source) };
   }
 
-  private checkSettings(s: FunctionSettings): void {
-    if (!isSupportedRuntime(s.runtime)) {
+  private checkSettings(s: FunctionSettings, isImage = false): void {
+    if (!isImage && (s.runtime === undefined || !isSupportedRuntime(s.runtime))) {
       throw new StratusError(
         'InvalidParameterValue',
         `The runtime parameter of ${s.runtime} is not supported by this Stratus installation. Supported runtimes: ${SUPPORTED_RUNTIMES.join(', ')}.`,

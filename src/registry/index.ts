@@ -6,5 +6,5 @@ export type { VersionCatalog } from './versions.js';
 export {
   environmentKey, isSupportedRuntime, SUPPORTED_RUNTIMES,
   type AliasRecord, type EventInvokeConfig, type FunctionRecord, type FunctionSnapshot, type FunctionUrlRecord, type FunctionVersion, type PublishedVersion,
-  type RuntimeId, type UrlAuthType, type UrlCors, type UrlInvokeMode,
+  type ImageConfigOverrides, type ImageSource, type RuntimeId, type UrlAuthType, type UrlCors, type UrlInvokeMode,
 } from './model.js';

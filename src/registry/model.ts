@@ -1,4 +1,4 @@
-import type { CodeRef } from '../codestore/index.js';
+import type { CodeRef, ImageRunConfig } from '../codestore/index.js';
 
 /** Runtimes this installation can run. */
 export const SUPPORTED_RUNTIMES = ['nodejs20.x', 'python3.11', 'provided.al2023', 'provided.al2'] as const;
@@ -11,7 +11,8 @@ export function isSupportedRuntime(value: string): value is RuntimeId {
 /** A function's mutable ($LATEST) definition, as stored in the journal. */
 export interface FunctionRecord {
   name: string;
-  runtime: RuntimeId;
+  /** Absent for a container-image function (PackageType Image): the image brings its runtime. */
+  runtime?: RuntimeId;
   role: string;
   handler: string;
   description: string;
@@ -19,7 +20,12 @@ export interface FunctionRecord {
   memoryMb: number;
   ephemeralStorageMb: number;
   environment: Record<string, string>;
+  /** A zip's sha256 and size; for an image, the image manifest's digest and the filesystem image's size. */
   code: CodeRef;
+  /** PackageType Image: the image the function runs (see docs/container-images.md). */
+  image?: ImageSource;
+  /** ImageConfig: overrides of the image's own entry point, command and working directory. */
+  imageConfig?: ImageConfigOverrides;
   lastModifiedMs: number;
   revisionId: string;
   /**
@@ -43,6 +49,25 @@ export interface EventInvokeConfig {
   onSuccess?: string;
   onFailure?: string;
   lastModifiedMs: number;
+}
+
+/** The image of a PackageType Image function, as pulled at create/update time. */
+export interface ImageSource {
+  /** ImageUri as given (a tag or a digest). */
+  uri: string;
+  /** `<registry>/<repository>@sha256:...`: what the tag pointed at when it was pulled. */
+  resolvedUri: string;
+  /** The image manifest digest; the chunk store keeps the image's chunk list under it. */
+  digest: string;
+  /** The image's own Entrypoint, Cmd, Env and WorkingDir. */
+  config: ImageRunConfig;
+}
+
+/** Lambda's ImageConfig; an absent field leaves the image's own value. */
+export interface ImageConfigOverrides {
+  entryPoint?: string[];
+  command?: string[];
+  workingDirectory?: string;
 }
 
 export interface ProvisionedConfig {

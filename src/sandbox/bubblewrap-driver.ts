@@ -78,18 +78,25 @@ export class BubblewrapSandboxDriver implements SandboxDriver {
       '--hostname', 'localhost',
       '--die-with-parent', '--new-session', '--as-pid-1',
       '--info-fd', '3', '--block-fd', '4',
-      ...this.rootArgs,
+      ...(spec.rootDir ? ['--ro-bind', spec.rootDir, '/', '--proc', '/proc', '--dev', '/dev'] : this.rootArgs),
       '--size', String(spec.tmpSizeMb * 1024 * 1024), '--tmpfs', '/tmp',
-      '--ro-bind', spec.taskDir, '/var/task',
-      ...(spec.optDir ? ['--ro-bind', spec.optDir, '/opt'] : ['--size', '4096', '--tmpfs', '/opt', '--remount-ro', '/opt']),
-      ...(spec.runtimeDir ? ['--ro-bind', spec.runtimeDir, '/var/runtime'] : []),
+      ...(spec.rootDir ? [] : codeArgsFor(spec)),
       ...(spec.binds ?? []).flatMap((b) => ['--ro-bind', b.source, b.target]),
       '--ro-bind', spec.controlDir, '/run/stratus',
-      '--chdir', '/var/task',
+      '--chdir', spec.workingDir ?? '/var/task',
       '--',
       ...spec.command,
     ];
   }
+}
+
+/** A zip function's code, layers and runtime client. */
+function codeArgsFor(spec: SandboxSpec): string[] {
+  return [
+    '--ro-bind', spec.taskDir, '/var/task',
+    ...(spec.optDir ? ['--ro-bind', spec.optDir, '/opt'] : ['--size', '4096', '--tmpfs', '/opt', '--remount-ro', '/opt']),
+    ...(spec.runtimeDir ? ['--ro-bind', spec.runtimeDir, '/var/runtime'] : []),
+  ];
 }
 
 /** /usr, the merged-/usr symlinks (or real dirs), a minimal /etc, /proc and /dev. */

@@ -13,10 +13,18 @@ import type { Readable } from 'node:stream';
  *   /run/stratus  read-only   this sandbox's Runtime API socket (controlDir)
  *   /tmp          tmpfs       writable, tmpSizeMb
  *   /usr, /etc (a minimal subset), /proc, /dev
+ *
+ * A container-image function (rootDir set) instead gets its image, read-only, as `/`, with
+ * only /tmp, /proc, /dev, /var/rapid and /run/stratus mounted over it (taskDir, optDir and
+ * runtimeDir are not bound: the image has its own).
  */
 export interface SandboxSpec {
   id: string;
   taskDir: string;
+  /** The root filesystem (a mounted image), bound read-only at `/`. */
+  rootDir?: string;
+  /** Working directory inside the sandbox (default /var/task). */
+  workingDir?: string;
   optDir?: string;
   runtimeDir?: string;
   controlDir: string;

@@ -98,6 +98,22 @@ export const configSchema = z.object({
       failoverWaitMs: z.number().int().positive().default(10_000),
     })
     .default({}),
+  images: z
+    .object({
+      /**
+       * Registries (host, or host:port) pulled from over plain HTTP; every other registry over
+       * HTTPS. Default: loopback only, where a test or local registry runs.
+       */
+      plainHttpRegistries: z.array(z.string()).default(['127.0.0.1', 'localhost', '[::1]']),
+      /** Lambda's limit on an image's uncompressed size (10 GB). */
+      maxUncompressedBytes: z.number().int().positive().default(10 * 1024 * 1024 * 1024),
+      mkfsErofsPath: z.string().default('/usr/bin/mkfs.erofs'),
+      /** The worker's local chunk cache (least recently used chunks are evicted beyond it). */
+      chunkCacheBytes: z.number().int().positive().default(4 * 1024 * 1024 * 1024),
+      /** Chunks the FUSE image server fetches ahead when reads are sequential. */
+      prefetchChunks: z.number().int().nonnegative().default(4),
+    })
+    .default({}),
   sandbox: z
     .object({
       bwrapPath: z.string().default('/usr/bin/bwrap'),
@@ -120,6 +136,7 @@ export type FrontendConfig = StratusConfig['frontend'];
 export type AssignmentConfig = StratusConfig['assignment'];
 export type WorkerConfig = StratusConfig['worker'];
 export type SandboxConfig = StratusConfig['sandbox'];
+export type ImagesConfig = StratusConfig['images'];
 export type Identity = StratusConfig['identity'];
 export type AsyncInvokeConfig = StratusConfig['asyncInvoke'];
 

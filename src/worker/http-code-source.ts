@@ -1,4 +1,4 @@
-import type { CodeRef } from '../codestore/index.js';
+import type { CodeRef, ImageManifest } from '../codestore/index.js';
 import { StratusError } from '../shared/errors.js';
 import type { CodeSource } from './code-cache.js';
 
@@ -14,5 +14,18 @@ export class HttpCodeSource implements CodeSource {
     const bytes = Buffer.from(await res.arrayBuffer());
     if (bytes.length !== ref.size) throw new StratusError('Internal', `code package ${ref.sha256} arrived truncated`);
     return bytes;
+  }
+
+  async getChunk(sha256: string): Promise<Buffer> {
+    const res = await fetch(`${this.controlPlane}${CLUSTER_API}/chunks/${sha256}`, { headers: { authorization: `Bearer ${this.token}` } });
+    if (!res.ok) throw new StratusError('ResourceNotFound', `image chunk ${sha256}: HTTP ${res.status} from the control plane`);
+    return Buffer.from(await res.arrayBuffer());
+  }
+
+  async getImage(digest: string): Promise<ImageManifest | undefined> {
+    const res = await fetch(`${this.controlPlane}${CLUSTER_API}/images/${digest}`, { headers: { authorization: `Bearer ${this.token}` } });
+    if (res.status === 404) return undefined;
+    if (!res.ok) throw new StratusError('Internal', `image ${digest}: HTTP ${res.status} from the control plane`);
+    return (await res.json()) as ImageManifest;
   }
 }

@@ -1,6 +1,8 @@
 export type { EnvironmentOptions, EnvironmentReport, WorkerAgent, WorkerStatus } from './agent.js';
 export { LocalWorkerAgent, removeStaleRunDirs, type LocalWorkerDeps } from './local-agent.js';
-export { UnpackedZipCache, type TaskFiles } from './code-cache.js';
+export { FunctionFiles, UnpackedZipCache, type TaskFiles } from './code-cache.js';
+export { ChunkCache, type ChunkCacheStats, type ChunkSource } from './chunk-cache.js';
+export { LazyImageMounts } from './image-mounts.js';
 export type { FunctionLogSink } from './environment.js';
 export { errorDocument, type Invocation, type InvocationOutcome, type InvocationResult, type ResponseSink } from './invocation.js';
 export { RESERVED_ENV_KEYS } from './runtimes.js';

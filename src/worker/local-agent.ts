@@ -91,7 +91,7 @@ export class LocalWorkerAgent implements WorkerAgent {
       id,
       functionName: fn.name,
       version: fn.version,
-      runtime: fn.runtime,
+      runtime: fn.runtime ?? 'image',
       memoryMb: fn.memoryMb,
       timeoutMs: fn.timeoutSec * 1000,
       initTimeoutMs: this.deps.initTimeoutMs ?? 10_000,
@@ -107,12 +107,13 @@ export class LocalWorkerAgent implements WorkerAgent {
     try {
       await slot.api.listen();
       await chmod(join(controlDir, 'runtime.sock'), 0o666);
-      const taskDir = stemTaskDir ?? (await this.deps.taskFiles.resolve(fn.code));
+      const files = stemTaskDir ? { taskDir: stemTaskDir } : await this.filesOf(fn);
       if (!stemTaskDir) this.cachedCode.add(fn.code.sha256);
       const launch = launchFor(fn, this.launchContext(id, fn, initType));
       const sandbox = await this.deps.driver.create({
         id,
-        taskDir,
+        ...files,
+        workingDir: launch.workingDir,
         runtimeDir: launch.runtimeDir,
         binds: launch.binds,
         controlDir,
@@ -130,6 +131,13 @@ export class LocalWorkerAgent implements WorkerAgent {
       await this.destroyEnvironment(id);
       throw err;
     }
+  }
+
+  /** A zip's unpacked directory, or an image's lazily mounted root filesystem. */
+  private async filesOf(fn: FunctionVersion): Promise<{ taskDir: string; rootDir?: string }> {
+    if (!fn.image) return { taskDir: await this.deps.taskFiles.resolve(fn.code) };
+    const rootDir = await this.deps.taskFiles.resolveImage(fn.image.digest);
+    return { taskDir: join(rootDir, 'var/task'), rootDir };
   }
 
   private launchContext(id: string, fn: FunctionVersion, initType: 'on-demand' | 'provisioned-concurrency') {
@@ -201,7 +209,7 @@ export class LocalWorkerAgent implements WorkerAgent {
     stem.memoryMb = fn.memoryMb;
     this.slots.set(envId, stem);
     const { env } = launchFor(fn, this.launchContext(envId, fn, 'on-demand'));
-    stem.env.specialize({ id: envId, functionName: fn.name, version: fn.version, runtime: fn.runtime, memoryMb: fn.memoryMb, timeoutMs: fn.timeoutSec * 1000 }, env);
+    stem.env.specialize({ id: envId, functionName: fn.name, version: fn.version, runtime: fn.runtime ?? 'image', memoryMb: fn.memoryMb, timeoutMs: fn.timeoutSec * 1000 }, env);
   }
 
   invoke(envId: string, invocation: Invocation): Promise<InvocationResult> {
@@ -263,7 +271,7 @@ function logStreamName(nowMs: number, version: string, envId: string): string {
 /** Removes the socket directories of workers that died without cleaning up (SIGKILL). */
 export async function removeStaleRunDirs(): Promise<void> {
   for (const name of await readdir(tmpdir())) {
-    const pid = /^stratus-run-(\d+)-/.exec(name)?.[1];
+    const pid = /^stratus-(?:run|chunks)-(\d+)-/.exec(name)?.[1];
     if (pid && !existsSync(`/proc/${pid}`)) await rm(join(tmpdir(), name), { recursive: true, force: true });
   }
 }

@@ -1,5 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import type { FunctionVersion, RuntimeId } from '../registry/index.js';
+import { StratusError } from '../shared/errors.js';
+import { imageLaunch } from './image-launch.js';
 
 /** How to start a function's runtime inside its sandbox. */
 export interface RuntimeLaunch {
@@ -10,6 +12,8 @@ export interface RuntimeLaunch {
   /** Command as seen inside the sandbox; stratus-init runs it as its child. */
   command: string[];
   env: Record<string, string>;
+  /** Working directory inside the sandbox (default /var/task). */
+  workingDir?: string;
 }
 
 export interface LaunchContext {
@@ -27,8 +31,8 @@ export interface LaunchContext {
 
 const NODE_RUNTIME_DIR = fileURLToPath(new URL('../runtimes/nodejs/', import.meta.url));
 const PYTHON_RUNTIME_DIR = fileURLToPath(new URL('../../../src/runtimes/python/', import.meta.url));
-const NATIVE_DIR = fileURLToPath(new URL('../../native/', import.meta.url));
-const INIT = '/var/rapid/stratus-init';
+export const NATIVE_DIR = fileURLToPath(new URL('../../native/', import.meta.url));
+export const INIT = '/var/rapid/stratus-init';
 
 /** Variables Lambda reserves; a function may not set them (see registry validation). */
 export const RESERVED_ENV_KEYS = [
@@ -71,11 +75,13 @@ const RECIPES: Record<RuntimeId, RuntimeRecipe> = {
 };
 
 export function launchFor(fn: FunctionVersion, ctx: LaunchContext): RuntimeLaunch {
+  if (fn.image) return imageLaunch(fn, fn.image, ctx);
+  if (!fn.runtime) throw new StratusError('Internal', `function ${fn.name} has neither a runtime nor an image`);
   const recipe = RECIPES[fn.runtime];
   return {
     runtimeDir: recipe.runtimeDir,
     binds: [{ source: NATIVE_DIR, target: '/var/rapid' }],
-    command: [INIT, ctx.runtimeApiHost, String(ctx.runtimeApiPort), ctx.runtimeApiSocket, '--', ...recipe.command(fn, ctx)],
+    command: initCommand(ctx, recipe.command(fn, ctx)),
     env: {
       PATH: '/usr/local/bin:/usr/bin:/bin:/opt/bin',
       LANG: 'en_US.UTF-8',
@@ -84,19 +90,31 @@ export function launchFor(fn: FunctionVersion, ctx: LaunchContext): RuntimeLaunc
       ...recipe.env,
       ...fn.environment,
       _HANDLER: fn.handler,
-      AWS_REGION: ctx.region,
-      AWS_DEFAULT_REGION: ctx.region,
       AWS_EXECUTION_ENV: `AWS_Lambda_${fn.runtime}`,
-      AWS_LAMBDA_FUNCTION_NAME: fn.name,
-      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memoryMb),
-      AWS_LAMBDA_FUNCTION_VERSION: fn.version,
-      AWS_LAMBDA_INITIALIZATION_TYPE: ctx.initType,
-      AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${fn.name}`,
-      AWS_LAMBDA_LOG_STREAM_NAME: ctx.logStreamName,
-      AWS_LAMBDA_RUNTIME_API: `${ctx.runtimeApiHost}:${ctx.runtimeApiPort}`,
-      STRATUS_RUNTIME_API_SOCKET: ctx.runtimeApiSocket,
-      LAMBDA_TASK_ROOT: '/var/task',
-      LAMBDA_RUNTIME_DIR: '/var/runtime',
+      ...lambdaVariables(fn, ctx),
     },
+  };
+}
+
+/** stratus-init (the sandbox's pid 1) relaying the Runtime API, then the runtime's own argv. */
+export function initCommand(ctx: LaunchContext, argv: string[]): string[] {
+  return [INIT, ctx.runtimeApiHost, String(ctx.runtimeApiPort), ctx.runtimeApiSocket, '--', ...argv];
+}
+
+/** The variables Lambda sets for every function, zip or image. */
+export function lambdaVariables(fn: FunctionVersion, ctx: LaunchContext): Record<string, string> {
+  return {
+    AWS_REGION: ctx.region,
+    AWS_DEFAULT_REGION: ctx.region,
+    AWS_LAMBDA_FUNCTION_NAME: fn.name,
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memoryMb),
+    AWS_LAMBDA_FUNCTION_VERSION: fn.version,
+    AWS_LAMBDA_INITIALIZATION_TYPE: ctx.initType,
+    AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${fn.name}`,
+    AWS_LAMBDA_LOG_STREAM_NAME: ctx.logStreamName,
+    AWS_LAMBDA_RUNTIME_API: `${ctx.runtimeApiHost}:${ctx.runtimeApiPort}`,
+    STRATUS_RUNTIME_API_SOCKET: ctx.runtimeApiSocket,
+    LAMBDA_TASK_ROOT: '/var/task',
+    LAMBDA_RUNTIME_DIR: '/var/runtime',
   };
 }

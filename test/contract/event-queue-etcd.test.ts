@@ -3,7 +3,7 @@
 // (The Journal contract's event-queue cases run on EtcdJournal too.)
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { createEtcdClient } from '../../src/journal/etcd-client.js';
+import { createEtcdClient } from '../../src/shared/etcd.js';
 import { EtcdEventQueue } from '../../src/journal/etcd-event-queue.js';
 import { freshPrefix, useEtcdCluster } from '../helpers/etcd.js';
 

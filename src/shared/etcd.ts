@@ -2,7 +2,7 @@ import { ConsecutiveBreaker, circuitBreaker, handleWhen, noop, retry } from 'coc
 import {
   Etcd3, GRPCUnavailableError, type ICompare, type IOperation, type IOptions, type ITxnResponse, type Namespace, type WatchBuilder, type Watcher,
 } from 'etcd3';
-import { StratusError, isStratusError } from '../shared/errors.js';
+import { StratusError, isStratusError } from './errors.js';
 
 /** How Stratus talks to etcd: which members, and how long one request may take. */
 export interface EtcdConnection {

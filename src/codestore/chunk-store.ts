@@ -1,0 +1,47 @@
+/**
+ * Container images, stored as 512 KiB chunks named by their sha256 and shared by every image
+ * (an image that shares base layers with another adds only its new chunks), plus one small
+ * manifest per image digest that lists its chunks in order.
+ */
+export const CHUNK_SIZE = 512 * 1024;
+
+/** What an image's entry point runs with, from the image's own config (OCI `config`). */
+export interface ImageRunConfig {
+  entrypoint: string[];
+  cmd: string[];
+  env: string[];
+  workingDir: string;
+}
+
+/** One image as the worker mounts it: a read-only EROFS filesystem cut into chunks. */
+export interface ImageManifest {
+  /** The OCI manifest digest the image was pulled by, `sha256:<hex>`. */
+  digest: string;
+  /** Bytes of the flattened filesystem image; every chunk but the last is CHUNK_SIZE. */
+  size: number;
+  chunkSize: number;
+  /** sha256 (hex) of each chunk, in order. */
+  chunks: string[];
+  config: ImageRunConfig;
+}
+
+export interface ChunkPutResult {
+  sha256: string;
+  /** false when the chunk was already stored (deduplicated). */
+  added: boolean;
+}
+
+export interface ChunkStore {
+  /** Stores a chunk under its sha256 (idempotent). */
+  putChunk(bytes: Buffer): Promise<ChunkPutResult>;
+  /** A stored chunk; rejects with ResourceNotFound if absent. */
+  getChunk(sha256: string): Promise<Buffer>;
+  hasChunk(sha256: string): Promise<boolean>;
+  /** Stores an image's manifest; call only once all its chunks are stored. */
+  putImage(manifest: ImageManifest): Promise<void>;
+  /** An image's manifest by digest, or undefined. */
+  getImage(digest: string): Promise<ImageManifest | undefined>;
+}
+
+export const IMAGE_DIGEST = /^sha256:[0-9a-f]{64}$/;
+export const CHUNK_NAME = /^[0-9a-f]{64}$/;

@@ -1,0 +1,2 @@
+export { ImageImporter, type ImageImporterOptions, type ImportedImage } from './importer.js';
+export { parseImageUri, type ImageReference } from './image-uri.js';

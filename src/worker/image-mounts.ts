@@ -1,0 +1,143 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { IMAGE_DIGEST } from '../codestore/index.js';
+import { StratusError } from '../shared/errors.js';
+import type { Logger } from '../shared/log.js';
+import type { ChunkCache, ChunkSource } from './chunk-cache.js';
+import { ChunkServer } from './chunk-server.js';
+import type { LazyImageSpec } from './fuse/lazy-image-fs.js';
+
+const FUSE_MAIN = fileURLToPath(new URL('./fuse/lazy-image-fs.js', import.meta.url));
+const run = promisify(execFile);
+
+export interface LazyImageMountsOptions {
+  /** Mount points live here, one directory per image (`<root>/<digest hex>/{fuse,root}`). */
+  root: string;
+  cache: ChunkCache;
+  /** Where image manifests come from (the code store, or the control plane). */
+  source: ChunkSource;
+  prefetchChunks: number;
+  nodePath: string;
+  log: Logger;
+}
+
+interface Mounted {
+  rootDir: string;
+  fuseDir: string;
+  fuse: ChildProcess;
+  exited: Promise<void>;
+}
+
+/**
+ * The kernel mounts EROFS straight on a file since Linux 6.12 (no loop device); older kernels
+ * get a read-only loop device over the same FUSE file.
+ */
+async function mountErofs(file: string, target: string): Promise<void> {
+  try {
+    await run('mount', ['-t', 'erofs', '-o', 'ro', file, target]);
+  } catch {
+    await run('mount', ['-t', 'erofs', '-o', 'ro,loop', file, target]);
+  }
+}
+
+/**
+ * Image functions' root filesystems, mounted lazily and shared by all sandboxes of an image: a
+ * FUSE server process exposes the image's EROFS bytes as one file (chunks fetched on first
+ * read), and the kernel mounts EROFS read-only on that file.
+ */
+export class LazyImageMounts {
+  private readonly mounts = new Map<string, Promise<Mounted>>();
+  private server: Promise<ChunkServer> | undefined;
+  private socketDir: string | undefined;
+
+  constructor(private readonly opts: LazyImageMountsOptions) {}
+
+  /** The mounted root filesystem of the image with this manifest digest. */
+  resolve(digest: string): Promise<string> {
+    if (!IMAGE_DIGEST.test(digest)) return Promise.reject(new StratusError('Internal', `malformed image digest ${digest}`));
+    let mounted = this.mounts.get(digest);
+    if (!mounted) {
+      mounted = this.mount(digest);
+      this.mounts.set(digest, mounted);
+      mounted.catch(() => this.mounts.delete(digest));
+    }
+    return mounted.then((m) => m.rootDir);
+  }
+
+  stats() {
+    return { ...this.opts.cache.stats(), mountedImages: this.mounts.size };
+  }
+
+  private async mount(digest: string): Promise<Mounted> {
+    const manifest = await this.opts.source.getImage(digest);
+    if (!manifest) throw new StratusError('ResourceNotFound', `Image ${digest} is not in the code store`);
+    const server = await (this.server ??= this.startServer());
+    const dir = join(this.opts.root, digest.slice(7, 23));
+    const [fuseDir, rootDir] = [join(dir, 'fuse'), join(dir, 'root')];
+    await mkdir(fuseDir, { recursive: true });
+    await mkdir(rootDir, { recursive: true });
+    const spec: LazyImageSpec = {
+      mountpoint: fuseDir, socket: server.path, size: manifest.size, chunkSize: manifest.chunkSize, chunks: manifest.chunks, prefetch: this.opts.prefetchChunks,
+    };
+    await writeFile(join(dir, 'spec.json'), JSON.stringify(spec));
+    const fuse = spawn(this.opts.nodePath, [FUSE_MAIN, join(dir, 'spec.json')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const exited = new Promise<void>((resolve) => fuse.once('exit', () => resolve()));
+    let stderr = '';
+    fuse.stderr?.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      this.opts.log.warn({ image: digest, fuse: d.toString().trim() }, 'image FUSE server');
+    });
+    const mounted = { rootDir, fuseDir, fuse, exited };
+    try {
+      await new Promise<void>((resolve, reject) => {
+        fuse.stdout?.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());
+        void exited.then(() => reject(new Error(`the FUSE server exited: ${stderr.trim()}`)));
+      });
+      await mountErofs(join(fuseDir, 'image.erofs'), rootDir);
+    } catch (cause) {
+      await this.unmount(mounted);
+      throw new StratusError('SandboxCreateFailed', `Image ${digest} could not be mounted: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    }
+    this.opts.log.info({ image: digest, chunks: manifest.chunks.length, bytes: manifest.size }, 'image mounted lazily');
+    return mounted;
+  }
+
+  private async startServer(): Promise<ChunkServer> {
+    this.socketDir = await mkdtemp(join(tmpdir(), `stratus-chunks-${process.pid}-`));
+    const server = new ChunkServer(join(this.socketDir, 'chunks.sock'), this.opts.cache);
+    await server.listen();
+    return server;
+  }
+
+  private async unmount(m: Mounted): Promise<void> {
+    await run('umount', ['-l', m.rootDir]).catch(() => {});
+    m.fuse.kill('SIGTERM');
+    const timer = setTimeout(() => m.fuse.kill('SIGKILL'), 3000);
+    await m.exited;
+    clearTimeout(timer);
+    await run('fusermount', ['-uz', m.fuseDir]).catch(() => {});
+  }
+
+  async shutdown(): Promise<void> {
+    if (this.mounts.size > 0) this.opts.log.info(this.stats(), 'image chunk cache at shutdown');
+    const all = [...this.mounts.values()];
+    this.mounts.clear();
+    for (const m of await Promise.allSettled(all)) if (m.status === 'fulfilled') await this.unmount(m.value);
+    if (this.server) await (await this.server).close().catch(() => {});
+    if (this.socketDir) await rm(this.socketDir, { recursive: true, force: true });
+  }
+
+  /** Unmounts what a killed predecessor left under the root (lazily: nothing may still use it). */
+  async cleanup(): Promise<void> {
+    for (const name of await readdir(this.opts.root).catch(() => [] as string[])) {
+      const dir = join(this.opts.root, name);
+      await run('umount', ['-l', join(dir, 'root')]).catch(() => {});
+      await run('fusermount', ['-uz', join(dir, 'fuse')]).catch(() => {});
+      await rm(dir, { recursive: true, force: true }).catch(() => {});
+    }
+  }
+}
