@@ -40,3 +40,7 @@ if [ ! -x dist/native/stratus-init ] || [ native/stratus-init.c -nt dist/native/
   mkdir -p dist/native
   cc -O2 -Wall -Wextra -o dist/native/stratus-init native/stratus-init.c
 fi
+
+# CRIU for SnapStart: Debian trixie's criu 4.1 in a private prefix (.cache/criu), system untouched.
+# A host where it cannot be installed still runs; SnapStart then reports OptimizationStatus Off.
+bash scripts/install-criu.sh || echo "setup: criu could not be installed; SnapStart will be unavailable" >&2
