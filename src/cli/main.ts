@@ -10,10 +10,10 @@ import { startWorkerProcess } from './worker.js';
 const USAGE = `Usage:
   stratus up     [--port 9001] [--host 127.0.0.1] [--data-dir .stratus] [--keep-alive-ms 300000]
                  [--worker-memory-mb N] [--warm-pool 0] [--lease-ms 3000] [--account-concurrency 1000]
-                 [--log-level info] [--function-logs stdout|off]
+                 [--log-level info] [--function-logs stdout|off] [--snapstart criu|off]
   stratus worker --control-plane http://HOST:PORT [--host 127.0.0.1] [--port 0] [--id NAME]
                  [--data-dir .stratus-worker] [--worker-memory-mb N] [--warm-pool 0] [--heartbeat-ms 1000]
-                 [--log-level info]
+                 [--log-level info] [--snapstart criu|off]
 
 up: starts Stratus on one machine (the Lambda API on http://HOST:PORT, and one worker in-process).
     Credentials: STRATUS_ACCESS_KEY_ID / STRATUS_SECRET_ACCESS_KEY, or a key pair generated once
@@ -35,6 +35,7 @@ const OPTIONS = {
   'function-logs': { type: 'string' },
   'control-plane': { type: 'string' },
   id: { type: 'string' },
+  snapstart: { type: 'string' },
 } as const;
 
 type Flags = ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>['values'];
@@ -50,6 +51,7 @@ function configFrom(flags: Flags, env: NodeJS.ProcessEnv, defaultDataDir: string
     assignment: { keepAliveMs: num(flags['keep-alive-ms']) },
     concurrency: { accountLimit: num(flags['account-concurrency']) },
     worker: { functionLogs: flags['function-logs'], memoryMb: num(flags['worker-memory-mb']), warmPoolSize: num(flags['warm-pool']) },
+    sandbox: { snapStart: flags.snapstart },
     cluster: { token: env.STRATUS_CLUSTER_TOKEN || undefined, leaseMs: num(flags['lease-ms']), heartbeatMs: num(flags['heartbeat-ms']) },
     credentials:
       env.STRATUS_ACCESS_KEY_ID && env.STRATUS_SECRET_ACCESS_KEY

@@ -10,6 +10,7 @@ import {
 import { SqliteJournal } from '../journal/index.js';
 import { PlacementService } from '../placement/index.js';
 import { FunctionRegistry } from '../registry/index.js';
+import { SnapStartService } from '../snapstart/index.js';
 import { systemClock, type Clock } from '../shared/clock.js';
 import type { StratusConfig } from '../shared/config.js';
 import type { Logger } from '../shared/log.js';
@@ -78,6 +79,10 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
     applyProvisioned(name);
   });
   for (const fn of registry.list()) applyProvisioned(fn.name);
+  // SnapStart: versions published with ApplyOn PublishedVersions are checkpointed on a worker;
+  // a snapshot cut short by a restart is made again.
+  const snapStart = new SnapStartService({ registry, workers: () => placement.workers(), code, log: log.child({ component: 'snapstart' }) });
+  for (const version of registry.versions.all()) if (version.snapshot?.status === 'pending') snapStart.prepare(version);
 
   const { accountLimit, minUnreserved } = config.concurrency;
   const limiter = new ConcurrencyLimiter({

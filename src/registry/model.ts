@@ -31,6 +31,19 @@ export interface FunctionRecord {
   reservedConcurrency?: number;
   /** PutProvisionedConcurrencyConfig, per qualifier (a version or an alias). */
   provisioned?: Record<string, ProvisionedConfig>;
+  /** SnapStart.ApplyOn: 'PublishedVersions' snapshots each published version. Absent: None. */
+  snapStart?: 'PublishedVersions' | 'None';
+}
+
+/** SnapStart state of a published version (see docs/snapstart.md). */
+export interface VersionSnapshot {
+  /** pending: being made (State Pending); ready: clones restore from `image`; off: cold starts boot. */
+  status: 'pending' | 'ready' | 'off' | 'failed';
+  /** The checkpoint, as one tar in the code store. */
+  image?: CodeRef;
+  /** Why SnapStart is off or failed (StateReasonCode, StateReason). */
+  reasonCode?: string;
+  reason?: string;
 }
 
 export interface ProvisionedConfig {
@@ -47,6 +60,7 @@ export interface PublishedVersion extends FunctionSnapshot {
   version: string;
   /** $LATEST's RevisionId right after this version was published: unchanged means nothing to publish. */
   sourceRevisionId: string;
+  snapshot?: VersionSnapshot;
 }
 
 /** An alias: a name for one version, optionally sharing traffic with a second one. */
@@ -90,6 +104,8 @@ export interface FunctionVersion extends FunctionRecord {
   version: string;
   /** Unqualified function ARN. */
   functionArn: string;
+  /** A published version's SnapStart state. */
+  snapshot?: VersionSnapshot;
 }
 
 /**

@@ -18,6 +18,8 @@ export type ErrorCode =
   | 'Forbidden'
   | 'ServiceUnavailable'
   | 'SandboxCreateFailed'
+  /** A sandbox could not be checkpointed or restored (SnapStart); the caller falls back. */
+  | 'SnapshotFailed'
   | 'WorkerUnavailable'
   | 'Internal';
 

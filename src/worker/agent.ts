@@ -14,6 +14,8 @@ export interface WorkerAgent {
   destroyEnvironment(envId: string): Promise<void>;
   /** Tells `listener` when an environment ends on its own (its runtime exited, it was killed). */
   onEnvironmentLost(listener: (envId: string) => void): void;
+  /** SnapStart: boots, initializes and checkpoints `fn`; the snapshot as a tar (absent: not offered). */
+  createSnapshot?(fn: FunctionVersion): Promise<{ tar: Buffer; sha256: string }>;
   status(): WorkerStatus;
   shutdown(): Promise<void>;
 }
