@@ -20,9 +20,10 @@ import { coldStart } from './scenarios/cold-start.js';
 import { footprint } from './scenarios/footprint.js';
 import { warmConcurrent } from './scenarios/warm-concurrent.js';
 import { warmSequential } from './scenarios/warm-sequential.js';
+import { snapStart } from './scenarios/snapstart.js';
 import { STRATUS_ARGS, STRATUS_KEEP_ALIVE_MS } from './targets.js';
 
-const SCENARIOS: Scenario[] = [warmSequential, warmConcurrent, coldStart, burst, footprint];
+const SCENARIOS: Scenario[] = [warmSequential, warmConcurrent, coldStart, burst, footprint, snapStart];
 const BENCH_DIR = fileURLToPath(new URL('../../bench/', import.meta.url));
 
 /** wrk is a Debian package; install it once if missing (the Node load generator is the fallback). */

@@ -68,7 +68,7 @@ export class CriuSnapshots implements SnapshotDriver {
     const external = mounts.filter((m) => !OWN_FILESYSTEMS.has(m.fstype)).map((m) => m.mountPoint);
     await copySkeleton(`/proc/${pid}/root`, join(dir, 'root'), new Set(mounts.map((m) => m.mountPoint)));
     await writeFile(join(dir, META), JSON.stringify({ external } satisfies SnapshotMeta));
-    const args = ['dump', '-t', String(pid), '-D', join(dir, 'img'), '-W', dir, '-o', 'dump.log', '--tcp-established',
+    const args = ['dump', '-t', String(pid), '-D', join(dir, 'img'), '-W', dir, '-o', 'dump.log', '--tcp-established', '--network-lock', 'skip',
       ...external.flatMap((m) => ['--external', `mnt[${m}]:${m}`])];
     try {
       await run(this.opts.criuPath, args, { timeout: 120_000 });
@@ -87,7 +87,7 @@ export class CriuSnapshots implements SnapshotDriver {
     await writeFile(join(spec.controlDir, MARKER), '');
     const pidFile = join(spec.controlDir, 'sandbox.pid');
     const args = ['restore', '-D', join(image.dir, 'img'), '-W', spec.controlDir, '-o', 'restore.log', '--root', join(image.dir, 'root'),
-      '--tcp-established', '--manage-cgroups=ignore', '--pidfile', pidFile,
+      '--tcp-established', '--network-lock', 'skip', '--manage-cgroups=ignore', '--pidfile', pidFile,
       ...meta.external.flatMap((m) => ['--external', `mnt[${m}]:${sources.get(m) ?? realpathSync(m)}`])];
     const { child, exited, peak } = await spawnInCgroups(this.opts.sandbox, spec, this.opts.criuPath, args, () => fifo.release());
     child.stdout?.resume();
