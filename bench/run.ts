@@ -70,7 +70,8 @@ async function main(): Promise<number> {
   const startedAt = new Date();
   const loadAvgAtStart = loadavg();
   const loadGen = ensureWrk();
-  const peer = await ensurePeer();
+  // Only the warm-concurrent scenario compares against the peer: install it only when it runs.
+  const peer = chosen.some((s) => s.id === 'warm-concurrent') ? await ensurePeer() : { ok: false, error: 'not needed by the chosen scenarios' };
   if (!peer.ok) log(`peer not available: ${peer.error}`);
   const ctx: BenchContext = {
     rounds: values.rounds ? Math.max(1, Number(values.rounds)) : quick ? 2 : 5,

@@ -45,12 +45,14 @@ async function environments(stratus: BenchStratus): Promise<number> {
   return n;
 }
 
-/** A tag change retires every environment of the function (also its versions'). */
+/** A tag change retires every environment of a function (also its versions'): here, of both. */
 let seq = 0;
-async function retireAll(stratus: BenchStratus, fn: string, expected = 0): Promise<void> {
-  const arn = (await stratus.proc.lambda.send(new GetFunctionConfigurationCommand({ FunctionName: fn }))).FunctionArn;
-  await stratus.proc.lambda.send(new TagResourceCommand({ Resource: arn, Tags: { bench: String(seq++) } }));
-  if (!(await waitUntil(async () => (await environments(stratus)) <= expected, 15_000))) throw new Error(`environments of ${fn} did not go away`);
+async function retireAll(stratus: BenchStratus): Promise<void> {
+  for (const fn of [HEAVY, HELLO]) {
+    const arn = (await stratus.proc.lambda.send(new GetFunctionConfigurationCommand({ FunctionName: fn }))).FunctionArn;
+    await stratus.proc.lambda.send(new TagResourceCommand({ Resource: arn, Tags: { bench: String(seq++) } }));
+  }
+  if (!(await waitUntil(async () => (await environments(stratus)) === 0, 15_000))) throw new Error('retired environments did not go away');
 }
 
 function restoreOf(reply: Reply, what: string): { e2e: number; restore: number } {
@@ -86,20 +88,20 @@ export const snapStart: Scenario = {
       const tail = { 'x-amz-log-type': 'Tail' };
       const steps: Record<string, (round: number) => Promise<void>> = {
         heavyBoot: async (r) => {
-          await retireAll(stratus, HEAVY);
+          await retireAll(stratus);
           const reply = await heavyLatest.invoke('{}', tail);
           expectOk(reply, 'heavy $LATEST cold start');
           s.heavyBoot.add(r, reply.ms);
           s.heavyBootInit.add(r, reportOf(reply).initDurationMs ?? NaN);
         },
         heavyRestore: async (r) => {
-          await retireAll(stratus, HEAVY);
+          await retireAll(stratus);
           const c = restoreOf(await heavyV1.invoke('{}', tail), 'heavy:1 restore');
           s.heavyRestore.add(r, c.e2e);
           s.heavyRestoreDuration.add(r, c.restore);
         },
         helloRestore: async (r) => {
-          await retireAll(stratus, HELLO);
+          await retireAll(stratus);
           const c = restoreOf(await helloV1.invoke('{}', tail), 'hello:1 restore');
           s.helloRestore.add(r, c.e2e);
           s.helloRestoreDuration.add(r, c.restore);
@@ -117,7 +119,7 @@ export const snapStart: Scenario = {
       for (const series of Object.values(s)) series.rounds.length = 0;
       for (let round = 0; round < ctx.rounds; round++) {
         for (let i = 0; i < reps; i++) for (const k of rotate(Object.keys(steps), round + i)) await steps[k]?.(round);
-        await retireAll(stratus, HELLO);
+        await retireAll(stratus);
         const t0 = Date.now();
         const burst = await Promise.all(Array.from({ length: CONCURRENT }, () => helloV1.invoke('{"holdMs":200}', tail)));
         s.burstWall.add(round, Date.now() - t0);

@@ -1,6 +1,6 @@
 import { execFile, type ChildProcess } from 'node:child_process';
 import { existsSync, lstatSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
-import { mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
@@ -77,6 +77,7 @@ export class CriuSnapshots implements SnapshotDriver {
       throw new StratusError('SnapshotFailed', `criu dump failed: ${lastErrors(log) || String(err)}`, { cause: err });
     }
     await sandbox.exited;
+    await dropDefaultNetworkState(join(dir, 'img'));
     return { dir };
   }
 
@@ -101,6 +102,16 @@ export class CriuSnapshots implements SnapshotDriver {
       throw new StratusError('SnapshotFailed', `criu restore failed: ${lastErrors(log) || String(cause)}`, { cause });
     }
   }
+}
+
+/**
+ * A checkpointable sandbox's network namespace has only `lo`: its addresses, routes, rules and
+ * (empty) firewall tables are what the kernel sets up when criu brings `lo` up again. Without
+ * these images a restore runs no `ip` / `iptables-restore` processes (~8 fewer per clone).
+ */
+async function dropDefaultNetworkState(imgDir: string): Promise<void> {
+  const defaults = /^(ifaddr|route|route6|rule|iptables|ip6tables|nftables)-\d+\.img$/;
+  await Promise.all((await readdir(imgDir)).filter((f) => defaults.test(f)).map((f) => rm(join(imgDir, f))));
 }
 
 /** Where each bind of a sandbox comes from on the host, by its path inside. */
