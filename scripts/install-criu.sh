@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PREFIX="${1:-$PWD/.cache/criu}"
-[ -x "$PREFIX/bin/criu" ] && [ -f "$PREFIX/.complete" ] && exit 0
+[ -x "$PREFIX/bin/criu" ] && [ -f "$PREFIX/.complete" ] && [ "$PREFIX/.complete" -nt "$0" ] && exit 0
 
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
@@ -40,7 +40,8 @@ cat > "$PREFIX.tmp/bin/criu" <<WRAP
 # criu 4.1 from Debian trixie, through its own loader and libraries (see scripts/install-criu.sh).
 P="$PREFIX"
 preload=""
-case "\$(uname -r)" in
+read -r release < /proc/sys/kernel/osrelease
+case "\$release" in
   [0-5].*|6.[0-9].*|6.1[0-5].*) ;;
   *) preload="--preload \$P/bin/getsockopt-shim.so" ;;
 esac

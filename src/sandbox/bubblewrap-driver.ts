@@ -39,7 +39,7 @@ export class BubblewrapSandboxDriver implements SandboxDriver {
   snapshots?: SnapshotDriver;
 
   async create(spec: SandboxSpec): Promise<Sandbox> {
-    const fifo = spec.checkpointable ? openStdioFifo(spec.controlDir) : undefined;
+    const fifo = spec.checkpointable ? await openStdioFifo(spec.controlDir) : undefined;
     let network: OutboundNetwork | undefined;
     const started = await spawnInCgroups(this.opts, spec, this.opts.bwrapPath, this.argsFor(spec), () => {
       network?.stop();

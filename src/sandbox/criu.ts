@@ -84,7 +84,7 @@ export class CriuSnapshots implements SnapshotDriver {
   async restore(spec: SandboxSpec, image: SnapshotImage): Promise<Sandbox> {
     const meta = JSON.parse(await readFile(join(image.dir, META), 'utf8')) as SnapshotMeta;
     const sources = bindSources(spec);
-    const fifo = openStdioFifo(spec.controlDir);
+    const fifo = await openStdioFifo(spec.controlDir);
     await writeFile(join(spec.controlDir, MARKER), '');
     const pidFile = join(spec.controlDir, 'sandbox.pid');
     const args = ['restore', '-D', join(image.dir, 'img'), '-W', spec.controlDir, '-o', 'restore.log', '--root', join(image.dir, 'root'),

@@ -1,7 +1,8 @@
 import { constants, openSync, closeSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import type { Readable } from 'node:stream';
 
 /** Where a checkpointable sandbox's init opens its stdout and stderr (inside: /run/stratus/stdio). */
@@ -19,9 +20,9 @@ export interface StdioFifo {
  * sandbox (CRIU can dump and restore that, unlike a host descriptor). The worker holds a write
  * end itself so the stream does not end before the sandbox has opened the FIFO.
  */
-export function openStdioFifo(controlDir: string): StdioFifo {
+export async function openStdioFifo(controlDir: string): Promise<StdioFifo> {
   const path = join(controlDir, STDIO_FIFO);
-  execFileSync('mkfifo', ['-m', '0666', path]);
+  await promisify(execFile)('mkfifo', ['-m', '0666', path]);
   const readFd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   const keepOpen = openSync(path, constants.O_WRONLY | constants.O_NONBLOCK);
   const output = new Socket({ fd: readFd, readable: true, writable: false });
