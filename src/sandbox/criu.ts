@@ -90,7 +90,9 @@ export class CriuSnapshots implements SnapshotDriver {
     const args = ['restore', '-D', join(image.dir, 'img'), '-W', spec.controlDir, '-o', 'restore.log', '--root', join(image.dir, 'root'),
       '--tcp-established', '--network-lock', 'skip', '--manage-cgroups=ignore', '--pidfile', pidFile,
       ...meta.external.flatMap((m) => ['--external', `mnt[${m}]:${sources.get(m) ?? realpathSync(m)}`])];
-    const { child, exited, peak } = await spawnInCgroups(this.opts.sandbox, spec, this.opts.criuPath, args, () => fifo.release());
+    // criu stays the clone's parent; if Stratus dies, criu is killed, and the clone with it
+    // (its pid 1 keeps bwrap's --die-with-parent signal, now aimed at criu).
+    const { child, exited, peak } = await spawnInCgroups(this.opts.sandbox, spec, '/usr/bin/setpriv', ['--pdeathsig', 'KILL', '--', this.opts.criuPath, ...args], () => fifo.release());
     child.stdout?.resume();
     try {
       const pid = await restoredPid(pidFile, exited);
