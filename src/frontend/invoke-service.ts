@@ -38,6 +38,10 @@ export class InvokeService {
   }
 
   async invoke(req: InvokeRequest, version = this.resolve(req.functionName, req.qualifier)): Promise<InvokeOutcome> {
+    if (version.snapshot?.status === 'pending') {
+      // A SnapStart version is invocable once its snapshot is made (Lambda: State Pending).
+      throw new StratusError('ResourceConflict', 'The operation cannot be performed at this time. The function is currently in the following state: Pending');
+    }
     const leave = this.limiter.enter(version.name);
     try {
       return await this.run(req, version);

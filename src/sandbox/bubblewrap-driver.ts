@@ -75,7 +75,8 @@ export class BubblewrapSandboxDriver implements SandboxDriver {
       '--die-with-parent', '--as-pid-1',
       '--info-fd', '3', '--block-fd', '4',
       ...this.rootArgs,
-      '--size', String(spec.tmpSizeMb * 1024 * 1024), '--tmpfs', '/tmp',
+      // Under the uid-0 map the function's uid does not own new mounts: /tmp is sticky and open to all.
+      ...(spec.checkpointable ? ['--perms', '1777'] : []), '--size', String(spec.tmpSizeMb * 1024 * 1024), '--tmpfs', '/tmp',
       '--ro-bind', spec.taskDir, '/var/task',
       ...(spec.optDir ? ['--ro-bind', spec.optDir, '/opt'] : ['--size', '4096', '--tmpfs', '/opt', '--remount-ro', '/opt']),
       ...(spec.runtimeDir ? ['--ro-bind', spec.runtimeDir, '/var/runtime'] : []),

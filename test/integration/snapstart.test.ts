@@ -3,11 +3,15 @@
 // with its own randomness and its own memory limit. Where CRIU is unavailable the version
 // reports OptimizationStatus Off with a reason and cold starts boot as usual.
 import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
   CreateFunctionCommand, GetFunctionConfigurationCommand, InvokeCommand, PublishVersionCommand, UpdateFunctionConfigurationCommand,
   type GetFunctionConfigurationCommandOutput,
 } from '@aws-sdk/client-lambda';
+import { aws } from '../helpers/aws-cli.js';
 import { startStratus, type StratusProcess } from '../helpers/stratus.js';
 import { makeZip } from '../helpers/zip.js';
 
@@ -16,6 +20,7 @@ const ROLE = 'arn:aws:iam::123456789012:role/r';
 const NODE_CODE = `
 const crypto = require('node:crypto');
 const initId = crypto.randomUUID();
+require('node:fs').writeFileSync('/tmp/from-init.txt', initId);
 const table = new Map();
 for (let i = 0; i < 20000; i++) table.set('k' + i, { i, text: 'row ' + i });
 let restored = 0;
@@ -26,7 +31,7 @@ exports.handler = async (event) => {
   if (event.allocateMb) { const keep = []; for (let i = 0; i < event.allocateMb; i++) keep.push(Buffer.alloc(1024 * 1024, 1)); return keep.length; }
   await new Promise((r) => setTimeout(r, event.holdMs || 0));
   return {
-    initId, rows: table.size, row: table.get('k123').text, restored, closedBeforeSnapshot,
+    initId, tmpFile: require('node:fs').readFileSync('/tmp/from-init.txt', 'utf8'), rows: table.size, row: table.get('k123').text, restored, closedBeforeSnapshot,
     initType: process.env.AWS_LAMBDA_INITIALIZATION_TYPE,
     uuid: crypto.randomUUID(), bytes: crypto.randomBytes(16).toString('hex'), math: Math.random(),
   };
@@ -47,7 +52,7 @@ def handler(event, context):
 `;
 
 interface Clone {
-  initId: string; rows: number; row: string; restored: number; closedBeforeSnapshot: boolean; initType: string;
+  initId: string; tmpFile: string; rows: number; row: string; restored: number; closedBeforeSnapshot: boolean; initType: string;
   uuid: string; bytes: string; math: number;
 }
 
@@ -86,6 +91,9 @@ describe('SnapStart with CRIU', () => {
     const published = await createSnapStartFunction(s, 'snap', { 'index.js': NODE_CODE }, 'nodejs20.x', 'index.handler');
     assert.equal(published.State, 'Pending');
     assert.deepEqual(published.SnapStart, { ApplyOn: 'PublishedVersions', OptimizationStatus: 'Off' });
+    await assert.rejects(s.lambda.send(new InvokeCommand({ FunctionName: 'snap', Qualifier: '1' })), {
+      name: 'ResourceConflictException', message: 'The operation cannot be performed at this time. The function is currently in the following state: Pending',
+    });
     const config = await untilActive(s, 'snap', '1');
     assert.equal(config.State, 'Active', `${config.StateReasonCode}: ${config.StateReason}`);
     assert.deepEqual(config.SnapStart, { ApplyOn: 'PublishedVersions', OptimizationStatus: 'On' });
@@ -102,6 +110,7 @@ describe('SnapStart with CRIU', () => {
       assert.doesNotMatch(run.log, /Init Duration/);
       const clone = clones[i] as Clone;
       assert.equal(clone.rows, 20000);
+      assert.equal(clone.tmpFile, clone.initId, '/tmp written during init is in the snapshot');
       assert.equal(clone.row, 'row 123');
       assert.equal(clone.restored, 1, 'the after-restore hook ran once');
       assert.equal(clone.closedBeforeSnapshot, true, 'the before-snapshot hook ran');
@@ -155,6 +164,57 @@ describe('SnapStart with CRIU', () => {
       name: 'ValidationException',
       message: "1 validation error detected: Value 'Always' at 'snapStart.applyOn' failed to satisfy constraint: Member must satisfy enum value set: [PublishedVersions, None]",
     });
+  });
+});
+
+/** A provided.al2023 runtime knows nothing of SnapStart: it is checkpointed at its first GET next. */
+const PROVIDED_BOOTSTRAP = `#!/bin/sh
+API="http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime"
+INIT_ID=$(cat /proc/sys/kernel/random/uuid)
+while true; do
+  HEADERS=$(mktemp)
+  curl -sS -LD "$HEADERS" "$API/invocation/next" >/dev/null
+  REQUEST_ID=$(grep -Fi Lambda-Runtime-Aws-Request-Id "$HEADERS" | tr -d '[:space:]' | cut -d: -f2)
+  rm -f "$HEADERS"
+  curl -sS -X POST -d "{\\"init\\":\\"$INIT_ID\\",\\"now\\":\\"$(cat /proc/sys/kernel/random/uuid)\\"}" "$API/invocation/$REQUEST_ID/response" >/dev/null
+done
+`;
+
+describe('SnapStart with the AWS CLI and a provided runtime', () => {
+  let s: StratusProcess;
+  before(async () => {
+    s = await startStratus();
+  });
+  after(() => s.stop());
+
+  test('a sh + curl bootstrap is checkpointed at its first /next and restored', async () => {
+    await s.lambda.send(new CreateFunctionCommand({
+      FunctionName: 'snapsh', Runtime: 'provided.al2023', Role: ROLE, Handler: 'x',
+      Code: { ZipFile: await makeZip({ bootstrap: PROVIDED_BOOTSTRAP }, { bootstrap: 0o100755 }) },
+    }));
+    const update = await aws(s, ['lambda', 'update-function-configuration', '--function-name', 'snapsh', '--snap-start', 'ApplyOn=PublishedVersions']);
+    assert.equal(update.code, 0, update.stderr);
+    assert.deepEqual(JSON.parse(update.stdout).SnapStart, { ApplyOn: 'PublishedVersions', OptimizationStatus: 'Off' });
+    const published = await aws(s, ['lambda', 'publish-version', '--function-name', 'snapsh']);
+    assert.equal(published.code, 0, published.stderr);
+    assert.equal(JSON.parse(published.stdout).State, 'Pending');
+    const config = await untilActive(s, 'snapsh', '1');
+    assert.equal(config.SnapStart?.OptimizationStatus, 'On', `${config.StateReasonCode}: ${config.StateReason}`);
+    const shown = await aws(s, ['lambda', 'get-function-configuration', '--function-name', 'snapsh', '--qualifier', '1', '--query', 'SnapStart']);
+    assert.deepEqual(JSON.parse(shown.stdout), { ApplyOn: 'PublishedVersions', OptimizationStatus: 'On' });
+    const dir = await mkdtemp(join(tmpdir(), 'snapsh-'));
+    try {
+      const runs = await Promise.all([1, 2].map(async (i) => {
+        const out = await aws(s, ['lambda', 'invoke', '--function-name', 'snapsh', '--qualifier', '1', '--log-type', 'Tail', join(dir, `out${i}.json`)]);
+        assert.equal(out.code, 0, out.stderr);
+        return { body: JSON.parse(await readFile(join(dir, `out${i}.json`), 'utf8')) as { init: string; now: string }, meta: JSON.parse(out.stdout) as { LogResult: string } };
+      }));
+      assert.equal(runs[0]?.body.init, runs[1]?.body.init, 'both clones carry the init state of the snapshot');
+      assert.notEqual(runs[0]?.body.now, runs[1]?.body.now);
+      for (const run of runs) assert.match(Buffer.from(run.meta.LogResult, 'base64').toString(), /Restore Duration: [\d.]+ ms\tBilled Restore Duration: \d+ ms/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 
