@@ -41,7 +41,7 @@ export class BubblewrapSandboxDriver implements SandboxDriver {
   async create(spec: SandboxSpec): Promise<Sandbox> {
     const fifo = spec.checkpointable ? await openStdioFifo(spec.controlDir) : undefined;
     let network: OutboundNetwork | undefined;
-    const started = await spawnInCgroups(this.opts, spec, this.opts.bwrapPath, this.argsFor(spec), () => {
+    const started = await spawnInCgroups(this.opts, spec, this.opts.bwrapPath, this.argsFor(spec), spec.checkpointable ? 6 : 5, () => {
       network?.stop();
       fifo?.release();
     });
@@ -109,15 +109,15 @@ export interface CgroupedChild {
 
 /**
  * Starts `file args` in fresh cgroups with the spec's limits (joined before its first
- * instruction), stdio pipes plus fds 3-5 for bwrap's info and block pipes.
+ * instruction), with `fds` pipes: stdio, then bwrap's info and block pipes (3, 4, and 5).
  */
 export async function spawnInCgroups(
-  opts: Pick<BubblewrapOptions, 'cgroups' | 'minCpuCores' | 'pidsMax'>, spec: SandboxSpec, file: string, args: string[], onExit: () => void,
+  opts: Pick<BubblewrapOptions, 'cgroups' | 'minCpuCores' | 'pidsMax'>, spec: SandboxSpec, file: string, args: string[], fds: number, onExit: () => void,
 ): Promise<CgroupedChild> {
   const cgroup = await opts.cgroups.create(spec.id, sandboxLimits(opts, spec.memoryMb));
   const child = spawn('/bin/sh', ['-c', JOIN_CGROUPS, 'sh', file, ...args], {
     env: { ...spec.env, STRATUS_CGROUP_PROCS: cgroup.procsFiles.join(' ') },
-    stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe', 'pipe'],
+    stdio: Array.from({ length: fds }, () => 'pipe' as const),
   });
   child.stdin?.end();
   // The info and block pipes are socketpairs; bwrap closing its end may reset ours.

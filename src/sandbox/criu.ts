@@ -92,7 +92,7 @@ export class CriuSnapshots implements SnapshotDriver {
       ...meta.external.flatMap((m) => ['--external', `mnt[${m}]:${sources.get(m) ?? realpathSync(m)}`])];
     // criu stays the clone's parent; if Stratus dies, criu is killed, and the clone with it
     // (its pid 1 keeps bwrap's --die-with-parent signal, now aimed at criu).
-    const { child, exited, peak } = await spawnInCgroups(this.opts.sandbox, spec, '/usr/bin/setpriv', ['--pdeathsig', 'KILL', '--', this.opts.criuPath, ...args], () => fifo.release());
+    const { child, exited, peak } = await spawnInCgroups(this.opts.sandbox, spec, '/usr/bin/setpriv', ['--pdeathsig', 'KILL', '--', this.opts.criuPath, ...args], 3, () => fifo.release());
     child.stdout?.resume();
     try {
       const pid = await restoredPid(pidFile, exited);

@@ -82,7 +82,8 @@ export class LocalWorkerAgent implements WorkerAgent {
   async createEnvironment(envId: string, fn: FunctionVersion, opts: EnvironmentOptions = {}): Promise<void> {
     if (this.slots.has(envId)) throw new StratusError('Internal', `environment ${envId} exists`);
     const initType = opts.initType ?? 'on-demand';
-    const image = fn.snapshot?.status === 'ready' ? fn.snapshot.image : undefined;
+    // A snapshot's sandbox has no outbound network: a function tagged for it since boots instead.
+    const image = fn.snapshot?.status === 'ready' && !wantsNetwork(fn) ? fn.snapshot.image : undefined;
     const stem = initType === 'on-demand' && !image && this.fitsWarmPool(fn) ? this.takeStem() : undefined;
     if (stem) return this.specialize(stem, envId, fn);
     if (image && (await this.restore(envId, fn, initType, image))) return;
@@ -125,6 +126,7 @@ export class LocalWorkerAgent implements WorkerAgent {
     const cache = this.deps.snapshotCache;
     const unavailable = snapshots && cache ? await snapshots.unavailableReason() : `the ${this.deps.driver.name} sandbox driver cannot checkpoint`;
     if (unavailable || !snapshots || !cache) throw new StratusError('SnapshotFailed', unavailable ?? 'no snapshot support');
+    if (wantsNetwork(fn)) throw new StratusError('SnapshotFailed', 'A sandbox with outbound network (tag stratus:network=outbound) cannot be checkpointed');
     const id = randomUUID();
     const controlDir = join(await this.runRoot(), id.slice(0, 12));
     await mkdir(controlDir, { mode: 0o755 });
@@ -221,7 +223,7 @@ export class LocalWorkerAgent implements WorkerAgent {
       env: launch.env,
       memoryMb: fn.memoryMb,
       tmpSizeMb: fn.ephemeralStorageMb,
-      network: fn.tags?.['stratus:network'] === 'outbound' ? 'outbound' : 'none',
+      network: wantsNetwork(fn) ? 'outbound' : 'none',
       checkpointable: initType === 'snap-start',
     };
   }
@@ -272,7 +274,7 @@ export class LocalWorkerAgent implements WorkerAgent {
 
   private fitsWarmPool(fn: FunctionVersion): boolean {
     const pool = this.deps.warmPool;
-    return !!pool && fn.runtime === 'nodejs20.x' && fn.memoryMb === pool.memoryMb && fn.ephemeralStorageMb === 512 && fn.tags?.['stratus:network'] !== 'outbound';
+    return !!pool && fn.runtime === 'nodejs20.x' && fn.memoryMb === pool.memoryMb && fn.ephemeralStorageMb === 512 && !wantsNetwork(fn);
   }
 
   private takeStem(): Slot | undefined {
@@ -342,6 +344,10 @@ export class LocalWorkerAgent implements WorkerAgent {
     this.runDir ??= mkdtemp(join(tmpdir(), `stratus-run-${process.pid}-`));
     return this.runDir;
   }
+}
+
+function wantsNetwork(fn: FunctionVersion): boolean {
+  return fn.tags?.['stratus:network'] === 'outbound';
 }
 
 function logStreamName(nowMs: number, version: string, envId: string): string {
