@@ -34,6 +34,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <sys/stat.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <time.h>
@@ -42,11 +43,13 @@
 #define MAX_PAIRS 64
 #define BUF_SIZE 65536
 
-struct pair { int tcp, unix_fd; int tcp_open, unix_open; };
+/* One runtime connection (TCP, or the abstract Unix socket) and its connection to the worker. */
+struct pair { int runtime_fd, unix_fd; int runtime_open, unix_open; };
 static struct pair pairs[MAX_PAIRS];
 static int npairs;
 static const char *socket_path;
 static int checkpoint_mode, checkpointed;
+#define LOCAL_SOCKET "/run/rapid/runtime.sock"
 static char restored_path[4096];
 
 static int listen_tcp(const char *host, int port) {
@@ -56,6 +59,19 @@ static int listen_tcp(const char *host, int port) {
   if (fd < 0 || inet_pton(AF_INET, host, &addr.sin_addr) != 1) return -1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(fd, 64) < 0) return -1;
+  return fd;
+}
+
+/* The checkpoint layout's second listener: a Unix socket on the sandbox's own tmpfs at
+ * <path>. A runtime connected through it holds no TCP connection at the checkpoint (which CRIU
+ * can only dump and restore the slow way, with TCP repair and firewall locks). */
+static int listen_local(const char *path) {
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  if (fd < 0 || strlen(path) >= sizeof addr.sun_path) return -1;
+  strcpy(addr.sun_path, path);
+  unlink(path);
+  if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0 || chmod(path, 0666) < 0 || listen(fd, 64) < 0) return -1;
   return fd;
 }
 
@@ -69,11 +85,11 @@ static int connect_unix(void) {
 }
 
 static void accept_one(int listener) {
-  int tcp = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
-  if (tcp < 0) return;
+  int runtime_fd = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+  if (runtime_fd < 0) return;
   int unix_fd = npairs < MAX_PAIRS ? connect_unix() : -1;
-  if (unix_fd < 0) { close(tcp); return; }
-  pairs[npairs++] = (struct pair){ tcp, unix_fd, 1, 1 };
+  if (unix_fd < 0) { close(runtime_fd); return; }
+  pairs[npairs++] = (struct pair){ runtime_fd, unix_fd, 1, 1 };
 }
 
 static int write_all(int fd, const char *buf, size_t n) {
@@ -117,7 +133,7 @@ static int hold_across_checkpoint(struct pair *p, const char *buf, ssize_t n) {
     if (pairs[i].unix_open) shutdown(pairs[i].unix_fd, SHUT_RDWR);
     close(pairs[i].unix_fd);
     pairs[i].unix_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (&pairs[i] != p) { pairs[i].unix_open = 0; shutdown(pairs[i].tcp, SHUT_WR); }
+    if (&pairs[i] != p) { pairs[i].unix_open = 0; shutdown(pairs[i].runtime_fd, SHUT_WR); }
   }
   request_checkpoint();
   struct timespec ms = { 0, 1000000 };
@@ -135,15 +151,15 @@ static int pump(int from, int to) {
   ssize_t n = read(from, buf, sizeof buf);
   if (n <= 0) return n < 0 && errno == EINTR;
   if (checkpoint_mode && !checkpointed && is_first_next(buf, n)) {
-    for (int i = 0; i < npairs; i++) if (pairs[i].tcp == from) return hold_across_checkpoint(&pairs[i], buf, n);
+    for (int i = 0; i < npairs; i++) if (pairs[i].runtime_fd == from) return hold_across_checkpoint(&pairs[i], buf, n);
   }
   return write_all(to, buf, n) == 0;
 }
 
 static void drop_closed(void) {
   for (int i = 0; i < npairs;) {
-    if (!pairs[i].tcp_open && !pairs[i].unix_open) {
-      close(pairs[i].tcp); close(pairs[i].unix_fd);
+    if (!pairs[i].runtime_open && !pairs[i].unix_open) {
+      close(pairs[i].runtime_fd); close(pairs[i].unix_fd);
       pairs[i] = pairs[--npairs];
     } else i++;
   }
@@ -188,6 +204,8 @@ int main(int argc, char **argv) {
   snprintf(slash ? slash + 1 : restored_path, sizeof restored_path - (slash ? (size_t)(slash + 1 - restored_path) : 0), "restored");
   int listener = listen_tcp(argv[1], atoi(argv[2]));
   if (listener < 0) { perror("stratus-init: listen"); return 2; }
+  int local = checkpoint_mode ? listen_local(LOCAL_SOCKET) : -1;
+  if (checkpoint_mode && local < 0) { perror("stratus-init: listen (unix)"); return 2; }
 
   sigset_t mask;
   sigemptyset(&mask);
@@ -206,12 +224,13 @@ int main(int argc, char **argv) {
   if (runtime < 0) { perror("stratus-init: fork"); return 2; }
 
   for (;;) {
-    struct pollfd fds[2 + 2 * MAX_PAIRS];
+    struct pollfd fds[3 + 2 * MAX_PAIRS];
     int n = 0;
     fds[n++] = (struct pollfd){ .fd = sigfd, .events = POLLIN };
     fds[n++] = (struct pollfd){ .fd = listener, .events = POLLIN };
+    fds[n++] = (struct pollfd){ .fd = local, .events = POLLIN };
     for (int i = 0; i < npairs; i++) {
-      fds[n++] = (struct pollfd){ .fd = pairs[i].tcp_open ? pairs[i].tcp : -1, .events = POLLIN };
+      fds[n++] = (struct pollfd){ .fd = pairs[i].runtime_open ? pairs[i].runtime_fd : -1, .events = POLLIN };
       fds[n++] = (struct pollfd){ .fd = pairs[i].unix_open ? pairs[i].unix_fd : -1, .events = POLLIN };
     }
     int polled = npairs; /* pairs accepted below were not part of this poll */
@@ -227,13 +246,14 @@ int main(int argc, char **argv) {
       }
     }
     if (fds[1].revents & POLLIN) accept_one(listener);
+    if (fds[2].revents & POLLIN) accept_one(local);
     for (int i = 0; i < polled; i++) {
       struct pair *p = &pairs[i];
-      if (fds[2 + 2 * i].revents & (POLLIN | POLLHUP | POLLERR) && p->tcp_open && !pump(p->tcp, p->unix_fd)) {
-        p->tcp_open = 0; shutdown(p->unix_fd, SHUT_WR);
+      if (fds[3 + 2 * i].revents & (POLLIN | POLLHUP | POLLERR) && p->runtime_open && !pump(p->runtime_fd, p->unix_fd)) {
+        p->runtime_open = 0; shutdown(p->unix_fd, SHUT_WR);
       }
-      if (fds[3 + 2 * i].revents & (POLLIN | POLLHUP | POLLERR) && p->unix_open && !pump(p->unix_fd, p->tcp)) {
-        p->unix_open = 0; shutdown(p->tcp, SHUT_WR);
+      if (fds[4 + 2 * i].revents & (POLLIN | POLLHUP | POLLERR) && p->unix_open && !pump(p->unix_fd, p->runtime_fd)) {
+        p->unix_open = 0; shutdown(p->runtime_fd, SHUT_WR);
       }
     }
     drop_closed();

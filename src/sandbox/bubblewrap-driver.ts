@@ -65,7 +65,7 @@ export class BubblewrapSandboxDriver implements SandboxDriver {
     // CRIU can dump a user namespace whose map includes uid 0 (written by us, below), not bwrap's
     // `--uid` map; the init then drops to the function's uid itself and opens its own stdio.
     const identity = spec.checkpointable
-      ? ['--unshare-user', '--userns-block-fd', '5', '--dir', '/etc', '--dir', '/run']
+      ? ['--unshare-user', '--userns-block-fd', '5', '--dir', '/etc', '--dir', '/run', '--size', '65536', '--tmpfs', '/run/rapid']
       : ['--unshare-user', '--unshare-cgroup-try', '--uid', String(this.opts.uid), '--gid', String(this.opts.gid), '--new-session'];
     const [init = '', ...rest] = spec.command;
     const command = spec.checkpointable ? [init, '--checkpoint', `/run/stratus/${STDIO_FIFO}`, String(this.opts.uid), String(this.opts.gid), ...rest] : spec.command;

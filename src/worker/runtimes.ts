@@ -95,8 +95,9 @@ export function launchFor(fn: FunctionVersion, ctx: LaunchContext): RuntimeLaunc
       AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${fn.name}`,
       AWS_LAMBDA_LOG_STREAM_NAME: ctx.logStreamName,
       AWS_LAMBDA_RUNTIME_API: `${ctx.runtimeApiHost}:${ctx.runtimeApiPort}`,
-      // A checkpointable sandbox's runtime goes through stratus-init's relay (never an open host socket).
-      ...(ctx.initType === 'snap-start' ? {} : { STRATUS_RUNTIME_API_SOCKET: ctx.runtimeApiSocket }),
+      // A checkpointable sandbox's runtime goes through stratus-init's relay (never an open host
+      // socket), over its Unix socket on the sandbox's tmpfs: no TCP connection at the checkpoint.
+      STRATUS_RUNTIME_API_SOCKET: ctx.initType === 'snap-start' ? '/run/rapid/runtime.sock' : ctx.runtimeApiSocket,
       LAMBDA_TASK_ROOT: '/var/task',
       LAMBDA_RUNTIME_DIR: '/var/runtime',
     },
