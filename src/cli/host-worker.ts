@@ -27,6 +27,7 @@ export async function startHostWorker(config: StratusConfig, opts: { id: string;
     criuPath: config.sandbox.criuPath,
     sandbox: { ...config.sandbox, cgroups },
     disabledReason: config.sandbox.snapStart === 'off' ? 'SnapStart is turned off on this host (--snapstart off)' : undefined,
+    stateDir: join(config.dataDir, 'worker', 'criu'),
   });
   const agent = new LocalWorkerAgent({
     id: opts.id,

@@ -3,6 +3,7 @@ import { existsSync, lstatSync, readFileSync, readlinkSync, realpathSync } from 
 import { mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { StratusError } from '../shared/errors.js';
 import { spawnInCgroups, type BubblewrapOptions } from './bubblewrap-driver.js';
@@ -18,7 +19,12 @@ export interface CriuOptions {
   sandbox: Pick<BubblewrapOptions, 'cgroups' | 'minCpuCores' | 'pidsMax'>;
   /** Set to make snapshots unavailable on purpose (e.g. to exercise the fallback). */
   disabledReason?: string;
+  /** A directory of this worker's own, for criu's kernel-feature cache. */
+  stateDir: string;
 }
+
+/** Starts criu in the kdat cache's mount namespace, dying with its parent (native/criu-exec.c). */
+const CRIU_EXEC = fileURLToPath(new URL('../../native/criu-exec', import.meta.url));
 
 /** Mounts whose content CRIU dumps itself; every other mount is a bind from the host. */
 const OWN_FILESYSTEMS = new Set(['tmpfs', 'proc', 'devpts', 'mqueue', 'sysfs']);
@@ -41,6 +47,8 @@ interface SnapshotMeta {
  */
 export class CriuSnapshots implements SnapshotDriver {
   private checked: Promise<string | undefined> | undefined;
+  /** Where criu finds its kernel-feature cache ('' when it could not be made: criu probes). */
+  private kdatDir = '';
 
   constructor(private readonly opts: CriuOptions) {}
 
@@ -54,7 +62,9 @@ export class CriuSnapshots implements SnapshotDriver {
     if (!existsSync(this.opts.criuPath)) return `CRIU is not installed (${this.opts.criuPath} is missing)`;
     try {
       const { stdout } = await run(this.opts.criuPath, ['check'], { timeout: 30_000 });
-      return stdout.includes('Looks good') ? undefined : `criu check failed: ${stdout.trim()}`;
+      if (!stdout.includes('Looks good')) return `criu check failed: ${stdout.trim()}`;
+      this.kdatDir = await makeKdatCache(this.opts.criuPath, this.opts.stateDir);
+      return undefined;
     } catch (err) {
       const e = err as { stderr?: string; stdout?: string; message: string };
       return `criu check failed: ${lastErrors(`${e.stdout ?? ''}${e.stderr ?? ''}`) || e.message}`;
@@ -71,7 +81,7 @@ export class CriuSnapshots implements SnapshotDriver {
     const args = ['dump', '-t', String(pid), '-D', join(dir, 'img'), '-W', dir, '-o', 'dump.log', '--tcp-established', '--network-lock', 'skip',
       ...external.flatMap((m) => ['--external', `mnt[${m}]:${m}`])];
     try {
-      await run(this.opts.criuPath, args, { timeout: 120_000 });
+      await run(CRIU_EXEC, [this.kdatDir, '--', this.opts.criuPath, ...args], { timeout: 120_000 });
     } catch (err) {
       const log = readOr(join(dir, 'dump.log'));
       throw new StratusError('SnapshotFailed', `criu dump failed: ${lastErrors(log) || String(err)}`, { cause: err });
@@ -88,11 +98,11 @@ export class CriuSnapshots implements SnapshotDriver {
     await writeFile(join(spec.controlDir, MARKER), '');
     const pidFile = join(spec.controlDir, 'sandbox.pid');
     const args = ['restore', '-D', join(image.dir, 'img'), '-W', spec.controlDir, '-o', 'restore.log', '--root', join(image.dir, 'root'),
-      '--tcp-established', '--network-lock', 'skip', '--manage-cgroups=ignore', '--pidfile', pidFile,
+      '--tcp-established', '--manage-cgroups=ignore', '--pidfile', pidFile,
       ...meta.external.flatMap((m) => ['--external', `mnt[${m}]:${sources.get(m) ?? realpathSync(m)}`])];
     // criu stays the clone's parent; if Stratus dies, criu is killed, and the clone with it
     // (its pid 1 keeps bwrap's --die-with-parent signal, now aimed at criu).
-    const { child, exited, peak } = await spawnInCgroups(this.opts.sandbox, spec, '/usr/bin/setpriv', ['--pdeathsig', 'KILL', '--', this.opts.criuPath, ...args], 3, () => fifo.release());
+    const { child, exited, peak } = await spawnInCgroups(this.opts.sandbox, spec, CRIU_EXEC, [this.kdatDir, '--', this.opts.criuPath, ...args], 3, () => fifo.release());
     child.stdout?.resume();
     try {
       const pid = await restoredPid(pidFile, exited);
@@ -114,6 +124,24 @@ export class CriuSnapshots implements SnapshotDriver {
 async function dropDefaultNetworkState(imgDir: string): Promise<void> {
   const defaults = /^(ifaddr|route|route6|rule|iptables|ip6tables|nftables)-\d+\.img$/;
   await Promise.all((await readdir(imgDir)).filter((f) => defaults.test(f)).map((f) => rm(join(imgDir, f))));
+}
+
+/**
+ * criu probes the kernel's features on every start unless /run/criu.kdat holds them, and saves
+ * that file only where /run is a tmpfs. Made once here (criu check with a tmpfs at /run, in a
+ * private mount namespace), then offered to each criu at /run by criu-exec. '' if it fails.
+ */
+async function makeKdatCache(criuPath: string, stateDir: string): Promise<string> {
+  const dir = join(stateDir, 'kdat');
+  try {
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const script = 'mount -t tmpfs -o size=1m stratus-kdat /run && "$0" check >/dev/null && cp /run/criu.kdat "$1/"';
+    await run('unshare', ['--mount', '--propagation', 'private', '/bin/sh', '-c', script, criuPath, dir], { timeout: 30_000 });
+    return existsSync(join(dir, 'criu.kdat')) ? dir : '';
+  } catch {
+    return '';
+  }
 }
 
 /** Where each bind of a sandbox comes from on the host, by its path inside. */
