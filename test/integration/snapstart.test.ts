@@ -176,6 +176,7 @@ while true; do
   curl -sS -LD "$HEADERS" "$API/invocation/next" >/dev/null
   REQUEST_ID=$(grep -Fi Lambda-Runtime-Aws-Request-Id "$HEADERS" | tr -d '[:space:]' | cut -d: -f2)
   rm -f "$HEADERS"
+  sleep 2  # two invokes at once need two clones
   curl -sS -X POST -d "{\\"init\\":\\"$INIT_ID\\",\\"now\\":\\"$(cat /proc/sys/kernel/random/uuid)\\"}" "$API/invocation/$REQUEST_ID/response" >/dev/null
 done
 `;
