@@ -92,10 +92,13 @@ export class CriuSnapshots implements SnapshotDriver {
   }
 
   async restore(spec: SandboxSpec, image: SnapshotImage): Promise<Sandbox> {
-    const meta = JSON.parse(await readFile(join(image.dir, META), 'utf8')) as SnapshotMeta;
+    const [metaText, fifo] = await Promise.all([
+      readFile(join(image.dir, META), 'utf8'),
+      openStdioFifo(spec.controlDir),
+      writeFile(join(spec.controlDir, MARKER), ''),
+    ]);
+    const meta = JSON.parse(metaText) as SnapshotMeta;
     const sources = bindSources(spec);
-    const fifo = await openStdioFifo(spec.controlDir);
-    await writeFile(join(spec.controlDir, MARKER), '');
     const pidFile = join(spec.controlDir, 'sandbox.pid');
     const args = ['restore', '-D', join(image.dir, 'img'), '-W', spec.controlDir, '-o', 'restore.log', '--root', join(image.dir, 'root'),
       '--tcp-established', '--manage-cgroups=ignore', '--pidfile', pidFile,
