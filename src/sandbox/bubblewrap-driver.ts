@@ -53,7 +53,7 @@ export class BubblewrapSandboxDriver implements SandboxDriver {
       // bwrap waits on --block-fd (and --userns-block-fd) until the namespaces are ready.
       (child.stdio[4] as NodeJS.WritableStream).end('go');
       if (spec.checkpointable) (child.stdio as unknown as NodeJS.WritableStream[])[5]?.end('go');
-      return new BubblewrapSandbox(spec.id, pid, child, exited, started.peak, fifo?.output);
+      return new BubblewrapSandbox(spec.id, pid, child, exited, started.peak, { stdout: fifo?.output });
     } catch (cause) {
       child.kill('SIGKILL');
       await exited;
@@ -244,12 +244,12 @@ export class BubblewrapSandbox implements Sandbox {
     private readonly child: ChildProcess,
     readonly exited: Promise<SandboxExit>,
     private readonly cgroupPeak: () => number,
-    /** A checkpointable sandbox's output (its stdio FIFO) instead of the child's stdout. */
-    output?: Readable,
+    /** Instead of the child's stdio: a checkpointable sandbox's FIFO; nothing of a clone's criu. */
+    streams: { stdout?: Readable; stderr?: Readable } = {},
   ) {
     if (!child.stdout || !child.stderr) throw new Error('sandbox stdio missing');
-    this.stdout = output ?? child.stdout;
-    this.stderr = child.stderr;
+    this.stdout = streams.stdout ?? child.stdout;
+    this.stderr = streams.stderr ?? child.stderr;
     (child.stdio[3] as NodeJS.ReadableStream | null)?.removeAllListeners('data');
     void exited.then(() => (this.gone = true));
   }

@@ -1,4 +1,4 @@
-import { execFile, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, lstatSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { StratusError } from '../shared/errors.js';
-import { spawnInCgroups, type BubblewrapOptions } from './bubblewrap-driver.js';
+import { BubblewrapSandbox, spawnInCgroups, type BubblewrapOptions } from './bubblewrap-driver.js';
 import { readOr } from './cgroups.js';
 import type { Sandbox, SandboxExit, SandboxSpec, SnapshotDriver, SnapshotImage } from './driver.js';
 import { openStdioFifo } from './stdio-fifo.js';
@@ -109,7 +109,9 @@ export class CriuSnapshots implements SnapshotDriver {
     child.stdout?.resume();
     try {
       const pid = await restoredPid(pidFile, exited);
-      return new RestoredSandbox(spec.id, pid, child, exited, peak, fifo.output);
+      // criu is the clone's parent process; its own messages are not the function's output.
+      child.stderr?.resume();
+      return new BubblewrapSandbox(spec.id, pid, child, exited, peak, { stdout: fifo.output, stderr: Readable.from([]) });
     } catch (cause) {
       child.kill('SIGKILL');
       await exited;
@@ -202,41 +204,4 @@ async function restoredPid(pidFile: string, exited: Promise<SandboxExit>): Promi
 /** The lines of a criu log that say what went wrong. */
 function lastErrors(log: string): string {
   return log.split('\n').filter((l) => /Error|error/.test(l) && !/RLIMIT_NOFILE/.test(l)).slice(-3).map((l) => l.replace(/^\([\d.]+\)\s*/, '').trim()).join('; ');
-}
-
-/** A clone: criu is its parent process; the restored tree (root `pid`) runs in the clone's cgroups. */
-class RestoredSandbox implements Sandbox {
-  readonly stderr: Readable;
-  private gone = false;
-
-  constructor(
-    readonly id: string,
-    readonly pid: number,
-    private readonly child: ChildProcess,
-    readonly exited: Promise<SandboxExit>,
-    private readonly peak: () => number,
-    readonly stdout: Readable,
-  ) {
-    // criu's own messages (and those of the tools it runs) are not the function's output.
-    child.stderr?.resume();
-    this.stderr = Readable.from([]);
-    void exited.then(() => (this.gone = true));
-  }
-
-  peakMemoryBytes(): number {
-    return this.peak();
-  }
-
-  async destroy(): Promise<void> {
-    if (!this.gone) {
-      for (const pid of [this.pid, this.child.pid]) {
-        try {
-          if (pid) process.kill(pid, 'SIGKILL');
-        } catch {
-          /* already gone */
-        }
-      }
-    }
-    await this.exited;
-  }
 }

@@ -1,11 +1,9 @@
 import { execFile } from 'node:child_process';
-import { createHash, randomUUID } from 'node:crypto';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { CodeRef } from '../codestore/index.js';
 import { StratusError } from '../shared/errors.js';
-import type { CodeSource } from './code-cache.js';
+import { DigestDirs, type CodeSource } from './code-cache.js';
 import type { NextInvocation, RuntimeApiHandler } from './runtime-api.js';
 import type { StreamedResponse } from './response-relay.js';
 
@@ -75,54 +73,29 @@ export async function packSnapshot(dir: string): Promise<{ tar: Buffer; sha256: 
 
 /** Snapshots unpacked once per digest under `<root>/<sha256>/`, from the code store when absent. */
 export class SnapshotCache {
-  private readonly inflight = new Map<string, Promise<string>>();
+  private readonly dirs: DigestDirs;
 
-  constructor(readonly root: string, private readonly store: CodeSource) {}
+  constructor(root: string, private readonly store: CodeSource) {
+    this.dirs = new DigestDirs(root);
+  }
 
   resolve(image: CodeRef): Promise<string> {
-    let dir = this.inflight.get(image.sha256);
-    if (!dir) {
-      dir = this.unpack(image);
-      this.inflight.set(image.sha256, dir);
-      dir.catch(() => this.inflight.delete(image.sha256));
-    }
-    return dir;
+    return this.dirs.get(image.sha256, async (dir) => {
+      const tar = await this.store.get(image);
+      await new Promise<void>((resolve, reject) => {
+        const child = execFile('tar', ['-C', dir, '-xf', '-'], (err) => (err ? reject(err) : resolve()));
+        child.stdin?.end(tar);
+      });
+    });
   }
 
   /** Adopts a freshly dumped directory as the unpacked copy of `sha256` (no unpacking needed). */
-  async adopt(dir: string, sha256: string): Promise<void> {
-    const target = join(this.root, sha256);
-    if (await exists(target)) return rm(dir, { recursive: true, force: true });
-    await rename(dir, target);
+  adopt(dir: string, sha256: string): Promise<void> {
+    return this.dirs.adopt(dir, sha256);
   }
 
   /** A fresh directory to dump into, on the same file system as the cache. */
-  async scratch(): Promise<string> {
-    const dir = join(this.root, `.dump-${randomUUID()}`);
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    return dir;
+  scratch(): Promise<string> {
+    return this.dirs.scratch('dump', 0o700);
   }
-
-  private async unpack(image: CodeRef): Promise<string> {
-    const target = join(this.root, image.sha256);
-    if (await exists(target)) return target;
-    const tmp = await this.scratch();
-    try {
-      const tar = await this.store.get(image);
-      await new Promise<void>((resolve, reject) => {
-        const child = execFile('tar', ['-C', tmp, '-xf', '-'], (err) => (err ? reject(err) : resolve()));
-        child.stdin?.end(tar);
-      });
-      await rename(tmp, target);
-    } catch (err) {
-      await rm(tmp, { recursive: true, force: true });
-      if (await exists(target)) return target;
-      throw err;
-    }
-    return target;
-  }
-}
-
-function exists(path: string): Promise<boolean> {
-  return stat(path).then(() => true, () => false);
 }
