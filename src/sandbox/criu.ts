@@ -92,6 +92,9 @@ export class CriuSnapshots implements SnapshotDriver {
   }
 
   async restore(spec: SandboxSpec, image: SnapshotImage): Promise<Sandbox> {
+    // Also after a restart with snapshots made before it: criu must work here, and has its cache.
+    const unavailable = await this.unavailableReason();
+    if (unavailable) throw new StratusError('SnapshotFailed', unavailable);
     const [metaText, fifo] = await Promise.all([
       readFile(join(image.dir, META), 'utf8'),
       openStdioFifo(spec.controlDir),
