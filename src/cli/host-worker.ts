@@ -29,6 +29,8 @@ export async function startHostWorker(config: StratusConfig, opts: { id: string;
     disabledReason: config.sandbox.snapStart === 'off' ? 'SnapStart is turned off on this host (--snapstart off)' : undefined,
     stateDir: join(config.dataDir, 'worker', 'criu'),
   });
+  const snapshotCache = new SnapshotCache(join(config.dataDir, 'worker', 'snapshots'), opts.code);
+  await snapshotCache.removeScratch();
   const agent = new LocalWorkerAgent({
     id: opts.id,
     memoryMb: config.worker.memoryMb,
@@ -38,7 +40,7 @@ export async function startHostWorker(config: StratusConfig, opts: { id: string;
     nodePath: config.sandbox.nodePath,
     pythonPath: config.sandbox.pythonPath,
     driver,
-    snapshotCache: new SnapshotCache(join(config.dataDir, 'worker', 'snapshots'), opts.code),
+    snapshotCache,
     taskFiles: new UnpackedZipCache(join(config.dataDir, 'worker', 'code'), opts.code, { maxUnzippedBytes: config.frontend.maxUnzippedBytes }),
     clock: opts.clock,
     log: opts.log.child({ component: 'worker' }),

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { extractZip, type CodeRef, type CodeStore, type ZipLimits } from '../codestore/index.js';
 
@@ -39,6 +39,12 @@ export class DigestDirs {
     const dir = join(this.root, `.${prefix}-${randomUUID()}`);
     await mkdir(dir, { recursive: true, mode });
     return dir;
+  }
+
+  /** Removes scratch directories (a killed process's half-made ones). */
+  async removeScratch(): Promise<void> {
+    const names = await readdir(this.root).catch(() => []);
+    await Promise.all(names.filter((n) => n.startsWith('.')).map((n) => rm(join(this.root, n), { recursive: true, force: true })));
   }
 
   /** Makes `dir` the directory of `digest` (dropping it if that exists already). */

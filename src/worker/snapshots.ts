@@ -46,11 +46,11 @@ export class SnapshotBoot implements RuntimeApiHandler {
   }
 
   onNext(_deliver: (inv: NextInvocation) => void): void {
-    this.fail('The runtime asked for an invocation without a checkpoint');
+    this.fail('The runtime asked for an invocation without a checkpoint', 'platform');
   }
 
   onRestoreNext(): void {
-    this.fail('The runtime asked to be restored before its checkpoint');
+    this.fail('The runtime asked to be restored before its checkpoint', 'platform');
   }
 
   onSpecialization(): void {}
@@ -97,5 +97,10 @@ export class SnapshotCache {
   /** A fresh directory to dump into, on the same file system as the cache. */
   scratch(): Promise<string> {
     return this.dirs.scratch('dump', 0o700);
+  }
+
+  /** Removes what a killed predecessor left half-made (dumps, unpacks). */
+  removeScratch(): Promise<void> {
+    return this.dirs.removeScratch();
   }
 }
