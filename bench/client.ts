@@ -99,7 +99,7 @@ export function expectOk(reply: Reply, what: string): void {
 }
 
 /** The REPORT line of a LogType=Tail reply, parsed: Duration and Init Duration in ms. */
-export function reportOf(reply: Reply): { durationMs?: number; initDurationMs?: number } {
+export function reportOf(reply: Reply): { durationMs?: number; initDurationMs?: number; restoreDurationMs?: number } {
   const raw = reply.headers['x-amz-log-result'];
   if (typeof raw !== 'string') return {};
   const text = Buffer.from(raw, 'base64').toString('utf8');
@@ -108,5 +108,5 @@ export function reportOf(reply: Reply): { durationMs?: number; initDurationMs?: 
     const m = new RegExp(`\\t${label}: ([\\d.]+) ms`).exec(`\t${line}`);
     return m?.[1] ? Number(m[1]) : undefined;
   };
-  return { durationMs: num('Duration'), initDurationMs: num('Init Duration') };
+  return { durationMs: num('Duration'), initDurationMs: num('Init Duration'), restoreDurationMs: num('Restore Duration') };
 }

@@ -23,9 +23,10 @@ import { footprint } from './scenarios/footprint.js';
 import { images } from './scenarios/images.js';
 import { warmConcurrent } from './scenarios/warm-concurrent.js';
 import { warmSequential } from './scenarios/warm-sequential.js';
+import { snapStart } from './scenarios/snapstart.js';
 import { STRATUS_ARGS, STRATUS_KEEP_ALIVE_MS } from './targets.js';
 
-const SCENARIOS: Scenario[] = [warmSequential, warmConcurrent, coldStart, burst, footprint, failover, asyncInvoke, images];
+const SCENARIOS: Scenario[] = [warmSequential, warmConcurrent, coldStart, burst, footprint, failover, asyncInvoke, images, snapStart];
 const BENCH_DIR = fileURLToPath(new URL('../../bench/', import.meta.url));
 
 /** wrk is a Debian package; install it once if missing (the Node load generator is the fallback). */
@@ -73,7 +74,8 @@ async function main(): Promise<number> {
   const loadAvgAtStart = loadavg();
   const standalone = chosen.every((s) => s.standalone);
   const loadGen = standalone ? 'none (not needed)' : ensureWrk();
-  const peer = standalone ? { ok: false, error: 'not needed by the chosen scenarios' } : await ensurePeer();
+  // Only the warm-concurrent scenario compares against the peer: install it only when it runs.
+  const peer = chosen.some((s) => s.id === 'warm-concurrent') ? await ensurePeer() : { ok: false, error: 'not needed by the chosen scenarios' };
   if (!peer.ok) log(`peer not available: ${peer.error}`);
   const ctx: BenchContext = {
     rounds: values.rounds ? Math.max(1, Number(values.rounds)) : quick ? 2 : 5,

@@ -10,6 +10,16 @@
  * 3. Reaps every orphan (it is init), and exits with the runtime's status when the runtime
  *    exits (128 + signal number when it was killed by a signal). The kernel then ends every
  *    other process of the sandbox.
+ *
+ *   stratus-init --checkpoint <stdio-path> <uid> <gid> <tcp-host> ... (the SnapStart layout)
+ *
+ * With --checkpoint (a sandbox CRIU can dump): stdio are opened inside the sandbox (/dev/null
+ * and <stdio-path>, a FIFO the worker reads), inherited descriptors are closed, the runtime runs
+ * in its own session as <uid>:<gid>. The runtime's first GET .../invocation/next or
+ * .../restore/next is held: stratus-init closes every connection to the worker, asks the worker
+ * to checkpoint (POST /2018-06-01/stratus/checkpoint) and waits. In a restored clone the worker
+ * has created <dir of unix-socket>/restored; stratus-init then forwards the held request over a
+ * new connection to the clone's worker socket and relays as usual.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -24,15 +34,23 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <sys/stat.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_PAIRS 64
 #define BUF_SIZE 65536
 
-struct pair { int tcp, unix_fd; int tcp_open, unix_open; };
+/* One runtime connection (TCP, or the abstract Unix socket) and its connection to the worker. */
+struct pair { int runtime_fd, unix_fd; int runtime_open, unix_open; };
 static struct pair pairs[MAX_PAIRS];
 static int npairs;
 static const char *socket_path;
+static int checkpoint_mode, checkpointed;
+#define LOCAL_SOCKET "/run/rapid/runtime.sock"
+static char restored_path[4096];
 
 static int listen_tcp(const char *host, int port) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -41,6 +59,19 @@ static int listen_tcp(const char *host, int port) {
   if (fd < 0 || inet_pton(AF_INET, host, &addr.sin_addr) != 1) return -1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(fd, 64) < 0) return -1;
+  return fd;
+}
+
+/* The checkpoint layout's second listener: a Unix socket on the sandbox's own tmpfs at
+ * <path>. A runtime connected through it holds no TCP connection at the checkpoint (which CRIU
+ * can only dump and restore the slow way, with TCP repair and firewall locks). */
+static int listen_local(const char *path) {
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  if (fd < 0 || strlen(path) >= sizeof addr.sun_path) return -1;
+  strcpy(addr.sun_path, path);
+  unlink(path);
+  if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0 || chmod(path, 0666) < 0 || listen(fd, 64) < 0) return -1;
   return fd;
 }
 
@@ -54,11 +85,64 @@ static int connect_unix(void) {
 }
 
 static void accept_one(int listener) {
-  int tcp = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
-  if (tcp < 0) return;
+  int runtime_fd = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+  if (runtime_fd < 0) return;
   int unix_fd = npairs < MAX_PAIRS ? connect_unix() : -1;
-  if (unix_fd < 0) { close(tcp); return; }
-  pairs[npairs++] = (struct pair){ tcp, unix_fd, 1, 1 };
+  if (unix_fd < 0) { close(runtime_fd); return; }
+  pairs[npairs++] = (struct pair){ runtime_fd, unix_fd, 1, 1 };
+}
+
+static int write_all(int fd, const char *buf, size_t n) {
+  for (size_t off = 0; off < n;) {
+    ssize_t w = write(fd, buf + off, n - off);
+    if (w < 0) { if (errno == EINTR) continue; return -1; }
+    off += w;
+  }
+  return 0;
+}
+
+static int is_first_next(const char *buf, ssize_t n) {
+  static const char *next[] = { "GET /2018-06-01/runtime/invocation/next ", "GET /2018-06-01/runtime/restore/next " };
+  for (int i = 0; i < 2; i++) {
+    size_t len = strlen(next[i]);
+    if ((size_t)n >= len && memcmp(buf, next[i], len) == 0) return 1;
+  }
+  return 0;
+}
+
+/* Asks the worker for the checkpoint and waits until the connection is closed on our side. */
+static void request_checkpoint(void) {
+  static const char req[] = "POST /2018-06-01/stratus/checkpoint HTTP/1.1\r\nHost: stratus\r\nContent-Length: 0\r\n\r\n";
+  int fd = connect_unix();
+  if (fd < 0 || write_all(fd, req, sizeof req - 1) < 0) { fprintf(stderr, "stratus-init: checkpoint request failed\n"); _exit(2); }
+  char buf[1024];
+  size_t got = 0;
+  while (got < sizeof buf - 1) {
+    ssize_t n = read(fd, buf + got, sizeof buf - 1 - got);
+    if (n <= 0) break;
+    got += n;
+    buf[got] = 0;
+    if (strstr(buf, "\r\n\r\n")) break;
+  }
+  close(fd);
+}
+
+/* Holds the runtime's first /next on `p` across the checkpoint, then sends it to the clone's worker. */
+static int hold_across_checkpoint(struct pair *p, const char *buf, ssize_t n) {
+  for (int i = 0; i < npairs; i++) {
+    if (pairs[i].unix_open) shutdown(pairs[i].unix_fd, SHUT_RDWR);
+    close(pairs[i].unix_fd);
+    pairs[i].unix_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (&pairs[i] != p) { pairs[i].unix_open = 0; shutdown(pairs[i].runtime_fd, SHUT_WR); }
+  }
+  request_checkpoint();
+  struct timespec ms = { 0, 1000000 };
+  while (access(restored_path, F_OK) != 0) nanosleep(&ms, NULL);
+  checkpointed = 1;
+  close(p->unix_fd);
+  p->unix_fd = connect_unix();
+  if (p->unix_fd < 0 || write_all(p->unix_fd, buf, n) < 0) return 0;
+  return 1;
 }
 
 /* Copies what is readable on `from` to `to`; returns 0 once `from` reached end of stream. */
@@ -66,18 +150,16 @@ static int pump(int from, int to) {
   static char buf[BUF_SIZE];
   ssize_t n = read(from, buf, sizeof buf);
   if (n <= 0) return n < 0 && errno == EINTR;
-  for (ssize_t off = 0; off < n;) {
-    ssize_t w = write(to, buf + off, n - off);
-    if (w < 0) { if (errno == EINTR) continue; return 0; }
-    off += w;
+  if (checkpoint_mode && !checkpointed && is_first_next(buf, n)) {
+    for (int i = 0; i < npairs; i++) if (pairs[i].runtime_fd == from) return hold_across_checkpoint(&pairs[i], buf, n);
   }
-  return 1;
+  return write_all(to, buf, n) == 0;
 }
 
 static void drop_closed(void) {
   for (int i = 0; i < npairs;) {
-    if (!pairs[i].tcp_open && !pairs[i].unix_open) {
-      close(pairs[i].tcp); close(pairs[i].unix_fd);
+    if (!pairs[i].runtime_open && !pairs[i].unix_open) {
+      close(pairs[i].runtime_fd); close(pairs[i].unix_fd);
       pairs[i] = pairs[--npairs];
     } else i++;
   }
@@ -87,14 +169,43 @@ static int exit_status(int status) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+/* The SnapStart layout: stdio from inside the sandbox, nothing inherited, own session. */
+static void enter_checkpoint_layout(const char *stdio_path) {
+  int in = open("/dev/null", O_RDONLY), out = open(stdio_path, O_WRONLY);
+  if (in < 0 || out < 0) { perror("stratus-init: stdio"); _exit(2); }
+  dup2(in, 0); dup2(out, 1); dup2(out, 2);
+  for (int fd = 3; fd < 1024; fd++) close(fd);
+  setsid();
+}
+
+static void drop_privileges(uid_t uid, gid_t gid) {
+  if (setgroups(0, NULL) < 0 || setgid(gid) < 0 || setuid(uid) < 0) { perror("stratus-init: drop privileges"); _exit(126); }
+}
+
 int main(int argc, char **argv) {
+  uid_t run_uid = 0;
+  gid_t run_gid = 0;
+  if (argc > 4 && strcmp(argv[1], "--checkpoint") == 0) {
+    checkpoint_mode = 1;
+    enter_checkpoint_layout(argv[2]);
+    run_uid = (uid_t)atoi(argv[3]);
+    run_gid = (gid_t)atoi(argv[4]);
+    argv[4] = argv[0];
+    argv += 4;
+    argc -= 4;
+  }
   if (argc < 6 || strcmp(argv[4], "--") != 0) {
     fprintf(stderr, "usage: stratus-init <tcp-host> <tcp-port> <unix-socket> -- <runtime> [args...]\n");
     return 2;
   }
   socket_path = argv[3];
+  snprintf(restored_path, sizeof restored_path, "%s", socket_path);
+  char *slash = strrchr(restored_path, '/');
+  snprintf(slash ? slash + 1 : restored_path, sizeof restored_path - (slash ? (size_t)(slash + 1 - restored_path) : 0), "restored");
   int listener = listen_tcp(argv[1], atoi(argv[2]));
   if (listener < 0) { perror("stratus-init: listen"); return 2; }
+  int local = checkpoint_mode ? listen_local(LOCAL_SOCKET) : -1;
+  if (checkpoint_mode && local < 0) { perror("stratus-init: listen (unix)"); return 2; }
 
   sigset_t mask;
   sigemptyset(&mask);
@@ -105,6 +216,7 @@ int main(int argc, char **argv) {
   pid_t runtime = fork();
   if (runtime == 0) {
     sigprocmask(SIG_UNBLOCK, &mask, NULL);
+    if (checkpoint_mode) drop_privileges(run_uid, run_gid);
     execvp(argv[5], &argv[5]);
     fprintf(stderr, "stratus-init: cannot run %s: %s\n", argv[5], strerror(errno));
     _exit(127);
@@ -112,12 +224,13 @@ int main(int argc, char **argv) {
   if (runtime < 0) { perror("stratus-init: fork"); return 2; }
 
   for (;;) {
-    struct pollfd fds[2 + 2 * MAX_PAIRS];
+    struct pollfd fds[3 + 2 * MAX_PAIRS];
     int n = 0;
     fds[n++] = (struct pollfd){ .fd = sigfd, .events = POLLIN };
     fds[n++] = (struct pollfd){ .fd = listener, .events = POLLIN };
+    fds[n++] = (struct pollfd){ .fd = local, .events = POLLIN };
     for (int i = 0; i < npairs; i++) {
-      fds[n++] = (struct pollfd){ .fd = pairs[i].tcp_open ? pairs[i].tcp : -1, .events = POLLIN };
+      fds[n++] = (struct pollfd){ .fd = pairs[i].runtime_open ? pairs[i].runtime_fd : -1, .events = POLLIN };
       fds[n++] = (struct pollfd){ .fd = pairs[i].unix_open ? pairs[i].unix_fd : -1, .events = POLLIN };
     }
     int polled = npairs; /* pairs accepted below were not part of this poll */
@@ -133,13 +246,14 @@ int main(int argc, char **argv) {
       }
     }
     if (fds[1].revents & POLLIN) accept_one(listener);
+    if (fds[2].revents & POLLIN) accept_one(local);
     for (int i = 0; i < polled; i++) {
       struct pair *p = &pairs[i];
-      if (fds[2 + 2 * i].revents & (POLLIN | POLLHUP | POLLERR) && p->tcp_open && !pump(p->tcp, p->unix_fd)) {
-        p->tcp_open = 0; shutdown(p->unix_fd, SHUT_WR);
+      if (fds[3 + 2 * i].revents & (POLLIN | POLLHUP | POLLERR) && p->runtime_open && !pump(p->runtime_fd, p->unix_fd)) {
+        p->runtime_open = 0; shutdown(p->unix_fd, SHUT_WR);
       }
-      if (fds[3 + 2 * i].revents & (POLLIN | POLLHUP | POLLERR) && p->unix_open && !pump(p->unix_fd, p->tcp)) {
-        p->unix_open = 0; shutdown(p->tcp, SHUT_WR);
+      if (fds[4 + 2 * i].revents & (POLLIN | POLLHUP | POLLERR) && p->unix_open && !pump(p->unix_fd, p->runtime_fd)) {
+        p->unix_open = 0; shutdown(p->runtime_fd, SHUT_WR);
       }
     }
     drop_closed();

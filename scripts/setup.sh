@@ -59,3 +59,12 @@ if [ ! -x dist/native/stratus-init ] || [ native/stratus-init.c -nt dist/native/
   mkdir -p dist/native
   cc -O2 -Wall -Wextra -o dist/native/stratus-init native/stratus-init.c
 fi
+# criu-exec, how a SnapStart restore starts criu (C, no dependencies beyond libc).
+if [ ! -x dist/native/criu-exec ] || [ native/criu-exec.c -nt dist/native/criu-exec ]; then
+  mkdir -p dist/native
+  cc -O2 -Wall -Wextra -o dist/native/criu-exec native/criu-exec.c
+fi
+
+# CRIU for SnapStart: Debian trixie's criu 4.1 in a private prefix (.cache/criu), system untouched.
+# A host where it cannot be installed still runs; SnapStart then reports OptimizationStatus Off.
+bash scripts/install-criu.sh || echo "setup: criu could not be installed; SnapStart will be unavailable" >&2

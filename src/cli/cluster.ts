@@ -4,6 +4,7 @@ import { EtcdChunkStore, EtcdCodeStore } from '../codestore/index.js';
 import { clusterRoutes, FrontendServer } from '../frontend/index.js';
 import { ImageImporter } from '../images/index.js';
 import { EtcdJournal } from '../journal/index.js';
+import { SnapStartService } from '../snapstart/index.js';
 import { PlacementService, WorkerDirectory, WorkerMembership } from '../placement/index.js';
 import type { Clock } from '../shared/clock.js';
 import type { StratusConfig } from '../shared/config.js';
@@ -90,6 +91,10 @@ export async function startFrontendProcess(config: StratusConfig, opts: ProcessO
     },
   });
   await assignment.start();
+  // Snapshots are made by a worker agent over its in-process API only (RemoteWorkerAgent has no
+  // createSnapshot yet): in a cluster a SnapStart version is published with OptimizationStatus Off
+  // and the reason, and its cold starts boot.
+  const snapStart = new SnapStartService({ registry, workers: () => [], code, log: log.child({ component: 'snapstart' }) });
   const { server, events } = lambdaApi({
     config, registry, code, images, assignment, eventQueue: journal.eventQueue, credentials, clock, log,
     provision: () => undefined,
@@ -102,6 +107,7 @@ export async function startFrontendProcess(config: StratusConfig, opts: ProcessO
     async stop() {
       events.stop();
       await server.close();
+      await snapStart.settled();
       assignment.stop();
       await Promise.all([...workers.values()].map((w) => w.shutdown()));
       await shared.close();

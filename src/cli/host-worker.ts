@@ -1,9 +1,11 @@
 import { join } from 'node:path';
-import { BubblewrapSandboxDriver, detectCgroups, type CgroupManager } from '../sandbox/index.js';
+import { BubblewrapSandboxDriver, CriuSnapshots, detectCgroups, type CgroupManager } from '../sandbox/index.js';
 import type { Clock } from '../shared/clock.js';
 import type { StratusConfig } from '../shared/config.js';
 import type { Logger } from '../shared/log.js';
-import { ChunkCache, FunctionFiles, LazyImageMounts, LocalWorkerAgent, removeStaleRunDirs, UnpackedZipCache, type CodeSource, type FunctionLogSink } from '../worker/index.js';
+import {
+  ChunkCache, FunctionFiles, LazyImageMounts, LocalWorkerAgent, removeStaleRunDirs, SnapshotCache, UnpackedZipCache, type CodeSource, type FunctionLogSink,
+} from '../worker/index.js';
 
 export interface HostWorker {
   agent: LocalWorkerAgent;
@@ -33,6 +35,15 @@ export async function startHostWorker(config: StratusConfig, opts: { id: string;
   });
   await images.cleanup();
   opts.log.info({ cgroups: cgroups.version }, 'sandbox resource limits');
+  const driver = new BubblewrapSandboxDriver({ ...config.sandbox, cgroups });
+  driver.snapshots = new CriuSnapshots({
+    criuPath: config.sandbox.criuPath,
+    sandbox: { ...config.sandbox, cgroups },
+    disabledReason: config.sandbox.snapStart === 'off' ? 'SnapStart is turned off on this host (--snapstart off)' : undefined,
+    stateDir: join(config.dataDir, 'worker', 'criu'),
+  });
+  const snapshotCache = new SnapshotCache(join(config.dataDir, 'worker', 'snapshots'), opts.code);
+  await snapshotCache.removeScratch();
   const agent = new LocalWorkerAgent({
     id: opts.id,
     memoryMb: config.worker.memoryMb,
@@ -41,7 +52,8 @@ export async function startHostWorker(config: StratusConfig, opts: { id: string;
     region: config.identity.region,
     nodePath: config.sandbox.nodePath,
     pythonPath: config.sandbox.pythonPath,
-    driver: new BubblewrapSandboxDriver({ ...config.sandbox, cgroups }),
+    driver,
+    snapshotCache,
     taskFiles: new FunctionFiles(new UnpackedZipCache(join(config.dataDir, 'worker', 'code'), opts.code, { maxUnzippedBytes: config.frontend.maxUnzippedBytes }), images),
     clock: opts.clock,
     log: opts.log.child({ component: 'worker' }),

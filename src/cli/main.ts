@@ -13,10 +13,10 @@ const USAGE = `Usage:
                  [--worker-memory-mb N] [--warm-pool 0] [--lease-ms 3000] [--account-concurrency 1000]
                  [--log-level info] [--function-logs stdout|off]
                  [--event-claim-ms 15000] [--event-retry-delays-ms 60000,120000]
-                 [--image-max-bytes 10737418240] [--image-cache-mb 4096]
+                 [--image-max-bytes 10737418240] [--image-cache-mb 4096] [--snapstart criu|off]
   stratus worker --control-plane http://HOST:PORT [--host 127.0.0.1] [--port 0] [--id NAME]
                  [--data-dir .stratus-worker] [--worker-memory-mb N] [--warm-pool 0] [--heartbeat-ms 1000]
-                 [--log-level info]
+                 [--log-level info] [--snapstart criu|off]
   stratus frontend   --etcd URL[,URL...] [--host 127.0.0.1] [--port 9001]
   stratus assignment --etcd URL[,URL...] [--host 127.0.0.1] [--port 0] [--id NAME] [--leader-ttl-ms 2000]
   stratus placement  --etcd URL[,URL...] [--host 127.0.0.1] [--port 0] [--lease-ms 3000]
@@ -52,6 +52,7 @@ const OPTIONS = {
   'leader-ttl-ms': { type: 'string' },
   'image-max-bytes': { type: 'string' },
   'image-cache-mb': { type: 'string' },
+  snapstart: { type: 'string' },
 } as const;
 
 type Flags = ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>['values'];
@@ -70,6 +71,7 @@ function configFrom(flags: Flags, env: NodeJS.ProcessEnv, defaultDataDir: string
     asyncInvoke: { claimMs: num(flags['event-claim-ms']), retryDelaysMs: flags['event-retry-delays-ms']?.split(',').map(Number) },
     worker: { functionLogs: flags['function-logs'], memoryMb: num(flags['worker-memory-mb']), warmPoolSize: num(flags['warm-pool']) },
     images: { maxUncompressedBytes: num(flags['image-max-bytes']), chunkCacheBytes: mib(flags['image-cache-mb']) },
+    sandbox: { snapStart: flags.snapstart },
     cluster: {
       token: env.STRATUS_CLUSTER_TOKEN || undefined, leaseMs: num(flags['lease-ms']), heartbeatMs: num(flags['heartbeat-ms']),
       etcdEndpoints: flags.etcd?.split(',').filter(Boolean), etcdPrefix: flags['etcd-prefix'], leaderTtlMs: num(flags['leader-ttl-ms']),

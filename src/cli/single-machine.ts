@@ -7,6 +7,7 @@ import { clusterRoutes } from '../frontend/index.js';
 import { ImageImporter } from '../images/index.js';
 import { SqliteJournal } from '../journal/index.js';
 import { PlacementService } from '../placement/index.js';
+import { SnapStartService } from '../snapstart/index.js';
 import { systemClock, type Clock } from '../shared/clock.js';
 import type { StratusConfig } from '../shared/config.js';
 import type { Logger } from '../shared/log.js';
@@ -57,6 +58,10 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
   });
   const clusterToken = await loadClusterToken(config);
   followRegistry(registry, () => assignment, log);
+  // SnapStart: versions published with ApplyOn PublishedVersions are checkpointed on a worker;
+  // a snapshot cut short by a restart is made again.
+  const snapStart = new SnapStartService({ registry, workers: () => placement.workers(), code, log: log.child({ component: 'snapstart' }) });
+  for (const version of registry.versions.all()) if (version.snapshot?.status === 'pending') snapStart.prepare(version);
 
   const { server, events } = lambdaApi({
     config, registry, code, images, assignment, eventQueue: journal.eventQueue, credentials, clock, log,

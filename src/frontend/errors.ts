@@ -27,6 +27,7 @@ const WIRE: Record<ErrorCode, Wire> = {
   Forbidden: { type: 'AccessDeniedException', status: 403, capital: true },
   ServiceUnavailable: { type: 'ServiceException', status: 503, typed: true, capital: true },
   SandboxCreateFailed: { type: 'ServiceException', status: 500, typed: true, capital: true },
+  SnapshotFailed: { type: 'ServiceException', status: 500, typed: true, capital: true },
   WorkerUnavailable: { type: 'ServiceException', status: 500, typed: true, capital: true },
   Internal: { type: 'ServiceException', status: 500, typed: true, capital: true },
   Fenced: { type: 'ServiceException', status: 503, typed: true, capital: true },

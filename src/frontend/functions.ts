@@ -132,12 +132,23 @@ function readSettings(v: Validator, body: Record<string, unknown>, isCreate: boo
   const storage = v.object('EphemeralStorage', 'ephemeralStorage');
   const environment = v.stringMap(v.object('Environment', 'environment')?.Variables, 'environment.variables');
   const ephemeralStorageMb = storage ? new Validator(storage).integer('Size', 'ephemeralStorage.size', 512, 10240) : undefined;
+  const snapStart = readSnapStart(v.object('SnapStart', 'snapStart'));
   const given: Partial<FunctionSettings> = {
-    runtime: runtime as FunctionSettings['runtime'] | undefined, role, handler, description, timeoutSec, memoryMb, ephemeralStorageMb,
+    runtime: runtime as FunctionSettings['runtime'] | undefined, role, handler, description, timeoutSec, memoryMb, ephemeralStorageMb, snapStart,
     environment: environment ?? (body.Environment !== undefined ? {} : undefined),
   };
   const defined = Object.fromEntries(Object.entries(given).filter(([, value]) => value !== undefined)) as Partial<FunctionSettings>;
   return isCreate ? { description: '', timeoutSec: 3, memoryMb: 128, ephemeralStorageMb: 512, environment: {}, ...defined } : defined;
+}
+
+/** SnapStart: { ApplyOn: PublishedVersions | None }. */
+function readSnapStart(value: Record<string, unknown> | undefined): FunctionSettings['snapStart'] {
+  if (!value) return undefined;
+  const applyOn = new Validator(value).string('ApplyOn', 'snapStart.applyOn') ?? 'None';
+  if (applyOn !== 'PublishedVersions' && applyOn !== 'None') {
+    throw new StratusError('Validation', `1 validation error detected: Value '${applyOn}' at 'snapStart.applyOn' failed to satisfy constraint: Member must satisfy enum value set: [PublishedVersions, None]`);
+  }
+  return applyOn;
 }
 
 function checkRuntime(runtime: string): void {

@@ -36,6 +36,10 @@ export class InvokeService {
   }
 
   invoke(req: InvokeRequest, version = this.resolve(req.functionName, req.qualifier)): Promise<InvokeOutcome> {
+    if (version.snapshot?.status === 'pending') {
+      // A SnapStart version is invocable once its snapshot is made (Lambda: State Pending).
+      return Promise.reject(new StratusError('ResourceConflict', 'The operation cannot be performed at this time. The function is currently in the following state: Pending'));
+    }
     return this.run(req, version);
   }
 

@@ -1,5 +1,5 @@
 import { lambdaTimestamp } from '../shared/ids.js';
-import type { AliasRecord, FunctionRecord, FunctionUrlRecord } from '../registry/index.js';
+import type { AliasRecord, FunctionRecord, FunctionUrlRecord, VersionSnapshot } from '../registry/index.js';
 
 /** Lambda's FunctionConfiguration document for $LATEST or (with `version`) a published version. */
 export function functionConfiguration(fn: FunctionRecord & { version?: string }, arn: string, region: string): Record<string, unknown> {
@@ -23,7 +23,7 @@ export function functionConfiguration(fn: FunctionRecord & { version?: string },
     PackageType: 'Zip',
     Architectures: ['x86_64'],
     EphemeralStorage: { Size: fn.ephemeralStorageMb },
-    SnapStart: { ApplyOn: 'None', OptimizationStatus: 'Off' },
+    ...snapStartFields(fn),
     RuntimeVersionConfig: { RuntimeVersionArn: `arn:aws:lambda:${region}::runtime:stratus-${fn.runtime}` },
     LoggingConfig: { LogFormat: 'Text', LogGroup: `/aws/lambda/${fn.name}` },
   };
@@ -44,6 +44,21 @@ function imageConfiguration(config: Record<string, unknown>, fn: FunctionRecord)
     out.ImageConfigResponse = { ImageConfig };
   }
   return out;
+}
+
+/**
+ * SnapStart and State: a version whose snapshot is being made is Pending, one whose snapshot
+ * failed to initialize is Failed; OptimizationStatus is On only for a version with a snapshot.
+ */
+function snapStartFields(fn: FunctionRecord & { snapshot?: VersionSnapshot }): Record<string, unknown> {
+  const snapshot = fn.snapshot;
+  const fields: Record<string, unknown> = {
+    SnapStart: { ApplyOn: fn.snapStart ?? 'None', OptimizationStatus: snapshot?.status === 'ready' ? 'On' : 'Off' },
+  };
+  if (snapshot?.status === 'pending') Object.assign(fields, { State: 'Pending', StateReason: 'The function is being created.', StateReasonCode: 'Creating' });
+  else if (snapshot?.status === 'failed') Object.assign(fields, { State: 'Failed', StateReason: snapshot.reason, StateReasonCode: snapshot.reasonCode });
+  else if (snapshot?.status === 'off') Object.assign(fields, { StateReason: snapshot.reason, StateReasonCode: snapshot.reasonCode });
+  return fields;
 }
 
 /** ListFunctions / ListVersionsByFunction items leave out the state fields. */

@@ -140,3 +140,25 @@ describe('FunctionRegistry: deletes, tags and change events', () => {
     await assert.rejects(registry.tag('f', Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`k${i}`, 'v']))), { message: 'Number of tags exceeds resource tag limit.' });
   });
 });
+
+describe('FunctionRegistry: SnapStart state of versions', () => {
+  it('a version published with ApplyOn PublishedVersions is pending and announced; its state is recorded durably', async () => {
+    const { registry, reload } = await setup();
+    const pending: string[] = [];
+    registry.onSnapshotPending((v) => pending.push(`${v.name}:${v.version}`));
+    await registry.publish('f');
+    assert.equal(registry.resolve('f', '1').snapshot, undefined, 'no SnapStart: no snapshot state');
+    await registry.updateSettings('f', { snapStart: 'PublishedVersions' });
+    const v2 = await registry.publish('f');
+    assert.deepEqual(v2.snapshot, { status: 'pending' });
+    assert.deepEqual(pending, ['f:2']);
+    const image = { sha256: 'ab'.repeat(32), size: 10 };
+    await registry.setSnapshot('f', '2', { status: 'ready', image });
+    assert.deepEqual(registry.resolve('f', '2').snapshot, { status: 'ready', image });
+    assert.equal(registry.resolve('f', '2').snapStart, 'PublishedVersions');
+    const again = await reload();
+    assert.deepEqual(again.resolve('f', '2').snapshot, { status: 'ready', image });
+    await registry.setSnapshot('f', '9', { status: 'off' });
+    assert.equal(registry.versions.get('f', '9'), undefined, 'a version that is gone is left alone');
+  });
+});

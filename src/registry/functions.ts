@@ -5,7 +5,9 @@ import type { Clock } from '../shared/clock.js';
 import { StratusError } from '../shared/errors.js';
 import { AliasCatalog } from './aliases.js';
 import { FunctionUrlCatalog } from './function-urls.js';
-import { isSupportedRuntime, SUPPORTED_RUNTIMES, type EventInvokeConfig, type FunctionRecord, type FunctionVersion, type ImageSource, type PublishedVersion } from './model.js';
+import {
+  isSupportedRuntime, SUPPORTED_RUNTIMES, type EventInvokeConfig, type FunctionRecord, type FunctionVersion, type ImageSource, type PublishedVersion, type VersionSnapshot,
+} from './model.js';
 import { VersionCatalog } from './versions.js';
 
 /** The settable part of a function's configuration. */
@@ -62,6 +64,7 @@ export class FunctionRegistry {
   /** Journal revision of each function document (RevisionId is Lambda's, not the journal's). */
   private readonly docRevisions = new Map<string, string>();
   private readonly listeners: ChangeListener[] = [];
+  private readonly snapshotListeners: ((version: PublishedVersion) => void)[] = [];
   private readonly random: () => number;
 
   constructor(private readonly deps: RegistryDeps) {
@@ -116,6 +119,16 @@ export class FunctionRegistry {
 
   onChange(listener: ChangeListener): void {
     this.listeners.push(listener);
+  }
+
+  /** SnapStart: told of each newly published version whose snapshot is to be made. */
+  onSnapshotPending(listener: (version: PublishedVersion) => void): void {
+    this.snapshotListeners.push(listener);
+  }
+
+  /** Records a version's SnapStart state (the only change a published version ever sees). */
+  async setSnapshot(name: string, version: string, snapshot: VersionSnapshot): Promise<void> {
+    await this.versions.update(name, version, (current) => ({ ...current, snapshot }));
   }
 
   functionArn(name: string): string {
@@ -243,8 +256,10 @@ export class FunctionRegistry {
     const version: PublishedVersion = {
       ...snapshot, version: String(number), description: opts.description ?? fn.description,
       ...this.stamp(), sourceRevisionId: bumped.revisionId,
+      ...(fn.snapStart === 'PublishedVersions' ? { snapshot: { status: 'pending' as const } } : {}),
     };
     await this.versions.add(version);
+    if (version.snapshot) for (const listener of this.snapshotListeners) listener(version);
     return version;
   }
 

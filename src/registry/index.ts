@@ -4,6 +4,7 @@ export type { FunctionUrlCatalog, FunctionUrlPatch } from './function-urls.js';
 export { notFound as functionUrlNotFound } from './function-urls.js';
 export type { VersionCatalog } from './versions.js';
 export {
+  type VersionSnapshot,
   environmentKey, isSupportedRuntime, SUPPORTED_RUNTIMES,
   type AliasRecord, type EventInvokeConfig, type FunctionRecord, type FunctionSnapshot, type FunctionUrlRecord, type FunctionVersion, type PublishedVersion,
   type ImageConfigOverrides, type ImageSource, type RuntimeId, type UrlAuthType, type UrlCors, type UrlInvokeMode,

@@ -39,6 +39,8 @@ export interface FunctionRecord {
   provisioned?: Record<string, ProvisionedConfig>;
   /** PutFunctionEventInvokeConfig, per qualifier ('$LATEST', a version or an alias). */
   eventInvoke?: Record<string, EventInvokeConfig>;
+  /** SnapStart.ApplyOn: 'PublishedVersions' snapshots each published version. Absent: None. */
+  snapStart?: 'PublishedVersions' | 'None';
 }
 
 /** How Event invocations of one qualifier are retried and where their records go. Absent: Lambda's defaults. */
@@ -70,6 +72,17 @@ export interface ImageConfigOverrides {
   workingDirectory?: string;
 }
 
+/** SnapStart state of a published version (see docs/snapstart.md). */
+export interface VersionSnapshot {
+  /** pending: being made (State Pending); ready: clones restore from `image`; off: cold starts boot. */
+  status: 'pending' | 'ready' | 'off' | 'failed';
+  /** The checkpoint, as one tar in the code store. */
+  image?: CodeRef;
+  /** Why SnapStart is off or failed (StateReasonCode, StateReason). */
+  reasonCode?: string;
+  reason?: string;
+}
+
 export interface ProvisionedConfig {
   requested: number;
   lastModifiedMs: number;
@@ -84,6 +97,7 @@ export interface PublishedVersion extends FunctionSnapshot {
   version: string;
   /** $LATEST's RevisionId right after this version was published: unchanged means nothing to publish. */
   sourceRevisionId: string;
+  snapshot?: VersionSnapshot;
 }
 
 /** An alias: a name for one version, optionally sharing traffic with a second one. */
@@ -127,6 +141,8 @@ export interface FunctionVersion extends FunctionRecord {
   version: string;
   /** Unqualified function ARN. */
   functionArn: string;
+  /** A published version's SnapStart state. */
+  snapshot?: VersionSnapshot;
 }
 
 /**

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { DocumentStore, StoredDocument } from '../journal/index.js';
 import { StratusError } from '../shared/errors.js';
 import type { PublishedVersion } from './model.js';
@@ -45,6 +46,14 @@ export class VersionCatalog {
       throw new StratusError('ResourceConflict', `The operation cannot be performed at this time. Version ${version.version} of ${version.name} is being published.`);
     }
     this.put(version);
+  }
+
+  /** Replaces a version's document (SnapStart state); a version that is gone is left alone. */
+  async update(name: string, version: string, change: (current: PublishedVersion) => PublishedVersion): Promise<void> {
+    const doc = await this.store.get(key(name, version));
+    if (!doc || !this.get(name, version)) return;
+    const next = change(doc.value as PublishedVersion);
+    if (await this.store.replace(key(name, version), next, randomUUID(), doc.revision)) this.put(next);
   }
 
   /** Resolves false if there was no such version. */

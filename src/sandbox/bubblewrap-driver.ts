@@ -1,8 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { lstatSync, readlinkSync } from 'node:fs';
+import { lstatSync, readlinkSync, writeFileSync } from 'node:fs';
+import type { Readable } from 'node:stream';
 import { StratusError } from '../shared/errors.js';
-import { readOr, type CgroupManager } from './cgroups.js';
-import type { Sandbox, SandboxDriver, SandboxExit, SandboxSpec } from './driver.js';
+import { readOr, type CgroupLimits, type CgroupManager } from './cgroups.js';
+import type { Sandbox, SandboxDriver, SandboxExit, SandboxSpec, SnapshotDriver } from './driver.js';
+import { openStdioFifo, STDIO_FIFO } from './stdio-fifo.js';
 
 export interface BubblewrapOptions {
   bwrapPath: string;
@@ -33,37 +35,25 @@ export class BubblewrapSandboxDriver implements SandboxDriver {
     this.rootArgs = baseFilesystemArgs(opts.extraReadOnlyPaths ?? []);
   }
 
+  /** Checkpoint and restore with CRIU, when configured (see criu.ts). */
+  snapshots?: SnapshotDriver;
+
   async create(spec: SandboxSpec): Promise<Sandbox> {
-    const cgroup = await this.opts.cgroups.create(spec.id, {
-      memoryBytes: spec.memoryMb * 1024 * 1024,
-      cpuWeight: (1024 * spec.memoryMb) / MB_PER_VCPU,
-      cpuCores: Math.max(this.opts.minCpuCores, spec.memoryMb / MB_PER_VCPU),
-      pidsMax: this.opts.pidsMax,
-    });
-    const child = spawn('/bin/sh', ['-c', JOIN_CGROUPS, 'sh', this.opts.bwrapPath, ...this.argsFor(spec)], {
-      env: { ...spec.env, STRATUS_CGROUP_PROCS: cgroup.procsFiles.join(' ') },
-      stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe'],
-    });
-    child.stdin?.end();
-    // The info and block pipes are socketpairs; bwrap closing its end may reset ours.
-    for (const fd of [3, 4]) (child.stdio[fd] as NodeJS.ReadWriteStream | null)?.on('error', () => {});
-    let finalPeak: number | undefined;
+    const fifo = spec.checkpointable ? await openStdioFifo(spec.controlDir) : undefined;
     let network: OutboundNetwork | undefined;
-    const exited = new Promise<SandboxExit>((resolve) =>
-      child.once('exit', (code, signal) => {
-        const oomKilled = cgroup.oomKills() > 0;
-        finalPeak = cgroup.peakMemoryBytes();
-        network?.stop();
-        // A cgroup that cannot be removed is left for the next start's cleanup, never fatal.
-        void cgroup.destroy().catch(() => {}).then(() => resolve({ code, signal, oomKilled }));
-      }),
-    );
+    const started = await spawnInCgroups(this.opts, spec, this.opts.bwrapPath, this.argsFor(spec), spec.checkpointable ? 6 : 5, () => {
+      network?.stop();
+      fifo?.release();
+    });
+    const { child, exited } = started;
     try {
       const pid = await readChildPid(child, exited);
-      if (spec.network === 'outbound') network = await startOutboundNetwork(this.opts.slirpPath, pid);
-      // bwrap waits on --block-fd until the namespaces are ready, then runs the command.
+      if (spec.checkpointable) writeIdMaps(pid);
+      else if (spec.network === 'outbound') network = await startOutboundNetwork(this.opts.slirpPath, pid);
+      // bwrap waits on --block-fd (and --userns-block-fd) until the namespaces are ready.
       (child.stdio[4] as NodeJS.WritableStream).end('go');
-      return new BubblewrapSandbox(spec.id, pid, child, exited, () => finalPeak ?? cgroup.peakMemoryBytes());
+      if (spec.checkpointable) (child.stdio as unknown as NodeJS.WritableStream[])[5]?.end('go');
+      return new BubblewrapSandbox(spec.id, pid, child, exited, started.peak, { stdout: fifo?.output });
     } catch (cause) {
       child.kill('SIGKILL');
       await exited;
@@ -72,20 +62,27 @@ export class BubblewrapSandboxDriver implements SandboxDriver {
   }
 
   private argsFor(spec: SandboxSpec): string[] {
+    // CRIU can dump a user namespace whose map includes uid 0 (written by us, below), not bwrap's
+    // `--uid` map; the init then drops to the function's uid itself and opens its own stdio.
+    const identity = spec.checkpointable
+      ? ['--unshare-user', '--userns-block-fd', '5', '--dir', '/etc', '--dir', '/run', '--size', '65536', '--tmpfs', '/run/rapid']
+      : ['--unshare-user', '--unshare-cgroup-try', '--uid', String(this.opts.uid), '--gid', String(this.opts.gid), '--new-session'];
+    const [init = '', ...rest] = spec.command;
+    const command = spec.checkpointable ? [init, '--checkpoint', `/run/stratus/${STDIO_FIFO}`, String(this.opts.uid), String(this.opts.gid), ...rest] : spec.command;
     return [
-      '--unshare-user', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-net', '--unshare-cgroup-try',
-      '--uid', String(this.opts.uid), '--gid', String(this.opts.gid),
+      ...identity, '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-net',
       '--hostname', 'localhost',
-      '--die-with-parent', '--new-session', '--as-pid-1',
+      '--die-with-parent', '--as-pid-1',
       '--info-fd', '3', '--block-fd', '4',
       ...(spec.rootDir ? ['--ro-bind', spec.rootDir, '/', '--proc', '/proc', '--dev', '/dev'] : this.rootArgs),
-      '--size', String(spec.tmpSizeMb * 1024 * 1024), '--tmpfs', '/tmp',
+      // Under the uid-0 map the function's uid does not own new mounts: /tmp is sticky and open to all.
+      ...(spec.checkpointable ? ['--perms', '1777'] : []), '--size', String(spec.tmpSizeMb * 1024 * 1024), '--tmpfs', '/tmp',
       ...(spec.rootDir ? [] : codeArgsFor(spec)),
       ...(spec.binds ?? []).flatMap((b) => ['--ro-bind', b.source, b.target]),
       '--ro-bind', spec.controlDir, '/run/stratus',
       '--chdir', spec.workingDir ?? '/var/task',
       '--',
-      ...spec.command,
+      ...command,
     ];
   }
 }
@@ -97,6 +94,60 @@ function codeArgsFor(spec: SandboxSpec): string[] {
     ...(spec.optDir ? ['--ro-bind', spec.optDir, '/opt'] : ['--size', '4096', '--tmpfs', '/opt', '--remount-ro', '/opt']),
     ...(spec.runtimeDir ? ['--ro-bind', spec.runtimeDir, '/var/runtime'] : []),
   ];
+}
+
+/** Lambda's proportions for a sandbox of `memoryMb`: CPU weight and cap, memory, pids. */
+export function sandboxLimits(opts: Pick<BubblewrapOptions, 'minCpuCores' | 'pidsMax'>, memoryMb: number): CgroupLimits {
+  return {
+    memoryBytes: memoryMb * 1024 * 1024,
+    cpuWeight: (1024 * memoryMb) / MB_PER_VCPU,
+    cpuCores: Math.max(opts.minCpuCores, memoryMb / MB_PER_VCPU),
+    pidsMax: opts.pidsMax,
+  };
+}
+
+export interface CgroupedChild {
+  child: ChildProcess;
+  /** Settles once the process has exited and its cgroups are removed. */
+  exited: Promise<SandboxExit>;
+  /** Peak memory of the cgroups (kept after they are removed). */
+  peak(): number;
+}
+
+/**
+ * Starts `file args` in fresh cgroups with the spec's limits (joined before its first
+ * instruction), with `fds` pipes: stdio, then bwrap's info and block pipes (3, 4, and 5).
+ */
+export async function spawnInCgroups(
+  opts: Pick<BubblewrapOptions, 'cgroups' | 'minCpuCores' | 'pidsMax'>, spec: SandboxSpec, file: string, args: string[], fds: number, onExit: () => void,
+): Promise<CgroupedChild> {
+  const cgroup = await opts.cgroups.create(spec.id, sandboxLimits(opts, spec.memoryMb));
+  const child = spawn('/bin/sh', ['-c', JOIN_CGROUPS, 'sh', file, ...args], {
+    env: { ...spec.env, STRATUS_CGROUP_PROCS: cgroup.procsFiles.join(' ') },
+    stdio: Array.from({ length: fds }, () => 'pipe' as const),
+  });
+  child.stdin?.end();
+  // The info and block pipes are socketpairs; bwrap closing its end may reset ours.
+  for (const fd of [3, 4, 5]) (child.stdio[fd] as NodeJS.ReadWriteStream | null)?.on('error', () => {});
+  let finalPeak: number | undefined;
+  const exited = new Promise<SandboxExit>((resolve) =>
+    child.once('exit', (code, signal) => {
+      const oomKilled = cgroup.oomKills() > 0;
+      finalPeak = cgroup.peakMemoryBytes();
+      onExit();
+      // A cgroup that cannot be removed is left for the next start's cleanup, never fatal.
+      void cgroup.destroy().catch(() => {}).then(() => resolve({ code, signal, oomKilled }));
+    }),
+  );
+  return { child, exited, peak: () => finalPeak ?? cgroup.peakMemoryBytes() };
+}
+
+/** uid 0 maps to root (CRIU needs it), 1..65535 to an unprivileged host range; no setgroups deny. */
+export const ID_MAP = '0 0 1\n1 200001 65535\n';
+
+function writeIdMaps(pid: number): void {
+  writeFileSync(`/proc/${pid}/uid_map`, ID_MAP);
+  writeFileSync(`/proc/${pid}/gid_map`, ID_MAP);
 }
 
 /** /usr, the merged-/usr symlinks (or real dirs), a minimal /etc, /proc and /dev. */
@@ -188,9 +239,9 @@ function readChildPid(child: ChildProcess, exited: Promise<SandboxExit>): Promis
   });
 }
 
-class BubblewrapSandbox implements Sandbox {
-  readonly stdout;
-  readonly stderr;
+export class BubblewrapSandbox implements Sandbox {
+  readonly stdout: Readable;
+  readonly stderr: Readable;
   private destroyed = false;
   private gone = false;
 
@@ -200,10 +251,12 @@ class BubblewrapSandbox implements Sandbox {
     private readonly child: ChildProcess,
     readonly exited: Promise<SandboxExit>,
     private readonly cgroupPeak: () => number,
+    /** Instead of the child's stdio: a checkpointable sandbox's FIFO; nothing of a clone's criu. */
+    streams: { stdout?: Readable; stderr?: Readable } = {},
   ) {
     if (!child.stdout || !child.stderr) throw new Error('sandbox stdio missing');
-    this.stdout = child.stdout;
-    this.stderr = child.stderr;
+    this.stdout = streams.stdout ?? child.stdout;
+    this.stderr = streams.stderr ?? child.stderr;
     (child.stdio[3] as NodeJS.ReadableStream | null)?.removeAllListeners('data');
     void exited.then(() => (this.gone = true));
   }

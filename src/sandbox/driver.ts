@@ -40,6 +40,11 @@ export interface SandboxSpec {
    * 'outbound': it also gets a user-mode route out through the host (no inbound, no host loopback).
    */
   network: 'none' | 'outbound';
+  /**
+   * A sandbox CRIU can checkpoint (SnapStart): a user namespace mapping uid 0, stdio opened
+   * inside through a FIFO in controlDir, the init's `--checkpoint` mode. See docs/snapstart.md.
+   */
+  checkpointable?: boolean;
 }
 
 export interface SandboxExit {
@@ -66,4 +71,20 @@ export interface Sandbox {
 export interface SandboxDriver {
   readonly name: string;
   create(spec: SandboxSpec): Promise<Sandbox>;
+  /** Checkpoint and restore of sandboxes, when the driver offers it (SnapStart). */
+  readonly snapshots?: SnapshotDriver;
+}
+
+/** A checkpointed sandbox, as a directory of images on this host. */
+export interface SnapshotImage {
+  dir: string;
+}
+
+export interface SnapshotDriver {
+  /** Why snapshots cannot work on this host, or undefined when they can. */
+  unavailableReason(): Promise<string | undefined>;
+  /** Dumps a checkpointable sandbox's process tree into `dir` (created); the sandbox ends. */
+  checkpoint(sandbox: Sandbox, spec: SandboxSpec, dir: string): Promise<SnapshotImage>;
+  /** Starts a clone of `image` in a fresh sandbox: own namespaces, own cgroups with spec's limits. */
+  restore(spec: SandboxSpec, image: SnapshotImage): Promise<Sandbox>;
 }

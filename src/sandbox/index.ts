@@ -1,3 +1,4 @@
-export type { Sandbox, SandboxDriver, SandboxExit, SandboxSpec } from './driver.js';
+export type { Sandbox, SandboxDriver, SandboxExit, SandboxSpec, SnapshotDriver, SnapshotImage } from './driver.js';
+export { CriuSnapshots, type CriuOptions } from './criu.js';
 export { BubblewrapSandboxDriver, type BubblewrapOptions } from './bubblewrap-driver.js';
 export { detectCgroups, type CgroupLimits, type CgroupManager, type SandboxCgroup } from './cgroups.js';

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { availableParallelism, totalmem } from 'node:os';
 import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /**
  * The one typed configuration of Stratus. It is parsed once at start-up; each component is
@@ -127,6 +128,10 @@ export const configSchema = z.object({
       minCpuCores: z.number().min(0).default(1),
       /** Processes and threads per sandbox (Lambda: 1,024). */
       pidsMax: z.number().int().positive().default(1024),
+      /** SnapStart: 'criu' checkpoints published versions with criuPath; 'off' reports OptimizationStatus Off. */
+      snapStart: z.enum(['criu', 'off']).default('criu'),
+      /** scripts/install-criu.sh installs criu 4.1 here. */
+      criuPath: z.string().default(fileURLToPath(new URL('../../../.cache/criu/bin/criu', import.meta.url))),
     })
     .default({}),
 });

@@ -18,6 +18,8 @@ export type ErrorCode =
   | 'Forbidden'
   | 'ServiceUnavailable'
   | 'SandboxCreateFailed'
+  /** A sandbox could not be checkpointed or restored (SnapStart); the caller falls back. */
+  | 'SnapshotFailed'
   | 'WorkerUnavailable'
   /** A journal write by a leadership that is no longer current (see Journal's fencing). */
   | 'Fenced'

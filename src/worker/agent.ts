@@ -19,6 +19,8 @@ export interface WorkerAgent {
    * token), the worker first refuses, from then on, requests of any earlier leadership.
    */
   environments(epoch?: number): Promise<EnvironmentReport[]>;
+  /** SnapStart: boots, initializes and checkpoints `fn`; the snapshot as a tar (absent: not offered). */
+  createSnapshot?(fn: FunctionVersion): Promise<{ tar: Buffer; sha256: string }>;
   status(): WorkerStatus;
   shutdown(): Promise<void>;
 }

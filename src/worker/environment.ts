@@ -30,6 +30,8 @@ export interface EnvironmentParams {
   onInitialized(): void;
   /** Whether the first invocation's REPORT carries Init Duration (not for provisioned concurrency). */
   reportsInit: boolean;
+  /** A SnapStart clone: the first REPORT says Restore Duration instead of Init Duration. */
+  restored?: boolean;
 }
 
 /** Why an environment died, rendered for the invocation that observes it. */
@@ -85,9 +87,9 @@ export class Environment implements RuntimeApiHandler {
   }
 
   /** Called once the sandbox is running; the runtime inside will call the Runtime API. */
-  attach(sandbox: Sandbox): void {
+  attach(sandbox: Sandbox, startedAt = this.p.clock.monotonic()): void {
     this.sandbox = sandbox;
-    this.bootStartedAt = this.p.clock.monotonic();
+    this.bootStartedAt = startedAt;
     const onOutput = (d: Buffer) => this.output(d.toString());
     sandbox.stdout.on('data', onOutput).resume();
     sandbox.stderr.on('data', onOutput).resume();
@@ -137,6 +139,17 @@ export class Environment implements RuntimeApiHandler {
       this.specialization.deliver = deliver;
     }
   }
+
+  onRestoreNext(deliver: () => void): void {
+    if (this.phase.kind !== 'dead') deliver();
+  }
+
+  onRestoreError(errorType: string | undefined, body: Buffer): void {
+    this.onInitError(errorType ?? 'Runtime.RestoreError', body);
+  }
+
+  /** Only a snapshot boot is checkpointed; an environment's sandbox never asks. */
+  onCheckpoint(): void {}
 
   onNext(deliver: (inv: NextInvocation) => void): void {
     if (this.phase.kind === 'dead') return;
@@ -191,7 +204,7 @@ export class Environment implements RuntimeApiHandler {
   private dispatch(pending: Pending, deliver: (inv: NextInvocation) => void): void {
     const { inv } = pending;
     this.phase = { kind: 'running', requestId: inv.requestId };
-    const initLine = this.initReported ? '' : `INIT_START Runtime Version: stratus:${this.p.runtime}\n`;
+    const initLine = this.initReported ? '' : `${this.p.restored ? 'RESTORE_START' : 'INIT_START'} Runtime Version: stratus:${this.p.runtime}\n`;
     this.log(pending, initLine + startLine(inv.requestId, this.p.version) + this.earlyOutput.text());
     this.earlyOutput = new LogTail();
     pending.startedAt = this.p.clock.monotonic();
@@ -245,7 +258,7 @@ export class Environment implements RuntimeApiHandler {
     const requestId = pending.inv.requestId;
     if (this.p.logSink.enabled || pending.inv.tailLog) {
       const maxMemoryUsedBytes = this.sandbox?.peakMemoryBytes() ?? 0;
-      this.log(pending, endLine(requestId) + reportLine({ requestId, durationMs, initDurationMs, warmPool: this.fromWarmPool, status, memorySizeMb: this.p.memoryMb, maxMemoryUsedBytes }));
+      this.log(pending, endLine(requestId) + reportLine({ requestId, durationMs, initDurationMs, restored: this.p.restored, warmPool: this.fromWarmPool, status, memorySizeMb: this.p.memoryMb, maxMemoryUsedBytes }));
     }
     pending.resolve({
       outcome,

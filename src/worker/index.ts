@@ -10,3 +10,4 @@ export type { CodeSource } from './code-cache.js';
 export { HttpCodeSource, CLUSTER_API } from './http-code-source.js';
 export { RemoteWorkerAgent } from './remote-agent.js';
 export { WorkerApiServer } from './worker-api.js';
+export { SnapshotCache } from './snapshots.js';

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import type { Clock } from '../shared/clock.js';
 import type { Logger } from '../shared/log.js';
 import { StratusError } from '../shared/errors.js';
-import type { SandboxDriver } from '../sandbox/index.js';
+import type { Sandbox, SandboxDriver, SandboxSpec } from '../sandbox/index.js';
+import type { CodeRef } from '../codestore/index.js';
 import type { FunctionVersion } from '../registry/index.js';
 import type { EnvironmentOptions, EnvironmentReport, WorkerAgent, WorkerStatus } from './agent.js';
 import type { TaskFiles } from './code-cache.js';
@@ -15,6 +16,7 @@ import { Environment, type FunctionLogSink } from './environment.js';
 import type { Invocation, InvocationResult } from './invocation.js';
 import { RuntimeApiServer } from './runtime-api.js';
 import { launchFor } from './runtimes.js';
+import { packSnapshot, SnapshotBoot, type SnapshotCache } from './snapshots.js';
 
 export interface LocalWorkerDeps {
   id: string;
@@ -30,6 +32,8 @@ export interface LocalWorkerDeps {
   initTimeoutMs?: number;
   /** Sandboxes booting at once (from spawn to the runtime's first /next). */
   maxConcurrentBoots: number;
+  /** SnapStart snapshots unpacked on this worker (when the driver can checkpoint). */
+  snapshotCache?: SnapshotCache;
   /** Stems kept booted for Node.js functions of this memory size (none when absent). */
   warmPool?: { size: number; memoryMb: number };
 }
@@ -54,6 +58,8 @@ function stemFunction(memoryMb: number): FunctionVersion {
   };
 }
 
+type InitType = 'on-demand' | 'provisioned-concurrency';
+
 const MAX_RESPONSE_BYTES = 6 * 1024 * 1024 + 100;
 
 /** The worker agent of this host: sandboxes, their Runtime API endpoints and the code cache. */
@@ -76,17 +82,107 @@ export class LocalWorkerAgent implements WorkerAgent {
   async createEnvironment(envId: string, fn: FunctionVersion, opts: EnvironmentOptions = {}): Promise<void> {
     if (this.slots.has(envId)) throw new StratusError('Internal', `environment ${envId} exists`);
     const initType = opts.initType ?? 'on-demand';
-    const stem = initType === 'on-demand' && this.fitsWarmPool(fn) ? this.takeStem() : undefined;
+    // A snapshot's sandbox has no outbound network: a function tagged for it since boots instead.
+    const image = fn.snapshot?.status === 'ready' && !wantsNetwork(fn) ? fn.snapshot.image : undefined;
+    const stem = initType === 'on-demand' && !image && this.fitsWarmPool(fn) ? this.takeStem() : undefined;
     if (stem) return this.specialize(stem, envId, fn);
+    if (image && (await this.restore(envId, fn, initType, image))) return;
     await this.boot(envId, fn, initType);
   }
 
+  /**
+   * SnapStart: a clone of the version's snapshot in a fresh sandbox instead of a boot. False
+   * (and nothing left behind) when it cannot be restored: the caller boots as usual.
+   */
+  private async restore(id: string, fn: FunctionVersion, initType: InitType, image: CodeRef): Promise<boolean> {
+    const snapshots = this.deps.driver.snapshots;
+    const cache = this.deps.snapshotCache;
+    if (!snapshots || !cache) return false;
+    const startedAt = this.deps.clock.monotonic();
+    const { slot, booted } = await this.openSlot(id, fn, initType, { restored: initType === 'on-demand' });
+    try {
+      const [imageDir, taskDir] = await Promise.all([cache.resolve(image), this.deps.taskFiles.resolve(fn.code)]);
+      const spec = this.sandboxSpec(id, fn, 'snap-start', slot.controlDir, { taskDir });
+      // criu itself runs with a plain environment; the clone keeps the one of its snapshot.
+      const sandbox = await snapshots.restore({ ...spec, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } }, { dir: imageDir });
+      slot.env.attach(sandbox, startedAt);
+      this.deps.log.debug({ envId: id, fn: fn.name, pid: sandbox.pid }, 'sandbox restored');
+      return true;
+    } catch (err) {
+      booted();
+      await this.destroyEnvironment(id);
+      this.deps.log.warn({ err, fn: fn.name, version: fn.version }, 'SnapStart restore failed; booting instead');
+      return false;
+    }
+  }
+
+  /**
+   * SnapStart on publish: boots `fn` in a checkpointable sandbox, runs its initialization and
+   * checkpoints it when the runtime first asks for work. Returns the snapshot as a tar for the
+   * code store (this worker keeps it unpacked); rejects with SnapshotFailed and the reason.
+   */
+  async createSnapshot(fn: FunctionVersion): Promise<{ tar: Buffer; sha256: string }> {
+    const snapshots = this.deps.driver.snapshots;
+    const cache = this.deps.snapshotCache;
+    const unavailable = snapshots && cache ? await snapshots.unavailableReason() : `the ${this.deps.driver.name} sandbox driver cannot checkpoint`;
+    if (unavailable || !snapshots || !cache) throw new StratusError('SnapshotFailed', unavailable ?? 'no snapshot support');
+    if (wantsNetwork(fn)) throw new StratusError('SnapshotFailed', 'A sandbox with outbound network (tag stratus:network=outbound) cannot be checkpointed');
+    if (fn.image) throw new StratusError('SnapshotFailed', 'Stratus SnapStart does not support container image functions yet');
+    const id = randomUUID();
+    const controlDir = join(await this.runRoot(), id.slice(0, 12));
+    await mkdir(controlDir, { mode: 0o755 });
+    const boot = new SnapshotBoot();
+    const api = new RuntimeApiServer(join(controlDir, 'runtime.sock'), boot, MAX_RESPONSE_BYTES);
+    const dir = await cache.scratch();
+    let sandbox: Sandbox | undefined;
+    try {
+      await api.listen();
+      await chmod(join(controlDir, 'runtime.sock'), 0o666);
+      const spec = this.sandboxSpec(id, fn, 'snap-start', controlDir, { taskDir: await this.deps.taskFiles.resolve(fn.code) });
+      sandbox = await this.deps.driver.create(spec);
+      const output: string[] = [];
+      sandbox.stdout.on('data', (d: Buffer) => output.push(d.toString()));
+      void sandbox.exited.then((e) => boot.fail(`The runtime exited during initialization (${e.code ?? e.signal})${output.length ? `: ${output.join('').slice(-512)}` : ''}`));
+      const timer = this.deps.clock.setTimer(this.deps.initTimeoutMs ?? 10_000, () => boot.fail('The function initialization timed out'));
+      await boot.ready.finally(() => timer.cancel());
+      await snapshots.checkpoint(sandbox, spec, dir);
+      const packed = await packSnapshot(dir);
+      await cache.adopt(dir, packed.sha256);
+      return packed;
+    } catch (err) {
+      await rm(dir, { recursive: true, force: true });
+      throw err;
+    } finally {
+      await sandbox?.destroy();
+      await api.close();
+      await rm(controlDir, { recursive: true, force: true });
+    }
+  }
+
   /** Boots a sandbox for `fn`; a warm-pool stem boots the runtime alone, into an empty /var/task. */
-  private async boot(id: string, fn: FunctionVersion, initType: 'on-demand' | 'provisioned-concurrency', stemTaskDir?: string): Promise<Slot> {
+  private async boot(id: string, fn: FunctionVersion, initType: InitType, stemTaskDir?: string): Promise<Slot> {
+    const { slot, booted } = await this.openSlot(id, fn, initType, { stemTaskDir });
+    try {
+      const files = stemTaskDir ? { taskDir: stemTaskDir } : await this.filesOf(fn);
+      if (!stemTaskDir) this.cachedCode.add(fn.code.sha256);
+      const spec = this.sandboxSpec(id, fn, initType, slot.controlDir, files);
+      const sandbox = await this.deps.driver.create(stemTaskDir ? { ...spec, env: { ...spec.env, STRATUS_WARM_POOL: '1' } } : spec);
+      slot.env.attach(sandbox);
+      this.deps.log.debug({ envId: id, fn: fn.name, pid: sandbox.pid }, 'sandbox started');
+      return slot;
+    } catch (err) {
+      booted();
+      await this.destroyEnvironment(id);
+      throw err;
+    }
+  }
+
+  /** A slot for a new environment: its control directory, Environment and Runtime API socket. */
+  private async openSlot(id: string, fn: FunctionVersion, initType: InitType, extra: { stemTaskDir?: string; restored?: boolean }): Promise<{ slot: Slot; booted: () => void }> {
     const controlDir = join(await this.runRoot(), id.slice(0, 12));
     await mkdir(controlDir, { mode: 0o755 });
     const booted = await this.bootGate.enter();
-    const slot = { id, controlDir, memoryMb: fn.memoryMb, stemTaskDir } as Slot;
+    const slot = { id, controlDir, memoryMb: fn.memoryMb, stemTaskDir: extra.stemTaskDir } as Slot;
     slot.env = new Environment({
       id,
       functionName: fn.name,
@@ -101,36 +197,19 @@ export class LocalWorkerAgent implements WorkerAgent {
       onDeath: () => this.lost(slot),
       onInitialized: booted,
       reportsInit: initType === 'on-demand',
+      restored: extra.restored,
     });
     slot.api = new RuntimeApiServer(join(controlDir, 'runtime.sock'), slot.env, MAX_RESPONSE_BYTES);
     this.slots.set(id, slot);
     try {
       await slot.api.listen();
       await chmod(join(controlDir, 'runtime.sock'), 0o666);
-      const files = stemTaskDir ? { taskDir: stemTaskDir } : await this.filesOf(fn);
-      if (!stemTaskDir) this.cachedCode.add(fn.code.sha256);
-      const launch = launchFor(fn, this.launchContext(id, fn, initType));
-      const sandbox = await this.deps.driver.create({
-        id,
-        ...files,
-        workingDir: launch.workingDir,
-        runtimeDir: launch.runtimeDir,
-        binds: launch.binds,
-        controlDir,
-        command: launch.command,
-        env: stemTaskDir ? { ...launch.env, STRATUS_WARM_POOL: '1' } : launch.env,
-        memoryMb: fn.memoryMb,
-        tmpSizeMb: fn.ephemeralStorageMb,
-        network: fn.tags?.['stratus:network'] === 'outbound' ? 'outbound' : 'none',
-      });
-      slot.env.attach(sandbox);
-      this.deps.log.debug({ envId: id, fn: fn.name, pid: sandbox.pid }, 'sandbox started');
-      return slot;
     } catch (err) {
       booted();
       await this.destroyEnvironment(id);
       throw err;
     }
+    return { slot, booted };
   }
 
   /** A zip's unpacked directory, or an image's lazily mounted root filesystem. */
@@ -140,7 +219,25 @@ export class LocalWorkerAgent implements WorkerAgent {
     return { taskDir: join(rootDir, 'var/task'), rootDir };
   }
 
-  private launchContext(id: string, fn: FunctionVersion, initType: 'on-demand' | 'provisioned-concurrency') {
+  private sandboxSpec(id: string, fn: FunctionVersion, initType: InitType | 'snap-start', controlDir: string, files: { taskDir: string; rootDir?: string }): SandboxSpec {
+    const launch = launchFor(fn, this.launchContext(id, fn, initType));
+    return {
+      id,
+      ...files,
+      workingDir: launch.workingDir,
+      runtimeDir: launch.runtimeDir,
+      binds: launch.binds,
+      controlDir,
+      command: launch.command,
+      env: launch.env,
+      memoryMb: fn.memoryMb,
+      tmpSizeMb: fn.ephemeralStorageMb,
+      network: wantsNetwork(fn) ? 'outbound' : 'none',
+      checkpointable: initType === 'snap-start',
+    };
+  }
+
+  private launchContext(id: string, fn: FunctionVersion, initType: InitType | 'snap-start') {
     return {
       region: this.deps.region,
       nodePath: this.deps.nodePath,
@@ -186,7 +283,7 @@ export class LocalWorkerAgent implements WorkerAgent {
 
   private fitsWarmPool(fn: FunctionVersion): boolean {
     const pool = this.deps.warmPool;
-    return !!pool && fn.runtime === 'nodejs20.x' && fn.memoryMb === pool.memoryMb && fn.ephemeralStorageMb === 512 && fn.tags?.['stratus:network'] !== 'outbound';
+    return !!pool && fn.runtime === 'nodejs20.x' && fn.memoryMb === pool.memoryMb && fn.ephemeralStorageMb === 512 && !wantsNetwork(fn);
   }
 
   private takeStem(): Slot | undefined {
@@ -261,6 +358,10 @@ export class LocalWorkerAgent implements WorkerAgent {
     this.runDir ??= mkdtemp(join(tmpdir(), `stratus-run-${process.pid}-`));
     return this.runDir;
   }
+}
+
+function wantsNetwork(fn: FunctionVersion): boolean {
+  return fn.tags?.['stratus:network'] === 'outbound';
 }
 
 function logStreamName(nowMs: number, version: string, envId: string): string {

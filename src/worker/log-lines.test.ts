@@ -14,6 +14,11 @@ describe('platform log lines', () => {
     assert.match(line, /Billed Duration: 1000 ms\t.*Status: timeout\t\n$/);
   });
 
+  it('reports a SnapStart restore as Restore Duration and Billed Restore Duration instead of Init Duration', () => {
+    const line = reportLine({ requestId: 'r3', durationMs: 2.2, memorySizeMb: 512, maxMemoryUsedBytes: 90 * 1024 * 1024, initDurationMs: 210.04, restored: true });
+    assert.equal(line, 'REPORT RequestId: r3\tDuration: 2.20 ms\tBilled Duration: 3 ms\tMemory Size: 512 MB\tMax Memory Used: 90 MB\tRestore Duration: 210.04 ms\tBilled Restore Duration: 211 ms\t\n');
+  });
+
   it('keeps only the last 4 KB for the tail', () => {
     const tail = new LogTail();
     tail.append('a'.repeat(5000));

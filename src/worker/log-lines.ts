@@ -16,6 +16,8 @@ export interface ReportFields {
   memorySizeMb: number;
   maxMemoryUsedBytes: number;
   initDurationMs?: number;
+  /** initDurationMs is a SnapStart restore: Restore Duration and Billed Restore Duration. */
+  restored?: boolean;
   /** The environment came from the warm pool: its runtime had booted before this function. */
   warmPool?: boolean;
   status?: 'timeout' | 'error';
@@ -29,7 +31,9 @@ export function reportLine(f: ReportFields): string {
     `Memory Size: ${f.memorySizeMb} MB`,
     `Max Memory Used: ${Math.max(1, Math.round(f.maxMemoryUsedBytes / MB))} MB`,
   ];
-  if (f.initDurationMs !== undefined) parts.push(`Init Duration: ${f.initDurationMs.toFixed(2)} ms`);
+  if (f.initDurationMs !== undefined && f.restored) {
+    parts.push(`Restore Duration: ${f.initDurationMs.toFixed(2)} ms`, `Billed Restore Duration: ${Math.max(1, Math.ceil(f.initDurationMs))} ms`);
+  } else if (f.initDurationMs !== undefined) parts.push(`Init Duration: ${f.initDurationMs.toFixed(2)} ms`);
   if (f.initDurationMs !== undefined && f.warmPool) parts.push('Init Source: warm-pool');
   if (f.status) parts.push(`Status: ${f.status}`);
   return `${parts.join('\t')}\t\n`;

@@ -29,6 +29,11 @@ export interface RuntimeApiHandler {
   onInitError(errorType: string | undefined, body: Buffer): void;
   /** A warm-pool runtime waits for its function; `deliver` hands it the environment variables. */
   onSpecialization(deliver: (env: Record<string, string>) => void): void;
+  /** SnapStart: a restored runtime asks to go on (Lambda's GET /runtime/restore/next). */
+  onRestoreNext(deliver: () => void): void;
+  onRestoreError(errorType: string | undefined, body: Buffer): void;
+  /** SnapStart: the sandbox's init is ready to be checkpointed once `closed` settles (its connection is gone). */
+  onCheckpoint(closed: Promise<void>): void;
 }
 
 const PREFIX = '/2018-06-01/runtime/';
@@ -59,6 +64,17 @@ export class RuntimeApiServer {
     if (req.method === 'GET' && url === `${PREFIX}invocation/next`) return this.next(res);
     if (req.method === 'GET' && url === '/2018-06-01/stratus/specialization') {
       return this.handler.onSpecialization((env) => reply(res, 200, env));
+    }
+    if (req.method === 'GET' && url === `${PREFIX}restore/next`) return this.handler.onRestoreNext(() => res.writeHead(200).end());
+    if (req.method === 'POST' && url === '/2018-06-01/stratus/checkpoint') {
+      this.handler.onCheckpoint(new Promise((resolve) => req.socket.once('close', () => resolve())));
+      return reply(res, 200, { status: 'OK' });
+    }
+    if (req.method === 'POST' && url === `${PREFIX}restore/error`) {
+      return this.withBody(req, res, (body) => {
+        this.handler.onRestoreError(header(req.headers, 'lambda-runtime-function-error-type'), body ?? Buffer.alloc(0));
+        reply(res, 202, { status: 'OK' });
+      });
     }
     if (req.method === 'POST' && url === `${PREFIX}init/error`) {
       return this.withBody(req, res, (body) => {

@@ -26,7 +26,8 @@ export interface LaunchContext {
   /** Path of the worker's Runtime API socket inside the sandbox. */
   runtimeApiSocket: string;
   logStreamName: string;
-  initType: 'on-demand' | 'provisioned-concurrency';
+  /** Lambda's AWS_LAMBDA_INITIALIZATION_TYPE; 'snap-start' for a SnapStart snapshot boot. */
+  initType: 'on-demand' | 'provisioned-concurrency' | 'snap-start';
 }
 
 const NODE_RUNTIME_DIR = fileURLToPath(new URL('../runtimes/nodejs/', import.meta.url));
@@ -113,7 +114,9 @@ export function lambdaVariables(fn: FunctionVersion, ctx: LaunchContext): Record
     AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${fn.name}`,
     AWS_LAMBDA_LOG_STREAM_NAME: ctx.logStreamName,
     AWS_LAMBDA_RUNTIME_API: `${ctx.runtimeApiHost}:${ctx.runtimeApiPort}`,
-    STRATUS_RUNTIME_API_SOCKET: ctx.runtimeApiSocket,
+    // A checkpointable sandbox's runtime goes through stratus-init's relay (never an open host
+    // socket), over its Unix socket on the sandbox's tmpfs: no TCP connection at the checkpoint.
+    STRATUS_RUNTIME_API_SOCKET: ctx.initType === 'snap-start' ? '/run/rapid/runtime.sock' : ctx.runtimeApiSocket,
     LAMBDA_TASK_ROOT: '/var/task',
     LAMBDA_RUNTIME_DIR: '/var/runtime',
   };

@@ -19,6 +19,7 @@ import { UnhandledPromiseRejection } from './errors.mjs';
 import { logError, patchConsole } from './log-patch.mjs';
 import { endpointFromEnv, RapidClient } from './rapid-client.mjs';
 import { EXIT_UNCAUGHT_EXCEPTION, EXIT_UNHANDLED_REJECTION, FatalErrors, Runtime } from './runtime.mjs';
+import { reseedRandomness, runAfterRestore, runBeforeSnapshot } from './snapstart.mjs';
 import { installAwsLambdaGlobal } from './streaming.mjs';
 import { isAsyncFunction, loadHandler, type Handler } from './user-function.mjs';
 
@@ -68,4 +69,28 @@ try {
   logError('Uncaught Exception', err);
   fatal.crash(err, EXIT_UNCAUGHT_EXCEPTION);
 }
+if (handler && process.env['AWS_LAMBDA_INITIALIZATION_TYPE'] === 'snap-start') await checkpointAndRestore();
 if (handler) new Runtime(client, handler, isAsyncFunction(handler), fatal).scheduleIteration();
+
+/** SnapStart: before-snapshot hooks, the checkpoint (restore/next), reseeding, after-restore hooks. */
+async function checkpointAndRestore(): Promise<void> {
+  try {
+    await runBeforeSnapshot();
+  } catch (err) {
+    logError('Uncaught Exception', err);
+    fatal.crash(err, EXIT_UNCAUGHT_EXCEPTION);
+    await new Promise(() => {});
+  }
+  // A full collection first: garbage left by loading the function is not dumped into (and
+  // restored from) every clone's snapshot pages.
+  (globalThis as { gc?: () => void }).gc?.();
+  await client.restoreNext();
+  try {
+    reseedRandomness();
+    await runAfterRestore();
+  } catch (err) {
+    logError('Uncaught Exception', err);
+    client.postRestoreError(err, () => process.exit(EXIT_UNCAUGHT_EXCEPTION));
+    await new Promise(() => {});
+  }
+}

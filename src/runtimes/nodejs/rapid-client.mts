@@ -89,6 +89,16 @@ export class RapidClient {
     return JSON.parse((await this.get('/2018-06-01/stratus/specialization')).body) as Record<string, string>;
   }
 
+  /** SnapStart: GET .../restore/next waits across the checkpoint; it returns in each restored clone. */
+  async restoreNext(): Promise<void> {
+    await this.get(`${BASE}/restore/next`);
+  }
+
+  postRestoreError(error: unknown, done: Done): void {
+    const response = toRapidResponse(error);
+    this.post(`${BASE}/restore/error`, JSON.stringify(response), { [ERROR_TYPE_HEADER]: headerSafe(response.errorType) }, done);
+  }
+
   private get(path: string): Promise<Invocation> {
     return new Promise((resolve, reject) => {
       const req = http.request(this.options('GET', path, {}), (res) => {

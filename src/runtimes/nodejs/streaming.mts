@@ -7,6 +7,7 @@
  * The response stream is a Writable over one chunked POST .../response (streaming mode); a
  * failure after it started is reported in the request's trailers.
  */
+import { snapStartApi } from './snapstart.mjs';
 import * as http from 'node:http';
 import { Writable } from 'node:stream';
 import { toRapidResponse } from './errors.mjs';
@@ -102,6 +103,7 @@ export function installAwsLambdaGlobal(env: NodeJS.ProcessEnv = process.env): vo
       return handler;
     },
     HttpResponseStream,
+    ...snapStartApi,
   };
 }
 

@@ -432,6 +432,16 @@ class RuntimeApiClient:
     def post_init_error(self, error_result):
         self._post_error(_API_PREFIX + "/init/error", error_result)
 
+    def restore_next(self):
+        """SnapStart: waits across the checkpoint; returns in each restored clone."""
+        path = _API_PREFIX + "/restore/next"
+        status, _headers, body = self.request("GET", path)
+        if status != 200:
+            raise RuntimeApiError("GET {} returned {}: {}".format(path, status, body[:500].decode("utf-8", "replace")))
+
+    def post_restore_error(self, error_result):
+        self._post_error(_API_PREFIX + "/restore/error", error_result)
+
     def _post_error(self, path, error_result):
         body = to_json(error_result).encode("utf-8")
         headers = [
@@ -868,6 +878,41 @@ def update_xray_env_variable(trace_id):
         del os.environ["_X_AMZN_TRACE_ID"]
 
 
+def _run_hooks(hooks):
+    for func, args, kwargs in hooks:
+        func(*args, **kwargs)
+
+
+def snapshot_and_restore(client, log_sink):
+    """SnapStart: before-snapshot hooks, the checkpoint (GET restore/next), then in the clone
+    reseeding and after-restore hooks. Returns an init error document, or None."""
+    import random
+
+    import snapshot_restore_py
+
+    try:
+        _run_hooks(snapshot_restore_py.get_before_snapshot())
+    except Exception:
+        return build_fault_result(sys.exc_info())
+    flush_output()
+    try:
+        client.restore_next()
+    except RuntimeApiError as e:
+        _fatal("cannot be restored: {}".format(e))
+    # Clones share the snapshot's memory: the `random` module's state would repeat in each.
+    # os.urandom, uuid.uuid4 and secrets read the kernel and need nothing.
+    random.seed()
+    try:
+        _run_hooks(snapshot_restore_py.get_after_restore())
+    except Exception:
+        error_result = build_fault_result(sys.exc_info())
+        log_error(error_result, log_sink)
+        flush_output()
+        client.post_restore_error(error_result)
+        os._exit(1)
+    return None
+
+
 def main():
     global _GLOBAL_AWS_REQUEST_ID, _GLOBAL_TENANT_ID
 
@@ -899,6 +944,9 @@ def main():
         error_result = make_error(e.msg, e.exception_type, e.trace)
     except Exception:
         error_result = build_fault_result(sys.exc_info())
+
+    if error_result is None and os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start":
+        error_result = snapshot_and_restore(client, log_sink)
 
     if error_result is not None:
         logging.warning(_LAMBDA_UNHANDLED_EXCEPTION_WARNING)

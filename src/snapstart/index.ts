@@ -1,0 +1,1 @@
+export { SnapStartService, UNAVAILABLE, type SnapStartDeps } from './snapstart.js';
