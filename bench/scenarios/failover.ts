@@ -44,7 +44,9 @@ async function leaderOf(cluster: Cluster, timeoutMs: number, not?: string) {
     if (leader && leader.id !== not) return leader;
     await sleep(10);
   }
-  throw new Error('no assignment leader');
+  const statuses = await Promise.all(cluster.assignment.map((r) => r.status().catch((e: Error) => `${r.id}: ${e.message}`)));
+  const logs = cluster.assignment.map((r) => `--- ${r.id}\n${r.output().slice(-1500)}`).join('\n');
+  throw new Error(`no assignment leader: ${JSON.stringify(statuses)}\n${logs}`);
 }
 
 export const failover: Scenario = {

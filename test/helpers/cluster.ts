@@ -169,10 +169,11 @@ async function spawnRole(role: string, id: string, args: string[], env: Record<s
   };
   const self: RoleProcess = {
     role, id, pid: child.pid ?? 0, url, output: () => output, kill: () => end('SIGKILL'), stop: () => end('SIGTERM'),
+    // Always this object, so that however often a role restarts, stop() reaches its latest process.
     async respawn() {
-      await end('SIGTERM');
+      await self.stop();
       const next = await spawnRole(role, id, args, env);
-      Object.assign(self, { pid: next.pid, url: next.url, output: next.output, kill: next.kill, stop: next.stop, respawn: next.respawn });
+      Object.assign(self, { pid: next.pid, url: next.url, output: next.output, kill: next.kill, stop: next.stop });
     },
   };
   return self;
