@@ -200,13 +200,15 @@ export class AssignmentService implements Assigner {
   /**
    * The function changed or went away: its environments must not serve new invokes. With a
    * version, only that version's environments (e.g. $LATEST after an update, or a deleted version).
+   * `current` is the environment key of the function as it is now: those environments stay (a
+   * change notice can arrive late, from another process, after they were created).
    */
-  retire(functionName: string, version?: string): void {
+  retire(functionName: string, version?: string, current?: string): void {
     for (const [key, target] of this.provisionTargets) {
-      if (target.fn.name === functionName && (version === undefined || target.fn.version === version)) this.provisionTargets.delete(key);
+      if (key !== current && target.fn.name === functionName && (version === undefined || target.fn.version === version)) this.provisionTargets.delete(key);
     }
     for (const env of this.envs.values()) {
-      if (env.functionName !== functionName || (version !== undefined && env.version !== version)) continue;
+      if (env.functionName !== functionName || (version !== undefined && env.version !== version) || env.key === current) continue;
       env.retired = true;
       if (env.state.kind === 'idle') void this.destroy(env, 'retired');
     }

@@ -7,7 +7,7 @@ import {
 } from '../frontend/index.js';
 import type { Route } from '../frontend/routes.js';
 import type { EventQueue, Journal } from '../journal/index.js';
-import { FunctionRegistry, type FunctionVersion } from '../registry/index.js';
+import { environmentKey, FunctionRegistry, type FunctionVersion } from '../registry/index.js';
 import { RESERVED_ENV_KEYS } from '../worker/index.js';
 import type { Clock } from '../shared/clock.js';
 import type { StratusConfig } from '../shared/config.js';
@@ -117,7 +117,7 @@ export function followRegistry(registry: FunctionRegistry, assignment: () => Ass
     }
   };
   registry.onChange((name, version) => {
-    assignment()?.retire(name, version);
+    assignment()?.retire(name, version, currentKey(registry, name, version));
     applyProvisioned(name);
   });
   const applyAll = () => {
@@ -125,4 +125,13 @@ export function followRegistry(registry: FunctionRegistry, assignment: () => Ass
   };
   applyAll();
   return { applyAll };
+}
+
+/** The environment key of `name` (at `version`, else $LATEST) as it is now; undefined if it is gone. */
+function currentKey(registry: FunctionRegistry, name: string, version: string | undefined): string | undefined {
+  try {
+    return environmentKey(registry.resolve(name, version ?? '$LATEST'));
+  } catch {
+    return undefined;
+  }
 }

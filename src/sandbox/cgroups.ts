@@ -167,6 +167,18 @@ async function removeAll(dirs: string[]): Promise<void> {
   }
 }
 
+function killMembers(dirs: string[]): void {
+  for (const dir of dirs) {
+    for (const pid of readOr(join(dir, 'cgroup.procs'), '').split('\n').filter(Boolean)) {
+      try {
+        process.kill(Number(pid), 'SIGKILL');
+      } catch {
+        // Gone already.
+      }
+    }
+  }
+}
+
 /** Removes this instance's subtree, and subtrees of instances whose process is gone. */
 async function removeInstances(base: string, instance: string): Promise<void> {
   const prefix = instance.replace(/-\d+$/, '-');
@@ -176,8 +188,10 @@ async function removeInstances(base: string, instance: string): Promise<void> {
     const pid = Number(name.slice(prefix.length));
     if (name !== instance && (!Number.isInteger(pid) || existsSync(`/proc/${pid}`))) continue;
     const dir = join(base, name);
-    const children = await readdir(dir, { withFileTypes: true }).catch(() => []);
-    await removeAll(children.filter((c) => c.isDirectory()).map((c) => join(dir, c.name))).catch(() => {});
+    const children = (await readdir(dir, { withFileTypes: true }).catch(() => [])).filter((c) => c.isDirectory()).map((c) => join(dir, c.name));
+    // Processes still in these cgroups are sandboxes of a Stratus that was killed mid-start: ours, and orphaned.
+    killMembers([dir, ...children]);
+    await removeAll(children).catch(() => {});
     await removeAll([dir]).catch(() => {});
   }
 }
