@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { FunctionVersion } from '../registry/index.js';
 import { bearerMatches } from '../shared/bearer.js';
 import { isStratusError } from '../shared/errors.js';
-import { closeNow, listenOn, readBody } from '../shared/http.js';
+import { closeNow, listenOn, readBody, replyJson } from '../shared/http.js';
 import type { Logger } from '../shared/log.js';
 import type { AssignmentService } from './assignment.js';
 
@@ -50,11 +50,11 @@ export class AssignmentApiServer {
   }
 
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (!bearerMatches(req.headers.authorization, this.deps.token)) return reply(res, 401, { code: 'Unauthorized', message: 'bad cluster token' });
+    if (!bearerMatches(req.headers.authorization, this.deps.token)) return replyJson(res, 401, { code: 'Unauthorized', message: 'bad cluster token' });
     try {
-      if (req.method === 'GET' && req.url === `${ASSIGNMENT_API}/status`) return reply(res, 200, this.deps.status());
+      if (req.method === 'GET' && req.url === `${ASSIGNMENT_API}/status`) return replyJson(res, 200, this.deps.status());
       const service = this.deps.leader();
-      if (!service) return reply(res, 503, { code: 'NotLeader', message: 'This assignment replica is not the leader.' });
+      if (!service) return replyJson(res, 503, { code: 'NotLeader', message: 'This assignment replica is not the leader.' });
       const body = JSON.parse((await readBody(req, 1024 * 1024))?.toString() || '{}') as Record<string, unknown>;
       switch (`${req.method} ${req.url}`) {
         case `POST ${ASSIGNMENT_API}/acquire`: {
@@ -62,28 +62,23 @@ export class AssignmentApiServer {
           const workerUrl = this.deps.workerUrl(lease.worker.id);
           if (!workerUrl) {
             service.release(lease, false);
-            return reply(res, 503, { code: 'WorkerUnavailable', message: `worker ${lease.worker.id} has left` });
+            return replyJson(res, 503, { code: 'WorkerUnavailable', message: `worker ${lease.worker.id} has left` });
           }
-          return reply(res, 200, { envId: lease.envId, workerId: lease.worker.id, workerUrl, cold: lease.cold, epoch: lease.epoch } satisfies GrantWire);
+          return replyJson(res, 200, { envId: lease.envId, workerId: lease.worker.id, workerUrl, cold: lease.cold, epoch: lease.epoch } satisfies GrantWire);
         }
         case `POST ${ASSIGNMENT_API}/release`:
           service.release({ envId: String(body.envId) }, body.reusable === true);
-          return reply(res, 204);
+          return replyJson(res, 204);
         case `POST ${ASSIGNMENT_API}/provisioned-count`:
-          return reply(res, 200, { count: service.provisionedCount(body.fn as FunctionVersion) });
+          return replyJson(res, 200, { count: service.provisionedCount(body.fn as FunctionVersion) });
         default:
-          return reply(res, 404, { code: 'NotFound', message: `${req.method} ${req.url}` });
+          return replyJson(res, 404, { code: 'NotFound', message: `${req.method} ${req.url}` });
       }
     } catch (err) {
       const code = isStratusError(err) ? err.code : 'Internal';
       if (code === 'Internal') this.deps.log.warn({ err }, 'assignment API request failed');
-      reply(res, STATUS[code] ?? 500, { code, message: err instanceof Error ? err.message : String(err), details: isStratusError(err) ? err.details : {} });
+      replyJson(res, STATUS[code] ?? 500, { code, message: err instanceof Error ? err.message : String(err), details: isStratusError(err) ? err.details : {} });
     }
   }
 }
 
-function reply(res: ServerResponse, status: number, json?: unknown): void {
-  if (json === undefined) return void res.writeHead(status).end();
-  const text = JSON.stringify(json);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
-}

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { rm } from 'node:fs/promises';
 import type { StreamedResponse } from './response-relay.js';
-import { closeNow, headerValue as header, readBody } from '../shared/http.js';
+import { closeNow, headerValue as header, readBody, replyJson } from '../shared/http.js';
 
 /**
  * The Lambda Runtime API 2018-06-01, served by the worker to exactly one sandbox over a Unix
@@ -63,33 +63,33 @@ export class RuntimeApiServer {
     const url = req.url ?? '';
     if (req.method === 'GET' && url === `${PREFIX}invocation/next`) return this.next(res);
     if (req.method === 'GET' && url === '/2018-06-01/stratus/specialization') {
-      return this.handler.onSpecialization((env) => reply(res, 200, env));
+      return this.handler.onSpecialization((env) => replyJson(res, 200, env));
     }
     if (req.method === 'GET' && url === `${PREFIX}restore/next`) return this.handler.onRestoreNext(() => res.writeHead(200).end());
     if (req.method === 'POST' && url === '/2018-06-01/stratus/checkpoint') {
       this.handler.onCheckpoint(new Promise((resolve) => req.socket.once('close', () => resolve())));
-      return reply(res, 200, { status: 'OK' });
+      return replyJson(res, 200, { status: 'OK' });
     }
     if (req.method === 'POST' && url === `${PREFIX}restore/error`) {
       return this.withBody(req, res, (body) => {
         this.handler.onRestoreError(header(req.headers, 'lambda-runtime-function-error-type'), body ?? Buffer.alloc(0));
-        reply(res, 202, { status: 'OK' });
+        replyJson(res, 202, { status: 'OK' });
       });
     }
     if (req.method === 'POST' && url === `${PREFIX}init/error`) {
       return this.withBody(req, res, (body) => {
         this.handler.onInitError(header(req.headers, 'lambda-runtime-function-error-type'), body ?? Buffer.alloc(0));
-        reply(res, 202, { status: 'OK' });
+        replyJson(res, 202, { status: 'OK' });
       });
     }
     const match = req.method === 'POST' ? INVOCATION.exec(url) : null;
-    if (!match?.[1]) return reply(res, 404, { errorType: 'InvalidRequest', errorMessage: `No route for ${req.method} ${url}` });
+    if (!match?.[1]) return replyJson(res, 404, { errorType: 'InvalidRequest', errorMessage: `No route for ${req.method} ${url}` });
     const requestId = decodeURIComponent(match[1]);
     if (match[2] === 'response') return this.response(req, res, requestId);
     return this.withBody(req, res, (body) => {
       const result = this.handler.onError(requestId, header(req.headers, 'lambda-runtime-function-error-type'), body ?? Buffer.alloc(0));
-      if (result === 'accepted') reply(res, 202, { status: 'OK' });
-      else reply(res, 400, { errorType: 'InvalidRequestID', errorMessage: 'Invalid request ID' });
+      if (result === 'accepted') replyJson(res, 202, { status: 'OK' });
+      else replyJson(res, 400, { errorType: 'InvalidRequestID', errorMessage: 'Invalid request ID' });
     });
   }
 
@@ -112,15 +112,15 @@ export class RuntimeApiServer {
     if (header(req.headers, 'lambda-runtime-function-response-mode')?.toLowerCase() === 'streaming') return this.streamedResponse(req, res, requestId);
     this.withBody(req, res, (body) => {
       const result = this.handler.onResponse(requestId, body ?? 'too-large');
-      if (result === 'accepted') reply(res, 202, { status: 'OK' });
-      else if (result === 'too-large') reply(res, 413, { errorType: 'RequestEntityTooLarge', errorMessage: 'Response payload too large' });
-      else reply(res, 400, { errorType: 'InvalidRequestID', errorMessage: 'Invalid request ID' });
+      if (result === 'accepted') replyJson(res, 202, { status: 'OK' });
+      else if (result === 'too-large') replyJson(res, 413, { errorType: 'RequestEntityTooLarge', errorMessage: 'Response payload too large' });
+      else replyJson(res, 400, { errorType: 'InvalidRequestID', errorMessage: 'Invalid request ID' });
     });
   }
 
   /** Reads the body (undefined if over the limit) and hands it to `use`; a broken request gets 400. */
   private withBody(req: IncomingMessage, res: ServerResponse, use: (body: Buffer | undefined) => void): void {
-    readBody(req, this.maxBodyBytes).then(use, () => reply(res, 400, { errorType: 'InvalidRequest', errorMessage: 'The request body could not be read' }));
+    readBody(req, this.maxBodyBytes).then(use, () => replyJson(res, 400, { errorType: 'InvalidRequest', errorMessage: 'The request body could not be read' }));
   }
 
   /** POST .../response with Lambda-Runtime-Function-Response-Mode: streaming, errors in trailers. */
@@ -135,15 +135,11 @@ export class RuntimeApiServer {
       }),
     });
     if (result === 'accepted') {
-      req.on('end', () => reply(res, 202, { status: 'OK' }));
+      req.on('end', () => replyJson(res, 202, { status: 'OK' }));
       return;
     }
     req.resume();
-    req.on('end', () => reply(res, 400, { errorType: 'InvalidRequestID', errorMessage: 'Invalid request ID' }));
+    req.on('end', () => replyJson(res, 400, { errorType: 'InvalidRequestID', errorMessage: 'Invalid request ID' }));
   }
 }
 
-function reply(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
-}

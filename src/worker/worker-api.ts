@@ -6,7 +6,7 @@ import type { Logger } from '../shared/log.js';
 import type { FunctionVersion } from '../registry/index.js';
 import type { EnvironmentOptions, WorkerAgent } from './agent.js';
 import { EPOCH_HEADER, invocationFrom, outcomePayload, resultHeaders, WORKER_API } from './wire.js';
-import { closeNow, headerValue, listenOn, readBody } from '../shared/http.js';
+import { closeNow, headerValue, listenOn, readBody, replyJson } from '../shared/http.js';
 
 const ENV = new RegExp(`^${WORKER_API}/environments/([0-9a-f-]{36})(/invocations)?$`);
 const MAX_BODY = 8 * 1024 * 1024;
@@ -42,24 +42,24 @@ export class WorkerApiServer {
   }
 
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (!this.authorized(req)) return void reply(res, 401, { code: 'Unauthorized', message: 'bad worker token' });
+    if (!this.authorized(req)) return void replyJson(res, 401, { code: 'Unauthorized', message: 'bad worker token' });
     const url = req.url ?? '';
     const epoch = headerValue(req.headers, EPOCH_HEADER);
     if (epoch !== undefined && !this.admit(Number(epoch))) {
-      return void reply(res, 409, { code: 'Fenced', message: `a newer assignment leadership (epoch ${this.epoch}) has taken over this worker` });
+      return void replyJson(res, 409, { code: 'Fenced', message: `a newer assignment leadership (epoch ${this.epoch}) has taken over this worker` });
     }
     try {
-      if (req.method === 'GET' && url === `${WORKER_API}/status`) return void reply(res, 200, this.agent.status());
+      if (req.method === 'GET' && url === `${WORKER_API}/status`) return void replyJson(res, 200, this.agent.status());
       if (req.method === 'GET' && url === `${WORKER_API}/events`) return this.events(res);
       if (req.method === 'POST' && url === `${WORKER_API}/fence`) {
         const { epoch } = JSON.parse((await body(req)).toString()) as { epoch: number };
         this.admit(epoch);
-        return void reply(res, 200, { epoch: this.epoch, environments: await this.agent.environments() });
+        return void replyJson(res, 200, { epoch: this.epoch, environments: await this.agent.environments() });
       }
       if (req.method === 'POST' && url === `${WORKER_API}/environments`) {
         const { envId, fn, opts } = JSON.parse((await body(req)).toString()) as { envId: string; fn: FunctionVersion; opts?: EnvironmentOptions };
         await this.agent.createEnvironment(envId, fn, opts);
-        return void reply(res, 201, { envId });
+        return void replyJson(res, 201, { envId });
       }
       const match = ENV.exec(url);
       if (match?.[1] && req.method === 'POST' && match[2]) {
@@ -69,13 +69,13 @@ export class WorkerApiServer {
       }
       if (match?.[1] && req.method === 'DELETE' && !match[2]) {
         await this.agent.destroyEnvironment(match[1]);
-        return void reply(res, 204);
+        return void replyJson(res, 204);
       }
-      reply(res, 404, { code: 'NotFound', message: `${req.method} ${url}` });
+      replyJson(res, 404, { code: 'NotFound', message: `${req.method} ${url}` });
     } catch (err) {
       this.log.warn({ err, url }, 'worker API request failed');
       const code = isStratusError(err) ? err.code : 'Internal';
-      reply(res, 500, { code, message: err instanceof Error ? err.message : String(err) });
+      replyJson(res, 500, { code, message: err instanceof Error ? err.message : String(err) });
     }
   }
 
@@ -106,11 +106,3 @@ async function body(req: IncomingMessage): Promise<Buffer> {
   return data;
 }
 
-function reply(res: ServerResponse, status: number, json?: unknown): void {
-  if (json === undefined) {
-    res.writeHead(status).end();
-    return;
-  }
-  const text = JSON.stringify(json);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
-}
