@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LambdaClient } from '@aws-sdk/client-lambda';
+import { spawnRole, type RoleProcess } from './role-process.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
@@ -119,34 +120,12 @@ export function isAlive(pid: number): boolean {
   }
 }
 
-export interface WorkerProcess {
-  pid: number;
-  id: string;
-  output(): string;
-  /** SIGKILL, as a crashed host would stop. */
-  kill(): Promise<void>;
-  stop(): Promise<void>;
-}
+/** A `stratus worker` process (see role-process.ts). */
+export type WorkerProcess = RoleProcess;
 
 /** Starts a real `stratus worker` that joins `stratus` with the given cluster token. */
-export async function startWorker(stratus: StratusProcess, opts: { id: string; token: string; memoryMb: number; dataDir: string; heartbeatMs?: number }): Promise<WorkerProcess> {
-  const args = [MAIN, 'worker', '--control-plane', stratus.url, '--id', opts.id, '--data-dir', opts.dataDir, '--worker-memory-mb', String(opts.memoryMb),
+export function startWorker(stratus: StratusProcess, opts: { id: string; token: string; memoryMb: number; dataDir: string; heartbeatMs?: number }): Promise<WorkerProcess> {
+  const args = ['--control-plane', stratus.url, '--id', opts.id, '--data-dir', opts.dataDir, '--worker-memory-mb', String(opts.memoryMb),
     '--heartbeat-ms', String(opts.heartbeatMs ?? 300), '--log-level', 'warn', '--function-logs', 'off'];
-  const child = spawn(process.execPath, args, { env: { ...process.env, STRATUS_CLUSTER_TOKEN: opts.token }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`worker did not start:\n${output}`)), 20_000);
-    child.stdout?.on('data', () => {
-      if (output.includes('joined')) (clearTimeout(timer), resolve());
-    });
-    void exited.then(() => reject(new Error(`worker exited:\n${output}`)));
-  });
-  const end = async (signal: NodeJS.Signals) => {
-    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-    await exited;
-  };
-  return { pid: child.pid ?? 0, id: opts.id, output: () => output, kill: () => end('SIGKILL'), stop: () => end('SIGTERM') };
+  return spawnRole('worker', opts.id, args, { STRATUS_CLUSTER_TOKEN: opts.token });
 }
