@@ -11,11 +11,18 @@
  *    exits (128 + signal number when it was killed by a signal). The kernel then ends every
  *    other process of the sandbox.
  *
- *   stratus-init --checkpoint <stdio-path> <uid> <gid> <tcp-host> ... (the SnapStart layout)
+ * Options, before <tcp-host>:
+ *   --user <uid> <gid>      init starts as root of the sandbox's user namespace: the runtime runs
+ *                           as <uid>:<gid> with no supplementary groups, and init itself then
+ *                           drops to nobody (65534) and every capability.
+ *   --environ <path>        the runtime's environment: NUL-separated NAME=value entries read from
+ *                           <path> (the function's variables never reach a process outside the
+ *                           sandbox, nor init's own environment).
+ *   --checkpoint <stdio-path>   the SnapStart layout, below.
  *
  * With --checkpoint (a sandbox CRIU can dump): stdio are opened inside the sandbox (/dev/null
  * and <stdio-path>, a FIFO the worker reads), inherited descriptors are closed, the runtime runs
- * in its own session as <uid>:<gid>. The runtime's first GET .../invocation/next or
+ * in its own session. The runtime's first GET .../invocation/next or
  * .../restore/next is held: stratus-init closes every connection to the worker, asks the worker
  * to checkpoint (POST /2018-06-01/stratus/checkpoint) and waits. In a restored clone the worker
  * has created <dir of unix-socket>/restored; stratus-init then forwards the held request over a
@@ -39,6 +46,8 @@
 #include <grp.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/syscall.h>
+#include <linux/capability.h>
 
 #define MAX_PAIRS 64
 #define BUF_SIZE 65536
@@ -179,23 +188,59 @@ static void enter_checkpoint_layout(const char *stdio_path) {
 }
 
 static void drop_privileges(uid_t uid, gid_t gid) {
-  if (setgroups(0, NULL) < 0 || setgid(gid) < 0 || setuid(uid) < 0) { perror("stratus-init: drop privileges"); _exit(126); }
+  if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0) { perror("stratus-init: drop privileges"); _exit(126); }
+  /* Leaving uid 0 cleared the permitted and effective sets; clear the inheritable one too. */
+  struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+  struct __user_cap_data_struct none[2] = { { 0, 0, 0 }, { 0, 0, 0 } };
+  if (syscall(SYS_capset, &hdr, none) < 0) { perror("stratus-init: capset"); _exit(126); }
+}
+
+#define MAX_ENV 512
+/* NUL-separated NAME=value entries of <path>, as an envp (the buffer lives as long as init). */
+static char **read_environ(const char *path) {
+  static char *envp[MAX_ENV + 1];
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st) < 0 || st.st_size > (1 << 20)) { perror("stratus-init: environ"); _exit(2); }
+  char *buf = calloc(1, st.st_size + 1);
+  ssize_t got = 0;
+  while (buf && got < st.st_size) {
+    ssize_t n = read(fd, buf + got, st.st_size - got);
+    if (n <= 0) break;
+    got += n;
+  }
+  close(fd);
+  if (!buf || got != st.st_size) { fprintf(stderr, "stratus-init: cannot read %s\n", path); _exit(2); }
+  int n = 0;
+  for (char *p = buf; p < buf + got && n < MAX_ENV; p += strlen(p) + 1) if (*p) envp[n++] = p;
+  envp[n] = NULL;
+  return envp;
 }
 
 int main(int argc, char **argv) {
+  int drop = 0;
   uid_t run_uid = 0;
   gid_t run_gid = 0;
-  if (argc > 4 && strcmp(argv[1], "--checkpoint") == 0) {
-    checkpoint_mode = 1;
-    enter_checkpoint_layout(argv[2]);
-    run_uid = (uid_t)atoi(argv[3]);
-    run_gid = (gid_t)atoi(argv[4]);
-    argv[4] = argv[0];
-    argv += 4;
-    argc -= 4;
+  char **run_env = environ;
+  const char *stdio_path = NULL;
+  for (;;) {
+    if (argc > 3 && strcmp(argv[1], "--user") == 0) {
+      drop = 1;
+      run_uid = (uid_t)atoi(argv[2]);
+      run_gid = (gid_t)atoi(argv[3]);
+      argv[3] = argv[0]; argv += 3; argc -= 3;
+    } else if (argc > 2 && strcmp(argv[1], "--environ") == 0) {
+      run_env = read_environ(argv[2]);
+      argv[2] = argv[0]; argv += 2; argc -= 2;
+    } else if (argc > 2 && strcmp(argv[1], "--checkpoint") == 0) {
+      checkpoint_mode = 1;
+      stdio_path = argv[2];
+      argv[2] = argv[0]; argv += 2; argc -= 2;
+    } else break;
   }
+  if (checkpoint_mode) enter_checkpoint_layout(stdio_path);
   if (argc < 6 || strcmp(argv[4], "--") != 0) {
-    fprintf(stderr, "usage: stratus-init <tcp-host> <tcp-port> <unix-socket> -- <runtime> [args...]\n");
+    fprintf(stderr, "usage: stratus-init [--user uid gid] [--environ path] [--checkpoint stdio-path] <tcp-host> <tcp-port> <unix-socket> -- <runtime> [args...]\n");
     return 2;
   }
   socket_path = argv[3];
@@ -216,12 +261,15 @@ int main(int argc, char **argv) {
   pid_t runtime = fork();
   if (runtime == 0) {
     sigprocmask(SIG_UNBLOCK, &mask, NULL);
-    if (checkpoint_mode) drop_privileges(run_uid, run_gid);
+    if (drop) drop_privileges(run_uid, run_gid);
+    environ = run_env;
     execvp(argv[5], &argv[5]);
     fprintf(stderr, "stratus-init: cannot run %s: %s\n", argv[5], strerror(errno));
     _exit(127);
   }
   if (runtime < 0) { perror("stratus-init: fork"); return 2; }
+  /* Init needs no privilege to relay: nobody, with every capability gone (a uid change away from root clears them). */
+  if (drop) drop_privileges(65534, 65534);
 
   for (;;) {
     struct pollfd fds[3 + 2 * MAX_PAIRS];

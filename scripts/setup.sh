@@ -54,10 +54,10 @@ npx --no-install tsc -b >&2
 # The Python runtime client, compiled ahead of time (its directory is read-only in sandboxes).
 /usr/bin/python3 -m compileall -q src/runtimes/python >&2 || true
 
-# stratus-init, the sandbox's pid 1 (C, no dependencies beyond libc).
+# stratus-init, the sandbox's pid 1 (C, static: no loader, so no LD_PRELOAD or library path of anyone's can reach it).
 if [ ! -x dist/native/stratus-init ] || [ native/stratus-init.c -nt dist/native/stratus-init ]; then
   mkdir -p dist/native
-  cc -O2 -Wall -Wextra -o dist/native/stratus-init native/stratus-init.c
+  cc -O2 -Wall -Wextra -static -o dist/native/stratus-init native/stratus-init.c
 fi
 # criu-exec, how a SnapStart restore starts criu (C, no dependencies beyond libc).
 if [ ! -x dist/native/criu-exec ] || [ native/criu-exec.c -nt dist/native/criu-exec ]; then

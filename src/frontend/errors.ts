@@ -30,6 +30,7 @@ const WIRE: Record<ErrorCode, Wire> = {
   SnapshotFailed: { type: 'ServiceException', status: 500, typed: true, capital: true },
   WorkerUnavailable: { type: 'ServiceException', status: 500, typed: true, capital: true },
   Internal: { type: 'ServiceException', status: 500, typed: true, capital: true },
+  InvalidConfig: { type: 'ServiceException', status: 500, typed: true, capital: true },
   Fenced: { type: 'ServiceException', status: 503, typed: true, capital: true },
   NotLeader: { type: 'ServiceException', status: 503, typed: true, capital: true },
   JournalUnavailable: { type: 'ServiceException', status: 503, typed: true, capital: true },

@@ -1,15 +1,23 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { lstatSync, readlinkSync, writeFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { StratusError } from '../shared/errors.js';
-import { readOr, type CgroupLimits, type CgroupManager } from './cgroups.js';
+import { readOr, type CgroupLimits, type CgroupManager, type SandboxCgroup } from './cgroups.js';
 import type { Sandbox, SandboxDriver, SandboxExit, SandboxSpec, SnapshotDriver } from './driver.js';
 import { openStdioFifo, STDIO_FIFO } from './stdio-fifo.js';
 
 export interface BubblewrapOptions {
   bwrapPath: string;
+  /** The function's uid/gid inside the sandbox (Lambda's sbx_user1051: 993/990). */
   uid: number;
   gid: number;
+  /**
+   * Sandbox uids/gids 1-65535 are host ids hostIdBase+1 .. hostIdBase+65535: the function runs
+   * as an unprivileged host uid that owns nothing on the host (never root, never Stratus's own).
+   */
+  hostIdBase: number;
   cgroups: CgroupManager;
   /** CPU cap floor in cores; Lambda's proportion is memoryMb / 1769. */
   minCpuCores: number;
@@ -25,6 +33,20 @@ const ETC_FILES = ['/etc/ssl', '/etc/ca-certificates', '/etc/hosts', '/etc/local
 const MB_PER_VCPU = 1769;
 /** Joins the cgroups (so every byte and pid of the sandbox is accounted), then becomes bwrap. */
 const JOIN_CGROUPS = 'for f in $STRATUS_CGROUP_PROCS; do echo $$ > "$f" || exit 125; done; unset STRATUS_CGROUP_PROCS; exec "$@"';
+/**
+ * The whole environment of the host-side launchers (sh, bwrap, criu) and of stratus-init: fixed.
+ * The function's variables reach only its runtime, through a file stratus-init reads inside.
+ */
+const LAUNCHER_ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' };
+/** The runtime's environment, written into the control directory (read by stratus-init only). */
+const ENVIRON_FILE = 'environ';
+/**
+ * The sandbox's own procfs, read-only as a whole (kernel settings under /proc/sys, sysrq; what a
+ * process writes about itself goes through syscalls), and a minimal /dev.
+ */
+const PROC_AND_DEV = ['--proc', '/proc', '--remount-ro', '/proc', '--dev', '/dev'];
+/** The unprivileged id stratus-init drops to once the runtime is started (see stratus-init.c). */
+const NOBODY = 65534;
 
 /** Sandboxes as process trees in their own pid, mount, ipc, uts, user and network namespaces. */
 export class BubblewrapSandboxDriver implements SandboxDriver {
@@ -32,6 +54,9 @@ export class BubblewrapSandboxDriver implements SandboxDriver {
   private readonly rootArgs: string[];
 
   constructor(private readonly opts: BubblewrapOptions) {
+    if (opts.hostIdBase < 1 || opts.hostIdBase + NOBODY >= 2 ** 32 - 1) throw new StratusError('InvalidConfig', `sandbox.hostIdBase ${opts.hostIdBase} is out of range`);
+    const own = process.getuid?.() ?? 0;
+    if (own !== 0) throw new StratusError('InvalidConfig', 'The bubblewrap sandbox driver maps each sandbox to an unprivileged host uid range, which needs root');
     this.rootArgs = baseFilesystemArgs(opts.extraReadOnlyPaths ?? []);
   }
 
@@ -39,21 +64,25 @@ export class BubblewrapSandboxDriver implements SandboxDriver {
   snapshots?: SnapshotDriver;
 
   async create(spec: SandboxSpec): Promise<Sandbox> {
-    const fifo = spec.checkpointable ? await openStdioFifo(spec.controlDir) : undefined;
+    const [fifo] = await Promise.all([
+      spec.checkpointable ? openStdioFifo(spec.controlDir) : undefined,
+      writeFile(join(spec.controlDir, ENVIRON_FILE), environFile(spec.env), { mode: 0o600 }),
+    ]);
     let network: OutboundNetwork | undefined;
-    const started = await spawnInCgroups(this.opts, spec, this.opts.bwrapPath, this.argsFor(spec), spec.checkpointable ? 6 : 5, () => {
+    const started = await spawnInCgroups(this.opts, spec, this.opts.bwrapPath, this.argsFor(spec), 6, () => {
       network?.stop();
       fifo?.release();
     });
     const { child, exited } = started;
     try {
       const pid = await readChildPid(child, exited);
-      if (spec.checkpointable) writeIdMaps(pid);
-      else if (spec.network === 'outbound') network = await startOutboundNetwork(this.opts.slirpPath, pid);
-      // bwrap waits on --block-fd (and --userns-block-fd) until the namespaces are ready.
+      writeIdMaps(pid, this.opts.hostIdBase);
+      // The user namespace's maps are written: bwrap goes on (--userns-block-fd).
+      (child.stdio as unknown as NodeJS.WritableStream[])[5]?.end('go');
+      if (spec.network === 'outbound') network = await startOutboundNetwork(this.opts.slirpPath, pid);
+      // bwrap waits on --block-fd until the network namespace is ready.
       (child.stdio[4] as NodeJS.WritableStream).end('go');
-      if (spec.checkpointable) (child.stdio as unknown as NodeJS.WritableStream[])[5]?.end('go');
-      return new BubblewrapSandbox(spec.id, pid, child, exited, started.peak, { stdout: fifo?.output });
+      return new BubblewrapSandbox(spec.id, pid, child, exited, started, { stdout: fifo?.output });
     } catch (cause) {
       child.kill('SIGKILL');
       await exited;
@@ -61,30 +90,46 @@ export class BubblewrapSandboxDriver implements SandboxDriver {
     }
   }
 
+  /**
+   * Every sandbox: a user namespace whose maps Stratus writes (uid 0 for bwrap's own set-up, the
+   * rest an unprivileged host range), stratus-init as pid 1 dropping the runtime to the
+   * function's uid with no capability and itself to nobody, a cgroup namespace rooted at the
+   * sandbox's own cgroups. A checkpointable one (SnapStart) also opens its stdio inside (CRIU
+   * cannot restore host descriptors), has a tmpfs /run/rapid for stratus-init's socket, and no
+   * cgroup namespace (CRIU 4.1 fails to move a restored thread out of one into the clone's cgroups).
+   */
   private argsFor(spec: SandboxSpec): string[] {
-    // CRIU can dump a user namespace whose map includes uid 0 (written by us, below), not bwrap's
-    // `--uid` map; the init then drops to the function's uid itself and opens its own stdio.
-    const identity = spec.checkpointable
-      ? ['--unshare-user', '--userns-block-fd', '5', '--dir', '/etc', '--dir', '/run', '--size', '65536', '--tmpfs', '/run/rapid']
-      : ['--unshare-user', '--unshare-cgroup-try', '--uid', String(this.opts.uid), '--gid', String(this.opts.gid), '--new-session'];
     const [init = '', ...rest] = spec.command;
-    const command = spec.checkpointable ? [init, '--checkpoint', `/run/stratus/${STDIO_FIFO}`, String(this.opts.uid), String(this.opts.gid), ...rest] : spec.command;
+    const initOptions = [
+      '--user', String(this.opts.uid), String(this.opts.gid), '--environ', `/run/stratus/${ENVIRON_FILE}`,
+      ...(spec.checkpointable ? ['--checkpoint', `/run/stratus/${STDIO_FIFO}`] : []),
+    ];
     return [
-      ...identity, '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-net',
+      '--unshare-user', '--userns-block-fd', '5', ...(spec.checkpointable ? [] : ['--unshare-cgroup']),
+      '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-net',
+      '--cap-drop', 'ALL', '--cap-add', 'CAP_SETUID', '--cap-add', 'CAP_SETGID',
+      // A checkpointable sandbox's init calls setsid itself (CRIU restores the session).
+      ...(spec.checkpointable ? [] : ['--new-session']),
       '--hostname', 'localhost',
       '--die-with-parent', '--as-pid-1',
       '--info-fd', '3', '--block-fd', '4',
-      ...(spec.rootDir ? ['--ro-bind', spec.rootDir, '/', '--proc', '/proc', '--dev', '/dev'] : this.rootArgs),
-      // Under the uid-0 map the function's uid does not own new mounts: /tmp is sticky and open to all.
-      ...(spec.checkpointable ? ['--perms', '1777'] : []), '--size', String(spec.tmpSizeMb * 1024 * 1024), '--tmpfs', '/tmp',
+      ...(spec.rootDir ? ['--ro-bind', spec.rootDir, '/', ...PROC_AND_DEV] : this.rootArgs),
+      ...(spec.checkpointable ? ['--size', '65536', '--tmpfs', '/run/rapid'] : []),
+      // The function's uid owns no mount: /tmp is sticky and open to all, as on Lambda.
+      '--perms', '1777', '--size', String(spec.tmpSizeMb * 1024 * 1024), '--tmpfs', '/tmp',
       ...(spec.rootDir ? [] : codeArgsFor(spec)),
       ...(spec.binds ?? []).flatMap((b) => ['--ro-bind', b.source, b.target]),
       '--ro-bind', spec.controlDir, '/run/stratus',
       '--chdir', spec.workingDir ?? '/var/task',
       '--',
-      ...command,
+      init, ...initOptions, ...rest,
     ];
   }
+}
+
+/** NAME=value entries, NUL-separated (a value cannot hold a NUL: execve would cut it there anyway). */
+function environFile(env: Record<string, string>): Buffer {
+  return Buffer.from(Object.entries(env).map(([k, v]) => `${k}=${v.split('\0')[0]}\0`).join(''));
 }
 
 /** A zip function's code, layers and runtime client. */
@@ -103,6 +148,7 @@ export function sandboxLimits(opts: Pick<BubblewrapOptions, 'minCpuCores' | 'pid
     cpuWeight: (1024 * memoryMb) / MB_PER_VCPU,
     cpuCores: Math.max(opts.minCpuCores, memoryMb / MB_PER_VCPU),
     pidsMax: opts.pidsMax,
+    ioWeight: Math.min(100, Math.round((100 * memoryMb) / MB_PER_VCPU)),
   };
 }
 
@@ -112,6 +158,7 @@ export interface CgroupedChild {
   exited: Promise<SandboxExit>;
   /** Peak memory of the cgroups (kept after they are removed). */
   peak(): number;
+  cgroup: SandboxCgroup;
 }
 
 /**
@@ -123,7 +170,7 @@ export async function spawnInCgroups(
 ): Promise<CgroupedChild> {
   const cgroup = await opts.cgroups.create(spec.id, sandboxLimits(opts, spec.memoryMb));
   const child = spawn('/bin/sh', ['-c', JOIN_CGROUPS, 'sh', file, ...args], {
-    env: { ...spec.env, STRATUS_CGROUP_PROCS: cgroup.procsFiles.join(' ') },
+    env: { ...LAUNCHER_ENV, STRATUS_CGROUP_PROCS: cgroup.procsFiles.join(' ') },
     stdio: Array.from({ length: fds }, () => 'pipe' as const),
   });
   child.stdin?.end();
@@ -139,27 +186,40 @@ export async function spawnInCgroups(
       void cgroup.destroy().catch(() => {}).then(() => resolve({ code, signal, oomKilled }));
     }),
   );
-  return { child, exited, peak: () => finalPeak ?? cgroup.peakMemoryBytes() };
+  return { child, exited, peak: () => finalPeak ?? cgroup.peakMemoryBytes(), cgroup };
 }
 
-/** uid 0 maps to root (CRIU needs it), 1..65535 to an unprivileged host range; no setgroups deny. */
-export const ID_MAP = '0 0 1\n1 200001 65535\n';
-
-function writeIdMaps(pid: number): void {
-  writeFileSync(`/proc/${pid}/uid_map`, ID_MAP);
-  writeFileSync(`/proc/${pid}/gid_map`, ID_MAP);
+/**
+ * uid 0 of the sandbox is host root, for bwrap's set-up alone: it must read the host paths it
+ * binds and own the tmpfs it builds the root on, and CRIU needs uid 0 mapped. No process of the
+ * function ever holds it: stratus-init leaves it before the runtime starts and drops every
+ * capability. 1..65535 are an unprivileged host range; no setgroups deny (init clears groups).
+ */
+function idMap(hostIdBase: number): string {
+  return `0 0 1\n1 ${hostIdBase + 1} 65535\n`;
 }
 
-/** /usr, the merged-/usr symlinks (or real dirs), a minimal /etc, /proc and /dev. */
+function writeIdMaps(pid: number, hostIdBase: number): void {
+  writeFileSync(`/proc/${pid}/uid_map`, idMap(hostIdBase));
+  writeFileSync(`/proc/${pid}/gid_map`, idMap(hostIdBase));
+}
+
+/**
+ * /usr, the merged-/usr symlinks (or real dirs), a minimal /etc, /proc and /dev. Directories
+ * that hold mount points are made first and explicitly (0755): bwrap 0.8 creates missing
+ * parents 0700, which the function's unprivileged uid could not enter.
+ */
 function baseFilesystemArgs(extra: string[]): string[] {
-  const args = ['--ro-bind', '/usr', '/usr'];
+  const parents = new Set(['/etc', '/run', '/var']);
+  for (const path of extra) for (let dir = dirname(path); dir !== '/'; dir = dirname(dir)) parents.add(dir);
+  const args = [...[...parents].sort().flatMap((dir) => ['--dir', dir]), '--ro-bind', '/usr', '/usr'];
   for (const top of ['/bin', '/sbin', '/lib', '/lib64', '/lib32']) {
     const kind = pathKind(top);
     if (kind === 'symlink') args.push('--symlink', readlinkSync(top), top);
     else if (kind === 'dir') args.push('--ro-bind', top, top);
   }
   for (const path of [...ETC_FILES, ...extra]) args.push('--ro-bind-try', path, path);
-  args.push('--proc', '/proc', '--dev', '/dev', '--dir', '/var/tmp');
+  args.push(...PROC_AND_DEV, '--dir', '/var/tmp');
   return args;
 }
 
@@ -250,7 +310,7 @@ export class BubblewrapSandbox implements Sandbox {
     readonly pid: number,
     private readonly child: ChildProcess,
     readonly exited: Promise<SandboxExit>,
-    private readonly cgroupPeak: () => number,
+    private readonly cgrouped: Pick<CgroupedChild, 'peak' | 'cgroup'>,
     /** Instead of the child's stdio: a checkpointable sandbox's FIFO; nothing of a clone's criu. */
     streams: { stdout?: Readable; stderr?: Readable } = {},
   ) {
@@ -262,10 +322,18 @@ export class BubblewrapSandbox implements Sandbox {
   }
 
   peakMemoryBytes(): number {
-    const fromCgroup = this.cgroupPeak();
+    const fromCgroup = this.cgrouped.peak();
     if (fromCgroup > 0) return fromCgroup;
     const match = /VmHWM:\s+(\d+) kB/.exec(readOr(`/proc/${this.pid}/status`));
     return match?.[1] ? Number(match[1]) * 1024 : 0;
+  }
+
+  freeze(): Promise<void> {
+    return this.cgrouped.cgroup.freeze();
+  }
+
+  thaw(): Promise<void> {
+    return this.cgrouped.cgroup.thaw();
   }
 
   async destroy(): Promise<void> {
@@ -273,6 +341,8 @@ export class BubblewrapSandbox implements Sandbox {
       this.destroyed = true;
       killQuietly(this.pid);
       if (this.child.pid) killQuietly(this.child.pid);
+      // A frozen process does not die of SIGKILL until it is thawed (cgroup v1).
+      await this.cgrouped.cgroup.thaw().catch(() => {});
     }
     await this.exited;
   }

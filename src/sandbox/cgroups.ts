@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, readdir, rmdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /**
@@ -14,6 +14,8 @@ export interface CgroupLimits {
   /** Hard CPU cap in cores (e.g. 1.5), or undefined for none. */
   cpuCores?: number;
   pidsMax: number;
+  /** Relative disk I/O weight (1-100; 100 is the kernel's default), where the host can weigh I/O. */
+  ioWeight: number;
 }
 
 export interface SandboxCgroup {
@@ -22,6 +24,10 @@ export interface SandboxCgroup {
   peakMemoryBytes(): number;
   /** How many times the kernel's OOM killer has killed a process in this cgroup. */
   oomKills(): number;
+  /** Stops every process of the cgroup (no CPU, no output) until thaw(); settles once they are stopped. */
+  freeze(): Promise<void>;
+  thaw(): Promise<void>;
+  /** Thaws (a frozen process cannot die), then removes the cgroup once its processes are gone. */
   destroy(): Promise<void>;
 }
 
@@ -33,7 +39,14 @@ export interface CgroupManager {
 }
 
 const V1_CONTROLLERS = ['memory', 'cpu', 'pids'] as const;
+/**
+ * Hierarchies a sandbox also gets its own cgroup in where they exist: its cgroup namespace is
+ * then rooted at a cgroup of its own in each (the freezer also stops it between invokes).
+ */
+const V1_OPTIONAL = ['freezer', 'blkio', 'cpuset'] as const;
 const CPU_PERIOD_US = 100_000;
+/** How long freezing may take before it is reported as failed. */
+const FREEZE_TIMEOUT_MS = 5000;
 
 /** Picks the cgroup flavour of this host. `instance` names this Stratus's subtree. */
 export function detectCgroups(instance: string, root = '/sys/fs/cgroup'): CgroupManager {
@@ -43,7 +56,8 @@ export function detectCgroups(instance: string, root = '/sys/fs/cgroup'): Cgroup
     return new V2Cgroups(join(root, own.get('') ?? '/'), instance);
   }
   if (V1_CONTROLLERS.every((c) => existsSync(join(root, c, 'cgroup.procs')))) {
-    return new V1Cgroups(new Map(V1_CONTROLLERS.map((c) => [c, join(root, c, own.get(c) ?? '/')])), instance);
+    const controllers = [...V1_CONTROLLERS, ...V1_OPTIONAL.filter((c) => existsSync(join(root, c, 'cgroup.procs')))];
+    return new V1Cgroups(new Map(controllers.map((c) => [c, join(root, c, own.get(c) ?? '/')])), instance);
   }
   return new NoCgroups();
 }
@@ -68,7 +82,9 @@ class V1Cgroups implements CgroupManager {
     const dirs = new Map<string, string>();
     for (const [controller, base] of this.bases) {
       const dir = join(base, this.instance, id);
-      await mkdir(dir, { recursive: true });
+      // A new cpuset cgroup has no CPUs or memory nodes: each level inherits its parent's.
+      if (controller === 'cpuset') await inheritCpuset(base, [this.instance, id]);
+      else await mkdir(dir, { recursive: true });
       dirs.set(controller, dir);
     }
     const at = (c: string, file: string) => join(dirs.get(c) ?? '', file);
@@ -77,15 +93,28 @@ class V1Cgroups implements CgroupManager {
     await writeFile(at('cpu', 'cpu.shares'), String(Math.max(2, Math.round(limits.cpuWeight))));
     if (limits.cpuCores !== undefined) await writeFile(at('cpu', 'cpu.cfs_quota_us'), String(Math.round(limits.cpuCores * CPU_PERIOD_US)));
     await writeFile(at('pids', 'pids.max'), String(limits.pidsMax));
+    // Proportional I/O needs the CFQ or BFQ scheduler; without either the blkio cgroup only accounts.
+    for (const file of ['blkio.weight', 'blkio.bfq.weight']) {
+      if (dirs.has('blkio') && existsSync(at('blkio', file))) await writeFile(at('blkio', file), String(Math.max(10, limits.ioWeight)));
+    }
+    const freezer = dirs.get('freezer');
     return {
       procsFiles: [...dirs.values()].map((d) => join(d, 'cgroup.procs')),
       peakMemoryBytes: () => Number(readOr(at('memory', 'memory.max_usage_in_bytes'), '0')),
       oomKills: () => counter(readOr(at('memory', 'memory.oom_control'), ''), 'oom_kill'),
-      destroy: () => removeAll([...dirs.values()]),
+      freeze: () => (freezer ? setFreezerV1(freezer, 'FROZEN') : Promise.resolve()),
+      thaw: () => (freezer ? setFreezerV1(freezer, 'THAWED') : Promise.resolve()),
+      destroy: async () => {
+        if (freezer) await setFreezerV1(freezer, 'THAWED').catch(() => {});
+        await removeAll([...dirs.values()]);
+      },
     };
   }
 
   async cleanup(): Promise<void> {
+    // Thawed first: processes frozen by a killed instance cannot die until they are.
+    const freezer = this.bases.get('freezer');
+    if (freezer) await thawInstances(freezer, this.instance);
     for (const base of this.bases.values()) await removeInstances(base, this.instance);
   }
 }
@@ -105,11 +134,17 @@ class V2Cgroups implements CgroupManager {
     await writeFile(join(dir, 'cpu.weight'), String(Math.min(10_000, Math.max(1, Math.round(limits.cpuWeight / 10)))));
     if (limits.cpuCores !== undefined) await writeFile(join(dir, 'cpu.max'), `${Math.round(limits.cpuCores * CPU_PERIOD_US)} ${CPU_PERIOD_US}`);
     await writeFile(join(dir, 'pids.max'), String(limits.pidsMax));
+    if (existsSync(join(dir, 'io.weight'))) await writeFile(join(dir, 'io.weight'), `default ${Math.max(1, limits.ioWeight)}`);
     return {
       procsFiles: [join(dir, 'cgroup.procs')],
       peakMemoryBytes: () => Number(readOr(join(dir, 'memory.peak'), '0')),
       oomKills: () => counter(readOr(join(dir, 'memory.events'), ''), 'oom_kill'),
-      destroy: () => removeAll([dir]),
+      freeze: () => setFreezeV2(dir, true),
+      thaw: () => setFreezeV2(dir, false),
+      destroy: async () => {
+        await setFreezeV2(dir, false).catch(() => {});
+        await removeAll([dir]);
+      },
     };
   }
 
@@ -118,6 +153,7 @@ class V2Cgroups implements CgroupManager {
     const parent = join(this.base, this.instance);
     await mkdir(parent, { recursive: true });
     await writeFile(join(parent, 'cgroup.subtree_control'), '+memory +cpu +pids');
+    await writeFile(join(parent, 'cgroup.subtree_control'), '+io').catch(() => {});
     return parent;
   }
 
@@ -130,10 +166,53 @@ class NoCgroups implements CgroupManager {
   readonly version = 'none';
 
   async create(): Promise<SandboxCgroup> {
-    return { procsFiles: [], peakMemoryBytes: () => 0, oomKills: () => 0, destroy: async () => {} };
+    const none = async () => {};
+    return { procsFiles: [], peakMemoryBytes: () => 0, oomKills: () => 0, freeze: none, thaw: none, destroy: none };
   }
 
   async cleanup(): Promise<void> {}
+}
+
+/** Creates `levels` below `base` in the cpuset hierarchy, each with its parent's CPUs and memory nodes. */
+async function inheritCpuset(base: string, levels: string[]): Promise<void> {
+  let parent = base;
+  for (const level of levels) {
+    const dir = join(parent, level);
+    await mkdir(dir, { recursive: true });
+    for (const file of ['cpuset.cpus', 'cpuset.mems']) {
+      if ((await readFile(join(dir, file), 'utf8')).trim() === '') await writeFile(join(dir, file), (await readFile(join(parent, file), 'utf8')).trim());
+    }
+    parent = dir;
+  }
+}
+
+/** v1 freezer: the state is written, then read until the kernel has reached it. */
+async function setFreezerV1(dir: string, state: 'FROZEN' | 'THAWED'): Promise<void> {
+  await writeFile(join(dir, 'freezer.state'), state);
+  await until(() => readOr(join(dir, 'freezer.state')) === state, `freezer.state of ${dir} did not become ${state}`);
+}
+
+/** v2: cgroup.freeze, then `frozen` in cgroup.events. */
+async function setFreezeV2(dir: string, frozen: boolean): Promise<void> {
+  await writeFile(join(dir, 'cgroup.freeze'), frozen ? '1' : '0');
+  await until(() => counter(readOr(join(dir, 'cgroup.events')), 'frozen') === (frozen ? 1 : 0), `${dir} did not ${frozen ? 'freeze' : 'thaw'}`);
+}
+
+/** Polls kernel state (a freeze takes from microseconds to a few milliseconds), yielding between reads. */
+async function until(done: () => boolean, failure: string): Promise<void> {
+  const deadline = performance.now() + FREEZE_TIMEOUT_MS;
+  for (let polls = 0; !done(); polls++) {
+    if (performance.now() > deadline) throw new Error(failure);
+    await new Promise((r) => (polls < 20 ? setImmediate(r) : setTimeout(r, 1)));
+  }
+}
+
+/** Thaws the freezer cgroups of this instance and of dead instances (before their processes are killed). */
+async function thawInstances(base: string, instance: string): Promise<void> {
+  for (const dir of await instanceDirs(base, instance)) {
+    const children = (await readdir(dir, { withFileTypes: true }).catch(() => [])).filter((c) => c.isDirectory());
+    for (const child of children) await writeFile(join(dir, child.name, 'freezer.state'), 'THAWED').catch(() => {});
+  }
 }
 
 function counter(text: string, key: string): number {
@@ -179,15 +258,22 @@ function killMembers(dirs: string[]): void {
   }
 }
 
-/** Removes this instance's subtree, and subtrees of instances whose process is gone. */
-async function removeInstances(base: string, instance: string): Promise<void> {
+/** This instance's subtree and those of instances whose process is gone. */
+async function instanceDirs(base: string, instance: string): Promise<string[]> {
   const prefix = instance.replace(/-\d+$/, '-');
   const entries = await readdir(base).catch(() => [] as string[]);
-  for (const name of entries) {
-    if (!name.startsWith(prefix)) continue;
-    const pid = Number(name.slice(prefix.length));
-    if (name !== instance && (!Number.isInteger(pid) || existsSync(`/proc/${pid}`))) continue;
-    const dir = join(base, name);
+  return entries
+    .filter((name) => {
+      if (!name.startsWith(prefix)) return false;
+      const pid = Number(name.slice(prefix.length));
+      return name === instance || (Number.isInteger(pid) && !existsSync(`/proc/${pid}`));
+    })
+    .map((name) => join(base, name));
+}
+
+/** Removes this instance's subtree, and subtrees of instances whose process is gone. */
+async function removeInstances(base: string, instance: string): Promise<void> {
+  for (const dir of await instanceDirs(base, instance)) {
     const children = (await readdir(dir, { withFileTypes: true }).catch(() => [])).filter((c) => c.isDirectory()).map((c) => join(dir, c.name));
     // Processes still in these cgroups are sandboxes of a Stratus that was killed mid-start: ours, and orphaned.
     killMembers([dir, ...children]);
@@ -195,4 +281,3 @@ async function removeInstances(base: string, instance: string): Promise<void> {
     await removeAll([dir]).catch(() => {});
   }
 }
-

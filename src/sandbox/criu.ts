@@ -108,13 +108,14 @@ export class CriuSnapshots implements SnapshotDriver {
       ...meta.external.flatMap((m) => ['--external', `mnt[${m}]:${sources.get(m) ?? realpathSync(m)}`])];
     // criu stays the clone's parent; if Stratus dies, criu is killed, and the clone with it
     // (its pid 1 keeps bwrap's --die-with-parent signal, now aimed at criu).
-    const { child, exited, peak } = await spawnInCgroups(this.opts.sandbox, spec, CRIU_EXEC, [this.kdatDir, '--', this.opts.criuPath, ...args], 3, () => fifo.release());
+    const started = await spawnInCgroups(this.opts.sandbox, spec, CRIU_EXEC, [this.kdatDir, '--', this.opts.criuPath, ...args], 3, () => fifo.release());
+    const { child, exited } = started;
     child.stdout?.resume();
     try {
       const pid = await restoredPid(pidFile, exited);
       // criu is the clone's parent process; its own messages are not the function's output.
       child.stderr?.resume();
-      return new BubblewrapSandbox(spec.id, pid, child, exited, peak, { stdout: fifo.output, stderr: Readable.from([]) });
+      return new BubblewrapSandbox(spec.id, pid, child, exited, started, { stdout: fifo.output, stderr: Readable.from([]) });
     } catch (cause) {
       child.kill('SIGKILL');
       await exited;

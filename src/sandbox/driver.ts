@@ -30,8 +30,12 @@ export interface SandboxSpec {
   controlDir: string;
   /** Further host directories bound read-only (e.g. the sandbox init at /var/rapid). */
   binds?: { source: string; target: string }[];
-  /** Program and arguments as seen inside the sandbox; it runs as the sandbox's pid 1. */
+  /**
+   * Program and arguments as seen inside the sandbox; it runs as the sandbox's pid 1. For the
+   * bubblewrap driver command[0] is stratus-init, which the driver gives its identity options.
+   */
   command: string[];
+  /** The runtime's environment: applied inside the sandbox only, never to a host-side process. */
   env: Record<string, string>;
   memoryMb: number;
   tmpSizeMb: number;
@@ -64,6 +68,12 @@ export interface Sandbox {
   readonly exited: Promise<SandboxExit>;
   /** Peak resident memory of the sandbox so far, in bytes (0 if unknown). */
   peakMemoryBytes(): number;
+  /**
+   * Stops every process of the sandbox (Lambda freezes an idle environment: no CPU, no output)
+   * and settles once they are stopped; thaw() lets them go on. Both are idempotent.
+   */
+  freeze(): Promise<void>;
+  thaw(): Promise<void>;
   /** Kills the whole process tree and releases everything the sandbox held. Idempotent. */
   destroy(): Promise<void>;
 }

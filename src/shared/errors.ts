@@ -27,6 +27,8 @@ export type ErrorCode =
   | 'NotLeader'
   /** The journal cannot commit (e.g. etcd has no quorum). */
   | 'JournalUnavailable'
+  /** The configuration cannot work on this host (found at start-up). */
+  | 'InvalidConfig'
   | 'Internal';
 
 export class StratusError extends Error {

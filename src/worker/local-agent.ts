@@ -16,6 +16,7 @@ import { Environment, type FunctionLogSink } from './environment.js';
 import type { Invocation, InvocationResult } from './invocation.js';
 import { RuntimeApiServer } from './runtime-api.js';
 import { launchFor } from './runtimes.js';
+import type { LogLimits } from './log-budget.js';
 import { packSnapshot, SnapshotBoot, type SnapshotCache } from './snapshots.js';
 
 export interface LocalWorkerDeps {
@@ -36,6 +37,10 @@ export interface LocalWorkerDeps {
   snapshotCache?: SnapshotCache;
   /** Stems kept booted for Node.js functions of this memory size (none when absent). */
   warmPool?: { size: number; memoryMb: number };
+  /** An idle environment is frozen after this long (undefined: never). */
+  freezeIdleAfterMs?: number;
+  /** Function output allowed per environment. */
+  logLimits: LogLimits;
 }
 
 interface Slot {
@@ -103,8 +108,8 @@ export class LocalWorkerAgent implements WorkerAgent {
     try {
       const [imageDir, taskDir] = await Promise.all([cache.resolve(image), this.deps.taskFiles.resolve(fn.code)]);
       const spec = this.sandboxSpec(id, fn, 'snap-start', slot.controlDir, { taskDir });
-      // criu itself runs with a plain environment; the clone keeps the one of its snapshot.
-      const sandbox = await snapshots.restore({ ...spec, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } }, { dir: imageDir });
+      // The clone keeps the environment of its snapshot (criu itself runs with the launchers' fixed one).
+      const sandbox = await snapshots.restore(spec, { dir: imageDir });
       slot.env.attach(sandbox, startedAt);
       this.deps.log.debug({ envId: id, fn: fn.name, pid: sandbox.pid }, 'sandbox restored');
       return true;
@@ -198,6 +203,8 @@ export class LocalWorkerAgent implements WorkerAgent {
       onInitialized: booted,
       reportsInit: initType === 'on-demand',
       restored: extra.restored,
+      freezeAfterMs: this.deps.freezeIdleAfterMs,
+      logLimits: this.deps.logLimits,
     });
     slot.api = new RuntimeApiServer(join(controlDir, 'runtime.sock'), slot.env, MAX_RESPONSE_BYTES);
     this.slots.set(id, slot);
