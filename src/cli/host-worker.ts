@@ -49,6 +49,8 @@ export async function startHostWorker(config: StratusConfig, opts: { id: string;
     memoryMb: config.worker.memoryMb,
     maxConcurrentBoots: config.worker.maxConcurrentBoots,
     warmPool: config.worker.warmPoolSize > 0 ? { size: config.worker.warmPoolSize, memoryMb: config.worker.warmPoolMemoryMb } : undefined,
+    freezeIdleAfterMs: config.worker.freezeIdleAfterMs >= 0 ? config.worker.freezeIdleAfterMs : undefined,
+    logLimits: { bytesPerSecond: config.worker.logBytesPerSecond, burstBytes: config.worker.logBurstBytes, bytesPerInvoke: config.worker.logBytesPerInvoke },
     region: config.identity.region,
     nodePath: config.sandbox.nodePath,
     pythonPath: config.sandbox.pythonPath,

@@ -76,6 +76,15 @@ export const configSchema = z.object({
       warmPoolMemoryMb: z.number().int().min(128).default(128),
       /** Where function output goes besides the invoke's log tail. */
       functionLogs: z.enum(['stdout', 'off']).default('stdout'),
+      /**
+       * Lambda freezes an environment between invocations: an idle one (its runtime waiting for
+       * work) is frozen this long after it went idle and thawed by its next invocation (-1: never).
+       */
+      freezeIdleAfterMs: z.number().int().min(-1).default(50),
+      /** Function output per environment beyond which it is dropped (with a marker line). */
+      logBytesPerSecond: z.number().int().positive().default(4 * 1024 * 1024),
+      logBurstBytes: z.number().int().positive().default(8 * 1024 * 1024),
+      logBytesPerInvoke: z.number().int().positive().default(32 * 1024 * 1024),
     })
     .default({}),
   cluster: z
@@ -122,8 +131,10 @@ export const configSchema = z.object({
       pythonPath: z.string().default('/usr/bin/python3'),
       slirpPath: z.string().default('/usr/bin/slirp4netns'),
       /** uid/gid the function runs as inside its sandbox (Lambda: sbx_user1051, 993). */
-      uid: z.number().int().positive().default(993),
-      gid: z.number().int().positive().default(990),
+      uid: z.number().int().positive().max(65533).default(993),
+      gid: z.number().int().positive().max(65533).default(990),
+      /** Sandbox ids 1-65535 are host ids hostIdBase+1 .. hostIdBase+65535 (unused by anything on the host). */
+      hostIdBase: z.number().int().positive().default(200_000),
       /** Floor of a sandbox's CPU cap, in cores. Lambda's cap is memoryMb / 1769; 0 applies it strictly. */
       minCpuCores: z.number().min(0).default(1),
       /** Processes and threads per sandbox (Lambda: 1,024). */

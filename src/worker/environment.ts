@@ -4,6 +4,7 @@ import type { NextInvocation, RuntimeApiHandler } from './runtime-api.js';
 import { ResponseRelay, type StreamedResponse } from './response-relay.js';
 import { errorDocument, type Invocation, type InvocationOutcome, type InvocationResult } from './invocation.js';
 import { endLine, LogTail, reportLine, startLine } from './log-lines.js';
+import { LogBudget, type LogLimits } from './log-budget.js';
 
 /** Where function output goes besides the log tail (the console of `stratus up`, or nowhere). */
 export interface FunctionLogSink {
@@ -32,6 +33,9 @@ export interface EnvironmentParams {
   reportsInit: boolean;
   /** A SnapStart clone: the first REPORT says Restore Duration instead of Init Duration. */
   restored?: boolean;
+  /** An idle environment (its runtime waiting for work) is frozen after this long; undefined: never. */
+  freezeAfterMs?: number;
+  logLimits: LogLimits;
 }
 
 /** Why an environment died, rendered for the invocation that observes it. */
@@ -68,6 +72,10 @@ export class Environment implements RuntimeApiHandler {
   private initReported = false;
   private bootTimer: TimerHandle | undefined;
   private earlyOutput = new LogTail();
+  private readonly logBudget: LogBudget;
+  private freezeTimer: TimerHandle | undefined;
+  /** Set from the moment a freeze starts until the next invocation thaws the sandbox. */
+  private frozen: Promise<void> | undefined;
 
   /** Warm pool: the environment variables waiting for, or the runtime waiting for them. */
   private specialization: { env?: Record<string, string>; deliver?: (env: Record<string, string>) => void } = {};
@@ -75,6 +83,7 @@ export class Environment implements RuntimeApiHandler {
 
   constructor(private p: EnvironmentParams) {
     this.initReported = !p.reportsInit;
+    this.logBudget = new LogBudget(p.logLimits, p.clock);
   }
 
   get alive(): boolean {
@@ -90,7 +99,7 @@ export class Environment implements RuntimeApiHandler {
   attach(sandbox: Sandbox, startedAt = this.p.clock.monotonic()): void {
     this.sandbox = sandbox;
     this.bootStartedAt = startedAt;
-    const onOutput = (d: Buffer) => this.output(d.toString());
+    const onOutput = (d: Buffer) => this.output(d);
     sandbox.stdout.on('data', onOutput).resume();
     sandbox.stderr.on('data', onOutput).resume();
     void sandbox.exited.then((e) => this.die(e.oomKilled ? outOfMemoryFailure() : exitFailure(e.code, e.signal)));
@@ -102,9 +111,37 @@ export class Environment implements RuntimeApiHandler {
     return new Promise((resolve) => {
       const pending: Pending = { inv, tail: new LogTail(), startedAt: this.p.clock.monotonic(), settled: false, resolve };
       this.pending = pending;
+      this.freezeTimer?.cancel();
       if (this.phase.kind === 'dead') this.fail(pending, this.phase.failure);
+      else if (this.frozen) this.thawThenDispatch(pending);
       else if (this.phase.kind === 'waiting') this.dispatch(pending, this.phase.deliver);
     });
+  }
+
+  /** Lambda's freeze between invocations: an idle runtime gets no CPU and writes nothing. */
+  private freezeWhenIdle(): void {
+    const { freezeAfterMs } = this.p;
+    if (freezeAfterMs === undefined || !this.sandbox || this.frozen) return;
+    this.freezeTimer?.cancel();
+    this.freezeTimer = this.p.clock.setTimer(freezeAfterMs, () => {
+      if (this.phase.kind !== 'waiting' || this.pending || !this.sandbox || this.frozen) return;
+      const sandbox = this.sandbox;
+      this.frozen = sandbox.freeze().catch(() => sandbox.thaw().catch(() => {}));
+    });
+  }
+
+  private thawThenDispatch(pending: Pending): void {
+    const frozen = this.frozen;
+    this.frozen = undefined;
+    void (async () => {
+      await frozen;
+      await this.sandbox?.thaw();
+    })().then(
+      () => {
+        if (this.pending === pending && this.phase.kind === 'waiting') this.dispatch(pending, this.phase.deliver);
+      },
+      () => this.die(exitFailure(null, 'SIGKILL')),
+    );
   }
 
   async destroy(): Promise<void> {
@@ -160,6 +197,7 @@ export class Environment implements RuntimeApiHandler {
     }
     this.phase = { kind: 'waiting', deliver };
     if (this.pending) this.dispatch(this.pending, deliver);
+    else this.freezeWhenIdle();
   }
 
   onResponse(requestId: string, body: Buffer | 'too-large'): 'accepted' | 'unknown-request' | 'too-large' {
@@ -234,6 +272,7 @@ export class Environment implements RuntimeApiHandler {
     this.p.onDeath();
     this.p.onInitialized();
     this.bootTimer?.cancel();
+    this.freezeTimer?.cancel();
     void this.sandbox?.destroy();
     if (this.pending) this.fail(this.pending, failure);
   }
@@ -256,9 +295,10 @@ export class Environment implements RuntimeApiHandler {
     const initDurationMs = this.initReported ? undefined : this.initDurationMs;
     this.initReported = true;
     const requestId = pending.inv.requestId;
+    const dropped = this.logBudget.endPeriod();
     if (this.p.logSink.enabled || pending.inv.tailLog) {
       const maxMemoryUsedBytes = this.sandbox?.peakMemoryBytes() ?? 0;
-      this.log(pending, endLine(requestId) + reportLine({ requestId, durationMs, initDurationMs, restored: this.p.restored, warmPool: this.fromWarmPool, status, memorySizeMb: this.p.memoryMb, maxMemoryUsedBytes }));
+      this.log(pending, dropped + endLine(requestId) + reportLine({ requestId, durationMs, initDurationMs, restored: this.p.restored, warmPool: this.fromWarmPool, status, memorySizeMb: this.p.memoryMb, maxMemoryUsedBytes }));
     }
     pending.resolve({
       outcome,
@@ -269,7 +309,9 @@ export class Environment implements RuntimeApiHandler {
     });
   }
 
-  private output(text: string): void {
+  private output(chunk: Buffer): void {
+    const text = this.logBudget.admit(chunk);
+    if (text === '') return;
     this.p.logSink.write(this.p.functionName, text);
     // Output belongs to the invocation in flight, including what drains from the pipe after the
     // runtime has posted its response ('between'); before dispatch it is init output.

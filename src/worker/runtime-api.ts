@@ -37,6 +37,12 @@ export interface RuntimeApiHandler {
 }
 
 const PREFIX = '/2018-06-01/runtime/';
+/**
+ * Connections one sandbox may hold open to its Runtime API (a runtime needs one or two; a
+ * streamed response one more). Beyond it new ones are closed at once, so a function cannot
+ * exhaust the worker's file descriptors.
+ */
+export const MAX_RUNTIME_API_CONNECTIONS = 32;
 const INVOCATION = /^\/2018-06-01\/runtime\/invocation\/([^/]+)\/(response|error)$/;
 
 export class RuntimeApiServer {
@@ -44,6 +50,7 @@ export class RuntimeApiServer {
 
   constructor(private readonly socketPath: string, private readonly handler: RuntimeApiHandler, private readonly maxBodyBytes: number) {
     this.server = createServer({ keepAliveTimeout: 3_600_000, requestTimeout: 0 }, (req, res) => this.route(req, res));
+    this.server.maxConnections = MAX_RUNTIME_API_CONNECTIONS;
   }
 
   async listen(): Promise<void> {
