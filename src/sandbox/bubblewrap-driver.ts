@@ -4,6 +4,7 @@ import type { Readable } from 'node:stream';
 import { StratusError } from '../shared/errors.js';
 import { readOr, type CgroupLimits, type CgroupManager } from './cgroups.js';
 import type { Sandbox, SandboxDriver, SandboxExit, SandboxSpec, SnapshotDriver } from './driver.js';
+import { seccompArgs, type SeccompFilter } from './seccomp.js';
 import { openStdioFifo, STDIO_FIFO } from './stdio-fifo.js';
 
 export interface BubblewrapOptions {
@@ -18,6 +19,8 @@ export interface BubblewrapOptions {
   slirpPath: string;
   /** Extra host paths bound read-only at the same place (e.g. a runtime binary outside /usr). */
   extraReadOnlyPaths?: string[];
+  /** The seccomp filter of every sandbox (seccomp.ts); bwrap reads it from one more pipe. */
+  seccomp: SeccompFilter;
 }
 
 const ETC_FILES = ['/etc/ssl', '/etc/ca-certificates', '/etc/hosts', '/etc/localtime', '/etc/nsswitch.conf'];
@@ -41,11 +44,14 @@ export class BubblewrapSandboxDriver implements SandboxDriver {
   async create(spec: SandboxSpec): Promise<Sandbox> {
     const fifo = spec.checkpointable ? await openStdioFifo(spec.controlDir) : undefined;
     let network: OutboundNetwork | undefined;
-    const started = await spawnInCgroups(this.opts, spec, this.opts.bwrapPath, this.argsFor(spec), spec.checkpointable ? 6 : 5, () => {
+    const seccompFd = spec.checkpointable ? 6 : 5;
+    const started = await spawnInCgroups(this.opts, spec, this.opts.bwrapPath, this.argsFor(spec, seccompFd), seccompFd + 1, () => {
       network?.stop();
       fifo?.release();
     });
     const { child, exited } = started;
+    const seccompPipe = (child.stdio as unknown as NodeJS.WritableStream[])[seccompFd];
+    seccompPipe?.on('error', () => {}).end(this.opts.seccomp.bpf);
     try {
       const pid = await readChildPid(child, exited);
       if (spec.checkpointable) writeIdMaps(pid);
@@ -61,7 +67,7 @@ export class BubblewrapSandboxDriver implements SandboxDriver {
     }
   }
 
-  private argsFor(spec: SandboxSpec): string[] {
+  private argsFor(spec: SandboxSpec, seccompFd: number): string[] {
     // CRIU can dump a user namespace whose map includes uid 0 (written by us, below), not bwrap's
     // `--uid` map; the init then drops to the function's uid itself and opens its own stdio.
     const identity = spec.checkpointable
@@ -73,7 +79,7 @@ export class BubblewrapSandboxDriver implements SandboxDriver {
       ...identity, '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-net',
       '--hostname', 'localhost',
       '--die-with-parent', '--as-pid-1',
-      '--info-fd', '3', '--block-fd', '4',
+      '--info-fd', '3', '--block-fd', '4', ...seccompArgs(seccompFd),
       ...(spec.rootDir ? ['--ro-bind', spec.rootDir, '/', '--proc', '/proc', '--dev', '/dev'] : this.rootArgs),
       // Under the uid-0 map the function's uid does not own new mounts: /tmp is sticky and open to all.
       ...(spec.checkpointable ? ['--perms', '1777'] : []), '--size', String(spec.tmpSizeMb * 1024 * 1024), '--tmpfs', '/tmp',

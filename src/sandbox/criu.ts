@@ -9,6 +9,7 @@ import { StratusError } from '../shared/errors.js';
 import { BubblewrapSandbox, spawnInCgroups, type BubblewrapOptions } from './bubblewrap-driver.js';
 import { readOr } from './cgroups.js';
 import type { Sandbox, SandboxExit, SandboxSpec, SnapshotDriver, SnapshotImage } from './driver.js';
+import { unfilteredProcess } from './seccomp.js';
 import { openStdioFifo } from './stdio-fifo.js';
 
 const run = promisify(execFile);
@@ -112,6 +113,9 @@ export class CriuSnapshots implements SnapshotDriver {
     child.stdout?.resume();
     try {
       const pid = await restoredPid(pidFile, exited);
+      // The clone's seccomp filter comes from the images (CRIU restores it), not from bwrap.
+      const unfiltered = unfilteredProcess(pid);
+      if (unfiltered !== undefined) throw new Error(`process ${unfiltered} of the clone has no seccomp filter (a snapshot made without one)`);
       // criu is the clone's parent process; its own messages are not the function's output.
       child.stderr?.resume();
       return new BubblewrapSandbox(spec.id, pid, child, exited, peak, { stdout: fifo.output, stderr: Readable.from([]) });

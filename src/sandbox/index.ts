@@ -1,4 +1,5 @@
 export type { Sandbox, SandboxDriver, SandboxExit, SandboxSpec, SnapshotDriver, SnapshotImage } from './driver.js';
 export { CriuSnapshots, type CriuOptions } from './criu.js';
 export { BubblewrapSandboxDriver, type BubblewrapOptions } from './bubblewrap-driver.js';
+export { loadSeccompFilter, type SeccompFilter } from './seccomp.js';
 export { detectCgroups, type CgroupLimits, type CgroupManager, type SandboxCgroup } from './cgroups.js';
