@@ -49,10 +49,9 @@ export function seccompArgs(fd: number): string[] {
 }
 
 /**
- * The first process of the tree below `rootPid` (itself included) that runs without a seccomp
- * filter, or undefined when every one has one. A SnapStart clone gets its filter back from its
- * snapshot's images, not from bwrap: a snapshot made before sandboxes were filtered must not
- * give an unfiltered clone.
+ * The first process of the tree below `rootPid` (itself included) with a thread that runs
+ * without a seccomp filter, or undefined when every one has one. A SnapStart clone gets its
+ * filter back from its snapshot's images, not from bwrap: it is checked before it is used.
  */
 export function unfilteredProcess(rootPid: number): number | undefined {
   const pending = [rootPid];
@@ -70,4 +69,15 @@ export function unfilteredProcess(rootPid: number): number | undefined {
     }
   }
   return undefined;
+}
+
+/** Resolves once every process of the tree below `rootPid` has a seccomp filter; rejects after `timeoutMs`. */
+export async function untilFiltered(rootPid: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const unfiltered = unfilteredProcess(rootPid);
+    if (unfiltered === undefined) return;
+    if (Date.now() > deadline) throw new Error(`process ${unfiltered} has no seccomp filter`);
+    await new Promise((r) => setTimeout(r, 1));
+  }
 }
