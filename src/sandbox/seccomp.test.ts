@@ -7,6 +7,7 @@ import { after, before, it } from 'node:test';
 import { resolveConfig } from '../shared/config.js';
 import { BubblewrapSandboxDriver } from './bubblewrap-driver.js';
 import { detectCgroups } from './cgroups.js';
+import { CriuSnapshots } from './criu.js';
 import { loadSeccompFilter, unfilteredProcess, type SeccompFilter } from './seccomp.js';
 
 /**
@@ -179,6 +180,18 @@ it('finds a process without a filter in a tree (how a SnapStart clone is checked
   } finally {
     await sandbox.destroy();
   }
+});
+
+it('a SnapStart snapshot whose images hold no seccomp filter is not restored', async (t) => {
+  const config = resolveConfig({}).sandbox;
+  const snapshots = new CriuSnapshots({ criuPath: config.criuPath, sandbox: { ...config, cgroups }, stateDir: join(scratch, 'criu') });
+  const unavailable = await snapshots.unavailableReason();
+  if (unavailable) return t.skip(unavailable);
+  const image = join(scratch, 'old-snapshot');
+  await mkdir(join(image, 'img'), { recursive: true });
+  await writeFile(join(image, 'snapshot.json'), JSON.stringify({ external: [] }));
+  const spec = { id: 'old-snapshot', taskDir: join(scratch, 'task'), controlDir: join(scratch, 'control'), command: [], env: {}, memoryMb: 128, tmpSizeMb: 16, network: 'none' as const };
+  await assert.rejects(snapshots.restore(spec, { dir: image }), { code: 'SnapshotFailed', message: /made without a seccomp filter/ });
 });
 
 it('fails loudly when the filter program is missing', async () => {
