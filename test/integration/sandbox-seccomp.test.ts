@@ -1,11 +1,15 @@
 // A hostile tenant against the sandboxes' seccomp filter (native/stratus-seccomp.c): functions
 // try to build a nested user + cgroup namespace, remount cgroups, use the kernel keyring and load
-// BPF; every attempt fails with EPERM. A warm-pool stem and a SnapStart clone restored by CRIU
-// run under the same filter. (src/sandbox/seccomp.test.ts shows, call by call, that the filter
+// BPF; every attempt fails with EPERM. A warm-pool stem, a provisioned environment, a
+// container-image function and a SnapStart clone restored by CRIU run under the same filter. (src/sandbox/seccomp.test.ts shows, call by call, that the filter
 // and not the kernel is what refuses.)
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { CreateFunctionCommand, GetFunctionConfigurationCommand, InvokeCommand, PublishVersionCommand } from '@aws-sdk/client-lambda';
+import {
+  CreateFunctionCommand, GetFunctionConfigurationCommand, GetProvisionedConcurrencyConfigCommand, InvokeCommand, PublishVersionCommand,
+  PutProvisionedConcurrencyConfigCommand,
+} from '@aws-sdk/client-lambda';
+import { ImageLayout, NODE_ENTRYPOINT, nodeBaseFiles, startRegistry, type LocalRegistry } from '../helpers/oci.js';
 import { startStratus, type StratusProcess } from '../helpers/stratus.js';
 import { makeZip } from '../helpers/zip.js';
 
@@ -49,7 +53,7 @@ exports.handler = async () => ({
   seccomp: seccomp('self'),
   pid1Seccomp: seccomp('1'),
   userNamespace: run('/usr/bin/unshare', ['-Ur', 'true']),
-  userCgroupMount: run('/usr/bin/unshare', ['-Ur', '--cgroup', '--mount', '/bin/sh', '-c', 'mount -t cgroup -o memory cgroup /tmp']),
+  userCgroupMount: run('/usr/bin/unshare', ['-Ur', '--cgroup', '--mount', 'mount', '-t', 'cgroup', '-o', 'memory', 'cgroup', '/tmp']),
   threads: await new Promise((resolve) => new (require('node:worker_threads').Worker)('require("worker_threads").parentPort.postMessage(6 * 7)', { eval: true }).once('message', resolve)),
 });
 `;
@@ -58,7 +62,7 @@ interface Attempted { status: number | null; stderr: string }
 interface NodeFacts { seccomp: string; pid1Seccomp: string; userNamespace: Attempted; userCgroupMount: Attempted; threads: number }
 
 async function invoke<T>(s: StratusProcess, name: string, qualifier?: string): Promise<{ body: T; log: string }> {
-  const out = await s.lambda.send(new InvokeCommand({ FunctionName: name, Qualifier: qualifier, LogType: 'Tail' }));
+  const out = await s.lambda.send(new InvokeCommand({ FunctionName: name, Qualifier: qualifier, LogType: 'Tail', Payload: Buffer.from('{}') }));
   const log = Buffer.from(out.LogResult ?? '', 'base64').toString();
   assert.equal(out.FunctionError, undefined, `${Buffer.from(out.Payload ?? []).toString()}\n${log}`);
   return { body: JSON.parse(Buffer.from(out.Payload ?? []).toString()) as T, log };
@@ -101,6 +105,53 @@ describe('seccomp: a hostile function is refused namespaces, mounts, keyrings an
     const { body, log } = await invoke<NodeFacts>(s, 'hostile-node');
     assert.match(log, /Init Source: warm-pool/, 'the environment was a warm-pool stem');
     assertRefused(body);
+  });
+
+  test('a provisioned environment: refused', async () => {
+    await create(s, 'hostile-pc', 'python3.11');
+    await s.lambda.send(new PublishVersionCommand({ FunctionName: 'hostile-pc' }));
+    await s.lambda.send(new PutProvisionedConcurrencyConfigCommand({ FunctionName: 'hostile-pc', Qualifier: '1', ProvisionedConcurrentExecutions: 1 }));
+    const deadline = Date.now() + 30_000;
+    while ((await s.lambda.send(new GetProvisionedConcurrencyConfigCommand({ FunctionName: 'hostile-pc', Qualifier: '1' }))).Status !== 'READY') {
+      assert.ok(Date.now() < deadline, 'the provisioned environment did not become READY');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const { body, log } = await invoke<Record<string, string>>(s, 'hostile-pc', '1');
+    assert.doesNotMatch(log, /Init Duration/, 'the invoke ran in the provisioned environment');
+    assert.deepEqual([body.seccomp, body.nestedUserCgroupNamespace, body.mountCgroup], ['2', 'EPERM', 'EPERM']);
+  });
+});
+
+describe('seccomp: a container-image function runs under the filter', () => {
+  let registry: LocalRegistry;
+  let layout: ImageLayout;
+  let s: StratusProcess;
+  before(async () => {
+    registry = await startRegistry();
+    layout = await ImageLayout.create();
+    await layout.build('hostile', {
+      files: {
+        ...(await nodeBaseFiles()), '/usr/bin/unshare': { copy: '/usr/bin/unshare' },
+        '/var/task/index.js': HOSTILE_NODE,
+      },
+      entrypoint: NODE_ENTRYPOINT, cmd: ['index.handler'], env: ['PATH=/usr/bin:/bin'], workingDir: '/var/task',
+    });
+    s = await startStratus();
+  });
+  after(async () => {
+    await s?.stop();
+    await registry?.stop();
+    await layout?.remove();
+  });
+
+  test('its own unshare binary is refused a user namespace', async () => {
+    const uri = await layout.push('hostile', registry, 'stratus/hostile:1');
+    await s.lambda.send(new CreateFunctionCommand({ FunctionName: 'hostile-image', Role: ROLE, PackageType: 'Image', Code: { ImageUri: uri } }));
+    const { body } = await invoke<NodeFacts>(s, 'hostile-image');
+    assert.equal(body.seccomp, '2');
+    assert.equal(body.pid1Seccomp, '2');
+    assert.match(body.userNamespace.stderr, /unshare failed: Operation not permitted/);
+    assert.equal(body.threads, 42);
   });
 });
 
