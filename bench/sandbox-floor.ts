@@ -7,7 +7,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BubblewrapSandboxDriver, detectCgroups } from '../src/sandbox/index.js';
+import { BubblewrapSandboxDriver, detectCgroups, loadSeccompFilter } from '../src/sandbox/index.js';
 import { resolveConfig } from '../src/shared/config.js';
 import { onCleanup } from './harness.js';
 
@@ -28,7 +28,7 @@ export async function sandboxFloor(scratch: string): Promise<SandboxFloor> {
   // cgroup subtree of our own that is removed at the end.
   const cgroups = detectCgroups(`stratus-bench-${process.pid}`);
   onCleanup(() => cgroups.cleanup());
-  const driver = new BubblewrapSandboxDriver({ ...resolveConfig({}).sandbox, cgroups });
+  const driver = new BubblewrapSandboxDriver({ ...resolveConfig({}).sandbox, cgroups, seccomp: await loadSeccompFilter() });
   let n = 0;
   return {
     async run(command, opts = {}) {

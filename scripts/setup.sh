@@ -9,6 +9,8 @@ command -v bwrap >/dev/null 2>&1 || need_apt+=(bubblewrap)
 [ -x /usr/bin/aws ] || need_apt+=(awscli)
 command -v zip >/dev/null 2>&1 || need_apt+=(zip)
 command -v cc >/dev/null 2>&1 || need_apt+=(gcc libc6-dev)
+# libseccomp, to build the sandboxes' seccomp filter (native/stratus-seccomp.c).
+[ -f /usr/include/seccomp.h ] || need_apt+=(libseccomp-dev)
 [ -x /usr/bin/python3 ] || need_apt+=(python3)
 [ -x /usr/bin/slirp4netns ] || need_apt+=(slirp4netns)
 command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
@@ -58,6 +60,11 @@ npx --no-install tsc -b >&2
 if [ ! -x dist/native/stratus-init ] || [ native/stratus-init.c -nt dist/native/stratus-init ]; then
   mkdir -p dist/native
   cc -O2 -Wall -Wextra -static -o dist/native/stratus-init native/stratus-init.c
+fi
+# stratus-seccomp, which prints the sandboxes' seccomp filter (libseccomp); a worker refuses to start without it.
+if [ ! -x dist/native/stratus-seccomp ] || [ native/stratus-seccomp.c -nt dist/native/stratus-seccomp ]; then
+  mkdir -p dist/native
+  cc -O2 -Wall -Wextra -o dist/native/stratus-seccomp native/stratus-seccomp.c -lseccomp
 fi
 # criu-exec, how a SnapStart restore starts criu (C, no dependencies beyond libc).
 if [ ! -x dist/native/criu-exec ] || [ native/criu-exec.c -nt dist/native/criu-exec ]; then

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { BubblewrapSandboxDriver, CriuSnapshots, detectCgroups, type CgroupManager } from '../sandbox/index.js';
+import { BubblewrapSandboxDriver, CriuSnapshots, detectCgroups, loadSeccompFilter, type CgroupManager } from '../sandbox/index.js';
 import type { Clock } from '../shared/clock.js';
 import type { StratusConfig } from '../shared/config.js';
 import type { Logger } from '../shared/log.js';
@@ -19,9 +19,11 @@ export interface HostWorker {
  * own process) run it: bubblewrap sandboxes in this process's cgroup subtree, code unpacked
  * under `<dataDir>/worker/code` from `code`, images mounted lazily under `<dataDir>/worker/images`
  * with their chunks cached in `<dataDir>/worker/chunks`. On start it reconciles with what a killed
- * predecessor left: empty cgroup subtrees and socket directories of dead Stratus processes.
+ * predecessor left: empty cgroup subtrees and socket directories of dead Stratus processes. It
+ * fails if the sandboxes' seccomp filter cannot be made: no sandbox runs without it.
  */
 export async function startHostWorker(config: StratusConfig, opts: { id: string; code: CodeSource; clock: Clock; log: Logger }): Promise<HostWorker> {
+  const seccomp = await loadSeccompFilter();
   const cgroups = detectCgroups(`stratus-${process.pid}`);
   await cgroups.cleanup();
   await removeStaleRunDirs();
@@ -34,8 +36,8 @@ export async function startHostWorker(config: StratusConfig, opts: { id: string;
     log: opts.log.child({ component: 'images' }),
   });
   await images.cleanup();
-  opts.log.info({ cgroups: cgroups.version }, 'sandbox resource limits');
-  const driver = new BubblewrapSandboxDriver({ ...config.sandbox, cgroups });
+  opts.log.info({ cgroups: cgroups.version, seccompInstructions: seccomp.bpf.length / 8 }, 'sandbox resource limits and seccomp filter');
+  const driver = new BubblewrapSandboxDriver({ ...config.sandbox, cgroups, seccomp });
   driver.snapshots = new CriuSnapshots({
     criuPath: config.sandbox.criuPath,
     sandbox: { ...config.sandbox, cgroups },

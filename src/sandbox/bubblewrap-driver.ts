@@ -5,7 +5,8 @@ import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { StratusError } from '../shared/errors.js';
 import { readOr, type CgroupLimits, type CgroupManager, type SandboxCgroup } from './cgroups.js';
-import type { Sandbox, SandboxDriver, SandboxExit, SandboxSpec, SnapshotDriver } from './driver.js';
+import { NATIVE_DIR, SANDBOX_INIT, SANDBOX_INIT_DIR, type Sandbox, type SandboxDriver, type SandboxExit, type SandboxSpec, type SnapshotDriver } from './driver.js';
+import { seccompArgs, type SeccompFilter } from './seccomp.js';
 import { openStdioFifo, STDIO_FIFO } from './stdio-fifo.js';
 
 export interface BubblewrapOptions {
@@ -26,6 +27,8 @@ export interface BubblewrapOptions {
   slirpPath: string;
   /** Extra host paths bound read-only at the same place (e.g. a runtime binary outside /usr). */
   extraReadOnlyPaths?: string[];
+  /** The seccomp filter of every sandbox (seccomp.ts); bwrap reads it from one more pipe. */
+  seccomp: SeccompFilter;
 }
 
 const ETC_FILES = ['/etc/ssl', '/etc/ca-certificates', '/etc/hosts', '/etc/localtime', '/etc/nsswitch.conf'];
@@ -45,6 +48,8 @@ const ENVIRON_FILE = 'environ';
  * process writes about itself goes through syscalls), and a minimal /dev.
  */
 const PROC_AND_DEV = ['--proc', '/proc', '--remount-ro', '/proc', '--dev', '/dev'];
+/** bwrap's pipes: 3 info (child pid), 4 block (network ready), 5 userns block (maps written), 6 the seccomp filter. */
+const SECCOMP_FD = 6;
 /** The unprivileged id stratus-init drops to once the runtime is started (see stratus-init.c). */
 const NOBODY = 65534;
 
@@ -69,11 +74,13 @@ export class BubblewrapSandboxDriver implements SandboxDriver {
       writeFile(join(spec.controlDir, ENVIRON_FILE), environFile(spec.env), { mode: 0o600 }),
     ]);
     let network: OutboundNetwork | undefined;
-    const started = await spawnInCgroups(this.opts, spec, this.opts.bwrapPath, this.argsFor(spec), 6, () => {
+    const started = await spawnInCgroups(this.opts, spec, this.opts.bwrapPath, this.argsFor(spec), SECCOMP_FD + 1, () => {
       network?.stop();
       fifo?.release();
     });
     const { child, exited } = started;
+    const seccompPipe = (child.stdio as unknown as NodeJS.WritableStream[])[SECCOMP_FD];
+    seccompPipe?.on('error', () => {}).end(this.opts.seccomp.bpf);
     try {
       const pid = await readChildPid(child, exited);
       writeIdMaps(pid, this.opts.hostIdBase);
@@ -99,7 +106,8 @@ export class BubblewrapSandboxDriver implements SandboxDriver {
    * cgroup namespace (CRIU 4.1 fails to move a restored thread out of one into the clone's cgroups).
    */
   private argsFor(spec: SandboxSpec): string[] {
-    const [init = '', ...rest] = spec.command;
+    const [init = '', ...rest] = withInit(spec.command);
+    const binds = spec.binds?.some((b) => b.target === SANDBOX_INIT_DIR) ? spec.binds : [...(spec.binds ?? []), { source: NATIVE_DIR, target: SANDBOX_INIT_DIR }];
     const initOptions = [
       '--user', String(this.opts.uid), String(this.opts.gid), '--environ', `/run/stratus/${ENVIRON_FILE}`,
       ...(spec.checkpointable ? ['--checkpoint', `/run/stratus/${STDIO_FIFO}`] : []),
@@ -112,19 +120,27 @@ export class BubblewrapSandboxDriver implements SandboxDriver {
       ...(spec.checkpointable ? [] : ['--new-session']),
       '--hostname', 'localhost',
       '--die-with-parent', '--as-pid-1',
-      '--info-fd', '3', '--block-fd', '4',
+      '--info-fd', '3', '--block-fd', '4', ...seccompArgs(SECCOMP_FD),
       ...(spec.rootDir ? ['--ro-bind', spec.rootDir, '/', ...PROC_AND_DEV] : this.rootArgs),
       ...(spec.checkpointable ? ['--size', '65536', '--tmpfs', '/run/rapid'] : []),
       // The function's uid owns no mount: /tmp is sticky and open to all, as on Lambda.
       '--perms', '1777', '--size', String(spec.tmpSizeMb * 1024 * 1024), '--tmpfs', '/tmp',
       ...(spec.rootDir ? [] : codeArgsFor(spec)),
-      ...(spec.binds ?? []).flatMap((b) => ['--ro-bind', b.source, b.target]),
+      ...binds.flatMap((b) => ['--ro-bind', b.source, b.target]),
       '--ro-bind', spec.controlDir, '/run/stratus',
       '--chdir', spec.workingDir ?? '/var/task',
       '--',
       init, ...initOptions, ...rest,
     ];
   }
+}
+
+/**
+ * stratus-init is every sandbox's pid 1 (it alone may start as the namespace's root, to drop the
+ * runtime to the function's uid): a bare command is run under it, relaying the usual Runtime API.
+ */
+function withInit(command: string[]): string[] {
+  return command[0] === SANDBOX_INIT ? command : [SANDBOX_INIT, '127.0.0.1', '9001', '/run/stratus/runtime.sock', '--', ...command];
 }
 
 /** NAME=value entries, NUL-separated (a value cannot hold a NUL: execve would cut it there anyway). */

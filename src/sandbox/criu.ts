@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, lstatSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -9,6 +9,7 @@ import { StratusError } from '../shared/errors.js';
 import { BubblewrapSandbox, spawnInCgroups, type BubblewrapOptions } from './bubblewrap-driver.js';
 import { readOr } from './cgroups.js';
 import type { Sandbox, SandboxExit, SandboxSpec, SnapshotDriver, SnapshotImage } from './driver.js';
+import { untilFiltered } from './seccomp.js';
 import { openStdioFifo } from './stdio-fifo.js';
 
 const run = promisify(execFile);
@@ -30,6 +31,10 @@ const CRIU_EXEC = fileURLToPath(new URL('../../native/criu-exec', import.meta.ur
 const OWN_FILESYSTEMS = new Set(['tmpfs', 'proc', 'devpts', 'mqueue', 'sysfs']);
 /** Files restoring needs: what mounts are external, and the skeleton root they go onto. */
 const META = 'snapshot.json';
+/** CRIU's image of the dumped tasks' seccomp filters. */
+const SECCOMP_IMAGE = 'seccomp.img';
+/** How long a clone may take to get its filter back after criu wrote its pid (a few ms here). */
+const FILTER_WAIT_MS = 2_000;
 const MARKER = 'restored';
 
 interface SnapshotMeta {
@@ -95,6 +100,10 @@ export class CriuSnapshots implements SnapshotDriver {
     // Also after a restart with snapshots made before it: criu must work here, and has its cache.
     const unavailable = await this.unavailableReason();
     if (unavailable) throw new StratusError('SnapshotFailed', unavailable);
+    // A snapshot made before sandboxes had a seccomp filter would give an unfiltered clone.
+    if (!(statSync(join(image.dir, 'img', SECCOMP_IMAGE), { throwIfNoEntry: false })?.size ?? 0)) {
+      throw new StratusError('SnapshotFailed', 'The snapshot was made without a seccomp filter; publish the version again');
+    }
     const [metaText, fifo] = await Promise.all([
       readFile(join(image.dir, META), 'utf8'),
       openStdioFifo(spec.controlDir),
@@ -113,6 +122,9 @@ export class CriuSnapshots implements SnapshotDriver {
     child.stdout?.resume();
     try {
       const pid = await restoredPid(pidFile, exited);
+      // The clone's seccomp filter comes from the images, not from bwrap; criu installs it in
+      // each thread just after it has written the pid file.
+      await untilFiltered(pid, FILTER_WAIT_MS);
       // criu is the clone's parent process; its own messages are not the function's output.
       child.stderr?.resume();
       return new BubblewrapSandbox(spec.id, pid, child, exited, started, { stdout: fifo.output, stderr: Readable.from([]) });

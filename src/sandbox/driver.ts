@@ -1,4 +1,11 @@
 import type { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+
+/** Where stratus-init (native/stratus-init.c) and its directory are inside every sandbox. */
+export const SANDBOX_INIT_DIR = '/var/rapid';
+export const SANDBOX_INIT = `${SANDBOX_INIT_DIR}/stratus-init`;
+/** The host directory holding the built stratus-init, bound at SANDBOX_INIT_DIR. */
+export const NATIVE_DIR = fileURLToPath(new URL('../../native/', import.meta.url));
 
 /**
  * The seam between the worker and an execution environment's isolation mechanism.
@@ -31,8 +38,9 @@ export interface SandboxSpec {
   /** Further host directories bound read-only (e.g. the sandbox init at /var/rapid). */
   binds?: { source: string; target: string }[];
   /**
-   * Program and arguments as seen inside the sandbox; it runs as the sandbox's pid 1. For the
-   * bubblewrap driver command[0] is stratus-init, which the driver gives its identity options.
+   * Program and arguments as seen inside the sandbox, usually stratus-init relaying the Runtime
+   * API and then the runtime (see worker/runtimes.ts). The bubblewrap driver always runs
+   * stratus-init as pid 1: a command that does not start with it is wrapped in it.
    */
   command: string[];
   /** The runtime's environment: applied inside the sandbox only, never to a host-side process. */

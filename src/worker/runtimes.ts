@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import type { FunctionVersion, RuntimeId } from '../registry/index.js';
 import { StratusError } from '../shared/errors.js';
 import { imageLaunch } from './image-launch.js';
+import { NATIVE_DIR, SANDBOX_INIT, SANDBOX_INIT_DIR } from '../sandbox/index.js';
 
 /** How to start a function's runtime inside its sandbox. */
 export interface RuntimeLaunch {
@@ -32,8 +33,6 @@ export interface LaunchContext {
 
 const NODE_RUNTIME_DIR = fileURLToPath(new URL('../runtimes/nodejs/', import.meta.url));
 const PYTHON_RUNTIME_DIR = fileURLToPath(new URL('../../../src/runtimes/python/', import.meta.url));
-export const NATIVE_DIR = fileURLToPath(new URL('../../native/', import.meta.url));
-export const INIT = '/var/rapid/stratus-init';
 
 /** Variables Lambda reserves; a function may not set them (see registry validation). */
 export const RESERVED_ENV_KEYS = [
@@ -81,7 +80,7 @@ export function launchFor(fn: FunctionVersion, ctx: LaunchContext): RuntimeLaunc
   const recipe = RECIPES[fn.runtime];
   return {
     runtimeDir: recipe.runtimeDir,
-    binds: [{ source: NATIVE_DIR, target: '/var/rapid' }],
+    binds: [{ source: NATIVE_DIR, target: SANDBOX_INIT_DIR }],
     command: initCommand(ctx, recipe.command(fn, ctx)),
     env: {
       PATH: '/usr/local/bin:/usr/bin:/bin:/opt/bin',
@@ -99,7 +98,7 @@ export function launchFor(fn: FunctionVersion, ctx: LaunchContext): RuntimeLaunc
 
 /** stratus-init (the sandbox's pid 1) relaying the Runtime API, then the runtime's own argv. */
 export function initCommand(ctx: LaunchContext, argv: string[]): string[] {
-  return [INIT, ctx.runtimeApiHost, String(ctx.runtimeApiPort), ctx.runtimeApiSocket, '--', ...argv];
+  return [SANDBOX_INIT, ctx.runtimeApiHost, String(ctx.runtimeApiPort), ctx.runtimeApiSocket, '--', ...argv];
 }
 
 /** The variables Lambda sets for every function, zip or image. */
