@@ -4,7 +4,7 @@ import type { Clock } from '../shared/clock.js';
 import type { StratusConfig } from '../shared/config.js';
 import type { Logger } from '../shared/log.js';
 import {
-  ChunkCache, FunctionFiles, LazyImageMounts, LocalWorkerAgent, removeStaleRunDirs, SnapshotCache, UnpackedZipCache, type CodeSource, type FunctionLogSink,
+  ChunkCache, FunctionFiles, LazyImageMounts, LocalWorkerAgent, removeStaleRunDirs, SnapshotCache, ZipCodeMounts, type CodeSource, type FunctionLogSink,
 } from '../worker/index.js';
 
 export interface HostWorker {
@@ -16,10 +16,11 @@ export interface HostWorker {
 
 /**
  * The worker agent of this host, as both `stratus up` (in-process) and `stratus worker` (its
- * own process) run it: bubblewrap sandboxes in this process's cgroup subtree, code unpacked
- * under `<dataDir>/worker/code` from `code`, images mounted lazily under `<dataDir>/worker/images`
- * with their chunks cached in `<dataDir>/worker/chunks`. On start it reconciles with what a killed
- * predecessor left: empty cgroup subtrees and socket directories of dead Stratus processes. It
+ * own process) run it: bubblewrap sandboxes in this process's cgroup subtree, each zip as a
+ * read-only EROFS image mounted under `<dataDir>/worker/code` from `code`, images mounted lazily
+ * under `<dataDir>/worker/images` with their chunks cached in `<dataDir>/worker/chunks`. On start
+ * it reconciles with what a killed predecessor left: empty cgroup subtrees, mounts and socket
+ * directories of dead Stratus processes. It
  * fails if the sandboxes' seccomp filter cannot be made: no sandbox runs without it.
  */
 export async function startHostWorker(config: StratusConfig, opts: { id: string; code: CodeSource; clock: Clock; log: Logger }): Promise<HostWorker> {
@@ -36,6 +37,10 @@ export async function startHostWorker(config: StratusConfig, opts: { id: string;
     log: opts.log.child({ component: 'images' }),
   });
   await images.cleanup();
+  const zips = new ZipCodeMounts(join(config.dataDir, 'worker', 'code'), opts.code, {
+    maxUnzippedBytes: config.frontend.maxUnzippedBytes, mkfsErofsPath: config.images.mkfsErofsPath,
+  });
+  await zips.cleanup();
   opts.log.info({ cgroups: cgroups.version, seccompInstructions: seccomp.bpf.length / 8 }, 'sandbox resource limits and seccomp filter');
   const driver = new BubblewrapSandboxDriver({ ...config.sandbox, cgroups, seccomp });
   driver.snapshots = new CriuSnapshots({
@@ -58,7 +63,7 @@ export async function startHostWorker(config: StratusConfig, opts: { id: string;
     pythonPath: config.sandbox.pythonPath,
     driver,
     snapshotCache,
-    taskFiles: new FunctionFiles(new UnpackedZipCache(join(config.dataDir, 'worker', 'code'), opts.code, { maxUnzippedBytes: config.frontend.maxUnzippedBytes }), images),
+    taskFiles: new FunctionFiles(zips, images),
     clock: opts.clock,
     log: opts.log.child({ component: 'worker' }),
     logSink: functionLogSink(config.worker.functionLogs),
@@ -71,6 +76,7 @@ export async function startHostWorker(config: StratusConfig, opts: { id: string;
     async stop() {
       await agent.shutdown();
       await images.shutdown();
+      await zips.shutdown();
       await cgroups.cleanup();
     },
   };

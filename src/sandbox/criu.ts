@@ -80,7 +80,9 @@ export class CriuSnapshots implements SnapshotDriver {
     const pid = sandbox.pid;
     await mkdir(join(dir, 'img'), { recursive: true });
     const mounts = mountPoints(pid);
-    const external = mounts.filter((m) => !OWN_FILESYSTEMS.has(m.fstype)).map((m) => m.mountPoint);
+    // A bind of part of a filesystem (its root is a subdirectory, as the run directory's tmpfs
+    // gives /run/stratus and /var/runtime) comes from outside too, whatever its type.
+    const external = mounts.filter((m) => !OWN_FILESYSTEMS.has(m.fstype) || m.root !== '/').map((m) => m.mountPoint);
     await copySkeleton(`/proc/${pid}/root`, join(dir, 'root'), new Set(mounts.map((m) => m.mountPoint)));
     await writeFile(join(dir, META), JSON.stringify({ external } satisfies SnapshotMeta));
     const args = ['dump', '-t', String(pid), '-D', join(dir, 'img'), '-W', dir, '-o', 'dump.log', '--tcp-established', '--network-lock', 'skip',
@@ -175,6 +177,8 @@ function bindSources(spec: SandboxSpec): Map<string, string> {
 }
 
 interface MountPoint {
+  /** The path inside its filesystem that is mounted ("/" for a whole filesystem). */
+  root: string;
   mountPoint: string;
   fstype: string;
 }
@@ -184,9 +188,9 @@ function mountPoints(pid: number): MountPoint[] {
   const out: MountPoint[] = [];
   for (const line of readFileSync(`/proc/${pid}/mountinfo`, 'utf8').split('\n')) {
     const [left, right] = line.split(' - ');
-    const mountPoint = left?.split(' ')[4];
+    const [root = '', mountPoint] = left?.split(' ').slice(3, 5) ?? [];
     const fstype = right?.split(' ')[0];
-    if (mountPoint && fstype && mountPoint !== '/') out.push({ mountPoint: mountPoint.replace(/\\040/g, ' '), fstype });
+    if (mountPoint && fstype && mountPoint !== '/') out.push({ root, mountPoint: mountPoint.replace(/\\040/g, ' '), fstype });
   }
   return out;
 }

@@ -1,8 +1,13 @@
 import { randomUUID } from 'node:crypto';
+import { execFile } from 'node:child_process';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { extractZip, type CodeRef, type CodeStore, type ZipLimits } from '../codestore/index.js';
 import type { ChunkSource } from './chunk-cache.js';
+import { mountErofs, unmount } from './erofs-mount.js';
+
+const run = promisify(execFile);
 
 /** Where a worker reads code from: the code store itself, or the control plane (zips, image chunks, image manifests). */
 export type CodeSource = Pick<CodeStore, 'get'> & ChunkSource;
@@ -19,7 +24,7 @@ export interface TaskFiles {
 
 /** Zips unpacked once per digest; images mounted once per digest. */
 export class FunctionFiles implements TaskFiles {
-  constructor(private readonly zips: UnpackedZipCache, private readonly images: { resolve(digest: string): Promise<string> }) {}
+  constructor(private readonly zips: Pick<ZipCodeMounts, 'resolve'>, private readonly images: { resolve(digest: string): Promise<string> }) {}
 
   resolve(code: CodeRef): Promise<string> {
     return this.zips.resolve(code);
@@ -57,6 +62,11 @@ export class DigestDirs {
     return dir;
   }
 
+  /** Lets `digest` be built again (its directory was removed). */
+  forget(digest: string): void {
+    this.inflight.delete(digest);
+  }
+
   /** Removes scratch directories (a killed process's half-made ones). */
   async removeScratch(): Promise<void> {
     const names = await readdir(this.root).catch(() => []);
@@ -86,16 +96,65 @@ export class DigestDirs {
   }
 }
 
-/** Unpacks each code package once into `<root>/<sha256>/`, atomically, shared by all sandboxes. */
-export class UnpackedZipCache {
-  private readonly dirs: DigestDirs;
+const CODE_IMAGE = 'code.erofs';
 
-  constructor(root: string, private readonly store: CodeSource, private readonly limits: ZipLimits) {
+/**
+ * Each code package once per digest as a read-only EROFS image (`<root>/<sha256>/code.erofs`,
+ * built atomically from the unpacked zip), mounted at `<root>/<sha256>/root` and shared by all
+ * sandboxes of that code. A sandbox's /var/task is then the root of a filesystem of its own: its
+ * mountinfo shows "/" and a neutral source, never the data directory.
+ */
+export class ZipCodeMounts {
+  private readonly dirs: DigestDirs;
+  private readonly mounts = new Map<string, Promise<string>>();
+
+  constructor(root: string, private readonly store: CodeSource, private readonly limits: ZipLimits & { mkfsErofsPath: string }) {
     this.dirs = new DigestDirs(root);
   }
 
   resolve(code: CodeRef): Promise<string> {
-    return this.dirs.get(code.sha256, async (dir) => extractZip(await this.store.get(code), dir, this.limits));
+    let mounted = this.mounts.get(code.sha256);
+    if (!mounted) {
+      mounted = this.mount(code);
+      this.mounts.set(code.sha256, mounted);
+      mounted.catch(() => this.mounts.delete(code.sha256));
+    }
+    return mounted;
+  }
+
+  private async mount(code: CodeRef): Promise<string> {
+    const build = (dir: string) => this.build(code, dir);
+    let dir = await this.dirs.get(code.sha256, build);
+    if (!(await exists(join(dir, CODE_IMAGE)))) {
+      // Unpacked by an earlier Stratus (a plain directory): built again as an image.
+      await rm(dir, { recursive: true, force: true });
+      this.dirs.forget(code.sha256);
+      dir = await this.dirs.get(code.sha256, build);
+    }
+    const root = join(dir, 'root');
+    await mountErofs(join(dir, CODE_IMAGE), root);
+    return root;
+  }
+
+  private async build(code: CodeRef, dir: string): Promise<void> {
+    const tree = join(dir, 'tree');
+    await mkdir(tree, { mode: 0o755 });
+    await extractZip(await this.store.get(code), tree, this.limits);
+    await run(this.limits.mkfsErofsPath, ['--quiet', '-T0', join(dir, CODE_IMAGE), tree]);
+    await rm(tree, { recursive: true, force: true });
+    await mkdir(join(dir, 'root'), { mode: 0o755 });
+  }
+
+  /** Detaches what a killed predecessor left mounted (before anything is resolved). */
+  async cleanup(): Promise<void> {
+    await this.dirs.removeScratch();
+    for (const name of await readdir(this.dirs.root).catch(() => [] as string[])) await unmount(join(this.dirs.root, name, 'root'));
+  }
+
+  async shutdown(): Promise<void> {
+    const all = [...this.mounts.values()];
+    this.mounts.clear();
+    for (const m of await Promise.allSettled(all)) if (m.status === 'fulfilled') await unmount(m.value);
   }
 }
 

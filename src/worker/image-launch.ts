@@ -1,5 +1,5 @@
 import type { FunctionVersion, ImageSource } from '../registry/index.js';
-import { NATIVE_DIR, SANDBOX_INIT_DIR } from '../sandbox/index.js';
+import { SANDBOX_INIT_DIR } from '../sandbox/index.js';
 import { initCommand, lambdaVariables, type LaunchContext, type RuntimeLaunch } from './runtimes.js';
 
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -20,7 +20,7 @@ export function imageLaunch(fn: FunctionVersion, image: ImageSource, ctx: Launch
     if (eq > 0) imageEnv[pair.slice(0, eq)] = pair.slice(eq + 1);
   }
   return {
-    binds: [{ source: NATIVE_DIR, target: SANDBOX_INIT_DIR }],
+    binds: [{ source: ctx.files.init, target: SANDBOX_INIT_DIR }],
     command: initCommand(ctx, [...entrypoint, ...command]),
     env: { ...imageEnv, ...fn.environment, _HANDLER: command[0] ?? '', ...lambdaVariables(fn, ctx) },
     workingDir: fn.imageConfig?.workingDirectory || image.config.workingDir || '/',

@@ -10,6 +10,7 @@ import type { Logger } from '../shared/log.js';
 import type { ChunkCache, ChunkSource } from './chunk-cache.js';
 import { ChunkServer } from './chunk-server.js';
 import type { LazyImageSpec } from './fuse/lazy-image-fs.js';
+import { mountErofs, unmount } from './erofs-mount.js';
 
 const FUSE_MAIN = fileURLToPath(new URL('./fuse/lazy-image-fs.js', import.meta.url));
 const run = promisify(execFile);
@@ -30,18 +31,6 @@ interface Mounted {
   fuseDir: string;
   fuse: ChildProcess;
   exited: Promise<void>;
-}
-
-/**
- * The kernel mounts EROFS straight on a file since Linux 6.12 (no loop device); older kernels
- * get a read-only loop device over the same FUSE file.
- */
-async function mountErofs(file: string, target: string): Promise<void> {
-  try {
-    await run('mount', ['-t', 'erofs', '-o', 'ro', file, target]);
-  } catch {
-    await run('mount', ['-t', 'erofs', '-o', 'ro,loop', file, target]);
-  }
 }
 
 /**
@@ -114,7 +103,7 @@ export class LazyImageMounts {
   }
 
   private async unmount(m: Mounted): Promise<void> {
-    await run('umount', ['-l', m.rootDir]).catch(() => {});
+    await unmount(m.rootDir);
     m.fuse.kill('SIGTERM');
     const timer = setTimeout(() => m.fuse.kill('SIGKILL'), 3000);
     await m.exited;
@@ -135,7 +124,7 @@ export class LazyImageMounts {
   async cleanup(): Promise<void> {
     for (const name of await readdir(this.opts.root).catch(() => [] as string[])) {
       const dir = join(this.opts.root, name);
-      await run('umount', ['-l', join(dir, 'root')]).catch(() => {});
+      await unmount(join(dir, 'root'));
       await run('fusermount', ['-uz', join(dir, 'fuse')]).catch(() => {});
       await rm(dir, { recursive: true, force: true }).catch(() => {});
     }

@@ -1,6 +1,7 @@
 export type { EnvironmentOptions, EnvironmentReport, WorkerAgent, WorkerStatus } from './agent.js';
-export { LocalWorkerAgent, removeStaleRunDirs, type LocalWorkerDeps } from './local-agent.js';
-export { FunctionFiles, UnpackedZipCache, type TaskFiles } from './code-cache.js';
+export { LocalWorkerAgent, type LocalWorkerDeps } from './local-agent.js';
+export { removeStaleRunDirs } from './run-root.js';
+export { FunctionFiles, ZipCodeMounts, type TaskFiles } from './code-cache.js';
 export { ChunkCache, type ChunkCacheStats, type ChunkSource } from './chunk-cache.js';
 export { LazyImageMounts } from './image-mounts.js';
 export type { FunctionLogSink } from './environment.js';

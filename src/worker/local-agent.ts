@@ -1,7 +1,5 @@
-import { existsSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
-import { chmod, cp, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, cp, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Clock } from '../shared/clock.js';
 import type { Logger } from '../shared/log.js';
@@ -16,6 +14,7 @@ import { Environment, type FunctionLogSink } from './environment.js';
 import type { Invocation, InvocationResult } from './invocation.js';
 import { RuntimeApiServer } from './runtime-api.js';
 import { launchFor } from './runtimes.js';
+import { openRunRoot, type RunRoot } from './run-root.js';
 import type { LogLimits } from './log-budget.js';
 import { packSnapshot, SnapshotBoot, type SnapshotCache } from './snapshots.js';
 
@@ -73,7 +72,9 @@ export class LocalWorkerAgent implements WorkerAgent {
   private readonly slots = new Map<string, Slot>();
   private readonly cachedCode = new Set<string>();
   private readonly lostListeners: ((envId: string) => void)[] = [];
-  private runDir: Promise<string> | undefined;
+  private runDir: Promise<RunRoot> | undefined;
+  /** The run directory once open (every sandbox's control directory is made in it first). */
+  private openRun: RunRoot | undefined;
   private readonly bootGate: BootGate;
   private readonly stems: Slot[] = [];
   private stemsBooting = 0;
@@ -134,7 +135,7 @@ export class LocalWorkerAgent implements WorkerAgent {
     if (wantsNetwork(fn)) throw new StratusError('SnapshotFailed', 'A sandbox with outbound network (tag stratus:network=outbound) cannot be checkpointed');
     if (fn.image) throw new StratusError('SnapshotFailed', 'Stratus SnapStart does not support container image functions yet');
     const id = randomUUID();
-    const controlDir = join(await this.runRoot(), id.slice(0, 12));
+    const controlDir = join((await this.runRoot()).path, id.slice(0, 12));
     await mkdir(controlDir, { mode: 0o755 });
     const boot = new SnapshotBoot();
     const api = new RuntimeApiServer(join(controlDir, 'runtime.sock'), boot, MAX_RESPONSE_BYTES);
@@ -184,7 +185,7 @@ export class LocalWorkerAgent implements WorkerAgent {
 
   /** A slot for a new environment: its control directory, Environment and Runtime API socket. */
   private async openSlot(id: string, fn: FunctionVersion, initType: InitType, extra: { stemTaskDir?: string; restored?: boolean }): Promise<{ slot: Slot; booted: () => void }> {
-    const controlDir = join(await this.runRoot(), id.slice(0, 12));
+    const controlDir = join((await this.runRoot()).path, id.slice(0, 12));
     await mkdir(controlDir, { mode: 0o755 });
     const booted = await this.bootGate.enter();
     const slot = { id, controlDir, memoryMb: fn.memoryMb, stemTaskDir: extra.stemTaskDir } as Slot;
@@ -245,8 +246,10 @@ export class LocalWorkerAgent implements WorkerAgent {
   }
 
   private launchContext(id: string, fn: FunctionVersion, initType: InitType | 'snap-start') {
+    if (!this.openRun) throw new StratusError('Internal', 'the run directory is not open');
     return {
       region: this.deps.region,
+      files: this.openRun.files,
       nodePath: this.deps.nodePath,
       pythonPath: this.deps.pythonPath,
       runtimeApiHost: '127.0.0.1',
@@ -277,7 +280,7 @@ export class LocalWorkerAgent implements WorkerAgent {
       this.stemsBooting++;
       const id = randomUUID();
       void (async () => {
-        const taskDir = join(await this.runRoot(), `${id.slice(0, 12)}-task`);
+        const taskDir = join((await this.runRoot()).path, `${id.slice(0, 12)}-task`);
         await mkdir(taskDir, { mode: 0o755 });
         const slot = await this.boot(id, stemFunction(pool.memoryMb), 'on-demand', taskDir);
         if (this.closing) await this.destroyEnvironment(id);
@@ -357,12 +360,11 @@ export class LocalWorkerAgent implements WorkerAgent {
     this.closing = true;
     this.stems.length = 0;
     await Promise.all([...this.slots.keys()].map((id) => this.destroyEnvironment(id)));
-    if (this.runDir) await rm(await this.runDir, { recursive: true, force: true });
+    if (this.runDir) await (await this.runDir).close();
   }
 
-  /** Unix socket paths are short-limited, so control dirs live under the system temp dir. */
-  private runRoot(): Promise<string> {
-    this.runDir ??= mkdtemp(join(tmpdir(), `stratus-run-${process.pid}-`));
+  private runRoot(): Promise<RunRoot> {
+    this.runDir ??= openRunRoot(this.deps.log).then((root) => (this.openRun = root));
     return this.runDir;
   }
 }
@@ -374,12 +376,4 @@ function wantsNetwork(fn: FunctionVersion): boolean {
 function logStreamName(nowMs: number, version: string, envId: string): string {
   const day = new Date(nowMs).toISOString().slice(0, 10).replaceAll('-', '/');
   return `${day}/[${version}]${envId.replaceAll('-', '').slice(0, 32)}`;
-}
-
-/** Removes the socket directories of workers that died without cleaning up (SIGKILL). */
-export async function removeStaleRunDirs(): Promise<void> {
-  for (const name of await readdir(tmpdir())) {
-    const pid = /^stratus-(?:run|chunks)-(\d+)-/.exec(name)?.[1];
-    if (pid && !existsSync(`/proc/${pid}`)) await rm(join(tmpdir(), name), { recursive: true, force: true });
-  }
 }

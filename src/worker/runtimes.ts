@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import type { FunctionVersion, RuntimeId } from '../registry/index.js';
 import { StratusError } from '../shared/errors.js';
 import { imageLaunch } from './image-launch.js';
-import { NATIVE_DIR, SANDBOX_INIT, SANDBOX_INIT_DIR } from '../sandbox/index.js';
+import { SANDBOX_INIT, SANDBOX_INIT_DIR } from '../sandbox/index.js';
 
 /** How to start a function's runtime inside its sandbox. */
 export interface RuntimeLaunch {
@@ -17,8 +17,17 @@ export interface RuntimeLaunch {
   workingDir?: string;
 }
 
+/** Host directories of the runtime clients and of stratus-init, as the worker keeps them (see run-root.ts). */
+export interface RuntimeFiles {
+  nodejs: string;
+  python: string;
+  /** The directory holding stratus-init, bound at /var/rapid. */
+  init: string;
+}
+
 export interface LaunchContext {
   region: string;
+  files: RuntimeFiles;
   nodePath: string;
   pythonPath: string;
   /** Where stratus-init serves the Runtime API over TCP inside the sandbox. */
@@ -31,8 +40,11 @@ export interface LaunchContext {
   initType: 'on-demand' | 'provisioned-concurrency' | 'snap-start';
 }
 
-const NODE_RUNTIME_DIR = fileURLToPath(new URL('../runtimes/nodejs/', import.meta.url));
-const PYTHON_RUNTIME_DIR = fileURLToPath(new URL('../../../src/runtimes/python/', import.meta.url));
+/** Where the runtime clients are built (the worker serves copies of them, see run-root.ts). */
+export const RUNTIME_SOURCES = {
+  nodejs: fileURLToPath(new URL('../runtimes/nodejs/', import.meta.url)),
+  python: fileURLToPath(new URL('../../../src/runtimes/python/', import.meta.url)),
+};
 
 /** Variables Lambda reserves; a function may not set them (see registry validation). */
 export const RESERVED_ENV_KEYS = [
@@ -44,7 +56,7 @@ export const RESERVED_ENV_KEYS = [
 ];
 
 interface RuntimeRecipe {
-  runtimeDir?: string;
+  runtimeDir?(files: RuntimeFiles): string;
   command(fn: FunctionVersion, ctx: LaunchContext): string[];
   env: Record<string, string>;
 }
@@ -61,12 +73,12 @@ function nodeCommand(fn: FunctionVersion, ctx: LaunchContext): string[] {
 
 const RECIPES: Record<RuntimeId, RuntimeRecipe> = {
   'nodejs20.x': {
-    runtimeDir: NODE_RUNTIME_DIR,
+    runtimeDir: (files) => files.nodejs,
     command: nodeCommand,
     env: { NODE_PATH: '/opt/nodejs/node20/node_modules:/opt/nodejs/node_modules:/var/runtime/node_modules:/var/runtime:/var/task' },
   },
   'python3.11': {
-    runtimeDir: PYTHON_RUNTIME_DIR,
+    runtimeDir: (files) => files.python,
     command: (_fn, ctx) => [ctx.pythonPath, '-u', '/var/runtime/bootstrap.py'],
     env: { LC_CTYPE: 'C.UTF-8' },
   },
@@ -79,8 +91,8 @@ export function launchFor(fn: FunctionVersion, ctx: LaunchContext): RuntimeLaunc
   if (!fn.runtime) throw new StratusError('Internal', `function ${fn.name} has neither a runtime nor an image`);
   const recipe = RECIPES[fn.runtime];
   return {
-    runtimeDir: recipe.runtimeDir,
-    binds: [{ source: NATIVE_DIR, target: SANDBOX_INIT_DIR }],
+    runtimeDir: recipe.runtimeDir?.(ctx.files),
+    binds: [{ source: ctx.files.init, target: SANDBOX_INIT_DIR }],
     command: initCommand(ctx, recipe.command(fn, ctx)),
     env: {
       PATH: '/usr/local/bin:/usr/bin:/bin:/opt/bin',

@@ -7,11 +7,14 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readlinkSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { CreateFunctionCommand, InvokeCommand } from '@aws-sdk/client-lambda';
 import { startStratus, type StratusProcess } from '../helpers/stratus.js';
 import { makeZip } from '../helpers/zip.js';
 
 const ROLE = 'arn:aws:iam::123456789012:role/lambda-role';
+/** Where Stratus is installed (this file is dist/test/integration/). */
+const INSTALL_DIR = fileURLToPath(new URL('../../../', import.meta.url)).replace(/\/$/, '');
 const SYS_KEYCTL = 250;
 const KEYCTL_GET_KEYRING_ID = 0;
 const KEY_SPEC_USER_KEYRING = -4;
@@ -281,5 +284,19 @@ describe('a hostile tenant, from inside its sandbox', () => {
     assert.match(r.log, /bytes of function output were dropped/);
     const again = await invoke(s, 'attacker', { attack: 'ticks' }).catch(() => undefined);
     assert.ok(again, 'Stratus answers after the flood');
+  });
+
+  test('no host path appears in the sandbox mountinfo: the data directory, the run directory and the installation stay unnamed', async () => {
+    const r = await invoke(s, 'attacker', { attack: 'mountinfo' });
+    const hostPaths = [s.dataDir, join(tmpdir(), 'stratus-run'), INSTALL_DIR];
+    for (const line of String(r.body.mountinfo).trim().split('\n')) {
+      const [left = '', right = ''] = line.split(' - ');
+      const root = left.split(' ')[3] ?? '';
+      const source = right.split(' ')[1] ?? '';
+      for (const path of hostPaths) {
+        assert.ok(!root.startsWith(path) && !source.startsWith(path), `the sandbox sees ${path} in: ${line}`);
+      }
+    }
+    assert.match(String(r.body.mountinfo), / \/ \/var\/task /, '/var/task is the root of a filesystem of its own');
   });
 });
