@@ -84,6 +84,11 @@ describe('functions API: invalid requests get Lambda errors and change nothing',
     await expectLambdaError(stratus.lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'existing', ...env })),
       'InvalidParameterValueException', 400, message);
     assert.equal((await stratus.lambda.send(new GetFunctionConfigurationCommand({ FunctionName: 'existing' }))).Environment, undefined);
+    // Every name Lambda reserves, TZ among them; the message lists the ones used, in order.
+    const reserved = { TZ: 'Europe/Paris', LAMBDA_TASK_ROOT: '/tmp', AWS_LAMBDA_RUNTIME_API: '127.0.0.1:1' };
+    await expectLambdaError(create('env2', { Environment: { Variables: reserved } }), 'InvalidParameterValueException', 400,
+      `${message.replace(/AWS_REGION$/, '')}${Object.keys(reserved).join(', ')}`);
+    await assertAbsent('env2');
   });
 
   it('a function name with invalid characters is a ValidationException', async () => {
