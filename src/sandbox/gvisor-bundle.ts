@@ -23,6 +23,31 @@ interface OciMount {
   options: string[];
 }
 
+/** clone's and unshare's flag for a new user namespace. */
+const CLONE_NEWUSER = 0x10000000;
+const EPERM = 1;
+
+/**
+ * Applied by the sentry to the function's processes (runsc --oci-seccomp). gVisor emulates
+ * these in its own kernel already; refusing them as Lambda does keeps a tenant from building
+ * on namespaces, mounts or keyrings there (less sentry code within reach, and the same answer
+ * as in a bubblewrap sandbox). clone's flags can be checked; clone3's (in memory) cannot, but
+ * this gVisor has no clone3 (ENOSYS: libc falls back to clone). A filter rule for clone3 is no
+ * answer: this runsc ignores errnoRet, and an EPERM from clone3 breaks every pthread_create.
+ */
+const SECCOMP = {
+  defaultAction: 'SCMP_ACT_ALLOW',
+  architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32'],
+  syscalls: [
+    {
+      names: ['unshare', 'setns', 'mount', 'umount2', 'pivot_root', 'chroot', 'keyctl', 'add_key', 'request_key', 'bpf', 'perf_event_open', 'ptrace', 'personality', 'userfaultfd'],
+      action: 'SCMP_ACT_ERRNO',
+      errnoRet: EPERM,
+    },
+    { names: ['clone'], action: 'SCMP_ACT_ERRNO', errnoRet: EPERM, args: [{ index: 0, value: CLONE_NEWUSER, valueTwo: CLONE_NEWUSER, op: 'SCMP_CMP_MASKED_EQ' }] },
+  ],
+};
+
 /** Lambda's open files limit. */
 const NOFILE = 1024;
 const MERGED_USR = ['/bin', '/sbin', '/lib', '/lib64', '/lib32'];
@@ -59,6 +84,7 @@ export async function writeBundle(dir: string, spec: SandboxSpec, opts: BundleOp
       // Only read if runsc ever runs without --ignore-cgroups: relative, so it nests below the
       // caller's (the sandbox's own) cgroup and never lands at the root of a hierarchy.
       cgroupsPath: `gvisor-${spec.id.slice(0, 12)}`,
+      seccomp: SECCOMP,
     },
   };
   await writeFile(join(dir, 'config.json'), JSON.stringify(config));

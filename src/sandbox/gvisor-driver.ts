@@ -63,7 +63,7 @@ export class GvisorSandboxDriver implements SandboxDriver {
     try {
       await writeBundle(bundle, spec, { uid: this.opts.uid, gid: this.opts.gid, etcFiles: ETC_FILES, extraReadOnlyPaths: this.opts.extraReadOnlyPaths ?? [] });
       const args = [
-        `--root=${this.stateDir}`, '--network=none', '--platform=ptrace', '--host-uds=open', '--ignore-cgroups',
+        `--root=${this.stateDir}`, '--network=none', '--platform=ptrace', '--host-uds=open', '--ignore-cgroups', '--oci-seccomp',
         'run', '--bundle', bundle, spec.id,
       ];
       started = await spawnInCgroups(this.opts, spec, this.opts.runscPath, args, 3, () => {}, { memoryAllowanceMb: this.opts.memoryAllowanceMb });
