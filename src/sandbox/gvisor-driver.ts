@@ -23,7 +23,7 @@ export interface GvisorOptions {
    * Directories of dead workers under `root` are removed by cleanup().
    */
   root: string;
-  /** Added to a sandbox's memory limit for gVisor's own processes (sentry, gofer): ~50 MB RSS measured. */
+  /** Added to a sandbox's memory limit for gVisor's own processes (sentry, gofer): ~21 MB of cgroup charge measured. */
   memoryAllowanceMb: number;
   /** Extra host paths bound read-only at the same place (e.g. a runtime binary outside /usr). */
   extraReadOnlyPaths?: string[];

@@ -21,7 +21,7 @@ runSandboxDriverContract({
 });
 
 function gvisorOptions(root: string, instance = `stratus-gvtest-${process.pid}`): GvisorOptions {
-  return { ...limits, cgroups: detectCgroups(instance), runscPath: RUNSC, root, memoryAllowanceMb: 64 };
+  return { ...limits, cgroups: detectCgroups(instance), runscPath: RUNSC, root, memoryAllowanceMb: 32 };
 }
 
 runSandboxDriverContract({
