@@ -12,6 +12,7 @@ import {
   CreateFunctionCommand, GetFunctionConfigurationCommand, InvokeCommand, PublishVersionCommand, TagResourceCommand, UntagResourceCommand,
   type CreateFunctionCommandInput,
 } from '@aws-sdk/client-lambda';
+import { ImageLayout, NODE_ENTRYPOINT, nodeBaseFiles, startRegistry, type LocalRegistry } from '../helpers/oci.js';
 import { startStratus, type StratusProcess } from '../helpers/stratus.js';
 import { makeZip } from '../helpers/zip.js';
 
@@ -205,7 +206,7 @@ describe('functions tagged stratus:sandbox=gvisor', { skip: NO_RUNSC }, () => {
 describe('an installation started with --sandbox-driver gvisor', { skip: NO_RUNSC }, () => {
   let s: StratusProcess;
   before(async () => {
-    s = await startStratus({ args: ['--sandbox-driver', 'gvisor'], keepAliveMs: 60_000 });
+    s = await startStratus({ args: ['--sandbox-driver', 'gvisor', '--warm-pool', '1'], keepAliveMs: 60_000 });
   });
   after(async () => {
     const pid = s.pid;
@@ -221,6 +222,18 @@ describe('an installation started with --sandbox-driver gvisor', { skip: NO_RUNS
       await restarted.stop();
       await rm(s.dataDir, { recursive: true, force: true });
     }
+  });
+
+  test('a warm-pool stem (booted in gVisor) takes a function: its code appears in the running sandbox', async () => {
+    await create(s, 'pooled');
+    // runsc, its gofer and its sentry: the stem is up once they are (its runtime then waits for a function).
+    const deadline = Date.now() + 20_000;
+    while ((await s.descendants()).length < 3 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 100));
+    await new Promise((res) => setTimeout(res, 1500));
+    const r = await invoke(s, 'pooled');
+    assert.equal(r.error, undefined, r.log);
+    assert.match(r.log, /Init Source: warm-pool/);
+    assert.deepEqual({ release: r.body.release, calls: r.body.calls }, { release: GVISOR_RELEASE, calls: 1 });
   });
 
   test('runs every function in gVisor; SnapStart is Off with the reason', async () => {
@@ -239,5 +252,34 @@ describe('an installation started with --sandbox-driver gvisor', { skip: NO_RUNS
     assert.deepEqual(config.SnapStart, { ApplyOn: 'PublishedVersions', OptimizationStatus: 'Off' });
     assert.equal(config.StateReasonCode, 'SnapStartUnavailable');
     assert.match(config.StateReason ?? '', /gvisor driver cannot be checkpointed/);
+  });
+});
+
+describe('a container-image function tagged stratus:sandbox=gvisor', { skip: NO_RUNSC }, () => {
+  let s: StratusProcess;
+  let registry: LocalRegistry;
+  let layout: ImageLayout;
+  let uri: string;
+  before(async () => {
+    registry = await startRegistry();
+    layout = await ImageLayout.create();
+    await layout.build('v1', {
+      files: { ...(await nodeBaseFiles()), '/var/task/index.mjs': "import os from 'node:os';\nexport const handler = async () => ({ release: os.release(), cwd: process.cwd(), imageVar: process.env.IMAGE_VAR });\n" },
+      entrypoint: NODE_ENTRYPOINT, cmd: ['index.handler'], env: ['IMAGE_VAR=from-image', 'PATH=/usr/bin:/bin'], workingDir: '/var/task',
+    });
+    uri = await layout.push('v1', registry, 'stratus/gvisor:v1');
+    s = await startStratus();
+  });
+  after(async () => {
+    await s?.stop();
+    await registry?.stop();
+    await layout?.remove();
+  });
+
+  test('runs on gVisor with its image as the root', async () => {
+    await s.lambda.send(new CreateFunctionCommand({ FunctionName: 'gv-img', Role: ROLE, PackageType: 'Image', Code: { ImageUri: uri }, Tags: GVISOR }));
+    const r = await invoke(s, 'gv-img');
+    assert.equal(r.error, undefined, r.log);
+    assert.deepEqual(r.body, { release: GVISOR_RELEASE, cwd: '/var/task', imageVar: 'from-image' });
   });
 });
