@@ -84,6 +84,28 @@ def handler(event, context):
     return {"release": platform.release(), "calls": calls, "uid": os.getuid(), "echo": event.get("echo")}
 `;
 
+interface Attempt {
+  ok: boolean;
+  code?: string;
+}
+
+/** What the hostile function reports (see NODE's 'attack'). */
+interface Attacks {
+  procSys: Attempt[];
+  shadow: Attempt;
+  dataDir: Attempt;
+  hostRoot: Attempt;
+  toStratus: string;
+  mount: { status: number | null };
+  unshareUser: { status: number | null };
+  unshareMap: { status: number | null };
+  syscalls: Record<string, string>;
+  syscallsErr: string;
+  procPids: number[];
+  hostPidVisible: boolean;
+  interfaces: string[];
+}
+
 /** Host processes whose command line mentions `text` (runsc's carry their state and bundle paths). */
 function processesMentioning(text: string): string[] {
   return readdirSync('/proc').filter((p) => /^\d+$/.test(p)).flatMap((p) => {
@@ -170,7 +192,7 @@ describe('functions tagged stratus:sandbox=gvisor', { skip: NO_RUNSC }, () => {
   test("a hostile function's attacks on the host fail", async () => {
     const r = await invoke(s, 'gv-node', { action: 'attack', dataDir: s.dataDir, stratusPort: s.port, hostPid: s.pid });
     assert.equal(r.error, undefined, r.log);
-    const a = r.body as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+    const a = r.body as unknown as Attacks;
     for (const w of a.procSys) assert.equal(w.ok, false, `a /proc/sys write got through: ${JSON.stringify(a.procSys)}`);
     assert.equal(a.shadow.code, 'ENOENT');
     assert.equal(a.dataDir.code, 'ENOENT');
