@@ -31,6 +31,11 @@ export interface GvisorOptions {
 
 /** `runsc delete` and friends run with this environment only (runsc run gets spawnInCgroups' fixed one). */
 const RUNSC_ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' };
+/**
+ * util-linux's setpriv gives runsc a parent-death signal (as bwrap's --die-with-parent): if the
+ * worker dies, runsc dies, and the sentry and gofer die with runsc.
+ */
+const SETPRIV = '/usr/bin/setpriv';
 /** How long `runsc delete` and friends may take before the sandbox is killed by pid. */
 const RUNSC_CALL_MS = 10_000;
 /** How long runsc run gets to tear its sandbox down after the container was killed. */
@@ -66,7 +71,8 @@ export class GvisorSandboxDriver implements SandboxDriver {
         `--root=${this.stateDir}`, '--network=none', '--platform=ptrace', '--host-uds=open', '--ignore-cgroups', '--oci-seccomp',
         'run', '--bundle', bundle, spec.id,
       ];
-      started = await spawnInCgroups(this.opts, spec, this.opts.runscPath, args, 3, () => {}, { memoryAllowanceMb: this.opts.memoryAllowanceMb });
+      const [file, argv] = existsSync(SETPRIV) ? [SETPRIV, ['--pdeathsig', 'KILL', '--', this.opts.runscPath, ...args]] : [this.opts.runscPath, args];
+      started = await spawnInCgroups(this.opts, spec, file, argv, 3, () => {}, { memoryAllowanceMb: this.opts.memoryAllowanceMb });
     } catch (cause) {
       await rm(bundle, { recursive: true, force: true });
       throw new StratusError('SandboxCreateFailed', `Could not start sandbox ${spec.id}: ${String(cause)}`, { cause });

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -98,6 +99,39 @@ describe('GvisorSandboxDriver', { skip: NO_RUNSC }, () => {
     await assert.rejects(driver.create({ ...spec(['/bin/true']), checkpointable: true }), /cannot checkpoint/);
     assert.equal((driver as SandboxDriver).snapshots, undefined, 'no SnapStart');
     await opts.cgroups.cleanup();
+  });
+
+  it('a worker killed with SIGKILL takes its gVisor sandboxes with it (runsc, sentry, gofer)', async () => {
+    const dir = mkdtempSync(join(work, 'worker-'));
+    const sandboxModule = new URL('../../src/sandbox/index.js', import.meta.url).href;
+    const code = `
+      import { GvisorSandboxDriver, detectCgroups } from ${JSON.stringify(sandboxModule)};
+      import { mkdirSync } from 'node:fs';
+      const dir = ${JSON.stringify(dir)};
+      mkdirSync(dir + '/task'); mkdirSync(dir + '/ctl');
+      const driver = new GvisorSandboxDriver({ ...${JSON.stringify(limits)}, cgroups: detectCgroups('stratus-' + process.pid), runscPath: ${JSON.stringify(RUNSC)}, root: dir + '/gv', memoryAllowanceMb: 32 });
+      const sandbox = await driver.create({ id: 'dying-' + process.pid, taskDir: dir + '/task', controlDir: dir + '/ctl', command: ['/bin/sh', '-c', 'echo up; sleep 100'], env: { PATH: '/usr/bin:/bin' }, memoryMb: 128, tmpSizeMb: 8, network: 'none' });
+      sandbox.stdout.once('data', () => console.log('up'));`;
+    const worker = spawn(process.execPath, ['--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const exited = new Promise((resolve) => worker.once('exit', resolve));
+    const ofSandbox = () => hostProcesses().filter((p) => p.cmdline.includes(dir));
+    try {
+      await new Promise((resolve, reject) => {
+        worker.stdout?.once('data', resolve);
+        void exited.then(() => reject(new Error('the worker exited before its sandbox was up')));
+      });
+      assert.ok(ofSandbox().length >= 3, 'runsc, its gofer and its sentry are running');
+      worker.kill('SIGKILL');
+      await exited;
+      const deadline = Date.now() + 5000;
+      while (ofSandbox().length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      assert.deepEqual(ofSandbox(), [], 'nothing of the sandbox outlives its worker');
+    } finally {
+      worker.kill('SIGKILL');
+      for (const p of ofSandbox()) process.kill(p.pid, 'SIGKILL');
+      // The dead worker's cgroups: what every worker start removes.
+      await detectCgroups(`stratus-${process.pid}`).cleanup();
+    }
   });
 
   it("cleanup() removes the runsc state and bundles a dead predecessor left", async () => {
