@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Sandbox, SandboxDriver, SandboxExit, SandboxSpec } from '../../src/sandbox/index.js';
+import { INIT, NATIVE_DIR } from '../../src/worker/runtimes.js';
 
 export interface SandboxDriverUnderTest {
   driver: SandboxDriver;
@@ -32,7 +33,7 @@ export function runSandboxDriverContract(opts: { name: string; newDriver: () => 
       rmSync(dir, { recursive: true, force: true });
     });
 
-    /** A sandbox with its own task and control dirs; `command` runs as its pid 1. */
+    /** A sandbox with its own task and control dirs; `command` runs under stratus-init (pid 1), as the worker runs a runtime. */
     const start = async (command: string[], extra: Partial<SandboxSpec> = {}) => {
       const id = randomUUID();
       const taskDir = join(dir, `${id}-task`);
@@ -42,7 +43,8 @@ export function runSandboxDriverContract(opts: { name: string; newDriver: () => 
       writeFileSync(join(taskDir, 'hello.txt'), 'hello from the task\n');
       chmodSync(taskDir, 0o755);
       const spec: SandboxSpec = {
-        id, taskDir, controlDir, command, env: { PATH: '/usr/bin:/bin', LANG: 'C.UTF-8' }, memoryMb: 128, tmpSizeMb: 8, network: 'none', ...extra,
+        id, taskDir, controlDir, command: [INIT, '127.0.0.1', '9001', '/run/stratus/runtime.sock', '--', ...command], binds: [{ source: NATIVE_DIR, target: '/var/rapid' }],
+        env: { PATH: '/usr/bin:/bin', LANG: 'C.UTF-8' }, memoryMb: 128, tmpSizeMb: 8, network: 'none', ...extra,
       };
       const sandbox = await under.driver.create(spec);
       live.push(sandbox);
@@ -102,7 +104,7 @@ export function runSandboxDriverContract(opts: { name: string; newDriver: () => 
       assert.ok(r.mb >= 6 && r.mb <= 8, `wrote ${r.mb} MB into an 8 MB /tmp`);
     });
 
-    it('reports the exit status of its pid 1', async () => {
+    it('reports the exit status of its runtime', async () => {
       assert.equal((await run(sh('exit 7'))).exit.code, 7);
       const ok = await run(sh('exit 0'));
       assert.equal(ok.exit.code, 0);
@@ -119,6 +121,21 @@ export function runSandboxDriverContract(opts: { name: string; newDriver: () => 
       const left = hostProcesses().filter((p) => p.cmdline.includes(`sleep ${tag}`) || p.cmdline.includes(spec.id));
       assert.deepEqual(left, [], 'no process of the sandbox is left on the host');
       await sandbox.destroy(); // idempotent
+    });
+
+    it('freeze() stops every process until thaw(), and a frozen sandbox can be destroyed', async () => {
+      const { sandbox, output } = await start(sh('while true; do echo tick; sleep 0.05; done'));
+      const ticks = () => output().split('tick').length - 1;
+      await waitFor(() => ticks() >= 2, 30_000, 'the sandbox did not start ticking');
+      await sandbox.freeze();
+      const frozenAt = ticks();
+      await new Promise((r) => setTimeout(r, 400));
+      assert.ok(ticks() <= frozenAt + 1, `no output while frozen (${frozenAt} then ${ticks()})`);
+      await sandbox.thaw();
+      await waitFor(() => ticks() >= frozenAt + 3, 10_000, 'ticking did not resume after thaw()');
+      await sandbox.freeze();
+      await withTimeout(sandbox.destroy(), 30_000, 'destroy() of a frozen sandbox hung');
+      await withTimeout(sandbox.exited, 5000, 'exited did not settle');
     });
 
     it('ends with oomKilled when the command uses more than memoryMb', async () => {
