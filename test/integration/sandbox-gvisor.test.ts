@@ -106,6 +106,12 @@ interface Attacks {
   interfaces: string[];
 }
 
+/** The cgroup v1 directory of this process for `controller` (Stratus's subtree is below it). */
+function ownCgroup(controller: string): string {
+  const line = readFileSync('/proc/self/cgroup', 'utf8').split('\n').find((l) => l.split(':')[1]?.split(',').includes(controller));
+  return join('/sys/fs/cgroup', controller, line?.split(':')[2] ?? '/');
+}
+
 /** Host processes whose command line mentions `text` (runsc's carry their state and bundle paths). */
 function processesMentioning(text: string): string[] {
   return readdirSync('/proc').filter((p) => /^\d+$/.test(p)).flatMap((p) => {
@@ -156,6 +162,20 @@ describe('functions tagged stratus:sandbox=gvisor', { skip: NO_RUNSC }, () => {
     const second = await invoke(s, 'gv-node');
     assert.equal(second.body.calls, 2, 'the same environment served both');
     assert.doesNotMatch(second.log, /Init Duration/);
+  });
+
+  test('an idle gVisor environment is frozen (sentry, gofer and all) and thawed by its next invoke', async (t) => {
+    const freezer = ownCgroup('freezer');
+    if (!existsSync(join(freezer, 'cgroup.procs'))) return t.skip('no cgroup v1 freezer here');
+    await create(s, 'gv-freeze', { Tags: GVISOR });
+    assert.equal((await invoke(s, 'gv-freeze')).body.calls, 1);
+    await new Promise((res) => setTimeout(res, 500));
+    const base = join(freezer, `stratus-${s.pid}`);
+    const states = readdirSync(base, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => readFileSync(join(base, e.name, 'freezer.state'), 'utf8').trim());
+    assert.ok(states.length >= 1 && states.every((state) => state === 'FROZEN'), `every idle environment is frozen: ${states}`);
+    const next = await invoke(s, 'gv-freeze');
+    assert.equal(next.error, undefined, next.log);
+    assert.equal(next.body.calls, 2, 'the same (thawed) environment');
   });
 
   test('a Python function runs on gVisor', async () => {
