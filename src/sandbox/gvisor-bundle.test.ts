@@ -28,6 +28,7 @@ describe('gVisor OCI bundle', () => {
     await writeBundle(bundle, spec({ workingDir: '/var/task/sub' }), opts);
     const c = read(bundle);
     assert.deepEqual(c.process.env, ['A=1', 'B=two=2']);
+    assert.equal(lstatSync(bundle).mode & 0o777, 0o700, 'the environment in config.json is for root alone');
     assert.deepEqual(c.process.args, ['/var/rapid/stratus-init', '--', 'node']);
     assert.equal(c.process.cwd, '/var/task/sub');
     assert.deepEqual(c.process.user, { uid: 993, gid: 990, additionalGids: [] });

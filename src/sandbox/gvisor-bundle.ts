@@ -55,7 +55,9 @@ const MERGED_USR = ['/bin', '/sbin', '/lib', '/lib64', '/lib32'];
 /** Writes `dir`/config.json and `dir`/rootfs (empty mount points only) for `spec`. */
 export async function writeBundle(dir: string, spec: SandboxSpec, opts: BundleOptions): Promise<void> {
   const rootfs = join(dir, 'rootfs');
-  await mkdir(rootfs, { recursive: true, mode: 0o755 });
+  // config.json holds the function's environment: the bundle is root's alone (runsc reads it as root).
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await mkdir(rootfs, { mode: 0o755 });
   const mounts = spec.rootDir ? imageMounts(spec) : zipMounts(spec, opts);
   if (!spec.rootDir) {
     await skeleton(rootfs, mounts);
@@ -87,7 +89,7 @@ export async function writeBundle(dir: string, spec: SandboxSpec, opts: BundleOp
       seccomp: SECCOMP,
     },
   };
-  await writeFile(join(dir, 'config.json'), JSON.stringify(config));
+  await writeFile(join(dir, 'config.json'), JSON.stringify(config), { mode: 0o600 });
 }
 
 /** /proc, /dev, /tmp (tmpSizeMb), the binds and the control directory: common to every sandbox. */
