@@ -124,7 +124,7 @@ class GvisorSandbox implements Sandbox {
     readonly id: string,
     /** runsc's pid (the function's processes live inside the sentry: they have no host pid). */
     readonly pid: number,
-    /** The cgroups every gVisor process of this sandbox runs in (for a later freezer). */
+    /** The cgroups every gVisor process of this sandbox runs in (limits, OOM, freezer). */
     readonly cgrouped: CgroupedChild,
     readonly exited: Promise<SandboxExit>,
     private readonly killAll: () => Promise<void>,
