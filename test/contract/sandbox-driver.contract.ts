@@ -5,8 +5,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { Sandbox, SandboxDriver, SandboxExit, SandboxSpec } from '../../src/sandbox/index.js';
-import { INIT, NATIVE_DIR } from '../../src/worker/runtimes.js';
+import { NATIVE_DIR, SANDBOX_INIT, SANDBOX_INIT_DIR, type Sandbox, type SandboxDriver, type SandboxExit, type SandboxSpec } from '../../src/sandbox/index.js';
 
 export interface SandboxDriverUnderTest {
   driver: SandboxDriver;
@@ -43,7 +42,7 @@ export function runSandboxDriverContract(opts: { name: string; newDriver: () => 
       writeFileSync(join(taskDir, 'hello.txt'), 'hello from the task\n');
       chmodSync(taskDir, 0o755);
       const spec: SandboxSpec = {
-        id, taskDir, controlDir, command: [INIT, '127.0.0.1', '9001', '/run/stratus/runtime.sock', '--', ...command], binds: [{ source: NATIVE_DIR, target: '/var/rapid' }],
+        id, taskDir, controlDir, command: [SANDBOX_INIT, '127.0.0.1', '9001', '/run/stratus/runtime.sock', '--', ...command], binds: [{ source: NATIVE_DIR, target: SANDBOX_INIT_DIR }],
         env: { PATH: '/usr/bin:/bin', LANG: 'C.UTF-8' }, memoryMb: 128, tmpSizeMb: 8, network: 'none', ...extra,
       };
       const sandbox = await under.driver.create(spec);

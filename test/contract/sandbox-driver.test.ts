@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { BubblewrapSandboxDriver, detectCgroups, GvisorSandboxDriver, type GvisorOptions, type SandboxDriver } from '../../src/sandbox/index.js';
+import { BubblewrapSandboxDriver, detectCgroups, GvisorSandboxDriver, loadSeccompFilter, type GvisorOptions, type SandboxDriver } from '../../src/sandbox/index.js';
 import { hostProcesses, runSandboxDriverContract } from './sandbox-driver.contract.js';
 
 const RUNSC = '/usr/bin/runsc';
@@ -16,7 +16,7 @@ runSandboxDriverContract({
   name: 'BubblewrapSandboxDriver',
   async newDriver() {
     const cgroups = detectCgroups(`stratus-sbxtest-${process.pid}`);
-    const driver = new BubblewrapSandboxDriver({ ...limits, cgroups, bwrapPath: '/usr/bin/bwrap', slirpPath: '/usr/bin/slirp4netns', hostIdBase: 200_000 });
+    const driver = new BubblewrapSandboxDriver({ ...limits, cgroups, bwrapPath: '/usr/bin/bwrap', slirpPath: '/usr/bin/slirp4netns', hostIdBase: 200_000, seccomp: await loadSeccompFilter() });
     return { driver, cleanup: () => cgroups.cleanup() };
   },
 });
