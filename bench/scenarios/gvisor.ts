@@ -3,6 +3,7 @@
  * sandbox and in gVisor (tag stratus:sandbox=gvisor) on one Stratus: cold start with no pool,
  * warm sequential latency, and the idle footprint of one environment.
  */
+import { existsSync } from 'node:fs';
 import { GetFunctionConfigurationCommand, TagResourceCommand } from '@aws-sdk/client-lambda';
 import { expectOk, KeepAliveInvoker, reportOf } from '../client.js';
 import { createFunction, forceCold, helloZip } from '../functions.js';
@@ -41,6 +42,7 @@ export const gvisorCost: Scenario = {
   title: '10. gVisor driver vs bubblewrap',
   standalone: true,
   async run(ctx) {
+    if (!existsSync('/usr/bin/runsc')) throw new Error('runsc is not installed (scripts/setup.sh installs it): no gVisor sandbox to measure');
     const coldReps = ctx.quick ? 2 : 4;
     const warmN = ctx.quick ? 50 : 300;
     const s: Record<Driver, PerDriver> = {
