@@ -69,6 +69,7 @@ exports.handler = async (event) => {
         procPids: fs.readdirSync('/proc').filter((e) => /^\\d+$/.test(e)).map(Number),
         hostPidVisible: fs.existsSync('/proc/' + event.hostPid),
         interfaces: Object.keys(os.networkInterfaces()),
+        mountinfo: fs.readFileSync('/proc/self/mountinfo', 'utf8'),
       };
     }
     default: return { release: os.release(), calls, pid: process.pid, uid: process.getuid() };
@@ -104,6 +105,7 @@ interface Attacks {
   procPids: number[];
   hostPidVisible: boolean;
   interfaces: string[];
+  mountinfo: string;
 }
 
 /** The cgroup v1 directory of this process for `controller` (Stratus's subtree is below it). */
@@ -225,6 +227,7 @@ describe('functions tagged stratus:sandbox=gvisor', { skip: NO_RUNSC }, () => {
     assert.equal(a.hostPidVisible, false);
     assert.ok(a.procPids.length < 10 && Math.max(...a.procPids) < 100, `only the sandbox's processes: ${a.procPids}`);
     assert.deepEqual(a.interfaces, ['lo']);
+    for (const hostPath of [s.dataDir, 'stratus-run', process.cwd()]) assert.ok(!a.mountinfo.includes(hostPath), `mountinfo shows ${hostPath}:\n${a.mountinfo}`);
   });
 
   test('tagging moves a function into gVisor and untagging out of it, retiring its environments', async () => {
