@@ -13,6 +13,8 @@ command -v cc >/dev/null 2>&1 || need_apt+=(gcc libc6-dev)
 [ -f /usr/include/seccomp.h ] || need_apt+=(libseccomp-dev)
 [ -x /usr/bin/python3 ] || need_apt+=(python3)
 [ -x /usr/bin/slirp4netns ] || need_apt+=(slirp4netns)
+# gVisor (the `gvisor` sandbox driver, ptrace platform): Debian's runsc.
+[ -x /usr/bin/runsc ] || need_apt+=(runsc)
 command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 # etcd 3.4 for the cluster journal and its tests (test/helpers/etcd.ts starts real members).
@@ -39,8 +41,10 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${need_apt[@]}" >&2
 fi
 
-# npm packages: install when node_modules is missing or older than the lock file.
-if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+# npm packages: install when node_modules is missing or older than the lock file. A symlinked
+# node_modules (a git worktree sharing another checkout's) is left alone: `npm ci` would empty
+# the directory it points to.
+if [ ! -L node_modules ] && { [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; }; then
   echo "setup: installing npm packages" >&2
   npm ci --no-audit --no-fund >&2
 fi

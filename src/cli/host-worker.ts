@@ -1,5 +1,6 @@
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { BubblewrapSandboxDriver, CriuSnapshots, detectCgroups, loadSeccompFilter, type CgroupManager } from '../sandbox/index.js';
+import { BubblewrapSandboxDriver, CriuSnapshots, detectCgroups, GvisorSandboxDriver, loadSeccompFilter, type CgroupManager } from '../sandbox/index.js';
 import type { Clock } from '../shared/clock.js';
 import type { StratusConfig } from '../shared/config.js';
 import type { Logger } from '../shared/log.js';
@@ -16,11 +17,11 @@ export interface HostWorker {
 
 /**
  * The worker agent of this host, as both `stratus up` (in-process) and `stratus worker` (its
- * own process) run it: bubblewrap sandboxes in this process's cgroup subtree, each zip as a
- * read-only EROFS image mounted under `<dataDir>/worker/code` from `code`, images mounted lazily
- * under `<dataDir>/worker/images` with their chunks cached in `<dataDir>/worker/chunks`. On start
- * it reconciles with what a killed predecessor left: empty cgroup subtrees, mounts and socket
- * directories of dead Stratus processes. It
+ * own process) run it: bubblewrap (or gVisor) sandboxes in this process's cgroup subtree, each
+ * zip as a read-only EROFS image mounted under `<dataDir>/worker/code` from `code`, images mounted
+ * lazily under `<dataDir>/worker/images` with their chunks cached in `<dataDir>/worker/chunks`.
+ * On start it reconciles with what a killed predecessor left: empty cgroup subtrees, mounts,
+ * socket directories and runsc state of dead Stratus processes. It
  * fails if the sandboxes' seccomp filter cannot be made: no sandbox runs without it.
  */
 export async function startHostWorker(config: StratusConfig, opts: { id: string; code: CodeSource; clock: Clock; log: Logger }): Promise<HostWorker> {
@@ -42,8 +43,9 @@ export async function startHostWorker(config: StratusConfig, opts: { id: string;
   });
   await zips.cleanup();
   opts.log.info({ cgroups: cgroups.version, seccompInstructions: seccomp.bpf.length / 8 }, 'sandbox resource limits and seccomp filter');
-  const driver = new BubblewrapSandboxDriver({ ...config.sandbox, cgroups, seccomp });
-  driver.snapshots = new CriuSnapshots({
+  const gvisor = await gvisorDriver(config, cgroups);
+  const bubblewrap = new BubblewrapSandboxDriver({ ...config.sandbox, cgroups, seccomp });
+  bubblewrap.snapshots = new CriuSnapshots({
     criuPath: config.sandbox.criuPath,
     sandbox: { ...config.sandbox, cgroups },
     disabledReason: config.sandbox.snapStart === 'off' ? 'SnapStart is turned off on this host (--snapstart off)' : undefined,
@@ -61,7 +63,8 @@ export async function startHostWorker(config: StratusConfig, opts: { id: string;
     region: config.identity.region,
     nodePath: config.sandbox.nodePath,
     pythonPath: config.sandbox.pythonPath,
-    driver,
+    driver: config.sandbox.driver === 'gvisor' && gvisor ? gvisor : bubblewrap,
+    gvisorDriver: gvisor,
     snapshotCache,
     taskFiles: new FunctionFiles(zips, images),
     clock: opts.clock,
@@ -77,9 +80,23 @@ export async function startHostWorker(config: StratusConfig, opts: { id: string;
       await agent.shutdown();
       await images.shutdown();
       await zips.shutdown();
+      await gvisor?.cleanup();
       await cgroups.cleanup();
     },
   };
+}
+
+/** gVisor, when runsc is installed (required when it is the installation's driver); leftovers of dead workers removed. */
+async function gvisorDriver(config: StratusConfig, cgroups: CgroupManager): Promise<GvisorSandboxDriver | undefined> {
+  if (!existsSync(config.sandbox.runscPath)) {
+    if (config.sandbox.driver === 'gvisor') throw new Error(`The gvisor sandbox driver needs runsc at ${config.sandbox.runscPath} (scripts/setup.sh installs it)`);
+    return undefined;
+  }
+  const driver = new GvisorSandboxDriver({
+    ...config.sandbox, cgroups, root: join(config.dataDir, 'worker', 'gvisor'), memoryAllowanceMb: config.sandbox.gvisorMemoryAllowanceMb,
+  });
+  await driver.cleanup();
+  return driver;
 }
 
 function functionLogSink(mode: 'stdout' | 'off'): FunctionLogSink {

@@ -14,9 +14,10 @@ const USAGE = `Usage:
                  [--log-level info] [--function-logs stdout|off]
                  [--event-claim-ms 15000] [--event-retry-delays-ms 60000,120000]
                  [--image-max-bytes 10737418240] [--image-cache-mb 4096] [--snapstart criu|off]
+                 [--sandbox-driver bubblewrap|gvisor]
   stratus worker --control-plane http://HOST:PORT [--host 127.0.0.1] [--port 0] [--id NAME]
                  [--data-dir .stratus-worker] [--worker-memory-mb N] [--warm-pool 0] [--heartbeat-ms 1000]
-                 [--log-level info] [--snapstart criu|off]
+                 [--log-level info] [--snapstart criu|off] [--sandbox-driver bubblewrap|gvisor]
   stratus frontend   --etcd URL[,URL...] [--host 127.0.0.1] [--port 9001]
   stratus assignment --etcd URL[,URL...] [--host 127.0.0.1] [--port 0] [--id NAME] [--leader-ttl-ms 2000]
   stratus placement  --etcd URL[,URL...] [--host 127.0.0.1] [--port 0] [--lease-ms 3000]
@@ -25,6 +26,8 @@ const USAGE = `Usage:
 up: starts Stratus on one machine (the Lambda API on http://HOST:PORT, and one worker in-process).
     Credentials: STRATUS_ACCESS_KEY_ID / STRATUS_SECRET_ACCESS_KEY, or a key pair generated once
     and kept in the data directory.
+    --sandbox-driver gvisor runs every function in gVisor (runsc); with the default, bubblewrap,
+    only functions tagged stratus:sandbox=gvisor do (see docs/sandbox-isolation.md).
 worker: starts a further worker agent that joins the control plane at --control-plane; it needs
     STRATUS_CLUSTER_TOKEN, which \`stratus up\` prints (kept in <data-dir>/cluster-token).
 frontend, assignment, placement: Stratus as a cluster on etcd (see README "Running a cluster").
@@ -53,6 +56,7 @@ const OPTIONS = {
   'image-max-bytes': { type: 'string' },
   'image-cache-mb': { type: 'string' },
   snapstart: { type: 'string' },
+  'sandbox-driver': { type: 'string' },
 } as const;
 
 type Flags = ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>['values'];
@@ -71,7 +75,7 @@ function configFrom(flags: Flags, env: NodeJS.ProcessEnv, defaultDataDir: string
     asyncInvoke: { claimMs: num(flags['event-claim-ms']), retryDelaysMs: flags['event-retry-delays-ms']?.split(',').map(Number) },
     worker: { functionLogs: flags['function-logs'], memoryMb: num(flags['worker-memory-mb']), warmPoolSize: num(flags['warm-pool']) },
     images: { maxUncompressedBytes: num(flags['image-max-bytes']), chunkCacheBytes: mib(flags['image-cache-mb']) },
-    sandbox: { snapStart: flags.snapstart },
+    sandbox: { snapStart: flags.snapstart, driver: flags['sandbox-driver'] },
     cluster: {
       token: env.STRATUS_CLUSTER_TOKEN || undefined, leaseMs: num(flags['lease-ms']), heartbeatMs: num(flags['heartbeat-ms']),
       etcdEndpoints: flags.etcd?.split(',').filter(Boolean), etcdPrefix: flags['etcd-prefix'], leaderTtlMs: num(flags['leader-ttl-ms']),

@@ -31,7 +31,7 @@ export interface BubblewrapOptions {
   seccomp: SeccompFilter;
 }
 
-const ETC_FILES = ['/etc/ssl', '/etc/ca-certificates', '/etc/hosts', '/etc/localtime', '/etc/nsswitch.conf'];
+export const ETC_FILES = ['/etc/ssl', '/etc/ca-certificates', '/etc/hosts', '/etc/localtime', '/etc/nsswitch.conf'];
 /** Lambda: 1,769 MB of memory is one vCPU. */
 const MB_PER_VCPU = 1769;
 /** Joins the cgroups (so every byte and pid of the sandbox is accounted), then becomes bwrap. */
@@ -183,8 +183,11 @@ export interface CgroupedChild {
  */
 export async function spawnInCgroups(
   opts: Pick<BubblewrapOptions, 'cgroups' | 'minCpuCores' | 'pidsMax'>, spec: SandboxSpec, file: string, args: string[], fds: number, onExit: () => void,
+  /** Added to the spec's memory limit (for a driver's own processes in the sandbox's cgroups). */
+  extra: { memoryAllowanceMb?: number } = {},
 ): Promise<CgroupedChild> {
-  const cgroup = await opts.cgroups.create(spec.id, sandboxLimits(opts, spec.memoryMb));
+  const limits = sandboxLimits(opts, spec.memoryMb);
+  const cgroup = await opts.cgroups.create(spec.id, { ...limits, memoryBytes: limits.memoryBytes + (extra.memoryAllowanceMb ?? 0) * 1024 * 1024 });
   const child = spawn('/bin/sh', ['-c', JOIN_CGROUPS, 'sh', file, ...args], {
     env: { ...LAUNCHER_ENV, STRATUS_CGROUP_PROCS: cgroup.procsFiles.join(' ') },
     stdio: Array.from({ length: fds }, () => 'pipe' as const),

@@ -4,3 +4,4 @@ export { CriuSnapshots, type CriuOptions } from './criu.js';
 export { BubblewrapSandboxDriver, type BubblewrapOptions } from './bubblewrap-driver.js';
 export { loadSeccompFilter, type SeccompFilter } from './seccomp.js';
 export { detectCgroups, type CgroupLimits, type CgroupManager, type SandboxCgroup } from './cgroups.js';
+export { GvisorSandboxDriver, type GvisorOptions } from './gvisor-driver.js';

@@ -126,7 +126,16 @@ export const configSchema = z.object({
     .default({}),
   sandbox: z
     .object({
+      /** The installation's sandbox driver; a function tagged stratus:sandbox=gvisor runs in gVisor either way. */
+      driver: z.enum(['bubblewrap', 'gvisor']).default('bubblewrap'),
       bwrapPath: z.string().default('/usr/bin/bwrap'),
+      /** gVisor's runsc (Debian's package); without it, only bubblewrap sandboxes are available. */
+      runscPath: z.string().default('/usr/bin/runsc'),
+      /**
+       * Added to a gVisor sandbox's memory limit for the sentry and gofer, which share its cgroup:
+       * they add ~21 MB to its charge (measured), so a function gets about what it gets in bubblewrap.
+       */
+      gvisorMemoryAllowanceMb: z.number().int().nonnegative().default(32),
       nodePath: z.string().default(process.execPath),
       pythonPath: z.string().default('/usr/bin/python3'),
       slirpPath: z.string().default('/usr/bin/slirp4netns'),

@@ -24,7 +24,10 @@ export interface LocalWorkerDeps {
   region: string;
   nodePath: string;
   pythonPath: string;
+  /** The installation's sandbox driver. */
   driver: SandboxDriver;
+  /** The gVisor driver, for functions tagged stratus:sandbox=gvisor (absent: this worker has none). */
+  gvisorDriver?: SandboxDriver;
   taskFiles: TaskFiles;
   clock: Clock;
   log: Logger;
@@ -101,7 +104,7 @@ export class LocalWorkerAgent implements WorkerAgent {
    * (and nothing left behind) when it cannot be restored: the caller boots as usual.
    */
   private async restore(id: string, fn: FunctionVersion, initType: InitType, image: CodeRef): Promise<boolean> {
-    const snapshots = this.deps.driver.snapshots;
+    const snapshots = this.driverFor(fn)?.snapshots;
     const cache = this.deps.snapshotCache;
     if (!snapshots || !cache) return false;
     const startedAt = this.deps.clock.monotonic();
@@ -128,9 +131,10 @@ export class LocalWorkerAgent implements WorkerAgent {
    * code store (this worker keeps it unpacked); rejects with SnapshotFailed and the reason.
    */
   async createSnapshot(fn: FunctionVersion): Promise<{ tar: Buffer; sha256: string }> {
-    const snapshots = this.deps.driver.snapshots;
+    const driver = this.requireDriver(fn);
+    const snapshots = driver.snapshots;
     const cache = this.deps.snapshotCache;
-    const unavailable = snapshots && cache ? await snapshots.unavailableReason() : `the ${this.deps.driver.name} sandbox driver cannot checkpoint`;
+    const unavailable = snapshots && cache ? await snapshots.unavailableReason() : `Sandboxes of the ${driver.name} driver cannot be checkpointed`;
     if (unavailable || !snapshots || !cache) throw new StratusError('SnapshotFailed', unavailable ?? 'no snapshot support');
     if (wantsNetwork(fn)) throw new StratusError('SnapshotFailed', 'A sandbox with outbound network (tag stratus:network=outbound) cannot be checkpointed');
     if (fn.image) throw new StratusError('SnapshotFailed', 'Stratus SnapStart does not support container image functions yet');
@@ -145,7 +149,7 @@ export class LocalWorkerAgent implements WorkerAgent {
       await api.listen();
       await chmod(join(controlDir, 'runtime.sock'), 0o666);
       const spec = this.sandboxSpec(id, fn, 'snap-start', controlDir, { taskDir: await this.deps.taskFiles.resolve(fn.code) });
-      sandbox = await this.deps.driver.create(spec);
+      sandbox = await driver.create(spec);
       const output: string[] = [];
       sandbox.stdout.on('data', (d: Buffer) => output.push(d.toString()));
       void sandbox.exited.then((e) => boot.fail(`The runtime exited during initialization (${e.code ?? e.signal})${output.length ? `: ${output.join('').slice(-512)}` : ''}`));
@@ -172,7 +176,7 @@ export class LocalWorkerAgent implements WorkerAgent {
       const files = stemTaskDir ? { taskDir: stemTaskDir } : await this.filesOf(fn);
       if (!stemTaskDir) this.cachedCode.add(fn.code.sha256);
       const spec = this.sandboxSpec(id, fn, initType, slot.controlDir, files);
-      const sandbox = await this.deps.driver.create(stemTaskDir ? { ...spec, env: { ...spec.env, STRATUS_WARM_POOL: '1' } } : spec);
+      const sandbox = await this.requireDriver(fn).create(stemTaskDir ? { ...spec, env: { ...spec.env, STRATUS_WARM_POOL: '1' } } : spec);
       slot.env.attach(sandbox);
       this.deps.log.debug({ envId: id, fn: fn.name, pid: sandbox.pid }, 'sandbox started');
       return slot;
@@ -260,6 +264,20 @@ export class LocalWorkerAgent implements WorkerAgent {
     };
   }
 
+  /**
+   * The installation's driver, or gVisor for a function tagged stratus:sandbox=gvisor: a tag can
+   * only ask for the stronger sandbox, never leave the one the installation chose.
+   */
+  private driverFor(fn: FunctionVersion): SandboxDriver | undefined {
+    return fn.tags?.['stratus:sandbox'] === 'gvisor' ? this.deps.gvisorDriver : this.deps.driver;
+  }
+
+  private requireDriver(fn: FunctionVersion): SandboxDriver {
+    const driver = this.driverFor(fn);
+    if (!driver) throw new StratusError('SandboxCreateFailed', `Function ${fn.name} is tagged stratus:sandbox=gvisor, but this worker has no gVisor (runsc) driver`);
+    return driver;
+  }
+
   private lost(slot: Slot): void {
     const pooled = this.stems.indexOf(slot);
     if (pooled >= 0) {
@@ -293,7 +311,8 @@ export class LocalWorkerAgent implements WorkerAgent {
 
   private fitsWarmPool(fn: FunctionVersion): boolean {
     const pool = this.deps.warmPool;
-    return !!pool && fn.runtime === 'nodejs20.x' && fn.memoryMb === pool.memoryMb && fn.ephemeralStorageMb === 512 && !wantsNetwork(fn);
+    return !!pool && fn.runtime === 'nodejs20.x' && fn.memoryMb === pool.memoryMb && fn.ephemeralStorageMb === 512 && !wantsNetwork(fn)
+      && this.driverFor(fn) === this.deps.driver;
   }
 
   private takeStem(): Slot | undefined {
