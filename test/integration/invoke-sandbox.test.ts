@@ -8,6 +8,7 @@ import { hostname, networkInterfaces } from 'node:os';
 import { CreateFunctionCommand, InvokeCommand, type CreateFunctionCommandInput } from '@aws-sdk/client-lambda';
 import { startStratus, type StratusProcess } from '../helpers/stratus.js';
 import { makeZip } from '../helpers/zip.js';
+import { NODE_PROBE_HELPERS } from '../helpers/probes.js';
 
 const ROLE = 'arn:aws:iam::123456789012:role/lambda-role';
 const HOST_SECRET = `host-only-${Math.random().toString(36).slice(2)}`;
@@ -15,14 +16,7 @@ const HOST_SECRET = `host-only-${Math.random().toString(36).slice(2)}`;
 /** Reports facts about the sandbox it runs in. Targets to probe come in the event. */
 const INSPECTOR = `
 const fs = require('fs'), os = require('os'), net = require('net');
-const attempt = (f) => { try { return { ok: true, value: f() }; } catch (e) { return { ok: false, code: e.code ?? String(e) }; } };
-const connect = (host, port) => new Promise((resolve) => {
-  const socket = net.connect({ host, port });
-  const done = (result) => { socket.destroy(); resolve(result); };
-  socket.setTimeout(3000, () => done('TIMEOUT'));
-  socket.once('connect', () => done('CONNECTED'));
-  socket.once('error', (e) => done(e.code));
-});
+${NODE_PROBE_HELPERS}
 exports.handler = async (event) => {
   const tmp = fs.statfsSync('/tmp');
   return {

@@ -101,6 +101,27 @@ def handler(event, context):
         for _ in range(event['mb']):
             print(chunk, end='', flush=True)
         return {'written_mb': event['mb']}
+    if attack == 'init':
+        PTRACE_ATTACH = 16
+        libc.ptrace.restype = ctypes.c_long
+        rc = libc.ptrace(PTRACE_ATTACH, 1, None, None)
+        ptrace = 'OK' if rc == 0 else err(ctypes.get_errno())
+        try:
+            open('/proc/1/environ').read()
+            environ = 'READ'
+        except OSError as e:
+            environ = err(e.errno)
+        try:
+            open('/run/stratus/environ').read()
+            environ_file = 'READ'
+        except OSError as e:
+            environ_file = err(e.errno)
+        try:
+            os.kill(1, 9)
+        except OSError:
+            pass
+        time.sleep(0.2)
+        return {'ptrace': ptrace, 'environ': environ, 'environ_file': environ_file, 'init_alive': os.path.exists('/proc/1')}
     if attack == 'mountinfo':
         return {'mountinfo': open('/proc/self/mountinfo').read()}
     return {'unknown': attack}
@@ -230,6 +251,17 @@ describe('a hostile tenant, from inside its sandbox', () => {
     const r = await invoke(s, 'attacker', { attack: 'nested-namespaces' });
     assert.notEqual(r.body.unshare, 'OK', 'a nested user namespace was created');
     assert.notEqual(r.body.mount, 'OK', 'a cgroup hierarchy was mounted');
+  });
+
+  test('stratus-init (pid 1) cannot be traced, read or killed by the function', async () => {
+    const r = await invoke(s, 'attacker', { attack: 'init' });
+    assert.equal(r.error, undefined, JSON.stringify(r.body));
+    assert.notEqual(r.body.ptrace, 'OK');
+    assert.notEqual(r.body.environ, 'READ', "init's environment is readable");
+    assert.notEqual(r.body.environ_file, 'READ', 'the environment file is readable by the function');
+    assert.equal(r.body.init_alive, true);
+    const again = await invoke(s, 'attacker', { attack: 'identity' });
+    assert.equal(again.error, undefined, 'the environment still serves');
   });
 
   test('the keyring is out of reach', async () => {
