@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { fakeFunction, FakeWorker } from '../../test/helpers/fake-worker.js';
 import { isStratusError } from '../shared/errors.js';
@@ -35,5 +36,32 @@ describe('WorkerApiServer fencing', () => {
     await handle(7).destroyEnvironment('00000000-0000-4000-8000-000000000001');
     assert.deepEqual(worker.destroyed, ['00000000-0000-4000-8000-000000000001']);
     await handle(undefined).environments();
+  });
+
+  it('an invoke whose body is still arriving when a newer leadership fences the worker is refused, not run', async () => {
+    const envId = '00000000-0000-4000-8000-000000000002';
+    await handle(9).createEnvironment(envId, fakeFunction('g'));
+    // Headers of a leadership at epoch 9 arrive; its body is held back.
+    const req = request(`${url}/worker/v1/environments/${envId}/invocations`, {
+      method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'x-stratus-epoch': '9', 'x-stratus-request-id': 'r2', 'content-length': '2' },
+    });
+    const reply = new Promise<{ status: number; body: string }>((resolve, reject) => {
+      req.on('response', (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d.toString())).on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      });
+      req.on('error', reject);
+    });
+    req.flushHeaders();
+    await new Promise((r) => setTimeout(r, 50));
+    // Meanwhile a new leader fences the worker and lists its environments: the invoke is not among the busy ones.
+    const listed = await handle(10).environments(10);
+    assert.deepEqual(listed.find((e) => e.envId === envId), { envId, busy: false });
+    req.end('{}');
+    const { status, body } = await reply;
+    // Had it reached the agent it would have run on an environment the new leader thinks idle (a
+    // double grant: the second invoke fails and its environment is destroyed under the first).
+    assert.equal(status, 409, body);
+    assert.match(body, /Fenced/);
   });
 });

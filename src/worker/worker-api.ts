@@ -45,9 +45,11 @@ export class WorkerApiServer {
     if (!this.authorized(req)) return void replyJson(res, 401, { code: 'Unauthorized', message: 'bad worker token' });
     const url = req.url ?? '';
     const epoch = headerValue(req.headers, EPOCH_HEADER);
-    if (epoch !== undefined && !this.admit(Number(epoch))) {
-      return void replyJson(res, 409, { code: 'Fenced', message: `a newer assignment leadership (epoch ${this.epoch}) has taken over this worker` });
-    }
+    // Checked when the request starts, and again once its body is read, right before it acts (no
+    // await in between): a fence that came meanwhile has listed the environments without it.
+    const fenced = () => epoch !== undefined && !this.admit(Number(epoch));
+    const refuse = () => void replyJson(res, 409, { code: 'Fenced', message: `a newer assignment leadership (epoch ${this.epoch}) has taken over this worker` });
+    if (fenced()) return refuse();
     try {
       if (req.method === 'GET' && url === `${WORKER_API}/status`) return void replyJson(res, 200, this.agent.status());
       if (req.method === 'GET' && url === `${WORKER_API}/events`) return this.events(res);
@@ -58,12 +60,15 @@ export class WorkerApiServer {
       }
       if (req.method === 'POST' && url === `${WORKER_API}/environments`) {
         const { envId, fn, opts } = JSON.parse((await body(req)).toString()) as { envId: string; fn: FunctionVersion; opts?: EnvironmentOptions };
+        if (fenced()) return refuse();
         await this.agent.createEnvironment(envId, fn, opts);
         return void replyJson(res, 201, { envId });
       }
       const match = ENV.exec(url);
       if (match?.[1] && req.method === 'POST' && match[2]) {
-        const result = await this.agent.invoke(match[1], invocationFrom(req.headers, await body(req)));
+        const invocation = invocationFrom(req.headers, await body(req));
+        if (fenced()) return refuse();
+        const result = await this.agent.invoke(match[1], invocation);
         res.writeHead(200, { 'content-type': 'application/octet-stream', ...resultHeaders(result) }).end(outcomePayload(result));
         return;
       }
