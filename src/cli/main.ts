@@ -14,10 +14,11 @@ const USAGE = `Usage:
                  [--log-level info] [--function-logs stdout|off]
                  [--event-claim-ms 15000] [--event-retry-delays-ms 60000,120000]
                  [--image-max-bytes 10737418240] [--image-cache-mb 4096] [--snapstart criu|off]
-                 [--sandbox-driver bubblewrap|gvisor]
+                 [--sandbox-driver bubblewrap|gvisor] [--freeze-idle-after-ms 50|off]
   stratus worker --control-plane http://HOST:PORT [--host 127.0.0.1] [--port 0] [--id NAME]
                  [--data-dir .stratus-worker] [--worker-memory-mb N] [--warm-pool 0] [--heartbeat-ms 1000]
                  [--log-level info] [--snapstart criu|off] [--sandbox-driver bubblewrap|gvisor]
+                 [--freeze-idle-after-ms 50|off]
   stratus frontend   --etcd URL[,URL...] [--host 127.0.0.1] [--port 9001]
   stratus assignment --etcd URL[,URL...] [--host 127.0.0.1] [--port 0] [--id NAME] [--leader-ttl-ms 2000]
   stratus placement  --etcd URL[,URL...] [--host 127.0.0.1] [--port 0] [--lease-ms 3000]
@@ -30,6 +31,8 @@ up: starts Stratus on one machine (the Lambda API on http://HOST:PORT, and one w
     only functions tagged stratus:sandbox=gvisor do (see docs/sandbox-isolation.md).
 worker: starts a further worker agent that joins the control plane at --control-plane; it needs
     STRATUS_CLUSTER_TOKEN, which \`stratus up\` prints (kept in <data-dir>/cluster-token).
+--freeze-idle-after-ms: an idle environment is frozen this long after its last invoke and thawed
+    by the next one; off (or --freeze-idle-after-ms=-1) never freezes.
 frontend, assignment, placement: Stratus as a cluster on etcd (see README "Running a cluster").
     Every process needs the same STRATUS_CLUSTER_TOKEN; frontends need STRATUS_ACCESS_KEY_ID and
     STRATUS_SECRET_ACCESS_KEY. Workers join with --control-plane <placement URL>.`;
@@ -57,6 +60,7 @@ const OPTIONS = {
   'image-cache-mb': { type: 'string' },
   snapstart: { type: 'string' },
   'sandbox-driver': { type: 'string' },
+  'freeze-idle-after-ms': { type: 'string' },
 } as const;
 
 type Flags = ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>['values'];
@@ -73,7 +77,10 @@ function configFrom(flags: Flags, env: NodeJS.ProcessEnv, defaultDataDir: string
     assignment: { keepAliveMs: num(flags['keep-alive-ms']) },
     concurrency: { accountLimit: num(flags['account-concurrency']) },
     asyncInvoke: { claimMs: num(flags['event-claim-ms']), retryDelaysMs: flags['event-retry-delays-ms']?.split(',').map(Number) },
-    worker: { functionLogs: flags['function-logs'], memoryMb: num(flags['worker-memory-mb']), warmPoolSize: num(flags['warm-pool']) },
+    worker: {
+      functionLogs: flags['function-logs'], memoryMb: num(flags['worker-memory-mb']), warmPoolSize: num(flags['warm-pool']),
+      freezeIdleAfterMs: flags['freeze-idle-after-ms'] === 'off' ? -1 : num(flags['freeze-idle-after-ms']),
+    },
     images: { maxUncompressedBytes: num(flags['image-max-bytes']), chunkCacheBytes: mib(flags['image-cache-mb']) },
     sandbox: { snapStart: flags.snapstart, driver: flags['sandbox-driver'] },
     cluster: {
