@@ -79,16 +79,15 @@ export class BubblewrapSandboxDriver implements SandboxDriver {
       fifo?.release();
     });
     const { child, exited } = started;
-    const seccompPipe = (child.stdio as unknown as NodeJS.WritableStream[])[SECCOMP_FD];
-    seccompPipe?.on('error', () => {}).end(this.opts.seccomp.bpf);
+    sendAndClose(child, SECCOMP_FD, this.opts.seccomp.bpf);
     try {
       const pid = await readChildPid(child, exited);
       writeIdMaps(pid, this.opts.hostIdBase);
       // The user namespace's maps are written: bwrap goes on (--userns-block-fd).
-      (child.stdio as unknown as NodeJS.WritableStream[])[5]?.end('go');
+      sendAndClose(child, 5, 'go');
       if (spec.network === 'outbound') network = await startOutboundNetwork(this.opts.slirpPath, pid);
       // bwrap waits on --block-fd until the network namespace is ready.
-      (child.stdio[4] as NodeJS.WritableStream).end('go');
+      sendAndClose(child, 4, 'go');
       return new BubblewrapSandbox(spec.id, pid, child, exited, started, { stdout: fifo?.output });
     } catch (cause) {
       child.kill('SIGKILL');
@@ -133,6 +132,12 @@ export class BubblewrapSandboxDriver implements SandboxDriver {
       init, ...initOptions, ...rest,
     ];
   }
+}
+
+/** Writes `data` to one of bwrap's one-shot pipes and lets the pipe go: a kept handle costs memory as long as the sandbox lives. */
+function sendAndClose(child: ChildProcess, fd: number, data: string | Buffer): void {
+  const pipe = child.stdio[fd] as (NodeJS.WritableStream & { destroy(): void }) | null | undefined;
+  pipe?.end(data, () => pipe.destroy());
 }
 
 /**
@@ -194,7 +199,7 @@ export async function spawnInCgroups(
   });
   child.stdin?.end();
   // The info and block pipes are socketpairs; bwrap closing its end may reset ours.
-  for (const fd of [3, 4, 5]) (child.stdio[fd] as NodeJS.ReadWriteStream | null)?.on('error', () => {});
+  for (const fd of [3, 4, 5, 6]) (child.stdio[fd] as NodeJS.ReadWriteStream | null)?.on('error', () => {});
   let finalPeak: number | undefined;
   const exited = new Promise<SandboxExit>((resolve) =>
     child.once('exit', (code, signal) => {
@@ -336,7 +341,8 @@ export class BubblewrapSandbox implements Sandbox {
     if (!child.stdout || !child.stderr) throw new Error('sandbox stdio missing');
     this.stdout = streams.stdout ?? child.stdout;
     this.stderr = streams.stderr ?? child.stderr;
-    (child.stdio[3] as NodeJS.ReadableStream | null)?.removeAllListeners('data');
+    // The rest of bwrap's info (written once, at start) is read and dropped; the pipe closes with it.
+    (child.stdio[3] as NodeJS.ReadableStream | null)?.removeAllListeners('data').resume();
     void exited.then(() => (this.gone = true));
   }
 
