@@ -37,10 +37,10 @@ const MB_PER_VCPU = 1769;
 /** Joins the cgroups (so every byte and pid of the sandbox is accounted), then becomes bwrap. */
 const JOIN_CGROUPS = 'for f in $STRATUS_CGROUP_PROCS; do echo $$ > "$f" || exit 125; done; unset STRATUS_CGROUP_PROCS; exec "$@"';
 /**
- * The whole environment of the host-side launchers (sh, bwrap, criu) and of stratus-init: fixed.
+ * The whole environment of the host-side launchers (sh, bwrap, criu, runsc) and of stratus-init: fixed.
  * The function's variables reach only its runtime, through a file stratus-init reads inside.
  */
-const LAUNCHER_ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' };
+export const LAUNCHER_ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' };
 /** The runtime's environment, written into the control directory (read by stratus-init only). */
 const ENVIRON_FILE = 'environ';
 /**
@@ -373,7 +373,8 @@ export class BubblewrapSandbox implements Sandbox {
   }
 }
 
-function killQuietly(pid: number): void {
+export function killQuietly(pid: number): void {
+  if (pid <= 0) return;
   try {
     process.kill(pid, 'SIGKILL');
   } catch {

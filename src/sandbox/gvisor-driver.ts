@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { StratusError } from '../shared/errors.js';
-import { ETC_FILES, spawnInCgroups, type CgroupedChild } from './bubblewrap-driver.js';
+import { ETC_FILES, killQuietly, LAUNCHER_ENV, spawnInCgroups, type CgroupedChild } from './bubblewrap-driver.js';
 import type { CgroupManager } from './cgroups.js';
 import type { Sandbox, SandboxDriver, SandboxExit, SandboxSpec } from './driver.js';
 import { writeBundle } from './gvisor-bundle.js';
@@ -29,8 +29,6 @@ export interface GvisorOptions {
   extraReadOnlyPaths?: string[];
 }
 
-/** `runsc delete` and friends run with this environment only (runsc run gets spawnInCgroups' fixed one). */
-const RUNSC_ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' };
 /**
  * util-linux's setpriv gives runsc a parent-death signal (as bwrap's --die-with-parent): if the
  * worker dies, runsc dies, and the sentry and gofer die with runsc.
@@ -108,7 +106,7 @@ export class GvisorSandboxDriver implements SandboxDriver {
 
 function runsc(path: string, stateDir: string, args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
-    execFile(path, [`--root=${stateDir}`, ...args], { env: RUNSC_ENV, timeout: RUNSC_CALL_MS }, (err, _stdout, stderr) =>
+    execFile(path, [`--root=${stateDir}`, ...args], { env: LAUNCHER_ENV, timeout: RUNSC_CALL_MS }, (err, _stdout, stderr) =>
       err ? reject(new Error(`runsc ${args.join(' ')}: ${stderr.trim() || err.message}`)) : resolve(),
     );
   });
@@ -166,14 +164,5 @@ class GvisorSandbox implements Sandbox {
       await this.exited;
     })();
     return this.destroying;
-  }
-}
-
-function killQuietly(pid: number): void {
-  if (pid <= 0) return;
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    /* already gone */
   }
 }
