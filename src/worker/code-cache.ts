@@ -1,13 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { execFile } from 'node:child_process';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
-import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { extractZip, type CodeRef, type CodeStore, type ZipLimits } from '../codestore/index.js';
+import { buildErofs } from '../images/index.js';
 import type { ChunkSource } from './chunk-cache.js';
 import { mountErofs, unmount } from './erofs-mount.js';
-
-const run = promisify(execFile);
 
 /** Where a worker reads code from: the code store itself, or the control plane (zips, image chunks, image manifests). */
 export type CodeSource = Pick<CodeStore, 'get'> & ChunkSource;
@@ -140,7 +137,7 @@ export class ZipCodeMounts {
     const tree = join(dir, 'tree');
     await mkdir(tree, { mode: 0o755 });
     await extractZip(await this.store.get(code), tree, this.limits);
-    await run(this.limits.mkfsErofsPath, ['--quiet', '-T0', join(dir, CODE_IMAGE), tree]);
+    await buildErofs(this.limits.mkfsErofsPath, tree, join(dir, CODE_IMAGE));
     await rm(tree, { recursive: true, force: true });
     await mkdir(join(dir, 'root'), { mode: 0o755 });
   }
