@@ -189,18 +189,21 @@ async function inheritCpuset(base: string, levels: string[]): Promise<void> {
 /** v1 freezer: the state is written, then read until the kernel has reached it. */
 async function setFreezerV1(dir: string, state: 'FROZEN' | 'THAWED'): Promise<void> {
   await writeFile(join(dir, 'freezer.state'), state);
-  await until(() => readOr(join(dir, 'freezer.state')) === state, `freezer.state of ${dir} did not become ${state}`);
+  await pollUntil(() => readOr(join(dir, 'freezer.state')) === state, FREEZE_TIMEOUT_MS, `freezer.state of ${dir} did not become ${state}`);
 }
 
 /** v2: cgroup.freeze, then `frozen` in cgroup.events. */
 async function setFreezeV2(dir: string, frozen: boolean): Promise<void> {
   await writeFile(join(dir, 'cgroup.freeze'), frozen ? '1' : '0');
-  await until(() => counter(readOr(join(dir, 'cgroup.events')), 'frozen') === (frozen ? 1 : 0), `${dir} did not ${frozen ? 'freeze' : 'thaw'}`);
+  await pollUntil(() => counter(readOr(join(dir, 'cgroup.events')), 'frozen') === (frozen ? 1 : 0), FREEZE_TIMEOUT_MS, `${dir} did not ${frozen ? 'freeze' : 'thaw'}`);
 }
 
-/** Polls kernel state (a freeze takes from microseconds to a few milliseconds), yielding between reads. */
-async function until(done: () => boolean, failure: string): Promise<void> {
-  const deadline = performance.now() + FREEZE_TIMEOUT_MS;
+/**
+ * Polls kernel state that settles in microseconds to milliseconds (a freeze, a restored clone's
+ * seccomp filters), yielding between reads; rejects with `failure` after `timeoutMs`.
+ */
+export async function pollUntil(done: () => boolean, timeoutMs: number, failure: string): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
   for (let polls = 0; !done(); polls++) {
     if (performance.now() > deadline) throw new Error(failure);
     await new Promise((r) => (polls < 20 ? setImmediate(r) : setTimeout(r, 1)));

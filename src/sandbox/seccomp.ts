@@ -3,7 +3,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { StratusError } from '../shared/errors.js';
-import { readOr } from './cgroups.js';
+import { pollUntil, readOr } from './cgroups.js';
 
 const run = promisify(execFile);
 
@@ -72,12 +72,6 @@ export function unfilteredProcess(rootPid: number): number | undefined {
 }
 
 /** Resolves once every process of the tree below `rootPid` has a seccomp filter; rejects after `timeoutMs`. */
-export async function untilFiltered(rootPid: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const unfiltered = unfilteredProcess(rootPid);
-    if (unfiltered === undefined) return;
-    if (Date.now() > deadline) throw new Error(`process ${unfiltered} has no seccomp filter`);
-    await new Promise((r) => setTimeout(r, 1));
-  }
+export function untilFiltered(rootPid: number, timeoutMs: number): Promise<void> {
+  return pollUntil(() => unfilteredProcess(rootPid) === undefined, timeoutMs, `a process of the tree of ${rootPid} has no seccomp filter`);
 }
