@@ -5,7 +5,7 @@ import type { Clock } from '../shared/clock.js';
 import type { StratusConfig } from '../shared/config.js';
 import type { Logger } from '../shared/log.js';
 import {
-  ChunkCache, FunctionFiles, LazyImageMounts, LocalWorkerAgent, removeStaleRunDirs, SnapshotCache, ZipCodeMounts, type CodeSource, type FunctionLogSink,
+  ChunkCache, FunctionFiles, LazyImageMounts, LocalWorkerAgent, openRunRoot, removeStaleRunDirs, SnapshotCache, ZipCodeMounts, type CodeSource, type FunctionLogSink,
 } from '../worker/index.js';
 
 export interface HostWorker {
@@ -63,6 +63,7 @@ export async function startHostWorker(config: StratusConfig, opts: { id: string;
     region: config.identity.region,
     nodePath: config.sandbox.nodePath,
     pythonPath: config.sandbox.pythonPath,
+    runRoot: await openRunRoot(opts.log.child({ component: 'worker' })),
     driver: config.sandbox.driver === 'gvisor' && gvisor ? gvisor : bubblewrap,
     gvisorDriver: gvisor,
     snapshotCache,

@@ -1,6 +1,6 @@
 export type { EnvironmentOptions, EnvironmentReport, WorkerAgent, WorkerStatus } from './agent.js';
 export { LocalWorkerAgent, type LocalWorkerDeps } from './local-agent.js';
-export { removeStaleRunDirs } from './run-root.js';
+export { openRunRoot, removeStaleRunDirs, type RunRoot } from './run-root.js';
 export { FunctionFiles, ZipCodeMounts, type TaskFiles } from './code-cache.js';
 export { ChunkCache, type ChunkCacheStats, type ChunkSource } from './chunk-cache.js';
 export { LazyImageMounts } from './image-mounts.js';

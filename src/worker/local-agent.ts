@@ -14,7 +14,7 @@ import { Environment, type FunctionLogSink } from './environment.js';
 import type { Invocation, InvocationResult } from './invocation.js';
 import { RuntimeApiServer } from './runtime-api.js';
 import { launchFor } from './runtimes.js';
-import { openRunRoot, type RunRoot } from './run-root.js';
+import type { RunRoot } from './run-root.js';
 import type { LogLimits } from './log-budget.js';
 import { packSnapshot, SnapshotBoot, type SnapshotCache } from './snapshots.js';
 
@@ -24,6 +24,8 @@ export interface LocalWorkerDeps {
   region: string;
   nodePath: string;
   pythonPath: string;
+  /** The run directory: control directories, stems' task dirs, the runtime clients (closed by shutdown). */
+  runRoot: RunRoot;
   /** The installation's sandbox driver. */
   driver: SandboxDriver;
   /** The gVisor driver, for functions tagged stratus:sandbox=gvisor (absent: this worker has none). */
@@ -75,9 +77,6 @@ export class LocalWorkerAgent implements WorkerAgent {
   private readonly slots = new Map<string, Slot>();
   private readonly cachedCode = new Set<string>();
   private readonly lostListeners: ((envId: string) => void)[] = [];
-  private runDir: Promise<RunRoot> | undefined;
-  /** The run directory once open (every sandbox's control directory is made in it first). */
-  private openRun: RunRoot | undefined;
   private readonly bootGate: BootGate;
   private readonly stems: Slot[] = [];
   private stemsBooting = 0;
@@ -139,7 +138,7 @@ export class LocalWorkerAgent implements WorkerAgent {
     if (wantsNetwork(fn)) throw new StratusError('SnapshotFailed', 'A sandbox with outbound network (tag stratus:network=outbound) cannot be checkpointed');
     if (fn.image) throw new StratusError('SnapshotFailed', 'Stratus SnapStart does not support container image functions yet');
     const id = randomUUID();
-    const controlDir = join((await this.runRoot()).path, id.slice(0, 12));
+    const controlDir = join(this.deps.runRoot.path, id.slice(0, 12));
     await mkdir(controlDir, { mode: 0o755 });
     const boot = new SnapshotBoot();
     const api = new RuntimeApiServer(join(controlDir, 'runtime.sock'), boot, MAX_RESPONSE_BYTES);
@@ -189,7 +188,7 @@ export class LocalWorkerAgent implements WorkerAgent {
 
   /** A slot for a new environment: its control directory, Environment and Runtime API socket. */
   private async openSlot(id: string, fn: FunctionVersion, initType: InitType, extra: { stemTaskDir?: string; restored?: boolean }): Promise<{ slot: Slot; booted: () => void }> {
-    const controlDir = join((await this.runRoot()).path, id.slice(0, 12));
+    const controlDir = join(this.deps.runRoot.path, id.slice(0, 12));
     await mkdir(controlDir, { mode: 0o755 });
     const booted = await this.bootGate.enter();
     const slot = { id, controlDir, memoryMb: fn.memoryMb, stemTaskDir: extra.stemTaskDir } as Slot;
@@ -250,10 +249,9 @@ export class LocalWorkerAgent implements WorkerAgent {
   }
 
   private launchContext(id: string, fn: FunctionVersion, initType: InitType | 'snap-start') {
-    if (!this.openRun) throw new StratusError('Internal', 'the run directory is not open');
     return {
       region: this.deps.region,
-      files: this.openRun.files,
+      files: this.deps.runRoot.files,
       nodePath: this.deps.nodePath,
       pythonPath: this.deps.pythonPath,
       runtimeApiHost: '127.0.0.1',
@@ -298,7 +296,7 @@ export class LocalWorkerAgent implements WorkerAgent {
       this.stemsBooting++;
       const id = randomUUID();
       void (async () => {
-        const taskDir = join((await this.runRoot()).path, `${id.slice(0, 12)}-task`);
+        const taskDir = join(this.deps.runRoot.path, `${id.slice(0, 12)}-task`);
         await mkdir(taskDir, { mode: 0o755 });
         const slot = await this.boot(id, stemFunction(pool.memoryMb), 'on-demand', taskDir);
         if (this.closing) await this.destroyEnvironment(id);
@@ -379,12 +377,7 @@ export class LocalWorkerAgent implements WorkerAgent {
     this.closing = true;
     this.stems.length = 0;
     await Promise.all([...this.slots.keys()].map((id) => this.destroyEnvironment(id)));
-    if (this.runDir) await (await this.runDir).close();
-  }
-
-  private runRoot(): Promise<RunRoot> {
-    this.runDir ??= openRunRoot(this.deps.log).then((root) => (this.openRun = root));
-    return this.runDir;
+    await this.deps.runRoot.close();
   }
 }
 
