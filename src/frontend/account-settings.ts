@@ -15,7 +15,7 @@ const TOTAL_CODE_SIZE = 80_530_636_800;
 /** GetAccountSettings: limits from this installation's configuration, usage from the registry. */
 export function accountSettingsRoutes(deps: AccountSettingsDeps): Route[] {
   return [{
-    method: 'GET', pattern: /^\/2016-08-19\/account-settings\/?$/, maxBodyBytes: 1024 * 1024,
+    method: 'GET', pattern: /^\/2016-08-19\/account-settings\/?$/, body: 1024 * 1024,
     tooLargeMessage: 'Request must be smaller than 1048576 bytes for the GetAccountSettings operation', sigv4: true,
     handle: () => {
       const functions = deps.registry.list();

@@ -18,7 +18,7 @@ const PAGE = 50;
 
 /** CreateAlias, GetAlias, ListAliases, UpdateAlias, DeleteAlias (registry/aliases.ts keeps them). */
 export function aliasRoutes(deps: AliasRoutesDeps): Route[] {
-  const limits = { maxBodyBytes: 1024 * 1024, tooLargeMessage: 'Request must be smaller than 1048576 bytes for the alias operation', sigv4: true };
+  const limits = { body: 1024 * 1024, tooLargeMessage: 'Request must be smaller than 1048576 bytes for the alias operation', sigv4: true };
   const { registry } = deps;
   const arn = (name: string, alias: string) => registry.qualifiedArn(name, alias);
   return [

@@ -27,20 +27,20 @@ const FORBIDDEN: ApiResponse = { status: 403, body: { message: 'bad cluster toke
 export function clusterRoutes(deps: ClusterRoutesDeps): Route[] {
   const base = CLUSTER_API.replaceAll('/', '\\/');
   return [
-    { method: 'POST', pattern: new RegExp(`^${base}/workers$`), maxBodyBytes: 1024 * 1024, tooLargeMessage: 'too large', sigv4: false,
+    { method: 'POST', pattern: new RegExp(`^${base}/workers$`), body: 1024 * 1024, tooLargeMessage: 'too large', sigv4: false,
       handle: (req) => heartbeat(deps, req) },
-    { method: 'GET', pattern: new RegExp(`^${base}/code/([0-9a-f]{64})$`), maxBodyBytes: 0, tooLargeMessage: '', sigv4: false,
+    { method: 'GET', pattern: new RegExp(`^${base}/code/([0-9a-f]{64})$`), body: 0, tooLargeMessage: '', sigv4: false,
       handle: async (req) => {
         if (!bearerMatches(header(req.headers, 'authorization'), deps.token)) return FORBIDDEN;
         const bytes = await deps.code.get({ sha256: req.params[0] ?? '', size: Number(req.query.get('size') ?? 0) });
         return { status: 200, body: bytes, headers: { 'content-type': 'application/zip' } };
       } },
-    { method: 'GET', pattern: new RegExp(`^${base}/chunks/([0-9a-f]{64})$`), maxBodyBytes: 0, tooLargeMessage: '', sigv4: false,
+    { method: 'GET', pattern: new RegExp(`^${base}/chunks/([0-9a-f]{64})$`), body: 0, tooLargeMessage: '', sigv4: false,
       handle: async (req) => {
         if (!bearerMatches(header(req.headers, 'authorization'), deps.token)) return FORBIDDEN;
         return { status: 200, body: await deps.chunks.getChunk(req.params[0] ?? ''), headers: { 'content-type': 'application/octet-stream' } };
       } },
-    { method: 'GET', pattern: new RegExp(`^${base}/images/(sha256:[0-9a-f]{64})$`), maxBodyBytes: 0, tooLargeMessage: '', sigv4: false,
+    { method: 'GET', pattern: new RegExp(`^${base}/images/(sha256:[0-9a-f]{64})$`), body: 0, tooLargeMessage: '', sigv4: false,
       handle: async (req) => {
         if (!bearerMatches(header(req.headers, 'authorization'), deps.token)) return FORBIDDEN;
         const manifest = await deps.chunks.getImage(req.params[0] ?? '');

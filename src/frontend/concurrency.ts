@@ -11,7 +11,7 @@ export interface ConcurrencyRoutesDeps {
   minUnreserved: number;
 }
 
-const SMALL = { maxBodyBytes: 1024 * 1024, tooLargeMessage: 'Request must be smaller than 1048576 bytes', sigv4: true } as const;
+const SMALL = { body: 1024 * 1024, tooLargeMessage: 'Request must be smaller than 1048576 bytes', sigv4: true } as const;
 
 /** PutFunctionConcurrency, GetFunctionConcurrency, DeleteFunctionConcurrency. */
 export function concurrencyRoutes(deps: ConcurrencyRoutesDeps): Route[] {

@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http';
+import type { HttpResponse } from '../shared/http-server.js';
 import { StratusError, type ErrorCode } from '../shared/errors.js';
 import type { VerifyFailureCode } from './sigv4.js';
 
@@ -44,28 +44,21 @@ const AUTH_WIRE: Record<VerifyFailureCode, Wire> = {
   SignatureExpired: { type: 'InvalidSignatureException', status: 403 },
 };
 
-export function sendError(res: ServerResponse, requestId: string, err: unknown): number {
+/** The reply for a thrown error: Lambda's type, status and body for its code. */
+export function errorResponse(err: unknown): HttpResponse {
   const e = err instanceof StratusError ? err : new StratusError('Internal', 'An internal error occurred.', { cause: err });
   const wire = WIRE[e.code];
   const message = e.code === 'Internal' ? 'An internal error occurred.' : e.message;
   const body: Record<string, string> = { ...e.details };
   if (wire.typed) body.Type = wire.status < 500 ? 'User' : 'Service';
   body[wire.capital ? 'Message' : 'message'] = message;
-  send(res, requestId, wire, body);
-  return wire.status;
+  return reply(wire, body);
 }
 
-export function sendAuthError(res: ServerResponse, requestId: string, code: VerifyFailureCode, message: string): void {
-  send(res, requestId, AUTH_WIRE[code], { message });
+export function authErrorResponse(code: VerifyFailureCode, message: string): HttpResponse {
+  return reply(AUTH_WIRE[code], { message });
 }
 
-function send(res: ServerResponse, requestId: string, wire: Wire, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(wire.status, {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(text),
-    'x-amzn-requestid': requestId,
-    'x-amzn-errortype': wire.type,
-  });
-  res.end(text);
+function reply(wire: Wire, body: unknown): HttpResponse {
+  return { status: wire.status, body, headers: { 'content-type': 'application/json', 'x-amzn-errortype': wire.type } };
 }

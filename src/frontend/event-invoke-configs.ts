@@ -13,7 +13,7 @@ export interface EventInvokeConfigRoutesDeps {
 
 const PATH = /^\/2019-09-25\/functions\/([^/]+)\/event-invoke-config\/?$/;
 const LIST_PATH = /^\/2019-09-25\/functions\/([^/]+)\/event-invoke-config\/list\/?$/;
-const SMALL = { maxBodyBytes: 1024 * 1024, tooLargeMessage: 'Request must be smaller than 1048576 bytes', sigv4: true } as const;
+const SMALL = { body: 1024 * 1024, tooLargeMessage: 'Request must be smaller than 1048576 bytes', sigv4: true } as const;
 const PAGE = 50;
 const DESTINATION_PATTERN = '^$|arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\\-])+:([a-z]{2}((-gov)|(-iso(b?)))?-[a-z]+-\\d{1})?:(\\d{12})?:(.*)';
 const DESTINATION = /^$|^arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9-])+:([a-z]{2}((-gov)|(-iso(b?)))?-[a-z]+-\d{1})?:(\d{12})?:(.*)$/;

@@ -32,7 +32,7 @@ const PAGE = 50;
 
 /** Create/Get/Update/Delete/ListFunctionUrlConfig(s) (registry/function-urls.ts keeps them). */
 export function functionUrlRoutes(deps: FunctionUrlRoutesDeps): Route[] {
-  const limits = { maxBodyBytes: 1024 * 1024, tooLargeMessage: 'Request must be smaller than 1048576 bytes for the function URL operation', sigv4: true };
+  const limits = { body: 1024 * 1024, tooLargeMessage: 'Request must be smaller than 1048576 bytes for the function URL operation', sigv4: true };
   return [
     { method: 'POST', pattern: URL_CONFIG, ...limits, handle: (req) => create(deps, req) },
     { method: 'GET', pattern: URL_CONFIG, ...limits, handle: (req) => {

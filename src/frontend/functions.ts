@@ -41,9 +41,9 @@ export function functionRoutes(deps: FunctionRoutesDeps): Route[] {
     const { fn, arn } = deps.registry.describe(ref.name, qualifierOf(ref, req.query));
     return { fn, config: functionConfiguration(fn, arn, deps.region) };
   };
-  const small = { maxBodyBytes: 1024 * 1024, tooLargeMessage: tooLarge('function'), sigv4: true };
+  const small = { body: 1024 * 1024, tooLargeMessage: tooLarge('function'), sigv4: true };
   return [
-    { method: 'POST', pattern: re(`${BASE}/?`), maxBodyBytes: bodyLimit, tooLargeMessage: tooLarge('CreateFunction'), sigv4: true,
+    { method: 'POST', pattern: re(`${BASE}/?`), body: bodyLimit, tooLargeMessage: tooLarge('CreateFunction'), sigv4: true,
       handle: async (req) => ({ status: 201, body: await create(deps, req, config) }) },
     { method: 'GET', pattern: re(`${BASE}/?`), ...small, handle: (req) => list(deps, req, config) },
     { method: 'GET', pattern: re(`${BASE}/${NAME}/?`), ...small,
@@ -52,7 +52,7 @@ export function functionRoutes(deps: FunctionRoutesDeps): Route[] {
       handle: (req) => ({ status: 200, body: describe(req).config }) },
     { method: 'PUT', pattern: re(`${BASE}/${NAME}/configuration/?`), ...small,
       handle: async (req) => ({ status: 200, body: config(await updateConfiguration(deps, nameOf(req), req)) }) },
-    { method: 'PUT', pattern: re(`${BASE}/${NAME}/code/?`), maxBodyBytes: bodyLimit, tooLargeMessage: tooLarge('UpdateFunctionCode'), sigv4: true,
+    { method: 'PUT', pattern: re(`${BASE}/${NAME}/code/?`), body: bodyLimit, tooLargeMessage: tooLarge('UpdateFunctionCode'), sigv4: true,
       handle: async (req) => ({ status: 200, body: await updateCode(deps, nameOf(req), req, config) }) },
     { method: 'DELETE', pattern: re(`${BASE}/${NAME}/?`), ...small,
       handle: async (req) => {
@@ -60,7 +60,7 @@ export function functionRoutes(deps: FunctionRoutesDeps): Route[] {
         await deps.registry.delete(ref.name, qualifierOf(ref, req.query));
         return { status: 204 };
       } },
-    { method: 'GET', pattern: /^\/_stratus\/code\/([0-9a-f]{64})$/, maxBodyBytes: 0, tooLargeMessage: '', sigv4: false,
+    { method: 'GET', pattern: /^\/_stratus\/code\/([0-9a-f]{64})$/, body: 0, tooLargeMessage: '', sigv4: false,
       handle: (req) => downloadCode(deps, req) },
   ];
 }

@@ -20,7 +20,7 @@ export function invocationRoutes(deps: InvocationRoutesDeps): Route[] {
     {
       method: 'POST',
       pattern: /^\/2015-03-31\/functions\/([^/]+)\/invocations\/?$/,
-      maxBodyBytes: deps.maxSyncPayloadBytes,
+      body: deps.maxSyncPayloadBytes,
       tooLargeMessage: `Request must be smaller than ${deps.maxSyncPayloadBytes} bytes for the InvokeFunction operation`,
       sigv4: true,
       handle: (req) => invoke(deps, req),

@@ -14,7 +14,7 @@ export interface ProvisionedRoutesDeps {
 }
 
 const PATH = /^\/2019-09-30\/functions\/([^/]+)\/provisioned-concurrency\/?$/;
-const SMALL = { maxBodyBytes: 1024 * 1024, tooLargeMessage: 'Request must be smaller than 1048576 bytes', sigv4: true } as const;
+const SMALL = { body: 1024 * 1024, tooLargeMessage: 'Request must be smaller than 1048576 bytes', sigv4: true } as const;
 
 /** Put/Get/Delete/ListProvisionedConcurrencyConfig(s). */
 export function provisionedConcurrencyRoutes(deps: ProvisionedRoutesDeps): Route[] {

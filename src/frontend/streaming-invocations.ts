@@ -18,7 +18,7 @@ export function streamingInvocationRoutes(deps: StreamingInvocationRoutesDeps): 
   return [{
     method: 'POST',
     pattern: /^\/2021-11-15\/functions\/([^/]+)\/response-streaming-invocations\/?$/,
-    maxBodyBytes: deps.maxPayloadBytes,
+    body: deps.maxPayloadBytes,
     tooLargeMessage: `Request must be smaller than ${deps.maxPayloadBytes} bytes for the InvokeWithResponseStream operation`,
     sigv4: true,
     handle: (req) => invokeStreaming(deps, req),

@@ -16,7 +16,7 @@ const RESOURCE_PATTERN = 'arn:(aws[a-zA-Z-]*):lambda:(eusc-)?[a-z]{2}((-gov)|(-i
  * the function's environments (tags may change how its sandboxes are built).
  */
 export function tagRoutes(deps: TagRoutesDeps): Route[] {
-  const limits = { maxBodyBytes: 1024 * 1024, tooLargeMessage: 'Request must be smaller than 1048576 bytes for the tag operation', sigv4: true };
+  const limits = { body: 1024 * 1024, tooLargeMessage: 'Request must be smaller than 1048576 bytes for the tag operation', sigv4: true };
   const { registry } = deps;
   return [
     { method: 'GET', pattern: TAGS, ...limits, handle: (req) => ({ status: 200, body: { Tags: registry.get(functionOf(req)).tags ?? {} } }) },

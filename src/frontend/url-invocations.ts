@@ -25,7 +25,7 @@ export function urlInvocationRoutes(deps: UrlInvocationDeps): Route[] {
   return [{
     method: '*',
     pattern: new RegExp(`^${URL_PREFIX}([^/]+)(/.*)?$`),
-    maxBodyBytes: deps.maxPayloadBytes,
+    body: deps.maxPayloadBytes,
     tooLargeMessage: `Request must be smaller than ${deps.maxPayloadBytes} bytes for the function URL`,
     sigv4: false,
     handle: (req) => serve(deps, req),

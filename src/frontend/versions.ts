@@ -14,7 +14,7 @@ const PAGE = 50;
 
 /** PublishVersion and ListVersionsByFunction (the registry module of the same name keeps them). */
 export function versionRoutes(deps: VersionRoutesDeps): Route[] {
-  const limits = { maxBodyBytes: 1024 * 1024, tooLargeMessage: 'Request must be smaller than 1048576 bytes for the PublishVersion operation', sigv4: true };
+  const limits = { body: 1024 * 1024, tooLargeMessage: 'Request must be smaller than 1048576 bytes for the PublishVersion operation', sigv4: true };
   return [
     { method: 'POST', pattern: VERSIONS, ...limits, handle: (req) => publish(deps, req) },
     { method: 'GET', pattern: VERSIONS, ...limits, handle: (req) => list(deps, req) },

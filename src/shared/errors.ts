@@ -31,6 +31,37 @@ export type ErrorCode =
   | 'InvalidConfig'
   | 'Internal';
 
+/** Who caused an error: the caller's request (`user`) or Stratus itself (`platform`). */
+export type Blame = 'user' | 'platform';
+
+/**
+ * Each code's nature: who is to blame, and whether the same request may succeed if tried again
+ * (later, or elsewhere). Callers branch on these, never on HTTP statuses or message text.
+ */
+const NATURE: Record<ErrorCode, { blame: Blame; retryable: boolean }> = {
+  ResourceNotFound: { blame: 'user', retryable: false },
+  ResourceConflict: { blame: 'user', retryable: false },
+  PreconditionFailed: { blame: 'user', retryable: false },
+  ProvisionedConcurrencyConfigNotFound: { blame: 'user', retryable: false },
+  InvalidParameterValue: { blame: 'user', retryable: false },
+  Validation: { blame: 'user', retryable: false },
+  InvalidRequestContent: { blame: 'user', retryable: false },
+  RequestTooLarge: { blame: 'user', retryable: false },
+  InvalidZipFile: { blame: 'user', retryable: false },
+  CodeStorageExceeded: { blame: 'user', retryable: false },
+  TooManyRequests: { blame: 'user', retryable: true },
+  Forbidden: { blame: 'user', retryable: false },
+  ServiceUnavailable: { blame: 'platform', retryable: true },
+  SandboxCreateFailed: { blame: 'platform', retryable: false },
+  SnapshotFailed: { blame: 'platform', retryable: false },
+  WorkerUnavailable: { blame: 'platform', retryable: true },
+  Fenced: { blame: 'platform', retryable: true },
+  NotLeader: { blame: 'platform', retryable: true },
+  JournalUnavailable: { blame: 'platform', retryable: true },
+  InvalidConfig: { blame: 'platform', retryable: false },
+  Internal: { blame: 'platform', retryable: false },
+};
+
 export class StratusError extends Error {
   readonly code: ErrorCode;
   /** Extra fields a wire mapping may need (e.g. a throttling Reason). */
@@ -42,6 +73,46 @@ export class StratusError extends Error {
     this.code = code;
     this.details = opts.details ?? {};
   }
+
+  get blame(): Blame {
+    return NATURE[this.code].blame;
+  }
+
+  get retryable(): boolean {
+    return NATURE[this.code].retryable;
+  }
+}
+
+/** An error as it crosses Stratus's internal APIs: nothing of it is lost on the way. */
+export interface WireError {
+  code: ErrorCode;
+  message: string;
+  details: Record<string, string>;
+  blame: Blame;
+  retryable: boolean;
+}
+
+/** The wire form of any thrown value (what is not a StratusError is `Internal`). */
+export function toWireError(err: unknown): WireError {
+  const e = isStratusError(err) ? err : new StratusError('Internal', errorMessage(err), { cause: err });
+  return { code: e.code, message: e.message, details: { ...e.details }, blame: e.blame, retryable: e.retryable };
+}
+
+/** The StratusError a wire error stands for; anything unrecognisable is `Internal`. */
+export function fromWireError(wire: unknown, fallbackMessage: string): StratusError {
+  const w = (typeof wire === 'object' && wire !== null ? wire : {}) as Partial<WireError>;
+  const code = typeof w.code === 'string' && w.code in NATURE ? w.code : 'Internal';
+  const details = typeof w.details === 'object' && w.details !== null ? w.details : {};
+  return new StratusError(code, typeof w.message === 'string' ? w.message : fallbackMessage, { details });
+}
+
+/** The HTTP status an internal API answers an error with (for people reading traffic; clients read the body). */
+export function wireStatus(code: ErrorCode): number {
+  if (code === 'ResourceNotFound') return 404;
+  if (code === 'TooManyRequests') return 429;
+  if (code === 'RequestTooLarge') return 413;
+  if (NATURE[code].blame === 'user') return 400;
+  return NATURE[code].retryable ? 503 : 500;
 }
 
 export function isStratusError(e: unknown): e is StratusError {

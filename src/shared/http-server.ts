@@ -1,0 +1,213 @@
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { rm } from 'node:fs/promises';
+import { StratusError } from './errors.js';
+import type { Logger } from './log.js';
+import { closeNow, listenOn, readBody } from './http.js';
+
+/**
+ * The one HTTP core every Stratus API is served by (the Lambda API, the Runtime API, the worker
+ * API, the assignment API): it matches routes, bounds and reads bodies, authenticates, writes
+ * replies (JSON, bytes or a stream with back-pressure) and turns thrown errors into replies.
+ * An API is a list of routes that only translate between HTTP and its component.
+ */
+export interface HttpRequest {
+  method: string;
+  /** Capture groups of the route's pattern, in order ('' for one that did not match). */
+  params: string[];
+  query: URLSearchParams;
+  headers: IncomingHttpHeaders;
+  /** The whole body (empty for a route that takes the body as a stream). */
+  body: Buffer;
+  /** Routes with `body: 'stream'`: the request itself, not yet read. */
+  stream: IncomingMessage;
+  requestId: string;
+  /** Base URL this request reached (for links such as code locations). */
+  origin: string;
+  /** Path and query exactly as received, still percent-encoded (signature checks). */
+  rawUrl: string;
+  /** Address of the client's end of the connection. */
+  sourceIp: string;
+}
+
+export interface HttpResponse {
+  status: number;
+  /** JSON-serialised unless it is a Buffer or a StreamedBody; absent: the status alone. */
+  body?: unknown;
+  headers?: Record<string, string | string[]>;
+}
+
+/** A body written as it is produced (chunked); `cancel` is called if the client goes away. */
+export interface StreamedBody {
+  chunks: AsyncIterable<Buffer>;
+  cancel(): void;
+}
+
+export function isStreamedBody(body: unknown): body is StreamedBody {
+  return typeof body === 'object' && body !== null && 'chunks' in body && 'cancel' in body;
+}
+
+export interface HttpRoute {
+  /** An HTTP method, or '*' for any. */
+  method: string;
+  pattern: RegExp;
+  /** Largest request body accepted, in bytes, or 'stream' to hand the unread request to the route. */
+  body: number | 'stream';
+  /** Error to give when the body is larger than allowed. */
+  tooLargeMessage?: string;
+  handle(req: HttpRequest): Promise<HttpResponse> | HttpResponse;
+}
+
+export interface HttpServerOptions<R extends HttpRoute> {
+  routes: readonly R[];
+  log: Logger;
+  /** What a request that matches no route gets. */
+  notFound(method: string, path: string): HttpResponse;
+  /** How a thrown error (a StratusError, or anything else) is answered. */
+  errorReply(err: unknown, req: { requestId: string }): HttpResponse;
+  /** Checked once the body is read, before the route runs; a response refuses the request. */
+  authenticate?(route: R, req: HttpRequest): HttpResponse | undefined;
+  /** A new request id (default: none, ''). */
+  requestId?(): string;
+  /** Headers added to every reply, e.g. the request id. */
+  replyHeaders?(requestId: string): Record<string, string>;
+  keepAliveTimeoutMs?: number;
+  /** Connections beyond this are closed at once. */
+  maxConnections?: number;
+}
+
+export class HttpServer<R extends HttpRoute = HttpRoute> {
+  private readonly server: Server;
+  private socketPath: string | undefined;
+
+  constructor(private readonly opts: HttpServerOptions<R>) {
+    this.server = createServer({ keepAliveTimeout: opts.keepAliveTimeoutMs ?? 60_000, requestTimeout: 0 }, (req, res) => this.handle(req, res));
+    if (opts.maxConnections !== undefined) this.server.maxConnections = opts.maxConnections;
+  }
+
+  listen(host: string, port: number): Promise<AddressInfo> {
+    return listenOn(this.server, host, port);
+  }
+
+  /** Listens on a Unix socket (replacing a stale one). */
+  async listenOnSocket(path: string): Promise<void> {
+    await rm(path, { force: true });
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(path, () => resolve());
+    });
+    this.socketPath = path;
+  }
+
+  async close(): Promise<void> {
+    await closeNow(this.server);
+    if (this.socketPath) await rm(this.socketPath, { force: true });
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const requestId = this.opts.requestId?.() ?? '';
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const method = req.method ?? 'GET';
+    const match = this.match(method, url.pathname);
+    if (!match) return this.reply(res, requestId, this.opts.notFound(method, url.pathname));
+    const { route, params } = match;
+    const request: HttpRequest = {
+      method, params, query: url.searchParams, headers: req.headers, body: EMPTY, stream: req, requestId,
+      origin: `http://${req.headers.host ?? 'localhost'}`, rawUrl: req.url ?? '/', sourceIp: req.socket.remoteAddress ?? '',
+    };
+    if (route.body === 'stream') return void this.run(route, request, res);
+    const limit = route.body;
+    const tooLarge = () => this.fail(res, request, new StratusError('RequestTooLarge', route.tooLargeMessage ?? `Request must be smaller than ${limit} bytes`));
+    if (Number(req.headers['content-length'] ?? 0) > limit) return tooLarge();
+    readBody(req, limit).then(
+      (body) => {
+        if (!body) return tooLarge();
+        request.body = body;
+        return this.run(route, request, res);
+      },
+      (err: unknown) => this.fail(res, request, err),
+    );
+  }
+
+  private match(method: string, path: string): { route: R; params: string[] } | undefined {
+    for (const route of this.opts.routes) {
+      if (route.method !== method && route.method !== '*') continue;
+      const m = route.pattern.exec(path);
+      if (m) return { route, params: m.slice(1).map((p) => p ?? '') };
+    }
+    return undefined;
+  }
+
+  private async run(route: R, req: HttpRequest, res: ServerResponse): Promise<void> {
+    let out: HttpResponse;
+    try {
+      out = this.opts.authenticate?.(route, req) ?? (await route.handle(req));
+    } catch (err) {
+      return this.fail(res, req, err);
+    }
+    if (!isStreamedBody(out.body)) return this.reply(res, req.requestId, out);
+    try {
+      await writeStreamed(res, this.headers(req.requestId, out), out.status, out.body);
+    } catch (err) {
+      this.opts.log.error({ err, requestId: req.requestId }, 'streamed response failed');
+      res.destroy();
+    }
+  }
+
+  private fail(res: ServerResponse, req: { requestId: string; rawUrl: string }, err: unknown): void {
+    const out = this.opts.errorReply(err, req);
+    if (out.status >= 500) this.opts.log.error({ err, requestId: req.requestId, url: req.rawUrl }, 'request failed');
+    this.reply(res, req.requestId, out);
+  }
+
+  private headers(requestId: string, out: HttpResponse): Record<string, string | string[]> {
+    const extra = this.opts.replyHeaders?.(requestId);
+    return extra ? { ...extra, ...out.headers } : { ...out.headers };
+  }
+
+  private reply(res: ServerResponse, requestId: string, out: HttpResponse): void {
+    if (res.headersSent) return void res.destroy();
+    const body = out.body === undefined ? undefined : Buffer.isBuffer(out.body) ? out.body : Buffer.from(JSON.stringify(out.body));
+    const headers: Record<string, string | number | string[]> = this.headers(requestId, out);
+    if (body) {
+      headers['content-type'] ??= 'application/json';
+      headers['content-length'] = body.length;
+    }
+    res.writeHead(out.status, headers);
+    res.end(body);
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** Writes chunks as they come, waiting for the client to take each one (back-pressure). */
+async function writeStreamed(res: ServerResponse, headers: Record<string, string | string[]>, status: number, body: StreamedBody): Promise<void> {
+  res.writeHead(status, headers);
+  res.flushHeaders();
+  let gone = false;
+  res.once('close', () => {
+    if (res.writableFinished) return;
+    gone = true;
+    body.cancel();
+  });
+  try {
+    for await (const chunk of body.chunks) {
+      if (gone) break;
+      if (!res.write(chunk)) await drainedOrClosed(res);
+    }
+  } finally {
+    res.end();
+  }
+}
+
+function drainedOrClosed(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
