@@ -73,7 +73,7 @@ export class ImageImporter {
         await this.client.blobToFile(ref, layer, file);
         files.push(file);
       }
-      const started = Date.now();
+      const started = performance.now();
       await flattenLayers(files, rootfs, work, { maxUncompressedBytes: this.opts.maxUncompressedBytes, uri: ref.uri, bwrapPath: this.opts.bwrapPath });
       await Promise.all(files.map((f) => rm(f, { force: true })));
       const image = join(work, 'image.erofs');
@@ -82,7 +82,7 @@ export class ImageImporter {
       const chunked = await storeChunks(image, this.opts.chunks);
       const manifest: ImageManifest = { digest: pulled.digest, size: chunked.size, chunkSize: CHUNK_SIZE, chunks: chunked.chunks, config };
       await this.opts.chunks.putImage(manifest);
-      this.opts.log.info({ image: ref.uri, digest: pulled.digest, bytes: chunked.size, chunks: chunked.chunks.length, newChunks: chunked.newChunks, ms: Date.now() - started }, 'image imported');
+      this.opts.log.info({ image: ref.uri, digest: pulled.digest, bytes: chunked.size, chunks: chunked.chunks.length, newChunks: chunked.newChunks, ms: Math.round(performance.now() - started) }, 'image imported');
       return { manifest, newChunks: chunked.newChunks, newBytes: chunked.newBytes };
     } finally {
       await rm(work, { recursive: true, force: true });
