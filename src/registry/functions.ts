@@ -180,10 +180,7 @@ export class FunctionRegistry {
     return this.documents.replace(name, (latest) => ({ ...latest, ...patch, ...this.stamp() }), '$LATEST');
   }
 
-  /**
-   * PublishVersion: snapshots $LATEST as the next version number. Nothing changed since the last
-   * publish: that version is returned again. $LATEST gets a new RevisionId, as in Lambda.
-   */
+  /** PublishVersion (see publishing.ts): the next version number, or the last one if nothing changed. */
   async publish(name: string, opts: PublishOptions = {}): Promise<PublishedVersion> {
     return publishVersion({
       documents: this.documents, versions: this.versions, now: () => this.deps.clock.now(),
