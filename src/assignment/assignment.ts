@@ -7,15 +7,14 @@ import type { AssignmentConfig } from '../shared/config.js';
 import { StratusError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import type { WorkerAgent } from '../worker/index.js';
-import { EnvironmentTable, type AssignmentLogEntry, type CreatedEntry, type EnvironmentEntry } from './environments.js';
+import { AssignmentLogWriter } from './assignment-log.js';
+import { CapacityQueue } from './capacity-queue.js';
 import type { ConcurrencyLimiter } from './concurrency-limiter.js';
+import type { CreatedEntry, EnvironmentEntry, EnvironmentTable } from './environments.js';
+import { IdlePool, leastRecentlyUsedIdle } from './idle-pool.js';
+import { ProvisionedConcurrency } from './provisioned.js';
 import { ScalingRate } from './scaling-rate.js';
-
-interface Waiter {
-  key: string;
-  wake(lease: Lease | undefined): void;
-  fail(err: Error): void;
-}
+import { destroyUnknown, surveyWorkers, TakeoverGrace } from './takeover.js';
 
 /** An environment handed to one invocation; give it back with `release`. */
 export interface Lease {
@@ -47,38 +46,40 @@ export interface AssignmentDeps {
 }
 
 /**
- * Knows every execution environment: hands out idle warm ones, creates new ones through
- * placement, reclaims idle ones after the keep-alive. Warm acquire/release touch only memory;
- * the journal is written when an environment is created or destroyed.
+ * Knows every execution environment: hands out idle warm ones (`IdlePool`), creates new ones
+ * through placement (waiting in the `CapacityQueue` when no worker has room), keeps provisioned
+ * ones topped up (`ProvisionedConcurrency`), reclaims idle ones after the keep-alive. Warm
+ * acquire/release touch only memory; the journal is written (`AssignmentLogWriter`) when an
+ * environment is created or destroyed.
  */
 export class AssignmentService implements Assigner {
   private readonly envs = new Map<string, EnvironmentEntry>();
-  /** Idle environments per key, most recently used last. */
-  private readonly idle = new Map<string, string[]>();
-  private sweepTimer: TimerHandle | undefined;
-  /** Provisioned concurrency targets per environment key. */
-  private readonly provisionTargets = new Map<string, { fn: FunctionVersion; count: number }>();
-  /** Cold starts waiting for room on a worker, oldest first. */
-  private readonly waiters: Waiter[] = [];
-
+  private readonly idle = new IdlePool();
+  private readonly capacity: CapacityQueue<Lease>;
+  private readonly provisioned: ProvisionedConcurrency;
+  private readonly journal: AssignmentLogWriter;
   private readonly scaling: ScalingRate;
-  private appendsSinceSnapshot = 0;
-  /** When this service took over from a previous leader (-Infinity: it did not). */
-  private takenOverAtMs = -Infinity;
-  private compacting = false;
+  private readonly grace: TakeoverGrace;
+  private sweepTimer: TimerHandle | undefined;
 
   constructor(private readonly deps: AssignmentDeps) {
     this.scaling = new ScalingRate(deps.clock, deps.config.scalingBurst, deps.config.scalingWindowMs);
+    this.capacity = new CapacityQueue(deps.clock);
+    this.grace = new TakeoverGrace(deps.clock, deps.config.takeoverReleaseWaitMs);
+    this.journal = new AssignmentLogWriter({
+      log: deps.log, clock: deps.clock, logger: deps.logger, leadership: deps.leadership, compactEvery: deps.compactEvery,
+      live: () => this.envs.values(),
+    });
+    this.provisioned = new ProvisionedConcurrency({
+      environments: () => this.envs.values(),
+      startOne: (fn, key) => this.provisionOne(fn, key),
+      destroy: (env, reason) => void this.destroy(env, reason),
+    });
   }
 
-  /**
-   * One machine: the worker restarted with this process, so every environment the journal
-   * lists is gone; the log is compacted to an empty table. Then reaping starts.
-   */
+  /** One machine: environments a previous run left in the journal are closed. Then reaping starts. */
   async start(): Promise<void> {
-    const table = new EnvironmentTable();
-    await table.catchUp(this.deps.log);
-    if (table.seq > 0) await this.deps.log.compact({ seq: table.seq, state: [] });
+    await this.journal.closePreviousRun();
     this.scheduleSweep();
   }
 
@@ -89,42 +90,28 @@ export class AssignmentService implements Assigner {
    * never recorded are destroyed.
    */
   async takeOver(table: EnvironmentTable): Promise<void> {
-    const reports = await Promise.all(this.deps.placement.workers().map(async (worker) => {
-      try {
-        return { worker, envs: await worker.environments(this.deps.leadership?.epoch) };
-      } catch (err) {
-        this.deps.logger.warn({ err, worker: worker.id }, 'takeover: worker did not answer; its environments are written off');
-        return { worker, envs: [] };
-      }
-    }));
-    const onWorkers = new Map(reports.flatMap(({ worker, envs }) => envs.map((e) => [e.envId, { worker, busy: e.busy }] as const)));
-    for (const entry of table.live.values()) {
-      const found = onWorkers.get(entry.envId);
-      onWorkers.delete(entry.envId);
-      if (!found || found.worker.id !== entry.workerId) {
-        await this.append(this.destroyedEntry(entry.envId, 'gone at takeover'));
-        continue;
-      }
-      this.adopt(entry, found.busy);
+    const plan = await surveyWorkers(this.deps.placement.workers(), table, this.deps.leadership?.epoch, this.deps.logger);
+    for (const { entry, fate } of plan.recorded) {
+      if (fate === 'gone') await this.journal.destroyed(entry.envId, 'gone at takeover');
+      else this.adopt(entry, fate === 'busy');
     }
-    for (const [envId, { worker }] of onWorkers) await worker.destroyEnvironment(envId).catch(() => undefined);
-    this.takenOverAtMs = this.deps.clock.now();
+    for (const { worker, envId } of plan.strays) await worker.destroyEnvironment(envId).catch(() => undefined);
+    this.grace.begin();
     this.scheduleSweep();
   }
 
   /** A worker joined after takeover (or came back): environments it runs that no one knows go. */
   async workerJoined(worker: WorkerAgent): Promise<void> {
-    const envs = await worker.environments(this.deps.leadership?.epoch);
-    for (const { envId } of envs) if (!this.envs.has(envId)) await worker.destroyEnvironment(envId).catch(() => undefined);
+    await destroyUnknown(worker, this.deps.leadership?.epoch, (envId) => this.envs.has(envId));
   }
 
   /** The leadership ended: stop granting and forget the table (the environments live on). */
   abdicate(): void {
     this.sweepTimer?.cancel();
-    for (const waiter of this.waiters.splice(0)) waiter.fail(notLeader());
+    this.capacity.failAll(notLeader);
     this.envs.clear();
     this.idle.clear();
-    this.provisionTargets.clear();
+    this.provisioned.clear();
   }
 
   /** An environment for one invocation, counted against the concurrency limits until released. */
@@ -145,13 +132,13 @@ export class AssignmentService implements Assigner {
     const standing = this.deps.leadership?.standing() ?? 'held';
     if (standing === 'lost') throw notLeader();
     const key = environmentKey(fn);
-    const envId = this.idle.get(key)?.pop();
+    const envId = this.idle.pop(key);
     if (envId) {
       const env = this.envs.get(envId);
       const worker = env && this.deps.placement.worker(env.workerId);
       if (env && worker) {
         env.state = { kind: 'busy' };
-        return { envId, worker, cold: false, epoch: this.deps.leadership?.epoch };
+        return this.lease(envId, worker, false);
       }
     }
     if (standing === 'no-quorum') {
@@ -172,18 +159,15 @@ export class AssignmentService implements Assigner {
       void this.destroy(env, reusable ? 'retired' : 'failed');
       return;
     }
-    const waiting = this.waiters.findIndex((w) => w.key === env.key);
     const worker = this.deps.placement.worker(env.workerId);
-    if (waiting >= 0 && worker) {
+    const handed = worker !== undefined && this.capacity.handOver(env.key, () => {
       env.state = { kind: 'busy' };
-      this.waiters.splice(waiting, 1)[0]?.wake({ envId: env.id, worker, cold: false, epoch: this.deps.leadership?.epoch });
-      return;
-    }
+      return this.lease(env.id, worker, false);
+    });
+    if (handed) return;
     env.state = { kind: 'idle', sinceMs: this.deps.clock.now() };
-    const stack = this.idle.get(env.key) ?? [];
-    stack.push(env.id);
-    this.idle.set(env.key, stack);
-    this.wakeOne();
+    this.idle.push(env);
+    this.capacity.wakeOne();
   }
 
   /** A worker reports that an environment ended on its own: an idle one is dropped at once. */
@@ -204,9 +188,7 @@ export class AssignmentService implements Assigner {
    * change notice can arrive late, from another process, after they were created).
    */
   retire(functionName: string, version?: string, current?: string): void {
-    for (const [key, target] of this.provisionTargets) {
-      if (key !== current && target.fn.name === functionName && (version === undefined || target.fn.version === version)) this.provisionTargets.delete(key);
-    }
+    this.provisioned.retire(functionName, version, current);
     for (const env of this.envs.values()) {
       if (env.functionName !== functionName || (version !== undefined && env.version !== version) || env.key === current) continue;
       env.retired = true;
@@ -220,17 +202,17 @@ export class AssignmentService implements Assigner {
 
   async shutdown(): Promise<void> {
     this.sweepTimer?.cancel();
-    for (const waiter of this.waiters.splice(0)) waiter.fail(new StratusError('ServiceUnavailable', 'Stratus is shutting down.'));
+    this.capacity.failAll(() => new StratusError('ServiceUnavailable', 'Stratus is shutting down.'));
     await Promise.all([...this.envs.values()].map((env) => this.destroy(env, 'shutdown')));
   }
 
-  /** Reclaims environments idle for longer than the keep-alive. */
+  /** Reclaims environments idle for longer than the keep-alive; tops up provisioned concurrency. */
   sweep(): void {
     const cutoff = this.deps.clock.now() - this.deps.config.keepAliveMs;
     for (const env of this.envs.values()) {
       if (env.state.kind === 'idle' && !env.provisioned && env.state.sinceMs <= cutoff) void this.destroy(env, 'keep-alive expired');
     }
-    for (const key of this.provisionTargets.keys()) this.reconcile(key);
+    this.provisioned.reconcileAll();
   }
 
   /**
@@ -238,36 +220,22 @@ export class AssignmentService implements Assigner {
    * traffic (0 removes the target). They are topped up on every sweep if any is lost.
    */
   setProvisioned(fn: FunctionVersion, count: number): void {
-    const key = environmentKey(fn);
-    if (count > 0) this.provisionTargets.set(key, { fn, count });
-    else this.provisionTargets.delete(key);
-    this.reconcile(key);
+    this.provisioned.set(fn, count);
   }
 
   /** Provisioned environments that exist for this version now. */
   provisionedCount(fn: FunctionVersion): number {
-    const key = environmentKey(fn);
-    let n = 0;
-    for (const env of this.envs.values()) if (env.key === key && env.provisioned && env.state.kind !== 'initializing') n++;
-    return n;
+    return this.provisioned.count(fn);
   }
 
-  private reconcile(key: string): void {
-    const target = this.provisionTargets.get(key);
-    const mine = [...this.envs.values()].filter((e) => e.key === key && e.provisioned);
-    const wanted = target?.count ?? 0;
-    for (const extra of mine.slice(wanted)) {
-      if (extra.state.kind === 'idle') void this.destroy(extra, 'provisioned concurrency lowered');
-      else extra.provisioned = false;
-    }
-    for (let i = mine.length; target && i < wanted; i++) {
-      const worker = this.placeEvicting(target.fn);
-      if (!worker) break;
-      this.boot(target.fn, key, worker, true).then(
-        (lease) => this.release(lease, true),
-        (err: unknown) => this.deps.logger.warn({ err, function: target.fn.name }, 'provisioning an environment failed'),
-      );
-    }
+  private provisionOne(fn: FunctionVersion, key: string): boolean {
+    const worker = this.placeEvicting(fn);
+    if (!worker) return false;
+    this.boot(fn, key, worker, true).then(
+      (lease) => this.release(lease, true),
+      (err: unknown) => this.deps.logger.warn({ err, function: fn.name }, 'provisioning an environment failed'),
+    );
+    return true;
   }
 
   /**
@@ -276,9 +244,9 @@ export class AssignmentService implements Assigner {
    * environment of its own key to come back) up to capacityWaitMs, then gets 429.
    */
   private async create(fn: FunctionVersion, key: string): Promise<Lease> {
-    const releaseDue = this.lateReleaseDeadline(key);
+    const releaseDue = this.grace.lateReleaseDeadline(key, this.envs.values());
     if (releaseDue !== undefined) {
-      const handed = await this.waitForCapacity(key, releaseDue).catch(() => undefined);
+      const handed = await this.capacity.wait(key, releaseDue).catch(() => undefined);
       if (handed) return handed;
     }
     if (!this.scaling.take(fn.name)) {
@@ -288,7 +256,7 @@ export class AssignmentService implements Assigner {
     for (;;) {
       const worker = this.placeEvicting(fn);
       if (worker) return this.boot(fn, key, worker);
-      const handed = await this.waitForCapacity(key, deadline);
+      const handed = await this.capacity.wait(key, deadline);
       if (handed) return handed;
     }
   }
@@ -296,62 +264,14 @@ export class AssignmentService implements Assigner {
   private placeEvicting(fn: FunctionVersion): WorkerAgent | undefined {
     const request = { memoryMb: fn.memoryMb, codeSha256: fn.code.sha256 };
     let worker = this.deps.placement.place(request);
-    for (let victim = this.leastRecentlyUsedIdle(); !worker && victim; victim = this.leastRecentlyUsedIdle()) {
+    for (let victim = leastRecentlyUsedIdle(this.envs.values()); !worker && victim; victim = leastRecentlyUsedIdle(this.envs.values())) {
       void this.destroy(victim, 'evicted for memory');
       worker = this.deps.placement.place(request);
     }
     return worker;
   }
 
-  private leastRecentlyUsedIdle(): EnvironmentEntry | undefined {
-    let lru: EnvironmentEntry | undefined;
-    for (const env of this.envs.values()) {
-      if (env.state.kind !== 'idle' || env.provisioned) continue;
-      if (lru?.state.kind !== 'idle' || env.state.sinceMs < lru.state.sinceMs) lru = env;
-    }
-    return lru;
-  }
-
-  /** Resolves with an environment handed over, or undefined to try placing again. */
-  private waitForCapacity(key: string, deadlineMs: number): Promise<Lease | undefined> {
-    return new Promise((resolve, reject) => {
-      const waiter: Waiter = {
-        key,
-        wake: (lease) => {
-          timer.cancel();
-          resolve(lease);
-        },
-        fail: (err) => {
-          timer.cancel();
-          reject(err);
-        },
-      };
-      const timer = this.deps.clock.setTimer(Math.max(0, deadlineMs - this.deps.clock.now()), () => {
-        this.waiters.splice(this.waiters.indexOf(waiter), 1);
-        reject(new StratusError('TooManyRequests', 'Rate Exceeded.', { details: { Reason: 'ConcurrentInvocationLimitExceeded' } }));
-      });
-      this.waiters.push(waiter);
-    });
-  }
-
-  /**
-   * Just after a takeover, environments that were busy at the old leader come back as their
-   * invocations end, their releases delayed by the failover (a frontend learns of the new leader
-   * a moment later, and a client's next invoke may reach another frontend first). A cold start
-   * of such a key waits for one of them, briefly, instead of starting a new environment.
-   */
-  private lateReleaseDeadline(key: string): number | undefined {
-    const until = this.takenOverAtMs + this.deps.config.takeoverReleaseWaitMs;
-    if (this.deps.clock.now() >= until) return undefined;
-    const pending = [...this.envs.values()].some((e) => e.key === key && e.adoptedBusy && e.state.kind === 'busy');
-    return pending ? until : undefined;
-  }
-
-  /** Lets the first waiter try again (room was freed, or an idle environment could be evicted). */
-  private wakeOne(): void {
-    this.waiters.shift()?.wake(undefined);
-  }
-
+  /** The one place an environment is created on a worker. */
   private async boot(fn: FunctionVersion, key: string, worker: WorkerAgent, provisioned = false): Promise<Lease> {
     const env: EnvironmentEntry = {
       id: randomUUID(), key, functionName: fn.name, version: fn.version, workerId: worker.id, memoryMb: fn.memoryMb,
@@ -359,13 +279,13 @@ export class AssignmentService implements Assigner {
     };
     this.envs.set(env.id, env);
     try {
-      await this.append(createdEntry(env, this.deps.clock.now()));
+      await this.journal.created(env);
       await worker.createEnvironment(env.id, fn, { initType: provisioned ? 'provisioned-concurrency' : 'on-demand' });
     } catch (err) {
       await this.destroy(env, 'create failed');
       throw err;
     }
-    return { envId: env.id, worker, cold: true, epoch: this.deps.leadership?.epoch };
+    return this.lease(env.id, worker, true);
   }
 
   /** An environment from the journal that its worker still runs. */
@@ -378,20 +298,7 @@ export class AssignmentService implements Assigner {
     if (busy) env.leave = this.deps.limiter?.enterAnyway(env.functionName);
     this.envs.set(env.id, env);
     this.deps.placement.reserve(env.workerId, env.memoryMb);
-    if (!busy) this.idle.set(env.key, [...(this.idle.get(env.key) ?? []), env.id]);
-  }
-
-  /** Appends under the leadership's fence; every so often, snapshots the table and compacts. */
-  private async append(entry: AssignmentLogEntry): Promise<void> {
-    const seq = await this.deps.log.append(entry, this.deps.leadership);
-    if (++this.appendsSinceSnapshot < (this.deps.compactEvery ?? 1000) || this.compacting) return;
-    this.appendsSinceSnapshot = 0;
-    this.compacting = true;
-    const now = this.deps.clock.now();
-    const state = [...this.envs.values()].map((env) => createdEntry(env, now));
-    await this.deps.log.compact({ seq, state }, this.deps.leadership)
-      .catch((err: unknown) => this.deps.logger.warn({ err }, 'compacting the assignment log failed'))
-      .finally(() => { this.compacting = false; });
+    if (!busy) this.idle.push(env);
   }
 
   private async destroy(env: EnvironmentEntry, reason: string): Promise<void> {
@@ -399,24 +306,19 @@ export class AssignmentService implements Assigner {
     env.state = { kind: 'dead' };
     env.leave?.();
     this.envs.delete(env.id);
-    const stack = this.idle.get(env.key);
-    if (stack) {
-      const rest = stack.filter((id) => id !== env.id);
-      if (rest.length > 0) this.idle.set(env.key, rest);
-      else this.idle.delete(env.key);
-    }
+    this.idle.remove(env);
     this.deps.placement.release(env.workerId, env.memoryMb);
-    this.wakeOne();
+    this.capacity.wakeOne();
     try {
-      await this.append(this.destroyedEntry(env.id, reason));
+      await this.journal.destroyed(env.id, reason);
       await this.deps.placement.worker(env.workerId)?.destroyEnvironment(env.id);
     } catch (err) {
       this.deps.logger.warn({ err, envId: env.id }, 'destroying environment failed');
     }
   }
 
-  private destroyedEntry(envId: string, reason: string): AssignmentLogEntry {
-    return { type: 'destroyed', envId, atMs: this.deps.clock.now(), reason };
+  private lease(envId: string, worker: WorkerAgent, cold: boolean): Lease {
+    return { envId, worker, cold, epoch: this.deps.leadership?.epoch };
   }
 
   private scheduleSweep(): void {
@@ -425,13 +327,6 @@ export class AssignmentService implements Assigner {
       this.scheduleSweep();
     });
   }
-}
-
-function createdEntry(env: EnvironmentEntry, atMs: number): CreatedEntry {
-  return {
-    type: 'created', envId: env.id, key: env.key, functionName: env.functionName, version: env.version,
-    workerId: env.workerId, memoryMb: env.memoryMb, provisioned: env.provisioned, atMs,
-  };
 }
 
 function notLeader(): StratusError {

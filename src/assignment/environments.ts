@@ -23,7 +23,7 @@ export interface EnvironmentEntry {
   provisioned: boolean;
   /** While busy: ends the invocation's count against the concurrency limits. */
   leave?: () => void;
-  /** Found busy by a takeover: its release may come late (see AssignmentService.lateReleaseDeadline). */
+  /** Found busy by a takeover: its release may come late (see TakeoverGrace in takeover.ts). */
   adoptedBusy?: boolean;
 }
 

@@ -6,7 +6,8 @@ import { MemoryCodeStore } from '../codestore/index.js';
 import { MemoryJournal } from '../journal/index.js';
 import { ManualClock } from '../shared/clock.js';
 import { makeZip } from '../../test/helpers/zip.js';
-import { FunctionRegistry, type FunctionSettings } from './functions.js';
+import { FunctionRegistry } from './functions.js';
+import type { FunctionSettings } from './settings.js';
 import { environmentKey } from './model.js';
 
 const SETTINGS: FunctionSettings = {

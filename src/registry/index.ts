@@ -1,4 +1,6 @@
-export { FunctionRegistry, type DescribedFunction, type FunctionSettings, type PublishOptions, type RegistryDeps } from './functions.js';
+export { FunctionRegistry, type DescribedFunction, type RegistryDeps } from './functions.js';
+export type { FunctionSettings } from './settings.js';
+export type { PublishOptions } from './publishing.js';
 export type { AliasCatalog, AliasInput } from './aliases.js';
 export type { FunctionUrlCatalog, FunctionUrlPatch } from './function-urls.js';
 export { notFound as functionUrlNotFound } from './function-urls.js';

@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ManualClock } from '../shared/clock.js';
+import { silentLogger } from '../shared/log.js';
+import type { EnvironmentReport } from '../worker/index.js';
+import { FakeWorker } from '../../test/helpers/fake-worker.js';
+import { EnvironmentTable, type EnvironmentEntry } from './environments.js';
+import { destroyUnknown, surveyWorkers, TakeoverGrace } from './takeover.js';
+
+function table(entries: [envId: string, workerId: string][]): EnvironmentTable {
+  const t = new EnvironmentTable();
+  entries.forEach(([envId, workerId], i) => t.apply(i + 1, {
+    type: 'created', envId, key: 'f', functionName: 'f', version: '$LATEST', workerId, memoryMb: 128, provisioned: false, atMs: 0,
+  }));
+  return t;
+}
+
+class SilentWorker extends FakeWorker {
+  override async environments(): Promise<EnvironmentReport[]> {
+    throw new Error('unreachable');
+  }
+}
+
+describe('surveyWorkers', () => {
+  it('fences every worker and sets what they run against the log: kept idle or busy, gone, or stray', async () => {
+    const w1 = new FakeWorker('w1');
+    const w2 = new FakeWorker('w2');
+    w1.created.push('idle', 'busy');
+    w1.busy.add('busy');
+    w2.created.push('moved', 'stray');
+    const plan = await surveyWorkers([w1, w2], table([['idle', 'w1'], ['busy', 'w1'], ['lost', 'w1'], ['moved', 'w1']]), 7, silentLogger());
+    assert.deepEqual([w1.epoch, w2.epoch], [7, 7]);
+    assert.deepEqual(plan.recorded.map(({ entry, fate }) => [entry.envId, fate]), [['idle', 'idle'], ['busy', 'busy'], ['lost', 'gone'], ['moved', 'gone']]);
+    assert.deepEqual(plan.strays.map(({ worker, envId }) => [worker.id, envId]), [['w2', 'stray']]);
+  });
+
+  it('writes off the environments of a worker that does not answer', async () => {
+    const plan = await surveyWorkers([new SilentWorker('w1')], table([['a', 'w1']]), 1, silentLogger());
+    assert.deepEqual(plan.recorded.map(({ fate }) => fate), ['gone']);
+    assert.deepEqual(plan.strays, []);
+  });
+});
+
+describe('destroyUnknown', () => {
+  it('destroys what a joining worker runs that the leader does not know, fencing it first', async () => {
+    const worker = new FakeWorker('w1');
+    worker.created.push('known', 'unknown');
+    await destroyUnknown(worker, 3, (envId) => envId === 'known');
+    assert.deepEqual([worker.destroyed, worker.epoch], [['unknown'], 3]);
+  });
+});
+
+describe('TakeoverGrace', () => {
+  const adopted = (key: string, busy: boolean): EnvironmentEntry => ({
+    id: key, key, functionName: key, version: '$LATEST', workerId: 'w1', memoryMb: 128, retired: false, provisioned: false,
+    adoptedBusy: busy, state: busy ? { kind: 'busy' } : { kind: 'idle', sinceMs: 0 },
+  });
+
+  it('lets a cold start wait for a late release only for keys adopted busy, and only for the grace period', () => {
+    const clock = new ManualClock();
+    const grace = new TakeoverGrace(clock, 2000);
+    const envs = [adopted('f', true), adopted('g', false)];
+    assert.equal(grace.lateReleaseDeadline('f', envs), undefined, 'no takeover: no grace');
+    grace.begin();
+    const until = clock.now() + 2000;
+    clock.advance(500);
+    assert.equal(grace.lateReleaseDeadline('f', envs), until);
+    assert.equal(grace.lateReleaseDeadline('g', envs), undefined);
+    clock.advance(1500);
+    assert.equal(grace.lateReleaseDeadline('f', envs), undefined);
+  });
+});
