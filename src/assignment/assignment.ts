@@ -7,6 +7,7 @@ import type { AssignmentConfig } from '../shared/config.js';
 import { StratusError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import type { WorkerAgent } from '../worker/index.js';
+import { environmentSpec } from './environment-spec.js';
 import { EnvironmentTable, type AssignmentLogEntry, type CreatedEntry, type EnvironmentEntry } from './environments.js';
 import type { ConcurrencyLimiter } from './concurrency-limiter.js';
 import { ScalingRate } from './scaling-rate.js';
@@ -360,7 +361,7 @@ export class AssignmentService implements Assigner {
     this.envs.set(env.id, env);
     try {
       await this.append(createdEntry(env, this.deps.clock.now()));
-      await worker.createEnvironment(env.id, fn, { initType: provisioned ? 'provisioned-concurrency' : 'on-demand' });
+      await worker.createEnvironment(env.id, environmentSpec(fn), { initType: provisioned ? 'provisioned-concurrency' : 'on-demand' });
     } catch (err) {
       await this.destroy(env, 'create failed');
       throw err;
