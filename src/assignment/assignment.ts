@@ -9,6 +9,7 @@ import type { Logger } from '../shared/log.js';
 import type { WorkerAgent } from '../worker/index.js';
 import { AssignmentLogWriter } from './assignment-log.js';
 import { CapacityQueue } from './capacity-queue.js';
+import { environmentSpec } from './environment-spec.js';
 import type { ConcurrencyLimiter } from './concurrency-limiter.js';
 import type { CreatedEntry, EnvironmentEntry, EnvironmentTable } from './environments.js';
 import { IdlePool, leastRecentlyUsedIdle } from './idle-pool.js';
@@ -280,7 +281,7 @@ export class AssignmentService implements Assigner {
     this.envs.set(env.id, env);
     try {
       await this.journal.created(env);
-      await worker.createEnvironment(env.id, fn, { initType: provisioned ? 'provisioned-concurrency' : 'on-demand' });
+      await worker.createEnvironment(env.id, environmentSpec(fn), { initType: provisioned ? 'provisioned-concurrency' : 'on-demand' });
     } catch (err) {
       await this.destroy(env, 'create failed');
       throw err;

@@ -5,3 +5,4 @@ export { RemoteAssignment } from './remote-assignment.js';
 export { EnvironmentTable } from './environments.js';
 export { ConcurrencyLimiter, type ConcurrencyLimits } from './concurrency-limiter.js';
 export type { EnvironmentEntry, EnvironmentState, AssignmentLogEntry, CreatedEntry } from './environments.js';
+export { environmentSpec } from './environment-spec.js';

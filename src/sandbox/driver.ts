@@ -39,7 +39,7 @@ export interface SandboxSpec {
   binds?: { source: string; target: string }[];
   /**
    * Program and arguments as seen inside the sandbox, usually stratus-init relaying the Runtime
-   * API and then the runtime (see worker/runtimes.ts). The bubblewrap driver always runs
+   * API and then the runtime (see worker/launch/). The bubblewrap driver always runs
    * stratus-init as pid 1: a command that does not start with it is wrapped in it.
    */
   command: string[];

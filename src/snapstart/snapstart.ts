@@ -1,3 +1,4 @@
+import { environmentSpec } from '../assignment/index.js';
 import type { CodeStore } from '../codestore/index.js';
 import type { FunctionRegistry, PublishedVersion, VersionSnapshot } from '../registry/index.js';
 import { StratusError } from '../shared/errors.js';
@@ -51,7 +52,7 @@ export class SnapStartService {
     const worker = this.deps.workers().find((w) => w.createSnapshot);
     if (!worker?.createSnapshot) return off('No worker of this installation can checkpoint sandboxes');
     try {
-      const { tar } = await worker.createSnapshot(this.deps.registry.resolve(version.name, version.version));
+      const { tar } = await worker.createSnapshot(environmentSpec(this.deps.registry.resolve(version.name, version.version)));
       return { status: 'ready', image: await this.deps.code.put(tar) };
     } catch (err) {
       if (!(err instanceof StratusError) || err.code !== 'SnapshotFailed') return off(`The snapshot could not be made: ${String(err)}`);

@@ -1,4 +1,4 @@
-import type { FunctionVersion } from '../registry/index.js';
+import type { EnvironmentSpec } from './environment-spec.js';
 import type { Invocation, InvocationResult } from './invocation.js';
 
 /**
@@ -8,7 +8,7 @@ import type { Invocation, InvocationResult } from './invocation.js';
 export interface WorkerAgent {
   readonly id: string;
   /** Starts booting an environment; resolves once its sandbox runs (before init finishes). */
-  createEnvironment(envId: string, fn: FunctionVersion, opts?: EnvironmentOptions): Promise<void>;
+  createEnvironment(envId: string, spec: EnvironmentSpec, opts?: EnvironmentOptions): Promise<void>;
   /** Runs one invocation in the environment (waits for its init on a cold start). */
   invoke(envId: string, invocation: Invocation): Promise<InvocationResult>;
   destroyEnvironment(envId: string): Promise<void>;
@@ -19,8 +19,8 @@ export interface WorkerAgent {
    * token), the worker first refuses, from then on, requests of any earlier leadership.
    */
   environments(epoch?: number): Promise<EnvironmentReport[]>;
-  /** SnapStart: boots, initializes and checkpoints `fn`; the snapshot as a tar (absent: not offered). */
-  createSnapshot?(fn: FunctionVersion): Promise<{ tar: Buffer; sha256: string }>;
+  /** SnapStart: boots, initializes and checkpoints `spec`'s function; the snapshot as a tar (absent: not offered). */
+  createSnapshot?(spec: EnvironmentSpec): Promise<{ tar: Buffer; sha256: string }>;
   status(): WorkerStatus;
   shutdown(): Promise<void>;
 }

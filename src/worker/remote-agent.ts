@@ -1,7 +1,7 @@
 import { Agent, request, type IncomingMessage } from 'node:http';
-import type { FunctionVersion } from '../registry/index.js';
 import { StratusError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
+import type { EnvironmentSpec } from './environment-spec.js';
 import type { EnvironmentOptions, EnvironmentReport, WorkerAgent, WorkerStatus } from './agent.js';
 import type { Invocation, InvocationResult } from './invocation.js';
 import { EPOCH_HEADER, invocationHeaders, resultFrom, WORKER_API } from './wire.js';
@@ -35,8 +35,8 @@ export class RemoteWorkerAgent implements WorkerAgent {
     return this.lastStatus;
   }
 
-  async createEnvironment(envId: string, fn: FunctionVersion, opts: EnvironmentOptions = {}): Promise<void> {
-    await this.call('POST', '/environments', Buffer.from(JSON.stringify({ envId, fn, opts })), { 'content-type': 'application/json' });
+  async createEnvironment(envId: string, spec: EnvironmentSpec, opts: EnvironmentOptions = {}): Promise<void> {
+    await this.call('POST', '/environments', Buffer.from(JSON.stringify({ envId, spec, opts })), { 'content-type': 'application/json' });
   }
 
   async invoke(envId: string, invocation: Invocation): Promise<InvocationResult> {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Logger } from '../shared/log.js';
 import { NATIVE_DIR } from '../sandbox/index.js';
-import { RUNTIME_SOURCES, type RuntimeFiles } from './runtimes.js';
+import { RUNTIME_SOURCES, type RuntimeFiles } from './launch/index.js';
 
 const run = promisify(execFile);
 const PREFIX = 'stratus-run-';

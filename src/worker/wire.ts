@@ -1,5 +1,8 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import { z } from 'zod';
 import { headerValue } from '../shared/http.js';
+import { StratusError } from '../shared/errors.js';
+import { environmentSpecSchema } from './environment-spec.js';
 import type { Invocation, InvocationResult } from './invocation.js';
 
 /**
@@ -71,4 +74,25 @@ export function resultFrom(headers: IncomingHttpHeaders, payload: Buffer): Invoc
     initDurationMs: init === undefined ? undefined : Number(init),
     logTail: headerValue(headers, H.logTail),
   };
+}
+
+const createEnvironmentRequest = z.object({
+  envId: z.string().regex(/^[0-9a-f-]{36}$/),
+  spec: environmentSpecSchema,
+  opts: z.object({ initType: z.enum(['on-demand', 'provisioned-concurrency']).optional() }).optional(),
+});
+
+export type CreateEnvironmentRequest = z.infer<typeof createEnvironmentRequest>;
+
+/** The body of POST /environments, checked; a malformed one is InvalidRequestContent. */
+export function parseCreateEnvironment(body: Buffer): CreateEnvironmentRequest {
+  let json: unknown;
+  try {
+    json = JSON.parse(body.toString());
+  } catch (err) {
+    throw new StratusError('InvalidRequestContent', `the environment request is not JSON: ${(err as Error).message}`);
+  }
+  const parsed = createEnvironmentRequest.safeParse(json);
+  if (!parsed.success) throw new StratusError('InvalidRequestContent', `malformed environment request: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  return parsed.data;
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { fakeFunction, FakeWorker } from '../../test/helpers/fake-worker.js';
+import { fakeSpec, FakeWorker } from '../../test/helpers/fake-worker.js';
 import { isStratusError } from '../shared/errors.js';
 import { silentLogger } from '../shared/log.js';
 import { RemoteWorkerAgent } from './remote-agent.js';
@@ -26,7 +26,7 @@ describe('WorkerApiServer fencing', () => {
 
   it('after a fence at epoch N, requests of an older leadership are refused and newer ones pass', async () => {
     const leader5 = handle(5);
-    await leader5.createEnvironment('00000000-0000-4000-8000-000000000001', fakeFunction('f'));
+    await leader5.createEnvironment('00000000-0000-4000-8000-000000000001', fakeSpec('f'));
     assert.deepEqual(await handle(7).environments(7), [{ envId: '00000000-0000-4000-8000-000000000001', busy: false }]);
     await assert.rejects(leader5.destroyEnvironment('00000000-0000-4000-8000-000000000001'), (err) => isStratusError(err) && err.code === 'Fenced');
     await assert.rejects(leader5.invoke('00000000-0000-4000-8000-000000000001', {
@@ -40,7 +40,7 @@ describe('WorkerApiServer fencing', () => {
 
   it('an invoke whose body is still arriving when a newer leadership fences the worker is refused, not run', async () => {
     const envId = '00000000-0000-4000-8000-000000000002';
-    await handle(9).createEnvironment(envId, fakeFunction('g'));
+    await handle(9).createEnvironment(envId, fakeSpec('g'));
     // Headers of a leadership at epoch 9 arrive; its body is held back.
     const req = request(`${url}/worker/v1/environments/${envId}/invocations`, {
       method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'x-stratus-epoch': '9', 'x-stratus-request-id': 'r2', 'content-length': '2' },
@@ -63,5 +63,33 @@ describe('WorkerApiServer fencing', () => {
     // double grant: the second invoke fails and its environment is destroyed under the first).
     assert.equal(status, 409, body);
     assert.match(body, /Fenced/);
+  });
+
+  it('an environment is created from the spec as sent; a malformed spec is refused with 400 InvalidRequestContent', async () => {
+    const envId = '00000000-0000-4000-8000-000000000003';
+    const spec = { ...fakeSpec('h', 256), environment: { GREETING: 'hi' }, network: 'outbound' as const };
+    await handle(10).createEnvironment(envId, spec);
+    assert.deepEqual(worker.specs.get(envId), spec);
+
+    const post = (body: string) => new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = request(`${url}/worker/v1/environments`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' } }, (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d.toString())).on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+    const bad = [
+      '{not json',
+      JSON.stringify({ envId: '00000000-0000-4000-8000-000000000004', spec: { ...fakeSpec('i'), memoryMb: 'lots' } }),
+      JSON.stringify({ envId: '00000000-0000-4000-8000-000000000004', spec: { ...fakeSpec('i'), package: { type: 'Zip', runtime: 'cobol', handler: 'x', code: { sha256: 'a'.repeat(64), size: 1 } } } }),
+      JSON.stringify({ envId: '00000000-0000-4000-8000-000000000004', fn: fakeSpec('i') }),
+    ];
+    for (const body of bad) {
+      const reply = await post(body);
+      assert.equal(reply.status, 400, body);
+      assert.equal((JSON.parse(reply.body) as { code: string }).code, 'InvalidRequestContent', reply.body);
+    }
+    assert.ok(!worker.created.includes('00000000-0000-4000-8000-000000000004'), 'no malformed request reached the agent');
   });
 });

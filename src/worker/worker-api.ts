@@ -3,9 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { bearerMatches } from '../shared/bearer.js';
 import { isStratusError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
-import type { FunctionVersion } from '../registry/index.js';
-import type { EnvironmentOptions, WorkerAgent } from './agent.js';
-import { EPOCH_HEADER, invocationFrom, outcomePayload, resultHeaders, WORKER_API } from './wire.js';
+import type { WorkerAgent } from './agent.js';
+import { EPOCH_HEADER, invocationFrom, outcomePayload, parseCreateEnvironment, resultHeaders, WORKER_API } from './wire.js';
 import { closeNow, headerValue, listenOn, readBody, replyJson } from '../shared/http.js';
 
 const ENV = new RegExp(`^${WORKER_API}/environments/([0-9a-f-]{36})(/invocations)?$`);
@@ -59,9 +58,9 @@ export class WorkerApiServer {
         return void replyJson(res, 200, { epoch: this.epoch, environments: await this.agent.environments() });
       }
       if (req.method === 'POST' && url === `${WORKER_API}/environments`) {
-        const { envId, fn, opts } = JSON.parse((await body(req)).toString()) as { envId: string; fn: FunctionVersion; opts?: EnvironmentOptions };
+        const { envId, spec, opts } = parseCreateEnvironment(await body(req));
         if (fenced()) return refuse();
-        await this.agent.createEnvironment(envId, fn, opts);
+        await this.agent.createEnvironment(envId, spec, opts);
         return void replyJson(res, 201, { envId });
       }
       const match = ENV.exec(url);
@@ -80,7 +79,7 @@ export class WorkerApiServer {
     } catch (err) {
       this.log.warn({ err, url }, 'worker API request failed');
       const code = isStratusError(err) ? err.code : 'Internal';
-      replyJson(res, 500, { code, message: err instanceof Error ? err.message : String(err) });
+      replyJson(res, code === 'InvalidRequestContent' ? 400 : 500, { code, message: err instanceof Error ? err.message : String(err) });
     }
   }
 

@@ -1,6 +1,5 @@
-import type { FunctionVersion, ImageSource } from '../registry/index.js';
-import { SANDBOX_INIT_DIR } from '../sandbox/index.js';
-import { initCommand, lambdaVariables, type LaunchContext, type RuntimeLaunch } from './runtimes.js';
+import type { EnvironmentSpec, ImagePackage } from '../environment-spec.js';
+import { initBinds, initCommand, lambdaVariables, type LaunchContext, type RuntimeLaunch } from './common.js';
 
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -11,18 +10,18 @@ const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/b
  * AWS_LAMBDA_RUNTIME_API); its environment is the image's ENV, then the function's variables,
  * then Lambda's own. `_HANDLER` is the first word of the command, as Lambda's base images read it.
  */
-export function imageLaunch(fn: FunctionVersion, image: ImageSource, ctx: LaunchContext): RuntimeLaunch {
-  const entrypoint = fn.imageConfig?.entryPoint ?? image.config.entrypoint;
-  const command = fn.imageConfig?.command ?? image.config.cmd;
+export function imageLaunch(spec: EnvironmentSpec, image: ImagePackage, ctx: LaunchContext): RuntimeLaunch {
+  const entrypoint = image.overrides?.entryPoint ?? image.config.entrypoint;
+  const command = image.overrides?.command ?? image.config.cmd;
   const imageEnv: Record<string, string> = { PATH: DEFAULT_PATH };
   for (const pair of image.config.env) {
     const eq = pair.indexOf('=');
     if (eq > 0) imageEnv[pair.slice(0, eq)] = pair.slice(eq + 1);
   }
   return {
-    binds: [{ source: ctx.files.init, target: SANDBOX_INIT_DIR }],
+    binds: initBinds(ctx),
     command: initCommand(ctx, [...entrypoint, ...command]),
-    env: { ...imageEnv, ...fn.environment, _HANDLER: command[0] ?? '', ...lambdaVariables(fn, ctx) },
-    workingDir: fn.imageConfig?.workingDirectory || image.config.workingDir || '/',
+    env: { ...imageEnv, ...spec.environment, _HANDLER: command[0] ?? '', ...lambdaVariables(spec, ctx) },
+    workingDir: image.overrides?.workingDirectory || image.config.workingDir || '/',
   };
 }

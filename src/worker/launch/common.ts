@@ -1,8 +1,6 @@
 import { fileURLToPath } from 'node:url';
-import type { FunctionVersion, RuntimeId } from '../registry/index.js';
-import { StratusError } from '../shared/errors.js';
-import { imageLaunch } from './image-launch.js';
-import { SANDBOX_INIT, SANDBOX_INIT_DIR } from '../sandbox/index.js';
+import { SANDBOX_INIT, SANDBOX_INIT_DIR } from '../../sandbox/index.js';
+import type { EnvironmentSpec } from '../environment-spec.js';
 
 /** How to start a function's runtime inside its sandbox. */
 export interface RuntimeLaunch {
@@ -42,8 +40,8 @@ export interface LaunchContext {
 
 /** Where the runtime clients are built (the worker serves copies of them, see run-root.ts). */
 export const RUNTIME_SOURCES = {
-  nodejs: fileURLToPath(new URL('../runtimes/nodejs/', import.meta.url)),
-  python: fileURLToPath(new URL('../../../src/runtimes/python/', import.meta.url)),
+  nodejs: fileURLToPath(new URL('../../runtimes/nodejs/', import.meta.url)),
+  python: fileURLToPath(new URL('../../../../src/runtimes/python/', import.meta.url)),
 };
 
 /** Variables Lambda reserves; a function may not set them (see registry validation). */
@@ -55,57 +53,9 @@ export const RESERVED_ENV_KEYS = [
   'AWS_LAMBDA_RUNTIME_API', 'LAMBDA_TASK_ROOT', 'LAMBDA_RUNTIME_DIR', 'TZ',
 ];
 
-interface RuntimeRecipe {
-  runtimeDir?(files: RuntimeFiles): string;
-  command(fn: FunctionVersion, ctx: LaunchContext): string[];
-  env: Record<string, string>;
-}
-
-/** Lambda's Node.js bootstrap sizes the heap from the memory: new space MEM/10, old space the rest. */
-function nodeCommand(fn: FunctionVersion, ctx: LaunchContext): string[] {
-  const newSpace = Math.floor(fn.memoryMb / 10);
-  return [
-    ctx.nodePath, '--expose-gc', '--max-http-header-size', '81920',
-    `--max-semi-space-size=${Math.floor(newSpace / 2)}`, `--max-old-space-size=${fn.memoryMb - newSpace}`,
-    '/var/runtime/bootstrap.mjs',
-  ];
-}
-
-const RECIPES: Record<RuntimeId, RuntimeRecipe> = {
-  'nodejs20.x': {
-    runtimeDir: (files) => files.nodejs,
-    command: nodeCommand,
-    env: { NODE_PATH: '/opt/nodejs/node20/node_modules:/opt/nodejs/node_modules:/var/runtime/node_modules:/var/runtime:/var/task' },
-  },
-  'python3.11': {
-    runtimeDir: (files) => files.python,
-    command: (_fn, ctx) => [ctx.pythonPath, '-u', '/var/runtime/bootstrap.py'],
-    env: { LC_CTYPE: 'C.UTF-8' },
-  },
-  'provided.al2023': { command: () => ['/var/task/bootstrap'], env: {} },
-  'provided.al2': { command: () => ['/var/task/bootstrap'], env: {} },
-};
-
-export function launchFor(fn: FunctionVersion, ctx: LaunchContext): RuntimeLaunch {
-  if (fn.image) return imageLaunch(fn, fn.image, ctx);
-  if (!fn.runtime) throw new StratusError('Internal', `function ${fn.name} has neither a runtime nor an image`);
-  const recipe = RECIPES[fn.runtime];
-  return {
-    runtimeDir: recipe.runtimeDir?.(ctx.files),
-    binds: [{ source: ctx.files.init, target: SANDBOX_INIT_DIR }],
-    command: initCommand(ctx, recipe.command(fn, ctx)),
-    env: {
-      PATH: '/usr/local/bin:/usr/bin:/bin:/opt/bin',
-      LANG: 'en_US.UTF-8',
-      TZ: ':UTC',
-      LD_LIBRARY_PATH: '/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib',
-      ...recipe.env,
-      ...fn.environment,
-      _HANDLER: fn.handler,
-      AWS_EXECUTION_ENV: `AWS_Lambda_${fn.runtime}`,
-      ...lambdaVariables(fn, ctx),
-    },
-  };
+/** stratus-init's directory, bound read-only into every sandbox. */
+export function initBinds(ctx: LaunchContext): RuntimeLaunch['binds'] {
+  return [{ source: ctx.files.init, target: SANDBOX_INIT_DIR }];
 }
 
 /** stratus-init (the sandbox's pid 1) relaying the Runtime API, then the runtime's own argv. */
@@ -114,16 +64,23 @@ export function initCommand(ctx: LaunchContext, argv: string[]): string[] {
 }
 
 /** The variables Lambda sets for every function, zip or image. */
-export function lambdaVariables(fn: FunctionVersion, ctx: LaunchContext): Record<string, string> {
+export function lambdaVariables(spec: Pick<EnvironmentSpec, 'functionName' | 'memoryMb' | 'version'>, ctx: LaunchContext): Record<string, string> {
   return {
     AWS_REGION: ctx.region,
     AWS_DEFAULT_REGION: ctx.region,
-    AWS_LAMBDA_FUNCTION_NAME: fn.name,
-    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memoryMb),
-    AWS_LAMBDA_FUNCTION_VERSION: fn.version,
+    AWS_LAMBDA_FUNCTION_NAME: spec.functionName,
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(spec.memoryMb),
+    AWS_LAMBDA_FUNCTION_VERSION: spec.version,
     AWS_LAMBDA_INITIALIZATION_TYPE: ctx.initType,
-    AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${fn.name}`,
+    AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${spec.functionName}`,
     AWS_LAMBDA_LOG_STREAM_NAME: ctx.logStreamName,
+    ...runtimeApiVariables(ctx),
+  };
+}
+
+/** Where the runtime finds its Runtime API, and Lambda's fixed directories. */
+export function runtimeApiVariables(ctx: LaunchContext): Record<string, string> {
+  return {
     AWS_LAMBDA_RUNTIME_API: `${ctx.runtimeApiHost}:${ctx.runtimeApiPort}`,
     // A checkpointable sandbox's runtime goes through stratus-init's relay (never an open host
     // socket), over its Unix socket on the sandbox's tmpfs: no TCP connection at the checkpoint.

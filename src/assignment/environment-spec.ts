@@ -1,0 +1,32 @@
+import type { FunctionVersion } from '../registry/index.js';
+import { StratusError } from '../shared/errors.js';
+import type { EnvironmentSpec } from '../worker/index.js';
+
+/**
+ * What a worker is given to run an environment of `fn`: its code or image, runtime settings and
+ * variables, and the sandbox its tags ask for (stratus:sandbox=gvisor, stratus:network=outbound).
+ * A published version's ready SnapStart snapshot goes with it; clones restore from it.
+ */
+export function environmentSpec(fn: FunctionVersion): EnvironmentSpec {
+  return {
+    functionName: fn.name,
+    version: fn.version,
+    package: packageOf(fn),
+    memoryMb: fn.memoryMb,
+    timeoutSec: fn.timeoutSec,
+    ephemeralStorageMb: fn.ephemeralStorageMb,
+    environment: fn.environment,
+    sandboxDriver: fn.tags?.['stratus:sandbox'] === 'gvisor' ? 'gvisor' : 'default',
+    network: fn.tags?.['stratus:network'] === 'outbound' ? 'outbound' : 'none',
+    ...(fn.snapshot?.status === 'ready' && fn.snapshot.image ? { snapshot: fn.snapshot.image } : {}),
+  };
+}
+
+function packageOf(fn: FunctionVersion): EnvironmentSpec['package'] {
+  if (fn.image) {
+    const overrides = fn.imageConfig;
+    return { type: 'Image', code: fn.code, digest: fn.image.digest, config: fn.image.config, ...(overrides ? { overrides } : {}) };
+  }
+  if (!fn.runtime) throw new StratusError('Internal', `function ${fn.name} has neither a runtime nor an image`);
+  return { type: 'Zip', code: fn.code, runtime: fn.runtime, handler: fn.handler };
+}

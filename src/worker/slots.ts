@@ -1,0 +1,62 @@
+import { chmod, mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Environment, EnvironmentParams } from './environment.js';
+import { RuntimeApiServer, type RuntimeApiHandler } from './runtime-api.js';
+
+/** The largest response a runtime may post (Lambda's 6 MB, plus slack for the JSON framing). */
+export const MAX_RESPONSE_BYTES = 6 * 1024 * 1024 + 100;
+
+/** Who an environment runs for, as its log lines and REPORT name it. */
+export type EnvironmentIdentity = Pick<EnvironmentParams, 'functionName' | 'version' | 'runtime' | 'memoryMb' | 'timeoutMs'>;
+
+/** One environment on this worker: its state machine, its Runtime API server and its run directories. */
+export interface Slot {
+  /** The environment id; a warm-pool stem takes its environment's id when specialized. */
+  id: string;
+  env: Environment;
+  api: RuntimeApiServer;
+  controlDir: string;
+  memoryMb: number;
+  /** A stem's /var/task, empty until it is given a function. */
+  stemTaskDir?: string;
+}
+
+/**
+ * A sandbox's control directory in the run directory: its Runtime API socket, and the
+ * environment file the driver writes beside it.
+ */
+export async function makeControlDir(runRoot: string, id: string): Promise<string> {
+  const dir = join(runRoot, id.slice(0, 12));
+  await mkdir(dir, { mode: 0o755 });
+  return dir;
+}
+
+/** A warm-pool stem's /var/task: bound into its sandbox empty, filled when it is specialized. */
+export async function makeStemTaskDir(runRoot: string, id: string): Promise<string> {
+  const dir = join(runRoot, `${id.slice(0, 12)}-task`);
+  await mkdir(dir, { mode: 0o755 });
+  return dir;
+}
+
+/** The Runtime API for `handler` on the control directory's socket (listening once `serveRuntimeApi` resolves). */
+export function runtimeApiIn(controlDir: string, handler: RuntimeApiHandler): RuntimeApiServer {
+  return new RuntimeApiServer(join(controlDir, 'runtime.sock'), handler, MAX_RESPONSE_BYTES);
+}
+
+/** Starts the Runtime API; its socket is open to the sandbox's uid. */
+export async function serveRuntimeApi(api: RuntimeApiServer, controlDir: string): Promise<void> {
+  await api.listen();
+  await chmod(join(controlDir, 'runtime.sock'), 0o666);
+}
+
+/** Ends a slot: its sandbox, its Runtime API server and its directories. */
+export async function closeSlot(slot: Slot): Promise<void> {
+  await slot.env.destroy();
+  await slot.api.close();
+  await removeDir(slot.controlDir);
+  if (slot.stemTaskDir) await removeDir(slot.stemTaskDir);
+}
+
+export function removeDir(dir: string): Promise<void> {
+  return rm(dir, { recursive: true, force: true });
+}

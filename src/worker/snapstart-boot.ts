@@ -1,0 +1,90 @@
+import { randomUUID } from 'node:crypto';
+import type { CodeRef } from '../codestore/index.js';
+import type { Clock } from '../shared/clock.js';
+import { StratusError } from '../shared/errors.js';
+import type { Logger } from '../shared/log.js';
+import type { Sandbox } from '../sandbox/index.js';
+import type { TaskFiles } from './code-cache.js';
+import type { EnvironmentSpec } from './environment-spec.js';
+import type { SandboxLauncher } from './launch/sandboxes.js';
+import { makeControlDir, removeDir, runtimeApiIn, serveRuntimeApi, type Slot } from './slots.js';
+import { packSnapshot, SnapshotBoot, type SnapshotCache } from './snapshots.js';
+
+export interface SnapStartBootDeps {
+  launcher: SandboxLauncher;
+  /** SnapStart snapshots unpacked on this worker (absent: this worker makes and restores none). */
+  snapshotCache?: SnapshotCache;
+  taskFiles: TaskFiles;
+  /** The run directory's path (control directories). */
+  runRoot: string;
+  clock: Clock;
+  log: Logger;
+  initTimeoutMs: number;
+}
+
+/** SnapStart on a worker: a version's snapshot made on publish, and clones restored from it. */
+export class SnapStartBoots {
+  constructor(private readonly deps: SnapStartBootDeps) {}
+
+  /** The snapshot a cold start of `spec` restores from (none: it boots). */
+  snapshotFor(spec: EnvironmentSpec): CodeRef | undefined {
+    // A snapshot's sandbox has no outbound network: a function tagged for it since boots instead.
+    if (!spec.snapshot || spec.network !== 'none') return undefined;
+    return this.deps.snapshotCache && this.deps.launcher.driverFor(spec)?.snapshots ? spec.snapshot : undefined;
+  }
+
+  /** Restores a clone of `image` into the slot's fresh sandbox (the slot's Environment is attached to it). */
+  async restore(slot: Slot, spec: EnvironmentSpec, image: CodeRef, startedAt: number): Promise<void> {
+    const snapshots = this.deps.launcher.driverFor(spec)?.snapshots;
+    const cache = this.deps.snapshotCache;
+    if (!snapshots || !cache) throw new StratusError('SnapshotFailed', 'no snapshot support');
+    const [imageDir, taskDir] = await Promise.all([cache.resolve(image), this.deps.taskFiles.resolve(spec.package.code)]);
+    const sandboxSpec = this.deps.launcher.sandboxSpec(slot.id, spec, 'snap-start', slot.controlDir, { taskDir });
+    // The clone keeps the environment of its snapshot (criu itself runs with the launchers' fixed one).
+    const sandbox = await snapshots.restore(sandboxSpec, { dir: imageDir });
+    slot.env.attach(sandbox, startedAt);
+    this.deps.log.debug({ envId: slot.id, fn: spec.functionName, pid: sandbox.pid }, 'sandbox restored');
+  }
+
+  /**
+   * SnapStart on publish: boots `spec` in a checkpointable sandbox, runs its initialization and
+   * checkpoints it when the runtime first asks for work. Returns the snapshot as a tar for the
+   * code store (this worker keeps it unpacked); rejects with SnapshotFailed and the reason.
+   */
+  async createSnapshot(spec: EnvironmentSpec): Promise<{ tar: Buffer; sha256: string }> {
+    const driver = this.deps.launcher.requireDriver(spec);
+    const snapshots = driver.snapshots;
+    const cache = this.deps.snapshotCache;
+    const unavailable = snapshots && cache ? await snapshots.unavailableReason() : `Sandboxes of the ${driver.name} driver cannot be checkpointed`;
+    if (unavailable || !snapshots || !cache) throw new StratusError('SnapshotFailed', unavailable ?? 'no snapshot support');
+    if (spec.network === 'outbound') throw new StratusError('SnapshotFailed', 'A sandbox with outbound network (tag stratus:network=outbound) cannot be checkpointed');
+    if (spec.package.type === 'Image') throw new StratusError('SnapshotFailed', 'Stratus SnapStart does not support container image functions yet');
+    const id = randomUUID();
+    const controlDir = await makeControlDir(this.deps.runRoot, id);
+    const boot = new SnapshotBoot();
+    const api = runtimeApiIn(controlDir, boot);
+    const dir = await cache.scratch();
+    let sandbox: Sandbox | undefined;
+    try {
+      await serveRuntimeApi(api, controlDir);
+      const sandboxSpec = this.deps.launcher.sandboxSpec(id, spec, 'snap-start', controlDir, { taskDir: await this.deps.taskFiles.resolve(spec.package.code) });
+      sandbox = await driver.create(sandboxSpec);
+      const output: string[] = [];
+      sandbox.stdout.on('data', (d: Buffer) => output.push(d.toString()));
+      void sandbox.exited.then((e) => boot.fail(`The runtime exited during initialization (${e.code ?? e.signal})${output.length ? `: ${output.join('').slice(-512)}` : ''}`));
+      const timer = this.deps.clock.setTimer(this.deps.initTimeoutMs, () => boot.fail('The function initialization timed out'));
+      await boot.ready.finally(() => timer.cancel());
+      await snapshots.checkpoint(sandbox, sandboxSpec, dir);
+      const packed = await packSnapshot(dir);
+      await cache.adopt(dir, packed.sha256);
+      return packed;
+    } catch (err) {
+      await removeDir(dir);
+      throw err;
+    } finally {
+      await sandbox?.destroy();
+      await api.close();
+      await removeDir(controlDir);
+    }
+  }
+}
