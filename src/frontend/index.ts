@@ -13,6 +13,5 @@ export { InvokeService, type InvokeRequest, type InvokeOutcome } from './invoke-
 export { AsyncInvoker, eventSettings, type AsyncInvokerDeps, type EventSettings } from './async-invoker.js';
 export { eventInvokeConfigRoutes, type EventInvokeConfigRoutesDeps } from './event-invoke-configs.js';
 export { verifySigV4, type CredentialLookup } from './sigv4.js';
-export { clusterRoutes, type ClusterRoutesDeps } from './cluster.js';
 export { concurrencyRoutes, type ConcurrencyRoutesDeps } from './concurrency.js';
 export { provisionedConcurrencyRoutes, type ProvisionedRoutesDeps } from './provisioned-concurrency.js';

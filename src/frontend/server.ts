@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import type { Clock } from '../shared/clock.js';
 import { StratusError } from '../shared/errors.js';
-import { HttpServer } from '../shared/http-server.js';
+import { HttpServer, type HttpRoute } from '../shared/http-server.js';
 import { newRequestId } from '../shared/ids.js';
 import type { Logger } from '../shared/log.js';
 import { authErrorResponse, errorResponse } from './errors.js';
@@ -10,6 +10,8 @@ import { verifySigV4, type CredentialLookup } from './sigv4.js';
 
 export interface FrontendServerDeps {
   routes: Route[];
+  /** Routes of the control plane's internal API on the same port: not signed, they check the cluster token themselves. */
+  internalRoutes?: HttpRoute[];
   credentials: CredentialLookup;
   clock: Clock;
   log: Logger;
@@ -26,7 +28,7 @@ export class FrontendServer {
 
   constructor(private readonly deps: FrontendServerDeps) {
     this.server = new HttpServer<Route>({
-      routes: deps.routes,
+      routes: [...deps.routes, ...(deps.internalRoutes ?? []).map((route): Route => ({ ...route, sigv4: false }))],
       log: deps.log,
       requestId: newRequestId,
       replyHeaders: (requestId) => ({ 'x-amzn-requestid': requestId }),

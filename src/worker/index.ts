@@ -8,7 +8,6 @@ export type { FunctionLogSink } from './environment.js';
 export { errorDocument, type Invocation, type InvocationOutcome, type InvocationResult, type ResponseSink } from './invocation.js';
 export { RESERVED_ENV_KEYS } from './runtimes.js';
 export type { CodeSource } from './code-cache.js';
-export { HttpCodeSource, CLUSTER_API } from './http-code-source.js';
 export { RemoteWorkerAgent } from './remote-agent.js';
 export { WorkerApiServer } from './worker-api.js';
 export { SnapshotCache } from './snapshots.js';

@@ -1,11 +1,13 @@
-import type { CodeRef, ImageManifest } from '../codestore/index.js';
+import { CLUSTER_API } from '../shared/cluster-api.js';
 import { StratusError } from '../shared/errors.js';
-import type { CodeSource } from './code-cache.js';
+import type { ImageManifest } from './chunk-store.js';
+import type { CodeRef } from './code-store.js';
 
-export const CLUSTER_API = '/_stratus/cluster/v1';
-
-/** A remote worker's view of the code store: packages fetched from the control plane. */
-export class HttpCodeSource implements CodeSource {
+/**
+ * A remote worker's view of the code store (the worker's `CodeSource`): packages, image chunks
+ * and image manifests fetched from the control plane's download routes (`download-routes.ts`).
+ */
+export class HttpCodeSource {
   constructor(private readonly controlPlane: string, private readonly token: string) {}
 
   async get(ref: CodeRef): Promise<Buffer> {
