@@ -1,7 +1,8 @@
 import { ConcurrencyLimiter, type Assigner, type AssignmentService } from '../assignment/index.js';
+import { AsyncInvoker, eventSettings } from '../async/index.js';
 import type { CodeStore } from '../codestore/index.js';
 import {
-  accountSettingsRoutes, aliasRoutes, AsyncInvoker, concurrencyRoutes, eventInvokeConfigRoutes, eventSettings, FrontendServer, functionRoutes, functionUrlRoutes,
+  accountSettingsRoutes, aliasRoutes, concurrencyRoutes, eventInvokeConfigRoutes, FrontendServer, functionRoutes, functionUrlRoutes,
   invocationRoutes, InvokeService, provisionedConcurrencyRoutes, streamingInvocationRoutes, tagRoutes, urlInvocationRoutes, versionRoutes,
   type ImageSourceImporter,
 } from '../frontend/index.js';

@@ -1,7 +1,7 @@
 import type { EventInvokeConfig, FunctionRegistry } from '../registry/index.js';
 import type { Clock } from '../shared/clock.js';
 import { StratusError } from '../shared/errors.js';
-import { FUNCTION_ARN } from './async-event.js';
+import { FUNCTION_ARN } from '../async/index.js';
 import { parseFunctionRef, qualifierOf } from './names.js';
 import type { ApiRequest, ApiResponse, Route } from './routes.js';
 import { parseJsonObject, Validator } from './validation.js';

@@ -10,7 +10,6 @@ export { accountSettingsRoutes, type AccountSettingsDeps } from './account-setti
 export { invocationRoutes, type InvocationRoutesDeps } from './invocations.js';
 export { streamingInvocationRoutes, type StreamingInvocationRoutesDeps } from './streaming-invocations.js';
 export { InvokeService, type InvokeRequest, type InvokeOutcome } from './invoke-service.js';
-export { AsyncInvoker, eventSettings, type AsyncInvokerDeps, type EventSettings } from './async-invoker.js';
 export { eventInvokeConfigRoutes, type EventInvokeConfigRoutesDeps } from './event-invoke-configs.js';
 export { verifySigV4, type CredentialLookup } from './sigv4.js';
 export { concurrencyRoutes, type ConcurrencyRoutesDeps } from './concurrency.js';

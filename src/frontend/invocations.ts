@@ -1,5 +1,5 @@
 import { StratusError } from '../shared/errors.js';
-import type { AsyncInvoker } from './async-invoker.js';
+import type { AsyncInvoker } from '../async/index.js';
 import type { InvokeRequest, InvokeService } from './invoke-service.js';
 import { parseFunctionRef, qualifierOf } from './names.js';
 import { header, type ApiRequest, type ApiResponse, type Route } from './routes.js';

@@ -8,10 +8,10 @@ import { StratusError } from '../shared/errors.js';
 import { silentLogger } from '../shared/log.js';
 import type { InvocationOutcome } from '../worker/index.js';
 import { AsyncInvoker, type EventSettings } from './async-invoker.js';
-import type { InvokeOutcome, InvokeRequest } from './invoke-service.js';
+import type { RunOutcome, RunRequest } from './runner.js';
 
 const ARN = 'arn:aws:lambda:us-east-1:000000000000:function:';
-type Behaviour = (req: InvokeRequest) => InvocationOutcome | Promise<InvocationOutcome>;
+type Behaviour = (req: RunRequest) => InvocationOutcome | Promise<InvocationOutcome>;
 
 const ok = (body: unknown): InvocationOutcome => ({ kind: 'success', payload: Buffer.from(JSON.stringify(body)) });
 const boom: InvocationOutcome = { kind: 'function-error', errorType: 'Error', payload: Buffer.from('{"errorType":"Error","errorMessage":"boom"}') };
@@ -32,14 +32,14 @@ function harness(opts: { queue?: EventQueue; clock?: ManualClock; owner?: string
       calls.push({ fn: req.functionName, at: clock.now(), payload: JSON.parse(req.payload.toString()) as unknown });
       const outcome = await fn(req);
       const version = { name: req.functionName, version: '$LATEST' } as FunctionVersion;
-      return { version, result: { outcome, reusable: true, durationMs: 1 } } satisfies InvokeOutcome;
+      return { version, result: { outcome, reusable: true, durationMs: 1 } } satisfies RunOutcome;
     },
     settings: (name) => {
       if (!functions.has(name)) throw new StratusError('ResourceNotFound', `Function not found: ${ARN}${name}`);
       return { functionArn: `${ARN}${name}`, maxRetryAttempts: 2, maxEventAgeMs: 21_600_000, ...settings.get(name) };
     },
   });
-  const request = (fn: string, payload: unknown = { n: 1 }, requestId = `req-${Math.random().toString(36).slice(2)}`): InvokeRequest =>
+  const request = (fn: string, payload: unknown = { n: 1 }, requestId = `req-${Math.random().toString(36).slice(2)}`): RunRequest =>
     ({ functionName: fn, qualifier: undefined, requestId, payload: Buffer.from(JSON.stringify(payload)), tailLog: false });
   /** Moves time in steps so that every promise chain a timer starts can finish. */
   const advance = async (ms: number, step = 250) => {

@@ -9,7 +9,7 @@ import {
   destinationEvent, destinationTarget, invocationRecord, newQueuedInvocation, readQueuedInvocation, toInvokeRequest,
   type Condition, type QueuedInvocation,
 } from './async-event.js';
-import type { InvokeOutcome, InvokeRequest } from './invoke-service.js';
+import type { RunInvocation, RunOutcome, RunRequest } from './runner.js';
 
 /** What governs one function's (or qualifier's) events: its event invoke config, or Lambda's defaults. */
 export interface EventSettings {
@@ -23,7 +23,7 @@ export interface EventSettings {
 
 export interface AsyncInvokerDeps {
   queue: EventQueue;
-  invoke(request: InvokeRequest): Promise<InvokeOutcome>;
+  invoke: RunInvocation;
   /** Throws ResourceNotFound when the function (or qualifier) no longer exists. */
   settings(functionName: string, qualifier: string | undefined): EventSettings;
   config: AsyncInvokeConfig;
@@ -64,7 +64,7 @@ export class AsyncInvoker {
   }
 
   /** Queues an Event invoke durably; a journal failure is a 503 and nothing is accepted. */
-  async accept(request: InvokeRequest): Promise<void> {
+  async accept(request: RunRequest): Promise<void> {
     let stored: boolean;
     try {
       stored = await this.deps.queue.put(newQueuedInvocation(request, this.deps.clock.now()));
@@ -137,7 +137,7 @@ export class AsyncInvoker {
     if (this.deps.clock.now() - ev.acceptedAtMs >= settings.maxEventAgeMs) return this.finish(item, ev, settings, 'EventAgeExceeded');
     const next: QueuedInvocation = { ...ev, attempts: ev.attempts + 1 };
     const renewal = this.keepClaim(item.id);
-    let outcome: InvokeOutcome;
+    let outcome: RunOutcome;
     try {
       outcome = await this.deps.invoke(toInvokeRequest(ev));
     } catch (err) {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { QueuedEvent } from '../journal/index.js';
 import { StratusError } from '../shared/errors.js';
-import type { InvokeRequest } from './invoke-service.js';
+import type { RunRequest } from './runner.js';
 
 /**
  * The value of one item of the journal's event queue (format version 1): an accepted Event
@@ -38,7 +38,7 @@ export interface LastResponse {
 export type Condition = 'Success' | 'RetriesExhausted' | 'EventAgeExceeded';
 
 /** The queue item for a newly accepted Event invoke. */
-export function newQueuedInvocation(request: InvokeRequest, nowMs: number): QueuedEvent {
+export function newQueuedInvocation(request: RunRequest, nowMs: number): QueuedEvent {
   const value: QueuedInvocation = {
     v: 1, functionName: request.functionName, requestId: request.requestId, payload: request.payload.toString('base64'),
     acceptedAtMs: nowMs, attempts: 0, functionErrors: 0, platformErrors: 0,
@@ -56,7 +56,7 @@ export function readQueuedInvocation(value: unknown): QueuedInvocation {
   return v as QueuedInvocation;
 }
 
-export function toInvokeRequest(ev: QueuedInvocation): InvokeRequest {
+export function toInvokeRequest(ev: QueuedInvocation): RunRequest {
   return {
     functionName: ev.functionName, qualifier: ev.qualifier, requestId: ev.requestId,
     payload: Buffer.from(ev.payload, 'base64'), clientContext: ev.clientContext, tailLog: false,
@@ -99,7 +99,7 @@ export function invocationRecord(ev: QueuedInvocation, functionArn: string, cond
  * same event again after a crash queues nothing new while the first record is still queued.
  */
 export function destinationEvent(target: { functionName: string; qualifier?: string }, record: unknown, finishedId: string, nowMs: number): QueuedEvent {
-  const request: InvokeRequest = {
+  const request: RunRequest = {
     functionName: target.functionName, qualifier: target.qualifier, requestId: derivedRequestId(`${finishedId}/destination`),
     payload: Buffer.from(JSON.stringify(record)), tailLog: false,
   };
