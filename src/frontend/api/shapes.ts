@@ -1,5 +1,5 @@
-import { lambdaTimestamp } from '../shared/ids.js';
-import type { AliasRecord, FunctionRecord, FunctionUrlRecord, VersionSnapshot } from '../registry/index.js';
+import { lambdaTimestamp } from '../../shared/ids.js';
+import type { AliasRecord, FunctionRecord, FunctionUrlRecord, VersionSnapshot } from '../../registry/index.js';
 
 /** Lambda's FunctionConfiguration document for $LATEST or (with `version`) a published version. */
 export function functionConfiguration(fn: FunctionRecord & { version?: string }, arn: string, region: string): Record<string, unknown> {

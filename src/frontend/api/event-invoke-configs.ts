@@ -1,10 +1,8 @@
-import type { EventInvokeConfig, FunctionRegistry } from '../registry/index.js';
-import type { Clock } from '../shared/clock.js';
-import { StratusError } from '../shared/errors.js';
-import { FUNCTION_ARN } from '../async/index.js';
-import { parseFunctionRef, qualifierOf } from './names.js';
-import type { ApiRequest, ApiResponse, Route } from './routes.js';
-import { parseJsonObject, Validator } from './validation.js';
+import type { EventInvokeConfig, FunctionRegistry } from '../../registry/index.js';
+import type { Clock } from '../../shared/clock.js';
+import { StratusError } from '../../shared/errors.js';
+import { FUNCTION_ARN } from '../../async/index.js';
+import { type ApiRequest, type ApiResponse, parseFunctionRef, parseJsonObject, qualifierOf, type Route, Validator } from '../http/index.js';
 
 export interface EventInvokeConfigRoutesDeps {
   registry: FunctionRegistry;

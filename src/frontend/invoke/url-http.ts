@@ -4,8 +4,8 @@
  */
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import type { UrlCors } from '../registry/index.js';
-import type { InvocationOutcome } from '../worker/index.js';
+import type { UrlCors } from '../../registry/index.js';
+import type { InvocationOutcome } from '../../worker/index.js';
 
 /** A streamed response that starts with a JSON prelude (status, headers, cookies) and 8 NULs. */
 export const HTTP_INTEGRATION_CONTENT_TYPE = 'application/vnd.awslambda.http-integration-response';

@@ -1,5 +1,5 @@
 import { PassThrough, Writable } from 'node:stream';
-import type { ResponseSink } from '../worker/index.js';
+import type { ResponseSink } from '../../worker/index.js';
 
 /**
  * The frontend's end of a streamed response: the worker writes into the sink it opens, the HTTP

@@ -1,9 +1,7 @@
-import type { FunctionRegistry, FunctionVersion } from '../registry/index.js';
-import { StratusError } from '../shared/errors.js';
-import { lambdaTimestamp } from '../shared/ids.js';
-import { parseFunctionRef, qualifierOf } from './names.js';
-import type { ApiRequest, ApiResponse, Route } from './routes.js';
-import { parseJsonObject, Validator } from './validation.js';
+import type { FunctionRegistry, FunctionVersion } from '../../registry/index.js';
+import { StratusError } from '../../shared/errors.js';
+import { lambdaTimestamp } from '../../shared/ids.js';
+import { type ApiRequest, type ApiResponse, parseFunctionRef, parseJsonObject, qualifierOf, type Route, Validator } from '../http/index.js';
 
 export interface ProvisionedRoutesDeps {
   registry: FunctionRegistry;

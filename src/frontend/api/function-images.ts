@@ -1,7 +1,7 @@
-import type { ImportedImage } from '../images/index.js';
-import type { FunctionRecord, ImageConfigOverrides } from '../registry/index.js';
-import { StratusError } from '../shared/errors.js';
-import { Validator } from './validation.js';
+import type { ImportedImage } from '../../images/index.js';
+import type { FunctionRecord, ImageConfigOverrides } from '../../registry/index.js';
+import { StratusError } from '../../shared/errors.js';
+import { Validator } from '../http/index.js';
 
 /** What the function routes need of the image importer (pull, flatten, chunk, store). */
 export interface ImageSourceImporter {

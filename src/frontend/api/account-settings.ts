@@ -1,5 +1,5 @@
-import type { FunctionRegistry } from '../registry/index.js';
-import type { Route } from './routes.js';
+import type { FunctionRegistry } from '../../registry/index.js';
+import type { Route } from '../http/index.js';
 
 export interface AccountSettingsDeps {
   registry: FunctionRegistry;

@@ -1,8 +1,6 @@
-import type { FunctionRegistry } from '../registry/index.js';
-import { parseFunctionRef } from './names.js';
-import type { ApiRequest, ApiResponse, Route } from './routes.js';
+import type { FunctionRegistry } from '../../registry/index.js';
+import { type ApiRequest, type ApiResponse, parseFunctionRef, parseJsonObject, type Route, Validator } from '../http/index.js';
 import { functionConfiguration, listItem } from './shapes.js';
-import { parseJsonObject, Validator } from './validation.js';
 
 export interface VersionRoutesDeps {
   registry: FunctionRegistry;

@@ -1,5 +1,5 @@
-import type { HttpResponse } from '../shared/http-server.js';
-import { StratusError, type ErrorCode } from '../shared/errors.js';
+import type { HttpResponse } from '../../shared/http-server.js';
+import { StratusError, type ErrorCode } from '../../shared/errors.js';
 import type { VerifyFailureCode } from './sigv4.js';
 
 /** The only place where platform error codes become Lambda's wire errors. */

@@ -1,8 +1,7 @@
-import { StratusError } from '../shared/errors.js';
-import type { AsyncInvoker } from '../async/index.js';
+import { StratusError } from '../../shared/errors.js';
+import type { AsyncInvoker } from '../../async/index.js';
 import type { InvokeRequest, InvokeService } from './invoke-service.js';
-import { parseFunctionRef, qualifierOf } from './names.js';
-import { header, type ApiRequest, type ApiResponse, type Route } from './routes.js';
+import { type ApiRequest, type ApiResponse, header, parseFunctionRef, qualifierOf, type Route } from '../http/index.js';
 
 export interface InvocationRoutesDeps {
   invoker: InvokeService;

@@ -1,8 +1,6 @@
-import type { FunctionRegistry } from '../registry/index.js';
-import { StratusError } from '../shared/errors.js';
-import { parseFunctionRef } from './names.js';
-import type { ApiRequest, Route } from './routes.js';
-import { parseJsonObject, Validator } from './validation.js';
+import type { FunctionRegistry } from '../../registry/index.js';
+import { StratusError } from '../../shared/errors.js';
+import { type ApiRequest, parseFunctionRef, parseJsonObject, type Route, Validator } from '../http/index.js';
 
 export interface ConcurrencyRoutesDeps {
   registry: FunctionRegistry;

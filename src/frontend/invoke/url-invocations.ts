@@ -1,10 +1,9 @@
-import type { FunctionRegistry, FunctionUrlRecord, FunctionVersion } from '../registry/index.js';
-import type { Clock } from '../shared/clock.js';
-import { StratusError } from '../shared/errors.js';
-import { URL_PREFIX } from './function-urls.js';
+import type { FunctionRegistry, FunctionUrlRecord, FunctionVersion } from '../../registry/index.js';
+import type { Clock } from '../../shared/clock.js';
+import { StratusError } from '../../shared/errors.js';
+import { URL_PREFIX } from '../api/index.js';
 import type { InvokeOutcome, InvokeRequest, InvokeService } from './invoke-service.js';
-import { header, type ApiRequest, type ApiResponse, type Route } from './routes.js';
-import { verifySigV4, type CredentialLookup } from './sigv4.js';
+import { type ApiRequest, type ApiResponse, type CredentialLookup, header, type Route, verifySigV4 } from '../http/index.js';
 import { StreamRelay } from './stream-relay.js';
 import {
   corsHeaders, httpResponse, HTTP_INTEGRATION_CONTENT_TYPE, preflight, preludeHead, PRELUDE_DELIMITER, urlEvent, urlId, type HttpResult,

@@ -1,4 +1,4 @@
-import { StratusError } from '../shared/errors.js';
+import { StratusError } from '../../shared/errors.js';
 
 /** Function names in paths may be a name, a partial ARN or a full ARN, optionally qualified. */
 const FUNCTION_REF =

@@ -1,14 +1,12 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { CodeStore } from '../codestore/index.js';
-import type { FunctionRecord, FunctionRegistry, FunctionSettings } from '../registry/index.js';
-import { StratusError } from '../shared/errors.js';
-import { FUNCTION_NAME_PATTERN, parseFunctionRef, qualifierOf } from './names.js';
-import type { ApiRequest, ApiResponse, Route } from './routes.js';
+import type { CodeStore } from '../../codestore/index.js';
+import type { FunctionRecord, FunctionRegistry, FunctionSettings } from '../../registry/index.js';
+import { StratusError } from '../../shared/errors.js';
+import { type ApiRequest, type ApiResponse, FUNCTION_NAME_PATTERN, parseFunctionRef, parseJsonObject, qualifierOf, type Route, Validator } from '../http/index.js';
 import {
   checkCodeUpdate, checkPackageFields, checkSettingsUpdate, imageCodeLocation, importImage, readImageConfig, readPackageType, type ImageSourceImporter,
 } from './function-images.js';
 import { functionConfiguration, LAMBDA_RUNTIMES, listItem } from './shapes.js';
-import { parseJsonObject, Validator } from './validation.js';
 
 export interface FunctionRoutesDeps {
   registry: FunctionRegistry;

@@ -1,10 +1,8 @@
-import type { Clock } from '../shared/clock.js';
-import { StratusError } from '../shared/errors.js';
-import { functionUrlNotFound, type FunctionRegistry, type FunctionUrlPatch, type FunctionUrlRecord, type UrlCors } from '../registry/index.js';
-import { parseFunctionRef, qualifierOf } from './names.js';
-import type { ApiRequest, ApiResponse, Route } from './routes.js';
+import type { Clock } from '../../shared/clock.js';
+import { StratusError } from '../../shared/errors.js';
+import { functionUrlNotFound, type FunctionRegistry, type FunctionUrlPatch, type FunctionUrlRecord, type UrlCors } from '../../registry/index.js';
+import { type ApiRequest, type ApiResponse, parseFunctionRef, parseJsonObject, qualifierOf, type Route, Validator } from '../http/index.js';
 import { functionUrlConfiguration } from './shapes.js';
-import { parseJsonObject, Validator } from './validation.js';
 
 export interface FunctionUrlRoutesDeps {
   registry: FunctionRegistry;

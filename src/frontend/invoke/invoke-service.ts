@@ -1,8 +1,8 @@
-import type { Assigner } from '../assignment/index.js';
-import type { FunctionRegistry, FunctionVersion } from '../registry/index.js';
-import { isStratusError, StratusError } from '../shared/errors.js';
-import type { Logger } from '../shared/log.js';
-import type { InvocationResult, ResponseSink } from '../worker/index.js';
+import type { Assigner } from '../../assignment/index.js';
+import type { FunctionRegistry, FunctionVersion } from '../../registry/index.js';
+import { isStratusError, StratusError } from '../../shared/errors.js';
+import type { Logger } from '../../shared/log.js';
+import type { InvocationResult, ResponseSink } from '../../worker/index.js';
 
 export interface InvokeRequest {
   functionName: string;

@@ -1,4 +1,4 @@
-import { StratusError } from '../shared/errors.js';
+import { StratusError } from '../../shared/errors.js';
 
 /**
  * Request validation in AWS's own words: every violation is collected and reported at once as

@@ -1,9 +1,7 @@
-import type { AliasInput, FunctionRegistry } from '../registry/index.js';
-import { StratusError } from '../shared/errors.js';
-import { parseFunctionRef } from './names.js';
-import type { ApiRequest, ApiResponse, Route } from './routes.js';
+import type { AliasInput, FunctionRegistry } from '../../registry/index.js';
+import { StratusError } from '../../shared/errors.js';
+import { type ApiRequest, type ApiResponse, parseFunctionRef, parseJsonObject, type Route, Validator } from '../http/index.js';
 import { aliasConfiguration } from './shapes.js';
-import { parseJsonObject, Validator } from './validation.js';
 
 export interface AliasRoutesDeps {
   registry: FunctionRegistry;

@@ -1,9 +1,9 @@
 import type { AddressInfo } from 'node:net';
-import type { Clock } from '../shared/clock.js';
-import { StratusError } from '../shared/errors.js';
-import { HttpServer, type HttpRoute } from '../shared/http-server.js';
-import { newRequestId } from '../shared/ids.js';
-import type { Logger } from '../shared/log.js';
+import type { Clock } from '../../shared/clock.js';
+import { StratusError } from '../../shared/errors.js';
+import { HttpServer, type HttpRoute } from '../../shared/http-server.js';
+import { newRequestId } from '../../shared/ids.js';
+import type { Logger } from '../../shared/log.js';
 import { authErrorResponse, errorResponse } from './errors.js';
 import type { Route } from './routes.js';
 import { verifySigV4, type CredentialLookup } from './sigv4.js';
