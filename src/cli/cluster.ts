@@ -1,16 +1,16 @@
 import { join } from 'node:path';
 import { AssignmentApiServer, AssignmentReplica, AssignmentService, RemoteAssignment } from '../assignment/index.js';
-import { EtcdChunkStore, EtcdCodeStore } from '../codestore/index.js';
-import { clusterRoutes, FrontendServer } from '../frontend/index.js';
+import { downloadRoutes, EtcdChunkStore, EtcdCodeStore } from '../codestore/index.js';
+import { FrontendServer } from '../frontend/index.js';
 import { ImageImporter } from '../images/index.js';
 import { EtcdJournal } from '../journal/index.js';
 import { SnapStartService } from '../snapstart/index.js';
-import { PlacementService, WorkerDirectory, WorkerMembership } from '../placement/index.js';
+import { PlacementService, WorkerDirectory, WorkerMembership, WorkerRegistrations, type ConnectedWorker } from '../placement/index.js';
 import type { Clock } from '../shared/clock.js';
 import type { StratusConfig } from '../shared/config.js';
 import type { Logger } from '../shared/log.js';
-import { RemoteWorkerAgent } from '../worker/index.js';
 import { concurrencyLimiter, followRegistry, lambdaApi, newRegistry } from './lambda-api.js';
+import { httpWorkerConnector } from './worker-connector.js';
 
 /**
  * Stratus as a cluster: each role a process of its own, all sharing the journal in etcd.
@@ -76,7 +76,8 @@ export async function startFrontendProcess(config: StratusConfig, opts: ProcessO
   const images = new ImageImporter({
     ...config.images, bwrapPath: config.sandbox.bwrapPath, chunks: shared.chunks, workDir: join(config.dataDir, 'image-builds'), log: log.child({ component: 'images' }),
   });
-  const workers = new Map<string, RemoteWorkerAgent>();
+  const connector = httpWorkerConnector(token, log);
+  const workers = new Map<string, ConnectedWorker>();
   const assignment = new RemoteAssignment({
     election: journal.election(ASSIGNMENT, config.cluster.leaderTtlMs),
     token, clock, logger: log.child({ component: 'assignment-client' }),
@@ -84,14 +85,14 @@ export async function startFrontendProcess(config: StratusConfig, opts: ProcessO
     worker: (id, url) => {
       let agent = workers.get(url);
       if (!agent) {
-        agent = new RemoteWorkerAgent(id, url, token, { id, memoryMb: 0, memoryReservedMb: 0, environments: 0, cachedCode: [] }, log);
+        agent = connector.connect({ id, url, status: { id, memoryMb: 0, memoryReservedMb: 0, environments: 0, cachedCode: [] } });
         workers.set(url, agent);
       }
       return agent;
     },
   });
   await assignment.start();
-  // Snapshots are made by a worker agent over its in-process API only (RemoteWorkerAgent has no
+  // Snapshots are made by a worker agent over its in-process API only (a remote agent has no
   // createSnapshot yet): in a cluster a SnapStart version is published with OptimizationStatus Off
   // and the reason, and its cold starts boot.
   const snapStart = new SnapStartService({ registry, workers: () => [], code, log: log.child({ component: 'snapstart' }) });
@@ -121,6 +122,7 @@ export async function startFrontendProcess(config: StratusConfig, opts: ProcessO
  */
 export async function startAssignmentProcess(config: StratusConfig, opts: ProcessOptions, log: Logger, clock: Clock): Promise<ClusterProcess> {
   const token = clusterToken(config);
+  const connector = httpWorkerConnector(token, log);
   const shared = await openShared(config, clock);
   const { journal, code, registry } = shared;
   let membership: WorkerMembership | undefined;
@@ -141,7 +143,7 @@ export async function startAssignmentProcess(config: StratusConfig, opts: Proces
         config: config.assignment, log: journal.assignmentLog, placement, clock, logger: log, leadership, limiter: concurrencyLimiter(config, registry),
       });
       membership = new WorkerMembership({
-        store: journal.workers, placement, token, epoch: leadership.epoch, log,
+        store: journal.workers, placement, connector, epoch: leadership.epoch,
         onJoined: (agent) => {
           agent.onEnvironmentLost((envId) => service.environmentLost(envId));
           service.workerJoined(agent).catch((err: unknown) => log.warn({ err, worker: agent.id }, 'reconciling a joining worker failed'));
@@ -180,20 +182,19 @@ export async function startPlacementProcess(config: StratusConfig, opts: Process
   const { code, chunks, close: closeStores } = openCodeStores(config);
   const placement = new PlacementService({ clock, leaseMs: config.cluster.leaseMs });
   const directory = new WorkerDirectory(journal.workers, log);
+  const registrations = new WorkerRegistrations({
+    token, placement, connector: httpWorkerConnector(token, log), leaseMs: config.cluster.leaseMs, log,
+    onHeartbeat: (worker) => directory.publish(worker),
+  });
   // Workers an earlier placement process recorded get a fresh lease: gone ones run out.
-  for (const { id, url, status } of await directory.recorded()) {
-    placement.register(new RemoteWorkerAgent(id, url, token, status, log), { leased: true });
-  }
+  for (const worker of await directory.recorded()) registrations.adopt(worker);
   placement.onWorkerLost((workerId) => {
     log.warn({ worker: workerId }, 'worker lease expired');
     directory.remove(workerId);
   });
   const server = new FrontendServer({
-    routes: clusterRoutes({
-      token, placement, code, chunks, leaseMs: config.cluster.leaseMs, log,
-      onWorkerJoined: () => undefined,
-      onHeartbeat: (worker) => directory.publish(worker),
-    }),
+    routes: [],
+    internalRoutes: [...registrations.routes(), ...downloadRoutes({ token, code, chunks })],
     credentials: () => undefined,
     clock, log, signatureMaxSkewMs: config.frontend.signatureMaxSkewMs,
   });

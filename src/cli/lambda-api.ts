@@ -1,15 +1,16 @@
 import { ConcurrencyLimiter, type Assigner, type AssignmentService } from '../assignment/index.js';
+import { AsyncInvoker, eventSettings } from '../async/index.js';
 import type { CodeStore } from '../codestore/index.js';
 import {
-  accountSettingsRoutes, aliasRoutes, AsyncInvoker, concurrencyRoutes, eventInvokeConfigRoutes, eventSettings, FrontendServer, functionRoutes, functionUrlRoutes,
+  accountSettingsRoutes, aliasRoutes, concurrencyRoutes, eventInvokeConfigRoutes, FrontendServer, functionRoutes, functionUrlRoutes,
   invocationRoutes, InvokeService, provisionedConcurrencyRoutes, streamingInvocationRoutes, tagRoutes, urlInvocationRoutes, versionRoutes,
   type ImageSourceImporter,
 } from '../frontend/index.js';
-import type { Route } from '../frontend/routes.js';
 import type { EventQueue, Journal } from '../journal/index.js';
 import { environmentKey, FunctionRegistry, type FunctionVersion } from '../registry/index.js';
 import { RESERVED_ENV_KEYS } from '../worker/index.js';
 import type { Clock } from '../shared/clock.js';
+import type { HttpRoute } from '../shared/http-server.js';
 import type { StratusConfig } from '../shared/config.js';
 import type { Logger } from '../shared/log.js';
 
@@ -33,8 +34,8 @@ export interface LambdaApiDeps {
   /** Provisioned concurrency changed (one machine applies it at once; a cluster's leader follows the registry). */
   provision(fn: FunctionVersion, count: number): void;
   allocated(fn: FunctionVersion): number | Promise<number>;
-  /** Further routes on the same server (the cluster API of one machine). */
-  extraRoutes?: Route[];
+  /** The control plane's internal API on the same server (worker registration and downloads, one machine). */
+  internalRoutes?: HttpRoute[];
 }
 
 export interface LambdaApi {
@@ -87,12 +88,12 @@ export function lambdaApi(deps: LambdaApiDeps): LambdaApi {
       ...concurrencyRoutes({ registry, accountLimit, minUnreserved }),
       ...eventInvokeConfigRoutes({ registry, clock }),
       ...provisionedConcurrencyRoutes({ registry, provision: deps.provision, allocated: deps.allocated }),
-      ...(deps.extraRoutes ?? []),
       ...accountSettingsRoutes({
         registry, maxZipBytes, maxUnzippedBytes,
         concurrency: () => ({ total: accountLimit, unreserved: accountLimit - registry.reservedConcurrencyTotal() }),
       }),
     ],
+    internalRoutes: deps.internalRoutes,
     credentials: lookup,
     clock,
     log: deps.log.child({ component: 'frontend' }),

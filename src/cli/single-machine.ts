@@ -2,17 +2,17 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AssignmentService } from '../assignment/index.js';
-import { FilesystemChunkStore, FilesystemCodeStore } from '../codestore/index.js';
-import { clusterRoutes } from '../frontend/index.js';
+import { downloadRoutes, FilesystemChunkStore, FilesystemCodeStore } from '../codestore/index.js';
 import { ImageImporter } from '../images/index.js';
 import { SqliteJournal } from '../journal/index.js';
-import { PlacementService } from '../placement/index.js';
+import { PlacementService, WorkerRegistrations } from '../placement/index.js';
 import { SnapStartService } from '../snapstart/index.js';
 import { systemClock, type Clock } from '../shared/clock.js';
 import type { StratusConfig } from '../shared/config.js';
 import type { Logger } from '../shared/log.js';
 import { startHostWorker } from './host-worker.js';
 import { concurrencyLimiter, followRegistry, lambdaApi, newRegistry, type Credentials } from './lambda-api.js';
+import { httpWorkerConnector } from './worker-connector.js';
 
 export interface RunningStratus {
   url: string;
@@ -57,6 +57,11 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
     assignment.workerLost(workerId);
   });
   const clusterToken = await loadClusterToken(config);
+  const placementLog = log.child({ component: 'placement' });
+  const registrations = new WorkerRegistrations({
+    token: clusterToken, placement, connector: httpWorkerConnector(clusterToken, placementLog), leaseMs: config.cluster.leaseMs, log: placementLog,
+    onWorkerJoined: (agent) => agent.onEnvironmentLost((envId) => assignment.environmentLost(envId)),
+  });
   followRegistry(registry, () => assignment, log);
   // SnapStart: versions published with ApplyOn PublishedVersions are checkpointed on a worker;
   // a snapshot cut short by a restart is made again.
@@ -67,10 +72,7 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
     config, registry, code, images, assignment, eventQueue: journal.eventQueue, credentials, clock, log,
     provision: (fn, n) => assignment.setProvisioned(fn, n),
     allocated: (fn) => assignment.provisionedCount(fn),
-    extraRoutes: clusterRoutes({
-      token: clusterToken, placement, code, chunks, leaseMs: config.cluster.leaseMs, log: log.child({ component: 'placement' }),
-      onWorkerJoined: (agent) => agent.onEnvironmentLost((envId) => assignment.environmentLost(envId)),
-    }),
+    internalRoutes: [...registrations.routes(), ...downloadRoutes({ token: clusterToken, code, chunks })],
   });
   const address = await server.listen(config.frontend.host, config.frontend.port);
   events.start();

@@ -1,7 +1,9 @@
 import type { Clock } from '../shared/clock.js';
 import type { StratusConfig } from '../shared/config.js';
 import type { Logger } from '../shared/log.js';
-import { CLUSTER_API, HttpCodeSource, WorkerApiServer } from '../worker/index.js';
+import { HttpCodeSource } from '../codestore/index.js';
+import { sendHeartbeat } from '../placement/index.js';
+import { WorkerApiServer } from '../worker/index.js';
 import { startHostWorker } from './host-worker.js';
 
 export interface WorkerProcessOptions {
@@ -29,15 +31,7 @@ export async function startWorkerProcess(config: StratusConfig, opts: WorkerProc
   const url = `http://${opts.host}:${address.port}`;
   let stopped = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const register = async () => {
-    const res = await fetch(`${opts.controlPlane}${CLUSTER_API}/workers`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${opts.token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ id: opts.id, url, status: host.agent.status() }),
-      signal: AbortSignal.timeout(Math.max(1000, opts.heartbeatMs)),
-    });
-    if (!res.ok) throw new Error(`the control plane refused the worker (HTTP ${res.status})`);
-  };
+  const register = () => sendHeartbeat(opts.controlPlane, opts.token, { id: opts.id, url, status: host.agent.status() }, Math.max(1000, opts.heartbeatMs));
   const beat = async () => {
     await register().catch((err: unknown) => log.warn({ err }, 'heartbeat failed'));
     if (!stopped) timer = setTimeout(() => void beat(), opts.heartbeatMs);

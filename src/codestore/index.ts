@@ -7,3 +7,5 @@ export { EtcdChunkStore, type EtcdChunkStoreOptions } from './etcd-chunk-store.j
 export { CHUNK_SIZE, CHUNK_NAME, IMAGE_DIGEST, type ChunkStore, type ChunkPutResult, type ImageManifest, type ImageRunConfig } from './chunk-store.js';
 export { FilesystemChunkStore } from './fs-chunk-store.js';
 export { MemoryChunkStore } from './memory-chunk-store.js';
+export { downloadRoutes, type DownloadRoutesDeps } from './download-routes.js';
+export { HttpCodeSource } from './http-code-source.js';

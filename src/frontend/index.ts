@@ -1,18 +1,12 @@
-export { FrontendServer, type FrontendServerDeps } from './server.js';
-export { functionRoutes, type FunctionRoutesDeps } from './functions.js';
-export type { ImageSourceImporter } from './function-images.js';
-export { versionRoutes, type VersionRoutesDeps } from './versions.js';
-export { aliasRoutes, type AliasRoutesDeps } from './aliases.js';
-export { functionUrlRoutes, type FunctionUrlRoutesDeps } from './function-urls.js';
-export { urlInvocationRoutes, type UrlInvocationDeps } from './url-invocations.js';
-export { tagRoutes, type TagRoutesDeps } from './tags.js';
-export { accountSettingsRoutes, type AccountSettingsDeps } from './account-settings.js';
-export { invocationRoutes, type InvocationRoutesDeps } from './invocations.js';
-export { streamingInvocationRoutes, type StreamingInvocationRoutesDeps } from './streaming-invocations.js';
-export { InvokeService, type InvokeRequest, type InvokeOutcome } from './invoke-service.js';
-export { AsyncInvoker, eventSettings, type AsyncInvokerDeps, type EventSettings } from './async-invoker.js';
-export { eventInvokeConfigRoutes, type EventInvokeConfigRoutesDeps } from './event-invoke-configs.js';
-export { verifySigV4, type CredentialLookup } from './sigv4.js';
-export { clusterRoutes, type ClusterRoutesDeps } from './cluster.js';
-export { concurrencyRoutes, type ConcurrencyRoutesDeps } from './concurrency.js';
-export { provisionedConcurrencyRoutes, type ProvisionedRoutesDeps } from './provisioned-concurrency.js';
+/** The Lambda API: its HTTP layer (SigV4, errors), the management handlers, and the invoke path. */
+export { FrontendServer, verifySigV4, type CredentialLookup, type FrontendServerDeps, type Route } from './http/index.js';
+export {
+  accountSettingsRoutes, aliasRoutes, concurrencyRoutes, eventInvokeConfigRoutes, functionRoutes, functionUrlRoutes, provisionedConcurrencyRoutes,
+  tagRoutes, versionRoutes,
+  type AccountSettingsDeps, type AliasRoutesDeps, type ConcurrencyRoutesDeps, type EventInvokeConfigRoutesDeps, type FunctionRoutesDeps,
+  type FunctionUrlRoutesDeps, type ImageSourceImporter, type ProvisionedRoutesDeps, type TagRoutesDeps, type VersionRoutesDeps,
+} from './api/index.js';
+export {
+  invocationRoutes, InvokeService, streamingInvocationRoutes, urlInvocationRoutes,
+  type InvocationRoutesDeps, type InvokeOutcome, type InvokeRequest, type StreamingInvocationRoutesDeps, type UrlInvocationDeps,
+} from './invoke/index.js';

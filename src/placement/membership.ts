@@ -1,6 +1,6 @@
 import type { DocumentStore, StoredDocument } from '../journal/index.js';
-import type { Logger } from '../shared/log.js';
-import { RemoteWorkerAgent, type WorkerStatus } from '../worker/index.js';
+import type { WorkerStatus } from '../worker/index.js';
+import type { ConnectedWorker, WorkerConnector } from './connector.js';
 import type { PlacementService } from './placement.js';
 
 /** A worker as the placement process records it in the journal's `workers` store. */
@@ -13,12 +13,11 @@ export interface WorkerDocument {
 export interface MembershipDeps {
   store: DocumentStore;
   placement: PlacementService;
-  token: string;
+  connector: WorkerConnector;
   /** Sent with every call to a worker: the fencing epoch of the leadership acting. */
   epoch: number;
-  log: Logger;
   /** A worker appeared after the membership was first read. */
-  onJoined?(agent: RemoteWorkerAgent): void;
+  onJoined?(agent: ConnectedWorker): void;
 }
 
 /**
@@ -28,7 +27,8 @@ export interface MembershipDeps {
  */
 export class WorkerMembership {
   private unwatch: (() => void) | undefined;
-  private readonly urls = new Map<string, string>();
+  /** The workers this membership connected: where each serves and the handle on it. */
+  private readonly members = new Map<string, { url: string; agent: ConnectedWorker }>();
 
   constructor(private readonly deps: MembershipDeps) {}
 
@@ -38,12 +38,12 @@ export class WorkerMembership {
   }
 
   url(workerId: string): string | undefined {
-    return this.urls.get(workerId);
+    return this.members.get(workerId)?.url;
   }
 
   stop(): void {
     this.unwatch?.();
-    for (const id of this.urls.keys()) {
+    for (const id of this.members.keys()) {
       const agent = this.deps.placement.worker(id);
       this.deps.placement.deregister(id);
       void agent?.shutdown();
@@ -52,17 +52,17 @@ export class WorkerMembership {
 
   private apply(id: string, doc: StoredDocument | undefined, live: boolean): void {
     if (!doc) {
-      this.urls.delete(id);
+      this.members.delete(id);
       this.deps.placement.remove(id);
       return;
     }
     const { url, status } = doc.value as WorkerDocument;
     const known = this.deps.placement.worker(id);
-    if (known instanceof RemoteWorkerAgent && this.urls.get(id) === url) return known.report(status);
+    const mine = this.members.get(id);
+    if (known && known === mine?.agent && mine.url === url) return mine.agent.report(status);
     if (known) this.deps.placement.remove(id);
-    const agent = new RemoteWorkerAgent(id, url, this.deps.token, status, this.deps.log.child({ worker: id }));
-    agent.fencingEpoch = this.deps.epoch;
-    this.urls.set(id, url);
+    const agent = this.deps.connector.connect({ id, url, status, epoch: this.deps.epoch });
+    this.members.set(id, { url, agent });
     this.deps.placement.register(agent);
     if (live) this.deps.onJoined?.(agent);
   }

@@ -9,7 +9,6 @@ export { errorDocument, type Invocation, type InvocationOutcome, type Invocation
 export { RESERVED_ENV_KEYS } from './launch/index.js';
 export { environmentSpecSchema, RUNTIMES, type EnvironmentSpec, type ImagePackage, type RuntimeId, type ZipPackage } from './environment-spec.js';
 export type { CodeSource } from './code-cache.js';
-export { HttpCodeSource, CLUSTER_API } from './http-code-source.js';
 export { RemoteWorkerAgent } from './remote-agent.js';
 export { WorkerApiServer } from './worker-api.js';
 export { SnapshotCache } from './snapshots.js';

@@ -1,0 +1,123 @@
+import { createHash } from 'node:crypto';
+import type { QueuedEvent } from '../journal/index.js';
+import { StratusError } from '../shared/errors.js';
+import type { RunRequest } from './runner.js';
+
+/**
+ * The value of one item of the journal's event queue (format version 1): an accepted Event
+ * invocation and what has happened to it so far. Everything is JSON; the payload is base64.
+ */
+export interface QueuedInvocation {
+  v: 1;
+  functionName: string;
+  /** As the caller gave it (version or alias); absent for the unqualified function ($LATEST). */
+  qualifier?: string;
+  requestId: string;
+  payload: string;
+  clientContext?: string;
+  acceptedAtMs: number;
+  /** Invocations run so far (the record's approximateInvokeCount). */
+  attempts: number;
+  /** Attempts that ended in a function error: these count against MaximumRetryAttempts. */
+  functionErrors: number;
+  /** Throttles and platform errors in a row: the exponent of their back-off. */
+  platformErrors: number;
+  /** The last attempt's response, for the record an OnFailure destination receives. */
+  last?: LastResponse;
+}
+
+export interface LastResponse {
+  statusCode: number;
+  executedVersion: string;
+  functionError?: string;
+  /** base64 */
+  payload: string;
+}
+
+/** Why an event ended, as Lambda names it in the invocation record. */
+export type Condition = 'Success' | 'RetriesExhausted' | 'EventAgeExceeded';
+
+/** The queue item for a newly accepted Event invoke. */
+export function newQueuedInvocation(request: RunRequest, nowMs: number): QueuedEvent {
+  const value: QueuedInvocation = {
+    v: 1, functionName: request.functionName, requestId: request.requestId, payload: request.payload.toString('base64'),
+    acceptedAtMs: nowMs, attempts: 0, functionErrors: 0, platformErrors: 0,
+    ...(request.qualifier !== undefined ? { qualifier: request.qualifier } : {}),
+    ...(request.clientContext !== undefined ? { clientContext: request.clientContext } : {}),
+  };
+  return { id: request.requestId, dueAtMs: nowMs, value };
+}
+
+export function readQueuedInvocation(value: unknown): QueuedInvocation {
+  const v = value as Partial<QueuedInvocation> | null;
+  if (!v || v.v !== 1 || typeof v.functionName !== 'string' || typeof v.payload !== 'string' || typeof v.requestId !== 'string') {
+    throw new StratusError('Internal', `unreadable queued event: ${JSON.stringify(value).slice(0, 200)}`);
+  }
+  return v as QueuedInvocation;
+}
+
+export function toInvokeRequest(ev: QueuedInvocation): RunRequest {
+  return {
+    functionName: ev.functionName, qualifier: ev.qualifier, requestId: ev.requestId,
+    payload: Buffer.from(ev.payload, 'base64'), clientContext: ev.clientContext, tailLog: false,
+  };
+}
+
+/** A destination ARN: a Stratus function, optionally qualified. */
+export const FUNCTION_ARN = /^arn:aws[a-zA-Z-]*:lambda:[a-z]{2}(?:-gov)?-[a-z]+-\d:\d{12}:function:([a-zA-Z0-9_-]{1,64})(?::(\$LATEST|[a-zA-Z0-9_-]{1,128}))?$/;
+
+export function destinationTarget(arn: string): { functionName: string; qualifier?: string } | undefined {
+  const m = FUNCTION_ARN.exec(arn);
+  if (!m?.[1]) return undefined;
+  return m[2] === undefined ? { functionName: m[1] } : { functionName: m[1], qualifier: m[2] };
+}
+
+/**
+ * Lambda's invocation record (version 1.0), which a destination function receives as its event.
+ * `functionArn` is the invoked function's ARN with the qualifier it was invoked with.
+ */
+export function invocationRecord(ev: QueuedInvocation, functionArn: string, condition: Condition, nowMs: number): Record<string, unknown> {
+  const record: Record<string, unknown> = {
+    version: '1.0',
+    timestamp: new Date(nowMs).toISOString(),
+    requestContext: {
+      requestId: ev.requestId, functionArn: `${functionArn}:${ev.qualifier ?? '$LATEST'}`, condition, approximateInvokeCount: ev.attempts,
+    },
+    requestPayload: jsonOrText(ev.payload),
+  };
+  if (ev.last) {
+    const { statusCode, executedVersion, functionError } = ev.last;
+    record.responseContext = { statusCode, executedVersion, ...(functionError !== undefined ? { functionError } : {}) };
+    record.responsePayload = jsonOrText(ev.last.payload);
+  }
+  return record;
+}
+
+/**
+ * The queue item that delivers `record` to a destination function as an Event invoke. Its id
+ * (the destination's request id) is derived from the finished event's, so that finishing the
+ * same event again after a crash queues nothing new while the first record is still queued.
+ */
+export function destinationEvent(target: { functionName: string; qualifier?: string }, record: unknown, finishedId: string, nowMs: number): QueuedEvent {
+  const request: RunRequest = {
+    functionName: target.functionName, qualifier: target.qualifier, requestId: derivedRequestId(`${finishedId}/destination`),
+    payload: Buffer.from(JSON.stringify(record)), tailLog: false,
+  };
+  return newQueuedInvocation(request, nowMs);
+}
+
+/** A UUID (version 8 layout) determined by `seed`. */
+function derivedRequestId(seed: string): string {
+  const h = createHash('sha256').update(seed).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-8${h.slice(13, 16)}-${((parseInt(h.slice(16, 17), 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+function jsonOrText(base64: string): unknown {
+  const text = Buffer.from(base64, 'base64').toString('utf8');
+  if (text === '') return null;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}

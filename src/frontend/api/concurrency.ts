@@ -1,0 +1,46 @@
+import type { FunctionRegistry } from '../../registry/index.js';
+import { StratusError } from '../../shared/errors.js';
+import { type ApiRequest, parseFunctionRef, parseJsonObject, type Route, Validator } from '../http/index.js';
+
+export interface ConcurrencyRoutesDeps {
+  registry: FunctionRegistry;
+  accountLimit: number;
+  /** What reservations must leave for every other function (Lambda: 100). */
+  minUnreserved: number;
+}
+
+const SMALL = { body: 1024 * 1024, tooLargeMessage: 'Request must be smaller than 1048576 bytes', sigv4: true } as const;
+
+/** PutFunctionConcurrency, GetFunctionConcurrency, DeleteFunctionConcurrency. */
+export function concurrencyRoutes(deps: ConcurrencyRoutesDeps): Route[] {
+  const nameOf = (req: ApiRequest) => {
+    const name = parseFunctionRef(decodeURIComponent(req.params[0] ?? '')).name;
+    deps.registry.get(name);
+    return name;
+  };
+  return [
+    { method: 'PUT', pattern: /^\/2017-10-31\/functions\/([^/]+)\/concurrency\/?$/, ...SMALL,
+      handle: async (req) => {
+        const name = nameOf(req);
+        const v = new Validator(parseJsonObject(req.body));
+        const value = v.integer('ReservedConcurrentExecutions', 'reservedConcurrentExecutions', 0, Number.MAX_SAFE_INTEGER, { required: true });
+        v.done();
+        const reserved = value ?? 0;
+        if (deps.accountLimit - deps.registry.reservedConcurrencyTotal(name) - reserved < deps.minUnreserved) {
+          throw new StratusError('InvalidParameterValue', `Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [${deps.minUnreserved}].`);
+        }
+        await deps.registry.setReservedConcurrency(name, reserved);
+        return { status: 200, body: { ReservedConcurrentExecutions: reserved } };
+      } },
+    { method: 'GET', pattern: /^\/2019-09-30\/functions\/([^/]+)\/concurrency\/?$/, ...SMALL,
+      handle: (req) => {
+        const reserved = deps.registry.get(nameOf(req)).reservedConcurrency;
+        return { status: 200, body: reserved === undefined ? {} : { ReservedConcurrentExecutions: reserved } };
+      } },
+    { method: 'DELETE', pattern: /^\/2017-10-31\/functions\/([^/]+)\/concurrency\/?$/, ...SMALL,
+      handle: async (req) => {
+        await deps.registry.setReservedConcurrency(nameOf(req), undefined);
+        return { status: 204 };
+      } },
+  ];
+}

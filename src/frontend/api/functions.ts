@@ -1,0 +1,214 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { CodeStore } from '../../codestore/index.js';
+import type { FunctionRecord, FunctionRegistry, FunctionSettings } from '../../registry/index.js';
+import { StratusError } from '../../shared/errors.js';
+import { type ApiRequest, type ApiResponse, FUNCTION_NAME_PATTERN, parseFunctionRef, parseJsonObject, qualifierOf, type Route, Validator } from '../http/index.js';
+import {
+  checkCodeUpdate, checkPackageFields, checkSettingsUpdate, imageCodeLocation, importImage, readImageConfig, readPackageType, type ImageSourceImporter,
+} from './function-images.js';
+import { functionConfiguration, LAMBDA_RUNTIMES, listItem } from './shapes.js';
+
+export interface FunctionRoutesDeps {
+  registry: FunctionRegistry;
+  code: CodeStore;
+  /** Pulls, flattens and chunks container images (PackageType Image). */
+  images: ImageSourceImporter;
+  region: string;
+  /** Secret used to sign code download links. */
+  linkSecret: string;
+  maxZipBytes: number;
+  clock: { now(): number };
+}
+
+const NAME = '([^/]+)';
+const BASE = '/2015-03-31/functions';
+const ROLE_PATTERN = /^arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role\/?[a-zA-Z_0-9+=,.@\-_/]+$/;
+const HANDLER_PATTERN = /^[^\s]+$/;
+const NAME_PATTERN = /^[a-zA-Z0-9_-]+$/;
+const LINK_TTL_MS = 10 * 60 * 1000;
+
+/** The function management API: create, read, list, update, delete (a version with a qualifier). */
+export function functionRoutes(deps: FunctionRoutesDeps): Route[] {
+  const bodyLimit = Math.ceil((deps.maxZipBytes * 4) / 3) + 1024 * 1024;
+  const tooLarge = (op: string) => `Request must be smaller than ${bodyLimit} bytes for the ${op} operation`;
+  const config = (fn: FunctionRecord) => functionConfiguration(fn, deps.registry.functionArn(fn.name), deps.region);
+  const nameOf = (req: ApiRequest) => parseFunctionRef(decodeURIComponent(req.params[0] ?? '')).name;
+  /** $LATEST, a version or an alias, as named by the path or ?Qualifier=. */
+  const describe = (req: ApiRequest) => {
+    const ref = parseFunctionRef(decodeURIComponent(req.params[0] ?? ''));
+    const { fn, arn } = deps.registry.describe(ref.name, qualifierOf(ref, req.query));
+    return { fn, config: functionConfiguration(fn, arn, deps.region) };
+  };
+  const small = { body: 1024 * 1024, tooLargeMessage: tooLarge('function'), sigv4: true };
+  return [
+    { method: 'POST', pattern: re(`${BASE}/?`), body: bodyLimit, tooLargeMessage: tooLarge('CreateFunction'), sigv4: true,
+      handle: async (req) => ({ status: 201, body: await create(deps, req, config) }) },
+    { method: 'GET', pattern: re(`${BASE}/?`), ...small, handle: (req) => list(deps, req, config) },
+    { method: 'GET', pattern: re(`${BASE}/${NAME}/?`), ...small,
+      handle: (req) => ({ status: 200, body: getFunction(deps, req, describe(req)) }) },
+    { method: 'GET', pattern: re(`${BASE}/${NAME}/configuration/?`), ...small,
+      handle: (req) => ({ status: 200, body: describe(req).config }) },
+    { method: 'PUT', pattern: re(`${BASE}/${NAME}/configuration/?`), ...small,
+      handle: async (req) => ({ status: 200, body: config(await updateConfiguration(deps, nameOf(req), req)) }) },
+    { method: 'PUT', pattern: re(`${BASE}/${NAME}/code/?`), body: bodyLimit, tooLargeMessage: tooLarge('UpdateFunctionCode'), sigv4: true,
+      handle: async (req) => ({ status: 200, body: await updateCode(deps, nameOf(req), req, config) }) },
+    { method: 'DELETE', pattern: re(`${BASE}/${NAME}/?`), ...small,
+      handle: async (req) => {
+        const ref = parseFunctionRef(decodeURIComponent(req.params[0] ?? ''));
+        await deps.registry.delete(ref.name, qualifierOf(ref, req.query));
+        return { status: 204 };
+      } },
+    { method: 'GET', pattern: /^\/_stratus\/code\/([0-9a-f]{64})$/, body: 0, tooLargeMessage: '', sigv4: false,
+      handle: (req) => downloadCode(deps, req) },
+  ];
+}
+
+function re(path: string): RegExp {
+  return new RegExp(`^${path}$`);
+}
+
+async function create(deps: FunctionRoutesDeps, req: ApiRequest, config: (fn: FunctionRecord) => Record<string, unknown>): Promise<Record<string, unknown>> {
+  const body = parseJsonObject(req.body);
+  const v = new Validator(body);
+  const name = v.string('FunctionName', 'functionName', { required: true, min: 1, max: 140, pattern: NAME_PATTERN, patternText: FUNCTION_NAME_PATTERN });
+  const code = v.object('Code', 'code');
+  const settings = readSettings(v, body, true);
+  const tags = v.tagMap('Tags', 'tags');
+  const publish = v.boolean('Publish', 'publish');
+  const packageType = readPackageType(v);
+  const imageConfig = readImageConfig(v);
+  v.done();
+  if (name && name.length > 64) {
+    throw new StratusError('InvalidParameterValue', `1 validation error detected: Value '${name}' at 'functionName' failed to satisfy constraint: Member must have length less than or equal to 64`);
+  }
+  checkPackageFields(packageType, body, code);
+  const full = { ...settings, ...(imageConfig ? { imageConfig } : {}) } as FunctionSettings;
+  deps.registry.checkCreatable(name ?? '', full, packageType === 'Image');
+  const source = packageType === 'Image' ? await importImage(deps.images, code?.ImageUri) : decodeZip(code?.ZipFile, deps.maxZipBytes);
+  const fn = await deps.registry.create(name ?? '', full, source, tags);
+  if (!publish) return config(fn);
+  // Lambda answers a create with Publish with the new version, under the unqualified ARN.
+  return { ...config(await deps.registry.publish(fn.name)), FunctionArn: deps.registry.functionArn(fn.name) };
+}
+
+async function updateConfiguration(deps: FunctionRoutesDeps, name: string, req: ApiRequest): Promise<FunctionRecord> {
+  const body = parseJsonObject(req.body);
+  const v = new Validator(body);
+  const patch = readSettings(v, body, false);
+  const imageConfig = readImageConfig(v);
+  const revision = v.string('RevisionId', 'revisionId');
+  v.done();
+  checkSettingsUpdate(deps.registry.get(name), body);
+  return deps.registry.updateSettings(name, imageConfig ? { ...patch, imageConfig } : patch, revision);
+}
+
+async function updateCode(deps: FunctionRoutesDeps, name: string, req: ApiRequest, config: (fn: FunctionRecord) => Record<string, unknown>): Promise<Record<string, unknown>> {
+  const body = parseJsonObject(req.body);
+  const v = new Validator(body);
+  const revision = v.string('RevisionId', 'revisionId');
+  const publish = v.boolean('Publish', 'publish');
+  v.done();
+  const current = deps.registry.get(name);
+  checkCodeUpdate(current, body);
+  if (body.S3Bucket !== undefined) throw new StratusError('InvalidParameterValue', 'Only ZipFile code is supported by this Stratus installation.');
+  const source = current.image ? await importImage(deps.images, body.ImageUri) : decodeZip(body.ZipFile, deps.maxZipBytes);
+  const fn = await deps.registry.updateCode(name, source, revision);
+  if (!publish) return config(fn);
+  const version = await deps.registry.publish(name);
+  return functionConfiguration(version, deps.registry.qualifiedArn(name, version.version), deps.region);
+}
+
+/** The settable fields; on create the defaults apply, on update only what was given. */
+function readSettings(v: Validator, body: Record<string, unknown>, isCreate: boolean): Partial<FunctionSettings> {
+  const runtime = v.string('Runtime', 'runtime');
+  if (runtime !== undefined) checkRuntime(runtime);
+  const role = v.string('Role', 'role', { required: isCreate, pattern: ROLE_PATTERN, patternText: 'arn:(aws[a-zA-Z-]*)?:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+' });
+  const handler = v.string('Handler', 'handler', { max: 128, pattern: HANDLER_PATTERN, patternText: '[^\\s]+' });
+  const description = v.string('Description', 'description', { max: 256 });
+  const timeoutSec = v.integer('Timeout', 'timeout', 1, 900);
+  const memoryMb = v.integer('MemorySize', 'memorySize', 128, 10240);
+  const storage = v.object('EphemeralStorage', 'ephemeralStorage');
+  const environment = v.stringMap(v.object('Environment', 'environment')?.Variables, 'environment.variables');
+  const ephemeralStorageMb = storage ? new Validator(storage).integer('Size', 'ephemeralStorage.size', 512, 10240) : undefined;
+  const snapStart = readSnapStart(v.object('SnapStart', 'snapStart'));
+  const given: Partial<FunctionSettings> = {
+    runtime: runtime as FunctionSettings['runtime'] | undefined, role, handler, description, timeoutSec, memoryMb, ephemeralStorageMb, snapStart,
+    environment: environment ?? (body.Environment !== undefined ? {} : undefined),
+  };
+  const defined = Object.fromEntries(Object.entries(given).filter(([, value]) => value !== undefined)) as Partial<FunctionSettings>;
+  return isCreate ? { description: '', timeoutSec: 3, memoryMb: 128, ephemeralStorageMb: 512, environment: {}, ...defined } : defined;
+}
+
+/** SnapStart: { ApplyOn: PublishedVersions | None }. */
+function readSnapStart(value: Record<string, unknown> | undefined): FunctionSettings['snapStart'] {
+  if (!value) return undefined;
+  const applyOn = new Validator(value).string('ApplyOn', 'snapStart.applyOn') ?? 'None';
+  if (applyOn !== 'PublishedVersions' && applyOn !== 'None') {
+    throw new StratusError('Validation', `1 validation error detected: Value '${applyOn}' at 'snapStart.applyOn' failed to satisfy constraint: Member must satisfy enum value set: [PublishedVersions, None]`);
+  }
+  return applyOn;
+}
+
+function checkRuntime(runtime: string): void {
+  if (!(LAMBDA_RUNTIMES as readonly string[]).includes(runtime)) {
+    throw new StratusError('InvalidParameterValue', `Value ${runtime} at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: [${LAMBDA_RUNTIMES.join(', ')}] or be a valid ARN`);
+  }
+}
+
+function decodeZip(value: unknown, maxZipBytes: number): Buffer {
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new StratusError('InvalidParameterValue', 'Please provide a source for function code.');
+  }
+  const zip = Buffer.from(value, 'base64');
+  if (zip.length > maxZipBytes) {
+    throw new StratusError('RequestTooLarge', `Zipped size must be smaller than ${maxZipBytes} bytes`);
+  }
+  return zip;
+}
+
+/** ListFunctions; with FunctionVersion=ALL each function's published versions follow its $LATEST. */
+function list(deps: FunctionRoutesDeps, req: ApiRequest, config: (fn: FunctionRecord) => Record<string, unknown>): ApiResponse {
+  const all = req.query.get('FunctionVersion');
+  if (all !== null && all !== 'ALL') {
+    throw new StratusError('Validation', `1 validation error detected: Value '${all}' at 'functionVersion' failed to satisfy constraint: Member must satisfy enum value set: [ALL]`);
+  }
+  const maxItems = Math.min(Math.max(Number(req.query.get('MaxItems') ?? 50) || 50, 1), 50);
+  const marker = req.query.get('Marker');
+  const functions = deps.registry.list();
+  const start = marker ? functions.findIndex((fn) => fn.name > marker) : 0;
+  const page = start < 0 ? [] : functions.slice(start, start + maxItems);
+  const more = start >= 0 && start + maxItems < functions.length;
+  const versionsOf = (fn: FunctionRecord) => (all === 'ALL' ? deps.registry.versions.list(fn.name) : [])
+    .map((v) => functionConfiguration(v, deps.registry.qualifiedArn(fn.name, v.version), deps.region));
+  const Functions = page.flatMap((fn) => [config(fn), ...versionsOf(fn)]).map(listItem);
+  return { status: 200, body: more ? { Functions, NextMarker: page.at(-1)?.name } : { Functions } };
+}
+
+function getFunction(deps: FunctionRoutesDeps, req: ApiRequest, described: { fn: FunctionRecord; config: Record<string, unknown> }): unknown {
+  const { fn, config } = described;
+  const expires = deps.clock.now() + LINK_TTL_MS;
+  const location = `${req.origin}/_stratus/code/${fn.code.sha256}?expires=${expires}&sig=${linkSignature(deps.linkSecret, fn.code.sha256, expires)}`;
+  const out: Record<string, unknown> = { Configuration: config, Code: imageCodeLocation(fn) ?? { RepositoryType: 'S3', Location: location } };
+  const { tags, reservedConcurrency } = deps.registry.get(fn.name);
+  if (tags && Object.keys(tags).length > 0) out.Tags = tags;
+  if (reservedConcurrency !== undefined) out.Concurrency = { ReservedConcurrentExecutions: reservedConcurrency };
+  return out;
+}
+
+async function downloadCode(deps: FunctionRoutesDeps, req: ApiRequest): Promise<ApiResponse> {
+  const sha256 = req.params[0] ?? '';
+  const expires = Number(req.query.get('expires'));
+  const given = Buffer.from(req.query.get('sig') ?? '', 'hex');
+  const wanted = Buffer.from(linkSignature(deps.linkSecret, sha256, expires), 'hex');
+  if (!(expires > deps.clock.now()) || given.length !== wanted.length || !timingSafeEqual(given, wanted)) {
+    return { status: 403, body: { message: 'Request has expired or its signature is invalid' } };
+  }
+  const size = deps.registry.codeSize(sha256);
+  if (size === undefined) return { status: 404, body: { message: 'Not found' } };
+  const bytes = await deps.code.get({ sha256, size });
+  return { status: 200, body: bytes, headers: { 'content-type': 'application/zip' } };
+}
+
+function linkSignature(secret: string, sha256: string, expires: number): string {
+  return createHmac('sha256', secret).update(`${sha256}:${expires}`).digest('hex');
+}

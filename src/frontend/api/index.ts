@@ -1,0 +1,10 @@
+export { functionRoutes, type FunctionRoutesDeps } from './functions.js';
+export type { ImageSourceImporter } from './function-images.js';
+export { versionRoutes, type VersionRoutesDeps } from './versions.js';
+export { aliasRoutes, type AliasRoutesDeps } from './aliases.js';
+export { functionUrlRoutes, URL_PREFIX, type FunctionUrlRoutesDeps } from './function-urls.js';
+export { tagRoutes, type TagRoutesDeps } from './tags.js';
+export { accountSettingsRoutes, type AccountSettingsDeps } from './account-settings.js';
+export { concurrencyRoutes, type ConcurrencyRoutesDeps } from './concurrency.js';
+export { provisionedConcurrencyRoutes, type ProvisionedRoutesDeps } from './provisioned-concurrency.js';
+export { eventInvokeConfigRoutes, type EventInvokeConfigRoutesDeps } from './event-invoke-configs.js';

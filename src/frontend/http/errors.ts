@@ -1,0 +1,64 @@
+import type { HttpResponse } from '../../shared/http-server.js';
+import { StratusError, type ErrorCode } from '../../shared/errors.js';
+import type { VerifyFailureCode } from './sigv4.js';
+
+/** The only place where platform error codes become Lambda's wire errors. */
+interface Wire {
+  type: string;
+  status: number;
+  /** Lambda's own exceptions carry "Type": "User"; framework ones (validation, size) do not. */
+  typed?: boolean;
+  /** ResourceNotFoundException and ServiceException spell it "Message". */
+  capital?: boolean;
+}
+
+const WIRE: Record<ErrorCode, Wire> = {
+  ResourceNotFound: { type: 'ResourceNotFoundException', status: 404, typed: true, capital: true },
+  ResourceConflict: { type: 'ResourceConflictException', status: 409, typed: true },
+  PreconditionFailed: { type: 'PreconditionFailedException', status: 412, typed: true },
+  ProvisionedConcurrencyConfigNotFound: { type: 'ProvisionedConcurrencyConfigNotFoundException', status: 404, typed: true },
+  InvalidParameterValue: { type: 'InvalidParameterValueException', status: 400, typed: true },
+  Validation: { type: 'ValidationException', status: 400 },
+  InvalidRequestContent: { type: 'InvalidRequestContentException', status: 400, typed: true },
+  RequestTooLarge: { type: 'RequestEntityTooLargeException', status: 413 },
+  InvalidZipFile: { type: 'InvalidParameterValueException', status: 400, typed: true },
+  CodeStorageExceeded: { type: 'CodeStorageExceededException', status: 400, typed: true },
+  TooManyRequests: { type: 'TooManyRequestsException', status: 429, typed: true },
+  Forbidden: { type: 'AccessDeniedException', status: 403, capital: true },
+  ServiceUnavailable: { type: 'ServiceException', status: 503, typed: true, capital: true },
+  SandboxCreateFailed: { type: 'ServiceException', status: 500, typed: true, capital: true },
+  SnapshotFailed: { type: 'ServiceException', status: 500, typed: true, capital: true },
+  WorkerUnavailable: { type: 'ServiceException', status: 500, typed: true, capital: true },
+  Internal: { type: 'ServiceException', status: 500, typed: true, capital: true },
+  InvalidConfig: { type: 'ServiceException', status: 500, typed: true, capital: true },
+  Fenced: { type: 'ServiceException', status: 503, typed: true, capital: true },
+  NotLeader: { type: 'ServiceException', status: 503, typed: true, capital: true },
+  JournalUnavailable: { type: 'ServiceException', status: 503, typed: true, capital: true },
+};
+
+const AUTH_WIRE: Record<VerifyFailureCode, Wire> = {
+  MissingAuthenticationToken: { type: 'MissingAuthenticationTokenException', status: 403 },
+  IncompleteSignature: { type: 'IncompleteSignatureException', status: 403 },
+  UnrecognizedClient: { type: 'UnrecognizedClientException', status: 403 },
+  InvalidSignature: { type: 'InvalidSignatureException', status: 403 },
+  SignatureExpired: { type: 'InvalidSignatureException', status: 403 },
+};
+
+/** The reply for a thrown error: Lambda's type, status and body for its code. */
+export function errorResponse(err: unknown): HttpResponse {
+  const e = err instanceof StratusError ? err : new StratusError('Internal', 'An internal error occurred.', { cause: err });
+  const wire = WIRE[e.code];
+  const message = e.code === 'Internal' ? 'An internal error occurred.' : e.message;
+  const body: Record<string, string> = { ...e.details };
+  if (wire.typed) body.Type = wire.status < 500 ? 'User' : 'Service';
+  body[wire.capital ? 'Message' : 'message'] = message;
+  return reply(wire, body);
+}
+
+export function authErrorResponse(code: VerifyFailureCode, message: string): HttpResponse {
+  return reply(AUTH_WIRE[code], { message });
+}
+
+function reply(wire: Wire, body: unknown): HttpResponse {
+  return { status: wire.status, body, headers: { 'content-type': 'application/json', 'x-amzn-errortype': wire.type } };
+}

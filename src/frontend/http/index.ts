@@ -1,0 +1,5 @@
+export { FrontendServer, type FrontendServerDeps } from './server.js';
+export { header, type ApiRequest, type ApiResponse, type Route } from './routes.js';
+export { verifySigV4, type CredentialLookup } from './sigv4.js';
+export { FUNCTION_NAME_PATTERN, parseFunctionRef, qualifierOf, type FunctionRef } from './names.js';
+export { parseJsonObject, Validator } from './validation.js';

@@ -1,0 +1,33 @@
+import { StratusError } from '../../shared/errors.js';
+
+/** Function names in paths may be a name, a partial ARN or a full ARN, optionally qualified. */
+const FUNCTION_REF =
+  /^(?:arn:aws[a-zA-Z-]*:lambda:[a-z]{2}(?:-gov)?-[a-z]+-\d:\d{12}:function:|\d{12}:function:)?([a-zA-Z0-9_-]{1,64})(?::(\$LATEST|[a-zA-Z0-9_-]{1,128}))?$/;
+
+export const FUNCTION_NAME_PATTERN =
+  '(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?';
+
+export interface FunctionRef {
+  name: string;
+  qualifier?: string;
+}
+
+export function parseFunctionRef(raw: string): FunctionRef {
+  const match = FUNCTION_REF.exec(raw);
+  if (!match?.[1] || raw.length > 170) {
+    throw new StratusError(
+      'Validation',
+      `1 validation error detected: Value '${raw}' at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern: ${FUNCTION_NAME_PATTERN}`,
+    );
+  }
+  return { name: match[1], qualifier: match[2] };
+}
+
+/** The qualifier from the path and from ?Qualifier= must agree when both are given. */
+export function qualifierOf(ref: FunctionRef, query: URLSearchParams): string | undefined {
+  const fromQuery = query.get('Qualifier') ?? undefined;
+  if (ref.qualifier && fromQuery && ref.qualifier !== fromQuery) {
+    throw new StratusError('InvalidParameterValue', 'The derived qualifier from the function name does not match the specified qualifier.');
+  }
+  return ref.qualifier ?? fromQuery;
+}

@@ -1,0 +1,55 @@
+import type { AddressInfo } from 'node:net';
+import type { Clock } from '../../shared/clock.js';
+import { StratusError } from '../../shared/errors.js';
+import { HttpServer, type HttpRoute } from '../../shared/http-server.js';
+import { newRequestId } from '../../shared/ids.js';
+import type { Logger } from '../../shared/log.js';
+import { authErrorResponse, errorResponse } from './errors.js';
+import type { Route } from './routes.js';
+import { verifySigV4, type CredentialLookup } from './sigv4.js';
+
+export interface FrontendServerDeps {
+  routes: Route[];
+  /** Routes of the control plane's internal API on the same port: not signed, they check the cluster token themselves. */
+  internalRoutes?: HttpRoute[];
+  credentials: CredentialLookup;
+  clock: Clock;
+  log: Logger;
+  signatureMaxSkewMs: number;
+}
+
+/**
+ * The Lambda REST API over HTTP: the shared HTTP core with Lambda's request ids, SigV4 and
+ * error mapping. It knows nothing about functions or sandboxes.
+ */
+export class FrontendServer {
+  private readonly server: HttpServer<Route>;
+  private readonly signingKeys = new Map<string, Buffer>();
+
+  constructor(private readonly deps: FrontendServerDeps) {
+    this.server = new HttpServer<Route>({
+      routes: [...deps.routes, ...(deps.internalRoutes ?? []).map((route): Route => ({ ...route, sigv4: false }))],
+      log: deps.log,
+      requestId: newRequestId,
+      replyHeaders: (requestId) => ({ 'x-amzn-requestid': requestId }),
+      notFound: (method, path) => errorResponse(new StratusError('ResourceNotFound', `No API at ${method} ${path}`)),
+      errorReply: (err) => errorResponse(err),
+      authenticate: (route, req) => {
+        if (!route.sigv4) return undefined;
+        const verdict = verifySigV4(
+          { method: req.method, rawUrl: req.rawUrl, headers: req.headers, body: req.body },
+          this.deps.credentials, this.deps.clock.now(), { maxSkewMs: this.deps.signatureMaxSkewMs, signingKeys: this.signingKeys },
+        );
+        return verdict.ok ? undefined : authErrorResponse(verdict.code, verdict.message);
+      },
+    });
+  }
+
+  listen(host: string, port: number): Promise<AddressInfo> {
+    return this.server.listen(host, port);
+  }
+
+  close(): Promise<void> {
+    return this.server.close();
+  }
+}

@@ -1,0 +1,75 @@
+import type { Assigner } from '../../assignment/index.js';
+import type { FunctionRegistry, FunctionVersion } from '../../registry/index.js';
+import { isStratusError, StratusError } from '../../shared/errors.js';
+import type { Logger } from '../../shared/log.js';
+import type { InvocationResult, ResponseSink } from '../../worker/index.js';
+
+export interface InvokeRequest {
+  functionName: string;
+  qualifier: string | undefined;
+  requestId: string;
+  payload: Buffer;
+  clientContext?: string;
+  tailLog: boolean;
+  /** For callers that pass a streamed response on as it comes (see worker's ResponseSink). */
+  responseSink?: ResponseSink;
+}
+
+export interface InvokeOutcome {
+  version: FunctionVersion;
+  result: InvocationResult;
+}
+
+/**
+ * The invoke path without HTTP: resolve the version, get an environment from assignment, run
+ * the invocation on its worker, give the environment back.
+ */
+export class InvokeService {
+  constructor(
+    private readonly registry: FunctionRegistry,
+    private readonly assignment: Assigner,
+    private readonly log: Logger,
+  ) {}
+
+  resolve(functionName: string, qualifier: string | undefined): FunctionVersion {
+    return this.registry.resolve(functionName, qualifier);
+  }
+
+  invoke(req: InvokeRequest, version = this.resolve(req.functionName, req.qualifier)): Promise<InvokeOutcome> {
+    if (version.snapshot?.status === 'pending') {
+      // A SnapStart version is invocable once its snapshot is made (Lambda: State Pending).
+      return Promise.reject(new StratusError('ResourceConflict', 'The operation cannot be performed at this time. The function is currently in the following state: Pending'));
+    }
+    return this.run(req, version);
+  }
+
+  /** An environment granted by a leadership that was just deposed is refused by its worker: once more. */
+  private async run(req: InvokeRequest, version: FunctionVersion, attempt = 0): Promise<InvokeOutcome> {
+    const lease = await this.assignment.acquire(version);
+    let result: InvocationResult;
+    try {
+      result = await lease.worker.invoke(lease.envId, {
+        requestId: req.requestId,
+        payload: req.payload,
+        invokedFunctionArn: req.qualifier ? `${version.functionArn}:${req.qualifier}` : version.functionArn,
+        traceId: traceId(req.requestId),
+        clientContext: req.clientContext,
+        tailLog: req.tailLog,
+        responseSink: req.responseSink,
+        epoch: lease.epoch,
+      });
+    } catch (cause) {
+      if (isStratusError(cause) && cause.code === 'Fenced' && attempt === 0) return this.run(req, version, attempt + 1);
+      this.assignment.release(lease, false);
+      this.log.error({ err: cause, requestId: req.requestId, function: version.name }, 'invocation failed in the platform');
+      throw new StratusError('WorkerUnavailable', 'The function could not be run: its execution environment failed.', { cause });
+    }
+    this.assignment.release(lease, result.reusable);
+    return { version, result };
+  }
+}
+
+function traceId(requestId: string): string {
+  const hex = requestId.replaceAll('-', '');
+  return `Root=1-${Math.floor(Date.now() / 1000).toString(16)}-${hex.slice(0, 24)};Parent=${hex.slice(16, 32)};Sampled=0`;
+}
