@@ -68,7 +68,7 @@ export function lambdaApi(deps: LambdaApiDeps): LambdaApi {
   const { config, registry, code, clock, credentials } = deps;
   const { region, accountId } = config.identity;
   const { accountLimit, minUnreserved } = config.concurrency;
-  const invoker = new InvokeService(registry, deps.assignment, deps.log.child({ component: 'frontend' }));
+  const invoker = new InvokeService(registry, deps.assignment, deps.log.child({ component: 'frontend' }), clock);
   const events = new AsyncInvoker({
     queue: deps.eventQueue, invoke: (request) => invoker.invoke(request), settings: eventSettings(registry),
     config: config.asyncInvoke, clock, log: deps.log.child({ component: 'async' }),

@@ -1,5 +1,6 @@
 import type { Assigner } from '../../assignment/index.js';
 import type { FunctionRegistry, FunctionVersion } from '../../registry/index.js';
+import type { Clock } from '../../shared/clock.js';
 import { isStratusError, StratusError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import type { InvocationResult, ResponseSink } from '../../worker/index.js';
@@ -29,6 +30,7 @@ export class InvokeService {
     private readonly registry: FunctionRegistry,
     private readonly assignment: Assigner,
     private readonly log: Logger,
+    private readonly clock: Clock,
   ) {}
 
   resolve(functionName: string, qualifier: string | undefined): FunctionVersion {
@@ -52,7 +54,7 @@ export class InvokeService {
         requestId: req.requestId,
         payload: req.payload,
         invokedFunctionArn: req.qualifier ? `${version.functionArn}:${req.qualifier}` : version.functionArn,
-        traceId: traceId(req.requestId),
+        traceId: traceId(req.requestId, this.clock.now()),
         clientContext: req.clientContext,
         tailLog: req.tailLog,
         responseSink: req.responseSink,
@@ -69,7 +71,8 @@ export class InvokeService {
   }
 }
 
-function traceId(requestId: string): string {
+/** An X-Ray trace id for an invocation that arrived without one (its epoch seconds, then the request id's hex). */
+function traceId(requestId: string, nowMs: number): string {
   const hex = requestId.replaceAll('-', '');
-  return `Root=1-${Math.floor(Date.now() / 1000).toString(16)}-${hex.slice(0, 24)};Parent=${hex.slice(16, 32)};Sampled=0`;
+  return `Root=1-${Math.floor(nowMs / 1000).toString(16)}-${hex.slice(0, 24)};Parent=${hex.slice(16, 32)};Sampled=0`;
 }
