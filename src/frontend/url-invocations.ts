@@ -1,11 +1,11 @@
 import type { FunctionRegistry, FunctionUrlRecord, FunctionVersion } from '../registry/index.js';
 import type { Clock } from '../shared/clock.js';
 import { StratusError } from '../shared/errors.js';
+import { StreamRelay } from '../worker/index.js';
 import { URL_PREFIX } from './function-urls.js';
 import type { InvokeOutcome, InvokeRequest, InvokeService } from './invoke-service.js';
 import { header, type ApiRequest, type ApiResponse, type Route } from './routes.js';
 import { verifySigV4, type CredentialLookup } from './sigv4.js';
-import { StreamRelay } from './stream-relay.js';
 import {
   corsHeaders, httpResponse, HTTP_INTEGRATION_CONTENT_TYPE, preflight, preludeHead, PRELUDE_DELIMITER, urlEvent, urlId, type HttpResult,
 } from './url-http.js';
