@@ -47,6 +47,8 @@ export class WorkerApiServer {
   private routes(agent: WorkerAgent): HttpRoute[] {
     const route = (method: string, path: string, handle: HttpRoute['handle']): HttpRoute => ({ method, pattern: new RegExp(`${path}$`), body: MAX_BODY, handle });
     return [
+      // The warm path first.
+      route('POST', `${ENV}/invocations`, (req) => invoke(agent, req.params[0] ?? '', req)),
       route('GET', `^${WORKER_API}/status`, () => ({ status: 200, body: agent.status() })),
       route('GET', `^${WORKER_API}/events`, () => this.events()),
       route('POST', `^${WORKER_API}/fence`, async (req) => ({ status: 200, body: { environments: await agent.environments(epochFrom(req.headers)) } })),
@@ -55,7 +57,6 @@ export class WorkerApiServer {
         await agent.createEnvironment(envId, fn, { ...opts, epoch: epochFrom(req.headers) });
         return { status: 201, body: { envId } };
       }),
-      route('POST', `${ENV}/invocations`, (req) => invoke(agent, req.params[0] ?? '', req)),
       route('DELETE', ENV, async (req) => {
         await agent.destroyEnvironment(req.params[0] ?? '', epochFrom(req.headers));
         return { status: 204 };
