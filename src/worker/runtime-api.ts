@@ -65,7 +65,12 @@ export class RuntimeApiServer {
   }
 }
 
-const ACCEPTED: HttpResponse = { status: 202, body: { status: 'OK' } };
+/** A JSON reply serialised once (the warm path answers the same few many times). */
+function fixed(status: number, json: unknown): HttpResponse {
+  return { status, headers: { 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify(json)) };
+}
+
+const ACCEPTED = fixed(202, { status: 'OK' });
 const INVALID_REQUEST_ID = failure(400, 'InvalidRequestID', 'Invalid request ID');
 const TOO_LARGE = failure(413, 'RequestEntityTooLarge', 'Response payload too large');
 const EMPTY = Buffer.alloc(0);
@@ -73,7 +78,7 @@ const RUNTIME = '^/2018-06-01/runtime/';
 
 /** The Runtime API's own error body. */
 function failure(status: number, errorType: string, errorMessage: string): HttpResponse {
-  return { status, body: { errorType, errorMessage } };
+  return fixed(status, { errorType, errorMessage });
 }
 
 /**
@@ -115,7 +120,7 @@ function runtimeRoutes(handler: RuntimeApiHandler, maxBodyBytes: number): HttpRo
     }),
     route('POST', '^/2018-06-01/stratus/checkpoint', (req) => {
       handler.onCheckpoint(new Promise((resolve) => req.stream.socket.once('close', () => resolve())));
-      return { status: 200, body: { status: 'OK' } };
+      return fixed(200, { status: 'OK' });
     }),
   ];
 }
