@@ -1,9 +1,7 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FunctionVersion } from '../registry/index.js';
-import { bearerMatches } from '../shared/bearer.js';
-import { isStratusError } from '../shared/errors.js';
-import { closeNow, listenOn, readBody, replyJson } from '../shared/http.js';
+import { isStratusError, StratusError } from '../shared/errors.js';
+import { bearerAuthentication, HttpServer, jsonBody, wireErrorResponse, type HttpRoute } from '../shared/http-server.js';
 import type { Logger } from '../shared/log.js';
 import type { AssignmentService } from './assignment.js';
 
@@ -28,57 +26,69 @@ export interface AssignmentApiDeps {
   log: Logger;
 }
 
-const STATUS: Record<string, number> = { NotLeader: 503, TooManyRequests: 429, JournalUnavailable: 503, Fenced: 503 };
+const MAX_BODY = 1024 * 1024;
 
 /**
  * The assignment replica's API for frontends in other processes: acquire and release
- * environments, and provisioned counts. It only translates HTTP into AssignmentService calls.
+ * environments, and provisioned counts. It only translates HTTP into AssignmentService calls;
+ * errors go back in their wire form (a replica that does not lead answers NotLeader).
  */
 export class AssignmentApiServer {
-  private readonly server: Server;
+  private readonly server: HttpServer;
 
   constructor(private readonly deps: AssignmentApiDeps) {
-    this.server = createServer({ keepAliveTimeout: 60_000 }, (req, res) => void this.route(req, res));
+    this.server = new HttpServer({
+      routes: this.routes(),
+      keepAliveTimeoutMs: 60_000,
+      authenticate: bearerAuthentication(deps.token, 'cluster'),
+      notFound: (method, path) => wireErrorResponse(new StratusError('ResourceNotFound', `No assignment API at ${method} ${path}`)),
+      errorReply: (err) => {
+        const reply = wireErrorResponse(err);
+        // NotLeader, throttling and the like are answers; only the unexpected is worth a log line.
+        if (!isStratusError(err) || err.code === 'Internal') deps.log.warn({ err }, 'assignment API request failed');
+        return reply;
+      },
+    });
   }
 
   listen(host: string, port: number): Promise<AddressInfo> {
-    return listenOn(this.server, host, port);
+    return this.server.listen(host, port);
   }
 
   close(): Promise<void> {
-    return closeNow(this.server);
+    return this.server.close();
   }
 
-  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (!bearerMatches(req.headers.authorization, this.deps.token)) return replyJson(res, 401, { code: 'Unauthorized', message: 'bad cluster token' });
-    try {
-      if (req.method === 'GET' && req.url === `${ASSIGNMENT_API}/status`) return replyJson(res, 200, this.deps.status());
-      const service = this.deps.leader();
-      if (!service) return replyJson(res, 503, { code: 'NotLeader', message: 'This assignment replica is not the leader.' });
-      const body = JSON.parse((await readBody(req, 1024 * 1024))?.toString() || '{}') as Record<string, unknown>;
-      switch (`${req.method} ${req.url}`) {
-        case `POST ${ASSIGNMENT_API}/acquire`: {
-          const lease = await service.acquire(body.fn as FunctionVersion);
-          const workerUrl = this.deps.workerUrl(lease.worker.id);
-          if (!workerUrl) {
-            service.release(lease, false);
-            return replyJson(res, 503, { code: 'WorkerUnavailable', message: `worker ${lease.worker.id} has left` });
-          }
-          return replyJson(res, 200, { envId: lease.envId, workerId: lease.worker.id, workerUrl, cold: lease.cold, epoch: lease.epoch } satisfies GrantWire);
+  private routes(): HttpRoute[] {
+    const route = (method: string, path: string, handle: HttpRoute['handle']): HttpRoute => ({ method, pattern: new RegExp(`^${ASSIGNMENT_API}${path}$`), body: MAX_BODY, handle });
+    return [
+      route('GET', '/status', () => ({ status: 200, body: this.deps.status() })),
+      route('POST', '/acquire', async (req) => {
+        const service = this.leader();
+        const lease = await service.acquire(jsonBody<{ fn: FunctionVersion }>(req).fn);
+        const workerUrl = this.deps.workerUrl(lease.worker.id);
+        if (!workerUrl) {
+          service.release(lease, false);
+          throw new StratusError('WorkerUnavailable', `worker ${lease.worker.id} has left`);
         }
-        case `POST ${ASSIGNMENT_API}/release`:
-          service.release({ envId: String(body.envId) }, body.reusable === true);
-          return replyJson(res, 204);
-        case `POST ${ASSIGNMENT_API}/provisioned-count`:
-          return replyJson(res, 200, { count: service.provisionedCount(body.fn as FunctionVersion) });
-        default:
-          return replyJson(res, 404, { code: 'NotFound', message: `${req.method} ${req.url}` });
-      }
-    } catch (err) {
-      const code = isStratusError(err) ? err.code : 'Internal';
-      if (code === 'Internal') this.deps.log.warn({ err }, 'assignment API request failed');
-      replyJson(res, STATUS[code] ?? 500, { code, message: err instanceof Error ? err.message : String(err), details: isStratusError(err) ? err.details : {} });
-    }
+        return { status: 200, body: { envId: lease.envId, workerId: lease.worker.id, workerUrl, cold: lease.cold, epoch: lease.epoch } satisfies GrantWire };
+      }),
+      route('POST', '/release', (req) => {
+        const service = this.leader();
+        const { envId, reusable } = jsonBody<{ envId?: unknown; reusable?: unknown }>(req);
+        service.release({ envId: String(envId) }, reusable === true);
+        return { status: 204 };
+      }),
+      route('POST', '/provisioned-count', (req) => {
+        const service = this.leader();
+        return { status: 200, body: { count: service.provisionedCount(jsonBody<{ fn: FunctionVersion }>(req).fn) } };
+      }),
+    ];
+  }
+
+  private leader(): AssignmentService {
+    const service = this.deps.leader();
+    if (!service) throw new StratusError('NotLeader', 'This assignment replica is not the leader.');
+    return service;
   }
 }
-

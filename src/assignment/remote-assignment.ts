@@ -1,7 +1,7 @@
 import type { Candidate, LeaderElection } from '../journal/index.js';
 import type { FunctionVersion } from '../registry/index.js';
 import type { Clock } from '../shared/clock.js';
-import { StratusError, type ErrorCode } from '../shared/errors.js';
+import { fromWireError, StratusError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import type { WorkerAgent } from '../worker/index.js';
 import { ASSIGNMENT_API, type GrantWire } from './assignment-api.js';
@@ -18,9 +18,6 @@ export interface RemoteAssignmentDeps {
   /** How long a request keeps looking for a leader (a failover) before it fails. */
   failoverWaitMs: number;
 }
-
-/** Answers that mean "ask the leader again", not "this request failed". */
-const RETRY_CODES = new Set(['NotLeader']);
 
 /**
  * A frontend's client of the assignment leader. It follows the election to know the leader;
@@ -106,10 +103,11 @@ export class RemoteAssignment implements Assigner {
       return { kind: 'retry' };
     }
     if (res.status === 204) return { kind: 'ok', value: undefined };
-    const json = (await res.json().catch(() => ({}))) as { code?: string; message?: string; details?: Record<string, string> };
+    const json = (await res.json().catch(() => undefined)) as unknown;
     if (res.ok) return { kind: 'ok', value: json };
-    if (json.code && RETRY_CODES.has(json.code)) return { kind: 'retry' };
-    const code = (json.code ?? 'Internal') as ErrorCode;
-    return { kind: 'error', error: new StratusError(code, json.message ?? `assignment leader answered HTTP ${res.status}`, { details: json.details }) };
+    const error = fromWireError(json, `assignment leader answered HTTP ${res.status}`);
+    // The replica asked no longer leads: not a failure of the request, which goes to the next leader.
+    if (error.code === 'NotLeader') return { kind: 'retry' };
+    return { kind: 'error', error };
   }
 }

@@ -5,11 +5,12 @@ import type { Clock } from '../shared/clock.js';
 import type { StratusConfig } from '../shared/config.js';
 import type { Logger } from '../shared/log.js';
 import {
-  ChunkCache, FunctionFiles, LazyImageMounts, LocalWorkerAgent, openRunRoot, removeStaleRunDirs, SnapshotCache, ZipCodeMounts, type CodeSource, type FunctionLogSink,
+  ChunkCache, FencedWorkerAgent, FunctionFiles, LazyImageMounts, LocalWorkerAgent, openRunRoot, removeStaleRunDirs, SnapshotCache, ZipCodeMounts, type CodeSource, type FunctionLogSink,
 } from '../worker/index.js';
 
 export interface HostWorker {
-  agent: LocalWorkerAgent;
+  /** The host's agent, fenced: calls of a deposed assignment leadership are refused. */
+  agent: FencedWorkerAgent;
   cgroups: CgroupManager;
   images: LazyImageMounts;
   stop(): Promise<void>;
@@ -53,7 +54,7 @@ export async function startHostWorker(config: StratusConfig, opts: { id: string;
   });
   const snapshotCache = new SnapshotCache(join(config.dataDir, 'worker', 'snapshots'), opts.code);
   await snapshotCache.removeScratch();
-  const agent = new LocalWorkerAgent({
+  const local = new LocalWorkerAgent({
     id: opts.id,
     memoryMb: config.worker.memoryMb,
     maxConcurrentBoots: config.worker.maxConcurrentBoots,
@@ -72,7 +73,8 @@ export async function startHostWorker(config: StratusConfig, opts: { id: string;
     log: opts.log.child({ component: 'worker' }),
     logSink: functionLogSink(config.worker.functionLogs),
   });
-  agent.fillWarmPool();
+  local.fillWarmPool();
+  const agent = new FencedWorkerAgent(local);
   return {
     agent,
     cgroups,

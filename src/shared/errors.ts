@@ -111,6 +111,7 @@ export function wireStatus(code: ErrorCode): number {
   if (code === 'ResourceNotFound') return 404;
   if (code === 'TooManyRequests') return 429;
   if (code === 'RequestTooLarge') return 413;
+  if (code === 'Fenced') return 409;
   if (NATURE[code].blame === 'user') return 400;
   return NATURE[code].retryable ? 503 : 500;
 }

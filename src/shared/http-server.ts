@@ -1,7 +1,8 @@
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { rm } from 'node:fs/promises';
-import { StratusError } from './errors.js';
+import { bearerMatches } from './bearer.js';
+import { StratusError, toWireError, wireStatus } from './errors.js';
 import type { Logger } from './log.js';
 import { closeNow, listenOn, readBody } from './http.js';
 
@@ -41,6 +42,8 @@ export interface HttpResponse {
 export interface StreamedBody {
   chunks: AsyncIterable<Buffer>;
   cancel(): void;
+  /** HTTP trailers sent after the last chunk (what is known only once the body is complete). */
+  trailers?(): Record<string, string>;
 }
 
 export function isStreamedBody(body: unknown): body is StreamedBody {
@@ -60,7 +63,8 @@ export interface HttpRoute {
 
 export interface HttpServerOptions<R extends HttpRoute> {
   routes: readonly R[];
-  log: Logger;
+  /** Where failed requests are logged (absent: nowhere). */
+  log?: Logger;
   /** What a request that matches no route gets. */
   notFound(method: string, path: string): HttpResponse;
   /** How a thrown error (a StratusError, or anything else) is answered. */
@@ -106,13 +110,13 @@ export class HttpServer<R extends HttpRoute = HttpRoute> {
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const requestId = this.opts.requestId?.() ?? '';
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    const { path, query } = parseTarget(req.url ?? '/');
     const method = req.method ?? 'GET';
-    const match = this.match(method, url.pathname);
-    if (!match) return this.reply(res, requestId, this.opts.notFound(method, url.pathname));
+    const match = this.match(method, path);
+    if (!match) return this.reply(res, requestId, this.opts.notFound(method, path));
     const { route, params } = match;
     const request: HttpRequest = {
-      method, params, query: url.searchParams, headers: req.headers, body: EMPTY, stream: req, requestId,
+      method, params, query, headers: req.headers, body: EMPTY, stream: req, requestId,
       origin: `http://${req.headers.host ?? 'localhost'}`, rawUrl: req.url ?? '/', sourceIp: req.socket.remoteAddress ?? '',
     };
     if (route.body === 'stream') return void this.run(route, request, res);
@@ -149,14 +153,14 @@ export class HttpServer<R extends HttpRoute = HttpRoute> {
     try {
       await writeStreamed(res, this.headers(req.requestId, out), out.status, out.body);
     } catch (err) {
-      this.opts.log.error({ err, requestId: req.requestId }, 'streamed response failed');
+      this.opts.log?.error({ err, requestId: req.requestId }, 'streamed response failed');
       res.destroy();
     }
   }
 
   private fail(res: ServerResponse, req: { requestId: string; rawUrl: string }, err: unknown): void {
     const out = this.opts.errorReply(err, req);
-    if (out.status >= 500) this.opts.log.error({ err, requestId: req.requestId, url: req.rawUrl }, 'request failed');
+    if (out.status >= 500) this.opts.log?.error({ err, requestId: req.requestId, url: req.rawUrl }, 'request failed');
     this.reply(res, req.requestId, out);
   }
 
@@ -179,8 +183,49 @@ export class HttpServer<R extends HttpRoute = HttpRoute> {
 }
 
 const EMPTY = Buffer.alloc(0);
+/** A path the URL parser would leave as it is: no dot segments, no '//', nothing it would escape. */
+const PLAIN_PATH = /^\/(?!\/)(?:[A-Za-z0-9\-_~!$&'()*+,;=:@/]|\.(?![./]|$)|%(?![2][eE])[0-9A-Fa-f]{2})*$/;
 
-/** Writes chunks as they come, waiting for the client to take each one (back-pressure). */
+/**
+ * The path (still percent-encoded, as the URL parser leaves it) and query of a request target.
+ * Plain paths, which are all the internal APIs and runtimes send, skip the URL parser: it is the
+ * dearest step of a small request.
+ */
+function parseTarget(target: string): { path: string; query: URLSearchParams } {
+  const q = target.indexOf('?');
+  const path = q < 0 ? target : target.slice(0, q);
+  if (!PLAIN_PATH.test(path) || path.includes('/.') || target.includes('#')) {
+    const url = new URL(target, 'http://localhost');
+    return { path: url.pathname, query: url.searchParams };
+  }
+  return { path, query: new URLSearchParams(q < 0 ? '' : target.slice(q + 1)) };
+}
+
+/** The internal APIs' (worker, assignment) answer to an error: its wire form, code and details intact. */
+export function wireErrorResponse(err: unknown): HttpResponse {
+  const body = toWireError(err);
+  return { status: wireStatus(body.code), body };
+}
+
+/** An authenticate hook for the internal APIs: every request carries the cluster's bearer token. */
+export function bearerAuthentication(token: string, what: string): (route: HttpRoute, req: HttpRequest) => HttpResponse | undefined {
+  return (_route, req) => (bearerMatches(req.headers.authorization, token) ? undefined : { status: 401, body: toWireError(new StratusError('Forbidden', `bad ${what} token`)) });
+}
+
+/** The request body as JSON; a malformed one is the caller's error. */
+export function jsonBody<T>(req: HttpRequest): T {
+  try {
+    return JSON.parse(req.body.toString('utf8')) as T;
+  } catch {
+    throw new StratusError('InvalidRequestContent', 'The request body is not valid JSON');
+  }
+}
+
+/**
+ * Writes chunks as they come, waiting for the client to take each one (back-pressure), then the
+ * trailers. A body that fails part way throws: the caller breaks the connection, so the client
+ * cannot take what it got for a complete reply.
+ */
 async function writeStreamed(res: ServerResponse, headers: Record<string, string | string[]>, status: number, body: StreamedBody): Promise<void> {
   res.writeHead(status, headers);
   res.flushHeaders();
@@ -190,14 +235,12 @@ async function writeStreamed(res: ServerResponse, headers: Record<string, string
     gone = true;
     body.cancel();
   });
-  try {
-    for await (const chunk of body.chunks) {
-      if (gone) break;
-      if (!res.write(chunk)) await drainedOrClosed(res);
-    }
-  } finally {
-    res.end();
+  for await (const chunk of body.chunks) {
+    if (gone) break;
+    if (!res.write(chunk)) await drainedOrClosed(res);
   }
+  if (!gone && body.trailers) res.addTrailers(body.trailers());
+  res.end();
 }
 
 function drainedOrClosed(res: ServerResponse): Promise<void> {

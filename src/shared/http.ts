@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /** Starts `server` on host:port (0 for an ephemeral port) and says where it listens. */
@@ -34,11 +34,4 @@ export function readBody(req: IncomingMessage, max: number): Promise<Buffer | un
 export function headerValue(headers: IncomingHttpHeaders, name: string): string | undefined {
   const v = headers[name];
   return Array.isArray(v) ? v[0] : v;
-}
-
-/** A JSON reply with its length; without a body, the status alone. */
-export function replyJson(res: ServerResponse, status: number, json?: unknown): void {
-  if (json === undefined) return void res.writeHead(status).end();
-  const text = JSON.stringify(json);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
 }

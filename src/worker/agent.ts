@@ -4,6 +4,10 @@ import type { Invocation, InvocationResult } from './invocation.js';
 /**
  * The seam between the control plane and a worker host. On one machine the agent is called
  * in-process; in a cluster the same interface is served over the network.
+ *
+ * Calls of an assignment leadership carry its fencing epoch (`EnvironmentOptions.epoch`,
+ * `Invocation.epoch`, `destroyEnvironment`'s and `environments`' `epoch`); a FencedWorkerAgent
+ * refuses those of a leadership older than the newest it has seen.
  */
 export interface WorkerAgent {
   readonly id: string;
@@ -11,7 +15,7 @@ export interface WorkerAgent {
   createEnvironment(envId: string, spec: EnvironmentSpec, opts?: EnvironmentOptions): Promise<void>;
   /** Runs one invocation in the environment (waits for its init on a cold start). */
   invoke(envId: string, invocation: Invocation): Promise<InvocationResult>;
-  destroyEnvironment(envId: string): Promise<void>;
+  destroyEnvironment(envId: string, epoch?: number): Promise<void>;
   /** Tells `listener` when an environment ends on its own (its runtime exited, it was killed). */
   onEnvironmentLost(listener: (envId: string) => void): void;
   /**
@@ -28,6 +32,8 @@ export interface WorkerAgent {
 export interface EnvironmentOptions {
   /** Lambda's AWS_LAMBDA_INITIALIZATION_TYPE; a provisioned environment reports no Init Duration. */
   initType?: 'on-demand' | 'provisioned-concurrency';
+  /** The fencing epoch of the assignment leadership creating it (a cluster). */
+  epoch?: number;
 }
 
 export interface EnvironmentReport {

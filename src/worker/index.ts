@@ -11,4 +11,6 @@ export { environmentSpecSchema, RUNTIMES, type EnvironmentSpec, type ImagePackag
 export type { CodeSource } from './code-cache.js';
 export { RemoteWorkerAgent } from './remote-agent.js';
 export { WorkerApiServer } from './worker-api.js';
+export { FencedWorkerAgent } from './fencing.js';
+export { StreamRelay } from './stream-relay.js';
 export { SnapshotCache } from './snapshots.js';

@@ -1,21 +1,24 @@
 import { Agent, request, type IncomingMessage } from 'node:http';
-import { StratusError } from '../shared/errors.js';
+import type { Writable } from 'node:stream';
+import { fromWireError, StratusError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import type { EnvironmentSpec } from './environment-spec.js';
 import type { EnvironmentOptions, EnvironmentReport, WorkerAgent, WorkerStatus } from './agent.js';
-import type { Invocation, InvocationResult } from './invocation.js';
-import { EPOCH_HEADER, invocationHeaders, resultFrom, WORKER_API } from './wire.js';
+import type { Invocation, InvocationResult, ResponseSink } from './invocation.js';
+import { EPOCH_HEADER, invocationHeaders, parseJson, resultFrom, resultFromTrailers, streamedContentType, WORKER_API } from './wire.js';
 
 /**
  * The control plane's handle on a worker agent in another process (`stratus worker`), over
- * the worker API. Its status is what the worker last reported with its heartbeat.
+ * the worker API. Its status is what the worker last reported with its heartbeat. Errors the
+ * worker answers come back as the StratusError it threw; a worker that cannot be reached (or
+ * breaks off a reply) is WorkerUnavailable.
  */
 export class RemoteWorkerAgent implements WorkerAgent {
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 256 });
   private readonly lostListeners: ((envId: string) => void)[] = [];
   private events: IncomingMessage | undefined;
   private closed = false;
-  /** Sent with environment management calls: the epoch of the leadership this handle acts for. */
+  /** The epoch of the leadership this handle acts for: sent with calls that carry none of their own. */
   fencingEpoch: number | undefined;
 
   constructor(
@@ -36,27 +39,24 @@ export class RemoteWorkerAgent implements WorkerAgent {
   }
 
   async createEnvironment(envId: string, spec: EnvironmentSpec, opts: EnvironmentOptions = {}): Promise<void> {
-    await this.call('POST', '/environments', Buffer.from(JSON.stringify({ envId, spec, opts })), { 'content-type': 'application/json' });
+    const { epoch, ...rest } = opts;
+    await this.call('POST', '/environments', epoch, Buffer.from(JSON.stringify({ envId, spec, opts: rest })), { 'content-type': 'application/json' });
   }
 
+  /** A streamed response is passed on chunk by chunk as the worker relays it; its result follows. */
   async invoke(envId: string, invocation: Invocation): Promise<InvocationResult> {
-    const { res, body } = await this.call('POST', `/environments/${envId}/invocations`, invocation.payload, invocationHeaders(invocation));
-    const result = resultFrom(res.headers, body);
-    const sink = invocation.responseSink;
-    if (sink && result.outcome.kind === 'success' && result.outcome.contentType) {
-      // The worker buffered a streamed response: pass it on in one piece.
-      sink.open(result.outcome.contentType).write(result.outcome.payload);
-      return { ...result, outcome: { kind: 'streamed', contentType: result.outcome.contentType } };
-    }
-    return result;
+    const res = await this.send('POST', `/environments/${envId}/invocations`, invocation.epoch, invocation.payload, invocationHeaders(invocation));
+    const contentType = streamedContentType(res.headers);
+    if (contentType !== undefined && invocation.responseSink) return this.relay(res, invocation.responseSink, contentType);
+    return resultFrom(res.headers, await this.body(res));
   }
 
-  async destroyEnvironment(envId: string): Promise<void> {
-    await this.call('DELETE', `/environments/${envId}`);
+  async destroyEnvironment(envId: string, epoch?: number): Promise<void> {
+    await this.call('DELETE', `/environments/${envId}`, epoch);
   }
 
   async environments(epoch?: number): Promise<EnvironmentReport[]> {
-    const { body } = await this.call('POST', '/fence', Buffer.from(JSON.stringify({ epoch: epoch ?? 0 })), { 'content-type': 'application/json' });
+    const body = await this.call('POST', '/fence', epoch);
     return (JSON.parse(body.toString()) as { environments: EnvironmentReport[] }).environments;
   }
 
@@ -74,7 +74,7 @@ export class RemoteWorkerAgent implements WorkerAgent {
   /** Follows the worker's event stream, reconnecting until shut down. */
   private follow(): void {
     if (this.closed) return;
-    const req = request(`${this.baseUrl}${WORKER_API}/events`, { headers: this.auth(), agent: false }, (res) => {
+    const req = request(`${this.baseUrl}${WORKER_API}/events`, { headers: this.headers(undefined), agent: false }, (res) => {
       this.events = res;
       let buffered = '';
       res.on('data', (chunk: Buffer) => {
@@ -92,29 +92,67 @@ export class RemoteWorkerAgent implements WorkerAgent {
     req.end();
   }
 
-  private auth(): Record<string, string> {
+  private headers(epoch: number | undefined): Record<string, string> {
     const headers: Record<string, string> = { authorization: `Bearer ${this.token}` };
-    if (this.fencingEpoch !== undefined) headers[EPOCH_HEADER] = String(this.fencingEpoch);
+    const acting = epoch ?? this.fencingEpoch;
+    if (acting !== undefined) headers[EPOCH_HEADER] = String(acting);
     return headers;
   }
 
-  private call(method: string, path: string, body?: Buffer, headers: Record<string, string> = {}): Promise<{ res: IncomingMessage; body: Buffer }> {
+  /** A call whose whole answer is wanted. */
+  private async call(method: string, path: string, epoch: number | undefined, body?: Buffer, headers: Record<string, string> = {}): Promise<Buffer> {
+    return this.body(await this.send(method, path, epoch, body, headers));
+  }
+
+  /** Sends a request; resolves with a successful reply as soon as its head arrives, rejects with the error the worker answered. */
+  private send(method: string, path: string, epoch: number | undefined, body?: Buffer, headers: Record<string, string> = {}): Promise<IncomingMessage> {
     return new Promise((resolve, reject) => {
-      const req = request(`${this.baseUrl}${WORKER_API}${path}`, { method, agent: this.agent, headers: { ...this.auth(), ...headers } }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', (err) => reject(this.unavailable(err)));
-        res.on('end', () => {
-          const data = Buffer.concat(chunks);
-          if ((res.statusCode ?? 500) < 300) return resolve({ res, body: data });
-          const err = JSON.parse(data.toString() || '{}') as { code?: string; message?: string };
-          const code = err.code === 'SandboxCreateFailed' || err.code === 'Fenced' ? err.code : 'WorkerUnavailable';
-          reject(new StratusError(code, `worker ${this.id}: ${err.message ?? res.statusCode}`));
-        });
+      const req = request(`${this.baseUrl}${WORKER_API}${path}`, { method, agent: this.agent, headers: { ...this.headers(epoch), ...headers } }, (res) => {
+        if ((res.statusCode ?? 500) < 300) return resolve(res);
+        this.body(res).then(
+          (data) => reject(fromWireError(parseJson(data), `worker ${this.id} answered HTTP ${res.statusCode}`)),
+          reject,
+        );
       });
       req.on('error', (err) => reject(this.unavailable(err)));
       req.end(body);
     });
+  }
+
+  private body(res: IncomingMessage): Promise<Buffer> {
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      this.onBroken(res, reject);
+      res.on('end', () => resolve(chunks.length === 1 && chunks[0] ? chunks[0] : Buffer.concat(chunks)));
+    });
+  }
+
+  /** Writes a streamed reply into `sink` as it arrives (pausing the worker while the sink is full), then reads the result from its trailers. */
+  private relay(res: IncomingMessage, sink: ResponseSink, contentType: string): Promise<InvocationResult> {
+    return new Promise((resolve, reject) => {
+      let target: Writable | undefined;
+      res.on('data', (chunk: Buffer) => {
+        target ??= sink.open(contentType);
+        if (target.write(chunk)) return;
+        res.pause();
+        target.once('drain', () => res.resume());
+      });
+      this.onBroken(res, reject);
+      res.on('end', () => {
+        try {
+          resolve(resultFromTrailers(res.trailers, this.id));
+        } catch (err) {
+          reject(err);
+        }
+      });
+    });
+  }
+
+  /** A reply cut off before its end (the worker died, the connection broke). */
+  private onBroken(res: IncomingMessage, reject: (err: StratusError) => void): void {
+    res.on('error', (err) => reject(this.unavailable(err)));
+    res.on('close', () => res.complete || reject(this.unavailable(new Error('the reply was cut off'))));
   }
 
   private unavailable(cause: Error): StratusError {

@@ -1,7 +1,7 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { rm } from 'node:fs/promises';
 import type { StreamedResponse } from './response-relay.js';
-import { closeNow, headerValue as header, readBody, replyJson } from '../shared/http.js';
+import { isStratusError, StratusError } from '../shared/errors.js';
+import { headerValue as header, readBody } from '../shared/http.js';
+import { HttpServer, type HttpRequest, type HttpResponse, type HttpRoute } from '../shared/http-server.js';
 
 /**
  * The Lambda Runtime API 2018-06-01, served by the worker to exactly one sandbox over a Unix
@@ -36,117 +36,120 @@ export interface RuntimeApiHandler {
   onCheckpoint(closed: Promise<void>): void;
 }
 
-const PREFIX = '/2018-06-01/runtime/';
 /**
  * Connections one sandbox may hold open to its Runtime API (a runtime needs one or two; a
  * streamed response one more). Beyond it new ones are closed at once, so a function cannot
  * exhaust the worker's file descriptors.
  */
 export const MAX_RUNTIME_API_CONNECTIONS = 32;
-const INVOCATION = /^\/2018-06-01\/runtime\/invocation\/([^/]+)\/(response|error)$/;
 
 export class RuntimeApiServer {
-  private readonly server: Server;
+  private readonly server: HttpServer;
 
-  constructor(private readonly socketPath: string, private readonly handler: RuntimeApiHandler, private readonly maxBodyBytes: number) {
-    this.server = createServer({ keepAliveTimeout: 3_600_000, requestTimeout: 0 }, (req, res) => this.route(req, res));
-    this.server.maxConnections = MAX_RUNTIME_API_CONNECTIONS;
-  }
-
-  async listen(): Promise<void> {
-    await rm(this.socketPath, { force: true });
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(this.socketPath, () => resolve());
+  constructor(private readonly socketPath: string, handler: RuntimeApiHandler, maxBodyBytes: number) {
+    this.server = new HttpServer({
+      routes: runtimeRoutes(handler, maxBodyBytes),
+      notFound: (method, path) => failure(404, 'InvalidRequest', `No route for ${method} ${path}`),
+      errorReply: (err) => failure(400, 'InvalidRequest', isStratusError(err) ? err.message : 'The request could not be handled'),
+      keepAliveTimeoutMs: 3_600_000,
+      maxConnections: MAX_RUNTIME_API_CONNECTIONS,
     });
   }
 
-  async close(): Promise<void> {
-    await closeNow(this.server);
-    await rm(this.socketPath, { force: true });
+  listen(): Promise<void> {
+    return this.server.listenOnSocket(this.socketPath);
   }
 
-  private route(req: IncomingMessage, res: ServerResponse): void {
-    const url = req.url ?? '';
-    if (req.method === 'GET' && url === `${PREFIX}invocation/next`) return this.next(res);
-    if (req.method === 'GET' && url === '/2018-06-01/stratus/specialization') {
-      return this.handler.onSpecialization((env) => replyJson(res, 200, env));
-    }
-    if (req.method === 'GET' && url === `${PREFIX}restore/next`) return this.handler.onRestoreNext(() => res.writeHead(200).end());
-    if (req.method === 'POST' && url === '/2018-06-01/stratus/checkpoint') {
-      this.handler.onCheckpoint(new Promise((resolve) => req.socket.once('close', () => resolve())));
-      return replyJson(res, 200, { status: 'OK' });
-    }
-    if (req.method === 'POST' && url === `${PREFIX}restore/error`) {
-      return this.withBody(req, res, (body) => {
-        this.handler.onRestoreError(header(req.headers, 'lambda-runtime-function-error-type'), body ?? Buffer.alloc(0));
-        replyJson(res, 202, { status: 'OK' });
-      });
-    }
-    if (req.method === 'POST' && url === `${PREFIX}init/error`) {
-      return this.withBody(req, res, (body) => {
-        this.handler.onInitError(header(req.headers, 'lambda-runtime-function-error-type'), body ?? Buffer.alloc(0));
-        replyJson(res, 202, { status: 'OK' });
-      });
-    }
-    const match = req.method === 'POST' ? INVOCATION.exec(url) : null;
-    if (!match?.[1]) return replyJson(res, 404, { errorType: 'InvalidRequest', errorMessage: `No route for ${req.method} ${url}` });
-    const requestId = decodeURIComponent(match[1]);
-    if (match[2] === 'response') return this.response(req, res, requestId);
-    return this.withBody(req, res, (body) => {
-      const result = this.handler.onError(requestId, header(req.headers, 'lambda-runtime-function-error-type'), body ?? Buffer.alloc(0));
-      if (result === 'accepted') replyJson(res, 202, { status: 'OK' });
-      else replyJson(res, 400, { errorType: 'InvalidRequestID', errorMessage: 'Invalid request ID' });
-    });
-  }
-
-  private next(res: ServerResponse): void {
-    this.handler.onNext((inv) => {
-      const headers: Record<string, string> = {
-        'content-type': 'application/json',
-        'lambda-runtime-aws-request-id': inv.requestId,
-        'lambda-runtime-deadline-ms': String(inv.deadlineMs),
-        'lambda-runtime-invoked-function-arn': inv.invokedFunctionArn,
-        'lambda-runtime-trace-id': inv.traceId,
-      };
-      if (inv.clientContext) headers['lambda-runtime-client-context'] = inv.clientContext;
-      if (inv.cognitoIdentity) headers['lambda-runtime-cognito-identity'] = inv.cognitoIdentity;
-      res.writeHead(200, headers).end(inv.payload);
-    });
-  }
-
-  private response(req: IncomingMessage, res: ServerResponse, requestId: string): void {
-    if (header(req.headers, 'lambda-runtime-function-response-mode')?.toLowerCase() === 'streaming') return this.streamedResponse(req, res, requestId);
-    this.withBody(req, res, (body) => {
-      const result = this.handler.onResponse(requestId, body ?? 'too-large');
-      if (result === 'accepted') replyJson(res, 202, { status: 'OK' });
-      else if (result === 'too-large') replyJson(res, 413, { errorType: 'RequestEntityTooLarge', errorMessage: 'Response payload too large' });
-      else replyJson(res, 400, { errorType: 'InvalidRequestID', errorMessage: 'Invalid request ID' });
-    });
-  }
-
-  /** Reads the body (undefined if over the limit) and hands it to `use`; a broken request gets 400. */
-  private withBody(req: IncomingMessage, res: ServerResponse, use: (body: Buffer | undefined) => void): void {
-    readBody(req, this.maxBodyBytes).then(use, () => replyJson(res, 400, { errorType: 'InvalidRequest', errorMessage: 'The request body could not be read' }));
-  }
-
-  /** POST .../response with Lambda-Runtime-Function-Response-Mode: streaming, errors in trailers. */
-  private streamedResponse(req: IncomingMessage, res: ServerResponse, requestId: string): void {
-    req.on('error', () => {});
-    const result = this.handler.onResponseStream(requestId, {
-      contentType: header(req.headers, 'content-type') ?? 'application/octet-stream',
-      body: req,
-      errorTrailers: () => ({
-        errorType: req.trailers['lambda-runtime-function-error-type'],
-        errorBody: req.trailers['lambda-runtime-function-error-body'],
-      }),
-    });
-    if (result === 'accepted') {
-      req.on('end', () => replyJson(res, 202, { status: 'OK' }));
-      return;
-    }
-    req.resume();
-    req.on('end', () => replyJson(res, 400, { errorType: 'InvalidRequestID', errorMessage: 'Invalid request ID' }));
+  close(): Promise<void> {
+    return this.server.close();
   }
 }
 
+/** A JSON reply serialised once (the warm path answers the same few many times). */
+function fixed(status: number, json: unknown): HttpResponse {
+  return { status, headers: { 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify(json)) };
+}
+
+const ACCEPTED = fixed(202, { status: 'OK' });
+const INVALID_REQUEST_ID = failure(400, 'InvalidRequestID', 'Invalid request ID');
+const TOO_LARGE = failure(413, 'RequestEntityTooLarge', 'Response payload too large');
+const EMPTY = Buffer.alloc(0);
+const RUNTIME = '^/2018-06-01/runtime/';
+
+/** The Runtime API's own error body. */
+function failure(status: number, errorType: string, errorMessage: string): HttpResponse {
+  return fixed(status, { errorType, errorMessage });
+}
+
+/**
+ * Every route takes its body as a stream: the runtime's bodies are read here, up to the
+ * response limit, so an over-limit response still reaches the handler (as 'too-large') and a
+ * streamed one is consumed as it arrives.
+ */
+function runtimeRoutes(handler: RuntimeApiHandler, maxBodyBytes: number): HttpRoute[] {
+  const route = (method: string, path: string, handle: HttpRoute['handle']): HttpRoute => ({ method, pattern: new RegExp(`${path}$`), body: 'stream', handle });
+  /** The body, or undefined when it is over the limit. */
+  const body = (req: HttpRequest) => readBody(req.stream, maxBodyBytes).catch((cause: unknown) => {
+    throw new StratusError('InvalidRequestContent', 'The request body could not be read', { cause });
+  });
+  const errorType = (req: HttpRequest) => header(req.headers, 'lambda-runtime-function-error-type');
+  return [
+    route('GET', `${RUNTIME}invocation/next`, () => new Promise((resolve) => handler.onNext((inv) => resolve(nextInvocation(inv))))),
+    route('POST', `${RUNTIME}invocation/([^/]+)/response`, (req) => {
+      const requestId = decodeURIComponent(req.params[0] ?? '');
+      if (header(req.headers, 'lambda-runtime-function-response-mode')?.toLowerCase() === 'streaming') return streamedResponse(handler, req, requestId);
+      return body(req).then((payload) => {
+        const result = handler.onResponse(requestId, payload ?? 'too-large');
+        return result === 'accepted' ? ACCEPTED : result === 'too-large' ? TOO_LARGE : INVALID_REQUEST_ID;
+      });
+    }),
+    route('POST', `${RUNTIME}invocation/([^/]+)/error`, async (req) => {
+      const requestId = decodeURIComponent(req.params[0] ?? '');
+      const result = handler.onError(requestId, errorType(req), (await body(req)) ?? EMPTY);
+      return result === 'accepted' ? ACCEPTED : INVALID_REQUEST_ID;
+    }),
+    route('POST', `${RUNTIME}init/error`, async (req) => {
+      handler.onInitError(errorType(req), (await body(req)) ?? EMPTY);
+      return ACCEPTED;
+    }),
+    route('GET', '^/2018-06-01/stratus/specialization', () => new Promise((resolve) => handler.onSpecialization((env) => resolve({ status: 200, body: env })))),
+    route('GET', `${RUNTIME}restore/next`, () => new Promise((resolve) => handler.onRestoreNext(() => resolve({ status: 200 })))),
+    route('POST', `${RUNTIME}restore/error`, async (req) => {
+      handler.onRestoreError(errorType(req), (await body(req)) ?? EMPTY);
+      return ACCEPTED;
+    }),
+    route('POST', '^/2018-06-01/stratus/checkpoint', (req) => {
+      handler.onCheckpoint(new Promise((resolve) => req.stream.socket.once('close', () => resolve())));
+      return fixed(200, { status: 'OK' });
+    }),
+  ];
+}
+
+function nextInvocation(inv: NextInvocation): HttpResponse {
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    'lambda-runtime-aws-request-id': inv.requestId,
+    'lambda-runtime-deadline-ms': String(inv.deadlineMs),
+    'lambda-runtime-invoked-function-arn': inv.invokedFunctionArn,
+    'lambda-runtime-trace-id': inv.traceId,
+  };
+  if (inv.clientContext) headers['lambda-runtime-client-context'] = inv.clientContext;
+  if (inv.cognitoIdentity) headers['lambda-runtime-cognito-identity'] = inv.cognitoIdentity;
+  return { status: 200, headers, body: inv.payload };
+}
+
+/** POST .../response with Lambda-Runtime-Function-Response-Mode: streaming, errors in trailers; answered once the body has ended. */
+function streamedResponse(handler: RuntimeApiHandler, req: HttpRequest, requestId: string): Promise<HttpResponse> {
+  const stream = req.stream;
+  stream.on('error', () => {});
+  const result = handler.onResponseStream(requestId, {
+    contentType: header(req.headers, 'content-type') ?? 'application/octet-stream',
+    body: stream,
+    errorTrailers: () => ({
+      errorType: stream.trailers['lambda-runtime-function-error-type'],
+      errorBody: stream.trailers['lambda-runtime-function-error-body'],
+    }),
+  });
+  if (result !== 'accepted') stream.resume();
+  return new Promise((resolve) => stream.on('end', () => resolve(result === 'accepted' ? ACCEPTED : INVALID_REQUEST_ID)));
+}

@@ -1,9 +1,9 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { z } from 'zod';
 import { headerValue } from '../shared/http.js';
-import { StratusError } from '../shared/errors.js';
+import { fromWireError, StratusError, toWireError } from '../shared/errors.js';
 import { environmentSpecSchema } from './environment-spec.js';
-import type { Invocation, InvocationResult } from './invocation.js';
+import type { Invocation, InvocationOutcome, InvocationResult } from './invocation.js';
 
 /**
  * How an invocation and its result cross the network between the control plane and a worker
@@ -26,16 +26,28 @@ const H = {
   contentType: 'x-stratus-content-type',
 } as const;
 
-/** The fencing epoch of the assignment leadership a request acts for (see WorkerApiServer). */
+/** The fencing epoch of the assignment leadership a call acts for (see FencedWorkerAgent). */
 export const EPOCH_HEADER = 'x-stratus-epoch';
+
+/** Set on an invoke whose caller passes a streamed response on as it is produced. */
+const STREAM_HEADER = 'x-stratus-response-stream';
+/** Trailers of a streamed reply: a function error's document, or the platform error that ended it. */
+const T = { payload: 'x-stratus-error-payload', error: 'x-stratus-error' } as const;
+
+export function epochFrom(headers: IncomingHttpHeaders): number | undefined {
+  const epoch = headerValue(headers, EPOCH_HEADER);
+  return epoch === undefined ? undefined : Number(epoch);
+}
 
 export function invocationHeaders(inv: Invocation): Record<string, string> {
   const headers: Record<string, string> = { [H.requestId]: inv.requestId, [H.arn]: inv.invokedFunctionArn, [H.trace]: inv.traceId, [H.tail]: String(inv.tailLog) };
   if (inv.clientContext !== undefined) headers[H.clientContext] = Buffer.from(inv.clientContext).toString('base64');
   if (inv.epoch !== undefined) headers[EPOCH_HEADER] = String(inv.epoch);
+  if (inv.responseSink) headers[STREAM_HEADER] = 'true';
   return headers;
 }
 
+/** The invocation a request carries (without its sink: see `wantsStream`). */
 export function invocationFrom(headers: IncomingHttpHeaders, payload: Buffer): Invocation {
   const clientContext = headerValue(headers, H.clientContext);
   return {
@@ -45,7 +57,13 @@ export function invocationFrom(headers: IncomingHttpHeaders, payload: Buffer): I
     clientContext: clientContext === undefined ? undefined : Buffer.from(clientContext, 'base64').toString(),
     tailLog: headerValue(headers, H.tail) === 'true',
     payload,
+    epoch: epochFrom(headers),
   };
+}
+
+/** Whether the caller takes a streamed response as it is produced. */
+export function wantsStream(headers: IncomingHttpHeaders): boolean {
+  return headerValue(headers, STREAM_HEADER) === 'true';
 }
 
 /** The bytes of a buffered outcome (a streamed one has already gone to its sink). */
@@ -64,11 +82,8 @@ export function resultHeaders(r: InvocationResult): Record<string, string> {
 
 export function resultFrom(headers: IncomingHttpHeaders, payload: Buffer): InvocationResult {
   const init = headerValue(headers, H.init);
-  const contentType = headerValue(headers, H.contentType);
   return {
-    outcome: headerValue(headers, H.outcome) === 'function-error'
-      ? { kind: 'function-error', errorType: headerValue(headers, H.errorType) ?? 'Unhandled', payload }
-      : { kind: 'success', payload, ...(contentType ? { contentType } : {}) },
+    outcome: outcomeFrom(headers, payload),
     reusable: headerValue(headers, H.reusable) === 'true',
     durationMs: Number(headerValue(headers, H.duration) ?? 0),
     initDurationMs: init === undefined ? undefined : Number(init),
@@ -95,4 +110,50 @@ export function parseCreateEnvironment(body: Buffer): CreateEnvironmentRequest {
   const parsed = createEnvironmentRequest.safeParse(json);
   if (!parsed.success) throw new StratusError('InvalidRequestContent', `malformed environment request: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   return parsed.data;
+}
+
+function outcomeFrom(headers: IncomingHttpHeaders, payload: Buffer): InvocationOutcome {
+  const kind = headerValue(headers, H.outcome);
+  const contentType = headerValue(headers, H.contentType);
+  if (kind === 'function-error') return { kind, errorType: headerValue(headers, H.errorType) ?? 'Unhandled', payload };
+  if (kind === 'streamed') return { kind, contentType: contentType ?? 'application/octet-stream' };
+  return { kind: 'success', payload, ...(contentType ? { contentType } : {}) };
+}
+
+/**
+ * The head of a streamed reply: the response has begun. Its result follows the body as trailers
+ * (`streamTrailers`), since only then is it known.
+ */
+export function streamHeaders(contentType: string): Record<string, string> {
+  return { 'content-type': 'application/octet-stream', [H.outcome]: 'streamed', [H.contentType]: contentType };
+}
+
+/** The contentType of a streamed reply, or undefined for a buffered one. */
+export function streamedContentType(headers: IncomingHttpHeaders): string | undefined {
+  return headerValue(headers, H.outcome) === 'streamed' ? headerValue(headers, H.contentType) ?? 'application/octet-stream' : undefined;
+}
+
+/** How a streamed invocation ended: its result (a function error with its document), or the error it failed with. */
+export function streamTrailers(ended: { result: InvocationResult } | { error: unknown }): Record<string, string> {
+  if ('error' in ended) return { [T.error]: Buffer.from(JSON.stringify(toWireError(ended.error))).toString('base64') };
+  const trailers = resultHeaders(ended.result);
+  if (ended.result.outcome.kind === 'function-error') trailers[T.payload] = ended.result.outcome.payload.toString('base64');
+  return trailers;
+}
+
+/** The result the trailers of a streamed reply carry; throws the error they carry instead. */
+export function resultFromTrailers(trailers: NodeJS.Dict<string>, workerId: string): InvocationResult {
+  const error = trailers[T.error];
+  if (error !== undefined) throw fromWireError(parseJson(Buffer.from(error, 'base64')), `worker ${workerId}: the invocation failed`);
+  if (trailers[H.outcome] === undefined) throw new StratusError('WorkerUnavailable', `worker ${workerId} ended a streamed response without its result`);
+  return resultFrom(trailers, Buffer.from(trailers[T.payload] ?? '', 'base64'));
+}
+
+/** A JSON document, or undefined if it is not one. */
+export function parseJson(data: Buffer): unknown {
+  try {
+    return JSON.parse(data.toString('utf8')) as unknown;
+  } catch {
+    return undefined;
+  }
 }

@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { fakeSpec, FakeWorker } from '../../test/helpers/fake-worker.js';
 import { isStratusError } from '../shared/errors.js';
 import { silentLogger } from '../shared/log.js';
+import { FencedWorkerAgent } from './fencing.js';
 import { RemoteWorkerAgent } from './remote-agent.js';
 import { WorkerApiServer } from './worker-api.js';
 
@@ -11,7 +12,7 @@ const TOKEN = 'worker-api-test-token-0123456789';
 
 describe('WorkerApiServer fencing', () => {
   const worker = new FakeWorker('w1');
-  const server = new WorkerApiServer(worker, TOKEN, silentLogger());
+  const server = new WorkerApiServer(new FencedWorkerAgent(worker), TOKEN, silentLogger());
   let url = '';
   const handle = (epoch?: number) => {
     const agent = new RemoteWorkerAgent('w1', url, TOKEN, worker.status(), silentLogger());

@@ -1,10 +1,9 @@
 import { errorMessage } from '../../shared/errors.js';
-import type { InvocationOutcome } from '../../worker/index.js';
+import { StreamRelay, type InvocationOutcome } from '../../worker/index.js';
 import { invokeComplete, payloadChunk, type InvokeComplete } from './eventstream.js';
 import type { InvokeOutcome, InvokeService } from './invoke-service.js';
 import { readInvokeRequest } from './invocations.js';
 import type { ApiRequest, ApiResponse, Route } from '../http/index.js';
-import { StreamRelay } from './stream-relay.js';
 
 export interface StreamingInvocationRoutesDeps {
   invoker: InvokeService;

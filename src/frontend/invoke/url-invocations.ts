@@ -4,7 +4,7 @@ import { StratusError } from '../../shared/errors.js';
 import { URL_PREFIX } from '../api/index.js';
 import type { InvokeOutcome, InvokeRequest, InvokeService } from './invoke-service.js';
 import { type ApiRequest, type ApiResponse, type CredentialLookup, header, type Route, verifySigV4 } from '../http/index.js';
-import { StreamRelay } from './stream-relay.js';
+import { StreamRelay } from '../../worker/index.js';
 import {
   corsHeaders, httpResponse, HTTP_INTEGRATION_CONTENT_TYPE, preflight, preludeHead, PRELUDE_DELIMITER, urlEvent, urlId, type HttpResult,
 } from './url-http.js';

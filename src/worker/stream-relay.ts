@@ -1,9 +1,10 @@
 import { PassThrough, Writable } from 'node:stream';
-import type { ResponseSink } from '../../worker/index.js';
+import type { ResponseSink } from './invocation.js';
 
 /**
- * The frontend's end of a streamed response: the worker writes into the sink it opens, the HTTP
- * response reads `chunks`. Back-pressure from the client reaches the runtime; a client that goes
+ * The receiving end of a streamed response, for an HTTP reply that passes it on (the Lambda
+ * API's, or the worker API's to a remote caller): the worker writes into the sink it opens, the
+ * reply reads `chunks`. Back-pressure from the client reaches the runtime; a client that goes
  * away (`cancel`) makes the rest of the response go nowhere instead of stalling the function.
  */
 export class StreamRelay implements ResponseSink {
@@ -12,6 +13,7 @@ export class StreamRelay implements ResponseSink {
   private markOpened!: (contentType: string) => void;
   private readonly out = new PassThrough();
   private sink: Writable | undefined;
+  private openedAs: string | undefined;
   private waiting: (() => void) | undefined;
   private cancelled = false;
 
@@ -21,6 +23,7 @@ export class StreamRelay implements ResponseSink {
   }
 
   open(contentType: string): Writable {
+    this.openedAs = contentType;
     this.markOpened(contentType);
     this.sink = new Writable({
       write: (chunk: Buffer, _encoding, done) => this.forward(chunk, done),
@@ -32,6 +35,11 @@ export class StreamRelay implements ResponseSink {
     });
     this.sink.on('error', () => {});
     return this.sink;
+  }
+
+  /** The content type once the sink was opened (undefined until then). */
+  get contentType(): string | undefined {
+    return this.openedAs;
   }
 
   /** What the worker wrote, in order; ends after `end()`. */

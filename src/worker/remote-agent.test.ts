@@ -1,0 +1,168 @@
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { after, before, describe, it } from 'node:test';
+import { fakeSpec, FakeWorker } from '../../test/helpers/fake-worker.js';
+import { isStratusError, StratusError } from '../shared/errors.js';
+import { silentLogger } from '../shared/log.js';
+import type { EnvironmentSpec } from './environment-spec.js';
+import type { Invocation, InvocationResult, ResponseSink } from './invocation.js';
+import { RemoteWorkerAgent } from './remote-agent.js';
+import { WorkerApiServer } from './worker-api.js';
+
+const TOKEN = 'remote-agent-test-token-0123456789';
+const ENV = '00000000-0000-4000-8000-000000000001';
+
+/** A worker whose invocations run a script the test sets. */
+class ScriptedWorker extends FakeWorker {
+  script: (inv: Invocation) => Promise<InvocationResult> = () => Promise.reject(new Error('no script'));
+  createError: unknown;
+
+  override async createEnvironment(envId: string, spec: EnvironmentSpec): Promise<void> {
+    if (this.createError) throw this.createError;
+    await super.createEnvironment(envId, spec);
+  }
+
+  override invoke(_envId?: string, inv?: Invocation): Promise<InvocationResult> {
+    return inv ? this.script(inv) : Promise.reject(new Error('no invocation'));
+  }
+}
+
+/** A caller's sink that records what arrives, and when. */
+function recordingSink(): ResponseSink & { chunks: string[]; contentType?: string; arrived: Promise<void> } {
+  let arrived!: () => void;
+  const sink = {
+    chunks: [] as string[],
+    contentType: undefined as string | undefined,
+    arrived: new Promise<void>((resolve) => (arrived = resolve)),
+    open(contentType: string) {
+      sink.contentType = contentType;
+      return new Writable({
+        write(chunk: Buffer, _enc, done) {
+          sink.chunks.push(chunk.toString());
+          arrived();
+          done();
+        },
+      });
+    },
+  };
+  return sink;
+}
+
+const invocation = (responseSink?: ResponseSink): Invocation => ({
+  requestId: 'r1', payload: Buffer.from('{}'), invokedFunctionArn: 'arn:f', traceId: 't', tailLog: false, responseSink,
+});
+
+describe('RemoteWorkerAgent over a real worker API', () => {
+  const worker = new ScriptedWorker('w1');
+  const server = new WorkerApiServer(worker, TOKEN, silentLogger());
+  let remote: RemoteWorkerAgent;
+  let url = '';
+  before(async () => {
+    const address = await server.listen('127.0.0.1', 0);
+    url = `http://127.0.0.1:${address.port}`;
+    remote = new RemoteWorkerAgent('w1', url, TOKEN, worker.status(), silentLogger());
+  });
+  after(async () => {
+    await remote.shutdown();
+    await server.close();
+  });
+
+  it('relays a streamed response chunk by chunk: the caller has the first before the second is written', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    worker.script = async (inv) => {
+      const out = inv.responseSink?.open('text/plain');
+      assert.ok(out, 'the worker got a sink to stream into');
+      out.write('first ');
+      await gate;
+      out.write('second');
+      return { outcome: { kind: 'streamed', contentType: 'text/plain' }, reusable: true, durationMs: 12, logTail: 'dGFpbA==' };
+    };
+    const sink = recordingSink();
+    const running = remote.invoke(ENV, invocation(sink));
+    await sink.arrived;
+    assert.deepEqual(sink.chunks, ['first '], 'the first chunk arrived while the function still runs');
+    assert.equal(sink.contentType, 'text/plain');
+    release();
+    const result = await running;
+    assert.equal(sink.chunks.join(''), 'first second');
+    assert.deepEqual(result, { outcome: { kind: 'streamed', contentType: 'text/plain' }, reusable: true, durationMs: 12, initDurationMs: undefined, logTail: 'dGFpbA==' });
+  });
+
+  it('a function error after streamed bytes comes back with its type and document', async () => {
+    const doc = Buffer.from(JSON.stringify({ errorType: 'Boom', errorMessage: 'it broke half way ✓' }));
+    worker.script = async (inv) => {
+      inv.responseSink?.open('application/json').write('partial');
+      return { outcome: { kind: 'function-error', errorType: 'Boom', payload: doc }, reusable: false, durationMs: 3, initDurationMs: 40 };
+    };
+    const sink = recordingSink();
+    const result = await remote.invoke(ENV, invocation(sink));
+    assert.deepEqual(sink.chunks, ['partial']);
+    assert.deepEqual(result, { outcome: { kind: 'function-error', errorType: 'Boom', payload: doc }, reusable: false, durationMs: 3, initDurationMs: 40, logTail: undefined });
+  });
+
+  it('a platform error after streamed bytes keeps its code and details', async () => {
+    worker.script = async (inv) => {
+      inv.responseSink?.open('text/plain').write('some');
+      throw new StratusError('SandboxCreateFailed', 'the sandbox went away', { details: { Reason: 'gone' } });
+    };
+    const err = await remote.invoke(ENV, invocation(recordingSink())).catch((e: unknown) => e);
+    assert.ok(isStratusError(err));
+    assert.equal(err.code, 'SandboxCreateFailed');
+    assert.equal(err.message, 'the sandbox went away');
+    assert.deepEqual(err.details, { Reason: 'gone' });
+  });
+
+  it('a response the function did not stream is the reply itself, sink or not', async () => {
+    worker.script = async () => ({ outcome: { kind: 'success', payload: Buffer.from('{"ok":1}') }, reusable: true, durationMs: 1 });
+    const sink = recordingSink();
+    const result = await remote.invoke(ENV, invocation(sink));
+    assert.deepEqual(sink.chunks, []);
+    assert.deepEqual(result.outcome, { kind: 'success', payload: Buffer.from('{"ok":1}') });
+    assert.deepEqual((await remote.invoke(ENV, invocation())).outcome, { kind: 'success', payload: Buffer.from('{"ok":1}') });
+  });
+
+  it('a large streamed response arrives whole and in order through a slow sink', async () => {
+    const blocks = Array.from({ length: 64 }, (_, i) => Buffer.alloc(64 * 1024, i));
+    worker.script = async (inv) => {
+      const out = inv.responseSink?.open('application/octet-stream');
+      assert.ok(out);
+      for (const block of blocks) if (!out.write(block)) await new Promise((resolve) => out.once('drain', resolve));
+      return { outcome: { kind: 'streamed', contentType: 'application/octet-stream' }, reusable: true, durationMs: 1 };
+    };
+    const received: Buffer[] = [];
+    const slow = new Writable({
+      highWaterMark: 16 * 1024,
+      write(chunk: Buffer, _enc, done) {
+        received.push(chunk);
+        setTimeout(done, 1);
+      },
+    });
+    await remote.invoke(ENV, invocation({ open: () => slow }));
+    // As with a local worker, the caller ends its sink once the result is in; what was written drains first.
+    await new Promise((resolve) => slow.end(resolve));
+    assert.ok(Buffer.concat(received).equals(Buffer.concat(blocks)));
+  });
+
+  it('errors of the worker keep their code, message and details; anything else is Internal', async () => {
+    worker.createError = new StratusError('InvalidZipFile', 'not a zip', { details: { Reason: 'zip' } });
+    const err = await remote.createEnvironment(ENV, fakeSpec('f')).catch((e: unknown) => e);
+    assert.ok(isStratusError(err));
+    assert.deepEqual([err.code, err.message, err.details, err.blame, err.retryable], ['InvalidZipFile', 'not a zip', { Reason: 'zip' }, 'user', false]);
+    worker.createError = new Error('disk on fire');
+    await assert.rejects(remote.createEnvironment(ENV, fakeSpec('f')), (e) => isStratusError(e) && e.code === 'Internal' && e.message === 'disk on fire');
+    worker.createError = undefined;
+  });
+
+  it('a worker that cannot be reached is WorkerUnavailable', async () => {
+    const gone = new RemoteWorkerAgent('w9', 'http://127.0.0.1:1', TOKEN, worker.status(), silentLogger());
+    await assert.rejects(gone.invoke(ENV, invocation()), (e) => isStratusError(e) && e.code === 'WorkerUnavailable' && e.retryable);
+    await gone.shutdown();
+  });
+
+  it('a wrong token is refused', async () => {
+    const intruder = new RemoteWorkerAgent('w1', url, 'wrong-token-wrong-token-000000000', worker.status(), silentLogger());
+    await assert.rejects(intruder.environments(), (e) => isStratusError(e) && e.code === 'Forbidden');
+    await intruder.shutdown();
+  });
+});
