@@ -1,0 +1,166 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { describe, it } from 'node:test';
+import type { Assigner, AssignmentService } from '../../src/assignment/index.js';
+import type { FunctionVersion } from '../../src/registry/index.js';
+import { isStratusError, type ErrorCode } from '../../src/shared/errors.js';
+import { fakeFunction as fn, type FakeWorker } from '../helpers/fake-worker.js';
+
+export interface AssignerUnderTest {
+  assigner: Assigner & { provisionedCount(fn: FunctionVersion): number | Promise<number> };
+  /** The service that grants (the leader's, for a remote assigner): what the registry tells it. */
+  service: AssignmentService;
+  /** The one worker it places on (a fake). */
+  worker: FakeWorker;
+  /** The epoch its leases carry (undefined: no leadership, one machine). */
+  epoch: number | undefined;
+  /** Waits until the releases made so far have reached the service (a remote release travels on its own). */
+  settled(): Promise<void>;
+  cleanup(): Promise<void>;
+}
+
+export interface AssignerOptions {
+  /** Reserved concurrency per function name. */
+  reserved?: Record<string, number>;
+  /** The worker's memory (default 4096 MB). */
+  workerMemoryMb?: number;
+}
+
+/** A cold start that finds no room fails at once (capacityWaitMs 0); nothing else expires during a test. */
+export const ASSIGNER_CONFIG = { keepAliveMs: 600_000, sweepIntervalMs: 1000, capacityWaitMs: 0, scalingBurst: 1000, scalingWindowMs: 10_000, takeoverReleaseWaitMs: 0 };
+
+/** What every Assigner does alike: the AssignmentService in process, and RemoteAssignment over the assignment API. */
+export function runAssignerContract(name: string, newAssigner: (opts: AssignerOptions) => Promise<AssignerUnderTest>): void {
+  describe(`Assigner contract: ${name}`, () => {
+    const withAssigner = (test: (under: AssignerUnderTest) => Promise<void>, opts: AssignerOptions = {}) => async () => {
+      // Stratus's timers never hold the process open (a server does): this test does, meanwhile.
+      const open = setInterval(() => {}, 1000);
+      const under = await newAssigner(opts);
+      try {
+        await test(under);
+      } finally {
+        await under.cleanup();
+        clearInterval(open);
+      }
+    };
+
+    it('a cold acquire creates an environment on a worker; after its release a warm acquire reuses it', withAssigner(async (under) => {
+      const { assigner, worker } = under;
+      const first = await assigner.acquire(fn('f'));
+      assert.deepEqual([first.cold, first.worker.id, first.epoch], [true, worker.id, under.epoch]);
+      assert.deepEqual(worker.created, [first.envId]);
+      assigner.release(first, true);
+      await under.settled();
+      const again = await assigner.acquire(fn('f'));
+      assert.deepEqual([again.envId, again.cold, again.worker.id, again.epoch], [first.envId, false, worker.id, under.epoch]);
+      assert.deepEqual(worker.created, [first.envId], 'no second environment');
+    }));
+
+    it('concurrent acquires get separate environments, and functions never share one', withAssigner(async (under) => {
+      const { assigner } = under;
+      const [a, b] = await Promise.all([assigner.acquire(fn('f')), assigner.acquire(fn('f'))]);
+      assert.notEqual(a.envId, b.envId);
+      assigner.release(a, true);
+      await under.settled();
+      const other = await assigner.acquire(fn('g'));
+      assert.equal(other.cold, true);
+      assert.ok(![a.envId, b.envId].includes(other.envId));
+    }));
+
+    it('releasing a non-reusable environment destroys it; the next acquire is cold', withAssigner(async (under) => {
+      const { assigner, worker } = under;
+      const lease = await assigner.acquire(fn('f'));
+      assigner.release(lease, false);
+      await under.settled();
+      await until(() => worker.destroyed.includes(lease.envId), 'the environment is destroyed on its worker');
+      const next = await assigner.acquire(fn('f'));
+      assert.equal(next.cold, true);
+      assert.notEqual(next.envId, lease.envId);
+    }));
+
+    it('an environment released twice is handed out once; releasing an unknown environment does nothing', withAssigner(async (under) => {
+      const { assigner, worker } = under;
+      const lease = await assigner.acquire(fn('f'));
+      assigner.release(lease, true);
+      assigner.release(lease, true);
+      assigner.release({ envId: randomUUID() }, true);
+      assigner.release({ envId: randomUUID() }, false);
+      await under.settled();
+      const warm = await assigner.acquire(fn('f'));
+      const second = await assigner.acquire(fn('f'));
+      assert.deepEqual([warm.envId, warm.cold], [lease.envId, false]);
+      assert.deepEqual([second.cold, second.envId === lease.envId], [true, false], 'the second acquire is not granted the same environment');
+      assert.deepEqual(worker.destroyed, []);
+    }));
+
+    it('reserved concurrency: over the limit, TooManyRequests with its Reason; room again once released', withAssigner(async (under) => {
+      const { assigner } = under;
+      const first = await assigner.acquire(fn('limited'));
+      await assert.rejects(assigner.acquire(fn('limited')), throttled('ReservedFunctionConcurrentInvocationLimitExceeded'));
+      await assert.rejects(assigner.acquire(fn('blocked')), throttled('ReservedFunctionConcurrentInvocationLimitExceeded'));
+      assigner.release(first, true);
+      await under.settled();
+      const again = await assigner.acquire(fn('limited'));
+      assert.deepEqual([again.envId, again.cold], [first.envId, false]);
+    }, { reserved: { limited: 1, blocked: 0 } }));
+
+    it('no worker has room: TooManyRequests with Reason ConcurrentInvocationLimitExceeded', withAssigner(async (under) => {
+      await assert.rejects(under.assigner.acquire(fn('huge', 'r1', 2048)), throttled('ConcurrentInvocationLimitExceeded'));
+      assert.deepEqual(under.worker.created, []);
+    }, { workerMemoryMb: 1024 }));
+
+    it('a failed create rejects with SandboxCreateFailed and its message; nothing is granted', withAssigner(async (under) => {
+      const { assigner, worker } = under;
+      worker.failCreate = true;
+      await assert.rejects(assigner.acquire(fn('f')), code('SandboxCreateFailed', /boot failed/));
+      worker.failCreate = false;
+      const lease = await assigner.acquire(fn('f'));
+      assert.equal(lease.cold, true, 'the failed environment was not kept');
+      assert.deepEqual(worker.created, [lease.envId]);
+    }));
+
+    it('provisionedCount counts ready provisioned environments of a version (0 for any other); an acquire gets one warm', withAssigner(async (under) => {
+      const { assigner, service, worker } = under;
+      assert.equal(await assigner.provisionedCount(fn('p')), 0);
+      service.setProvisioned(fn('p'), 2);
+      await untilAsync(async () => (await assigner.provisionedCount(fn('p'))) === 2, 'two provisioned environments are ready');
+      assert.equal(await assigner.provisionedCount(fn('other')), 0);
+      assert.equal(await assigner.provisionedCount(fn('p', 'r2')), 0, 'another revision has none');
+      const lease = await assigner.acquire(fn('p'));
+      assert.equal(lease.cold, false);
+      assert.ok(worker.created.includes(lease.envId));
+      service.setProvisioned(fn('p'), 0);
+      assert.equal(await assigner.provisionedCount(fn('p')), 0);
+    }));
+  });
+}
+
+function code(expected: ErrorCode, message?: RegExp): (err: unknown) => boolean {
+  return (err) => {
+    assert.ok(isStratusError(err), `a StratusError, not ${String(err)}`);
+    assert.equal(err.code, expected, err.message);
+    if (message) assert.match(err.message, message);
+    return true;
+  };
+}
+
+function throttled(reason: string): (err: unknown) => boolean {
+  return (err) => {
+    code('TooManyRequests', /^Rate Exceeded\.$/)(err);
+    assert.ok(isStratusError(err));
+    assert.deepEqual(err.details, { Reason: reason });
+    return true;
+  };
+}
+
+async function until(predicate: () => boolean, what: string): Promise<void> {
+  return untilAsync(async () => predicate(), what);
+}
+
+async function untilAsync(predicate: () => Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting: ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
