@@ -1,25 +1,19 @@
 import type { Assigner } from '../../assignment/index.js';
+import type { RunOutcome, RunRequest } from '../../async/index.js';
 import type { FunctionRegistry, FunctionVersion } from '../../registry/index.js';
 import type { Clock } from '../../shared/clock.js';
 import { isStratusError, StratusError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import type { InvocationResult, ResponseSink } from '../../worker/index.js';
 
-export interface InvokeRequest {
-  functionName: string;
-  qualifier: string | undefined;
-  requestId: string;
-  payload: Buffer;
-  clientContext?: string;
-  tailLog: boolean;
+/** An invocation to run (the one an Event invoke's consumer asks for, plus a sink for streaming). */
+export interface InvokeRequest extends RunRequest {
   /** For callers that pass a streamed response on as it comes (see worker's ResponseSink). */
   responseSink?: ResponseSink;
 }
 
-export interface InvokeOutcome {
-  version: FunctionVersion;
-  result: InvocationResult;
-}
+/** What ran and how it ended. */
+export type InvokeOutcome = RunOutcome;
 
 /**
  * The invoke path without HTTP: resolve the version, get an environment from assignment, run
