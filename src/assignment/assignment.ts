@@ -96,7 +96,7 @@ export class AssignmentService implements Assigner {
       if (fate === 'gone') await this.journal.destroyed(entry.envId, 'gone at takeover');
       else this.adopt(entry, fate === 'busy');
     }
-    for (const { worker, envId } of plan.strays) await worker.destroyEnvironment(envId).catch(() => undefined);
+    for (const { worker, envId } of plan.strays) await worker.destroyEnvironment(envId, this.deps.leadership?.epoch).catch(() => undefined);
     this.grace.begin();
     this.scheduleSweep();
   }
@@ -281,7 +281,7 @@ export class AssignmentService implements Assigner {
     this.envs.set(env.id, env);
     try {
       await this.journal.created(env);
-      await worker.createEnvironment(env.id, environmentSpec(fn), { initType: provisioned ? 'provisioned-concurrency' : 'on-demand' });
+      await worker.createEnvironment(env.id, environmentSpec(fn), { initType: provisioned ? 'provisioned-concurrency' : 'on-demand', epoch: this.deps.leadership?.epoch });
     } catch (err) {
       await this.destroy(env, 'create failed');
       throw err;
@@ -312,7 +312,7 @@ export class AssignmentService implements Assigner {
     this.capacity.wakeOne();
     try {
       await this.journal.destroyed(env.id, reason);
-      await this.deps.placement.worker(env.workerId)?.destroyEnvironment(env.id);
+      await this.deps.placement.worker(env.workerId)?.destroyEnvironment(env.id, this.deps.leadership?.epoch);
     } catch (err) {
       this.deps.logger.warn({ err, envId: env.id }, 'destroying environment failed');
     }

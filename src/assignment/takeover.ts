@@ -41,7 +41,7 @@ export async function surveyWorkers(workers: readonly WorkerAgent[], table: Envi
 /** A worker joined after takeover (or came back): environments it runs that no one knows go. */
 export async function destroyUnknown(worker: WorkerAgent, epoch: number | undefined, known: (envId: string) => boolean): Promise<void> {
   const envs = await worker.environments(epoch);
-  for (const { envId } of envs) if (!known(envId)) await worker.destroyEnvironment(envId).catch(() => undefined);
+  for (const { envId } of envs) if (!known(envId)) await worker.destroyEnvironment(envId, epoch).catch(() => undefined);
 }
 
 /**

@@ -143,7 +143,7 @@ export async function startAssignmentProcess(config: StratusConfig, opts: Proces
         config: config.assignment, log: journal.assignmentLog, placement, clock, logger: log, leadership, limiter: concurrencyLimiter(config, registry),
       });
       membership = new WorkerMembership({
-        store: journal.workers, placement, connector, epoch: leadership.epoch,
+        store: journal.workers, placement, connector,
         onJoined: (agent) => {
           agent.onEnvironmentLost((envId) => service.environmentLost(envId));
           service.workerJoined(agent).catch((err: unknown) => log.warn({ err, worker: agent.id }, 'reconciling a joining worker failed'));

@@ -5,10 +5,6 @@ import { RemoteWorkerAgent } from '../worker/index.js';
 /** The control plane reaches workers in other processes over HTTP, with the cluster token. */
 export function httpWorkerConnector(token: string, log: Logger): WorkerConnector {
   return {
-    connect: ({ id, url, status, epoch }) => {
-      const agent = new RemoteWorkerAgent(id, url, token, status, log.child({ worker: id }));
-      if (epoch !== undefined) agent.fencingEpoch = epoch;
-      return agent;
-    },
+    connect: ({ id, url, status }) => new RemoteWorkerAgent(id, url, token, status, log.child({ worker: id })),
   };
 }

@@ -11,8 +11,6 @@ export interface WorkerAddress {
   id: string;
   url: string;
   status: WorkerStatus;
-  /** The fencing epoch of the assignment leadership acting through this handle, if any. */
-  epoch?: number;
 }
 
 /**

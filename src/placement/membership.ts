@@ -14,8 +14,6 @@ export interface MembershipDeps {
   store: DocumentStore;
   placement: PlacementService;
   connector: WorkerConnector;
-  /** Sent with every call to a worker: the fencing epoch of the leadership acting. */
-  epoch: number;
   /** A worker appeared after the membership was first read. */
   onJoined?(agent: ConnectedWorker): void;
 }
@@ -61,7 +59,7 @@ export class WorkerMembership {
     const mine = this.members.get(id);
     if (known && known === mine?.agent && mine.url === url) return mine.agent.report(status);
     if (known) this.deps.placement.remove(id);
-    const agent = this.deps.connector.connect({ id, url, status, epoch: this.deps.epoch });
+    const agent = this.deps.connector.connect({ id, url, status });
     this.members.set(id, { url, agent });
     this.deps.placement.register(agent);
     if (live) this.deps.onJoined?.(agent);

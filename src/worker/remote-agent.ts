@@ -18,8 +18,6 @@ export class RemoteWorkerAgent implements WorkerAgent {
   private readonly lostListeners: ((envId: string) => void)[] = [];
   private events: IncomingMessage | undefined;
   private closed = false;
-  /** The epoch of the leadership this handle acts for: sent with calls that carry none of their own. */
-  fencingEpoch: number | undefined;
 
   constructor(
     readonly id: string,
@@ -94,8 +92,7 @@ export class RemoteWorkerAgent implements WorkerAgent {
 
   private headers(epoch: number | undefined): Record<string, string> {
     const headers: Record<string, string> = { authorization: `Bearer ${this.token}` };
-    const acting = epoch ?? this.fencingEpoch;
-    if (acting !== undefined) headers[EPOCH_HEADER] = String(acting);
+    if (epoch !== undefined) headers[EPOCH_HEADER] = String(epoch);
     return headers;
   }
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
+import { actingFor } from '../../test/helpers/acting-for.js';
 import { fakeSpec, FakeWorker } from '../../test/helpers/fake-worker.js';
 import { isStratusError } from '../shared/errors.js';
 import { silentLogger } from '../shared/log.js';
@@ -16,8 +17,7 @@ describe('WorkerApiServer fencing', () => {
   let url = '';
   const handle = (epoch?: number) => {
     const agent = new RemoteWorkerAgent('w1', url, TOKEN, worker.status(), silentLogger());
-    agent.fencingEpoch = epoch;
-    return agent;
+    return epoch === undefined ? agent : actingFor(agent, epoch);
   };
   before(async () => {
     const address = await server.listen('127.0.0.1', 0);

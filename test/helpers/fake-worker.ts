@@ -106,19 +106,6 @@ export class FakeWorker implements WorkerAgent {
     return this.destroy(envId, epoch);
   }
 
-  /** This worker as a leadership of `epoch` calls it: its requests carry the epoch (see WorkerApiServer). */
-  actingFor(epoch: number): WorkerAgent {
-    return {
-      id: this.id,
-      createEnvironment: (envId, spec, opts) => this.create(envId, spec, opts, epoch),
-      invoke: (envId, inv) => this.invoke(envId, { ...inv, epoch: inv.epoch ?? epoch }),
-      destroyEnvironment: (envId) => this.destroy(envId, epoch),
-      onEnvironmentLost: (listener) => this.onEnvironmentLost(listener),
-      environments: (e) => this.environments(e),
-      status: () => this.status(),
-      shutdown: async () => {},
-    };
-  }
 
   status(): WorkerStatus {
     return { id: this.id, memoryMb: this.memoryMb, memoryReservedMb: 0, environments: this.envs.size, cachedCode: [] };
