@@ -50,7 +50,7 @@ export function errorResponse(err: unknown): HttpResponse {
   const wire = WIRE[e.code];
   const message = e.code === 'Internal' ? 'An internal error occurred.' : e.message;
   const body: Record<string, string> = { ...e.details };
-  if (wire.typed) body.Type = wire.status < 500 ? 'User' : 'Service';
+  if (wire.typed) body.Type = e.blame === 'user' ? 'User' : 'Service';
   body[wire.capital ? 'Message' : 'message'] = message;
   return reply(wire, body);
 }
