@@ -1,6 +1,6 @@
-import { createServer, type Server } from 'node:http';
 import { CHUNK_NAME } from '../codestore/index.js';
-import { closeNow } from '../shared/http.js';
+import { errorMessage } from '../shared/errors.js';
+import { HttpServer, type HttpRequest } from '../shared/http-server.js';
 import type { ChunkCache } from './chunk-cache.js';
 
 /**
@@ -9,23 +9,23 @@ import type { ChunkCache } from './chunk-cache.js';
  * or 502 with the reason when it cannot be fetched; `GET /stats` answers the cache counters.
  */
 export class ChunkServer {
-  private readonly server: Server;
+  private readonly server: HttpServer;
 
   constructor(private readonly socketPath: string, cache: ChunkCache) {
-    this.server = createServer((req, res) => {
-      const name = /^\/chunks\/([0-9a-f]{64})$/.exec(req.url ?? '')?.[1];
-      if (req.url === '/stats') {
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(cache.stats()));
-        return;
-      }
-      if (!name || !CHUNK_NAME.test(name)) {
-        res.writeHead(404).end();
-        return;
-      }
-      cache.get(name).then(
-        (bytes) => res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': bytes.length }).end(bytes),
-        (err: unknown) => res.writeHead(502, { 'content-type': 'text/plain' }).end(err instanceof Error ? err.message : String(err)),
-      );
+    this.server = new HttpServer({
+      routes: [
+        { method: 'GET', pattern: /^\/stats$/, body: 0, handle: () => ({ status: 200, body: cache.stats() }) },
+        {
+          method: 'GET', pattern: /^\/chunks\/([0-9a-f]{64})$/, body: 0,
+          handle: async (req: HttpRequest) => {
+            const name = req.params[0] ?? '';
+            if (!CHUNK_NAME.test(name)) return { status: 404 };
+            return { status: 200, body: await cache.get(name), headers: { 'content-type': 'application/octet-stream' } };
+          },
+        },
+      ],
+      notFound: () => ({ status: 404 }),
+      errorReply: (err) => ({ status: 502, body: Buffer.from(errorMessage(err)), headers: { 'content-type': 'text/plain' } }),
     });
   }
 
@@ -34,13 +34,10 @@ export class ChunkServer {
   }
 
   listen(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(this.socketPath, () => resolve());
-    });
+    return this.server.listenOnSocket(this.socketPath);
   }
 
   close(): Promise<void> {
-    return closeNow(this.server);
+    return this.server.close();
   }
 }
