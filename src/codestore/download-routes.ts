@@ -1,4 +1,5 @@
 import { CLUSTER_API, withClusterToken } from '../shared/cluster-api.js';
+import { StratusError } from '../shared/errors.js';
 import type { HttpRoute } from '../shared/http-server.js';
 import type { ChunkStore } from './chunk-store.js';
 import type { CodeStore } from './code-store.js';
@@ -30,7 +31,8 @@ export function downloadRoutes(deps: DownloadRoutesDeps): HttpRoute[] {
     { method: 'GET', pattern: new RegExp(`^${base}/images/(sha256:[0-9a-f]{64})$`), body: 0, tooLargeMessage: '',
       handle: authorized(async (req) => {
         const manifest = await deps.chunks.getImage(req.params[0] ?? '');
-        return manifest ? { status: 200, body: manifest } : { status: 404, body: { message: 'no such image' } };
+        if (!manifest) throw new StratusError('ResourceNotFound', `no image ${req.params[0] ?? ''} in the chunk store`);
+        return { status: 200, body: manifest };
       }) },
   ];
 }

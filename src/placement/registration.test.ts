@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { FakeWorker } from '../../test/helpers/fake-worker.js';
 import { ManualClock } from '../shared/clock.js';
+import { isStratusError } from '../shared/errors.js';
 import { HttpServer } from '../shared/http-server.js';
 import { silentLogger } from '../shared/log.js';
 import type { WorkerStatus } from '../worker/index.js';
@@ -64,7 +65,10 @@ describe('WorkerRegistrations', () => {
   });
 
   it('refuses a heartbeat without the cluster token', async () => {
-    await assert.rejects(sendHeartbeat(url, 'wrong', { id: 'w2', url: 'http://w2', status: status(0) }, 1000), /HTTP 403/);
+    await assert.rejects(
+      sendHeartbeat(url, 'wrong', { id: 'w2', url: 'http://w2', status: status(0) }, 1000),
+      (err) => isStratusError(err) && err.code === 'Forbidden' && /bad cluster token/.test(err.message),
+    );
     assert.equal(placement.worker('w2'), undefined);
   });
 });

@@ -1,4 +1,5 @@
 import { CLUSTER_API, withClusterToken } from '../shared/cluster-api.js';
+import { fromWireError, StratusError } from '../shared/errors.js';
 import type { HttpRequest, HttpResponse, HttpRoute } from '../shared/http-server.js';
 import type { Logger } from '../shared/log.js';
 import type { WorkerStatus } from '../worker/index.js';
@@ -72,5 +73,8 @@ export async function sendHeartbeat(controlPlane: string, token: string, worker:
     body: JSON.stringify(worker),
     signal: AbortSignal.timeout(timeoutMs),
   });
-  if (!res.ok) throw new Error(`the control plane refused the worker (HTTP ${res.status})`);
+  if (res.ok) return;
+  const answer = (await res.json().catch(() => undefined)) as unknown;
+  const err = fromWireError(answer, `HTTP ${res.status}`);
+  throw new StratusError(err.code, `the control plane refused the worker: ${err.message}`, { details: { ...err.details } });
 }

@@ -1,6 +1,7 @@
 import { bearerMatches } from './bearer.js';
+import { StratusError, toWireError } from './errors.js';
 import { headerValue } from './http.js';
-import type { HttpRequest, HttpResponse } from './http-server.js';
+import { wireErrorResponse, type HttpRequest, type HttpResponse } from './http-server.js';
 
 /**
  * The prefix of the control plane's internal API for worker agents in other processes:
@@ -8,12 +9,22 @@ import type { HttpRequest, HttpResponse } from './http-server.js';
  */
 export const CLUSTER_API = '/_stratus/cluster/v1';
 
-const FORBIDDEN: HttpResponse = { status: 403, body: { message: 'bad cluster token' } };
+const FORBIDDEN: HttpResponse = { status: 403, body: toWireError(new StratusError('Forbidden', 'bad cluster token')) };
 
-/** A route handler that answers 403 unless the request carries the cluster token. */
+/**
+ * A route handler of the internal API: 403 unless the request carries the cluster token, and
+ * what it throws answered as a wire error (`fromWireError` rebuilds it on the worker's side).
+ */
 export function withClusterToken(
   token: string,
   handle: (req: HttpRequest) => Promise<HttpResponse> | HttpResponse,
-): (req: HttpRequest) => Promise<HttpResponse> | HttpResponse {
-  return (req) => (bearerMatches(headerValue(req.headers, 'authorization'), token) ? handle(req) : FORBIDDEN);
+): (req: HttpRequest) => Promise<HttpResponse> {
+  return async (req) => {
+    if (!bearerMatches(headerValue(req.headers, 'authorization'), token)) return FORBIDDEN;
+    try {
+      return await handle(req);
+    } catch (err) {
+      return wireErrorResponse(err);
+    }
+  };
 }
