@@ -5,6 +5,19 @@ import { CHUNK_NAME, IMAGE_DIGEST } from '../codestore/index.js';
 export const RUNTIMES = ['nodejs20.x', 'python3.11', 'provided.al2023', 'provided.al2'] as const;
 export type RuntimeId = (typeof RUNTIMES)[number];
 
+/** Variables Lambda reserves; a function may not set them (the registry refuses them; a worker refuses a spec that sets one). */
+export const RESERVED_ENV_KEYS = [
+  '_HANDLER', '_X_AMZN_TRACE_ID', 'AWS_DEFAULT_REGION', 'AWS_REGION', 'AWS_EXECUTION_ENV',
+  'AWS_LAMBDA_FUNCTION_NAME', 'AWS_LAMBDA_FUNCTION_MEMORY_SIZE', 'AWS_LAMBDA_FUNCTION_VERSION',
+  'AWS_LAMBDA_INITIALIZATION_TYPE', 'AWS_LAMBDA_LOG_GROUP_NAME', 'AWS_LAMBDA_LOG_STREAM_NAME',
+  'AWS_ACCESS_KEY', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN',
+  'AWS_LAMBDA_RUNTIME_API', 'LAMBDA_TASK_ROOT', 'LAMBDA_RUNTIME_DIR', 'TZ',
+];
+
+/** A function's own variables: Lambda's names, no reserved one, no NUL (the environ file is NUL-separated). */
+const variables = z.record(z.string().regex(/^[a-zA-Z][a-zA-Z0-9_]+$/), z.string().regex(/^[^\0]*$/))
+  .refine((vars) => !Object.keys(vars).some((k) => RESERVED_ENV_KEYS.includes(k)), { message: 'a reserved variable is set' });
+
 /** A package in the code store: its sha256 (hex) and size. */
 const codeRef = z.object({ sha256: z.string().regex(CHUNK_NAME), size: z.number().int().nonnegative() });
 
@@ -40,12 +53,13 @@ export const environmentSpecSchema = z.object({
   /** AWS_LAMBDA_FUNCTION_VERSION: `$LATEST` or a published version. */
   version: z.string().min(1),
   package: z.discriminatedUnion('type', [zipPackage, imagePackage]),
-  memoryMb: z.number().int().positive(),
-  timeoutSec: z.number().int().positive(),
+  /** Lambda's bounds: 128-10,240 MB of memory, 1-900 s, 512-10,240 MB of /tmp. */
+  memoryMb: z.number().int().min(128).max(10_240),
+  timeoutSec: z.number().int().min(1).max(900),
   /** Size of the sandbox's /tmp. */
-  ephemeralStorageMb: z.number().int().positive(),
+  ephemeralStorageMb: z.number().int().min(512).max(10_240),
   /** The function's own environment variables. */
-  environment: z.record(z.string(), z.string()),
+  environment: variables,
   /** The installation's sandbox driver, or gVisor (a function can only ask for the stronger one). */
   sandboxDriver: z.enum(['default', 'gvisor']),
   /** Outbound network through NAT, or only `lo`. */

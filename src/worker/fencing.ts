@@ -66,6 +66,7 @@ export class FencedWorkerAgent implements WorkerAgent {
   /** Raises the fence to `epoch`, or refuses the call if it is older than one already seen. */
   private admit(epoch: number | undefined): void {
     if (epoch === undefined) return;
+    if (!Number.isSafeInteger(epoch) || epoch < 0) throw new StratusError('InvalidRequestContent', `not a fencing epoch: ${epoch}`);
     if (epoch < this.highest) throw new StratusError('Fenced', `a newer assignment leadership (epoch ${this.highest}) has taken over worker ${this.inner.id}`);
     this.highest = epoch;
   }

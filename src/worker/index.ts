@@ -6,7 +6,7 @@ export { ChunkCache, type ChunkCacheStats, type ChunkSource } from './chunk-cach
 export { LazyImageMounts } from './image-mounts.js';
 export type { FunctionLogSink } from './environment.js';
 export { errorDocument, type Invocation, type InvocationOutcome, type InvocationResult, type ResponseSink } from './invocation.js';
-export { RESERVED_ENV_KEYS } from './launch/index.js';
+export { RESERVED_ENV_KEYS } from './environment-spec.js';
 export { environmentSpecSchema, RUNTIMES, type EnvironmentSpec, type ImagePackage, type RuntimeId, type ZipPackage } from './environment-spec.js';
 export type { CodeSource } from './code-cache.js';
 export { RemoteWorkerAgent } from './remote-agent.js';

@@ -36,7 +36,10 @@ const T = { payload: 'x-stratus-error-payload', error: 'x-stratus-error' } as co
 
 export function epochFrom(headers: IncomingHttpHeaders): number | undefined {
   const epoch = headerValue(headers, EPOCH_HEADER);
-  return epoch === undefined ? undefined : Number(epoch);
+  if (epoch === undefined) return undefined;
+  // Anything but a plain integer (NaN, Infinity) would reset or jam the fence.
+  if (!/^\d{1,15}$/.test(epoch)) throw new StratusError('InvalidRequestContent', `malformed ${EPOCH_HEADER}: ${epoch.slice(0, 40)}`);
+  return Number(epoch);
 }
 
 export function invocationHeaders(inv: Invocation): Record<string, string> {

@@ -72,8 +72,8 @@ describe('WorkerApiServer fencing', () => {
     await handle(10).createEnvironment(envId, spec);
     assert.deepEqual(worker.specs.get(envId), spec);
 
-    const post = (body: string) => new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = request(`${url}/worker/v1/environments`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' } }, (res) => {
+    const post = (body: string, extra: Record<string, string> = {}) => new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = request(`${url}/worker/v1/environments`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', ...extra } }, (res) => {
         let text = '';
         res.on('data', (d: Buffer) => (text += d.toString())).on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
       });
@@ -85,6 +85,13 @@ describe('WorkerApiServer fencing', () => {
       JSON.stringify({ envId: '00000000-0000-4000-8000-000000000004', spec: { ...fakeSpec('i'), memoryMb: 'lots' } }),
       JSON.stringify({ envId: '00000000-0000-4000-8000-000000000004', spec: { ...fakeSpec('i'), package: { type: 'Zip', runtime: 'cobol', handler: 'x', code: { sha256: 'a'.repeat(64), size: 1 } } } }),
       JSON.stringify({ envId: '00000000-0000-4000-8000-000000000004', fn: fakeSpec('i') }),
+      // Beyond Lambda's bounds: a timeout that would overflow the timer, a /tmp without limit.
+      JSON.stringify({ envId: '00000000-0000-4000-8000-000000000004', spec: { ...fakeSpec('i'), timeoutSec: 3_000_000 } }),
+      JSON.stringify({ envId: '00000000-0000-4000-8000-000000000004', spec: { ...fakeSpec('i'), ephemeralStorageMb: 1_000_000 } }),
+      // Variables the launcher owns, or that would smuggle more entries into the NUL-separated environ file.
+      JSON.stringify({ envId: '00000000-0000-4000-8000-000000000004', spec: { ...fakeSpec('i'), environment: { AWS_LAMBDA_RUNTIME_API: 'evil:9001' } } }),
+      JSON.stringify({ envId: '00000000-0000-4000-8000-000000000004', spec: { ...fakeSpec('i'), environment: { OK: 'x\u0000LD_PRELOAD=/tmp/x.so' } } }),
+      JSON.stringify({ envId: '00000000-0000-4000-8000-000000000004', spec: { ...fakeSpec('i'), environment: { 'A=B': 'x' } } }),
     ];
     for (const body of bad) {
       const reply = await post(body);
@@ -92,5 +99,19 @@ describe('WorkerApiServer fencing', () => {
       assert.equal((JSON.parse(reply.body) as { code: string }).code, 'InvalidRequestContent', reply.body);
     }
     assert.ok(!worker.created.includes('00000000-0000-4000-8000-000000000004'), 'no malformed request reached the agent');
+  });
+
+  it('a fencing epoch that is not a plain integer is refused and leaves the fence where it was', async () => {
+    const post = (epoch: string) => new Promise<number>((resolve, reject) => {
+      const req = request(`${url}/worker/v1/fence`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'x-stratus-epoch': epoch } }, (res) => {
+        res.resume().on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    for (const epoch of ['abc', 'Infinity', '-1', '1e9', '99999999999999999999']) assert.equal(await post(epoch), 400, epoch);
+    const before = await handle(12).environments(12);
+    await assert.rejects(handle(11).environments(11), (err) => isStratusError(err) && err.code === 'Fenced', 'an older leadership is still fenced out');
+    assert.ok(Array.isArray(before));
   });
 });

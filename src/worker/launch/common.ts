@@ -44,15 +44,6 @@ export const RUNTIME_SOURCES = {
   python: fileURLToPath(new URL('../../../../src/runtimes/python/', import.meta.url)),
 };
 
-/** Variables Lambda reserves; a function may not set them (see registry validation). */
-export const RESERVED_ENV_KEYS = [
-  '_HANDLER', '_X_AMZN_TRACE_ID', 'AWS_DEFAULT_REGION', 'AWS_REGION', 'AWS_EXECUTION_ENV',
-  'AWS_LAMBDA_FUNCTION_NAME', 'AWS_LAMBDA_FUNCTION_MEMORY_SIZE', 'AWS_LAMBDA_FUNCTION_VERSION',
-  'AWS_LAMBDA_INITIALIZATION_TYPE', 'AWS_LAMBDA_LOG_GROUP_NAME', 'AWS_LAMBDA_LOG_STREAM_NAME',
-  'AWS_ACCESS_KEY', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN',
-  'AWS_LAMBDA_RUNTIME_API', 'LAMBDA_TASK_ROOT', 'LAMBDA_RUNTIME_DIR', 'TZ',
-];
-
 /** stratus-init's directory, bound read-only into every sandbox. */
 export function initBinds(ctx: LaunchContext): RuntimeLaunch['binds'] {
   return [{ source: ctx.files.init, target: SANDBOX_INIT_DIR }];

@@ -3,7 +3,7 @@ import type { LaunchContext, RuntimeLaunch } from './common.js';
 import { imageLaunch } from './image.js';
 import { zipLaunch } from './zip.js';
 
-export { RESERVED_ENV_KEYS, RUNTIME_SOURCES, type LaunchContext, type RuntimeFiles, type RuntimeLaunch } from './common.js';
+export { RUNTIME_SOURCES, type LaunchContext, type RuntimeFiles, type RuntimeLaunch } from './common.js';
 export { runtimeLaunch, type BareRuntime } from './zip.js';
 
 /** How `spec`'s function starts in its sandbox: its runtime's recipe (zip) or its image's settings. */
