@@ -40,7 +40,7 @@ export class AssignmentApiServer {
     this.server = new HttpServer({
       routes: this.routes(),
       keepAliveTimeoutMs: 60_000,
-      authenticate: bearerAuthentication(deps.token, 'cluster'),
+      authenticateHead: bearerAuthentication(deps.token, 'cluster'),
       notFound: (method, path) => wireErrorResponse(new StratusError('ResourceNotFound', `No assignment API at ${method} ${path}`)),
       errorReply: (err) => {
         const reply = wireErrorResponse(err);

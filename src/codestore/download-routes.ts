@@ -19,16 +19,16 @@ export function downloadRoutes(deps: DownloadRoutesDeps): HttpRoute[] {
   const base = CLUSTER_API.replaceAll('/', '\\/');
   const authorized = (handle: HttpRoute['handle']) => withClusterToken(deps.token, handle);
   return [
-    { method: 'GET', pattern: new RegExp(`^${base}/code/([0-9a-f]{64})$`), body: 0, tooLargeMessage: '',
+    { method: 'GET', pattern: new RegExp(`^${base}/code/([0-9a-f]{64})$`), body: 0,
       handle: authorized(async (req) => {
         const bytes = await deps.code.get({ sha256: req.params[0] ?? '', size: Number(req.query.get('size') ?? 0) });
         return { status: 200, body: bytes, headers: { 'content-type': 'application/zip' } };
       }) },
-    { method: 'GET', pattern: new RegExp(`^${base}/chunks/([0-9a-f]{64})$`), body: 0, tooLargeMessage: '',
+    { method: 'GET', pattern: new RegExp(`^${base}/chunks/([0-9a-f]{64})$`), body: 0,
       handle: authorized(async (req) => ({
         status: 200, body: await deps.chunks.getChunk(req.params[0] ?? ''), headers: { 'content-type': 'application/octet-stream' },
       })) },
-    { method: 'GET', pattern: new RegExp(`^${base}/images/(sha256:[0-9a-f]{64})$`), body: 0, tooLargeMessage: '',
+    { method: 'GET', pattern: new RegExp(`^${base}/images/(sha256:[0-9a-f]{64})$`), body: 0,
       handle: authorized(async (req) => {
         const manifest = await deps.chunks.getImage(req.params[0] ?? '');
         if (!manifest) throw new StratusError('ResourceNotFound', `no image ${req.params[0] ?? ''} in the chunk store`);

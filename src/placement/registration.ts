@@ -1,6 +1,6 @@
 import { CLUSTER_API, withClusterToken } from '../shared/cluster-api.js';
 import { fromWireError, StratusError } from '../shared/errors.js';
-import type { HttpRequest, HttpResponse, HttpRoute } from '../shared/http-server.js';
+import { jsonBody, type HttpRequest, type HttpResponse, type HttpRoute } from '../shared/http-server.js';
 import type { Logger } from '../shared/log.js';
 import type { WorkerStatus } from '../worker/index.js';
 import type { ConnectedWorker, WorkerConnector } from './connector.js';
@@ -49,7 +49,7 @@ export class WorkerRegistrations {
 
   private heartbeat(req: HttpRequest): HttpResponse {
     const { placement, log } = this.deps;
-    const { id, url, status } = JSON.parse(req.body.toString()) as WorkerDocument;
+    const { id, url, status } = jsonBody<WorkerDocument>(req);
     const known = this.remotes.get(id);
     if (known && placement.worker(id) === known && placement.renew(id)) {
       known.report(status);

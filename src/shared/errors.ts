@@ -1,6 +1,6 @@
 /**
  * One base error for the whole platform. Components throw `StratusError` with a stable code;
- * only the frontend maps codes to Lambda's wire errors (see frontend/errors.ts).
+ * only the frontend maps codes to Lambda's wire errors (see frontend/http/errors.ts).
  */
 export type ErrorCode =
   | 'ResourceNotFound'
@@ -98,10 +98,15 @@ export function toWireError(err: unknown): WireError {
   return { code: e.code, message: e.message, details: { ...e.details }, blame: e.blame, retryable: e.retryable };
 }
 
-/** The StratusError a wire error stands for; anything unrecognisable is `Internal`. */
-export function fromWireError(wire: unknown, fallbackMessage: string): StratusError {
+/**
+ * The StratusError a wire error stands for. An answer that is not one (a proxy's page, a reply
+ * cut short) is `unrecognised`: by default `Internal`; a client may know better (a worker that
+ * answers nonsense is unavailable).
+ */
+export function fromWireError(wire: unknown, fallbackMessage: string, unrecognised: ErrorCode = 'Internal'): StratusError {
   const w = (typeof wire === 'object' && wire !== null ? wire : {}) as Partial<WireError>;
-  const code = typeof w.code === 'string' && w.code in NATURE ? w.code : 'Internal';
+  const known = typeof w.code === 'string' && Object.hasOwn(NATURE, w.code);
+  const code = known && w.code ? w.code : unrecognised;
   const details = typeof w.details === 'object' && w.details !== null ? w.details : {};
   return new StratusError(code, typeof w.message === 'string' ? w.message : fallbackMessage, { details });
 }

@@ -49,3 +49,34 @@ describe('HttpServer', () => {
     assert.equal(trailers['x-done'], 'yes');
   });
 });
+
+describe('HttpServer authentication of the head', () => {
+  let bodyRead = false;
+  const server = new HttpServer({
+    routes: [{ method: 'POST', pattern: /^\/put$/, body: 8 * 1024 * 1024, handle: () => {
+      bodyRead = true;
+      return { status: 204 };
+    } }],
+    notFound: () => ({ status: 404 }),
+    errorReply: () => ({ status: 500 }),
+    authenticateHead: (_route, req) => (req.headers.authorization === 'Bearer right' ? undefined : { status: 401 }),
+  });
+  let port = 0;
+  before(async () => {
+    port = (await server.listen('127.0.0.1', 0)).port;
+  });
+  after(() => server.close());
+
+  it('refuses a caller without the token on its head alone: a body it announces is never waited for or read', async () => {
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/put', headers: { authorization: 'Bearer wrong', 'content-length': 8 * 1024 * 1024 } }, (res) => {
+        resolve(res.statusCode ?? 0);
+        req.destroy();
+      });
+      req.on('error', reject);
+      req.flushHeaders(); // the head only: the announced 8 MiB never come
+    });
+    assert.equal(status, 401);
+    assert.equal(bodyRead, false);
+  });
+});

@@ -69,13 +69,17 @@ export interface HttpServerOptions<R extends HttpRoute> {
   notFound(method: string, path: string): HttpResponse;
   /** How a thrown error (a StratusError, or anything else) is answered. */
   errorReply(err: unknown, req: { requestId: string }): HttpResponse;
-  /** Checked once the body is read, before the route runs; a response refuses the request. */
+  /** Checked on the request's head, before its body is read (a token); a response refuses the request. */
+  authenticateHead?(route: R, req: HttpRequest): HttpResponse | undefined;
+  /** Checked once the body is read, before the route runs (a signature over it); a response refuses the request. */
   authenticate?(route: R, req: HttpRequest): HttpResponse | undefined;
   /** A new request id (default: none, ''). */
   requestId?(): string;
   /** Headers added to every reply, e.g. the request id. */
   replyHeaders?(requestId: string): Record<string, string>;
   keepAliveTimeoutMs?: number;
+  /** How long a client may take to send a whole request (0: no limit; absent: Node's default). */
+  requestTimeoutMs?: number;
   /** Connections beyond this are closed at once. */
   maxConnections?: number;
 }
@@ -85,7 +89,8 @@ export class HttpServer<R extends HttpRoute = HttpRoute> {
   private socketPath: string | undefined;
 
   constructor(private readonly opts: HttpServerOptions<R>) {
-    this.server = createServer({ keepAliveTimeout: opts.keepAliveTimeoutMs ?? 60_000, requestTimeout: 0 }, (req, res) => this.handle(req, res));
+    const timeouts = opts.requestTimeoutMs === undefined ? {} : { requestTimeout: opts.requestTimeoutMs };
+    this.server = createServer({ keepAliveTimeout: opts.keepAliveTimeoutMs ?? 60_000, ...timeouts }, (req, res) => this.handle(req, res));
     if (opts.maxConnections !== undefined) this.server.maxConnections = opts.maxConnections;
   }
 
@@ -119,6 +124,8 @@ export class HttpServer<R extends HttpRoute = HttpRoute> {
       method, params, query, headers: req.headers, body: EMPTY, stream: req, requestId,
       origin: `http://${req.headers.host ?? 'localhost'}`, rawUrl: req.url ?? '/', sourceIp: req.socket.remoteAddress ?? '',
     };
+    const refused = this.opts.authenticateHead?.(route, request);
+    if (refused) return this.reply(res, requestId, refused);
     if (route.body === 'stream') return void this.run(route, request, res);
     const limit = route.body;
     const tooLarge = () => this.fail(res, request, new StratusError('RequestTooLarge', route.tooLargeMessage ?? `Request must be smaller than ${limit} bytes`));
@@ -227,14 +234,18 @@ export function jsonBody<T>(req: HttpRequest): T {
  * cannot take what it got for a complete reply.
  */
 async function writeStreamed(res: ServerResponse, headers: Record<string, string | string[]>, status: number, body: StreamedBody): Promise<void> {
-  res.writeHead(status, headers);
-  res.flushHeaders();
   let gone = false;
-  res.once('close', () => {
-    if (res.writableFinished) return;
+  const leave = () => {
     gone = true;
     body.cancel();
+  };
+  // A client that left before the first byte: nothing will ever drain or close again.
+  if (res.destroyed) return leave();
+  res.once('close', () => {
+    if (!res.writableFinished) leave();
   });
+  res.writeHead(status, headers);
+  res.flushHeaders();
   for await (const chunk of body.chunks) {
     if (gone) break;
     if (!res.write(chunk)) await drainedOrClosed(res);
@@ -245,6 +256,7 @@ async function writeStreamed(res: ServerResponse, headers: Record<string, string
 
 function drainedOrClosed(res: ServerResponse): Promise<void> {
   return new Promise((resolve) => {
+    if (res.destroyed) return resolve();
     const done = () => {
       res.off('drain', done);
       res.off('close', done);

@@ -1,4 +1,3 @@
-import { CHUNK_NAME } from '../codestore/index.js';
 import { errorMessage } from '../shared/errors.js';
 import { HttpServer, type HttpRequest } from '../shared/http-server.js';
 import type { ChunkCache } from './chunk-cache.js';
@@ -17,11 +16,7 @@ export class ChunkServer {
         { method: 'GET', pattern: /^\/stats$/, body: 0, handle: () => ({ status: 200, body: cache.stats() }) },
         {
           method: 'GET', pattern: /^\/chunks\/([0-9a-f]{64})$/, body: 0,
-          handle: async (req: HttpRequest) => {
-            const name = req.params[0] ?? '';
-            if (!CHUNK_NAME.test(name)) return { status: 404 };
-            return { status: 200, body: await cache.get(name), headers: { 'content-type': 'application/octet-stream' } };
-          },
+          handle: async (req: HttpRequest) => ({ status: 200, body: await cache.get(req.params[0] ?? ''), headers: { 'content-type': 'application/octet-stream' } }),
         },
       ],
       notFound: () => ({ status: 404 }),

@@ -223,7 +223,7 @@ export class LocalWorkerAgent implements WorkerAgent {
     this.lostListeners.push(listener);
   }
 
-  /** In-process, the epoch needs no enforcing: the worker API server fences remote callers. */
+  /** The environments alive here. Epochs are enforced around this agent, by `FencedWorkerAgent`. */
   async environments(): Promise<EnvironmentReport[]> {
     return [...this.slots].filter(([, slot]) => slot.env.alive && !this.pool?.holds(slot)).map(([envId, slot]) => ({ envId, busy: slot.env.busy }));
   }

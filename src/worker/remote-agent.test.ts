@@ -101,6 +101,19 @@ describe('RemoteWorkerAgent over a real worker API', () => {
     assert.deepEqual(result, { outcome: { kind: 'function-error', errorType: 'Boom', payload: doc }, reusable: false, durationMs: 3, initDurationMs: 40, logTail: undefined });
   });
 
+  it("a streamed function error with a long document and a full log tail still arrives whole (they travel as trailers)", async () => {
+    const doc = Buffer.from(JSON.stringify({ errorType: 'Boom', errorMessage: 'x'.repeat(16 * 1024) }));
+    const logTail = Buffer.from('l'.repeat(4096)).toString('base64');
+    worker.script = async (inv) => {
+      inv.responseSink?.open('text/plain').write('partial');
+      return { outcome: { kind: 'function-error', errorType: 'Boom', payload: doc }, reusable: true, durationMs: 3, logTail };
+    };
+    const result = await remote.invoke(ENV, invocation(recordingSink()));
+    assert.equal(result.outcome.kind, 'function-error');
+    assert.ok(result.outcome.kind === 'function-error' && result.outcome.payload.equals(doc));
+    assert.equal(result.logTail, logTail);
+  });
+
   it('a platform error after streamed bytes keeps its code and details', async () => {
     worker.script = async (inv) => {
       inv.responseSink?.open('text/plain').write('some');

@@ -8,6 +8,12 @@ import type { Invocation, InvocationResult, ResponseSink } from './invocation.js
 import { EPOCH_HEADER, invocationHeaders, parseJson, resultFrom, resultFromTrailers, streamedContentType, WORKER_API } from './wire.js';
 
 /**
+ * Room for a streamed reply's trailers: the result, a function error's document (base64; the
+ * runtime's own error trailer is at most 16 KiB) and the 4 KB log tail (base64).
+ */
+const MAX_HEADER_BYTES = 64 * 1024;
+
+/**
  * The control plane's handle on a worker agent in another process (`stratus worker`), over
  * the worker API. Its status is what the worker last reported with its heartbeat. Errors the
  * worker answers come back as the StratusError it threw; a worker that cannot be reached (or
@@ -104,10 +110,10 @@ export class RemoteWorkerAgent implements WorkerAgent {
   /** Sends a request; resolves with a successful reply as soon as its head arrives, rejects with the error the worker answered. */
   private send(method: string, path: string, epoch: number | undefined, body?: Buffer, headers: Record<string, string> = {}): Promise<IncomingMessage> {
     return new Promise((resolve, reject) => {
-      const req = request(`${this.baseUrl}${WORKER_API}${path}`, { method, agent: this.agent, headers: { ...this.headers(epoch), ...headers } }, (res) => {
+      const req = request(`${this.baseUrl}${WORKER_API}${path}`, { method, agent: this.agent, maxHeaderSize: MAX_HEADER_BYTES, headers: { ...this.headers(epoch), ...headers } }, (res) => {
         if ((res.statusCode ?? 500) < 300) return resolve(res);
         this.body(res).then(
-          (data) => reject(fromWireError(parseJson(data), `worker ${this.id} answered HTTP ${res.statusCode}`)),
+          (data) => reject(fromWireError(parseJson(data), `worker ${this.id} answered HTTP ${res.statusCode}`, 'WorkerUnavailable')),
           reject,
         );
       });

@@ -52,6 +52,7 @@ export class RuntimeApiServer {
       notFound: (method, path) => failure(404, 'InvalidRequest', `No route for ${method} ${path}`),
       errorReply: (err) => failure(400, 'InvalidRequest', isStratusError(err) ? err.message : 'The request could not be handled'),
       keepAliveTimeoutMs: 3_600_000,
+      requestTimeoutMs: 0,
       maxConnections: MAX_RUNTIME_API_CONNECTIONS,
     });
   }

@@ -1,9 +1,9 @@
 import type { AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { StratusError } from '../shared/errors.js';
-import { bearerAuthentication, HttpServer, jsonBody, wireErrorResponse, type HttpRequest, type HttpResponse, type HttpRoute } from '../shared/http-server.js';
+import { bearerAuthentication, HttpServer, wireErrorResponse, type HttpRequest, type HttpResponse, type HttpRoute } from '../shared/http-server.js';
 import type { Logger } from '../shared/log.js';
-import type { EnvironmentOptions, WorkerAgent } from './agent.js';
+import type { WorkerAgent } from './agent.js';
 import type { InvocationResult } from './invocation.js';
 import { StreamRelay } from './stream-relay.js';
 import { epochFrom, parseCreateEnvironment, invocationFrom, outcomePayload, resultHeaders, streamHeaders, streamTrailers, wantsStream, WORKER_API } from './wire.js';
@@ -25,7 +25,8 @@ export class WorkerApiServer {
     this.server = new HttpServer({
       routes: this.routes(agent),
       log,
-      authenticate: bearerAuthentication(token, 'worker'),
+      authenticateHead: bearerAuthentication(token, 'worker'),
+      requestTimeoutMs: 0,
       notFound: (method, path) => wireErrorResponse(new StratusError('ResourceNotFound', `No worker API at ${method} ${path}`)),
       errorReply: (err) => wireErrorResponse(err),
     });
@@ -40,6 +41,7 @@ export class WorkerApiServer {
 
   async close(): Promise<void> {
     for (const stream of this.eventStreams) stream.end();
+    this.eventStreams.clear();
     await this.server.close();
   }
 

@@ -58,7 +58,7 @@ export function functionRoutes(deps: FunctionRoutesDeps): Route[] {
         await deps.registry.delete(ref.name, qualifierOf(ref, req.query));
         return { status: 204 };
       } },
-    { method: 'GET', pattern: /^\/_stratus\/code\/([0-9a-f]{64})$/, body: 0, tooLargeMessage: '', sigv4: false,
+    { method: 'GET', pattern: /^\/_stratus\/code\/([0-9a-f]{64})$/, body: 0, sigv4: false,
       handle: (req) => downloadCode(deps, req) },
   ];
 }
