@@ -170,6 +170,12 @@ export function runWorkerAgentContract(name: string, newAgent: () => Promise<Wor
       assert.equal(await listed(envId), undefined);
     });
 
+    it('fencing: a survey by an older leadership is refused too (it cannot win the worker back)', async () => {
+      await agent.environments(30);
+      await assert.rejects(agent.environments(29), code('Fenced'));
+      await assert.rejects(under.actingFor(29).createEnvironment(randomUUID()), code('Fenced'));
+    });
+
     it('a create that fails rejects with SandboxCreateFailed and its message, and leaves nothing behind', async () => {
       const envId = randomUUID();
       await assert.rejects(under.createEnvironment(envId, { unbootable: true }), (err) => {

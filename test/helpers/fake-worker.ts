@@ -116,7 +116,7 @@ export class FakeWorker implements WorkerAgent {
   }
 
   async environments(epoch?: number): Promise<EnvironmentReport[]> {
-    this.epoch = Math.max(this.epoch, epoch ?? 0);
+    this.admit(epoch);
     return this.created
       .filter((id) => !this.destroyed.includes(id) && !this.envs.get(id)?.death)
       .map((envId) => ({ envId, busy: this.busy.has(envId) }));
