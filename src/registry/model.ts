@@ -1,12 +1,9 @@
 import type { CodeRef, ImageRunConfig } from '../codestore/index.js';
 
-/** Runtimes this installation can run. */
-export const SUPPORTED_RUNTIMES = ['nodejs20.x', 'python3.11', 'provided.al2023', 'provided.al2'] as const;
-export type RuntimeId = (typeof SUPPORTED_RUNTIMES)[number];
+import type { RuntimeId } from '../shared/runtimes.js';
 
-export function isSupportedRuntime(value: string): value is RuntimeId {
-  return (SUPPORTED_RUNTIMES as readonly string[]).includes(value);
-}
+/** Runtimes this installation can run (the worker launches the same list). */
+export { RUNTIMES as SUPPORTED_RUNTIMES, isRuntimeId as isSupportedRuntime, type RuntimeId } from '../shared/runtimes.js';
 
 /** A function's mutable ($LATEST) definition, as stored in the journal. */
 export interface FunctionRecord {

@@ -1,9 +1,8 @@
 import { z } from 'zod';
 import { CHUNK_NAME, IMAGE_DIGEST } from '../codestore/index.js';
+import { RUNTIMES, type RuntimeId } from '../shared/runtimes.js';
 
-/** The runtimes a worker can launch for a zip function (each has a recipe in launch/zip.ts). */
-export const RUNTIMES = ['nodejs20.x', 'python3.11', 'provided.al2023', 'provided.al2'] as const;
-export type RuntimeId = (typeof RUNTIMES)[number];
+export type { RuntimeId };
 
 /** Variables Lambda reserves; a function may not set them (the registry refuses them; a worker refuses a spec that sets one). */
 export const RESERVED_ENV_KEYS = [

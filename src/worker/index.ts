@@ -7,7 +7,7 @@ export { LazyImageMounts } from './image-mounts.js';
 export type { FunctionLogSink } from './environment.js';
 export { errorDocument, type Invocation, type InvocationOutcome, type InvocationResult, type ResponseSink } from './invocation.js';
 export { RESERVED_ENV_KEYS } from './environment-spec.js';
-export { environmentSpecSchema, RUNTIMES, type EnvironmentSpec, type ImagePackage, type RuntimeId, type ZipPackage } from './environment-spec.js';
+export { environmentSpecSchema, type EnvironmentSpec } from './environment-spec.js';
 export type { CodeSource } from './code-cache.js';
 export { RemoteWorkerAgent } from './remote-agent.js';
 export { WorkerApiServer } from './worker-api.js';

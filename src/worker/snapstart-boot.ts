@@ -6,7 +6,7 @@ import type { Logger } from '../shared/log.js';
 import type { Sandbox } from '../sandbox/index.js';
 import type { TaskFiles } from './code-cache.js';
 import type { EnvironmentSpec } from './environment-spec.js';
-import type { SandboxLauncher } from './launch/sandboxes.js';
+import type { SandboxLauncher } from './launch/index.js';
 import { makeControlDir, removeDir, runtimeApiIn, serveRuntimeApi, type Slot } from './slots.js';
 import { packSnapshot, SnapshotBoot, type SnapshotCache } from './snapshots.js';
 

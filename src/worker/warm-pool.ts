@@ -3,11 +3,11 @@ import { cp } from 'node:fs/promises';
 import type { Logger } from '../shared/log.js';
 import type { TaskFiles } from './code-cache.js';
 import type { EnvironmentSpec } from './environment-spec.js';
-import type { BareRuntime } from './launch/zip.js';
+import type { BareRuntime } from './launch/index.js';
 import { makeStemTaskDir, type EnvironmentIdentity, type Slot } from './slots.js';
 
 /** What a stem is booted as until it is specialized: a Node.js runtime of the pool's memory size. */
-export const STEM_RUNTIME = 'nodejs20.x';
+const STEM_RUNTIME = 'nodejs20.x';
 const STEM_STORAGE_MB = 512;
 
 export interface WarmPoolDeps {

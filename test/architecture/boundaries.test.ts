@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { builtinModules } from 'node:module';
+import { dirname } from 'node:path';
 import { component, importsOf, resolveImport, sourceFiles } from './source.js';
 
 /**
@@ -55,9 +56,22 @@ test('components import only what the layering allows (no upward or sideways imp
   assert.deepEqual(bad.map(([file, target]) => `${file} -> ${target}`), []);
 });
 
-test("a component is reached only through its index.ts (shared/ is a library of modules)", () => {
-  const bad = crossings().filter(([, target, , to]) => to !== 'shared' && to !== '' && !/^src\/[a-z]+\/index\.(ts|js)$/.test(target.replace(/\.js$/, '.ts')));
-  assert.deepEqual(bad.map(([file, target]) => `${file} -> ${target}`), []);
+test('a folder with an index.ts (a component, or a part of one) is reached from outside only through it', () => {
+  const indexed = new Set(files.filter((f) => /\/index\.ts$/.test(f)).map((f) => dirname(f)));
+  const bad: string[] = [];
+  for (const file of files) {
+    for (const spec of importsOf(file)) {
+      const target = resolveImport(file, spec);
+      if (!target) continue;
+      // The outermost indexed folder holding the target but not the importer: its index is the way in.
+      for (let dir = dirname(target); dir !== '.' && dir !== 'src'; dir = dirname(dir)) {
+        const outside = !`${file}`.startsWith(`${dir}/`);
+        if (outside && indexed.has(dir) && target.replace(/\.js$/, '') !== `${dir}/index`) bad.push(`${file} -> ${target}`);
+        if (!outside) break;
+      }
+    }
+  }
+  assert.deepEqual(bad, []);
 });
 
 test('the worker does not know the registry: it is given an EnvironmentSpec', () => {

@@ -2,9 +2,14 @@ import type { Clock } from '../../shared/clock.js';
 import { StratusError } from '../../shared/errors.js';
 import type { SandboxDriver, SandboxSpec } from '../../sandbox/index.js';
 import type { EnvironmentSpec } from '../environment-spec.js';
-import type { LaunchContext, RuntimeFiles } from './common.js';
-import { launchFor } from './index.js';
-import { runtimeLaunch, type BareRuntime } from './zip.js';
+import type { LaunchContext, RuntimeFiles, RuntimeLaunch } from './common.js';
+import { imageLaunch } from './image.js';
+import { runtimeLaunch, zipLaunch, type BareRuntime } from './zip.js';
+
+/** How `spec`'s function starts in its sandbox: its runtime's recipe (zip) or its image's settings. */
+function launchFor(spec: EnvironmentSpec, ctx: LaunchContext): RuntimeLaunch {
+  return spec.package.type === 'Image' ? imageLaunch(spec, spec.package, ctx) : zipLaunch(spec, spec.package, ctx);
+}
 
 export type InitType = LaunchContext['initType'];
 
