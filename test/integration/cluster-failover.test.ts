@@ -52,6 +52,14 @@ function steadyLoad(cluster: Cluster, fn: string, clients: number) {
   };
 }
 
+/** On a failure: what every role process warned about (for a run that cannot be repeated at will). */
+function printWarnings(cluster: Cluster): void {
+  for (const p of [...cluster.assignment, ...cluster.frontends, ...cluster.workers]) {
+    const warnings = p.output().split('\n').filter((l) => /"level":(40|50|60)/.test(l) || /leader|takeover/.test(l));
+    console.log(`DIAG ${p.id}:\n${warnings.slice(-40).join('\n')}`);
+  }
+}
+
 async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -98,12 +106,17 @@ describe('a cluster on etcd', () => {
     const countAtTakeover = load.replies.length;
     await sleep(1500);
     await load.stop();
-    assert.notEqual(next.id, old.id);
-    assert.ok(failoverMs < 5000, `a follower led within ${failoverMs} ms`);
-    assert.ok(load.replies.length > countAtTakeover, 'invokes went on after the takeover');
-    assert.deepEqual(load.errors, [], 'the SDK retries absorbed the failover');
     const cold = load.replies.filter((r) => r.n === 1 && r.startedAt >= killedAt);
-    assert.ok(cold.length <= 2, `no mass cold starts: ${cold.length} new environments after the kill`);
+    try {
+      assert.notEqual(next.id, old.id);
+      assert.ok(failoverMs < 5000, `a follower led within ${failoverMs} ms`);
+      assert.ok(load.replies.length > countAtTakeover, 'invokes went on after the takeover');
+      assert.deepEqual(load.errors, [], 'the SDK retries absorbed the failover');
+      assert.ok(cold.length <= 2, `no mass cold starts: ${cold.length} new environments after the kill`);
+    } catch (err) {
+      printWarnings(cluster);
+      throw err;
+    }
     const status = await next.status();
     const onWorkers = (await cluster.workerEnvironments()).reduce((a, b) => a + b, 0);
     assert.equal(onWorkers, status.environments, 'every sandbox on the workers is in the new leader\'s table (none orphaned)');
@@ -132,6 +145,7 @@ describe('a cluster on etcd', () => {
     for (const link of old.links) link.restore();
     await sleep(1000);
     await load.stop();
+    if (load.errors.length > 0) printWarnings(cluster);
     assert.deepEqual(load.errors, [], 'clients did not notice');
     assert.equal((await old.status()).role, 'follower', 'reconnected, the old leader follows');
   });
