@@ -75,8 +75,8 @@ export class AssignmentApiServer {
       }),
       route('POST', '/release', (req) => {
         const service = this.leader();
-        const { envId, reusable } = jsonBody<{ envId?: unknown; reusable?: unknown }>(req);
-        service.release({ envId: String(envId) }, reusable === true);
+        const { envId, reusable, epoch } = jsonBody<{ envId?: unknown; reusable?: unknown; epoch?: unknown }>(req);
+        service.release({ envId: String(envId), epoch: typeof epoch === 'number' ? epoch : undefined }, reusable === true);
         return { status: 204 };
       }),
       route('POST', '/provisioned-count', (req) => {

@@ -29,7 +29,8 @@ export interface Lease {
 /** What the invoke path needs of assignment: the service itself, or a client of its leader. */
 export interface Assigner {
   acquire(fn: FunctionVersion): Promise<Lease>;
-  release(lease: Pick<Lease, 'envId'>, reusable: boolean): void;
+  /** Gives an environment back; `epoch` is the granting leadership's (as on the lease). */
+  release(lease: Pick<Lease, 'envId' | 'epoch'>, reusable: boolean): void;
 }
 
 export interface AssignmentDeps {
@@ -62,8 +63,12 @@ export class AssignmentService implements Assigner {
   private readonly scaling: ScalingRate;
   private readonly grace: TakeoverGrace;
   private sweepTimer: TimerHandle | undefined;
+  /** Settles once the table is whole (after `start` or `takeOver`); joining workers wait for it. */
+  private readonly whole: Promise<void>;
+  private markWhole: () => void = () => {};
 
   constructor(private readonly deps: AssignmentDeps) {
+    this.whole = new Promise((resolve) => (this.markWhole = resolve));
     this.scaling = new ScalingRate(deps.clock, deps.config.scalingBurst, deps.config.scalingWindowMs);
     this.capacity = new CapacityQueue(deps.clock);
     this.grace = new TakeoverGrace(deps.clock, deps.config.takeoverReleaseWaitMs);
@@ -81,6 +86,7 @@ export class AssignmentService implements Assigner {
   /** One machine: environments a previous run left in the journal are closed. Then reaping starts. */
   async start(): Promise<void> {
     await this.journal.closePreviousRun();
+    this.markWhole();
     this.scheduleSweep();
   }
 
@@ -98,11 +104,14 @@ export class AssignmentService implements Assigner {
     }
     for (const { worker, envId } of plan.strays) await worker.destroyEnvironment(envId, this.deps.leadership?.epoch).catch(() => undefined);
     this.grace.begin();
+    this.markWhole();
     this.scheduleSweep();
   }
 
   /** A worker joined after takeover (or came back): environments it runs that no one knows go. */
   async workerJoined(worker: WorkerAgent): Promise<void> {
+    // Before the takeover has adopted what the log records, every environment would look unknown.
+    await this.whole;
     await destroyUnknown(worker, this.deps.leadership?.epoch, (envId) => this.envs.has(envId));
   }
 
@@ -149,10 +158,14 @@ export class AssignmentService implements Assigner {
   }
 
   /** Gives an environment back after an invocation; `reusable` false means it is gone. */
-  release(lease: Pick<Lease, 'envId'>, reusable: boolean): void {
+  release(lease: Pick<Lease, 'envId' | 'epoch'>, reusable: boolean): void {
     const env = this.envs.get(lease.envId);
     // Unknown, or released already (a release retried across a failover): nothing to do.
     if (!env || env.state.kind === 'idle') return;
+    // A grant of an earlier leadership comes back late, after the takeover: it frees the
+    // environment only if that grant is still what keeps it busy (adopted busy). Otherwise this
+    // leadership has granted it again, and the late release must not free someone else's grant.
+    if (this.staleGrant(lease.epoch) && !env.adoptedBusy) return;
     env.leave?.();
     env.leave = undefined;
     env.adoptedBusy = false;
@@ -287,6 +300,12 @@ export class AssignmentService implements Assigner {
       throw err;
     }
     return this.lease(env.id, worker, true);
+  }
+
+  /** A lease granted by an earlier leadership than this one. */
+  private staleGrant(epoch: number | undefined): boolean {
+    const current = this.deps.leadership?.epoch;
+    return epoch !== undefined && current !== undefined && epoch < current;
   }
 
   /** An environment from the journal that its worker still runs. */

@@ -54,8 +54,8 @@ export class RemoteAssignment implements Assigner {
     return { envId: grant.envId, worker: this.deps.worker(grant.workerId, grant.workerUrl), cold: grant.cold, epoch: grant.epoch };
   }
 
-  release(lease: Pick<Lease, 'envId'>, reusable: boolean): void {
-    const body = { envId: lease.envId, reusable };
+  release(lease: Pick<Lease, 'envId' | 'epoch'>, reusable: boolean): void {
+    const body = { envId: lease.envId, reusable, epoch: lease.epoch };
     const leader = this.current;
     const first = leader ? this.post(leader, '/release', body) : Promise.resolve({ kind: 'retry' } as const);
     void first.then((answer) => {

@@ -1,16 +1,20 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { MemoryJournal, type Leadership } from '../journal/index.js';
+import { PlacementService } from '../placement/index.js';
+import { environmentKey } from '../registry/index.js';
 import { ManualClock } from '../shared/clock.js';
 import { silentLogger } from '../shared/log.js';
 import type { EnvironmentReport } from '../worker/index.js';
-import { FakeWorker } from '../../test/helpers/fake-worker.js';
+import { fakeFunction, FakeWorker } from '../../test/helpers/fake-worker.js';
+import { AssignmentService } from './assignment.js';
 import { EnvironmentTable, type EnvironmentEntry } from './environments.js';
 import { destroyUnknown, surveyWorkers, TakeoverGrace } from './takeover.js';
 
-function table(entries: [envId: string, workerId: string][]): EnvironmentTable {
+function table(entries: [envId: string, workerId: string][], key = 'f'): EnvironmentTable {
   const t = new EnvironmentTable();
   entries.forEach(([envId, workerId], i) => t.apply(i + 1, {
-    type: 'created', envId, key: 'f', functionName: 'f', version: '$LATEST', workerId, memoryMb: 128, provisioned: false, atMs: 0,
+    type: 'created', envId, key, functionName: 'f', version: '$LATEST', workerId, memoryMb: 128, provisioned: false, atMs: 0,
   }));
   return t;
 }
@@ -68,5 +72,69 @@ describe('TakeoverGrace', () => {
     assert.equal(grace.lateReleaseDeadline('g', envs), undefined);
     clock.advance(1500);
     assert.equal(grace.lateReleaseDeadline('f', envs), undefined);
+  });
+});
+
+describe('a worker joining while a new leader takes over', () => {
+  it('is reconciled only once the takeover has adopted what the log records: a busy environment is not mistaken for a stray', async () => {
+    const clock = new ManualClock();
+    const journal = new MemoryJournal();
+    const placement = new PlacementService();
+    const worker = new FakeWorker('w1');
+    worker.created.push('recorded');
+    worker.busy.add('recorded');
+    const service = new AssignmentService({
+      config: { keepAliveMs: 60_000, sweepIntervalMs: 1000, capacityWaitMs: 5000, scalingBurst: 1000, scalingWindowMs: 10_000, takeoverReleaseWaitMs: 2000 },
+      log: journal.assignmentLog, placement, clock, logger: silentLogger(),
+    });
+    // The membership announces the worker (a heartbeat) before the takeover has surveyed it.
+    placement.register(worker);
+    const joined = service.workerJoined(worker);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(worker.destroyed, [], 'nothing is reconciled against a table not yet taken over');
+    await service.takeOver(table([['recorded', 'w1']]));
+    await joined;
+    assert.deepEqual(worker.destroyed, [], 'the environment the log records stays, busy');
+    service.abdicate();
+  });
+});
+
+describe('releases that come back after a takeover', () => {
+  const fn = fakeFunction('f');
+  const leadership = (epoch: number): Leadership => ({
+    candidate: { id: 'r2', address: 'http://r2' }, epoch, standing: () => 'held', lost: new Promise(() => {}), resign: async () => {},
+  });
+  async function tookOver(busyOnWorker: boolean) {
+    const placement = new PlacementService();
+    const worker = new FakeWorker('w1');
+    worker.created.push('e1');
+    if (busyOnWorker) worker.busy.add('e1');
+    placement.register(worker);
+    const service = new AssignmentService({
+      config: { keepAliveMs: 60_000, sweepIntervalMs: 1000, capacityWaitMs: 5000, scalingBurst: 1000, scalingWindowMs: 10_000, takeoverReleaseWaitMs: 0 },
+      log: new MemoryJournal().assignmentLog, placement, clock: new ManualClock(), logger: silentLogger(), leadership: leadership(5),
+    });
+    await service.takeOver(table([['e1', 'w1']], environmentKey(fn)));
+    const state = () => service.snapshot().find((e) => e.id === 'e1')?.state.kind;
+    return { service, state };
+  }
+
+  it("a late release of the previous leadership's grant does not free the environment this leadership granted again", async () => {
+    const { service, state } = await tookOver(false);
+    const lease = await service.acquire(fn);
+    assert.deepEqual([lease.envId, lease.cold, lease.epoch], ['e1', false, 5]);
+    service.release({ envId: 'e1', epoch: 4 }, true);
+    assert.equal(state(), 'busy', 'still busy with the new grant: a third invoke must not be handed it');
+    service.release(lease, true);
+    assert.equal(state(), 'idle');
+    service.abdicate();
+  });
+
+  it("the previous leadership's release of an environment adopted busy frees it", async () => {
+    const { service, state } = await tookOver(true);
+    assert.equal(state(), 'busy');
+    service.release({ envId: 'e1', epoch: 4 }, true);
+    assert.equal(state(), 'idle');
+    service.abdicate();
   });
 });

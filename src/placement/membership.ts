@@ -31,8 +31,12 @@ export class WorkerMembership {
   constructor(private readonly deps: MembershipDeps) {}
 
   async start(): Promise<void> {
-    this.unwatch = await this.deps.store.watch((id, doc) => this.apply(id, doc, true));
+    // A change that arrives before the first full listing is read (a heartbeat, typically) is
+    // not a worker joining: the workers listed at start are the ones a takeover surveys.
+    let listed = false;
+    this.unwatch = await this.deps.store.watch((id, doc) => this.apply(id, doc, listed));
     for (const doc of await this.deps.store.list()) this.apply(doc.key, doc, false);
+    listed = true;
   }
 
   url(workerId: string): string | undefined {
