@@ -246,9 +246,14 @@ async function writeStreamed(res: ServerResponse, headers: Record<string, string
   });
   res.writeHead(status, headers);
   res.flushHeaders();
-  for await (const chunk of body.chunks) {
-    if (gone) break;
-    if (!res.write(chunk)) await drainedOrClosed(res);
+  try {
+    for await (const chunk of body.chunks) {
+      if (gone) break;
+      if (!res.write(chunk)) await drainedOrClosed(res);
+    }
+  } catch (err) {
+    // The client left and its body was cancelled: however the body ends now is no failure.
+    if (!gone) throw err;
   }
   if (!gone && body.trailers) res.addTrailers(body.trailers());
   res.end();
