@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { BubblewrapSandboxDriver, CriuSnapshots, detectCgroups, GvisorSandboxDriver, loadSeccompFilter, type CgroupManager } from '../sandbox/index.js';
+import { BubblewrapSandboxDriver, CriuSnapshots, detectCgroups, GvisorSandboxDriver, loadSeccompFilter, type CgroupManager, type SeccompFilter } from '../sandbox/index.js';
 import type { Clock } from '../shared/clock.js';
 import type { StratusConfig } from '../shared/config.js';
 import type { Logger } from '../shared/log.js';
@@ -45,13 +45,7 @@ export async function startHostWorker(config: StratusConfig, opts: { id: string;
   await zips.cleanup();
   opts.log.info({ cgroups: cgroups.version, seccompInstructions: seccomp.bpf.length / 8 }, 'sandbox resource limits and seccomp filter');
   const gvisor = await gvisorDriver(config, cgroups);
-  const bubblewrap = new BubblewrapSandboxDriver({ ...config.sandbox, cgroups, seccomp });
-  bubblewrap.snapshots = new CriuSnapshots({
-    criuPath: config.sandbox.criuPath,
-    sandbox: { ...config.sandbox, cgroups },
-    disabledReason: config.sandbox.snapStart === 'off' ? 'SnapStart is turned off on this host (--snapstart off)' : undefined,
-    stateDir: join(config.dataDir, 'worker', 'criu'),
-  });
+  const bubblewrap = bubblewrapDriver(config, cgroups, seccomp);
   const snapshotCache = new SnapshotCache(join(config.dataDir, 'worker', 'snapshots'), opts.code);
   await snapshotCache.removeScratch();
   const local = new LocalWorkerAgent({
@@ -87,6 +81,18 @@ export async function startHostWorker(config: StratusConfig, opts: { id: string;
       await cgroups.cleanup();
     },
   };
+}
+
+/** The bubblewrap driver, with CRIU for SnapStart snapshots (unless turned off on this host). */
+function bubblewrapDriver(config: StratusConfig, cgroups: CgroupManager, seccomp: SeccompFilter): BubblewrapSandboxDriver {
+  const bubblewrap = new BubblewrapSandboxDriver({ ...config.sandbox, cgroups, seccomp });
+  bubblewrap.snapshots = new CriuSnapshots({
+    criuPath: config.sandbox.criuPath,
+    sandbox: { ...config.sandbox, cgroups },
+    disabledReason: config.sandbox.snapStart === 'off' ? 'SnapStart is turned off on this host (--snapstart off)' : undefined,
+    stateDir: join(config.dataDir, 'worker', 'criu'),
+  });
+  return bubblewrap;
 }
 
 /** gVisor, when runsc is installed (required when it is the installation's driver); leftovers of dead workers removed. */

@@ -32,14 +32,7 @@ export interface RunningStratus {
 export async function startSingleMachine(config: StratusConfig, log: Logger, clock: Clock = systemClock): Promise<RunningStratus> {
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   const { credentials, generated } = await loadCredentials(config);
-  const journal = new SqliteJournal(join(config.dataDir, 'journal.db'));
-  const code = new FilesystemCodeStore(join(config.dataDir, 'code'));
-  const chunks = new FilesystemChunkStore(join(config.dataDir, 'code'));
-  const images = new ImageImporter({
-    ...config.images, bwrapPath: config.sandbox.bwrapPath, chunks, workDir: join(config.dataDir, 'image-builds'), log: log.child({ component: 'images' }),
-  });
-  const registry = newRegistry(config, journal, code, clock);
-  await registry.load();
+  const { journal, code, chunks, images, registry } = await openStores(config, log, clock);
 
   const placement = new PlacementService({ clock, leaseMs: config.cluster.leaseMs });
   const codeSource = { get: code.get.bind(code), getChunk: chunks.getChunk.bind(chunks), getImage: chunks.getImage.bind(chunks) };
@@ -93,6 +86,19 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
       await journal.close();
     },
   };
+}
+
+/** The journal, code and image stores under the data directory, and the registry read from them. */
+async function openStores(config: StratusConfig, log: Logger, clock: Clock) {
+  const journal = new SqliteJournal(join(config.dataDir, 'journal.db'));
+  const code = new FilesystemCodeStore(join(config.dataDir, 'code'));
+  const chunks = new FilesystemChunkStore(join(config.dataDir, 'code'));
+  const images = new ImageImporter({
+    ...config.images, bwrapPath: config.sandbox.bwrapPath, chunks, workDir: join(config.dataDir, 'image-builds'), log: log.child({ component: 'images' }),
+  });
+  const registry = newRegistry(config, journal, code, clock);
+  await registry.load();
+  return { journal, code, chunks, images, registry };
 }
 
 /** The cluster token: configured, or generated once and kept in the data directory. */
