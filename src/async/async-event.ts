@@ -56,7 +56,7 @@ export function readQueuedInvocation(value: unknown): QueuedInvocation {
   return v as QueuedInvocation;
 }
 
-export function toInvokeRequest(ev: QueuedInvocation): RunRequest {
+export function toRunRequest(ev: QueuedInvocation): RunRequest {
   return {
     functionName: ev.functionName, qualifier: ev.qualifier, requestId: ev.requestId,
     payload: Buffer.from(ev.payload, 'base64'), clientContext: ev.clientContext, tailLog: false,

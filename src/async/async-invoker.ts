@@ -6,7 +6,7 @@ import type { AsyncInvokeConfig } from '../shared/config.js';
 import { errorMessage, isStratusError, StratusError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import {
-  destinationEvent, destinationTarget, invocationRecord, newQueuedInvocation, readQueuedInvocation, toInvokeRequest,
+  destinationEvent, destinationTarget, invocationRecord, newQueuedInvocation, readQueuedInvocation, toRunRequest,
   type Condition, type QueuedInvocation,
 } from './async-event.js';
 import type { RunInvocation, RunOutcome, RunRequest } from './runner.js';
@@ -139,7 +139,7 @@ export class AsyncInvoker {
     const renewal = this.keepClaim(item.id);
     let outcome: RunOutcome;
     try {
-      outcome = await this.deps.invoke(toInvokeRequest(ev));
+      outcome = await this.deps.invoke(toRunRequest(ev));
     } catch (err) {
       return this.platformRetry(item, { ...next, platformErrors: ev.platformErrors + 1 }, err);
     } finally {
