@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import type { FunctionVersion } from '../registry/index.js';
 import { isStratusError, StratusError } from '../shared/errors.js';
-import { bearerAuthentication, HttpServer, jsonBody, wireErrorResponse, type HttpRoute } from '../shared/http-server.js';
+import { bearerAuthentication, HttpServer, jsonBody, routesUnder, wireErrorResponse, type HttpRoute } from '../shared/http-server.js';
 import type { Logger } from '../shared/log.js';
 import type { AssignmentService } from './assignment.js';
 
@@ -60,7 +60,7 @@ export class AssignmentApiServer {
   }
 
   private routes(): HttpRoute[] {
-    const route = (method: string, path: string, handle: HttpRoute['handle']): HttpRoute => ({ method, pattern: new RegExp(`^${ASSIGNMENT_API}${path}$`), body: MAX_BODY, handle });
+    const route = routesUnder(ASSIGNMENT_API, MAX_BODY);
     return [
       route('GET', '/status', () => ({ status: 200, body: this.deps.status() })),
       route('POST', '/acquire', async (req) => {

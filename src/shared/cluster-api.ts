@@ -1,15 +1,10 @@
-import { bearerMatches } from './bearer.js';
-import { StratusError, toWireError } from './errors.js';
-import { headerValue } from './http.js';
-import { wireErrorResponse, type HttpRequest, type HttpResponse } from './http-server.js';
+import { wireErrorResponse, withoutBearer, type HttpRequest, type HttpResponse } from './http-server.js';
 
 /**
  * The prefix of the control plane's internal API for worker agents in other processes:
  * registration and heartbeats (placement) and code, chunk and image downloads (codestore).
  */
 export const CLUSTER_API = '/_stratus/cluster/v1';
-
-const FORBIDDEN: HttpResponse = { status: 403, body: toWireError(new StratusError('Forbidden', 'bad cluster token')) };
 
 /**
  * A route handler of the internal API: 403 unless the request carries the cluster token, and
@@ -20,7 +15,8 @@ export function withClusterToken(
   handle: (req: HttpRequest) => Promise<HttpResponse> | HttpResponse,
 ): (req: HttpRequest) => Promise<HttpResponse> {
   return async (req) => {
-    if (!bearerMatches(headerValue(req.headers, 'authorization'), token)) return FORBIDDEN;
+    const refused = withoutBearer(req, token, 'cluster', 403);
+    if (refused) return refused;
     try {
       return await handle(req);
     } catch (err) {

@@ -216,7 +216,20 @@ export function wireErrorResponse(err: unknown): HttpResponse {
 
 /** An authenticate hook for the internal APIs: every request carries the cluster's bearer token. */
 export function bearerAuthentication(token: string, what: string): (route: HttpRoute, req: HttpRequest) => HttpResponse | undefined {
-  return (_route, req) => (bearerMatches(req.headers.authorization, token) ? undefined : { status: 401, body: toWireError(new StratusError('Forbidden', `bad ${what} token`)) });
+  return (_route, req) => withoutBearer(req, token, what, 401);
+}
+
+/** The refusal (a Forbidden wire error, with `status`) of a request that lacks the bearer `token`; undefined if it has it. */
+export function withoutBearer(req: HttpRequest, token: string, what: string, status: number): HttpResponse | undefined {
+  return bearerMatches(req.headers.authorization, token) ? undefined : { status, body: toWireError(new StratusError('Forbidden', `bad ${what} token`)) };
+}
+
+/**
+ * Routes of one API that share a path prefix and a body limit: `route('GET', '/status', handle)`
+ * matches exactly `<prefix>/status` (`path` may hold capture groups).
+ */
+export function routesUnder(prefix: string, body: HttpRoute['body']): (method: string, path: string, handle: HttpRoute['handle']) => HttpRoute {
+  return (method, path, handle) => ({ method, pattern: new RegExp(`^${prefix}${path}$`), body, handle });
 }
 
 /** The request body as JSON; a malformed one is the caller's error. */

@@ -1,7 +1,7 @@
 import type { StreamedResponse } from './response-relay.js';
 import { isStratusError, StratusError } from '../shared/errors.js';
 import { headerValue as header, readBody } from '../shared/http.js';
-import { HttpServer, type HttpRequest, type HttpResponse, type HttpRoute } from '../shared/http-server.js';
+import { HttpServer, routesUnder, type HttpRequest, type HttpResponse, type HttpRoute } from '../shared/http-server.js';
 
 /**
  * The Lambda Runtime API 2018-06-01, served by the worker to exactly one sandbox over a Unix
@@ -75,7 +75,7 @@ const ACCEPTED = fixed(202, { status: 'OK' });
 const INVALID_REQUEST_ID = failure(400, 'InvalidRequestID', 'Invalid request ID');
 const TOO_LARGE = failure(413, 'RequestEntityTooLarge', 'Response payload too large');
 const EMPTY = Buffer.alloc(0);
-const RUNTIME = '^/2018-06-01/runtime/';
+const RUNTIME = '/runtime/';
 
 /** The Runtime API's own error body. */
 function failure(status: number, errorType: string, errorMessage: string): HttpResponse {
@@ -88,7 +88,7 @@ function failure(status: number, errorType: string, errorMessage: string): HttpR
  * streamed one is consumed as it arrives.
  */
 function runtimeRoutes(handler: RuntimeApiHandler, maxBodyBytes: number): HttpRoute[] {
-  const route = (method: string, path: string, handle: HttpRoute['handle']): HttpRoute => ({ method, pattern: new RegExp(`${path}$`), body: 'stream', handle });
+  const route = routesUnder('/2018-06-01', 'stream');
   /** The body, or undefined when it is over the limit. */
   const body = (req: HttpRequest) => readBody(req.stream, maxBodyBytes).catch((cause: unknown) => {
     throw new StratusError('InvalidRequestContent', 'The request body could not be read', { cause });
@@ -113,13 +113,13 @@ function runtimeRoutes(handler: RuntimeApiHandler, maxBodyBytes: number): HttpRo
       handler.onInitError(errorType(req), (await body(req)) ?? EMPTY);
       return ACCEPTED;
     }),
-    route('GET', '^/2018-06-01/stratus/specialization', () => new Promise((resolve) => handler.onSpecialization((env) => resolve({ status: 200, body: env })))),
+    route('GET', '/stratus/specialization', () => new Promise((resolve) => handler.onSpecialization((env) => resolve({ status: 200, body: env })))),
     route('GET', `${RUNTIME}restore/next`, () => new Promise((resolve) => handler.onRestoreNext(() => resolve({ status: 200 })))),
     route('POST', `${RUNTIME}restore/error`, async (req) => {
       handler.onRestoreError(errorType(req), (await body(req)) ?? EMPTY);
       return ACCEPTED;
     }),
-    route('POST', '^/2018-06-01/stratus/checkpoint', (req) => {
+    route('POST', '/stratus/checkpoint', (req) => {
       handler.onCheckpoint(new Promise((resolve) => req.stream.socket.once('close', () => resolve())));
       return fixed(200, { status: 'OK' });
     }),

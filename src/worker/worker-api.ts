@@ -1,14 +1,14 @@
 import type { AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { StratusError } from '../shared/errors.js';
-import { bearerAuthentication, HttpServer, wireErrorResponse, type HttpRequest, type HttpResponse, type HttpRoute } from '../shared/http-server.js';
+import { bearerAuthentication, HttpServer, routesUnder, wireErrorResponse, type HttpRequest, type HttpResponse, type HttpRoute } from '../shared/http-server.js';
 import type { Logger } from '../shared/log.js';
 import type { WorkerAgent } from './agent.js';
 import type { InvocationResult } from './invocation.js';
 import { StreamRelay } from './stream-relay.js';
 import { epochFrom, parseCreateEnvironment, invocationFrom, outcomePayload, resultHeaders, streamHeaders, streamTrailers, wantsStream, WORKER_API } from './wire.js';
 
-const ENV = `^${WORKER_API}/environments/([0-9a-f-]{36})`;
+const ENV = '/environments/([0-9a-f-]{36})';
 const MAX_BODY = 8 * 1024 * 1024;
 
 /**
@@ -46,14 +46,14 @@ export class WorkerApiServer {
   }
 
   private routes(agent: WorkerAgent): HttpRoute[] {
-    const route = (method: string, path: string, handle: HttpRoute['handle']): HttpRoute => ({ method, pattern: new RegExp(`${path}$`), body: MAX_BODY, handle });
+    const route = routesUnder(WORKER_API, MAX_BODY);
     return [
       // The warm path first.
       route('POST', `${ENV}/invocations`, (req) => invoke(agent, req.params[0] ?? '', req)),
-      route('GET', `^${WORKER_API}/status`, () => ({ status: 200, body: agent.status() })),
-      route('GET', `^${WORKER_API}/events`, () => this.events()),
-      route('POST', `^${WORKER_API}/fence`, async (req) => ({ status: 200, body: { environments: await agent.environments(epochFrom(req.headers)) } })),
-      route('POST', `^${WORKER_API}/environments`, async (req) => {
+      route('GET', '/status', () => ({ status: 200, body: agent.status() })),
+      route('GET', '/events', () => this.events()),
+      route('POST', '/fence', async (req) => ({ status: 200, body: { environments: await agent.environments(epochFrom(req.headers)) } })),
+      route('POST', '/environments', async (req) => {
         const { envId, spec, opts } = parseCreateEnvironment(req.body);
         await agent.createEnvironment(envId, spec, { ...opts, epoch: epochFrom(req.headers) });
         return { status: 201, body: { envId } };
