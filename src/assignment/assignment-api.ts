@@ -14,6 +14,7 @@ export interface GrantWire {
   workerUrl: string;
   cold: boolean;
   epoch?: number;
+  grant: string;
 }
 
 export interface AssignmentApiDeps {
@@ -71,12 +72,12 @@ export class AssignmentApiServer {
           service.release(lease, false);
           throw new StratusError('WorkerUnavailable', `worker ${lease.worker.id} has left`);
         }
-        return { status: 200, body: { envId: lease.envId, workerId: lease.worker.id, workerUrl, cold: lease.cold, epoch: lease.epoch } satisfies GrantWire };
+        return { status: 200, body: { envId: lease.envId, workerId: lease.worker.id, workerUrl, cold: lease.cold, epoch: lease.epoch, grant: lease.grant } satisfies GrantWire };
       }),
       route('POST', '/release', (req) => {
         const service = this.leader();
-        const { envId, reusable, epoch } = jsonBody<{ envId?: unknown; reusable?: unknown; epoch?: unknown }>(req);
-        service.release({ envId: String(envId), epoch: typeof epoch === 'number' ? epoch : undefined }, reusable === true);
+        const { envId, reusable, grant } = jsonBody<{ envId?: unknown; reusable?: unknown; grant?: unknown }>(req);
+        service.release({ envId: String(envId), grant: String(grant) }, reusable === true);
         return { status: 204 };
       }),
       route('POST', '/provisioned-count', (req) => {

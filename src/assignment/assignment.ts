@@ -24,13 +24,15 @@ export interface Lease {
   cold: boolean;
   /** The fencing epoch of the leadership that granted it (a cluster); the worker checks it. */
   epoch?: number;
+  /** This grant of the environment: only its own release frees it (not a late or repeated one of an earlier grant). */
+  grant: string;
 }
 
 /** What the invoke path needs of assignment: the service itself, or a client of its leader. */
 export interface Assigner {
   acquire(fn: FunctionVersion): Promise<Lease>;
-  /** Gives an environment back; `epoch` is the granting leadership's (as on the lease). */
-  release(lease: Pick<Lease, 'envId' | 'epoch'>, reusable: boolean): void;
+  /** Gives an environment back: the one `lease.grant` holds. */
+  release(lease: Pick<Lease, 'envId' | 'grant'>, reusable: boolean): void;
 }
 
 export interface AssignmentDeps {
@@ -148,7 +150,7 @@ export class AssignmentService implements Assigner {
       const worker = env && this.deps.placement.worker(env.workerId);
       if (env && worker) {
         env.state = { kind: 'busy' };
-        return this.lease(envId, worker, false);
+        return this.lease(env, worker, false);
       }
     }
     if (standing === 'no-quorum') {
@@ -158,14 +160,15 @@ export class AssignmentService implements Assigner {
   }
 
   /** Gives an environment back after an invocation; `reusable` false means it is gone. */
-  release(lease: Pick<Lease, 'envId' | 'epoch'>, reusable: boolean): void {
+  release(lease: Pick<Lease, 'envId' | 'grant'>, reusable: boolean): void {
     const env = this.envs.get(lease.envId);
     // Unknown, or released already (a release retried across a failover): nothing to do.
     if (!env || env.state.kind === 'idle') return;
-    // A grant of an earlier leadership comes back late, after the takeover: it frees the
-    // environment only if that grant is still what keeps it busy (adopted busy). Otherwise this
-    // leadership has granted it again, and the late release must not free someone else's grant.
-    if (this.staleGrant(lease.epoch) && !env.adoptedBusy) return;
+    // A late or repeated release of an earlier grant (retried, or of a deposed leadership) must
+    // not free the grant that holds the environment now. One adopted busy at a takeover has no
+    // grant of this leadership: the previous leadership's release frees it.
+    if (env.grant !== undefined && env.grant !== lease.grant) return;
+    env.grant = undefined;
     env.leave?.();
     env.leave = undefined;
     env.adoptedBusy = false;
@@ -176,7 +179,7 @@ export class AssignmentService implements Assigner {
     const worker = this.deps.placement.worker(env.workerId);
     const handed = worker !== undefined && this.capacity.handOver(env.key, () => {
       env.state = { kind: 'busy' };
-      return this.lease(env.id, worker, false);
+      return this.lease(env, worker, false);
     });
     if (handed) return;
     env.state = { kind: 'idle', sinceMs: this.deps.clock.now() };
@@ -299,13 +302,7 @@ export class AssignmentService implements Assigner {
       await this.destroy(env, 'create failed');
       throw err;
     }
-    return this.lease(env.id, worker, true);
-  }
-
-  /** A lease granted by an earlier leadership than this one. */
-  private staleGrant(epoch: number | undefined): boolean {
-    const current = this.deps.leadership?.epoch;
-    return epoch !== undefined && current !== undefined && epoch < current;
+    return this.lease(env, worker, true);
   }
 
   /** An environment from the journal that its worker still runs. */
@@ -337,8 +334,10 @@ export class AssignmentService implements Assigner {
     }
   }
 
-  private lease(envId: string, worker: WorkerAgent, cold: boolean): Lease {
-    return { envId, worker, cold, epoch: this.deps.leadership?.epoch };
+  /** A new grant of `env` (busy, or initializing on a cold start): the lease its release must show. */
+  private lease(env: EnvironmentEntry, worker: WorkerAgent, cold: boolean): Lease {
+    env.grant = randomUUID();
+    return { envId: env.id, worker, cold, epoch: this.deps.leadership?.epoch, grant: env.grant };
   }
 
   private scheduleSweep(): void {

@@ -25,6 +25,8 @@ export interface EnvironmentEntry {
   leave?: () => void;
   /** Found busy by a takeover: its release may come late (see TakeoverGrace in takeover.ts). */
   adoptedBusy?: boolean;
+  /** The grant holding it (busy or initializing for a lease); only that lease's release frees it. */
+  grant?: string;
 }
 
 /** The journal's assignment log entries. */

@@ -51,11 +51,11 @@ export class RemoteAssignment implements Assigner {
       if (this.delayedReleases.size > 0) await Promise.allSettled([...this.delayedReleases]);
     };
     const grant = (await this.call('/acquire', { fn }, releasesFirst)) as GrantWire;
-    return { envId: grant.envId, worker: this.deps.worker(grant.workerId, grant.workerUrl), cold: grant.cold, epoch: grant.epoch };
+    return { envId: grant.envId, worker: this.deps.worker(grant.workerId, grant.workerUrl), cold: grant.cold, epoch: grant.epoch, grant: grant.grant };
   }
 
-  release(lease: Pick<Lease, 'envId' | 'epoch'>, reusable: boolean): void {
-    const body = { envId: lease.envId, reusable, epoch: lease.epoch };
+  release(lease: Pick<Lease, 'envId' | 'grant'>, reusable: boolean): void {
+    const body = { envId: lease.envId, reusable, grant: lease.grant };
     const leader = this.current;
     const first = leader ? this.post(leader, '/release', body) : Promise.resolve({ kind: 'retry' } as const);
     void first.then((answer) => {

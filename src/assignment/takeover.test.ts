@@ -123,7 +123,7 @@ describe('releases that come back after a takeover', () => {
     const { service, state } = await tookOver(false);
     const lease = await service.acquire(fn);
     assert.deepEqual([lease.envId, lease.cold, lease.epoch], ['e1', false, 5]);
-    service.release({ envId: 'e1', epoch: 4 }, true);
+    service.release({ envId: 'e1', grant: 'a grant of the deposed leadership' }, true);
     assert.equal(state(), 'busy', 'still busy with the new grant: a third invoke must not be handed it');
     service.release(lease, true);
     assert.equal(state(), 'idle');
@@ -133,7 +133,7 @@ describe('releases that come back after a takeover', () => {
   it("the previous leadership's release of an environment adopted busy frees it", async () => {
     const { service, state } = await tookOver(true);
     assert.equal(state(), 'busy');
-    service.release({ envId: 'e1', epoch: 4 }, true);
+    service.release({ envId: 'e1', grant: 'a grant of the deposed leadership' }, true);
     assert.equal(state(), 'idle');
     service.abdicate();
   });

@@ -83,14 +83,30 @@ export function runAssignerContract(name: string, newAssigner: (opts: AssignerOp
       const lease = await assigner.acquire(fn('f'));
       assigner.release(lease, true);
       assigner.release(lease, true);
-      assigner.release({ envId: randomUUID() }, true);
-      assigner.release({ envId: randomUUID() }, false);
+      assigner.release({ envId: randomUUID(), grant: randomUUID() }, true);
+      assigner.release({ envId: randomUUID(), grant: randomUUID() }, false);
       await under.settled();
       const warm = await assigner.acquire(fn('f'));
       const second = await assigner.acquire(fn('f'));
       assert.deepEqual([warm.envId, warm.cold], [lease.envId, false]);
       assert.deepEqual([second.cold, second.envId === lease.envId], [true, false], 'the second acquire is not granted the same environment');
       assert.deepEqual(worker.destroyed, []);
+    }));
+
+    it('a release repeated after the environment was granted again does not free the new grant', withAssigner(async (under) => {
+      const { assigner } = under;
+      const first = await assigner.acquire(fn('f'));
+      assigner.release(first, true);
+      await under.settled();
+      const again = await assigner.acquire(fn('f'));
+      assert.deepEqual([again.envId, again.cold], [first.envId, false]);
+      assigner.release(first, true);
+      await under.settled();
+      const third = await assigner.acquire(fn('f'));
+      assert.deepEqual([third.cold, third.envId === again.envId], [true, false], 'the environment still running the second grant is not handed out');
+      assigner.release(again, true);
+      assigner.release(third, true);
+      await under.settled();
     }));
 
     it('reserved concurrency: over the limit, TooManyRequests with its Reason; room again once released', withAssigner(async (under) => {
