@@ -35,6 +35,14 @@ def open_for_write(path):
     except OSError as e:
         return err(e.errno)
 
+def runtime_api(request):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect('/run/stratus/runtime.sock')
+    s.sendall(request)
+    reply = s.recv(4096).decode(errors='replace')
+    s.close()
+    return reply.split('\\r\\n', 1)[0]
+
 def handler(event, context):
     attack = event['attack']
     if attack == 'identity':
@@ -124,6 +132,13 @@ def handler(event, context):
         return {'ptrace': ptrace, 'environ': environ, 'environ_file': environ_file, 'init_alive': os.path.exists('/proc/1')}
     if attack == 'mountinfo':
         return {'mountinfo': open('/proc/self/mountinfo').read()}
+    if attack == 'malformed-runtime-api':
+        post = lambda path: ('POST ' + path + ' HTTP/1.1\\r\\nHost: x\\r\\nContent-Length: 1\\r\\nConnection: close\\r\\n\\r\\nx').encode()
+        return {
+            'bad_escape': runtime_api(post('/2018-06-01/runtime/invocation/%E0%A4%A/response')),
+            'not_mine': runtime_api(post('/2018-06-01/runtime/invocation/' + '0' * 36 + '/response')),
+            'garbage': runtime_api(b'\\x00\\xff NOT HTTP\\r\\n\\r\\n'),
+        }
     return {'unknown': attack}
 `;
 
@@ -292,6 +307,14 @@ describe('a hostile tenant, from inside its sandbox', () => {
     assert.equal(r.error, undefined, JSON.stringify(r.body));
     assert.ok(Number(r.body.still_open) <= 32, `${String(r.body.still_open)} connections stayed open`);
     assert.ok(during - before < 200, `Stratus held ${during - before} more descriptors during the flood`);
+  });
+
+  test('malformed requests to the Runtime API are refused; the invocation they came from completes and the next is served', async () => {
+    const r = await invoke(s, 'attacker', { attack: 'malformed-runtime-api' });
+    assert.equal(r.error, undefined, JSON.stringify(r.body));
+    assert.deepEqual([r.body.bad_escape, r.body.not_mine, r.body.garbage], ['HTTP/1.1 400 Bad Request', 'HTTP/1.1 400 Bad Request', 'HTTP/1.1 400 Bad Request']);
+    const again = await invoke(s, 'attacker', { attack: 'identity' });
+    assert.equal(again.error, undefined, JSON.stringify(again.body));
   });
 
   test('an idle environment is frozen: background work stops between invokes and goes on during the next', async () => {
