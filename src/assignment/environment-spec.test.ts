@@ -13,7 +13,7 @@ describe('environmentSpec', () => {
     const spec = environmentSpec(fn);
     assert.deepEqual(environmentSpecSchema.parse(spec), spec);
     assert.deepEqual(spec, {
-      functionName: 'hello', version: '$LATEST', memoryMb: 256, timeoutSec: 30, ephemeralStorageMb: 512, environment: { GREETING: 'hi' },
+      accountId: '000000000000', functionName: 'hello', version: '$LATEST', memoryMb: 256, timeoutSec: 30, ephemeralStorageMb: 512, environment: { GREETING: 'hi' },
       package: { type: 'Zip', code: fn.code, runtime: 'nodejs20.x', handler: 'index.handler' },
       sandboxDriver: 'default', network: 'none',
     });

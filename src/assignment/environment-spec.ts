@@ -9,6 +9,7 @@ import type { EnvironmentSpec } from '../worker/index.js';
  */
 export function environmentSpec(fn: FunctionVersion): EnvironmentSpec {
   return {
+    accountId: fn.accountId,
     functionName: fn.name,
     version: fn.version,
     package: packageOf(fn),

@@ -49,6 +49,7 @@ export function newRegistry(config: StratusConfig, journal: Journal, code: CodeS
   return new FunctionRegistry({
     journal, code, clock,
     zipLimits: { maxUnzippedBytes: config.frontend.maxUnzippedBytes },
+    accountId,
     arnPrefix: `arn:aws:lambda:${region}:${accountId}:function:`,
     reservedEnvKeys: RESERVED_ENV_KEYS,
   });

@@ -17,6 +17,8 @@ export interface RegistryDeps {
   code: CodeStore;
   clock: Clock;
   zipLimits: ZipLimits;
+  /** The account whose functions this registry keeps. */
+  accountId: string;
   arnPrefix: string;
   reservedEnvKeys: readonly string[];
   /** Uniform in [0, 1): picks the version of a weighted alias. */
@@ -162,7 +164,7 @@ export class FunctionRegistry {
     this.checkCreatable(name, settings, !Buffer.isBuffer(source));
     checkTagCount(tags);
     const code = await storeCode(source, this.deps.code, this.deps.zipLimits);
-    const record: StoredFunction = { name, ...settings, ...code, ...this.stamp(), ...(Object.keys(tags).length > 0 ? { tags } : {}) };
+    const record: StoredFunction = { accountId: this.deps.accountId, name, ...settings, ...code, ...this.stamp(), ...(Object.keys(tags).length > 0 ? { tags } : {}) };
     if (!(await this.documents.create(record))) throw exists(name);
     return record;
   }

@@ -7,6 +7,8 @@ export { RUNTIMES as SUPPORTED_RUNTIMES, isRuntimeId as isSupportedRuntime, type
 
 /** A function's mutable ($LATEST) definition, as stored in the journal. */
 export interface FunctionRecord {
+  /** The account that owns the function (12 digits). */
+  accountId: string;
   name: string;
   /** Absent for a container-image function (PackageType Image): the image brings its runtime. */
   runtime?: RuntimeId;

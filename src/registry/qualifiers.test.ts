@@ -11,7 +11,7 @@ import { VersionCatalog } from './versions.js';
 const ARN = 'arn:aws:lambda:us-east-1:000000000000:function:';
 
 const LATEST: FunctionRecord & { lastVersion: number } = {
-  name: 'f', runtime: 'nodejs20.x', role: 'r', handler: 'index.handler', description: '', timeoutSec: 3, memoryMb: 256,
+  accountId: '000000000000', name: 'f', runtime: 'nodejs20.x', role: 'r', handler: 'index.handler', description: '', timeoutSec: 3, memoryMb: 256,
   ephemeralStorageMb: 512, environment: {}, code: { sha256: 'aa', size: 1 }, lastModifiedMs: 2, revisionId: 'latest-rev',
   tags: { team: 'a' }, lastVersion: 2,
 };

@@ -47,6 +47,8 @@ const imagePackage = z.object({
  * crosses the network).
  */
 export const environmentSpecSchema = z.object({
+  /** The account that owns the function: environments, stems, caches and snapshots of different accounts never mix. */
+  accountId: z.string().regex(/^\d{12}$/),
   /** AWS_LAMBDA_FUNCTION_NAME (and the log group); the name in log lines. */
   functionName: z.string().min(1),
   /** AWS_LAMBDA_FUNCTION_VERSION: `$LATEST` or a published version. */

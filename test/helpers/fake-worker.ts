@@ -231,7 +231,7 @@ function timedOut(timeoutMs: number): (requestId: string) => InvocationOutcome {
 /** A function version for unit tests. */
 export function fakeFunction(name: string, revisionId = 'r1', memoryMb = 128): FunctionVersion {
   return {
-    name, runtime: 'nodejs20.x', role: 'arn:aws:iam::000000000000:role/r', handler: 'index.handler', description: '',
+    accountId: '000000000000', name, runtime: 'nodejs20.x', role: 'arn:aws:iam::000000000000:role/r', handler: 'index.handler', description: '',
     timeoutSec: 3, memoryMb, ephemeralStorageMb: 512, environment: {}, code: { sha256: 'a'.repeat(64), size: 1 },
     lastModifiedMs: 0, revisionId, version: '$LATEST', functionArn: `arn:aws:lambda:us-east-1:000000000000:function:${name}`,
   };
@@ -240,7 +240,7 @@ export function fakeFunction(name: string, revisionId = 'r1', memoryMb = 128): F
 /** What a worker is given for an environment of `fakeFunction(name)`. */
 export function fakeSpec(name: string, memoryMb = 128): EnvironmentSpec {
   return {
-    functionName: name, version: '$LATEST', memoryMb, timeoutSec: 3, ephemeralStorageMb: 512, environment: {},
+    accountId: '000000000000', functionName: name, version: '$LATEST', memoryMb, timeoutSec: 3, ephemeralStorageMb: 512, environment: {},
     package: { type: 'Zip', code: { sha256: 'a'.repeat(64), size: 1 }, runtime: 'nodejs20.x', handler: 'index.handler' },
     sandboxDriver: 'default', network: 'none',
   };
