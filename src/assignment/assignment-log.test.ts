@@ -7,7 +7,7 @@ import { AssignmentLogWriter } from './assignment-log.js';
 import type { EnvironmentEntry } from './environments.js';
 
 function entry(id: string): EnvironmentEntry {
-  return { id, key: 'f:$LATEST:r1', functionName: 'f', version: '$LATEST', workerId: 'w1', memoryMb: 128, state: { kind: 'busy' }, retired: false, provisioned: true };
+  return { id, key: 'f:$LATEST:r1', functionArn: 'f', version: '$LATEST', workerId: 'w1', memoryMb: 128, state: { kind: 'busy' }, retired: false, provisioned: true };
 }
 
 describe('AssignmentLogWriter', () => {
@@ -19,7 +19,7 @@ describe('AssignmentLogWriter', () => {
     clock.advance(5);
     await writer.destroyed('a', 'keep-alive expired');
     assert.deepEqual((await journal.assignmentLog.readAfter(0)).map((e) => e.entry), [
-      { type: 'created', envId: 'a', key: 'f:$LATEST:r1', functionName: 'f', version: '$LATEST', workerId: 'w1', memoryMb: 128, provisioned: true, atMs: 1000 },
+      { type: 'created', envId: 'a', key: 'f:$LATEST:r1', functionArn: 'f', version: '$LATEST', workerId: 'w1', memoryMb: 128, provisioned: true, atMs: 1000 },
       { type: 'destroyed', envId: 'a', atMs: 1005, reason: 'keep-alive expired' },
     ]);
   });

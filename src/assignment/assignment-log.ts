@@ -59,7 +59,7 @@ export class AssignmentLogWriter {
 
 function createdEntry(env: EnvironmentEntry, atMs: number): CreatedEntry {
   return {
-    type: 'created', envId: env.id, key: env.key, functionName: env.functionName, version: env.version,
+    type: 'created', envId: env.id, key: env.key, functionArn: env.functionArn, version: env.version,
     workerId: env.workerId, memoryMb: env.memoryMb, provisioned: env.provisioned, atMs,
   };
 }

@@ -20,7 +20,7 @@ async function setup(opts: { keepAliveMs?: number; workerMemoryMb?: number; rese
   const assignment = new AssignmentService({
     config: { keepAliveMs: opts.keepAliveMs ?? 60_000, sweepIntervalMs: 1000, capacityWaitMs: 5000, scalingBurst: 1000, scalingWindowMs: 10_000, takeoverReleaseWaitMs: 2000 },
     log: journal.assignmentLog, placement, clock, logger: silentLogger(),
-    limiter: new ConcurrencyLimiter({ accountLimit: 1000, reservedFor: () => opts.reserved, reservedTotal: () => opts.reserved ?? 0 }),
+    limiter: new ConcurrencyLimiter({ accountLimit: () => 1000, reservedFor: () => opts.reserved, reservedTotal: () => opts.reserved ?? 0 }),
   });
   await assignment.start();
   const settle = () => new Promise((r) => setImmediate(r));
@@ -116,7 +116,7 @@ describe('AssignmentService', () => {
     const idle = await assignment.acquire(fn('f'));
     const busy = await assignment.acquire(fn('f'));
     assignment.release(idle, true);
-    assignment.retire('f');
+    assignment.retire(fn('f').functionArn);
     await settle();
     assert.deepEqual(worker.destroyed, [idle.envId]);
     assignment.release(busy, true);
@@ -130,7 +130,7 @@ describe('AssignmentService', () => {
     const v1 = await assignment.acquire({ ...fn('f', 'v1-rev'), version: '1' });
     assignment.release(latest, true);
     assignment.release(v1, true);
-    assignment.retire('f', '$LATEST');
+    assignment.retire(fn('f').functionArn, '$LATEST');
     await settle();
     assert.deepEqual(worker.destroyed, [latest.envId]);
     const again = await assignment.acquire({ ...fn('f', 'v1-rev'), version: '1' });

@@ -10,7 +10,7 @@ import type { WorkerAgent } from '../worker/index.js';
 import { AssignmentLogWriter } from './assignment-log.js';
 import { CapacityQueue } from './capacity-queue.js';
 import { environmentSpec } from './environment-spec.js';
-import type { ConcurrencyLimiter } from './concurrency-limiter.js';
+import { executionOwner, type ConcurrencyLimiter } from './concurrency-limiter.js';
 import type { CreatedEntry, EnvironmentEntry, EnvironmentTable } from './environments.js';
 import { IdlePool, leastRecentlyUsedIdle } from './idle-pool.js';
 import { ProvisionedConcurrency } from './provisioned.js';
@@ -128,7 +128,7 @@ export class AssignmentService implements Assigner {
 
   /** An environment for one invocation, counted against the concurrency limits until released. */
   async acquire(fn: FunctionVersion): Promise<Lease> {
-    const leave = this.deps.limiter?.enter(fn.name);
+    const leave = this.deps.limiter?.enter(fn);
     try {
       const lease = await this.grant(fn);
       const env = this.envs.get(lease.envId);
@@ -204,10 +204,10 @@ export class AssignmentService implements Assigner {
    * `current` is the environment key of the function as it is now: those environments stay (a
    * change notice can arrive late, from another process, after they were created).
    */
-  retire(functionName: string, version?: string, current?: string): void {
-    this.provisioned.retire(functionName, version, current);
+  retire(functionArn: string, version?: string, current?: string): void {
+    this.provisioned.retire(functionArn, version, current);
     for (const env of this.envs.values()) {
-      if (env.functionName !== functionName || (version !== undefined && env.version !== version) || env.key === current) continue;
+      if (env.functionArn !== functionArn || (version !== undefined && env.version !== version) || env.key === current) continue;
       env.retired = true;
       if (env.state.kind === 'idle') void this.destroy(env, 'retired');
     }
@@ -266,7 +266,7 @@ export class AssignmentService implements Assigner {
       const handed = await this.capacity.wait(key, releaseDue).catch(() => undefined);
       if (handed) return handed;
     }
-    if (!this.scaling.take(fn.name)) {
+    if (!this.scaling.take(fn.functionArn)) {
       throw new StratusError('TooManyRequests', 'Rate Exceeded.', { details: { Reason: 'FunctionInvocationRateLimitExceeded' } });
     }
     const deadline = this.deps.clock.now() + this.deps.config.capacityWaitMs;
@@ -291,7 +291,7 @@ export class AssignmentService implements Assigner {
   /** The one place an environment is created on a worker. */
   private async boot(fn: FunctionVersion, key: string, worker: WorkerAgent, provisioned = false): Promise<Lease> {
     const env: EnvironmentEntry = {
-      id: randomUUID(), key, functionName: fn.name, version: fn.version, workerId: worker.id, memoryMb: fn.memoryMb,
+      id: randomUUID(), key, functionArn: fn.functionArn, version: fn.version, workerId: worker.id, memoryMb: fn.memoryMb,
       state: { kind: 'initializing' }, retired: false, provisioned,
     };
     this.envs.set(env.id, env);
@@ -308,11 +308,11 @@ export class AssignmentService implements Assigner {
   /** An environment from the journal that its worker still runs. */
   private adopt(entry: CreatedEntry, busy: boolean): void {
     const env: EnvironmentEntry = {
-      id: entry.envId, key: entry.key, functionName: entry.functionName, version: entry.version, workerId: entry.workerId,
+      id: entry.envId, key: entry.key, functionArn: entry.functionArn, version: entry.version, workerId: entry.workerId,
       memoryMb: entry.memoryMb, retired: false, provisioned: entry.provisioned, adoptedBusy: busy,
       state: busy ? { kind: 'busy' } : { kind: 'idle', sinceMs: this.deps.clock.now() },
     };
-    if (busy) env.leave = this.deps.limiter?.enterAnyway(env.functionName);
+    if (busy) env.leave = this.deps.limiter?.enterAnyway(executionOwner(env.functionArn));
     this.envs.set(env.id, env);
     this.deps.placement.reserve(env.workerId, env.memoryMb);
     if (!busy) this.idle.push(env);

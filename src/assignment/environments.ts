@@ -11,7 +11,8 @@ export interface EnvironmentEntry {
   id: string;
   /** environmentKey(fn): function, version and revision it belongs to. */
   key: string;
-  functionName: string;
+  /** The function's unqualified ARN: unique across accounts. */
+  functionArn: string;
   /** "$LATEST" or a published version. */
   version: string;
   workerId: string;
@@ -38,7 +39,7 @@ export interface CreatedEntry {
   type: 'created';
   envId: string;
   key: string;
-  functionName: string;
+  functionArn: string;
   version: string;
   workerId: string;
   memoryMb: number;

@@ -4,7 +4,7 @@ import type { EnvironmentEntry, EnvironmentState } from './environments.js';
 import { IdlePool, leastRecentlyUsedIdle } from './idle-pool.js';
 
 function env(id: string, key: string, state: EnvironmentState, provisioned = false): EnvironmentEntry {
-  return { id, key, functionName: key, version: '$LATEST', workerId: 'w1', memoryMb: 128, state, retired: false, provisioned };
+  return { id, key, functionArn: key, version: '$LATEST', workerId: 'w1', memoryMb: 128, state, retired: false, provisioned };
 }
 
 describe('IdlePool', () => {

@@ -12,7 +12,7 @@ function setup(room = Infinity) {
   const started: string[] = [];
   const destroyed: string[] = [];
   const add = (fn: FunctionVersion, id: string, state: EnvironmentState, provisioned = true) => {
-    envs.push({ id, key: environmentKey(fn), functionName: fn.name, version: fn.version, workerId: 'w1', memoryMb: 128, state, retired: false, provisioned });
+    envs.push({ id, key: environmentKey(fn), functionArn: fn.functionArn, version: fn.version, workerId: 'w1', memoryMb: 128, state, retired: false, provisioned });
   };
   const provisioned = new ProvisionedConcurrency({
     environments: () => envs,
@@ -64,11 +64,11 @@ describe('ProvisionedConcurrency', () => {
     const g = version('g', '1');
     for (const fn of [v1, v2, g]) provisioned.set(fn, 1);
     started.length = 0;
-    provisioned.retire('f', undefined, environmentKey(v2));
+    provisioned.retire(fakeFunction('f').functionArn, undefined, environmentKey(v2));
     provisioned.reconcileAll();
     assert.deepEqual(started.sort(), ['f:2', 'g:1']);
     started.length = 0;
-    provisioned.retire('g', '2', undefined);
+    provisioned.retire(fakeFunction('g').functionArn, '2', undefined);
     provisioned.reconcileAll();
     assert.deepEqual(started.sort(), ['f:2', 'g:1'], 'another version of g: its target stays');
   });

@@ -35,9 +35,9 @@ export class ProvisionedConcurrency {
   }
 
   /** Targets of a changed function (or one version of it) go, except the one of key `current`. */
-  retire(functionName: string, version: string | undefined, current: string | undefined): void {
+  retire(functionArn: string, version: string | undefined, current: string | undefined): void {
     for (const [key, target] of this.targets) {
-      if (key !== current && target.fn.name === functionName && (version === undefined || target.fn.version === version)) this.targets.delete(key);
+      if (key !== current && target.fn.functionArn === functionArn && (version === undefined || target.fn.version === version)) this.targets.delete(key);
     }
   }
 

@@ -9,16 +9,16 @@ export class ScalingRate {
 
   constructor(private readonly clock: Clock, private readonly burst: number, private readonly windowMs: number) {}
 
-  /** Takes one new-environment token for `functionName`; false if the function is scaling too fast. */
-  take(functionName: string): boolean {
+  /** Takes one new-environment token for the function (its ARN); false if it is scaling too fast. */
+  take(functionArn: string): boolean {
     const now = this.clock.now();
-    const bucket = this.buckets.get(functionName) ?? { tokens: this.burst, atMs: now };
+    const bucket = this.buckets.get(functionArn) ?? { tokens: this.burst, atMs: now };
     bucket.tokens = Math.min(this.burst, bucket.tokens + ((now - bucket.atMs) * this.burst) / this.windowMs);
     bucket.atMs = now;
     const granted = bucket.tokens >= 1;
     if (granted) bucket.tokens -= 1;
-    if (bucket.tokens >= this.burst) this.buckets.delete(functionName);
-    else this.buckets.set(functionName, bucket);
+    if (bucket.tokens >= this.burst) this.buckets.delete(functionArn);
+    else this.buckets.set(functionArn, bucket);
     return granted;
   }
 }

@@ -14,7 +14,7 @@ import { destroyUnknown, surveyWorkers, TakeoverGrace } from './takeover.js';
 function table(entries: [envId: string, workerId: string][], key = 'f'): EnvironmentTable {
   const t = new EnvironmentTable();
   entries.forEach(([envId, workerId], i) => t.apply(i + 1, {
-    type: 'created', envId, key, functionName: 'f', version: '$LATEST', workerId, memoryMb: 128, provisioned: false, atMs: 0,
+    type: 'created', envId, key, functionArn: 'f', version: '$LATEST', workerId, memoryMb: 128, provisioned: false, atMs: 0,
   }));
   return t;
 }
@@ -56,7 +56,7 @@ describe('destroyUnknown', () => {
 
 describe('TakeoverGrace', () => {
   const adopted = (key: string, busy: boolean): EnvironmentEntry => ({
-    id: key, key, functionName: key, version: '$LATEST', workerId: 'w1', memoryMb: 128, retired: false, provisioned: false,
+    id: key, key, functionArn: key, version: '$LATEST', workerId: 'w1', memoryMb: 128, retired: false, provisioned: false,
     adoptedBusy: busy, state: busy ? { kind: 'busy' } : { kind: 'idle', sinceMs: 0 },
   });
 

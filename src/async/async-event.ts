@@ -9,6 +9,8 @@ import type { RunRequest } from './runner.js';
  */
 export interface QueuedInvocation {
   v: 1;
+  /** The function's account; absent in events queued before there were accounts (the administrator's). */
+  accountId?: string;
   functionName: string;
   /** As the caller gave it (version or alias); absent for the unqualified function ($LATEST). */
   qualifier?: string;
@@ -40,7 +42,7 @@ export type Condition = 'Success' | 'RetriesExhausted' | 'EventAgeExceeded';
 /** The queue item for a newly accepted Event invoke. */
 export function newQueuedInvocation(request: RunRequest, nowMs: number): QueuedEvent {
   const value: QueuedInvocation = {
-    v: 1, functionName: request.functionName, requestId: request.requestId, payload: request.payload.toString('base64'),
+    v: 1, accountId: request.accountId, functionName: request.functionName, requestId: request.requestId, payload: request.payload.toString('base64'),
     acceptedAtMs: nowMs, attempts: 0, functionErrors: 0, platformErrors: 0,
     ...(request.qualifier !== undefined ? { qualifier: request.qualifier } : {}),
     ...(request.clientContext !== undefined ? { clientContext: request.clientContext } : {}),
@@ -48,28 +50,35 @@ export function newQueuedInvocation(request: RunRequest, nowMs: number): QueuedE
   return { id: request.requestId, dueAtMs: nowMs, value };
 }
 
-export function readQueuedInvocation(value: unknown): QueuedInvocation {
+/** A queue item's invocation; one queued before there were accounts belongs to `unowned`. */
+export function readQueuedInvocation(value: unknown, unowned: string): QueuedInvocation & { accountId: string } {
   const v = value as Partial<QueuedInvocation> | null;
   if (!v || v.v !== 1 || typeof v.functionName !== 'string' || typeof v.payload !== 'string' || typeof v.requestId !== 'string') {
     throw new StratusError('Internal', `unreadable queued event: ${JSON.stringify(value).slice(0, 200)}`);
   }
-  return v as QueuedInvocation;
+  return { ...(v as QueuedInvocation), accountId: v.accountId ?? unowned };
 }
 
-export function toRunRequest(ev: QueuedInvocation): RunRequest {
+export function toRunRequest(ev: QueuedInvocation & { accountId: string }): RunRequest {
   return {
-    functionName: ev.functionName, qualifier: ev.qualifier, requestId: ev.requestId,
+    accountId: ev.accountId, functionName: ev.functionName, qualifier: ev.qualifier, requestId: ev.requestId,
     payload: Buffer.from(ev.payload, 'base64'), clientContext: ev.clientContext, tailLog: false,
   };
 }
 
 /** A destination ARN: a Stratus function, optionally qualified. */
-export const FUNCTION_ARN = /^arn:aws[a-zA-Z-]*:lambda:[a-z]{2}(?:-gov)?-[a-z]+-\d:\d{12}:function:([a-zA-Z0-9_-]{1,64})(?::(\$LATEST|[a-zA-Z0-9_-]{1,128}))?$/;
+export const FUNCTION_ARN = /^arn:aws[a-zA-Z-]*:lambda:[a-z]{2}(?:-gov)?-[a-z]+-\d:(\d{12}):function:([a-zA-Z0-9_-]{1,64})(?::(\$LATEST|[a-zA-Z0-9_-]{1,128}))?$/;
 
-export function destinationTarget(arn: string): { functionName: string; qualifier?: string } | undefined {
+export interface DestinationTarget {
+  accountId: string;
+  functionName: string;
+  qualifier?: string;
+}
+
+export function destinationTarget(arn: string): DestinationTarget | undefined {
   const m = FUNCTION_ARN.exec(arn);
-  if (!m?.[1]) return undefined;
-  return m[2] === undefined ? { functionName: m[1] } : { functionName: m[1], qualifier: m[2] };
+  if (!m?.[1] || !m[2]) return undefined;
+  return { accountId: m[1], functionName: m[2], ...(m[3] === undefined ? {} : { qualifier: m[3] }) };
 }
 
 /**
@@ -98,9 +107,9 @@ export function invocationRecord(ev: QueuedInvocation, functionArn: string, cond
  * (the destination's request id) is derived from the finished event's, so that finishing the
  * same event again after a crash queues nothing new while the first record is still queued.
  */
-export function destinationEvent(target: { functionName: string; qualifier?: string }, record: unknown, finishedId: string, nowMs: number): QueuedEvent {
+export function destinationEvent(target: DestinationTarget, record: unknown, finishedId: string, nowMs: number): QueuedEvent {
   const request: RunRequest = {
-    functionName: target.functionName, qualifier: target.qualifier, requestId: derivedRequestId(`${finishedId}/destination`),
+    accountId: target.accountId, functionName: target.functionName, qualifier: target.qualifier, requestId: derivedRequestId(`${finishedId}/destination`),
     payload: Buffer.from(JSON.stringify(record)), tailLog: false,
   };
   return newQueuedInvocation(request, nowMs);

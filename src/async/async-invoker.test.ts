@@ -34,13 +34,14 @@ function harness(opts: { queue?: EventQueue; clock?: ManualClock; owner?: string
       const version = { name: req.functionName, version: '$LATEST' } as FunctionVersion;
       return { version, result: { outcome, reusable: true, durationMs: 1 } } satisfies RunOutcome;
     },
-    settings: (name) => {
+    unownedAccountId: '000000000000',
+    settings: (_account, name) => {
       if (!functions.has(name)) throw new StratusError('ResourceNotFound', `Function not found: ${ARN}${name}`);
       return { functionArn: `${ARN}${name}`, maxRetryAttempts: 2, maxEventAgeMs: 21_600_000, ...settings.get(name) };
     },
   });
   const request = (fn: string, payload: unknown = { n: 1 }, requestId = `req-${Math.random().toString(36).slice(2)}`): RunRequest =>
-    ({ functionName: fn, qualifier: undefined, requestId, payload: Buffer.from(JSON.stringify(payload)), tailLog: false });
+    ({ accountId: '000000000000', functionName: fn, qualifier: undefined, requestId, payload: Buffer.from(JSON.stringify(payload)), tailLog: false });
   /** Moves time in steps so that every promise chain a timer starts can finish. */
   const advance = async (ms: number, step = 250) => {
     for (let t = 0; t < ms; t += step) {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { ClaimedEvent, EventQueue } from '../journal/index.js';
-import type { FunctionRegistry } from '../registry/index.js';
+import type { FunctionRegistries } from '../registry/index.js';
 import type { Clock, TimerHandle } from '../shared/clock.js';
 import type { AsyncInvokeConfig } from '../shared/config.js';
 import { errorMessage, isStratusError, StratusError } from '../shared/errors.js';
@@ -25,7 +25,9 @@ export interface AsyncInvokerDeps {
   queue: EventQueue;
   invoke: RunInvocation;
   /** Throws ResourceNotFound when the function (or qualifier) no longer exists. */
-  settings(functionName: string, qualifier: string | undefined): EventSettings;
+  settings(accountId: string, functionName: string, qualifier: string | undefined): EventSettings;
+  /** The owner of events queued before there were accounts (the administrator). */
+  unownedAccountId: string;
   config: AsyncInvokeConfig;
   clock: Clock;
   log: Logger;
@@ -125,10 +127,10 @@ export class AsyncInvoker {
   }
 
   private async run(item: ClaimedEvent): Promise<void> {
-    const ev = readQueuedInvocation(item.value);
+    const ev = readQueuedInvocation(item.value, this.deps.unownedAccountId);
     let settings: EventSettings;
     try {
-      settings = this.deps.settings(ev.functionName, ev.qualifier);
+      settings = this.deps.settings(ev.accountId, ev.functionName, ev.qualifier);
     } catch (err) {
       if (!isStratusError(err) || err.code !== 'ResourceNotFound') throw err;
       this.deps.log.warn({ requestId: ev.requestId, function: ev.functionName }, 'event dropped: its function no longer exists');
@@ -219,8 +221,9 @@ const DEFAULT_RETRY_ATTEMPTS = 2;
 const DEFAULT_MAX_EVENT_AGE_S = 21_600;
 
 /** Event settings from the registry: the invoked qualifier's event invoke config, else Lambda's defaults. */
-export function eventSettings(registry: FunctionRegistry): AsyncInvokerDeps['settings'] {
-  return (functionName, qualifier) => {
+export function eventSettings(registries: FunctionRegistries): AsyncInvokerDeps['settings'] {
+  return (accountId, functionName, qualifier) => {
+    const registry = registries.for(accountId);
     registry.resolve(functionName, qualifier);
     const config = registry.get(functionName).eventInvoke?.[qualifier ?? '$LATEST'];
     return {

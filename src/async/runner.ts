@@ -3,6 +3,8 @@ import type { InvocationResult } from '../worker/index.js';
 
 /** One invocation of a queued event, as the consumer asks for it to be run. */
 export interface RunRequest {
+  /** The account that owns the function. */
+  accountId: string;
   functionName: string;
   qualifier: string | undefined;
   requestId: string;

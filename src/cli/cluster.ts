@@ -9,7 +9,7 @@ import { PlacementService, WorkerDirectory, WorkerMembership, WorkerRegistration
 import type { Clock } from '../shared/clock.js';
 import type { StratusConfig } from '../shared/config.js';
 import type { Logger } from '../shared/log.js';
-import { concurrencyLimiter, followRegistry, lambdaApi, newRegistry } from './lambda-api.js';
+import { concurrencyLimiter, followRegistries, lambdaApi, openAccounts, type Credentials } from './lambda-api.js';
 import { httpWorkerConnector } from './worker-connector.js';
 
 /**
@@ -44,15 +44,16 @@ function openCodeStores(config: StratusConfig) {
   return { code, chunks, close: () => (code.close(), chunks.close()) };
 }
 
-/** The journal, the code store and a registry that follows the journal (frontends and assignment). */
-async function openShared(config: StratusConfig, clock: Clock) {
+/**
+ * The journal, the code store, and the accounts with their registries following the journal
+ * (frontends and assignment). A frontend brings the administrator's key (the first start creates it).
+ */
+async function openShared(config: StratusConfig, clock: Clock, adminKey?: Credentials) {
   const journal = openJournal(config);
   const stores = openCodeStores(config);
-  const registry = newRegistry(config, journal, stores.code, clock);
-  const unfollow = await registry.follow();
-  await registry.load();
+  const { accounts, registries, unfollow } = await openAccounts(config, journal, stores.code, clock, { adminKey, follow: true });
   return {
-    journal, code: stores.code, chunks: stores.chunks, registry,
+    journal, code: stores.code, chunks: stores.chunks, accounts, registries,
     async close() {
       unfollow();
       stores.close();
@@ -71,8 +72,8 @@ export async function startFrontendProcess(config: StratusConfig, opts: ProcessO
   const credentials = config.credentials;
   if (!credentials) throw new Error('stratus frontend needs STRATUS_ACCESS_KEY_ID and STRATUS_SECRET_ACCESS_KEY (the same in every frontend)');
   const token = clusterToken(config);
-  const shared = await openShared(config, clock);
-  const { journal, code, registry } = shared;
+  const shared = await openShared(config, clock, credentials);
+  const { journal, code, accounts, registries } = shared;
   const images = new ImageImporter({
     ...config.images, bwrapPath: config.sandbox.bwrapPath, chunks: shared.chunks, workDir: join(config.dataDir, 'image-builds'), log: log.child({ component: 'images' }),
   });
@@ -95,9 +96,9 @@ export async function startFrontendProcess(config: StratusConfig, opts: ProcessO
   // Snapshots are made by a worker agent over its in-process API only (a remote agent has no
   // createSnapshot yet): in a cluster a SnapStart version is published with OptimizationStatus Off
   // and the reason, and its cold starts boot.
-  const snapStart = new SnapStartService({ registry, workers: () => [], code, log: log.child({ component: 'snapstart' }) });
+  const snapStart = new SnapStartService({ registries, workers: () => [], code, log: log.child({ component: 'snapstart' }) });
   const { server, events } = lambdaApi({
-    config, registry, code, images, assignment, eventQueue: journal.eventQueue, credentials, clock, log,
+    config, registries, accounts, code, images, assignment, eventQueue: journal.eventQueue, linkSecret: credentials.secretAccessKey, clock, log,
     provision: () => undefined,
     allocated: (fn) => assignment.provisionedCount(fn),
   });
@@ -124,10 +125,10 @@ export async function startAssignmentProcess(config: StratusConfig, opts: Proces
   const token = clusterToken(config);
   const connector = httpWorkerConnector(token, log);
   const shared = await openShared(config, clock);
-  const { journal, code, registry } = shared;
+  const { journal, accounts, registries } = shared;
   let membership: WorkerMembership | undefined;
   let replica: AssignmentReplica | undefined;
-  const provisioning = followRegistry(registry, () => replica?.leader(), log);
+  const provisioning = followRegistries(registries, () => replica?.leader(), log);
   const api = new AssignmentApiServer({ leader: () => replica?.leader(), workerUrl: (id) => membership?.url(id), status: () => replica?.status(), token, log });
   const address = await api.listen(opts.host, opts.port);
   const url = `http://${opts.host}:${address.port}`;
@@ -140,7 +141,7 @@ export async function startAssignmentProcess(config: StratusConfig, opts: Proces
     lead: async (leadership) => {
       const placement = new PlacementService();
       const service = new AssignmentService({
-        config: config.assignment, log: journal.assignmentLog, placement, clock, logger: log, leadership, limiter: concurrencyLimiter(config, registry),
+        config: config.assignment, log: journal.assignmentLog, placement, clock, logger: log, leadership, limiter: concurrencyLimiter(accounts, registries),
       });
       membership = new WorkerMembership({
         store: journal.workers, placement, connector,
@@ -196,6 +197,7 @@ export async function startPlacementProcess(config: StratusConfig, opts: Process
     routes: [],
     internalRoutes: [...registrations.routes(), ...downloadRoutes({ token, code, chunks })],
     credentials: () => undefined,
+    region: config.identity.region,
     clock, log, signatureMaxSkewMs: config.frontend.signatureMaxSkewMs,
   });
   const address = await server.listen(opts.host, opts.port);

@@ -3,11 +3,13 @@ import { AsyncInvoker, eventSettings } from '../async/index.js';
 import type { CodeStore } from '../codestore/index.js';
 import {
   accountSettingsRoutes, aliasRoutes, concurrencyRoutes, eventInvokeConfigRoutes, FrontendServer, functionRoutes, functionUrlRoutes,
-  invocationRoutes, InvokeService, provisionedConcurrencyRoutes, streamingInvocationRoutes, tagRoutes, urlInvocationRoutes, versionRoutes,
+  accountRoutes, invocationRoutes, InvokeService, perCaller, provisionedConcurrencyRoutes, streamingInvocationRoutes, tagRoutes, urlInvocationRoutes, versionRoutes,
   type ImageSourceImporter,
 } from '../frontend/index.js';
 import type { EventQueue, Journal } from '../journal/index.js';
-import { environmentKey, FunctionRegistry, type FunctionVersion } from '../registry/index.js';
+import { AccountDirectory } from '../accounts/index.js';
+import { environmentKey, FunctionRegistries, type FunctionRegistry, type FunctionVersion } from '../registry/index.js';
+import { StratusError } from '../shared/errors.js';
 import { RESERVED_ENV_KEYS } from '../worker/index.js';
 import type { Clock } from '../shared/clock.js';
 import type { HttpRoute } from '../shared/http-server.js';
@@ -21,14 +23,16 @@ export interface Credentials {
 
 export interface LambdaApiDeps {
   config: StratusConfig;
-  registry: FunctionRegistry;
+  registries: FunctionRegistries;
+  accounts: AccountDirectory;
   code: CodeStore;
   /** Pulls container images into the chunk store (PackageType Image). */
   images: ImageSourceImporter;
   assignment: Assigner;
   /** The journal's queue of Event invokes, which this frontend fills and consumes. */
   eventQueue: EventQueue;
-  credentials: Credentials;
+  /** Signs code download links (the same in every frontend of a cluster). */
+  linkSecret: string;
   clock: Clock;
   log: Logger;
   /** Provisioned concurrency changed (one machine applies it at once; a cluster's leader follows the registry). */
@@ -43,59 +47,91 @@ export interface LambdaApi {
   events: AsyncInvoker;
 }
 
-/** The function registry over a journal and a code store, with the configured limits. */
-export function newRegistry(config: StratusConfig, journal: Journal, code: CodeStore, clock: Clock): FunctionRegistry {
-  const { region, accountId } = config.identity;
-  return new FunctionRegistry({
+/** The accounts, in the journal, with the installation's default quotas. */
+export function newAccountDirectory(config: StratusConfig, journal: Journal, clock: Clock): AccountDirectory {
+  return new AccountDirectory({
+    accounts: journal.accounts, keys: journal.accessKeys, clock,
+    defaultQuotas: { concurrency: config.concurrency.accountLimit, ...config.accounts },
+  });
+}
+
+/**
+ * Opens the accounts and every account's functions. With `adminKey` (a frontend), the
+ * administrator exists from the first start with that key, and functions from before there
+ * were accounts become its. With `follow` (a cluster), both keep up with other processes.
+ */
+export async function openAccounts(
+  config: StratusConfig, journal: Journal, code: CodeStore, clock: Clock, opts: { adminKey?: Credentials; follow: boolean },
+) {
+  const accounts = newAccountDirectory(config, journal, clock);
+  const registries = new FunctionRegistries({
     journal, code, clock,
     zipLimits: { maxUnzippedBytes: config.frontend.maxUnzippedBytes },
-    accountId,
-    arnPrefix: `arn:aws:lambda:${region}:${accountId}:function:`,
+    region: config.identity.region,
     reservedEnvKeys: RESERVED_ENV_KEYS,
+    quotaOf: (accountId) => accounts.quotasOf(accountId),
   });
+  const stops = opts.follow ? [await accounts.follow(), await registries.follow()] : [];
+  await accounts.load();
+  if (opts.adminKey) {
+    const admin = await accounts.bootstrap(config.identity.accountId, opts.adminKey);
+    await registries.adoptUnowned(admin.accountId);
+  }
+  await registries.load();
+  return { accounts, registries, unfollow: () => stops.forEach((stop) => stop()) };
 }
 
-/** Lambda's concurrency rules over the registry's reservations (applied by assignment). */
-export function concurrencyLimiter(config: StratusConfig, registry: FunctionRegistry): ConcurrencyLimiter {
+/** Lambda's concurrency rules over each account's quota and its functions' reservations (applied by assignment). */
+export function concurrencyLimiter(accounts: AccountDirectory, registries: FunctionRegistries): ConcurrencyLimiter {
   return new ConcurrencyLimiter({
-    accountLimit: config.concurrency.accountLimit,
-    reservedFor: (name) => registry.find(name)?.reservedConcurrency,
-    reservedTotal: () => registry.reservedConcurrencyTotal(),
+    accountLimit: (accountId) => accounts.quotasOf(accountId).concurrency,
+    reservedFor: (fn) => registries.for(fn.accountId).find(fn.functionArn.slice(fn.functionArn.lastIndexOf(':') + 1))?.reservedConcurrency,
+    reservedTotal: (accountId) => registries.for(accountId).reservedConcurrencyTotal(),
   });
 }
 
-/** A frontend: the Lambda API on top of the registry and an assignment (local or remote). */
+/** A frontend: the Lambda API on top of the registries and an assignment (local or remote). */
 export function lambdaApi(deps: LambdaApiDeps): LambdaApi {
-  const { config, registry, code, clock, credentials } = deps;
-  const { region, accountId } = config.identity;
-  const { accountLimit, minUnreserved } = config.concurrency;
-  const invoker = new InvokeService(registry, deps.assignment, deps.log.child({ component: 'frontend' }), clock);
+  const { config, registries, accounts, code, clock } = deps;
+  const { region } = config.identity;
+  const { minUnreserved } = config.concurrency;
+  const admin = accounts.administrator();
+  if (!admin) throw new StratusError('InvalidConfig', 'the accounts have no administrator: open them with openAccounts first');
+  const invoker = new InvokeService(registries, deps.assignment, deps.log.child({ component: 'frontend' }), clock);
   const events = new AsyncInvoker({
-    queue: deps.eventQueue, invoke: (request) => invoker.invoke(request), settings: eventSettings(registry),
+    queue: deps.eventQueue, invoke: (request) => invoker.invoke(request), settings: eventSettings(registries), unownedAccountId: admin.accountId,
     config: config.asyncInvoke, clock, log: deps.log.child({ component: 'async' }),
   });
-  const lookup = (id: string) => (id === credentials.accessKeyId ? credentials.secretAccessKey : undefined);
+  const keys = (id: string) => accounts.keyOwner(id);
+  // Another account's function is invocable only as its resource policy allows: without one, never.
+  const mayInvoke = () => false;
   const { maxSyncPayloadBytes, maxAsyncPayloadBytes, maxZipBytes, maxUnzippedBytes, signatureMaxSkewMs } = config.frontend;
+  const own = (build: Parameters<typeof perCaller>[2]) => perCaller(registries, admin.accountId, build);
+  const quotas = (registry: FunctionRegistry) => accounts.quotasOf(registry.accountId);
   const server = new FrontendServer({
     routes: [
-      ...invocationRoutes({ invoker, events, maxSyncPayloadBytes, maxAsyncPayloadBytes }),
-      ...streamingInvocationRoutes({ invoker, maxPayloadBytes: maxSyncPayloadBytes }),
-      ...functionRoutes({ registry, code, images: deps.images, region, linkSecret: credentials.secretAccessKey, maxZipBytes, clock }),
-      ...versionRoutes({ registry, region }),
-      ...aliasRoutes({ registry }),
-      ...functionUrlRoutes({ registry, clock }),
-      ...urlInvocationRoutes({ registry, invoker, credentials: lookup, clock, signatureMaxSkewMs, accountId, maxPayloadBytes: maxSyncPayloadBytes }),
-      ...tagRoutes({ registry }),
-      ...concurrencyRoutes({ registry, accountLimit, minUnreserved }),
-      ...eventInvokeConfigRoutes({ registry, clock }),
-      ...provisionedConcurrencyRoutes({ registry, provision: deps.provision, allocated: deps.allocated }),
-      ...accountSettingsRoutes({
-        registry, maxZipBytes, maxUnzippedBytes,
-        concurrency: () => ({ total: accountLimit, unreserved: accountLimit - registry.reservedConcurrencyTotal() }),
+      ...invocationRoutes({ invoker, events, mayInvoke, maxSyncPayloadBytes, maxAsyncPayloadBytes }),
+      ...streamingInvocationRoutes({ invoker, mayInvoke, maxPayloadBytes: maxSyncPayloadBytes }),
+      ...own((registry) => functionRoutes({ registry, code, images: deps.images, region, linkSecret: deps.linkSecret, maxZipBytes, clock })),
+      ...own((registry) => versionRoutes({ registry, region })),
+      ...own((registry) => aliasRoutes({ registry })),
+      ...own((registry) => functionUrlRoutes({ registry, clock })),
+      ...urlInvocationRoutes({
+        registries, invoker, credentials: keys, mayInvokeUrl: mayInvoke, clock, region, signatureMaxSkewMs, maxPayloadBytes: maxSyncPayloadBytes,
       }),
+      ...own((registry) => tagRoutes({ registry })),
+      ...own((registry) => concurrencyRoutes({ registry, accountLimit: () => quotas(registry).concurrency, minUnreserved })),
+      ...own((registry) => eventInvokeConfigRoutes({ registry, clock })),
+      ...own((registry) => provisionedConcurrencyRoutes({ registry, provision: deps.provision, allocated: deps.allocated })),
+      ...own((registry) => accountSettingsRoutes({
+        registry, maxZipBytes, maxUnzippedBytes, totalCodeBytes: () => quotas(registry).totalCodeBytes,
+        concurrency: () => ({ total: quotas(registry).concurrency, unreserved: quotas(registry).concurrency - registry.reservedConcurrencyTotal() }),
+      })),
+      ...accountRoutes({ accounts, registries }),
     ],
     internalRoutes: deps.internalRoutes,
-    credentials: lookup,
+    credentials: keys,
+    region,
     clock,
     log: deps.log.child({ component: 'frontend' }),
     signatureMaxSkewMs,
@@ -104,26 +140,26 @@ export function lambdaApi(deps: LambdaApiDeps): LambdaApi {
 }
 
 /**
- * Assignment follows the registry: a changed or deleted function retires its environments, and
- * provisioned concurrency is (re)applied at start and after each change.
+ * Assignment follows every account's registry: a changed or deleted function retires its
+ * environments, and provisioned concurrency is (re)applied at start and after each change.
  */
-export function followRegistry(registry: FunctionRegistry, assignment: () => AssignmentService | undefined, log: Logger): { applyAll(): void } {
-  const applyProvisioned = (name: string) => {
+export function followRegistries(registries: FunctionRegistries, assignment: () => AssignmentService | undefined, log: Logger): { applyAll(): void } {
+  const applyProvisioned = (registry: FunctionRegistry, name: string) => {
     const service = assignment();
     for (const [qualifier, { requested }] of Object.entries(registry.find(name)?.provisioned ?? {})) {
       try {
         service?.setProvisioned(registry.provisionedVersion(name, qualifier), requested);
       } catch (err) {
-        log.warn({ err, function: name, qualifier }, 'provisioned concurrency cannot be applied');
+        log.warn({ err, account: registry.accountId, function: name, qualifier }, 'provisioned concurrency cannot be applied');
       }
     }
   };
-  registry.onChange((name, version) => {
-    assignment()?.retire(name, version, currentKey(registry, name, version));
-    applyProvisioned(name);
-  });
+  registries.onRegistry((registry) => registry.onChange((name, version) => {
+    assignment()?.retire(registry.functionArn(name), version, currentKey(registry, name, version));
+    applyProvisioned(registry, name);
+  }));
   const applyAll = () => {
-    for (const fn of registry.list()) applyProvisioned(fn.name);
+    for (const registry of registries.all()) for (const fn of registry.list()) applyProvisioned(registry, fn.name);
   };
   applyAll();
   return { applyAll };

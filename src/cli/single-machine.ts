@@ -11,12 +11,13 @@ import { systemClock, type Clock } from '../shared/clock.js';
 import type { StratusConfig } from '../shared/config.js';
 import type { Logger } from '../shared/log.js';
 import { startHostWorker } from './host-worker.js';
-import { concurrencyLimiter, followRegistry, lambdaApi, newRegistry, type Credentials } from './lambda-api.js';
+import { concurrencyLimiter, followRegistries, lambdaApi, openAccounts, type Credentials } from './lambda-api.js';
 import { httpWorkerConnector } from './worker-connector.js';
 
 export interface RunningStratus {
   url: string;
   port: number;
+  /** The administrative account's first key (printed at start). */
   credentials: Credentials;
   credentialsGenerated: boolean;
   /** What `stratus worker` processes present to join this control plane. */
@@ -32,7 +33,8 @@ export interface RunningStratus {
 export async function startSingleMachine(config: StratusConfig, log: Logger, clock: Clock = systemClock): Promise<RunningStratus> {
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   const { credentials, generated } = await loadCredentials(config);
-  const { journal, code, chunks, images, registry } = await openStores(config, log, clock);
+  const { journal, code, chunks, images } = openStores(config, log);
+  const { accounts, registries } = await openAccounts(config, journal, code, clock, { adminKey: credentials, follow: false });
 
   const placement = new PlacementService({ clock, leaseMs: config.cluster.leaseMs });
   const codeSource = { get: code.get.bind(code), getChunk: chunks.getChunk.bind(chunks), getImage: chunks.getImage.bind(chunks) };
@@ -41,7 +43,7 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
 
   const assignment = new AssignmentService({
     config: config.assignment, log: journal.assignmentLog, placement, clock, logger: log.child({ component: 'assignment' }),
-    limiter: concurrencyLimiter(config, registry),
+    limiter: concurrencyLimiter(accounts, registries),
   });
   await assignment.start();
   host.agent.onEnvironmentLost((envId) => assignment.environmentLost(envId));
@@ -55,14 +57,14 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
     token: clusterToken, placement, connector: httpWorkerConnector(clusterToken, placementLog), leaseMs: config.cluster.leaseMs, log: placementLog,
     onWorkerJoined: (agent) => agent.onEnvironmentLost((envId) => assignment.environmentLost(envId)),
   });
-  followRegistry(registry, () => assignment, log);
+  followRegistries(registries, () => assignment, log);
   // SnapStart: versions published with ApplyOn PublishedVersions are checkpointed on a worker;
   // a snapshot cut short by a restart is made again.
-  const snapStart = new SnapStartService({ registry, workers: () => placement.workers(), code, log: log.child({ component: 'snapstart' }) });
-  for (const version of registry.versions.all()) if (version.snapshot?.status === 'pending') snapStart.prepare(version);
+  const snapStart = new SnapStartService({ registries, workers: () => placement.workers(), code, log: log.child({ component: 'snapstart' }) });
+  for (const registry of registries.all()) for (const version of registry.versions.all()) if (version.snapshot?.status === 'pending') snapStart.prepare(version);
 
   const { server, events } = lambdaApi({
-    config, registry, code, images, assignment, eventQueue: journal.eventQueue, credentials, clock, log,
+    config, registries, accounts, code, images, assignment, eventQueue: journal.eventQueue, linkSecret: credentials.secretAccessKey, clock, log,
     provision: (fn, n) => assignment.setProvisioned(fn, n),
     allocated: (fn) => assignment.provisionedCount(fn),
     internalRoutes: [...registrations.routes(), ...downloadRoutes({ token: clusterToken, code, chunks })],
@@ -88,17 +90,15 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
   };
 }
 
-/** The journal, code and image stores under the data directory, and the registry read from them. */
-async function openStores(config: StratusConfig, log: Logger, clock: Clock) {
+/** The journal, code and image stores under the data directory. */
+function openStores(config: StratusConfig, log: Logger) {
   const journal = new SqliteJournal(join(config.dataDir, 'journal.db'));
   const code = new FilesystemCodeStore(join(config.dataDir, 'code'));
   const chunks = new FilesystemChunkStore(join(config.dataDir, 'code'));
   const images = new ImageImporter({
     ...config.images, bwrapPath: config.sandbox.bwrapPath, chunks, workDir: join(config.dataDir, 'image-builds'), log: log.child({ component: 'images' }),
   });
-  const registry = newRegistry(config, journal, code, clock);
-  await registry.load();
-  return { journal, code, chunks, images, registry };
+  return { journal, code, chunks, images };
 }
 
 /** The cluster token: configured, or generated once and kept in the data directory. */

@@ -1,7 +1,7 @@
 /** The Lambda API: its HTTP layer (SigV4, errors), the management handlers, and the invoke path. */
-export { FrontendServer, verifySigV4, type CredentialLookup, type FrontendServerDeps, type Route } from './http/index.js';
+export { FrontendServer, verifySigV4, type CredentialLookup, type FrontendServerDeps, type KeyLookup, type Route } from './http/index.js';
 export {
-  accountSettingsRoutes, aliasRoutes, concurrencyRoutes, eventInvokeConfigRoutes, functionRoutes, functionUrlRoutes, provisionedConcurrencyRoutes,
+  accountRoutes, ADMIN_API, accountSettingsRoutes, aliasRoutes, perCaller, concurrencyRoutes, eventInvokeConfigRoutes, functionRoutes, functionUrlRoutes, provisionedConcurrencyRoutes,
   tagRoutes, versionRoutes,
   type AccountSettingsDeps, type AliasRoutesDeps, type ConcurrencyRoutesDeps, type EventInvokeConfigRoutesDeps, type FunctionRoutesDeps,
   type FunctionUrlRoutesDeps, type ImageSourceImporter, type ProvisionedRoutesDeps, type TagRoutesDeps, type VersionRoutesDeps,

@@ -23,6 +23,8 @@ export class EtcdJournal implements Journal {
   readonly versions: DocumentStore;
   readonly aliases: DocumentStore;
   readonly functionUrls: DocumentStore;
+  readonly accounts: DocumentStore;
+  readonly accessKeys: DocumentStore;
   readonly workers: DocumentStore;
   readonly assignmentLog: AppendLog;
   readonly eventQueue: EventQueue;
@@ -42,6 +44,8 @@ export class EtcdJournal implements Journal {
     this.versions = docs('versions');
     this.aliases = docs('aliases');
     this.functionUrls = docs('function-urls');
+    this.accounts = docs('accounts');
+    this.accessKeys = docs('access-keys');
     this.workers = docs('workers');
     this.assignmentLog = new EtcdAppendLog(this.root);
     this.eventQueue = new EtcdEventQueue(this.root);

@@ -153,7 +153,7 @@ export interface ClaimedEvent extends QueuedEvent {
 }
 
 export interface Journal {
-  /** $LATEST of every function, keyed by name. */
+  /** $LATEST of every function, keyed `<account id>/<name>` (the registry's keys below are under that account prefix too). */
   readonly functions: DocumentStore;
   /** Published versions (immutable snapshots), keyed `<name>:<version>`. */
   readonly versions: DocumentStore;
@@ -161,6 +161,10 @@ export interface Journal {
   readonly aliases: DocumentStore;
   /** Function URL configurations, keyed `<name>` or `<name>:<alias>`. */
   readonly functionUrls: DocumentStore;
+  /** Accounts (tenants), keyed by account id. */
+  readonly accounts: DocumentStore;
+  /** Access keys (SigV4 credentials), keyed by access key id. */
+  readonly accessKeys: DocumentStore;
   /** Worker agents in the cluster, keyed by worker id (written by placement). */
   readonly workers: DocumentStore;
   readonly assignmentLog: AppendLog;

@@ -11,6 +11,8 @@ export class SqliteJournal implements Journal {
   readonly versions: DocumentStore;
   readonly aliases: DocumentStore;
   readonly functionUrls: DocumentStore;
+  readonly accounts: DocumentStore;
+  readonly accessKeys: DocumentStore;
   readonly workers: DocumentStore;
   readonly assignmentLog: AppendLog;
   readonly eventQueue: SqliteEventQueue;
@@ -37,6 +39,8 @@ export class SqliteJournal implements Journal {
     this.versions = new SqliteDocumentStore(this.db, 'versions');
     this.aliases = new SqliteDocumentStore(this.db, 'aliases');
     this.functionUrls = new SqliteDocumentStore(this.db, 'function-urls');
+    this.accounts = new SqliteDocumentStore(this.db, 'accounts');
+    this.accessKeys = new SqliteDocumentStore(this.db, 'access-keys');
     this.workers = new SqliteDocumentStore(this.db, 'workers');
     this.assignmentLog = new SqliteAppendLog(this.db, this.elections);
     this.eventQueue = new SqliteEventQueue(path);

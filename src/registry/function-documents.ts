@@ -59,6 +59,10 @@ export class FunctionDocuments {
     return this.cache.get(name);
   }
 
+  get size(): number {
+    return this.cache.size;
+  }
+
   values(): Iterable<StoredFunction> {
     return this.cache.values();
   }

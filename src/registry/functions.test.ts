@@ -19,7 +19,7 @@ async function setup(randoms: number[] = []) {
   const journal = new MemoryJournal();
   const deps = {
     journal, code: new MemoryCodeStore(), clock: new ManualClock(), zipLimits: { maxUnzippedBytes: 1 << 20 },
-    accountId: '000000000000', arnPrefix: 'arn:aws:lambda:us-east-1:000000000000:function:', reservedEnvKeys: [],
+    accountId: '000000000000', region: 'us-east-1', reservedEnvKeys: [], quota: () => ({ maxFunctions: 100, totalCodeBytes: 1e9 }),
     random: () => randoms.shift() ?? 0.5,
   };
   const registry = new FunctionRegistry(deps);

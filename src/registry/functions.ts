@@ -1,4 +1,4 @@
-import type { Journal } from '../journal/index.js';
+import type { Journal, StoredDocument } from '../journal/index.js';
 import type { CodeStore, ZipLimits } from '../codestore/index.js';
 import type { Clock } from '../shared/clock.js';
 import { StratusError } from '../shared/errors.js';
@@ -12,17 +12,29 @@ import { checkRevision, checkSettings, stamp, storeCode, type FunctionSettings, 
 import { checkTagCount, mergeTags, removeTags } from './tags.js';
 import { VersionCatalog } from './versions.js';
 
+/** The journal collections a registry keeps its documents in. */
+export type RegistryCollection = 'functions' | 'versions' | 'aliases' | 'functionUrls';
+
 export interface RegistryDeps {
-  journal: Pick<Journal, 'functions' | 'versions' | 'aliases' | 'functionUrls'>;
+  /** This account's documents only (see FunctionRegistries: each account's are under its own key prefix). */
+  journal: Pick<Journal, RegistryCollection>;
   code: CodeStore;
   clock: Clock;
   zipLimits: ZipLimits;
-  /** The account whose functions this registry keeps. */
+  /** The account whose functions this registry keeps; its ARNs carry this id. */
   accountId: string;
-  arnPrefix: string;
+  region: string;
   reservedEnvKeys: readonly string[];
+  /** The account's quotas, read at each check (they can be changed while the registry is up). */
+  quota(): RegistryQuota;
   /** Uniform in [0, 1): picks the version of a weighted alias. */
   random?: () => number;
+}
+
+/** What an account may keep: functions, and bytes of code over $LATEST and every version. */
+export interface RegistryQuota {
+  maxFunctions: number;
+  totalCodeBytes: number;
 }
 
 /** A function as GetFunction sees it through a qualifier, with the ARN as the caller named it. */
@@ -32,10 +44,12 @@ export interface DescribedFunction {
 }
 
 /**
- * Function metadata: $LATEST, published versions, aliases and function URLs. The journal is the
- * source of truth; each part keeps a read-through copy in memory so that invokes never touch it.
+ * One account's function metadata: $LATEST, published versions, aliases and function URLs. The
+ * journal is the source of truth; each part keeps a read-through copy in memory so that invokes
+ * never touch it.
  */
 export class FunctionRegistry {
+  readonly accountId: string;
   readonly versions: VersionCatalog;
   readonly aliases: AliasCatalog;
   readonly urls: FunctionUrlCatalog;
@@ -43,8 +57,11 @@ export class FunctionRegistry {
   private readonly qualifiers: QualifierResolver;
   private readonly listeners: ChangeListener[] = [];
   private readonly snapshotListeners: ((version: PublishedVersion) => void)[] = [];
+  private readonly arnPrefix: string;
 
   constructor(private readonly deps: RegistryDeps) {
+    this.accountId = deps.accountId;
+    this.arnPrefix = `arn:aws:lambda:${deps.region}:${deps.accountId}:function:`;
     const arn = (name: string, qualifier?: string) => this.qualifiedArn(name, qualifier);
     this.documents = new FunctionDocuments({
       store: deps.journal.functions, functionArn: (name) => this.functionArn(name), notify: (name, version) => this.notify(name, version),
@@ -66,22 +83,13 @@ export class FunctionRegistry {
     await this.urls.load(exists);
   }
 
-  /**
-   * Keeps this copy coherent with changes other processes (other frontends of a cluster) make
-   * to the journal. Call before load(). Resolves a function that stops following.
-   */
-  async follow(): Promise<() => void> {
-    const { functions, versions, aliases, functionUrls } = this.deps.journal;
-    const stops = await Promise.all([
-      functions.watch((name, doc) => this.documents.mirror(name, doc)),
-      versions.watch((key, doc) => {
-        this.versions.mirror(key, doc);
-        if (!doc) this.notify(key.split(':')[0] ?? '', key.split(':')[1]);
-      }),
-      aliases.watch((key, doc) => this.aliases.mirror(key, doc)),
-      functionUrls.watch((key, doc) => this.urls.mirror(key, doc)),
-    ]);
-    return () => stops.forEach((stop) => stop());
+  /** Applies a change another process (another frontend of a cluster) made to one of this account's documents. */
+  mirror(collection: RegistryCollection, key: string, doc: StoredDocument | undefined): void {
+    if (collection === 'functions') return this.documents.mirror(key, doc);
+    if (collection === 'aliases') return this.aliases.mirror(key, doc);
+    if (collection === 'functionUrls') return this.urls.mirror(key, doc);
+    this.versions.mirror(key, doc);
+    if (!doc) this.notify(key.split(':')[0] ?? '', key.split(':')[1]);
   }
 
   onChange(listener: ChangeListener): void {
@@ -99,11 +107,11 @@ export class FunctionRegistry {
   }
 
   functionArn(name: string): string {
-    return `${this.deps.arnPrefix}${name}`;
+    return `${this.arnPrefix}${name}`;
   }
 
   qualifiedArn(name: string, qualifier?: string): string {
-    return qualifier === undefined ? this.functionArn(name) : `${this.deps.arnPrefix}${name}:${qualifier}`;
+    return qualifier === undefined ? this.functionArn(name) : `${this.arnPrefix}${name}:${qualifier}`;
   }
 
   has(name: string): boolean {
@@ -158,11 +166,28 @@ export class FunctionRegistry {
   checkCreatable(name: string, settings: FunctionSettings, isImage: boolean): void {
     checkSettings(settings, isImage, this.deps.reservedEnvKeys);
     if (this.documents.has(name)) throw exists(name);
+    const { maxFunctions } = this.deps.quota();
+    if (this.documents.size >= maxFunctions) {
+      throw new StratusError('QuotaExceeded', `The account has reached its quota of ${maxFunctions} functions; delete one first.`);
+    }
+  }
+
+  /** Bytes of code the account keeps: $LATEST and every published version of every function. */
+  codeUsage(): number {
+    let total = 0;
+    for (const fn of this.documents.values()) total += fn.code.size + this.versions.list(fn.name).reduce((sum, v) => sum + v.code.size, 0);
+    return total;
+  }
+
+  /** CodeStorageExceededException when `adding` more bytes would pass the account's code storage quota. */
+  private checkCodeStorage(adding: number): void {
+    if (this.codeUsage() + adding > this.deps.quota().totalCodeBytes) throw new StratusError('CodeStorageExceeded', 'Code storage limit exceeded.');
   }
 
   async create(name: string, settings: FunctionSettings, source: PackageSource, tags: Record<string, string> = {}): Promise<FunctionRecord> {
     this.checkCreatable(name, settings, !Buffer.isBuffer(source));
     checkTagCount(tags);
+    this.checkCodeStorage(packageSize(source));
     const code = await storeCode(source, this.deps.code, this.deps.zipLimits);
     const record: StoredFunction = { accountId: this.deps.accountId, name, ...settings, ...code, ...this.stamp(), ...(Object.keys(tags).length > 0 ? { tags } : {}) };
     if (!(await this.documents.create(record))) throw exists(name);
@@ -170,7 +195,9 @@ export class FunctionRegistry {
   }
 
   async updateCode(name: string, source: PackageSource, expectedRevisionId?: string): Promise<FunctionRecord> {
-    checkRevision(this.get(name), expectedRevisionId);
+    const current = this.get(name);
+    checkRevision(current, expectedRevisionId);
+    this.checkCodeStorage(packageSize(source) - current.code.size);
     const code = await storeCode(source, this.deps.code, this.deps.zipLimits);
     return this.documents.replace(name, (current) => ({ ...current, ...code, ...this.stamp() }), '$LATEST');
   }
@@ -184,6 +211,8 @@ export class FunctionRegistry {
 
   /** PublishVersion (see publishing.ts): the next version number, or the last one if nothing changed. */
   async publish(name: string, opts: PublishOptions = {}): Promise<PublishedVersion> {
+    const latest = this.get(name);
+    if (latest.revisionId !== this.versions.latest(name)?.sourceRevisionId) this.checkCodeStorage(latest.code.size);
     return publishVersion({
       documents: this.documents, versions: this.versions, now: () => this.deps.clock.now(),
       notFound: (fn) => this.qualifiers.notFound(fn),
@@ -283,6 +312,11 @@ export class FunctionRegistry {
   private notify(name: string, version?: string): void {
     for (const listener of this.listeners) listener(name, version);
   }
+}
+
+/** Bytes a package adds to the account's code storage (a zip's size; an image's filesystem). */
+function packageSize(source: PackageSource): number {
+  return Buffer.isBuffer(source) ? source.length : source.size;
 }
 
 function exists(name: string): StratusError {

@@ -1,4 +1,5 @@
-export { FunctionRegistry, type DescribedFunction, type RegistryDeps } from './functions.js';
+export { FunctionRegistry, type DescribedFunction, type RegistryCollection, type RegistryDeps, type RegistryQuota } from './functions.js';
+export { FunctionRegistries, type FunctionRegistriesDeps } from './registries.js';
 export type { FunctionSettings } from './settings.js';
 export type { PublishOptions } from './publishing.js';
 export type { AliasCatalog, AliasInput } from './aliases.js';

@@ -145,11 +145,11 @@ export interface FunctionVersion extends FunctionRecord {
 }
 
 /**
- * Environments are never shared across code or configuration changes, across versions, or
- * across tag sets (tags can change how a sandbox is built, e.g. its network).
+ * Environments are never shared across accounts, code or configuration changes, versions, or
+ * tag sets (tags can change how a sandbox is built, e.g. its network).
  */
 export function environmentKey(fn: FunctionVersion): string {
-  const base = `${fn.name}:${fn.version}:${fn.revisionId}`;
+  const base = `${fn.accountId}/${fn.name}:${fn.version}:${fn.revisionId}`;
   return fn.tags ? `${base}${tagsFingerprint(fn.tags)}` : base;
 }
 

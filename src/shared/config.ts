@@ -26,7 +26,8 @@ export const configSchema = z.object({
       maxAsyncPayloadBytes: z.number().int().positive().default(1024 * 1024),
       maxZipBytes: z.number().int().positive().default(50 * 1024 * 1024),
       maxUnzippedBytes: z.number().int().positive().default(250 * 1024 * 1024),
-      signatureMaxSkewMs: z.number().int().positive().default(15 * 60 * 1000),
+      /** How far a request's signing time may be from now (AWS: 5 minutes); older requests, replays included, are refused. */
+      signatureMaxSkewMs: z.number().int().positive().default(5 * 60 * 1000),
     })
     .default({}),
   credentials: z.object({ accessKeyId: z.string().min(1), secretAccessKey: z.string().min(1) }).optional(),
@@ -45,10 +46,18 @@ export const configSchema = z.object({
     .default({}),
   concurrency: z
     .object({
-      /** The account's concurrent executions (Lambda's default quota). */
+      /** An account's concurrent executions, unless the account sets its own (Lambda's default quota). */
       accountLimit: z.number().int().positive().default(1000),
       /** What reserved concurrency must leave unreserved (Lambda: 100). */
       minUnreserved: z.number().int().nonnegative().default(100),
+    })
+    .default({}),
+  accounts: z
+    .object({
+      /** Functions an account may have, unless it sets its own quota. */
+      maxFunctions: z.number().int().positive().default(100_000),
+      /** Code an account may store over $LATEST and all versions, unless it sets its own (Lambda: 75 GB). */
+      totalCodeBytes: z.number().int().positive().default(80_530_636_800),
     })
     .default({}),
   asyncInvoke: z

@@ -29,6 +29,8 @@ export interface HttpRequest {
   rawUrl: string;
   /** Address of the client's end of the connection. */
   sourceIp: string;
+  /** Who the authenticate hook found the request comes from (the Lambda API: the caller's account id). */
+  principal?: string;
 }
 
 export interface HttpResponse {

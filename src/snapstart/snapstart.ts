@@ -1,12 +1,12 @@
 import { environmentSpec } from '../assignment/index.js';
 import type { CodeStore } from '../codestore/index.js';
-import type { FunctionRegistry, PublishedVersion, VersionSnapshot } from '../registry/index.js';
+import type { FunctionRegistries, PublishedVersion, VersionSnapshot } from '../registry/index.js';
 import { StratusError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import type { WorkerAgent } from '../worker/index.js';
 
 export interface SnapStartDeps {
-  registry: Pick<FunctionRegistry, 'resolve' | 'setSnapshot' | 'onSnapshotPending'>;
+  registries: Pick<FunctionRegistries, 'for' | 'onRegistry'>;
   /** The workers to make snapshots on (the first one that offers it). */
   workers: () => WorkerAgent[];
   code: Pick<CodeStore, 'put'>;
@@ -27,7 +27,7 @@ export class SnapStartService {
   private readonly inflight = new Set<Promise<void>>();
 
   constructor(private readonly deps: SnapStartDeps) {
-    deps.registry.onSnapshotPending((version) => this.prepare(version));
+    deps.registries.onRegistry((registry) => registry.onSnapshotPending((version) => this.prepare(version)));
   }
 
   /** Makes the snapshot of a pending version (in the background; `settled()` waits for all). */
@@ -45,14 +45,14 @@ export class SnapStartService {
     const { name } = version;
     const state = await this.snapshot(version);
     this.deps.log.info({ fn: name, version: version.version, status: state.status, reason: state.reason }, 'SnapStart snapshot');
-    await this.deps.registry.setSnapshot(name, version.version, state);
+    await this.deps.registries.for(version.accountId).setSnapshot(name, version.version, state);
   }
 
   private async snapshot(version: PublishedVersion): Promise<VersionSnapshot> {
     const worker = this.deps.workers().find((w) => w.createSnapshot);
     if (!worker?.createSnapshot) return off('No worker of this installation can checkpoint sandboxes');
     try {
-      const { tar } = await worker.createSnapshot(environmentSpec(this.deps.registry.resolve(version.name, version.version)));
+      const { tar } = await worker.createSnapshot(environmentSpec(this.deps.registries.for(version.accountId).resolve(version.name, version.version)));
       return { status: 'ready', image: await this.deps.code.put(tar) };
     } catch (err) {
       if (!(err instanceof StratusError) || err.code !== 'SnapshotFailed') return off(`The snapshot could not be made: ${String(err)}`);

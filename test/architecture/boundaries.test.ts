@@ -14,13 +14,14 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   codestore: ['shared'],
   images: ['codestore', 'shared'],
   sandbox: ['shared'],
+  accounts: ['journal', 'shared'],
   registry: ['journal', 'codestore', 'shared'],
   worker: ['sandbox', 'codestore', 'images', 'shared'],
   placement: ['worker', 'codestore', 'journal', 'shared'],
   assignment: ['placement', 'worker', 'registry', 'journal', 'shared'],
   snapstart: ['assignment', 'worker', 'registry', 'codestore', 'shared'],
   async: ['registry', 'worker', 'journal', 'shared'],
-  frontend: ['async', 'snapstart', 'assignment', 'placement', 'registry', 'worker', 'images', 'codestore', 'journal', 'shared'],
+  frontend: ['accounts', 'async', 'snapstart', 'assignment', 'placement', 'registry', 'worker', 'images', 'codestore', 'journal', 'shared'],
   runtimes: [],
 };
 

@@ -16,7 +16,7 @@ function parts(opts: AssignerOptions) {
   placement.register(worker);
   const reserved = opts.reserved ?? {};
   const limiter = new ConcurrencyLimiter({
-    accountLimit: 1000, reservedFor: (name) => reserved[name], reservedTotal: () => Object.values(reserved).reduce((a, b) => a + b, 0),
+    accountLimit: () => 1000, reservedFor: (fn) => reserved[fn.functionArn.split(':').at(-1) ?? ''], reservedTotal: () => Object.values(reserved).reduce((a, b) => a + b, 0),
   });
   return { worker, placement, limiter, journal: new MemoryJournal() };
 }

@@ -77,7 +77,7 @@ describe('function URLs', () => {
   it('CLI create-function-url-config returns a FunctionUrl on this Stratus that works', async () => {
     const created = await cliJson<FunctionUrlConfig>(stratus, ['create-function-url-config', '--function-name', 'web', '--auth-type', 'NONE']);
     url = created.FunctionUrl ?? '';
-    assert.equal(url, `${stratus.url}/lambda-url/web/`);
+    assert.equal(url, `${stratus.url}/lambda-url/000000000000/web/`);
     assert.deepEqual([created.AuthType, created.FunctionArn], ['NONE', `${ARN_PREFIX}web`]);
     assert.match(created.CreationTime ?? '', LAST_MODIFIED);
     const res = await fetch(url);
@@ -154,7 +154,7 @@ describe('function URLs', () => {
     await stratus.lambda.send(new PublishVersionCommand({ FunctionName: 'web' }));
     await stratus.lambda.send(new CreateAliasCommand({ FunctionName: 'web', Name: 'live', FunctionVersion: '1' }));
     const created = await stratus.lambda.send(new CreateFunctionUrlConfigCommand({ FunctionName: 'web', Qualifier: 'live', AuthType: 'NONE' }));
-    assert.deepEqual([created.$metadata.httpStatusCode, created.FunctionUrl, created.FunctionArn], [201, `${stratus.url}/lambda-url/web:live/`, `${ARN_PREFIX}web:live`]);
+    assert.deepEqual([created.$metadata.httpStatusCode, created.FunctionUrl, created.FunctionArn], [201, `${stratus.url}/lambda-url/000000000000/web:live/`, `${ARN_PREFIX}web:live`]);
     const { arn, version } = (await (await fetch(created.FunctionUrl ?? '')).json()) as Echo;
     assert.deepEqual([arn, version], [`${ARN_PREFIX}web:live`, '1']);
     const list = await stratus.lambda.send(new ListFunctionUrlConfigsCommand({ FunctionName: 'web' }));
@@ -174,13 +174,13 @@ describe('function URLs', () => {
     await expectLambdaError(stratus.lambda.send(new GetFunctionUrlConfigCommand({ FunctionName: 'web', Qualifier: 'ghost' })), 'ResourceNotFoundException', 404, 'The resource you requested does not exist.');
     await expectLambdaError(stratus.lambda.send(new CreateFunctionUrlConfigCommand({ FunctionName: 'web', AuthType: 'OPEN' as 'NONE' })), 'ValidationException', 400,
       "1 validation error detected: Value 'OPEN' at 'authType' failed to satisfy constraint: Member must satisfy enum value set: [NONE, AWS_IAM]");
-    const missing = await fetch(`${stratus.url}/lambda-url/nope/`);
+    const missing = await fetch(`${stratus.url}/lambda-url/000000000000/nope/`);
     assert.equal(missing.status, 404);
   });
 
   it('DeleteFunctionUrlConfig (CLI) takes the URL away', async () => {
     await cliJson(stratus, ['delete-function-url-config', '--function-name', 'web', '--qualifier', 'live']);
-    assert.equal((await fetch(`${stratus.url}/lambda-url/web:live/`)).status, 404);
+    assert.equal((await fetch(`${stratus.url}/lambda-url/000000000000/web:live/`)).status, 404);
     await stratus.lambda.send(new DeleteFunctionUrlConfigCommand({ FunctionName: 'web' }));
     assert.equal((await fetch(url)).status, 404);
     await expectLambdaError(stratus.lambda.send(new DeleteFunctionUrlConfigCommand({ FunctionName: 'web' })), 'ResourceNotFoundException', 404, 'The resource you requested does not exist.');

@@ -4,7 +4,8 @@ import { type ApiRequest, parseFunctionRef, parseJsonObject, type Route, Validat
 
 export interface ConcurrencyRoutesDeps {
   registry: FunctionRegistry;
-  accountLimit: number;
+  /** The account's concurrent executions. */
+  accountLimit(): number;
   /** What reservations must leave for every other function (Lambda: 100). */
   minUnreserved: number;
 }
@@ -26,7 +27,7 @@ export function concurrencyRoutes(deps: ConcurrencyRoutesDeps): Route[] {
         const value = v.integer('ReservedConcurrentExecutions', 'reservedConcurrentExecutions', 0, Number.MAX_SAFE_INTEGER, { required: true });
         v.done();
         const reserved = value ?? 0;
-        if (deps.accountLimit - deps.registry.reservedConcurrencyTotal(name) - reserved < deps.minUnreserved) {
+        if (deps.accountLimit() - deps.registry.reservedConcurrencyTotal(name) - reserved < deps.minUnreserved) {
           throw new StratusError('InvalidParameterValue', `Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [${deps.minUnreserved}].`);
         }
         await deps.registry.setReservedConcurrency(name, reserved);

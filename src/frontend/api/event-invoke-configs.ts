@@ -115,7 +115,7 @@ function checkDestinations(deps: EventInvokeConfigRoutesDeps, self: string, d: D
       throw new StratusError('InvalidParameterValue', `The destination ARN ${arn} is not supported: Stratus delivers ${branch} records only to Lambda functions, not to an ${kind}.`);
     }
     const m = FUNCTION_ARN.exec(arn);
-    const name = m?.[1];
+    const name = m?.[2];
     if (service !== 'lambda' || !name) {
       const part = (b: string, value: string | undefined) => (value ? `${b}(destination=${value})` : 'null');
       throw new StratusError('InvalidParameterValue', `The provided destination config DestinationConfig(onSuccess=${part('OnSuccess', d.onSuccess)}, onFailure=${part('OnFailure', d.onFailure)}) is invalid.`);

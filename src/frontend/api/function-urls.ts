@@ -16,8 +16,8 @@ export interface FunctionUrlRoutesDeps {
  */
 export const URL_PREFIX = '/lambda-url/';
 
-export function functionUrl(origin: string, name: string, qualifier?: string): string {
-  return `${origin}${URL_PREFIX}${name}${qualifier === undefined ? '' : `:${qualifier}`}/`;
+export function functionUrl(origin: string, accountId: string, name: string, qualifier?: string): string {
+  return `${origin}${URL_PREFIX}${accountId}/${name}${qualifier === undefined ? '' : `:${qualifier}`}/`;
 }
 
 const URL_CONFIG = /^\/2021-10-31\/functions\/([^/]+)\/url\/?$/;
@@ -84,7 +84,7 @@ function list(deps: FunctionUrlRoutesDeps, req: ApiRequest): ApiResponse {
 
 function describe(deps: FunctionUrlRoutesDeps, req: ApiRequest, config: FunctionUrlRecord): Record<string, unknown> {
   const { functionName: name, qualifier } = config;
-  return functionUrlConfiguration(config, functionUrl(req.origin, name, qualifier), deps.registry.qualifiedArn(name, qualifier));
+  return functionUrlConfiguration(config, functionUrl(req.origin, deps.registry.accountId, name, qualifier), deps.registry.qualifiedArn(name, qualifier));
 }
 
 /** The function, or the alias, a URL belongs to; versions and $LATEST cannot have one. */

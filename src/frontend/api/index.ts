@@ -8,3 +8,5 @@ export { accountSettingsRoutes, type AccountSettingsDeps } from './account-setti
 export { concurrencyRoutes, type ConcurrencyRoutesDeps } from './concurrency.js';
 export { provisionedConcurrencyRoutes, type ProvisionedRoutesDeps } from './provisioned-concurrency.js';
 export { eventInvokeConfigRoutes, type EventInvokeConfigRoutesDeps } from './event-invoke-configs.js';
+export { accountNamedIn, callerAccount, perCaller } from './caller.js';
+export { accountRoutes, ADMIN_API, type AccountRoutesDeps } from './accounts.js';

@@ -1,4 +1,4 @@
-export { FrontendServer, type FrontendServerDeps } from './server.js';
+export { FrontendServer, type FrontendServerDeps, type KeyLookup } from './server.js';
 export { header, type ApiRequest, type ApiResponse, type Route } from './routes.js';
 export { verifySigV4, type CredentialLookup } from './sigv4.js';
 export { FUNCTION_NAME_PATTERN, parseFunctionRef, qualifierOf, type FunctionRef } from './names.js';

@@ -6,13 +6,18 @@ import { newRequestId } from '../../shared/ids.js';
 import type { Logger } from '../../shared/log.js';
 import { authErrorResponse, errorResponse } from './errors.js';
 import type { Route } from './routes.js';
-import { verifySigV4, type CredentialLookup } from './sigv4.js';
+import { verifySigV4 } from './sigv4.js';
+
+/** Whose an access key is, and its secret; undefined for a key that does not exist (or was deleted). */
+export type KeyLookup = (accessKeyId: string) => { secretAccessKey: string; accountId: string } | undefined;
 
 export interface FrontendServerDeps {
   routes: Route[];
   /** Routes of the control plane's internal API on the same port: not signed, they check the cluster token themselves. */
   internalRoutes?: HttpRoute[];
-  credentials: CredentialLookup;
+  credentials: KeyLookup;
+  /** The installation's region: a signature scoped to another is refused. */
+  region: string;
   clock: Clock;
   log: Logger;
   signatureMaxSkewMs: number;
@@ -38,9 +43,12 @@ export class FrontendServer {
         if (!route.sigv4) return undefined;
         const verdict = verifySigV4(
           { method: req.method, rawUrl: req.rawUrl, headers: req.headers, body: req.body },
-          this.deps.credentials, this.deps.clock.now(), { maxSkewMs: this.deps.signatureMaxSkewMs, signingKeys: this.signingKeys },
+          (id) => this.deps.credentials(id)?.secretAccessKey, this.deps.clock.now(),
+          { maxSkewMs: this.deps.signatureMaxSkewMs, signingKeys: this.signingKeys, region: this.deps.region },
         );
-        return verdict.ok ? undefined : authErrorResponse(verdict.code, verdict.message);
+        if (!verdict.ok) return authErrorResponse(verdict.code, verdict.message);
+        req.principal = this.deps.credentials(verdict.accessKeyId)?.accountId;
+        return undefined;
       },
     });
   }

@@ -127,15 +127,20 @@ describe('verifySigV4 with @smithy/signature-v4 (SDK v3 signer)', () => {
     const unknown = verifySigV4(await sdkSign(invoke), () => undefined, Date.now());
     assert.deepEqual(unknown, { ok: false, code: 'UnrecognizedClient', message: 'The security token included in the request is invalid.' });
   });
-  it('rejects stale and future dates with SignatureExpired (default 15 min skew, configurable)', async () => {
+  it('rejects stale and future dates, and so replays, with SignatureExpired (AWS\'s 5 min skew, configurable)', async () => {
     const now = Date.UTC(2024, 0, 2, 12, 0, 0);
     const req = await sdkSign({ ...invoke, signingDate: new Date(now) });
-    assert.equal(verify(req, now + 14 * 60_000).ok, true);
-    const r = verify(req, now + 16 * 60_000);
+    assert.equal(verify(req, now + 4 * 60_000).ok, true, 'the same request replayed within the window');
+    const r = verify(req, now + 6 * 60_000);
     assertFail(r, 'SignatureExpired');
-    assert.equal(r.ok ? '' : r.message, 'Signature expired: 20240102T120000Z is now earlier than 20240102T120100Z (20240102T121600Z - 15 min.)');
-    assertFail(verify(req, now - 16 * 60_000), 'SignatureExpired');
+    assert.equal(r.ok ? '' : r.message, 'Signature expired: 20240102T120000Z is now earlier than 20240102T120100Z (20240102T120600Z - 5 min.)');
+    assertFail(verify(req, now - 6 * 60_000), 'SignatureExpired');
     assertFail(verifySigV4(req, lookup, now + 2 * 60_000, { maxSkewMs: 60_000 }), 'SignatureExpired');
+  });
+  it('with the installation\'s region given, refuses a credential scoped to another region', async () => {
+    const r = verifySigV4(await sdkSign({ ...invoke, region: 'eu-west-1' }), lookup, Date.now(), { region: 'us-east-1' });
+    assert.deepEqual(r, { ok: false, code: 'InvalidSignature', message: "Credential should be scoped to a valid region, not 'eu-west-1'. " });
+    assert.equal(verifySigV4(await sdkSign({ ...invoke, region: 'us-east-1' }), lookup, Date.now(), { region: 'us-east-1' }).ok, true);
   });
   it('rejects a wrong service scope, missing auth and malformed Authorization headers', async () => {
     assertFail(verify(await sdkSign({ ...invoke, service: 'sts' })), 'InvalidSignature');

@@ -18,6 +18,8 @@ export type VerifyFailureCode =
 export type VerifyResult = { ok: true; accessKeyId: string } | { ok: false; code: VerifyFailureCode; message: string };
 export interface VerifyOptions {
   service?: string;
+  /** The installation's region: a credential scoped to another region is refused (absent: any). */
+  region?: string;
   maxSkewMs?: number;
   /** Derived signing keys (one per secret, day, region and service), kept by the caller across requests. */
   signingKeys?: Map<string, Buffer>;
@@ -26,7 +28,8 @@ type Failure = Extract<VerifyResult, { ok: false }>;
 
 const ALGORITHM = 'AWS4-HMAC-SHA256';
 const UNSIGNED_PAYLOAD = 'UNSIGNED-PAYLOAD';
-const DEFAULT_MAX_SKEW_MS = 15 * 60 * 1000;
+/** AWS's allowed clock skew: a signed request (or a replay of one) older or newer than this is refused. */
+const DEFAULT_MAX_SKEW_MS = 5 * 60 * 1000;
 const MAX_PRESIGN_EXPIRES_S = 7 * 24 * 3600;
 const MSG_INVALID = 'The request signature we calculated does not match the signature you provided. '
   + 'Check your AWS Secret Access Key and signing method. Consult the service documentation for details.';
@@ -168,7 +171,7 @@ function parsePresignedQuery(pairs: Array<[Buffer, Buffer]>): Parsed {
 }
 
 /** Credential scope shape, service, terminator, date and the signed header list. */
-function checkScope(auth: AuthParams, service: string): Scope | Failure {
+function checkScope(auth: AuthParams, service: string, installationRegion: string | undefined): Scope | Failure {
   const { dateMs } = auth;
   const parts = auth.credential.split('/');
   if (parts.length !== 5 || parts.some((p) => p === '')) {
@@ -181,6 +184,9 @@ function checkScope(auth: AuthParams, service: string): Scope | Failure {
   }
   const [accessKeyId, date, region, svc, terminator] = parts as [string, string, string, string, string];
   if (svc !== service) return fail('InvalidSignature', `Credential should be scoped to correct service: '${service}'. `);
+  if (installationRegion !== undefined && region !== installationRegion) {
+    return fail('InvalidSignature', `Credential should be scoped to a valid region, not '${region}'. `);
+  }
   if (terminator !== 'aws4_request') {
     return fail('InvalidSignature', `Credential should be scoped with a valid terminator: 'aws4_request', not '${terminator}'. `);
   }
@@ -264,7 +270,7 @@ export function verifySigV4(req: SignedRequest, lookup: CredentialLookup, nowMs:
   const parsed = parseRequestAuth(req);
   if (!parsed.ok) return parsed;
   const { auth } = parsed;
-  const scope = checkScope(auth, opts.service ?? 'lambda');
+  const scope = checkScope(auth, opts.service ?? 'lambda', opts.region);
   if ('ok' in scope) return scope;
   const expired = checkTime(auth, scope.dateMs, nowMs, opts.maxSkewMs ?? DEFAULT_MAX_SKEW_MS);
   if (expired) return expired;

@@ -1,10 +1,15 @@
 import { StratusError } from '../../shared/errors.js';
 import type { AsyncInvoker } from '../../async/index.js';
 import type { InvokeRequest, InvokeService } from './invoke-service.js';
+import { accountNamedIn, callerAccount } from '../api/index.js';
 import { type ApiRequest, type ApiResponse, header, parseFunctionRef, qualifierOf, type Route } from '../http/index.js';
+
+/** May `caller` invoke another account's function? (Its resource policy decides.) */
+export type CrossAccountCheck = (target: { caller: string; accountId: string; functionName: string; qualifier: string | undefined }) => boolean;
 
 export interface InvocationRoutesDeps {
   invoker: InvokeService;
+  mayInvoke: CrossAccountCheck;
   events: AsyncInvoker;
   maxSyncPayloadBytes: number;
   maxAsyncPayloadBytes: number;
@@ -27,9 +32,16 @@ export function invocationRoutes(deps: InvocationRoutesDeps): Route[] {
   ];
 }
 
-/** An Invoke / InvokeWithResponseStream request, checked as Lambda checks it. */
-export function readInvokeRequest(req: ApiRequest, invocationTypes: readonly string[]): { type: string; request: InvokeRequest } {
-  const ref = parseFunctionRef(decodeURIComponent(req.params[0] ?? ''));
+/**
+ * An Invoke / InvokeWithResponseStream request, checked as Lambda checks it. The function is
+ * the caller's own, or another account's named by its ARN: that one is invocable only as its
+ * resource policy allows (`mayInvoke`); otherwise it is not found, exactly as if it did not exist.
+ */
+export function readInvokeRequest(req: ApiRequest, invocationTypes: readonly string[], mayInvoke: CrossAccountCheck): { type: string; request: InvokeRequest } {
+  const raw = decodeURIComponent(req.params[0] ?? '');
+  const ref = parseFunctionRef(raw);
+  const caller = callerAccount(req);
+  const accountId = accountNamedIn(raw) ?? caller;
   const qualifier = qualifierOf(ref, req.query);
   const type = header(req.headers, 'x-amz-invocation-type') ?? 'RequestResponse';
   const logType = header(req.headers, 'x-amz-log-type') ?? 'None';
@@ -37,12 +49,15 @@ export function readInvokeRequest(req: ApiRequest, invocationTypes: readonly str
   checkEnum(logType, 'logType', LOG_TYPES);
   const clientContext = parseClientContext(header(req.headers, 'x-amz-client-context'));
   const payload = checkPayload(req.body);
-  return { type, request: { functionName: ref.name, qualifier, requestId: req.requestId, payload, clientContext, tailLog: logType === 'Tail' } };
+  if (accountId !== caller && !mayInvoke({ caller, accountId, functionName: ref.name, qualifier })) {
+    throw new StratusError('ResourceNotFound', `Function not found: ${raw}`);
+  }
+  return { type, request: { accountId, functionName: ref.name, qualifier, requestId: req.requestId, payload, clientContext, tailLog: logType === 'Tail' } };
 }
 
 async function invoke(deps: InvocationRoutesDeps, req: ApiRequest): Promise<ApiResponse> {
-  const { type, request } = readInvokeRequest(req, INVOCATION_TYPES);
-  const version = deps.invoker.resolve(request.functionName, request.qualifier);
+  const { type, request } = readInvokeRequest(req, INVOCATION_TYPES, deps.mayInvoke);
+  const version = deps.invoker.resolve(request);
   const versionHeader = { 'x-amz-executed-version': version.version };
   if (type === 'DryRun') return { status: 204, headers: versionHeader };
   if (type === 'Event') {

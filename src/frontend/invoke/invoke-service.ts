@@ -1,6 +1,6 @@
 import type { Assigner } from '../../assignment/index.js';
 import type { RunOutcome, RunRequest } from '../../async/index.js';
-import type { FunctionRegistry, FunctionVersion } from '../../registry/index.js';
+import type { FunctionRegistries, FunctionVersion } from '../../registry/index.js';
 import type { Clock } from '../../shared/clock.js';
 import { isStratusError, StratusError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
@@ -21,17 +21,18 @@ export type InvokeOutcome = RunOutcome;
  */
 export class InvokeService {
   constructor(
-    private readonly registry: FunctionRegistry,
+    private readonly registries: FunctionRegistries,
     private readonly assignment: Assigner,
     private readonly log: Logger,
     private readonly clock: Clock,
   ) {}
 
-  resolve(functionName: string, qualifier: string | undefined): FunctionVersion {
-    return this.registry.resolve(functionName, qualifier);
+  /** The version an invoke of the account's function runs (an alias picks one by its weights). */
+  resolve(req: Pick<RunRequest, 'accountId' | 'functionName' | 'qualifier'>): FunctionVersion {
+    return this.registries.for(req.accountId).resolve(req.functionName, req.qualifier);
   }
 
-  invoke(req: InvokeRequest, version = this.resolve(req.functionName, req.qualifier)): Promise<InvokeOutcome> {
+  invoke(req: InvokeRequest, version = this.resolve(req)): Promise<InvokeOutcome> {
     if (version.snapshot?.status === 'pending') {
       // A SnapStart version is invocable once its snapshot is made (Lambda: State Pending).
       return Promise.reject(new StratusError('ResourceConflict', 'The operation cannot be performed at this time. The function is currently in the following state: Pending'));

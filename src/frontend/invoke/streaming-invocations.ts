@@ -2,11 +2,12 @@ import { errorMessage } from '../../shared/errors.js';
 import { StreamRelay, type InvocationOutcome } from '../../worker/index.js';
 import { invokeComplete, payloadChunk, type InvokeComplete } from './eventstream.js';
 import type { InvokeOutcome, InvokeService } from './invoke-service.js';
-import { readInvokeRequest } from './invocations.js';
+import { readInvokeRequest, type CrossAccountCheck } from './invocations.js';
 import type { ApiRequest, ApiResponse, Route } from '../http/index.js';
 
 export interface StreamingInvocationRoutesDeps {
   invoker: InvokeService;
+  mayInvoke: CrossAccountCheck;
   maxPayloadBytes: number;
 }
 
@@ -30,8 +31,8 @@ export function streamingInvocationRoutes(deps: StreamingInvocationRoutesDeps): 
  * Errors before the function runs (unknown function, throttling) are ordinary API errors.
  */
 async function invokeStreaming(deps: StreamingInvocationRoutesDeps, req: ApiRequest): Promise<ApiResponse> {
-  const { type, request } = readInvokeRequest(req, INVOCATION_TYPES);
-  const version = deps.invoker.resolve(request.functionName, request.qualifier);
+  const { type, request } = readInvokeRequest(req, INVOCATION_TYPES, deps.mayInvoke);
+  const version = deps.invoker.resolve(request);
   const headers = { 'x-amz-executed-version': version.version, 'content-type': 'application/vnd.amazon.eventstream' };
   if (type === 'DryRun') return { status: 204, headers: { 'x-amz-executed-version': version.version } };
   const relay = new StreamRelay();

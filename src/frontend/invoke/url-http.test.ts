@@ -23,7 +23,7 @@ describe('function URL event (payload format 2.0)', () => {
   });
 
   it('base64-encodes binary bodies, leaves out empty ones, and names the IAM caller', () => {
-    const binary = urlEvent({ ...base, headers: { 'content-type': 'application/octet-stream' }, body: Buffer.from([0, 255]), caller: { accessKeyId: 'AKID' } });
+    const binary = urlEvent({ ...base, headers: { 'content-type': 'application/octet-stream' }, body: Buffer.from([0, 255]), caller: { accessKeyId: 'AKID', accountId: '000000000000' } });
     assert.deepEqual([binary.body, binary.isBase64Encoded], ['AP8=', true]);
     assert.equal(((binary.requestContext as Record<string, { iam: { accessKey: string } }>).authorizer)?.iam.accessKey, 'AKID');
     const empty = urlEvent(base);

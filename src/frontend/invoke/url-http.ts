@@ -29,16 +29,16 @@ export interface UrlRequest {
   /** Id of the URL (its function and alias), as requestContext.apiId. */
   urlId: string;
   accountId: string;
-  /** The signer, when the URL's auth type is AWS_IAM. */
-  caller?: { accessKeyId: string };
+  /** The signer and its account, when the URL's auth type is AWS_IAM. */
+  caller?: { accessKeyId: string; accountId: string };
 }
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 const TEXT_TYPES = /^text\/|json|xml|javascript|x-www-form-urlencoded/i;
 
 /** A stable 32-character id for a function URL, like Lambda's <url-id>. */
-export function urlId(name: string, qualifier: string | undefined): string {
-  return createHash('sha256').update(`${name}:${qualifier ?? ''}`).digest('hex').slice(0, 32);
+export function urlId(accountId: string, name: string, qualifier: string | undefined): string {
+  return createHash('sha256').update(`${accountId}/${name}:${qualifier ?? ''}`).digest('hex').slice(0, 32);
 }
 
 /** The function-URL event (payload format 2.0) for one HTTP request. */
@@ -65,8 +65,8 @@ export function urlEvent(req: UrlRequest): Record<string, unknown> {
 
 function requestContext(req: UrlRequest, headers: Record<string, string>): Record<string, unknown> {
   const iam = req.caller && {
-    accessKey: req.caller.accessKeyId, accountId: req.accountId, callerId: req.accountId, cognitoIdentity: null,
-    principalOrgId: null, userArn: `arn:aws:iam::${req.accountId}:root`, userId: req.accountId,
+    accessKey: req.caller.accessKeyId, accountId: req.caller.accountId, callerId: req.caller.accountId, cognitoIdentity: null,
+    principalOrgId: null, userArn: `arn:aws:iam::${req.caller.accountId}:root`, userId: req.caller.accountId,
   };
   return {
     accountId: req.accountId, apiId: req.urlId, ...(iam ? { authorizer: { iam } } : {}),

@@ -1,29 +1,33 @@
-import type { FunctionRegistry, FunctionUrlRecord, FunctionVersion } from '../../registry/index.js';
+import type { FunctionRegistries, FunctionUrlRecord, FunctionVersion } from '../../registry/index.js';
 import type { Clock } from '../../shared/clock.js';
 import { StratusError } from '../../shared/errors.js';
 import { URL_PREFIX } from '../api/index.js';
 import type { InvokeOutcome, InvokeRequest, InvokeService } from './invoke-service.js';
-import { type ApiRequest, type ApiResponse, type CredentialLookup, header, type Route, verifySigV4 } from '../http/index.js';
+import { type ApiRequest, type ApiResponse, header, type KeyLookup, type Route, verifySigV4 } from '../http/index.js';
 import { StreamRelay } from '../../worker/index.js';
 import {
   corsHeaders, httpResponse, HTTP_INTEGRATION_CONTENT_TYPE, preflight, preludeHead, PRELUDE_DELIMITER, urlEvent, urlId, type HttpResult,
 } from './url-http.js';
 
+/** May an AWS_IAM caller of another account invoke this function URL? (The function's resource policy decides.) */
+export type CrossAccountUrlCheck = (target: { caller: string; accountId: string; functionName: string; qualifier: string | undefined }) => boolean;
+
 export interface UrlInvocationDeps {
-  registry: FunctionRegistry;
+  registries: FunctionRegistries;
   invoker: InvokeService;
-  credentials: CredentialLookup;
+  credentials: KeyLookup;
+  mayInvokeUrl: CrossAccountUrlCheck;
   clock: Clock;
+  region: string;
   signatureMaxSkewMs: number;
-  accountId: string;
   maxPayloadBytes: number;
 }
 
-/** Plain HTTP requests to a function URL: /lambda-url/<function>[:<alias>]/<path>. */
+/** Plain HTTP requests to a function URL: /lambda-url/<account>/<function>[:<alias>]/<path>. */
 export function urlInvocationRoutes(deps: UrlInvocationDeps): Route[] {
   return [{
     method: '*',
-    pattern: new RegExp(`^${URL_PREFIX}([^/]+)(/.*)?$`),
+    pattern: new RegExp(`^${URL_PREFIX}(\\d{12})/([^/]+)(/.*)?$`),
     body: deps.maxPayloadBytes,
     tooLargeMessage: `Request must be smaller than ${deps.maxPayloadBytes} bytes for the function URL`,
     sigv4: false,
@@ -32,36 +36,44 @@ export function urlInvocationRoutes(deps: UrlInvocationDeps): Route[] {
 }
 
 async function serve(deps: UrlInvocationDeps, req: ApiRequest): Promise<ApiResponse> {
-  const [name = '', qualifier] = decodeURIComponent(req.params[0] ?? '').split(':', 2);
-  const config = deps.registry.urls.get(name, qualifier);
-  if (!config) throw new StratusError('ResourceNotFound', `No function URL at ${URL_PREFIX}${req.params[0] ?? ''}/`);
-  const caller = config.authType === 'AWS_IAM' ? authorize(deps, req) : undefined;
+  const accountId = req.params[0] ?? '';
+  const [name = '', qualifier] = decodeURIComponent(req.params[1] ?? '').split(':', 2);
+  const config = deps.registries.for(accountId).urls.get(name, qualifier);
+  if (!config) throw new StratusError('ResourceNotFound', `No function URL at ${URL_PREFIX}${accountId}/${req.params[1] ?? ''}/`);
+  const caller = config.authType === 'AWS_IAM' ? authorize(deps, req, { accountId, functionName: name, qualifier }) : undefined;
   const origin = header(req.headers, 'origin');
   if (config.cors && req.method === 'OPTIONS' && header(req.headers, 'access-control-request-method')) {
     return toApi(preflight(config.cors, origin));
   }
   const queryAt = req.rawUrl.indexOf('?');
   const event = urlEvent({
-    method: req.method, rawPath: req.params[1] || '/', rawQuery: queryAt < 0 ? '' : req.rawUrl.slice(queryAt + 1), headers: req.headers,
-    body: req.body, sourceIp: req.sourceIp, requestId: req.requestId, nowMs: deps.clock.now(), urlId: urlId(name, qualifier),
-    accountId: deps.accountId, caller,
+    method: req.method, rawPath: req.params[2] || '/', rawQuery: queryAt < 0 ? '' : req.rawUrl.slice(queryAt + 1), headers: req.headers,
+    body: req.body, sourceIp: req.sourceIp, requestId: req.requestId, nowMs: deps.clock.now(), urlId: urlId(accountId, name, qualifier),
+    accountId, caller,
   });
-  const request: InvokeRequest = { functionName: name, qualifier, requestId: req.requestId, payload: Buffer.from(JSON.stringify(event)), tailLog: false };
-  const version = deps.invoker.resolve(name, qualifier);
+  const request: InvokeRequest = { accountId, functionName: name, qualifier, requestId: req.requestId, payload: Buffer.from(JSON.stringify(event)), tailLog: false };
+  const version = deps.invoker.resolve(request);
   const response = config.invokeMode === 'RESPONSE_STREAM'
     ? await streamed(deps, request, version)
     : toApi(httpResponse((await deps.invoker.invoke(request, version)).result.outcome));
   return withCors(response, config, origin);
 }
 
-/** AWS_IAM: a SigV4 signature (header or presigned) for service `lambda`, else 403 Forbidden. */
-function authorize(deps: UrlInvocationDeps, req: ApiRequest): { accessKeyId: string } {
+/**
+ * AWS_IAM: a SigV4 signature (header or presigned) for service `lambda` by a key of the
+ * function's account, or of an account its resource policy allows; else 403 Forbidden.
+ */
+function authorize(
+  deps: UrlInvocationDeps, req: ApiRequest, target: { accountId: string; functionName: string; qualifier: string | undefined },
+): { accessKeyId: string; accountId: string } {
   const verdict = verifySigV4(
     { method: req.method, rawUrl: req.rawUrl, headers: req.headers, body: req.body },
-    deps.credentials, deps.clock.now(), { service: 'lambda', maxSkewMs: deps.signatureMaxSkewMs },
+    (id) => deps.credentials(id)?.secretAccessKey, deps.clock.now(), { service: 'lambda', region: deps.region, maxSkewMs: deps.signatureMaxSkewMs },
   );
-  if (!verdict.ok) throw new StratusError('Forbidden', 'Forbidden');
-  return { accessKeyId: verdict.accessKeyId };
+  const caller = verdict.ok ? deps.credentials(verdict.accessKeyId)?.accountId : undefined;
+  if (!verdict.ok || caller === undefined) throw new StratusError('Forbidden', 'Forbidden');
+  if (caller !== target.accountId && !deps.mayInvokeUrl({ caller, ...target })) throw new StratusError('Forbidden', 'Forbidden');
+  return { accessKeyId: verdict.accessKeyId, accountId: caller };
 }
 
 /**

@@ -1,0 +1,104 @@
+import type { DocumentStore, Journal, StoredDocument } from '../journal/index.js';
+import { FunctionRegistry, type RegistryCollection, type RegistryDeps, type RegistryQuota } from './functions.js';
+
+const COLLECTIONS: readonly RegistryCollection[] = ['functions', 'versions', 'aliases', 'functionUrls'];
+
+export interface FunctionRegistriesDeps extends Omit<RegistryDeps, 'journal' | 'accountId' | 'quota'> {
+  journal: Pick<Journal, RegistryCollection>;
+  /** Each account's quotas (read at each check). */
+  quotaOf(accountId: string): RegistryQuota;
+}
+
+/**
+ * The registries of every account. Each account's documents live in the same journal
+ * collections under the key prefix `<account id>/`, and each account has a registry of its
+ * own: a function of one account cannot be named, listed or resolved through another's.
+ */
+export class FunctionRegistries {
+  private readonly byAccount = new Map<string, FunctionRegistry>();
+  private readonly listeners: ((registry: FunctionRegistry) => void)[] = [];
+
+  constructor(private readonly deps: FunctionRegistriesDeps) {}
+
+  /** The account's registry (an account without functions has an empty one). */
+  for(accountId: string): FunctionRegistry {
+    let registry = this.byAccount.get(accountId);
+    if (!registry) {
+      const prefix = `${accountId}/`;
+      const journal = Object.fromEntries(COLLECTIONS.map((c) => [c, scopedStore(this.deps.journal[c], prefix)])) as RegistryDeps['journal'];
+      const { quotaOf, ...deps } = this.deps;
+      registry = new FunctionRegistry({ ...deps, journal, accountId, quota: () => quotaOf(accountId) });
+      this.byAccount.set(accountId, registry);
+      for (const listener of this.listeners) listener(registry);
+    }
+    return registry;
+  }
+
+  /** Every account's registry this process knows. */
+  all(): FunctionRegistry[] {
+    return [...this.byAccount.values()];
+  }
+
+  /** Told of each registry, those there now and those to come (to follow their changes). */
+  onRegistry(listener: (registry: FunctionRegistry) => void): void {
+    this.listeners.push(listener);
+    for (const registry of this.byAccount.values()) listener(registry);
+  }
+
+  /** Loads every account that has documents in the journal. */
+  async load(): Promise<void> {
+    const accounts = new Set<string>();
+    for (const doc of await this.deps.journal.functions.list()) accounts.add(accountOf(doc.key) ?? '');
+    accounts.delete('');
+    for (const accountId of accounts) await this.for(accountId).load();
+  }
+
+  /** Keeps every account's copy coherent with changes other processes make. Call before load(). */
+  async follow(): Promise<() => void> {
+    const stops = await Promise.all(COLLECTIONS.map((collection) => this.deps.journal[collection].watch((key, doc) => {
+      const accountId = accountOf(key);
+      if (accountId) this.for(accountId).mirror(collection, key.slice(accountId.length + 1), doc);
+    })));
+    return () => stops.forEach((stop) => stop());
+  }
+
+  /**
+   * Functions journaled before there were accounts (keys without an account prefix) become the
+   * administrator's: the one account there was. Idempotent; a process that loses a race to
+   * another doing the same leaves the winner's copy.
+   */
+  async adoptUnowned(adminAccountId: string): Promise<void> {
+    for (const collection of COLLECTIONS) {
+      const store = this.deps.journal[collection];
+      for (const doc of await store.list()) {
+        if (accountOf(doc.key) !== undefined) continue;
+        const value = collection === 'functions' || collection === 'versions' ? { ...(doc.value as object), accountId: adminAccountId } : doc.value;
+        await store.create(`${adminAccountId}/${doc.key}`, value, doc.revision);
+        await store.delete(doc.key);
+      }
+    }
+  }
+}
+
+function accountOf(key: string): string | undefined {
+  return /^(\d{12})\//.exec(key)?.[1];
+}
+
+/** One account's view of a collection: its keys without the prefix, nobody else's documents. */
+function scopedStore(store: DocumentStore, prefix: string): DocumentStore {
+  const inScope = (doc: StoredDocument) => doc.key.startsWith(prefix);
+  const unscoped = (doc: StoredDocument): StoredDocument => ({ ...doc, key: doc.key.slice(prefix.length) });
+  return {
+    get: async (key) => {
+      const doc = await store.get(prefix + key);
+      return doc && unscoped(doc);
+    },
+    list: async () => (await store.list()).filter(inScope).map(unscoped),
+    create: (key, value, revision) => store.create(prefix + key, value, revision),
+    replace: (key, value, revision, expected) => store.replace(prefix + key, value, revision, expected),
+    delete: (key) => store.delete(prefix + key),
+    watch: (listener) => store.watch((key, doc) => {
+      if (key.startsWith(prefix)) listener(key.slice(prefix.length), doc && unscoped(doc));
+    }),
+  };
+}
