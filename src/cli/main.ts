@@ -4,6 +4,7 @@ import { systemClock } from '../shared/clock.js';
 import { resolveConfig, type StratusConfig } from '../shared/config.js';
 import { errorMessage } from '../shared/errors.js';
 import { createLogger } from '../shared/log.js';
+import { accountsCommand, ACCOUNTS_USAGE } from './accounts.js';
 import { startAssignmentProcess, startFrontendProcess, startPlacementProcess } from './cluster.js';
 import { startSingleMachine } from './single-machine.js';
 import { startWorkerProcess } from './worker.js';
@@ -23,10 +24,12 @@ const USAGE = `Usage:
   stratus assignment --etcd URL[,URL...] [--host 127.0.0.1] [--port 0] [--id NAME] [--leader-ttl-ms 2000]
   stratus placement  --etcd URL[,URL...] [--host 127.0.0.1] [--port 0] [--lease-ms 3000]
                  (each also takes --etcd-prefix /stratus/ and --log-level)
+${ACCOUNTS_USAGE}
 
 up: starts Stratus on one machine (the Lambda API on http://HOST:PORT, and one worker in-process).
     Credentials: STRATUS_ACCESS_KEY_ID / STRATUS_SECRET_ACCESS_KEY, or a key pair generated once
-    and kept in the data directory.
+    and kept in the data directory: the key of the administrative account, the only one that
+    may manage accounts (\`stratus accounts\`).
     --sandbox-driver gvisor runs every function in gVisor (runsc); with the default, bubblewrap,
     only functions tagged stratus:sandbox=gvisor do (see docs/sandbox-isolation.md).
 worker: starts a further worker agent that joins the control plane at --control-plane; it needs
@@ -101,10 +104,11 @@ async function up(config: StratusConfig): Promise<() => Promise<void>> {
   process.stdout.write(
     [
       `Stratus is listening on ${stratus.url} (data directory ${config.dataDir})`,
-      `Credentials${stratus.credentialsGenerated ? ' (generated)' : ''}: access key ${accessKeyId}, secret ${secretAccessKey}`,
+      `Credentials${stratus.credentialsGenerated ? ' (generated)' : ''} of the administrative account ${stratus.adminAccountId}: access key ${accessKeyId}, secret ${secretAccessKey}`,
       'Use them with the AWS CLI:',
       `  export AWS_ACCESS_KEY_ID=${accessKeyId} AWS_SECRET_ACCESS_KEY=${secretAccessKey} AWS_DEFAULT_REGION=${config.identity.region}`,
       `  /usr/bin/aws lambda list-functions --endpoint-url ${stratus.url}`,
+      `More accounts: npx stratus accounts create --name NAME --endpoint-url ${stratus.url}`,
       `More workers: STRATUS_CLUSTER_TOKEN=${stratus.clusterToken} npx stratus worker --control-plane ${stratus.url}`,
       '',
     ].join('\n'),
@@ -139,6 +143,7 @@ async function clusterRole(role: keyof typeof CLUSTER_ROLES, config: StratusConf
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  if (command === 'accounts') return accountsCommand(rest, process.env);
   const isRole = (c: string | undefined): c is keyof typeof CLUSTER_ROLES => c !== undefined && c in CLUSTER_ROLES;
   if (command !== 'up' && command !== 'worker' && !isRole(command)) {
     process.stderr.write(`${USAGE}\n`);

@@ -20,6 +20,7 @@ export interface RunningStratus {
   /** The administrative account's first key (printed at start). */
   credentials: Credentials;
   credentialsGenerated: boolean;
+  adminAccountId: string;
   /** What `stratus worker` processes present to join this control plane. */
   clusterToken: string;
   stop(): Promise<void>;
@@ -77,6 +78,7 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
     port: address.port,
     credentials,
     credentialsGenerated: generated,
+    adminAccountId: accounts.administrator()?.accountId ?? config.identity.accountId,
     clusterToken,
     async stop() {
       events.stop();

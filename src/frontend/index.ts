@@ -1,5 +1,5 @@
 /** The Lambda API: its HTTP layer (SigV4, errors), the management handlers, and the invoke path. */
-export { FrontendServer, verifySigV4, type CredentialLookup, type FrontendServerDeps, type KeyLookup, type Route } from './http/index.js';
+export { ERROR_TYPE_HEADER, FrontendServer, verifySigV4, type CredentialLookup, type FrontendServerDeps, type KeyLookup, type Route } from './http/index.js';
 export {
   accountRoutes, ADMIN_API, accountSettingsRoutes, aliasRoutes, perCaller, concurrencyRoutes, eventInvokeConfigRoutes, functionRoutes, functionUrlRoutes, provisionedConcurrencyRoutes,
   tagRoutes, versionRoutes,

@@ -8,7 +8,10 @@ export interface CliResult {
 }
 
 /** Runs the real AWS CLI v2 (/usr/bin/aws) against a Stratus process. */
-export function aws(stratus: StratusProcess, args: string[], opts: { secret?: string } = {}): Promise<CliResult> {
+export function aws(
+  stratus: StratusProcess, args: string[], opts: { secret?: string; credentials?: { accessKeyId: string; secretAccessKey: string } } = {},
+): Promise<CliResult> {
+  const credentials = opts.credentials ?? stratus.credentials;
   return new Promise((resolve) => {
     execFile(
       '/usr/bin/aws',
@@ -17,8 +20,8 @@ export function aws(stratus: StratusProcess, args: string[], opts: { secret?: st
         env: {
           PATH: process.env.PATH ?? '/usr/bin:/bin',
           HOME: process.env.HOME ?? '/root',
-          AWS_ACCESS_KEY_ID: stratus.credentials.accessKeyId,
-          AWS_SECRET_ACCESS_KEY: opts.secret ?? stratus.credentials.secretAccessKey,
+          AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: opts.secret ?? credentials.secretAccessKey,
           AWS_MAX_ATTEMPTS: '1',
           AWS_CONFIG_FILE: '/dev/null',
           AWS_SHARED_CREDENTIALS_FILE: '/dev/null',

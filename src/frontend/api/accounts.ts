@@ -14,7 +14,7 @@ export const ADMIN_API = '/_stratus/admin/v1';
 const ACCOUNTS = new RegExp(`^${ADMIN_API}/accounts/?$`);
 const ACCOUNT = new RegExp(`^${ADMIN_API}/accounts/(\\d{12})/?$`);
 const KEYS = new RegExp(`^${ADMIN_API}/accounts/(\\d{12})/keys/?$`);
-const KEY = new RegExp(`^${ADMIN_API}/accounts/(\\d{12})/keys/([A-Z0-9]{16,128})/?$`);
+const KEY = new RegExp(`^${ADMIN_API}/accounts/(\\d{12})/keys/([A-Za-z0-9]{1,128})/?$`);
 const MAX_QUOTA = Number.MAX_SAFE_INTEGER;
 
 /**

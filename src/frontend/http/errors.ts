@@ -45,6 +45,9 @@ const AUTH_WIRE: Record<VerifyFailureCode, Wire> = {
   SignatureExpired: { type: 'InvalidSignatureException', status: 403 },
 };
 
+/** The header that names a Lambda error's type (clients such as `stratus accounts` read it back). */
+export const ERROR_TYPE_HEADER = 'x-amzn-errortype';
+
 /** The reply for a thrown error: Lambda's type, status and body for its code. */
 export function errorResponse(err: unknown): HttpResponse {
   const e = err instanceof StratusError ? err : new StratusError('Internal', 'An internal error occurred.', { cause: err });
@@ -61,5 +64,5 @@ export function authErrorResponse(code: VerifyFailureCode, message: string): Htt
 }
 
 function reply(wire: Wire, body: unknown): HttpResponse {
-  return { status: wire.status, body, headers: { 'content-type': 'application/json', 'x-amzn-errortype': wire.type } };
+  return { status: wire.status, body, headers: { 'content-type': 'application/json', [ERROR_TYPE_HEADER]: wire.type } };
 }
