@@ -13,6 +13,8 @@ export type ErrorCode =
   | 'RequestTooLarge'
   | 'InvalidZipFile'
   | 'CodeStorageExceeded'
+  /** A resource policy would exceed its size limit (AddPermission). */
+  | 'PolicyLengthExceeded'
   | 'TooManyRequests'
   /** A function URL request without a valid signature (AWS_IAM). */
   | 'Forbidden'
@@ -49,6 +51,7 @@ const NATURE: Record<ErrorCode, { blame: Blame; retryable: boolean }> = {
   RequestTooLarge: { blame: 'user', retryable: false },
   InvalidZipFile: { blame: 'user', retryable: false },
   CodeStorageExceeded: { blame: 'user', retryable: false },
+  PolicyLengthExceeded: { blame: 'user', retryable: false },
   TooManyRequests: { blame: 'user', retryable: true },
   Forbidden: { blame: 'user', retryable: false },
   ServiceUnavailable: { blame: 'platform', retryable: true },
