@@ -3,7 +3,7 @@ import { AsyncInvoker, eventSettings } from '../async/index.js';
 import type { CodeStore } from '../codestore/index.js';
 import {
   accountSettingsRoutes, aliasRoutes, concurrencyRoutes, eventInvokeConfigRoutes, FrontendServer, functionRoutes, functionUrlRoutes,
-  invocationRoutes, InvokeService, provisionedConcurrencyRoutes, streamingInvocationRoutes, tagRoutes, urlInvocationRoutes, versionRoutes,
+  invocationRoutes, InvokeService, permissionRoutes, provisionedConcurrencyRoutes, streamingInvocationRoutes, tagRoutes, urlInvocationRoutes, versionRoutes,
   type ImageSourceImporter,
 } from '../frontend/index.js';
 import type { EventQueue, Journal } from '../journal/index.js';
@@ -88,6 +88,7 @@ export function lambdaApi(deps: LambdaApiDeps): LambdaApi {
       ...tagRoutes({ registry }),
       ...concurrencyRoutes({ registry, accountLimit, minUnreserved }),
       ...eventInvokeConfigRoutes({ registry, clock }),
+      ...permissionRoutes({ registry }),
       ...provisionedConcurrencyRoutes({ registry, provision: deps.provision, allocated: deps.allocated }),
       ...accountSettingsRoutes({
         registry, maxZipBytes, maxUnzippedBytes,

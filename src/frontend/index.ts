@@ -1,10 +1,10 @@
 /** The Lambda API: its HTTP layer (SigV4, errors), the management handlers, and the invoke path. */
 export { FrontendServer, verifySigV4, type CredentialLookup, type FrontendServerDeps, type Route } from './http/index.js';
 export {
-  accountSettingsRoutes, aliasRoutes, concurrencyRoutes, eventInvokeConfigRoutes, functionRoutes, functionUrlRoutes, provisionedConcurrencyRoutes,
-  tagRoutes, versionRoutes,
+  accountSettingsRoutes, aliasRoutes, concurrencyRoutes, eventInvokeConfigRoutes, functionRoutes, functionUrlRoutes, permissionRoutes,
+  provisionedConcurrencyRoutes, tagRoutes, versionRoutes,
   type AccountSettingsDeps, type AliasRoutesDeps, type ConcurrencyRoutesDeps, type EventInvokeConfigRoutesDeps, type FunctionRoutesDeps,
-  type FunctionUrlRoutesDeps, type ImageSourceImporter, type ProvisionedRoutesDeps, type TagRoutesDeps, type VersionRoutesDeps,
+  type FunctionUrlRoutesDeps, type ImageSourceImporter, type PermissionRoutesDeps, type ProvisionedRoutesDeps, type TagRoutesDeps, type VersionRoutesDeps,
 } from './api/index.js';
 export {
   invocationRoutes, InvokeService, streamingInvocationRoutes, urlInvocationRoutes,

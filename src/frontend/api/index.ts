@@ -8,3 +8,4 @@ export { accountSettingsRoutes, type AccountSettingsDeps } from './account-setti
 export { concurrencyRoutes, type ConcurrencyRoutesDeps } from './concurrency.js';
 export { provisionedConcurrencyRoutes, type ProvisionedRoutesDeps } from './provisioned-concurrency.js';
 export { eventInvokeConfigRoutes, type EventInvokeConfigRoutesDeps } from './event-invoke-configs.js';
+export { permissionRoutes, type PermissionRoutesDeps } from './permissions.js';
