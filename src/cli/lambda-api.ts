@@ -3,7 +3,7 @@ import { AsyncInvoker, eventSettings } from '../async/index.js';
 import type { CodeStore } from '../codestore/index.js';
 import {
   accountSettingsRoutes, aliasRoutes, concurrencyRoutes, eventInvokeConfigRoutes, FrontendServer, functionRoutes, functionUrlRoutes,
-  accountRoutes, invocationRoutes, InvokeService, perCaller, provisionedConcurrencyRoutes, streamingInvocationRoutes, tagRoutes, urlInvocationRoutes, versionRoutes,
+  accountRoutes, invocationRoutes, InvokeService, perCaller, permissionRoutes, resourcePolicyChecks, provisionedConcurrencyRoutes, streamingInvocationRoutes, tagRoutes, urlInvocationRoutes, versionRoutes,
   type ImageSourceImporter,
 } from '../frontend/index.js';
 import type { EventQueue, Journal } from '../journal/index.js';
@@ -103,8 +103,7 @@ export function lambdaApi(deps: LambdaApiDeps): LambdaApi {
     config: config.asyncInvoke, clock, log: deps.log.child({ component: 'async' }),
   });
   const keys = (id: string) => accounts.keyOwner(id);
-  // Another account's function is invocable only as its resource policy allows: without one, never.
-  const mayInvoke = () => false;
+  const { mayInvoke, mayInvokeUrl } = resourcePolicyChecks(registries);
   const { maxSyncPayloadBytes, maxAsyncPayloadBytes, maxZipBytes, maxUnzippedBytes, signatureMaxSkewMs } = config.frontend;
   const own = (build: Parameters<typeof perCaller>[2]) => perCaller(registries, admin.accountId, build);
   const quotas = (registry: FunctionRegistry) => accounts.quotasOf(registry.accountId);
@@ -117,11 +116,12 @@ export function lambdaApi(deps: LambdaApiDeps): LambdaApi {
       ...own((registry) => aliasRoutes({ registry })),
       ...own((registry) => functionUrlRoutes({ registry, clock })),
       ...urlInvocationRoutes({
-        registries, invoker, credentials: keys, mayInvokeUrl: mayInvoke, clock, region, signatureMaxSkewMs, maxPayloadBytes: maxSyncPayloadBytes,
+        registries, invoker, credentials: keys, mayInvokeUrl, clock, region, signatureMaxSkewMs, maxPayloadBytes: maxSyncPayloadBytes,
       }),
       ...own((registry) => tagRoutes({ registry })),
       ...own((registry) => concurrencyRoutes({ registry, accountLimit: () => quotas(registry).concurrency, minUnreserved })),
       ...own((registry) => eventInvokeConfigRoutes({ registry, clock })),
+      ...own((registry) => permissionRoutes({ registry })),
       ...own((registry) => provisionedConcurrencyRoutes({ registry, provision: deps.provision, allocated: deps.allocated })),
       ...own((registry) => accountSettingsRoutes({
         registry, maxZipBytes, maxUnzippedBytes, totalCodeBytes: () => quotas(registry).totalCodeBytes,

@@ -1,12 +1,12 @@
 /** The Lambda API: its HTTP layer (SigV4, errors), the management handlers, and the invoke path. */
 export { ERROR_TYPE_HEADER, FrontendServer, verifySigV4, type CredentialLookup, type FrontendServerDeps, type KeyLookup, type Route } from './http/index.js';
 export {
-  accountRoutes, ADMIN_API, accountSettingsRoutes, aliasRoutes, perCaller, concurrencyRoutes, eventInvokeConfigRoutes, functionRoutes, functionUrlRoutes, provisionedConcurrencyRoutes,
-  tagRoutes, versionRoutes,
+  accountRoutes, ADMIN_API, accountSettingsRoutes, aliasRoutes, perCaller, concurrencyRoutes, eventInvokeConfigRoutes, functionRoutes, functionUrlRoutes,
+  permissionRoutes, provisionedConcurrencyRoutes, tagRoutes, versionRoutes,
   type AccountSettingsDeps, type AliasRoutesDeps, type ConcurrencyRoutesDeps, type EventInvokeConfigRoutesDeps, type FunctionRoutesDeps,
-  type FunctionUrlRoutesDeps, type ImageSourceImporter, type ProvisionedRoutesDeps, type TagRoutesDeps, type VersionRoutesDeps,
+  type FunctionUrlRoutesDeps, type ImageSourceImporter, type PermissionRoutesDeps, type ProvisionedRoutesDeps, type TagRoutesDeps, type VersionRoutesDeps,
 } from './api/index.js';
 export {
-  invocationRoutes, InvokeService, streamingInvocationRoutes, urlInvocationRoutes,
+  invocationRoutes, InvokeService, resourcePolicyChecks, streamingInvocationRoutes, urlInvocationRoutes,
   type InvocationRoutesDeps, type InvokeOutcome, type InvokeRequest, type StreamingInvocationRoutesDeps, type UrlInvocationDeps,
 } from './invoke/index.js';

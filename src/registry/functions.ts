@@ -6,6 +6,7 @@ import { AliasCatalog } from './aliases.js';
 import { FunctionDocuments, type ChangeListener, type StoredFunction } from './function-documents.js';
 import { FunctionUrlCatalog } from './function-urls.js';
 import type { EventInvokeConfig, FunctionRecord, FunctionVersion, PublishedVersion, VersionSnapshot } from './model.js';
+import { FUNCTION_POLICY, policyTargetNotFound, withPolicy, type FunctionPolicy } from './policies.js';
 import { publishVersion, type PublishOptions } from './publishing.js';
 import { isVersionNumber, QualifierResolver } from './qualifiers.js';
 import { checkRevision, checkSettings, stamp, storeCode, type FunctionSettings, type PackageSource } from './settings.js';
@@ -276,6 +277,22 @@ export class FunctionRegistry {
     }, 'none');
   }
 
+  /**
+   * AddPermission / RemovePermission on one qualifier's resource policy (FUNCTION_POLICY: the
+   * function-wide one; a version or an alias must exist). `change` turns the current policy into
+   * the next (undefined: none left); if it throws, nothing changes. Environments stay warm.
+   */
+  async updatePolicy(name: string, qualifier: string, change: (current: FunctionPolicy | undefined) => FunctionPolicy | undefined): Promise<FunctionPolicy | undefined> {
+    this.get(name);
+    if (qualifier !== FUNCTION_POLICY) {
+      const found = isVersionNumber(qualifier) ? this.versions.get(name, qualifier) : this.aliases.get(name, qualifier);
+      if (!found) throw policyTargetNotFound(this.qualifiedArn(name, qualifier), /^[a-zA-Z0-9_-]+$/.test(qualifier) && !isVersionNumber(qualifier));
+    }
+    let next: FunctionPolicy | undefined;
+    await this.documents.replace(name, (fn) => withPolicy(fn, qualifier, (next = change(fn.policies?.[qualifier]))), 'none');
+    return next;
+  }
+
   /** The sum of every function's reserved concurrency, optionally leaving one function out. */
   reservedConcurrencyTotal(except?: string): number {
     let total = 0;
@@ -300,9 +317,10 @@ export class FunctionRegistry {
     await this.dropEventInvokeConfig(name, version);
   }
 
-  /** A deleted version or alias takes its event invoke config with it. */
+  /** A deleted version or alias takes its event invoke config and its resource policy with it. */
   private async dropEventInvokeConfig(name: string, qualifier: string): Promise<void> {
     if (this.documents.get(name)?.eventInvoke?.[qualifier]) await this.setEventInvokeConfig(name, qualifier, undefined);
+    if (this.documents.get(name)?.policies?.[qualifier]) await this.documents.replace(name, (fn) => withPolicy(fn, qualifier, undefined), 'none');
   }
 
   private stamp(): Pick<FunctionRecord, 'lastModifiedMs' | 'revisionId'> {

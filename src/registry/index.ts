@@ -7,6 +7,10 @@ export type { FunctionUrlCatalog, FunctionUrlPatch } from './function-urls.js';
 export { notFound as functionUrlNotFound } from './function-urls.js';
 export type { VersionCatalog } from './versions.js';
 export {
+  addPermission, FUNCTION_POLICY, PERMISSION_FIELDS, policyAllows, policyDocument, policyKey, POLICY_QUALIFIER, REMOVE_STATEMENT_ID, removePermission,
+  type FieldRule, type FunctionPolicy, type PermissionInput, type PolicyPrincipal, type PolicyRequest, type PolicyStatement,
+} from './policies.js';
+export {
   type VersionSnapshot,
   environmentKey, isSupportedRuntime, SUPPORTED_RUNTIMES,
   type AliasRecord, type EventInvokeConfig, type FunctionRecord, type FunctionSnapshot, type FunctionUrlRecord, type FunctionVersion, type PublishedVersion,

@@ -1,6 +1,7 @@
 import type { CodeRef, ImageRunConfig } from '../codestore/index.js';
 
 import type { RuntimeId } from '../shared/runtimes.js';
+import type { FunctionPolicy } from './policies.js';
 
 /** Runtimes this installation can run (the worker launches the same list). */
 export { RUNTIMES as SUPPORTED_RUNTIMES, isRuntimeId as isSupportedRuntime, type RuntimeId } from '../shared/runtimes.js';
@@ -38,6 +39,8 @@ export interface FunctionRecord {
   provisioned?: Record<string, ProvisionedConfig>;
   /** PutFunctionEventInvokeConfig, per qualifier ('$LATEST', a version or an alias). */
   eventInvoke?: Record<string, EventInvokeConfig>;
+  /** AddPermission / RemovePermission: resource policies per qualifier ('$LATEST' is the function-wide one, see policies.ts). */
+  policies?: Record<string, FunctionPolicy>;
   /** SnapStart.ApplyOn: 'PublishedVersions' snapshots each published version. Absent: None. */
   snapStart?: 'PublishedVersions' | 'None';
 }
@@ -88,7 +91,7 @@ export interface ProvisionedConfig {
 }
 
 /** The part of a function that a published version freezes. */
-export type FunctionSnapshot = Omit<FunctionRecord, 'tags' | 'reservedConcurrency' | 'provisioned' | 'eventInvoke'>;
+export type FunctionSnapshot = Omit<FunctionRecord, 'tags' | 'reservedConcurrency' | 'provisioned' | 'eventInvoke' | 'policies'>;
 
 /** A published version: an immutable snapshot of $LATEST's code and configuration. */
 export interface PublishedVersion extends FunctionSnapshot {

@@ -35,7 +35,7 @@ export async function publishVersion(deps: PublishDeps, name: string, opts: Publ
   if (latest && latest.sourceRevisionId === fn.revisionId) return latest;
   const number = (fn.lastVersion ?? 0) + 1;
   const bumped = await deps.documents.replace(name, (current) => ({ ...current, lastVersion: number, revisionId: randomUUID() }), '$LATEST');
-  const { tags: _tags, reservedConcurrency: _reserved, provisioned: _provisioned, eventInvoke: _eventInvoke, lastVersion: _last, ...snapshot } = fn;
+  const { tags: _tags, reservedConcurrency: _reserved, provisioned: _provisioned, eventInvoke: _eventInvoke, policies: _policies, lastVersion: _last, ...snapshot } = fn;
   const version: PublishedVersion = {
     ...snapshot, version: String(number), description: opts.description ?? fn.description,
     ...stamp(deps.now()), sourceRevisionId: bumped.revisionId,

@@ -34,6 +34,14 @@ export class FunctionRegistries {
     return registry;
   }
 
+  /**
+   * The registry of an account this process knows, or undefined: for account ids that come from
+   * a caller (an ARN, a URL), so that naming made-up accounts cannot grow this map.
+   */
+  existing(accountId: string): FunctionRegistry | undefined {
+    return this.byAccount.get(accountId);
+  }
+
   /** Every account's registry this process knows. */
   all(): FunctionRegistry[] {
     return [...this.byAccount.values()];

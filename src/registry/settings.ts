@@ -4,7 +4,7 @@ import { StratusError } from '../shared/errors.js';
 import { isSupportedRuntime, SUPPORTED_RUNTIMES, type FunctionRecord, type ImageSource } from './model.js';
 
 /** The settable part of a function's configuration. */
-export type FunctionSettings = Omit<FunctionRecord, 'accountId' | 'name' | 'code' | 'image' | 'lastModifiedMs' | 'revisionId' | 'tags' | 'reservedConcurrency' | 'provisioned' | 'eventInvoke'>;
+export type FunctionSettings = Omit<FunctionRecord, 'accountId' | 'name' | 'code' | 'image' | 'lastModifiedMs' | 'revisionId' | 'tags' | 'reservedConcurrency' | 'provisioned' | 'eventInvoke' | 'policies'>;
 
 /** A function's code: a zip's bytes, or a container image already pulled into the chunk store. */
 export type PackageSource = Buffer | { image: ImageSource; size: number };

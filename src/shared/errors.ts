@@ -15,6 +15,8 @@ export type ErrorCode =
   | 'CodeStorageExceeded'
   /** An account's quota (e.g. its number of functions) would be passed. */
   | 'QuotaExceeded'
+  /** A resource policy would exceed its size limit (AddPermission). */
+  | 'PolicyLengthExceeded'
   | 'TooManyRequests'
   /** A function URL request without a valid signature (AWS_IAM). */
   | 'Forbidden'
@@ -52,6 +54,7 @@ const NATURE: Record<ErrorCode, { blame: Blame; retryable: boolean }> = {
   InvalidZipFile: { blame: 'user', retryable: false },
   CodeStorageExceeded: { blame: 'user', retryable: false },
   QuotaExceeded: { blame: 'user', retryable: false },
+  PolicyLengthExceeded: { blame: 'user', retryable: false },
   TooManyRequests: { blame: 'user', retryable: true },
   Forbidden: { blame: 'user', retryable: false },
   ServiceUnavailable: { blame: 'platform', retryable: true },

@@ -10,3 +10,4 @@ export { provisionedConcurrencyRoutes, type ProvisionedRoutesDeps } from './prov
 export { eventInvokeConfigRoutes, type EventInvokeConfigRoutesDeps } from './event-invoke-configs.js';
 export { accountNamedIn, callerAccount, perCaller } from './caller.js';
 export { accountRoutes, ADMIN_API, type AccountRoutesDeps } from './accounts.js';
+export { permissionRoutes, type PermissionRoutesDeps } from './permissions.js';

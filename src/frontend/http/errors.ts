@@ -24,6 +24,7 @@ const WIRE: Record<ErrorCode, Wire> = {
   InvalidZipFile: { type: 'InvalidParameterValueException', status: 400, typed: true },
   CodeStorageExceeded: { type: 'CodeStorageExceededException', status: 400, typed: true },
   QuotaExceeded: { type: 'ServiceQuotaExceededException', status: 400, typed: true },
+  PolicyLengthExceeded: { type: 'PolicyLengthExceededException', status: 400, typed: true },
   TooManyRequests: { type: 'TooManyRequestsException', status: 429, typed: true },
   Forbidden: { type: 'AccessDeniedException', status: 403, capital: true },
   ServiceUnavailable: { type: 'ServiceException', status: 503, typed: true, capital: true },

@@ -38,7 +38,7 @@ export function urlInvocationRoutes(deps: UrlInvocationDeps): Route[] {
 async function serve(deps: UrlInvocationDeps, req: ApiRequest): Promise<ApiResponse> {
   const accountId = req.params[0] ?? '';
   const [name = '', qualifier] = decodeURIComponent(req.params[1] ?? '').split(':', 2);
-  const config = deps.registries.for(accountId).urls.get(name, qualifier);
+  const config = deps.registries.existing(accountId)?.urls.get(name, qualifier);
   if (!config) throw new StratusError('ResourceNotFound', `No function URL at ${URL_PREFIX}${accountId}/${req.params[1] ?? ''}/`);
   const caller = config.authType === 'AWS_IAM' ? authorize(deps, req, { accountId, functionName: name, qualifier }) : undefined;
   const origin = header(req.headers, 'origin');
