@@ -13,7 +13,7 @@ import { SandboxLauncher, type BareRuntime, type InitType, type SandboxFiles } f
 import type { RunRoot } from './run-root.js';
 import type { LogLimits } from './log-budget.js';
 import {
-  closeSlot, makeControlDir, MAX_RESPONSE_BYTES, refusal, runtimeApiIn, serveRuntimeApi, type EnvironmentIdentity, type Slot, type SlotOwner,
+  closeSlot, makeControlDir, invocationRefusal, MAX_RESPONSE_BYTES, runtimeApiIn, serveRuntimeApi, type EnvironmentIdentity, type Slot, type SlotOwner,
 } from './slots.js';
 import type { SnapshotCache } from './snapshots.js';
 import { SnapStartBoots } from './snapstart-boot.js';
@@ -221,7 +221,7 @@ export class LocalWorkerAgent implements WorkerAgent {
   invoke(envId: string, invocation: Invocation): Promise<InvocationResult> {
     const slot = this.slots.get(envId);
     if (!slot) return Promise.reject(new StratusError('Internal', `no environment ${envId} on worker ${this.id}`));
-    const refused = refusal(slot, invocation.invokedFunctionArn);
+    const refused = invocationRefusal(envId, slot.owner, invocation.invokedFunctionArn);
     return refused ? Promise.reject(refused) : slot.env.invoke(invocation);
   }
 

@@ -33,19 +33,18 @@ export interface SlotOwner {
 const FUNCTION_ARN = /^arn:[^:]+:lambda:[^:]*:(\d{12}):function:([^:]+)(?::[^:]+)?$/;
 
 /**
- * Why `slot` must not run an invocation of `invokedFunctionArn` (undefined: it may): an
- * environment runs only its own function of its own account, and a stem none. Assignment never
- * asks otherwise; this makes sure a mistake there cannot hand one account's sandbox (its memory,
- * its /tmp) to another's invocation.
+ * Why environment `envId`, running `owner`'s function, must not run an invocation of
+ * `invokedFunctionArn` (undefined: it may): an environment runs only its own function of its own
+ * account, and a stem none. Assignment never asks otherwise; this makes sure a mistake there
+ * cannot hand one account's sandbox (its memory, its /tmp) to another's invocation.
  */
-export function refusal(slot: Slot, invokedFunctionArn: string): StratusError | undefined {
-  const { owner } = slot;
-  if (!owner) return new StratusError('Internal', `environment ${slot.id} runs no function yet`, { details: { kind: 'other-function' } });
+export function invocationRefusal(envId: string, owner: SlotOwner | undefined, invokedFunctionArn: string): StratusError | undefined {
+  if (!owner) return new StratusError('Internal', `environment ${envId} runs no function yet`, { details: { kind: 'other-function' } });
   const [, accountId, functionName] = FUNCTION_ARN.exec(invokedFunctionArn) ?? [];
   if (accountId === owner.accountId && functionName === owner.functionName) return undefined;
   return new StratusError(
     'Internal',
-    `environment ${slot.id} runs function ${owner.functionName} of account ${owner.accountId}; it does not run invocations of ${invokedFunctionArn}`,
+    `environment ${envId} runs function ${owner.functionName} of account ${owner.accountId}; it does not run invocations of ${invokedFunctionArn}`,
     { details: { kind: 'other-function' } },
   );
 }
