@@ -44,6 +44,13 @@ export class ImageImporter {
     this.client = new RegistryClient({ plainHttpRegistries: opts.plainHttpRegistries, platform: { os: 'linux', architecture: 'amd64' } });
   }
 
+  /**
+   * Imports `uri` for one CreateFunction / UpdateFunctionCode. The manifest is fetched from the
+   * registry every time, even when the image is in the chunk store already: chunks stored for
+   * another caller (another account, maybe with access to a repository this one has not) prove
+   * nothing about this one, so an image the registry no longer serves, or not to this caller,
+   * is refused. Only once the registry has answered are stored chunks reused.
+   */
   async import(uri: string): Promise<ImportedImage> {
     const ref = parseImageUri(uri);
     const pulled = await this.client.manifest(ref);

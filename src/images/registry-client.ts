@@ -117,6 +117,10 @@ export class RegistryClient {
       await res.body?.cancel();
       throw new StratusError('InvalidParameterValue', `Source image ${ref.uri} does not exist. Provide a valid source image.`);
     }
+    if (res.status === 401 || res.status === 403) {
+      await res.body?.cancel();
+      throw new StratusError('InvalidParameterValue', 'Lambda does not have permission to access the ECR image. Check the ECR permissions.');
+    }
     if (!res.ok) {
       await res.body?.cancel();
       throw new StratusError('InvalidParameterValue', `Source image ${ref.uri} could not be pulled: the registry answered HTTP ${res.status}. Provide a valid source image.`);

@@ -1,8 +1,9 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { ChunkStore } from '../codestore/index.js';
 import { StratusError } from '../shared/errors.js';
+import { checkedAccountId, isAccountDir } from './account-dirs.js';
 
 /** Where a worker fetches image chunks and manifests from: the code store, or the control plane. */
 export type ChunkSource = Pick<ChunkStore, 'getChunk' | 'getImage'>;
@@ -22,12 +23,14 @@ export interface ChunkCacheStats {
 }
 
 /**
- * The worker's local chunk cache: image chunks as files under `dir`, bounded in bytes, evicting
- * the least recently used. A miss fetches from the next tier and checks the chunk's sha256
- * before keeping it. Shared by every image on the worker, so chunks images share are cached once.
+ * The worker's local chunk cache: image chunks as files under `dir/<accountId>/<sha256>`, bounded
+ * in bytes (all accounts together), evicting the least recently used. A miss fetches from the
+ * next tier and checks the chunk's sha256 before keeping it. Images of one account share their
+ * chunks; another account's copy of the same chunk is a chunk of its own (fetched and cached
+ * again), so how fast a chunk reads never tells a function what other accounts run here.
  */
 export class ChunkCache {
-  /** sha256 -> size; Map order is recency (oldest first). */
+  /** `<accountId>/<sha256>` -> size; Map order is recency (oldest first). */
   private readonly lru = new Map<string, number>();
   private readonly inflight = new Map<string, Promise<Buffer>>();
   private bytes = 0;
@@ -40,30 +43,32 @@ export class ChunkCache {
     return { ...this.counters, cachedChunks: this.lru.size, cachedBytes: this.bytes };
   }
 
-  async get(sha256: string): Promise<Buffer> {
+  /** A chunk of one of `accountId`'s images. */
+  async get(accountId: string, sha256: string): Promise<Buffer> {
     await (this.ready ??= this.index());
-    const size = this.lru.get(sha256);
+    const key = `${checkedAccountId(accountId)}/${sha256}`;
+    const size = this.lru.get(key);
     if (size !== undefined) {
-      const cached = await readFile(join(this.dir, sha256)).catch(() => undefined);
+      const cached = await readFile(join(this.dir, key)).catch(() => undefined);
       if (cached) {
-        this.lru.delete(sha256);
-        this.lru.set(sha256, size);
+        this.lru.delete(key);
+        this.lru.set(key, size);
         this.counters.localHits++;
         return cached;
       }
-      this.forget(sha256);
+      this.forget(key);
     }
-    let fetching = this.inflight.get(sha256);
+    let fetching = this.inflight.get(key);
     if (!fetching) {
-      fetching = this.fetch(sha256).finally(() => this.inflight.delete(sha256));
-      this.inflight.set(sha256, fetching);
+      fetching = this.fetch(key, sha256).finally(() => this.inflight.delete(key));
+      this.inflight.set(key, fetching);
     } else {
       this.counters.localHits++;
     }
     return fetching;
   }
 
-  private async fetch(sha256: string): Promise<Buffer> {
+  private async fetch(key: string, sha256: string): Promise<Buffer> {
     this.counters.localMisses++;
     let bytes: Buffer;
     try {
@@ -76,8 +81,9 @@ export class ChunkCache {
     this.counters.bytesFetched += bytes.length;
     const tmp = join(this.dir, `.tmp-${randomUUID()}`);
     await writeFile(tmp, bytes);
-    await rename(tmp, join(this.dir, sha256));
-    this.lru.set(sha256, bytes.length);
+    await mkdir(dirname(join(this.dir, key)), { recursive: true });
+    await rename(tmp, join(this.dir, key));
+    this.lru.set(key, bytes.length);
     this.bytes += bytes.length;
     await this.evict();
     return bytes;
@@ -93,24 +99,30 @@ export class ChunkCache {
     }
   }
 
-  private forget(sha256: string): void {
-    const size = this.lru.get(sha256);
+  private forget(key: string): void {
+    const size = this.lru.get(key);
     if (size === undefined) return;
-    this.lru.delete(sha256);
+    this.lru.delete(key);
     this.bytes -= size;
   }
 
-  /** Picks up chunks a previous run left, oldest first by modification time. */
+  /**
+   * Picks up chunks a previous run left, oldest first by modification time; drops half-written
+   * ones and chunks of an older layout (not kept per account).
+   */
   private async index(): Promise<void> {
     await mkdir(this.dir, { recursive: true });
     const found: { name: string; size: number; mtimeMs: number }[] = [];
-    for (const name of await readdir(this.dir)) {
-      if (name.startsWith('.tmp-')) {
-        await rm(join(this.dir, name), { force: true });
+    for (const account of await readdir(this.dir)) {
+      if (!isAccountDir(account)) {
+        await rm(join(this.dir, account), { recursive: true, force: true });
         continue;
       }
-      const st = await stat(join(this.dir, name)).catch(() => undefined);
-      if (st?.isFile()) found.push({ name, size: st.size, mtimeMs: st.mtimeMs });
+      for (const chunk of await readdir(join(this.dir, account)).catch(() => [] as string[])) {
+        const name = `${account}/${chunk}`;
+        const st = await stat(join(this.dir, name)).catch(() => undefined);
+        if (st?.isFile()) found.push({ name, size: st.size, mtimeMs: st.mtimeMs });
+      }
     }
     for (const f of found.sort((a, b) => a.mtimeMs - b.mtimeMs)) {
       this.lru.set(f.name, f.size);

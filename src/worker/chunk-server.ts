@@ -4,7 +4,8 @@ import type { ChunkCache } from './chunk-cache.js';
 
 /**
  * Serves the worker's chunk cache to its FUSE image servers over a Unix socket:
- * `GET /chunks/<sha256>` answers the chunk (through the local cache, then the code store),
+ * `GET /chunks/<accountId>/<sha256>` answers the chunk from that account's part of the local
+ * cache (else the code store),
  * or 502 with the reason when it cannot be fetched; `GET /stats` answers the cache counters.
  */
 export class ChunkServer {
@@ -15,8 +16,8 @@ export class ChunkServer {
       routes: [
         { method: 'GET', pattern: /^\/stats$/, body: 0, handle: () => ({ status: 200, body: cache.stats() }) },
         {
-          method: 'GET', pattern: /^\/chunks\/([0-9a-f]{64})$/, body: 0,
-          handle: async (req: HttpRequest) => ({ status: 200, body: await cache.get(req.params[0] ?? ''), headers: { 'content-type': 'application/octet-stream' } }),
+          method: 'GET', pattern: /^\/chunks\/(\d{12})\/([0-9a-f]{64})$/, body: 0,
+          handle: async (req: HttpRequest) => ({ status: 200, body: await cache.get(req.params[0] ?? '', req.params[1] ?? ''), headers: { 'content-type': 'application/octet-stream' } }),
         },
       ],
       notFound: () => ({ status: 404 }),

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { extractZip, type CodeRef, type CodeStore, type ZipLimits } from '../codestore/index.js';
 import { buildErofs } from '../images/index.js';
+import { accountDir, isAccountDir } from './account-dirs.js';
 import type { ChunkSource } from './chunk-cache.js';
 import { mountErofs, unmount } from './erofs-mount.js';
 
@@ -10,44 +11,52 @@ import { mountErofs, unmount } from './erofs-mount.js';
 export type CodeSource = Pick<CodeStore, 'get'> & ChunkSource;
 
 /**
- * "The files of this function version": for a zip, a directory the sandbox driver binds at
- * /var/task; for a container image, its read-only root filesystem (mounted lazily).
+ * "The files of this function version", for the account that owns it: for a zip, a directory the
+ * sandbox driver binds at /var/task; for a container image, its read-only root filesystem
+ * (mounted lazily). Never shared between accounts: two accounts with the same digest get two
+ * directories (and two mounts), so one account's sandbox cannot observe another's files, nor
+ * that another account runs the same code.
  */
 export interface TaskFiles {
-  resolve(code: CodeRef): Promise<string>;
+  resolve(accountId: string, code: CodeRef): Promise<string>;
   /** The mounted root filesystem of an image (by manifest digest). */
-  resolveImage(digest: string): Promise<string>;
+  resolveImage(accountId: string, digest: string): Promise<string>;
 }
 
-/** Zips unpacked once per digest; images mounted once per digest. */
+/** Zips unpacked once per account and digest; images mounted once per account and digest. */
 export class FunctionFiles implements TaskFiles {
-  constructor(private readonly zips: Pick<ZipCodeMounts, 'resolve'>, private readonly images: { resolve(digest: string): Promise<string> }) {}
+  constructor(
+    private readonly zips: Pick<ZipCodeMounts, 'resolve'>,
+    private readonly images: { resolve(accountId: string, digest: string): Promise<string> },
+  ) {}
 
-  resolve(code: CodeRef): Promise<string> {
-    return this.zips.resolve(code);
+  resolve(accountId: string, code: CodeRef): Promise<string> {
+    return this.zips.resolve(accountId, code);
   }
 
-  resolveImage(digest: string): Promise<string> {
-    return this.images.resolve(digest);
+  resolveImage(accountId: string, digest: string): Promise<string> {
+    return this.images.resolve(accountId, digest);
   }
 }
 
 /**
- * Directories built once per digest under `<root>/<digest>/`: filled in a temporary directory,
- * then renamed into place, however many callers ask at once. Code packages and SnapStart
- * snapshots are unpacked this way.
+ * Directories built once per account and digest under `<root>/<accountId>/<digest>/`: filled in
+ * a temporary directory, then renamed into place, however many callers ask at once. Code
+ * packages and SnapStart snapshots are unpacked this way; an account's directory is never used
+ * for another account, even for the same digest.
  */
 export class DigestDirs {
   private readonly inflight = new Map<string, Promise<string>>();
 
   constructor(readonly root: string) {}
 
-  get(digest: string, fill: (dir: string) => Promise<void>): Promise<string> {
-    let dir = this.inflight.get(digest);
+  get(accountId: string, digest: string, fill: (dir: string) => Promise<void>): Promise<string> {
+    const key = `${accountId}/${digest}`;
+    let dir = this.inflight.get(key);
     if (!dir) {
-      dir = this.build(digest, fill);
-      this.inflight.set(digest, dir);
-      dir.catch(() => this.inflight.delete(digest));
+      dir = this.build(accountId, digest, fill);
+      this.inflight.set(key, dir);
+      dir.catch(() => this.inflight.delete(key));
     }
     return dir;
   }
@@ -59,26 +68,35 @@ export class DigestDirs {
     return dir;
   }
 
-  /** Lets `digest` be built again (its directory was removed). */
-  forget(digest: string): void {
-    this.inflight.delete(digest);
+  /** Lets `digest` be built again for the account (its directory was removed). */
+  forget(accountId: string, digest: string): void {
+    this.inflight.delete(`${accountId}/${digest}`);
   }
 
-  /** Removes scratch directories (a killed process's half-made ones). */
-  async removeScratch(): Promise<void> {
+  /**
+   * Removes scratch directories (a killed process's half-made ones) and what an older Stratus
+   * kept per digest alone (`<root>/<digest>`, shared by all accounts); `before` is called on
+   * each of those first (to unmount it).
+   */
+  async removeScratch(before: (dir: string) => Promise<void> = async () => {}): Promise<void> {
     const names = await readdir(this.root).catch(() => []);
-    await Promise.all(names.filter((n) => n.startsWith('.')).map((n) => rm(join(this.root, n), { recursive: true, force: true })));
+    for (const name of names.filter((n) => !isAccountDir(n))) {
+      await before(join(this.root, name));
+      await rm(join(this.root, name), { recursive: true, force: true });
+    }
   }
 
-  /** Makes `dir` the directory of `digest` (dropping it if that exists already). */
-  async adopt(dir: string, digest: string): Promise<void> {
-    const target = join(this.root, digest);
+  /** Makes `dir` the account's directory of `digest` (dropping it if that exists already). */
+  async adopt(dir: string, accountId: string, digest: string): Promise<void> {
+    const target = join(accountDir(this.root, accountId), digest);
+    await mkdir(dirname(target), { recursive: true, mode: 0o755 });
     if (await exists(target)) await rm(dir, { recursive: true, force: true });
     else await rename(dir, target);
   }
 
-  private async build(digest: string, fill: (dir: string) => Promise<void>): Promise<string> {
-    const target = join(this.root, digest);
+  private async build(accountId: string, digest: string, fill: (dir: string) => Promise<void>): Promise<string> {
+    const target = join(accountDir(this.root, accountId), digest);
+    await mkdir(dirname(target), { recursive: true, mode: 0o755 });
     if (await exists(target)) return target;
     const tmp = await this.scratch('unpack', 0o755);
     try {
@@ -96,10 +114,12 @@ export class DigestDirs {
 const CODE_IMAGE = 'code.erofs';
 
 /**
- * Each code package once per digest as a read-only EROFS image (`<root>/<sha256>/code.erofs`,
- * built atomically from the unpacked zip), mounted at `<root>/<sha256>/root` and shared by all
- * sandboxes of that code. A sandbox's /var/task is then the root of a filesystem of its own: its
- * mountinfo shows "/" and a neutral source, never the data directory.
+ * Each code package once per account and digest as a read-only EROFS image
+ * (`<root>/<accountId>/<sha256>/code.erofs`, built atomically from the unpacked zip), mounted at
+ * `<root>/<accountId>/<sha256>/root` and shared by that account's sandboxes of that code. Another
+ * account with the same package gets its own image and mount: no file, inode, device or page
+ * cache is shared across accounts. A sandbox's /var/task is the root of a filesystem of its own:
+ * its mountinfo shows "/" and a neutral source, never the data directory.
  */
 export class ZipCodeMounts {
   private readonly dirs: DigestDirs;
@@ -109,24 +129,25 @@ export class ZipCodeMounts {
     this.dirs = new DigestDirs(root);
   }
 
-  resolve(code: CodeRef): Promise<string> {
-    let mounted = this.mounts.get(code.sha256);
+  resolve(accountId: string, code: CodeRef): Promise<string> {
+    const key = `${accountId}/${code.sha256}`;
+    let mounted = this.mounts.get(key);
     if (!mounted) {
-      mounted = this.mount(code);
-      this.mounts.set(code.sha256, mounted);
-      mounted.catch(() => this.mounts.delete(code.sha256));
+      mounted = this.mount(accountId, code);
+      this.mounts.set(key, mounted);
+      mounted.catch(() => this.mounts.delete(key));
     }
     return mounted;
   }
 
-  private async mount(code: CodeRef): Promise<string> {
+  private async mount(accountId: string, code: CodeRef): Promise<string> {
     const build = (dir: string) => this.build(code, dir);
-    let dir = await this.dirs.get(code.sha256, build);
+    let dir = await this.dirs.get(accountId, code.sha256, build);
     if (!(await exists(join(dir, CODE_IMAGE)))) {
-      // Unpacked by an earlier Stratus (a plain directory): built again as an image.
+      // Half-made (no image): built again.
       await rm(dir, { recursive: true, force: true });
-      this.dirs.forget(code.sha256);
-      dir = await this.dirs.get(code.sha256, build);
+      this.dirs.forget(accountId, code.sha256);
+      dir = await this.dirs.get(accountId, code.sha256, build);
     }
     const root = join(dir, 'root');
     await mountErofs(join(dir, CODE_IMAGE), root);
@@ -142,10 +163,16 @@ export class ZipCodeMounts {
     await mkdir(join(dir, 'root'), { mode: 0o755 });
   }
 
-  /** Detaches what a killed predecessor left mounted (before anything is resolved). */
+  /**
+   * Detaches what a killed predecessor left mounted (before anything is resolved), and removes
+   * what an older Stratus kept per digest alone (shared by all accounts).
+   */
   async cleanup(): Promise<void> {
-    await this.dirs.removeScratch();
-    for (const name of await readdir(this.dirs.root).catch(() => [] as string[])) await unmount(join(this.dirs.root, name, 'root'));
+    await this.dirs.removeScratch((dir) => unmount(join(dir, 'root')));
+    for (const account of await readdir(this.dirs.root).catch(() => [] as string[])) {
+      const dir = join(this.dirs.root, account);
+      for (const name of await readdir(dir).catch(() => [] as string[])) await unmount(join(dir, name, 'root'));
+    }
   }
 
   async shutdown(): Promise<void> {

@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { IMAGE_DIGEST } from '../codestore/index.js';
 import { StratusError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
+import { accountDir, isAccountDir } from './account-dirs.js';
 import type { ChunkCache, ChunkSource } from './chunk-cache.js';
 import { ChunkServer } from './chunk-server.js';
 import type { LazyImageSpec } from './fuse/lazy-image-fs.js';
@@ -16,7 +17,7 @@ const FUSE_MAIN = fileURLToPath(new URL('./fuse/lazy-image-fs.js', import.meta.u
 const run = promisify(execFile);
 
 export interface LazyImageMountsOptions {
-  /** Mount points live here, one directory per image (`<root>/<digest hex>/{fuse,root}`). */
+  /** Mount points live here, one directory per account and image (`<root>/<accountId>/<digest hex>/{fuse,root}`). */
   root: string;
   cache: ChunkCache;
   /** Where image manifests come from (the code store, or the control plane). */
@@ -34,9 +35,10 @@ interface Mounted {
 }
 
 /**
- * Image functions' root filesystems, mounted lazily and shared by all sandboxes of an image: a
- * FUSE server process exposes the image's EROFS bytes as one file (chunks fetched on first
- * read), and the kernel mounts EROFS read-only on that file.
+ * Image functions' root filesystems, mounted lazily and shared by one account's sandboxes of an
+ * image (another account's functions of the same image get a mount, a FUSE server and cached
+ * chunks of their own): a FUSE server process exposes the image's EROFS bytes as one file
+ * (chunks fetched on first read), and the kernel mounts EROFS read-only on that file.
  */
 export class LazyImageMounts {
   private readonly mounts = new Map<string, Promise<Mounted>>();
@@ -45,14 +47,15 @@ export class LazyImageMounts {
 
   constructor(private readonly opts: LazyImageMountsOptions) {}
 
-  /** The mounted root filesystem of the image with this manifest digest. */
-  resolve(digest: string): Promise<string> {
+  /** The mounted root filesystem, for `accountId`'s functions, of the image with this manifest digest. */
+  resolve(accountId: string, digest: string): Promise<string> {
     if (!IMAGE_DIGEST.test(digest)) return Promise.reject(new StratusError('Internal', `malformed image digest ${digest}`));
-    let mounted = this.mounts.get(digest);
+    const key = `${accountId}/${digest}`;
+    let mounted = this.mounts.get(key);
     if (!mounted) {
-      mounted = this.mount(digest);
-      this.mounts.set(digest, mounted);
-      mounted.catch(() => this.mounts.delete(digest));
+      mounted = this.mount(accountId, digest);
+      this.mounts.set(key, mounted);
+      mounted.catch(() => this.mounts.delete(key));
     }
     return mounted.then((m) => m.rootDir);
   }
@@ -61,16 +64,16 @@ export class LazyImageMounts {
     return { ...this.opts.cache.stats(), mountedImages: this.mounts.size };
   }
 
-  private async mount(digest: string): Promise<Mounted> {
+  private async mount(accountId: string, digest: string): Promise<Mounted> {
+    const dir = join(accountDir(this.opts.root, accountId), digest.slice(7, 23));
     const manifest = await this.opts.source.getImage(digest);
     if (!manifest) throw new StratusError('ResourceNotFound', `Image ${digest} is not in the code store`);
     const server = await (this.server ??= this.startServer());
-    const dir = join(this.opts.root, digest.slice(7, 23));
     const [fuseDir, rootDir] = [join(dir, 'fuse'), join(dir, 'root')];
     await mkdir(fuseDir, { recursive: true });
     await mkdir(rootDir, { recursive: true });
     const spec: LazyImageSpec = {
-      mountpoint: fuseDir, socket: server.path, size: manifest.size, chunkSize: manifest.chunkSize, chunks: manifest.chunks, prefetch: this.opts.prefetchChunks,
+      mountpoint: fuseDir, socket: server.path, accountId, size: manifest.size, chunkSize: manifest.chunkSize, chunks: manifest.chunks, prefetch: this.opts.prefetchChunks,
     };
     await writeFile(join(dir, 'spec.json'), JSON.stringify(spec));
     const fuse = spawn(this.opts.nodePath, [FUSE_MAIN, join(dir, 'spec.json')], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -123,10 +126,13 @@ export class LazyImageMounts {
   /** Unmounts what a killed predecessor left under the root (lazily: nothing may still use it). */
   async cleanup(): Promise<void> {
     for (const name of await readdir(this.opts.root).catch(() => [] as string[])) {
-      const dir = join(this.opts.root, name);
-      await unmount(join(dir, 'root'));
-      await run('fusermount', ['-uz', join(dir, 'fuse')]).catch(() => {});
-      await rm(dir, { recursive: true, force: true }).catch(() => {});
+      // `<root>/<accountId>/<image>`, or `<root>/<image>` as an older Stratus mounted them.
+      const dirs = isAccountDir(name) ? (await readdir(join(this.opts.root, name)).catch(() => [] as string[])).map((i) => join(this.opts.root, name, i)) : [];
+      for (const dir of [...dirs, join(this.opts.root, name)]) {
+        await unmount(join(dir, 'root'));
+        await run('fusermount', ['-uz', join(dir, 'fuse')]).catch(() => {});
+      }
+      await rm(join(this.opts.root, name), { recursive: true, force: true }).catch(() => {});
     }
   }
 }

@@ -14,3 +14,4 @@ export { WorkerApiServer } from './worker-api.js';
 export { FencedWorkerAgent } from './fencing.js';
 export { StreamRelay } from './stream-relay.js';
 export { SnapshotCache } from './snapshots.js';
+export { invocationRefusal, type SlotOwner } from './slots.js';

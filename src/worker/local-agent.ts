@@ -12,7 +12,9 @@ import type { Invocation, InvocationResult } from './invocation.js';
 import { SandboxLauncher, type BareRuntime, type InitType, type SandboxFiles } from './launch/index.js';
 import type { RunRoot } from './run-root.js';
 import type { LogLimits } from './log-budget.js';
-import { closeSlot, makeControlDir, MAX_RESPONSE_BYTES, runtimeApiIn, serveRuntimeApi, type EnvironmentIdentity, type Slot } from './slots.js';
+import {
+  closeSlot, makeControlDir, invocationRefusal, MAX_RESPONSE_BYTES, runtimeApiIn, serveRuntimeApi, type EnvironmentIdentity, type Slot, type SlotOwner,
+} from './slots.js';
 import type { SnapshotCache } from './snapshots.js';
 import { SnapStartBoots } from './snapstart-boot.js';
 import { WarmPool } from './warm-pool.js';
@@ -85,6 +87,7 @@ export class LocalWorkerAgent implements WorkerAgent {
     if (stem) return this.specialize(stem, envId, spec);
     if (image && (await this.restore(envId, spec, initType, image))) return;
     await this.boot(envId, identityOf(spec), initType, async (slot) => {
+      slot.owner = ownerOf(spec);
       const files = await this.filesOf(spec);
       this.cachedCode.add(spec.package.code.sha256);
       return { driver: this.launcher.requireDriver(spec), sandbox: this.launcher.sandboxSpec(envId, spec, initType, slot.controlDir, files) };
@@ -98,6 +101,7 @@ export class LocalWorkerAgent implements WorkerAgent {
   private async restore(id: string, spec: EnvironmentSpec, initType: InitType, image: NonNullable<EnvironmentSpec['snapshot']>): Promise<boolean> {
     const startedAt = this.deps.clock.monotonic();
     const { slot, booted } = await this.openSlot(id, identityOf(spec), initType, { restored: initType === 'on-demand' });
+    slot.owner = ownerOf(spec);
     try {
       await this.snapStart.restore(slot, spec, image, startedAt);
       return true;
@@ -174,8 +178,8 @@ export class LocalWorkerAgent implements WorkerAgent {
 
   /** A zip's unpacked directory, or an image's lazily mounted root filesystem. */
   private async filesOf(spec: EnvironmentSpec): Promise<SandboxFiles> {
-    if (spec.package.type === 'Zip') return { taskDir: await this.deps.taskFiles.resolve(spec.package.code) };
-    const rootDir = await this.deps.taskFiles.resolveImage(spec.package.digest);
+    if (spec.package.type === 'Zip') return { taskDir: await this.deps.taskFiles.resolve(spec.accountId, spec.package.code) };
+    const rootDir = await this.deps.taskFiles.resolveImage(spec.accountId, spec.package.digest);
     return { taskDir: join(rootDir, 'var/task'), rootDir };
   }
 
@@ -189,8 +193,17 @@ export class LocalWorkerAgent implements WorkerAgent {
     this.pool?.fill();
   }
 
-  /** Gives a stem its function: the code goes into its /var/task, the variables to its runtime. */
+  /**
+   * Gives a stem its function: the code goes into its /var/task, the variables to its runtime.
+   * The stem has left the pool for good (`WarmPool.take`): it is this function's environment
+   * until it is destroyed, never pooled or given to another function or account.
+   */
   private async specialize(stem: Slot, envId: string, spec: EnvironmentSpec): Promise<void> {
+    if (stem.owner || this.pool?.holds(stem)) {
+      await this.destroyEnvironment(stem.id);
+      throw new StratusError('Internal', `warm-pool stem ${stem.id} was given a function already`);
+    }
+    stem.owner = ownerOf(spec);
     try {
       await this.pool?.load(stem, spec);
       this.cachedCode.add(spec.package.code.sha256);
@@ -208,7 +221,8 @@ export class LocalWorkerAgent implements WorkerAgent {
   invoke(envId: string, invocation: Invocation): Promise<InvocationResult> {
     const slot = this.slots.get(envId);
     if (!slot) return Promise.reject(new StratusError('Internal', `no environment ${envId} on worker ${this.id}`));
-    return slot.env.invoke(invocation);
+    const refused = invocationRefusal(envId, slot.owner, invocation.invokedFunctionArn);
+    return refused ? Promise.reject(refused) : slot.env.invoke(invocation);
   }
 
   async destroyEnvironment(envId: string): Promise<void> {
@@ -244,6 +258,10 @@ export class LocalWorkerAgent implements WorkerAgent {
     await Promise.all([...this.slots.keys()].map((id) => this.destroyEnvironment(id)));
     await this.deps.runRoot.close();
   }
+}
+
+function ownerOf(spec: EnvironmentSpec): SlotOwner {
+  return { accountId: spec.accountId, functionName: spec.functionName };
 }
 
 /** Who an environment of `spec` runs for. */

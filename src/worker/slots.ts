@@ -1,5 +1,6 @@
 import { chmod, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { StratusError } from '../shared/errors.js';
 import type { Environment, EnvironmentParams } from './environment.js';
 import { RuntimeApiServer, type RuntimeApiHandler } from './runtime-api.js';
 
@@ -19,6 +20,33 @@ export interface Slot {
   memoryMb: number;
   /** A stem's /var/task, empty until it is given a function. */
   stemTaskDir?: string;
+  /** The function this environment runs, for good (absent: a warm-pool stem not given one yet). */
+  owner?: SlotOwner;
+}
+
+/** Whose function an environment runs: set once, when it is created or a stem is specialized. */
+export interface SlotOwner {
+  accountId: string;
+  functionName: string;
+}
+
+const FUNCTION_ARN = /^arn:[^:]+:lambda:[^:]*:(\d{12}):function:([^:]+)(?::[^:]+)?$/;
+
+/**
+ * Why environment `envId`, running `owner`'s function, must not run an invocation of
+ * `invokedFunctionArn` (undefined: it may): an environment runs only its own function of its own
+ * account, and a stem none. Assignment never asks otherwise; this makes sure a mistake there
+ * cannot hand one account's sandbox (its memory, its /tmp) to another's invocation.
+ */
+export function invocationRefusal(envId: string, owner: SlotOwner | undefined, invokedFunctionArn: string): StratusError | undefined {
+  if (!owner) return new StratusError('Internal', `environment ${envId} runs no function yet`, { details: { kind: 'other-function' } });
+  const [, accountId, functionName] = FUNCTION_ARN.exec(invokedFunctionArn) ?? [];
+  if (accountId === owner.accountId && functionName === owner.functionName) return undefined;
+  return new StratusError(
+    'Internal',
+    `environment ${envId} runs function ${owner.functionName} of account ${owner.accountId}; it does not run invocations of ${invokedFunctionArn}`,
+    { details: { kind: 'other-function' } },
+  );
 }
 
 /**

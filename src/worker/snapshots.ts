@@ -1,5 +1,7 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { CodeRef } from '../codestore/index.js';
 import { StratusError } from '../shared/errors.js';
@@ -71,7 +73,26 @@ export async function packSnapshot(dir: string): Promise<{ tar: Buffer; sha256: 
   return { tar: stdout, sha256: createHash('sha256').update(stdout).digest('hex') };
 }
 
-/** Snapshots unpacked once per digest under `<root>/<sha256>/`, from the code store when absent. */
+/** Whose snapshot it is: written into the snapshot when it is made, checked before a clone is restored from it. */
+export interface SnapshotOwner {
+  accountId: string;
+  functionName: string;
+}
+
+const OWNER_FILE = 'stratus-owner.json';
+
+/** Records in a dump directory whose function it is (it goes into the tar, so into the digest). */
+export async function writeSnapshotOwner(dir: string, owner: SnapshotOwner): Promise<void> {
+  await writeFile(join(dir, OWNER_FILE), JSON.stringify({ accountId: owner.accountId, functionName: owner.functionName }));
+}
+
+/**
+ * Snapshots unpacked once per account and digest under `<root>/<accountId>/<sha256>/`, from the
+ * code store when absent. A snapshot holds its function's memory (its variables, whatever its
+ * init computed), so it is restored only for the function it was made of: a spec that names
+ * another account's or function's snapshot gets SnapshotFailed (the cold start boots instead),
+ * and nothing of it is kept under the asking account.
+ */
 export class SnapshotCache {
   private readonly dirs: DigestDirs;
 
@@ -79,19 +100,22 @@ export class SnapshotCache {
     this.dirs = new DigestDirs(root);
   }
 
-  resolve(image: CodeRef): Promise<string> {
-    return this.dirs.get(image.sha256, async (dir) => {
+  async resolve(owner: SnapshotOwner, image: CodeRef): Promise<string> {
+    const dir = await this.dirs.get(owner.accountId, image.sha256, async (dir) => {
       const tar = await this.store.get(image);
       await new Promise<void>((resolve, reject) => {
         const child = execFile('tar', ['-C', dir, '-xf', '-'], (err) => (err ? reject(err) : resolve()));
         child.stdin?.end(tar);
       });
+      await checkOwner(dir, owner, image);
     });
+    await checkOwner(dir, owner, image);
+    return dir;
   }
 
-  /** Adopts a freshly dumped directory as the unpacked copy of `sha256` (no unpacking needed). */
-  adopt(dir: string, sha256: string): Promise<void> {
-    return this.dirs.adopt(dir, sha256);
+  /** Adopts a freshly dumped directory as the account's unpacked copy of `sha256` (no unpacking needed). */
+  adopt(dir: string, accountId: string, sha256: string): Promise<void> {
+    return this.dirs.adopt(dir, accountId, sha256);
   }
 
   /** A fresh directory to dump into, on the same file system as the cache. */
@@ -99,8 +123,15 @@ export class SnapshotCache {
     return this.dirs.scratch('dump', 0o700);
   }
 
-  /** Removes what a killed predecessor left half-made (dumps, unpacks). */
+  /** Removes what a killed predecessor left half-made (dumps, unpacks), and snapshots of an older layout (not kept per account). */
   removeScratch(): Promise<void> {
     return this.dirs.removeScratch();
+  }
+}
+
+async function checkOwner(dir: string, owner: SnapshotOwner, image: CodeRef): Promise<void> {
+  const recorded = await readFile(join(dir, OWNER_FILE), 'utf8').then((text) => JSON.parse(text) as Partial<SnapshotOwner>, () => undefined);
+  if (recorded?.accountId !== owner.accountId || recorded.functionName !== owner.functionName) {
+    throw new StratusError('SnapshotFailed', `Snapshot ${image.sha256} was not made of function ${owner.functionName} of account ${owner.accountId}`, { details: { kind: 'platform' } });
   }
 }

@@ -8,7 +8,7 @@ import type { TaskFiles } from './code-cache.js';
 import type { EnvironmentSpec } from './environment-spec.js';
 import type { SandboxLauncher } from './launch/index.js';
 import { makeControlDir, removeDir, runtimeApiIn, serveRuntimeApi, type Slot } from './slots.js';
-import { packSnapshot, SnapshotBoot, type SnapshotCache } from './snapshots.js';
+import { packSnapshot, SnapshotBoot, writeSnapshotOwner, type SnapshotCache } from './snapshots.js';
 
 export interface SnapStartBootDeps {
   launcher: SandboxLauncher;
@@ -38,7 +38,7 @@ export class SnapStartBoots {
     const snapshots = this.deps.launcher.driverFor(spec)?.snapshots;
     const cache = this.deps.snapshotCache;
     if (!snapshots || !cache) throw new StratusError('SnapshotFailed', 'no snapshot support');
-    const [imageDir, taskDir] = await Promise.all([cache.resolve(image), this.deps.taskFiles.resolve(spec.package.code)]);
+    const [imageDir, taskDir] = await Promise.all([cache.resolve(spec, image), this.deps.taskFiles.resolve(spec.accountId, spec.package.code)]);
     const sandboxSpec = this.deps.launcher.sandboxSpec(slot.id, spec, 'snap-start', slot.controlDir, { taskDir });
     // The clone keeps the environment of its snapshot (criu itself runs with the launchers' fixed one).
     const sandbox = await snapshots.restore(sandboxSpec, { dir: imageDir });
@@ -67,7 +67,7 @@ export class SnapStartBoots {
     let sandbox: Sandbox | undefined;
     try {
       await serveRuntimeApi(api, controlDir);
-      const sandboxSpec = this.deps.launcher.sandboxSpec(id, spec, 'snap-start', controlDir, { taskDir: await this.deps.taskFiles.resolve(spec.package.code) });
+      const sandboxSpec = this.deps.launcher.sandboxSpec(id, spec, 'snap-start', controlDir, { taskDir: await this.deps.taskFiles.resolve(spec.accountId, spec.package.code) });
       sandbox = await driver.create(sandboxSpec);
       const output: string[] = [];
       sandbox.stdout.on('data', (d: Buffer) => output.push(d.toString()));
@@ -75,8 +75,9 @@ export class SnapStartBoots {
       const timer = this.deps.clock.setTimer(this.deps.initTimeoutMs, () => boot.fail('The function initialization timed out'));
       await boot.ready.finally(() => timer.cancel());
       await snapshots.checkpoint(sandbox, sandboxSpec, dir);
+      await writeSnapshotOwner(dir, spec);
       const packed = await packSnapshot(dir);
-      await cache.adopt(dir, packed.sha256);
+      await cache.adopt(dir, spec.accountId, packed.sha256);
       return packed;
     } catch (err) {
       await removeDir(dir);

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { cp } from 'node:fs/promises';
+import { StratusError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import type { TaskFiles } from './code-cache.js';
 import type { EnvironmentSpec } from './environment-spec.js';
@@ -58,7 +59,10 @@ export class WarmPool {
       && spec.ephemeralStorageMb === STEM_STORAGE_MB && spec.network === 'none' && onDefaultDriver;
   }
 
-  /** A booted stem, if one is alive (the pool starts booting its replacement). */
+  /**
+   * A booted stem, if one is alive (the pool starts booting its replacement). It leaves the pool
+   * for good: once given a function it is that function's environment until destroyed.
+   */
   take(): Slot | undefined {
     const stem = this.stems.shift();
     this.fill();
@@ -67,7 +71,8 @@ export class WarmPool {
 
   /** Puts `spec`'s code into a stem's (bound, still empty) /var/task. */
   async load(stem: Slot, spec: EnvironmentSpec): Promise<void> {
-    await cp(await this.deps.taskFiles.resolve(spec.package.code), stem.stemTaskDir ?? '', { recursive: true, preserveTimestamps: true });
+    if (!stem.stemTaskDir) throw new StratusError('Internal', `warm-pool stem ${stem.id} has no task directory`);
+    await cp(await this.deps.taskFiles.resolve(spec.accountId, spec.package.code), stem.stemTaskDir, { recursive: true, preserveTimestamps: true });
   }
 
   /** Whether `slot` is a stem waiting in the pool. */

@@ -139,6 +139,21 @@ export function runWorkerAgentContract(name: string, newAgent: () => Promise<Wor
       assert.ok(!lost.includes(envId), 'a destroyed environment is not reported lost');
     });
 
+    it('an environment runs only invocations of its own function and account: another account\'s (or function\'s) is refused with Internal, does not run, and the environment serves its own next', async () => {
+      const envId = await created();
+      await agent.invoke(envId, invocation({ do: 'echo', value: 'mine' }));
+      for (const arn of [arnOf('contract-respond', '210987654321'), arnOf('contract-respond', '210987654321') + ':$LATEST', arnOf('someone-else'), 'arn:f']) {
+        await assert.rejects(agent.invoke(envId, invocation({ do: 'exit', code: 3 }, { invokedFunctionArn: arn })), (err: unknown) => {
+          code('Internal')(err);
+          assert.ok(isStratusError(err) && err.details.kind === 'other-function', `refused as another function's: ${String(err)}`);
+          return true;
+        });
+      }
+      const own = await agent.invoke(envId, invocation({ do: 'echo', value: 'still mine' }, { invokedFunctionArn: `${arnOf('contract-respond')}:$LATEST` }));
+      assert.deepEqual(json(success(own)).echo, 'still mine', 'the refused invocations never ran (one would have ended the runtime)');
+      assert.ok(!lost.includes(envId));
+    });
+
     it('environments() lists the live environments, busy while an invocation runs', async () => {
       const envId = await created();
       await agent.invoke(envId, invocation({ do: 'echo', value: 0 }));
@@ -205,7 +220,7 @@ export function runWorkerAgentContract(name: string, newAgent: () => Promise<Wor
           });
         },
       };
-      const result = await agent.invoke(envId, invocation({ flag }, { responseSink: sink }));
+      const result = await agent.invoke(envId, invocation({ flag }, { responseSink: sink, invokedFunctionArn: arnOf('contract-stream') }));
       assert.deepEqual(result.outcome, { kind: 'streamed', contentType: 'text/plain' });
       assert.equal(contentType, 'text/plain');
       assert.equal(chunks[0], 'first;', `the first chunk came alone: ${JSON.stringify(chunks)}`);
@@ -217,7 +232,7 @@ export function runWorkerAgentContract(name: string, newAgent: () => Promise<Wor
       const envId = await created({ handler: 'stream', timeoutSec: 4 });
       const flag = randomUUID();
       await under.raiseFlag(flag);
-      const result = await agent.invoke(envId, invocation({ flag }));
+      const result = await agent.invoke(envId, invocation({ flag }, { invokedFunctionArn: arnOf('contract-stream') }));
       assert.equal(result.outcome.kind, 'success');
       assert.ok(result.outcome.kind === 'success');
       assert.equal(result.outcome.payload.toString(), 'first;second');
@@ -226,9 +241,12 @@ export function runWorkerAgentContract(name: string, newAgent: () => Promise<Wor
   });
 }
 
+/** The ARN the contract's function is invoked as (`contractFunction`: account 000000000000). */
+const arnOf = (functionName: string, account = '000000000000') => `arn:aws:lambda:us-east-1:${account}:function:${functionName}`;
+
 function invocation(event: Record<string, unknown>, extra: Partial<Invocation> = {}): Invocation {
   return {
-    requestId: randomUUID(), payload: Buffer.from(JSON.stringify(event)), invokedFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:contract-respond',
+    requestId: randomUUID(), payload: Buffer.from(JSON.stringify(event)), invokedFunctionArn: arnOf('contract-respond'),
     traceId: 'Root=1-00000000-000000000000000000000000;Sampled=0', tailLog: false, ...extra,
   };
 }

@@ -3,7 +3,7 @@ import type { FunctionVersion } from '../../src/registry/index.js';
 import { systemClock, type Clock, type TimerHandle } from '../../src/shared/clock.js';
 import { StratusError } from '../../src/shared/errors.js';
 import {
-  errorDocument, type EnvironmentOptions, type EnvironmentReport, type EnvironmentSpec, type Invocation, type InvocationOutcome, type InvocationResult, type WorkerAgent, type WorkerStatus,
+  errorDocument, invocationRefusal, type EnvironmentOptions, type EnvironmentReport, type EnvironmentSpec, type Invocation, type InvocationOutcome, type InvocationResult, type WorkerAgent, type WorkerStatus,
 } from '../../src/worker/index.js';
 
 /** What the fake's "function" can do during one invocation: what a runtime tells the Runtime API. */
@@ -90,6 +90,8 @@ export class FakeWorker implements WorkerAgent {
     }
     const env = this.envs.get(envId);
     if (!env) return Promise.reject(new StratusError('Internal', `no environment ${envId} on worker ${this.id}`));
+    const refused = invocationRefusal(envId, env.spec, invocation.invokedFunctionArn);
+    if (refused) return Promise.reject(refused);
     if (env.current) return Promise.reject(new StratusError('Internal', `environment ${envId} is already running an invocation`));
     return new Promise((resolve) => {
       const call: FakeInvocation = { inv: invocation, startedAt: this.clock.monotonic(), settled: false, resolve, timer: { cancel: () => {} } };

@@ -1,5 +1,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -22,7 +23,7 @@ export async function startRegistry(): Promise<LocalRegistry> {
   const port = await freePort();
   const storageDir = join(dir, 'storage');
   const config = [
-    'version: 0.1', 'log:', '  level: error', '  accesslog:', '    disabled: true', 'storage:', '  filesystem:', `    rootdirectory: ${storageDir}`,
+    'version: 0.1', 'log:', '  level: error', '  accesslog:', '    disabled: true', 'storage:', '  delete:', '    enabled: true', '  filesystem:', `    rootdirectory: ${storageDir}`,
     'http:', `  addr: 127.0.0.1:${port}`, '',
   ].join('\n');
   await writeFile(join(dir, 'config.yml'), config);
@@ -45,6 +46,69 @@ export async function startRegistry(): Promise<LocalRegistry> {
     await new Promise((r) => setTimeout(r, 100));
   }
   return { host: `127.0.0.1:${port}`, storageDir, stop };
+}
+
+/** The digest of the manifest `repository:tag` names (as the registry serves it), e.g. to delete it. */
+export async function manifestDigest(registry: LocalRegistry, repository: string, tag: string): Promise<string> {
+  const res = await fetch(`http://${registry.host}/v2/${repository}/manifests/${tag}`, {
+    method: 'HEAD', headers: { accept: 'application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json' },
+  });
+  const digest = res.headers.get('docker-content-digest');
+  if (!res.ok || !digest) throw new Error(`no manifest ${repository}:${tag} (HTTP ${res.status})`);
+  return digest;
+}
+
+/** Deletes a manifest from the registry (by digest, as the distribution API requires). */
+export async function deleteManifest(registry: LocalRegistry, repository: string, digest: string): Promise<void> {
+  const res = await fetch(`http://${registry.host}/v2/${repository}/manifests/${digest}`, { method: 'DELETE' });
+  if (res.status !== 202) throw new Error(`deleting ${repository}@${digest}: HTTP ${res.status}`);
+}
+
+/**
+ * A registry in front of `registry` that can close repositories: a request for a locked one gets
+ * 401 with a Basic challenge (as a private repository answers a client without credentials);
+ * everything else is passed through. ImageUris name `host`.
+ */
+export interface RegistryGate {
+  host: string;
+  lock(repository: string): void;
+  stop(): Promise<void>;
+}
+
+export async function startRegistryGate(registry: LocalRegistry): Promise<RegistryGate> {
+  const locked = new Set<string>();
+  const server = createHttpServer((req, res) => {
+    const path = req.url ?? '/';
+    if ([...locked].some((repo) => path.startsWith(`/v2/${repo}/`))) {
+      res.writeHead(401, { 'www-authenticate': 'Basic realm="stratus-test"', 'content-type': 'application/json' });
+      res.end(JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: 'authentication required' }] }));
+      return;
+    }
+    void fetch(`http://${registry.host}${path}`, { method: req.method, headers: { accept: String(req.headers.accept ?? '*/*') } }).then(
+      async (upstream) => {
+        const headers: Record<string, string> = {};
+        upstream.headers.forEach((value, key) => {
+          if (key !== 'content-encoding' && key !== 'transfer-encoding' && key !== 'connection') headers[key] = value;
+        });
+        res.writeHead(upstream.status, headers);
+        res.end(Buffer.from(await upstream.arrayBuffer()));
+      },
+      () => {
+        res.writeHead(502);
+        res.end();
+      },
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    host: `127.0.0.1:${port}`,
+    lock: (repository) => locked.add(repository),
+    stop: () => new Promise((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    }),
+  };
 }
 
 function exists(path: string): Promise<boolean> {

@@ -1,12 +1,13 @@
 // Bad container images get Lambda's InvalidParameterValueException at create/update time, and
-// nothing of them is left behind: no function, no chunk, no image manifest, no build scratch.
+// nothing of them is left behind: no function, no chunk, no image manifest, no build scratch. An
+// image already stored is no pass: every import asks the registry for its manifest again.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { CreateFunctionCommand, GetFunctionCommand, UpdateFunctionCodeCommand, type CreateFunctionCommandInput } from '@aws-sdk/client-lambda';
-import { ImageLayout, startRegistry, type LocalRegistry } from '../helpers/oci.js';
+import { deleteManifest, ImageLayout, manifestDigest, startRegistry, startRegistryGate, type LocalRegistry } from '../helpers/oci.js';
 import { startStratus, type StratusProcess } from '../helpers/stratus.js';
 import { makeZip } from '../helpers/zip.js';
 
@@ -75,6 +76,38 @@ describe('container images: bad input', () => {
     await refused({ Code: { ImageUri: uris.corrupt } }, /does not match its digest/);
     await refused({ Code: { ImageUri: uris.big } }, new RegExp(`^Image size must be smaller than ${LIMIT} bytes uncompressed`));
     assert.deepEqual(await stored(), { ...before, scratch: 0 });
+  });
+
+  test('every import asks the registry: an image deleted since, or a repository closed since, is refused although its chunks are stored', async () => {
+    await layout.build('gone', { base: 'tiny', files: { '/gone.txt': 'deleted from the registry later' } });
+    const goneUri = await layout.push('gone', registry, 'stratus/gone:v1');
+    await s.lambda.send(new CreateFunctionCommand({ FunctionName: 'gone-first', Role: ROLE, PackageType: 'Image', Code: { ImageUri: goneUri } }));
+    const digest = await manifestDigest(registry, 'stratus/gone', 'v1');
+    await deleteManifest(registry, 'stratus/gone', digest);
+    const before = await stored();
+    await refused({ Code: { ImageUri: goneUri } }, /^Source image .*stratus\/gone:v1 does not exist\. Provide a valid source image\.$/);
+    await refused({ Code: { ImageUri: `${registry.host}/stratus/gone@${digest}` } }, /does not exist/);
+    assert.deepEqual(await stored(), { ...before, scratch: 0 }, 'the image stays stored (its first function keeps it)');
+
+    const gate = await startRegistryGate(registry);
+    try {
+      await layout.build('private', { base: 'tiny', files: { '/private.txt': 'pulled once while the repository was open' } });
+      await layout.push('private', registry, 'stratus/private:v1');
+      const privateUri = `${gate.host}/stratus/private:v1`;
+      await s.lambda.send(new CreateFunctionCommand({ FunctionName: 'private-first', Role: ROLE, PackageType: 'Image', Code: { ImageUri: privateUri } }));
+      const privateDigest = await manifestDigest(registry, 'stratus/private', 'v1');
+      gate.lock('stratus/private');
+      const denied = /^Lambda does not have permission to access the ECR image\. Check the ECR permissions\.$/;
+      await refused({ Code: { ImageUri: privateUri } }, denied);
+      await refused({ Code: { ImageUri: `${gate.host}/stratus/private@${privateDigest}` } }, denied);
+      await assert.rejects(
+        s.lambda.send(new UpdateFunctionCodeCommand({ FunctionName: 'good', ImageUri: privateUri })),
+        (err: Error) => err.name === 'InvalidParameterValueException' && denied.test(err.message),
+      );
+      assert.equal((await s.lambda.send(new GetFunctionCommand({ FunctionName: 'good' }))).Code?.ImageUri, uris.tiny);
+    } finally {
+      await gate.stop();
+    }
   });
 
   test('package types are not mixed, as Lambda refuses it', async () => {

@@ -23,6 +23,8 @@ export interface LazyImageSpec {
   mountpoint: string;
   /** The worker's chunk server socket. */
   socket: string;
+  /** The account whose image this is: its chunks come from that account's part of the cache. */
+  accountId: string;
   size: number;
   chunkSize: number;
   chunks: string[];
@@ -90,7 +92,7 @@ class ChunkReader {
 
   private fetch(sha256: string): Promise<Buffer> {
     return new Promise((resolve, reject) => {
-      const req = get({ socketPath: this.spec.socket, path: `/chunks/${sha256}`, agent: this.agent }, (res) => {
+      const req = get({ socketPath: this.spec.socket, path: `/chunks/${this.spec.accountId}/${sha256}`, agent: this.agent }, (res) => {
         const parts: Buffer[] = [];
         res.on('data', (d: Buffer) => parts.push(d));
         res.on('end', () => {
