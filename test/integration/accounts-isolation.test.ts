@@ -131,6 +131,13 @@ describe('accounts are isolated', () => {
     assert.deepEqual((await clientB.send(new GetFunctionCommand({ FunctionName: 'hello' }))).Configuration, bBefore.Configuration, 'nor was B\'s own hello touched');
   });
 
+  it('an account cannot make another\'s function the destination of its events', async () => {
+    await expectLambdaError(clientB.send(new PutFunctionEventInvokeConfigCommand({
+      FunctionName: 'hello', DestinationConfig: { OnFailure: { Destination: arnOf(a, 'hello') } },
+    })), 'InvalidParameterValueException', 400, `The destination ARN ${arnOf(a, 'hello')} is invalid.`);
+    await expectLambdaError(clientB.send(new GetFunctionEventInvokeConfigCommand({ FunctionName: 'hello' })), 'ResourceNotFoundException', 404);
+  });
+
   it('by name, an account sees only its own functions: list-functions (CLI) shows nothing of the other', async () => {
     const listed = await aws(stratus, ['lambda', 'list-functions'], { credentials: keyOf(b) });
     assert.equal(listed.code, 0, listed.stderr);
