@@ -24,6 +24,8 @@ export class EtcdJournal implements Journal {
   readonly aliases: DocumentStore;
   readonly functionUrls: DocumentStore;
   readonly workers: DocumentStore;
+  readonly clusterSecrets: DocumentStore;
+  readonly workerCredentials: DocumentStore;
   readonly assignmentLog: AppendLog;
   readonly eventQueue: EventQueue;
   private readonly client: Etcd3;
@@ -36,13 +38,15 @@ export class EtcdJournal implements Journal {
     this.callTimeoutMs = options.callTimeoutMs ?? defaultCallTimeoutMs;
     this.client = createEtcdClient(options);
     this.root = this.client.namespace(options.prefix);
-    this.probe = new EtcdQuorumProbe(options.endpoints);
+    this.probe = new EtcdQuorumProbe(options);
     const docs = (collection: string) => new EtcdDocumentStore(this.root, `docs/${collection}`, this.callTimeoutMs);
     this.functions = docs('functions');
     this.versions = docs('versions');
     this.aliases = docs('aliases');
     this.functionUrls = docs('function-urls');
     this.workers = docs('workers');
+    this.clusterSecrets = docs('cluster-secrets');
+    this.workerCredentials = docs('worker-credentials');
     this.assignmentLog = new EtcdAppendLog(this.root);
     this.eventQueue = new EtcdEventQueue(this.root);
   }

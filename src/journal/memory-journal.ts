@@ -10,6 +10,8 @@ export class MemoryJournal implements Journal {
   readonly functionUrls: DocumentStore = new MemoryDocumentStore();
   readonly eventQueue: EventQueue = new MemoryEventQueue();
   readonly workers: DocumentStore = new MemoryDocumentStore();
+  readonly clusterSecrets: DocumentStore = new MemoryDocumentStore();
+  readonly workerCredentials: DocumentStore = new MemoryDocumentStore();
   readonly assignmentLog: AppendLog;
   private readonly elections: LocalElections;
 

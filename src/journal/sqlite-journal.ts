@@ -12,6 +12,8 @@ export class SqliteJournal implements Journal {
   readonly aliases: DocumentStore;
   readonly functionUrls: DocumentStore;
   readonly workers: DocumentStore;
+  readonly clusterSecrets: DocumentStore;
+  readonly workerCredentials: DocumentStore;
   readonly assignmentLog: AppendLog;
   readonly eventQueue: SqliteEventQueue;
   private readonly db: Db;
@@ -38,6 +40,8 @@ export class SqliteJournal implements Journal {
     this.aliases = new SqliteDocumentStore(this.db, 'aliases');
     this.functionUrls = new SqliteDocumentStore(this.db, 'function-urls');
     this.workers = new SqliteDocumentStore(this.db, 'workers');
+    this.clusterSecrets = new SqliteDocumentStore(this.db, 'cluster-secrets');
+    this.workerCredentials = new SqliteDocumentStore(this.db, 'worker-credentials');
     this.assignmentLog = new SqliteAppendLog(this.db, this.elections);
     this.eventQueue = new SqliteEventQueue(path);
   }
