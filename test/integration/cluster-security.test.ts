@@ -38,8 +38,9 @@ describe('cluster security: TLS and per-worker credentials', () => {
   let bundleA: WorkerBundle;
   let asA: InternalClient;
   const clients: InternalClient[] = [];
-  const client = (authorization: string, ca: string | undefined = bundleA.caCertificate) => {
-    const c = new InternalClient({ authorization, ca });
+  /** A client with `authorization` that trusts `ca` (default: the cluster's, from worker A's bundle; null: plain HTTP). */
+  const client = (authorization: string, ca: string | null = bundleA.caCertificate) => {
+    const c = new InternalClient(ca === null ? { authorization } : { authorization, ca });
     clients.push(c);
     return c;
   };
@@ -66,7 +67,7 @@ describe('cluster security: TLS and per-worker credentials', () => {
   test('every internal port serves TLS only: a plain-HTTP request gets no answer', async () => {
     for (const url of [cluster.placement.url, cluster.assignment[0]?.url ?? '', worker(0).url]) {
       assert.match(url, /^https:\/\//);
-      const plain = client(cluster.controlPlane.authorization, undefined);
+      const plain = client(cluster.controlPlane.authorization, null);
       await assert.rejects(
         plain.exchange(`${url.replace('https:', 'http:')}/anything`, CONTROL_PLANE_NAME, { method: 'GET', timeoutMs: 5000 }),
         (err: NodeJS.ErrnoException) => err.code === 'ECONNRESET',
@@ -85,7 +86,7 @@ describe('cluster security: TLS and per-worker credentials', () => {
     const other = client(cluster.controlPlane.authorization, testTrust().ca.certPem);
     await assert.rejects(other.json(`${cluster.assignment[0]?.url}${ASSIGNMENT_API}/status`, CONTROL_PLANE_NAME, 'GET'), /certificate/i);
     // The right CA, but worker A's server asked to be worker B: its certificate names only A.
-    const cp = client(cluster.controlPlane.authorization, cluster.controlPlane.ca);
+    const cp = client(cluster.controlPlane.authorization, cluster.controlPlane.ca ?? null);
     await assert.rejects(cp.json(`${worker(0).url}${WORKER_API}/status`, workerServerName('worker-1'), 'GET'), /altnames|does not match/i);
     assert.equal(((await cp.json(`${worker(0).url}${WORKER_API}/status`, workerServerName('worker-0'), 'GET')) as { id: string }).id, 'worker-0');
   });
@@ -116,7 +117,7 @@ describe('cluster security: TLS and per-worker credentials', () => {
     const lambda = await fetch(`${cluster.frontends[0]?.url}/2015-03-31/functions/`, { headers: { authorization: workerAuthorization(bundleA) } });
     assert.equal(lambda.status, 403);
     // Nor is the control plane's credential a worker's: it cannot register.
-    const cp = client(cluster.controlPlane.authorization, cluster.controlPlane.ca);
+    const cp = client(cluster.controlPlane.authorization, cluster.controlPlane.ca ?? null);
     await assert.rejects(sendHeartbeat(cp, cluster.placement.url, { id: 'worker-8', url: worker(0).url, status: status('worker-8') }, 5000), refused(401));
   });
 
