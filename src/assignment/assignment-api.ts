@@ -1,8 +1,10 @@
 import type { AddressInfo } from 'node:net';
 import type { FunctionVersion } from '../registry/index.js';
 import { isStratusError, StratusError } from '../shared/errors.js';
-import { bearerAuthentication, HttpServer, jsonBody, routesUnder, wireErrorResponse, type HttpRoute } from '../shared/http-server.js';
+import { controlPlaneOnly, type Authenticate } from '../shared/cluster-api.js';
+import { HttpServer, jsonBody, routesUnder, wireErrorResponse, type HttpRoute } from '../shared/http-server.js';
 import type { Logger } from '../shared/log.js';
+import type { TlsIdentity } from '../shared/tls.js';
 import type { AssignmentService } from './assignment.js';
 
 export const ASSIGNMENT_API = '/_stratus/assignment/v1';
@@ -23,7 +25,10 @@ export interface AssignmentApiDeps {
   workerUrl(workerId: string): string | undefined;
   /** What GET /status shows (the replica's role, for operators and tests). */
   status(): unknown;
-  token: string;
+  /** Only the control plane may call (frontends, with the control-plane credential). */
+  authenticate: Authenticate;
+  /** This process's server certificate (the cluster's control-plane name); absent: plain HTTP (tests). */
+  tls?: TlsIdentity;
   log: Logger;
 }
 
@@ -41,7 +46,8 @@ export class AssignmentApiServer {
     this.server = new HttpServer({
       routes: this.routes(),
       keepAliveTimeoutMs: 60_000,
-      authenticateHead: bearerAuthentication(deps.token, 'cluster'),
+      tls: deps.tls,
+      authenticateHead: controlPlaneOnly(deps.authenticate, 'assignment'),
       notFound: (method, path) => wireErrorResponse(new StratusError('ResourceNotFound', `No assignment API at ${method} ${path}`)),
       errorReply: (err) => {
         const reply = wireErrorResponse(err);
@@ -58,6 +64,10 @@ export class AssignmentApiServer {
 
   close(): Promise<void> {
     return this.server.close();
+  }
+
+  get scheme(): 'http' | 'https' {
+    return this.server.scheme;
   }
 
   private routes(): HttpRoute[] {

@@ -2,6 +2,8 @@ import type { Candidate, LeaderElection } from '../journal/index.js';
 import type { FunctionVersion } from '../registry/index.js';
 import type { Clock } from '../shared/clock.js';
 import { fromWireError, StratusError } from '../shared/errors.js';
+import { parseJson, type InternalClient, type InternalReply } from '../shared/internal-client.js';
+import { CONTROL_PLANE_NAME } from '../shared/tls.js';
 import type { Logger } from '../shared/log.js';
 import type { WorkerAgent } from '../worker/index.js';
 import { ASSIGNMENT_API, type GrantWire } from './assignment-api.js';
@@ -10,7 +12,8 @@ import type { Assigner, Lease } from './assignment.js';
 export interface RemoteAssignmentDeps {
   /** Where the current leader is recorded. */
   election: LeaderElection;
-  token: string;
+  /** The control-plane credential, and the cluster CA the leader's certificate is checked against. */
+  client: InternalClient;
   /** The frontend's handle on a worker, by id and URL. */
   worker(workerId: string, url: string): WorkerAgent;
   clock: Clock;
@@ -44,6 +47,7 @@ export class RemoteAssignment implements Assigner {
 
   stop(): void {
     this.unwatch?.();
+    this.deps.client.close();
   }
 
   async acquire(fn: FunctionVersion): Promise<Lease> {
@@ -92,19 +96,17 @@ export class RemoteAssignment implements Assigner {
   }
 
   private async post(leader: Candidate, path: string, body: unknown): Promise<{ kind: 'ok'; value: unknown } | { kind: 'error'; error: StratusError } | { kind: 'retry' }> {
-    let res: Response;
+    let res: InternalReply;
     try {
-      res = await fetch(`${leader.address}${ASSIGNMENT_API}${path}`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${this.deps.token}`, 'content-type': 'application/json' },
-        body: JSON.stringify(body),
+      res = await this.deps.client.exchange(`${leader.address}${ASSIGNMENT_API}${path}`, CONTROL_PLANE_NAME, {
+        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body),
       });
     } catch {
       return { kind: 'retry' };
     }
     if (res.status === 204) return { kind: 'ok', value: undefined };
-    const json = (await res.json().catch(() => undefined)) as unknown;
-    if (res.ok) return { kind: 'ok', value: json };
+    const json = parseJson(res.body);
+    if (res.status < 300) return { kind: 'ok', value: json };
     const error = fromWireError(json, `assignment leader answered HTTP ${res.status}`);
     // The replica asked no longer leads: not a failure of the request, which goes to the next leader.
     if (error.code === 'NotLeader') return { kind: 'retry' };

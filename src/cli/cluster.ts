@@ -5,10 +5,18 @@ import { FrontendServer } from '../frontend/index.js';
 import { ImageImporter } from '../images/index.js';
 import { EtcdJournal } from '../journal/index.js';
 import { SnapStartService } from '../snapstart/index.js';
-import { PlacementService, WorkerDirectory, WorkerMembership, WorkerRegistrations, type ConnectedWorker } from '../placement/index.js';
+import {
+  controlPlaneCredential, controlPlaneKeyHash, loadClusterSecrets, PlacementService, WorkerCredentials, WorkerDirectory, WorkerMembership, WorkerRegistrations,
+  type ClusterSecrets, type ConnectedWorker,
+} from '../placement/index.js';
 import type { Clock } from '../shared/clock.js';
+import { controlPlaneKey } from '../shared/cluster-api.js';
 import type { StratusConfig } from '../shared/config.js';
+import { StratusError } from '../shared/errors.js';
+import { HttpServer, wireErrorResponse } from '../shared/http-server.js';
+import { InternalClient } from '../shared/internal-client.js';
 import type { Logger } from '../shared/log.js';
+import { CONTROL_PLANE_NAME, csrPublicKey, issueServerCertificate, issueServerIdentity, workerServerName } from '../shared/tls.js';
 import { concurrencyLimiter, followRegistries, lambdaApi, openAccounts, type Credentials } from './lambda-api.js';
 import { httpWorkerConnector } from './worker-connector.js';
 
@@ -30,17 +38,17 @@ export interface ProcessOptions {
 
 const ASSIGNMENT = 'assignment';
 
-function openJournal(config: StratusConfig): EtcdJournal {
-  const { etcdEndpoints, etcdPrefix, etcdCallTimeoutMs } = config.cluster;
+export function openJournal(config: StratusConfig): EtcdJournal {
+  const { etcdEndpoints, etcdPrefix, etcdCallTimeoutMs, etcdTls } = config.cluster;
   if (etcdEndpoints.length === 0) throw new Error('a cluster process needs --etcd http://HOST:PORT[,...]');
-  return new EtcdJournal({ endpoints: etcdEndpoints, prefix: etcdPrefix, callTimeoutMs: etcdCallTimeoutMs });
+  return new EtcdJournal({ endpoints: etcdEndpoints, prefix: etcdPrefix, callTimeoutMs: etcdCallTimeoutMs, tls: etcdTls });
 }
 
 /** Code packages and image chunks live in etcd too, so every machine of the cluster shares them. */
 function openCodeStores(config: StratusConfig) {
-  const { etcdEndpoints, etcdPrefix } = config.cluster;
-  const code = new EtcdCodeStore({ endpoints: etcdEndpoints, prefix: etcdPrefix });
-  const chunks = new EtcdChunkStore({ endpoints: etcdEndpoints, prefix: etcdPrefix });
+  const { etcdEndpoints, etcdPrefix, etcdTls } = config.cluster;
+  const code = new EtcdCodeStore({ endpoints: etcdEndpoints, prefix: etcdPrefix, tls: etcdTls });
+  const chunks = new EtcdChunkStore({ endpoints: etcdEndpoints, prefix: etcdPrefix, tls: etcdTls });
   return { code, chunks, close: () => (code.close(), chunks.close()) };
 }
 
@@ -52,8 +60,9 @@ async function openShared(config: StratusConfig, clock: Clock, adminKey?: Creden
   const journal = openJournal(config);
   const stores = openCodeStores(config);
   const { accounts, registries, unfollow } = await openAccounts(config, journal, stores.code, clock, { adminKey, follow: true });
+  const secrets = await loadClusterSecrets(journal.clusterSecrets, clock.now());
   return {
-    journal, code: stores.code, chunks: stores.chunks, accounts, registries,
+    journal, code: stores.code, chunks: stores.chunks, accounts, registries, secrets,
     async close() {
       unfollow();
       stores.close();
@@ -62,26 +71,25 @@ async function openShared(config: StratusConfig, clock: Clock, adminKey?: Creden
   };
 }
 
-function clusterToken(config: StratusConfig): string {
-  if (!config.cluster.token) throw new Error('a cluster process needs STRATUS_CLUSTER_TOKEN (the same in every process)');
-  return config.cluster.token;
+/** This control-plane process's TLS server identity: a fresh key and a certificate of the cluster CA for the control plane's name. */
+function serverIdentity(secrets: ClusterSecrets, clock: Clock) {
+  return issueServerIdentity(secrets.ca, CONTROL_PLANE_NAME, clock.now());
 }
 
 /** `stratus frontend`: the Lambda API. Any number of them; they share everything through etcd. */
 export async function startFrontendProcess(config: StratusConfig, opts: ProcessOptions, log: Logger, clock: Clock): Promise<ClusterProcess> {
   const credentials = config.credentials;
   if (!credentials) throw new Error('stratus frontend needs STRATUS_ACCESS_KEY_ID and STRATUS_SECRET_ACCESS_KEY (the same in every frontend)');
-  const token = clusterToken(config);
   const shared = await openShared(config, clock, credentials);
   const { journal, code, accounts, registries } = shared;
   const images = new ImageImporter({
     ...config.images, bwrapPath: config.sandbox.bwrapPath, chunks: shared.chunks, workDir: join(config.dataDir, 'image-builds'), log: log.child({ component: 'images' }),
   });
-  const connector = httpWorkerConnector(token, log);
+  const connector = httpWorkerConnector(controlPlaneCredential(shared.secrets), log);
   const workers = new Map<string, ConnectedWorker>();
   const assignment = new RemoteAssignment({
     election: journal.election(ASSIGNMENT, config.cluster.leaderTtlMs),
-    token, clock, logger: log.child({ component: 'assignment-client' }),
+    client: new InternalClient(controlPlaneCredential(shared.secrets)), clock, logger: log.child({ component: 'assignment-client' }),
     failoverWaitMs: config.cluster.failoverWaitMs,
     worker: (id, url) => {
       let agent = workers.get(url);
@@ -122,16 +130,18 @@ export async function startFrontendProcess(config: StratusConfig, opts: ProcessO
  * etcd), the others follow the assignment log and take over when the leader's lease runs out.
  */
 export async function startAssignmentProcess(config: StratusConfig, opts: ProcessOptions, log: Logger, clock: Clock): Promise<ClusterProcess> {
-  const token = clusterToken(config);
-  const connector = httpWorkerConnector(token, log);
   const shared = await openShared(config, clock);
-  const { journal, accounts, registries } = shared;
+  const { journal, accounts, registries, secrets } = shared;
+  const connector = httpWorkerConnector(controlPlaneCredential(secrets), log);
   let membership: WorkerMembership | undefined;
   let replica: AssignmentReplica | undefined;
   const provisioning = followRegistries(registries, () => replica?.leader(), log);
-  const api = new AssignmentApiServer({ leader: () => replica?.leader(), workerUrl: (id) => membership?.url(id), status: () => replica?.status(), token, log });
+  const api = new AssignmentApiServer({
+    leader: () => replica?.leader(), workerUrl: (id) => membership?.url(id), status: () => replica?.status(),
+    authenticate: controlPlaneKey(controlPlaneKeyHash(secrets)), tls: serverIdentity(secrets, clock), log,
+  });
   const address = await api.listen(opts.host, opts.port);
-  const url = `http://${opts.host}:${address.port}`;
+  const url = `${api.scheme}://${opts.host}:${address.port}`;
   replica = new AssignmentReplica({
     log: journal.assignmentLog,
     election: journal.election(ASSIGNMENT, config.cluster.leaderTtlMs),
@@ -175,16 +185,24 @@ export async function startAssignmentProcess(config: StratusConfig, opts: Proces
 
 /**
  * `stratus placement`: holds the workers' leases (they register and heartbeat here, as with
- * `stratus up`), publishes them as the worker directory in etcd, and serves code packages.
+ * `stratus up`), publishes them as the worker directory in etcd, and serves code packages. Every
+ * request of a worker carries its own credential; a worker is given its server certificate here,
+ * for its own id only, and a revoked worker's lease ends at once.
  */
 export async function startPlacementProcess(config: StratusConfig, opts: ProcessOptions, log: Logger, clock: Clock): Promise<ClusterProcess> {
-  const token = clusterToken(config);
   const journal = openJournal(config);
+  const secrets = await loadClusterSecrets(journal.clusterSecrets, clock.now());
+  const credentials = new WorkerCredentials(journal.workerCredentials);
+  const authenticate = (authorization: string | undefined) => credentials.authenticate(authorization);
   const { code, chunks, close: closeStores } = openCodeStores(config);
   const placement = new PlacementService({ clock, leaseMs: config.cluster.leaseMs });
   const directory = new WorkerDirectory(journal.workers, log);
+  const keyHash = controlPlaneKeyHash(secrets);
   const registrations = new WorkerRegistrations({
-    token, placement, connector: httpWorkerConnector(token, log), leaseMs: config.cluster.leaseMs, log,
+    authenticate, placement, connector: httpWorkerConnector(controlPlaneCredential(secrets), log), leaseMs: config.cluster.leaseMs, log,
+    certificates: (workerId, csr) => ({
+      certificate: issueServerCertificate(secrets.ca, csrPublicKey(csr), workerServerName(workerId), clock.now()), controlPlaneKeyHash: keyHash,
+    }),
     onHeartbeat: (worker) => directory.publish(worker),
   });
   // Workers an earlier placement process recorded get a fresh lease: gone ones run out.
@@ -193,17 +211,23 @@ export async function startPlacementProcess(config: StratusConfig, opts: Process
     log.warn({ worker: workerId }, 'worker lease expired');
     directory.remove(workerId);
   });
-  const server = new FrontendServer({
-    routes: [],
-    internalRoutes: [...registrations.routes(), ...downloadRoutes({ token, code, chunks })],
-    credentials: () => undefined,
-    region: config.identity.region,
-    clock, log, signatureMaxSkewMs: config.frontend.signatureMaxSkewMs,
+  const unwatch = await credentials.watchRevocations((workerId) => {
+    if (!placement.worker(workerId)) return;
+    log.warn({ worker: workerId }, 'worker credential revoked: its lease ends now');
+    placement.remove(workerId);
+  });
+  const server = new HttpServer({
+    routes: [...registrations.routes(), ...downloadRoutes({ authenticate, code, chunks })],
+    tls: serverIdentity(secrets, clock),
+    log,
+    notFound: (method, path) => wireErrorResponse(new StratusError('ResourceNotFound', `No cluster API at ${method} ${path}`)),
+    errorReply: (err) => wireErrorResponse(err),
   });
   const address = await server.listen(opts.host, opts.port);
   return {
-    url: `http://${opts.host}:${address.port}`,
+    url: `${server.scheme}://${opts.host}:${address.port}`,
     async stop() {
+      unwatch();
       await server.close();
       placement.stop();
       closeStores();

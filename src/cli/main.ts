@@ -8,6 +8,7 @@ import { accountsCommand, ACCOUNTS_USAGE } from './accounts.js';
 import { startAssignmentProcess, startFrontendProcess, startPlacementProcess } from './cluster.js';
 import { startSingleMachine } from './single-machine.js';
 import { startWorkerProcess } from './worker.js';
+import { readWorkerBundle, workersCommand } from './workers-admin.js';
 
 const USAGE = `Usage:
   stratus up     [--port 9001] [--host 127.0.0.1] [--data-dir .stratus] [--keep-alive-ms 300000]
@@ -16,14 +17,16 @@ const USAGE = `Usage:
                  [--event-claim-ms 15000] [--event-retry-delays-ms 60000,120000]
                  [--image-max-bytes 10737418240] [--image-cache-mb 4096] [--snapstart criu|off]
                  [--sandbox-driver bubblewrap|gvisor] [--freeze-idle-after-ms 50|off]
-  stratus worker --control-plane http://HOST:PORT [--host 127.0.0.1] [--port 0] [--id NAME]
+  stratus worker --control-plane URL [--credentials FILE] [--host 127.0.0.1] [--port 0] [--id NAME]
                  [--data-dir .stratus-worker] [--worker-memory-mb N] [--warm-pool 0] [--heartbeat-ms 1000]
                  [--log-level info] [--snapstart criu|off] [--sandbox-driver bubblewrap|gvisor]
                  [--freeze-idle-after-ms 50|off]
   stratus frontend   --etcd URL[,URL...] [--host 127.0.0.1] [--port 9001]
   stratus assignment --etcd URL[,URL...] [--host 127.0.0.1] [--port 0] [--id NAME] [--leader-ttl-ms 2000]
   stratus placement  --etcd URL[,URL...] [--host 127.0.0.1] [--port 0] [--lease-ms 3000]
-                 (each also takes --etcd-prefix /stratus/ and --log-level)
+  stratus workers add --id W | revoke --id W | list   --etcd URL[,URL...]
+                 (each also takes --etcd-prefix /stratus/, --log-level, and for etcd over TLS
+                  --etcd-ca FILE [--etcd-cert FILE --etcd-key FILE])
 ${ACCOUNTS_USAGE}
 
 up: starts Stratus on one machine (the Lambda API on http://HOST:PORT, and one worker in-process).
@@ -32,13 +35,19 @@ up: starts Stratus on one machine (the Lambda API on http://HOST:PORT, and one w
     may manage accounts (\`stratus accounts\`).
     --sandbox-driver gvisor runs every function in gVisor (runsc); with the default, bubblewrap,
     only functions tagged stratus:sandbox=gvisor do (see docs/sandbox-isolation.md).
-worker: starts a further worker agent that joins the control plane at --control-plane; it needs
-    STRATUS_CLUSTER_TOKEN, which \`stratus up\` prints (kept in <data-dir>/cluster-token).
+worker: starts a further worker agent that joins the control plane at --control-plane. To join a
+    cluster (placement's https:// URL): --credentials FILE, the bundle \`stratus workers add\` printed
+    (the worker's id comes from it). To join \`stratus up\`: STRATUS_CLUSTER_TOKEN, which it prints
+    (kept in <data-dir>/cluster-token).
 --freeze-idle-after-ms: an idle environment is frozen this long after its last invoke and thawed
     by the next one; off (or --freeze-idle-after-ms=-1) never freezes.
 frontend, assignment, placement: Stratus as a cluster on etcd (see README "Running a cluster").
-    Every process needs the same STRATUS_CLUSTER_TOKEN; frontends need STRATUS_ACCESS_KEY_ID and
-    STRATUS_SECRET_ACCESS_KEY. Workers join with --control-plane <placement URL>.`;
+    The first one to start makes the cluster's CA (kept in etcd); every internal connection is TLS.
+    Frontends need STRATUS_ACCESS_KEY_ID and STRATUS_SECRET_ACCESS_KEY. Workers join with
+    --control-plane <placement URL> --credentials <bundle>.
+workers: per-worker credentials, kept in etcd (only a hash of each secret): add prints the bundle
+    to start the worker with; revoke refuses it from then on and ends the worker's lease.
+    See docs/cluster-security.md.`;
 
 const OPTIONS = {
   port: { type: 'string' },
@@ -64,6 +73,10 @@ const OPTIONS = {
   snapstart: { type: 'string' },
   'sandbox-driver': { type: 'string' },
   'freeze-idle-after-ms': { type: 'string' },
+  credentials: { type: 'string' },
+  'etcd-ca': { type: 'string' },
+  'etcd-cert': { type: 'string' },
+  'etcd-key': { type: 'string' },
 } as const;
 
 type Flags = ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>['values'];
@@ -89,6 +102,7 @@ function configFrom(flags: Flags, env: NodeJS.ProcessEnv, defaultDataDir: string
     cluster: {
       token: env.STRATUS_CLUSTER_TOKEN || undefined, leaseMs: num(flags['lease-ms']), heartbeatMs: num(flags['heartbeat-ms']),
       etcdEndpoints: flags.etcd?.split(',').filter(Boolean), etcdPrefix: flags['etcd-prefix'], leaderTtlMs: num(flags['leader-ttl-ms']),
+      etcdTls: flags['etcd-ca'] ? { caFile: flags['etcd-ca'], certFile: flags['etcd-cert'], keyFile: flags['etcd-key'] } : undefined,
     },
     credentials:
       env.STRATUS_ACCESS_KEY_ID && env.STRATUS_SECRET_ACCESS_KEY
@@ -117,12 +131,14 @@ async function up(config: StratusConfig): Promise<() => Promise<void>> {
 }
 
 async function worker(config: StratusConfig, flags: Flags): Promise<() => Promise<void>> {
-  if (!flags['control-plane']) throw new Error('stratus worker needs --control-plane http://HOST:PORT');
-  if (!config.cluster.token) throw new Error('stratus worker needs STRATUS_CLUSTER_TOKEN (stratus up prints it)');
+  if (!flags['control-plane']) throw new Error('stratus worker needs --control-plane URL');
+  const bundle = flags.credentials ? await readWorkerBundle(flags.credentials) : undefined;
+  if (!bundle && !config.cluster.token) throw new Error('stratus worker needs --credentials FILE (a cluster) or STRATUS_CLUSTER_TOKEN (stratus up prints it)');
+  if (bundle && flags.id !== undefined && flags.id !== bundle.workerId) throw new Error(`--id ${flags.id} is not the id of the credentials (${bundle.workerId})`);
   const log = createLogger(config.logLevel);
-  const id = flags.id ?? `worker-${hostname()}-${process.pid}`;
+  const id = bundle?.workerId ?? flags.id ?? `worker-${hostname()}-${process.pid}`;
   const running = await startWorkerProcess(config, {
-    id, controlPlane: flags['control-plane'].replace(/\/$/, ''), token: config.cluster.token,
+    id, controlPlane: flags['control-plane'].replace(/\/$/, ''), join: bundle ? { bundle } : { token: config.cluster.token ?? '' },
     host: config.frontend.host, port: num(flags.port) ?? 0, heartbeatMs: config.cluster.heartbeatMs,
   }, log.child({ component: 'worker', worker: id }), systemClock);
   process.stdout.write(`Stratus worker ${id} is serving on ${running.url} and joined ${flags['control-plane']}\n`);
@@ -144,6 +160,12 @@ async function clusterRole(role: keyof typeof CLUSTER_ROLES, config: StratusConf
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === 'accounts') return accountsCommand(rest, process.env);
+  if (command === 'workers') {
+    const [action, ...more] = rest;
+    const { values } = parseArgs({ args: more, options: OPTIONS });
+    process.stdout.write(`${await workersCommand(action, values.id, configFrom(values, process.env, '.stratus'), systemClock)}\n`);
+    return 0;
+  }
   const isRole = (c: string | undefined): c is keyof typeof CLUSTER_ROLES => c !== undefined && c in CLUSTER_ROLES;
   if (command !== 'up' && command !== 'worker' && !isRole(command)) {
     process.stderr.write(`${USAGE}\n`);

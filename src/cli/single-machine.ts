@@ -8,6 +8,7 @@ import { SqliteJournal } from '../journal/index.js';
 import { PlacementService, WorkerRegistrations } from '../placement/index.js';
 import { SnapStartService } from '../snapstart/index.js';
 import { systemClock, type Clock } from '../shared/clock.js';
+import { sharedToken } from '../shared/cluster-api.js';
 import type { StratusConfig } from '../shared/config.js';
 import type { Logger } from '../shared/log.js';
 import { startHostWorker } from './host-worker.js';
@@ -55,7 +56,7 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
   const clusterToken = await loadClusterToken(config);
   const placementLog = log.child({ component: 'placement' });
   const registrations = new WorkerRegistrations({
-    token: clusterToken, placement, connector: httpWorkerConnector(clusterToken, placementLog), leaseMs: config.cluster.leaseMs, log: placementLog,
+    authenticate: sharedToken(clusterToken), placement, connector: httpWorkerConnector({ authorization: `Bearer ${clusterToken}` }, placementLog), leaseMs: config.cluster.leaseMs, log: placementLog,
     onWorkerJoined: (agent) => agent.onEnvironmentLost((envId) => assignment.environmentLost(envId)),
   });
   followRegistries(registries, () => assignment, log);
@@ -68,7 +69,7 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
     config, registries, accounts, code, images, assignment, eventQueue: journal.eventQueue, linkSecret: credentials.secretAccessKey, clock, log,
     provision: (fn, n) => assignment.setProvisioned(fn, n),
     allocated: (fn) => assignment.provisionedCount(fn),
-    internalRoutes: [...registrations.routes(), ...downloadRoutes({ token: clusterToken, code, chunks })],
+    internalRoutes: [...registrations.routes(), ...downloadRoutes({ authenticate: sharedToken(clusterToken), code, chunks })],
   });
   const address = await server.listen(config.frontend.host, config.frontend.port);
   events.start();

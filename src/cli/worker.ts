@@ -2,14 +2,18 @@ import type { Clock } from '../shared/clock.js';
 import type { StratusConfig } from '../shared/config.js';
 import type { Logger } from '../shared/log.js';
 import { HttpCodeSource } from '../codestore/index.js';
-import { sendHeartbeat } from '../placement/index.js';
+import { requestWorkerCertificate, sendHeartbeat, workerAuthorization, type WorkerBundle } from '../placement/index.js';
+import { controlPlaneKey, sharedToken, type Authenticate } from '../shared/cluster-api.js';
+import { InternalClient } from '../shared/internal-client.js';
+import { createCsr, newKeyPair, type TlsIdentity } from '../shared/tls.js';
 import { WorkerApiServer } from '../worker/index.js';
 import { startHostWorker } from './host-worker.js';
 
 export interface WorkerProcessOptions {
   id: string;
   controlPlane: string;
-  token: string;
+  /** A cluster's worker: its own credential bundle (TLS). `stratus up`'s extra worker: the shared token (plain HTTP). */
+  join: { bundle: WorkerBundle } | { token: string };
   host: string;
   port: number;
   heartbeatMs: number;
@@ -21,17 +25,33 @@ export interface RunningWorker {
 }
 
 /**
+ * How this worker talks to the control plane and whom its API admits. With a credential bundle:
+ * its own credential on every request, the control plane checked against the cluster CA, its API
+ * served over TLS with a certificate the control plane issues for its id (from a key made here,
+ * which never leaves this process) and open only to the control-plane credential.
+ */
+async function joining(opts: WorkerProcessOptions): Promise<{ client: InternalClient; authenticate: Authenticate; tls?: TlsIdentity }> {
+  if ('token' in opts.join) return { client: InternalClient.withToken(opts.join.token), authenticate: sharedToken(opts.join.token) };
+  const { bundle } = opts.join;
+  const client = new InternalClient({ authorization: workerAuthorization(bundle), ca: bundle.caCertificate });
+  const { keyPem, publicKeyPem } = newKeyPair();
+  const issued = await requestWorkerCertificate(client, opts.controlPlane, createCsr(keyPem, publicKeyPem), 10_000);
+  return { client, authenticate: controlPlaneKey(issued.controlPlaneKeyHash), tls: { key: keyPem, cert: issued.certificate } };
+}
+
+/**
  * `stratus worker`: a worker agent in its own process. It serves the worker API, fetches code
  * from the control plane, and registers with placement, renewing its lease by heartbeat.
  */
 export async function startWorkerProcess(config: StratusConfig, opts: WorkerProcessOptions, log: Logger, clock: Clock): Promise<RunningWorker> {
-  const host = await startHostWorker(config, { id: opts.id, code: new HttpCodeSource(opts.controlPlane, opts.token), clock, log });
-  const server = new WorkerApiServer(host.agent, opts.token, log.child({ component: 'worker-api' }));
+  const { client, authenticate, tls } = await joining(opts);
+  const host = await startHostWorker(config, { id: opts.id, code: new HttpCodeSource(opts.controlPlane, client), clock, log });
+  const server = new WorkerApiServer(host.agent, authenticate, log.child({ component: 'worker-api' }), tls);
   const address = await server.listen(opts.host, opts.port);
-  const url = `http://${opts.host}:${address.port}`;
+  const url = `${server.scheme}://${opts.host}:${address.port}`;
   let stopped = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const register = () => sendHeartbeat(opts.controlPlane, opts.token, { id: opts.id, url, status: host.agent.status() }, Math.max(1000, opts.heartbeatMs));
+  const register = () => sendHeartbeat(client, opts.controlPlane, { id: opts.id, url, status: host.agent.status() }, Math.max(1000, opts.heartbeatMs));
   const beat = async () => {
     await register().catch((err: unknown) => log.warn({ err }, 'heartbeat failed'));
     if (!stopped) timer = setTimeout(() => void beat(), opts.heartbeatMs);
@@ -41,6 +61,7 @@ export async function startWorkerProcess(config: StratusConfig, opts: WorkerProc
   } catch (err) {
     await server.close();
     await host.stop();
+    client.close();
     throw err;
   }
   timer = setTimeout(() => void beat(), opts.heartbeatMs);
@@ -51,6 +72,7 @@ export async function startWorkerProcess(config: StratusConfig, opts: WorkerProc
       clearTimeout(timer);
       await server.close();
       await host.stop();
+      client.close();
     },
   };
 }

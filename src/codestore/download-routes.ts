@@ -1,12 +1,12 @@
-import { CLUSTER_API, withClusterToken } from '../shared/cluster-api.js';
+import { CLUSTER_API, refusalResponse, withCaller, type AuthenticateAsync } from '../shared/cluster-api.js';
 import { StratusError } from '../shared/errors.js';
 import type { HttpRoute } from '../shared/http-server.js';
 import type { ChunkStore } from './chunk-store.js';
 import type { CodeStore } from './code-store.js';
 
 export interface DownloadRoutesDeps {
-  /** The cluster token every call must carry. */
-  token: string;
+  /** Who a request comes from: a worker's credential (or `stratus up`'s shared token) may download. */
+  authenticate: AuthenticateAsync;
   code: CodeStore;
   chunks: ChunkStore;
 }
@@ -17,7 +17,8 @@ export interface DownloadRoutesDeps {
  */
 export function downloadRoutes(deps: DownloadRoutesDeps): HttpRoute[] {
   const base = CLUSTER_API.replaceAll('/', '\\/');
-  const authorized = (handle: HttpRoute['handle']) => withClusterToken(deps.token, handle);
+  const authorized = (handle: HttpRoute['handle']) => withCaller(deps.authenticate, (req, caller) =>
+    caller.kind === 'control-plane' ? refusalResponse({ refused: 403, message: 'downloads are for workers' }) : handle(req));
   return [
     { method: 'GET', pattern: new RegExp(`^${base}/code/([0-9a-f]{64})$`), body: 0,
       handle: authorized(async (req) => {

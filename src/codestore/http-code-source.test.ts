@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { sharedToken } from '../shared/cluster-api.js';
 import { isStratusError } from '../shared/errors.js';
 import { HttpServer } from '../shared/http-server.js';
+import { InternalClient } from '../shared/internal-client.js';
 import { downloadRoutes } from './download-routes.js';
 import { HttpCodeSource } from './http-code-source.js';
 import { MemoryChunkStore } from './memory-chunk-store.js';
@@ -13,7 +15,7 @@ describe('HttpCodeSource over the download routes', () => {
   const code = new MemoryCodeStore();
   const chunks = new MemoryChunkStore();
   const server = new HttpServer({
-    routes: downloadRoutes({ token: TOKEN, code, chunks }),
+    routes: downloadRoutes({ authenticate: sharedToken(TOKEN), code, chunks }),
     notFound: () => ({ status: 404 }),
     errorReply: () => ({ status: 500 }),
   });
@@ -26,13 +28,13 @@ describe('HttpCodeSource over the download routes', () => {
   it('fetches a package and a chunk as stored', async () => {
     const ref = await code.put(Buffer.from('zip bytes'));
     const { sha256 } = await chunks.putChunk(Buffer.from('chunk bytes'));
-    const source = new HttpCodeSource(url, TOKEN);
+    const source = new HttpCodeSource(url, InternalClient.withToken(TOKEN));
     assert.equal((await source.get(ref)).toString(), 'zip bytes');
     assert.equal((await source.getChunk(sha256)).toString(), 'chunk bytes');
   });
 
   it("keeps the control plane's error code: a missing package or chunk is ResourceNotFound, an unknown image is absent", async () => {
-    const source = new HttpCodeSource(url, TOKEN);
+    const source = new HttpCodeSource(url, InternalClient.withToken(TOKEN));
     const missing = (e: unknown) => isStratusError(e) && e.code === 'ResourceNotFound';
     await assert.rejects(source.get({ sha256: 'a'.repeat(64), size: 1 }), missing);
     await assert.rejects(source.getChunk('b'.repeat(64)), missing);
@@ -41,7 +43,7 @@ describe('HttpCodeSource over the download routes', () => {
 
   it('a wrong token is Forbidden, never mistaken for a missing package', async () => {
     const ref = await code.put(Buffer.from('secret zip'));
-    const source = new HttpCodeSource(url, 'wrong-token');
+    const source = new HttpCodeSource(url, InternalClient.withToken('wrong-token'));
     await assert.rejects(source.get(ref), (e) => isStratusError(e) && e.code === 'Forbidden');
     await assert.rejects(source.getImage(`sha256:${'c'.repeat(64)}`), (e) => isStratusError(e) && e.code === 'Forbidden');
   });

@@ -26,6 +26,8 @@ export class EtcdJournal implements Journal {
   readonly accounts: DocumentStore;
   readonly accessKeys: DocumentStore;
   readonly workers: DocumentStore;
+  readonly clusterSecrets: DocumentStore;
+  readonly workerCredentials: DocumentStore;
   readonly assignmentLog: AppendLog;
   readonly eventQueue: EventQueue;
   private readonly client: Etcd3;
@@ -38,7 +40,7 @@ export class EtcdJournal implements Journal {
     this.callTimeoutMs = options.callTimeoutMs ?? defaultCallTimeoutMs;
     this.client = createEtcdClient(options);
     this.root = this.client.namespace(options.prefix);
-    this.probe = new EtcdQuorumProbe(options.endpoints);
+    this.probe = new EtcdQuorumProbe(options);
     const docs = (collection: string) => new EtcdDocumentStore(this.root, `docs/${collection}`, this.callTimeoutMs);
     this.functions = docs('functions');
     this.versions = docs('versions');
@@ -47,6 +49,8 @@ export class EtcdJournal implements Journal {
     this.accounts = docs('accounts');
     this.accessKeys = docs('access-keys');
     this.workers = docs('workers');
+    this.clusterSecrets = docs('cluster-secrets');
+    this.workerCredentials = docs('worker-credentials');
     this.assignmentLog = new EtcdAppendLog(this.root);
     this.eventQueue = new EtcdEventQueue(this.root);
   }

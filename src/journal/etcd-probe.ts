@@ -1,5 +1,5 @@
 import type { Etcd3 } from 'etcd3';
-import { createEtcdClient } from '../shared/etcd.js';
+import { createEtcdClient, type EtcdConnection } from '../shared/etcd.js';
 
 /**
  * Asks each etcd member directly (one client per member, no retries) whether it knows a raft
@@ -10,7 +10,7 @@ export class EtcdQuorumProbe {
   private clients: Etcd3[] | undefined;
   private closed = false;
 
-  constructor(private readonly endpoints: string[]) {}
+  constructor(private readonly conn: EtcdConnection) {}
 
   /**
    * True if at least one member answered within `timeoutMs` and none of those that answered
@@ -21,7 +21,7 @@ export class EtcdQuorumProbe {
    */
   async noQuorum(timeoutMs: number): Promise<boolean> {
     if (this.closed) return false;
-    this.clients ??= this.endpoints.map((e) => createEtcdClient({ endpoints: [e], callTimeoutMs: timeoutMs }, { singleMember: true }));
+    this.clients ??= this.conn.endpoints.map((e) => createEtcdClient({ endpoints: [e], callTimeoutMs: timeoutMs, tls: this.conn.tls }, { singleMember: true }));
     const answers = await Promise.allSettled(this.clients.map((c) => c.maintenance.status({ deadline: Date.now() + timeoutMs })));
     const statuses = answers.flatMap((a) => (a.status === 'fulfilled' ? [a.value] : []));
     const reachable = new Set(statuses.map((s) => String(s.header.member_id)));

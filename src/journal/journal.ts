@@ -167,6 +167,10 @@ export interface Journal {
   readonly accessKeys: DocumentStore;
   /** Worker agents in the cluster, keyed by worker id (written by placement). */
   readonly workers: DocumentStore;
+  /** The cluster's CA and control-plane credential (one document, `authority`; see docs/cluster-security.md). */
+  readonly clusterSecrets: DocumentStore;
+  /** Each worker's credential (a hash of its secret; revoked or not), keyed by worker id. */
+  readonly workerCredentials: DocumentStore;
   readonly assignmentLog: AppendLog;
   /** Accepted asynchronous invocations not yet finished. */
   readonly eventQueue: EventQueue;

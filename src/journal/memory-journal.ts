@@ -12,6 +12,8 @@ export class MemoryJournal implements Journal {
   readonly workers: DocumentStore = new MemoryDocumentStore();
   readonly accounts: DocumentStore = new MemoryDocumentStore();
   readonly accessKeys: DocumentStore = new MemoryDocumentStore();
+  readonly clusterSecrets: DocumentStore = new MemoryDocumentStore();
+  readonly workerCredentials: DocumentStore = new MemoryDocumentStore();
   readonly assignmentLog: AppendLog;
   private readonly elections: LocalElections;
 

@@ -14,6 +14,8 @@ export class SqliteJournal implements Journal {
   readonly accounts: DocumentStore;
   readonly accessKeys: DocumentStore;
   readonly workers: DocumentStore;
+  readonly clusterSecrets: DocumentStore;
+  readonly workerCredentials: DocumentStore;
   readonly assignmentLog: AppendLog;
   readonly eventQueue: SqliteEventQueue;
   private readonly db: Db;
@@ -42,6 +44,8 @@ export class SqliteJournal implements Journal {
     this.accounts = new SqliteDocumentStore(this.db, 'accounts');
     this.accessKeys = new SqliteDocumentStore(this.db, 'access-keys');
     this.workers = new SqliteDocumentStore(this.db, 'workers');
+    this.clusterSecrets = new SqliteDocumentStore(this.db, 'cluster-secrets');
+    this.workerCredentials = new SqliteDocumentStore(this.db, 'worker-credentials');
     this.assignmentLog = new SqliteAppendLog(this.db, this.elections);
     this.eventQueue = new SqliteEventQueue(path);
   }

@@ -1,5 +1,7 @@
 export { PlacementService, type LeaseConfig, type PlacementRequest } from './placement.js';
 export type { ConnectedWorker, WorkerAddress, WorkerConnector } from './connector.js';
-export { WorkerRegistrations, sendHeartbeat, type WorkerRegistrationDeps } from './registration.js';
 export { WorkerMembership, type MembershipDeps, type WorkerDocument } from './membership.js';
 export { WorkerDirectory } from './directory.js';
+export { WorkerRegistrations, requestWorkerCertificate, sendHeartbeat, type WorkerCertificate, type WorkerRegistrationDeps } from './registration.js';
+export { controlPlaneCredential, controlPlaneKeyHash, loadClusterSecrets, type ClusterSecrets } from './cluster-secrets.js';
+export { WorkerCredentials, workerAuthorization, type WorkerBundle, type WorkerCredentialRecord } from './worker-credentials.js';

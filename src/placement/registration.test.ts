@@ -2,8 +2,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { FakeWorker } from '../../test/helpers/fake-worker.js';
 import { ManualClock } from '../shared/clock.js';
+import { sharedToken, type Authentication } from '../shared/cluster-api.js';
 import { isStratusError } from '../shared/errors.js';
 import { HttpServer } from '../shared/http-server.js';
+import { InternalClient } from '../shared/internal-client.js';
 import { silentLogger } from '../shared/log.js';
 import type { WorkerStatus } from '../worker/index.js';
 import type { ConnectedWorker, WorkerAddress } from './connector.js';
@@ -11,6 +13,11 @@ import { PlacementService } from './placement.js';
 import { sendHeartbeat, WorkerRegistrations } from './registration.js';
 
 const TOKEN = 'registration-test-token-0123456789';
+const W1_CREDENTIAL = 'w1-own-credential';
+/** `stratus up`'s shared token, or worker w1's own credential. */
+const authenticate = (authorization: string | undefined): Authentication =>
+  authorization === `Bearer ${W1_CREDENTIAL}` ? { kind: 'worker', workerId: 'w1' } : sharedToken(TOKEN)(authorization);
+const client = InternalClient.withToken(TOKEN);
 
 class FakeRemote extends FakeWorker implements ConnectedWorker {
   reported: WorkerStatus[] = [];
@@ -25,7 +32,7 @@ describe('WorkerRegistrations', () => {
   const connected: WorkerAddress[] = [];
   const joined: string[] = [];
   const registrations = new WorkerRegistrations({
-    token: TOKEN, placement, leaseMs: 3000, log: silentLogger(),
+    authenticate, placement, leaseMs: 3000, log: silentLogger(),
     connector: { connect: (w) => (connected.push(w), new FakeRemote(w.id)) },
     onWorkerJoined: (agent) => joined.push(agent.id),
   });
@@ -39,16 +46,17 @@ describe('WorkerRegistrations', () => {
     url = `http://127.0.0.1:${(await server.listen('127.0.0.1', 0)).port}`;
   });
   after(async () => {
+    client.close();
     placement.stop();
     await server.close();
   });
 
   it('registers a worker on its first heartbeat, renews its lease and takes its status on later ones', async () => {
-    await sendHeartbeat(url, TOKEN, { id: 'w1', url: 'http://w1', status: status(0) }, 1000);
+    await sendHeartbeat(client, url, { id: 'w1', url: 'http://w1', status: status(0) }, 1000);
     assert.deepEqual(joined, ['w1']);
     assert.deepEqual(connected.map((w) => w.url), ['http://w1']);
     clock.advance(2000);
-    await sendHeartbeat(url, TOKEN, { id: 'w1', url: 'http://w1', status: status(2) }, 1000);
+    await sendHeartbeat(client, url, { id: 'w1', url: 'http://w1', status: status(2) }, 1000);
     clock.advance(2000);
     const agent = placement.worker('w1') as FakeRemote;
     assert.ok(agent, 'the renewed lease still holds');
@@ -59,16 +67,29 @@ describe('WorkerRegistrations', () => {
   it('a worker whose lease ran out is connected again when it comes back', async () => {
     clock.advance(5000);
     assert.equal(placement.worker('w1'), undefined);
-    await sendHeartbeat(url, TOKEN, { id: 'w1', url: 'http://w1', status: status(0) }, 1000);
+    await sendHeartbeat(client, url, { id: 'w1', url: 'http://w1', status: status(0) }, 1000);
     assert.deepEqual(joined, ['w1', 'w1']);
     assert.equal(connected.length, 2);
   });
 
   it('refuses a heartbeat without the cluster token', async () => {
     await assert.rejects(
-      sendHeartbeat(url, 'wrong', { id: 'w2', url: 'http://w2', status: status(0) }, 1000),
-      (err) => isStratusError(err) && err.code === 'Forbidden' && /bad cluster token/.test(err.message),
+      sendHeartbeat(InternalClient.withToken('wrong'), url, { id: 'w2', url: 'http://w2', status: status(0) }, 1000),
+      (err) => isStratusError(err) && err.code === 'Forbidden' && err.details.reason === 'UnknownCredential' && /bad cluster token/.test(err.message),
     );
     assert.equal(placement.worker('w2'), undefined);
+  });
+
+  it("refuses a heartbeat under another worker's id: nothing is registered, nothing renewed", async () => {
+    const asW1 = new InternalClient({ authorization: `Bearer ${W1_CREDENTIAL}` });
+    await sendHeartbeat(asW1, url, { id: 'w1', url: 'http://w1', status: status(0) }, 1000);
+    const joinedBefore = joined.length;
+    await assert.rejects(
+      sendHeartbeat(asW1, url, { id: 'w3', url: 'http://w3', status: status(0) }, 1000),
+      (err) => isStratusError(err) && err.code === 'Forbidden' && err.details.reason === 'NotPermitted',
+    );
+    assert.equal(placement.worker('w3'), undefined);
+    assert.equal(joined.length, joinedBefore);
+    asW1.close();
   });
 });

@@ -1,6 +1,8 @@
-import { CLUSTER_API, withClusterToken } from '../shared/cluster-api.js';
-import { fromWireError, StratusError } from '../shared/errors.js';
+import { CLUSTER_API, refusalResponse, withCaller, type AuthenticateAsync, type Caller } from '../shared/cluster-api.js';
+import { isStratusError, StratusError } from '../shared/errors.js';
 import { jsonBody, type HttpRequest, type HttpResponse, type HttpRoute } from '../shared/http-server.js';
+import type { InternalClient } from '../shared/internal-client.js';
+import { CONTROL_PLANE_NAME } from '../shared/tls.js';
 import type { Logger } from '../shared/log.js';
 import type { WorkerStatus } from '../worker/index.js';
 import type { ConnectedWorker, WorkerConnector } from './connector.js';
@@ -8,10 +10,19 @@ import type { WorkerDocument } from './membership.js';
 import type { PlacementService } from './placement.js';
 
 const WORKERS = `${CLUSTER_API}/workers`;
+const CERTIFICATE = `${CLUSTER_API}/workers/certificate`;
+
+/** What a worker is given for its own TLS server: a certificate for its id, and what the control plane's credential hashes to. */
+export interface WorkerCertificate {
+  certificate: string;
+  controlPlaneKeyHash: string;
+}
 
 export interface WorkerRegistrationDeps {
-  /** The cluster token every worker must present. */
-  token: string;
+  /** Who a request comes from: a worker with its own credential (or `stratus up`'s shared token). */
+  authenticate: AuthenticateAsync;
+  /** Issues a worker's server certificate for its own id, from its CSR (a cluster with TLS). */
+  certificates?: (workerId: string, csrPem: string) => WorkerCertificate;
   placement: PlacementService;
   connector: WorkerConnector;
   leaseMs: number;
@@ -43,13 +54,32 @@ export class WorkerRegistrations {
   }
 
   routes(): HttpRoute[] {
-    const pattern = new RegExp(`^${WORKERS.replaceAll('/', '\\/')}$`);
-    return [{ method: 'POST', pattern, body: 1024 * 1024, tooLargeMessage: 'too large', handle: withClusterToken(this.deps.token, (req) => this.heartbeat(req)) }];
+    const at = (path: string) => new RegExp(`^${path.replaceAll('/', '\\/')}$`);
+    const route = (path: string, handle: (req: HttpRequest, caller: Caller) => HttpResponse) =>
+      ({ method: 'POST', pattern: at(path), body: 1024 * 1024, tooLargeMessage: 'too large', handle: withCaller(this.deps.authenticate, handle) });
+    return [route(WORKERS, (req, caller) => this.heartbeat(req, caller)), route(CERTIFICATE, (req, caller) => this.certificate(req, caller))];
   }
 
-  private heartbeat(req: HttpRequest): HttpResponse {
+  /** A worker's certificate for its own id (the id comes from its credential, never from the request). */
+  private certificate(req: HttpRequest, caller: Caller): HttpResponse {
+    if (caller.kind !== 'worker') return refusalResponse({ refused: 403, message: 'only a worker, with its own credential, is given a certificate' });
+    if (!this.deps.certificates) throw new StratusError('ResourceNotFound', 'this control plane issues no certificates');
+    const { csr } = jsonBody<{ csr?: unknown }>(req);
+    if (typeof csr !== 'string') throw new StratusError('InvalidRequestContent', 'csr must be a PEM certificate signing request');
+    this.deps.log.info({ worker: caller.workerId }, 'worker certificate issued');
+    return { status: 200, body: this.deps.certificates(caller.workerId, csr) };
+  }
+
+  private heartbeat(req: HttpRequest, caller: Caller): HttpResponse {
     const { placement, log } = this.deps;
     const { id, url, status } = jsonBody<WorkerDocument>(req);
+    if (caller.kind === 'control-plane' || (caller.kind === 'worker' && caller.workerId !== id)) {
+      log.warn({ worker: id, caller }, 'a heartbeat under another worker\'s id was refused');
+      return refusalResponse({ refused: 403, message: `this credential cannot register worker ${JSON.stringify(id)}` });
+    }
+    if (typeof id !== 'string' || typeof url !== 'string' || typeof status !== 'object' || status === null) {
+      throw new StratusError('InvalidRequestContent', 'a heartbeat is { id, url, status }');
+    }
     const known = this.remotes.get(id);
     if (known && placement.worker(id) === known && placement.renew(id)) {
       known.report(status);
@@ -66,15 +96,20 @@ export class WorkerRegistrations {
 }
 
 /** The worker's side: registers with the control plane at `controlPlane`, or renews its lease. */
-export async function sendHeartbeat(controlPlane: string, token: string, worker: { id: string; url: string; status: WorkerStatus }, timeoutMs: number): Promise<void> {
-  const res = await fetch(`${controlPlane}${WORKERS}`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: JSON.stringify(worker),
-    signal: AbortSignal.timeout(timeoutMs),
-  });
-  if (res.ok) return;
-  const answer = (await res.json().catch(() => undefined)) as unknown;
-  const err = fromWireError(answer, `HTTP ${res.status}`);
-  throw new StratusError(err.code, `the control plane refused the worker: ${err.message}`, { details: { ...err.details } });
+export async function sendHeartbeat(client: InternalClient, controlPlane: string, worker: { id: string; url: string; status: WorkerStatus }, timeoutMs: number): Promise<void> {
+  await refusedAs('the control plane refused the worker', () => client.json(`${controlPlane}${WORKERS}`, CONTROL_PLANE_NAME, 'POST', worker, timeoutMs));
+}
+
+/** The worker's side: a certificate for its own TLS server, for the key of `csrPem`. */
+export async function requestWorkerCertificate(client: InternalClient, controlPlane: string, csrPem: string, timeoutMs: number): Promise<WorkerCertificate> {
+  return (await refusedAs('the control plane issued no certificate', () => client.json(`${controlPlane}${CERTIFICATE}`, CONTROL_PLANE_NAME, 'POST', { csr: csrPem }, timeoutMs))) as WorkerCertificate;
+}
+
+async function refusedAs<T>(what: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    if (!isStratusError(err)) throw err;
+    throw new StratusError(err.code, `${what}: ${err.message}`, { details: { ...err.details } });
+  }
 }

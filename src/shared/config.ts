@@ -98,7 +98,10 @@ export const configSchema = z.object({
     .default({}),
   cluster: z
     .object({
-      /** Shared by the control plane and `stratus worker` processes (STRATUS_CLUSTER_TOKEN). */
+      /**
+       * `stratus up` and the `stratus worker` processes that join it share this (STRATUS_CLUSTER_TOKEN).
+       * A cluster on etcd uses its CA and per-worker credentials instead (docs/cluster-security.md).
+       */
       token: z.string().min(16).optional(),
       /** A remote worker that has not renewed its lease for this long is gone. */
       leaseMs: z.number().int().positive().default(3000),
@@ -107,6 +110,8 @@ export const configSchema = z.object({
       etcdEndpoints: z.array(z.string().url()).default([]),
       /** Key prefix of this Stratus in etcd (several can share one etcd). */
       etcdPrefix: z.string().default('/stratus/'),
+      /** etcd over TLS: the CA of its members' certificates and this process's client certificate (PEM files). */
+      etcdTls: z.object({ caFile: z.string(), certFile: z.string().optional(), keyFile: z.string().optional() }).optional(),
       /** Deadline of every unary etcd call: a raft re-election must not stall a request for long. */
       etcdCallTimeoutMs: z.number().int().positive().default(1500),
       /** The assignment leader's lease (etcd rounds it up to whole seconds, at least its minimum TTL). */

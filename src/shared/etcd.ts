@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { ConsecutiveBreaker, circuitBreaker, handleWhen, noop, retry } from 'cockatiel';
 import {
   Etcd3, GRPCUnavailableError, type ICompare, type IOperation, type IOptions, type ITxnResponse, type Namespace, type WatchBuilder, type Watcher,
@@ -13,6 +14,15 @@ export interface EtcdConnection {
    * quorum) waits ~7 s for etcd's own timeout; with it, it fails fast as JournalUnavailable.
    */
   callTimeoutMs?: number;
+  /** etcd over TLS (https:// endpoints): the CA that issued the members' certificates, and this client's own (client-cert-auth). */
+  tls?: EtcdTls;
+}
+
+/** Files (PEM) of an etcd connection over TLS. See docs/cluster-security.md. */
+export interface EtcdTls {
+  caFile: string;
+  certFile?: string;
+  keyFile?: string;
 }
 
 export const defaultCallTimeoutMs = 1500;
@@ -27,6 +37,7 @@ export function createEtcdClient(conn: EtcdConnection, opts: { singleMember?: bo
   const unavailable = handleWhen((e) => e instanceof GRPCUnavailableError);
   const options: IOptions = {
     hosts: conn.endpoints,
+    ...(conn.tls ? { credentials: etcdCredentials(conn.tls) } : {}),
     defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeoutMs }),
     dialTimeout: timeoutMs,
     faultHandling: opts.singleMember
@@ -37,6 +48,15 @@ export function createEtcdClient(conn: EtcdConnection, opts: { singleMember?: bo
         },
   };
   return new Etcd3(options);
+}
+
+/** The etcd3 client's TLS material, read from its files. */
+function etcdCredentials(tls: EtcdTls): NonNullable<IOptions['credentials']> {
+  if ((tls.certFile === undefined) !== (tls.keyFile === undefined)) throw new StratusError('InvalidConfig', 'an etcd client certificate needs its key (--etcd-cert with --etcd-key)');
+  return {
+    rootCertificate: readFileSync(tls.caFile),
+    ...(tls.certFile && tls.keyFile ? { certChain: readFileSync(tls.certFile), privateKey: readFileSync(tls.keyFile) } : {}),
+  };
 }
 
 /** Runs one etcd operation; any failure of etcd itself becomes StratusError 'JournalUnavailable'. */

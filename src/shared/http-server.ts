@@ -1,10 +1,11 @@
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { rm } from 'node:fs/promises';
-import { bearerMatches } from './bearer.js';
 import { StratusError, toWireError, wireStatus } from './errors.js';
 import type { Logger } from './log.js';
 import { closeNow, listenOn, readBody } from './http.js';
+import type { TlsIdentity } from './tls.js';
 
 /**
  * The one HTTP core every Stratus API is served by (the Lambda API, the Runtime API, the worker
@@ -84,15 +85,22 @@ export interface HttpServerOptions<R extends HttpRoute> {
   requestTimeoutMs?: number;
   /** Connections beyond this are closed at once. */
   maxConnections?: number;
+  /** Serve HTTPS with this key and certificate (the internal APIs of a cluster); absent: plain HTTP. */
+  tls?: TlsIdentity;
 }
 
 export class HttpServer<R extends HttpRoute = HttpRoute> {
   private readonly server: Server;
+  /** 'https' when serving TLS. */
+  readonly scheme: 'http' | 'https';
   private socketPath: string | undefined;
 
   constructor(private readonly opts: HttpServerOptions<R>) {
     const timeouts = opts.requestTimeoutMs === undefined ? {} : { requestTimeout: opts.requestTimeoutMs };
-    this.server = createServer({ keepAliveTimeout: opts.keepAliveTimeoutMs ?? 60_000, ...timeouts }, (req, res) => this.handle(req, res));
+    const options = { keepAliveTimeout: opts.keepAliveTimeoutMs ?? 60_000, ...timeouts };
+    const handler = (req: IncomingMessage, res: ServerResponse) => this.handle(req, res);
+    this.scheme = opts.tls ? 'https' : 'http';
+    this.server = opts.tls ? createTlsServer({ ...options, key: opts.tls.key, cert: opts.tls.cert, minVersion: 'TLSv1.2' }, handler) : createServer(options, handler);
     if (opts.maxConnections !== undefined) this.server.maxConnections = opts.maxConnections;
   }
 
@@ -124,7 +132,7 @@ export class HttpServer<R extends HttpRoute = HttpRoute> {
     const { route, params } = match;
     const request: HttpRequest = {
       method, params, query, headers: req.headers, body: EMPTY, stream: req, requestId,
-      origin: `http://${req.headers.host ?? 'localhost'}`, rawUrl: req.url ?? '/', sourceIp: req.socket.remoteAddress ?? '',
+      origin: `${this.scheme}://${req.headers.host ?? 'localhost'}`, rawUrl: req.url ?? '/', sourceIp: req.socket.remoteAddress ?? '',
     };
     const refused = this.opts.authenticateHead?.(route, request);
     if (refused) return this.reply(res, requestId, refused);
@@ -214,16 +222,6 @@ function parseTarget(target: string): { path: string; query: URLSearchParams } {
 export function wireErrorResponse(err: unknown): HttpResponse {
   const body = toWireError(err);
   return { status: wireStatus(body.code), body };
-}
-
-/** An authenticate hook for the internal APIs: every request carries the cluster's bearer token. */
-export function bearerAuthentication(token: string, what: string): (route: HttpRoute, req: HttpRequest) => HttpResponse | undefined {
-  return (_route, req) => withoutBearer(req, token, what, 401);
-}
-
-/** The refusal (a Forbidden wire error, with `status`) of a request that lacks the bearer `token`; undefined if it has it. */
-export function withoutBearer(req: HttpRequest, token: string, what: string, status: number): HttpResponse | undefined {
-  return bearerMatches(req.headers.authorization, token) ? undefined : { status, body: toWireError(new StratusError('Forbidden', `bad ${what} token`)) };
 }
 
 /**

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { fakeSpec, FakeWorker } from '../../test/helpers/fake-worker.js';
+import { sharedToken } from '../shared/cluster-api.js';
+import { InternalClient } from '../shared/internal-client.js';
 import { isStratusError, StratusError } from '../shared/errors.js';
 import { silentLogger } from '../shared/log.js';
 import type { EnvironmentSpec } from './environment-spec.js';
@@ -54,13 +56,13 @@ const invocation = (responseSink?: ResponseSink): Invocation => ({
 
 describe('RemoteWorkerAgent over a real worker API', () => {
   const worker = new ScriptedWorker('w1');
-  const server = new WorkerApiServer(worker, TOKEN, silentLogger());
+  const server = new WorkerApiServer(worker, sharedToken(TOKEN), silentLogger());
   let remote: RemoteWorkerAgent;
   let url = '';
   before(async () => {
     const address = await server.listen('127.0.0.1', 0);
     url = `http://127.0.0.1:${address.port}`;
-    remote = new RemoteWorkerAgent('w1', url, TOKEN, worker.status(), silentLogger());
+    remote = new RemoteWorkerAgent('w1', url, InternalClient.withToken(TOKEN), worker.status(), silentLogger());
   });
   after(async () => {
     await remote.shutdown();
@@ -168,13 +170,13 @@ describe('RemoteWorkerAgent over a real worker API', () => {
   });
 
   it('a worker that cannot be reached is WorkerUnavailable', async () => {
-    const gone = new RemoteWorkerAgent('w9', 'http://127.0.0.1:1', TOKEN, worker.status(), silentLogger());
+    const gone = new RemoteWorkerAgent('w9', 'http://127.0.0.1:1', InternalClient.withToken(TOKEN), worker.status(), silentLogger());
     await assert.rejects(gone.invoke(ENV, invocation()), (e) => isStratusError(e) && e.code === 'WorkerUnavailable' && e.retryable);
     await gone.shutdown();
   });
 
   it('a wrong token is refused', async () => {
-    const intruder = new RemoteWorkerAgent('w1', url, 'wrong-token-wrong-token-000000000', worker.status(), silentLogger());
+    const intruder = new RemoteWorkerAgent('w1', url, InternalClient.withToken('wrong-token-wrong-token-000000000'), worker.status(), silentLogger());
     await assert.rejects(intruder.environments(), (e) => isStratusError(e) && e.code === 'Forbidden');
     await intruder.shutdown();
   });

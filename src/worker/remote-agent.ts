@@ -1,7 +1,9 @@
-import { Agent, request, type IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Writable } from 'node:stream';
 import { fromWireError, StratusError } from '../shared/errors.js';
+import type { InternalClient } from '../shared/internal-client.js';
 import type { Logger } from '../shared/log.js';
+import { workerServerName } from '../shared/tls.js';
 import type { EnvironmentSpec } from './environment-spec.js';
 import type { EnvironmentOptions, EnvironmentReport, WorkerAgent, WorkerStatus } from './agent.js';
 import type { Invocation, InvocationResult, ResponseSink } from './invocation.js';
@@ -17,10 +19,10 @@ const MAX_HEADER_BYTES = 64 * 1024;
  * The control plane's handle on a worker agent in another process (`stratus worker`), over
  * the worker API. Its status is what the worker last reported with its heartbeat. Errors the
  * worker answers come back as the StratusError it threw; a worker that cannot be reached (or
- * breaks off a reply) is WorkerUnavailable.
+ * breaks off a reply, or whose certificate is not its own) is WorkerUnavailable. With TLS the
+ * worker must present a certificate of the cluster CA for its own id.
  */
 export class RemoteWorkerAgent implements WorkerAgent {
-  private readonly agent = new Agent({ keepAlive: true, maxSockets: 256 });
   private readonly lostListeners: ((envId: string) => void)[] = [];
   private events: IncomingMessage | undefined;
   private closed = false;
@@ -28,7 +30,8 @@ export class RemoteWorkerAgent implements WorkerAgent {
   constructor(
     readonly id: string,
     private readonly baseUrl: string,
-    private readonly token: string,
+    /** This handle's own connection pool, with the control plane's credential. */
+    private readonly client: InternalClient,
     private lastStatus: WorkerStatus,
     private readonly log: Logger,
   ) {}
@@ -72,32 +75,40 @@ export class RemoteWorkerAgent implements WorkerAgent {
   async shutdown(): Promise<void> {
     this.closed = true;
     this.events?.destroy();
-    this.agent.destroy();
+    this.client.close();
   }
 
   /** Follows the worker's event stream, reconnecting until shut down. */
   private follow(): void {
     if (this.closed) return;
-    const req = request(`${this.baseUrl}${WORKER_API}/events`, { headers: this.headers(undefined), agent: false }, (res) => {
-      this.events = res;
-      let buffered = '';
-      res.on('data', (chunk: Buffer) => {
-        buffered += chunk.toString();
-        const lines = buffered.split('\n');
-        buffered = lines.pop() ?? '';
-        for (const line of lines) {
-          const event = JSON.parse(line) as { type: string; envId?: string };
-          if (event.type === 'lost' && event.envId) for (const l of this.lostListeners) l(event.envId);
-        }
-      });
-      res.on('close', () => setTimeout(() => this.follow(), 1000).unref());
-    });
+    const url = `${this.baseUrl}${WORKER_API}/events`;
+    let req: ReturnType<InternalClient['request']>;
+    try {
+      req = this.client.request(url, this.serverName(), { headers: this.headers(undefined), pooled: false }, (res) => this.onEvents(res));
+    } catch (err) {
+      return void this.unavailable(err instanceof Error ? err : new Error(String(err)));
+    }
     req.on('error', () => setTimeout(() => this.follow(), 1000).unref());
     req.end();
   }
 
+  private onEvents(res: IncomingMessage): void {
+    this.events = res;
+    let buffered = '';
+    res.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString();
+      const lines = buffered.split('\n');
+      buffered = lines.pop() ?? '';
+      for (const line of lines) {
+        const event = JSON.parse(line) as { type: string; envId?: string };
+        if (event.type === 'lost' && event.envId) for (const l of this.lostListeners) l(event.envId);
+      }
+    });
+    res.on('close', () => setTimeout(() => this.follow(), 1000).unref());
+  }
+
   private headers(epoch: number | undefined): Record<string, string> {
-    const headers: Record<string, string> = { authorization: `Bearer ${this.token}` };
+    const headers: Record<string, string> = {};
     if (epoch !== undefined) headers[EPOCH_HEADER] = String(epoch);
     return headers;
   }
@@ -110,7 +121,8 @@ export class RemoteWorkerAgent implements WorkerAgent {
   /** Sends a request; resolves with a successful reply as soon as its head arrives, rejects with the error the worker answered. */
   private send(method: string, path: string, epoch: number | undefined, body?: Buffer, headers: Record<string, string> = {}): Promise<IncomingMessage> {
     return new Promise((resolve, reject) => {
-      const req = request(`${this.baseUrl}${WORKER_API}${path}`, { method, agent: this.agent, maxHeaderSize: MAX_HEADER_BYTES, headers: { ...this.headers(epoch), ...headers } }, (res) => {
+      const url = `${this.baseUrl}${WORKER_API}${path}`;
+      const req = this.client.request(url, this.serverName(), { method, maxHeaderSize: MAX_HEADER_BYTES, headers: { ...this.headers(epoch), ...headers } }, (res) => {
         if ((res.statusCode ?? 500) < 300) return resolve(res);
         this.body(res).then(
           (data) => reject(fromWireError(parseJson(data), `worker ${this.id} answered HTTP ${res.statusCode}`, 'WorkerUnavailable')),
@@ -120,6 +132,11 @@ export class RemoteWorkerAgent implements WorkerAgent {
       req.on('error', (err) => reject(this.unavailable(err)));
       req.end(body);
     });
+  }
+
+  /** The name this worker's certificate must carry (with TLS). */
+  private serverName(): string {
+    return this.client.tls ? workerServerName(this.id) : this.id;
   }
 
   private body(res: IncomingMessage): Promise<Buffer> {

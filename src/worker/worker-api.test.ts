@@ -3,7 +3,9 @@ import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { actingFor } from '../../test/helpers/acting-for.js';
 import { fakeSpec, FakeWorker } from '../../test/helpers/fake-worker.js';
+import { sharedToken } from '../shared/cluster-api.js';
 import { isStratusError } from '../shared/errors.js';
+import { InternalClient } from '../shared/internal-client.js';
 import { silentLogger } from '../shared/log.js';
 import { FencedWorkerAgent } from './fencing.js';
 import { RemoteWorkerAgent } from './remote-agent.js';
@@ -13,10 +15,10 @@ const TOKEN = 'worker-api-test-token-0123456789';
 
 describe('WorkerApiServer fencing', () => {
   const worker = new FakeWorker('w1');
-  const server = new WorkerApiServer(new FencedWorkerAgent(worker), TOKEN, silentLogger());
+  const server = new WorkerApiServer(new FencedWorkerAgent(worker), sharedToken(TOKEN), silentLogger());
   let url = '';
   const handle = (epoch?: number) => {
-    const agent = new RemoteWorkerAgent('w1', url, TOKEN, worker.status(), silentLogger());
+    const agent = new RemoteWorkerAgent('w1', url, InternalClient.withToken(TOKEN), worker.status(), silentLogger());
     return epoch === undefined ? agent : actingFor(agent, epoch);
   };
   before(async () => {

@@ -1,8 +1,10 @@
 import type { AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { StratusError } from '../shared/errors.js';
-import { bearerAuthentication, HttpServer, routesUnder, wireErrorResponse, type HttpRequest, type HttpResponse, type HttpRoute } from '../shared/http-server.js';
+import { controlPlaneOnly, type Authenticate } from '../shared/cluster-api.js';
+import { HttpServer, routesUnder, wireErrorResponse, type HttpRequest, type HttpResponse, type HttpRoute } from '../shared/http-server.js';
 import type { Logger } from '../shared/log.js';
+import type { TlsIdentity } from '../shared/tls.js';
 import type { WorkerAgent } from './agent.js';
 import type { InvocationResult } from './invocation.js';
 import { StreamRelay } from './stream-relay.js';
@@ -14,18 +16,21 @@ const MAX_BODY = 8 * 1024 * 1024;
 /**
  * A worker agent served over HTTP to the control plane (`stratus worker`). It only translates
  * requests into WorkerAgent calls (a call's fencing epoch comes from its x-stratus-epoch header;
- * the agent it serves, a FencedWorkerAgent, enforces it). Every request carries the cluster's
- * bearer token; errors go back in their wire form, code and details intact.
+ * the agent it serves, a FencedWorkerAgent, enforces it). Only the control plane may call it (its
+ * credential, checked against the hash this worker was given, or `stratus up`'s shared token); in
+ * a cluster it is served over TLS with this worker's own certificate. Errors go back in their
+ * wire form, code and details intact.
  */
 export class WorkerApiServer {
   private readonly server: HttpServer;
   private readonly eventStreams = new Set<PassThrough>();
 
-  constructor(agent: WorkerAgent, token: string, log: Logger) {
+  constructor(agent: WorkerAgent, authenticate: Authenticate, log: Logger, tls?: TlsIdentity) {
     this.server = new HttpServer({
       routes: this.routes(agent),
       log,
-      authenticateHead: bearerAuthentication(token, 'worker'),
+      tls,
+      authenticateHead: controlPlaneOnly(authenticate, 'worker'),
       requestTimeoutMs: 0,
       notFound: (method, path) => wireErrorResponse(new StratusError('ResourceNotFound', `No worker API at ${method} ${path}`)),
       errorReply: (err) => wireErrorResponse(err),
@@ -37,6 +42,11 @@ export class WorkerApiServer {
 
   listen(host: string, port: number): Promise<AddressInfo> {
     return this.server.listen(host, port);
+  }
+
+  /** 'https' when serving TLS. */
+  get scheme(): 'http' | 'https' {
+    return this.server.scheme;
   }
 
   async close(): Promise<void> {

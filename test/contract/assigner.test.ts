@@ -3,11 +3,15 @@ import { AssignmentApiServer, AssignmentReplica, AssignmentService, ConcurrencyL
 import { MemoryJournal } from '../../src/journal/index.js';
 import { PlacementService } from '../../src/placement/index.js';
 import { systemClock } from '../../src/shared/clock.js';
+import { InternalClient } from '../../src/shared/internal-client.js';
 import { silentLogger } from '../../src/shared/log.js';
 import { FakeWorker } from '../helpers/fake-worker.js';
+import { testTrust } from '../helpers/test-trust.js';
 import { ASSIGNER_CONFIG, runAssignerContract, type AssignerOptions } from './assigner.contract.js';
 
-const TOKEN = 'assigner-contract-token-0123456789';
+/** Frontends reach the leader as in a cluster: over TLS, with the control-plane credential. */
+const TRUST = testTrust();
+const IDENTITY = TRUST.controlPlaneIdentity();
 
 /** The service's parts as `stratus up` and `stratus assignment` wire them, over one fake worker. */
 function parts(opts: AssignerOptions) {
@@ -33,9 +37,10 @@ runAssignerContract('RemoteAssignment over the assignment API (an elected leader
   const election = journal.election('assignment', 1000);
   let replica: AssignmentReplica | undefined;
   const api = new AssignmentApiServer({
-    leader: () => replica?.leader(), workerUrl: (id) => (id === worker.id ? 'http://worker.invalid' : undefined), status: () => replica?.status(), token: TOKEN, log: silentLogger(),
+    leader: () => replica?.leader(), workerUrl: (id) => (id === worker.id ? 'http://worker.invalid' : undefined), status: () => replica?.status(),
+    authenticate: TRUST.authenticate, tls: IDENTITY, log: silentLogger(),
   });
-  const url = `http://127.0.0.1:${(await api.listen('127.0.0.1', 0)).port}`;
+  const url = `https://127.0.0.1:${(await api.listen('127.0.0.1', 0)).port}`;
   // Releases that reached the leader's service, to wait for the ones a frontend sent (they travel on their own).
   let releasesReceived = 0;
   let releasesSent = 0;
@@ -55,7 +60,7 @@ runAssignerContract('RemoteAssignment over the assignment API (an elected leader
   const service = await leaderOf(replica);
   const epoch = replica.status().epoch;
   assert.ok(epoch !== undefined, 'the leader has an epoch');
-  const remote = new RemoteAssignment({ election, token: TOKEN, worker: () => worker, clock: systemClock, logger: silentLogger(), failoverWaitMs: 2000 });
+  const remote = new RemoteAssignment({ election, client: new InternalClient(TRUST.controlPlane), worker: () => worker, clock: systemClock, logger: silentLogger(), failoverWaitMs: 2000 });
   await remote.start();
   const assigner: Assigner & { provisionedCount: RemoteAssignment['provisionedCount'] } = {
     acquire: (fn) => remote.acquire(fn),

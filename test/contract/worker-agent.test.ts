@@ -3,13 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '../../src/shared/log.js';
 import { FencedWorkerAgent, RemoteWorkerAgent, WorkerApiServer } from '../../src/worker/index.js';
+import { InternalClient } from '../../src/shared/internal-client.js';
 import { actingFor } from '../helpers/acting-for.js';
 import { AGENT_FUNCTION_CODE, agentFunctionProgram, fakeBootFailure } from '../helpers/agent-function.js';
 import { FakeWorker } from '../helpers/fake-worker.js';
 import { startLocalWorker } from '../helpers/local-worker.js';
+import { testTrust } from '../helpers/test-trust.js';
 import { agentHandle, runWorkerAgentContract } from './worker-agent.contract.js';
 
-const TOKEN = 'worker-agent-contract-token-0123456789';
 const FILES = { 'index.mjs': AGENT_FUNCTION_CODE };
 const raiseFlagIn = (codeDir: string) => (name: string) => writeFile(join(codeDir, 'flags', name), '');
 
@@ -24,13 +25,14 @@ runWorkerAgentContract('LocalWorkerAgent', async () => {
   };
 });
 
-runWorkerAgentContract('RemoteWorkerAgent over the worker API', async () => {
+runWorkerAgentContract('RemoteWorkerAgent over the worker API (TLS, the control-plane credential)', async () => {
   const worker = await startLocalWorker('contract-remote', FILES);
-  const server = new WorkerApiServer(new FencedWorkerAgent(worker.agent), TOKEN, silentLogger());
-  const url = `http://127.0.0.1:${(await server.listen('127.0.0.1', 0)).port}`;
+  const trust = testTrust();
+  const server = new WorkerApiServer(new FencedWorkerAgent(worker.agent), trust.authenticate, silentLogger(), trust.workerIdentity(worker.agent.id));
+  const url = `https://127.0.0.1:${(await server.listen('127.0.0.1', 0)).port}`;
   const handles: RemoteWorkerAgent[] = [];
   const handle = () => {
-    const agent = new RemoteWorkerAgent(worker.agent.id, url, TOKEN, worker.agent.status(), silentLogger());
+    const agent = new RemoteWorkerAgent(worker.agent.id, url, new InternalClient(trust.controlPlane), worker.agent.status(), silentLogger());
     handles.push(agent);
     return agent;
   };

@@ -1,7 +1,14 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { LambdaClient } from '@aws-sdk/client-lambda';
+import { EtcdJournal } from '../../src/journal/index.js';
+import { controlPlaneCredential, loadClusterSecrets } from '../../src/placement/index.js';
+import { InternalClient, type InternalCredential } from '../../src/shared/internal-client.js';
+import { CONTROL_PLANE_NAME, workerServerName } from '../../src/shared/tls.js';
 import { startEtcdCluster, type EtcdCluster } from './etcd.js';
 import { spawnRole, type RoleProcess } from './role-process.js';
 import { descendantsOf } from './stratus.js';
@@ -20,7 +27,16 @@ export interface Cluster {
   workers: RoleProcess[];
   frontends: RoleProcess[];
   credentials: { accessKeyId: string; secretAccessKey: string };
-  token: string;
+  /** The control-plane credential and the cluster CA (read from etcd, as an operator could). */
+  controlPlane: InternalCredential;
+  /** The cluster's key prefix in etcd. */
+  prefix: string;
+  /** Where the workers' credential bundles are (`<dir>/<workerId>.json`). */
+  dir: string;
+  /** Runs `stratus workers <args...>` against this cluster's etcd; resolves its output (rejects if it failed). */
+  workersCommand(...args: string[]): Promise<string>;
+  /** Starts one more worker with its own credential (`stratus workers add`, then `stratus worker --credentials`). */
+  addWorker(id: string): Promise<RoleProcess>;
   /** A LambdaClient on frontend i (SDK retries as configured: default 3 attempts). */
   lambda(i: number, opts?: { maxAttempts?: number }): LambdaClient;
   /** The replica that says it leads (undefined if none does). */
@@ -49,22 +65,35 @@ export interface ClusterOptions {
 export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> {
   const etcd = await startEtcdCluster({ members: 3 });
   const dir = await mkdtemp(join(tmpdir(), 'stratus-cluster-'));
-  const token = `token-${Math.random().toString(36).slice(2)}-${Date.now()}`;
   const credentials = { accessKeyId: 'AKIASTRATUSCLUSTER', secretAccessKey: `secret-${Math.random().toString(36).slice(2)}` };
-  const env = { STRATUS_CLUSTER_TOKEN: token, STRATUS_ACCESS_KEY_ID: credentials.accessKeyId, STRATUS_SECRET_ACCESS_KEY: credentials.secretAccessKey };
+  const env = { STRATUS_ACCESS_KEY_ID: credentials.accessKeyId, STRATUS_SECRET_ACCESS_KEY: credentials.secretAccessKey };
   const prefix = `/stratus-${Math.random().toString(36).slice(2)}/`;
   const common = ['--etcd-prefix', prefix, '--log-level', 'info'];
   const started: RoleProcess[] = [];
-  const clients: LambdaClient[] = [];
+  const clients: { destroy(): void }[] = [];
   const proxies: TcpProxy[] = [];
   const launch = async (role: string, id: string, args: string[]) => {
     const p = await spawnRole(role, id, args, env);
     started.push(p);
     return p;
   };
+  const etcdArg = ['--etcd', etcd.endpoints.join(',')];
+  const workersCommand = async (...args: string[]) => (await run(process.execPath, [MAIN, 'workers', ...args, ...etcdArg, '--etcd-prefix', prefix])).stdout;
   try {
-    const etcdArg = ['--etcd', etcd.endpoints.join(',')];
     const placement = await launch('placement', 'placement', [...etcdArg, ...common, '--lease-ms', '1500']);
+    const controlPlane = await readControlPlaneCredential(etcd.endpoints, prefix);
+    const addWorker = async (id: string) => {
+      const bundle = join(dir, `${id}.json`);
+      await writeFile(bundle, await workersCommand('add', '--id', id), { mode: 0o600 });
+      return launch('worker', id, [
+        '--control-plane', placement.url, '--credentials', bundle, '--data-dir', join(dir, id),
+        '--worker-memory-mb', String(opts.workerMemoryMb ?? 4096), '--heartbeat-ms', '300', '--log-level', 'warn', '--function-logs', opts.functionLogs ?? 'off',
+      ]);
+    };
+
+    const client = new InternalClient(controlPlane);
+    clients.push({ destroy: () => client.close() });
+    const getJson = async (url: string, serverName: string) => client.json(url, serverName, 'GET', undefined, 2000);
     const assignment: AssignmentReplicaProcess[] = [];
     for (let i = 0; i < (opts.replicas ?? 3); i++) {
       const links = await Promise.all(etcd.endpoints.map((e) => {
@@ -76,19 +105,14 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
         '--etcd', links.map((l) => l.url).join(','), ...common, '--id', `assignment-${i}`,
         '--leader-ttl-ms', String(opts.leaderTtlMs ?? 1000), '--keep-alive-ms', String(opts.keepAliveMs ?? 600_000),
       ]);
-      assignment.push(Object.assign(p, { links, status: () => getJson(`${p.url}/_stratus/assignment/v1/status`, token) as never }));
+      assignment.push(Object.assign(p, { links, status: () => getJson(`${p.url}/_stratus/assignment/v1/status`, CONTROL_PLANE_NAME) as never }));
     }
     const workers: RoleProcess[] = [];
-    for (let i = 0; i < (opts.workers ?? 2); i++) {
-      workers.push(await launch('worker', `worker-${i}`, [
-        '--control-plane', placement.url, '--id', `worker-${i}`, '--data-dir', join(dir, `worker-${i}`),
-        '--worker-memory-mb', String(opts.workerMemoryMb ?? 4096), '--heartbeat-ms', '300', '--log-level', 'warn', '--function-logs', opts.functionLogs ?? 'off',
-      ]));
-    }
+    for (let i = 0; i < (opts.workers ?? 2); i++) workers.push(await addWorker(`worker-${i}`));
     const frontends: RoleProcess[] = [];
     for (let i = 0; i < (opts.frontends ?? 2); i++) frontends.push(await launch('frontend', `frontend-${i}`, [...etcdArg, ...common, '--port', '0']));
     const cluster: Cluster = {
-      etcd, placement, assignment, workers, frontends, credentials, token,
+      etcd, placement, assignment, workers, frontends, credentials, controlPlane, prefix, dir, workersCommand, addWorker,
       lambda(i, o = {}) {
         const client = new LambdaClient({ endpoint: frontends[i]?.url, region: 'us-east-1', credentials, maxAttempts: o.maxAttempts ?? 3 });
         clients.push(client);
@@ -102,7 +126,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
         return undefined;
       },
       async workerEnvironments() {
-        return Promise.all(workers.map(async (w) => ((await getJson(`${w.url}/worker/v1/status`, token)) as { environments: number }).environments));
+        return Promise.all(workers.map(async (w) => ((await getJson(`${w.url}/worker/v1/status`, workerServerName(w.id))) as { environments: number }).environments));
       },
       async stop() {
         for (const c of clients) c.destroy();
@@ -122,11 +146,17 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
   }
 }
 
-async function getJson(url: string, token: string): Promise<unknown> {
-  const res = await fetch(url, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(2000) });
-  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
-  return res.json();
-}
+const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const run = promisify(execFile);
 
+/** The control-plane credential as the cluster keeps it in etcd. */
+async function readControlPlaneCredential(endpoints: string[], prefix: string): Promise<InternalCredential> {
+  const journal = new EtcdJournal({ endpoints, prefix });
+  try {
+    return controlPlaneCredential(await loadClusterSecrets(journal.clusterSecrets, Date.now()));
+  } finally {
+    await journal.close();
+  }
+}
 
 export { descendantsOf };

@@ -26,7 +26,7 @@ async function spawnRole(role: string, id: string, args: string[], env: Record<s
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${role} ${id} did not start:\n${output}`)), 30_000);
     const check = () => {
-      const m = /(?:serving on|listening on) (http:\/\/[^\s]+)/.exec(output);
+      const m = /(?:serving on|listening on) (https?:\/\/[^\s]+)/.exec(output);
       if (m?.[1]) (clearTimeout(timer), resolve(m[1]));
     };
     child.stdout?.on('data', check);
