@@ -4,7 +4,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  CreateAliasCommand, CreateFunctionCommand, CreateFunctionUrlConfigCommand, DeleteFunctionUrlConfigCommand, GetFunctionUrlConfigCommand,
+  AddPermissionCommand, CreateAliasCommand, CreateFunctionCommand, CreateFunctionUrlConfigCommand, DeleteFunctionUrlConfigCommand, GetFunctionUrlConfigCommand,
   ListFunctionUrlConfigsCommand, PublishVersionCommand, UpdateFunctionUrlConfigCommand, type FunctionUrlConfig,
 } from '@aws-sdk/client-lambda';
 import { Sha256 } from '@smithy/core/checksum';
@@ -74,12 +74,19 @@ describe('function URLs', () => {
   });
   after(() => stratus?.stop());
 
-  it('CLI create-function-url-config returns a FunctionUrl on this Stratus that works', async () => {
+  it('CLI create-function-url-config returns a FunctionUrl on this Stratus; as in Lambda, a NONE URL answers once the policy grants public access', async () => {
     const created = await cliJson<FunctionUrlConfig>(stratus, ['create-function-url-config', '--function-name', 'web', '--auth-type', 'NONE']);
     url = created.FunctionUrl ?? '';
     assert.equal(url, `${stratus.url}/lambda-url/000000000000/web/`);
     assert.deepEqual([created.AuthType, created.FunctionArn], ['NONE', `${ARN_PREFIX}web`]);
     assert.match(created.CreationTime ?? '', LAST_MODIFIED);
+    const closed = await fetch(url);
+    assert.deepEqual([closed.status, await closed.json()], [403, { Message: 'Forbidden' }], 'no policy: nobody gets in');
+    await cliJson(stratus, ['add-permission', '--function-name', 'web', '--statement-id', 'iam-only', '--action', 'lambda:InvokeFunctionUrl',
+      '--principal', '*', '--function-url-auth-type', 'AWS_IAM']);
+    assert.equal((await fetch(url)).status, 403, 'a statement conditioned on AWS_IAM does not open a NONE URL');
+    await cliJson(stratus, ['add-permission', '--function-name', 'web', '--statement-id', 'public', '--action', 'lambda:InvokeFunctionUrl',
+      '--principal', '*', '--function-url-auth-type', 'NONE']);
     const res = await fetch(url);
     assert.equal(res.status, 201);
   });
@@ -155,6 +162,10 @@ describe('function URLs', () => {
     await stratus.lambda.send(new CreateAliasCommand({ FunctionName: 'web', Name: 'live', FunctionVersion: '1' }));
     const created = await stratus.lambda.send(new CreateFunctionUrlConfigCommand({ FunctionName: 'web', Qualifier: 'live', AuthType: 'NONE' }));
     assert.deepEqual([created.$metadata.httpStatusCode, created.FunctionUrl, created.FunctionArn], [201, `${stratus.url}/lambda-url/000000000000/web:live/`, `${ARN_PREFIX}web:live`]);
+    assert.equal((await fetch(created.FunctionUrl ?? '')).status, 403, 'the function\'s public statement does not cover the alias');
+    await stratus.lambda.send(new AddPermissionCommand({
+      FunctionName: 'web', Qualifier: 'live', StatementId: 'public', Action: 'lambda:InvokeFunctionUrl', Principal: '*', FunctionUrlAuthType: 'NONE',
+    }));
     const { arn, version } = (await (await fetch(created.FunctionUrl ?? '')).json()) as Echo;
     assert.deepEqual([arn, version], [`${ARN_PREFIX}web:live`, '1']);
     const list = await stratus.lambda.send(new ListFunctionUrlConfigsCommand({ FunctionName: 'web' }));

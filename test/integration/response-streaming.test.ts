@@ -4,7 +4,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  CreateAliasCommand, CreateFunctionCommand, CreateFunctionUrlConfigCommand, InvokeCommand, InvokeWithResponseStreamCommand, PublishVersionCommand,
+  AddPermissionCommand, CreateAliasCommand, CreateFunctionCommand, CreateFunctionUrlConfigCommand, InvokeCommand, InvokeWithResponseStreamCommand, PublishVersionCommand,
   type InvokeWithResponseStreamCommandInput,
 } from '@aws-sdk/client-lambda';
 import { startStratus, type StratusProcess } from '../helpers/stratus.js';
@@ -131,8 +131,14 @@ describe('response streaming', () => {
     await expectLambdaError(stratus.lambda.send(new InvokeWithResponseStreamCommand({ FunctionName: 'st-chunks', Payload: Buffer.from('not json') })), 'InvalidRequestContentException', 400);
   });
 
+  /** A NONE URL answers only once the resource policy grants public access (as in Lambda). */
+  const allowPublic = (name: string, qualifier?: string) => stratus.lambda.send(new AddPermissionCommand({
+    FunctionName: name, Qualifier: qualifier, StatementId: 'public', Action: 'lambda:InvokeFunctionUrl', Principal: '*', FunctionUrlAuthType: 'NONE',
+  }));
+
   it('a RESPONSE_STREAM function URL sends the prelude\'s status and headers, then the body as it is written', async () => {
     const config = await stratus.lambda.send(new CreateFunctionUrlConfigCommand({ FunctionName: 'st-http', AuthType: 'NONE', InvokeMode: 'RESPONSE_STREAM' }));
+    await allowPublic('st-http');
     assert.equal(config.InvokeMode, 'RESPONSE_STREAM');
     const res = await fetch(`${config.FunctionUrl ?? ''}deep/path`);
     assert.deepEqual([res.status, res.headers.get('x-streamed'), res.headers.getSetCookie()], [207, 'yes', ['s=1']]);
@@ -147,6 +153,7 @@ describe('response streaming', () => {
 
   it('a plain streamed response keeps the function\'s content type; a client that goes away does not wedge the function', async () => {
     const config = await stratus.lambda.send(new CreateFunctionUrlConfigCommand({ FunctionName: 'st-bulk', AuthType: 'NONE', InvokeMode: 'RESPONSE_STREAM' }));
+    await allowPublic('st-bulk');
     const warmup = await streamInvoke(stratus, { FunctionName: 'st-bulk' });
     assert.equal(text(warmup).length, 'first;'.length + 64 * 64 * 1024);
     const abort = new AbortController();
@@ -169,6 +176,7 @@ describe('response streaming', () => {
     await stratus.lambda.send(new PublishVersionCommand({ FunctionName: 'st-http' }));
     await stratus.lambda.send(new CreateAliasCommand({ FunctionName: 'st-http', Name: 'buf', FunctionVersion: '1' }));
     const config = await stratus.lambda.send(new CreateFunctionUrlConfigCommand({ FunctionName: 'st-http', Qualifier: 'buf', AuthType: 'NONE' }));
+    await allowPublic('st-http', 'buf');
     const res = await fetch(config.FunctionUrl ?? '');
     assert.deepEqual([res.status, res.headers.get('x-streamed')], [207, 'yes']);
     assert.match(await res.text(), /^head;tail@\d+;\/$/);

@@ -9,14 +9,19 @@ import {
   corsHeaders, httpResponse, HTTP_INTEGRATION_CONTENT_TYPE, preflight, preludeHead, PRELUDE_DELIMITER, urlEvent, urlId, type HttpResult,
 } from './url-http.js';
 
-/** May an AWS_IAM caller of another account invoke this function URL? (The function's resource policy decides.) */
-export type CrossAccountUrlCheck = (target: { caller: string; accountId: string; functionName: string; qualifier: string | undefined }) => boolean;
+/**
+ * Does the function's resource policy let this caller through its URL? `caller` is the signer's
+ * account for an AWS_IAM URL, absent (anyone) for a NONE one.
+ */
+export type UrlPolicyCheck = (target: {
+  caller?: string; accountId: string; functionName: string; qualifier: string | undefined; authType: 'NONE' | 'AWS_IAM';
+}) => boolean;
 
 export interface UrlInvocationDeps {
   registries: FunctionRegistries;
   invoker: InvokeService;
   credentials: KeyLookup;
-  mayInvokeUrl: CrossAccountUrlCheck;
+  mayInvokeUrl: UrlPolicyCheck;
   clock: Clock;
   region: string;
   signatureMaxSkewMs: number;
@@ -40,7 +45,10 @@ async function serve(deps: UrlInvocationDeps, req: ApiRequest): Promise<ApiRespo
   const [name = '', qualifier] = decodeURIComponent(req.params[1] ?? '').split(':', 2);
   const config = deps.registries.existing(accountId)?.urls.get(name, qualifier);
   if (!config) throw new StratusError('ResourceNotFound', `No function URL at ${URL_PREFIX}${accountId}/${req.params[1] ?? ''}/`);
-  const caller = config.authType === 'AWS_IAM' ? authorize(deps, req, { accountId, functionName: name, qualifier }) : undefined;
+  const target = { accountId, functionName: name, qualifier };
+  // NONE: no authentication, but (as in Lambda) only if the resource policy grants the public lambda:InvokeFunctionUrl.
+  if (config.authType === 'NONE' && !deps.mayInvokeUrl({ ...target, authType: 'NONE' })) throw new StratusError('Forbidden', 'Forbidden');
+  const caller = config.authType === 'AWS_IAM' ? authorize(deps, req, target) : undefined;
   const origin = header(req.headers, 'origin');
   if (config.cors && req.method === 'OPTIONS' && header(req.headers, 'access-control-request-method')) {
     return toApi(preflight(config.cors, origin));
@@ -61,7 +69,7 @@ async function serve(deps: UrlInvocationDeps, req: ApiRequest): Promise<ApiRespo
 
 /**
  * AWS_IAM: a SigV4 signature (header or presigned) for service `lambda` by a key of the
- * function's account, or of an account its resource policy allows; else 403 Forbidden.
+ * function's account (its root may), or of an account the resource policy allows; else 403 Forbidden.
  */
 function authorize(
   deps: UrlInvocationDeps, req: ApiRequest, target: { accountId: string; functionName: string; qualifier: string | undefined },
@@ -72,7 +80,7 @@ function authorize(
   );
   const caller = verdict.ok ? deps.credentials(verdict.accessKeyId)?.accountId : undefined;
   if (!verdict.ok || caller === undefined) throw new StratusError('Forbidden', 'Forbidden');
-  if (caller !== target.accountId && !deps.mayInvokeUrl({ caller, ...target })) throw new StratusError('Forbidden', 'Forbidden');
+  if (caller !== target.accountId && !deps.mayInvokeUrl({ caller, ...target, authType: 'AWS_IAM' })) throw new StratusError('Forbidden', 'Forbidden');
   return { accessKeyId: verdict.accessKeyId, accountId: caller };
 }
 
