@@ -6,7 +6,7 @@ import { ImageImporter } from '../images/index.js';
 import { EtcdJournal } from '../journal/index.js';
 import { SnapStartService } from '../snapstart/index.js';
 import {
-  controlPlaneCredential, controlPlaneKeyHash, loadClusterSecrets, PlacementService, WorkerCredentials, WorkerDirectory, WorkerMembership, WorkerRegistrations,
+  controlPlaneCredential, controlPlaneKeyHash, loadClusterSecrets, workerApiCredential, workerApiKeyHash, PlacementService, WorkerCredentials, WorkerDirectory, WorkerMembership, WorkerRegistrations,
   type ClusterSecrets, type ConnectedWorker,
 } from '../placement/index.js';
 import type { Clock } from '../shared/clock.js';
@@ -85,7 +85,7 @@ export async function startFrontendProcess(config: StratusConfig, opts: ProcessO
   const images = new ImageImporter({
     ...config.images, bwrapPath: config.sandbox.bwrapPath, chunks: shared.chunks, workDir: join(config.dataDir, 'image-builds'), log: log.child({ component: 'images' }),
   });
-  const connector = httpWorkerConnector(controlPlaneCredential(shared.secrets), log);
+  const connector = httpWorkerConnector((workerId) => workerApiCredential(shared.secrets, workerId), log);
   const workers = new Map<string, ConnectedWorker>();
   const assignment = new RemoteAssignment({
     election: journal.election(ASSIGNMENT, config.cluster.leaderTtlMs),
@@ -132,7 +132,7 @@ export async function startFrontendProcess(config: StratusConfig, opts: ProcessO
 export async function startAssignmentProcess(config: StratusConfig, opts: ProcessOptions, log: Logger, clock: Clock): Promise<ClusterProcess> {
   const shared = await openShared(config, clock);
   const { journal, accounts, registries, secrets } = shared;
-  const connector = httpWorkerConnector(controlPlaneCredential(secrets), log);
+  const connector = httpWorkerConnector((workerId) => workerApiCredential(secrets, workerId), log);
   let membership: WorkerMembership | undefined;
   let replica: AssignmentReplica | undefined;
   const provisioning = followRegistries(registries, () => replica?.leader(), log);
@@ -197,11 +197,11 @@ export async function startPlacementProcess(config: StratusConfig, opts: Process
   const { code, chunks, close: closeStores } = openCodeStores(config);
   const placement = new PlacementService({ clock, leaseMs: config.cluster.leaseMs });
   const directory = new WorkerDirectory(journal.workers, log);
-  const keyHash = controlPlaneKeyHash(secrets);
   const registrations = new WorkerRegistrations({
-    authenticate, placement, connector: httpWorkerConnector(controlPlaneCredential(secrets), log), leaseMs: config.cluster.leaseMs, log,
+    authenticate, placement, connector: httpWorkerConnector((workerId) => workerApiCredential(secrets, workerId), log), leaseMs: config.cluster.leaseMs, log,
     certificates: (workerId, csr) => ({
-      certificate: issueServerCertificate(secrets.ca, csrPublicKey(csr), workerServerName(workerId), clock.now()), controlPlaneKeyHash: keyHash,
+      certificate: issueServerCertificate(secrets.ca, csrPublicKey(csr), workerServerName(workerId), clock.now()),
+      workerApiKeyHash: workerApiKeyHash(secrets, workerId),
     }),
     onHeartbeat: (worker) => directory.publish(worker),
   });

@@ -56,7 +56,7 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
   const clusterToken = await loadClusterToken(config);
   const placementLog = log.child({ component: 'placement' });
   const registrations = new WorkerRegistrations({
-    authenticate: sharedToken(clusterToken), placement, connector: httpWorkerConnector({ authorization: `Bearer ${clusterToken}` }, placementLog), leaseMs: config.cluster.leaseMs, log: placementLog,
+    authenticate: sharedToken(clusterToken), placement, connector: httpWorkerConnector(() => ({ authorization: `Bearer ${clusterToken}` }), placementLog), leaseMs: config.cluster.leaseMs, log: placementLog,
     onWorkerJoined: (agent) => agent.onEnvironmentLost((envId) => assignment.environmentLost(envId)),
   });
   followRegistries(registries, () => assignment, log);

@@ -4,12 +4,12 @@ import type { Logger } from '../shared/log.js';
 import { RemoteWorkerAgent } from '../worker/index.js';
 
 /**
- * The control plane reaches workers in other processes over HTTP with `credential`: the
- * control-plane credential and the cluster CA (HTTPS, each worker checked for its own
- * certificate), or `stratus up`'s shared token (plain HTTP).
+ * The control plane reaches workers in other processes over HTTP with each worker's own
+ * credential (`credentialFor`): in a cluster, the key derived for that worker and the cluster CA
+ * (HTTPS, each worker checked for its own certificate); for `stratus up`, the shared token (plain HTTP).
  */
-export function httpWorkerConnector(credential: InternalCredential, log: Logger): WorkerConnector {
+export function httpWorkerConnector(credentialFor: (workerId: string) => InternalCredential, log: Logger): WorkerConnector {
   return {
-    connect: ({ id, url, status }) => new RemoteWorkerAgent(id, url, new InternalClient(credential), status, log.child({ worker: id })),
+    connect: ({ id, url, status }) => new RemoteWorkerAgent(id, url, new InternalClient(credentialFor(id)), status, log.child({ worker: id })),
   };
 }

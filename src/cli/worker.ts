@@ -28,7 +28,8 @@ export interface RunningWorker {
  * How this worker talks to the control plane and whom its API admits. With a credential bundle:
  * its own credential on every request, the control plane checked against the cluster CA, its API
  * served over TLS with a certificate the control plane issues for its id (from a key made here,
- * which never leaves this process) and open only to the control-plane credential.
+ * which never leaves this process) and open only to the key the control plane derives for this
+ * worker alone.
  */
 async function joining(opts: WorkerProcessOptions): Promise<{ client: InternalClient; authenticate: Authenticate; tls?: TlsIdentity }> {
   if ('token' in opts.join) return { client: InternalClient.withToken(opts.join.token), authenticate: sharedToken(opts.join.token) };
@@ -36,7 +37,7 @@ async function joining(opts: WorkerProcessOptions): Promise<{ client: InternalCl
   const client = new InternalClient({ authorization: workerAuthorization(bundle), ca: bundle.caCertificate });
   const { keyPem, publicKeyPem } = newKeyPair();
   const issued = await requestWorkerCertificate(client, opts.controlPlane, createCsr(keyPem, publicKeyPem), 10_000);
-  return { client, authenticate: controlPlaneKey(issued.controlPlaneKeyHash), tls: { key: keyPem, cert: issued.certificate } };
+  return { client, authenticate: controlPlaneKey(issued.workerApiKeyHash), tls: { key: keyPem, cert: issued.certificate } };
 }
 
 /**

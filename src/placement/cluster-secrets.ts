@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import type { DocumentStore } from '../journal/index.js';
 import { secretHash } from '../shared/bearer.js';
 import { StratusError } from '../shared/errors.js';
@@ -9,7 +9,10 @@ import { createCertificateAuthority, type CertificateAuthority } from '../shared
 export interface ClusterSecrets {
   /** The cluster CA; its key signs every server certificate of the cluster. */
   ca: CertificateAuthority;
-  /** The control-plane credential: what frontends and assignment present to assignment and to workers. */
+  /**
+   * The control-plane credential: what frontends present to assignment. Workers never see it:
+   * the control plane reaches each worker with a key derived from it for that worker alone.
+   */
   controlPlaneKey: string;
 }
 
@@ -30,14 +33,32 @@ export async function loadClusterSecrets(store: DocumentStore, nowMs: number): P
   return parse(winner.value);
 }
 
-/** How a control-plane process calls the others and the workers. */
+/** How a control-plane process calls the others (the assignment API). Never sent to a worker. */
 export function controlPlaneCredential(secrets: ClusterSecrets): InternalCredential {
   return { authorization: `Bearer ${secrets.controlPlaneKey}`, ca: secrets.ca.certPem };
 }
 
-/** What a worker is told of the control-plane credential: enough to check it, not to present it. */
+/** What the assignment API is told of the control-plane credential: enough to check it. */
 export function controlPlaneKeyHash(secrets: ClusterSecrets): string {
   return secretHash(secrets.controlPlaneKey);
+}
+
+/**
+ * How the control plane calls worker `workerId`'s API: a key derived from the control-plane
+ * key for that worker alone (an HMAC of its id). A worker sees only its own, which opens its own
+ * API and nothing else: not another worker's, not the assignment API.
+ */
+export function workerApiCredential(secrets: ClusterSecrets, workerId: string): InternalCredential {
+  return { authorization: `Bearer ${workerApiKey(secrets, workerId)}`, ca: secrets.ca.certPem };
+}
+
+/** What worker `workerId` is told of the key its API admits (with its certificate): enough to check it. */
+export function workerApiKeyHash(secrets: ClusterSecrets, workerId: string): string {
+  return secretHash(workerApiKey(secrets, workerId));
+}
+
+function workerApiKey(secrets: ClusterSecrets, workerId: string): string {
+  return createHmac('sha256', secrets.controlPlaneKey).update(`worker-api:${workerId}`).digest('base64url');
 }
 
 function parse(value: unknown): ClusterSecrets {

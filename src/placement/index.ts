@@ -3,5 +3,7 @@ export type { ConnectedWorker, WorkerAddress, WorkerConnector } from './connecto
 export { WorkerMembership, type MembershipDeps, type WorkerDocument } from './membership.js';
 export { WorkerDirectory } from './directory.js';
 export { WorkerRegistrations, requestWorkerCertificate, sendHeartbeat, type WorkerCertificate, type WorkerRegistrationDeps } from './registration.js';
-export { controlPlaneCredential, controlPlaneKeyHash, loadClusterSecrets, type ClusterSecrets } from './cluster-secrets.js';
+export {
+  controlPlaneCredential, controlPlaneKeyHash, loadClusterSecrets, workerApiCredential, workerApiKeyHash, type ClusterSecrets,
+} from './cluster-secrets.js';
 export { WorkerCredentials, workerAuthorization, type WorkerBundle, type WorkerCredentialRecord } from './worker-credentials.js';

@@ -12,10 +12,10 @@ import type { PlacementService } from './placement.js';
 const WORKERS = `${CLUSTER_API}/workers`;
 const CERTIFICATE = `${CLUSTER_API}/workers/certificate`;
 
-/** What a worker is given for its own TLS server: a certificate for its id, and what the control plane's credential hashes to. */
+/** What a worker is given for its own TLS server: a certificate for its id, and the hash of the one key its API admits. */
 export interface WorkerCertificate {
   certificate: string;
-  controlPlaneKeyHash: string;
+  workerApiKeyHash: string;
 }
 
 export interface WorkerRegistrationDeps {

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { EtcdJournal } from '../../src/journal/index.js';
-import { controlPlaneCredential, loadClusterSecrets } from '../../src/placement/index.js';
+import { controlPlaneCredential, loadClusterSecrets, workerApiCredential, type ClusterSecrets } from '../../src/placement/index.js';
 import { InternalClient, type InternalCredential } from '../../src/shared/internal-client.js';
 import { CONTROL_PLANE_NAME, workerServerName } from '../../src/shared/tls.js';
 import { startEtcdCluster, type EtcdCluster } from './etcd.js';
@@ -29,6 +29,8 @@ export interface Cluster {
   credentials: { accessKeyId: string; secretAccessKey: string };
   /** The control-plane credential and the cluster CA (read from etcd, as an operator could). */
   controlPlane: InternalCredential;
+  /** The key the control plane derives for worker `id`'s API (and the CA), as the control plane computes it. */
+  workerApi(id: string): InternalCredential;
   /** The cluster's key prefix in etcd. */
   prefix: string;
   /** Where the workers' credential bundles are (`<dir>/<workerId>.json`). */
@@ -81,7 +83,9 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
   const workersCommand = async (...args: string[]) => (await run(process.execPath, [MAIN, 'workers', ...args, ...etcdArg, '--etcd-prefix', prefix])).stdout;
   try {
     const placement = await launch('placement', 'placement', [...etcdArg, ...common, '--lease-ms', '1500']);
-    const controlPlane = await readControlPlaneCredential(etcd.endpoints, prefix);
+    const secrets = await readClusterSecrets(etcd.endpoints, prefix);
+    const controlPlane = controlPlaneCredential(secrets);
+    const workerApi = (id: string) => workerApiCredential(secrets, id);
     const addWorker = async (id: string) => {
       const bundle = join(dir, `${id}.json`);
       await writeFile(bundle, await workersCommand('add', '--id', id), { mode: 0o600 });
@@ -94,6 +98,16 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     const client = new InternalClient(controlPlane);
     clients.push({ destroy: () => client.close() });
     const getJson = async (url: string, serverName: string) => client.json(url, serverName, 'GET', undefined, 2000);
+    const workerClients = new Map<string, InternalClient>();
+    const workerJson = (id: string, url: string) => {
+      let c = workerClients.get(id);
+      if (!c) {
+        const made = new InternalClient(workerApi(id));
+        clients.push({ destroy: () => made.close() });
+        workerClients.set(id, (c = made));
+      }
+      return c.json(url, workerServerName(id), 'GET', undefined, 2000);
+    };
     const assignment: AssignmentReplicaProcess[] = [];
     for (let i = 0; i < (opts.replicas ?? 3); i++) {
       const links = await Promise.all(etcd.endpoints.map((e) => {
@@ -112,7 +126,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     const frontends: RoleProcess[] = [];
     for (let i = 0; i < (opts.frontends ?? 2); i++) frontends.push(await launch('frontend', `frontend-${i}`, [...etcdArg, ...common, '--port', '0']));
     const cluster: Cluster = {
-      etcd, placement, assignment, workers, frontends, credentials, controlPlane, prefix, dir, workersCommand, addWorker,
+      etcd, placement, assignment, workers, frontends, credentials, controlPlane, workerApi, prefix, dir, workersCommand, addWorker,
       lambda(i, o = {}) {
         const client = new LambdaClient({ endpoint: frontends[i]?.url, region: 'us-east-1', credentials, maxAttempts: o.maxAttempts ?? 3 });
         clients.push(client);
@@ -126,7 +140,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
         return undefined;
       },
       async workerEnvironments() {
-        return Promise.all(workers.map(async (w) => ((await getJson(`${w.url}/worker/v1/status`, workerServerName(w.id))) as { environments: number }).environments));
+        return Promise.all(workers.map(async (w) => ((await workerJson(w.id, `${w.url}/worker/v1/status`)) as { environments: number }).environments));
       },
       async stop() {
         for (const c of clients) c.destroy();
@@ -149,11 +163,11 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const run = promisify(execFile);
 
-/** The control-plane credential as the cluster keeps it in etcd. */
-async function readControlPlaneCredential(endpoints: string[], prefix: string): Promise<InternalCredential> {
+/** The cluster's secrets as the cluster keeps them in etcd. */
+async function readClusterSecrets(endpoints: string[], prefix: string): Promise<ClusterSecrets> {
   const journal = new EtcdJournal({ endpoints, prefix });
   try {
-    return controlPlaneCredential(await loadClusterSecrets(journal.clusterSecrets, Date.now()));
+    return await loadClusterSecrets(journal.clusterSecrets, Date.now());
   } finally {
     await journal.close();
   }

@@ -86,9 +86,21 @@ describe('cluster security: TLS and per-worker credentials', () => {
     const other = client(cluster.controlPlane.authorization, testTrust().ca.certPem);
     await assert.rejects(other.json(`${cluster.assignment[0]?.url}${ASSIGNMENT_API}/status`, CONTROL_PLANE_NAME, 'GET'), /certificate/i);
     // The right CA, but worker A's server asked to be worker B: its certificate names only A.
-    const cp = client(cluster.controlPlane.authorization, cluster.controlPlane.ca ?? null);
+    const cp = client(cluster.workerApi('worker-0').authorization, cluster.controlPlane.ca ?? null);
     await assert.rejects(cp.json(`${worker(0).url}${WORKER_API}/status`, workerServerName('worker-1'), 'GET'), /altnames|does not match/i);
     assert.equal(((await cp.json(`${worker(0).url}${WORKER_API}/status`, workerServerName('worker-0'), 'GET')) as { id: string }).id, 'worker-0');
+  });
+
+  test('what a worker\'s API receives from the control plane opens only that worker: not another worker, not the assignment API', async () => {
+    // Everything the control plane ever sends worker A: the key derived for A alone.
+    const seenByA = client(cluster.workerApi('worker-0').authorization, cluster.controlPlane.ca ?? null);
+    assert.equal(((await seenByA.json(`${worker(0).url}${WORKER_API}/status`, workerServerName('worker-0'), 'GET')) as { id: string }).id, 'worker-0');
+    await assert.rejects(seenByA.json(`${worker(1).url}${WORKER_API}/status`, workerServerName('worker-1'), 'GET'), refused(401));
+    await assert.rejects(seenByA.json(`${cluster.assignment[0]?.url}${ASSIGNMENT_API}/status`, CONTROL_PLANE_NAME, 'GET'), refused(401));
+    await assert.rejects(seenByA.json(`${cluster.assignment[0]?.url}${ASSIGNMENT_API}/acquire`, CONTROL_PLANE_NAME, 'POST', { fn: {} }), refused(401));
+    // The control-plane key itself is not what any worker admits (it is never sent to one).
+    const cp = client(cluster.controlPlane.authorization, cluster.controlPlane.ca ?? null);
+    await assert.rejects(cp.json(`${worker(0).url}${WORKER_API}/status`, workerServerName('worker-0'), 'GET'), refused(401));
   });
 
   test("worker A cannot register or heartbeat as worker B, nor as a new worker: refused, the directory unchanged", async () => {
