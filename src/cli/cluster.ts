@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { AssignmentApiServer, AssignmentReplica, AssignmentService, RemoteAssignment } from '../assignment/index.js';
 import { downloadRoutes, EtcdChunkStore, EtcdCodeStore } from '../codestore/index.js';
-import { FrontendServer } from '../frontend/index.js';
+import { CodeLinks, FrontendServer } from '../frontend/index.js';
 import { ImageImporter } from '../images/index.js';
 import { EtcdJournal } from '../journal/index.js';
 import { SnapStartService } from '../snapstart/index.js';
@@ -106,7 +106,7 @@ export async function startFrontendProcess(config: StratusConfig, opts: ProcessO
   // and the reason, and its cold starts boot.
   const snapStart = new SnapStartService({ registries, workers: () => [], code, log: log.child({ component: 'snapstart' }) });
   const { server, events } = lambdaApi({
-    config, registries, accounts, code, images, assignment, eventQueue: journal.eventQueue, linkSecret: credentials.secretAccessKey, clock, log,
+    config, registries, accounts, code, images, assignment, eventQueue: journal.eventQueue, links: await CodeLinks.open(journal.clusterSecrets, clock), clock, log,
     provision: () => undefined,
     allocated: (fn) => assignment.provisionedCount(fn),
   });

@@ -3,7 +3,7 @@ import { AsyncInvoker, eventSettings } from '../async/index.js';
 import type { CodeStore } from '../codestore/index.js';
 import {
   accountSettingsRoutes, aliasRoutes, concurrencyRoutes, eventInvokeConfigRoutes, FrontendServer, functionRoutes, functionUrlRoutes,
-  accountRoutes, invocationRoutes, InvokeService, perCaller, permissionRoutes, resourcePolicyChecks, provisionedConcurrencyRoutes, streamingInvocationRoutes, tagRoutes, urlInvocationRoutes, versionRoutes,
+  accountRoutes, CodeLinks, invocationRoutes, InvokeService, perCaller, permissionRoutes, resourcePolicyChecks, provisionedConcurrencyRoutes, streamingInvocationRoutes, tagRoutes, urlInvocationRoutes, versionRoutes,
   type ImageSourceImporter,
 } from '../frontend/index.js';
 import type { EventQueue, Journal } from '../journal/index.js';
@@ -31,8 +31,8 @@ export interface LambdaApiDeps {
   assignment: Assigner;
   /** The journal's queue of Event invokes, which this frontend fills and consumes. */
   eventQueue: EventQueue;
-  /** Signs code download links (the same in every frontend of a cluster). */
-  linkSecret: string;
+  /** GetFunction's code download links (their secret the same in every frontend of a cluster). */
+  links: CodeLinks;
   clock: Clock;
   log: Logger;
   /** Provisioned concurrency changed (one machine applies it at once; a cluster's leader follows the registry). */
@@ -111,7 +111,7 @@ export function lambdaApi(deps: LambdaApiDeps): LambdaApi {
     routes: [
       ...invocationRoutes({ invoker, events, mayInvoke, maxSyncPayloadBytes, maxAsyncPayloadBytes }),
       ...streamingInvocationRoutes({ invoker, mayInvoke, maxPayloadBytes: maxSyncPayloadBytes }),
-      ...own((registry) => functionRoutes({ registry, code, images: deps.images, region, linkSecret: deps.linkSecret, maxZipBytes, clock })),
+      ...own((registry) => functionRoutes({ registry, code, images: deps.images, region, links: deps.links, maxZipBytes, clock })),
       ...own((registry) => versionRoutes({ registry, region })),
       ...own((registry) => aliasRoutes({ registry })),
       ...own((registry) => functionUrlRoutes({ registry, clock })),
@@ -128,6 +128,7 @@ export function lambdaApi(deps: LambdaApiDeps): LambdaApi {
         concurrency: () => ({ total: quotas(registry).concurrency, unreserved: quotas(registry).concurrency - registry.reservedConcurrencyTotal() }),
       })),
       ...accountRoutes({ accounts, registries }),
+      ...deps.links.routes({ registries, code }),
     ],
     internalRoutes: deps.internalRoutes,
     credentials: keys,

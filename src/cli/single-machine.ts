@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AssignmentService } from '../assignment/index.js';
+import { CodeLinks } from '../frontend/index.js';
 import { downloadRoutes, FilesystemChunkStore, FilesystemCodeStore } from '../codestore/index.js';
 import { ImageImporter } from '../images/index.js';
 import { SqliteJournal } from '../journal/index.js';
@@ -66,7 +67,7 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
   for (const registry of registries.all()) for (const version of registry.versions.all()) if (version.snapshot?.status === 'pending') snapStart.prepare(version);
 
   const { server, events } = lambdaApi({
-    config, registries, accounts, code, images, assignment, eventQueue: journal.eventQueue, linkSecret: credentials.secretAccessKey, clock, log,
+    config, registries, accounts, code, images, assignment, eventQueue: journal.eventQueue, links: await CodeLinks.open(journal.clusterSecrets, clock), clock, log,
     provision: (fn, n) => assignment.setProvisioned(fn, n),
     allocated: (fn) => assignment.provisionedCount(fn),
     internalRoutes: [...registrations.routes(), ...downloadRoutes({ authenticate: sharedToken(clusterToken), code, chunks })],

@@ -1,7 +1,7 @@
 /** The Lambda API: its HTTP layer (SigV4, errors), the management handlers, and the invoke path. */
 export { ERROR_TYPE_HEADER, FrontendServer, verifySigV4, type CredentialLookup, type FrontendServerDeps, type KeyLookup, type Route } from './http/index.js';
 export {
-  accountRoutes, ADMIN_API, accountSettingsRoutes, aliasRoutes, perCaller, concurrencyRoutes, eventInvokeConfigRoutes, functionRoutes, functionUrlRoutes,
+  accountRoutes, ADMIN_API, CodeLinks, accountSettingsRoutes, aliasRoutes, perCaller, concurrencyRoutes, eventInvokeConfigRoutes, functionRoutes, functionUrlRoutes,
   permissionRoutes, provisionedConcurrencyRoutes, tagRoutes, versionRoutes,
   type AccountSettingsDeps, type AliasRoutesDeps, type ConcurrencyRoutesDeps, type EventInvokeConfigRoutesDeps, type FunctionRoutesDeps,
   type FunctionUrlRoutesDeps, type ImageSourceImporter, type PermissionRoutesDeps, type ProvisionedRoutesDeps, type TagRoutesDeps, type VersionRoutesDeps,

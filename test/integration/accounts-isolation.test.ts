@@ -131,6 +131,20 @@ describe('accounts are isolated', () => {
     assert.deepEqual((await clientB.send(new GetFunctionCommand({ FunctionName: 'hello' }))).Configuration, bBefore.Configuration, 'nor was B\'s own hello touched');
   });
 
+  it('Code.Location serves each account its own package; a link is good for its own account only', async () => {
+    const locA = new URL((await clientA.send(new GetFunctionCommand({ FunctionName: 'hello' }))).Code?.Location ?? '');
+    const locB = new URL((await clientB.send(new GetFunctionCommand({ FunctionName: 'hello' }))).Code?.Location ?? '');
+    assert.ok(Buffer.from(await (await fetch(locA)).arrayBuffer()).equals(zipA));
+    assert.ok(Buffer.from(await (await fetch(locB)).arrayBuffer()).equals(zipB));
+    // B's own signed link, pointed at A's account and package: refused.
+    const shaA = locA.pathname.split('/').at(-1) ?? '';
+    const forged = new URL(locB);
+    forged.pathname = `/_stratus/code/${a.AccountId}/${shaA}`;
+    assert.equal((await fetch(forged)).status, 403);
+    forged.pathname = `/_stratus/code/${b.AccountId}/${shaA}`;
+    assert.equal((await fetch(forged)).status, 403, 'nor under B\'s own account');
+  });
+
   it('an account cannot make another\'s function the destination of its events', async () => {
     await expectLambdaError(clientB.send(new PutFunctionEventInvokeConfigCommand({
       FunctionName: 'hello', DestinationConfig: { OnFailure: { Destination: arnOf(a, 'hello') } },

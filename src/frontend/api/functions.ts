@@ -1,4 +1,3 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { CodeStore } from '../../codestore/index.js';
 import type { FunctionRecord, FunctionRegistry, FunctionSettings } from '../../registry/index.js';
 import { StratusError } from '../../shared/errors.js';
@@ -6,6 +5,7 @@ import { type ApiRequest, type ApiResponse, FUNCTION_NAME_PATTERN, parseFunction
 import {
   checkCodeUpdate, checkPackageFields, checkSettingsUpdate, imageCodeLocation, importImage, readImageConfig, readPackageType, type ImageSourceImporter,
 } from './function-images.js';
+import type { CodeLinks } from './code-links.js';
 import { functionConfiguration, LAMBDA_RUNTIMES, listItem } from './shapes.js';
 
 export interface FunctionRoutesDeps {
@@ -14,8 +14,8 @@ export interface FunctionRoutesDeps {
   /** Pulls, flattens and chunks container images (PackageType Image). */
   images: ImageSourceImporter;
   region: string;
-  /** Secret used to sign code download links. */
-  linkSecret: string;
+  /** GetFunction's signed code download links. */
+  links: CodeLinks;
   maxZipBytes: number;
   clock: { now(): number };
 }
@@ -25,7 +25,6 @@ const BASE = '/2015-03-31/functions';
 const ROLE_PATTERN = /^arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role\/?[a-zA-Z_0-9+=,.@\-_/]+$/;
 const HANDLER_PATTERN = /^[^\s]+$/;
 const NAME_PATTERN = /^[a-zA-Z0-9_-]+$/;
-const LINK_TTL_MS = 10 * 60 * 1000;
 
 /** The function management API: create, read, list, update, delete (a version with a qualifier). */
 export function functionRoutes(deps: FunctionRoutesDeps): Route[] {
@@ -58,8 +57,6 @@ export function functionRoutes(deps: FunctionRoutesDeps): Route[] {
         await deps.registry.delete(ref.name, qualifierOf(ref, req.query));
         return { status: 204 };
       } },
-    { method: 'GET', pattern: /^\/_stratus\/code\/([0-9a-f]{64})$/, body: 0, sigv4: false,
-      handle: (req) => downloadCode(deps, req) },
   ];
 }
 
@@ -186,8 +183,7 @@ function list(deps: FunctionRoutesDeps, req: ApiRequest, config: (fn: FunctionRe
 
 function getFunction(deps: FunctionRoutesDeps, req: ApiRequest, described: { fn: FunctionRecord; config: Record<string, unknown> }): unknown {
   const { fn, config } = described;
-  const expires = deps.clock.now() + LINK_TTL_MS;
-  const location = `${req.origin}/_stratus/code/${fn.code.sha256}?expires=${expires}&sig=${linkSignature(deps.linkSecret, fn.code.sha256, expires)}`;
+  const location = deps.links.location(req.origin, deps.registry.accountId, fn.code.sha256);
   const out: Record<string, unknown> = { Configuration: config, Code: imageCodeLocation(fn) ?? { RepositoryType: 'S3', Location: location } };
   const { tags, reservedConcurrency } = deps.registry.get(fn.name);
   if (tags && Object.keys(tags).length > 0) out.Tags = tags;
@@ -195,20 +191,3 @@ function getFunction(deps: FunctionRoutesDeps, req: ApiRequest, described: { fn:
   return out;
 }
 
-async function downloadCode(deps: FunctionRoutesDeps, req: ApiRequest): Promise<ApiResponse> {
-  const sha256 = req.params[0] ?? '';
-  const expires = Number(req.query.get('expires'));
-  const given = Buffer.from(req.query.get('sig') ?? '', 'hex');
-  const wanted = Buffer.from(linkSignature(deps.linkSecret, sha256, expires), 'hex');
-  if (!(expires > deps.clock.now()) || given.length !== wanted.length || !timingSafeEqual(given, wanted)) {
-    return { status: 403, body: { message: 'Request has expired or its signature is invalid' } };
-  }
-  const size = deps.registry.codeSize(sha256);
-  if (size === undefined) return { status: 404, body: { message: 'Not found' } };
-  const bytes = await deps.code.get({ sha256, size });
-  return { status: 200, body: bytes, headers: { 'content-type': 'application/zip' } };
-}
-
-function linkSignature(secret: string, sha256: string, expires: number): string {
-  return createHmac('sha256', secret).update(`${sha256}:${expires}`).digest('hex');
-}

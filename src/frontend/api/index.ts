@@ -11,3 +11,4 @@ export { eventInvokeConfigRoutes, type EventInvokeConfigRoutesDeps } from './eve
 export { accountNamedIn, callerAccount, perCaller } from './caller.js';
 export { accountRoutes, ADMIN_API, type AccountRoutesDeps } from './accounts.js';
 export { permissionRoutes, type PermissionRoutesDeps } from './permissions.js';
+export { CodeLinks } from './code-links.js';
