@@ -17,15 +17,32 @@ function directory(journal: MemoryJournal, ids: string[] = []) {
 }
 
 describe('AccountDirectory', () => {
-  it('bootstraps one administrator with the first key; a second process adopts it and adds its configured key', async () => {
+  it('bootstraps one administrator with the first key, once: racing processes agree, and a deleted key stays deleted', async () => {
     const journal = new MemoryJournal();
     const first = directory(journal);
     const second = directory(journal);
     await Promise.all([first.load(), second.load()]);
-    const [a, b] = await Promise.all([first.bootstrap('000000000000', ADMIN_KEY), second.bootstrap('000000000000', { accessKeyId: 'AKIAOTHER', secretAccessKey: 's' })]);
-    assert.equal(a.accountId, b.accountId);
+    const [a, b] = await Promise.all([first.bootstrap('000000000000', ADMIN_KEY), second.bootstrap('000000000000', ADMIN_KEY)]);
+    assert.deepEqual([a.accountId, b.accountId, a.admin], ['000000000000', '000000000000', true]);
     assert.equal((await journal.accounts.list()).length, 1);
-    assert.deepEqual(first.keyOwner('AKIAADMIN'), { ...first.keyOwner('AKIAADMIN'), accountId: '000000000000', secretAccessKey: 'admin-secret' });
+    assert.equal(first.keyOwner('AKIAADMIN')?.accountId, '000000000000');
+    const spare = await first.createKey('000000000000');
+    await first.deleteKey('000000000000', 'AKIAADMIN');
+    const restarted = directory(journal);
+    await restarted.load();
+    await restarted.bootstrap('000000000000', ADMIN_KEY);
+    assert.equal(restarted.keyOwner('AKIAADMIN'), undefined, 'a restart does not bring a deleted administrator key back');
+    assert.equal(restarted.keyOwner(spare.accessKeyId)?.accountId, '000000000000');
+  });
+
+  it('a first start cut short after its key was stored completes on the next start', async () => {
+    const journal = new MemoryJournal();
+    await journal.accessKeys.create('AKIAADMIN', { ...ADMIN_KEY, accountId: '000000000000', createdMs: 0 }, 'r');
+    const dir = directory(journal);
+    await dir.load();
+    assert.equal(dir.keyOwner('AKIAADMIN'), undefined, 'a key of an account that does not exist opens nothing');
+    await dir.bootstrap('000000000000', ADMIN_KEY);
+    assert.equal(dir.keyOwner('AKIAADMIN')?.accountId, '000000000000');
   });
 
   it('creates accounts with generated ids (skipping taken ones), keys that rotate, and per-account quotas', async () => {

@@ -80,25 +80,25 @@ export class AccountDirectory {
   }
 
   /**
-   * The first start: the administrative account with `key`, unless an administrator exists.
-   * Another process of a cluster may win the race; its account is the one kept. A configured
-   * key (STRATUS_ACCESS_KEY_ID) of an existing installation is added to the administrator.
+   * The first start: the administrative account with `key`, unless an administrator exists
+   * already (then `key` is left alone: a key the administrator deleted stays deleted). Another
+   * process of a cluster may win the race; its account is the one kept.
    */
   async bootstrap(accountId: string, key: { accessKeyId: string; secretAccessKey: string }): Promise<Account> {
-    let admin = this.administrator();
-    if (!admin) {
-      const account: Account = { accountId, name: 'admin', admin: true, quotas: {}, createdMs: this.deps.clock.now() };
-      await this.deps.accounts.create(accountId, account, randomRevision());
-      const stored = await this.deps.accounts.get(accountId);
-      if (stored) this.mirrorAccount(accountId, stored);
-      admin = this.administrator();
-      if (!admin) throw new StratusError('Internal', `account ${accountId} exists but is not the administrator`);
+    const existing = this.administrator();
+    if (existing) return existing;
+    // The key first: a start cut short between the two writes leaves a key of an account that
+    // does not exist yet (unusable), and the next start completes it.
+    const stored: AccessKey = { ...key, accountId, createdMs: this.deps.clock.now() };
+    if (await this.deps.keys.create(key.accessKeyId, stored, randomRevision())) this.keys.set(key.accessKeyId, stored);
+    const account: Account = { accountId, name: 'admin', admin: true, quotas: {}, createdMs: this.deps.clock.now() };
+    await this.deps.accounts.create(accountId, account, randomRevision());
+    for (const doc of [await this.deps.accounts.get(accountId), await this.deps.keys.get(key.accessKeyId)]) {
+      if (doc?.key === accountId) this.mirrorAccount(accountId, doc);
+      else if (doc) this.mirrorKey(doc.key, doc);
     }
-    const existing = this.keys.get(key.accessKeyId);
-    if (existing && existing.accountId !== admin.accountId) {
-      throw new StratusError('InvalidConfig', `access key ${key.accessKeyId} belongs to account ${existing.accountId}, not the administrator`);
-    }
-    if (!existing) await this.storeKey({ ...key, accountId: admin.accountId, createdMs: this.deps.clock.now() });
+    const admin = this.administrator();
+    if (!admin) throw new StratusError('Internal', `account ${accountId} exists but is not the administrator`);
     return admin;
   }
 

@@ -118,7 +118,9 @@ async function up(config: StratusConfig): Promise<() => Promise<void>> {
   process.stdout.write(
     [
       `Stratus is listening on ${stratus.url} (data directory ${config.dataDir})`,
-      `Credentials${stratus.credentialsGenerated ? ' (generated)' : ''} of the administrative account ${stratus.adminAccountId}: access key ${accessKeyId}, secret ${secretAccessKey}`,
+      stratus.credentialsValid
+        ? `Credentials${stratus.credentialsGenerated ? ' (generated)' : ''} of the administrative account ${stratus.adminAccountId}: access key ${accessKeyId}, secret ${secretAccessKey}`
+        : `The first key of the administrative account ${stratus.adminAccountId} (${accessKeyId}) was deleted; use another of its keys.`,
       'Use them with the AWS CLI:',
       `  export AWS_ACCESS_KEY_ID=${accessKeyId} AWS_SECRET_ACCESS_KEY=${secretAccessKey} AWS_DEFAULT_REGION=${config.identity.region}`,
       `  /usr/bin/aws lambda list-functions --endpoint-url ${stratus.url}`,

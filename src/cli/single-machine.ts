@@ -22,6 +22,8 @@ export interface RunningStratus {
   /** The administrative account's first key (printed at start). */
   credentials: Credentials;
   credentialsGenerated: boolean;
+  /** False once the administrator deleted that first key (it is not restored). */
+  credentialsValid: boolean;
   adminAccountId: string;
   /** What `stratus worker` processes present to join this control plane. */
   clusterToken: string;
@@ -80,6 +82,7 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
     port: address.port,
     credentials,
     credentialsGenerated: generated,
+    credentialsValid: accounts.keyOwner(credentials.accessKeyId) !== undefined,
     adminAccountId: accounts.administrator()?.accountId ?? config.identity.accountId,
     clusterToken,
     async stop() {
