@@ -122,7 +122,9 @@ export function lambdaApi(deps: LambdaApiDeps): LambdaApi {
       ...own((registry) => concurrencyRoutes({ registry, accountLimit: () => quotas(registry).concurrency, minUnreserved })),
       ...own((registry) => eventInvokeConfigRoutes({ registry, clock })),
       ...own((registry) => permissionRoutes({ registry })),
-      ...own((registry) => provisionedConcurrencyRoutes({ registry, provision: deps.provision, allocated: deps.allocated })),
+      ...own((registry) => provisionedConcurrencyRoutes({
+        registry, provision: deps.provision, allocated: deps.allocated, accountLimit: () => quotas(registry).concurrency, minUnreserved,
+      })),
       ...own((registry) => accountSettingsRoutes({
         registry, maxZipBytes, maxUnzippedBytes, totalCodeBytes: () => quotas(registry).totalCodeBytes,
         concurrency: () => ({ total: quotas(registry).concurrency, unreserved: quotas(registry).concurrency - registry.reservedConcurrencyTotal() }),

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { rm } from 'node:fs/promises';
 import {
-  CreateFunctionCommand, DeleteFunctionCommand, GetAccountSettingsCommand, GetFunctionCommand, ListFunctionsCommand, PublishVersionCommand,
+  CreateFunctionCommand, DeleteFunctionCommand, GetAccountSettingsCommand, GetFunctionCommand, ListFunctionsCommand,
+  ListProvisionedConcurrencyConfigsCommand, PublishVersionCommand, PutFunctionConcurrencyCommand, PutProvisionedConcurrencyConfigCommand,
   UpdateFunctionCodeCommand,
 } from '@aws-sdk/client-lambda';
 import { clientFor, createAccount, keyOf, stratusAccounts, type AccountKey, type Key } from '../helpers/accounts.js';
@@ -132,6 +133,20 @@ describe('accounts and keys', () => {
     await expectLambdaError(client.send(new UpdateFunctionCodeCommand({ FunctionName: 'one', ZipFile: bigger })), 'CodeStorageExceededException', 400,
       'Code storage limit exceeded.');
     assert.equal((await client.send(new GetFunctionCommand({ FunctionName: 'one' }))).Configuration?.CodeSize, zip.length, 'the refused update changed nothing');
+    // Reserved and provisioned concurrency come out of the account's own quota (Lambda's rules).
+    await client.send(new PutFunctionConcurrencyCommand({ FunctionName: 'one', ReservedConcurrentExecutions: 20 }));
+    await expectLambdaError(client.send(new PutProvisionedConcurrencyConfigCommand({ FunctionName: 'one', Qualifier: '1', ProvisionedConcurrentExecutions: 21 })),
+      'InvalidParameterValueException', 400, 'Requested Provisioned Concurrency should not be greater than the reservedConcurrentExecution for function');
+    await expectLambdaError(client.send(new PutFunctionConcurrencyCommand({ FunctionName: 'one', ReservedConcurrentExecutions: 51 })), 'InvalidParameterValueException', 400,
+      "Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [100].");
+    const tiny = clientFor(stratus.url, keyOf(await createAccount(stratus.url, admin, 'tiny', ['--concurrency', '10'])));
+    await tiny.send(new CreateFunctionCommand(createInput('t', zip)));
+    await tiny.send(new PublishVersionCommand({ FunctionName: 't' }));
+    await expectLambdaError(tiny.send(new PutProvisionedConcurrencyConfigCommand({ FunctionName: 't', Qualifier: '1', ProvisionedConcurrentExecutions: 1 })),
+      'InvalidParameterValueException', 400, "Specified ConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [10].");
+    await tiny.send(new PutFunctionConcurrencyCommand({ FunctionName: 't', ReservedConcurrentExecutions: 0 }));
+    assert.deepEqual((await tiny.send(new ListProvisionedConcurrencyConfigsCommand({ FunctionName: 't' }))).ProvisionedConcurrencyConfigs, []);
+    tiny.destroy();
     const own = await clientFor(stratus.url, admin).send(new GetAccountSettingsCommand({}));
     assert.equal(own.AccountLimit?.ConcurrentExecutions, 1000, 'the administrator keeps the installation\'s default');
     assert.equal(own.AccountUsage?.FunctionCount, 0);

@@ -27,8 +27,10 @@ export function concurrencyRoutes(deps: ConcurrencyRoutesDeps): Route[] {
         const value = v.integer('ReservedConcurrentExecutions', 'reservedConcurrentExecutions', 0, Number.MAX_SAFE_INTEGER, { required: true });
         v.done();
         const reserved = value ?? 0;
-        if (deps.accountLimit() - deps.registry.reservedConcurrencyTotal(name) - reserved < deps.minUnreserved) {
-          throw new StratusError('InvalidParameterValue', `Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [${deps.minUnreserved}].`);
+        // Lambda's minimum is 100, or the whole quota of an account allowed fewer.
+        const minimum = Math.min(deps.minUnreserved, deps.accountLimit());
+        if (deps.accountLimit() - deps.registry.reservedConcurrencyTotal(name) - reserved < minimum) {
+          throw new StratusError('InvalidParameterValue', `Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [${minimum}].`);
         }
         await deps.registry.setReservedConcurrency(name, reserved);
         return { status: 200, body: { ReservedConcurrentExecutions: reserved } };

@@ -9,6 +9,9 @@ export interface ProvisionedRoutesDeps {
   provision(fn: FunctionVersion, count: number): void;
   /** How many are there now (asked of the assignment leader in a cluster). */
   allocated(fn: FunctionVersion): number | Promise<number>;
+  /** The account's concurrent executions, and what must stay unreserved of them (Lambda: 100, or all of a smaller quota). */
+  accountLimit(): number;
+  minUnreserved: number;
 }
 
 const PATH = /^\/2019-09-30\/functions\/([^/]+)\/provisioned-concurrency\/?$/;
@@ -63,9 +66,36 @@ async function put(deps: ProvisionedRoutesDeps, req: ApiRequest): Promise<ApiRes
   const v = new Validator(parseJsonObject(req.body));
   const requested = v.integer('ProvisionedConcurrentExecutions', 'provisionedConcurrentExecutions', 1, Number.MAX_SAFE_INTEGER, { required: true });
   v.done();
+  checkWithinConcurrency(deps, name, qualifier, requested ?? 0);
   await deps.registry.setProvisionedConcurrency(name, qualifier, requested);
   deps.provision(deps.registry.provisionedVersion(name, qualifier), requested ?? 0);
   return { status: 202, body: await shape(deps, name, qualifier) };
+}
+
+/**
+ * Provisioned environments count against concurrency as Lambda counts them: within a function's
+ * reserved concurrency if it has one, else out of what the account leaves unreserved (so one
+ * account cannot keep more environments warm than its quota lets it run).
+ */
+function checkWithinConcurrency(deps: ProvisionedRoutesDeps, name: string, qualifier: string, requested: number): void {
+  const provisionedOf = (fn: { provisioned?: Record<string, { requested: number }> }, skip?: string) =>
+    Object.entries(fn.provisioned ?? {}).reduce((sum, [q, c]) => (q === skip ? sum : sum + c.requested), 0);
+  const fn = deps.registry.get(name);
+  if (fn.reservedConcurrency !== undefined) {
+    if (provisionedOf(fn, qualifier) + requested > fn.reservedConcurrency) {
+      throw new StratusError('InvalidParameterValue', 'Requested Provisioned Concurrency should not be greater than the reservedConcurrentExecution for function');
+    }
+    return;
+  }
+  const limit = deps.accountLimit();
+  const minimum = Math.min(deps.minUnreserved, limit);
+  let provisioned = requested;
+  for (const other of deps.registry.list()) {
+    if (other.reservedConcurrency === undefined) provisioned += provisionedOf(other, other.name === name ? qualifier : undefined);
+  }
+  if (limit - deps.registry.reservedConcurrencyTotal() - provisioned < minimum) {
+    throw new StratusError('InvalidParameterValue', `Specified ConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [${minimum}].`);
+  }
 }
 
 async function get(deps: ProvisionedRoutesDeps, req: ApiRequest): Promise<ApiResponse> {
