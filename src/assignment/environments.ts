@@ -48,6 +48,14 @@ export interface CreatedEntry {
 }
 
 /**
+ * An entry written before functions had accounts names no function ARN: its environment is left
+ * out of the table, so its worker is told to destroy it (an unknown environment) at the takeover.
+ */
+function ownerKnown(entry: CreatedEntry): boolean {
+  return typeof entry.functionArn === 'string';
+}
+
+/**
  * The environments the assignment log says are alive: a snapshot plus the entries after it.
  * Followers keep one up to date by tailing the log, so a new leader starts from memory.
  */
@@ -57,7 +65,7 @@ export class EnvironmentTable {
   seq = 0;
 
   apply(seq: number, entry: AssignmentLogEntry): void {
-    if (entry.type === 'created') this.live.set(entry.envId, entry);
+    if (entry.type === 'created' && ownerKnown(entry)) this.live.set(entry.envId, entry);
     else this.live.delete(entry.envId);
     this.seq = Math.max(this.seq, seq);
   }
@@ -69,7 +77,7 @@ export class EnvironmentTable {
       const snapshot = await log.readSnapshot();
       if (snapshot && snapshot.seq > this.seq) {
         this.live.clear();
-        for (const entry of snapshot.state as CreatedEntry[]) this.live.set(entry.envId, entry);
+        for (const entry of snapshot.state as CreatedEntry[]) if (ownerKnown(entry)) this.live.set(entry.envId, entry);
         this.seq = snapshot.seq;
         page = await log.readAfter(this.seq, pageSize);
       }
