@@ -7,6 +7,7 @@ import { MemoryCodeStore } from '../codestore/index.js';
 import { MemoryJournal } from '../journal/index.js';
 import { ManualClock } from '../shared/clock.js';
 import { makeZip } from '../../test/helpers/zip.js';
+import { policyAllows, policyKey } from './policies.js';
 import { FunctionRegistries } from './registries.js';
 import type { FunctionSettings } from './settings.js';
 
@@ -67,6 +68,8 @@ describe('FunctionRegistries', () => {
     const journal = new MemoryJournal();
     await journal.functions.create('old', { name: 'old', ...SETTINGS, code: { sha256: 'a'.repeat(64), size: 1 }, lastModifiedMs: 0, revisionId: 'r' }, 'rev');
     await journal.versions.create('old:1', { name: 'old', version: '1', ...SETTINGS, code: { sha256: 'a'.repeat(64), size: 1 }, lastModifiedMs: 0, revisionId: 'r', sourceRevisionId: 'r' }, 'rev');
+    const url = { functionName: 'old', authType: 'NONE', invokeMode: 'BUFFERED', creationTimeMs: 0, lastModifiedMs: 0 };
+    await journal.functionUrls.create('old', url, 'rev');
     const all = registries(journal);
     await all.adoptUnowned(A);
     await all.adoptUnowned(A);
@@ -74,6 +77,12 @@ describe('FunctionRegistries', () => {
     assert.equal(all.for(A).get('old').accountId, A);
     assert.equal(all.for(A).versions.get('old', '1')?.accountId, A);
     assert.deepEqual((await journal.functions.list()).map((d) => d.key), [`${A}/old`]);
+    assert.equal(all.for(A).urls.get('old', undefined)?.authType, 'NONE');
+    const statements = all.for(A).get('old').policies?.[policyKey(undefined)]?.statements ?? [];
+    assert.deepEqual(statements.map((st) => st.Sid), ['FunctionURLAllowPublicAccess'], 'its NONE URL keeps answering anyone, now by a policy statement');
+    assert.ok(policyAllows(statements, {
+      action: 'lambda:InvokeFunctionUrl', resourceArn: `arn:aws:lambda:us-east-1:${A}:function:old`, functionUrlAuthType: 'NONE',
+    }));
   });
 
   it('an account id that comes from a caller finds nothing and creates nothing', () => {

@@ -1,5 +1,7 @@
 import type { DocumentStore, Journal, StoredDocument } from '../journal/index.js';
 import { FunctionRegistry, type RegistryCollection, type RegistryDeps, type RegistryQuota } from './functions.js';
+import type { FunctionRecord, FunctionUrlRecord } from './model.js';
+import { addPermission, policyKey } from './policies.js';
 
 const COLLECTIONS: readonly RegistryCollection[] = ['functions', 'versions', 'aliases', 'functionUrls'];
 
@@ -72,21 +74,52 @@ export class FunctionRegistries {
 
   /**
    * Functions journaled before there were accounts (keys without an account prefix) become the
-   * administrator's: the one account there was. Idempotent; a process that loses a race to
-   * another doing the same leaves the winner's copy.
+   * administrator's: the one account there was. A NONE function URL of theirs answered anyone
+   * then; now the resource policy must grant that, so adoption adds the statement Lambda's
+   * console adds (FunctionURLAllowPublicAccess) and the URL keeps answering. Idempotent; a
+   * process that loses a race to another doing the same leaves the winner's copy.
    */
   async adoptUnowned(adminAccountId: string): Promise<void> {
+    const publicUrls = await this.unownedPublicUrls();
     for (const collection of COLLECTIONS) {
       const store = this.deps.journal[collection];
       for (const doc of await store.list()) {
         if (accountOf(doc.key) !== undefined) continue;
-        const value = collection === 'functions' || collection === 'versions' ? { ...(doc.value as object), accountId: adminAccountId } : doc.value;
+        let value = doc.value;
+        if (collection === 'functions' || collection === 'versions') value = { ...(value as object), accountId: adminAccountId };
+        if (collection === 'functions') value = withPublicUrls(value as FunctionRecord, publicUrls.get(doc.key) ?? [], this.deps.region, adminAccountId);
         await store.create(`${adminAccountId}/${doc.key}`, value, doc.revision);
         await store.delete(doc.key);
       }
     }
   }
+
+  /** The qualifiers ('' for the function) of each unowned function's NONE URLs. */
+  private async unownedPublicUrls(): Promise<Map<string, (string | undefined)[]>> {
+    const found = new Map<string, (string | undefined)[]>();
+    for (const doc of await this.deps.journal.functionUrls.list()) {
+      const url = doc.value as FunctionUrlRecord;
+      if (accountOf(doc.key) !== undefined || url.authType !== 'NONE') continue;
+      found.set(url.functionName, [...(found.get(url.functionName) ?? []), url.qualifier]);
+    }
+    return found;
+  }
 }
+
+/** The statement that lets anyone through the NONE URLs of `qualifiers`, added to each one's policy. */
+function withPublicUrls(fn: FunctionRecord, qualifiers: (string | undefined)[], region: string, accountId: string): FunctionRecord {
+  let policies = fn.policies ?? {};
+  for (const qualifier of qualifiers) {
+    const key = policyKey(qualifier);
+    if (policies[key]?.statements.some((s) => s.Sid === PUBLIC_URL_STATEMENT)) continue;
+    const arn = `arn:aws:lambda:${region}:${accountId}:function:${fn.name}${qualifier === undefined ? '' : `:${qualifier}`}`;
+    const input = { statementId: PUBLIC_URL_STATEMENT, action: 'lambda:InvokeFunctionUrl', principal: '*', functionUrlAuthType: 'NONE' as const };
+    policies = { ...policies, [key]: addPermission(policies[key], input, arn) };
+  }
+  return qualifiers.length > 0 ? { ...fn, policies } : fn;
+}
+
+const PUBLIC_URL_STATEMENT = 'FunctionURLAllowPublicAccess';
 
 function accountOf(key: string): string | undefined {
   return /^(\d{12})\//.exec(key)?.[1];
