@@ -71,8 +71,12 @@ describe('AccountDirectory', () => {
     const { account, key } = await dir.create('gone');
     await assert.rejects(dir.delete(account.accountId, () => 2), { code: 'ResourceConflict' });
     assert.ok(dir.keyOwner(key.accessKeyId));
+    let functions = 0;
+    await assert.rejects(dir.delete(account.accountId, () => functions++), { code: 'ResourceConflict', message: /gained 1 function\(s\) while it was being deleted/ });
+    assert.equal(dir.keyOwner(key.accessKeyId), undefined, 'its keys are revoked, so nothing more arrives');
+    assert.ok(dir.get(account.accountId), 'the account stays while it has functions');
     await dir.delete(account.accountId, () => 0);
-    assert.equal(dir.keyOwner(key.accessKeyId), undefined);
+    assert.equal(dir.get(account.accountId), undefined);
     await assert.rejects(dir.delete('000000000000', () => 0), { code: 'InvalidParameterValue' });
     await assert.rejects(dir.deleteKey('000000000000', 'AKIAADMIN'), { code: 'InvalidParameterValue' }, 'the last administrator key stays');
   });

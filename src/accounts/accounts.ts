@@ -155,6 +155,12 @@ export class AccountDirectory {
     const functions = owns(accountId);
     if (functions > 0) throw new StratusError('ResourceConflict', `Account ${accountId} still has ${functions} function(s); delete them first.`);
     for (const key of this.keysOf(accountId)) await this.deleteKey(accountId, key.accessKeyId);
+    // A request signed before its keys went may have created a function meanwhile: then the
+    // account stays (without keys, so nothing more arrives) until its functions are gone.
+    const late = owns(accountId);
+    if (late > 0) {
+      throw new StratusError('ResourceConflict', `Account ${accountId} gained ${late} function(s) while it was being deleted; its keys are revoked. Create a key, delete them, then delete the account.`);
+    }
     await this.deps.accounts.delete(accountId);
     this.accounts.delete(accountId);
   }
