@@ -197,8 +197,10 @@ export async function startPlacementProcess(config: StratusConfig, opts: Process
   const { code, chunks, close: closeStores } = openCodeStores(config);
   const placement = new PlacementService({ clock, leaseMs: config.cluster.leaseMs });
   const directory = new WorkerDirectory(journal.workers, log);
+  const revoked = new Set<string>();
   const registrations = new WorkerRegistrations({
     authenticate, placement, connector: httpWorkerConnector((workerId) => workerApiCredential(secrets, workerId), log), leaseMs: config.cluster.leaseMs, log,
+    revoked: (workerId) => revoked.has(workerId),
     certificates: (workerId, csr) => ({
       certificate: issueServerCertificate(secrets.ca, csrPublicKey(csr), workerServerName(workerId), clock.now()),
       workerApiKeyHash: workerApiKeyHash(secrets, workerId),
@@ -211,7 +213,9 @@ export async function startPlacementProcess(config: StratusConfig, opts: Process
     log.warn({ worker: workerId }, 'worker lease expired');
     directory.remove(workerId);
   });
-  const unwatch = await credentials.watchRevocations((workerId) => {
+  const unwatch = await credentials.watch((workerId, active) => {
+    if (active) return void revoked.delete(workerId);
+    revoked.add(workerId);
     if (!placement.worker(workerId)) return;
     log.warn({ worker: workerId }, 'worker credential revoked: its lease ends now');
     placement.remove(workerId);

@@ -31,8 +31,9 @@ describe('WorkerRegistrations', () => {
   const placement = new PlacementService({ clock, leaseMs: 3000 });
   const connected: WorkerAddress[] = [];
   const joined: string[] = [];
+  const revoked = new Set<string>();
   const registrations = new WorkerRegistrations({
-    authenticate, placement, leaseMs: 3000, log: silentLogger(),
+    authenticate, placement, leaseMs: 3000, log: silentLogger(), revoked: (id) => revoked.has(id),
     connector: { connect: (w) => (connected.push(w), new FakeRemote(w.id)) },
     onWorkerJoined: (agent) => joined.push(agent.id),
   });
@@ -90,6 +91,19 @@ describe('WorkerRegistrations', () => {
     );
     assert.equal(placement.worker('w3'), undefined);
     assert.equal(joined.length, joinedBefore);
+    asW1.close();
+  });
+
+  it('refuses a heartbeat that authenticated before its revocation was seen: the revoked worker is not registered again', async () => {
+    const asW1 = new InternalClient({ authorization: `Bearer ${W1_CREDENTIAL}` });
+    placement.remove('w1');
+    revoked.add('w1');
+    await assert.rejects(
+      sendHeartbeat(asW1, url, { id: 'w1', url: 'http://w1', status: status(0) }, 1000),
+      (err) => isStratusError(err) && err.code === 'Forbidden' && err.details.reason === 'UnknownCredential',
+    );
+    assert.equal(placement.worker('w1'), undefined);
+    revoked.delete('w1');
     asW1.close();
   });
 });

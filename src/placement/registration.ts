@@ -27,6 +27,12 @@ export interface WorkerRegistrationDeps {
   connector: WorkerConnector;
   leaseMs: number;
   log: Logger;
+  /**
+   * Whether a worker's credential was revoked (as this process has seen it). A heartbeat that
+   * passed authentication just before the revocation was committed is refused here, so it cannot
+   * register the worker again after the revocation dropped it.
+   */
+  revoked?(workerId: string): boolean;
   /** A worker registered for the first time (or again, after its lease ran out). */
   onWorkerJoined?(agent: ConnectedWorker): void;
   /** Every accepted heartbeat, with what the worker reported (the cluster's worker directory). */
@@ -80,6 +86,7 @@ export class WorkerRegistrations {
     if (typeof id !== 'string' || typeof url !== 'string' || typeof status !== 'object' || status === null) {
       throw new StratusError('InvalidRequestContent', 'a heartbeat is { id, url, status }');
     }
+    if (this.deps.revoked?.(id)) return refusalResponse({ refused: 401, message: 'unknown or revoked worker credential' });
     const known = this.remotes.get(id);
     if (known && placement.worker(id) === known && placement.renew(id)) {
       known.report(status);

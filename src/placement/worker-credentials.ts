@@ -78,11 +78,14 @@ export class WorkerCredentials {
     return { kind: 'worker', workerId: record.workerId };
   }
 
-  /** Calls `listener` with the id of each worker whose credential is revoked from now on. */
-  watchRevocations(listener: (workerId: string) => void): Promise<() => void> {
+  /**
+   * Calls `listener` for each change of a worker's credential from now on: revoked (or removed),
+   * or active again (`stratus workers add` after a revocation).
+   */
+  watch(listener: (workerId: string, active: boolean) => void): Promise<() => void> {
     return this.store.watch((key, doc) => {
       const record = doc?.value as WorkerCredentialRecord | undefined;
-      if (!record || record.revokedAtMs !== undefined) listener(key);
+      listener(key, record !== undefined && record.revokedAtMs === undefined);
     });
   }
 }
