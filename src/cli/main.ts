@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { systemClock } from '../shared/clock.js';
 import { resolveConfig, type StratusConfig } from '../shared/config.js';
-import { errorMessage } from '../shared/errors.js';
+import { errorMessage, StratusError } from '../shared/errors.js';
 import { createLogger } from '../shared/log.js';
 import { accountsCommand, ACCOUNTS_USAGE } from './accounts.js';
 import { startAssignmentProcess, startFrontendProcess, startPlacementProcess } from './cluster.js';
@@ -102,13 +102,21 @@ function configFrom(flags: Flags, env: NodeJS.ProcessEnv, defaultDataDir: string
     cluster: {
       token: env.STRATUS_CLUSTER_TOKEN || undefined, leaseMs: num(flags['lease-ms']), heartbeatMs: num(flags['heartbeat-ms']),
       etcdEndpoints: flags.etcd?.split(',').filter(Boolean), etcdPrefix: flags['etcd-prefix'], leaderTtlMs: num(flags['leader-ttl-ms']),
-      etcdTls: flags['etcd-ca'] ? { caFile: flags['etcd-ca'], certFile: flags['etcd-cert'], keyFile: flags['etcd-key'] } : undefined,
+      etcdTls: etcdTlsFrom(flags),
     },
     credentials:
       env.STRATUS_ACCESS_KEY_ID && env.STRATUS_SECRET_ACCESS_KEY
         ? { accessKeyId: env.STRATUS_ACCESS_KEY_ID, secretAccessKey: env.STRATUS_SECRET_ACCESS_KEY }
         : undefined,
   });
+}
+
+/** --etcd-ca FILE [--etcd-cert FILE --etcd-key FILE]: a client certificate without the CA is refused, not silently dropped. */
+function etcdTlsFrom(flags: Flags): StratusConfig['cluster']['etcdTls'] {
+  const { 'etcd-ca': caFile, 'etcd-cert': certFile, 'etcd-key': keyFile } = flags;
+  if (caFile) return { caFile, certFile, keyFile };
+  if (certFile !== undefined || keyFile !== undefined) throw new StratusError('InvalidConfig', '--etcd-cert and --etcd-key need --etcd-ca FILE (the CA that issued the etcd members\' certificates)');
+  return undefined;
 }
 
 async function up(config: StratusConfig): Promise<() => Promise<void>> {

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, open, rm } from 'node:fs/promises';
+import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
+import { get as httpsGet } from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,11 +20,29 @@ export interface EtcdMember {
 }
 
 export interface EtcdCluster {
-  /** Client URLs of all members, e.g. http://127.0.0.1:40123. */
+  /** Client URLs of all members, e.g. http://127.0.0.1:40123 (https:// with `tls`). */
   endpoints: string[];
   members: EtcdMember[];
   /** Kills every member by PID and removes the data directories. */
   stop(): Promise<void>;
+}
+
+/**
+ * Client TLS of the members (PEM files): they serve https with `certFile`/`keyFile` and require a
+ * client certificate issued by `caFile` (--client-cert-auth). Peers stay plain http. The helper's
+ * own health checks present `clientCertFile`/`clientKeyFile`.
+ */
+export interface EtcdTestTls {
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+  clientCertFile: string;
+  clientKeyFile: string;
+}
+
+export interface EtcdClusterOptions {
+  members?: number;
+  tls?: EtcdTestTls;
 }
 
 const ETCD = process.env.ETCD_BIN ?? '/usr/bin/etcd';
@@ -33,7 +52,7 @@ const ETCD = process.env.ETCD_BIN ?? '/usr/bin/etcd';
  * timing (heartbeat 50 ms, election timeout 500 ms: the minimum lease TTL is then 1 s), and
  * resolves once every member reports healthy.
  */
-export async function startEtcdCluster(opts: { members?: number } = {}): Promise<EtcdCluster> {
+export async function startEtcdCluster(opts: EtcdClusterOptions = {}): Promise<EtcdCluster> {
   const count = opts.members ?? 3;
   const dir = await mkdtemp(join(tmpdir(), 'stratus-etcd-'));
   const token = `stratus-test-${randomUUID().slice(0, 8)}`;
@@ -42,13 +61,16 @@ export async function startEtcdCluster(opts: { members?: number } = {}): Promise
     name: `m${i}`, client: ports[2 * i]!, peer: ports[2 * i + 1]!, dataDir: join(dir, `m${i}`),
   }));
   const initialCluster = specs.map((s) => `${s.name}=http://127.0.0.1:${s.peer}`).join(',');
-  const members = specs.map((s) => new EtcdProcess(s.name, s.client, [
+  const { tls } = opts;
+  const scheme = tls ? 'https' : 'http';
+  const tlsArgs = tls ? ['--cert-file', tls.certFile, '--key-file', tls.keyFile, '--trusted-ca-file', tls.caFile, '--client-cert-auth'] : [];
+  const members = specs.map((s) => new EtcdProcess(s.name, `${scheme}://127.0.0.1:${s.client}`, [
     '--name', s.name, '--data-dir', s.dataDir,
-    '--listen-client-urls', `http://127.0.0.1:${s.client}`, '--advertise-client-urls', `http://127.0.0.1:${s.client}`,
+    '--listen-client-urls', `${scheme}://127.0.0.1:${s.client}`, '--advertise-client-urls', `${scheme}://127.0.0.1:${s.client}`, ...tlsArgs,
     '--listen-peer-urls', `http://127.0.0.1:${s.peer}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${s.peer}`,
     '--initial-cluster', initialCluster, '--initial-cluster-token', token, '--initial-cluster-state', 'new',
     '--heartbeat-interval', '50', '--election-timeout', '500', '--log-level', 'warn',
-  ], join(dir, `${s.name}.log`)));
+  ], join(dir, `${s.name}.log`), tls));
   const stopAll = async () => {
     await Promise.all(members.map((m) => m.stop()));
     await rm(dir, { recursive: true, force: true });
@@ -67,7 +89,7 @@ export async function startEtcdCluster(opts: { members?: number } = {}): Promise
  * Starts a cluster before the tests of the enclosing suite (or file) and stops it after them;
  * the returned function gives the running cluster.
  */
-export function useEtcdCluster(opts: { members?: number } = {}): () => EtcdCluster {
+export function useEtcdCluster(opts: EtcdClusterOptions = {}): () => EtcdCluster {
   let cluster: EtcdCluster | undefined;
   before(async () => {
     cluster = await startEtcdCluster(opts);
@@ -95,11 +117,10 @@ process.once('exit', () => {
 class EtcdProcess implements EtcdMember {
   private child: ChildProcess | undefined;
   private exited: Promise<void> = Promise.resolve();
-  readonly endpoint: string;
 
-  constructor(readonly name: string, clientPort: number, private readonly args: string[], private readonly logPath: string) {
-    this.endpoint = `http://127.0.0.1:${clientPort}`;
-  }
+  constructor(
+    readonly name: string, readonly endpoint: string, private readonly args: string[], private readonly logPath: string, private readonly tls?: EtcdTestTls,
+  ) {}
 
   get pid(): number {
     return this.child?.pid ?? 0;
@@ -136,13 +157,28 @@ class EtcdProcess implements EtcdMember {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       if (!this.child || this.child.exitCode !== null || this.child.signalCode !== null) throw new Error(`etcd ${this.name} exited; see ${this.logPath}`);
-      const healthy = await fetch(`${this.endpoint}/health`, { signal: AbortSignal.timeout(1000) })
-        .then(async (r) => ((await r.json()) as { health?: string }).health === 'true')
-        .catch(() => false);
+      const healthy = await this.health().then((body) => (JSON.parse(body) as { health?: string }).health === 'true').catch(() => false);
       if (healthy) return;
       await new Promise((r) => setTimeout(r, 100));
     }
     throw new Error(`etcd ${this.name} not healthy within ${timeoutMs} ms; see ${this.logPath}`);
+  }
+
+  /** The body of the member's /health (over https with the client certificate if it has TLS). */
+  private async health(): Promise<string> {
+    const url = `${this.endpoint}/health`;
+    if (!this.tls) return (await fetch(url, { signal: AbortSignal.timeout(1000) })).text();
+    const [ca, cert, key] = await Promise.all([this.tls.caFile, this.tls.clientCertFile, this.tls.clientKeyFile].map((f) => readFile(f)));
+    return new Promise((resolve, reject) => {
+      const req = httpsGet(url, { ca, cert, key, timeout: 1000 }, (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString()));
+        res.on('end', () => resolve(body));
+        res.on('error', reject);
+      });
+      req.on('timeout', () => req.destroy(new Error('timed out')));
+      req.on('error', reject);
+    });
   }
 }
 
