@@ -30,7 +30,7 @@ async function spawnRole(role: string, id: string, args: string[], env: Record<s
       if (m?.[1]) (clearTimeout(timer), resolve(m[1]));
     };
     child.stdout?.on('data', check);
-    void exited.then(() => reject(new Error(`${role} ${id} exited:\n${output}`)));
+    void exited.then(() => (clearTimeout(timer), reject(new Error(`${role} ${id} exited:\n${output}`))));
   });
   const end = async (signal: NodeJS.Signals) => {
     if (child.exitCode !== null || child.signalCode !== null) return;
