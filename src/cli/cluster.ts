@@ -1,22 +1,21 @@
 import { join } from 'node:path';
 import { AssignmentApiServer, AssignmentReplica, AssignmentService, RemoteAssignment } from '../assignment/index.js';
-import { downloadRoutes, EtcdChunkStore, EtcdCodeStore } from '../codestore/index.js';
+import { EtcdChunkStore, EtcdCodeStore } from '../codestore/index.js';
 import { CodeLinks, FrontendServer } from '../frontend/index.js';
 import { ImageImporter } from '../images/index.js';
 import { EtcdJournal } from '../journal/index.js';
 import { SnapStartService } from '../snapstart/index.js';
 import {
-  controlPlaneCredential, controlPlaneKeyHash, loadClusterSecrets, workerApiCredential, workerApiKeyHash, PlacementService, WorkerCredentials, WorkerDirectory, WorkerMembership, WorkerRegistrations,
+  controlPlaneCredential, controlPlaneKeyHash, loadClusterSecrets, workerApiCredential, PlacementService, WorkerDirectory, WorkerMembership,
   type ClusterSecrets, type ConnectedWorker,
 } from '../placement/index.js';
 import type { Clock } from '../shared/clock.js';
 import { controlPlaneKey } from '../shared/cluster-api.js';
 import type { StratusConfig } from '../shared/config.js';
-import { StratusError } from '../shared/errors.js';
-import { HttpServer, wireErrorResponse } from '../shared/http-server.js';
 import { InternalClient } from '../shared/internal-client.js';
 import type { Logger } from '../shared/log.js';
-import { CONTROL_PLANE_NAME, csrPublicKey, issueServerCertificate, issueServerIdentity, workerServerName } from '../shared/tls.js';
+import { CONTROL_PLANE_NAME, issueServerIdentity } from '../shared/tls.js';
+import { startInternalApi } from './internal-api.js';
 import { concurrencyLimiter, followRegistries, lambdaApi, openAccounts, type Credentials } from './lambda-api.js';
 import { httpWorkerConnector } from './worker-connector.js';
 
@@ -192,47 +191,23 @@ export async function startAssignmentProcess(config: StratusConfig, opts: Proces
 export async function startPlacementProcess(config: StratusConfig, opts: ProcessOptions, log: Logger, clock: Clock): Promise<ClusterProcess> {
   const journal = openJournal(config);
   const secrets = await loadClusterSecrets(journal.clusterSecrets, clock.now());
-  const credentials = new WorkerCredentials(journal.workerCredentials);
-  const authenticate = (authorization: string | undefined) => credentials.authenticate(authorization);
   const { code, chunks, close: closeStores } = openCodeStores(config);
   const placement = new PlacementService({ clock, leaseMs: config.cluster.leaseMs });
   const directory = new WorkerDirectory(journal.workers, log);
-  const revoked = new Set<string>();
-  const registrations = new WorkerRegistrations({
-    authenticate, placement, connector: httpWorkerConnector((workerId) => workerApiCredential(secrets, workerId), log), leaseMs: config.cluster.leaseMs, log,
-    revoked: (workerId) => revoked.has(workerId),
-    certificates: (workerId, csr) => ({
-      certificate: issueServerCertificate(secrets.ca, csrPublicKey(csr), workerServerName(workerId), clock.now()),
-      workerApiKeyHash: workerApiKeyHash(secrets, workerId),
-    }),
+  const api = await startInternalApi({
+    secrets, credentials: journal.workerCredentials, code, chunks, placement, leaseMs: config.cluster.leaseMs, clock, log, host: opts.host, port: opts.port,
     onHeartbeat: (worker) => directory.publish(worker),
   });
   // Workers an earlier placement process recorded get a fresh lease: gone ones run out.
-  for (const worker of await directory.recorded()) registrations.adopt(worker);
+  for (const worker of await directory.recorded()) api.registrations.adopt(worker);
   placement.onWorkerLost((workerId) => {
     log.warn({ worker: workerId }, 'worker lease expired');
     directory.remove(workerId);
   });
-  const unwatch = await credentials.watch((workerId, active) => {
-    if (active) return void revoked.delete(workerId);
-    revoked.add(workerId);
-    if (!placement.worker(workerId)) return;
-    log.warn({ worker: workerId }, 'worker credential revoked: its lease ends now');
-    placement.remove(workerId);
-  });
-  const server = new HttpServer({
-    routes: [...registrations.routes(), ...downloadRoutes({ authenticate, code, chunks })],
-    tls: serverIdentity(secrets, clock),
-    log,
-    notFound: (method, path) => wireErrorResponse(new StratusError('ResourceNotFound', `No cluster API at ${method} ${path}`)),
-    errorReply: (err) => wireErrorResponse(err),
-  });
-  const address = await server.listen(opts.host, opts.port);
   return {
-    url: `${server.scheme}://${opts.host}:${address.port}`,
+    url: api.url,
     async stop() {
-      unwatch();
-      await server.close();
+      await api.stop();
       placement.stop();
       closeStores();
       await journal.close();

@@ -12,7 +12,6 @@ import { environmentKey, FunctionRegistries, type FunctionRegistry, type Functio
 import { StratusError } from '../shared/errors.js';
 import { RESERVED_ENV_KEYS } from '../worker/index.js';
 import type { Clock } from '../shared/clock.js';
-import type { HttpRoute } from '../shared/http-server.js';
 import type { StratusConfig } from '../shared/config.js';
 import type { Logger } from '../shared/log.js';
 
@@ -38,8 +37,6 @@ export interface LambdaApiDeps {
   /** Provisioned concurrency changed (one machine applies it at once; a cluster's leader follows the registry). */
   provision(fn: FunctionVersion, count: number): void;
   allocated(fn: FunctionVersion): number | Promise<number>;
-  /** The control plane's internal API on the same server (worker registration and downloads, one machine). */
-  internalRoutes?: HttpRoute[];
 }
 
 export interface LambdaApi {
@@ -132,7 +129,6 @@ export function lambdaApi(deps: LambdaApiDeps): LambdaApi {
       ...accountRoutes({ accounts, registries }),
       ...deps.links.routes({ registries, code }),
     ],
-    internalRoutes: deps.internalRoutes,
     credentials: keys,
     region,
     clock,

@@ -11,46 +11,52 @@ import { startWorkerProcess } from './worker.js';
 import { readWorkerBundle, workersCommand } from './workers-admin.js';
 
 const USAGE = `Usage:
-  stratus up     [--port 9001] [--host 127.0.0.1] [--data-dir .stratus] [--keep-alive-ms 300000]
+  stratus up     [--port 9001] [--internal-port 0] [--host 127.0.0.1] [--data-dir .stratus] [--keep-alive-ms 300000]
                  [--worker-memory-mb N] [--warm-pool 0] [--lease-ms 3000] [--account-concurrency 1000]
                  [--log-level info] [--function-logs stdout|off]
                  [--event-claim-ms 15000] [--event-retry-delays-ms 60000,120000]
                  [--image-max-bytes 10737418240] [--image-cache-mb 4096] [--snapstart criu|off]
                  [--sandbox-driver bubblewrap|gvisor] [--freeze-idle-after-ms 50|off]
-  stratus worker --control-plane URL [--credentials FILE] [--host 127.0.0.1] [--port 0] [--id NAME]
+  stratus worker --control-plane URL --credentials FILE [--host 127.0.0.1] [--port 0]
                  [--data-dir .stratus-worker] [--worker-memory-mb N] [--warm-pool 0] [--heartbeat-ms 1000]
                  [--log-level info] [--snapstart criu|off] [--sandbox-driver bubblewrap|gvisor]
                  [--freeze-idle-after-ms 50|off]
   stratus frontend   --etcd URL[,URL...] [--host 127.0.0.1] [--port 9001]
   stratus assignment --etcd URL[,URL...] [--host 127.0.0.1] [--port 0] [--id NAME] [--leader-ttl-ms 2000]
   stratus placement  --etcd URL[,URL...] [--host 127.0.0.1] [--port 0] [--lease-ms 3000]
-  stratus workers add --id W | revoke --id W | list   --etcd URL[,URL...]
-                 (each also takes --etcd-prefix /stratus/, --log-level, and for etcd over TLS
+  stratus workers add --id W | revoke --id W | list   --etcd URL[,URL...] | --data-dir .stratus
+                 (with --etcd each also takes --etcd-prefix /stratus/, and for etcd over TLS
                   --etcd-ca FILE [--etcd-cert FILE --etcd-key FILE])
 ${ACCOUNTS_USAGE}
 
 up: starts Stratus on one machine (the Lambda API on http://HOST:PORT, and one worker in-process).
+    More workers join its internal API (TLS, https://HOST:INTERNAL_PORT, printed at start; the
+    port is ephemeral unless --internal-port is given) each with a credential of its own:
+      npx stratus workers add --id W --data-dir DIR > W.json
+      npx stratus worker --control-plane https://HOST:INTERNAL_PORT --credentials W.json
     Credentials: STRATUS_ACCESS_KEY_ID / STRATUS_SECRET_ACCESS_KEY, or a key pair generated once
     and kept in the data directory: the key of the administrative account, the only one that
     may manage accounts (\`stratus accounts\`).
     --sandbox-driver gvisor runs every function in gVisor (runsc); with the default, bubblewrap,
     only functions tagged stratus:sandbox=gvisor do (see docs/sandbox-isolation.md).
-worker: starts a further worker agent that joins the control plane at --control-plane. To join a
-    cluster (placement's https:// URL): --credentials FILE, the bundle \`stratus workers add\` printed
-    (the worker's id comes from it). To join \`stratus up\`: STRATUS_CLUSTER_TOKEN, which it prints
-    (kept in <data-dir>/cluster-token).
+worker: starts a further worker agent that joins the control plane at --control-plane (a cluster's
+    placement, or \`stratus up\`'s internal API: both https://) with --credentials FILE, the bundle
+    \`stratus workers add\` printed (the worker's id comes from it).
 --freeze-idle-after-ms: an idle environment is frozen this long after its last invoke and thawed
     by the next one; off (or --freeze-idle-after-ms=-1) never freezes.
 frontend, assignment, placement: Stratus as a cluster on etcd (see README "Running a cluster").
     The first one to start makes the cluster's CA (kept in etcd); every internal connection is TLS.
     Frontends need STRATUS_ACCESS_KEY_ID and STRATUS_SECRET_ACCESS_KEY. Workers join with
     --control-plane <placement URL> --credentials <bundle>.
-workers: per-worker credentials, kept in etcd (only a hash of each secret): add prints the bundle
-    to start the worker with; revoke refuses it from then on and ends the worker's lease.
+workers: per-worker credentials, kept in the journal (only a hash of each secret): a cluster's etcd
+    (--etcd), or without --etcd the SQLite journal of \`stratus up\`'s --data-dir (it may be
+    running). add prints the bundle to start the worker with; revoke refuses it from then on and
+    ends the worker's lease.
     See docs/cluster-security.md.`;
 
 const OPTIONS = {
   port: { type: 'string' },
+  'internal-port': { type: 'string' },
   host: { type: 'string' },
   'data-dir': { type: 'string' },
   'keep-alive-ms': { type: 'string' },
@@ -100,7 +106,7 @@ function configFrom(flags: Flags, env: NodeJS.ProcessEnv, defaultDataDir: string
     images: { maxUncompressedBytes: num(flags['image-max-bytes']), chunkCacheBytes: mib(flags['image-cache-mb']) },
     sandbox: { snapStart: flags.snapstart, driver: flags['sandbox-driver'] },
     cluster: {
-      token: env.STRATUS_CLUSTER_TOKEN || undefined, leaseMs: num(flags['lease-ms']), heartbeatMs: num(flags['heartbeat-ms']),
+      internalPort: num(flags['internal-port']), leaseMs: num(flags['lease-ms']), heartbeatMs: num(flags['heartbeat-ms']),
       etcdEndpoints: flags.etcd?.split(',').filter(Boolean), etcdPrefix: flags['etcd-prefix'], leaderTtlMs: num(flags['leader-ttl-ms']),
       etcdTls: etcdTlsFrom(flags),
     },
@@ -133,7 +139,9 @@ async function up(config: StratusConfig): Promise<() => Promise<void>> {
       `  export AWS_ACCESS_KEY_ID=${accessKeyId} AWS_SECRET_ACCESS_KEY=${secretAccessKey} AWS_DEFAULT_REGION=${config.identity.region}`,
       `  /usr/bin/aws lambda list-functions --endpoint-url ${stratus.url}`,
       `More accounts: npx stratus accounts create --name NAME --endpoint-url ${stratus.url}`,
-      `More workers: STRATUS_CLUSTER_TOKEN=${stratus.clusterToken} npx stratus worker --control-plane ${stratus.url}`,
+      `Workers join on ${stratus.internalUrl} (TLS), each with its own credential:`,
+      `  npx stratus workers add --id W --data-dir ${config.dataDir} > W.json`,
+      `  npx stratus worker --control-plane ${stratus.internalUrl} --credentials W.json`,
       '',
     ].join('\n'),
   );
@@ -142,13 +150,13 @@ async function up(config: StratusConfig): Promise<() => Promise<void>> {
 
 async function worker(config: StratusConfig, flags: Flags): Promise<() => Promise<void>> {
   if (!flags['control-plane']) throw new Error('stratus worker needs --control-plane URL');
-  const bundle = flags.credentials ? await readWorkerBundle(flags.credentials) : undefined;
-  if (!bundle && !config.cluster.token) throw new Error('stratus worker needs --credentials FILE (a cluster) or STRATUS_CLUSTER_TOKEN (stratus up prints it)');
-  if (bundle && flags.id !== undefined && flags.id !== bundle.workerId) throw new Error(`--id ${flags.id} is not the id of the credentials (${bundle.workerId})`);
+  if (!flags.credentials) throw new Error('stratus worker needs --credentials FILE (the bundle `stratus workers add` printed)');
+  const bundle = await readWorkerBundle(flags.credentials);
+  if (flags.id !== undefined && flags.id !== bundle.workerId) throw new Error(`--id ${flags.id} is not the id of the credentials (${bundle.workerId})`);
   const log = createLogger(config.logLevel);
-  const id = bundle?.workerId ?? flags.id ?? `worker-${hostname()}-${process.pid}`;
+  const id = bundle.workerId;
   const running = await startWorkerProcess(config, {
-    id, controlPlane: flags['control-plane'].replace(/\/$/, ''), join: bundle ? { bundle } : { token: config.cluster.token ?? '' },
+    id, controlPlane: flags['control-plane'].replace(/\/$/, ''), bundle,
     host: config.frontend.host, port: num(flags.port) ?? 0, heartbeatMs: config.cluster.heartbeatMs,
   }, log.child({ component: 'worker', worker: id }), systemClock);
   process.stdout.write(`Stratus worker ${id} is serving on ${running.url} and joined ${flags['control-plane']}\n`);

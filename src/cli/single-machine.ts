@@ -3,18 +3,17 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AssignmentService } from '../assignment/index.js';
 import { CodeLinks } from '../frontend/index.js';
-import { downloadRoutes, FilesystemChunkStore, FilesystemCodeStore } from '../codestore/index.js';
+import { FilesystemChunkStore, FilesystemCodeStore } from '../codestore/index.js';
 import { ImageImporter } from '../images/index.js';
 import { SqliteJournal } from '../journal/index.js';
-import { PlacementService, WorkerRegistrations } from '../placement/index.js';
+import { loadClusterSecrets, PlacementService } from '../placement/index.js';
 import { SnapStartService } from '../snapstart/index.js';
 import { systemClock, type Clock } from '../shared/clock.js';
-import { sharedToken } from '../shared/cluster-api.js';
 import type { StratusConfig } from '../shared/config.js';
 import type { Logger } from '../shared/log.js';
 import { startHostWorker } from './host-worker.js';
+import { startInternalApi } from './internal-api.js';
 import { concurrencyLimiter, followRegistries, lambdaApi, openAccounts, type Credentials } from './lambda-api.js';
-import { httpWorkerConnector } from './worker-connector.js';
 
 export interface RunningStratus {
   url: string;
@@ -25,8 +24,11 @@ export interface RunningStratus {
   /** False once the administrator deleted that first key (it is not restored). */
   credentialsValid: boolean;
   adminAccountId: string;
-  /** What `stratus worker` processes present to join this control plane. */
-  clusterToken: string;
+  /**
+   * The internal API (TLS, the CA in the journal) that `stratus worker` processes join with a
+   * credential of their own (`stratus workers add --data-dir`).
+   */
+  internalUrl: string;
   stop(): Promise<void>;
 }
 
@@ -56,10 +58,9 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
     log.warn({ worker: workerId }, 'worker lease expired: its environments are dead');
     assignment.workerLost(workerId);
   });
-  const clusterToken = await loadClusterToken(config);
-  const placementLog = log.child({ component: 'placement' });
-  const registrations = new WorkerRegistrations({
-    authenticate: sharedToken(clusterToken), placement, connector: httpWorkerConnector(() => ({ authorization: `Bearer ${clusterToken}` }), placementLog), leaseMs: config.cluster.leaseMs, log: placementLog,
+  const internal = await startInternalApi({
+    secrets: await loadClusterSecrets(journal.clusterSecrets, clock.now()), credentials: journal.workerCredentials, code, chunks, placement,
+    leaseMs: config.cluster.leaseMs, clock, log: log.child({ component: 'placement' }), host: config.frontend.host, port: config.cluster.internalPort,
     onWorkerJoined: (agent) => agent.onEnvironmentLost((envId) => assignment.environmentLost(envId)),
   });
   followRegistries(registries, () => assignment, log);
@@ -72,7 +73,6 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
     config, registries, accounts, code, images, assignment, eventQueue: journal.eventQueue, links: await CodeLinks.open(journal.clusterSecrets, clock), clock, log,
     provision: (fn, n) => assignment.setProvisioned(fn, n),
     allocated: (fn) => assignment.provisionedCount(fn),
-    internalRoutes: [...registrations.routes(), ...downloadRoutes({ authenticate: sharedToken(clusterToken), code, chunks })],
   });
   const address = await server.listen(config.frontend.host, config.frontend.port);
   events.start();
@@ -84,10 +84,11 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
     credentialsGenerated: generated,
     credentialsValid: accounts.keyOwner(credentials.accessKeyId) !== undefined,
     adminAccountId: accounts.administrator()?.accountId ?? config.identity.accountId,
-    clusterToken,
+    internalUrl: internal.url,
     async stop() {
       events.stop();
       await server.close();
+      await internal.stop();
       await assignment.shutdown();
       placement.stop();
       await Promise.all(placement.workers().filter((w) => w !== host.agent).map((w) => w.shutdown()));
@@ -97,28 +98,20 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
   };
 }
 
+/** The single machine's journal (SQLite) in its data directory. */
+export function openLocalJournal(dataDir: string): SqliteJournal {
+  return new SqliteJournal(join(dataDir, 'journal.db'));
+}
+
 /** The journal, code and image stores under the data directory. */
 function openStores(config: StratusConfig, log: Logger) {
-  const journal = new SqliteJournal(join(config.dataDir, 'journal.db'));
+  const journal = openLocalJournal(config.dataDir);
   const code = new FilesystemCodeStore(join(config.dataDir, 'code'));
   const chunks = new FilesystemChunkStore(join(config.dataDir, 'code'));
   const images = new ImageImporter({
     ...config.images, bwrapPath: config.sandbox.bwrapPath, chunks, workDir: join(config.dataDir, 'image-builds'), log: log.child({ component: 'images' }),
   });
   return { journal, code, chunks, images };
-}
-
-/** The cluster token: configured, or generated once and kept in the data directory. */
-async function loadClusterToken(config: StratusConfig): Promise<string> {
-  if (config.cluster.token) return config.cluster.token;
-  const file = join(config.dataDir, 'cluster-token');
-  try {
-    return (await readFile(file, 'utf8')).trim();
-  } catch {
-    const token = randomBytes(24).toString('base64url');
-    await writeFile(file, token, { mode: 0o600 });
-    return token;
-  }
 }
 
 /** Configured credentials win; otherwise a key pair generated once and kept in the data dir. */

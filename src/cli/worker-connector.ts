@@ -4,9 +4,9 @@ import type { Logger } from '../shared/log.js';
 import { RemoteWorkerAgent } from '../worker/index.js';
 
 /**
- * The control plane reaches workers in other processes over HTTP with each worker's own
- * credential (`credentialFor`): in a cluster, the key derived for that worker and the cluster CA
- * (HTTPS, each worker checked for its own certificate); for `stratus up`, the shared token (plain HTTP).
+ * The control plane reaches workers in other processes over HTTPS with each worker's own
+ * credential (`credentialFor`): the key derived for that worker and the CA (each worker checked
+ * for its own certificate), in a cluster and for `stratus up` alike.
  */
 export function httpWorkerConnector(credentialFor: (workerId: string) => InternalCredential, log: Logger): WorkerConnector {
   return {

@@ -3,7 +3,7 @@ import type { StratusConfig } from '../shared/config.js';
 import type { Logger } from '../shared/log.js';
 import { HttpCodeSource } from '../codestore/index.js';
 import { requestWorkerCertificate, sendHeartbeat, workerAuthorization, type WorkerBundle } from '../placement/index.js';
-import { controlPlaneKey, sharedToken, type Authenticate } from '../shared/cluster-api.js';
+import { controlPlaneKey, type Authenticate } from '../shared/cluster-api.js';
 import { InternalClient } from '../shared/internal-client.js';
 import { createCsr, newKeyPair, type TlsIdentity } from '../shared/tls.js';
 import { WorkerApiServer } from '../worker/index.js';
@@ -12,8 +12,8 @@ import { startHostWorker } from './host-worker.js';
 export interface WorkerProcessOptions {
   id: string;
   controlPlane: string;
-  /** A cluster's worker: its own credential bundle (TLS). `stratus up`'s extra worker: the shared token (plain HTTP). */
-  join: { bundle: WorkerBundle } | { token: string };
+  /** Its own credential bundle (`stratus workers add`): for a cluster's placement and for `stratus up` alike. */
+  bundle: WorkerBundle;
   host: string;
   port: number;
   heartbeatMs: number;
@@ -25,15 +25,13 @@ export interface RunningWorker {
 }
 
 /**
- * How this worker talks to the control plane and whom its API admits. With a credential bundle:
- * its own credential on every request, the control plane checked against the cluster CA, its API
+ * How this worker talks to the control plane and whom its API admits: its own credential on every request, the control plane checked against the cluster CA, its API
  * served over TLS with a certificate the control plane issues for its id (from a key made here,
  * which never leaves this process) and open only to the key the control plane derives for this
  * worker alone.
  */
-async function joining(opts: WorkerProcessOptions): Promise<{ client: InternalClient; authenticate: Authenticate; tls?: TlsIdentity }> {
-  if ('token' in opts.join) return { client: InternalClient.withToken(opts.join.token), authenticate: sharedToken(opts.join.token) };
-  const { bundle } = opts.join;
+async function joining(opts: WorkerProcessOptions): Promise<{ client: InternalClient; authenticate: Authenticate; tls: TlsIdentity }> {
+  const { bundle } = opts;
   const client = new InternalClient({ authorization: workerAuthorization(bundle), ca: bundle.caCertificate });
   const { keyPem, publicKeyPem } = newKeyPair();
   const issued = await requestWorkerCertificate(client, opts.controlPlane, createCsr(keyPem, publicKeyPem), 10_000);

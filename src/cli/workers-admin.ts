@@ -1,18 +1,24 @@
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
+import type { Journal } from '../journal/index.js';
 import { loadClusterSecrets, WorkerCredentials, type WorkerBundle } from '../placement/index.js';
 import type { Clock } from '../shared/clock.js';
 import type { StratusConfig } from '../shared/config.js';
 import { StratusError } from '../shared/errors.js';
 import { WORKER_ID_PATTERN } from '../shared/tls.js';
 import { openJournal } from './cluster.js';
+import { openLocalJournal } from './single-machine.js';
 
 /**
  * `stratus workers add|revoke|list`: the operator's commands for per-worker credentials, run
- * against the cluster's etcd like the control-plane roles. `add` prints the worker's bundle
- * (JSON: id, secret, the cluster CA's certificate, never its key); only a hash of the secret is kept.
+ * against the cluster's etcd like the control-plane roles, or (without --etcd) against the SQLite
+ * journal in `stratus up`'s data directory, which may be running: it reads the credentials on
+ * every request. `add` prints the worker's bundle (JSON: id, secret, the CA's certificate,
+ * never its key); only a hash of the secret is kept.
  */
 export async function workersCommand(action: string | undefined, workerId: string | undefined, config: StratusConfig, clock: Clock): Promise<string> {
-  const journal = openJournal(config);
+  const journal: Journal & { close(): Promise<void> } = config.cluster.etcdEndpoints.length > 0
+    ? openJournal(config)
+    : (await mkdir(config.dataDir, { recursive: true, mode: 0o700 }), openLocalJournal(config.dataDir));
   try {
     const credentials = new WorkerCredentials(journal.workerCredentials);
     if (action === 'list') {

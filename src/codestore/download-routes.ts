@@ -5,7 +5,7 @@ import type { ChunkStore } from './chunk-store.js';
 import type { CodeStore } from './code-store.js';
 
 export interface DownloadRoutesDeps {
-  /** Who a request comes from: a worker's credential (or `stratus up`'s shared token) may download. */
+  /** Who a request comes from: a worker, with its own credential, may download. */
   authenticate: AuthenticateAsync;
   code: CodeStore;
   chunks: ChunkStore;

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { FakeWorker } from '../../test/helpers/fake-worker.js';
+import { testTrust } from '../../test/helpers/test-trust.js';
 import { ManualClock } from '../shared/clock.js';
-import { sharedToken, type Authentication } from '../shared/cluster-api.js';
+import type { Authentication } from '../shared/cluster-api.js';
 import { isStratusError } from '../shared/errors.js';
 import { HttpServer } from '../shared/http-server.js';
 import { InternalClient } from '../shared/internal-client.js';
@@ -12,12 +13,14 @@ import type { ConnectedWorker, WorkerAddress } from './connector.js';
 import { PlacementService } from './placement.js';
 import { sendHeartbeat, WorkerRegistrations } from './registration.js';
 
-const TOKEN = 'registration-test-token-0123456789';
-const W1_CREDENTIAL = 'w1-own-credential';
-/** `stratus up`'s shared token, or worker w1's own credential. */
-const authenticate = (authorization: string | undefined): Authentication =>
-  authorization === `Bearer ${W1_CREDENTIAL}` ? { kind: 'worker', workerId: 'w1' } : sharedToken(TOKEN)(authorization);
-const client = InternalClient.withToken(TOKEN);
+const TRUST = testTrust();
+/** Each worker's own credential: `Bearer <id>-own-credential`. */
+const authenticate = (authorization: string | undefined): Authentication => {
+  const m = /^Bearer (w\d|local)-own-credential$/.exec(authorization ?? '');
+  return m?.[1] ? { kind: 'worker', workerId: m[1] } : { refused: 401, message: 'unknown credential' };
+};
+const as = (authorization: string) => new InternalClient({ authorization, ca: TRUST.ca.certPem });
+const client = as('Bearer w1-own-credential');
 
 class FakeRemote extends FakeWorker implements ConnectedWorker {
   reported: WorkerStatus[] = [];
@@ -38,13 +41,13 @@ describe('WorkerRegistrations', () => {
     onWorkerJoined: (agent) => joined.push(agent.id),
   });
   const server = new HttpServer({
-    routes: registrations.routes(), log: silentLogger(),
+    routes: registrations.routes(), log: silentLogger(), tls: TRUST.controlPlaneIdentity(),
     notFound: () => ({ status: 404 }), errorReply: () => ({ status: 500 }),
   });
   let url = '';
   const status = (environments: number): WorkerStatus => ({ id: 'w1', memoryMb: 1024, memoryReservedMb: 0, environments, cachedCode: [] });
   before(async () => {
-    url = `http://127.0.0.1:${(await server.listen('127.0.0.1', 0)).port}`;
+    url = `https://127.0.0.1:${(await server.listen('127.0.0.1', 0)).port}`;
   });
   after(async () => {
     client.close();
@@ -73,16 +76,31 @@ describe('WorkerRegistrations', () => {
     assert.equal(connected.length, 2);
   });
 
-  it('refuses a heartbeat without the cluster token', async () => {
+  it('refuses a heartbeat without a known credential', async () => {
+    const unknown = as('Bearer w2-someone-else');
     await assert.rejects(
-      sendHeartbeat(InternalClient.withToken('wrong'), url, { id: 'w2', url: 'http://w2', status: status(0) }, 1000),
-      (err) => isStratusError(err) && err.code === 'Forbidden' && err.details.reason === 'UnknownCredential' && /bad cluster token/.test(err.message),
+      sendHeartbeat(unknown, url, { id: 'w2', url: 'http://w2', status: status(0) }, 1000),
+      (err) => isStratusError(err) && err.code === 'Forbidden' && err.details.reason === 'UnknownCredential',
     );
     assert.equal(placement.worker('w2'), undefined);
+    unknown.close();
+  });
+
+  it("refuses a heartbeat under the id of a worker placement holds otherwise (stratus up's own): it is not replaced", async () => {
+    const own = new FakeWorker('local');
+    placement.register(own);
+    const asLocal = as('Bearer local-own-credential');
+    await assert.rejects(
+      sendHeartbeat(asLocal, url, { id: 'local', url: 'http://elsewhere', status: status(0) }, 1000),
+      (err) => isStratusError(err) && err.code === 'Forbidden' && err.details.reason === 'NotPermitted',
+    );
+    assert.equal(placement.worker('local'), own);
+    placement.deregister('local');
+    asLocal.close();
   });
 
   it("refuses a heartbeat under another worker's id: nothing is registered, nothing renewed", async () => {
-    const asW1 = new InternalClient({ authorization: `Bearer ${W1_CREDENTIAL}` });
+    const asW1 = as('Bearer w1-own-credential');
     await sendHeartbeat(asW1, url, { id: 'w1', url: 'http://w1', status: status(0) }, 1000);
     const joinedBefore = joined.length;
     await assert.rejects(
@@ -95,7 +113,7 @@ describe('WorkerRegistrations', () => {
   });
 
   it('refuses a heartbeat that authenticated before its revocation was seen: the revoked worker is not registered again', async () => {
-    const asW1 = new InternalClient({ authorization: `Bearer ${W1_CREDENTIAL}` });
+    const asW1 = as('Bearer w1-own-credential');
     placement.remove('w1');
     revoked.add('w1');
     await assert.rejects(

@@ -19,7 +19,7 @@ export interface WorkerCertificate {
 }
 
 export interface WorkerRegistrationDeps {
-  /** Who a request comes from: a worker with its own credential (or `stratus up`'s shared token). */
+  /** Who a request comes from: a worker with its own credential. */
   authenticate: AuthenticateAsync;
   /** Issues a worker's server certificate for its own id, from its CSR (a cluster with TLS). */
   certificates?: (workerId: string, csrPem: string) => WorkerCertificate;
@@ -59,6 +59,12 @@ export class WorkerRegistrations {
     this.deps.placement.register(agent, { leased: true });
   }
 
+  /** Whether placement holds worker `workerId` through these registrations (not, say, `stratus up`'s own worker). */
+  holds(workerId: string): boolean {
+    const remote = this.remotes.get(workerId);
+    return remote !== undefined && this.deps.placement.worker(workerId) === remote;
+  }
+
   routes(): HttpRoute[] {
     const at = (path: string) => new RegExp(`^${path.replaceAll('/', '\\/')}$`);
     const route = (path: string, handle: (req: HttpRequest, caller: Caller) => HttpResponse) =>
@@ -87,6 +93,10 @@ export class WorkerRegistrations {
       throw new StratusError('InvalidRequestContent', 'a heartbeat is { id, url, status }');
     }
     if (this.deps.revoked?.(id)) return refusalResponse({ refused: 401, message: 'unknown or revoked worker credential' });
+    if (placement.worker(id) && !this.holds(id)) {
+      log.warn({ worker: id }, 'a heartbeat under the id of a worker that did not register here was refused');
+      return refusalResponse({ refused: 403, message: `worker ${JSON.stringify(id)} is not registered here: its id is taken` });
+    }
     const known = this.remotes.get(id);
     if (known && placement.worker(id) === known && placement.renew(id)) {
       known.report(status);

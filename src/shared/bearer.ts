@@ -1,12 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 
-/** A header value compared with the one wanted, in constant time. */
-export function bearerMatches(authorization: string | undefined, token: string): boolean {
-  const given = Buffer.from(authorization ?? '');
-  const wanted = Buffer.from(`Bearer ${token}`);
-  return given.length === wanted.length && timingSafeEqual(given, wanted);
-}
-
 /** The sha256 (hex) of a secret: what is kept of a credential, and what a worker holds of the control plane's. */
 export function secretHash(secret: string): string {
   return createHash('sha256').update(secret).digest('hex');

@@ -1,4 +1,4 @@
-import { bearerMatches, bearerToken, secretMatchesHash } from './bearer.js';
+import { bearerToken, secretMatchesHash } from './bearer.js';
 import { StratusError, toWireError } from './errors.js';
 import { wireErrorResponse, type HttpRequest, type HttpResponse, type HttpRoute } from './http-server.js';
 
@@ -10,8 +10,6 @@ export const CLUSTER_API = '/_stratus/cluster/v1';
 
 /** Who sent a request to an internal API, as its credential says. See docs/cluster-security.md. */
 export type Caller =
-  /** `stratus up`'s extra workers and the control plane share one token (STRATUS_CLUSTER_TOKEN): any holder. */
-  | { kind: 'cluster-token' }
   /** A control-plane process (frontend, assignment, placement): the cluster's control-plane credential. */
   | { kind: 'control-plane' }
   /** Worker `workerId`, with its own credential. */
@@ -36,11 +34,6 @@ export function isRefusal(a: Authentication): a is Refusal {
 export function refusalResponse(r: Refusal): HttpResponse {
   const reason = r.refused === 401 ? 'UnknownCredential' : 'NotPermitted';
   return { status: r.refused, body: toWireError(new StratusError('Forbidden', r.message, { details: { reason } })) };
-}
-
-/** `stratus up`'s extra workers: whoever has the shared token. */
-export function sharedToken(token: string): Authenticate {
-  return (authorization) => (bearerMatches(authorization, token) ? { kind: 'cluster-token' } : { refused: 401, message: 'bad cluster token' });
 }
 
 /**

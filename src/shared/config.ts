@@ -99,10 +99,10 @@ export const configSchema = z.object({
   cluster: z
     .object({
       /**
-       * `stratus up` and the `stratus worker` processes that join it share this (STRATUS_CLUSTER_TOKEN).
-       * A cluster on etcd uses its CA and per-worker credentials instead (docs/cluster-security.md).
+       * `stratus up`'s internal API (TLS), where `stratus worker` processes join with their own
+       * credentials, on the Lambda API's host (0: an ephemeral port, printed at start).
        */
-      token: z.string().min(16).optional(),
+      internalPort: z.number().int().min(0).max(65535).default(0),
       /** A remote worker that has not renewed its lease for this long is gone. */
       leaseMs: z.number().int().positive().default(3000),
       heartbeatMs: z.number().int().positive().default(1000),

@@ -1,4 +1,4 @@
-import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
+import type { ClientRequest, IncomingMessage, RequestOptions } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { fromWireError, StratusError } from './errors.js';
 
@@ -6,11 +6,8 @@ import { fromWireError, StratusError } from './errors.js';
 export interface InternalCredential {
   /** The `Authorization` header sent with every request. */
   authorization: string;
-  /**
-   * The cluster CA (PEM): servers are reached over HTTPS and must present a certificate it
-   * issued for the name asked for. Absent: plain HTTP (`stratus up`'s extra workers).
-   */
-  ca?: string;
+  /** The cluster CA (PEM): servers are reached over HTTPS and must present a certificate it issued for the name asked for. */
+  ca: string;
 }
 
 /** A whole reply. */
@@ -26,33 +23,21 @@ export interface InternalReply {
  * are kept alive in its own pool.
  */
 export class InternalClient {
-  private readonly agent: HttpAgent;
+  private readonly agent: HttpsAgent;
 
   constructor(readonly credential: InternalCredential, opts: { maxSockets?: number } = {}) {
-    const pool = { keepAlive: true, maxSockets: opts.maxSockets ?? 256 };
-    this.agent = credential.ca ? new HttpsAgent({ ...pool, ca: credential.ca, minVersion: 'TLSv1.2' }) : new HttpAgent(pool);
-  }
-
-  /** `stratus up`'s shared token over plain HTTP. */
-  static withToken(token: string): InternalClient {
-    return new InternalClient({ authorization: `Bearer ${token}` });
-  }
-
-  get tls(): boolean {
-    return this.credential.ca !== undefined;
+    this.agent = new HttpsAgent({ keepAlive: true, maxSockets: opts.maxSockets ?? 256, ca: credential.ca, minVersion: 'TLSv1.2' });
   }
 
   /**
-   * Starts a request to `url` (https: with TLS, else http:) with the credential; `pooled: false`
-   * gives it a connection of its own (a long-lived stream).
+   * Starts a request to `url` (https: only) with the credential; `pooled: false` gives it a
+   * connection of its own (a long-lived stream).
    */
   request(url: string, serverName: string, options: RequestOptions & { pooled?: boolean }, callback: (res: IncomingMessage) => void): ClientRequest {
     const { pooled = true, headers, ...rest } = options;
     const target = new URL(url);
-    const wanted = this.tls ? 'https:' : 'http:';
-    if (target.protocol !== wanted) throw new StratusError('InvalidConfig', `${url}: the cluster's internal APIs are reached over ${wanted.slice(0, -1)}`);
+    if (target.protocol !== 'https:') throw new StratusError('InvalidConfig', `${url}: the cluster's internal APIs are reached over https`);
     const common = { ...rest, headers: { ...headers, authorization: this.credential.authorization } };
-    if (!this.tls) return httpRequest(target, { ...common, agent: pooled ? this.agent : false }, callback);
     const tls = { servername: serverName, ca: this.credential.ca, minVersion: 'TLSv1.2' as const };
     return httpsRequest(target, { ...common, ...tls, agent: pooled ? this.agent : false }, callback);
   }

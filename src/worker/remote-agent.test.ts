@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { fakeSpec, FakeWorker } from '../../test/helpers/fake-worker.js';
-import { sharedToken } from '../shared/cluster-api.js';
+import { testTrust } from '../../test/helpers/test-trust.js';
 import { InternalClient } from '../shared/internal-client.js';
 import { isStratusError, StratusError } from '../shared/errors.js';
 import { silentLogger } from '../shared/log.js';
@@ -11,7 +11,7 @@ import type { Invocation, InvocationResult, ResponseSink } from './invocation.js
 import { RemoteWorkerAgent } from './remote-agent.js';
 import { WorkerApiServer } from './worker-api.js';
 
-const TOKEN = 'remote-agent-test-token-0123456789';
+const TRUST = testTrust();
 const ENV = '00000000-0000-4000-8000-000000000001';
 
 /** A worker whose invocations run a script the test sets. */
@@ -56,13 +56,13 @@ const invocation = (responseSink?: ResponseSink): Invocation => ({
 
 describe('RemoteWorkerAgent over a real worker API', () => {
   const worker = new ScriptedWorker('w1');
-  const server = new WorkerApiServer(worker, sharedToken(TOKEN), silentLogger());
+  const server = new WorkerApiServer(worker, TRUST.authenticate, silentLogger(), TRUST.workerIdentity('w1'));
   let remote: RemoteWorkerAgent;
   let url = '';
   before(async () => {
     const address = await server.listen('127.0.0.1', 0);
-    url = `http://127.0.0.1:${address.port}`;
-    remote = new RemoteWorkerAgent('w1', url, InternalClient.withToken(TOKEN), worker.status(), silentLogger());
+    url = `https://127.0.0.1:${address.port}`;
+    remote = new RemoteWorkerAgent('w1', url, new InternalClient(TRUST.controlPlane), worker.status(), silentLogger());
   });
   after(async () => {
     await remote.shutdown();
@@ -170,13 +170,13 @@ describe('RemoteWorkerAgent over a real worker API', () => {
   });
 
   it('a worker that cannot be reached is WorkerUnavailable', async () => {
-    const gone = new RemoteWorkerAgent('w9', 'http://127.0.0.1:1', InternalClient.withToken(TOKEN), worker.status(), silentLogger());
+    const gone = new RemoteWorkerAgent('w9', 'https://127.0.0.1:1', new InternalClient(TRUST.controlPlane), worker.status(), silentLogger());
     await assert.rejects(gone.invoke(ENV, invocation()), (e) => isStratusError(e) && e.code === 'WorkerUnavailable' && e.retryable);
     await gone.shutdown();
   });
 
-  it('a wrong token is refused', async () => {
-    const intruder = new RemoteWorkerAgent('w1', url, InternalClient.withToken('wrong-token-wrong-token-000000000'), worker.status(), silentLogger());
+  it('a wrong credential is refused', async () => {
+    const intruder = new RemoteWorkerAgent('w1', url, new InternalClient({ authorization: 'Bearer wrong-credential-000000000', ca: TRUST.ca.certPem }), worker.status(), silentLogger());
     await assert.rejects(intruder.environments(), (e) => isStratusError(e) && e.code === 'Forbidden');
     await intruder.shutdown();
   });

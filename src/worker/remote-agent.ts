@@ -134,9 +134,9 @@ export class RemoteWorkerAgent implements WorkerAgent {
     });
   }
 
-  /** The name this worker's certificate must carry (with TLS). */
+  /** The name this worker's certificate must carry. */
   private serverName(): string {
-    return this.client.tls ? workerServerName(this.id) : this.id;
+    return workerServerName(this.id);
   }
 
   private body(res: IncomingMessage): Promise<Buffer> {

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
+import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { after, before, describe, it } from 'node:test';
 import { actingFor } from '../../test/helpers/acting-for.js';
 import { fakeSpec, FakeWorker } from '../../test/helpers/fake-worker.js';
-import { sharedToken } from '../shared/cluster-api.js';
+import { testTrust } from '../../test/helpers/test-trust.js';
+import { workerServerName } from '../shared/tls.js';
 import { isStratusError } from '../shared/errors.js';
 import { InternalClient } from '../shared/internal-client.js';
 import { silentLogger } from '../shared/log.js';
@@ -11,19 +12,23 @@ import { FencedWorkerAgent } from './fencing.js';
 import { RemoteWorkerAgent } from './remote-agent.js';
 import { WorkerApiServer } from './worker-api.js';
 
-const TOKEN = 'worker-api-test-token-0123456789';
+const TRUST = testTrust();
+const AUTHORIZATION = TRUST.controlPlane.authorization;
+/** A raw request to worker w1's API, trusting the test CA. */
+const request = (url: string, opts: RequestOptions, callback?: Parameters<typeof httpsRequest>[2]) =>
+  httpsRequest(url, { ...opts, ca: TRUST.ca.certPem, servername: workerServerName('w1') }, callback);
 
 describe('WorkerApiServer fencing', () => {
   const worker = new FakeWorker('w1');
-  const server = new WorkerApiServer(new FencedWorkerAgent(worker), sharedToken(TOKEN), silentLogger());
+  const server = new WorkerApiServer(new FencedWorkerAgent(worker), TRUST.authenticate, silentLogger(), TRUST.workerIdentity('w1'));
   let url = '';
   const handle = (epoch?: number) => {
-    const agent = new RemoteWorkerAgent('w1', url, InternalClient.withToken(TOKEN), worker.status(), silentLogger());
+    const agent = new RemoteWorkerAgent('w1', url, new InternalClient(TRUST.controlPlane), worker.status(), silentLogger());
     return epoch === undefined ? agent : actingFor(agent, epoch);
   };
   before(async () => {
     const address = await server.listen('127.0.0.1', 0);
-    url = `http://127.0.0.1:${address.port}`;
+    url = `https://127.0.0.1:${address.port}`;
   });
   after(() => server.close());
 
@@ -46,7 +51,7 @@ describe('WorkerApiServer fencing', () => {
     await handle(9).createEnvironment(envId, fakeSpec('g'));
     // Headers of a leadership at epoch 9 arrive; its body is held back.
     const req = request(`${url}/worker/v1/environments/${envId}/invocations`, {
-      method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'x-stratus-epoch': '9', 'x-stratus-request-id': 'r2', 'content-length': '2' },
+      method: 'POST', headers: { authorization: AUTHORIZATION, 'x-stratus-epoch': '9', 'x-stratus-request-id': 'r2', 'content-length': '2' },
     });
     const reply = new Promise<{ status: number; body: string }>((resolve, reject) => {
       req.on('response', (res) => {
@@ -75,7 +80,7 @@ describe('WorkerApiServer fencing', () => {
     assert.deepEqual(worker.specs.get(envId), spec);
 
     const post = (body: string, extra: Record<string, string> = {}) => new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = request(`${url}/worker/v1/environments`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', ...extra } }, (res) => {
+      const req = request(`${url}/worker/v1/environments`, { method: 'POST', headers: { authorization: AUTHORIZATION, 'content-type': 'application/json', ...extra } }, (res) => {
         let text = '';
         res.on('data', (d: Buffer) => (text += d.toString())).on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
       });
@@ -105,7 +110,7 @@ describe('WorkerApiServer fencing', () => {
 
   it('a fencing epoch that is not a plain integer is refused and leaves the fence where it was', async () => {
     const post = (epoch: string) => new Promise<number>((resolve, reject) => {
-      const req = request(`${url}/worker/v1/fence`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'x-stratus-epoch': epoch } }, (res) => {
+      const req = request(`${url}/worker/v1/fence`, { method: 'POST', headers: { authorization: AUTHORIZATION, 'x-stratus-epoch': epoch } }, (res) => {
         res.resume().on('end', () => resolve(res.statusCode ?? 0));
       });
       req.on('error', reject);

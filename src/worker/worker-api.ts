@@ -16,16 +16,16 @@ const MAX_BODY = 8 * 1024 * 1024;
 /**
  * A worker agent served over HTTP to the control plane (`stratus worker`). It only translates
  * requests into WorkerAgent calls (a call's fencing epoch comes from its x-stratus-epoch header;
- * the agent it serves, a FencedWorkerAgent, enforces it). Only the control plane may call it (its
- * credential, checked against the hash this worker was given, or `stratus up`'s shared token); in
- * a cluster it is served over TLS with this worker's own certificate. Errors go back in their
+ * the agent it serves, a FencedWorkerAgent, enforces it). Only the control plane may call it (the
+ * key derived for this worker, checked against the hash this worker was given); it is served over
+ * TLS with this worker's own certificate. Errors go back in their
  * wire form, code and details intact.
  */
 export class WorkerApiServer {
   private readonly server: HttpServer;
   private readonly eventStreams = new Set<PassThrough>();
 
-  constructor(agent: WorkerAgent, authenticate: Authenticate, log: Logger, tls?: TlsIdentity) {
+  constructor(agent: WorkerAgent, authenticate: Authenticate, log: Logger, tls: TlsIdentity) {
     this.server = new HttpServer({
       routes: this.routes(agent),
       log,
@@ -44,7 +44,7 @@ export class WorkerApiServer {
     return this.server.listen(host, port);
   }
 
-  /** 'https' when serving TLS. */
+  /** Always 'https'. */
   get scheme(): 'http' | 'https' {
     return this.server.scheme;
   }

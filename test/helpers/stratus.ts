@@ -1,8 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { spawnRole, type RoleProcess } from './role-process.js';
 
@@ -11,6 +13,8 @@ const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 export interface StratusProcess {
   url: string;
   port: number;
+  /** The internal API (TLS) that `stratus worker` processes join. */
+  internalUrl: string;
   pid: number;
   dataDir: string;
   credentials: { accessKeyId: string; secretAccessKey: string };
@@ -52,10 +56,11 @@ export async function startStratus(opts: StartOptions = {}): Promise<StratusProc
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const port = await waitForPort(child, () => output, exited);
   const url = `http://127.0.0.1:${port}`;
+  const internalUrl = /Workers join on (https:\/\/\S+)/.exec(output)?.[1] ?? '';
   const lambda = new LambdaClient({ endpoint: url, region: 'us-east-1', credentials, maxAttempts: 1 });
   const pid = child.pid ?? 0;
   return {
-    url, port, pid, dataDir, credentials, lambda,
+    url, port, internalUrl, pid, dataDir, credentials, lambda,
     output: () => output,
     descendants: () => descendantsOf(pid),
     async kill() {
@@ -79,7 +84,8 @@ function waitForPort(child: ChildProcess, output: () => string, exited: Promise<
     const timer = setTimeout(() => reject(new Error(`stratus did not start:\n${output()}`)), 20_000);
     const check = () => {
       const m = /listening on http:\/\/[^:]+:(\d+)/.exec(output());
-      if (m?.[1]) {
+      // The whole banner: the internal API's URL comes a few lines later.
+      if (m?.[1] && /Workers join on https:\/\/\S+ /.test(output())) {
         clearTimeout(timer);
         child.stdout?.off('data', check);
         resolve(Number(m[1]));
@@ -123,9 +129,21 @@ export function isAlive(pid: number): boolean {
 /** A `stratus worker` process (see role-process.ts). */
 export type WorkerProcess = RoleProcess;
 
-/** Starts a real `stratus worker` that joins `stratus` with the given cluster token. */
-export function startWorker(stratus: StratusProcess, opts: { id: string; token: string; memoryMb: number; dataDir: string; heartbeatMs?: number }): Promise<WorkerProcess> {
-  const args = ['--control-plane', stratus.url, '--id', opts.id, '--data-dir', opts.dataDir, '--worker-memory-mb', String(opts.memoryMb),
+/** Runs `stratus workers <args...>` on this Stratus's data directory (it keeps running); resolves its output. */
+export async function workersCommand(stratus: StratusProcess, ...args: string[]): Promise<string> {
+  return (await promisify(execFile)(process.execPath, [MAIN, 'workers', ...args, '--data-dir', stratus.dataDir])).stdout;
+}
+
+/**
+ * Starts a real `stratus worker` that joins `stratus` with the credential bundle at `bundle`
+ * (default `<dataDir>.json`, made with `stratus workers add` unless it exists already).
+ */
+export async function startWorker(
+  stratus: StratusProcess, opts: { id: string; memoryMb: number; dataDir: string; heartbeatMs?: number; bundle?: string },
+): Promise<WorkerProcess> {
+  const bundle = opts.bundle ?? `${opts.dataDir}.json`;
+  if (!existsSync(bundle)) await writeFile(bundle, await workersCommand(stratus, 'add', '--id', opts.id), { mode: 0o600 });
+  const args = ['--control-plane', stratus.internalUrl, '--credentials', bundle, '--data-dir', opts.dataDir, '--worker-memory-mb', String(opts.memoryMb),
     '--heartbeat-ms', String(opts.heartbeatMs ?? 300), '--log-level', 'warn', '--function-logs', 'off'];
-  return spawnRole('worker', opts.id, args, { STRATUS_CLUSTER_TOKEN: opts.token });
+  return spawnRole('worker', opts.id, args, {});
 }

@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { secretHash } from '../../src/shared/bearer.js';
 import { controlPlaneKey, type Authenticate } from '../../src/shared/cluster-api.js';
@@ -26,4 +27,21 @@ export function testTrust(): TestTrust {
     controlPlaneIdentity: () => issueServerIdentity(ca, CONTROL_PLANE_NAME, now),
     workerIdentity: (workerId) => issueServerIdentity(ca, workerServerName(workerId), now),
   };
+}
+
+/**
+ * A plain-HTTP request to an internal port that serves TLS only (`url` may say https:): resolves
+ * the connection error it ends in (ECONNRESET: the server reset a client that spoke no TLS), or
+ * `answered <status>` if something answered in plain HTTP.
+ */
+export function plainHttpAttempt(url: string, authorization: string): Promise<string> {
+  return new Promise((resolve) => {
+    const req = httpRequest(url.replace(/^https:/, 'http:'), { method: 'GET', headers: { authorization }, timeout: 5000 }, (res) => {
+      res.resume();
+      resolve(`answered ${res.statusCode}`);
+    });
+    req.on('timeout', () => req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
+    req.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+    req.end();
+  });
 }

@@ -3,7 +3,7 @@
 // lease runs out; its in-flight invoke fails cleanly and nothing of it is left once it restarts.
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -11,7 +11,6 @@ import { CreateFunctionCommand, InvokeCommand } from '@aws-sdk/client-lambda';
 import { descendantsOf, isAlive, startStratus, startWorker, type StratusProcess, type WorkerProcess } from '../helpers/stratus.js';
 import { makeZip } from '../helpers/zip.js';
 
-const TOKEN = 'cluster-token-for-tests-0123456789';
 const CODE = `exports.handler = async (e) => { await new Promise((r) => setTimeout(r, e.sleep ?? 0)); return { ok: true }; };`;
 
 describe('worker agents in their own processes', () => {
@@ -23,8 +22,8 @@ describe('worker agents in their own processes', () => {
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'stratus-workers-'));
-    s = await startStratus({ args: ['--worker-memory-mb', '128', '--lease-ms', '1500'], env: { STRATUS_CLUSTER_TOKEN: TOKEN } });
-    for (const id of ['wa', 'wb']) workers.push(await startWorker(s, { id, token: TOKEN, memoryMb: 256, dataDir: join(dir, id) }));
+    s = await startStratus({ args: ['--worker-memory-mb', '128', '--lease-ms', '1500'] });
+    for (const id of ['wa', 'wb']) workers.push(await startWorker(s, { id, memoryMb: 256, dataDir: join(dir, id) }));
     await s.lambda.send(new CreateFunctionCommand({
       FunctionName: 'spread', Runtime: 'nodejs20.x', Role: 'arn:aws:iam::123456789012:role/r', Handler: 'index.handler', Timeout: 30,
       Code: { ZipFile: await makeZip({ 'index.js': CODE }) },
@@ -62,15 +61,18 @@ describe('worker agents in their own processes', () => {
     const after = await Promise.all(Array.from({ length: 3 }, () => invoke(0)));
     assert.ok(after.every((r) => r.FunctionError === undefined), 'new invokes go to the remaining workers');
 
-    const restarted = await startWorker(s, { id: 'wa', token: TOKEN, memoryMb: 256, dataDir: join(dir, 'wa') });
+    const restarted = await startWorker(s, { id: 'wa', memoryMb: 256, dataDir: join(dir, 'wa') });
     workers[0] = restarted;
     for (const controller of ['memory', 'pids', 'cpu']) {
       assert.equal(existsSync(join(ownCgroup(controller), `stratus-${victim.pid}`)), false, `${controller} cgroups of the dead worker were removed on restart`);
     }
   });
 
-  test('a worker with the wrong token is refused', async () => {
-    await assert.rejects(startWorker(s, { id: 'intruder', token: 'wrong-token-wrong-token-0000', memoryMb: 256, dataDir: join(dir, 'x') }));
+  test('a worker with a credential nobody added is refused', async () => {
+    const real = JSON.parse(await readFile(join(dir, 'wb.json'), 'utf8')) as { caCertificate: string };
+    const forged = join(dir, 'intruder.json');
+    await writeFile(forged, JSON.stringify({ workerId: 'intruder', secret: 'A'.repeat(43), caCertificate: real.caCertificate }));
+    await assert.rejects(startWorker(s, { id: 'intruder', memoryMb: 256, dataDir: join(dir, 'x'), bundle: forged }), /UnknownCredential|unknown or revoked/);
   });
 });
 

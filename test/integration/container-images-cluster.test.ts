@@ -9,8 +9,6 @@ import { CreateFunctionCommand, InvokeCommand } from '@aws-sdk/client-lambda';
 import { ImageLayout, NODE_ENTRYPOINT, nodeBaseFiles, startRegistry, type LocalRegistry } from '../helpers/oci.js';
 import { descendantsOf, startStratus, startWorker, type StratusProcess, type WorkerProcess } from '../helpers/stratus.js';
 
-const TOKEN = 'cluster-token-for-image-tests-0123456789';
-
 async function count(dir: string): Promise<number> {
   let n = 0;
   for (const entry of await readdir(dir, { withFileTypes: true }).catch(() => [])) n += entry.isDirectory() ? await count(join(dir, entry.name)) : 1;
@@ -34,8 +32,8 @@ describe('container images on a remote worker', () => {
     const uri = await layout.push('v1', registry, 'stratus/remote:v1');
     dir = await mkdtemp(join(tmpdir(), 'stratus-image-workers-'));
     // The in-process worker is too small for the function: it can only run on the remote one.
-    s = await startStratus({ args: ['--worker-memory-mb', '128'], env: { STRATUS_CLUSTER_TOKEN: TOKEN } });
-    worker = await startWorker(s, { id: 'img-worker', token: TOKEN, memoryMb: 1024, dataDir: join(dir, 'w') });
+    s = await startStratus({ args: ['--worker-memory-mb', '128'] });
+    worker = await startWorker(s, { id: 'img-worker', memoryMb: 1024, dataDir: join(dir, 'w') });
     await s.lambda.send(new CreateFunctionCommand({
       FunctionName: 'remote-img', Role: 'arn:aws:iam::123456789012:role/r', PackageType: 'Image', Code: { ImageUri: uri }, MemorySize: 512,
     }));

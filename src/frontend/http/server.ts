@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import type { Clock } from '../../shared/clock.js';
 import { StratusError } from '../../shared/errors.js';
-import { HttpServer, type HttpRoute } from '../../shared/http-server.js';
+import { HttpServer } from '../../shared/http-server.js';
 import { newRequestId } from '../../shared/ids.js';
 import type { Logger } from '../../shared/log.js';
 import { authErrorResponse, errorResponse } from './errors.js';
@@ -13,8 +13,6 @@ export type KeyLookup = (accessKeyId: string) => { secretAccessKey: string; acco
 
 export interface FrontendServerDeps {
   routes: Route[];
-  /** Routes of the control plane's internal API on the same port: not signed, they check the cluster token themselves. */
-  internalRoutes?: HttpRoute[];
   credentials: KeyLookup;
   /** The installation's region: a signature scoped to another is refused. */
   region: string;
@@ -33,7 +31,7 @@ export class FrontendServer {
 
   constructor(private readonly deps: FrontendServerDeps) {
     this.server = new HttpServer<Route>({
-      routes: [...deps.routes, ...(deps.internalRoutes ?? []).map((route): Route => ({ ...route, sigv4: false }))],
+      routes: deps.routes,
       log: deps.log,
       requestId: newRequestId,
       replyHeaders: (requestId) => ({ 'x-amzn-requestid': requestId }),
