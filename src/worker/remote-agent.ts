@@ -1,5 +1,4 @@
 import type { IncomingMessage } from 'node:http';
-import type { Writable } from 'node:stream';
 import { fromWireError, StratusError } from '../shared/errors.js';
 import type { InternalClient } from '../shared/internal-client.js';
 import type { Logger } from '../shared/log.js';
@@ -7,6 +6,7 @@ import { workerServerName } from '../shared/tls.js';
 import type { EnvironmentSpec } from './environment-spec.js';
 import type { EnvironmentOptions, EnvironmentReport, WorkerAgent, WorkerStatus } from './agent.js';
 import type { Invocation, InvocationResult, ResponseSink } from './invocation.js';
+import { SinkWriter } from './sink-writer.js';
 import { EPOCH_HEADER, invocationHeaders, parseJson, resultFrom, resultFromTrailers, streamedContentType, WORKER_API } from './wire.js';
 
 /**
@@ -151,20 +151,17 @@ export class RemoteWorkerAgent implements WorkerAgent {
   /** Writes a streamed reply into `sink` as it arrives (pausing the worker while the sink is full), then reads the result from its trailers. */
   private relay(res: IncomingMessage, sink: ResponseSink, contentType: string): Promise<InvocationResult> {
     return new Promise((resolve, reject) => {
-      let target: Writable | undefined;
-      res.on('data', (chunk: Buffer) => {
-        target ??= sink.open(contentType);
-        if (target.write(chunk)) return;
-        res.pause();
-        target.once('drain', () => res.resume());
-      });
+      const writer = new SinkWriter(sink, contentType, res);
+      res.on('data', (chunk: Buffer) => writer.write(chunk));
       this.onBroken(res, reject);
       res.on('end', () => {
-        try {
-          resolve(resultFromTrailers(res.trailers, this.id));
-        } catch (err) {
-          reject(err);
-        }
+        void writer.settled().then(() => {
+          try {
+            resolve(resultFromTrailers(res.trailers, this.id));
+          } catch (err) {
+            reject(err);
+          }
+        });
       });
     });
   }

@@ -1,5 +1,6 @@
-import type { Readable, Writable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { errorDocument, type InvocationOutcome, type ResponseSink } from './invocation.js';
+import { SinkWriter } from './sink-writer.js';
 
 /** A response the runtime streams (Lambda-Runtime-Function-Response-Mode: streaming). */
 export interface StreamedResponse {
@@ -20,16 +21,17 @@ const TOO_LARGE = 'Function.ResponseSizeTooLarge';
 export class ResponseRelay {
   /** How the response ended, once the runtime has finished it. */
   readonly done: Promise<InvocationOutcome>;
-  private target: Writable | undefined;
+  private readonly writer: SinkWriter | undefined;
   private readonly buffered: Buffer[] = [];
   private bufferedBytes = 0;
   private tooLarge = false;
   private stopped = false;
 
-  constructor(private readonly response: StreamedResponse, private readonly sink: ResponseSink | undefined, private readonly maxBufferedBytes: number) {
+  constructor(private readonly response: StreamedResponse, sink: ResponseSink | undefined, private readonly maxBufferedBytes: number) {
+    this.writer = sink && new SinkWriter(sink, response.contentType, response.body);
     this.done = new Promise((resolve) => {
       response.body.on('data', (chunk: Buffer) => this.chunk(chunk));
-      response.body.on('end', () => resolve(this.outcome()));
+      response.body.on('end', () => void (this.writer?.settled() ?? Promise.resolve()).then(() => resolve(this.outcome())));
       // A runtime that dies mid-stream is reported by the environment's death, not here.
       response.body.on('error', () => {});
     });
@@ -44,14 +46,7 @@ export class ResponseRelay {
 
   private chunk(chunk: Buffer): void {
     if (this.stopped || chunk.length === 0) return;
-    if (this.sink) {
-      this.target ??= this.sink.open(this.response.contentType);
-      if (!this.target.write(chunk)) {
-        this.response.body.pause();
-        this.target.once('drain', () => this.response.body.resume());
-      }
-      return;
-    }
+    if (this.writer) return this.writer.write(chunk);
     this.bufferedBytes += chunk.length;
     if (this.bufferedBytes > this.maxBufferedBytes) this.tooLarge = true;
     else this.buffered.push(chunk);
@@ -63,7 +58,7 @@ export class ResponseRelay {
       const payload = errorBody ? Buffer.from(errorBody, 'base64') : errorDocument(errorType, '');
       return { kind: 'function-error', errorType, payload };
     }
-    if (this.target) return { kind: 'streamed', contentType: this.response.contentType };
+    if (this.writer?.opened) return { kind: 'streamed', contentType: this.response.contentType };
     if (this.tooLarge) {
       const message = `Response payload size exceeded maximum allowed payload size (${this.maxBufferedBytes} bytes).`;
       return { kind: 'function-error', errorType: TOO_LARGE, payload: errorDocument(TOO_LARGE, message) };
