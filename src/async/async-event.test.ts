@@ -1,14 +1,21 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { destinationEvent, destinationTarget, invocationRecord, newQueuedInvocation, readQueuedInvocation } from './async-event.js';
+import { destinationEvent, destinationTarget, invocationRecord, newQueuedInvocation, readQueuedInvocation, toRunRequest } from './async-event.js';
 
 const ARN = 'arn:aws:lambda:us-east-1:000000000000:function:';
 
 describe('queued async events', () => {
   it('round-trips an accepted invoke through its JSON form', () => {
-    const item = newQueuedInvocation({ accountId: '123456789012', functionName: 'f', qualifier: 'live', requestId: 'r-1', payload: Buffer.from('{"a":1}'), tailLog: false }, 5);
+    const traceHeader = 'Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1';
+    const item = newQueuedInvocation({
+      accountId: '123456789012', functionName: 'f', qualifier: 'live', requestId: 'r-1', payload: Buffer.from('{"a":1}'), tailLog: false, traceHeader,
+    }, 5);
     const ev = readQueuedInvocation(JSON.parse(JSON.stringify(item.value)), '000000000000');
-    assert.deepEqual(ev, { v: 1, accountId: '123456789012', functionName: 'f', qualifier: 'live', requestId: 'r-1', payload: 'eyJhIjoxfQ==', acceptedAtMs: 5, attempts: 0, functionErrors: 0, platformErrors: 0 });
+    assert.deepEqual(ev, {
+      v: 1, accountId: '123456789012', functionName: 'f', qualifier: 'live', requestId: 'r-1', payload: 'eyJhIjoxfQ==', traceHeader,
+      acceptedAtMs: 5, attempts: 0, functionErrors: 0, platformErrors: 0,
+    });
+    assert.equal(toRunRequest(ev).traceHeader, traceHeader, 'the event\'s invocations continue the caller\'s trace');
     assert.equal(item.id, 'r-1');
     assert.throws(() => readQueuedInvocation({ v: 2 }, '000000000000'), /unreadable queued event/);
     const { accountId: _a, ...unowned } = item.value as Record<string, unknown>;

@@ -17,6 +17,8 @@ export interface QueuedInvocation {
   requestId: string;
   payload: string;
   clientContext?: string;
+  /** The caller's trace header: the event's invocations continue its trace. */
+  traceHeader?: string;
   acceptedAtMs: number;
   /** Invocations run so far (the record's approximateInvokeCount). */
   attempts: number;
@@ -46,6 +48,7 @@ export function newQueuedInvocation(request: RunRequest, nowMs: number): QueuedE
     acceptedAtMs: nowMs, attempts: 0, functionErrors: 0, platformErrors: 0,
     ...(request.qualifier !== undefined ? { qualifier: request.qualifier } : {}),
     ...(request.clientContext !== undefined ? { clientContext: request.clientContext } : {}),
+    ...(request.traceHeader !== undefined ? { traceHeader: request.traceHeader } : {}),
   };
   return { id: request.requestId, dueAtMs: nowMs, value };
 }
@@ -63,6 +66,7 @@ export function toRunRequest(ev: QueuedInvocation & { accountId: string }): RunR
   return {
     accountId: ev.accountId, functionName: ev.functionName, qualifier: ev.qualifier, requestId: ev.requestId,
     payload: Buffer.from(ev.payload, 'base64'), clientContext: ev.clientContext, tailLog: false,
+    ...(ev.traceHeader !== undefined ? { traceHeader: ev.traceHeader } : {}),
   };
 }
 

@@ -11,6 +11,8 @@ export interface RunRequest {
   payload: Buffer;
   clientContext?: string;
   tailLog: boolean;
+  /** The caller's X-Ray trace header (X-Amzn-Trace-Id), already checked; absent: a new trace. */
+  traceHeader?: string;
 }
 
 /** What ran and how it ended. */

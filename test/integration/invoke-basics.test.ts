@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateFunctionCommand, InvokeCommand, type CreateFunctionCommandInput, type InvokeCommandInput } from '@aws-sdk/client-lambda';
+import { CreateFunctionCommand, InvokeCommand, LambdaClient, type CreateFunctionCommandInput, type InvokeCommandInput } from '@aws-sdk/client-lambda';
 import { aws } from '../helpers/aws-cli.js';
 import { startStratus, type StratusProcess } from '../helpers/stratus.js';
 import { makeZip } from '../helpers/zip.js';
@@ -28,6 +28,7 @@ const CONTEXT = `exports.handler = async (event, context) => ({
   remaining: context.getRemainingTimeInMillis(),
   clientContext: context.clientContext ?? null,
 });`;
+const TRACE = `exports.handler = async () => ({ trace: process.env._X_AMZN_TRACE_ID ?? null });`;
 const DRY = `console.log('dry-module-loaded'); exports.handler = async () => { console.log('dry-handler-ran'); return 1; };`;
 
 let stratus: StratusProcess;
@@ -94,6 +95,30 @@ describe('invoke basics', () => {
     await createFunction('basic-event', { 'index.js': LOGGER });
     await createFunction('basic-context', { 'index.js': CONTEXT }, { MemorySize: 256, Timeout: 7 });
     await createFunction('basic-dry', { 'index.js': DRY });
+    await createFunction('basic-trace', { 'index.js': TRACE });
+  });
+
+  test('the caller\'s X-Ray header continues into the function (its Root and sampling, a new Parent); a malformed one starts a new trace', async () => {
+    const traced = (header: string) => {
+      const client = new LambdaClient({ endpoint: stratus.url, region: 'us-east-1', credentials: stratus.credentials, maxAttempts: 1 });
+      client.middlewareStack.add((next) => (args) => {
+        (args.request as { headers: Record<string, string> }).headers['x-amzn-trace-id'] = header;
+        return next(args);
+      }, { step: 'build' });
+      return client;
+    };
+    const traceOf = async (client: LambdaClient) => {
+      const out = await client.send(new InvokeCommand({ FunctionName: 'basic-trace' }));
+      client.destroy();
+      return (JSON.parse(Buffer.from(out.Payload ?? new Uint8Array()).toString()) as { trace: string }).trace;
+    };
+    const root = 'Root=1-5759e988-bd862e3fe1be46a994272793';
+    const continued = await traceOf(traced(`${root};Parent=53995c3f42cd8ad8;Sampled=1`));
+    assert.match(continued, /^Root=1-5759e988-bd862e3fe1be46a994272793;Parent=[0-9a-f]{16};Sampled=1$/);
+    assert.doesNotMatch(continued, /Parent=53995c3f42cd8ad8/, 'the function is a new segment under the caller\'s');
+    const fresh = await traceOf(traced('Root=not-a-trace;Sampled=1'));
+    assert.match(fresh, /^Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=0$/);
+    assert.doesNotMatch(fresh, /not-a-trace/);
   });
 
   after(async () => {

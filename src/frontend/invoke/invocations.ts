@@ -49,10 +49,12 @@ export function readInvokeRequest(req: ApiRequest, invocationTypes: readonly str
   checkEnum(logType, 'logType', LOG_TYPES);
   const clientContext = parseClientContext(header(req.headers, 'x-amz-client-context'));
   const payload = checkPayload(req.body);
+  const traceHeader = readTraceHeader(header(req.headers, 'x-amzn-trace-id'));
   if (accountId !== caller && !mayInvoke({ caller, accountId, functionName: ref.name, qualifier })) {
     throw new StratusError('ResourceNotFound', `Function not found: ${raw}`);
   }
-  return { type, request: { accountId, functionName: ref.name, qualifier, requestId: req.requestId, payload, clientContext, tailLog: logType === 'Tail' } };
+  return { type, request: { accountId, functionName: ref.name, qualifier, requestId: req.requestId, payload, clientContext, tailLog: logType === 'Tail',
+    ...(traceHeader !== undefined ? { traceHeader } : {}) } };
 }
 
 async function invoke(deps: InvocationRoutesDeps, req: ApiRequest): Promise<ApiResponse> {
@@ -73,6 +75,15 @@ async function invoke(deps: InvocationRoutesDeps, req: ApiRequest): Promise<ApiR
   if (result.logTail !== undefined) headers['x-amz-log-result'] = result.logTail;
   // Without a response sink nothing is streamed past this point: the payload is all here.
   return { status: 200, body: result.outcome.kind === 'streamed' ? Buffer.alloc(0) : result.outcome.payload, headers };
+}
+
+/**
+ * The caller's X-Ray header, if it is one (`Root=1-<8 hex>-<24 hex>`, then `;Key=Value` fields,
+ * at most 256 characters); anything else is ignored, as Lambda starts a new trace then.
+ */
+export function readTraceHeader(raw: string | undefined): string | undefined {
+  if (raw === undefined || raw.length > 256) return undefined;
+  return /^Root=1-[0-9a-f]{8}-[0-9a-f]{24}(;[A-Za-z]+=[A-Za-z0-9-]*)*$/.test(raw.trim()) ? raw.trim() : undefined;
 }
 
 function checkEnum(value: string, field: string, allowed: readonly string[]): void {

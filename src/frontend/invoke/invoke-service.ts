@@ -49,7 +49,7 @@ export class InvokeService {
         requestId: req.requestId,
         payload: req.payload,
         invokedFunctionArn: req.qualifier ? `${version.functionArn}:${req.qualifier}` : version.functionArn,
-        traceId: traceId(req.requestId, this.clock.now()),
+        traceId: traceId(req.requestId, this.clock.now(), req.traceHeader),
         clientContext: req.clientContext,
         tailLog: req.tailLog,
         responseSink: req.responseSink,
@@ -66,8 +66,21 @@ export class InvokeService {
   }
 }
 
-/** An X-Ray trace id for an invocation that arrived without one (its epoch seconds, then the request id's hex). */
-function traceId(requestId: string, nowMs: number): string {
+/**
+ * The invocation's X-Ray trace header (Lambda-Runtime-Trace-Id, _X_AMZN_TRACE_ID), as Lambda
+ * makes it: the caller's trace (its Root and sampling decision) continued under a new Parent,
+ * the function's segment; without a caller's trace, a new Root from the invocation's epoch
+ * seconds and request id, not sampled.
+ */
+function traceId(requestId: string, nowMs: number, caller: string | undefined): string {
   const hex = requestId.replaceAll('-', '');
-  return `Root=1-${Math.floor(nowMs / 1000).toString(16)}-${hex.slice(0, 24)};Parent=${hex.slice(16, 32)};Sampled=0`;
+  const parent = hex.slice(16, 32);
+  const fields = caller === undefined ? undefined : traceFields(caller);
+  if (fields?.root) return `Root=${fields.root};Parent=${parent};Sampled=${fields.sampled ?? '0'}`;
+  return `Root=1-${Math.floor(nowMs / 1000).toString(16)}-${hex.slice(0, 24)};Parent=${parent};Sampled=0`;
+}
+
+function traceFields(header: string): { root?: string; sampled?: string } {
+  const fields = Object.fromEntries(header.split(';').map((part) => part.trim().split('=', 2) as [string, string]));
+  return { root: fields.Root, sampled: fields.Sampled === '1' || fields.Sampled === '0' ? fields.Sampled : undefined };
 }

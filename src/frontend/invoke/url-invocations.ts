@@ -3,6 +3,7 @@ import type { Clock } from '../../shared/clock.js';
 import { StratusError } from '../../shared/errors.js';
 import { URL_PREFIX } from '../api/index.js';
 import type { InvokeOutcome, InvokeRequest, InvokeService } from './invoke-service.js';
+import { readTraceHeader } from './invocations.js';
 import { type ApiRequest, type ApiResponse, header, type KeyLookup, type Route, verifySigV4 } from '../http/index.js';
 import { StreamRelay } from '../../worker/index.js';
 import {
@@ -59,7 +60,11 @@ async function serve(deps: UrlInvocationDeps, req: ApiRequest): Promise<ApiRespo
     body: req.body, sourceIp: req.sourceIp, requestId: req.requestId, nowMs: deps.clock.now(), urlId: urlId(accountId, name, qualifier),
     accountId, caller,
   });
-  const request: InvokeRequest = { accountId, functionName: name, qualifier, requestId: req.requestId, payload: Buffer.from(JSON.stringify(event)), tailLog: false };
+  const traceHeader = readTraceHeader(header(req.headers, 'x-amzn-trace-id'));
+  const request: InvokeRequest = {
+    accountId, functionName: name, qualifier, requestId: req.requestId, payload: Buffer.from(JSON.stringify(event)), tailLog: false,
+    ...(traceHeader !== undefined ? { traceHeader } : {}),
+  };
   const version = deps.invoker.resolve(request);
   const response = config.invokeMode === 'RESPONSE_STREAM'
     ? await streamed(deps, request, version)
