@@ -13,7 +13,7 @@ import {
 import { aws } from '../helpers/aws-cli.js';
 import { startStratus, type StratusProcess } from '../helpers/stratus.js';
 import { makeZip } from '../helpers/zip.js';
-import { ARN_PREFIX, ROLE, createInput, doc, expectLambdaError, handlerZip, zipWithRawEntryName } from '../helpers/lambda-api.js';
+import { ARN_PREFIX, ROLE, createInput, doc, expectLambdaError, handlerZip, signedFetch, zipWithRawEntryName } from '../helpers/lambda-api.js';
 
 const PREFIX = '1 validation error detected: ';
 
@@ -38,6 +38,13 @@ describe('functions API: invalid requests get Lambda errors and change nothing',
   });
   after(async () => {
     await stratus?.stop();
+  });
+
+  it('a signed request whose path is malformed percent-encoding is a 400 ValidationException, not a service error', async () => {
+    const res = await signedFetch(stratus, 'GET', '/2015-03-31/functions/%E0%A4%A/configuration');
+    assert.equal(res.status, 400);
+    assert.equal(res.headers.get('x-amzn-errortype'), 'ValidationException');
+    assert.deepEqual(await res.json(), { message: 'The request path is not valid percent-encoding.' });
   });
 
   it('a duplicate create is 409 ResourceConflictException and keeps the original', async () => {
