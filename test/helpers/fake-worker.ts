@@ -159,6 +159,8 @@ export class FakeWorker implements WorkerAgent {
     const open = () => !call.settled && env.current === call;
     const buffered: Buffer[] = [];
     let target: Writable | undefined;
+    let unsettled = 0;
+    const waiting: (() => void)[] = [];
     const runtime: FakeRuntime = {
       requestId,
       deadlineMs: this.clock.now() + timeoutMs,
@@ -175,10 +177,18 @@ export class FakeWorker implements WorkerAgent {
           const sink = call.inv.responseSink;
           if (!sink) return void buffered.push(bytes);
           target ??= sink.open(contentType);
-          if (!target.write(bytes)) await new Promise((resolve) => target?.once('drain', resolve));
+          unsettled++;
+          const taken = target.write(bytes, () => {
+            if (--unsettled === 0) for (const wake of waiting.splice(0)) wake();
+          });
+          if (!taken) await new Promise((resolve) => target?.once('drain', resolve));
         },
         end: () => {
-          if (open()) this.settle(env, call, target ? { kind: 'streamed', contentType } : { kind: 'success', payload: Buffer.concat(buffered), contentType });
+          // As a real worker: the result follows the whole body, once the sink has taken it.
+          const settled = unsettled === 0 ? Promise.resolve() : new Promise<void>((resolve) => waiting.push(resolve));
+          void settled.then(() => {
+            if (open()) this.settle(env, call, target ? { kind: 'streamed', contentType } : { kind: 'success', payload: Buffer.concat(buffered), contentType });
+          });
         },
       }),
       exit: (code) => this.die(env, exited(code, null)),
