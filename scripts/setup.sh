@@ -12,6 +12,8 @@ command -v cc >/dev/null 2>&1 || need_apt+=(gcc libc6-dev)
 # libseccomp, to build the sandboxes' seccomp filter (native/stratus-seccomp.c).
 [ -f /usr/include/seccomp.h ] || need_apt+=(libseccomp-dev)
 [ -x /usr/bin/python3 ] || need_apt+=(python3)
+# The Prometheus project's own exposition-format parser, for the metrics tests (test/helpers/prometheus.ts).
+[ -f /usr/lib/python3/dist-packages/prometheus_client/parser.py ] || need_apt+=(python3-prometheus-client)
 [ -x /usr/bin/slirp4netns ] || need_apt+=(slirp4netns)
 # gVisor (the `gvisor` sandbox driver, ptrace platform): Debian's runsc.
 [ -x /usr/bin/runsc ] || need_apt+=(runsc)

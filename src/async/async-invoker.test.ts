@@ -6,6 +6,7 @@ import { ManualClock } from '../shared/clock.js';
 import { resolveConfig } from '../shared/config.js';
 import { StratusError } from '../shared/errors.js';
 import { silentLogger } from '../shared/log.js';
+import { Metrics } from '../shared/metrics.js';
 import type { InvocationOutcome } from '../worker/index.js';
 import { AsyncInvoker, type EventSettings } from './async-invoker.js';
 import type { RunOutcome, RunRequest } from './runner.js';
@@ -17,7 +18,7 @@ const ok = (body: unknown): InvocationOutcome => ({ kind: 'success', payload: Bu
 const boom: InvocationOutcome = { kind: 'function-error', errorType: 'Error', payload: Buffer.from('{"errorType":"Error","errorMessage":"boom"}') };
 
 /** An AsyncInvoker on a ManualClock whose "functions" are plain callbacks that record every call. */
-function harness(opts: { queue?: EventQueue; clock?: ManualClock; owner?: string } = {}) {
+function harness(opts: { queue?: EventQueue; clock?: ManualClock; owner?: string; metrics?: Metrics } = {}) {
   const clock = opts.clock ?? new ManualClock();
   const queue = opts.queue ?? new MemoryJournal().eventQueue;
   const functions = new Map<string, Behaviour>();
@@ -25,7 +26,7 @@ function harness(opts: { queue?: EventQueue; clock?: ManualClock; owner?: string
   const calls: { fn: string; at: number; payload: unknown }[] = [];
   const config = { ...resolveConfig({}).asyncInvoke, concurrency: 4, claimMs: 9000, pollMs: 1000 };
   const invoker = new AsyncInvoker({
-    queue, clock, config, log: silentLogger(), owner: opts.owner,
+    queue, clock, config, log: silentLogger(), owner: opts.owner, metrics: opts.metrics,
     invoke: async (req) => {
       const fn = functions.get(req.functionName);
       if (!fn) throw new StratusError('ResourceNotFound', 'gone');
@@ -211,5 +212,27 @@ describe('AsyncInvoker', () => {
     assert.equal(a.calls.length, 1);
     a.invoker.stop();
     b.invoker.stop();
+  });
+
+  it('counts events queued, their age when run, and those given up by reason (metrics)', async () => {
+    const metrics = new Metrics();
+    const h = harness({ metrics });
+    h.functions.set('fails', () => boom);
+    h.functions.set('temp', () => ok(null));
+    h.settings.set('fails', { maxRetryAttempts: 0 });
+    await h.invoker.accept(h.request('fails'));
+    await h.invoker.accept(h.request('temp'));
+    h.functions.delete('temp');
+    h.clock.advance(2000);
+    h.invoker.start();
+    await h.settle();
+    const text = await metrics.text();
+    const fn = (name: string) => `account="000000000000",function="${name}"`;
+    assert.match(text, new RegExp(`^stratus_async_events_queued_total\\{${fn('fails')}\\} 1$`, 'm'));
+    assert.match(text, new RegExp(`^stratus_async_event_age_seconds_sum\\{${fn('fails')}\\} 2$`, 'm'));
+    assert.match(text, new RegExp(`^stratus_async_events_dropped_total\\{${fn('fails')},reason="RetriesExhausted"\\} 1$`, 'm'));
+    assert.match(text, new RegExp(`^stratus_async_events_dropped_total\\{${fn('temp')},reason="FunctionDeleted"\\} 1$`, 'm'));
+    assert.doesNotMatch(text, new RegExp(`stratus_async_event_age_seconds_count\\{${fn('temp')}`), 'a dropped event was never attempted');
+    h.invoker.stop();
   });
 });

@@ -5,6 +5,7 @@ import type { Clock, TimerHandle } from '../shared/clock.js';
 import type { AsyncInvokeConfig } from '../shared/config.js';
 import { errorMessage, isStratusError, StratusError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
+import type { Metrics } from '../shared/metrics.js';
 import {
   destinationEvent, destinationTarget, invocationRecord, newQueuedInvocation, readQueuedInvocation, toRunRequest,
   type Condition, type QueuedInvocation,
@@ -33,6 +34,8 @@ export interface AsyncInvokerDeps {
   log: Logger;
   /** This consumer's name in claims; unique per process. */
   owner?: string;
+  /** Events queued, their age when run, and those given up. */
+  metrics?: Metrics;
 }
 
 /**
@@ -75,6 +78,7 @@ export class AsyncInvoker {
       throw new StratusError('ServiceUnavailable', 'The event could not be queued durably. Try again.', { cause });
     }
     if (!stored) throw new StratusError('Internal', `request id ${request.requestId} is queued already`);
+    this.deps.metrics?.asyncQueuedEvent(request.accountId, request.functionName);
     this.wake();
   }
 
@@ -134,9 +138,12 @@ export class AsyncInvoker {
     } catch (err) {
       if (!isStratusError(err) || err.code !== 'ResourceNotFound') throw err;
       this.deps.log.warn({ requestId: ev.requestId, function: ev.functionName }, 'event dropped: its function no longer exists');
+      this.deps.metrics?.asyncDroppedEvent(ev.accountId, ev.functionName, 'FunctionDeleted');
       return this.settle(item, ev, undefined);
     }
-    if (this.deps.clock.now() - ev.acceptedAtMs >= settings.maxEventAgeMs) return this.finish(item, ev, settings, 'EventAgeExceeded');
+    const ageMs = this.deps.clock.now() - ev.acceptedAtMs;
+    if (ageMs >= settings.maxEventAgeMs) return this.finish(item, ev, settings, 'EventAgeExceeded');
+    this.deps.metrics?.asyncAttempt(ev.accountId, ev.functionName, ageMs);
     const next: QueuedInvocation = { ...ev, attempts: ev.attempts + 1 };
     const renewal = this.keepClaim(item.id);
     let outcome: RunOutcome;
@@ -181,6 +188,7 @@ export class AsyncInvoker {
   private async finish(item: ClaimedEvent, ev: QueuedInvocation, settings: EventSettings, condition: Condition): Promise<void> {
     const destination = condition === 'Success' ? settings.onSuccess : settings.onFailure;
     if (condition !== 'Success') {
+      this.deps.metrics?.asyncDroppedEvent(ev.accountId ?? this.deps.unownedAccountId, ev.functionName, condition);
       this.deps.log.warn({ requestId: ev.requestId, function: ev.functionName, condition, attempts: ev.attempts }, 'event failed');
     }
     const target = destination === undefined ? undefined : destinationTarget(destination);

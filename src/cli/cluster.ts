@@ -14,9 +14,12 @@ import { controlPlaneKey } from '../shared/cluster-api.js';
 import type { StratusConfig } from '../shared/config.js';
 import { InternalClient } from '../shared/internal-client.js';
 import type { Logger } from '../shared/log.js';
+import { Metrics } from '../shared/metrics.js';
+import { startMetricsListener, type MetricsListener } from '../shared/metrics-server.js';
 import { CONTROL_PLANE_NAME, issueServerIdentity } from '../shared/tls.js';
 import { startInternalApi } from './internal-api.js';
 import { concurrencyLimiter, followRegistries, lambdaApi, openAccounts, type Credentials } from './lambda-api.js';
+import { assignmentMetrics } from './metrics.js';
 import { httpWorkerConnector } from './worker-connector.js';
 
 /**
@@ -26,6 +29,8 @@ import { httpWorkerConnector } from './worker-connector.js';
  */
 export interface ClusterProcess {
   url: string;
+  /** This process's own metrics listener (`GET /metrics`). */
+  metricsUrl: string;
   stop(): Promise<void>;
 }
 
@@ -70,6 +75,11 @@ async function openShared(config: StratusConfig, clock: Clock, adminKey?: Creden
   };
 }
 
+/** A role's metrics listener, on --metrics-host and --metrics-port (ephemeral by default for a role). */
+function serveMetrics(config: StratusConfig, metrics: Metrics, log: Logger): Promise<MetricsListener> {
+  return startMetricsListener(metrics, config.metrics.host, config.metrics.port, log.child({ component: 'metrics' }));
+}
+
 /** This control-plane process's TLS server identity: a fresh key and a certificate of the cluster CA for the control plane's name. */
 function serverIdentity(secrets: ClusterSecrets, clock: Clock) {
   return issueServerIdentity(secrets.ca, CONTROL_PLANE_NAME, clock.now());
@@ -104,18 +114,23 @@ export async function startFrontendProcess(config: StratusConfig, opts: ProcessO
   // createSnapshot yet): in a cluster a SnapStart version is published with OptimizationStatus Off
   // and the reason, and its cold starts boot.
   const snapStart = new SnapStartService({ registries, workers: () => [], code, log: log.child({ component: 'snapstart' }) });
+  const metrics = new Metrics();
   const { server, events } = lambdaApi({
     config, registries, accounts, code, images, assignment, eventQueue: journal.eventQueue, links: await CodeLinks.open(journal.clusterSecrets, clock), clock, log,
     provision: () => undefined,
     allocated: (fn) => assignment.provisionedCount(fn),
+    metrics,
   });
   const address = await server.listen(opts.host, opts.port);
+  const metricsListener = await serveMetrics(config, metrics, log);
   events.start();
   return {
     url: `http://${opts.host}:${address.port}`,
+    metricsUrl: metricsListener.url,
     async stop() {
       events.stop();
       await server.close();
+      await metricsListener.stop();
       await snapStart.settled();
       assignment.stop();
       await Promise.all([...workers.values()].map((w) => w.shutdown()));
@@ -135,6 +150,9 @@ export async function startAssignmentProcess(config: StratusConfig, opts: Proces
   let membership: WorkerMembership | undefined;
   let replica: AssignmentReplica | undefined;
   const provisioning = followRegistries(registries, () => replica?.leader(), log);
+  const metrics = new Metrics();
+  assignmentMetrics(metrics, () => replica?.leader());
+  const metricsListener = await serveMetrics(config, metrics, log);
   const api = new AssignmentApiServer({
     leader: () => replica?.leader(), workerUrl: (id) => membership?.url(id), status: () => replica?.status(),
     authenticate: controlPlaneKey(controlPlaneKeyHash(secrets)), tls: serverIdentity(secrets, clock), log,
@@ -173,7 +191,9 @@ export async function startAssignmentProcess(config: StratusConfig, opts: Proces
   replica.start();
   return {
     url,
+    metricsUrl: metricsListener.url,
     async stop() {
+      await metricsListener.stop();
       await replica?.stop();
       membership?.stop();
       await api.close();
@@ -200,13 +220,18 @@ export async function startPlacementProcess(config: StratusConfig, opts: Process
   });
   // Workers an earlier placement process recorded get a fresh lease: gone ones run out.
   for (const worker of await directory.recorded()) api.registrations.adopt(worker);
+  const metrics = new Metrics();
+  metrics.gauge('stratus_workers', 'Workers holding a lease', [], () => [[{}, placement.workers().length]]);
+  const metricsListener = await serveMetrics(config, metrics, log);
   placement.onWorkerLost((workerId) => {
     log.warn({ worker: workerId }, 'worker lease expired');
     directory.remove(workerId);
   });
   return {
     url: api.url,
+    metricsUrl: metricsListener.url,
     async stop() {
+      await metricsListener.stop();
       await api.stop();
       placement.stop();
       closeStores();

@@ -4,6 +4,8 @@ import { BubblewrapSandboxDriver, CriuSnapshots, detectCgroups, GvisorSandboxDri
 import type { Clock } from '../shared/clock.js';
 import type { StratusConfig } from '../shared/config.js';
 import type { Logger } from '../shared/log.js';
+import type { Metrics } from '../shared/metrics.js';
+import { workerMetrics } from './metrics.js';
 import {
   ChunkCache, FencedWorkerAgent, FunctionFiles, LazyImageMounts, LocalWorkerAgent, openRunRoot, removeStaleRunDirs, SnapshotCache, ZipCodeMounts, type CodeSource, type FunctionLogSink,
 } from '../worker/index.js';
@@ -25,14 +27,15 @@ export interface HostWorker {
  * socket directories and runsc state of dead Stratus processes. It
  * fails if the sandboxes' seccomp filter cannot be made: no sandbox runs without it.
  */
-export async function startHostWorker(config: StratusConfig, opts: { id: string; code: CodeSource; clock: Clock; log: Logger }): Promise<HostWorker> {
+export async function startHostWorker(config: StratusConfig, opts: { id: string; code: CodeSource; clock: Clock; log: Logger; metrics?: Metrics }): Promise<HostWorker> {
   const seccomp = await loadSeccompFilter();
   const cgroups = detectCgroups(`stratus-${process.pid}`);
   await cgroups.cleanup();
   await removeStaleRunDirs();
+  const chunkCache = new ChunkCache(join(config.dataDir, 'worker', 'chunks'), config.images.chunkCacheBytes, opts.code);
   const images = new LazyImageMounts({
     root: join(config.dataDir, 'worker', 'images'),
-    cache: new ChunkCache(join(config.dataDir, 'worker', 'chunks'), config.images.chunkCacheBytes, opts.code),
+    cache: chunkCache,
     source: opts.code,
     prefetchChunks: config.images.prefetchChunks,
     nodePath: process.execPath,
@@ -66,7 +69,9 @@ export async function startHostWorker(config: StratusConfig, opts: { id: string;
     clock: opts.clock,
     log: opts.log.child({ component: 'worker' }),
     logSink: functionLogSink(config.worker.functionLogs),
+    metrics: opts.metrics,
   });
+  if (opts.metrics) workerMetrics(opts.metrics, local, chunkCache);
   local.fillWarmPool();
   const agent = new FencedWorkerAgent(local);
   return {

@@ -14,6 +14,8 @@ import { RESERVED_ENV_KEYS } from '../worker/index.js';
 import type { Clock } from '../shared/clock.js';
 import type { StratusConfig } from '../shared/config.js';
 import type { Logger } from '../shared/log.js';
+import type { Metrics } from '../shared/metrics.js';
+import { eventQueueMetrics } from './metrics.js';
 
 export interface Credentials {
   accessKeyId: string;
@@ -37,6 +39,8 @@ export interface LambdaApiDeps {
   /** Provisioned concurrency changed (one machine applies it at once; a cluster's leader follows the registry). */
   provision(fn: FunctionVersion, count: number): void;
   allocated(fn: FunctionVersion): number | Promise<number>;
+  /** Invocations, errors, throttles, durations and Event invokes are counted here. */
+  metrics?: Metrics;
 }
 
 export interface LambdaApi {
@@ -94,11 +98,12 @@ export function lambdaApi(deps: LambdaApiDeps): LambdaApi {
   const { minUnreserved } = config.concurrency;
   const admin = accounts.administrator();
   if (!admin) throw new StratusError('InvalidConfig', 'the accounts have no administrator: open them with openAccounts first');
-  const invoker = new InvokeService(registries, deps.assignment, deps.log.child({ component: 'frontend' }), clock);
+  const invoker = new InvokeService(registries, deps.assignment, deps.log.child({ component: 'frontend' }), clock, deps.metrics);
   const events = new AsyncInvoker({
     queue: deps.eventQueue, invoke: (request) => invoker.invoke(request), settings: eventSettings(registries), unownedAccountId: admin.accountId,
-    config: config.asyncInvoke, clock, log: deps.log.child({ component: 'async' }),
+    config: config.asyncInvoke, clock, log: deps.log.child({ component: 'async' }), metrics: deps.metrics,
   });
+  if (deps.metrics) eventQueueMetrics(deps.metrics, deps.eventQueue);
   const keys = (id: string) => accounts.keyOwner(id);
   const { mayInvoke, mayInvokeUrl } = resourcePolicyChecks(registries);
   const { maxSyncPayloadBytes, maxAsyncPayloadBytes, maxZipBytes, maxUnzippedBytes, signatureMaxSkewMs } = config.frontend;

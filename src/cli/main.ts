@@ -12,6 +12,7 @@ import { readWorkerBundle, workersCommand } from './workers-admin.js';
 
 const USAGE = `Usage:
   stratus up     [--port 9001] [--internal-port 0] [--host 127.0.0.1] [--data-dir .stratus] [--keep-alive-ms 300000]
+                 [--metrics-port 9464] [--metrics-host 127.0.0.1]
                  [--worker-memory-mb N] [--warm-pool 0] [--lease-ms 3000] [--account-concurrency 1000]
                  [--log-level info] [--function-logs stdout|off]
                  [--event-claim-ms 15000] [--event-retry-delays-ms 60000,120000]
@@ -42,6 +43,9 @@ up: starts Stratus on one machine (the Lambda API on http://HOST:PORT, and one w
 worker: starts a further worker agent that joins the control plane at --control-plane (a cluster's
     placement, or \`stratus up\`'s internal API: both https://) with --credentials FILE, the bundle
     \`stratus workers add\` printed (the worker's id comes from it).
+--metrics-port, --metrics-host: where this process serves GET /metrics (Prometheus) for operators,
+    never on the Lambda API's port (up: 9464; every other process: an ephemeral port unless given;
+    each prints its URL). See docs/observability.md.
 --freeze-idle-after-ms: an idle environment is frozen this long after its last invoke and thawed
     by the next one; off (or --freeze-idle-after-ms=-1) never freezes.
 frontend, assignment, placement: Stratus as a cluster on etcd (see README "Running a cluster").
@@ -83,6 +87,8 @@ const OPTIONS = {
   'etcd-ca': { type: 'string' },
   'etcd-cert': { type: 'string' },
   'etcd-key': { type: 'string' },
+  'metrics-host': { type: 'string' },
+  'metrics-port': { type: 'string' },
 } as const;
 
 type Flags = ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>['values'];
@@ -96,6 +102,7 @@ function configFrom(flags: Flags, env: NodeJS.ProcessEnv, defaultDataDir: string
     dataDir: flags['data-dir'] ?? defaultDataDir,
     logLevel: flags['log-level'],
     frontend: { host: flags.host, port: num(flags.port) },
+    metrics: { host: flags['metrics-host'], port: num(flags['metrics-port']) },
     assignment: { keepAliveMs: num(flags['keep-alive-ms']) },
     concurrency: { accountLimit: num(flags['account-concurrency']) },
     asyncInvoke: { claimMs: num(flags['event-claim-ms']), retryDelaysMs: flags['event-retry-delays-ms']?.split(',').map(Number) },
@@ -132,6 +139,7 @@ async function up(config: StratusConfig): Promise<() => Promise<void>> {
   process.stdout.write(
     [
       `Stratus is listening on ${stratus.url} (data directory ${config.dataDir})`,
+      `Metrics (Prometheus, for operators) on ${stratus.metricsUrl}`,
       stratus.credentialsValid
         ? `Credentials${stratus.credentialsGenerated ? ' (generated)' : ''} of the administrative account ${stratus.adminAccountId}: access key ${accessKeyId}, secret ${secretAccessKey}`
         : `The first key of the administrative account ${stratus.adminAccountId} (${accessKeyId}) was deleted; use another of its keys.`,
@@ -159,7 +167,7 @@ async function worker(config: StratusConfig, flags: Flags): Promise<() => Promis
     id, controlPlane: flags['control-plane'].replace(/\/$/, ''), bundle,
     host: config.frontend.host, port: num(flags.port) ?? 0, heartbeatMs: config.cluster.heartbeatMs,
   }, log.child({ component: 'worker', worker: id }), systemClock);
-  process.stdout.write(`Stratus worker ${id} is serving on ${running.url} and joined ${flags['control-plane']}\n`);
+  process.stdout.write(`Stratus worker ${id} is serving on ${running.url} and joined ${flags['control-plane']}\nMetrics (Prometheus) on ${running.metricsUrl}\n`);
   return () => running.stop();
 }
 
@@ -171,7 +179,7 @@ async function clusterRole(role: keyof typeof CLUSTER_ROLES, config: StratusConf
   const id = flags.id ?? `${role}-${hostname()}-${process.pid}`;
   const port = num(flags.port) ?? (role === 'frontend' ? config.frontend.port : 0);
   const running = await CLUSTER_ROLES[role](config, { id, host: config.frontend.host, port }, log, systemClock);
-  process.stdout.write(`Stratus ${role} ${id} is serving on ${running.url}\n`);
+  process.stdout.write(`Stratus ${role} ${id} is serving on ${running.url}\nMetrics (Prometheus) on ${running.metricsUrl}\n`);
   return () => running.stop();
 }
 
@@ -190,7 +198,9 @@ async function main(argv: string[]): Promise<number> {
     return command === undefined || command === '--help' || command === 'help' ? 0 : 2;
   }
   const { values } = parseArgs({ args: rest, options: OPTIONS });
-  const config = configFrom(values, process.env, command === 'worker' ? '.stratus-worker' : '.stratus');
+  const parsed = configFrom(values, process.env, command === 'worker' ? '.stratus-worker' : '.stratus');
+  // Each cluster role and extra worker serves its own metrics: on an ephemeral port unless given one.
+  const config = command !== 'up' && values['metrics-port'] === undefined ? { ...parsed, metrics: { ...parsed.metrics, port: 0 } } : parsed;
   const stop = isRole(command) ? await clusterRole(command, config, values) : command === 'up' ? await up(config) : await worker(config, values);
   await new Promise<void>((resolve) => {
     process.once('SIGINT', () => resolve());

@@ -11,6 +11,9 @@ import { SnapStartService } from '../snapstart/index.js';
 import { systemClock, type Clock } from '../shared/clock.js';
 import type { StratusConfig } from '../shared/config.js';
 import type { Logger } from '../shared/log.js';
+import { Metrics } from '../shared/metrics.js';
+import { startMetricsListener } from '../shared/metrics-server.js';
+import { assignmentMetrics } from './metrics.js';
 import { startHostWorker } from './host-worker.js';
 import { startInternalApi } from './internal-api.js';
 import { concurrencyLimiter, followRegistries, lambdaApi, openAccounts, type Credentials } from './lambda-api.js';
@@ -29,6 +32,8 @@ export interface RunningStratus {
    * credential of their own (`stratus workers add --data-dir`).
    */
   internalUrl: string;
+  /** `GET /metrics` (Prometheus) on the operator's metrics listener. */
+  metricsUrl: string;
   stop(): Promise<void>;
 }
 
@@ -43,9 +48,10 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
   const { journal, code, chunks, images } = openStores(config, log);
   const { accounts, registries } = await openAccounts(config, journal, code, clock, { adminKey: credentials, follow: false });
 
+  const metrics = new Metrics();
   const placement = new PlacementService({ clock, leaseMs: config.cluster.leaseMs });
   const codeSource = { get: code.get.bind(code), getChunk: chunks.getChunk.bind(chunks), getImage: chunks.getImage.bind(chunks) };
-  const host = await startHostWorker(config, { id: 'worker-1', code: codeSource, clock, log });
+  const host = await startHostWorker(config, { id: 'worker-1', code: codeSource, clock, log, metrics });
   placement.register(host.agent);
 
   const assignment = new AssignmentService({
@@ -53,6 +59,7 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
     limiter: concurrencyLimiter(accounts, registries),
   });
   await assignment.start();
+  assignmentMetrics(metrics, () => assignment);
   host.agent.onEnvironmentLost((envId) => assignment.environmentLost(envId));
   placement.onWorkerLost((workerId) => {
     log.warn({ worker: workerId }, 'worker lease expired: its environments are dead');
@@ -73,8 +80,10 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
     config, registries, accounts, code, images, assignment, eventQueue: journal.eventQueue, links: await CodeLinks.open(journal.clusterSecrets, clock), clock, log,
     provision: (fn, n) => assignment.setProvisioned(fn, n),
     allocated: (fn) => assignment.provisionedCount(fn),
+    metrics,
   });
   const address = await server.listen(config.frontend.host, config.frontend.port);
+  const metricsListener = await startMetricsListener(metrics, config.metrics.host, config.metrics.port, log.child({ component: 'metrics' }));
   events.start();
 
   return {
@@ -85,9 +94,11 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
     credentialsValid: accounts.keyOwner(credentials.accessKeyId) !== undefined,
     adminAccountId: accounts.administrator()?.accountId ?? config.identity.accountId,
     internalUrl: internal.url,
+    metricsUrl: metricsListener.url,
     async stop() {
       events.stop();
       await server.close();
+      await metricsListener.stop();
       await internal.stop();
       await assignment.shutdown();
       placement.stop();

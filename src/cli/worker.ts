@@ -1,6 +1,8 @@
 import type { Clock } from '../shared/clock.js';
 import type { StratusConfig } from '../shared/config.js';
 import type { Logger } from '../shared/log.js';
+import { Metrics } from '../shared/metrics.js';
+import { startMetricsListener } from '../shared/metrics-server.js';
 import { HttpCodeSource } from '../codestore/index.js';
 import { requestWorkerCertificate, sendHeartbeat, workerAuthorization, type WorkerBundle } from '../placement/index.js';
 import { controlPlaneKey, type Authenticate } from '../shared/cluster-api.js';
@@ -21,6 +23,8 @@ export interface WorkerProcessOptions {
 
 export interface RunningWorker {
   url: string;
+  /** Its own metrics listener (environments, memory, chunk cache, cold starts). */
+  metricsUrl: string;
   stop(): Promise<void>;
 }
 
@@ -44,20 +48,25 @@ async function joining(opts: WorkerProcessOptions): Promise<{ client: InternalCl
  */
 export async function startWorkerProcess(config: StratusConfig, opts: WorkerProcessOptions, log: Logger, clock: Clock): Promise<RunningWorker> {
   const { client, authenticate, tls } = await joining(opts);
-  const host = await startHostWorker(config, { id: opts.id, code: new HttpCodeSource(opts.controlPlane, client), clock, log });
+  const metrics = new Metrics();
+  const host = await startHostWorker(config, { id: opts.id, code: new HttpCodeSource(opts.controlPlane, client), clock, log, metrics });
   const server = new WorkerApiServer(host.agent, authenticate, log.child({ component: 'worker-api' }), tls);
   const address = await server.listen(opts.host, opts.port);
   const url = `${server.scheme}://${opts.host}:${address.port}`;
   let stopped = false;
+  let stopMetrics: { stop(): Promise<void> } | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const register = () => sendHeartbeat(client, opts.controlPlane, { id: opts.id, url, status: host.agent.status() }, Math.max(1000, opts.heartbeatMs));
   const beat = async () => {
     await register().catch((err: unknown) => log.warn({ err }, 'heartbeat failed'));
     if (!stopped) timer = setTimeout(() => void beat(), opts.heartbeatMs);
   };
+  let metricsUrl: string;
   try {
     await register();
+    metricsUrl = (stopMetrics = await startMetricsListener(metrics, config.metrics.host, config.metrics.port, log)).url;
   } catch (err) {
+    await stopMetrics?.stop();
     await server.close();
     await host.stop();
     client.close();
@@ -66,9 +75,11 @@ export async function startWorkerProcess(config: StratusConfig, opts: WorkerProc
   timer = setTimeout(() => void beat(), opts.heartbeatMs);
   return {
     url,
+    metricsUrl,
     async stop() {
       stopped = true;
       clearTimeout(timer);
+      await stopMetrics?.stop();
       await server.close();
       await host.stop();
       client.close();

@@ -30,6 +30,17 @@ export const configSchema = z.object({
       signatureMaxSkewMs: z.number().int().positive().default(5 * 60 * 1000),
     })
     .default({}),
+  /**
+   * The metrics listener (`GET /metrics`, Prometheus exposition): an operator's port of its own,
+   * never the Lambda API's, since it names every account's functions. Cluster roles and
+   * `stratus worker` default to an ephemeral port (printed at start).
+   */
+  metrics: z
+    .object({
+      host: z.string().default('127.0.0.1'),
+      port: z.number().int().min(0).max(65535).default(9464),
+    })
+    .default({}),
   credentials: z.object({ accessKeyId: z.string().min(1), secretAccessKey: z.string().min(1) }).optional(),
   assignment: z
     .object({

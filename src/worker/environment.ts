@@ -29,6 +29,8 @@ export interface EnvironmentParams {
   onDeath(): void;
   /** Called once when init is over: the runtime asked for its first invocation, or it died. */
   onInitialized(): void;
+  /** Called once when init completed (the runtime's first /next), with its Init (or Restore) Duration. */
+  onInitDone?(initDurationMs: number): void;
   /** Whether the first invocation's REPORT carries Init Duration (not for provisioned concurrency). */
   reportsInit: boolean;
   /** A SnapStart clone: the first REPORT says Restore Duration instead of Init Duration. */
@@ -88,6 +90,12 @@ export class Environment implements RuntimeApiHandler {
 
   get alive(): boolean {
     return this.phase.kind !== 'dead';
+  }
+
+  /** For metrics: where the environment is in its life, and its sandbox's peak memory so far. */
+  get usage(): { state: 'initializing' | 'busy' | 'frozen' | 'idle' | 'dead'; peakBytes: number } {
+    const state = this.phase.kind === 'dead' ? 'dead' : this.pending ? 'busy' : this.initDurationMs === undefined ? 'initializing' : this.frozen ? 'frozen' : 'idle';
+    return { state, peakBytes: this.sandbox?.peakMemoryBytes() ?? 0 };
   }
 
   /** An invocation is in progress (or waiting for the runtime). */
@@ -194,6 +202,7 @@ export class Environment implements RuntimeApiHandler {
       this.initDurationMs = this.p.clock.monotonic() - this.bootStartedAt;
       this.bootTimer?.cancel();
       this.p.onInitialized();
+      this.p.onInitDone?.(this.initDurationMs);
     }
     this.phase = { kind: 'waiting', deliver };
     if (this.pending) this.dispatch(this.pending, deliver);

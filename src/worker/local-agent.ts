@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { Clock } from '../shared/clock.js';
 import type { Logger } from '../shared/log.js';
+import type { Metrics } from '../shared/metrics.js';
 import { StratusError } from '../shared/errors.js';
 import type { SandboxDriver, SandboxSpec } from '../sandbox/index.js';
 import type { EnvironmentOptions, EnvironmentReport, WorkerAgent, WorkerStatus } from './agent.js';
@@ -13,7 +14,7 @@ import { SandboxLauncher, type BareRuntime, type InitType, type SandboxFiles } f
 import type { RunRoot } from './run-root.js';
 import type { LogLimits } from './log-budget.js';
 import {
-  closeSlot, makeControlDir, invocationRefusal, MAX_RESPONSE_BYTES, runtimeApiIn, serveRuntimeApi, type EnvironmentIdentity, type Slot, type SlotOwner,
+  closeSlot, makeControlDir, invocationRefusal, MAX_RESPONSE_BYTES, runtimeApiIn, serveRuntimeApi, type ColdStart, type EnvironmentIdentity, type Slot, type SlotOwner,
 } from './slots.js';
 import type { SnapshotCache } from './snapshots.js';
 import { SnapStartBoots } from './snapstart-boot.js';
@@ -46,6 +47,8 @@ export interface LocalWorkerDeps {
   freezeIdleAfterMs?: number;
   /** Function output allowed per environment. */
   logLimits: LogLimits;
+  /** Where completed inits are counted (cold starts by kind, init durations). */
+  metrics?: Metrics;
 }
 
 /**
@@ -85,22 +88,24 @@ export class LocalWorkerAgent implements WorkerAgent {
     const onDefaultDriver = this.launcher.driverFor(spec) === this.launcher.defaultDriver;
     const stem = initType === 'on-demand' && !image && this.pool?.fits(spec, onDefaultDriver) ? this.pool.take() : undefined;
     if (stem) return this.specialize(stem, envId, spec);
-    if (image && (await this.restore(envId, spec, initType, image))) return;
+    const provisioned = initType === 'provisioned-concurrency';
+    if (image && (await this.restore(envId, spec, initType, image, coldStartOf(spec, provisioned ? 'provisioned' : 'snapstart')))) return;
+    const kind = provisioned ? 'provisioned' : spec.package.type === 'Image' ? 'image' : 'boot';
     await this.boot(envId, identityOf(spec), initType, async (slot) => {
       slot.owner = ownerOf(spec);
       const files = await this.filesOf(spec);
       this.cachedCode.add(spec.package.code.sha256);
       return { driver: this.launcher.requireDriver(spec), sandbox: this.launcher.sandboxSpec(envId, spec, initType, slot.controlDir, files) };
-    });
+    }, { coldStart: coldStartOf(spec, kind) });
   }
 
   /**
    * SnapStart: a clone of the version's snapshot in a fresh sandbox instead of a boot. False
    * (and nothing left behind) when it cannot be restored: the caller boots as usual.
    */
-  private async restore(id: string, spec: EnvironmentSpec, initType: InitType, image: NonNullable<EnvironmentSpec['snapshot']>): Promise<boolean> {
+  private async restore(id: string, spec: EnvironmentSpec, initType: InitType, image: NonNullable<EnvironmentSpec['snapshot']>, coldStart: ColdStart): Promise<boolean> {
     const startedAt = this.deps.clock.monotonic();
-    const { slot, booted } = await this.openSlot(id, identityOf(spec), initType, { restored: initType === 'on-demand' });
+    const { slot, booted } = await this.openSlot(id, identityOf(spec), initType, { restored: initType === 'on-demand', coldStart });
     slot.owner = ownerOf(spec);
     try {
       await this.snapStart.restore(slot, spec, image, startedAt);
@@ -123,15 +128,15 @@ export class LocalWorkerAgent implements WorkerAgent {
     return this.boot(id, who, 'on-demand', async (slot) => ({
       driver: this.launcher.defaultDriver,
       sandbox: this.launcher.stemSpec(id, bare, slot.controlDir, taskDir),
-    }), taskDir);
+    }), { stemTaskDir: taskDir });
   }
 
   /** Boots a sandbox into a new slot, as `plan` says once the slot is open. */
   private async boot(
     id: string, who: EnvironmentIdentity, initType: InitType,
-    plan: (slot: Slot) => Promise<{ driver: SandboxDriver; sandbox: SandboxSpec }>, stemTaskDir?: string,
+    plan: (slot: Slot) => Promise<{ driver: SandboxDriver; sandbox: SandboxSpec }>, extra: { stemTaskDir?: string; coldStart?: ColdStart },
   ): Promise<Slot> {
-    const { slot, booted } = await this.openSlot(id, who, initType, { stemTaskDir });
+    const { slot, booted } = await this.openSlot(id, who, initType, extra);
     try {
       const { driver, sandbox: spec } = await plan(slot);
       const sandbox = await driver.create(spec);
@@ -146,10 +151,12 @@ export class LocalWorkerAgent implements WorkerAgent {
   }
 
   /** A slot for a new environment: its control directory, Environment and Runtime API socket. */
-  private async openSlot(id: string, who: EnvironmentIdentity, initType: InitType, extra: { stemTaskDir?: string; restored?: boolean }): Promise<{ slot: Slot; booted: () => void }> {
+  private async openSlot(
+    id: string, who: EnvironmentIdentity, initType: InitType, extra: { stemTaskDir?: string; restored?: boolean; coldStart?: ColdStart },
+  ): Promise<{ slot: Slot; booted: () => void }> {
     const controlDir = await makeControlDir(this.deps.runRoot.path, id);
     const booted = await this.bootGate.enter();
-    const slot = { id, controlDir, memoryMb: who.memoryMb, stemTaskDir: extra.stemTaskDir } as Slot;
+    const slot = { id, controlDir, memoryMb: who.memoryMb, stemTaskDir: extra.stemTaskDir, coldStart: extra.coldStart } as Slot;
     slot.env = new Environment({
       id,
       ...who,
@@ -159,6 +166,7 @@ export class LocalWorkerAgent implements WorkerAgent {
       logSink: this.deps.logSink,
       onDeath: () => this.lost(slot),
       onInitialized: booted,
+      onInitDone: (ms) => slot.coldStart && this.deps.metrics?.coldStart(slot.coldStart.fn, slot.coldStart.kind, ms),
       reportsInit: initType === 'on-demand',
       restored: extra.restored,
       freezeAfterMs: this.deps.freezeIdleAfterMs,
@@ -204,6 +212,7 @@ export class LocalWorkerAgent implements WorkerAgent {
       throw new StratusError('Internal', `warm-pool stem ${stem.id} was given a function already`);
     }
     stem.owner = ownerOf(spec);
+    stem.coldStart = coldStartOf(spec, 'warm-pool');
     try {
       await this.pool?.load(stem, spec);
       this.cachedCode.add(spec.package.code.sha256);
@@ -253,11 +262,28 @@ export class LocalWorkerAgent implements WorkerAgent {
     };
   }
 
+  /** For metrics, read at scrape: environments by state (stems in the warm pool apart) and the sum of their sandboxes' peak memory. */
+  usage(): { states: Map<string, number>; peakBytes: number } {
+    const states = new Map<string, number>();
+    let peakBytes = 0;
+    for (const slot of this.slots.values()) {
+      const usage = slot.env.usage;
+      const state = this.pool?.holds(slot) ? 'warm-pool' : usage.state;
+      states.set(state, (states.get(state) ?? 0) + 1);
+      peakBytes += usage.peakBytes;
+    }
+    return { states, peakBytes };
+  }
+
   async shutdown(): Promise<void> {
     this.pool?.close();
     await Promise.all([...this.slots.keys()].map((id) => this.destroyEnvironment(id)));
     await this.deps.runRoot.close();
   }
+}
+
+function coldStartOf(spec: EnvironmentSpec, kind: ColdStart['kind']): ColdStart {
+  return { fn: { account: spec.accountId, function: spec.functionName, version: spec.version }, kind };
 }
 
 function ownerOf(spec: EnvironmentSpec): SlotOwner {

@@ -1,6 +1,7 @@
 import { chmod, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StratusError } from '../shared/errors.js';
+import type { ColdStartKind } from '../shared/metrics.js';
 import type { Environment, EnvironmentParams } from './environment.js';
 import { RuntimeApiServer, type RuntimeApiHandler } from './runtime-api.js';
 
@@ -22,6 +23,14 @@ export interface Slot {
   stemTaskDir?: string;
   /** The function this environment runs, for good (absent: a warm-pool stem not given one yet). */
   owner?: SlotOwner;
+  /** What its init counts as in the metrics once it completes (absent: a stem not given a function yet). */
+  coldStart?: ColdStart;
+}
+
+/** The function version an environment's init is counted for, and how it started. */
+export interface ColdStart {
+  fn: { account: string; function: string; version: string };
+  kind: ColdStartKind;
 }
 
 /** Whose function an environment runs: set once, when it is created or a stem is specialized. */

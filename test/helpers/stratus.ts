@@ -15,6 +15,8 @@ export interface StratusProcess {
   port: number;
   /** The internal API (TLS) that `stratus worker` processes join. */
   internalUrl: string;
+  /** Its metrics listener, `http://127.0.0.1:PORT/metrics` (an ephemeral port unless `args` name one). */
+  metricsUrl: string;
   pid: number;
   dataDir: string;
   credentials: { accessKeyId: string; secretAccessKey: string };
@@ -44,7 +46,7 @@ export async function startStratus(opts: StartOptions = {}): Promise<StratusProc
   const ownDataDir = opts.dataDir === undefined;
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'stratus-test-')));
   const credentials = opts.credentials ?? { accessKeyId: 'AKIASTRATUSTEST', secretAccessKey: `secret-${Math.random().toString(36).slice(2)}` };
-  const args = [MAIN, 'up', '--port', '0', '--data-dir', dataDir, '--log-level', 'warn', ...(opts.args ?? [])];
+  const args = [MAIN, 'up', '--port', '0', '--metrics-port', '0', '--data-dir', dataDir, '--log-level', 'warn', ...(opts.args ?? [])];
   if (opts.keepAliveMs !== undefined) args.push('--keep-alive-ms', String(opts.keepAliveMs));
   const child = spawn(process.execPath, args, {
     env: { ...process.env, STRATUS_ACCESS_KEY_ID: credentials.accessKeyId, STRATUS_SECRET_ACCESS_KEY: credentials.secretAccessKey, ...opts.env },
@@ -57,10 +59,11 @@ export async function startStratus(opts: StartOptions = {}): Promise<StratusProc
   const port = await waitForPort(child, () => output, exited);
   const url = `http://127.0.0.1:${port}`;
   const internalUrl = /Workers join on (https:\/\/\S+)/.exec(output)?.[1] ?? '';
+  const metricsUrl = /Metrics \(Prometheus, for operators\) on (http:\/\/\S+)/.exec(output)?.[1] ?? '';
   const lambda = new LambdaClient({ endpoint: url, region: 'us-east-1', credentials, maxAttempts: 1 });
   const pid = child.pid ?? 0;
   return {
-    url, port, internalUrl, pid, dataDir, credentials, lambda,
+    url, port, internalUrl, metricsUrl, pid, dataDir, credentials, lambda,
     output: () => output,
     descendants: () => descendantsOf(pid),
     async kill() {

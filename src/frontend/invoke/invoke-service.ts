@@ -1,9 +1,10 @@
-import type { Assigner } from '../../assignment/index.js';
+import type { Assigner, Lease } from '../../assignment/index.js';
 import type { RunOutcome, RunRequest } from '../../async/index.js';
 import type { FunctionRegistries, FunctionVersion } from '../../registry/index.js';
 import type { Clock } from '../../shared/clock.js';
 import { isStratusError, StratusError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
+import type { FunctionLabels, Metrics } from '../../shared/metrics.js';
 import type { InvocationResult, ResponseSink } from '../../worker/index.js';
 
 /** An invocation to run (the one an Event invoke's consumer asks for, plus a sink for streaming). */
@@ -25,6 +26,7 @@ export class InvokeService {
     private readonly assignment: Assigner,
     private readonly log: Logger,
     private readonly clock: Clock,
+    private readonly metrics?: Metrics,
   ) {}
 
   /** The version an invoke of the account's function runs (an alias picks one by its weights). */
@@ -42,7 +44,14 @@ export class InvokeService {
 
   /** An environment granted by a leadership that was just deposed is refused by its worker: once more. */
   private async run(req: InvokeRequest, version: FunctionVersion, attempt = 0): Promise<InvokeOutcome> {
-    const lease = await this.assignment.acquire(version);
+    const labels = this.metrics && metricLabels(req, version);
+    let lease: Lease;
+    try {
+      lease = await this.assignment.acquire(version);
+    } catch (err) {
+      if (labels && isStratusError(err) && err.code === 'TooManyRequests') this.metrics?.throttle(labels);
+      throw err;
+    }
     let result: InvocationResult;
     try {
       result = await lease.worker.invoke(lease.envId, {
@@ -58,12 +67,21 @@ export class InvokeService {
     } catch (cause) {
       if (isStratusError(cause) && cause.code === 'Fenced' && attempt === 0) return this.run(req, version, attempt + 1);
       this.assignment.release(lease, false);
+      if (labels) this.metrics?.invocation(labels, true, undefined);
       this.log.error({ err: cause, requestId: req.requestId, function: version.name }, 'invocation failed in the platform');
       throw new StratusError('WorkerUnavailable', 'The function could not be run: its execution environment failed.', { cause });
     }
     this.assignment.release(lease, result.reusable);
+    if (labels) this.metrics?.invocation(labels, result.outcome.kind === 'function-error', result.durationMs);
     return { version, result };
   }
+}
+
+/** The metric labels of an invoke: the version that ran, and the alias if the qualifier named one (it resolved, so it exists). */
+function metricLabels(req: Pick<RunRequest, 'qualifier'>, version: FunctionVersion): FunctionLabels {
+  const { qualifier } = req;
+  const labels = { account: version.accountId, function: version.name, version: version.version };
+  return qualifier && qualifier !== version.version && qualifier !== '$LATEST' ? { ...labels, alias: qualifier } : labels;
 }
 
 /**
