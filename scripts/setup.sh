@@ -22,6 +22,8 @@ command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 # etcd 3.4 for the cluster journal and its tests (test/helpers/etcd.ts starts real members).
 [ -x /usr/bin/etcd ] || need_apt+=(etcd-server)
 [ -x /usr/bin/etcdctl ] || need_apt+=(etcd-client)
+# The test of etcd over TLS makes its CA and certificates with openssl.
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 # Container images: EROFS images (mkfs.erofs), the FUSE image server (fuse3's fusermount; libfuse-dev
 # and pkg-config to build @cocalc/fuse-native), and for the image tests a local OCI registry
 # (docker-registry), umoci to build images and skopeo to push them.
