@@ -104,6 +104,9 @@ export function lambdaApi(deps: LambdaApiDeps): LambdaApi {
     config: config.asyncInvoke, clock, log: deps.log.child({ component: 'async' }), metrics: deps.metrics,
   });
   if (deps.metrics) eventQueueMetrics(deps.metrics, deps.eventQueue);
+  const { metrics } = deps;
+  // A deleted function's series go with it (here, and through the journal's watch in a cluster).
+  if (metrics) registries.onRegistry((registry) => registry.onChange((name) => void (registry.has(name) || metrics.forgetFunction(registry.accountId, name))));
   const keys = (id: string) => accounts.keyOwner(id);
   const { mayInvoke, mayInvokeUrl } = resourcePolicyChecks(registries);
   const { maxSyncPayloadBytes, maxAsyncPayloadBytes, maxZipBytes, maxUnzippedBytes, signatureMaxSkewMs } = config.frontend;

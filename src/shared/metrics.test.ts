@@ -48,3 +48,22 @@ test('gauges and counters read on scrape reflect the state at each scrape, and d
 test('the account and name of a function ARN', () => {
   assert.deepEqual(functionOfArn('arn:aws:lambda:us-east-1:123456789012:function:echo'), { account: '123456789012', function: 'echo' });
 });
+
+test('a deleted function\'s series go with it (every metric, version, alias and kind), and no other function\'s', async () => {
+  const m = new Metrics();
+  const other = { ...fn, function: 'other' };
+  m.invocation(fn, true, 250);
+  m.invocation({ ...fn, version: '3', alias: 'live' }, false, 10);
+  m.throttle(fn);
+  m.coldStart(fn, 'boot', 80);
+  m.asyncQueuedEvent(fn.account, fn.function);
+  m.asyncAttempt(fn.account, fn.function, 5);
+  m.asyncDroppedEvent(fn.account, fn.function, 'RetriesExhausted');
+  m.invocation(other, false, 1);
+  m.forgetFunction(fn.account, fn.function);
+  const text = await m.text();
+  assert.doesNotMatch(text, /function="echo"/);
+  assert.match(text, /^stratus_invocations_total\{account="123456789012",function="other",version="\$LATEST"\} 1$/m);
+  m.invocation(fn, false, 1);
+  assert.match(await m.text(), /^stratus_invocations_total\{account="123456789012",function="echo",version="\$LATEST"\} 1$/m, 'a new function of the same name starts from zero');
+});

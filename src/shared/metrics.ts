@@ -48,6 +48,12 @@ export class Metrics {
   private readonly asyncQueued: Counter<string>;
   private readonly asyncAge: Histogram<string>;
   private readonly asyncDropped: Counter<string>;
+  /**
+   * The (version, alias, kind) label sets recorded per function (`<account>/<name>`), so that a
+   * deleted function's series can be removed: a tenant that creates and deletes functions in a
+   * loop must not grow this process's memory without bound.
+   */
+  private readonly recorded = new Map<string, Set<string>>();
 
   constructor() {
     const registers = [this.registry];
@@ -70,6 +76,7 @@ export class Metrics {
 
   /** An invocation ran to an outcome (`error`: a function error or a platform failure). */
   invocation(fn: FunctionLabels, error: boolean, durationMs: number | undefined): void {
+    this.note(fn.account, fn.function, fn.version, fn.alias);
     const labels = labelsOf(fn);
     this.invocations.inc(labels);
     if (error) this.errors.inc(labels);
@@ -77,17 +84,20 @@ export class Metrics {
   }
 
   throttle(fn: FunctionLabels): void {
+    this.note(fn.account, fn.function, fn.version, fn.alias);
     this.throttles.inc(labelsOf(fn));
   }
 
   /** An environment's init completed. */
   coldStart(fn: Omit<FunctionLabels, 'alias'>, kind: ColdStartKind, initMs: number): void {
+    this.note(fn.account, fn.function, fn.version, undefined, kind);
     const labels = { account: fn.account, function: fn.function, version: fn.version, kind };
     this.coldStarts.inc(labels);
     this.initDuration.observe(labels, initMs / 1000);
   }
 
   asyncQueuedEvent(account: string, fn: string): void {
+    this.note(account, fn);
     this.asyncQueued.inc({ account, function: fn });
   }
 
@@ -97,6 +107,33 @@ export class Metrics {
 
   asyncDroppedEvent(account: string, fn: string, reason: AsyncDropReason): void {
     this.asyncDropped.inc({ account, function: fn, reason });
+  }
+
+  /** Removes every series of a function that is gone (deleted): its counters end with it. */
+  forgetFunction(account: string, fn: string): void {
+    const key = `${account}/${fn}`;
+    for (const entry of this.recorded.get(key) ?? []) {
+      const [version = '', alias = '', kind = ''] = entry.split('\n');
+      if (kind !== '') {
+        const labels = { account, function: fn, version, kind };
+        this.coldStarts.remove(labels);
+        this.initDuration.remove(labels);
+      } else if (version !== '') {
+        const labels = labelsOf({ account, function: fn, version, ...(alias !== '' ? { alias } : {}) });
+        for (const metric of [this.invocations, this.errors, this.throttles, this.duration]) metric.remove(labels);
+      }
+    }
+    this.recorded.delete(key);
+    this.asyncQueued.remove({ account, function: fn });
+    this.asyncAge.remove({ account, function: fn });
+    for (const reason of ['EventAgeExceeded', 'RetriesExhausted', 'FunctionDeleted']) this.asyncDropped.remove({ account, function: fn, reason });
+  }
+
+  private note(account: string, fn: string, version = '', alias = '', kind = ''): void {
+    const key = `${account}/${fn}`;
+    let sets = this.recorded.get(key);
+    if (!sets) this.recorded.set(key, (sets = new Set()));
+    sets.add(`${version}\n${alias}\n${kind}`);
   }
 
   /** A gauge whose series are read from `read` at each scrape (nothing is recorded in between). */

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
-  CreateAliasCommand, CreateFunctionCommand, InvokeCommand, PublishVersionCommand, PutFunctionConcurrencyCommand,
+  CreateAliasCommand, CreateFunctionCommand, DeleteFunctionCommand, InvokeCommand, PublishVersionCommand, PutFunctionConcurrencyCommand,
   PutProvisionedConcurrencyConfigCommand, TooManyRequestsException, type LambdaClient,
 } from '@aws-sdk/client-lambda';
 import { clientFor, createAccount, keyOf, type AccountKey } from '../helpers/accounts.js';
@@ -176,5 +176,17 @@ describe('metrics', () => {
     assert.ok(m.value('stratus_worker_memory_used_bytes', worker) > 0);
     assert.ok(m.sample('stratus_chunk_cache_hits_total', worker), 'chunk cache hits are exported');
     assert.equal(m.value('stratus_chunk_cache_misses_total', worker), 0, 'no container image ran');
+  });
+
+  test('a deleted function\'s series go with it: a tenant cannot grow the metrics by creating and deleting functions', async () => {
+    await create(lambdaB, 'brief', 128);
+    await invoke(lambdaB, 'brief');
+    const labels = { account: b.AccountId, function: 'brief', version: '$LATEST' };
+    assert.equal((await scrape()).value('stratus_invocations_total', labels), 1);
+    await lambdaB.send(new DeleteFunctionCommand({ FunctionName: 'brief' }));
+    const m = await scrape();
+    assert.equal(m.all('stratus_invocations_total').some((x) => x.labels?.function === 'brief'), false);
+    assert.equal(m.all('stratus_cold_starts_total').some((x) => x.labels?.function === 'brief'), false);
+    assert.equal(m.value('stratus_invocations_total', { account: b.AccountId, function: 'echo', version: '$LATEST' }) > 0, true, 'B\'s other function keeps its series');
   });
 });
