@@ -1,3 +1,4 @@
+import { functionOfArn } from '../shared/arns.js';
 import { StratusError } from '../shared/errors.js';
 
 /** Whose function an execution is: its account and its unqualified ARN (unique across accounts). */
@@ -8,7 +9,7 @@ export interface ExecutionOwner {
 
 /** The owner of an execution known only by its function's ARN (`arn:aws:lambda:<region>:<account>:function:<name>`). */
 export function executionOwner(functionArn: string): ExecutionOwner {
-  return { accountId: functionArn.split(':')[4] ?? '', functionArn };
+  return { accountId: functionOfArn(functionArn).accountId, functionArn };
 }
 
 export interface ConcurrencyLimits {

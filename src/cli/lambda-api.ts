@@ -9,6 +9,7 @@ import {
 import type { EventQueue, Journal } from '../journal/index.js';
 import { AccountDirectory } from '../accounts/index.js';
 import { environmentKey, FunctionRegistries, type FunctionRegistry, type FunctionVersion } from '../registry/index.js';
+import { functionOfArn } from '../shared/arns.js';
 import { StratusError } from '../shared/errors.js';
 import { RESERVED_ENV_KEYS } from '../worker/index.js';
 import type { Clock } from '../shared/clock.js';
@@ -86,7 +87,7 @@ export async function openAccounts(
 export function concurrencyLimiter(accounts: AccountDirectory, registries: FunctionRegistries): ConcurrencyLimiter {
   return new ConcurrencyLimiter({
     accountLimit: (accountId) => accounts.quotasOf(accountId).concurrency,
-    reservedFor: (fn) => registries.for(fn.accountId).find(fn.functionArn.slice(fn.functionArn.lastIndexOf(':') + 1))?.reservedConcurrency,
+    reservedFor: (fn) => registries.for(fn.accountId).find(functionOfArn(fn.functionArn).name)?.reservedConcurrency,
     reservedTotal: (accountId) => registries.for(accountId).reservedConcurrencyTotal(),
   });
 }

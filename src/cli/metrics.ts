@@ -1,6 +1,7 @@
 import type { AssignmentService } from '../assignment/index.js';
 import type { EventQueue } from '../journal/index.js';
-import { functionOfArn, type Metrics, type Reading } from '../shared/metrics.js';
+import { functionOfArn } from '../shared/arns.js';
+import type { Metrics, Reading } from '../shared/metrics.js';
 import type { ChunkCache, LocalWorkerAgent } from '../worker/index.js';
 
 /**
@@ -23,7 +24,7 @@ export function assignmentMetrics(metrics: Metrics, assignment: () => Assignment
       if (env.provisioned && env.state.kind !== 'initializing') t.provisioned++;
       if (env.provisioned && env.state.kind === 'busy') t.provisionedBusy++;
     }
-    return [...perVersion.values()].map((t) => ({ ...t, labels: { ...functionOfArn(t.arn), version: t.version } }));
+    return [...perVersion.values()].map((t) => ({ ...t, labels: { ...functionLabels(t.arn), version: t.version } }));
   };
   metrics.gauge('stratus_concurrent_executions', 'Environments running an invocation (or initializing for one) now', labels,
     () => tally().map((t): Reading => [t.labels, t.busy]));
@@ -50,4 +51,10 @@ export function workerMetrics(metrics: Metrics, worker: LocalWorkerAgent, cache:
 /** The durable queue of Event invokes (shared: every frontend of a cluster reports the same depth). */
 export function eventQueueMetrics(metrics: Metrics, queue: EventQueue): void {
   metrics.gauge('stratus_async_events_pending', 'Event invokes in the durable queue (waiting, retrying or running)', [], async () => [[{}, await queue.count()]]);
+}
+
+/** A function's `account` and `function` labels, from its ARN. */
+function functionLabels(arn: string): { account: string; function: string } {
+  const { accountId, name } = functionOfArn(arn);
+  return { account: accountId, function: name };
 }

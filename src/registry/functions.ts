@@ -1,5 +1,6 @@
 import type { Journal, StoredDocument } from '../journal/index.js';
 import type { CodeStore, ZipLimits } from '../codestore/index.js';
+import { functionArn } from '../shared/arns.js';
 import type { Clock } from '../shared/clock.js';
 import { StratusError } from '../shared/errors.js';
 import { AliasCatalog } from './aliases.js';
@@ -58,11 +59,9 @@ export class FunctionRegistry {
   private readonly qualifiers: QualifierResolver;
   private readonly listeners: ChangeListener[] = [];
   private readonly snapshotListeners: ((version: PublishedVersion) => void)[] = [];
-  private readonly arnPrefix: string;
 
   constructor(private readonly deps: RegistryDeps) {
     this.accountId = deps.accountId;
-    this.arnPrefix = `arn:aws:lambda:${deps.region}:${deps.accountId}:function:`;
     const arn = (name: string, qualifier?: string) => this.qualifiedArn(name, qualifier);
     this.documents = new FunctionDocuments({
       store: deps.journal.functions, functionArn: (name) => this.functionArn(name), notify: (name, version) => this.notify(name, version),
@@ -108,11 +107,11 @@ export class FunctionRegistry {
   }
 
   functionArn(name: string): string {
-    return `${this.arnPrefix}${name}`;
+    return functionArn(this.deps.region, this.accountId, name);
   }
 
   qualifiedArn(name: string, qualifier?: string): string {
-    return qualifier === undefined ? this.functionArn(name) : `${this.arnPrefix}${name}:${qualifier}`;
+    return functionArn(this.deps.region, this.accountId, name, qualifier);
   }
 
   has(name: string): boolean {

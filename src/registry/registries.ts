@@ -1,4 +1,5 @@
 import type { DocumentStore, Journal, StoredDocument } from '../journal/index.js';
+import { functionArn } from '../shared/arns.js';
 import { FunctionRegistry, type RegistryCollection, type RegistryDeps, type RegistryQuota } from './functions.js';
 import type { FunctionRecord, FunctionUrlRecord } from './model.js';
 import { addPermission, policyKey } from './policies.js';
@@ -112,7 +113,7 @@ function withPublicUrls(fn: FunctionRecord, qualifiers: (string | undefined)[], 
   for (const qualifier of qualifiers) {
     const key = policyKey(qualifier);
     if (policies[key]?.statements.some((s) => s.Sid === PUBLIC_URL_STATEMENT)) continue;
-    const arn = `arn:aws:lambda:${region}:${accountId}:function:${fn.name}${qualifier === undefined ? '' : `:${qualifier}`}`;
+    const arn = functionArn(region, accountId, fn.name, qualifier);
     const input = { statementId: PUBLIC_URL_STATEMENT, action: 'lambda:InvokeFunctionUrl', principal: '*', functionUrlAuthType: 'NONE' as const };
     policies = { ...policies, [key]: addPermission(policies[key], input, arn) };
   }

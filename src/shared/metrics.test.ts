@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { functionOfArn, Metrics } from './metrics.js';
+import { Metrics } from './metrics.js';
 
 const fn = { account: '123456789012', function: 'echo', version: '$LATEST' };
 
@@ -43,10 +43,6 @@ test('gauges and counters read on scrape reflect the state at each scrape, and d
   assert.doesNotMatch(text, /state="busy"/);
   assert.match(text, /^# TYPE stratus_test_hits_total counter$/m);
   assert.match(text, /^stratus_test_hits_total 7$/m);
-});
-
-test('the account and name of a function ARN', () => {
-  assert.deepEqual(functionOfArn('arn:aws:lambda:us-east-1:123456789012:function:echo'), { account: '123456789012', function: 'echo' });
 });
 
 test('a deleted function\'s series go with it (every metric, version, alias and kind), and no other function\'s', async () => {

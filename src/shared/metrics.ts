@@ -174,9 +174,3 @@ function labelsOf(fn: FunctionLabels): Record<string, string> {
     ? { account: fn.account, function: fn.function, version: fn.version }
     : { account: fn.account, function: fn.function, version: fn.version, alias: fn.alias };
 }
-
-/** Account and function name of an unqualified function ARN (arn:aws:lambda:region:account:function:name). */
-export function functionOfArn(functionArn: string): { account: string; function: string } {
-  const parts = functionArn.split(':');
-  return { account: parts[4] ?? '', function: parts[6] ?? '' };
-}
