@@ -211,11 +211,9 @@ export class FunctionRegistry {
 
   /** PublishVersion (see publishing.ts): the next version number, or the last one if nothing changed. */
   async publish(name: string, opts: PublishOptions = {}): Promise<PublishedVersion> {
-    const latest = this.get(name);
-    if (latest.revisionId !== this.versions.latest(name)?.sourceRevisionId) this.checkCodeStorage(latest.code.size);
     return publishVersion({
       documents: this.documents, versions: this.versions, now: () => this.deps.clock.now(),
-      notFound: (fn) => this.qualifiers.notFound(fn),
+      notFound: (fn) => this.qualifiers.notFound(fn), checkCodeStorage: (bytes) => this.checkCodeStorage(bytes),
       snapshotPending: (version) => { for (const listener of this.snapshotListeners) listener(version); },
     }, name, opts);
   }

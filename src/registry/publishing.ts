@@ -18,6 +18,8 @@ export interface PublishDeps {
   versions: VersionCatalog;
   now(): number;
   notFound(name: string): StratusError;
+  /** Throws if a new version of `bytes` of code would pass the account's code storage quota. */
+  checkCodeStorage(bytes: number): void;
   /** SnapStart: a version whose snapshot is to be made was published. */
   snapshotPending(version: PublishedVersion): void;
 }
@@ -29,10 +31,12 @@ export interface PublishDeps {
 export async function publishVersion(deps: PublishDeps, name: string, opts: PublishOptions): Promise<PublishedVersion> {
   const fn = deps.documents.get(name);
   if (!fn) throw deps.notFound(name);
+  const latest = deps.versions.latest(name);
+  const unchanged = latest !== undefined && latest.sourceRevisionId === fn.revisionId;
+  if (!unchanged) deps.checkCodeStorage(fn.code.size);
   checkRevision(fn, opts.revisionId);
   checkCodeSha256(fn, opts.codeSha256);
-  const latest = deps.versions.latest(name);
-  if (latest && latest.sourceRevisionId === fn.revisionId) return latest;
+  if (unchanged) return latest;
   const number = (fn.lastVersion ?? 0) + 1;
   const bumped = await deps.documents.replace(name, (current) => ({ ...current, lastVersion: number, revisionId: randomUUID() }), '$LATEST');
   const { tags: _tags, reservedConcurrency: _reserved, provisioned: _provisioned, eventInvoke: _eventInvoke, policies: _policies, lastVersion: _last, ...snapshot } = fn;
