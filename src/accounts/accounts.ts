@@ -90,13 +90,12 @@ export class AccountDirectory {
     // The key first: a start cut short between the two writes leaves a key of an account that
     // does not exist yet (unusable), and the next start completes it.
     const stored: AccessKey = { ...key, accountId, createdMs: this.deps.clock.now() };
-    if (await this.deps.keys.create(key.accessKeyId, stored, randomRevision())) this.keys.set(key.accessKeyId, stored);
+    await this.deps.keys.create(key.accessKeyId, stored, randomRevision());
     const account: Account = { accountId, name: 'admin', admin: true, quotas: {}, createdMs: this.deps.clock.now() };
     await this.deps.accounts.create(accountId, account, randomRevision());
-    for (const doc of [await this.deps.accounts.get(accountId), await this.deps.keys.get(key.accessKeyId)]) {
-      if (doc?.key === accountId) this.mirrorAccount(accountId, doc);
-      else if (doc) this.mirrorKey(doc.key, doc);
-    }
+    // Whichever process won either write, the journal's copies are the ones kept.
+    this.mirrorKey(key.accessKeyId, await this.deps.keys.get(key.accessKeyId));
+    this.mirrorAccount(accountId, await this.deps.accounts.get(accountId));
     const admin = this.administrator();
     if (!admin) throw new StratusError('Internal', `account ${accountId} exists but is not the administrator`);
     return admin;
