@@ -13,5 +13,6 @@ export { RemoteWorkerAgent } from './remote-agent.js';
 export { WorkerApiServer } from './worker-api.js';
 export { FencedWorkerAgent } from './fencing.js';
 export { StreamRelay } from './stream-relay.js';
+export { SinkWriter } from './sink-writer.js';
 export { SnapshotCache } from './snapshots.js';
 export { invocationRefusal, type SlotOwner } from './slots.js';

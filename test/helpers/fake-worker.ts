@@ -1,9 +1,8 @@
-import type { Writable } from 'node:stream';
 import type { FunctionVersion } from '../../src/registry/index.js';
 import { systemClock, type Clock, type TimerHandle } from '../../src/shared/clock.js';
 import { StratusError } from '../../src/shared/errors.js';
 import {
-  errorDocument, invocationRefusal, type EnvironmentOptions, type EnvironmentReport, type EnvironmentSpec, type Invocation, type InvocationOutcome, type InvocationResult, type WorkerAgent, type WorkerStatus,
+  errorDocument, invocationRefusal, SinkWriter, type EnvironmentOptions, type EnvironmentReport, type EnvironmentSpec, type Invocation, type InvocationOutcome, type InvocationResult, type WorkerAgent, type WorkerStatus,
 } from '../../src/worker/index.js';
 
 /** What the fake's "function" can do during one invocation: what a runtime tells the Runtime API. */
@@ -158,9 +157,19 @@ export class FakeWorker implements WorkerAgent {
     const { requestId } = call.inv;
     const open = () => !call.settled && env.current === call;
     const buffered: Buffer[] = [];
-    let target: Writable | undefined;
-    let unsettled = 0;
-    const waiting: (() => void)[] = [];
+    let writer: SinkWriter | undefined;
+    // The writer pauses its source while the sink is full: here, the program's next write waits.
+    let paused: Promise<void> | undefined;
+    let unpause: (() => void) | undefined;
+    const source = {
+      pause: () => {
+        paused = new Promise((resolve) => (unpause = resolve));
+      },
+      resume: () => {
+        paused = undefined;
+        unpause?.();
+      },
+    };
     const runtime: FakeRuntime = {
       requestId,
       deadlineMs: this.clock.now() + timeoutMs,
@@ -176,18 +185,14 @@ export class FakeWorker implements WorkerAgent {
           if (!open() || bytes.length === 0) return;
           const sink = call.inv.responseSink;
           if (!sink) return void buffered.push(bytes);
-          target ??= sink.open(contentType);
-          unsettled++;
-          const taken = target.write(bytes, () => {
-            if (--unsettled === 0) for (const wake of waiting.splice(0)) wake();
-          });
-          if (!taken) await new Promise((resolve) => target?.once('drain', resolve));
+          writer ??= new SinkWriter(sink, contentType, source);
+          writer.write(bytes);
+          await paused;
         },
         end: () => {
           // As a real worker: the result follows the whole body, once the sink has taken it.
-          const settled = unsettled === 0 ? Promise.resolve() : new Promise<void>((resolve) => waiting.push(resolve));
-          void settled.then(() => {
-            if (open()) this.settle(env, call, target ? { kind: 'streamed', contentType } : { kind: 'success', payload: Buffer.concat(buffered), contentType });
+          void (writer?.settled() ?? Promise.resolve()).then(() => {
+            if (open()) this.settle(env, call, writer?.opened ? { kind: 'streamed', contentType } : { kind: 'success', payload: Buffer.concat(buffered), contentType });
           });
         },
       }),
