@@ -1,16 +1,11 @@
 import type { FunctionRegistries, FunctionRegistry } from '../../registry/index.js';
 import { StratusError } from '../../shared/errors.js';
-import type { ApiRequest, Route } from '../http/index.js';
+import { accountNamedIn, type ApiRequest, type Route } from '../http/index.js';
 
 /** The account that signed the request (the SigV4 key's owner). */
 export function callerAccount(req: ApiRequest): string {
   if (req.principal === undefined) throw new StratusError('Internal', 'a signed route ran without a caller');
   return req.principal;
-}
-
-/** The account a path's function ARN (full or partial) names, if it names one. */
-export function accountNamedIn(functionRef: string): string | undefined {
-  return /^(?:arn:aws[a-zA-Z-]*:lambda:[^:]*:|)(\d{12}):function:/.exec(functionRef)?.[1];
 }
 
 /**

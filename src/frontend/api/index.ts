@@ -8,7 +8,7 @@ export { accountSettingsRoutes, type AccountSettingsDeps } from './account-setti
 export { concurrencyRoutes, type ConcurrencyRoutesDeps } from './concurrency.js';
 export { provisionedConcurrencyRoutes, type ProvisionedRoutesDeps } from './provisioned-concurrency.js';
 export { eventInvokeConfigRoutes, type EventInvokeConfigRoutesDeps } from './event-invoke-configs.js';
-export { accountNamedIn, callerAccount, perCaller } from './caller.js';
+export { callerAccount, perCaller } from './caller.js';
 export { accountRoutes, ADMIN_API, type AccountRoutesDeps } from './accounts.js';
 export { permissionRoutes, type PermissionRoutesDeps } from './permissions.js';
 export { CodeLinks } from './code-links.js';

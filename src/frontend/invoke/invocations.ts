@@ -1,7 +1,7 @@
 import { StratusError } from '../../shared/errors.js';
 import type { AsyncInvoker } from '../../async/index.js';
 import type { InvokeRequest, InvokeService } from './invoke-service.js';
-import { accountNamedIn, callerAccount } from '../api/index.js';
+import { callerAccount } from '../api/index.js';
 import { type ApiRequest, type ApiResponse, header, parseFunctionRef, qualifierOf, type Route } from '../http/index.js';
 
 /** May `caller` invoke another account's function? (Its resource policy decides.) */
@@ -41,7 +41,7 @@ export function readInvokeRequest(req: ApiRequest, invocationTypes: readonly str
   const raw = decodeURIComponent(req.params[0] ?? '');
   const ref = parseFunctionRef(raw);
   const caller = callerAccount(req);
-  const accountId = accountNamedIn(raw) ?? caller;
+  const accountId = ref.accountId ?? caller;
   const qualifier = qualifierOf(ref, req.query);
   const type = header(req.headers, 'x-amz-invocation-type') ?? 'RequestResponse';
   const logType = header(req.headers, 'x-amz-log-type') ?? 'None';
