@@ -1,3 +1,5 @@
+import type { LogStore } from './log-store.js';
+import { MemoryLogStore } from './memory-log-store.js';
 import type { Etcd3, Namespace } from 'etcd3';
 import { systemClock, type Clock } from '../shared/clock.js';
 import { createEtcdClient, defaultCallTimeoutMs, type EtcdConnection } from '../shared/etcd.js';
@@ -30,6 +32,8 @@ export class EtcdJournal implements Journal {
   readonly workerCredentials: DocumentStore;
   readonly assignmentLog: AppendLog;
   readonly eventQueue: EventQueue;
+  /** Until this engine's own log store lands: the in-memory one (not durable). */
+  readonly logs: LogStore = new MemoryLogStore();
   private readonly client: Etcd3;
   private readonly root: Namespace;
   private readonly probe: EtcdQuorumProbe;

@@ -1,3 +1,5 @@
+import type { LogStore } from './log-store.js';
+
 /**
  * The Journal: the durable state of Stratus behind one interface. Engines: SQLite (the
  * single-machine default), etcd (a cluster) and an in-memory fake. Values are JSON documents;
@@ -174,6 +176,8 @@ export interface Journal {
   readonly assignmentLog: AppendLog;
   /** Accepted asynchronous invocations not yet finished. */
   readonly eventQueue: EventQueue;
+  /** Function logs, per account (CloudWatch Logs' groups, streams and events). */
+  readonly logs: LogStore;
   /** The election of `name` (e.g. "assignment") with a lease of `ttlMs`. */
   election(name: string, ttlMs: number): LeaderElection;
   close(): Promise<void>;

@@ -1,6 +1,8 @@
 import type { AppendLog, DocumentStore, EventQueue, Journal, LeaderElection, Leadership, LogEntry, LogSnapshot, StoredDocument } from './journal.js';
 import { DocumentListeners, LocalElections } from './local.js';
 import { MemoryEventQueue } from './memory-event-queue.js';
+import type { LogStore } from './log-store.js';
+import { MemoryLogStore } from './memory-log-store.js';
 
 /** In-memory fake Journal for unit tests; passes the same contract suite as the real engines. */
 export class MemoryJournal implements Journal {
@@ -9,6 +11,7 @@ export class MemoryJournal implements Journal {
   readonly aliases: DocumentStore = new MemoryDocumentStore();
   readonly functionUrls: DocumentStore = new MemoryDocumentStore();
   readonly eventQueue: EventQueue = new MemoryEventQueue();
+  readonly logs: LogStore = new MemoryLogStore();
   readonly workers: DocumentStore = new MemoryDocumentStore();
   readonly accounts: DocumentStore = new MemoryDocumentStore();
   readonly accessKeys: DocumentStore = new MemoryDocumentStore();

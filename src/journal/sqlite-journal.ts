@@ -1,3 +1,5 @@
+import type { LogStore } from './log-store.js';
+import { MemoryLogStore } from './memory-log-store.js';
 import Database from 'better-sqlite3';
 import type { AppendLog, DocumentStore, Journal, LeaderElection, Leadership, LogEntry, LogSnapshot, StoredDocument } from './journal.js';
 import { DocumentListeners, LocalElections } from './local.js';
@@ -18,6 +20,8 @@ export class SqliteJournal implements Journal {
   readonly workerCredentials: DocumentStore;
   readonly assignmentLog: AppendLog;
   readonly eventQueue: SqliteEventQueue;
+  /** Until this engine's own log store lands: the in-memory one (not durable). */
+  readonly logs: LogStore = new MemoryLogStore();
   private readonly db: Db;
   private readonly elections: LocalElections;
 
