@@ -229,6 +229,23 @@ export function runLogStoreContract(name: string, open: () => Promise<LogStoreUn
       assert.equal(await logs.events('333333333333', G, all()), undefined);
     }));
 
+    it('never mixes names that share a prefix or hold separators and escapes', withStore(async (logs) => {
+      const groups = [G, `${G}2`, `${G}/x`, '/aws/lambda/fn%2Fx', '/a%25b', '/a%b'];
+      for (const g of groups) for (const s of ['s', 's2', 's/1', 's%2F1']) await logs.append(A, g, s, [ev(T0, `${g}|${s}`)], T0);
+      for (const g of groups) {
+        assert.deepEqual((await logs.events(A, g, all()))!.map((e) => e.message).sort(), [`${g}|s`, `${g}|s%2F1`, `${g}|s/1`, `${g}|s2`].sort());
+        assert.deepEqual(messages(await logs.events(A, g, all({ streams: ['s'] }))), [`${g}|s`]);
+        assert.deepEqual(messages(await logs.events(A, g, all({ streamPrefix: 's/' }))), [`${g}|s/1`]);
+      }
+      assert.deepEqual((await logs.groups(A, G)).map((g) => g.name), [G, `${G}%2Fx`, `${G}/x`, `${G}2`]);
+      assert.deepEqual((await logs.groups(A, '/a%')).map((g) => g.name), ['/a%25b', '/a%b']);
+      assert.equal(await logs.deleteStream(A, G, 's'), true);
+      assert.deepEqual((await logs.streams(A, G))?.map((s) => s.name), ['s%2F1', 's/1', 's2']);
+      assert.equal(await logs.deleteGroup(A, G), true);
+      assert.equal(await logs.deleteGroup(A, '/a%b'), true);
+      for (const g of [`${G}2`, `${G}/x`, '/aws/lambda/fn%2Fx', '/a%25b']) assert.equal((await logs.events(A, g, all()))?.length, 4, g);
+    }));
+
     it('keeps everything across a restart', withStore(async (logs, under) => {
       if (!under.reopen) return;
       await logs.append(A, G, 's', [ev(T0 + 1, 'kept ✓'), ev(T0 + 2, '')], T0 + 10);
