@@ -17,7 +17,7 @@ import type { Logger } from '../shared/log.js';
 import { Metrics } from '../shared/metrics.js';
 import { startMetricsListener, type MetricsListener } from '../shared/metrics-server.js';
 import { CONTROL_PLANE_NAME, issueServerIdentity } from '../shared/tls.js';
-import { storeLogs } from '../logs/index.js';
+import { DEFAULT_LOG_BYTES_PER_ACCOUNT, LogExpiry, storeLogs } from '../logs/index.js';
 import { startInternalApi } from './internal-api.js';
 import { concurrencyLimiter, followRegistries, lambdaApi, openAccounts, type Credentials } from './lambda-api.js';
 import { assignmentMetrics } from './metrics.js';
@@ -224,6 +224,12 @@ export async function startPlacementProcess(config: StratusConfig, opts: Process
   const metrics = new Metrics();
   metrics.gauge('stratus_workers', 'Workers holding a lease', [], () => [[{}, placement.workers().length]]);
   const metricsListener = await serveMetrics(config, metrics, log);
+  // The one role of a cluster that sweeps function logs (frontends would all do it at once).
+  const logExpiry = new LogExpiry({
+    store: journal.logs, clock, maxBytesPerAccount: config.logs.maxBytesPerAccount ?? DEFAULT_LOG_BYTES_PER_ACCOUNT.etcd,
+    intervalMs: config.logs.expireIntervalMs, log: log.child({ component: 'logs' }),
+  });
+  logExpiry.start();
   placement.onWorkerLost((workerId) => {
     log.warn({ worker: workerId }, 'worker lease expired');
     directory.remove(workerId);
@@ -236,6 +242,7 @@ export async function startPlacementProcess(config: StratusConfig, opts: Process
       await api.stop();
       placement.stop();
       closeStores();
+      await logExpiry.stop();
       await journal.close();
     },
   };

@@ -14,7 +14,7 @@ import type { Logger } from '../shared/log.js';
 import { Metrics } from '../shared/metrics.js';
 import { startMetricsListener } from '../shared/metrics-server.js';
 import { assignmentMetrics } from './metrics.js';
-import { storeLogs } from '../logs/index.js';
+import { DEFAULT_LOG_BYTES_PER_ACCOUNT, LogExpiry, storeLogs } from '../logs/index.js';
 import { startHostWorker } from './host-worker.js';
 import { startInternalApi } from './internal-api.js';
 import { concurrencyLimiter, followRegistries, lambdaApi, openAccounts, type Credentials } from './lambda-api.js';
@@ -87,6 +87,11 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
   const address = await server.listen(config.frontend.host, config.frontend.port);
   const metricsListener = await startMetricsListener(metrics, config.metrics.host, config.metrics.port, log.child({ component: 'metrics' }));
   events.start();
+  const logExpiry = new LogExpiry({
+    store: journal.logs, clock, maxBytesPerAccount: config.logs.maxBytesPerAccount ?? DEFAULT_LOG_BYTES_PER_ACCOUNT.sqlite,
+    intervalMs: config.logs.expireIntervalMs, log: log.child({ component: 'logs' }),
+  });
+  logExpiry.start();
 
   return {
     url: `http://${config.frontend.host}:${address.port}`,
@@ -106,6 +111,7 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
       placement.stop();
       await Promise.all(placement.workers().filter((w) => w !== host.agent).map((w) => w.shutdown()));
       await host.stop();
+      await logExpiry.stop();
       await journal.close();
     },
   };

@@ -86,6 +86,18 @@ export const configSchema = z.object({
       pollMs: z.number().int().positive().default(1000),
     })
     .default({}),
+  /** Function logs in the journal (the CloudWatch Logs API's store). See docs/observability.md. */
+  logs: z
+    .object({
+      /**
+       * Each account's stored log bytes (message bytes plus 26 per event); beyond it the account's
+       * earliest-appended events go. Default: 1 GiB on one machine (SQLite), 64 MiB in a cluster (etcd).
+       */
+      maxBytesPerAccount: z.number().int().positive().optional(),
+      /** How often retention and the cap are applied (by `stratus up`, or a cluster's placement process). */
+      expireIntervalMs: z.number().int().positive().default(60_000),
+    })
+    .default({}),
   worker: z
     .object({
       memoryMb: z.number().int().positive().default(defaultWorkerMemoryMb),
@@ -196,6 +208,7 @@ export type SandboxConfig = StratusConfig['sandbox'];
 export type ImagesConfig = StratusConfig['images'];
 export type Identity = StratusConfig['identity'];
 export type AsyncInvokeConfig = StratusConfig['asyncInvoke'];
+export type LogsConfig = StratusConfig['logs'];
 
 /** Parse a partial config (from the CLI, a file or a test) into the resolved config. */
 export function resolveConfig(input: unknown): StratusConfig {

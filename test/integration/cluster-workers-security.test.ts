@@ -123,7 +123,8 @@ describe("stratus up's extra workers: per-worker credentials over TLS", () => {
     const journalSecrets = new SqliteJournal(join(s.dataDir, 'journal.db'));
     const controlPlane = client(controlPlaneCredential(await loadClusterSecrets(journalSecrets.clusterSecrets, Date.now())));
     await journalSecrets.close();
-    await assert.rejects(controlPlane.json(url, CONTROL_PLANE_NAME, 'POST', [batch]), refused(403));
+    // The internal API knows workers only: the control plane's own credential is nobody there.
+    await assert.rejects(controlPlane.json(url, CONTROL_PLANE_NAME, 'POST', [batch]), refused(401));
     await assert.rejects(client({ authorization: 'Bearer nobody', ca: bundleA.caCertificate }).json(url, CONTROL_PLANE_NAME, 'POST', [batch]), refused(401));
     for (const bad of [[{ ...batch, accountId: '../other' }], [{ ...batch, events: [] }], [{ ...batch, events: [{ timestamp: -1, message: 'x' }] }], { not: 'a list' }]) {
       await assert.rejects(asWorker(bundleA).json(url, CONTROL_PLANE_NAME, 'POST', bad), (err: unknown) => isStratusError(err) && err.code === 'Validation', JSON.stringify(bad));
