@@ -1,6 +1,7 @@
 import { FilterLogEventsCommand, type CloudWatchLogsClient, type FilteredLogEvent } from '@aws-sdk/client-cloudwatch-logs';
 import { GetFunctionConfigurationCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Clock } from '../shared/clock.js';
 
 const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 
@@ -19,6 +20,7 @@ export async function logGroupOf(lambda: LambdaClient, nameOrGroup: string): Pro
 }
 
 export interface TailOptions {
+  clock: Clock;
   follow: boolean;
   since: string;
   filterPattern?: string;
@@ -32,7 +34,7 @@ export interface TailOptions {
  * remembered by id, since a poll starts again at the newest timestamp printed.
  */
 export async function tailLogs(logs: CloudWatchLogsClient, group: string, o: TailOptions, out: NodeJS.WritableStream): Promise<void> {
-  let startTime = parseSince(o.since, Date.now());
+  let startTime = parseSince(o.since, o.clock.now());
   const seen = new Map<string, number>();
   for (;;) {
     const fresh: FilteredLogEvent[] = [];

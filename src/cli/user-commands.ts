@@ -2,6 +2,7 @@ import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { systemClock } from '../shared/clock.js';
 import { deploy } from './deploy.js';
 import { logGroupOf, tailLogs } from './logs-tail.js';
 
@@ -66,7 +67,7 @@ export async function userCommand(command: string, args: string[], env: NodeJS.P
       const logs = new CloudWatchLogsClient(config);
       try {
         const group = await logGroupOf(lambda, positionals[1] ?? '');
-        await tailLogs(logs, group, { follow: values.follow ?? false, since: values.since ?? '10m', filterPattern: values.filter, signal }, process.stdout);
+        await tailLogs(logs, group, { clock: systemClock, follow: values.follow ?? false, since: values.since ?? '10m', filterPattern: values.filter, signal }, process.stdout);
         return 0;
       } finally {
         logs.destroy();
