@@ -2,3 +2,4 @@
 export { LOGS_OPERATIONS, LogsService, type LogsOperation, type LogsRequest, type LogsResponse, type LogsServiceDeps } from './logs-service.js';
 export { PageTokens, type TokenScope } from './tokens.js';
 export { parseFilterPattern, MAX_PATTERN_LENGTH, type FilterPattern } from './filter-pattern.js';
+export { logIngestRoutes, storeLogs } from './ingest.js';
