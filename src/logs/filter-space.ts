@@ -133,28 +133,30 @@ function scanTo(text: string, from: number, stop: RegExp): number {
   return i;
 }
 
-/** Whether the fields match the items: the reachable pattern positions, advanced field by field. */
+/** Whether the fields match the items: the reachable pattern positions, advanced field by field (O(items) per field). */
 function matchFields(items: Item[], fields: string[]): boolean {
-  let reach = closure(items, new Set([0]));
+  let reach = new Uint8Array(items.length + 1);
+  reach[0] = 1;
+  close(items, reach);
   for (const field of fields) {
-    const next = new Set<number>();
-    for (const j of reach) {
-      const item = items[j];
-      if (item === undefined) continue;
-      if (item.kind === 'ellipsis') next.add(j);
-      else if (item.test(field)) next.add(j + 1);
+    const next = new Uint8Array(items.length + 1);
+    let any = false;
+    for (let j = 0; j < items.length; j++) {
+      const item = items[j] as Item;
+      if (!reach[j]) continue;
+      if (item.kind === 'ellipsis') next[j] = 1;
+      else if (item.test(field)) next[j + 1] = 1;
+      else continue;
+      any = true;
     }
-    if (next.size === 0) return false;
-    reach = closure(items, next);
+    if (!any) return false;
+    reach = close(items, next);
   }
-  return reach.has(items.length);
+  return reach[items.length] === 1;
 }
 
-/** Positions reachable without consuming a field (an ellipsis may match none). */
-function closure(items: Item[], positions: Set<number>): Set<number> {
-  const out = new Set(positions);
-  for (const j of [...positions].sort((a, b) => a - b)) {
-    for (let k = j; items[k]?.kind === 'ellipsis'; k++) out.add(k + 1);
-  }
-  return out;
+/** Adds the positions reachable without consuming a field (an ellipsis may match none), in one pass. */
+function close(items: Item[], reach: Uint8Array): Uint8Array {
+  for (let j = 0; j < items.length; j++) if (reach[j] && items[j]?.kind === 'ellipsis') reach[j + 1] = 1;
+  return reach;
 }
