@@ -1,6 +1,5 @@
 import { invalidParameter } from './params.js';
-import type { FilterPattern } from './filter-pattern.js';
-import { COMPARISONS, readQuoted, valueTest } from './pattern-text.js';
+import { COMPARISONS, readQuoted, valueTest, type FilterPattern } from './pattern-text.js';
 
 /**
  * JSON filter patterns: `{ $.a.b = "x*" && ($.n >= 5 || $.c != 1) }`, `{ $.list[0].id = 2 }`,

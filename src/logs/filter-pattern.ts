@@ -1,19 +1,9 @@
 import { invalidParameter } from './params.js';
-import { readQuoted } from './pattern-text.js';
+import { readQuoted, type FilterPattern } from './pattern-text.js';
 import { parseJsonPattern } from './filter-json.js';
 import { parseSpacePattern } from './filter-space.js';
 
-/**
- * CloudWatch Logs filter patterns (FilterLogEvents' `filterPattern`), parsed by hand into a
- * matcher. Matching never builds a regular expression from the pattern: terms are substring
- * searches, wildcards are matched segment by segment, JSON selectors walk the parsed message
- * once, so a message is matched in time linear in its length times the pattern's size, whatever
- * the pattern. `cost` is that size (at least 1), for callers that budget their scans.
- */
-export interface FilterPattern {
-  matches(message: string): boolean;
-  cost: number;
-}
+export type { FilterPattern } from './pattern-text.js';
 
 /** Patterns are at most 1,024 characters (FilterLogEvents' limit). */
 export const MAX_PATTERN_LENGTH = 1024;

@@ -1,6 +1,5 @@
-import type { FilterPattern } from './filter-pattern.js';
 import { invalidParameter } from './params.js';
-import { COMPARISONS, readQuoted, valueTest, type ValueToken } from './pattern-text.js';
+import { COMPARISONS, readQuoted, valueTest, type FilterPattern, type ValueToken } from './pattern-text.js';
 
 /**
  * Space-delimited filter patterns: `[ip, user, ..., status = 4*, size > 1000]`. A message is

@@ -1,5 +1,17 @@
 import { invalidParameter } from './params.js';
 
+/**
+ * CloudWatch Logs filter patterns (FilterLogEvents' `filterPattern`), parsed by hand into a
+ * matcher. Matching never builds a regular expression from the pattern: terms are substring
+ * searches, wildcards are matched segment by segment, JSON selectors walk the parsed message
+ * once, so a message is matched in time linear in its length times the pattern's size, whatever
+ * the pattern. `cost` is that size (at least 1), for callers that budget their scans.
+ */
+export interface FilterPattern {
+  matches(message: string): boolean;
+  cost: number;
+}
+
 /** The lexical pieces the filter pattern parsers share. */
 export interface ValueToken {
   kind: 'string' | 'word';
