@@ -19,7 +19,7 @@ import { startMetricsListener, type MetricsListener } from '../shared/metrics-se
 import { CONTROL_PLANE_NAME, issueServerIdentity } from '../shared/tls.js';
 import { DEFAULT_LOG_BYTES_PER_ACCOUNT, LogExpiry, storeLogs } from '../logs/index.js';
 import { startInternalApi } from './internal-api.js';
-import { concurrencyLimiter, followRegistries, lambdaApi, openAccounts, type Credentials } from './lambda-api.js';
+import { concurrencyLimiter, followRegistries, lambdaApi, openAccounts, openLogs, type Credentials } from './lambda-api.js';
 import { assignmentMetrics } from './metrics.js';
 import { httpWorkerConnector } from './worker-connector.js';
 
@@ -118,6 +118,7 @@ export async function startFrontendProcess(config: StratusConfig, opts: ProcessO
   const metrics = new Metrics();
   const { server, events } = lambdaApi({
     config, registries, accounts, code, images, assignment, eventQueue: journal.eventQueue, links: await CodeLinks.open(journal.clusterSecrets, clock), clock, log,
+    logs: await openLogs(config, journal, clock),
     provision: () => undefined,
     allocated: (fn) => assignment.provisionedCount(fn),
     metrics,

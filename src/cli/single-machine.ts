@@ -17,7 +17,7 @@ import { assignmentMetrics } from './metrics.js';
 import { DEFAULT_LOG_BYTES_PER_ACCOUNT, LogExpiry, storeLogs } from '../logs/index.js';
 import { startHostWorker } from './host-worker.js';
 import { startInternalApi } from './internal-api.js';
-import { concurrencyLimiter, followRegistries, lambdaApi, openAccounts, type Credentials } from './lambda-api.js';
+import { concurrencyLimiter, followRegistries, lambdaApi, openAccounts, openLogs, type Credentials } from './lambda-api.js';
 
 export interface RunningStratus {
   url: string;
@@ -80,6 +80,7 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
 
   const { server, events } = lambdaApi({
     config, registries, accounts, code, images, assignment, eventQueue: journal.eventQueue, links: await CodeLinks.open(journal.clusterSecrets, clock), clock, log,
+    logs: await openLogs(config, journal, clock),
     provision: (fn, n) => assignment.setProvisioned(fn, n),
     allocated: (fn) => assignment.provisionedCount(fn),
     metrics,
