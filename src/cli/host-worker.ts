@@ -125,8 +125,8 @@ function functionLogSink(mode: StratusConfig['worker']['functionLogs'], store: L
   if (mode === 'store') return store;
   return {
     enabled: true,
-    write(to, text) {
-      store.write(to, text);
+    write(to, text, source) {
+      store.write(to, text, source);
       const lines = text.endsWith('\n') ? text.slice(0, -1) : text;
       process.stdout.write(`[${to.functionName}] ${lines.replaceAll('\n', `\n[${to.functionName}] `)}\n`);
     },

@@ -103,9 +103,8 @@ export class Environment implements RuntimeApiHandler {
   attach(sandbox: Sandbox, startedAt = this.p.clock.monotonic()): void {
     this.sandbox = sandbox;
     this.bootStartedAt = startedAt;
-    const onOutput = (d: Buffer) => this.output(d);
-    sandbox.stdout.on('data', onOutput).resume();
-    sandbox.stderr.on('data', onOutput).resume();
+    sandbox.stdout.on('data', (d: Buffer) => this.output(d, 'stdout')).resume();
+    sandbox.stderr.on('data', (d: Buffer) => this.output(d, 'stderr')).resume();
     void sandbox.exited.then((e) => this.die(e.oomKilled ? outOfMemoryFailure() : exitFailure(e.code, e.signal)));
     this.bootTimer = this.p.clock.setTimer(this.p.initTimeoutMs, () => this.die(initTimeoutFailure(this.p.initTimeoutMs)));
   }
@@ -314,10 +313,10 @@ export class Environment implements RuntimeApiHandler {
     });
   }
 
-  private output(chunk: Buffer): void {
+  private output(chunk: Buffer, source: 'stdout' | 'stderr'): void {
     const text = this.logBudget.admit(chunk);
     if (text === '') return;
-    if (this.p.log) this.p.logSink.write(this.p.log, text);
+    if (this.p.log) this.p.logSink.write(this.p.log, text, source);
     // Output belongs to the invocation in flight, including what drains from the pipe after the
     // runtime has posted its response ('between'); before dispatch it is init output.
     const inFlight = this.phase.kind === 'running' || this.phase.kind === 'dead' || this.phase.kind === 'between';
@@ -326,7 +325,7 @@ export class Environment implements RuntimeApiHandler {
   }
 
   private log(pending: Pending, text: string): void {
-    if (this.p.log) this.p.logSink.write(this.p.log, text);
+    if (this.p.log) this.p.logSink.write(this.p.log, text, 'platform');
     pending.tail.append(text);
   }
 }

@@ -23,10 +23,10 @@ function shipper(opts: { fail?: () => boolean; maxBufferedBytes?: number } = {})
 describe('LogShipper', () => {
   test('cuts output into lines, one event each, and ships them per stream after flushAfterMs', async () => {
     const { s, clock, shipped, messages } = shipper();
-    s.write(A, 'one\ntw');
-    s.write(B, 'bee\n');
+    s.write(A, 'one\ntw', 'stdout');
+    s.write(B, 'bee\n', 'stdout');
     clock.advance(50);
-    s.write(A, 'o\nthree\n');
+    s.write(A, 'o\nthree\n', 'stdout');
     assert.equal(shipped.length, 0, 'nothing ships before the flush delay');
     clock.advance(200);
     await s.flush();
@@ -38,8 +38,8 @@ describe('LogShipper', () => {
 
   test('a partial line is shipped on flush; an over-long line becomes several events of at most 256 KB', async () => {
     const { s, shipped, messages } = shipper();
-    s.write(A, 'no newline');
-    s.write(B, `${'x'.repeat(MAX_EVENT_BYTES * 2 + 10)}\n`);
+    s.write(A, 'no newline', 'stdout');
+    s.write(B, `${'x'.repeat(MAX_EVENT_BYTES * 2 + 10)}\n`, 'stdout');
     await s.flush();
     assert.deepEqual(messages(A), ['no newline']);
     assert.deepEqual(messages(B).map((m) => m.length), [MAX_EVENT_BYTES, MAX_EVENT_BYTES, 10]);
@@ -49,9 +49,9 @@ describe('LogShipper', () => {
   test('keeps output while the store is unreachable and ships it with the next batch', async () => {
     let down = true;
     const { s, messages } = shipper({ fail: () => down });
-    s.write(A, 'first\n');
+    s.write(A, 'first\n', 'stdout');
     await s.flush();
-    s.write(A, 'second\n');
+    s.write(A, 'second\n', 'stdout');
     down = false;
     await s.flush();
     assert.deepEqual(messages(A), ['first', 'second']);
@@ -59,10 +59,35 @@ describe('LogShipper', () => {
 
   test('drops the oldest output beyond its buffer, and counts it', async () => {
     const { s, messages } = shipper({ fail: () => true, maxBufferedBytes: 100 });
-    for (let i = 0; i < 20; i++) s.write(A, `${String(i).padStart(2, '0')}${'.'.repeat(18)}\n`);
+    for (let i = 0; i < 20; i++) s.write(A, `${String(i).padStart(2, '0')}${'.'.repeat(18)}\n`, 'stdout');
     await s.flush();
     assert.equal(s.dropped, 15, 'only 100 bytes (5 lines of 20) are held');
     assert.deepEqual(messages(A), []);
+  });
+
+  test("assembles lines per source: a pipe's partial line never runs into another's, nor into a platform line", async () => {
+    const { s, messages } = shipper();
+    s.write(A, 'out-', 'stdout');
+    s.write(A, 'err-', 'stderr');
+    s.write(A, 'END RequestId: r1\n', 'platform');
+    s.write(A, 'one\n', 'stdout');
+    s.write(A, 'two\n', 'stderr');
+    await s.flush();
+    assert.deepEqual(messages(A), ['END RequestId: r1', 'out-one', 'err-two']);
+  });
+
+  test('a timed flush ships whole lines at once and a partial line only once it has waited flushAfterMs', async () => {
+    const { s, clock, messages } = shipper();
+    s.write(A, 'whole\n', 'stdout');
+    clock.advance(100);
+    s.write(A, 'part', 'stdout');
+    clock.advance(100);
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(messages(A), ['whole'], 'the partial line (100 ms old) waits for the rest of it');
+    s.write(A, 'ial', 'stdout');
+    clock.advance(200);
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(messages(A), ['whole', 'partial'], 'then it is shipped as it is, with the time it began');
   });
 
   test('names streams as Lambda does', () => {

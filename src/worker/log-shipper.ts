@@ -11,9 +11,12 @@ import type { EnvironmentSpec } from './environment-spec.js';
 export interface FunctionLogSink {
   /** False when function output goes nowhere: the platform lines are then only built for a tail. */
   readonly enabled: boolean;
-  /** Function output or platform lines of one environment, as they come (not cut into lines). */
-  write(to: LogDestination, text: string): void;
+  /** Output of one environment as it comes (not cut into lines): the function's pipes, or the platform's whole lines. */
+  write(to: LogDestination, text: string, source: OutputSource): void;
 }
+
+/** Lines are assembled per source, so a line on one pipe never runs into another's. */
+export type OutputSource = 'stdout' | 'stderr' | 'platform';
 
 /** The log group and stream of one environment, in its function's account. */
 export interface LogDestination {
@@ -50,17 +53,18 @@ export interface LogShipperOptions {
 
 interface Stream {
   to: LogDestination;
-  /** The end of the output so far that is not yet a whole line. */
-  partial: string;
-  partialAt: number;
+  /** Per source, the end of its output so far that is not yet a whole line, and when it began. */
+  partials: Map<OutputSource, { text: string; at: number }>;
   events: { timestamp: number; message: string }[];
 }
 
+const keyOf = (to: Pick<LogDestination, 'accountId' | 'group' | 'stream'>) => `${to.accountId}\n${to.group}\n${to.stream}`;
+
 /**
- * Function output into the log store: cut into lines (one event each, timestamped when it
- * came), kept per environment's stream, shipped in batches every `flushAfterMs`. Shipping
- * never blocks a function: while the store is unreachable the output waits (up to a bound)
- * and is retried with the next batch.
+ * Function output into the log store: cut into lines per source (one event each, timestamped
+ * when it began), kept per environment's stream, shipped in batches every `flushAfterMs` (a
+ * partial line once it has waited that long). Shipping never blocks a function: while the
+ * store is unreachable the output waits (up to a bound) and is retried with the next batch.
  */
 export class LogShipper implements FunctionLogSink {
   readonly enabled = true;
@@ -72,38 +76,25 @@ export class LogShipper implements FunctionLogSink {
 
   constructor(private readonly o: LogShipperOptions) {}
 
-  write(to: LogDestination, text: string): void {
-    const key = `${to.accountId}\n${to.group}\n${to.stream}`;
-    let s = this.streams.get(key);
-    if (!s) {
-      s = { to, partial: '', partialAt: 0, events: [] };
-      this.streams.set(key, s);
-    }
+  write(to: LogDestination, text: string, source: OutputSource): void {
+    const s = this.stream(to);
     const now = this.o.clock.now();
-    const lines = (s.partial + text).split('\n');
-    const rest = lines.pop() ?? '';
-    lines.forEach((line, i) => this.add(s, i === 0 && s.partial !== '' ? s.partialAt : now, line));
-    if (rest !== '' && (lines.length > 0 || s.partial === '')) s.partialAt = now;
-    s.partial = rest;
-    if (Buffer.byteLength(s.partial) >= MAX_EVENT_BYTES) this.endPartial(s);
+    const partial = s.partials.get(source);
+    const lines = ((partial?.text ?? '') + text).split('\n');
+    const rest = Buffer.from(lines.pop() ?? '');
+    const restAt = lines.length === 0 && partial ? partial.at : now;
+    lines.forEach((line, i) => this.add(s, i === 0 && partial ? partial.at : now, Buffer.from(line)));
+    // A line longer than an event goes out in events of the largest size as it comes.
+    const whole = rest.length - (rest.length % MAX_EVENT_BYTES);
+    if (whole > 0) this.add(s, restAt, rest.subarray(0, whole));
+    if (rest.length === whole) s.partials.delete(source);
+    else s.partials.set(source, { text: rest.subarray(whole).toString(), at: restAt });
     this.schedule();
   }
 
-  /** Ships everything written so far (partial lines too); resolves once stored or given up. */
-  async flush(): Promise<void> {
-    this.timer?.cancel();
-    this.timer = undefined;
-    await this.shipping;
-    for (const s of this.streams.values()) this.endPartial(s);
-    const batches = [...this.streams.values()].filter((s) => s.events.length > 0).map((s) => ({ ...s.to, events: s.events.splice(0) }));
-    for (const [key, s] of this.streams) if (s.partial === '') this.streams.delete(key);
-    if (batches.length === 0) return;
-    const bytes = batches.reduce((n, b) => n + b.events.reduce((m, e) => m + Buffer.byteLength(e.message), 0), 0);
-    this.shipping = this.o.ship(batches.map(({ accountId, group, stream, events }) => ({ accountId, group, stream, events }))).then(
-      () => void (this.bufferedBytes -= bytes),
-      (err: unknown) => this.requeue(batches, bytes, err),
-    );
-    await this.shipping;
+  /** Ships everything written so far, partial lines too; resolves once stored or given up. */
+  flush(): Promise<void> {
+    return this.ship(Infinity);
   }
 
   /** Events dropped since start because the store stayed unreachable. */
@@ -111,8 +102,34 @@ export class LogShipper implements FunctionLogSink {
     return this.droppedEvents;
   }
 
-  private add(s: Stream, timestamp: number, line: string): void {
-    const bytes = Buffer.from(line);
+  /** Ships the whole lines, and the partial ones older than `partialsBefore`. */
+  private async ship(partialsBefore: number): Promise<void> {
+    this.timer?.cancel();
+    this.timer = undefined;
+    await this.shipping;
+    for (const s of this.streams.values()) this.endPartials(s, partialsBefore);
+    const batches = [...this.streams.values()].filter((s) => s.events.length > 0).map((s) => ({ ...s.to, events: s.events.splice(0) }));
+    for (const [key, s] of this.streams) if (s.partials.size === 0) this.streams.delete(key);
+    if (this.streams.size > 0) this.schedule();
+    if (batches.length === 0) return;
+    const bytes = batches.reduce((n, b) => n + b.events.reduce((m, e) => m + Buffer.byteLength(e.message), 0), 0);
+    this.shipping = this.o.ship(batches.map(({ accountId, group, stream, events }) => ({ accountId, group, stream, events }))).then(
+      () => void (this.bufferedBytes -= bytes),
+      (err: unknown) => this.requeue(batches, err),
+    );
+    await this.shipping;
+  }
+
+  private stream(to: LogDestination): Stream {
+    let s = this.streams.get(keyOf(to));
+    if (!s) {
+      s = { to, partials: new Map(), events: [] };
+      this.streams.set(keyOf(to), s);
+    }
+    return s;
+  }
+
+  private add(s: Stream, timestamp: number, bytes: Buffer): void {
     let at = 0;
     do {
       const message = bytes.subarray(at, at + MAX_EVENT_BYTES).toString();
@@ -123,11 +140,12 @@ export class LogShipper implements FunctionLogSink {
     while (this.bufferedBytes > this.o.maxBufferedBytes && this.dropOldest());
   }
 
-  private endPartial(s: Stream): void {
-    if (s.partial === '') return;
-    const line = s.partial;
-    s.partial = '';
-    this.add(s, s.partialAt, line);
+  private endPartials(s: Stream, before: number): void {
+    for (const [source, partial] of s.partials) {
+      if (partial.at >= before) continue;
+      s.partials.delete(source);
+      this.add(s, partial.at, Buffer.from(partial.text));
+    }
   }
 
   private dropOldest(): boolean {
@@ -140,13 +158,9 @@ export class LogShipper implements FunctionLogSink {
     return true;
   }
 
-  private requeue(batches: LogBatch[], bytes: number, err: unknown): void {
-    this.o.log.warn({ err, batches: batches.length, bytes }, 'function logs could not be stored; retrying with the next batch');
-    for (const b of batches) {
-      const s = this.streams.get(`${b.accountId}\n${b.group}\n${b.stream}`) ?? { to: { ...b, functionName: '' }, partial: '', partialAt: 0, events: [] };
-      this.streams.set(`${b.accountId}\n${b.group}\n${b.stream}`, s);
-      s.events.unshift(...b.events);
-    }
+  private requeue(batches: (LogBatch & LogDestination)[], err: unknown): void {
+    this.o.log.warn({ err, batches: batches.length }, 'function logs could not be stored; retrying with the next batch');
+    for (const b of batches) this.stream(b).events.unshift(...b.events);
     while (this.bufferedBytes > this.o.maxBufferedBytes && this.dropOldest());
     this.schedule();
   }
@@ -154,7 +168,7 @@ export class LogShipper implements FunctionLogSink {
   private schedule(): void {
     this.timer ??= this.o.clock.setTimer(this.o.flushAfterMs, () => {
       this.timer = undefined;
-      void this.flush();
+      void this.ship(this.o.clock.now() - this.o.flushAfterMs + 1);
     });
   }
 }
