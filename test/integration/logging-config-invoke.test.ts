@@ -81,7 +81,7 @@ describe('LoggingConfig at invoke (real sandboxes, AWS CLI --log-type Tail)', ()
   }
 
   before(async () => {
-    stratus = await startStratus();
+    stratus = await startStratus({ args: ['--function-logs', 'store'] });
     tmp = await mkdtemp(join(tmpdir(), 'stratus-logcfg-inv-'));
     env = await cliWithLoggingConfig(join(tmp, 'models'));
     const sources: Record<string, Record<string, string>> = { node: { 'index.js': NODE }, python: { 'app.py': PYTHON }, slow: { 'index.js': SLOW } };
@@ -117,6 +117,23 @@ describe('LoggingConfig at invoke (real sandboxes, AWS CLI --log-type Tail)', ()
     assert.equal(error.errorType, 'TypeError');
     assert.equal(error.errorMessage, 'boom');
     assert.ok(Array.isArray(error.stackTrace) && String(error.stackTrace[0]).startsWith('TypeError: boom'));
+  });
+
+  it('the lines go to the LoggingConfig\'s LogGroup (aws logs filter-log-events), not to /aws/lambda/<name>', async () => {
+    const { requestId } = await invoke('lc-node-json');
+    const eventsOf = async (group: string) => {
+      const r = await aws(stratus, ['logs', 'filter-log-events', '--log-group-name', group], { env });
+      return r.code === 0 ? (JSON.parse(r.stdout) as { events: { message: string }[] }).events.map((e) => e.message) : [];
+    };
+    const deadline = Date.now() + 20_000;
+    let stored: string[] = [];
+    while (!stored.some((m) => m.includes('"platform.report"') && m.includes(requestId))) {
+      if (Date.now() > deadline) assert.fail(`no report of ${requestId} in /team/orders:\n${stored.join('\n')}`);
+      await new Promise((r) => setTimeout(r, 200));
+      stored = await eventsOf('/team/orders');
+    }
+    assert.ok(stored.some((m) => m.includes('"info-line { n: 1 }"')), 'the function\'s own lines too');
+    assert.deepEqual(await eventsOf('/aws/lambda/lc-node-json'), []);
   });
 
   it('a message forging a platform record stays inside its own one-line JSON record (Node and Python)', async () => {
