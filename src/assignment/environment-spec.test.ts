@@ -15,7 +15,7 @@ describe('environmentSpec', () => {
     assert.deepEqual(spec, {
       accountId: '000000000000', functionName: 'hello', version: '$LATEST', memoryMb: 256, timeoutSec: 30, ephemeralStorageMb: 512, environment: { GREETING: 'hi' },
       package: { type: 'Zip', code: fn.code, runtime: 'nodejs20.x', handler: 'index.handler' },
-      sandboxDriver: 'default', network: 'none',
+      sandboxDriver: 'default', network: 'none', logging: { format: 'Text', logGroup: '/aws/lambda/hello' },
     });
   });
 
@@ -38,5 +38,15 @@ describe('environmentSpec', () => {
     const spec = environmentSpec(fn);
     assert.deepEqual(environmentSpecSchema.parse(spec), spec);
     assert.deepEqual(spec.package, { type: 'Image', code: fn.code, digest: DIGEST, config, overrides: { command: ['other.handler'] } });
+  });
+
+  it('gives every environment its LoggingConfig: the stored one, or the default for a function stored before it existed', () => {
+    const json = environmentSpec({ ...fakeFunction('j'), loggingConfig: { logFormat: 'JSON', applicationLogLevel: 'WARN', systemLogLevel: 'DEBUG', logGroup: '/custom/group' } });
+    assert.deepEqual(json.logging, { format: 'JSON', applicationLogLevel: 'WARN', systemLogLevel: 'DEBUG', logGroup: '/custom/group' });
+    assert.deepEqual(environmentSpecSchema.parse(json), json);
+    assert.deepEqual(environmentSpec({ ...fakeFunction('old'), loggingConfig: undefined }).logging, { format: 'Text', logGroup: '/aws/lambda/old' });
+    const bad = { ...json, logging: { ...json.logging, logGroup: 'no spaces allowed' } };
+    assert.throws(() => environmentSpecSchema.parse(bad));
+    assert.throws(() => environmentSpecSchema.parse({ ...json, logging: undefined }));
   });
 });

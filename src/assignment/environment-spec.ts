@@ -1,4 +1,4 @@
-import type { FunctionVersion } from '../registry/index.js';
+import { loggingOf, type FunctionVersion } from '../registry/index.js';
 import { StratusError } from '../shared/errors.js';
 import type { EnvironmentSpec } from '../worker/index.js';
 
@@ -19,6 +19,7 @@ export function environmentSpec(fn: FunctionVersion): EnvironmentSpec {
     environment: fn.environment,
     sandboxDriver: fn.tags?.['stratus:sandbox'] === 'gvisor' ? 'gvisor' : 'default',
     network: fn.tags?.['stratus:network'] === 'outbound' ? 'outbound' : 'none',
+    logging: loggingSpec(fn),
     ...(fn.snapshot?.status === 'ready' && fn.snapshot.image ? { snapshot: fn.snapshot.image } : {}),
   };
 }
@@ -30,4 +31,11 @@ function packageOf(fn: FunctionVersion): EnvironmentSpec['package'] {
   }
   if (!fn.runtime) throw new StratusError('Internal', `function ${fn.name} has neither a runtime nor an image`);
   return { type: 'Zip', code: fn.code, runtime: fn.runtime, handler: fn.handler };
+}
+
+/** The version's LoggingConfig (its own, or Lambda's default for one stored before there was one). */
+function loggingSpec(fn: FunctionVersion): EnvironmentSpec['logging'] {
+  const { logFormat, applicationLogLevel, systemLogLevel, logGroup } = loggingOf(fn);
+  if (logFormat === 'Text') return { format: 'Text', logGroup };
+  return { format: 'JSON', ...(applicationLogLevel ? { applicationLogLevel } : {}), ...(systemLogLevel ? { systemLogLevel } : {}), logGroup };
 }

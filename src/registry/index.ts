@@ -16,3 +16,7 @@ export {
   type AliasRecord, type EventInvokeConfig, type FunctionRecord, type FunctionSnapshot, type FunctionUrlRecord, type FunctionVersion, type PublishedVersion,
   type ImageConfigOverrides, type ImageSource, type RuntimeId, type UrlAuthType, type UrlCors, type UrlInvokeMode,
 } from './model.js';
+export {
+  APPLICATION_LOG_LEVELS, applyLogging, defaultLogging, LOG_FORMATS, loggingOf, SYSTEM_LOG_LEVELS,
+  type ApplicationLogLevel, type LogFormat, type LoggingConfig, type LoggingInput, type SystemLogLevel,
+} from './logging.js';

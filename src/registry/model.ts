@@ -1,6 +1,7 @@
 import type { CodeRef, ImageRunConfig } from '../codestore/index.js';
 
 import type { RuntimeId } from '../shared/runtimes.js';
+import type { LoggingConfig } from './logging.js';
 import type { FunctionPolicy } from './policies.js';
 
 /** Runtimes this installation can run (the worker launches the same list). */
@@ -43,6 +44,8 @@ export interface FunctionRecord {
   policies?: Record<string, FunctionPolicy>;
   /** SnapStart.ApplyOn: 'PublishedVersions' snapshots each published version. Absent: None. */
   snapStart?: 'PublishedVersions' | 'None';
+  /** LoggingConfig (a published version keeps its own). Absent: stored before it existed, read as the default (see logging.ts). */
+  loggingConfig?: LoggingConfig;
 }
 
 /** How Event invocations of one qualifier are retried and where their records go. Absent: Lambda's defaults. */

@@ -41,6 +41,21 @@ const imagePackage = z.object({
   overrides: z.object({ entryPoint: z.array(z.string()).optional(), command: z.array(z.string()).optional(), workingDirectory: z.string().optional() }).optional(),
 });
 
+/** Lambda's LoggingConfig levels (the worker's own copy: it never sees the registry). */
+export const APPLICATION_LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'] as const;
+export const SYSTEM_LOG_LEVELS = ['DEBUG', 'INFO', 'WARN'] as const;
+
+/**
+ * LoggingConfig: the format of the function's log lines (its runtime's and the platform's) and
+ * their levels (JSON only); `logGroup` is the log group its lines go to.
+ */
+const logging = z.object({
+  format: z.enum(['Text', 'JSON']),
+  applicationLogLevel: z.enum(APPLICATION_LOG_LEVELS).optional(),
+  systemLogLevel: z.enum(SYSTEM_LOG_LEVELS).optional(),
+  logGroup: z.string().regex(/^[.\-_/#A-Za-z0-9]{1,512}$/),
+});
+
 /**
  * Everything a worker needs to run one execution environment of a function, and nothing else:
  * the worker's own input (built by assignment from a function version, validated when it
@@ -65,6 +80,7 @@ export const environmentSpecSchema = z.object({
   sandboxDriver: z.enum(['default', 'gvisor']),
   /** Outbound network through NAT, or only `lo`. */
   network: z.enum(['none', 'outbound']),
+  logging,
   /** SnapStart: the version's checkpoint (a tar in the code store) to restore clones from. */
   snapshot: codeRef.optional(),
 });
@@ -72,4 +88,5 @@ export const environmentSpecSchema = z.object({
 export type EnvironmentSpec = z.infer<typeof environmentSpecSchema>;
 export type ZipPackage = z.infer<typeof zipPackage>;
 export type ImagePackage = z.infer<typeof imagePackage>;
+export type LoggingSpec = z.infer<typeof logging>;
 

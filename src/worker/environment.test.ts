@@ -192,6 +192,30 @@ describe('Environment (the Runtime API state machine)', () => {
     assert.equal(env.onResponse('req-1', Buffer.from('"late"')), 'unknown-request');
   });
 
+  it('in JSON format writes Lambda\'s records around the function\'s output, filtered by SystemLogLevel', async () => {
+    const { env, next, sandbox } = setup({ logging: { format: 'JSON' } });
+    const handed = next();
+    const result = env.invoke(invocation('req-1', true));
+    await handed;
+    sandbox.stdout.write('{"level":"INFO","message":"from the function"}\n');
+    await turn();
+    env.onResponse('req-1', Buffer.from('null'));
+    const tail = Buffer.from((await result).logTail ?? '', 'base64').toString().split('\n').filter((l) => l !== '');
+    const types = tail.map((l) => (JSON.parse(l) as { type?: string; message?: string }).type ?? 'function');
+    assert.deepEqual(types, ['platform.initStart', 'platform.start', 'function', 'platform.report']);
+
+    const quiet = setup({ logging: { format: 'JSON', systemLogLevel: 'WARN' } });
+    const handedQuiet = quiet.next();
+    const timedOut = quiet.env.invoke(invocation('req-2', true));
+    await handedQuiet;
+    quiet.clock.advance(3000);
+    const lines = Buffer.from((await timedOut).logTail ?? '', 'base64').toString().split('\n').filter((l) => l !== '');
+    assert.match(lines[0] ?? '', /^\S+ req-2 Task timed out after 3\.00 seconds$/, 'the timeout line is kept');
+    assert.deepEqual(lines.slice(1).map((l) => JSON.parse(l) as { type: string; record: { status: string } }).map((r) => [r.type, r.record.status]), [
+      ['platform.runtimeDone', 'timeout'], ['platform.report', 'timeout'],
+    ]);
+  });
+
   it('a runtime that never asks for work times out its init', async () => {
     const { clock, env } = setup({ initTimeoutMs: 5000 });
     const result = env.invoke(invocation('req-1'));

@@ -3,7 +3,7 @@ import type { Sandbox } from '../sandbox/index.js';
 import type { NextInvocation, RuntimeApiHandler } from './runtime-api.js';
 import { ResponseRelay, type StreamedResponse } from './response-relay.js';
 import { errorDocument, type Invocation, type InvocationOutcome, type InvocationResult } from './invocation.js';
-import { endLine, LogTail, reportLine, startLine } from './log-lines.js';
+import { LogTail, PlatformLog, type PlatformLogSettings } from './log-lines.js';
 import { LogBudget, type LogLimits } from './log-budget.js';
 import type { FunctionLogSink, LogDestination } from './log-shipper.js';
 
@@ -34,6 +34,8 @@ export interface EnvironmentParams {
   /** An idle environment (its runtime waiting for work) is frozen after this long; undefined: never. */
   freezeAfterMs?: number;
   logLimits: LogLimits;
+  /** LoggingConfig's format and SystemLogLevel: how the platform lines are written (absent: Text; a warm-pool stem learns it when specialized). */
+  logging?: PlatformLogSettings;
 }
 
 /** Why an environment died, rendered for the invocation that observes it. */
@@ -81,7 +83,7 @@ export class Environment implements RuntimeApiHandler {
 
   constructor(private p: EnvironmentParams) {
     this.initReported = !p.reportsInit;
-    this.logBudget = new LogBudget(p.logLimits, p.clock);
+    this.logBudget = new LogBudget(p.logLimits, p.clock, () => this.lines());
   }
 
   get alive(): boolean {
@@ -157,7 +159,7 @@ export class Environment implements RuntimeApiHandler {
    * function: the runtime gets the function's environment variables and loads its code; Init
    * Duration then measures the function's own init.
    */
-  specialize(update: Pick<EnvironmentParams, 'id' | 'functionName' | 'log' | 'version' | 'runtime' | 'memoryMb' | 'timeoutMs'>, env: Record<string, string>): void {
+  specialize(update: Pick<EnvironmentParams, 'id' | 'functionName' | 'log' | 'version' | 'runtime' | 'memoryMb' | 'timeoutMs' | 'logging'>, env: Record<string, string>): void {
     this.p = { ...this.p, ...update };
     this.fromWarmPool = true;
     this.bootStartedAt = this.p.clock.monotonic();
@@ -246,8 +248,7 @@ export class Environment implements RuntimeApiHandler {
   private dispatch(pending: Pending, deliver: (inv: NextInvocation) => void): void {
     const { inv } = pending;
     this.phase = { kind: 'running', requestId: inv.requestId };
-    const initLine = this.initReported ? '' : `${this.p.restored ? 'RESTORE_START' : 'INIT_START'} Runtime Version: stratus:${this.p.runtime}\n`;
-    this.log(pending, initLine + startLine(inv.requestId, this.p.version) + this.earlyOutput.text());
+    this.log(pending, (this.initReported ? '' : this.lines().init(this.p)) + this.lines().start(inv.requestId, this.p.version) + this.earlyOutput.text());
     this.earlyOutput = new LogTail();
     pending.startedAt = this.p.clock.monotonic();
     pending.timer = this.p.clock.setTimer(this.p.timeoutMs, () => this.die(timeoutFailure(this.p.timeoutMs)));
@@ -283,9 +284,7 @@ export class Environment implements RuntimeApiHandler {
 
   private fail(pending: Pending, failure: Failure): void {
     const outcome = failure.outcome(pending.inv.requestId);
-    if (failure.status === 'timeout' && outcome.kind === 'function-error') {
-      this.log(pending, `${new Date(this.p.clock.now()).toISOString()} ${pending.inv.requestId} Task timed out after ${(this.p.timeoutMs / 1000).toFixed(2)} seconds\n`);
-    }
+    if (failure.status === 'timeout' && outcome.kind === 'function-error') this.log(pending, this.lines().timedOut(pending.inv.requestId, this.p.timeoutMs));
     setImmediate(() => this.settle(pending, outcome, failure.status));
   }
 
@@ -302,7 +301,8 @@ export class Environment implements RuntimeApiHandler {
     const dropped = this.logBudget.endPeriod();
     if (this.p.logSink.enabled || pending.inv.tailLog) {
       const maxMemoryUsedBytes = this.sandbox?.peakMemoryBytes() ?? 0;
-      this.log(pending, dropped + endLine(requestId) + reportLine({ requestId, durationMs, initDurationMs, restored: this.p.restored, warmPool: this.fromWarmPool, status, memorySizeMb: this.p.memoryMb, maxMemoryUsedBytes }));
+      const errorType = outcome.kind === 'function-error' ? outcome.errorType : undefined, memorySizeMb = this.p.memoryMb;
+      this.log(pending, dropped + this.lines().finished({ requestId, durationMs, initDurationMs, restored: this.p.restored, warmPool: this.fromWarmPool, status, errorType, memorySizeMb, maxMemoryUsedBytes }));
     }
     pending.resolve({
       outcome,
@@ -323,6 +323,8 @@ export class Environment implements RuntimeApiHandler {
     const target = inFlight && this.pending && !this.pending.settled ? this.pending.tail : this.earlyOutput;
     target.append(text);
   }
+
+  private lines(): PlatformLog { return new PlatformLog(this.p.logging, () => this.p.clock.now()); }
 
   private log(pending: Pending, text: string): void {
     if (this.p.log) this.p.logSink.write(this.p.log, text, 'platform');

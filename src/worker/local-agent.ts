@@ -295,5 +295,6 @@ function ownerOf(spec: EnvironmentSpec): SlotOwner {
 function identityOf(spec: EnvironmentSpec, envId: string, nowMs: number): EnvironmentIdentity {
   const runtime = spec.package.type === 'Zip' ? spec.package.runtime : 'image';
   const log = { accountId: spec.accountId, functionName: spec.functionName, group: logGroupOf(spec), stream: logStreamName(nowMs, spec.version, envId) };
-  return { functionName: spec.functionName, log, version: spec.version, runtime, memoryMb: spec.memoryMb, timeoutMs: spec.timeoutSec * 1000 };
+  const logging = { format: spec.logging.format, ...(spec.logging.systemLogLevel ? { systemLogLevel: spec.logging.systemLogLevel } : {}) };
+  return { functionName: spec.functionName, log, version: spec.version, runtime, memoryMb: spec.memoryMb, timeoutMs: spec.timeoutSec * 1000, logging };
 }

@@ -1,4 +1,5 @@
 import type { Clock } from '../shared/clock.js';
+import { PlatformLog } from './log-lines.js';
 
 /** How much function output one environment may produce (the rest is dropped, with a marker). */
 export interface LogLimits {
@@ -22,7 +23,11 @@ export class LogBudget {
   private droppedBytes = 0;
   private marked = false;
 
-  constructor(private readonly limits: LogLimits, private readonly clock: Clock) {
+  /** `lines`: the platform lines its markers are written as (the function's LoggingConfig; default Text). */
+  constructor(
+    private readonly limits: LogLimits, private readonly clock: Clock,
+    private readonly lines: () => Pick<PlatformLog, 'truncated' | 'dropped'> = () => new PlatformLog(undefined, () => clock.now()),
+  ) {
     this.tokens = limits.burstBytes;
     this.refilledAt = clock.monotonic();
   }
@@ -41,7 +46,7 @@ export class LogBudget {
     if (this.marked) return text;
     this.marked = true;
     const why = this.invokeBytes >= this.limits.bytesPerInvoke ? `${this.limits.bytesPerInvoke} bytes per invocation` : `${this.limits.bytesPerSecond} bytes per second`;
-    return `${text}${text.endsWith('\n') || text === '' ? '' : '\n'}[stratus] function output truncated: over ${why}\n`;
+    return `${text}${text.endsWith('\n') || text === '' ? '' : '\n'}${this.lines().truncated(why)}`;
   }
 
   /** Ends a period (an invocation): the line reporting what was dropped in it, if anything. */
@@ -50,6 +55,6 @@ export class LogBudget {
     this.invokeBytes = 0;
     this.droppedBytes = 0;
     this.marked = false;
-    return dropped > 0 ? `[stratus] ${dropped} bytes of function output were dropped\n` : '';
+    return this.lines().dropped(dropped);
   }
 }

@@ -173,9 +173,9 @@ export class LogShipper implements FunctionLogSink {
   }
 }
 
-/** Lambda's log group of a function. */
+/** The function's log group: its LoggingConfig.LogGroup (Lambda's default `/aws/lambda/<name>`). */
 export function logGroupOf(spec: EnvironmentSpec): string {
-  return `/aws/lambda/${spec.functionName}`;
+  return spec.logging.logGroup;
 }
 
 /** Lambda's name of an environment's log stream: `YYYY/MM/DD/[version]` and 32 hex digits. */

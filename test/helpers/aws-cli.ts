@@ -9,7 +9,8 @@ export interface CliResult {
 
 /** Runs the real AWS CLI v2 (/usr/bin/aws) against a Stratus process. */
 export function aws(
-  stratus: StratusProcess, args: string[], opts: { secret?: string; credentials?: { accessKeyId: string; secretAccessKey: string } } = {},
+  stratus: StratusProcess, args: string[],
+  opts: { secret?: string; credentials?: { accessKeyId: string; secretAccessKey: string }; env?: Record<string, string> } = {},
 ): Promise<CliResult> {
   const credentials = opts.credentials ?? stratus.credentials;
   return new Promise((resolve) => {
@@ -25,6 +26,7 @@ export function aws(
           AWS_MAX_ATTEMPTS: '1',
           AWS_CONFIG_FILE: '/dev/null',
           AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+          ...opts.env,
         },
         maxBuffer: 64 * 1024 * 1024,
       },

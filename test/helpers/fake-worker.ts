@@ -259,6 +259,6 @@ export function fakeSpec(name: string, memoryMb = 128): EnvironmentSpec {
   return {
     accountId: '000000000000', functionName: name, version: '$LATEST', memoryMb, timeoutSec: 3, ephemeralStorageMb: 512, environment: {},
     package: { type: 'Zip', code: { sha256: 'a'.repeat(64), size: 1 }, runtime: 'nodejs20.x', handler: 'index.handler' },
-    sandboxDriver: 'default', network: 'none',
+    sandboxDriver: 'default', network: 'none', logging: { format: 'Text', logGroup: `/aws/lambda/${name}` },
   };
 }

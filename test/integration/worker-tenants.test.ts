@@ -112,7 +112,8 @@ describe('accounts on one worker (real sandboxes)', () => {
   /** The spec of function "twin" of `account`: everything else is the same for both accounts. */
   const spec = (account: string, memoryMb: number, extra: Partial<EnvironmentSpec> = {}): EnvironmentSpec => ({
     accountId: account, functionName: 'twin', version: '$LATEST', memoryMb, timeoutSec: 10, ephemeralStorageMb: 512, environment: {},
-    package: { type: 'Zip', code, runtime: 'nodejs20.x', handler: 'index.handler' }, sandboxDriver: 'default', network: 'none', ...extra,
+    package: { type: 'Zip', code, runtime: 'nodejs20.x', handler: 'index.handler' }, sandboxDriver: 'default', network: 'none',
+    logging: { format: 'Text', logGroup: '/aws/lambda/twin' }, ...extra,
   });
   const stemTaskDirs = () => readdirSync(runRoot).filter((n) => n.endsWith('-task'));
   const codeDir = (account: string) => join(dataDir, 'worker', 'code', account, code.sha256);

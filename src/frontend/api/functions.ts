@@ -1,5 +1,8 @@
 import type { CodeStore } from '../../codestore/index.js';
-import type { FunctionRecord, FunctionRegistry, FunctionSettings } from '../../registry/index.js';
+import {
+  APPLICATION_LOG_LEVELS, applyLogging, defaultLogging, LOG_FORMATS, loggingOf, SYSTEM_LOG_LEVELS,
+  type FunctionRecord, type FunctionRegistry, type FunctionSettings, type LoggingInput,
+} from '../../registry/index.js';
 import { StratusError } from '../../shared/errors.js';
 import { type ApiRequest, type ApiResponse, FUNCTION_NAME_PATTERN, parseFunctionRef, parseJsonObject, qualifierOf, type Route, Validator } from '../http/index.js';
 import {
@@ -25,6 +28,7 @@ const BASE = '/2015-03-31/functions';
 const ROLE_PATTERN = /^arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role\/?[a-zA-Z_0-9+=,.@\-_/]+$/;
 const HANDLER_PATTERN = /^[^\s]+$/;
 const NAME_PATTERN = /^[a-zA-Z0-9_-]+$/;
+const LOG_GROUP_PATTERN = /^[.\-_/#A-Za-z0-9]+$/;
 
 /** The function management API: create, read, list, update, delete (a version with a qualifier). */
 export function functionRoutes(deps: FunctionRoutesDeps): Route[] {
@@ -74,12 +78,14 @@ async function create(deps: FunctionRoutesDeps, req: ApiRequest, config: (fn: Fu
   const publish = v.boolean('Publish', 'publish');
   const packageType = readPackageType(v);
   const imageConfig = readImageConfig(v);
+  const logging = readLogging(v);
   v.done();
   if (name && name.length > 64) {
     throw new StratusError('InvalidParameterValue', `1 validation error detected: Value '${name}' at 'functionName' failed to satisfy constraint: Member must have length less than or equal to 64`);
   }
   checkPackageFields(packageType, body, code);
-  const full = { ...settings, ...(imageConfig ? { imageConfig } : {}) } as FunctionSettings;
+  const loggingConfig = applyLogging(defaultLogging(name ?? ''), logging ?? {});
+  const full = { ...settings, ...(imageConfig ? { imageConfig } : {}), loggingConfig } as FunctionSettings;
   deps.registry.checkCreatable(name ?? '', full, packageType === 'Image');
   const source = packageType === 'Image' ? await importImage(deps.images, code?.ImageUri) : decodeZip(code?.ZipFile, deps.maxZipBytes);
   const fn = await deps.registry.create(name ?? '', full, source, tags);
@@ -93,10 +99,26 @@ async function updateConfiguration(deps: FunctionRoutesDeps, name: string, req: 
   const v = new Validator(body);
   const patch = readSettings(v, body, false);
   const imageConfig = readImageConfig(v);
+  const logging = readLogging(v);
   const revision = v.string('RevisionId', 'revisionId');
   v.done();
-  checkSettingsUpdate(deps.registry.get(name), body);
-  return deps.registry.updateSettings(name, imageConfig ? { ...patch, imageConfig } : patch, revision);
+  const current = deps.registry.get(name);
+  checkSettingsUpdate(current, body);
+  const loggingConfig = logging ? applyLogging(loggingOf(current), logging) : undefined;
+  return deps.registry.updateSettings(name, { ...patch, ...(imageConfig ? { imageConfig } : {}), ...(loggingConfig ? { loggingConfig } : {}) }, revision);
+}
+
+/** LoggingConfig: { LogFormat, ApplicationLogLevel, SystemLogLevel, LogGroup }, each optional. */
+function readLogging(v: Validator): LoggingInput | undefined {
+  const given = v.object('LoggingConfig', 'loggingConfig');
+  if (!given) return undefined;
+  const c = v.within(given);
+  return {
+    logFormat: c.string('LogFormat', 'loggingConfig.logFormat', { enum: LOG_FORMATS }) as LoggingInput['logFormat'],
+    applicationLogLevel: c.string('ApplicationLogLevel', 'loggingConfig.applicationLogLevel', { enum: APPLICATION_LOG_LEVELS }) as LoggingInput['applicationLogLevel'],
+    systemLogLevel: c.string('SystemLogLevel', 'loggingConfig.systemLogLevel', { enum: SYSTEM_LOG_LEVELS }) as LoggingInput['systemLogLevel'],
+    logGroup: c.string('LogGroup', 'loggingConfig.logGroup', { min: 1, max: 512, pattern: LOG_GROUP_PATTERN, patternText: '[\\.\\-_/#A-Za-z0-9]+' }),
+  };
 }
 
 async function updateCode(deps: FunctionRoutesDeps, name: string, req: ApiRequest, config: (fn: FunctionRecord) => Record<string, unknown>): Promise<Record<string, unknown>> {

@@ -1,5 +1,5 @@
 import { lambdaTimestamp } from '../../shared/ids.js';
-import type { AliasRecord, FunctionRecord, FunctionUrlRecord, VersionSnapshot } from '../../registry/index.js';
+import { loggingOf, type AliasRecord, type FunctionRecord, type FunctionUrlRecord, type LoggingConfig, type VersionSnapshot } from '../../registry/index.js';
 
 /** Lambda's FunctionConfiguration document for $LATEST or (with `version`) a published version. */
 export function functionConfiguration(fn: FunctionRecord & { version?: string }, arn: string, region: string): Record<string, unknown> {
@@ -25,10 +25,16 @@ export function functionConfiguration(fn: FunctionRecord & { version?: string },
     EphemeralStorage: { Size: fn.ephemeralStorageMb },
     ...snapStartFields(fn),
     RuntimeVersionConfig: { RuntimeVersionArn: `arn:aws:lambda:${region}::runtime:stratus-${fn.runtime}` },
-    LoggingConfig: { LogFormat: 'Text', LogGroup: `/aws/lambda/${fn.name}` },
+    LoggingConfig: loggingConfiguration(loggingOf(fn)),
   };
   if (Object.keys(fn.environment).length > 0) config.Environment = { Variables: fn.environment };
   return fn.image ? imageConfiguration(config, fn) : config;
+}
+
+/** Lambda's LoggingConfig: the levels only with the JSON format. */
+function loggingConfiguration(c: LoggingConfig): Record<string, unknown> {
+  const levels = c.logFormat === 'JSON' ? { ApplicationLogLevel: c.applicationLogLevel, SystemLogLevel: c.systemLogLevel } : {};
+  return { LogFormat: c.logFormat, ...levels, LogGroup: c.logGroup };
 }
 
 /** An image function shows no Runtime or Handler, CodeSize 0, its digest, and ImageConfigResponse when ImageConfig is set. */

@@ -5,9 +5,13 @@ import { StratusError } from '../../shared/errors.js';
  * "N validation error(s) detected: Value 'x' at 'field' failed to satisfy constraint: ...".
  */
 export class Validator {
-  private readonly errors: string[] = [];
+  /** `errors`: shared with the validator of the enclosing object (see `within`). */
+  constructor(private readonly body: Record<string, unknown>, private readonly errors: string[] = []) {}
 
-  constructor(private readonly body: Record<string, unknown>) {}
+  /** A validator of a nested object whose violations are reported with this one's. */
+  within(value: Record<string, unknown>): Validator {
+    return new Validator(value, this.errors);
+  }
 
   private fail(value: unknown, field: string, constraint: string): undefined {
     const shown = value === undefined || value === null ? 'null' : `'${typeof value === 'object' ? JSON.stringify(value) : String(value)}'`;

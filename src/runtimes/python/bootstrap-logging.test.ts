@@ -63,7 +63,7 @@ def handler(event, context):
       assert.equal(info['level'], 'INFO');
       assert.equal(info['requestId'], 'log-3');
       assert.equal(info['logger'], 'root');
-      assert.match(String(info['timestamp']), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+      assert.match(String(info['timestamp']), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
       assert.equal(records.find((r) => r['message'] === 'error line 42')?.['logger'], 'child');
     }));
 

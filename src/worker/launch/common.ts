@@ -54,16 +54,24 @@ export function initCommand(ctx: LaunchContext, argv: string[]): string[] {
   return [SANDBOX_INIT, ctx.runtimeApiHost, String(ctx.runtimeApiPort), ctx.runtimeApiSocket, '--', ...argv];
 }
 
-/** The variables Lambda sets for every function, zip or image. */
-export function lambdaVariables(spec: Pick<EnvironmentSpec, 'functionName' | 'memoryMb' | 'version'>, ctx: LaunchContext): Record<string, string> {
+/**
+ * The variables Lambda sets for every function, zip or image (over the function's own). The
+ * LoggingConfig decides the runtime's log format and, with JSON, its level: a function's own
+ * AWS_LAMBDA_LOG_FORMAT never changes its format, nor its AWS_LAMBDA_LOG_LEVEL a JSON function's
+ * ApplicationLogLevel (with Text, which has no level, Lambda leaves that variable to the function).
+ */
+export function lambdaVariables(spec: Pick<EnvironmentSpec, 'functionName' | 'memoryMb' | 'version' | 'logging'>, ctx: LaunchContext): Record<string, string> {
+  const { format, applicationLogLevel, logGroup } = spec.logging;
   return {
+    AWS_LAMBDA_LOG_FORMAT: format,
+    ...(format === 'JSON' ? { AWS_LAMBDA_LOG_LEVEL: applicationLogLevel ?? 'INFO' } : {}),
     AWS_REGION: ctx.region,
     AWS_DEFAULT_REGION: ctx.region,
     AWS_LAMBDA_FUNCTION_NAME: spec.functionName,
     AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(spec.memoryMb),
     AWS_LAMBDA_FUNCTION_VERSION: spec.version,
     AWS_LAMBDA_INITIALIZATION_TYPE: ctx.initType,
-    AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${spec.functionName}`,
+    AWS_LAMBDA_LOG_GROUP_NAME: logGroup,
     AWS_LAMBDA_LOG_STREAM_NAME: ctx.logStreamName,
     ...runtimeApiVariables(ctx),
   };

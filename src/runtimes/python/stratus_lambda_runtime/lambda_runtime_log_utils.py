@@ -139,6 +139,10 @@ class JsonFormatter(logging.Formatter):
     def __init__(self):
         super().__init__(datefmt=_DATETIME_FORMAT)
 
+    def formatTime(self, record, datefmt=None):
+        # As awslambdaric: UTC with milliseconds, e.g. 2024-01-02T03:04:05.678Z.
+        return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + ".%03dZ" % int(record.msecs)
+
     def format(self, record):
         import traceback
 
