@@ -16,6 +16,7 @@ import type { Clock } from '../shared/clock.js';
 import type { StratusConfig } from '../shared/config.js';
 import type { Logger } from '../shared/log.js';
 import type { Metrics } from '../shared/metrics.js';
+import type { Tracer } from '../shared/tracing.js';
 import { eventQueueMetrics } from './metrics.js';
 
 export interface Credentials {
@@ -42,6 +43,8 @@ export interface LambdaApiDeps {
   allocated(fn: FunctionVersion): number | Promise<number>;
   /** Invocations, errors, throttles, durations and Event invokes are counted here. */
   metrics?: Metrics;
+  /** Each invoke's span (the root of its trace in Stratus) is started here. */
+  tracer?: Tracer;
 }
 
 export interface LambdaApi {
@@ -99,9 +102,9 @@ export function lambdaApi(deps: LambdaApiDeps): LambdaApi {
   const { minUnreserved } = config.concurrency;
   const admin = accounts.administrator();
   if (!admin) throw new StratusError('InvalidConfig', 'the accounts have no administrator: open them with openAccounts first');
-  const invoker = new InvokeService(registries, deps.assignment, deps.log.child({ component: 'frontend' }), clock, deps.metrics);
+  const invoker = new InvokeService(registries, deps.assignment, deps.log.child({ component: 'frontend' }), clock, deps.metrics, deps.tracer);
   const events = new AsyncInvoker({
-    queue: deps.eventQueue, invoke: (request) => invoker.invoke(request), settings: eventSettings(registries), unownedAccountId: admin.accountId,
+    queue: deps.eventQueue, invoke: (request) => invoker.invoke({ ...request, invocationType: 'Event' }), settings: eventSettings(registries), unownedAccountId: admin.accountId,
     config: config.asyncInvoke, clock, log: deps.log.child({ component: 'async' }), metrics: deps.metrics,
   });
   if (deps.metrics) eventQueueMetrics(deps.metrics, deps.eventQueue);
