@@ -2,14 +2,14 @@
 // then a warm invoke with the AWS CLI, and one with the caller's X-Ray header through the SDK, each
 // one trace whose id is the invocation's X-Ray Root, with the frontend's invoke, assignment's
 // acquire, the environment's creation and the function's init (cold only) and the worker's invoke
-// linked parent to child. A hostile X-Amzn-Trace-Id (or traceparent, or a function's error type)
-// neither breaks the invoke nor becomes an attribute.
+// linked parent to child; a SnapStart cold start as a restore. A hostile X-Amzn-Trace-Id (or
+// traceparent, or a function's error type) neither breaks the invoke nor becomes an attribute.
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { CreateFunctionCommand, GetFunctionConfigurationCommand, InvokeCommand, LambdaClient, PublishVersionCommand } from '@aws-sdk/client-lambda';
 import { aws } from '../helpers/aws-cli.js';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../helpers/otlp-receiver.js';
 import { startStratus, type StratusProcess } from '../helpers/stratus.js';
@@ -150,6 +150,37 @@ describe('traces (OTLP)', () => {
     assert.equal(invoke.parentSpanId, '53995c3f42cd8ad8');
     const spans = await traceOf(invoke.traceId, 3);
     assert.equal(one(spans, 'worker.invoke').parentSpanId, invoke.spanId);
+  });
+
+  test('a SnapStart cold start is traced as a restore, its init being the Restore Duration', async () => {
+    await s.lambda.send(new CreateFunctionCommand({
+      FunctionName: 'snapped', Runtime: 'nodejs20.x', Role: ROLE, Handler: 'index.handler', Code: { ZipFile: await makeZip({ 'index.js': CODE }) },
+      SnapStart: { ApplyOn: 'PublishedVersions' },
+    }));
+    const { Version } = await s.lambda.send(new PublishVersionCommand({ FunctionName: 'snapped' }));
+    let status: string | undefined;
+    for (const deadline = Date.now() + 60_000; ; await new Promise((r) => setTimeout(r, 100))) {
+      const c = await s.lambda.send(new GetFunctionConfigurationCommand({ FunctionName: 'snapped', Qualifier: Version }));
+      if (c.State !== 'Pending') {
+        status = c.SnapStart?.OptimizationStatus;
+        break;
+      }
+      assert.ok(Date.now() < deadline, 'the version stayed Pending');
+    }
+    assert.equal(status, 'On');
+    const out = await s.lambda.send(new InvokeCommand({ FunctionName: 'snapped', Qualifier: Version }));
+    const body = JSON.parse(Buffer.from(out.Payload ?? new Uint8Array()).toString()) as { trace: string };
+    const spans = await traceOf(traceIdOf(body.trace), 5);
+    const invoke = one(spans, 'frontend.invoke');
+    assert.equal(invoke.attributes['faas.version'], Version);
+    assert.equal(invoke.attributes['cloud.resource_id'], `${ARN.replace(/traced$/, 'snapped')}:${Version}`);
+    const restore = one(spans, 'worker.restore_environment');
+    assert.equal(restore.attributes['stratus.start_kind'], 'snapstart');
+    assert.equal(restore.parentSpanId, one(spans, 'assignment.acquire').spanId);
+    const init = one(spans, 'function.init');
+    assert.equal(init.parentSpanId, restore.spanId);
+    assert.equal(init.attributes['stratus.start_kind'], 'snapstart');
+    assert.equal(init.attributes['stratus.init_duration_ms'], one(spans, 'worker.invoke').attributes['stratus.init_duration_ms'], "the invoke's Restore Duration");
   });
 
   test('a hostile trace header, traceparent or error type breaks no invoke and becomes no attribute', async () => {
