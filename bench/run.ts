@@ -22,13 +22,15 @@ import { failover } from './scenarios/failover.js';
 import { footprint } from './scenarios/footprint.js';
 import { images } from './scenarios/images.js';
 import { isolation } from './scenarios/isolation.js';
+import { logStore } from './scenarios/log-store.js';
 import { warmConcurrent } from './scenarios/warm-concurrent.js';
 import { warmSequential } from './scenarios/warm-sequential.js';
 import { snapStart } from './scenarios/snapstart.js';
 import { gvisorCost } from './scenarios/gvisor.js';
+import { logging } from './scenarios/logging.js';
 import { STRATUS_ARGS, STRATUS_KEEP_ALIVE_MS } from './targets.js';
 
-const SCENARIOS: Scenario[] = [warmSequential, warmConcurrent, coldStart, burst, footprint, failover, asyncInvoke, images, snapStart, gvisorCost, isolation];
+const SCENARIOS: Scenario[] = [warmSequential, warmConcurrent, coldStart, burst, footprint, failover, asyncInvoke, images, snapStart, gvisorCost, isolation, logStore, logging];
 const BENCH_DIR = fileURLToPath(new URL('../../bench/', import.meta.url));
 
 /** wrk is a Debian package; install it once if missing (the Node load generator is the fallback). */

@@ -18,8 +18,9 @@ import { Metrics } from '../shared/metrics.js';
 import { startMetricsListener, type MetricsListener } from '../shared/metrics-server.js';
 import { createTracer } from '../shared/tracing.js';
 import { CONTROL_PLANE_NAME, issueServerIdentity } from '../shared/tls.js';
+import { DEFAULT_LOG_BYTES_PER_ACCOUNT, LogExpiry, storeLogs } from '../logs/index.js';
 import { startInternalApi } from './internal-api.js';
-import { concurrencyLimiter, followRegistries, lambdaApi, openAccounts, type Credentials } from './lambda-api.js';
+import { concurrencyLimiter, followRegistries, lambdaApi, openAccounts, openLogs, type Credentials } from './lambda-api.js';
 import { assignmentMetrics } from './metrics.js';
 import { httpWorkerConnector } from './worker-connector.js';
 
@@ -119,6 +120,7 @@ export async function startFrontendProcess(config: StratusConfig, opts: ProcessO
   const tracer = createTracer(config.observability, { role: 'frontend', instanceId: opts.id, clock });
   const { server, events } = lambdaApi({
     config, registries, accounts, code, images, assignment, eventQueue: journal.eventQueue, links: await CodeLinks.open(journal.clusterSecrets, clock), clock, log,
+    logs: await openLogs(config, journal, clock),
     provision: () => undefined,
     allocated: (fn) => assignment.provisionedCount(fn),
     metrics, tracer,
@@ -220,7 +222,7 @@ export async function startPlacementProcess(config: StratusConfig, opts: Process
   const placement = new PlacementService({ clock, leaseMs: config.cluster.leaseMs });
   const directory = new WorkerDirectory(journal.workers, log);
   const api = await startInternalApi({
-    secrets, credentials: journal.workerCredentials, code, chunks, placement, leaseMs: config.cluster.leaseMs, clock, log, host: opts.host, port: opts.port,
+    secrets, credentials: journal.workerCredentials, code, chunks, placement, shipLogs: storeLogs(journal.logs, clock), leaseMs: config.cluster.leaseMs, clock, log, host: opts.host, port: opts.port,
     onHeartbeat: (worker) => directory.publish(worker),
   });
   // Workers an earlier placement process recorded get a fresh lease: gone ones run out.
@@ -228,6 +230,12 @@ export async function startPlacementProcess(config: StratusConfig, opts: Process
   const metrics = new Metrics();
   metrics.gauge('stratus_workers', 'Workers holding a lease', [], () => [[{}, placement.workers().length]]);
   const metricsListener = await serveMetrics(config, metrics, log);
+  // The one role of a cluster that sweeps function logs (frontends would all do it at once).
+  const logExpiry = new LogExpiry({
+    store: journal.logs, clock, maxBytesPerAccount: config.logs.maxBytesPerAccount ?? DEFAULT_LOG_BYTES_PER_ACCOUNT.etcd,
+    intervalMs: config.logs.expireIntervalMs, log: log.child({ component: 'logs' }),
+  });
+  logExpiry.start();
   placement.onWorkerLost((workerId) => {
     log.warn({ worker: workerId }, 'worker lease expired');
     directory.remove(workerId);
@@ -240,6 +248,7 @@ export async function startPlacementProcess(config: StratusConfig, opts: Process
       await api.stop();
       placement.stop();
       closeStores();
+      await logExpiry.stop();
       await journal.close();
     },
   };

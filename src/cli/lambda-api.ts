@@ -3,11 +3,12 @@ import { AsyncInvoker, eventSettings } from '../async/index.js';
 import type { CodeStore } from '../codestore/index.js';
 import {
   accountSettingsRoutes, aliasRoutes, concurrencyRoutes, eventInvokeConfigRoutes, FrontendServer, functionRoutes, functionUrlRoutes,
-  accountRoutes, CodeLinks, invocationRoutes, InvokeService, perCaller, permissionRoutes, resourcePolicyChecks, provisionedConcurrencyRoutes, streamingInvocationRoutes, tagRoutes, urlInvocationRoutes, versionRoutes,
+  accountRoutes, CodeLinks, invocationRoutes, logsRoutes, InvokeService, perCaller, permissionRoutes, resourcePolicyChecks, provisionedConcurrencyRoutes, streamingInvocationRoutes, tagRoutes, urlInvocationRoutes, versionRoutes,
   type ImageSourceImporter,
 } from '../frontend/index.js';
 import type { EventQueue, Journal } from '../journal/index.js';
 import { AccountDirectory } from '../accounts/index.js';
+import { LogsService, PageTokens } from '../logs/index.js';
 import { environmentKey, FunctionRegistries, type FunctionRegistry, type FunctionVersion } from '../registry/index.js';
 import { functionOfArn } from '../shared/arns.js';
 import { StratusError } from '../shared/errors.js';
@@ -43,6 +44,8 @@ export interface LambdaApiDeps {
   allocated(fn: FunctionVersion): number | Promise<number>;
   /** Invocations, errors, throttles, durations and Event invokes are counted here. */
   metrics?: Metrics;
+  /** CloudWatch Logs over the journal's log store (`openLogs`). */
+  logs: LogsService;
   /** Each invoke's span (the root of its trace in Stratus) is started here. */
   tracer?: Tracer;
 }
@@ -84,6 +87,12 @@ export async function openAccounts(
   }
   await registries.load();
   return { accounts, registries, unfollow: () => stops.forEach((stop) => stop()) };
+}
+
+/** CloudWatch Logs over the journal's log store, its page tokens signed with the installation's secret. */
+export async function openLogs(config: StratusConfig, journal: Journal, clock: Clock): Promise<LogsService> {
+  const tokens = await PageTokens.open(journal.clusterSecrets, clock);
+  return new LogsService({ store: journal.logs, tokens, clock, region: config.identity.region });
 }
 
 /** Lambda's concurrency rules over each account's quota and its functions' reservations (applied by assignment). */
@@ -139,6 +148,7 @@ export function lambdaApi(deps: LambdaApiDeps): LambdaApi {
         concurrency: () => ({ total: quotas(registry).concurrency, unreserved: quotas(registry).concurrency - registry.reservedConcurrencyTotal() }),
       })),
       ...accountRoutes({ accounts, registries }),
+      ...logsRoutes({ logs: deps.logs }),
       ...deps.links.routes({ registries, code }),
     ],
     credentials: keys,

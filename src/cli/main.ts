@@ -5,6 +5,7 @@ import { resolveConfig, type StratusConfig } from '../shared/config.js';
 import { errorMessage, StratusError } from '../shared/errors.js';
 import { createLogger } from '../shared/log.js';
 import { accountsCommand, ACCOUNTS_USAGE } from './accounts.js';
+import { USER_USAGE, userCommand } from './user-commands.js';
 import { startAssignmentProcess, startFrontendProcess, startPlacementProcess } from './cluster.js';
 import { startSingleMachine } from './single-machine.js';
 import { startWorkerProcess } from './worker.js';
@@ -14,7 +15,7 @@ const USAGE = `Usage:
   stratus up     [--port 9001] [--internal-port 0] [--host 127.0.0.1] [--data-dir .stratus] [--keep-alive-ms 300000]
                  [--metrics-port 9464] [--metrics-host 127.0.0.1] [--otlp-traces-endpoint URL]
                  [--worker-memory-mb N] [--warm-pool 0] [--lease-ms 3000] [--account-concurrency 1000]
-                 [--log-level info] [--function-logs stdout|off]
+                 [--log-level info] [--function-logs stdout|store|off]
                  [--event-claim-ms 15000] [--event-retry-delays-ms 60000,120000]
                  [--image-max-bytes 10737418240] [--image-cache-mb 4096] [--snapstart criu|off]
                  [--sandbox-driver bubblewrap|gvisor] [--freeze-idle-after-ms 50|off]
@@ -29,6 +30,7 @@ const USAGE = `Usage:
                  (with --etcd each also takes --etcd-prefix /stratus/, and for etcd over TLS
                   --etcd-ca FILE [--etcd-cert FILE --etcd-key FILE])
 ${ACCOUNTS_USAGE}
+${USER_USAGE}
 
 up: starts Stratus on one machine (the Lambda API on http://HOST:PORT, and one worker in-process).
     More workers join its internal API (TLS, https://HOST:INTERNAL_PORT, printed at start; the
@@ -191,6 +193,7 @@ async function clusterRole(role: keyof typeof CLUSTER_ROLES, config: StratusConf
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === 'accounts') return accountsCommand(rest, process.env);
+  if (command === 'invoke' || command === 'deploy' || command === 'logs') return userCommand(command, rest, process.env);
   if (command === 'workers') {
     const [action, ...more] = rest;
     const { values } = parseArgs({ args: more, options: OPTIONS });

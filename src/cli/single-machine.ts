@@ -15,9 +15,10 @@ import { Metrics } from '../shared/metrics.js';
 import { startMetricsListener } from '../shared/metrics-server.js';
 import { createTracer } from '../shared/tracing.js';
 import { assignmentMetrics } from './metrics.js';
+import { DEFAULT_LOG_BYTES_PER_ACCOUNT, LogExpiry, storeLogs } from '../logs/index.js';
 import { startHostWorker } from './host-worker.js';
 import { startInternalApi } from './internal-api.js';
-import { concurrencyLimiter, followRegistries, lambdaApi, openAccounts, type Credentials } from './lambda-api.js';
+import { concurrencyLimiter, followRegistries, lambdaApi, openAccounts, openLogs, type Credentials } from './lambda-api.js';
 
 export interface RunningStratus {
   url: string;
@@ -53,7 +54,8 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
   const tracer = createTracer(config.observability, { role: 'up', instanceId: 'up', clock });
   const placement = new PlacementService({ clock, leaseMs: config.cluster.leaseMs });
   const codeSource = { get: code.get.bind(code), getChunk: chunks.getChunk.bind(chunks), getImage: chunks.getImage.bind(chunks) };
-  const host = await startHostWorker(config, { id: 'worker-1', code: codeSource, clock, log, metrics, tracer });
+  const shipLogs = storeLogs(journal.logs, clock);
+  const host = await startHostWorker(config, { id: 'worker-1', code: codeSource, shipLogs, clock, log, metrics, tracer });
   placement.register(host.agent);
 
   const assignment = new AssignmentService({
@@ -69,7 +71,7 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
   });
   const internal = await startInternalApi({
     secrets: await loadClusterSecrets(journal.clusterSecrets, clock.now()), credentials: journal.workerCredentials, code, chunks, placement,
-    leaseMs: config.cluster.leaseMs, clock, log: log.child({ component: 'placement' }), host: config.frontend.host, port: config.cluster.internalPort,
+    leaseMs: config.cluster.leaseMs, clock, log: log.child({ component: 'placement' }), host: config.frontend.host, port: config.cluster.internalPort, shipLogs,
     onWorkerJoined: (agent) => agent.onEnvironmentLost((envId) => assignment.environmentLost(envId)),
   });
   followRegistries(registries, () => assignment, log);
@@ -80,6 +82,7 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
 
   const { server, events } = lambdaApi({
     config, registries, accounts, code, images, assignment, eventQueue: journal.eventQueue, links: await CodeLinks.open(journal.clusterSecrets, clock), clock, log,
+    logs: await openLogs(config, journal, clock),
     provision: (fn, n) => assignment.setProvisioned(fn, n),
     allocated: (fn) => assignment.provisionedCount(fn),
     metrics, tracer,
@@ -87,6 +90,11 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
   const address = await server.listen(config.frontend.host, config.frontend.port);
   const metricsListener = await startMetricsListener(metrics, config.metrics.host, config.metrics.port, log.child({ component: 'metrics' }));
   events.start();
+  const logExpiry = new LogExpiry({
+    store: journal.logs, clock, maxBytesPerAccount: config.logs.maxBytesPerAccount ?? DEFAULT_LOG_BYTES_PER_ACCOUNT.sqlite,
+    intervalMs: config.logs.expireIntervalMs, log: log.child({ component: 'logs' }),
+  });
+  logExpiry.start();
 
   return {
     url: `http://${config.frontend.host}:${address.port}`,
@@ -106,6 +114,7 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
       placement.stop();
       await Promise.all(placement.workers().filter((w) => w !== host.agent).map((w) => w.shutdown()));
       await host.stop();
+      await logExpiry.stop();
       await journal.close();
       await tracer.shutdown();
     },

@@ -1,14 +1,14 @@
-import type { LogStore } from './log-store.js';
-import { MemoryLogStore } from './memory-log-store.js';
 import type { Etcd3, Namespace } from 'etcd3';
 import { systemClock, type Clock } from '../shared/clock.js';
 import { createEtcdClient, defaultCallTimeoutMs, type EtcdConnection } from '../shared/etcd.js';
 import { EtcdDocumentStore } from './etcd-documents.js';
 import { EtcdElection, type EtcdLeadership } from './etcd-election.js';
 import { EtcdEventQueue } from './etcd-event-queue.js';
+import { EtcdLogStore } from './etcd-log-store.js';
 import { EtcdAppendLog } from './etcd-log.js';
 import { EtcdQuorumProbe } from './etcd-probe.js';
 import type { AppendLog, DocumentStore, EventQueue, Journal, LeaderElection } from './journal.js';
+import type { LogStore } from './log-store.js';
 
 export interface EtcdJournalOptions extends EtcdConnection {
   /** Every key of this journal lives under this prefix (e.g. "stratus/"), so clusters can share etcd. */
@@ -18,7 +18,8 @@ export interface EtcdJournalOptions extends EtcdConnection {
 
 /**
  * The cluster Journal on etcd 3.4. Under the prefix: `docs/<collection>/<key>` documents,
- * `log/…` the assignment log, `queue/<id>` queued Event invokes, `elections/<name>` leader keys. See docs/journal-and-failover.md.
+ * `log/…` the assignment log, `queue/<id>` queued Event invokes, `elections/<name>` leader keys,
+ * `logs/…` function logs (see etcd-log-store.ts). See docs/journal-and-failover.md.
  */
 export class EtcdJournal implements Journal {
   readonly functions: DocumentStore;
@@ -32,8 +33,7 @@ export class EtcdJournal implements Journal {
   readonly workerCredentials: DocumentStore;
   readonly assignmentLog: AppendLog;
   readonly eventQueue: EventQueue;
-  /** Until this engine's own log store lands: the in-memory one (not durable). */
-  readonly logs: LogStore = new MemoryLogStore();
+  readonly logs: LogStore;
   private readonly client: Etcd3;
   private readonly root: Namespace;
   private readonly probe: EtcdQuorumProbe;
@@ -57,6 +57,7 @@ export class EtcdJournal implements Journal {
     this.workerCredentials = docs('worker-credentials');
     this.assignmentLog = new EtcdAppendLog(this.root);
     this.eventQueue = new EtcdEventQueue(this.root);
+    this.logs = new EtcdLogStore(this.root);
   }
 
   election(name: string, ttlMs: number): LeaderElection {

@@ -1,9 +1,8 @@
-import type { LogStore } from './log-store.js';
-import { MemoryLogStore } from './memory-log-store.js';
 import Database from 'better-sqlite3';
 import type { AppendLog, DocumentStore, Journal, LeaderElection, Leadership, LogEntry, LogSnapshot, StoredDocument } from './journal.js';
 import { DocumentListeners, LocalElections } from './local.js';
 import { SqliteEventQueue } from './sqlite-event-queue.js';
+import { SqliteLogStore } from './sqlite-log-store.js';
 
 type Db = Database.Database;
 
@@ -20,8 +19,7 @@ export class SqliteJournal implements Journal {
   readonly workerCredentials: DocumentStore;
   readonly assignmentLog: AppendLog;
   readonly eventQueue: SqliteEventQueue;
-  /** Until this engine's own log store lands: the in-memory one (not durable). */
-  readonly logs: LogStore = new MemoryLogStore();
+  readonly logs: SqliteLogStore;
   private readonly db: Db;
   private readonly elections: LocalElections;
 
@@ -52,6 +50,7 @@ export class SqliteJournal implements Journal {
     this.workerCredentials = new SqliteDocumentStore(this.db, 'worker-credentials');
     this.assignmentLog = new SqliteAppendLog(this.db, this.elections);
     this.eventQueue = new SqliteEventQueue(path);
+    this.logs = new SqliteLogStore(path);
   }
 
   /** A local election: this process is the only contender; epochs persist across restarts. */
@@ -61,6 +60,7 @@ export class SqliteJournal implements Journal {
 
   async close(): Promise<void> {
     this.eventQueue.close();
+    this.logs.close();
     this.db.close();
   }
 }

@@ -96,6 +96,18 @@ export const configSchema = z.object({
       pollMs: z.number().int().positive().default(1000),
     })
     .default({}),
+  /** Function logs in the journal (the CloudWatch Logs API's store). See docs/observability.md. */
+  logs: z
+    .object({
+      /**
+       * Each account's stored log bytes (message bytes plus 26 per event); beyond it the account's
+       * earliest-appended events go. Default: 1 GiB on one machine (SQLite), 64 MiB in a cluster (etcd).
+       */
+      maxBytesPerAccount: z.number().int().positive().optional(),
+      /** How often retention and the cap are applied (by `stratus up`, or a cluster's placement process). */
+      expireIntervalMs: z.number().int().positive().default(60_000),
+    })
+    .default({}),
   worker: z
     .object({
       memoryMb: z.number().int().positive().default(defaultWorkerMemoryMb),
@@ -104,8 +116,15 @@ export const configSchema = z.object({
       /** Warm pool: runtimes booted ahead of any function ("stem cells"), for Node.js functions of warmPoolMemoryMb. */
       warmPoolSize: z.number().int().nonnegative().default(0),
       warmPoolMemoryMb: z.number().int().min(128).default(128),
-      /** Where function output goes besides the invoke's log tail. */
-      functionLogs: z.enum(['stdout', 'off']).default('stdout'),
+      /**
+       * Where function output goes besides the invoke's log tail: the log store (the CloudWatch
+       * Logs API), the log store and this process's stdout, or nowhere.
+       */
+      functionLogs: z.enum(['store', 'stdout', 'off']).default('stdout'),
+      /** Function output waits this long to be stored with more (a batch per environment's stream). */
+      logFlushMs: z.number().int().positive().default(200),
+      /** Function output a worker holds while the log store is unreachable; beyond, the oldest is dropped. */
+      logBufferBytes: z.number().int().positive().default(64 * 1024 * 1024),
       /**
        * Lambda freezes an environment between invocations: an idle one (its runtime waiting for
        * work) is frozen this long after it went idle and thawed by its next invocation (-1: never).
@@ -200,6 +219,7 @@ export type ImagesConfig = StratusConfig['images'];
 export type Identity = StratusConfig['identity'];
 export type AsyncInvokeConfig = StratusConfig['asyncInvoke'];
 export type ObservabilityConfig = StratusConfig['observability'];
+export type LogsConfig = StratusConfig['logs'];
 
 /** Parse a partial config (from the CLI, a file or a test) into the resolved config. */
 export function resolveConfig(input: unknown): StratusConfig {

@@ -2,7 +2,7 @@ import type { HttpResponse } from '../../shared/http-server.js';
 import { StratusError, type ErrorCode } from '../../shared/errors.js';
 import type { VerifyFailureCode } from './sigv4.js';
 
-/** The only place where platform error codes become Lambda's wire errors. */
+/** The only place where platform error codes become wire errors (Lambda's, and CloudWatch Logs' below). */
 interface Wire {
   type: string;
   status: number;
@@ -66,4 +66,57 @@ export function authErrorResponse(code: VerifyFailureCode, message: string): Htt
 
 function reply(wire: Wire, body: unknown): HttpResponse {
   return { status: wire.status, body, headers: { 'content-type': 'application/json', [ERROR_TYPE_HEADER]: wire.type } };
+}
+
+/**
+ * CloudWatch Logs' wire errors (AWS JSON 1.1): `{"__type": "<Type>", "message": "..."}`, HTTP
+ * 400 for the caller's errors and 500 for ours.
+ */
+const LOGS_WIRE: Record<ErrorCode, string> = {
+  ResourceNotFound: 'ResourceNotFoundException',
+  ResourceConflict: 'ResourceAlreadyExistsException',
+  PreconditionFailed: 'InvalidParameterException',
+  ProvisionedConcurrencyConfigNotFound: 'ResourceNotFoundException',
+  InvalidParameterValue: 'InvalidParameterException',
+  Validation: 'InvalidParameterException',
+  InvalidRequestContent: 'SerializationException',
+  RequestTooLarge: 'InvalidParameterException',
+  InvalidZipFile: 'InvalidParameterException',
+  CodeStorageExceeded: 'LimitExceededException',
+  QuotaExceeded: 'LimitExceededException',
+  PolicyLengthExceeded: 'InvalidParameterException',
+  TooManyRequests: 'ThrottlingException',
+  Forbidden: 'AccessDeniedException',
+  ServiceUnavailable: 'ServiceUnavailableException',
+  SandboxCreateFailed: 'ServiceUnavailableException',
+  SnapshotFailed: 'ServiceUnavailableException',
+  WorkerUnavailable: 'ServiceUnavailableException',
+  Internal: 'ServiceUnavailableException',
+  InvalidConfig: 'ServiceUnavailableException',
+  Fenced: 'ServiceUnavailableException',
+  NotLeader: 'ServiceUnavailableException',
+  JournalUnavailable: 'ServiceUnavailableException',
+};
+
+export const JSON_11_CONTENT_TYPE = 'application/x-amz-json-1.1';
+
+function json11(status: number, body: Record<string, string>): HttpResponse {
+  return { status, body, headers: { 'content-type': JSON_11_CONTENT_TYPE } };
+}
+
+/** The CloudWatch Logs reply for a thrown error. */
+export function logsErrorResponse(err: unknown): HttpResponse {
+  const e = err instanceof StratusError ? err : new StratusError('Internal', 'An internal error occurred.', { cause: err });
+  const message = e.code === 'Internal' ? 'An internal error occurred.' : e.message;
+  return json11(e.blame === 'user' ? 400 : 500, { __type: LOGS_WIRE[e.code], message });
+}
+
+/** A request whose signature is refused, as CloudWatch Logs answers it. */
+export function logsAuthErrorResponse(code: VerifyFailureCode, message: string): HttpResponse {
+  return json11(400, { __type: AUTH_WIRE[code].type, message });
+}
+
+/** An X-Amz-Target that names no CloudWatch Logs operation. */
+export function logsUnknownOperationResponse(): HttpResponse {
+  return json11(400, { __type: 'UnknownOperationException' });
 }

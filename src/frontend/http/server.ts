@@ -4,7 +4,7 @@ import { StratusError } from '../../shared/errors.js';
 import { HttpServer } from '../../shared/http-server.js';
 import { newRequestId } from '../../shared/ids.js';
 import type { Logger } from '../../shared/log.js';
-import { authErrorResponse, errorResponse } from './errors.js';
+import { authErrorResponse, errorResponse, logsAuthErrorResponse } from './errors.js';
 import type { Route } from './routes.js';
 import { verifySigV4 } from './sigv4.js';
 
@@ -43,9 +43,9 @@ export class FrontendServer {
         const verdict = verifySigV4(
           { method: req.method, rawUrl: req.rawUrl, headers: req.headers, body: req.body },
           (id) => this.deps.credentials(id)?.secretAccessKey, this.deps.clock.now(),
-          { maxSkewMs: this.deps.signatureMaxSkewMs, signingKeys: this.signingKeys, region: this.deps.region },
+          { maxSkewMs: this.deps.signatureMaxSkewMs, signingKeys: this.signingKeys, region: this.deps.region, service: route.service },
         );
-        if (!verdict.ok) return authErrorResponse(verdict.code, verdict.message);
+        if (!verdict.ok) return (route.wire === 'json-1.1' ? logsAuthErrorResponse : authErrorResponse)(verdict.code, verdict.message);
         req.principal = this.deps.credentials(verdict.accessKeyId)?.accountId;
         return undefined;
       },
