@@ -5,6 +5,7 @@ import { controlPlaneOnly, type Authenticate } from '../shared/cluster-api.js';
 import { HttpServer, jsonBody, routesUnder, wireErrorResponse, type HttpRoute } from '../shared/http-server.js';
 import type { Logger } from '../shared/log.js';
 import type { TlsIdentity } from '../shared/tls.js';
+import { traceparentFrom } from '../shared/tracing.js';
 import type { AssignmentService } from './assignment.js';
 
 export const ASSIGNMENT_API = '/_stratus/assignment/v1';
@@ -76,7 +77,8 @@ export class AssignmentApiServer {
       route('GET', '/status', () => ({ status: 200, body: this.deps.status() })),
       route('POST', '/acquire', async (req) => {
         const service = this.leader();
-        const lease = await service.acquire(jsonBody<{ fn: FunctionVersion }>(req).fn);
+        const trace = traceparentFrom(req.headers);
+        const lease = await service.acquire(jsonBody<{ fn: FunctionVersion }>(req).fn, trace === undefined ? {} : { trace });
         const workerUrl = this.deps.workerUrl(lease.worker.id);
         if (!workerUrl) {
           service.release(lease, false);

@@ -6,6 +6,7 @@ import type { Clock, TimerHandle } from '../shared/clock.js';
 import type { AssignmentConfig } from '../shared/config.js';
 import { StratusError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
+import { ATTR, NO_TRACER, type TraceSpan, type Tracer } from '../shared/tracing.js';
 import type { WorkerAgent } from '../worker/index.js';
 import { AssignmentLogWriter } from './assignment-log.js';
 import { CapacityQueue } from './capacity-queue.js';
@@ -30,9 +31,14 @@ export interface Lease {
 
 /** What the invoke path needs of assignment: the service itself, or a client of its leader. */
 export interface Assigner {
-  acquire(fn: FunctionVersion): Promise<Lease>;
+  acquire(fn: FunctionVersion, opts?: AcquireOptions): Promise<Lease>;
   /** Gives an environment back: the one `lease.grant` holds. */
   release(lease: Pick<Lease, 'envId' | 'grant'>, reusable: boolean): void;
+}
+
+export interface AcquireOptions {
+  /** The invoke's span (a W3C traceparent): the acquire, and an environment it creates, are traced under it. */
+  trace?: string;
 }
 
 export interface AssignmentDeps {
@@ -47,6 +53,14 @@ export interface AssignmentDeps {
   compactEvery?: number;
   /** Reserved and account concurrency, counted per granted environment. */
   limiter?: ConcurrencyLimiter;
+  /** Spans of acquires that carry a trace (none: NO_TRACER). */
+  tracer?: Tracer;
+}
+
+/** What a grant went through, for its span: waited in the capacity queue, the trace an environment it creates is traced under. */
+interface GrantTrace {
+  queued: boolean;
+  trace?: string;
 }
 
 /**
@@ -127,20 +141,32 @@ export class AssignmentService implements Assigner {
   }
 
   /** An environment for one invocation, counted against the concurrency limits until released. */
-  async acquire(fn: FunctionVersion): Promise<Lease> {
+  async acquire(fn: FunctionVersion, opts: AcquireOptions = {}): Promise<Lease> {
+    const span = opts.trace === undefined ? undefined : this.startSpan(opts.trace);
+    const how: GrantTrace = { queued: false, trace: span?.traceparent };
     const leave = this.deps.limiter?.enter(fn);
     try {
-      const lease = await this.grant(fn);
+      const lease = await this.grant(fn, how);
       const env = this.envs.get(lease.envId);
       if (env) env.leave = leave;
+      span?.set({ [ATTR.warm]: !lease.cold, [ATTR.queued]: how.queued, [ATTR.environmentId]: lease.envId, [ATTR.workerId]: lease.worker.id });
       return lease;
     } catch (err) {
       leave?.();
+      span?.set({ [ATTR.queued]: how.queued });
+      span?.fail(err);
       throw err;
+    } finally {
+      span?.end();
     }
   }
 
-  private async grant(fn: FunctionVersion): Promise<Lease> {
+  private startSpan(parent: string): TraceSpan | undefined {
+    const tracer = this.deps.tracer ?? NO_TRACER;
+    return tracer.enabled ? tracer.start('assignment.acquire', parent) : undefined;
+  }
+
+  private async grant(fn: FunctionVersion, how: GrantTrace): Promise<Lease> {
     const standing = this.deps.leadership?.standing() ?? 'held';
     if (standing === 'lost') throw notLeader();
     const key = environmentKey(fn);
@@ -156,7 +182,7 @@ export class AssignmentService implements Assigner {
     if (standing === 'no-quorum') {
       throw new StratusError('JournalUnavailable', 'Stratus cannot start a new execution environment now: its journal has lost quorum. Warm environments keep serving.');
     }
-    return this.create(fn, key);
+    return this.create(fn, key, how);
   }
 
   /** Gives an environment back after an invocation; `reusable` false means it is gone. */
@@ -260,9 +286,10 @@ export class AssignmentService implements Assigner {
    * function) is evicted first; if there is none, the request waits for room (or for an
    * environment of its own key to come back) up to capacityWaitMs, then gets 429.
    */
-  private async create(fn: FunctionVersion, key: string): Promise<Lease> {
+  private async create(fn: FunctionVersion, key: string, how: GrantTrace): Promise<Lease> {
     const releaseDue = this.grace.lateReleaseDeadline(key, this.envs.values());
     if (releaseDue !== undefined) {
+      how.queued = true;
       const handed = await this.capacity.wait(key, releaseDue).catch(() => undefined);
       if (handed) return handed;
     }
@@ -272,7 +299,8 @@ export class AssignmentService implements Assigner {
     const deadline = this.deps.clock.now() + this.deps.config.capacityWaitMs;
     for (;;) {
       const worker = this.placeEvicting(fn);
-      if (worker) return this.boot(fn, key, worker);
+      if (worker) return this.boot(fn, key, worker, false, how.trace);
+      how.queued = true;
       const handed = await this.capacity.wait(key, deadline);
       if (handed) return handed;
     }
@@ -289,7 +317,7 @@ export class AssignmentService implements Assigner {
   }
 
   /** The one place an environment is created on a worker. */
-  private async boot(fn: FunctionVersion, key: string, worker: WorkerAgent, provisioned = false): Promise<Lease> {
+  private async boot(fn: FunctionVersion, key: string, worker: WorkerAgent, provisioned = false, trace?: string): Promise<Lease> {
     const env: EnvironmentEntry = {
       id: randomUUID(), key, functionArn: fn.functionArn, version: fn.version, workerId: worker.id, memoryMb: fn.memoryMb,
       state: { kind: 'initializing' }, retired: false, provisioned,
@@ -297,7 +325,9 @@ export class AssignmentService implements Assigner {
     this.envs.set(env.id, env);
     try {
       await this.journal.created(env);
-      await worker.createEnvironment(env.id, environmentSpec(fn), { initType: provisioned ? 'provisioned-concurrency' : 'on-demand', epoch: this.deps.leadership?.epoch });
+      await worker.createEnvironment(env.id, environmentSpec(fn), {
+        initType: provisioned ? 'provisioned-concurrency' : 'on-demand', epoch: this.deps.leadership?.epoch, ...(trace === undefined ? {} : { trace }),
+      });
     } catch (err) {
       await this.destroy(env, 'create failed');
       throw err;

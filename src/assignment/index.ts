@@ -1,4 +1,4 @@
-export { AssignmentService, type Assigner, type AssignmentDeps, type Lease } from './assignment.js';
+export { AssignmentService, type AcquireOptions, type Assigner, type AssignmentDeps, type Lease } from './assignment.js';
 export { AssignmentApiServer, ASSIGNMENT_API } from './assignment-api.js';
 export { AssignmentReplica, type ReplicaRole } from './replica.js';
 export { RemoteAssignment } from './remote-assignment.js';

@@ -5,9 +5,10 @@ import { fromWireError, StratusError } from '../shared/errors.js';
 import { parseJson, type InternalClient, type InternalReply } from '../shared/internal-client.js';
 import { CONTROL_PLANE_NAME } from '../shared/tls.js';
 import type { Logger } from '../shared/log.js';
+import { TRACEPARENT_HEADER } from '../shared/tracing.js';
 import type { WorkerAgent } from '../worker/index.js';
 import { ASSIGNMENT_API, type GrantWire } from './assignment-api.js';
-import type { Assigner, Lease } from './assignment.js';
+import type { AcquireOptions, Assigner, Lease } from './assignment.js';
 
 export interface RemoteAssignmentDeps {
   /** Where the current leader is recorded. */
@@ -50,11 +51,12 @@ export class RemoteAssignment implements Assigner {
     this.deps.client.close();
   }
 
-  async acquire(fn: FunctionVersion): Promise<Lease> {
+  async acquire(fn: FunctionVersion, opts: AcquireOptions = {}): Promise<Lease> {
     const releasesFirst = async () => {
       if (this.delayedReleases.size > 0) await Promise.allSettled([...this.delayedReleases]);
     };
-    const grant = (await this.call('/acquire', { fn }, releasesFirst)) as GrantWire;
+    const headers = opts.trace === undefined ? undefined : { [TRACEPARENT_HEADER]: opts.trace };
+    const grant = (await this.call('/acquire', { fn }, releasesFirst, headers)) as GrantWire;
     return { envId: grant.envId, worker: this.deps.worker(grant.workerId, grant.workerUrl), cold: grant.cold, epoch: grant.epoch, grant: grant.grant };
   }
 
@@ -77,13 +79,13 @@ export class RemoteAssignment implements Assigner {
   }
 
   /** POSTs to the leader, waiting out a failover; `before` runs ahead of every attempt. */
-  private async call(path: string, body: unknown, before?: () => Promise<void>): Promise<unknown> {
+  private async call(path: string, body: unknown, before?: () => Promise<void>, headers?: Record<string, string>): Promise<unknown> {
     const deadline = this.deps.clock.now() + this.deps.failoverWaitMs;
     for (let attempt = 0; ; attempt++) {
       await before?.();
       const leader = this.current;
       if (leader) {
-        const answer = await this.post(leader, path, body);
+        const answer = await this.post(leader, path, body, headers);
         if (answer.kind === 'ok') return answer.value;
         if (answer.kind === 'error') throw answer.error;
       }
@@ -95,11 +97,11 @@ export class RemoteAssignment implements Assigner {
     }
   }
 
-  private async post(leader: Candidate, path: string, body: unknown): Promise<{ kind: 'ok'; value: unknown } | { kind: 'error'; error: StratusError } | { kind: 'retry' }> {
+  private async post(leader: Candidate, path: string, body: unknown, headers: Record<string, string> = {}): Promise<{ kind: 'ok'; value: unknown } | { kind: 'error'; error: StratusError } | { kind: 'retry' }> {
     let res: InternalReply;
     try {
       res = await this.deps.client.exchange(`${leader.address}${ASSIGNMENT_API}${path}`, CONTROL_PLANE_NAME, {
-        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body),
+        method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body),
       });
     } catch {
       return { kind: 'retry' };

@@ -16,6 +16,7 @@ import { InternalClient } from '../shared/internal-client.js';
 import type { Logger } from '../shared/log.js';
 import { Metrics } from '../shared/metrics.js';
 import { startMetricsListener, type MetricsListener } from '../shared/metrics-server.js';
+import { createTracer } from '../shared/tracing.js';
 import { CONTROL_PLANE_NAME, issueServerIdentity } from '../shared/tls.js';
 import { DEFAULT_LOG_BYTES_PER_ACCOUNT, LogExpiry, storeLogs } from '../logs/index.js';
 import { startInternalApi } from './internal-api.js';
@@ -116,12 +117,13 @@ export async function startFrontendProcess(config: StratusConfig, opts: ProcessO
   // and the reason, and its cold starts boot.
   const snapStart = new SnapStartService({ registries, workers: () => [], code, log: log.child({ component: 'snapstart' }) });
   const metrics = new Metrics();
+  const tracer = createTracer(config.observability, { role: 'frontend', instanceId: opts.id, clock });
   const { server, events } = lambdaApi({
     config, registries, accounts, code, images, assignment, eventQueue: journal.eventQueue, links: await CodeLinks.open(journal.clusterSecrets, clock), clock, log,
     logs: await openLogs(config, journal, clock),
     provision: () => undefined,
     allocated: (fn) => assignment.provisionedCount(fn),
-    metrics,
+    metrics, tracer,
   });
   const address = await server.listen(opts.host, opts.port);
   const metricsListener = await serveMetrics(config, metrics, log);
@@ -137,6 +139,7 @@ export async function startFrontendProcess(config: StratusConfig, opts: ProcessO
       assignment.stop();
       await Promise.all([...workers.values()].map((w) => w.shutdown()));
       await shared.close();
+      await tracer.shutdown();
     },
   };
 }
@@ -153,6 +156,7 @@ export async function startAssignmentProcess(config: StratusConfig, opts: Proces
   let replica: AssignmentReplica | undefined;
   const provisioning = followRegistries(registries, () => replica?.leader(), log);
   const metrics = new Metrics();
+  const tracer = createTracer(config.observability, { role: 'assignment', instanceId: opts.id, clock });
   assignmentMetrics(metrics, () => replica?.leader());
   const metricsListener = await serveMetrics(config, metrics, log);
   const api = new AssignmentApiServer({
@@ -170,7 +174,7 @@ export async function startAssignmentProcess(config: StratusConfig, opts: Proces
     lead: async (leadership) => {
       const placement = new PlacementService();
       const service = new AssignmentService({
-        config: config.assignment, log: journal.assignmentLog, placement, clock, logger: log, leadership, limiter: concurrencyLimiter(accounts, registries),
+        config: config.assignment, log: journal.assignmentLog, placement, clock, logger: log, leadership, limiter: concurrencyLimiter(accounts, registries), tracer,
       });
       membership = new WorkerMembership({
         store: journal.workers, placement, connector,
@@ -200,6 +204,7 @@ export async function startAssignmentProcess(config: StratusConfig, opts: Proces
       membership?.stop();
       await api.close();
       await shared.close();
+      await tracer.shutdown();
     },
   };
 }

@@ -5,6 +5,7 @@ import type { Clock } from '../shared/clock.js';
 import type { StratusConfig } from '../shared/config.js';
 import type { Logger } from '../shared/log.js';
 import type { Metrics } from '../shared/metrics.js';
+import type { Tracer } from '../shared/tracing.js';
 import { workerMetrics } from './metrics.js';
 import {
   ChunkCache, FencedWorkerAgent, FunctionFiles, LazyImageMounts, LocalWorkerAgent, openRunRoot, removeStaleRunDirs, SnapshotCache, ZipCodeMounts, type CodeSource, type FunctionLogSink,
@@ -28,7 +29,7 @@ export interface HostWorker {
  * socket directories and runsc state of dead Stratus processes. It
  * fails if the sandboxes' seccomp filter cannot be made: no sandbox runs without it.
  */
-export async function startHostWorker(config: StratusConfig, opts: { id: string; code: CodeSource; shipLogs: ShipLogs; clock: Clock; log: Logger; metrics?: Metrics }): Promise<HostWorker> {
+export async function startHostWorker(config: StratusConfig, opts: { id: string; code: CodeSource; shipLogs: ShipLogs; clock: Clock; log: Logger; metrics?: Metrics; tracer?: Tracer }): Promise<HostWorker> {
   const seccomp = await loadSeccompFilter();
   const cgroups = detectCgroups(`stratus-${process.pid}`);
   await cgroups.cleanup();
@@ -75,6 +76,7 @@ export async function startHostWorker(config: StratusConfig, opts: { id: string;
     log: opts.log.child({ component: 'worker' }),
     logSink,
     metrics: opts.metrics,
+    tracer: opts.tracer,
   });
   if (opts.metrics) workerMetrics(opts.metrics, local, chunkCache);
   local.fillWarmPool();

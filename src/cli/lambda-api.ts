@@ -17,6 +17,7 @@ import type { Clock } from '../shared/clock.js';
 import type { StratusConfig } from '../shared/config.js';
 import type { Logger } from '../shared/log.js';
 import type { Metrics } from '../shared/metrics.js';
+import type { Tracer } from '../shared/tracing.js';
 import { eventQueueMetrics } from './metrics.js';
 
 export interface Credentials {
@@ -45,6 +46,8 @@ export interface LambdaApiDeps {
   metrics?: Metrics;
   /** CloudWatch Logs over the journal's log store (`openLogs`). */
   logs: LogsService;
+  /** Each invoke's span (the root of its trace in Stratus) is started here. */
+  tracer?: Tracer;
 }
 
 export interface LambdaApi {
@@ -108,9 +111,9 @@ export function lambdaApi(deps: LambdaApiDeps): LambdaApi {
   const { minUnreserved } = config.concurrency;
   const admin = accounts.administrator();
   if (!admin) throw new StratusError('InvalidConfig', 'the accounts have no administrator: open them with openAccounts first');
-  const invoker = new InvokeService(registries, deps.assignment, deps.log.child({ component: 'frontend' }), clock, deps.metrics);
+  const invoker = new InvokeService(registries, deps.assignment, deps.log.child({ component: 'frontend' }), clock, deps.metrics, deps.tracer);
   const events = new AsyncInvoker({
-    queue: deps.eventQueue, invoke: (request) => invoker.invoke(request), settings: eventSettings(registries), unownedAccountId: admin.accountId,
+    queue: deps.eventQueue, invoke: (request) => invoker.invoke({ ...request, invocationType: 'Event' }), settings: eventSettings(registries), unownedAccountId: admin.accountId,
     config: config.asyncInvoke, clock, log: deps.log.child({ component: 'async' }), metrics: deps.metrics,
   });
   if (deps.metrics) eventQueueMetrics(deps.metrics, deps.eventQueue);

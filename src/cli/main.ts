@@ -13,7 +13,7 @@ import { readWorkerBundle, workersCommand } from './workers-admin.js';
 
 const USAGE = `Usage:
   stratus up     [--port 9001] [--internal-port 0] [--host 127.0.0.1] [--data-dir .stratus] [--keep-alive-ms 300000]
-                 [--metrics-port 9464] [--metrics-host 127.0.0.1]
+                 [--metrics-port 9464] [--metrics-host 127.0.0.1] [--otlp-traces-endpoint URL]
                  [--worker-memory-mb N] [--warm-pool 0] [--lease-ms 3000] [--account-concurrency 1000]
                  [--log-level info] [--function-logs stdout|store|off]
                  [--event-claim-ms 15000] [--event-retry-delays-ms 60000,120000]
@@ -48,6 +48,9 @@ worker: starts a further worker agent that joins the control plane at --control-
 --metrics-port, --metrics-host: where this process serves GET /metrics (Prometheus) for operators,
     never on the Lambda API's port (up: 9464; every other process: an ephemeral port unless given;
     each prints its URL). See docs/observability.md.
+--otlp-traces-endpoint URL (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT): export spans of every invoke over
+    OTLP/HTTP to this collector endpoint (e.g. http://127.0.0.1:4318/v1/traces); every process
+    (up, frontend, assignment, worker) takes it. Off by default. See docs/observability.md.
 --freeze-idle-after-ms: an idle environment is frozen this long after its last invoke and thawed
     by the next one; off (or --freeze-idle-after-ms=-1) never freezes.
 frontend, assignment, placement: Stratus as a cluster on etcd (see README "Running a cluster").
@@ -91,6 +94,7 @@ const OPTIONS = {
   'etcd-key': { type: 'string' },
   'metrics-host': { type: 'string' },
   'metrics-port': { type: 'string' },
+  'otlp-traces-endpoint': { type: 'string' },
 } as const;
 
 type Flags = ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>['values'];
@@ -105,6 +109,7 @@ function configFrom(flags: Flags, env: NodeJS.ProcessEnv, defaultDataDir: string
     logLevel: flags['log-level'],
     frontend: { host: flags.host, port: num(flags.port) },
     metrics: { host: flags['metrics-host'], port: num(flags['metrics-port']) },
+    observability: { otlpTracesEndpoint: flags['otlp-traces-endpoint'] ?? (env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || undefined) },
     assignment: { keepAliveMs: num(flags['keep-alive-ms']) },
     concurrency: { accountLimit: num(flags['account-concurrency']) },
     asyncInvoke: { claimMs: num(flags['event-claim-ms']), retryDelaysMs: flags['event-retry-delays-ms']?.split(',').map(Number) },

@@ -13,6 +13,7 @@ import type { StratusConfig } from '../shared/config.js';
 import type { Logger } from '../shared/log.js';
 import { Metrics } from '../shared/metrics.js';
 import { startMetricsListener } from '../shared/metrics-server.js';
+import { createTracer } from '../shared/tracing.js';
 import { assignmentMetrics } from './metrics.js';
 import { DEFAULT_LOG_BYTES_PER_ACCOUNT, LogExpiry, storeLogs } from '../logs/index.js';
 import { startHostWorker } from './host-worker.js';
@@ -50,15 +51,16 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
   const { accounts, registries } = await openAccounts(config, journal, code, clock, { adminKey: credentials, follow: false });
 
   const metrics = new Metrics();
+  const tracer = createTracer(config.observability, { role: 'up', instanceId: 'up', clock });
   const placement = new PlacementService({ clock, leaseMs: config.cluster.leaseMs });
   const codeSource = { get: code.get.bind(code), getChunk: chunks.getChunk.bind(chunks), getImage: chunks.getImage.bind(chunks) };
   const shipLogs = storeLogs(journal.logs, clock);
-  const host = await startHostWorker(config, { id: 'worker-1', code: codeSource, shipLogs, clock, log, metrics });
+  const host = await startHostWorker(config, { id: 'worker-1', code: codeSource, shipLogs, clock, log, metrics, tracer });
   placement.register(host.agent);
 
   const assignment = new AssignmentService({
     config: config.assignment, log: journal.assignmentLog, placement, clock, logger: log.child({ component: 'assignment' }),
-    limiter: concurrencyLimiter(accounts, registries),
+    limiter: concurrencyLimiter(accounts, registries), tracer,
   });
   await assignment.start();
   assignmentMetrics(metrics, () => assignment);
@@ -83,7 +85,7 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
     logs: await openLogs(config, journal, clock),
     provision: (fn, n) => assignment.setProvisioned(fn, n),
     allocated: (fn) => assignment.provisionedCount(fn),
-    metrics,
+    metrics, tracer,
   });
   const address = await server.listen(config.frontend.host, config.frontend.port);
   const metricsListener = await startMetricsListener(metrics, config.metrics.host, config.metrics.port, log.child({ component: 'metrics' }));
@@ -114,6 +116,7 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
       await host.stop();
       await logExpiry.stop();
       await journal.close();
+      await tracer.shutdown();
     },
   };
 }

@@ -3,6 +3,7 @@ import type { StratusConfig } from '../shared/config.js';
 import type { Logger } from '../shared/log.js';
 import { Metrics } from '../shared/metrics.js';
 import { startMetricsListener } from '../shared/metrics-server.js';
+import { createTracer } from '../shared/tracing.js';
 import { HttpCodeSource } from '../codestore/index.js';
 import { requestWorkerCertificate, sendHeartbeat, workerAuthorization, type WorkerBundle } from '../placement/index.js';
 import { controlPlaneKey, type Authenticate } from '../shared/cluster-api.js';
@@ -49,7 +50,8 @@ async function joining(opts: WorkerProcessOptions): Promise<{ client: InternalCl
 export async function startWorkerProcess(config: StratusConfig, opts: WorkerProcessOptions, log: Logger, clock: Clock): Promise<RunningWorker> {
   const { client, authenticate, tls } = await joining(opts);
   const metrics = new Metrics();
-  const host = await startHostWorker(config, { id: opts.id, code: new HttpCodeSource(opts.controlPlane, client), shipLogs: shipLogsTo(opts.controlPlane, client), clock, log, metrics });
+  const tracer = createTracer(config.observability, { role: 'worker', instanceId: opts.id, clock });
+  const host = await startHostWorker(config, { id: opts.id, code: new HttpCodeSource(opts.controlPlane, client), shipLogs: shipLogsTo(opts.controlPlane, client), clock, log, metrics, tracer });
   const server = new WorkerApiServer(host.agent, authenticate, log.child({ component: 'worker-api' }), tls);
   const address = await server.listen(opts.host, opts.port);
   const url = `${server.scheme}://${opts.host}:${address.port}`;
@@ -70,6 +72,7 @@ export async function startWorkerProcess(config: StratusConfig, opts: WorkerProc
     await server.close();
     await host.stop();
     client.close();
+    await tracer.shutdown();
     throw err;
   }
   timer = setTimeout(() => void beat(), opts.heartbeatMs);
@@ -83,6 +86,7 @@ export async function startWorkerProcess(config: StratusConfig, opts: WorkerProc
       await server.close();
       await host.stop();
       client.close();
+      await tracer.shutdown();
     },
   };
 }

@@ -41,6 +41,16 @@ export const configSchema = z.object({
       port: z.number().int().min(0).max(65535).default(9464),
     })
     .default({}),
+  /**
+   * Traces: with an OTLP/HTTP traces endpoint (a collector's `http://HOST:4318/v1/traces`), each
+   * process exports spans of every invoke there with OpenTelemetry's SDK; without one (the
+   * default) no tracer is built and the invoke path pays nothing.
+   */
+  observability: z
+    .object({
+      otlpTracesEndpoint: z.string().url().refine((u) => /^https?:\/\//.test(u), 'an http:// or https:// URL').optional(),
+    })
+    .default({}),
   credentials: z.object({ accessKeyId: z.string().min(1), secretAccessKey: z.string().min(1) }).optional(),
   assignment: z
     .object({
@@ -208,6 +218,7 @@ export type SandboxConfig = StratusConfig['sandbox'];
 export type ImagesConfig = StratusConfig['images'];
 export type Identity = StratusConfig['identity'];
 export type AsyncInvokeConfig = StratusConfig['asyncInvoke'];
+export type ObservabilityConfig = StratusConfig['observability'];
 export type LogsConfig = StratusConfig['logs'];
 
 /** Parse a partial config (from the CLI, a file or a test) into the resolved config. */

@@ -34,6 +34,8 @@ export interface EnvironmentOptions {
   initType?: 'on-demand' | 'provisioned-concurrency';
   /** The fencing epoch of the assignment leadership creating it (a cluster). */
   epoch?: number;
+  /** The span it is created under (a W3C traceparent): its creation and init are traced. */
+  trace?: string;
 }
 
 export interface EnvironmentReport {

@@ -16,6 +16,8 @@ export interface Invocation {
   responseSink?: ResponseSink;
   /** The fencing epoch of the assignment leadership that granted the environment (a cluster). */
   epoch?: number;
+  /** The invoke's span (a W3C traceparent), when the invoke is traced. */
+  trace?: string;
 }
 
 /**

@@ -3,6 +3,9 @@ import type { Clock } from '../shared/clock.js';
 import type { Logger } from '../shared/log.js';
 import type { Metrics } from '../shared/metrics.js';
 import { StratusError } from '../shared/errors.js';
+import {
+  ATTR, ATTR_CLOUD_ACCOUNT_ID, ATTR_FAAS_INVOCATION_ID, ATTR_FAAS_NAME, ATTR_FAAS_VERSION, NO_TRACER, type TraceSpan, type Tracer,
+} from '../shared/tracing.js';
 import type { SandboxDriver, SandboxSpec } from '../sandbox/index.js';
 import type { EnvironmentOptions, EnvironmentReport, WorkerAgent, WorkerStatus } from './agent.js';
 import type { TaskFiles } from './code-cache.js';
@@ -50,6 +53,8 @@ export interface LocalWorkerDeps {
   logLimits: LogLimits;
   /** Where completed inits are counted (cold starts by kind, init durations). */
   metrics?: Metrics;
+  /** Spans of traced environment creations, inits and invocations (none: NO_TRACER). */
+  tracer?: Tracer;
 }
 
 /**
@@ -67,9 +72,11 @@ export class LocalWorkerAgent implements WorkerAgent {
   private readonly snapStart: SnapStartBoots;
   private readonly pool: WarmPool | undefined;
   private readonly initTimeoutMs: number;
+  private readonly tracer: Tracer;
 
   constructor(private readonly deps: LocalWorkerDeps) {
     this.id = deps.id;
+    this.tracer = deps.tracer ?? NO_TRACER;
     this.bootGate = new BootGate(deps.maxConcurrentBoots);
     this.initTimeoutMs = deps.initTimeoutMs ?? 10_000;
     this.launcher = new SandboxLauncher({ ...deps, files: deps.runRoot.files });
@@ -82,22 +89,44 @@ export class LocalWorkerAgent implements WorkerAgent {
     });
   }
 
+  /** Traced (when `opts.trace` is set) as worker.create_environment, or worker.restore_environment for a SnapStart clone. */
   async createEnvironment(envId: string, spec: EnvironmentSpec, opts: EnvironmentOptions = {}): Promise<void> {
+    const span = opts.trace !== undefined && this.tracer.enabled ? this.tracer.start('worker.create_environment', opts.trace, {
+      attributes: {
+        [ATTR.environmentId]: envId, [ATTR.workerId]: this.id, [ATTR.initType]: opts.initType ?? 'on-demand',
+        [ATTR_CLOUD_ACCOUNT_ID]: spec.accountId, [ATTR_FAAS_NAME]: spec.functionName, [ATTR_FAAS_VERSION]: spec.version,
+      },
+    }) : undefined;
+    try {
+      await this.create(envId, spec, opts, span?.traceparent);
+      const kind = this.slots.get(envId)?.coldStart?.kind;
+      if (kind) span?.set({ [ATTR.startKind]: kind });
+      if (kind === 'snapstart') span?.rename('worker.restore_environment');
+    } catch (err) {
+      span?.fail(err);
+      throw err;
+    } finally {
+      span?.end();
+    }
+  }
+
+  /** `trace`: the span the environment's init is traced under. */
+  private async create(envId: string, spec: EnvironmentSpec, opts: EnvironmentOptions, trace: string | undefined): Promise<void> {
     if (this.slots.has(envId)) throw new StratusError('Internal', `environment ${envId} exists`);
     const initType = opts.initType ?? 'on-demand';
     const image = this.snapStart.snapshotFor(spec);
     const onDefaultDriver = this.launcher.driverFor(spec) === this.launcher.defaultDriver;
     const stem = initType === 'on-demand' && !image && this.pool?.fits(spec, onDefaultDriver) ? this.pool.take() : undefined;
-    if (stem) return this.specialize(stem, envId, spec);
+    if (stem) return this.specialize(stem, envId, spec, trace);
     const provisioned = initType === 'provisioned-concurrency';
-    if (image && (await this.restore(envId, spec, initType, image, coldStartOf(spec, provisioned ? 'provisioned' : 'snapstart')))) return;
+    if (image && (await this.restore(envId, spec, initType, image, coldStartOf(spec, provisioned ? 'provisioned' : 'snapstart', trace)))) return;
     const kind = provisioned ? 'provisioned' : spec.package.type === 'Image' ? 'image' : 'boot';
     await this.boot(envId, identityOf(spec, envId, this.deps.clock.now()), initType, async (slot) => {
       slot.owner = ownerOf(spec);
       const files = await this.filesOf(spec);
       this.cachedCode.add(spec.package.code.sha256);
       return { driver: this.launcher.requireDriver(spec), sandbox: this.launcher.sandboxSpec(envId, spec, initType, slot.controlDir, files) };
-    }, { coldStart: coldStartOf(spec, kind) });
+    }, { coldStart: coldStartOf(spec, kind, trace) });
   }
 
   /**
@@ -167,7 +196,7 @@ export class LocalWorkerAgent implements WorkerAgent {
       logSink: this.deps.logSink,
       onDeath: () => this.lost(slot),
       onInitialized: booted,
-      onInitDone: (ms) => slot.coldStart && this.deps.metrics?.coldStart(slot.coldStart.fn, slot.coldStart.kind, ms),
+      onInitDone: (ms) => slot.coldStart && this.initDone(slot.coldStart, ms),
       reportsInit: initType === 'on-demand',
       restored: extra.restored,
       freezeAfterMs: this.deps.freezeIdleAfterMs,
@@ -183,6 +212,13 @@ export class LocalWorkerAgent implements WorkerAgent {
       throw err;
     }
     return { slot, booted };
+  }
+
+  /** An init completed: counted, and traced under its environment's creation if that was traced. */
+  private initDone(coldStart: ColdStart, ms: number): void {
+    this.deps.metrics?.coldStart(coldStart.fn, coldStart.kind, ms);
+    if (coldStart.trace === undefined) return;
+    this.tracer.record('function.init', coldStart.trace, ms, { [ATTR.initDurationMs]: ms, [ATTR.startKind]: coldStart.kind });
   }
 
   /** A zip's unpacked directory, or an image's lazily mounted root filesystem. */
@@ -207,13 +243,13 @@ export class LocalWorkerAgent implements WorkerAgent {
    * The stem has left the pool for good (`WarmPool.take`): it is this function's environment
    * until it is destroyed, never pooled or given to another function or account.
    */
-  private async specialize(stem: Slot, envId: string, spec: EnvironmentSpec): Promise<void> {
+  private async specialize(stem: Slot, envId: string, spec: EnvironmentSpec, trace: string | undefined): Promise<void> {
     if (stem.owner || this.pool?.holds(stem)) {
       await this.destroyEnvironment(stem.id);
       throw new StratusError('Internal', `warm-pool stem ${stem.id} was given a function already`);
     }
     stem.owner = ownerOf(spec);
-    stem.coldStart = coldStartOf(spec, 'warm-pool');
+    stem.coldStart = coldStartOf(spec, 'warm-pool', trace);
     try {
       await this.pool?.load(stem, spec);
       this.cachedCode.add(spec.package.code.sha256);
@@ -232,7 +268,11 @@ export class LocalWorkerAgent implements WorkerAgent {
     const slot = this.slots.get(envId);
     if (!slot) return Promise.reject(new StratusError('Internal', `no environment ${envId} on worker ${this.id}`));
     const refused = invocationRefusal(envId, slot.owner, invocation.invokedFunctionArn);
-    return refused ? Promise.reject(refused) : slot.env.invoke(invocation);
+    if (refused) return Promise.reject(refused);
+    if (invocation.trace === undefined || !this.tracer.enabled) return slot.env.invoke(invocation);
+    return traced(this.tracer.start('worker.invoke', invocation.trace, {
+      attributes: { [ATTR_FAAS_INVOCATION_ID]: invocation.requestId, [ATTR.environmentId]: envId, [ATTR.workerId]: this.id },
+    }), slot.env.invoke(invocation));
   }
 
   async destroyEnvironment(envId: string): Promise<void> {
@@ -283,8 +323,24 @@ export class LocalWorkerAgent implements WorkerAgent {
   }
 }
 
-function coldStartOf(spec: EnvironmentSpec, kind: ColdStart['kind']): ColdStart {
-  return { fn: { account: spec.accountId, function: spec.functionName, version: spec.version }, kind };
+function coldStartOf(spec: EnvironmentSpec, kind: ColdStart['kind'], trace?: string): ColdStart {
+  return { fn: { account: spec.accountId, function: spec.functionName, version: spec.version }, kind, ...(trace === undefined ? {} : { trace }) };
+}
+
+/** An invocation's span: its REPORT's durations, and whether the function failed. */
+async function traced(span: TraceSpan, running: Promise<InvocationResult>): Promise<InvocationResult> {
+  try {
+    const result = await running;
+    span.set({ [ATTR.durationMs]: result.durationMs, [ATTR.functionError]: result.outcome.kind === 'function-error' });
+    if (result.initDurationMs !== undefined) span.set({ [ATTR.initDurationMs]: result.initDurationMs });
+    if (result.outcome.kind === 'function-error') span.fail('function error', 'FunctionError');
+    return result;
+  } catch (err) {
+    span.fail(err);
+    throw err;
+  } finally {
+    span.end();
+  }
 }
 
 function ownerOf(spec: EnvironmentSpec): SlotOwner {

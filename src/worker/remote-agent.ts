@@ -8,6 +8,7 @@ import type { EnvironmentOptions, EnvironmentReport, WorkerAgent, WorkerStatus }
 import type { Invocation, InvocationResult, ResponseSink } from './invocation.js';
 import { SinkWriter } from './sink-writer.js';
 import { EPOCH_HEADER, invocationHeaders, parseJson, resultFrom, resultFromTrailers, streamedContentType, WORKER_API } from './wire.js';
+import { TRACEPARENT_HEADER } from '../shared/tracing.js';
 
 /**
  * Room for a streamed reply's trailers: the result, a function error's document (base64; the
@@ -46,8 +47,9 @@ export class RemoteWorkerAgent implements WorkerAgent {
   }
 
   async createEnvironment(envId: string, spec: EnvironmentSpec, opts: EnvironmentOptions = {}): Promise<void> {
-    const { epoch, ...rest } = opts;
-    await this.call('POST', '/environments', epoch, Buffer.from(JSON.stringify({ envId, spec, opts: rest })), { 'content-type': 'application/json' });
+    const { epoch, trace, ...rest } = opts;
+    const headers: Record<string, string> = { 'content-type': 'application/json', ...(trace === undefined ? {} : { [TRACEPARENT_HEADER]: trace }) };
+    await this.call('POST', '/environments', epoch, Buffer.from(JSON.stringify({ envId, spec, opts: rest })), headers);
   }
 
   /** A streamed response is passed on chunk by chunk as the worker relays it; its result follows. */

@@ -31,6 +31,8 @@ export interface Slot {
 export interface ColdStart {
   fn: { account: string; function: string; version: string };
   kind: ColdStartKind;
+  /** The span its environment was created under (a W3C traceparent): its init is traced there. */
+  trace?: string;
 }
 
 /** Whose function an environment runs: set once, when it is created or a stem is specialized. */

@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { z } from 'zod';
 import { headerValue } from '../shared/http.js';
 import { fromWireError, StratusError, toWireError } from '../shared/errors.js';
+import { TRACEPARENT_HEADER, traceparentFrom } from '../shared/tracing.js';
 import { environmentSpecSchema } from './environment-spec.js';
 import type { Invocation, InvocationOutcome, InvocationResult } from './invocation.js';
 
@@ -47,12 +48,14 @@ export function invocationHeaders(inv: Invocation): Record<string, string> {
   if (inv.clientContext !== undefined) headers[H.clientContext] = Buffer.from(inv.clientContext).toString('base64');
   if (inv.epoch !== undefined) headers[EPOCH_HEADER] = String(inv.epoch);
   if (inv.responseSink) headers[STREAM_HEADER] = 'true';
+  if (inv.trace !== undefined) headers[TRACEPARENT_HEADER] = inv.trace;
   return headers;
 }
 
 /** The invocation a request carries (without its sink: see `wantsStream`). */
 export function invocationFrom(headers: IncomingHttpHeaders, payload: Buffer): Invocation {
   const clientContext = headerValue(headers, H.clientContext);
+  const trace = traceparentFrom(headers);
   return {
     requestId: headerValue(headers, H.requestId) ?? '',
     invokedFunctionArn: headerValue(headers, H.arn) ?? '',
@@ -61,6 +64,7 @@ export function invocationFrom(headers: IncomingHttpHeaders, payload: Buffer): I
     tailLog: headerValue(headers, H.tail) === 'true',
     payload,
     epoch: epochFrom(headers),
+    ...(trace === undefined ? {} : { trace }),
   };
 }
 

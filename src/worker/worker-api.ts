@@ -9,6 +9,7 @@ import type { WorkerAgent } from './agent.js';
 import type { InvocationResult } from './invocation.js';
 import { StreamRelay } from './stream-relay.js';
 import { epochFrom, parseCreateEnvironment, invocationFrom, outcomePayload, resultHeaders, streamHeaders, streamTrailers, wantsStream, WORKER_API } from './wire.js';
+import { traceparentFrom } from '../shared/tracing.js';
 
 const ENV = '/environments/([0-9a-f-]{36})';
 const MAX_BODY = 8 * 1024 * 1024;
@@ -65,7 +66,8 @@ export class WorkerApiServer {
       route('POST', '/fence', async (req) => ({ status: 200, body: { environments: await agent.environments(epochFrom(req.headers)) } })),
       route('POST', '/environments', async (req) => {
         const { envId, spec, opts } = parseCreateEnvironment(req.body);
-        await agent.createEnvironment(envId, spec, { ...opts, epoch: epochFrom(req.headers) });
+        const trace = traceparentFrom(req.headers);
+        await agent.createEnvironment(envId, spec, { ...opts, epoch: epochFrom(req.headers), ...(trace === undefined ? {} : { trace }) });
         return { status: 201, body: { envId } };
       }),
       route('DELETE', ENV, async (req) => {

@@ -36,7 +36,7 @@ async function invokeStreaming(deps: StreamingInvocationRoutesDeps, req: ApiRequ
   const headers = { 'x-amz-executed-version': version.version, 'content-type': 'application/vnd.amazon.eventstream' };
   if (type === 'DryRun') return { status: 204, headers: { 'x-amz-executed-version': version.version } };
   const relay = new StreamRelay();
-  const running = deps.invoker.invoke({ ...request, responseSink: relay }, version);
+  const running = deps.invoker.invoke({ ...request, responseSink: relay, invocationType: 'ResponseStream' }, version);
   running.then(() => relay.end(), () => relay.end());
   await Promise.race([relay.opened, running]);
   return { status: 200, headers, body: { chunks: events(relay, running), cancel: () => relay.cancel() } };

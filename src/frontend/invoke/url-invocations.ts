@@ -62,7 +62,7 @@ async function serve(deps: UrlInvocationDeps, req: ApiRequest): Promise<ApiRespo
   });
   const traceHeader = readTraceHeader(header(req.headers, 'x-amzn-trace-id'));
   const request: InvokeRequest = {
-    accountId, functionName: name, qualifier, requestId: req.requestId, payload: Buffer.from(JSON.stringify(event)), tailLog: false,
+    accountId, functionName: name, qualifier, requestId: req.requestId, payload: Buffer.from(JSON.stringify(event)), tailLog: false, invocationType: 'FunctionUrl',
     ...(traceHeader !== undefined ? { traceHeader } : {}),
   };
   const version = deps.invoker.resolve(request);
