@@ -17,6 +17,7 @@ import type { Logger } from '../shared/log.js';
 import { Metrics } from '../shared/metrics.js';
 import { startMetricsListener, type MetricsListener } from '../shared/metrics-server.js';
 import { CONTROL_PLANE_NAME, issueServerIdentity } from '../shared/tls.js';
+import { storeLogs } from '../logs/index.js';
 import { startInternalApi } from './internal-api.js';
 import { concurrencyLimiter, followRegistries, lambdaApi, openAccounts, type Credentials } from './lambda-api.js';
 import { assignmentMetrics } from './metrics.js';
@@ -218,7 +219,7 @@ export async function startPlacementProcess(config: StratusConfig, opts: Process
   const placement = new PlacementService({ clock, leaseMs: config.cluster.leaseMs });
   const directory = new WorkerDirectory(journal.workers, log);
   const api = await startInternalApi({
-    secrets, credentials: journal.workerCredentials, code, chunks, placement, leaseMs: config.cluster.leaseMs, clock, log, host: opts.host, port: opts.port,
+    secrets, credentials: journal.workerCredentials, code, chunks, placement, shipLogs: storeLogs(journal.logs, clock), leaseMs: config.cluster.leaseMs, clock, log, host: opts.host, port: opts.port,
     onHeartbeat: (worker) => directory.publish(worker),
   });
   // Workers an earlier placement process recorded get a fresh lease: gone ones run out.

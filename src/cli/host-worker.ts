@@ -8,6 +8,7 @@ import type { Metrics } from '../shared/metrics.js';
 import { workerMetrics } from './metrics.js';
 import {
   ChunkCache, FencedWorkerAgent, FunctionFiles, LazyImageMounts, LocalWorkerAgent, openRunRoot, removeStaleRunDirs, SnapshotCache, ZipCodeMounts, type CodeSource, type FunctionLogSink,
+  LogShipper, type ShipLogs,
 } from '../worker/index.js';
 
 export interface HostWorker {
@@ -27,7 +28,7 @@ export interface HostWorker {
  * socket directories and runsc state of dead Stratus processes. It
  * fails if the sandboxes' seccomp filter cannot be made: no sandbox runs without it.
  */
-export async function startHostWorker(config: StratusConfig, opts: { id: string; code: CodeSource; clock: Clock; log: Logger; metrics?: Metrics }): Promise<HostWorker> {
+export async function startHostWorker(config: StratusConfig, opts: { id: string; code: CodeSource; shipLogs: ShipLogs; clock: Clock; log: Logger; metrics?: Metrics }): Promise<HostWorker> {
   const seccomp = await loadSeccompFilter();
   const cgroups = detectCgroups(`stratus-${process.pid}`);
   await cgroups.cleanup();
@@ -51,6 +52,10 @@ export async function startHostWorker(config: StratusConfig, opts: { id: string;
   const bubblewrap = bubblewrapDriver(config, cgroups, seccomp);
   const snapshotCache = new SnapshotCache(join(config.dataDir, 'worker', 'snapshots'), opts.code);
   await snapshotCache.removeScratch();
+  const shipper = new LogShipper({
+    ship: opts.shipLogs, clock: opts.clock, log: opts.log.child({ component: 'logs' }), flushAfterMs: config.worker.logFlushMs, maxBufferedBytes: config.worker.logBufferBytes,
+  });
+  const logSink = functionLogSink(config.worker.functionLogs, shipper);
   const local = new LocalWorkerAgent({
     id: opts.id,
     memoryMb: config.worker.memoryMb,
@@ -68,7 +73,7 @@ export async function startHostWorker(config: StratusConfig, opts: { id: string;
     taskFiles: new FunctionFiles(zips, images),
     clock: opts.clock,
     log: opts.log.child({ component: 'worker' }),
-    logSink: functionLogSink(config.worker.functionLogs),
+    logSink,
     metrics: opts.metrics,
   });
   if (opts.metrics) workerMetrics(opts.metrics, local, chunkCache);
@@ -80,6 +85,7 @@ export async function startHostWorker(config: StratusConfig, opts: { id: string;
     images,
     async stop() {
       await agent.shutdown();
+      await shipper.flush();
       await images.shutdown();
       await zips.shutdown();
       await gvisor?.cleanup();
@@ -113,13 +119,16 @@ async function gvisorDriver(config: StratusConfig, cgroups: CgroupManager): Prom
   return driver;
 }
 
-function functionLogSink(mode: 'stdout' | 'off'): FunctionLogSink {
+/** The log store, with a copy on stdout (`[name] line`) when asked for, or nowhere. */
+function functionLogSink(mode: StratusConfig['worker']['functionLogs'], store: LogShipper): FunctionLogSink {
   if (mode === 'off') return { enabled: false, write: () => {} };
+  if (mode === 'store') return store;
   return {
     enabled: true,
-    write(functionName, text) {
+    write(to, text) {
+      store.write(to, text);
       const lines = text.endsWith('\n') ? text.slice(0, -1) : text;
-      process.stdout.write(`[${functionName}] ${lines.replaceAll('\n', `\n[${functionName}] `)}\n`);
+      process.stdout.write(`[${to.functionName}] ${lines.replaceAll('\n', `\n[${to.functionName}] `)}\n`);
     },
   };
 }

@@ -1,5 +1,7 @@
 import { downloadRoutes, type ChunkStore, type CodeStore } from '../codestore/index.js';
 import type { DocumentStore } from '../journal/index.js';
+import { logIngestRoutes } from '../logs/index.js';
+import type { ShipLogs } from '../worker/index.js';
 import {
   workerApiCredential, workerApiKeyHash, WorkerCredentials, WorkerRegistrations, type ClusterSecrets, type ConnectedWorker, type PlacementService, type WorkerDocument,
 } from '../placement/index.js';
@@ -16,6 +18,8 @@ export interface InternalApiDeps {
   credentials: DocumentStore;
   code: CodeStore;
   chunks: ChunkStore;
+  /** Where workers' function logs are stored. */
+  shipLogs: ShipLogs;
   placement: PlacementService;
   leaseMs: number;
   clock: Clock;
@@ -39,7 +43,7 @@ export interface InternalApi {
  * process and `stratus up` both serve it: TLS with a certificate of the cluster CA for the
  * control plane's name; registration and heartbeats with each worker's own credential (a
  * worker is given its server certificate for its own id only); code, chunk and image
- * downloads. A credential revoked by this process (or seen revoked by its journal's watch)
+ * downloads; workers' function logs. A credential revoked by this process (or seen revoked by its journal's watch)
  * ends the worker's lease at once; every request is checked against the journal, so a
  * revocation is refused from the next request either way.
  */
@@ -66,7 +70,7 @@ export async function startInternalApi(deps: InternalApiDeps): Promise<InternalA
     placement.remove(workerId);
   });
   const server = new HttpServer({
-    routes: [...registrations.routes(), ...downloadRoutes({ authenticate, code: deps.code, chunks: deps.chunks })],
+    routes: [...registrations.routes(), ...downloadRoutes({ authenticate, code: deps.code, chunks: deps.chunks }), ...logIngestRoutes({ authenticate, ship: deps.shipLogs })],
     tls: issueServerIdentity(secrets.ca, CONTROL_PLANE_NAME, clock.now()),
     log,
     notFound: (method, path) => wireErrorResponse(new StratusError('ResourceNotFound', `No cluster API at ${method} ${path}`)),

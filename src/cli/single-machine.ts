@@ -14,6 +14,7 @@ import type { Logger } from '../shared/log.js';
 import { Metrics } from '../shared/metrics.js';
 import { startMetricsListener } from '../shared/metrics-server.js';
 import { assignmentMetrics } from './metrics.js';
+import { storeLogs } from '../logs/index.js';
 import { startHostWorker } from './host-worker.js';
 import { startInternalApi } from './internal-api.js';
 import { concurrencyLimiter, followRegistries, lambdaApi, openAccounts, type Credentials } from './lambda-api.js';
@@ -51,7 +52,8 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
   const metrics = new Metrics();
   const placement = new PlacementService({ clock, leaseMs: config.cluster.leaseMs });
   const codeSource = { get: code.get.bind(code), getChunk: chunks.getChunk.bind(chunks), getImage: chunks.getImage.bind(chunks) };
-  const host = await startHostWorker(config, { id: 'worker-1', code: codeSource, clock, log, metrics });
+  const shipLogs = storeLogs(journal.logs, clock);
+  const host = await startHostWorker(config, { id: 'worker-1', code: codeSource, shipLogs, clock, log, metrics });
   placement.register(host.agent);
 
   const assignment = new AssignmentService({
@@ -67,7 +69,7 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
   });
   const internal = await startInternalApi({
     secrets: await loadClusterSecrets(journal.clusterSecrets, clock.now()), credentials: journal.workerCredentials, code, chunks, placement,
-    leaseMs: config.cluster.leaseMs, clock, log: log.child({ component: 'placement' }), host: config.frontend.host, port: config.cluster.internalPort,
+    leaseMs: config.cluster.leaseMs, clock, log: log.child({ component: 'placement' }), host: config.frontend.host, port: config.cluster.internalPort, shipLogs,
     onWorkerJoined: (agent) => agent.onEnvironmentLost((envId) => assignment.environmentLost(envId)),
   });
   followRegistries(registries, () => assignment, log);

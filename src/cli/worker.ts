@@ -8,7 +8,7 @@ import { requestWorkerCertificate, sendHeartbeat, workerAuthorization, type Work
 import { controlPlaneKey, type Authenticate } from '../shared/cluster-api.js';
 import { InternalClient } from '../shared/internal-client.js';
 import { createCsr, newKeyPair, type TlsIdentity } from '../shared/tls.js';
-import { WorkerApiServer } from '../worker/index.js';
+import { shipLogsTo, WorkerApiServer } from '../worker/index.js';
 import { startHostWorker } from './host-worker.js';
 
 export interface WorkerProcessOptions {
@@ -49,7 +49,7 @@ async function joining(opts: WorkerProcessOptions): Promise<{ client: InternalCl
 export async function startWorkerProcess(config: StratusConfig, opts: WorkerProcessOptions, log: Logger, clock: Clock): Promise<RunningWorker> {
   const { client, authenticate, tls } = await joining(opts);
   const metrics = new Metrics();
-  const host = await startHostWorker(config, { id: opts.id, code: new HttpCodeSource(opts.controlPlane, client), clock, log, metrics });
+  const host = await startHostWorker(config, { id: opts.id, code: new HttpCodeSource(opts.controlPlane, client), shipLogs: shipLogsTo(opts.controlPlane, client), clock, log, metrics });
   const server = new WorkerApiServer(host.agent, authenticate, log.child({ component: 'worker-api' }), tls);
   const address = await server.listen(opts.host, opts.port);
   const url = `${server.scheme}://${opts.host}:${address.port}`;

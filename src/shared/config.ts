@@ -94,8 +94,15 @@ export const configSchema = z.object({
       /** Warm pool: runtimes booted ahead of any function ("stem cells"), for Node.js functions of warmPoolMemoryMb. */
       warmPoolSize: z.number().int().nonnegative().default(0),
       warmPoolMemoryMb: z.number().int().min(128).default(128),
-      /** Where function output goes besides the invoke's log tail. */
-      functionLogs: z.enum(['stdout', 'off']).default('stdout'),
+      /**
+       * Where function output goes besides the invoke's log tail: the log store (the CloudWatch
+       * Logs API), the log store and this process's stdout, or nowhere.
+       */
+      functionLogs: z.enum(['store', 'stdout', 'off']).default('stdout'),
+      /** Function output waits this long to be stored with more (a batch per environment's stream). */
+      logFlushMs: z.number().int().positive().default(200),
+      /** Function output a worker holds while the log store is unreachable; beyond, the oldest is dropped. */
+      logBufferBytes: z.number().int().positive().default(64 * 1024 * 1024),
       /**
        * Lambda freezes an environment between invocations: an idle one (its runtime waiting for
        * work) is frozen this long after it went idle and thawed by its next invocation (-1: never).

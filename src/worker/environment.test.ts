@@ -61,7 +61,7 @@ function setup(overrides: Partial<EnvironmentParams> = {}) {
   let deaths = 0;
   let initialized = 0;
   const env = new Environment({
-    id: 'env-1', functionName: 'hello', version: '$LATEST', runtime: 'nodejs20.x', memoryMb: 128,
+    id: 'env-1', functionName: 'hello', log: { accountId: '000000000000', functionName: 'hello', group: '/aws/lambda/hello', stream: 's' }, version: '$LATEST', runtime: 'nodejs20.x', memoryMb: 128,
     timeoutMs: 3000, initTimeoutMs: 10_000, maxResponseBytes: 6 * 1024 * 1024, clock,
     logSink: { enabled: true, write: (_fn, text) => logged.push(text) },
     onDeath: () => deaths++,

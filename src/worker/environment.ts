@@ -5,17 +5,13 @@ import { ResponseRelay, type StreamedResponse } from './response-relay.js';
 import { errorDocument, type Invocation, type InvocationOutcome, type InvocationResult } from './invocation.js';
 import { endLine, LogTail, reportLine, startLine } from './log-lines.js';
 import { LogBudget, type LogLimits } from './log-budget.js';
-
-/** Where function output goes besides the log tail (the console of `stratus up`, or nowhere). */
-export interface FunctionLogSink {
-  /** False when function output goes nowhere: the platform lines are then only built for a tail. */
-  readonly enabled: boolean;
-  write(functionName: string, text: string): void;
-}
+import type { FunctionLogSink, LogDestination } from './log-shipper.js';
 
 export interface EnvironmentParams {
   id: string;
   functionName: string;
+  /** Where its output is logged; absent for a warm-pool stem until it is given a function. */
+  log?: LogDestination;
   version: string;
   runtime: string;
   memoryMb: number;
@@ -162,7 +158,7 @@ export class Environment implements RuntimeApiHandler {
    * function: the runtime gets the function's environment variables and loads its code; Init
    * Duration then measures the function's own init.
    */
-  specialize(update: Pick<EnvironmentParams, 'id' | 'functionName' | 'version' | 'runtime' | 'memoryMb' | 'timeoutMs'>, env: Record<string, string>): void {
+  specialize(update: Pick<EnvironmentParams, 'id' | 'functionName' | 'log' | 'version' | 'runtime' | 'memoryMb' | 'timeoutMs'>, env: Record<string, string>): void {
     this.p = { ...this.p, ...update };
     this.fromWarmPool = true;
     this.bootStartedAt = this.p.clock.monotonic();
@@ -321,7 +317,7 @@ export class Environment implements RuntimeApiHandler {
   private output(chunk: Buffer): void {
     const text = this.logBudget.admit(chunk);
     if (text === '') return;
-    this.p.logSink.write(this.p.functionName, text);
+    if (this.p.log) this.p.logSink.write(this.p.log, text);
     // Output belongs to the invocation in flight, including what drains from the pipe after the
     // runtime has posted its response ('between'); before dispatch it is init output.
     const inFlight = this.phase.kind === 'running' || this.phase.kind === 'dead' || this.phase.kind === 'between';
@@ -330,7 +326,7 @@ export class Environment implements RuntimeApiHandler {
   }
 
   private log(pending: Pending, text: string): void {
-    this.p.logSink.write(this.p.functionName, text);
+    if (this.p.log) this.p.logSink.write(this.p.log, text);
     pending.tail.append(text);
   }
 }

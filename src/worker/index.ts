@@ -4,7 +4,7 @@ export { openRunRoot, removeStaleRunDirs, type RunRoot } from './run-root.js';
 export { FunctionFiles, ZipCodeMounts, type TaskFiles } from './code-cache.js';
 export { ChunkCache, type ChunkCacheStats, type ChunkSource } from './chunk-cache.js';
 export { LazyImageMounts } from './image-mounts.js';
-export type { FunctionLogSink } from './environment.js';
+export { LogShipper, type FunctionLogSink, type LogDestination, logBatchSchema, shipLogsTo, type LogBatch, type ShipLogs } from './log-shipper.js';
 export { errorDocument, type Invocation, type InvocationOutcome, type InvocationResult, type ResponseSink } from './invocation.js';
 export { RESERVED_ENV_KEYS } from './environment-spec.js';
 export { environmentSpecSchema, type EnvironmentSpec } from './environment-spec.js';

@@ -7,12 +7,13 @@ import type { SandboxDriver, SandboxSpec } from '../sandbox/index.js';
 import type { EnvironmentOptions, EnvironmentReport, WorkerAgent, WorkerStatus } from './agent.js';
 import type { TaskFiles } from './code-cache.js';
 import { BootGate } from './boot-gate.js';
-import { Environment, type FunctionLogSink } from './environment.js';
+import { Environment } from './environment.js';
 import type { EnvironmentSpec } from './environment-spec.js';
 import type { Invocation, InvocationResult } from './invocation.js';
 import { SandboxLauncher, type BareRuntime, type InitType, type SandboxFiles } from './launch/index.js';
 import type { RunRoot } from './run-root.js';
 import type { LogLimits } from './log-budget.js';
+import { logGroupOf, logStreamName, type FunctionLogSink } from './log-shipper.js';
 import {
   closeSlot, makeControlDir, invocationRefusal, MAX_RESPONSE_BYTES, runtimeApiIn, serveRuntimeApi, type ColdStart, type EnvironmentIdentity, type Slot, type SlotOwner,
 } from './slots.js';
@@ -91,7 +92,7 @@ export class LocalWorkerAgent implements WorkerAgent {
     const provisioned = initType === 'provisioned-concurrency';
     if (image && (await this.restore(envId, spec, initType, image, coldStartOf(spec, provisioned ? 'provisioned' : 'snapstart')))) return;
     const kind = provisioned ? 'provisioned' : spec.package.type === 'Image' ? 'image' : 'boot';
-    await this.boot(envId, identityOf(spec), initType, async (slot) => {
+    await this.boot(envId, identityOf(spec, envId, this.deps.clock.now()), initType, async (slot) => {
       slot.owner = ownerOf(spec);
       const files = await this.filesOf(spec);
       this.cachedCode.add(spec.package.code.sha256);
@@ -105,7 +106,7 @@ export class LocalWorkerAgent implements WorkerAgent {
    */
   private async restore(id: string, spec: EnvironmentSpec, initType: InitType, image: NonNullable<EnvironmentSpec['snapshot']>, coldStart: ColdStart): Promise<boolean> {
     const startedAt = this.deps.clock.monotonic();
-    const { slot, booted } = await this.openSlot(id, identityOf(spec), initType, { restored: initType === 'on-demand', coldStart });
+    const { slot, booted } = await this.openSlot(id, identityOf(spec, id, this.deps.clock.now()), initType, { restored: initType === 'on-demand', coldStart });
     slot.owner = ownerOf(spec);
     try {
       await this.snapStart.restore(slot, spec, image, startedAt);
@@ -224,7 +225,7 @@ export class LocalWorkerAgent implements WorkerAgent {
     stem.id = envId;
     stem.memoryMb = spec.memoryMb;
     this.slots.set(envId, stem);
-    stem.env.specialize({ id: envId, ...identityOf(spec) }, this.launcher.variables(envId, spec, 'on-demand'));
+    stem.env.specialize({ id: envId, ...identityOf(spec, envId, this.deps.clock.now()) }, this.launcher.variables(envId, spec, 'on-demand'));
   }
 
   invoke(envId: string, invocation: Invocation): Promise<InvocationResult> {
@@ -295,8 +296,9 @@ function ownerOf(spec: EnvironmentSpec): SlotOwner {
   return { accountId: spec.accountId, functionName: spec.functionName };
 }
 
-/** Who an environment of `spec` runs for. */
-function identityOf(spec: EnvironmentSpec): EnvironmentIdentity {
+/** Who an environment of `spec` runs for, and where it logs: its own stream, named as Lambda names them. */
+function identityOf(spec: EnvironmentSpec, envId: string, nowMs: number): EnvironmentIdentity {
   const runtime = spec.package.type === 'Zip' ? spec.package.runtime : 'image';
-  return { functionName: spec.functionName, version: spec.version, runtime, memoryMb: spec.memoryMb, timeoutMs: spec.timeoutSec * 1000 };
+  const log = { accountId: spec.accountId, functionName: spec.functionName, group: logGroupOf(spec), stream: logStreamName(nowMs, spec.version, envId) };
+  return { functionName: spec.functionName, log, version: spec.version, runtime, memoryMb: spec.memoryMb, timeoutMs: spec.timeoutSec * 1000 };
 }

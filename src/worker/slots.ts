@@ -9,7 +9,7 @@ import { RuntimeApiServer, type RuntimeApiHandler } from './runtime-api.js';
 export const MAX_RESPONSE_BYTES = 6 * 1024 * 1024 + 100;
 
 /** Who an environment runs for, as its log lines and REPORT name it. */
-export type EnvironmentIdentity = Pick<EnvironmentParams, 'functionName' | 'version' | 'runtime' | 'memoryMb' | 'timeoutMs'>;
+export type EnvironmentIdentity = Pick<EnvironmentParams, 'functionName' | 'log' | 'version' | 'runtime' | 'memoryMb' | 'timeoutMs'>;
 
 /** One environment on this worker: its state machine, its Runtime API server and its run directories. */
 export interface Slot {

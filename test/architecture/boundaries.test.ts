@@ -21,7 +21,8 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   assignment: ['placement', 'worker', 'registry', 'journal', 'shared'],
   snapstart: ['assignment', 'worker', 'registry', 'codestore', 'shared'],
   async: ['registry', 'worker', 'journal', 'shared'],
-  frontend: ['accounts', 'async', 'snapstart', 'assignment', 'placement', 'registry', 'worker', 'images', 'codestore', 'journal', 'shared'],
+  logs: ['worker', 'journal', 'shared'],
+  frontend: ['accounts', 'async', 'logs', 'snapstart', 'assignment', 'placement', 'registry', 'worker', 'images', 'codestore', 'journal', 'shared'],
   runtimes: [],
 };
 

@@ -56,7 +56,7 @@ export interface ClusterOptions {
   leaderTtlMs?: number;
   keepAliveMs?: number;
   /** Workers print function output (default off). */
-  functionLogs?: 'stdout' | 'off';
+  functionLogs?: 'store' | 'stdout' | 'off';
 }
 
 /**
@@ -91,7 +91,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       await writeFile(bundle, await workersCommand('add', '--id', id), { mode: 0o600 });
       return launch('worker', id, [
         '--control-plane', placement.url, '--credentials', bundle, '--data-dir', join(dir, id),
-        '--worker-memory-mb', String(opts.workerMemoryMb ?? 4096), '--heartbeat-ms', '300', '--log-level', 'warn', '--function-logs', opts.functionLogs ?? 'off',
+        '--worker-memory-mb', String(opts.workerMemoryMb ?? 4096), '--heartbeat-ms', '300', '--log-level', 'warn', '--function-logs', opts.functionLogs ?? 'store',
       ]);
     };
 

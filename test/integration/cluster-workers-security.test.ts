@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { SqliteJournal } from '../../src/journal/index.js';
-import { loadClusterSecrets, sendHeartbeat, workerApiCredential, workerAuthorization, type WorkerBundle } from '../../src/placement/index.js';
+import { controlPlaneCredential, loadClusterSecrets, sendHeartbeat, workerApiCredential, workerAuthorization, type WorkerBundle } from '../../src/placement/index.js';
 import { CLUSTER_API } from '../../src/shared/cluster-api.js';
 import { isStratusError } from '../../src/shared/errors.js';
 import { InternalClient, type InternalCredential } from '../../src/shared/internal-client.js';
@@ -107,6 +107,27 @@ describe("stratus up's extra workers: per-worker credentials over TLS", () => {
     await assert.rejects(asWorker(bundleA).json(`${b.url}${WORKER_API}/status`, workerServerName('wb'), 'GET'), refused(401));
     const ofB = (await client(await derivedKey('wb')).json(`${b.url}${WORKER_API}/status`, workerServerName('wb'), 'GET')) as { id: string };
     assert.equal(ofB.id, 'wb');
+  });
+
+  test("function logs: only a worker's credential may post them, only in their wire shape, and what it posts is stored", async () => {
+    const url = `${s.internalUrl}${CLUSTER_API}/logs`;
+    const batch = { accountId: '000000000000', group: '/aws/lambda/posted', stream: '2026/12/07/[$LATEST]feed', events: [{ timestamp: Date.now(), message: 'from worker wa' }] };
+    await asWorker(bundleA).json(url, CONTROL_PLANE_NAME, 'POST', [batch]);
+    const journal = new SqliteJournal(join(s.dataDir, 'journal.db'));
+    try {
+      const events = await journal.logs.events('000000000000', '/aws/lambda/posted', { limit: 10 });
+      assert.deepEqual(events?.map((e) => [e.stream, e.message]), [[batch.stream, 'from worker wa']]);
+    } finally {
+      await journal.close();
+    }
+    const journalSecrets = new SqliteJournal(join(s.dataDir, 'journal.db'));
+    const controlPlane = client(controlPlaneCredential(await loadClusterSecrets(journalSecrets.clusterSecrets, Date.now())));
+    await journalSecrets.close();
+    await assert.rejects(controlPlane.json(url, CONTROL_PLANE_NAME, 'POST', [batch]), refused(403));
+    await assert.rejects(client({ authorization: 'Bearer nobody', ca: bundleA.caCertificate }).json(url, CONTROL_PLANE_NAME, 'POST', [batch]), refused(401));
+    for (const bad of [[{ ...batch, accountId: '../other' }], [{ ...batch, events: [] }], [{ ...batch, events: [{ timestamp: -1, message: 'x' }] }], { not: 'a list' }]) {
+      await assert.rejects(asWorker(bundleA).json(url, CONTROL_PLANE_NAME, 'POST', bad), (err: unknown) => isStratusError(err) && err.code === 'Validation', JSON.stringify(bad));
+    }
   });
 
   test('a credential revoked by another process is refused from its next request, and its worker drops out', async () => {

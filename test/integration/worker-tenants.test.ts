@@ -124,7 +124,7 @@ describe('accounts on one worker (real sandboxes)', () => {
     code = await store.put(await makeZip({ 'index.mjs': CODE }));
     const config = resolveConfig({ dataDir, worker: { warmPoolSize: 1, warmPoolMemoryMb: 128, functionLogs: 'off' } });
     const source = { get: (ref: CodeRef) => store.get(ref), getChunk: (sha: string) => chunks.getChunk(sha), getImage: (digest: string) => chunks.getImage(digest) };
-    worker = await startHostWorker(config, { id: 'tenants', code: source, clock: systemClock, log: silentLogger() });
+    worker = await startHostWorker(config, { id: 'tenants', code: source, shipLogs: async () => {}, clock: systemClock, log: silentLogger() });
     const run = readdirSync(tmpdir()).find((n) => n.startsWith(`stratus-run-${process.pid}-`));
     assert.ok(run, 'the worker has a run directory');
     runRoot = join(tmpdir(), run);

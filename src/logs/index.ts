@@ -1,0 +1,1 @@
+export { logIngestRoutes, storeLogs } from './ingest.js';

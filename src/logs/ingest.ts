@@ -1,0 +1,36 @@
+import { z } from 'zod';
+import type { LogStore } from '../journal/index.js';
+import type { Clock } from '../shared/clock.js';
+import { CLUSTER_API, refusalResponse, withCaller, type AuthenticateAsync } from '../shared/cluster-api.js';
+import { StratusError } from '../shared/errors.js';
+import { jsonBody, type HttpRoute } from '../shared/http-server.js';
+import { logBatchSchema, type LogBatch, type ShipLogs } from '../worker/index.js';
+
+/** The largest body of batches a worker sends at once. */
+const MAX_INGEST_BYTES = 16 * 1024 * 1024;
+
+/** Stores workers' batches of function logs, each event with the time it was stored. */
+export function storeLogs(store: LogStore, clock: Clock): ShipLogs {
+  return async (batches: LogBatch[]) => {
+    const now = clock.now();
+    for (const b of batches) await store.append(b.accountId, b.group, b.stream, b.events, now);
+  };
+}
+
+/**
+ * The control plane's route for function logs from workers in other processes (a worker's
+ * `LogShipper` posts to it): only a worker's own credential may post, and the batches are
+ * checked against their wire shape before anything is stored.
+ */
+export function logIngestRoutes(deps: { authenticate: AuthenticateAsync; ship: ShipLogs }): HttpRoute[] {
+  return [{
+    method: 'POST', pattern: new RegExp(`^${CLUSTER_API.replaceAll('/', '\\/')}/logs$`), body: MAX_INGEST_BYTES,
+    handle: withCaller(deps.authenticate, async (req, caller) => {
+      if (caller.kind === 'control-plane') return refusalResponse({ refused: 403, message: 'function logs come from workers' });
+      const parsed = z.array(logBatchSchema).max(10_000).safeParse(jsonBody(req));
+      if (!parsed.success) throw new StratusError('Validation', `log batches: ${parsed.error.issues[0]?.message ?? 'malformed'}`);
+      await deps.ship(parsed.data);
+      return { status: 204 };
+    }),
+  }];
+}

@@ -1,0 +1,72 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ManualClock } from '../shared/clock.js';
+import { silentLogger } from '../shared/log.js';
+import { LogShipper, logStreamName, MAX_EVENT_BYTES, type LogBatch } from './log-shipper.js';
+
+const A = { accountId: '111111111111', functionName: 'a', group: '/aws/lambda/a', stream: '2026/12/07/[$LATEST]0123' };
+const B = { accountId: '222222222222', functionName: 'b', group: '/aws/lambda/b', stream: '2026/12/07/[$LATEST]4567' };
+
+function shipper(opts: { fail?: () => boolean; maxBufferedBytes?: number } = {}) {
+  const clock = new ManualClock();
+  const shipped: LogBatch[] = [];
+  const s = new LogShipper({
+    clock, log: silentLogger(), flushAfterMs: 200, maxBufferedBytes: opts.maxBufferedBytes ?? 1 << 20,
+    ship: async (batches) => {
+      if (opts.fail?.()) throw new Error('store unreachable');
+      shipped.push(...structuredClone(batches));
+    },
+  });
+  return { s, clock, shipped, messages: (to = A) => shipped.filter((b) => b.stream === to.stream && b.accountId === to.accountId).flatMap((b) => b.events.map((e) => e.message)) };
+}
+
+describe('LogShipper', () => {
+  test('cuts output into lines, one event each, and ships them per stream after flushAfterMs', async () => {
+    const { s, clock, shipped, messages } = shipper();
+    s.write(A, 'one\ntw');
+    s.write(B, 'bee\n');
+    clock.advance(50);
+    s.write(A, 'o\nthree\n');
+    assert.equal(shipped.length, 0, 'nothing ships before the flush delay');
+    clock.advance(200);
+    await s.flush();
+    assert.deepEqual(messages(A), ['one', 'two', 'three']);
+    assert.deepEqual(messages(B), ['bee']);
+    const two = shipped.flatMap((b) => b.events).find((e) => e.message === 'two');
+    assert.equal(two?.timestamp, clock.now() - 250, 'a line split across writes keeps the time it started');
+  });
+
+  test('a partial line is shipped on flush; an over-long line becomes several events of at most 256 KB', async () => {
+    const { s, shipped, messages } = shipper();
+    s.write(A, 'no newline');
+    s.write(B, `${'x'.repeat(MAX_EVENT_BYTES * 2 + 10)}\n`);
+    await s.flush();
+    assert.deepEqual(messages(A), ['no newline']);
+    assert.deepEqual(messages(B).map((m) => m.length), [MAX_EVENT_BYTES, MAX_EVENT_BYTES, 10]);
+    assert.equal(shipped.every((b) => b.events.every((e) => Buffer.byteLength(e.message) <= MAX_EVENT_BYTES)), true);
+  });
+
+  test('keeps output while the store is unreachable and ships it with the next batch', async () => {
+    let down = true;
+    const { s, messages } = shipper({ fail: () => down });
+    s.write(A, 'first\n');
+    await s.flush();
+    s.write(A, 'second\n');
+    down = false;
+    await s.flush();
+    assert.deepEqual(messages(A), ['first', 'second']);
+  });
+
+  test('drops the oldest output beyond its buffer, and counts it', async () => {
+    const { s, messages } = shipper({ fail: () => true, maxBufferedBytes: 100 });
+    for (let i = 0; i < 20; i++) s.write(A, `${String(i).padStart(2, '0')}${'.'.repeat(18)}\n`);
+    await s.flush();
+    assert.equal(s.dropped, 15, 'only 100 bytes (5 lines of 20) are held');
+    assert.deepEqual(messages(A), []);
+  });
+
+  test('names streams as Lambda does', () => {
+    assert.match(logStreamName(Date.UTC(2026, 11, 7, 23, 59), '$LATEST', 'env-1'), /^2026\/12\/07\/\[\$LATEST\][0-9a-f]{32}$/);
+    assert.notEqual(logStreamName(0, '3', 'env-1'), logStreamName(0, '3', 'env-2'));
+  });
+});
