@@ -58,7 +58,7 @@ export function consoleRoutes(deps: { sessions: ConsoleSessions; keys: KeyLookup
     route('POST', '/api/logout', (req) => {
       sameOrigin(req);
       return { status: 204, headers: { 'set-cookie': sessionCookie(req, '', 0) } };
-    }),
+    }, 1024),
     route('GET', '/api/session', (req) => {
       const current = session(req);
       return current ? { status: 200, body: describe(current) } : unauthenticated();
