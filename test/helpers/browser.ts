@@ -4,6 +4,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import type { Key } from './accounts.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = fileURLToPath(new URL('../../../test-artifacts/', import.meta.url));
@@ -33,4 +34,14 @@ export interface PageNode {
   textContent: string | null;
   getAttribute(name: string): string | null;
   querySelectorAll(selector: string): ArrayLike<PageNode>;
+}
+
+/** Signs in to the console of the Stratus at `url` with `key`, as a user would. */
+export async function signIn(page: Page, url: string, key: Key): Promise<void> {
+  await page.goto(`${url}/_stratus/console/`);
+  await page.waitForSelector('#login:not([hidden])', { timeout: 60_000 });
+  await page.type('#access-key-id', key.accessKeyId);
+  await page.type('#secret-access-key', key.secretAccessKey);
+  await page.click('#login button[type=submit]');
+  await page.waitForSelector('#logout:not([hidden])', { timeout: 60_000 });
 }

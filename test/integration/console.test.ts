@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { CreateAliasCommand, CreateFunctionCommand, InvokeCommand, PublishVersionCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import type { Browser, Page } from 'puppeteer-core';
-import { clientFor, createAccount, keyOf, type AccountKey, type Key } from '../helpers/accounts.js';
-import { launchChromium, screenshot, waitForText } from '../helpers/browser.js';
+import { clientFor, createAccount, keyOf, type AccountKey } from '../helpers/accounts.js';
+import { launchChromium, screenshot, signIn, waitForText } from '../helpers/browser.js';
 import { startStratus, type StratusProcess } from '../helpers/stratus.js';
 import { makeZip } from '../helpers/zip.js';
 
@@ -16,15 +16,6 @@ const CODE = `exports.handler = async (event) => {
   return { echoed: event };
 };`;
 const SHOTS = 'console';
-
-export async function signIn(page: Page, url: string, key: Key): Promise<void> {
-  await page.goto(`${url}/_stratus/console/`);
-  await page.waitForSelector('#login:not([hidden])', { timeout: 60_000 });
-  await page.type('#access-key-id', key.accessKeyId);
-  await page.type('#secret-access-key', key.secretAccessKey);
-  await page.click('#login button[type=submit]');
-  await page.waitForSelector('#logout:not([hidden])', { timeout: 60_000 });
-}
 
 async function text(page: Page, selector: string): Promise<string> {
   return page.$eval(selector, (node) => node.textContent ?? '');

@@ -9,6 +9,8 @@ const SERIES = [
 /** One small chart per measure; `update(points)` redraws them. */
 export function functionCharts(container) {
   const plots = new Map();
+  // The last 15 minutes up to now (a single point would otherwise stretch the axis over years).
+  let end = Date.now() / 1000;
   for (const [field, label, stroke] of SERIES) {
     const box = document.createElement('div');
     box.className = 'chart';
@@ -16,7 +18,7 @@ export function functionCharts(container) {
     container.append(box);
     const plot = new window.uPlot({
       title: label, width: 420, height: 180,
-      scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1, max)] } },
+      scales: { x: { time: true, range: () => [end - 900, end] }, y: { range: (_u, _min, max) => [0, Math.max(1, max)] } },
       series: [{}, { label, stroke, fill: `${stroke}22`, width: 2, paths: window.uPlot.paths.stepped({ align: -1 }) }],
       axes: [{}, { size: 40 }],
     }, [[], []], box);
@@ -24,6 +26,7 @@ export function functionCharts(container) {
   }
   return {
     update(points) {
+      end = Math.max(Date.now() / 1000, ...points.map((p) => p.t / 1000));
       const xs = points.map((p) => p.t / 1000);
       for (const [field, { plot, box }] of plots) {
         const ys = points.map((p) => p[field]);
