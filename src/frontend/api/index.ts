@@ -12,3 +12,4 @@ export { callerAccount, perCaller } from './caller.js';
 export { accountRoutes, ADMIN_API, type AccountRoutesDeps } from './accounts.js';
 export { permissionRoutes, type PermissionRoutesDeps } from './permissions.js';
 export { CodeLinks } from './code-links.js';
+export { aliasConfiguration, functionConfiguration } from './shapes.js';

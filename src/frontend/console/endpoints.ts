@@ -3,7 +3,7 @@ import type { LogStore } from '../../journal/index.js';
 import type { FunctionRecord, FunctionRegistries, FunctionRegistry } from '../../registry/index.js';
 import { functionOfArn } from '../../shared/arns.js';
 import { StratusError } from '../../shared/errors.js';
-import { aliasConfiguration, functionConfiguration } from '../api/shapes.js';
+import { aliasConfiguration, functionConfiguration } from '../api/index.js';
 import type { ApiRequest } from '../http/index.js';
 import type { InvokeService } from '../invoke/index.js';
 import type { ChartSampler } from './charts.js';

@@ -1,6 +1,5 @@
 import { StratusError } from '../../shared/errors.js';
-import { errorResponse } from '../http/errors.js';
-import { header, type ApiRequest, type ApiResponse, type KeyLookup, type Route } from '../http/index.js';
+import { errorResponse, header, type ApiRequest, type ApiResponse, type KeyLookup, type Route } from '../http/index.js';
 import { SESSION_COOKIE, SESSION_TTL_MS, type ConsoleSession, type ConsoleSessions } from './sessions.js';
 import { loadConsoleFiles } from './static-files.js';
 
