@@ -34,6 +34,8 @@ command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
 [ -x /usr/bin/docker-registry ] || need_apt+=(docker-registry)
 [ -x /usr/bin/umoci ] || need_apt+=(umoci)
 [ -x /usr/bin/skopeo ] || need_apt+=(skopeo)
+# Headless Chromium for the web console's browser tests (driven with puppeteer-core, test/helpers/browser.ts).
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
 # The native build of aws-lambda-ric (used by the runtime-compatibility test).
 for tool in autoconf automake libtool cmake make g++; do
   command -v "$tool" >/dev/null 2>&1 || dpkg -s "$tool" >/dev/null 2>&1 || need_apt+=("$tool")

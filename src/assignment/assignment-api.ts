@@ -37,7 +37,7 @@ const MAX_BODY = 1024 * 1024;
 
 /**
  * The assignment replica's API for frontends in other processes: acquire and release
- * environments, and provisioned counts. It only translates HTTP into AssignmentService calls;
+ * environments, provisioned counts, and the table's environments by worker (the console). It only translates HTTP into AssignmentService calls;
  * errors go back in their wire form (a replica that does not lead answers NotLeader).
  */
 export class AssignmentApiServer {
@@ -92,6 +92,7 @@ export class AssignmentApiServer {
         service.release({ envId: String(envId), grant: String(grant) }, reusable === true);
         return { status: 204 };
       }),
+      route('POST', '/environments', async () => ({ status: 200, body: { workers: await this.leader().environments() } })),
       route('POST', '/provisioned-count', (req) => {
         const service = this.leader();
         return { status: 200, body: { count: service.provisionedCount(jsonBody<{ fn: FunctionVersion }>(req).fn) } };

@@ -14,6 +14,7 @@ import { environmentSpec } from './environment-spec.js';
 import { executionOwner, type ConcurrencyLimiter } from './concurrency-limiter.js';
 import type { CreatedEntry, EnvironmentEntry, EnvironmentTable } from './environments.js';
 import { IdlePool, leastRecentlyUsedIdle } from './idle-pool.js';
+import { listEnvironments, type WorkerEnvironments } from './listing.js';
 import { ProvisionedConcurrency } from './provisioned.js';
 import { ScalingRate } from './scaling-rate.js';
 import { destroyUnknown, surveyWorkers, TakeoverGrace } from './takeover.js';
@@ -34,6 +35,8 @@ export interface Assigner {
   acquire(fn: FunctionVersion, opts?: AcquireOptions): Promise<Lease>;
   /** Gives an environment back: the one `lease.grant` holds. */
   release(lease: Pick<Lease, 'envId' | 'grant'>, reusable: boolean): void;
+  /** Every worker's environments as the leader's table has them now (the console's live view). */
+  environments(): Promise<WorkerEnvironments[]>;
 }
 
 export interface AcquireOptions {
@@ -239,6 +242,10 @@ export class AssignmentService implements Assigner {
     }
   }
 
+  environments(): Promise<WorkerEnvironments[]> {
+    return listEnvironments(this.envs.values(), this.deps.placement.workers(), this.deps.clock.now());
+  }
+
   snapshot(): EnvironmentEntry[] {
     return [...this.envs.values()].map((e) => ({ ...e, state: { ...e.state } }));
   }
@@ -320,7 +327,7 @@ export class AssignmentService implements Assigner {
   private async boot(fn: FunctionVersion, key: string, worker: WorkerAgent, provisioned = false, trace?: string): Promise<Lease> {
     const env: EnvironmentEntry = {
       id: randomUUID(), key, functionArn: fn.functionArn, version: fn.version, workerId: worker.id, memoryMb: fn.memoryMb,
-      state: { kind: 'initializing' }, retired: false, provisioned,
+      state: { kind: 'initializing' }, retired: false, provisioned, createdAtMs: this.deps.clock.now(),
     };
     this.envs.set(env.id, env);
     try {
@@ -339,7 +346,7 @@ export class AssignmentService implements Assigner {
   private adopt(entry: CreatedEntry, busy: boolean): void {
     const env: EnvironmentEntry = {
       id: entry.envId, key: entry.key, functionArn: entry.functionArn, version: entry.version, workerId: entry.workerId,
-      memoryMb: entry.memoryMb, retired: false, provisioned: entry.provisioned, adoptedBusy: busy,
+      memoryMb: entry.memoryMb, retired: false, provisioned: entry.provisioned, adoptedBusy: busy, createdAtMs: entry.atMs,
       state: busy ? { kind: 'busy' } : { kind: 'idle', sinceMs: this.deps.clock.now() },
     };
     if (busy) env.leave = this.deps.limiter?.enterAnyway(executionOwner(env.functionArn));

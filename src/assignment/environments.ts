@@ -22,6 +22,8 @@ export interface EnvironmentEntry {
   retired: boolean;
   /** Kept initialized ahead of traffic (provisioned concurrency): never reaped or evicted. */
   provisioned: boolean;
+  /** When it was created (for a taken-over one, when its creation was journaled). */
+  createdAtMs?: number;
   /** While busy: ends the invocation's count against the concurrency limits. */
   leave?: () => void;
   /** Found busy by a takeover: its release may come late (see TakeoverGrace in takeover.ts). */

@@ -6,3 +6,4 @@ export { EnvironmentTable } from './environments.js';
 export { ConcurrencyLimiter, type ConcurrencyLimits } from './concurrency-limiter.js';
 export type { EnvironmentEntry, EnvironmentState, AssignmentLogEntry, CreatedEntry } from './environments.js';
 export { environmentSpec } from './environment-spec.js';
+export type { ListedEnvironment, ListedState, WorkerEnvironments } from './listing.js';

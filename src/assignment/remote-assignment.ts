@@ -9,6 +9,7 @@ import { TRACEPARENT_HEADER } from '../shared/tracing.js';
 import type { WorkerAgent } from '../worker/index.js';
 import { ASSIGNMENT_API, type GrantWire } from './assignment-api.js';
 import type { AcquireOptions, Assigner, Lease } from './assignment.js';
+import type { WorkerEnvironments } from './listing.js';
 
 export interface RemoteAssignmentDeps {
   /** Where the current leader is recorded. */
@@ -76,6 +77,10 @@ export class RemoteAssignment implements Assigner {
 
   async provisionedCount(fn: FunctionVersion): Promise<number> {
     return ((await this.call('/provisioned-count', { fn })) as { count: number }).count;
+  }
+
+  async environments(): Promise<WorkerEnvironments[]> {
+    return ((await this.call('/environments', {})) as { workers: WorkerEnvironments[] }).workers;
   }
 
   /** POSTs to the leader, waiting out a failover; `before` runs ahead of every attempt. */

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { AssignmentApiServer, AssignmentReplica, AssignmentService, RemoteAssignment } from '../assignment/index.js';
 import { EtcdChunkStore, EtcdCodeStore } from '../codestore/index.js';
-import { CodeLinks, FrontendServer } from '../frontend/index.js';
+import { CodeLinks, ConsoleSessions, FrontendServer } from '../frontend/index.js';
 import { ImageImporter } from '../images/index.js';
 import { EtcdJournal } from '../journal/index.js';
 import { SnapStartService } from '../snapstart/index.js';
@@ -118,9 +118,10 @@ export async function startFrontendProcess(config: StratusConfig, opts: ProcessO
   const snapStart = new SnapStartService({ registries, workers: () => [], code, log: log.child({ component: 'snapstart' }) });
   const metrics = new Metrics();
   const tracer = createTracer(config.observability, { role: 'frontend', instanceId: opts.id, clock });
-  const { server, events } = lambdaApi({
+  const { server, events, charts } = lambdaApi({
     config, registries, accounts, code, images, assignment, eventQueue: journal.eventQueue, links: await CodeLinks.open(journal.clusterSecrets, clock), clock, log,
     logs: await openLogs(config, journal, clock),
+    console: { sessions: await ConsoleSessions.open(journal.clusterSecrets, clock), logs: journal.logs },
     provision: () => undefined,
     allocated: (fn) => assignment.provisionedCount(fn),
     metrics, tracer,
@@ -128,11 +129,13 @@ export async function startFrontendProcess(config: StratusConfig, opts: ProcessO
   const address = await server.listen(opts.host, opts.port);
   const metricsListener = await serveMetrics(config, metrics, log);
   events.start();
+  charts.start();
   return {
     url: `http://${opts.host}:${address.port}`,
     metricsUrl: metricsListener.url,
     async stop() {
       events.stop();
+      charts.stop();
       await server.close();
       await metricsListener.stop();
       await snapStart.settled();

@@ -3,10 +3,10 @@ import { AsyncInvoker, eventSettings } from '../async/index.js';
 import type { CodeStore } from '../codestore/index.js';
 import {
   accountSettingsRoutes, aliasRoutes, concurrencyRoutes, eventInvokeConfigRoutes, FrontendServer, functionRoutes, functionUrlRoutes,
-  accountRoutes, CodeLinks, invocationRoutes, logsRoutes, InvokeService, perCaller, permissionRoutes, resourcePolicyChecks, provisionedConcurrencyRoutes, streamingInvocationRoutes, tagRoutes, urlInvocationRoutes, versionRoutes,
+  accountRoutes, ChartSampler, CodeLinks, consoleEndpoints, consoleRoutes, type ConsoleSessions, invocationRoutes, logsRoutes, InvokeService, perCaller, permissionRoutes, resourcePolicyChecks, provisionedConcurrencyRoutes, streamingInvocationRoutes, tagRoutes, urlInvocationRoutes, versionRoutes,
   type ImageSourceImporter,
 } from '../frontend/index.js';
-import type { EventQueue, Journal } from '../journal/index.js';
+import type { EventQueue, Journal, LogStore } from '../journal/index.js';
 import { AccountDirectory } from '../accounts/index.js';
 import { LogsService, PageTokens } from '../logs/index.js';
 import { environmentKey, FunctionRegistries, type FunctionRegistry, type FunctionVersion } from '../registry/index.js';
@@ -48,11 +48,15 @@ export interface LambdaApiDeps {
   logs: LogsService;
   /** Each invoke's span (the root of its trace in Stratus) is started here. */
   tracer?: Tracer;
+  /** The web console (`/_stratus/console/`): its session secret and the function logs it reads. */
+  console?: { sessions: ConsoleSessions; logs: LogStore };
 }
 
 export interface LambdaApi {
   server: FrontendServer;
   events: AsyncInvoker;
+  /** The console's charts of this process's counters (start and stop it with the server). */
+  charts: ChartSampler;
 }
 
 /** The accounts, in the journal, with the installation's default quotas. */
@@ -125,8 +129,16 @@ export function lambdaApi(deps: LambdaApiDeps): LambdaApi {
   const { maxSyncPayloadBytes, maxAsyncPayloadBytes, maxZipBytes, maxUnzippedBytes, signatureMaxSkewMs } = config.frontend;
   const own = (build: Parameters<typeof perCaller>[2]) => perCaller(registries, admin.accountId, build);
   const quotas = (registry: FunctionRegistry) => accounts.quotasOf(registry.accountId);
+  const charts = new ChartSampler({ metrics: deps.metrics, clock });
+  const consoleApi = deps.console && consoleRoutes({
+    sessions: deps.console.sessions, keys,
+    endpoints: consoleEndpoints({
+      registries, invoker, assigner: deps.assignment, logs: deps.console.logs, charts, adminAccountId: admin.accountId, region, maxPayloadBytes: maxSyncPayloadBytes,
+    }),
+  });
   const server = new FrontendServer({
     routes: [
+      ...(consoleApi ?? []),
       ...invocationRoutes({ invoker, events, mayInvoke, maxSyncPayloadBytes, maxAsyncPayloadBytes }),
       ...streamingInvocationRoutes({ invoker, mayInvoke, maxPayloadBytes: maxSyncPayloadBytes }),
       ...own((registry) => functionRoutes({ registry, code, images: deps.images, region, links: deps.links, maxZipBytes, clock })),
@@ -157,7 +169,7 @@ export function lambdaApi(deps: LambdaApiDeps): LambdaApi {
     log: deps.log.child({ component: 'frontend' }),
     signatureMaxSkewMs,
   });
-  return { server, events };
+  return { server, events, charts };
 }
 
 /**

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AssignmentService } from '../assignment/index.js';
-import { CodeLinks } from '../frontend/index.js';
+import { CodeLinks, ConsoleSessions } from '../frontend/index.js';
 import { FilesystemChunkStore, FilesystemCodeStore } from '../codestore/index.js';
 import { ImageImporter } from '../images/index.js';
 import { SqliteJournal } from '../journal/index.js';
@@ -80,9 +80,10 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
   const snapStart = new SnapStartService({ registries, workers: () => placement.workers(), code, log: log.child({ component: 'snapstart' }) });
   for (const registry of registries.all()) for (const version of registry.versions.all()) if (version.snapshot?.status === 'pending') snapStart.prepare(version);
 
-  const { server, events } = lambdaApi({
+  const { server, events, charts } = lambdaApi({
     config, registries, accounts, code, images, assignment, eventQueue: journal.eventQueue, links: await CodeLinks.open(journal.clusterSecrets, clock), clock, log,
     logs: await openLogs(config, journal, clock),
+    console: { sessions: await ConsoleSessions.open(journal.clusterSecrets, clock), logs: journal.logs },
     provision: (fn, n) => assignment.setProvisioned(fn, n),
     allocated: (fn) => assignment.provisionedCount(fn),
     metrics, tracer,
@@ -95,6 +96,7 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
     intervalMs: config.logs.expireIntervalMs, log: log.child({ component: 'logs' }),
   });
   logExpiry.start();
+  charts.start();
 
   return {
     url: `http://${config.frontend.host}:${address.port}`,
@@ -107,6 +109,7 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
     metricsUrl: metricsListener.url,
     async stop() {
       events.stop();
+      charts.stop();
       await server.close();
       await metricsListener.stop();
       await internal.stop();

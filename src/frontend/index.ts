@@ -10,3 +10,7 @@ export {
   invocationRoutes, InvokeService, resourcePolicyChecks, streamingInvocationRoutes, urlInvocationRoutes,
   type InvocationRoutesDeps, type InvokeOutcome, type InvokeRequest, type StreamingInvocationRoutesDeps, type UrlInvocationDeps,
 } from './invoke/index.js';
+export {
+  ChartSampler, consoleEndpoints, consoleRoutes, ConsoleSessions, CONSOLE_PATH, CSRF_HEADER, SESSION_COOKIE,
+  type ConsoleEndpointDeps, type ConsoleSession,
+} from './console/index.js';

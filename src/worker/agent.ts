@@ -41,6 +41,8 @@ export interface EnvironmentOptions {
 export interface EnvironmentReport {
   envId: string;
   busy: boolean;
+  /** Idle with its sandbox frozen (absent: not frozen, or the worker does not say). */
+  frozen?: boolean;
 }
 
 export interface WorkerStatus {
@@ -50,4 +52,6 @@ export interface WorkerStatus {
   environments: number;
   /** Code digests this worker has unpacked (placement prefers them). */
   cachedCode: string[];
+  /** Warm-pool stems booted and waiting (absent: no warm pool, or not reported). */
+  stems?: number;
 }

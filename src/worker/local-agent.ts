@@ -288,18 +288,23 @@ export class LocalWorkerAgent implements WorkerAgent {
 
   /** The environments alive here. Epochs are enforced around this agent, by `FencedWorkerAgent`. */
   async environments(): Promise<EnvironmentReport[]> {
-    return [...this.slots].filter(([, slot]) => slot.env.alive && !this.pool?.holds(slot)).map(([envId, slot]) => ({ envId, busy: slot.env.busy }));
+    return [...this.slots].filter(([, slot]) => slot.env.alive && !this.pool?.holds(slot)).map(([envId, slot]) => ({ envId, busy: slot.env.busy, ...(slot.env.usage.state === 'frozen' ? { frozen: true } : {}) }));
   }
 
   status(): WorkerStatus {
     let reserved = 0;
-    for (const slot of this.slots.values()) reserved += slot.memoryMb;
+    let stems = 0;
+    for (const slot of this.slots.values()) {
+      reserved += slot.memoryMb;
+      if (this.pool?.holds(slot)) stems++;
+    }
     return {
       id: this.id,
       memoryMb: this.deps.memoryMb,
       memoryReservedMb: reserved,
       environments: this.slots.size,
       cachedCode: [...this.cachedCode],
+      stems,
     };
   }
 

@@ -148,7 +148,50 @@ export function runAssignerContract(name: string, newAssigner: (opts: AssignerOp
       service.setProvisioned(fn('p'), 0);
       assert.equal(await assigner.provisionedCount(fn('p')), 0);
     }));
+
+    it('environments lists every worker and its environments with function, version, state, provisioned and age; frozen and stems as the worker reports them', withAssigner(async (under) => {
+      const { assigner, service, worker } = under;
+      const cold = await assigner.acquire(fn('a'));
+      assert.equal((await assigner.environments())[0]?.environments[0]?.state, 'initializing', 'cold: initializing until its first release');
+      assigner.release(cold, true);
+      await under.settled();
+      const busy = await assigner.acquire(fn('a'));
+      const idle = await assigner.acquire(fn('b'));
+      assigner.release(idle, true);
+      await under.settled();
+      service.setProvisioned(fn('p'), 1);
+      await untilAsync(async () => (await assigner.provisionedCount(fn('p'))) === 1, 'the provisioned environment is ready');
+      const [listing, ...others] = await assigner.environments();
+      assert.deepEqual(others, []);
+      assert.equal(listing?.workerId, worker.id);
+      const byId = new Map(listing?.environments.map((env) => [env.envId, env]));
+      assert.deepEqual(pick(byId.get(busy.envId)), { functionArn: fn('a').functionArn, version: '$LATEST', state: 'busy', provisioned: false });
+      assert.deepEqual(pick(byId.get(idle.envId)), { functionArn: fn('b').functionArn, version: '$LATEST', state: 'idle', provisioned: false });
+      const provisioned = listing?.environments.find((env) => env.provisioned);
+      assert.deepEqual(pick(provisioned), { functionArn: fn('p').functionArn, version: '$LATEST', state: 'idle', provisioned: true });
+      assert.equal(listing?.environments.length, 3);
+      assert.ok(listing?.environments.every((env) => env.ageMs >= 0 && env.ageMs < 60_000 && env.memoryMb > 0));
+      assert.equal(listing?.stems, 0);
+      // The worker says it froze the idle one and keeps two stems.
+      const reports = worker.environments.bind(worker);
+      worker.environments = async () => (await reports()).map((r) => (r.envId === idle.envId ? { ...r, frozen: true } : r));
+      const status = worker.status.bind(worker);
+      worker.status = () => ({ ...status(), stems: 2 });
+      const [again] = await assigner.environments();
+      assert.equal(again?.environments.find((env) => env.envId === idle.envId)?.state, 'frozen');
+      assert.equal(again?.environments.find((env) => env.envId === busy.envId)?.state, 'busy');
+      assert.equal(again?.stems, 2);
+      assigner.release(busy, true);
+      await under.settled();
+      const [after] = await assigner.environments();
+      assert.equal(after?.environments.find((env) => env.envId === busy.envId)?.state, 'idle', 'released: idle');
+      service.setProvisioned(fn('p'), 0);
+    }));
   });
+}
+
+function pick(env: { functionArn: string; version: string; state: string; provisioned: boolean } | undefined) {
+  return env && { functionArn: env.functionArn, version: env.version, state: env.state, provisioned: env.provisioned };
 }
 
 function code(expected: ErrorCode, message?: RegExp): (err: unknown) => boolean {

@@ -69,6 +69,7 @@ runAssignerContract('RemoteAssignment over the assignment API (an elected leader
       remote.release(lease, reusable);
     },
     provisionedCount: (fn) => remote.provisionedCount(fn),
+    environments: () => remote.environments(),
   };
   return {
     assigner, service, worker,
