@@ -193,7 +193,7 @@ async function clusterRole(role: keyof typeof CLUSTER_ROLES, config: StratusConf
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === 'accounts') return accountsCommand(rest, process.env);
-  if (command === 'invoke' || command === 'deploy' || command === 'logs') return userCommand(command, rest, process.env);
+  if (command === 'invoke' || command === 'deploy' || command === 'logs' || command === 'top') return userCommand(command, rest, process.env);
   if (command === 'workers') {
     const [action, ...more] = rest;
     const { values } = parseArgs({ args: more, options: OPTIONS });

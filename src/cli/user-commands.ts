@@ -5,10 +5,12 @@ import { parseArgs } from 'node:util';
 import { systemClock } from '../shared/clock.js';
 import { deploy } from './deploy.js';
 import { logGroupOf, tailLogs } from './logs-tail.js';
+import { top } from './top.js';
 
 export const USER_USAGE = `  stratus invoke NAME [--payload JSON | --payload-file FILE] [--qualifier Q]
   stratus deploy DIR --name NAME [--runtime nodejs20.x] [--handler index.handler] [--memory-mb 128] [--timeout 3]
   stratus logs tail NAME|LOG_GROUP [--follow] [--since 10m] [--filter PATTERN]
+  stratus top [--interval-ms 2000] [--once]
                  (each takes --endpoint-url, default $STRATUS_ENDPOINT or http://127.0.0.1:9001, --region, default
                   $AWS_REGION or us-east-1, and the caller's key: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)`;
 
@@ -26,6 +28,8 @@ const OPTIONS = {
   follow: { type: 'boolean' },
   since: { type: 'string' },
   filter: { type: 'string' },
+  'interval-ms': { type: 'string' },
+  once: { type: 'boolean' },
 } as const;
 
 /** Where the commands' AWS SDK clients go, and as whom (the SDK's own credential chain: the environment, a profile). */
@@ -37,9 +41,10 @@ function clientConfig(values: { 'endpoint-url'?: string; region?: string }, env:
 }
 
 /**
- * The commands for people using Stratus (not operating it): `invoke`, `deploy` and `logs tail`,
- * over the Lambda and CloudWatch Logs APIs with the AWS SDK, as any client would call them.
- * Resolves the exit status; `signal` ends a `logs tail --follow`.
+ * The commands for people using Stratus (not operating it): `invoke`, `deploy` and `logs tail`
+ * over the Lambda and CloudWatch Logs APIs with the AWS SDK, as any client would call them, and
+ * `top` over what the web console reads. Resolves the exit status; `signal` ends a
+ * `logs tail --follow` or a `top`.
  */
 export async function userCommand(command: string, args: string[], env: NodeJS.ProcessEnv, signal?: AbortSignal): Promise<number> {
   const { values, positionals } = parseArgs({ args, options: OPTIONS, allowPositionals: true });
@@ -72,6 +77,11 @@ export async function userCommand(command: string, args: string[], env: NodeJS.P
       } finally {
         logs.destroy();
       }
+    }
+    if (command === 'top' && positionals.length === 0) {
+      const key = { accessKeyId: env.AWS_ACCESS_KEY_ID ?? '', secretAccessKey: env.AWS_SECRET_ACCESS_KEY ?? '' };
+      await top({ endpoint: config.endpoint, key, clock: systemClock, intervalMs: Number(values['interval-ms'] ?? 2000), once: values.once ?? false, signal }, process.stdout);
+      return 0;
     }
     process.stderr.write(`Usage:\n${USER_USAGE}\n`);
     return 2;

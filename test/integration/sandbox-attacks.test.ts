@@ -103,7 +103,13 @@ def handler(event, context):
         time.sleep(0.2)
         return {'started': True}
     if attack == 'ticks':
-        return {'ticks': int(open('/tmp/ticks').read())}
+        # The ticker truncates the file before each write: read until a write is whole.
+        for _ in range(100):
+            text = open('/tmp/ticks').read().strip()
+            if text:
+                return {'ticks': int(text)}
+            time.sleep(0.01)
+        return {'ticks': None}
     if attack == 'log-flood':
         chunk = 'x' * (1024 * 1024 - 1) + '\\n'
         for _ in range(event['mb']):

@@ -1,5 +1,5 @@
 // The commands for people: `stratus deploy DIR`, `stratus invoke NAME`, `stratus logs tail NAME
-// [--follow]`, run as a user runs them (their own process, signing with their key) against a
+// [--follow]`, `stratus top`, run as a user runs them (their own process, signing with their key) against a
 // real `stratus up`.
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
@@ -9,7 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
-import { createAccount, keyOf, type Key } from '../helpers/accounts.js';
+import { CreateFunctionCommand, InvokeCommand } from '@aws-sdk/client-lambda';
+import { clientFor, createAccount, keyOf, type Key } from '../helpers/accounts.js';
+import { createInput } from '../helpers/lambda-api.js';
+import { makeZip } from '../helpers/zip.js';
 import { startStratus, type StratusProcess } from '../helpers/stratus.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -89,6 +92,52 @@ describe('stratus deploy, invoke and logs tail', () => {
     } finally {
       child.kill('SIGTERM');
     }
+  });
+});
+
+describe('stratus top', () => {
+  let s: StratusProcess;
+  before(async () => {
+    s = await startStratus();
+  });
+  after(async () => {
+    await s?.stop();
+  });
+  const top = (key: Key) => new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+    execFile(process.execPath, [MAIN, 'top', '--once', '--endpoint-url', s.url], {
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', AWS_ACCESS_KEY_ID: key.accessKeyId, AWS_SECRET_ACCESS_KEY: key.secretAccessKey },
+    }, (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }));
+  });
+
+  test("shows the account's functions with their last minute and their live environments, and only the account's", async () => {
+    const mine = await createAccount(s.url, s.credentials, 'top-user');
+    const other = await createAccount(s.url, s.credentials, 'top-other');
+    const zip = await makeZip({ 'index.mjs': handler('top') });
+    for (const [account, name] of [[mine, 'top-fn'], [other, 'their-fn']] as const) {
+      const lambda = clientFor(s.url, keyOf(account));
+      await lambda.send(new CreateFunctionCommand(createInput(name, zip, { Handler: 'index.handler' })));
+      await lambda.send(new InvokeCommand({ FunctionName: name, Payload: Buffer.from('{}') }));
+    }
+    let screen = '';
+    // The console's charts count per sampling interval: wait for the invoke to be counted.
+    for (let i = 0; i < 150 && !/^top-fn\s+1\s+0\s+0\s+1\s+1 (idle|frozen)$/m.test(screen); i++) {
+      const r = await top(keyOf(mine));
+      assert.equal(r.code, 0, r.stderr);
+      screen = r.stdout;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.match(screen, new RegExp(`^stratus top: account ${mine.AccountId}, `, 'm'));
+    assert.match(screen, /^top-fn\s+1\s+0\s+0\s+1\s+1 (idle|frozen)$/m, screen);
+    assert.match(screen, /^worker-1\s+top-fn\s+\$LATEST\s+(idle|frozen)\s+128 MB\s+\d+s$/m);
+    assert.doesNotMatch(screen, /their-fn/, "another account's functions and environments are not shown");
+    const admin = await top(s.credentials);
+    assert.match(admin.stdout, new RegExp(`^worker-1\\s+${other.AccountId}/their-fn\\s`, 'm'), 'the administrator sees every account');
+  });
+
+  test('a wrong secret is refused', async () => {
+    const r = await top({ accessKeyId: s.credentials.accessKeyId, secretAccessKey: 'wrong' });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /signing in to http:\/\/127\.0\.0\.1:\d+ failed: The access key id or secret is not valid\./);
   });
 });
 

@@ -1,6 +1,6 @@
 import type { Assigner, WorkerEnvironments } from '../../assignment/index.js';
 import type { LogStore } from '../../journal/index.js';
-import type { FunctionRecord, FunctionRegistries, FunctionRegistry } from '../../registry/index.js';
+import { loggingOf, type FunctionRecord, type FunctionRegistries, type FunctionRegistry } from '../../registry/index.js';
 import { functionOfArn } from '../../shared/arns.js';
 import { StratusError } from '../../shared/errors.js';
 import { aliasConfiguration, functionConfiguration } from '../api/index.js';
@@ -54,7 +54,7 @@ export function consoleEndpoints(deps: ConsoleEndpointDeps): ConsoleEndpoint[] {
     } },
     { method: 'GET', path: `functions/${NAME}/logs`, handle: async (req, session) => {
       const { fn } = own(session, req);
-      return { status: 200, body: { events: await logEvents(deps.logs, session.accountId, fn.name, req) } };
+      return { status: 200, body: { events: await logEvents(deps.logs, session.accountId, loggingOf(fn).logGroup, req) } };
     } },
     { method: 'POST', path: `functions/${NAME}/invoke`, body: deps.maxPayloadBytes + 1024, handle: async (req, session) => {
       const { fn } = own(session, req);
@@ -87,8 +87,7 @@ function summary(fn: FunctionRecord) {
 }
 
 /** The newest events of the function's log group, or (with a cursor, for live tail) the ones after it, oldest first. */
-async function logEvents(logs: LogStore, accountId: string, name: string, req: ApiRequest) {
-  const group = `/aws/lambda/${name}`;
+async function logEvents(logs: LogStore, accountId: string, group: string, req: ApiRequest) {
   const afterTime = req.query.get('afterTime');
   const afterId = req.query.get('afterId');
   let events;
