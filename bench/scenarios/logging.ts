@@ -7,7 +7,7 @@
 import { CloudWatchLogsClient, FilterLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { expectOk, invokePath, KeepAliveInvoker } from '../client.js';
 import { createFunction } from '../functions.js';
-import { log } from '../harness.js';
+import { cpuSplitMs, log } from '../harness.js';
 import { runLoad } from '../load.js';
 import { check, rotate, Series, type Scenario } from '../scenario.js';
 import { ratio } from '../stats.js';
@@ -26,6 +26,7 @@ export const logging: Scenario = {
     const durationS = ctx.quick ? 2 : 4;
     const code = await makeZip({ 'index.js': "'use strict';\nexports.handler = async (event) => { console.log('handled', JSON.stringify(event)); return {}; };\n" });
     const rps: Record<Mode, Series> = { store: new Series(), off: new Series() };
+    const cpu: Record<Mode, Series> = { store: new Series(), off: new Series() };
     let stored = 0;
     for (let round = 0; round < ctx.rounds; round++) {
       for (const mode of rotate<Mode>(['store', 'off'], round)) {
@@ -38,10 +39,13 @@ export const logging: Scenario = {
           const url = `http://127.0.0.1:${stratus.proc.port}${invokePath(FN)}`;
           const headers = await stratus.signer.headers({ host: '127.0.0.1', port: stratus.proc.port, path: invokePath(FN) }, '{"n":1}');
           await runLoad({ url, headers, body: '{"n":1}', connections: CLIENTS, durationS: 1 }, ctx.scratch); // environments up
+          const before = await cpuSplitMs(stratus.proc.pid);
           const r = await runLoad({ url, headers, body: '{"n":1}', connections: CLIENTS, durationS }, ctx.scratch);
+          const after = await cpuSplitMs(stratus.proc.pid);
           rps[mode].add(round, r.rps);
+          cpu[mode].add(round, (after.self - before.self) / Math.max(1, r.requests));
           if (mode === 'store') stored = await storedEvents(stratus);
-          log(`  round ${round + 1} ${mode}: ${Math.round(r.rps)} req/s, errors ${r.errors}`);
+          log(`  round ${round + 1} ${mode}: ${Math.round(r.rps)} req/s, ${((after.self - before.self) / Math.max(1, r.requests)).toFixed(3)} ms CPU per request, errors ${r.errors}`);
         } finally {
           await stratus.stop();
         }
@@ -56,7 +60,10 @@ export const logging: Scenario = {
           `a fresh \`stratus up\` per measurement (--function-logs store, or off); modes alternate, ${ctx.rounds} rounds.`,
         'Stored: START, the function\'s line, END and REPORT of every invoke go through the worker\'s LogShipper into the SQLite journal\'s log store.',
       ],
-      tables: [{ title: `${CLIENTS} concurrent clients`, rows: [rps.store.row('logs stored', 'throughput', 'req/s'), rps.off.row('logs off', 'throughput', 'req/s')] }],
+      tables: [{ title: `${CLIENTS} concurrent clients`, rows: [
+        rps.store.row('logs stored', 'throughput', 'req/s'), rps.off.row('logs off', 'throughput', 'req/s'),
+        cpu.store.row('logs stored', 'CPU per request', 'ms', 'the Stratus process, all its threads'), cpu.off.row('logs off', 'CPU per request', 'ms', 'the Stratus process, all its threads'),
+      ] }],
       checks: [check('logging', `function logs cost ≤ ${MAX_COST * 100}% of warm throughput`, `${(cost * 100).toFixed(1)}% (${Math.round(store)} vs ${Math.round(off)} req/s)`, cost <= MAX_COST)],
       notes: [`The last stored run kept ${stored} events in the log group.`],
     };

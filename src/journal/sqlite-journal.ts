@@ -60,7 +60,7 @@ export class SqliteJournal implements Journal {
 
   async close(): Promise<void> {
     this.eventQueue.close();
-    this.logs.close();
+    await this.logs.close();
     this.db.close();
   }
 }

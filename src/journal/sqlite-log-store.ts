@@ -1,20 +1,8 @@
 import Database from 'better-sqlite3';
+import { LOG_SCHEMA } from './sqlite-log-append.js';
+import { SqliteLogWriter } from './sqlite-log-writer.js';
 import { DAY_MS, eventBytes, type LogEventQuery, type LogGroupInfo, type LogStore, type LogStreamInfo, type NewLogEvent, type StoredLogEvent } from './log-store.js';
 
-const schema = `
-  CREATE TABLE IF NOT EXISTS log_groups (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, account TEXT NOT NULL, name TEXT NOT NULL, creation_time INTEGER NOT NULL,
-    retention_days INTEGER, stored_bytes INTEGER NOT NULL DEFAULT 0, UNIQUE (account, name));
-  CREATE TABLE IF NOT EXISTS log_streams (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, group_id INTEGER NOT NULL, name TEXT NOT NULL, creation_time INTEGER NOT NULL,
-    first_event INTEGER, last_event INTEGER, last_ingestion INTEGER, stored_bytes INTEGER NOT NULL DEFAULT 0, UNIQUE (group_id, name));
-  CREATE TABLE IF NOT EXISTS log_events (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, group_id INTEGER NOT NULL, stream_id INTEGER NOT NULL,
-    timestamp INTEGER NOT NULL, ingestion_time INTEGER NOT NULL, message TEXT NOT NULL, bytes INTEGER NOT NULL);
-  CREATE INDEX IF NOT EXISTS log_events_by_time ON log_events (group_id, timestamp, id);
-  CREATE INDEX IF NOT EXISTS log_events_by_stream ON log_events (stream_id, timestamp, id);
-  CREATE INDEX IF NOT EXISTS log_events_by_append ON log_events (group_id, id);
-`;
 
 /** Streams a filtered read merges one by one (each over its own index); more are filtered on the group's time index. */
 const maxMergedStreams = 8;
@@ -35,12 +23,15 @@ const eventId = (n: number) => String(n).padStart(20, '0');
  * The log store of the SQLite Journal: three tables in the journal's file, on a connection of
  * its own (WAL, synchronous = NORMAL: a process crash loses nothing, a machine crash may lose
  * the last appends). Events are found through (group, timestamp, id) and (stream, timestamp,
- * id) indexes and expired in append order through (group, id); a group's and a stream's stored
- * bytes are counters kept in the same transaction as every change of their events. Writes run
- * in IMMEDIATE transactions, so two processes sharing the file serialize instead of failing.
+ * id) indexes and expired in append order by rowid (one index more would cost every append); a
+ * group's and a stream's stored bytes are counters kept in the same transaction as every change
+ * of their events. Appends run on a thread of their own; writes run in IMMEDIATE transactions,
+ * so two processes sharing the file serialize instead of failing.
  */
 export class SqliteLogStore implements LogStore {
   private readonly db: Database.Database;
+  /** Appends run on a thread of their own (`sqlite-log-writer.ts`): the invoke path never waits on SQLite. */
+  private readonly writer: SqliteLogWriter;
   private readonly q;
   /** The event reads, one statement per shape of query. */
   private readonly selects = new Map<string, Database.Statement<unknown[], EventRow>>();
@@ -49,7 +40,8 @@ export class SqliteLogStore implements LogStore {
     this.db = new Database(path, { timeout: 10_000 });
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
-    this.db.exec(schema);
+    this.db.exec(LOG_SCHEMA);
+    this.writer = new SqliteLogWriter(path);
     const db = this.db;
     this.q = {
       group: db.prepare<[string, string], GroupRow>('SELECT id, name, creation_time, retention_days, stored_bytes FROM log_groups WHERE account = ? AND name = ?'),
@@ -62,9 +54,6 @@ export class SqliteLogStore implements LogStore {
         'SELECT id, name, creation_time, first_event, last_event, last_ingestion, stored_bytes FROM log_streams WHERE group_id = ? ORDER BY name',
       ),
       addStream: db.prepare('INSERT INTO log_streams (group_id, name, creation_time) VALUES (?, ?, ?) ON CONFLICT DO NOTHING'),
-      addEvent: db.prepare('INSERT INTO log_events (group_id, stream_id, timestamp, ingestion_time, message, bytes) VALUES (?, ?, ?, ?, ?, ?)'),
-      grewStream: db.prepare(`UPDATE log_streams SET stored_bytes = stored_bytes + ?, last_ingestion = ?,
-        first_event = min(coalesce(first_event, ?), ?), last_event = max(coalesce(last_event, ?), ?) WHERE id = ?`),
       grewGroup: db.prepare('UPDATE log_groups SET stored_bytes = stored_bytes + ? WHERE id = ?'),
       shrankStream: db.prepare('UPDATE log_streams SET stored_bytes = stored_bytes - ? WHERE id = ?'),
       retention: db.prepare('UPDATE log_groups SET retention_days = ? WHERE account = ? AND name = ?'),
@@ -81,8 +70,10 @@ export class SqliteLogStore implements LogStore {
       accountsOver: db.prepare<[number], { account: string; total: number }>(
         'SELECT account, sum(stored_bytes) AS total FROM log_groups GROUP BY account HAVING total > ?',
       ),
-      accountGroups: db.prepare<[string], { id: number }>('SELECT id FROM log_groups WHERE account = ?'),
-      oldestOf: db.prepare<[number, number], Doomed>('SELECT id, group_id, stream_id, bytes FROM log_events WHERE group_id = ? ORDER BY id LIMIT ?'),
+      // In append order: the table itself, read by rowid (an index more would cost every append).
+      oldestOf: db.prepare<[string, number], Doomed>(
+        'SELECT id, group_id, stream_id, bytes FROM log_events NOT INDEXED WHERE group_id IN (SELECT id FROM log_groups WHERE account = ?) ORDER BY id LIMIT ?',
+      ),
     };
   }
 
@@ -90,27 +81,8 @@ export class SqliteLogStore implements LogStore {
     return this.q.addGroup.run(accountId, group, nowMs).changes === 1;
   }
 
-  async append(accountId: string, group: string, stream: string, events: NewLogEvent[], ingestionTimeMs: number): Promise<void> {
-    const write = this.db.transaction(() => {
-      this.q.addGroup.run(accountId, group, ingestionTimeMs);
-      const groupId = this.q.group.get(accountId, group)!.id;
-      this.q.addStream.run(groupId, stream, ingestionTimeMs);
-      const streamId = this.q.stream.get(groupId, stream)!.id;
-      if (events.length === 0) return;
-      let bytes = 0;
-      let first = MAX;
-      let last = MIN;
-      for (const e of events) {
-        const size = eventBytes(e.message);
-        this.q.addEvent.run(groupId, streamId, e.timestamp, ingestionTimeMs, e.message, size);
-        bytes += size;
-        first = Math.min(first, e.timestamp);
-        last = Math.max(last, e.timestamp);
-      }
-      this.q.grewStream.run(bytes, ingestionTimeMs, first, first, last, last, streamId);
-      this.q.grewGroup.run(bytes, groupId);
-    });
-    write.immediate();
+  append(accountId: string, group: string, stream: string, events: NewLogEvent[], ingestionTimeMs: number): Promise<void> {
+    return this.writer.append(accountId, group, stream, events, ingestionTimeMs);
   }
 
   async groups(accountId: string, namePrefix = ''): Promise<LogGroupInfo[]> {
@@ -192,7 +164,8 @@ export class SqliteLogStore implements LogStore {
     return removed;
   }
 
-  close(): void {
+  async close(): Promise<void> {
+    await this.writer.close();
     this.db.close();
   }
 
@@ -217,10 +190,7 @@ export class SqliteLogStore implements LogStore {
    * `excess` bytes are gone (at most one chunk); resolves the bytes removed.
    */
   private trimAccount(account: string, excess: number): number {
-    const groups = this.q.accountGroups.all(account).map((g) => this.q.oldestOf.all(g.id, expireChunk));
-    // A group's chunk is complete only up to its last id when it is full: merge below the smallest such id.
-    const bound = Math.min(...groups.filter((rows) => rows.length === expireChunk).map((rows) => rows.at(-1)!.id));
-    const candidates = groups.flat().filter((r) => r.id <= bound).sort((a, b) => a.id - b.id);
+    const candidates = this.q.oldestOf.all(account, expireChunk);
     const doomed: Doomed[] = [];
     let bytes = 0;
     for (const r of candidates) {

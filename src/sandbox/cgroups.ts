@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs';
 import { mkdir, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -98,13 +98,15 @@ class V1Cgroups implements CgroupManager {
       if (dirs.has('blkio') && existsSync(at('blkio', file))) await writeFile(at('blkio', file), String(Math.max(10, limits.ioWeight)));
     }
     const freezer = dirs.get('freezer');
+    const peak = new KernelNumber(at('memory', 'memory.max_usage_in_bytes'));
     return {
       procsFiles: [...dirs.values()].map((d) => join(d, 'cgroup.procs')),
-      peakMemoryBytes: () => Number(readOr(at('memory', 'memory.max_usage_in_bytes'), '0')),
+      peakMemoryBytes: () => peak.read(),
       oomKills: () => counter(readOr(at('memory', 'memory.oom_control'), ''), 'oom_kill'),
       freeze: () => (freezer ? setFreezerV1(freezer, 'FROZEN') : Promise.resolve()),
       thaw: () => (freezer ? setFreezerV1(freezer, 'THAWED') : Promise.resolve()),
       destroy: async () => {
+        peak.close();
         if (freezer) await setFreezerV1(freezer, 'THAWED').catch(() => {});
         await removeAll([...dirs.values()]);
       },
@@ -135,13 +137,15 @@ class V2Cgroups implements CgroupManager {
     if (limits.cpuCores !== undefined) await writeFile(join(dir, 'cpu.max'), `${Math.round(limits.cpuCores * CPU_PERIOD_US)} ${CPU_PERIOD_US}`);
     await writeFile(join(dir, 'pids.max'), String(limits.pidsMax));
     if (existsSync(join(dir, 'io.weight'))) await writeFile(join(dir, 'io.weight'), `default ${Math.max(1, limits.ioWeight)}`);
+    const peak = new KernelNumber(join(dir, 'memory.peak'));
     return {
       procsFiles: [join(dir, 'cgroup.procs')],
-      peakMemoryBytes: () => Number(readOr(join(dir, 'memory.peak'), '0')),
+      peakMemoryBytes: () => peak.read(),
       oomKills: () => counter(readOr(join(dir, 'memory.events'), ''), 'oom_kill'),
       freeze: () => setFreezeV2(dir, true),
       thaw: () => setFreezeV2(dir, false),
       destroy: async () => {
+        peak.close();
         await setFreezeV2(dir, false).catch(() => {});
         await removeAll([dir]);
       },
@@ -221,6 +225,33 @@ async function thawInstances(base: string, instance: string): Promise<void> {
 function counter(text: string, key: string): number {
   const match = new RegExp(`^${key} (\\d+)$`, 'm').exec(text);
   return match?.[1] ? Number(match[1]) : 0;
+}
+
+/**
+ * A number in a kernel file read on every invoke (a cgroup's peak memory, for the REPORT line):
+ * the file stays open and each read is one pread from its start, which the kernel answers afresh;
+ * 0 once it cannot be read.
+ */
+class KernelNumber {
+  private fd: number | undefined;
+  private readonly buf = Buffer.alloc(64);
+
+  constructor(private readonly path: string) {}
+
+  read(): number {
+    try {
+      this.fd ??= openSync(this.path, 'r');
+      return Number(this.buf.toString('latin1', 0, readSync(this.fd, this.buf, 0, this.buf.length, 0)).trim());
+    } catch {
+      this.close();
+      return 0;
+    }
+  }
+
+  close(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+  }
 }
 
 /** A small kernel file (cgroup, procfs) as text, or `fallback` if it cannot be read. */

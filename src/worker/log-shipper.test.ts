@@ -46,6 +46,15 @@ describe('LogShipper', () => {
     assert.equal(shipped.every((b) => b.events.every((e) => Buffer.byteLength(e.message) <= MAX_EVENT_BYTES)), true);
   });
 
+  test('an over-long line of multi-byte characters is cut between characters', async () => {
+    const { s, messages } = shipper();
+    s.write(A, `a${'é'.repeat(MAX_EVENT_BYTES)}\n`, 'stdout');
+    await s.flush();
+    const events = messages(A);
+    assert.equal(events.join(''), `a${'é'.repeat(MAX_EVENT_BYTES)}`, 'nothing is lost or replaced');
+    assert.ok(events.every((m) => Buffer.byteLength(m) <= MAX_EVENT_BYTES && !m.includes('\ufffd')));
+  });
+
   test('keeps output while the store is unreachable and ships it with the next batch', async () => {
     let down = true;
     const { s, messages } = shipper({ fail: () => down });

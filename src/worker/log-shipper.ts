@@ -81,14 +81,19 @@ export class LogShipper implements FunctionLogSink {
     const now = this.o.clock.now();
     const partial = s.partials.get(source);
     const lines = ((partial?.text ?? '') + text).split('\n');
-    const rest = Buffer.from(lines.pop() ?? '');
+    const rest = lines.pop() ?? '';
     const restAt = lines.length === 0 && partial ? partial.at : now;
-    lines.forEach((line, i) => this.add(s, i === 0 && partial ? partial.at : now, Buffer.from(line)));
-    // A line longer than an event goes out in events of the largest size as it comes.
-    const whole = rest.length - (rest.length % MAX_EVENT_BYTES);
-    if (whole > 0) this.add(s, restAt, rest.subarray(0, whole));
-    if (rest.length === whole) s.partials.delete(source);
-    else s.partials.set(source, { text: rest.subarray(whole).toString(), at: restAt });
+    lines.forEach((line, i) => this.add(s, i === 0 && partial ? partial.at : now, line));
+    if (rest === '') s.partials.delete(source);
+    else if (Buffer.byteLength(rest) < MAX_EVENT_BYTES) s.partials.set(source, { text: rest, at: restAt });
+    else {
+      // A line longer than an event goes out in events of the largest size as it comes.
+      const bytes = Buffer.from(rest);
+      const whole = charStart(bytes, bytes.length - (bytes.length % MAX_EVENT_BYTES));
+      this.addBytes(s, restAt, bytes.subarray(0, whole));
+      if (whole === bytes.length) s.partials.delete(source);
+      else s.partials.set(source, { text: bytes.subarray(whole).toString(), at: restAt });
+    }
     this.schedule();
   }
 
@@ -129,22 +134,28 @@ export class LogShipper implements FunctionLogSink {
     return s;
   }
 
-  private add(s: Stream, timestamp: number, bytes: Buffer): void {
-    let at = 0;
-    do {
-      const message = bytes.subarray(at, at + MAX_EVENT_BYTES).toString();
-      s.events.push({ timestamp, message });
-      this.bufferedBytes += Buffer.byteLength(message);
-      at += MAX_EVENT_BYTES;
-    } while (at < bytes.length);
+  private add(s: Stream, timestamp: number, line: string): void {
+    const size = Buffer.byteLength(line);
+    if (size > MAX_EVENT_BYTES) return this.addBytes(s, timestamp, Buffer.from(line));
+    s.events.push({ timestamp, message: line });
+    this.bufferedBytes += size;
     while (this.bufferedBytes > this.o.maxBufferedBytes && this.dropOldest());
+  }
+
+  /** An over-long line as events of at most MAX_EVENT_BYTES each, never cutting a character. */
+  private addBytes(s: Stream, timestamp: number, bytes: Buffer): void {
+    for (let at = 0; at < bytes.length;) {
+      const end = charStart(bytes, Math.min(bytes.length, at + MAX_EVENT_BYTES), at + 1);
+      this.add(s, timestamp, bytes.toString('utf8', at, end));
+      at = end;
+    }
   }
 
   private endPartials(s: Stream, before: number): void {
     for (const [source, partial] of s.partials) {
       if (partial.at >= before) continue;
       s.partials.delete(source);
-      this.add(s, partial.at, Buffer.from(partial.text));
+      this.add(s, partial.at, partial.text);
     }
   }
 
@@ -171,6 +182,13 @@ export class LogShipper implements FunctionLogSink {
       void this.ship(this.o.clock.now() - this.o.flushAfterMs + 1);
     });
   }
+}
+
+/** `at`, or the start of the UTF-8 character it falls inside (not before `floor`). */
+function charStart(bytes: Buffer, at: number, floor = 0): number {
+  let start = at;
+  while (start > floor && start < bytes.length && ((bytes[start] ?? 0) & 0xc0) === 0x80) start--;
+  return start;
 }
 
 /** The function's log group: its LoggingConfig.LogGroup (Lambda's default `/aws/lambda/<name>`). */

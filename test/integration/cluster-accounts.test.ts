@@ -1,9 +1,11 @@
 // Accounts in a real cluster (TLS between every process, per-worker credentials): an account
 // created through one frontend is known at once to the other, its functions run on the cluster's
 // workers under its own ARN, another account cannot reach them through either frontend, and a
-// key deleted through one frontend is refused by the other.
+// key deleted through one frontend is refused by the other. A function's output on a remote
+// worker reaches its account's logs in etcd through the internal API, readable from any frontend.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { CloudWatchLogsClient, FilterLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { CreateFunctionCommand, GetFunctionCommand, InvokeCommand, ListFunctionsCommand } from '@aws-sdk/client-lambda';
 import { clientFor, createAccount, keyOf, stratusAccounts, type AccountKey } from '../helpers/accounts.js';
 import { startCluster, type Cluster } from '../helpers/cluster.js';
@@ -51,6 +53,44 @@ describe('accounts in a cluster', () => {
       await expectLambdaError(client.send(new GetFunctionCommand({ FunctionName: arn })), 'ResourceNotFoundException', 404, `Function not found: ${arn}`);
       await expectLambdaError(client.send(new InvokeCommand({ FunctionName: arn })), 'ResourceNotFoundException', 404, `Function not found: ${arn}`);
     }
+  });
+
+  it("the function's output on a remote worker is its account's logs in etcd, read through either frontend; the console lists its environment", async () => {
+    const lambda = clientFor(url(0), keyOf(a));
+    const zip = await makeZip({ 'index.js': 'exports.handler = async (e) => { console.log("cluster log", e.n); return {}; };\n' });
+    await lambda.send(new CreateFunctionCommand(createInput('logger', zip)));
+    await lambda.send(new InvokeCommand({ FunctionName: 'logger', Payload: Buffer.from('{"n":42}') }));
+    for (const i of [0, 1]) {
+      const logs = new CloudWatchLogsClient({ endpoint: url(i), region: 'us-east-1', credentials: keyOf(a), maxAttempts: 1 });
+      try {
+        const found = await eventually(async () => {
+          const page = await logs.send(new FilterLogEventsCommand({ logGroupName: '/aws/lambda/logger', filterPattern: '"cluster log"' }));
+          assert.equal(page.events?.length, 1);
+          return page.events?.[0];
+        });
+        assert.match(found?.message ?? '', /cluster log 42/);
+        assert.match(found?.logStreamName ?? '', /^\d{4}\/\d{2}\/\d{2}\/\[\$LATEST\][0-9a-f]{32}$/);
+      } finally {
+        logs.destroy();
+      }
+    }
+    const outsider = new CloudWatchLogsClient({ endpoint: url(1), region: 'us-east-1', credentials: keyOf(b), maxAttempts: 1 });
+    await assert.rejects(outsider.send(new FilterLogEventsCommand({ logGroupName: '/aws/lambda/logger' })), (err: Error) => err.name === 'ResourceNotFoundException');
+    outsider.destroy();
+
+    const origin = new URL(url(1)).origin;
+    const login = await fetch(`${origin}/_stratus/console/api/login`, {
+      method: 'POST', headers: { 'content-type': 'application/json', 'x-stratus-console': '1', origin }, body: JSON.stringify(keyOf(a)),
+    });
+    assert.equal(login.status, 200);
+    const cookie = login.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+    const listed = (await (await fetch(`${origin}/_stratus/console/api/environments`, { headers: { cookie } })).json()) as {
+      workers: { workerId: string; environments: { functionName: string; state: string }[] }[];
+    };
+    const mine = listed.workers.flatMap((w) => w.environments.map((e) => ({ worker: w.workerId, ...e }))).filter((e) => e.functionName === 'logger');
+    assert.equal(mine.length, 1, JSON.stringify(listed));
+    assert.ok(cluster.workers.some((w) => w.id === mine[0]?.worker), `listed on a worker of the cluster: ${mine[0]?.worker}`);
+    assert.match(mine[0]?.state ?? '', /^(idle|frozen)$/);
   });
 
   it('a key deleted through one frontend is refused by the other', async () => {

@@ -1,0 +1,30 @@
+// The log writer thread (started by `sqlite-log-writer.ts`): appends batches to the journal's
+// SQLite file on a connection of its own, one transaction each, and answers each with its id.
+import Database from 'better-sqlite3';
+import { readlinkSync } from 'node:fs';
+import { setPriority } from 'node:os';
+import { parentPort, workerData } from 'node:worker_threads';
+import { LOG_SCHEMA, logAppender, type AppendLogEvents } from './sqlite-log-append.js';
+
+// Logs are background work: on Linux a thread is a task with a niceness of its own, and this one
+// yields the CPU to the invoke path and the sandboxes (its appends wait; the shipper holds them).
+try {
+  setPriority(Number(readlinkSync('/proc/thread-self').split('/').pop()), 10);
+} catch {
+  // Not Linux, or not allowed: the thread keeps the process's priority.
+}
+
+const db = new Database((workerData as { path: string }).path, { timeout: 10_000 });
+db.pragma('journal_mode = WAL');
+db.pragma('synchronous = NORMAL');
+db.exec(LOG_SCHEMA);
+const append = logAppender(db);
+
+parentPort?.on('message', ({ id, args }: { id: number; args: Parameters<AppendLogEvents> }) => {
+  try {
+    append(...args);
+    parentPort?.postMessage({ id });
+  } catch (err) {
+    parentPort?.postMessage({ id, error: err instanceof Error ? err.message : String(err) });
+  }
+});

@@ -1,0 +1,56 @@
+import { Worker } from 'node:worker_threads';
+import type { NewLogEvent } from './log-store.js';
+
+interface Reply { id: number; error?: string }
+
+/**
+ * The SQLite log store's appends, on a thread of their own with its own connection to the
+ * journal's file (`sqlite-log-writer-thread.ts`): a batch is posted, and the promise resolves
+ * once its transaction committed, so a read that follows sees it. The invoke path, on the main
+ * thread, never waits for SQLite.
+ */
+export class SqliteLogWriter {
+  private readonly worker: Worker;
+  private readonly pending = new Map<number, { resolve(): void; reject(err: Error): void }>();
+  private readonly inFlight = new Set<Promise<void>>();
+  private nextId = 1;
+  private failure: Error | undefined;
+
+  constructor(path: string) {
+    this.worker = new Worker(new URL('./sqlite-log-writer-thread.js', import.meta.url), { workerData: { path } });
+    this.worker.unref();
+    this.worker.on('message', (reply: Reply) => {
+      const waiting = this.pending.get(reply.id);
+      this.pending.delete(reply.id);
+      if (reply.error === undefined) waiting?.resolve();
+      else waiting?.reject(new Error(reply.error));
+    });
+    this.worker.on('error', (err) => this.fail(err));
+    this.worker.on('exit', () => this.fail(new Error('the log writer thread has stopped')));
+  }
+
+  append(accountId: string, group: string, stream: string, events: NewLogEvent[], ingestionTimeMs: number): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    const id = this.nextId++;
+    const done = new Promise<void>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ id, args: [accountId, group, stream, events, ingestionTimeMs] });
+    });
+    this.inFlight.add(done);
+    const settled = () => void this.inFlight.delete(done);
+    done.then(settled, settled);
+    return done;
+  }
+
+  /** Waits for the appends posted so far, then stops the thread. */
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.inFlight]);
+    await this.worker.terminate();
+  }
+
+  private fail(err: Error): void {
+    this.failure ??= err;
+    for (const p of this.pending.values()) p.reject(this.failure);
+    this.pending.clear();
+  }
+}
