@@ -1,5 +1,5 @@
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { DocumentStore } from '../journal/index.js';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { installationSecret, type DocumentStore } from '../journal/index.js';
 import type { Clock } from '../shared/clock.js';
 import { invalidParameter } from './params.js';
 
@@ -35,11 +35,7 @@ export class PageTokens {
 
   /** The installation's token secret, made by the first process to need it (create-if-absent). */
   static async open(store: DocumentStore, clock: Clock): Promise<PageTokens> {
-    const made = randomBytes(32).toString('base64url');
-    await store.create(SECRET_KEY, { secret: made }, '1');
-    const doc = await store.get(SECRET_KEY);
-    const secret = (doc?.value as { secret?: string } | undefined)?.secret ?? made;
-    return new PageTokens(Buffer.from(secret, 'base64url'), clock);
+    return new PageTokens(Buffer.from(await installationSecret(store, SECRET_KEY), 'base64url'), clock);
   }
 
   issue(scope: TokenScope, cursor: Record<string, unknown>): string {

@@ -1,6 +1,6 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { CodeStore } from '../../codestore/index.js';
-import type { DocumentStore } from '../../journal/index.js';
+import { installationSecret, type DocumentStore } from '../../journal/index.js';
 import type { FunctionRegistries } from '../../registry/index.js';
 import type { Clock } from '../../shared/clock.js';
 import type { ApiRequest, ApiResponse, Route } from '../http/index.js';
@@ -19,10 +19,7 @@ export class CodeLinks {
 
   /** The link secret, made by the first process to need it (create-if-absent; the losers read the winner's). */
   static async open(store: DocumentStore, clock: Clock): Promise<CodeLinks> {
-    const made = randomBytes(32).toString('base64url');
-    await store.create(SECRET_KEY, { secret: made }, '1');
-    const doc = await store.get(SECRET_KEY);
-    return new CodeLinks((doc?.value as { secret?: string } | undefined)?.secret ?? made, clock);
+    return new CodeLinks(await installationSecret(store, SECRET_KEY), clock);
   }
 
   location(origin: string, accountId: string, sha256: string): string {

@@ -1,5 +1,5 @@
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { DocumentStore } from '../../journal/index.js';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { installationSecret, type DocumentStore } from '../../journal/index.js';
 import type { Clock } from '../../shared/clock.js';
 import type { KeyLookup } from '../http/index.js';
 
@@ -35,10 +35,7 @@ export class ConsoleSessions {
 
   /** The console secret, made by the first process to need it (create-if-absent; the losers read the winner's). */
   static async open(store: DocumentStore, clock: Clock): Promise<ConsoleSessions> {
-    const made = randomBytes(32).toString('base64url');
-    await store.create(SECRET_KEY, { secret: made }, '1');
-    const doc = await store.get(SECRET_KEY);
-    return new ConsoleSessions((doc?.value as { secret?: string } | undefined)?.secret ?? made, clock);
+    return new ConsoleSessions(await installationSecret(store, SECRET_KEY), clock);
   }
 
   /** A token for a correct key id and secret (compared in constant time); undefined otherwise. */
