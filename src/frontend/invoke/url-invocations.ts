@@ -3,6 +3,7 @@ import type { Clock } from '../../shared/clock.js';
 import { StratusError } from '../../shared/errors.js';
 import { URL_PREFIX } from '../api/index.js';
 import type { InvokeOutcome, InvokeRequest, InvokeService } from './invoke-service.js';
+import { SESSION_COOKIE } from '../console/index.js';
 import { readTraceHeader } from './invocations.js';
 import { type ApiRequest, type ApiResponse, header, type KeyLookup, type Route, verifySigV4 } from '../http/index.js';
 import { StreamRelay } from '../../worker/index.js';
@@ -69,7 +70,30 @@ async function serve(deps: UrlInvocationDeps, req: ApiRequest): Promise<ApiRespo
   const response = config.invokeMode === 'RESPONSE_STREAM'
     ? await streamed(deps, request, version)
     : toApi(httpResponse((await deps.invoker.invoke(request, version)).result.outcome));
-  return withCors(response, config, origin);
+  return confined(withCors(response, config, origin));
+}
+
+/** Scripts of a function URL's page run, but as an origin of their own (opaque). */
+const URL_SANDBOX = 'sandbox allow-scripts allow-forms allow-popups allow-modals allow-downloads';
+
+/**
+ * Every function URL shares the Lambda API's origin with other accounts' URLs and the web
+ * console, so a response may not act as that origin: its documents run sandboxed (an opaque
+ * origin: no cookies or storage of the origin, no reading of its other paths with the visitor's
+ * cookies), alongside any policy of the function's own, and it may not set the console's session
+ * cookie. (AWS gives each URL a host name of its own instead.)
+ */
+function confined(response: ApiResponse): ApiResponse {
+  const headers = { ...response.headers };
+  const own = headers['content-security-policy'];
+  headers['content-security-policy'] = own === undefined ? URL_SANDBOX : `${Array.isArray(own) ? own.join(', ') : own}, ${URL_SANDBOX}`;
+  const cookies = headers['set-cookie'];
+  if (cookies !== undefined) {
+    const kept = (Array.isArray(cookies) ? cookies : [cookies]).filter((c) => c.slice(0, c.indexOf('=')).trim() !== SESSION_COOKIE);
+    if (kept.length > 0) headers['set-cookie'] = kept;
+    else delete headers['set-cookie'];
+  }
+  return { ...response, headers };
 }
 
 /**
