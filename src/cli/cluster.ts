@@ -225,7 +225,7 @@ export async function startPlacementProcess(config: StratusConfig, opts: Process
   const placement = new PlacementService({ clock, leaseMs: config.cluster.leaseMs });
   const directory = new WorkerDirectory(journal.workers, log);
   const api = await startInternalApi({
-    secrets, credentials: journal.workerCredentials, code, chunks, placement, shipLogs: storeLogs(journal.logs, clock), leaseMs: config.cluster.leaseMs, clock, log, host: opts.host, port: opts.port,
+    secrets, credentials: journal.workerCredentials, code, chunks, placement, shipLogs: storeLogs(journal.logs, clock, log), leaseMs: config.cluster.leaseMs, clock, log, host: opts.host, port: opts.port,
     onHeartbeat: (worker) => directory.publish(worker),
   });
   // Workers an earlier placement process recorded get a fresh lease: gone ones run out.

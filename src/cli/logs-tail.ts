@@ -2,6 +2,10 @@ import { FilterLogEventsCommand, type CloudWatchLogsClient, type FilteredLogEven
 import { GetFunctionConfigurationCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Clock } from '../shared/clock.js';
+import { forTerminal } from './terminal.js';
+
+/** How late an event may be stored after its timestamp and still be followed. */
+const LATE_MS = 10_000;
 
 const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 
@@ -29,12 +33,14 @@ export interface TailOptions {
 }
 
 /**
- * Prints a group's events since `since` (`time stream message`, one per line), and with
- * `follow` keeps polling FilterLogEvents for newer ones until `signal` aborts. Events seen are
- * remembered by id, since a poll starts again at the newest timestamp printed.
+ * Prints a group's events since `since` (`time stream message`, one per line; control
+ * characters made harmless on a terminal), and with `follow` keeps polling FilterLogEvents for
+ * newer ones until `signal` aborts. Each poll looks back a little before the newest event printed
+ * (events arrive late, stream by stream) and remembers by id what it printed there.
  */
 export async function tailLogs(logs: CloudWatchLogsClient, group: string, o: TailOptions, out: NodeJS.WritableStream): Promise<void> {
   let startTime = parseSince(o.since, o.clock.now());
+  let newest = startTime;
   const seen = new Map<string, number>();
   for (;;) {
     const fresh: FilteredLogEvent[] = [];
@@ -46,10 +52,12 @@ export async function tailLogs(logs: CloudWatchLogsClient, group: string, o: Tai
     } while (nextToken && !o.signal?.aborted);
     for (const e of fresh) {
       seen.set(e.eventId ?? '', e.timestamp ?? 0);
-      out.write(`${new Date(e.timestamp ?? 0).toISOString()} ${e.logStreamName ?? ''} ${(e.message ?? '').replace(/\n$/, '')}\n`);
-      startTime = Math.max(startTime, e.timestamp ?? 0);
+      out.write(forTerminal(`${new Date(e.timestamp ?? 0).toISOString()} ${e.logStreamName ?? ''} ${(e.message ?? '').replace(/\n$/, '')}\n`, (out as NodeJS.WriteStream).isTTY));
+      newest = Math.max(newest, e.timestamp ?? 0);
     }
-    // The next poll starts at the newest timestamp printed: only events at it can come back.
+    // Events are stamped when written and stored a little later, each stream on its own: the next
+    // poll looks back LATE_MS before the newest printed, and skips the events it printed there.
+    startTime = Math.max(startTime, newest - LATE_MS);
     for (const [id, timestamp] of seen) if (timestamp < startTime) seen.delete(id);
     if (!o.follow || o.signal?.aborted) return;
     try {

@@ -54,7 +54,7 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
   const tracer = createTracer(config.observability, { role: 'up', instanceId: 'up', clock });
   const placement = new PlacementService({ clock, leaseMs: config.cluster.leaseMs });
   const codeSource = { get: code.get.bind(code), getChunk: chunks.getChunk.bind(chunks), getImage: chunks.getImage.bind(chunks) };
-  const shipLogs = storeLogs(journal.logs, clock);
+  const shipLogs = storeLogs(journal.logs, clock, log.child({ component: 'logs' }));
   const host = await startHostWorker(config, { id: 'worker-1', code: codeSource, shipLogs, clock, log, metrics, tracer });
   placement.register(host.agent);
 

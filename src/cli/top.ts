@@ -1,4 +1,5 @@
 import type { Clock } from '../shared/clock.js';
+import { forTerminal } from './terminal.js';
 
 const CONSOLE_API = '/_stratus/console/api';
 /** Functions whose charts one refresh reads, at most. */
@@ -93,7 +94,7 @@ function countStates(states: string[]): string {
 
 /** Columns padded to their widest cell; control characters never reach the terminal. */
 function table(head: string[], rows: (string | number)[][]): string[] {
-  const cells = [head, ...rows.map((r) => r.map((c) => String(c).replace(/[\u0000-\u001f\u007f-\u009f]/g, '?')))];
+  const cells = [head, ...rows.map((r) => r.map((c) => forTerminal(String(c), true).replace(/[\n\t]/g, ' ')))];
   const widths = head.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
   return cells.map((r) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd());
 }

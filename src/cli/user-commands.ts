@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { systemClock } from '../shared/clock.js';
 import { deploy } from './deploy.js';
+import { forTerminal } from './terminal.js';
 import { logGroupOf, tailLogs } from './logs-tail.js';
 import { top } from './top.js';
 
@@ -56,8 +57,8 @@ export async function userCommand(command: string, args: string[], env: NodeJS.P
     if (command === 'invoke' && positionals.length === 1) {
       const payload = values['payload-file'] !== undefined ? await readFile(values['payload-file']) : Buffer.from(values.payload ?? '{}');
       const out = await lambda.send(new InvokeCommand({ FunctionName: positionals[0], Qualifier: values.qualifier, Payload: payload, LogType: 'Tail' }));
-      if (out.LogResult) process.stderr.write(Buffer.from(out.LogResult, 'base64').toString());
-      process.stdout.write(`${Buffer.from(out.Payload ?? new Uint8Array()).toString()}\n`);
+      if (out.LogResult) process.stderr.write(forTerminal(Buffer.from(out.LogResult, 'base64').toString(), process.stderr.isTTY));
+      process.stdout.write(`${forTerminal(Buffer.from(out.Payload ?? new Uint8Array()).toString(), process.stdout.isTTY)}\n`);
       return out.FunctionError ? 1 : 0;
     }
     if (command === 'deploy' && positionals.length === 1 && values.name) {

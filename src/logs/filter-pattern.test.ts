@@ -105,6 +105,14 @@ describe('matching is linear: hostile patterns and messages cannot make it backt
     assert.equal(matches(`{ $.m = "${glob}" }`, JSON.stringify({ m: text })), false);
   });
 
+  test('unclosed brackets: each one is a field of its own, and the rest is not searched again for a closing one', () => {
+    const message = `${'[ '.repeat(300_000)}"a b" [c d`;
+    const fields = splitMessage(message);
+    assert.equal(fields.length, 300_003);
+    assert.deepEqual([fields[0], fields.at(-3), fields.at(-2), fields.at(-1)], ['[', 'a b', '[c', 'd']);
+    assert.equal(matches('[a, b = x, ...]', message), false);
+  });
+
   test('many ellipses against many fields', () => {
     const pattern = `[${Array.from({ length: 100 }, () => '...').join(', ')}, last = b]`;
     assert.ok(pattern.length <= 1024);

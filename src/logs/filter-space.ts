@@ -102,9 +102,15 @@ function tokenize(text: string): Token[] {
   return tokens;
 }
 
-/** A message's fields: split at spaces, a "quoted" or [bracketed] run being one field (without its delimiters). */
+/**
+ * A message's fields: split at spaces, a "quoted" or [bracketed] run being one field (without its
+ * delimiters). Linear: once a closing character is known to be absent from the rest of the
+ * message, it is not searched for again.
+ */
 export function splitMessage(message: string): string[] {
   const fields: string[] = [];
+  /** Past this index there is no such closing character (-1: not searched yet). */
+  const absentFrom = new Map<string, number>();
   let i = 0;
   while (i < message.length) {
     const c = message[i] as string;
@@ -113,12 +119,16 @@ export function splitMessage(message: string): string[] {
       continue;
     }
     const close = c === '"' ? '"' : c === '[' ? ']' : undefined;
-    const end = close === undefined ? scanTo(message, i, /[ \t\r\n]/) : message.indexOf(close, i + 1);
+    let end = -1;
+    if (close !== undefined && !(i + 1 >= (absentFrom.get(close) ?? Infinity))) {
+      end = message.indexOf(close, i + 1);
+      if (end < 0) absentFrom.set(close, i + 1);
+    }
     if (close !== undefined && end >= 0) {
       fields.push(message.slice(i + 1, end));
       i = end + 1;
     } else {
-      const stop = close === undefined ? end : scanTo(message, i, /[ \t\r\n]/);
+      const stop = scanTo(message, i, /[ \t\r\n]/);
       fields.push(message.slice(i, stop));
       i = stop;
     }

@@ -2,18 +2,31 @@ import { z } from 'zod';
 import type { LogStore } from '../journal/index.js';
 import type { Clock } from '../shared/clock.js';
 import { CLUSTER_API, refusalResponse, withCaller, type AuthenticateAsync } from '../shared/cluster-api.js';
-import { StratusError } from '../shared/errors.js';
+import { isStratusError, StratusError } from '../shared/errors.js';
+import type { Logger } from '../shared/log.js';
 import { jsonBody, type HttpRoute } from '../shared/http-server.js';
 import { logBatchSchema, type LogBatch, type ShipLogs } from '../worker/index.js';
 
 /** The largest body of batches a worker sends at once. */
 const MAX_INGEST_BYTES = 16 * 1024 * 1024;
 
-/** Stores workers' batches of function logs, each event with the time it was stored. */
-export function storeLogs(store: LogStore, clock: Clock): ShipLogs {
+/**
+ * Stores workers' batches of function logs, each event with the time it was stored. A batch the
+ * store refuses for good (an event it cannot hold) is dropped, with a line in the platform's own
+ * log, so one stream's bad event never holds up the others; anything else is thrown, and the
+ * worker ships the batches again.
+ */
+export function storeLogs(store: LogStore, clock: Clock, log: Logger): ShipLogs {
   return async (batches: LogBatch[]) => {
     const now = clock.now();
-    for (const b of batches) await store.append(b.accountId, b.group, b.stream, b.events, now);
+    for (const b of batches) {
+      try {
+        await store.append(b.accountId, b.group, b.stream, b.events, now);
+      } catch (err) {
+        if (!isStratusError(err) || err.retryable) throw err;
+        log.warn({ err, account: b.accountId, group: b.group, stream: b.stream, events: b.events.length }, 'function log events refused by the store: dropped');
+      }
+    }
   };
 }
 

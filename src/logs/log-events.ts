@@ -111,7 +111,8 @@ export class LogEvents {
     const matched: StoredLogEvent[] = [];
     let [budget, bytes, exhausted] = [SCAN_BUDGET, 0, false];
     scan: while (true) {
-      const batch = await this.deps.store.events(accountId, group, { streams, streamPrefix, startTime, endTime, after, limit: SCAN_BATCH });
+      // FilterLogEvents leaves out only events later than endTime (the store's end is exclusive).
+      const batch = await this.deps.store.events(accountId, group, { streams, streamPrefix, startTime, endTime: endTime === undefined ? undefined : endTime + 1, after, limit: SCAN_BATCH });
       if (!batch) throw groupNotFound();
       for (const [i, e] of batch.entries()) {
         const size = eventBytes(e.message);

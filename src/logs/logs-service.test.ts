@@ -105,6 +105,9 @@ describe('LogsService', () => {
     const before = await get({ nextToken: head.nextBackwardToken });
     assert.equal(before.nextBackwardToken, head.nextBackwardToken);
     assert.deepEqual(msgs(await get({ startFromHead: true, startTime: t + 4, endTime: t + 8 })), ['2', '3']);
+    // FilterLogEvents leaves out only what is later than endTime; GetLogEvents also what is at it.
+    const filtered = await call(A, 'FilterLogEvents', { logGroupName: G, logStreamNames: [S1], startTime: t + 4, endTime: t + 8 });
+    assert.deepEqual((filtered.events as { message: string }[]).map((e) => e.message.split(' ')[1]), ['2', '3', '4']);
     await refusal(get({ nextToken: `b/${String(latest.nextForwardToken).slice(2)}` }), 'InvalidParameterValue', 'The specified nextToken is invalid.');
     await refusal(call(A, 'GetLogEvents', { logGroupName: G, logStreamName: S2, nextToken: latest.nextForwardToken }), 'InvalidParameterValue', 'The specified nextToken is invalid.');
     await refusal(get({ logStreamName: 'nope' }), 'ResourceNotFound', 'The specified log stream does not exist.');

@@ -99,6 +99,38 @@ describe('LogShipper', () => {
     assert.deepEqual(messages(A), ['whole', 'partial'], 'then it is shipped as it is, with the time it began');
   });
 
+  test('a flush during a slow shipment waits for everything written before it; requests stay bounded', async () => {
+    const clock = new ManualClock();
+    const requests: number[] = [];
+    let release: () => void = () => {};
+    const slow = new Promise<void>((resolve) => (release = resolve));
+    const s = new LogShipper({
+      clock, log: silentLogger(), flushAfterMs: 200, maxBufferedBytes: 64 << 20,
+      ship: async (batches) => {
+        requests.push(batches.reduce((n, b) => n + b.events.reduce((m, e) => m + e.message.length, 0), 0));
+        if (requests.length === 1) await slow;
+      },
+    });
+    s.write(A, 'first\n', 'stdout');
+    clock.advance(200); // the timer's shipment starts, and hangs
+    for (let i = 0; i < 5; i++) s.write(A, `${'y'.repeat(1024 * 1024)}\n`, 'stdout');
+    const flushed = s.flush();
+    release();
+    await flushed;
+    assert.equal(requests.reduce((a, b) => a + b, 0), 5 + 5 * 1024 * 1024, 'everything written before the flush was shipped');
+    assert.ok(requests.every((n) => n <= 2 * 1024 * 1024), `requests of at most 2 MiB: ${requests.join(', ')}`);
+  });
+
+  test('requeues a very large number of events without failing', async () => {
+    let down = true;
+    const { s, messages } = shipper({ fail: () => down, maxBufferedBytes: 64 << 20 });
+    for (let i = 0; i < 300_000; i++) s.write(A, 'x\n', 'stdout');
+    await s.flush();
+    down = false;
+    await s.flush();
+    assert.equal(messages(A).length, 300_000);
+  });
+
   test('names streams as Lambda does', () => {
     assert.match(logStreamName(Date.UTC(2026, 11, 7, 23, 59), '$LATEST', 'env-1'), /^2026\/12\/07\/\[\$LATEST\][0-9a-f]{32}$/);
     assert.notEqual(logStreamName(0, '3', 'env-1'), logStreamName(0, '3', 'env-2'));

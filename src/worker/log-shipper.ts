@@ -26,6 +26,9 @@ export interface LogDestination {
   stream: string;
 }
 
+/** What one request to the store carries at most (its JSON stays well within the ingest route's bound). */
+const MAX_SHIPMENT_BYTES = 2 * 1024 * 1024;
+
 /** CloudWatch's largest event (256 KB); a longer line is cut into events of this size. */
 export const MAX_EVENT_BYTES = 256 * 1024;
 
@@ -72,7 +75,7 @@ export class LogShipper implements FunctionLogSink {
   private bufferedBytes = 0;
   private droppedEvents = 0;
   private timer: TimerHandle | undefined;
-  private shipping: Promise<void> | undefined;
+  private shipping: Promise<void> = Promise.resolve();
 
   constructor(private readonly o: LogShipperOptions) {}
 
@@ -107,22 +110,50 @@ export class LogShipper implements FunctionLogSink {
     return this.droppedEvents;
   }
 
-  /** Ships the whole lines, and the partial ones older than `partialsBefore`. */
-  private async ship(partialsBefore: number): Promise<void> {
+  /**
+   * Ships the whole lines, and the partial ones older than `partialsBefore`, after any shipment
+   * under way (one at a time, so a flush waits for everything written before it).
+   */
+  private ship(partialsBefore: number): Promise<void> {
     this.timer?.cancel();
     this.timer = undefined;
-    await this.shipping;
+    this.shipping = this.shipping.then(() => this.shipNow(partialsBefore)).catch((err: unknown) => {
+      this.o.log.error({ err }, 'function log shipping failed');
+    });
+    return this.shipping;
+  }
+
+  /** What is buffered, in requests of at most MAX_SHIPMENT_BYTES; what the store refuses waits for the next turn. */
+  private async shipNow(partialsBefore: number): Promise<void> {
     for (const s of this.streams.values()) this.endPartials(s, partialsBefore);
-    const batches = [...this.streams.values()].filter((s) => s.events.length > 0).map((s) => ({ ...s.to, events: s.events.splice(0) }));
-    for (const [key, s] of this.streams) if (s.partials.size === 0) this.streams.delete(key);
+    for (let batches = this.take(); batches.length > 0; batches = this.take()) {
+      const bytes = batches.reduce((n, b) => n + b.events.reduce((m, e) => m + Buffer.byteLength(e.message), 0), 0);
+      try {
+        await this.o.ship(batches.map(({ accountId, group, stream, events }) => ({ accountId, group, stream, events })));
+        this.bufferedBytes -= bytes;
+      } catch (err) {
+        this.requeue(batches, err);
+        break;
+      }
+    }
+    for (const [key, s] of this.streams) if (s.partials.size === 0 && s.events.length === 0) this.streams.delete(key);
     if (this.streams.size > 0) this.schedule();
-    if (batches.length === 0) return;
-    const bytes = batches.reduce((n, b) => n + b.events.reduce((m, e) => m + Buffer.byteLength(e.message), 0), 0);
-    this.shipping = this.o.ship(batches.map(({ accountId, group, stream, events }) => ({ accountId, group, stream, events }))).then(
-      () => void (this.bufferedBytes -= bytes),
-      (err: unknown) => this.requeue(batches, err),
-    );
-    await this.shipping;
+  }
+
+  /** Up to MAX_SHIPMENT_BYTES of buffered events (one event at least), per stream, in order. */
+  private take(): (LogBatch & LogDestination)[] {
+    const batches: (LogBatch & LogDestination)[] = [];
+    let bytes = 0;
+    for (const s of this.streams.values()) {
+      let n = 0;
+      while (n < s.events.length && (bytes === 0 || bytes + Buffer.byteLength(s.events[n]?.message ?? '') <= MAX_SHIPMENT_BYTES)) {
+        bytes += Buffer.byteLength(s.events[n]?.message ?? '');
+        n++;
+      }
+      if (n > 0) batches.push({ ...s.to, events: s.events.splice(0, n) });
+      if (bytes >= MAX_SHIPMENT_BYTES) break;
+    }
+    return batches;
   }
 
   private stream(to: LogDestination): Stream {
@@ -171,7 +202,10 @@ export class LogShipper implements FunctionLogSink {
 
   private requeue(batches: (LogBatch & LogDestination)[], err: unknown): void {
     this.o.log.warn({ err, batches: batches.length }, 'function logs could not be stored; retrying with the next batch');
-    for (const b of batches) this.stream(b).events.unshift(...b.events);
+    for (const b of batches) {
+      const s = this.stream(b);
+      s.events = b.events.concat(s.events);
+    }
     while (this.bufferedBytes > this.o.maxBufferedBytes && this.dropOldest());
     this.schedule();
   }

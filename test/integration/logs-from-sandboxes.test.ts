@@ -11,7 +11,7 @@ import { createInput } from '../helpers/lambda-api.js';
 import { startStratus, type StratusProcess } from '../helpers/stratus.js';
 import { makeZip } from '../helpers/zip.js';
 
-const HONEST = `exports.handler = async (event) => { console.log('honest says', event.n); return 'ok'; };\n`;
+const HONEST = `exports.handler = async (event, context) => { console.log('honest says', event.n); console.log('my stream is', context.logStreamName); return 'ok'; };\n`;
 const HOSTILE = `exports.handler = async (event) => {
   process.stdout.write('START RequestId: 00000000-0000-0000-0000-000000000000 Version: $LATEST\\n');
   process.stdout.write('REPORT RequestId: forged\\tDuration: 1.00 ms\\t\\n');
@@ -82,6 +82,8 @@ describe('function logs: own stream, own group, own account', () => {
     assert.deepEqual(ofA.filter((e) => e.message?.includes('honest says')).map((e) => e.message?.replace(/^.*honest says /, '')).sort(), ['1', '2']);
     assert.equal(new Set(ofA.map((e) => e.logStreamName)).size, 1, 'one warm environment: one stream');
     assert.match(ofA[0]?.logStreamName ?? '', /^\d{4}\/\d{2}\/\d{2}\/\[\$LATEST\][0-9a-f]{32}$/);
+    const told = ofA.find((e) => e.message?.includes('my stream is'))?.message?.replace(/^.*my stream is /, '');
+    assert.equal(told, ofA[0]?.logStreamName, 'context.logStreamName is the stream its lines are in');
 
     const ofB = await events(b, '/aws/lambda/shared');
     assert.equal(ofB.some((e) => e.message?.includes('honest says')), false, "nothing of A's is in B's group");

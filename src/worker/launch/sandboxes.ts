@@ -3,6 +3,7 @@ import { StratusError } from '../../shared/errors.js';
 import type { SandboxDriver, SandboxSpec } from '../../sandbox/index.js';
 import type { EnvironmentSpec } from '../environment-spec.js';
 import type { LaunchContext, RuntimeFiles, RuntimeLaunch } from './common.js';
+import { logStreamName } from '../log-shipper.js';
 import { imageLaunch } from './image.js';
 import { runtimeLaunch, zipLaunch, type BareRuntime } from './zip.js';
 
@@ -110,9 +111,4 @@ export class SandboxLauncher {
       initType,
     };
   }
-}
-
-function logStreamName(nowMs: number, version: string, envId: string): string {
-  const day = new Date(nowMs).toISOString().slice(0, 10).replaceAll('-', '/');
-  return `${day}/[${version}]${envId.replaceAll('-', '').slice(0, 32)}`;
 }

@@ -59,9 +59,10 @@ const PANELS = {
     const charts = functionCharts(box);
     every(5000, async () => charts.update((await api(`functions/${encodeURIComponent(name)}/charts`)).points));
   },
-  logs(panel, name) {
+  logs(panel, name, detail) {
     const lines = el('pre', { id: 'log-lines', 'aria-live': 'polite' });
-    panel.append(el('h3', {}, `Log group /aws/lambda/${name} (live)`), lines);
+    const group = detail.configuration.LoggingConfig?.LogGroup ?? `/aws/lambda/${name}`;
+    panel.append(el('h3', {}, `Log group ${group} (live)`), lines);
     let cursor;
     every(1000, async () => {
       const query = cursor ? `?afterTime=${cursor.timestamp}&afterId=${encodeURIComponent(cursor.id)}` : '';
