@@ -50,7 +50,7 @@ export class SqliteJournal implements Journal {
     this.workerCredentials = new SqliteDocumentStore(this.db, 'worker-credentials');
     this.assignmentLog = new SqliteAppendLog(this.db, this.elections);
     this.eventQueue = new SqliteEventQueue(path);
-    this.logs = new SqliteLogStore(path);
+    this.logs = new SqliteLogStore(logsPath(path));
   }
 
   /** A local election: this process is the only contender; epochs persist across restarts. */
@@ -159,4 +159,12 @@ class SqliteAppendLog implements AppendLog {
     this.elections.checkFence(fence);
     this.stmts.compact(snapshot.seq, JSON.stringify(snapshot.state));
   }
+}
+
+/**
+ * Function logs live in a file of their own beside the journal's (`journal.db` → `journal-logs.db`):
+ * SQLite has one writer per file, so appends and expiry sweeps never hold up a journal write.
+ */
+function logsPath(journalPath: string): string {
+  return journalPath.replace(/(\.db)?$/, '-logs$1');
 }

@@ -16,11 +16,14 @@ interface StreamRow { id: number; name: string; creation_time: number; first_eve
 interface EventRow { id: number; stream: string; timestamp: number; ingestion_time: number; message: string }
 interface Doomed { id: number; group_id: number; stream_id: number; bytes: number }
 
+/** Between two chunks of a sweep, the event loop serves what waits (the sweep is on the main thread). */
+const yieldTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 /** Ids are zero-padded so that ordering them as strings orders them as numbers. */
 const eventId = (n: number) => String(n).padStart(20, '0');
 
 /**
- * The log store of the SQLite Journal: three tables in the journal's file, on a connection of
+ * The log store of the SQLite Journal: three tables in a file beside the journal's, on a connection of
  * its own (WAL, synchronous = NORMAL: a process crash loses nothing, a machine crash may lose
  * the last appends). Events are found through (group, timestamp, id) and (stream, timestamp,
  * id) indexes and expired in append order by rowid (one index more would cost every append); a
@@ -151,6 +154,7 @@ export class SqliteLogStore implements LogStore {
         const doomed = this.db.transaction(() => this.remove(this.q.tooOld.all(g.id, cutoff, expireChunk))).immediate();
         removed += doomed.bytes;
         if (doomed.count < expireChunk) break;
+        await yieldTurn();
       }
     }
     for (let progress = true; progress;) {
@@ -159,6 +163,7 @@ export class SqliteLogStore implements LogStore {
         const bytes = this.db.transaction(() => this.trimAccount(account, total - maxBytesPerAccount)).immediate();
         removed += bytes;
         progress ||= bytes > 0;
+        await yieldTurn();
       }
     }
     return removed;

@@ -5,7 +5,7 @@ interface Reply { id: number; error?: string }
 
 /**
  * The SQLite log store's appends, on a thread of their own with its own connection to the
- * journal's file (`sqlite-log-writer-thread.ts`): a batch is posted, and the promise resolves
+ * log store's file (`sqlite-log-writer-thread.ts`): a batch is posted, and the promise resolves
  * once its transaction committed, so a read that follows sees it. The invoke path, on the main
  * thread, never waits for SQLite.
  */

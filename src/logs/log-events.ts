@@ -11,7 +11,9 @@ const MAX_RESPONSE_BYTES = 1_048_576;
 /** PutLogEvents: at most 10,000 events and 1 MB (messages plus 26 bytes each) per call. */
 const MAX_BATCH_BYTES = 1_048_576;
 /** Events are read from the store in batches of this many while FilterLogEvents scans. */
-const SCAN_BATCH = 1_000;
+const SCAN_BATCH = 100;
+/** Events GetLogEvents reads from the store at a time. */
+const READ_PAGE = 100;
 /**
  * How much matching one FilterLogEvents call may do: scanned bytes times the pattern's size.
  * A call that reaches it answers what it found so far with a nextToken, as CloudWatch may.
@@ -66,10 +68,19 @@ export class LogEvents {
     const scope: TokenScope = { operation: 'GetLogEvents', accountId, group, query: { stream } };
     const cursor: LogCursor = nextToken === undefined ? { direction: startFromHead ? 'f' : 'b' } : this.readLogCursor(scope, nextToken);
     const forward = cursor.direction === 'f';
-    const found = await this.deps.store.events(accountId, group, {
-      streams: [stream], startTime, endTime, after: cursor.at, descending: !forward, limit,
-    });
-    const page = withinBytes(found ?? [], MAX_RESPONSE_BYTES);
+    // Read in pages, so a request for many large events never holds more than a page past 1 MB.
+    const found: StoredLogEvent[] = [];
+    let [after, bytes] = [cursor.at, 0];
+    while (found.length < limit && bytes < MAX_RESPONSE_BYTES) {
+      const want = Math.min(READ_PAGE, limit - found.length);
+      const page = await this.deps.store.events(accountId, group, { streams: [stream], startTime, endTime, after, descending: !forward, limit: want });
+      if (!page) throw groupNotFound();
+      found.push(...page);
+      bytes += page.reduce((n, e) => n + Buffer.byteLength(e.message), 0);
+      if (page.length < want) break;
+      after = position(page[page.length - 1]!);
+    }
+    const page = withinBytes(found, MAX_RESPONSE_BYTES);
     const events = forward ? page : page.reverse();
     const first = events[0];
     const last = events[events.length - 1];

@@ -121,6 +121,15 @@ describe('LogShipper', () => {
     assert.ok(requests.every((n) => n <= 2 * 1024 * 1024), `requests of at most 2 MiB: ${requests.join(', ')}`);
   });
 
+  test('a line written a byte at a time is one event, and a long one is cut at 256 KB as it grows', async () => {
+    const { s, messages } = shipper();
+    for (const c of 'one line\n') s.write(A, c, 'stdout');
+    for (let i = 0; i < MAX_EVENT_BYTES + 10; i++) s.write(B, 'z', 'stderr');
+    await s.flush();
+    assert.deepEqual(messages(A), ['one line']);
+    assert.deepEqual(messages(B).map((m) => m.length), [MAX_EVENT_BYTES, 10]);
+  });
+
   test('requeues a very large number of events without failing', async () => {
     let down = true;
     const { s, messages } = shipper({ fail: () => down, maxBufferedBytes: 64 << 20 });

@@ -57,7 +57,7 @@ export interface LogShipperOptions {
 interface Stream {
   to: LogDestination;
   /** Per source, the end of its output so far that is not yet a whole line, and when it began. */
-  partials: Map<OutputSource, { text: string; at: number }>;
+  partials: Map<OutputSource, { text: string; at: number; bytes: number }>;
   events: { timestamp: number; message: string }[];
 }
 
@@ -83,19 +83,28 @@ export class LogShipper implements FunctionLogSink {
     const s = this.stream(to);
     const now = this.o.clock.now();
     const partial = s.partials.get(source);
+    if (!text.includes('\n')) {
+      // The line goes on: kept as it comes (no re-reading of what came before) until it ends or is an event's size.
+      const bytes = (partial?.bytes ?? 0) + Buffer.byteLength(text);
+      if (bytes < MAX_EVENT_BYTES) {
+        s.partials.set(source, { text: (partial?.text ?? '') + text, at: partial?.at ?? now, bytes });
+        return this.schedule();
+      }
+    }
     const lines = ((partial?.text ?? '') + text).split('\n');
     const rest = lines.pop() ?? '';
     const restAt = lines.length === 0 && partial ? partial.at : now;
     lines.forEach((line, i) => this.add(s, i === 0 && partial ? partial.at : now, line));
+    const restBytes = Buffer.byteLength(rest);
     if (rest === '') s.partials.delete(source);
-    else if (Buffer.byteLength(rest) < MAX_EVENT_BYTES) s.partials.set(source, { text: rest, at: restAt });
+    else if (restBytes < MAX_EVENT_BYTES) s.partials.set(source, { text: rest, at: restAt, bytes: restBytes });
     else {
       // A line longer than an event goes out in events of the largest size as it comes.
       const bytes = Buffer.from(rest);
       const whole = charStart(bytes, bytes.length - (bytes.length % MAX_EVENT_BYTES));
       this.addBytes(s, restAt, bytes.subarray(0, whole));
       if (whole === bytes.length) s.partials.delete(source);
-      else s.partials.set(source, { text: bytes.subarray(whole).toString(), at: restAt });
+      else s.partials.set(source, { text: bytes.subarray(whole).toString(), at: restAt, bytes: bytes.length - whole });
     }
     this.schedule();
   }

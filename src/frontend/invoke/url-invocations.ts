@@ -3,9 +3,8 @@ import type { Clock } from '../../shared/clock.js';
 import { StratusError } from '../../shared/errors.js';
 import { URL_PREFIX } from '../api/index.js';
 import type { InvokeOutcome, InvokeRequest, InvokeService } from './invoke-service.js';
-import { SESSION_COOKIE } from '../console/index.js';
 import { readTraceHeader } from './invocations.js';
-import { type ApiRequest, type ApiResponse, header, type KeyLookup, type Route, verifySigV4 } from '../http/index.js';
+import { type ApiRequest, type ApiResponse, CONSOLE_SESSION_COOKIE, header, type KeyLookup, type Route, verifySigV4 } from '../http/index.js';
 import { StreamRelay } from '../../worker/index.js';
 import {
   corsHeaders, httpResponse, HTTP_INTEGRATION_CONTENT_TYPE, preflight, preludeHead, PRELUDE_DELIMITER, urlEvent, urlId, type HttpResult,
@@ -89,7 +88,7 @@ function confined(response: ApiResponse): ApiResponse {
   headers['content-security-policy'] = own === undefined ? URL_SANDBOX : `${Array.isArray(own) ? own.join(', ') : own}, ${URL_SANDBOX}`;
   const cookies = headers['set-cookie'];
   if (cookies !== undefined) {
-    const kept = (Array.isArray(cookies) ? cookies : [cookies]).filter((c) => c.slice(0, c.indexOf('=')).trim() !== SESSION_COOKIE);
+    const kept = (Array.isArray(cookies) ? cookies : [cookies]).filter((c) => c.slice(0, c.indexOf('=')).trim() !== CONSOLE_SESSION_COOKIE);
     if (kept.length > 0) headers['set-cookie'] = kept;
     else delete headers['set-cookie'];
   }
