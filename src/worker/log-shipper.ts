@@ -135,7 +135,9 @@ export class LogShipper implements FunctionLogSink {
   /** What is buffered, in requests of at most MAX_SHIPMENT_BYTES; what the store refuses waits for the next turn. */
   private async shipNow(partialsBefore: number): Promise<void> {
     for (const s of this.streams.values()) this.endPartials(s, partialsBefore);
-    for (let batches = this.take(); batches.length > 0; batches = this.take()) {
+    // What is buffered now: what comes while it is shipped waits for the next turn.
+    const due = new Map([...this.streams.values()].map((s) => [s, s.events.length]));
+    for (let batches = this.take(due); batches.length > 0; batches = this.take(due)) {
       const bytes = batches.reduce((n, b) => n + b.events.reduce((m, e) => m + Buffer.byteLength(e.message), 0), 0);
       try {
         await this.o.ship(batches.map(({ accountId, group, stream, events }) => ({ accountId, group, stream, events })));
@@ -149,17 +151,18 @@ export class LogShipper implements FunctionLogSink {
     if (this.streams.size > 0) this.schedule();
   }
 
-  /** Up to MAX_SHIPMENT_BYTES of buffered events (one event at least), per stream, in order. */
-  private take(): (LogBatch & LogDestination)[] {
+  /** Up to MAX_SHIPMENT_BYTES (one event at least) of the events `due`, per stream, in order. */
+  private take(due: Map<Stream, number>): (LogBatch & LogDestination)[] {
     const batches: (LogBatch & LogDestination)[] = [];
     let bytes = 0;
-    for (const s of this.streams.values()) {
+    for (const [s, left] of due) {
       let n = 0;
-      while (n < s.events.length && (bytes === 0 || bytes + Buffer.byteLength(s.events[n]?.message ?? '') <= MAX_SHIPMENT_BYTES)) {
+      while (n < left && n < s.events.length && (bytes === 0 || bytes + Buffer.byteLength(s.events[n]?.message ?? '') <= MAX_SHIPMENT_BYTES)) {
         bytes += Buffer.byteLength(s.events[n]?.message ?? '');
         n++;
       }
       if (n > 0) batches.push({ ...s.to, events: s.events.splice(0, n) });
+      due.set(s, left - n);
       if (bytes >= MAX_SHIPMENT_BYTES) break;
     }
     return batches;
