@@ -1,56 +1,24 @@
 import { invalidParameter } from './params.js';
-import { COMPARISONS, readQuoted, valueTest, type FilterPattern } from './pattern-text.js';
+import { COMPARISONS, tokenize, valueTest, type FilterPattern, type PatternToken } from './pattern-text.js';
 
 /**
  * JSON filter patterns: `{ $.a.b = "x*" && ($.n >= 5 || $.c != 1) }`, `{ $.list[0].id = 2 }`,
  * `{ $.flag IS TRUE }` (FALSE, NULL), `{ $.key NOT EXISTS }` (EXISTS). A message matches only
  * if it is a JSON object; it is parsed once, and each condition walks its selector through it.
  */
-type Token =
-  | { kind: 'punct'; value: string }
-  | { kind: 'string'; value: string }
-  | { kind: 'word'; value: string };
+type Token = PatternToken;
 
 type Test = (doc: unknown) => boolean;
 type Step = { key: string } | { index: number };
 
 const PUNCT = ['&&', '||', '!=', '<=', '>=', '{', '}', '(', ')', '=', '<', '>'];
-const SPECIAL = /[\s{}()=!<>&|"]/;
+/** Where a bare word ends (besides white space and quotes). */
+const WORD_END = /[{}()=!<>&|]/;
 /** Deeper nesting than this is refused (each level is a stack frame of the parser). */
 const MAX_DEPTH = 64;
 
-function tokenize(text: string): Token[] {
-  const tokens: Token[] = [];
-  let i = 0;
-  while (i < text.length) {
-    const c = text[i] as string;
-    if (/\s/.test(c)) {
-      i++;
-      continue;
-    }
-    if (c === '"') {
-      const read = readQuoted(text, i);
-      tokens.push({ kind: 'string', value: read.text });
-      i = read.end;
-      continue;
-    }
-    const punct = PUNCT.find((p) => text.startsWith(p, i));
-    if (punct) {
-      tokens.push({ kind: 'punct', value: punct });
-      i += punct.length;
-      continue;
-    }
-    let end = i;
-    while (end < text.length && !SPECIAL.test(text[end] as string)) end++;
-    if (end === i) throw invalidParameter(`Invalid character(s) in term '${c}'`);
-    tokens.push({ kind: 'word', value: text.slice(i, end) });
-    i = end;
-  }
-  return tokens;
-}
-
 export function parseJsonPattern(text: string): FilterPattern {
-  const parser = new JsonPatternParser(tokenize(text));
+  const parser = new JsonPatternParser(tokenize(text, PUNCT, WORD_END));
   const test = parser.pattern();
   const cost = Math.max(1, parser.conditions);
   return {
@@ -92,7 +60,7 @@ class JsonPatternParser {
 
   private isPunct(value: string): boolean {
     const t = this.peek();
-    return t?.kind === 'punct' && t.value === value;
+    return t?.kind === 'op' && t.value === value;
   }
 
   private expect(value: string): void {
@@ -158,10 +126,10 @@ class JsonPatternParser {
       return (doc) => select(doc) === undefined;
     }
     const op = this.peek();
-    if (op?.kind !== 'punct' || !COMPARISONS.includes(op.value)) throw invalidParameter(`Invalid filter pattern: expected a comparison after ${selectorText}`);
+    if (op?.kind !== 'op' || !COMPARISONS.includes(op.value)) throw invalidParameter(`Invalid filter pattern: expected a comparison after ${selectorText}`);
     this.pos++;
     const value = this.peek();
-    if (value === undefined || value.kind === 'punct') throw invalidParameter(`Invalid filter pattern: expected a value after ${selectorText} ${op.value}`);
+    if (value === undefined || value.kind === 'op') throw invalidParameter(`Invalid filter pattern: expected a value after ${selectorText} ${op.value}`);
     this.pos++;
     const test = valueTest(op.value, value, false);
     return (doc) => test(select(doc));

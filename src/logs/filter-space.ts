@@ -1,5 +1,5 @@
 import { invalidParameter } from './params.js';
-import { COMPARISONS, readQuoted, valueTest, type FilterPattern, type ValueToken } from './pattern-text.js';
+import { COMPARISONS, readQuoted, tokenize, valueTest, type FilterPattern, type ValueToken } from './pattern-text.js';
 
 /**
  * Space-delimited filter patterns: `[ip, user, ..., status = 4*, size > 1000]`. A message is
@@ -49,9 +49,13 @@ function parseItem(text: string): Item {
   return { kind: 'field', test: parseConditions(text, name) };
 }
 
+const OPS = ['&&', '||', '!=', '<=', '>=', '=', '<', '>'];
+/** Where a bare word ends in a condition (besides white space and quotes). */
+const WORD_END = /[=!<>&|]/;
+
 /** `name op value ((&& | ||) name op value)*`, with && binding tighter than ||. */
 function parseConditions(text: string, name: string): FieldTest {
-  const tokens = tokenize(text);
+  const tokens = tokenize(text, OPS, WORD_END);
   let pos = 0;
   const condition = (): FieldTest => {
     const [field, op, value] = [tokens[pos], tokens[pos + 1], tokens[pos + 2]];
@@ -69,37 +73,6 @@ function parseConditions(text: string, name: string): FieldTest {
     (alternatives[alternatives.length - 1] as FieldTest[]).push(condition());
   }
   return (field) => alternatives.some((all) => all.every((t) => t(field)));
-}
-
-type Token = ValueToken | { kind: 'op'; value: string };
-const OPS = ['&&', '||', '!=', '<=', '>=', '=', '<', '>'];
-
-function tokenize(text: string): Token[] {
-  const tokens: Token[] = [];
-  let i = 0;
-  while (i < text.length) {
-    const c = text[i] as string;
-    if (/\s/.test(c)) {
-      i++;
-    } else if (c === '"') {
-      const read = readQuoted(text, i);
-      tokens.push({ kind: 'string', value: read.text });
-      i = read.end;
-    } else {
-      const op = OPS.find((o) => text.startsWith(o, i));
-      if (op) {
-        tokens.push({ kind: 'op', value: op });
-        i += op.length;
-        continue;
-      }
-      let end = i;
-      while (end < text.length && !/[\s"=!<>&|]/.test(text[end] as string)) end++;
-      if (end === i) throw invalidParameter(`Invalid character(s) in term '${c}'`);
-      tokens.push({ kind: 'word', value: text.slice(i, end) });
-      i = end;
-    }
-  }
-  return tokens;
 }
 
 /**

@@ -18,6 +18,43 @@ export interface ValueToken {
   value: string;
 }
 
+/** A pattern's operator, quoted string or bare word. */
+export type PatternToken = ValueToken | { kind: 'op'; value: string };
+
+/**
+ * A pattern's tokens: `operators` (longest first where one is a prefix of another), "quoted"
+ * strings, and bare words, which end at white space, a quote or any of `wordEnd`.
+ */
+export function tokenize(text: string, operators: readonly string[], wordEnd: RegExp): PatternToken[] {
+  const tokens: PatternToken[] = [];
+  let i = 0;
+  while (i < text.length) {
+    const c = text[i] as string;
+    if (/\s/.test(c)) {
+      i++;
+      continue;
+    }
+    if (c === '"') {
+      const read = readQuoted(text, i);
+      tokens.push({ kind: 'string', value: read.text });
+      i = read.end;
+      continue;
+    }
+    const op = operators.find((o) => text.startsWith(o, i));
+    if (op) {
+      tokens.push({ kind: 'op', value: op });
+      i += op.length;
+      continue;
+    }
+    let end = i;
+    while (end < text.length && !/[\s"]/.test(text[end] as string) && !wordEnd.test(text[end] as string)) end++;
+    if (end === i) throw invalidParameter(`Invalid character(s) in term '${c}'`);
+    tokens.push({ kind: 'word', value: text.slice(i, end) });
+    i = end;
+  }
+  return tokens;
+}
+
 const NUMBER = /^-?\d+(\.\d+)?([eE][+-]?\d+)?$/;
 export const COMPARISONS: readonly string[] = ['=', '!=', '<', '<=', '>', '>='];
 
