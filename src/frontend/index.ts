@@ -11,6 +11,6 @@ export {
   type InvocationRoutesDeps, type InvokeOutcome, type InvokeRequest, type StreamingInvocationRoutesDeps, type UrlInvocationDeps,
 } from './invoke/index.js';
 export {
-  ChartSampler, consoleEndpoints, consoleRoutes, ConsoleSessions, CONSOLE_PATH, CSRF_HEADER, SESSION_COOKIE,
+  ChartSampler, consoleEndpoints, consoleRoutes, ConsoleSessions, CONSOLE_PATH, CSRF_HEADER,
   type ConsoleEndpointDeps, type ConsoleSession,
 } from './console/index.js';

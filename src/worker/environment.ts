@@ -81,9 +81,13 @@ export class Environment implements RuntimeApiHandler {
   private specialization: { env?: Record<string, string>; deliver?: (env: Record<string, string>) => void } = {};
   private fromWarmPool = false;
 
+  /** The platform's lines in the function's LoggingConfig (a stem's change when it is specialized). */
+  private lines: PlatformLog;
+
   constructor(private p: EnvironmentParams) {
     this.initReported = !p.reportsInit;
-    this.logBudget = new LogBudget(p.logLimits, p.clock, () => this.lines());
+    this.lines = new PlatformLog(p.logging, () => this.p.clock.now());
+    this.logBudget = new LogBudget(p.logLimits, p.clock, () => this.lines);
   }
 
   get alive(): boolean {
@@ -161,6 +165,7 @@ export class Environment implements RuntimeApiHandler {
    */
   specialize(update: Pick<EnvironmentParams, 'id' | 'functionName' | 'log' | 'version' | 'runtime' | 'memoryMb' | 'timeoutMs' | 'logging'>, env: Record<string, string>): void {
     this.p = { ...this.p, ...update };
+    this.lines = new PlatformLog(this.p.logging, () => this.p.clock.now());
     this.fromWarmPool = true;
     this.bootStartedAt = this.p.clock.monotonic();
     this.bootTimer?.cancel();
@@ -248,7 +253,7 @@ export class Environment implements RuntimeApiHandler {
   private dispatch(pending: Pending, deliver: (inv: NextInvocation) => void): void {
     const { inv } = pending;
     this.phase = { kind: 'running', requestId: inv.requestId };
-    this.log(pending, (this.initReported ? '' : this.lines().init(this.p)) + this.lines().start(inv.requestId, this.p.version) + this.earlyOutput.text());
+    this.log(pending, (this.initReported ? '' : this.lines.init(this.p)) + this.lines.start(inv.requestId, this.p.version) + this.earlyOutput.text());
     this.earlyOutput = new LogTail();
     pending.startedAt = this.p.clock.monotonic();
     pending.timer = this.p.clock.setTimer(this.p.timeoutMs, () => this.die(timeoutFailure(this.p.timeoutMs)));
@@ -284,7 +289,7 @@ export class Environment implements RuntimeApiHandler {
 
   private fail(pending: Pending, failure: Failure): void {
     const outcome = failure.outcome(pending.inv.requestId);
-    if (failure.status === 'timeout' && outcome.kind === 'function-error') this.log(pending, this.lines().timedOut(pending.inv.requestId, this.p.timeoutMs));
+    if (failure.status === 'timeout' && outcome.kind === 'function-error') this.log(pending, this.lines.timedOut(pending.inv.requestId, this.p.timeoutMs));
     setImmediate(() => this.settle(pending, outcome, failure.status));
   }
 
@@ -302,7 +307,7 @@ export class Environment implements RuntimeApiHandler {
     if (this.p.logSink.enabled || pending.inv.tailLog) {
       const maxMemoryUsedBytes = this.sandbox?.peakMemoryBytes() ?? 0;
       const errorType = outcome.kind === 'function-error' ? outcome.errorType : undefined, memorySizeMb = this.p.memoryMb;
-      this.log(pending, dropped + this.lines().finished({ requestId, durationMs, initDurationMs, restored: this.p.restored, warmPool: this.fromWarmPool, status, errorType, memorySizeMb, maxMemoryUsedBytes }));
+      this.log(pending, dropped + this.lines.finished({ requestId, durationMs, initDurationMs, restored: this.p.restored, warmPool: this.fromWarmPool, status, errorType, memorySizeMb, maxMemoryUsedBytes }));
     }
     pending.resolve({
       outcome,
@@ -324,7 +329,6 @@ export class Environment implements RuntimeApiHandler {
     target.append(text);
   }
 
-  private lines(): PlatformLog { return new PlatformLog(this.p.logging, () => this.p.clock.now()); }
 
   private log(pending: Pending, text: string): void {
     if (this.p.log) this.p.logSink.write(this.p.log, text, 'platform');

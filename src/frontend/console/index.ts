@@ -2,4 +2,4 @@
 export { ChartSampler, type ChartPoint, type ChartSamplerOptions } from './charts.js';
 export { consoleEndpoints, type ConsoleEndpointDeps } from './endpoints.js';
 export { CONSOLE_PATH, consoleRoutes, CSRF_HEADER, type ConsoleEndpoint } from './routes.js';
-export { ConsoleSessions, SESSION_COOKIE, SESSION_TTL_MS, type ConsoleSession } from './sessions.js';
+export { ConsoleSessions, SESSION_TTL_MS, type ConsoleSession } from './sessions.js';

@@ -1,6 +1,6 @@
 import { StratusError } from '../../shared/errors.js';
-import { errorResponse, header, type ApiRequest, type ApiResponse, type KeyLookup, type Route } from '../http/index.js';
-import { SESSION_COOKIE, SESSION_TTL_MS, type ConsoleSession, type ConsoleSessions } from './sessions.js';
+import { CONSOLE_SESSION_COOKIE, errorResponse, header, type ApiRequest, type ApiResponse, type KeyLookup, type Route } from '../http/index.js';
+import { SESSION_TTL_MS, type ConsoleSession, type ConsoleSessions } from './sessions.js';
 import { loadConsoleFiles } from './static-files.js';
 
 export const CONSOLE_PATH = '/_stratus/console';
@@ -42,7 +42,7 @@ export function consoleRoutes(deps: { sessions: ConsoleSessions; keys: KeyLookup
     if (!file) throw new StratusError('ResourceNotFound', 'No such console page');
     return { status: 200, body: file.body, headers: { 'content-type': file.contentType, 'cache-control': 'no-cache' } };
   };
-  const session = (req: ApiRequest) => deps.sessions.verify(deps.keys, cookie(req, SESSION_COOKIE));
+  const session = (req: ApiRequest) => deps.sessions.verify(deps.keys, cookie(req, CONSOLE_SESSION_COOKIE));
   const routes: Route[] = [
     route('GET', '', () => ({ status: 302, headers: { location: `${CONSOLE_PATH}/` } })),
     route('GET', '/', () => page('index.html')),
@@ -122,7 +122,7 @@ function credentialsIn(body: Buffer): { accessKeyId: string; secretAccessKey: st
 
 function sessionCookie(req: ApiRequest, token: string, maxAgeSec: number): string {
   const secure = req.origin.startsWith('https:') ? '; Secure' : '';
-  return `${SESSION_COOKIE}=${token}; Path=${CONSOLE_PATH}/; Max-Age=${maxAgeSec}; HttpOnly; SameSite=Strict${secure}`;
+  return `${CONSOLE_SESSION_COOKIE}=${token}; Path=${CONSOLE_PATH}/; Max-Age=${maxAgeSec}; HttpOnly; SameSite=Strict${secure}`;
 }
 
 function cookie(req: ApiRequest, name: string): string | undefined {

@@ -1,13 +1,12 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { installationSecret, type DocumentStore } from '../../journal/index.js';
 import type { Clock } from '../../shared/clock.js';
-import { CONSOLE_SESSION_COOKIE, type KeyLookup } from '../http/index.js';
+import type { KeyLookup } from '../http/index.js';
 
 /** The journal document (in `clusterSecrets`) holding the console's signing secret. */
 const SECRET_KEY = 'console-sessions';
 /** How long a sign-in lasts. */
 export const SESSION_TTL_MS = 8 * 60 * 60 * 1000;
-export const SESSION_COOKIE = CONSOLE_SESSION_COOKIE;
 
 /** A signed-in console user: the access key it signed in with, and that key's account. */
 export interface ConsoleSession {
