@@ -16,17 +16,8 @@ export function recordsIn(...outputs: string[]): Record<string, unknown>[] {
   return records;
 }
 
-/** Polls until `check` holds (or throws after timeoutMs). */
-export async function until<T>(check: () => T | undefined | false, what: string, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 export function recordsFor(s: StratusProcess, requestId: string): Record<string, unknown>[] {
   return recordsIn(s.output()).filter((r) => (r.requestContext as { requestId?: string } | undefined)?.requestId === requestId);
 }
+
+export { until } from './wait.js';

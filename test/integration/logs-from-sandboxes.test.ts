@@ -9,6 +9,7 @@ import { CreateFunctionCommand, InvokeCommand, PublishVersionCommand, type Lambd
 import { clientFor, createAccount, keyOf, type Key } from '../helpers/accounts.js';
 import { createInput } from '../helpers/lambda-api.js';
 import { startStratus, type StratusProcess } from '../helpers/stratus.js';
+import { until } from '../helpers/wait.js';
 import { makeZip } from '../helpers/zip.js';
 
 const HONEST = `exports.handler = async (event, context) => { console.log('honest says', event.n); console.log('my stream is', context.logStreamName); return 'ok'; };\n`;
@@ -42,14 +43,8 @@ describe('function logs: own stream, own group, own account', () => {
     }
     return all;
   };
-  const until = async (check: () => Promise<boolean>, what: string) => {
-    for (let i = 0; i < 100; i++) {
-      // Until the first batch is stored, the group does not exist.
-      if (await check().catch(() => false)) return;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error(`gave up waiting for ${what}`);
-  };
+  // Until the first batch is stored, the group does not exist: a refusal means not yet.
+  const stored = (check: () => Promise<boolean>, what: string) => until(() => check().catch(() => false), what, 10_000);
   const invoke = async (lambda: LambdaClient, name: string, n: number) => {
     const out = await lambda.send(new InvokeCommand({ FunctionName: name, Payload: Buffer.from(JSON.stringify({ n })) }));
     assert.equal(out.FunctionError, undefined);
@@ -70,9 +65,9 @@ describe('function logs: own stream, own group, own account', () => {
   it("keeps each account's lines in its own group, with the platform's lines for each request", async () => {
     const honestIds = [await invoke(clientFor(s.url, a), 'shared', 1), await invoke(clientFor(s.url, a), 'shared', 2)];
     const hostileId = await invoke(clientFor(s.url, b), 'shared', 3);
-    await until(async () => (await events(a, '/aws/lambda/shared')).filter((e) => e.message?.startsWith('REPORT')).length === 2, "A's two REPORT lines");
+    await stored(async () => (await events(a, '/aws/lambda/shared')).filter((e) => e.message?.startsWith('REPORT')).length === 2, "A's two REPORT lines");
     // A partial line is stored once it has waited for the rest of it (the shipper's flush delay).
-    await until(async () => (await events(b, '/aws/lambda/shared')).some((e) => e.message === 'no newline at the end'), "B's last, partial line");
+    await stored(async () => (await events(b, '/aws/lambda/shared')).some((e) => e.message === 'no newline at the end'), "B's last, partial line");
 
     const ofA = await events(a, '/aws/lambda/shared');
     assert.equal(ofA.some((e) => /hostile|forged|L{100}/.test(e.message ?? '')), false, "nothing of B's is in A's group");
@@ -103,6 +98,6 @@ describe('function logs: own stream, own group, own account', () => {
     const lambda = clientFor(s.url, a);
     const v = await lambda.send(new PublishVersionCommand({ FunctionName: 'shared' }));
     await lambda.send(new InvokeCommand({ FunctionName: 'shared', Qualifier: v.Version, Payload: Buffer.from('{"n":9}') }));
-    await until(async () => (await events(a, '/aws/lambda/shared')).some((e) => e.logStreamName?.includes(`[${v.Version}]`) && e.message?.includes('honest says 9')), 'the version stream');
+    await stored(async () => (await events(a, '/aws/lambda/shared')).some((e) => e.logStreamName?.includes(`[${v.Version}]`) && e.message?.includes('honest says 9')), 'the version stream');
   });
 });

@@ -12,6 +12,7 @@ import {
 import { clientFor, createAccount, keyOf, type AccountKey } from '../helpers/accounts.js';
 import { parseExposition, Scrape } from '../helpers/prometheus.js';
 import { startStratus, type StratusProcess } from '../helpers/stratus.js';
+import { until } from '../helpers/wait.js';
 import { makeZip } from '../helpers/zip.js';
 
 const CODE = `exports.handler = async (e) => {
@@ -19,14 +20,6 @@ const CODE = `exports.handler = async (e) => {
   if (e.sleep) await new Promise((r) => setTimeout(r, e.sleep));
   return { ok: true };
 };`;
-
-async function until(check: () => Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('metrics', () => {
   let s: StratusProcess;

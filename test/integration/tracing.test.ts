@@ -13,6 +13,7 @@ import { CreateFunctionCommand, GetFunctionConfigurationCommand, InvokeCommand, 
 import { aws } from '../helpers/aws-cli.js';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../helpers/otlp-receiver.js';
 import { startStratus, type StratusProcess } from '../helpers/stratus.js';
+import { until } from '../helpers/wait.js';
 import { makeZip } from '../helpers/zip.js';
 
 const CODE = `exports.handler = async (event, context) => {
@@ -28,16 +29,6 @@ const ERROR = 2;
 
 /** The OTel trace id of an X-Ray header's Root. */
 const traceIdOf = (xray: string) => /Root=1-([0-9a-f]{8})-([0-9a-f]{24})/.exec(xray)?.slice(1).join('') ?? '';
-
-async function until<T>(check: () => T | undefined, what: string): Promise<T> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const value = check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('traces (OTLP)', () => {
   let receiver: OtlpReceiver;

@@ -14,6 +14,7 @@ import { clientFor, createAccount, keyOf, type Key } from '../helpers/accounts.j
 import { createInput } from '../helpers/lambda-api.js';
 import { makeZip } from '../helpers/zip.js';
 import { startStratus, type StratusProcess } from '../helpers/stratus.js';
+import { until } from '../helpers/wait.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
@@ -140,11 +141,3 @@ describe('stratus top', () => {
     assert.match(r.stderr, /signing in to http:\/\/127\.0\.0\.1:\d+ failed: The access key id or secret is not valid\./);
   });
 });
-
-async function until(check: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    if (check()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`gave up waiting for ${what}`);
-}
