@@ -1,5 +1,6 @@
 // Real headless Chromium (Debian's `chromium`, installed by scripts/setup.sh) driven over the
 // DevTools protocol with puppeteer-core; screenshots go to test-artifacts/ (gitignored).
+import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -44,4 +45,14 @@ export async function signIn(page: Page, url: string, key: Key): Promise<void> {
   await page.type('#secret-access-key', key.secretAccessKey);
   await page.click('#login button[type=submit]');
   await page.waitForSelector('#logout:not([hidden])', { timeout: 60_000 });
+}
+
+/** A console session cookie (`name=token`) for `key`, signed in over the console's API as its page does. */
+export async function consoleSession(url: string, key: Key): Promise<string> {
+  const origin = new URL(url).origin;
+  const res = await fetch(`${origin}/_stratus/console/api/login`, {
+    method: 'POST', headers: { 'content-type': 'application/json', 'x-stratus-console': '1', origin }, body: JSON.stringify(key),
+  });
+  assert.equal(res.status, 200, `signing in to the console of ${origin}`);
+  return res.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
 }

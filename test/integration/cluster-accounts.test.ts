@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { CloudWatchLogsClient, FilterLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { CreateFunctionCommand, GetFunctionCommand, InvokeCommand, ListFunctionsCommand } from '@aws-sdk/client-lambda';
 import { clientFor, createAccount, keyOf, stratusAccounts, type AccountKey } from '../helpers/accounts.js';
+import { consoleSession } from '../helpers/browser.js';
 import { startCluster, type Cluster } from '../helpers/cluster.js';
 import { createInput, expectLambdaError } from '../helpers/lambda-api.js';
 import { makeZip } from '../helpers/zip.js';
@@ -79,11 +80,7 @@ describe('accounts in a cluster', () => {
     outsider.destroy();
 
     const origin = new URL(url(1)).origin;
-    const login = await fetch(`${origin}/_stratus/console/api/login`, {
-      method: 'POST', headers: { 'content-type': 'application/json', 'x-stratus-console': '1', origin }, body: JSON.stringify(keyOf(a)),
-    });
-    assert.equal(login.status, 200);
-    const cookie = login.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+    const cookie = await consoleSession(url(1), keyOf(a));
     const listed = (await (await fetch(`${origin}/_stratus/console/api/environments`, { headers: { cookie } })).json()) as {
       workers: { workerId: string; environments: { functionName: string; state: string }[] }[];
     };

@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { AddPermissionCommand, CreateFunctionCommand, CreateFunctionUrlConfigCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import type { Browser, HTTPResponse, Page } from 'puppeteer-core';
 import { clientFor, createAccount, keyOf, stratusAccounts, type AccountKey, type Key } from '../helpers/accounts.js';
-import { launchChromium, screenshot, signIn, waitForText } from '../helpers/browser.js';
+import { consoleSession, launchChromium, screenshot, signIn, waitForText } from '../helpers/browser.js';
 import { startStratus, type StratusProcess } from '../helpers/stratus.js';
 import { makeZip } from '../helpers/zip.js';
 
@@ -39,14 +39,7 @@ describe('web console attacks', () => {
   const consoleApi = () => `${s.url}/_stratus/console/api`;
   const origin = () => new URL(s.url).origin;
 
-  /** A session cookie of `key`, signed in over the console API as the page does. */
-  const sessionOf = async (key: Key): Promise<string> => {
-    const res = await fetch(`${consoleApi()}/login`, {
-      method: 'POST', headers: { 'content-type': 'application/json', 'x-stratus-console': '1', origin: origin() }, body: JSON.stringify(key),
-    });
-    assert.equal(res.status, 200);
-    return (res.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
-  };
+  const sessionOf = (key: Key) => consoleSession(s.url, key);
   const get = (cookie: string, path: string) => fetch(`${consoleApi()}/${path}`, { headers: { cookie } });
   const post = (cookie: string, path: string, body: unknown, headers: Record<string, string> = { 'x-stratus-console': '1', origin: origin() }) =>
     fetch(`${consoleApi()}/${path}`, { method: 'POST', headers: { cookie, 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
