@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { startOtlpReceiver } from '../../test/helpers/otlp-receiver.js';
 import { systemClock } from './clock.js';
-import { createTracer, NO_TRACER, traceIdOfXRay, traceparentFrom, traceparentOfXRay } from './tracing.js';
+import { createTracer, NO_TRACER, traceIdOfXRay, traceparentFrom, traceparentOfXRay, xrayField } from './tracing.js';
 
 test("an X-Ray Root is the OpenTelemetry trace id of its two hex parts; anything else maps to none", () => {
   assert.equal(traceIdOfXRay('Root=1-5759e988-bd862e3fe1be46a994272793'), '5759e988bd862e3fe1be46a994272793');
@@ -18,6 +18,9 @@ test("an X-Ray Root is the OpenTelemetry trace id of its two hex parts; anything
     'Parent=53995c3f42cd8ad8',
     '',
   ]) assert.equal(traceIdOfXRay(bad), undefined, bad);
+  // A field named twice counts once, as first given (the header's validated Root).
+  assert.equal(xrayField('Root=1-5759e988-bd862e3fe1be46a994272793;Root=evil; Sampled=1 ', 'Root'), '1-5759e988-bd862e3fe1be46a994272793');
+  assert.equal(xrayField('Root=1-5759e988-bd862e3fe1be46a994272793;Root=evil; Sampled=1 ', 'Sampled'), '1');
 });
 
 test("the caller's segment (Parent) becomes the invoke span's remote parent only when it and the Root are valid", () => {

@@ -167,12 +167,24 @@ function isTraceId(id: string): boolean {
 }
 
 /**
+ * A field of an X-Ray trace header (`Root=…;Parent=…;Sampled=…`): its first occurrence (white
+ * space allowed before a field's name and after its value).
+ */
+export function xrayField(header: string, name: string): string | undefined {
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trimStart() === name) return part.slice(eq + 1).trimEnd();
+  }
+  return undefined;
+}
+
+/**
  * The OpenTelemetry trace id of an X-Ray trace header: its Root `1-5759e988-bd862e3fe1be46a994272793`
  * is trace `5759e988bd862e3fe1be46a994272793` (the epoch seconds and the random part, as AWS's own
  * X-Ray propagator maps them). Undefined for a header whose Root is not one (or all zeros).
  */
 export function traceIdOfXRay(header: string): string | undefined {
-  const root = /(?:^|;)\s*Root=1-([0-9a-f]{8})-([0-9a-f]{24})\s*(?:;|$)/.exec(header);
+  const root = /^1-([0-9a-f]{8})-([0-9a-f]{24})$/.exec(xrayField(header, 'Root') ?? '');
   const id = root ? `${root[1]}${root[2]}` : undefined;
   return id !== undefined && isTraceId(id) ? id : undefined;
 }
@@ -183,8 +195,8 @@ export function traceIdOfXRay(header: string): string | undefined {
  */
 export function traceparentOfXRay(header: string): string | undefined {
   const traceId = traceIdOfXRay(header);
-  const parent = /(?:^|;)\s*Parent=([0-9a-f]{16})\s*(?:;|$)/.exec(header)?.[1];
-  if (traceId === undefined || parent === undefined || /^0+$/.test(parent)) return undefined;
+  const parent = xrayField(header, 'Parent');
+  if (traceId === undefined || parent === undefined || !/^[0-9a-f]{16}$/.test(parent) || /^0+$/.test(parent)) return undefined;
   return `00-${traceId}-${parent}-01`;
 }
 

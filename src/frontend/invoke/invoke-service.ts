@@ -7,7 +7,7 @@ import type { Logger } from '../../shared/log.js';
 import type { FunctionLabels, Metrics } from '../../shared/metrics.js';
 import {
   ATTR, ATTR_CLOUD_ACCOUNT_ID, ATTR_CLOUD_RESOURCE_ID, ATTR_FAAS_COLDSTART, ATTR_FAAS_INVOCATION_ID, ATTR_FAAS_NAME, ATTR_FAAS_VERSION, NO_TRACER, SpanKind,
-  traceIdOfXRay, traceparentOfXRay, type TraceSpan, type Tracer,
+  traceIdOfXRay, traceparentOfXRay, xrayField, type TraceSpan, type Tracer,
 } from '../../shared/tracing.js';
 import type { InvocationResult, ResponseSink } from '../../worker/index.js';
 
@@ -131,12 +131,8 @@ function metricLabels(req: Pick<RunRequest, 'qualifier'>, version: FunctionVersi
 function traceId(requestId: string, nowMs: number, caller: string | undefined): string {
   const hex = requestId.replaceAll('-', '');
   const parent = hex.slice(16, 32);
-  const fields = caller === undefined ? undefined : traceFields(caller);
-  if (fields?.root) return `Root=${fields.root};Parent=${parent};Sampled=${fields.sampled ?? '0'}`;
+  const root = caller === undefined ? undefined : xrayField(caller, 'Root');
+  const sampled = caller === undefined ? undefined : xrayField(caller, 'Sampled');
+  if (root) return `Root=${root};Parent=${parent};Sampled=${sampled === '1' ? '1' : '0'}`;
   return `Root=1-${Math.floor(nowMs / 1000).toString(16)}-${hex.slice(0, 24)};Parent=${parent};Sampled=0`;
-}
-
-function traceFields(header: string): { root?: string; sampled?: string } {
-  const fields = Object.fromEntries(header.split(';').map((part) => part.trim().split('=', 2) as [string, string]));
-  return { root: fields.Root, sampled: fields.Sampled === '1' || fields.Sampled === '0' ? fields.Sampled : undefined };
 }
