@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { StratusError } from '../shared/errors.js';
+import type { StringRule } from '../shared/validation.js';
 
 /**
  * Resource-based policies (AddPermission, GetPolicy, RemovePermission), as Lambda keeps them: one
@@ -53,15 +54,9 @@ export interface PermissionInput {
 }
 
 /** A field's wire constraints, reported as ValidationException ("Member must satisfy ..."). */
-export interface FieldRule {
+export interface FieldRule extends StringRule {
   key: string;
   field: string;
-  required?: boolean;
-  min?: number;
-  max?: number;
-  pattern?: RegExp;
-  patternText?: string;
-  enum?: readonly string[];
 }
 
 const rule = (key: string, field: string, text: string | undefined, extra: Omit<FieldRule, 'key' | 'field'> = {}): FieldRule =>
