@@ -1,7 +1,8 @@
 import { Range, type ICompare, type IKeyValue, type IOperation, type Namespace } from 'etcd3';
 import { StratusError } from '../shared/errors.js';
 import { commitTxn, etcdCall, keyIn } from '../shared/etcd.js';
-import { DAY_MS, eventBytes, type LogEventQuery, type LogGroupInfo, type LogStore, type LogStreamInfo, type NewLogEvent, type StoredLogEvent } from './log-store.js';
+import { BatchPage, batchBytes, batchEvents, earliest, type BatchEvent } from './log-batches.js';
+import { DAY_MS, type LogEventQuery, type LogGroupInfo, type LogStore, type LogStreamInfo, type NewLogEvent, type StoredLogEvent } from './log-store.js';
 
 /** Keys per range request when paging through a prefix. */
 const pageSize = 500;
@@ -18,9 +19,7 @@ interface GroupMeta { creationTime: number; retentionInDays?: number; storedByte
 type StreamMeta = Omit<LogStreamInfo, 'name'>;
 /** An appended batch's summary: its events' timestamps (lowest, highest), stored bytes, and its value's size. */
 interface Summary { lo: number; hi: number; bytes: number; size: number }
-/** [index in the batch, timestamp, message] */
-type Ev = [number, number, string];
-interface Batch { t: number; ev: Ev[] }
+interface Batch { t: number; ev: BatchEvent[] }
 /** Where a batch is and what its summary says. */
 interface BatchRef extends Summary { group: string; stream: string; seq: number; rev: number }
 
@@ -81,20 +80,10 @@ export class EtcdLogStore implements LogStore {
     if (!g) return undefined;
     if (q.limit <= 0) return [];
     const candidates = (await this.candidates(accountId, group, q)).sort((a, b) => (q.descending ? b.hi - a.hi : a.lo - b.lo));
-    const sign = q.descending ? -1 : 1;
-    const order = (a: { timestamp: number; id: string }, b: { timestamp: number; id: string }) =>
-      sign * (a.timestamp - b.timestamp || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    const wanted = (e: StoredLogEvent) => (q.startTime === undefined || e.timestamp >= q.startTime)
-      && (q.endTime === undefined || e.timestamp < q.endTime) && (q.after === undefined || order(e, q.after) > 0);
-    let found: StoredLogEvent[] = [];
-    for (let i = 0; i < candidates.length;) {
-      // Batches are taken in the order of their earliest (latest, descending) event: once a full page
-      // ends before the next batch begins, no later batch can change it.
-      const next = candidates[i]!;
-      const kth = found.length >= q.limit ? found.sort(order)[q.limit - 1] : undefined;
-      if (kth && (q.descending ? kth.timestamp > next.hi : kth.timestamp < next.lo)) break;
-      const chunk = [next];
-      for (let bytes = next.size; chunk.length < readAhead && i + chunk.length < candidates.length;) {
+    const page = new BatchPage(q);
+    for (let i = 0; i < candidates.length && page.needs(q.descending ? candidates[i]!.hi : candidates[i]!.lo);) {
+      const chunk = [candidates[i]!];
+      for (let bytes = chunk[0]!.size; chunk.length < readAhead && i + chunk.length < candidates.length;) {
         bytes += candidates[i + chunk.length]!.size;
         if (bytes > readAheadBytes) break;
         chunk.push(candidates[i + chunk.length]!);
@@ -103,11 +92,13 @@ export class EtcdLogStore implements LogStore {
       const batches = await this.read(chunk.map((b) => batchKey(accountId, group, b.stream, b.seq)));
       chunk.forEach((ref, j) => {
         const kv = batches[j];
-        if (kv) found.push(...toEvents(ref, parse<Batch>(kv)).filter(wanted));
+        if (kv) {
+          const batch = parse<Batch>(kv);
+          page.add(batchEvents(ref.seq, ref.stream, batch.t, batch.ev));
+        }
       });
-      if (found.length > 4 * q.limit) found = found.sort(order).slice(0, q.limit);
     }
-    return found.sort(order).slice(0, q.limit);
+    return page.events();
   }
 
   async setRetention(accountId: string, group: string, days: number | undefined): Promise<boolean> {
@@ -186,7 +177,8 @@ export class EtcdLogStore implements LogStore {
       const ops: IOperation[] = [];
       if (events.length > 0) {
         const seq = gMeta.seq + 1;
-        const bytes = events.reduce((sum, e) => sum + eventBytes(e.message), 0);
+        const ev = events.map((e, i): BatchEvent => [i, e.timestamp, e.message]);
+        const bytes = batchBytes(ev);
         const times = events.map((e) => e.timestamp);
         const [lo, hi] = [Math.min(...times), Math.max(...times)];
         Object.assign(gMeta, { seq, storedBytes: gMeta.storedBytes + bytes });
@@ -194,7 +186,7 @@ export class EtcdLogStore implements LogStore {
           storedBytes: sMeta.storedBytes + bytes, lastIngestionTime: t,
           firstEventTimestamp: Math.min(sMeta.firstEventTimestamp ?? lo, lo), lastEventTimestamp: Math.max(sMeta.lastEventTimestamp ?? hi, hi),
         });
-        const batch = JSON.stringify({ t, ev: events.map((e, i) => [i, e.timestamp, e.message]) } satisfies Batch);
+        const batch = JSON.stringify({ t, ev } satisfies Batch);
         ops.push(
           this.root.put(batchKey(accountId, group, stream, seq)).value(batch),
           this.root.put(summaryKey(accountId, group, stream, seq)).value(JSON.stringify({ lo, hi, bytes, size: Buffer.byteLength(batch) } satisfies Summary)),
@@ -222,7 +214,7 @@ export class EtcdLogStore implements LogStore {
    * Removes the events `pick` chooses from a batch (rewriting it, or deleting it when none is
    * left) and takes their bytes off its stream and group, in one transaction; resolves the bytes removed.
    */
-  private async trim(accountId: string, ref: BatchRef, pick: (ev: Ev[]) => Ev[]): Promise<number> {
+  private async trim(accountId: string, ref: BatchRef, pick: (ev: BatchEvent[]) => BatchEvent[]): Promise<number> {
     const gKey = groupKey(accountId, ref.group);
     const sKey = streamsOf(accountId, ref.group) + esc(ref.stream);
     const [bKey, sumKey] = [batchKey(accountId, ref.group, ref.stream, ref.seq), summaryKey(accountId, ref.group, ref.stream, ref.seq)];
@@ -233,7 +225,7 @@ export class EtcdLogStore implements LogStore {
       const doomed = new Set(pick(batch.ev));
       if (doomed.size === 0) return 0;
       const kept = batch.ev.filter((e) => !doomed.has(e));
-      const bytes = [...doomed].reduce((sum, e) => sum + eventBytes(e[2]), 0);
+      const bytes = batchBytes([...doomed]);
       const gMeta = parse<GroupMeta>(g);
       const sMeta = parse<StreamMeta>(s);
       const ops: IOperation[] = [
@@ -244,8 +236,7 @@ export class EtcdLogStore implements LogStore {
       else {
         const times = kept.map((e) => e[1]);
         const value = JSON.stringify({ ...batch, ev: kept });
-        const bytesKept = kept.reduce((sum, e) => sum + eventBytes(e[2]), 0);
-        const summary: Summary = { lo: Math.min(...times), hi: Math.max(...times), bytes: bytesKept, size: Buffer.byteLength(value) };
+        const summary: Summary = { lo: Math.min(...times), hi: Math.max(...times), bytes: batchBytes(kept), size: Buffer.byteLength(value) };
         ops.push(this.root.put(bKey).value(value), this.root.put(sumKey).value(JSON.stringify(summary)));
       }
       const res = await commitTxn('logs expire', this.root, [this.unchanged(gKey, g), this.unchanged(sKey, s), this.unchanged(bKey, b)], ops);
@@ -323,24 +314,6 @@ function split(events: NewLogEvent[]): NewLogEvent[][] {
     size += bytes;
   }
   return parts;
-}
-
-/** The batch's first events (in append order) that together hold at least `bytes`. */
-function earliest(ev: Ev[], bytes: number): Ev[] {
-  const out: Ev[] = [];
-  let sum = 0;
-  for (const e of [...ev].sort((a, b) => a[0] - b[0])) {
-    if (sum >= bytes) break;
-    out.push(e);
-    sum += eventBytes(e[2]);
-  }
-  return out;
-}
-
-function toEvents(ref: BatchRef, batch: Batch): StoredLogEvent[] {
-  return batch.ev.map(([i, timestamp, message]) => ({
-    id: `${seq16(ref.seq)}${String(i).padStart(6, '0')}`, stream: ref.stream, timestamp, message, ingestionTime: batch.t,
-  }));
 }
 
 function retention(meta: GroupMeta): { retentionInDays?: number } {

@@ -1,7 +1,18 @@
 import type Database from 'better-sqlite3';
-import { eventBytes, type NewLogEvent } from './log-store.js';
+import { batchBytes, type BatchEvent } from './log-batches.js';
+import type { NewLogEvent } from './log-store.js';
 
-/** The log store's tables in the journal's SQLite file (see `sqlite-log-store.ts`). */
+/**
+ * A stored batch holds consecutive events of one append to one stream within one minute of
+ * timestamps (its events span less than this), so a read by time window finds batches by their
+ * earliest event, and batch ids follow the append order.
+ */
+export const BATCH_SPAN_MS = 60_000;
+
+/** The start of the span `timestamp` falls in (for negative timestamps too). */
+const spanOf = (timestamp: number) => timestamp - (((timestamp % BATCH_SPAN_MS) + BATCH_SPAN_MS) % BATCH_SPAN_MS);
+
+/** The log store's tables in their SQLite file (see `sqlite-log-store.ts`). */
 export const LOG_SCHEMA = `
   CREATE TABLE IF NOT EXISTS log_groups (
     id INTEGER PRIMARY KEY AUTOINCREMENT, account TEXT NOT NULL, name TEXT NOT NULL, creation_time INTEGER NOT NULL,
@@ -9,19 +20,41 @@ export const LOG_SCHEMA = `
   CREATE TABLE IF NOT EXISTS log_streams (
     id INTEGER PRIMARY KEY AUTOINCREMENT, group_id INTEGER NOT NULL, name TEXT NOT NULL, creation_time INTEGER NOT NULL,
     first_event INTEGER, last_event INTEGER, last_ingestion INTEGER, stored_bytes INTEGER NOT NULL DEFAULT 0, UNIQUE (group_id, name));
-  CREATE TABLE IF NOT EXISTS log_events (
+  CREATE TABLE IF NOT EXISTS log_batches (
     id INTEGER PRIMARY KEY AUTOINCREMENT, group_id INTEGER NOT NULL, stream_id INTEGER NOT NULL,
-    timestamp INTEGER NOT NULL, ingestion_time INTEGER NOT NULL, message TEXT NOT NULL, bytes INTEGER NOT NULL);
-  CREATE INDEX IF NOT EXISTS log_events_by_time ON log_events (group_id, timestamp, id);
-  CREATE INDEX IF NOT EXISTS log_events_by_stream ON log_events (stream_id, timestamp, id);
-  DROP INDEX IF EXISTS log_events_by_append;
+    lo INTEGER NOT NULL, hi INTEGER NOT NULL, ingestion_time INTEGER NOT NULL, bytes INTEGER NOT NULL, events TEXT NOT NULL);
+  CREATE INDEX IF NOT EXISTS log_batches_by_time ON log_batches (group_id, lo);
+  CREATE INDEX IF NOT EXISTS log_batches_by_stream ON log_batches (stream_id, lo);
 `;
+
+/**
+ * Creates the tables, and moves the events of a file written before batches (a row per event,
+ * in `log_events`) into batches as an append makes them, ids kept in order.
+ */
+export function createLogTables(db: Database.Database): void {
+  db.exec(LOG_SCHEMA);
+  const span = BATCH_SPAN_MS;
+  const bucket = `(timestamp - (((timestamp % ${span}) + ${span}) % ${span}))`;
+  db.transaction(() => {
+    if (!db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'log_events'").get()) return;
+    // A run: a stream's consecutive events (by id) in one minute.
+    db.exec(`WITH spans AS (SELECT *, ${bucket} AS span FROM log_events),
+        starts AS (SELECT *, CASE WHEN span = lag(span) OVER (PARTITION BY stream_id ORDER BY id) THEN 0 ELSE 1 END AS starts FROM spans),
+        runs AS (SELECT *, sum(starts) OVER (PARTITION BY stream_id ORDER BY id) AS run FROM starts)
+      INSERT INTO log_batches (group_id, stream_id, lo, hi, ingestion_time, bytes, events)
+      SELECT group_id, stream_id, min(timestamp), max(timestamp), max(ingestion_time), sum(bytes), json_group_array(json_array(n, timestamp, message))
+      FROM (SELECT *, row_number() OVER (PARTITION BY stream_id, run ORDER BY id) - 1 AS n FROM runs ORDER BY id)
+      GROUP BY stream_id, run ORDER BY min(id);
+      DROP TABLE log_events;`);
+  }).immediate();
+}
 
 export type AppendLogEvents = (accountId: string, group: string, stream: string, events: NewLogEvent[], ingestionTimeMs: number) => void;
 
 /**
  * An append of events to a stream as one IMMEDIATE transaction on `db`: the group and the
- * stream made if need be, the events inserted, and the stream's and group's counters grown.
+ * stream made if need be, the events inserted as batches (a new one wherever the minute of the
+ * timestamps changes), and the stream's and group's counters grown.
  */
 export function logAppender(db: Database.Database): AppendLogEvents {
   const q = {
@@ -29,7 +62,7 @@ export function logAppender(db: Database.Database): AppendLogEvents {
     group: db.prepare<[string, string], { id: number }>('SELECT id FROM log_groups WHERE account = ? AND name = ?'),
     addStream: db.prepare('INSERT INTO log_streams (group_id, name, creation_time) VALUES (?, ?, ?) ON CONFLICT DO NOTHING'),
     stream: db.prepare<[number, string], { id: number }>('SELECT id FROM log_streams WHERE group_id = ? AND name = ?'),
-    addEvent: db.prepare('INSERT INTO log_events (group_id, stream_id, timestamp, ingestion_time, message, bytes) VALUES (?, ?, ?, ?, ?, ?)'),
+    addBatch: db.prepare('INSERT INTO log_batches (group_id, stream_id, lo, hi, ingestion_time, bytes, events) VALUES (?, ?, ?, ?, ?, ?, ?)'),
     grewStream: db.prepare(`UPDATE log_streams SET stored_bytes = stored_bytes + ?, last_ingestion = ?,
       first_event = min(coalesce(first_event, ?), ?), last_event = max(coalesce(last_event, ?), ?) WHERE id = ?`),
     grewGroup: db.prepare('UPDATE log_groups SET stored_bytes = stored_bytes + ? WHERE id = ?'),
@@ -40,18 +73,37 @@ export function logAppender(db: Database.Database): AppendLogEvents {
     q.addStream.run(groupId, stream, ingestionTimeMs);
     const streamId = q.stream.get(groupId, stream)!.id;
     if (events.length === 0) return;
-    let bytes = 0;
+    const batches: BatchEvent[][] = [];
+    let span: number | undefined;
+    events.forEach((e, i) => {
+      if (spanOf(e.timestamp) !== span) batches.push([]);
+      span = spanOf(e.timestamp);
+      batches.at(-1)!.push([i, e.timestamp, e.message]);
+    });
+    let total = 0;
     let first = Number.MAX_SAFE_INTEGER;
     let last = Number.MIN_SAFE_INTEGER;
-    for (const e of events) {
-      const size = eventBytes(e.message);
-      q.addEvent.run(groupId, streamId, e.timestamp, ingestionTimeMs, e.message, size);
-      bytes += size;
-      first = Math.min(first, e.timestamp);
-      last = Math.max(last, e.timestamp);
+    for (const ev of batches) {
+      const [lo, hi] = timeRange(ev);
+      const bytes = batchBytes(ev);
+      q.addBatch.run(groupId, streamId, lo, hi, ingestionTimeMs, bytes, JSON.stringify(ev));
+      total += bytes;
+      first = Math.min(first, lo);
+      last = Math.max(last, hi);
     }
-    q.grewStream.run(bytes, ingestionTimeMs, first, first, last, last, streamId);
-    q.grewGroup.run(bytes, groupId);
+    q.grewStream.run(total, ingestionTimeMs, first, first, last, last, streamId);
+    q.grewGroup.run(total, groupId);
   });
   return (...args) => write.immediate(...args);
+}
+
+/** The lowest and highest timestamp of a (non-empty) batch. */
+export function timeRange(ev: BatchEvent[]): [number, number] {
+  let lo = Number.MAX_SAFE_INTEGER;
+  let hi = Number.MIN_SAFE_INTEGER;
+  for (const e of ev) {
+    lo = Math.min(lo, e[1]);
+    hi = Math.max(hi, e[1]);
+  }
+  return [lo, hi];
 }

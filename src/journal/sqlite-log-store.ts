@@ -1,49 +1,48 @@
 import Database from 'better-sqlite3';
-import { LOG_SCHEMA } from './sqlite-log-append.js';
+import { BatchPage, batchBytes, batchEvents, earliest, type BatchEvent } from './log-batches.js';
+import { BATCH_SPAN_MS, createLogTables, timeRange } from './sqlite-log-append.js';
 import { SqliteLogWriter } from './sqlite-log-writer.js';
-import { DAY_MS, eventBytes, type LogEventQuery, type LogGroupInfo, type LogStore, type LogStreamInfo, type NewLogEvent, type StoredLogEvent } from './log-store.js';
+import { DAY_MS, type LogEventQuery, type LogGroupInfo, type LogStore, type LogStreamInfo, type NewLogEvent, type StoredLogEvent } from './log-store.js';
 
-
-/** Streams a filtered read merges one by one (each over its own index); more are filtered on the group's time index. */
+/** Streams a filtered read takes one by one (each over its own index); more are filtered on the group's time index. */
 const maxMergedStreams = 8;
-/** Events removed per transaction by expiry, so other writers wait briefly. */
-const expireChunk = 2000;
+/** Batches removed or rewritten per transaction by expiry, so other writers wait briefly. */
+const expireChunk = 100;
 const MIN = Number.MIN_SAFE_INTEGER;
 const MAX = Number.MAX_SAFE_INTEGER;
 
 interface GroupRow { id: number; name: string; creation_time: number; retention_days: number | null; stored_bytes: number }
 interface StreamRow { id: number; name: string; creation_time: number; first_event: number | null; last_event: number | null; last_ingestion: number | null; stored_bytes: number }
-interface EventRow { id: number; stream: string; timestamp: number; ingestion_time: number; message: string }
-interface Doomed { id: number; group_id: number; stream_id: number; bytes: number }
+interface BatchRow { id: number; stream: string; lo: number; ingestion_time: number; events: string }
+interface Doomed { id: number; group_id: number; stream_id: number; bytes: number; events: string }
 
 /** Between two chunks of a sweep, the event loop serves what waits (the sweep is on the main thread). */
 const yieldTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-/** Ids are zero-padded so that ordering them as strings orders them as numbers. */
-const eventId = (n: number) => String(n).padStart(20, '0');
-
 /**
- * The log store of the SQLite Journal: three tables in a file beside the journal's, on a connection of
- * its own (WAL, synchronous = NORMAL: a process crash loses nothing, a machine crash may lose
- * the last appends). Events are found through (group, timestamp, id) and (stream, timestamp,
- * id) indexes and expired in append order by rowid (one index more would cost every append); a
- * group's and a stream's stored bytes are counters kept in the same transaction as every change
- * of their events. Appends run on a thread of their own; writes run in IMMEDIATE transactions,
- * so two processes sharing the file serialize instead of failing.
+ * The log store of the SQLite Journal: three tables in a file beside the journal's, on a
+ * connection of its own (WAL, synchronous = NORMAL: a process crash loses nothing, a machine
+ * crash may lose the last appends). Events are stored a batch per row (`log-batches.ts`): what
+ * one append brought to one stream within one minute of timestamps, as JSON, so an append costs
+ * a row per batch rather than per event. Batches are found through (group, earliest timestamp)
+ * and (stream, earliest timestamp) indexes and expired in append order by rowid; a group's and
+ * a stream's stored bytes are counters kept in the same transaction as every change of their
+ * events. Appends run on a thread of their own; writes run in IMMEDIATE transactions, so two
+ * processes sharing the file serialize instead of failing.
  */
 export class SqliteLogStore implements LogStore {
   private readonly db: Database.Database;
   /** Appends run on a thread of their own (`sqlite-log-writer.ts`): the invoke path never waits on SQLite. */
   private readonly writer: SqliteLogWriter;
   private readonly q;
-  /** The event reads, one statement per shape of query. */
-  private readonly selects = new Map<string, Database.Statement<unknown[], EventRow>>();
+  /** The batch reads, one statement per shape of query. */
+  private readonly selects = new Map<string, Database.Statement<unknown[], BatchRow>>();
 
   constructor(path: string) {
     this.db = new Database(path, { timeout: 10_000 });
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
-    this.db.exec(LOG_SCHEMA);
+    createLogTables(this.db);
     this.writer = new SqliteLogWriter(path);
     const db = this.db;
     this.q = {
@@ -60,22 +59,23 @@ export class SqliteLogStore implements LogStore {
       grewGroup: db.prepare('UPDATE log_groups SET stored_bytes = stored_bytes + ? WHERE id = ?'),
       shrankStream: db.prepare('UPDATE log_streams SET stored_bytes = stored_bytes - ? WHERE id = ?'),
       retention: db.prepare('UPDATE log_groups SET retention_days = ? WHERE account = ? AND name = ?'),
-      deleteEvent: db.prepare('DELETE FROM log_events WHERE id = ?'),
-      deleteGroupEvents: db.prepare('DELETE FROM log_events WHERE group_id = ?'),
+      deleteBatch: db.prepare('DELETE FROM log_batches WHERE id = ?'),
+      rewriteBatch: db.prepare('UPDATE log_batches SET lo = ?, hi = ?, bytes = ?, events = ? WHERE id = ?'),
+      deleteGroupEvents: db.prepare('DELETE FROM log_batches WHERE group_id = ?'),
       deleteGroupStreams: db.prepare('DELETE FROM log_streams WHERE group_id = ?'),
       deleteGroup: db.prepare('DELETE FROM log_groups WHERE id = ?'),
-      deleteStreamEvents: db.prepare('DELETE FROM log_events WHERE stream_id = ?'),
+      deleteStreamEvents: db.prepare('DELETE FROM log_batches WHERE stream_id = ?'),
       deleteStream: db.prepare('DELETE FROM log_streams WHERE id = ?'),
       retained: db.prepare<[], { id: number; retention_days: number }>('SELECT id, retention_days FROM log_groups WHERE retention_days IS NOT NULL'),
       tooOld: db.prepare<[number, number, number], Doomed>(
-        'SELECT id, group_id, stream_id, bytes FROM log_events WHERE group_id = ? AND timestamp < ? ORDER BY timestamp LIMIT ?',
+        'SELECT id, group_id, stream_id, bytes, events FROM log_batches WHERE group_id = ? AND lo < ? ORDER BY lo LIMIT ?',
       ),
       accountsOver: db.prepare<[number], { account: string; total: number }>(
         'SELECT account, sum(stored_bytes) AS total FROM log_groups GROUP BY account HAVING total > ?',
       ),
       // In append order: the table itself, read by rowid (an index more would cost every append).
       oldestOf: db.prepare<[string, number], Doomed>(
-        'SELECT id, group_id, stream_id, bytes FROM log_events NOT INDEXED WHERE group_id IN (SELECT id FROM log_groups WHERE account = ?) ORDER BY id LIMIT ?',
+        'SELECT id, group_id, stream_id, bytes, events FROM log_batches NOT INDEXED WHERE group_id IN (SELECT id FROM log_groups WHERE account = ?) ORDER BY id LIMIT ?',
       ),
     };
   }
@@ -103,18 +103,20 @@ export class SqliteLogStore implements LogStore {
     const read = this.db.transaction(() => {
       const g = this.q.group.get(accountId, group);
       if (!g) return undefined;
+      const page = new BatchPage(q);
       if (q.limit <= 0) return [];
       const filtered = q.streams !== undefined || q.streamPrefix !== undefined;
-      if (!filtered) return this.select('e.group_id = ?', [g.id], q, 'log_events_by_time');
-      const ids = this.q.streams.all(g.id)
-        .filter((s) => (q.streams === undefined || q.streams.includes(s.name)) && (q.streamPrefix === undefined || s.name.startsWith(q.streamPrefix)))
-        .map((s) => s.id);
-      if (ids.length > maxMergedStreams) return this.select('e.group_id = ? AND e.stream_id IN (SELECT value FROM json_each(?))', [g.id, JSON.stringify(ids)], q, 'log_events_by_time');
-      const pages = ids.map((id) => this.select('e.stream_id = ?', [id], q, 'log_events_by_stream'));
-      const sign = q.descending ? -1 : 1;
-      return pages.flat().sort((a, b) => sign * (a.timestamp - b.timestamp || a.id - b.id)).slice(0, q.limit);
+      if (!filtered) this.fill(page, 'b.group_id = ?', [g.id], q, 'log_batches_by_time');
+      else {
+        const ids = this.q.streams.all(g.id)
+          .filter((s) => (q.streams === undefined || q.streams.includes(s.name)) && (q.streamPrefix === undefined || s.name.startsWith(q.streamPrefix)))
+          .map((s) => s.id);
+        if (ids.length > maxMergedStreams) this.fill(page, 'b.group_id = ? AND b.stream_id IN (SELECT value FROM json_each(?))', [g.id, JSON.stringify(ids)], q, 'log_batches_by_time');
+        else for (const id of ids) this.fill(page, 'b.stream_id = ?', [id], q, 'log_batches_by_stream');
+      }
+      return page.events();
     });
-    return read()?.map((e) => ({ id: eventId(e.id), stream: e.stream, timestamp: e.timestamp, message: e.message, ingestionTime: e.ingestion_time }));
+    return read();
   }
 
   async setRetention(accountId: string, group: string, days: number | undefined): Promise<boolean> {
@@ -151,9 +153,12 @@ export class SqliteLogStore implements LogStore {
     for (const g of this.q.retained.all()) {
       const cutoff = nowMs - g.retention_days * DAY_MS;
       for (;;) {
-        const doomed = this.db.transaction(() => this.remove(this.q.tooOld.all(g.id, cutoff, expireChunk))).immediate();
-        removed += doomed.bytes;
-        if (doomed.count < expireChunk) break;
+        const batches = this.db.transaction(() => {
+          const rows = this.q.tooOld.all(g.id, cutoff, expireChunk);
+          removed += this.remove(rows.map((row) => ({ row, pick: (ev) => ev.filter((e) => e[1] < cutoff) })));
+          return rows.length;
+        }).immediate();
+        if (batches < expireChunk) break;
         await yieldTurn();
       }
     }
@@ -175,51 +180,65 @@ export class SqliteLogStore implements LogStore {
   }
 
   /**
-   * The WHERE clause `where` (over `e`) with the query's time window and cursor, in the query's
-   * order, at most `limit`, read through `index`.
+   * Offers `page` the batches the WHERE clause `where` (over `b`) selects that may hold events
+   * of the query's time window after its cursor, in the query's order of their earliest event,
+   * read through `index`, until the page needs no more. A batch's events span less than
+   * BATCH_SPAN_MS, which bounds both where to start and (descending) its latest event.
    */
-  private select(where: string, args: unknown[], q: LogEventQuery, index: string): EventRow[] {
+  private fill(page: BatchPage, where: string, args: unknown[], q: LogEventQuery, index: string): void {
     const desc = q.descending === true;
-    const after = q.after ? [q.after.timestamp, Number(q.after.id)] : desc ? [MAX, MAX] : [MIN, MIN];
-    const sql = `SELECT e.id, s.name AS stream, e.timestamp, e.ingestion_time, e.message
-      FROM log_events e INDEXED BY ${index} JOIN log_streams s ON s.id = e.stream_id
-      WHERE ${where} AND e.timestamp >= ? AND e.timestamp < ? AND (e.timestamp, e.id) ${desc ? '<' : '>'} (?, ?)
-      ORDER BY e.timestamp ${desc ? 'DESC' : ''}, e.id ${desc ? 'DESC' : ''} LIMIT ?`;
+    const from = Math.max(q.startTime ?? MIN, q.after && !desc ? q.after.timestamp : MIN);
+    const to = Math.min(q.endTime ?? MAX, q.after && desc ? q.after.timestamp + 1 : MAX);
+    const sql = `SELECT b.id, s.name AS stream, b.lo, b.ingestion_time, b.events
+      FROM log_batches b INDEXED BY ${index} JOIN log_streams s ON s.id = b.stream_id
+      WHERE ${where} AND b.lo > ? AND b.lo < ? ORDER BY b.lo ${desc ? 'DESC' : ''}, b.id ${desc ? 'DESC' : ''}`;
     let stmt = this.selects.get(sql);
-    if (!stmt) this.selects.set(sql, (stmt = this.db.prepare<unknown[], EventRow>(sql)));
-    return stmt.all(...args, q.startTime ?? MIN, q.endTime ?? MAX, ...after, q.limit);
+    if (!stmt) this.selects.set(sql, (stmt = this.db.prepare<unknown[], BatchRow>(sql)));
+    for (const b of stmt.iterate(...args, from === MIN ? MIN : from - BATCH_SPAN_MS, to)) {
+      if (!page.needs(desc ? b.lo + BATCH_SPAN_MS : b.lo)) break;
+      page.add(batchEvents(b.id, b.stream, b.ingestion_time, JSON.parse(b.events) as BatchEvent[]));
+    }
   }
 
   /**
    * Removes (in the open transaction) the account's earliest-appended events until at least
-   * `excess` bytes are gone (at most one chunk); resolves the bytes removed.
+   * `excess` bytes are gone (at most one chunk of batches); resolves the bytes removed.
    */
   private trimAccount(account: string, excess: number): number {
-    const candidates = this.q.oldestOf.all(account, expireChunk);
-    const doomed: Doomed[] = [];
-    let bytes = 0;
-    for (const r of candidates) {
-      if (bytes >= excess) break;
-      doomed.push(r);
-      bytes += r.bytes;
+    let left = excess;
+    const doomed: { row: Doomed; pick: (ev: BatchEvent[]) => BatchEvent[] }[] = [];
+    for (const row of this.q.oldestOf.all(account, expireChunk)) {
+      if (left <= 0) break;
+      const bytes = Math.min(left, row.bytes);
+      doomed.push({ row, pick: (ev) => earliest(ev, bytes) });
+      left -= row.bytes;
     }
-    return this.remove(doomed).bytes;
+    return this.remove(doomed);
   }
 
-  /** Deletes these events (in the open transaction), keeping the counters true. */
-  private remove(doomed: Doomed[]): { count: number; bytes: number } {
+  /**
+   * Removes the events `pick` chooses from each batch (rewriting it, or deleting it when none is
+   * left), in the open transaction, keeping the counters true; resolves the bytes removed.
+   */
+  private remove(batches: { row: Doomed; pick: (ev: BatchEvent[]) => BatchEvent[] }[]): number {
     const byStream = new Map<number, number>();
     const byGroup = new Map<number, number>();
-    let bytes = 0;
-    for (const d of doomed) {
-      this.q.deleteEvent.run(d.id);
-      byStream.set(d.stream_id, (byStream.get(d.stream_id) ?? 0) + d.bytes);
-      byGroup.set(d.group_id, (byGroup.get(d.group_id) ?? 0) + d.bytes);
-      bytes += d.bytes;
+    let removed = 0;
+    for (const { row, pick } of batches) {
+      const ev = JSON.parse(row.events) as BatchEvent[];
+      const doomed = new Set(pick(ev));
+      if (doomed.size === 0) continue;
+      const kept = ev.filter((e) => !doomed.has(e));
+      if (kept.length === 0) this.q.deleteBatch.run(row.id);
+      else this.q.rewriteBatch.run(...timeRange(kept), batchBytes(kept), JSON.stringify(kept), row.id);
+      const bytes = batchBytes([...doomed]);
+      byStream.set(row.stream_id, (byStream.get(row.stream_id) ?? 0) + bytes);
+      byGroup.set(row.group_id, (byGroup.get(row.group_id) ?? 0) + bytes);
+      removed += bytes;
     }
     for (const [id, n] of byStream) this.q.shrankStream.run(n, id);
     for (const [id, n] of byGroup) this.q.grewGroup.run(-n, id);
-    return { count: doomed.length, bytes };
+    return removed;
   }
 }
 

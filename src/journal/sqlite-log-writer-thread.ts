@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import { readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
-import { LOG_SCHEMA, logAppender, type AppendLogEvents } from './sqlite-log-append.js';
+import { createLogTables, logAppender, type AppendLogEvents } from './sqlite-log-append.js';
 
 // Logs are background work: on Linux a thread is a task with a niceness of its own, and this one
 // yields the CPU to the invoke path and the sandboxes (its appends wait; the shipper holds them).
@@ -17,7 +17,7 @@ try {
 const db = new Database((workerData as { path: string }).path, { timeout: 10_000 });
 db.pragma('journal_mode = WAL');
 db.pragma('synchronous = NORMAL');
-db.exec(LOG_SCHEMA);
+createLogTables(db);
 const append = logAppender(db);
 
 parentPort?.on('message', ({ id, args }: { id: number; args: Parameters<AppendLogEvents> }) => {

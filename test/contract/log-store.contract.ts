@@ -124,6 +124,40 @@ export function runLogStoreContract(name: string, open: () => Promise<LogStoreUn
       assert.deepEqual([...first, ...rest!], await logs.events(A, G, all({ streams: ['s1'] })));
     }));
 
+    it('reads events spread over hours, appended out of order, by any window, page and stream', withStore(async (logs) => {
+      let seed = 7;
+      const next = () => (seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648);
+      const spread = 3 * 60 * 60 * 1000;
+      for (let batch = 0; batch < 12; batch++) {
+        const events = Array.from({ length: 9 }, (_, i) => ev(T0 + (next() % spread), `b${batch}-${i}`));
+        await logs.append(A, G, `s${batch % 3}`, events, T0 + batch);
+      }
+      const whole = (await logs.events(A, G, all()))!;
+      assert.equal(whole.length, 108);
+      assert.deepEqual(whole, [...whole].sort(order));
+      for (const s of ['s0', 's1', 's2']) {
+        const byId = whole.filter((e) => e.stream === s).sort((x, y) => (x.id < y.id ? -1 : 1)).map((e) => e.message);
+        assert.deepEqual(byId, [...byId].sort((x, y) => x.localeCompare(y, 'en', { numeric: true })), `ids of ${s} follow the append order`);
+      }
+      for (let i = 0; i < 6; i++) {
+        const [a, b] = [T0 + (next() % spread), T0 + (next() % spread)].sort((x, y) => x - y);
+        const inWindow = whole.filter((e) => e.timestamp >= a! && e.timestamp < b!);
+        assert.deepEqual(await logs.events(A, G, all({ startTime: a, endTime: b })), inWindow);
+        assert.deepEqual(await logs.events(A, G, { startTime: a, endTime: b, limit: 4, descending: true }), [...inWindow].reverse().slice(0, 4));
+        assert.deepEqual(await logs.events(A, G, all({ startTime: a, endTime: b, streams: ['s1'] })), inWindow.filter((e) => e.stream === 's1'));
+      }
+      for (const descending of [false, true]) {
+        const paged: StoredLogEvent[] = [];
+        for (let page: StoredLogEvent[] = [undefined as never]; page.length > 0;) {
+          const last = paged.at(-1);
+          page = (await logs.events(A, G, { limit: 5, descending, streams: ['s0', 's2'], ...(last ? { after: { timestamp: last.timestamp, id: last.id } } : {}) }))!;
+          paged.push(...page);
+        }
+        const expected = whole.filter((e) => e.stream !== 's1');
+        assert.deepEqual(paged, descending ? expected.reverse() : expected);
+      }
+    }));
+
     it('counts stored bytes as UTF-8 message bytes plus 26 per event; keeps unicode, newlines and empty messages', withStore(async (logs) => {
       const odd = ['héllo wörld ✓', '日本語のログ', 'emoji 🚀🔥', 'line one\nline two\r\n\ttabbed', '', '{"json":"quoted \\"x\\""}', '\u0000nul'];
       await logs.append(A, G, 's', odd.map((m, i) => ev(T0 + i, m)), T0);
