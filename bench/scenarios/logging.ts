@@ -27,6 +27,7 @@ export const logging: Scenario = {
     const code = await makeZip({ 'index.js': "'use strict';\nexports.handler = async (event) => { console.log('handled', JSON.stringify(event)); return {}; };\n" });
     const rps: Record<Mode, Series> = { store: new Series(), off: new Series() };
     const cpu: Record<Mode, Series> = { store: new Series(), off: new Series() };
+    const whole: Record<Mode, Series> = { store: new Series(), off: new Series() };
     let stored = 0;
     for (let round = 0; round < ctx.rounds; round++) {
       for (const mode of rotate<Mode>(['store', 'off'], round)) {
@@ -44,6 +45,7 @@ export const logging: Scenario = {
           const after = await cpuSplitMs(stratus.proc.pid);
           rps[mode].add(round, r.rps);
           cpu[mode].add(round, (after.self - before.self) / Math.max(1, r.requests));
+          whole[mode].add(round, (after.self + after.descendants - before.self - before.descendants) / Math.max(1, r.requests));
           if (mode === 'store') stored = await storedEvents(stratus);
           log(`  round ${round + 1} ${mode}: ${Math.round(r.rps)} req/s, ${((after.self - before.self) / Math.max(1, r.requests)).toFixed(3)} ms CPU per request, errors ${r.errors}`);
         } finally {
@@ -54,6 +56,9 @@ export const logging: Scenario = {
     const store = rps.store.summary().median;
     const off = rps.off.summary().median;
     const cost = 1 - ratio(store, off);
+    // On a machine the load saturates, throughput goes as the inverse of the CPU each request
+    // takes; CPU time, unlike throughput, hardly moves when other work shares the machine.
+    const cpuCost = 1 - ratio(whole.off.summary().median, whole.store.summary().median);
     return {
       method: [
         `A function that logs one line per invoke, ${CLIENTS} keep-alive clients, ${durationS} s per measurement after 1 s of warm-up, ` +
@@ -63,9 +68,13 @@ export const logging: Scenario = {
       tables: [{ title: `${CLIENTS} concurrent clients`, rows: [
         rps.store.row('logs stored', 'throughput', 'req/s'), rps.off.row('logs off', 'throughput', 'req/s'),
         cpu.store.row('logs stored', 'CPU per request', 'ms', 'the Stratus process, all its threads'), cpu.off.row('logs off', 'CPU per request', 'ms', 'the Stratus process, all its threads'),
+        whole.store.row('logs stored', 'CPU per request', 'ms', 'Stratus and its sandboxes'), whole.off.row('logs off', 'CPU per request', 'ms', 'Stratus and its sandboxes'),
       ] }],
       checks: [check('logging', `function logs cost ≤ ${MAX_COST * 100}% of warm throughput`, `${(cost * 100).toFixed(1)}% (${Math.round(store)} vs ${Math.round(off)} req/s)`, cost <= MAX_COST)],
-      notes: [`The last stored run kept ${stored} events in the log group.`],
+      notes: [
+        `The last stored run kept ${stored} events in the log group.`,
+        `Cost estimated from CPU per request (Stratus and its sandboxes, the load generator left out, which overstates the cost): ${(cpuCost * 100).toFixed(1)}%.`,
+      ],
     };
   },
 };
