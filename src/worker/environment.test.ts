@@ -316,6 +316,46 @@ describe('Environment (the Runtime API state machine)', () => {
     assert.match(tail, /START RequestId: req-1 Version: \$LATEST\nloading module\nhandling\nEND RequestId: req-1\n/);
   });
 
+  it('init output is logged once, as it comes; the first tail shows it after START', async () => {
+    const { env, next, sandbox, logged } = setup();
+    sandbox.stdout.write('loading module\n');
+    await turn();
+    const handed = next();
+    const result = env.invoke(invocation('req-1', true));
+    await handed;
+    env.onResponse('req-1', Buffer.from('null'));
+    await result;
+    assert.equal(logged.join('').split('loading module').length - 1, 1);
+  });
+
+  it('output that drains after the response belongs to the invocation, even once the runtime asked for the next', async () => {
+    const { env, next, sandbox } = setup();
+    const first = next();
+    const warm = env.invoke(invocation('req-0'));
+    await first;
+    env.onResponse('req-0', Buffer.from('0'));
+    await warm;
+    const handed = next();
+    const result = env.invoke(invocation('req-1', true));
+    await handed;
+    env.onResponse('req-1', Buffer.from('null'));
+    // The runtime asks for its next invocation at once, while its last writes are still on the way.
+    let dispatched = 0;
+    env.onNext(() => dispatched++);
+    for (let i = 0; i < 3; i++) {
+      sandbox.stdout.write(`late ${i}\n`);
+      await turn();
+    }
+    const tail = Buffer.from((await result).logTail ?? '', 'base64').toString();
+    assert.match(tail, /late 0\nlate 1\nlate 2\nEND RequestId: req-1\n/);
+    assert.equal(dispatched, 0, 'the answered invocation is not handed over again');
+    const again = env.invoke(invocation('req-2'));
+    await turn();
+    assert.equal(dispatched, 1);
+    env.onResponse('req-2', Buffer.from('2'));
+    await again;
+  });
+
   it('speaks HTTP to a runtime over its Unix socket (GET next, POST response)', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'stratus-env-test-'));
     const { env } = setup();

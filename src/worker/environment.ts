@@ -52,6 +52,8 @@ interface Pending {
   inv: Invocation;
   tail: LogTail;
   startedAt: number;
+  /** When the runtime answered (or the environment died): the invocation settles once its output has drained. */
+  answeredAt?: number;
   settled: boolean;
   timer?: TimerHandle;
   /** Set while the runtime streams the response. */
@@ -72,6 +74,8 @@ export class Environment implements RuntimeApiHandler {
   private initReported = false;
   private bootTimer: TimerHandle | undefined;
   private earlyOutput = new LogTail();
+  /** Reads of the function's output so far: an invocation settles once a turn of the event loop reads nothing more. */
+  private outputReads = 0;
   private readonly logBudget: LogBudget;
   private freezeTimer: TimerHandle | undefined;
   /** Set from the moment a freeze starts until the next invocation thaws the sandbox. */
@@ -207,7 +211,7 @@ export class Environment implements RuntimeApiHandler {
       this.p.onInitDone?.(this.initDurationMs);
     }
     this.phase = { kind: 'waiting', deliver };
-    if (this.pending) this.dispatch(this.pending, deliver);
+    if (this.pending && this.pending.answeredAt === undefined) this.dispatch(this.pending, deliver);
     else this.freezeWhenIdle();
   }
 
@@ -253,7 +257,9 @@ export class Environment implements RuntimeApiHandler {
   private dispatch(pending: Pending, deliver: (inv: NextInvocation) => void): void {
     const { inv } = pending;
     this.phase = { kind: 'running', requestId: inv.requestId };
-    this.log(pending, (this.initReported ? '' : this.lines.init(this.p)) + this.lines.start(inv.requestId, this.p.version) + this.earlyOutput.text());
+    this.log(pending, (this.initReported ? '' : this.lines.init(this.p)) + this.lines.start(inv.requestId, this.p.version));
+    // Init output went to the log as it came; the invocation's tail shows it after START.
+    if (pending.inv.tailLog) pending.tail.append(this.earlyOutput.text());
     this.earlyOutput = new LogTail();
     pending.startedAt = this.p.clock.monotonic();
     pending.timer = this.p.clock.setTimer(this.p.timeoutMs, () => this.die(timeoutFailure(this.p.timeoutMs)));
@@ -272,8 +278,21 @@ export class Environment implements RuntimeApiHandler {
     if (!pending) return;
     this.phase = { kind: 'between' };
     pending.timer?.cancel();
-    // Output written just before the response may still sit in the pipe: let it drain first.
-    setImmediate(() => this.settle(pending, outcome));
+    this.settleDrained(pending, outcome);
+  }
+
+  /**
+   * Settles once the output pipes are drained: what the function wrote before its response may
+   * still sit in a pipe (up to a pipe's buffer after a large write), so the invocation waits for
+   * a turn of the event loop that reads nothing more (at most MAX_DRAIN_TURNS).
+   */
+  private settleDrained(pending: Pending, outcome: InvocationOutcome, status?: 'timeout' | 'error', turns = 0): void {
+    pending.answeredAt ??= this.p.clock.monotonic();
+    const reads = this.outputReads;
+    setImmediate(() => {
+      if (this.outputReads !== reads && turns < MAX_DRAIN_TURNS) this.settleDrained(pending, outcome, status, turns + 1);
+      else this.settle(pending, outcome, status);
+    });
   }
 
   private die(failure: Failure): void {
@@ -290,7 +309,7 @@ export class Environment implements RuntimeApiHandler {
   private fail(pending: Pending, failure: Failure): void {
     const outcome = failure.outcome(pending.inv.requestId);
     if (failure.status === 'timeout' && outcome.kind === 'function-error') this.log(pending, this.lines.timedOut(pending.inv.requestId, this.p.timeoutMs));
-    setImmediate(() => this.settle(pending, outcome, failure.status));
+    this.settleDrained(pending, outcome, failure.status);
   }
 
   private settle(pending: Pending, outcome: InvocationOutcome, status?: 'timeout' | 'error'): void {
@@ -299,7 +318,7 @@ export class Environment implements RuntimeApiHandler {
     pending.timer?.cancel();
     pending.relay?.stop();
     if (this.pending === pending) this.pending = undefined;
-    const durationMs = this.p.clock.monotonic() - pending.startedAt;
+    const durationMs = (pending.answeredAt ?? this.p.clock.monotonic()) - pending.startedAt;
     const initDurationMs = this.initReported ? undefined : this.initDurationMs;
     this.initReported = true;
     const requestId = pending.inv.requestId;
@@ -316,25 +335,31 @@ export class Environment implements RuntimeApiHandler {
       initDurationMs,
       logTail: pending.inv.tailLog ? pending.tail.base64() : undefined,
     });
+    // The runtime may have asked for its next invocation while this one drained.
+    if (this.phase.kind === 'waiting' && !this.pending) this.freezeWhenIdle();
   }
 
   private output(chunk: Buffer, source: 'stdout' | 'stderr'): void {
+    this.outputReads++;
     const text = this.logBudget.admit(chunk);
     if (text === '') return;
     if (this.p.log) this.p.logSink.write(this.p.log, text, source);
     // Output belongs to the invocation in flight, including what drains from the pipe after the
-    // runtime has posted its response ('between'); before dispatch it is init output.
-    const inFlight = this.phase.kind === 'running' || this.phase.kind === 'dead' || this.phase.kind === 'between';
-    const target = inFlight && this.pending && !this.pending.settled ? this.pending.tail : this.earlyOutput;
-    target.append(text);
+    // runtime has posted its response (until it settles); before dispatch it is init output.
+    const inFlight = this.phase.kind === 'running' || this.phase.kind === 'dead' || this.pending?.answeredAt !== undefined;
+    if (!inFlight || !this.pending || this.pending.settled) this.earlyOutput.append(text);
+    else if (this.pending.inv.tailLog) this.pending.tail.append(text);
   }
 
 
   private log(pending: Pending, text: string): void {
     if (this.p.log) this.p.logSink.write(this.p.log, text, 'platform');
-    pending.tail.append(text);
+    if (pending.inv.tailLog) pending.tail.append(text);
   }
 }
+
+/** Turns of the event loop an invocation waits at most for its output to drain (each reads up to a pipe's buffer). */
+const MAX_DRAIN_TURNS = 64;
 
 /** Signal descriptions as Lambda prints them ("signal: killed"). */
 const SIGNAL_NAMES: Record<number, string> = {

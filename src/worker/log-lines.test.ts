@@ -27,6 +27,17 @@ describe('platform log lines', () => {
     assert.equal(text.length, 4096);
     assert.ok(text.endsWith('aEND'));
   });
+
+  it('keeps the end of a large read that small ones follow', () => {
+    const tail = new LogTail();
+    tail.append('START\n');
+    tail.append(`${'x'.repeat(65_536)}\nlast line of the read\n`);
+    tail.append('END\n');
+    tail.append('REPORT\n');
+    const text = Buffer.from(tail.base64(), 'base64').toString();
+    assert.equal(text.length, 4096);
+    assert.ok(text.endsWith('x\nlast line of the read\nEND\nREPORT\n'), text.slice(-80));
+  });
 });
 
 const NOW = Date.UTC(2024, 0, 2, 3, 4, 5, 678);

@@ -140,25 +140,33 @@ function ms(value: number): number {
   return Math.round(value * 1000) / 1000;
 }
 
-/** Keeps only the last 4 KB of what is appended, as Lambda's LogType=Tail does. */
+/**
+ * Keeps the last 4 KB of what is appended, as Lambda's LogType=Tail does: whole chunks before
+ * the last 4 KB are dropped, and a chunk that reaches into it is cut, so a large read followed
+ * by small ones keeps its end.
+ */
 export class LogTail {
-  private chunks: string[] = [];
+  private chunks: Buffer[] = [];
   private bytes = 0;
 
   append(text: string): void {
-    this.chunks.push(text);
-    this.bytes += Buffer.byteLength(text);
-    while (this.bytes > TAIL_BYTES * 2 && this.chunks.length > 1) {
-      this.bytes -= Buffer.byteLength(this.chunks.shift() ?? '');
-    }
+    if (text === '') return;
+    const chunk = Buffer.from(text);
+    this.chunks.push(chunk);
+    this.bytes += chunk.length;
+    if (this.bytes <= TAIL_BYTES * 2) return;
+    while (this.bytes - this.chunks[0]!.length >= TAIL_BYTES) this.bytes -= this.chunks.shift()!.length;
+    const first = this.chunks[0]!;
+    this.chunks[0] = first.subarray(first.length - (TAIL_BYTES - (this.bytes - first.length)));
+    this.bytes = TAIL_BYTES;
   }
 
   text(): string {
-    return this.chunks.join('');
+    return Buffer.concat(this.chunks).toString();
   }
 
   base64(): string {
-    const all = Buffer.from(this.text());
+    const all = Buffer.concat(this.chunks);
     return all.subarray(Math.max(0, all.length - TAIL_BYTES)).toString('base64');
   }
 }

@@ -116,12 +116,12 @@ export class RapidClient {
     });
   }
 
-  /** POST .../invocation/{id}/response with an already serialized body. */
+  /** POST .../invocation/{id}/response with an already serialized body, once the output before it is written. */
   postInvocationResponse(id: string, body: string, done: Done): void {
-    this.raw.request('POST', `${BASE}/invocation/${encodeURIComponent(id)}/response`, { 'Content-Type': 'application/json' }, body).then(
+    afterOutput(() => this.raw.request('POST', `${BASE}/invocation/${encodeURIComponent(id)}/response`, { 'Content-Type': 'application/json' }, body).then(
       () => done(),
       (err: Error) => done(err),
-    );
+    ));
   }
 
   /**
@@ -158,7 +158,7 @@ export class RapidClient {
 
   private postError(path: string, error: unknown, done: Done): void {
     const response = toRapidResponse(error);
-    this.post(path, JSON.stringify(response), { [ERROR_TYPE_HEADER]: headerSafe(response.errorType) }, done);
+    afterOutput(() => this.post(path, JSON.stringify(response), { [ERROR_TYPE_HEADER]: headerSafe(response.errorType) }, done));
   }
 
   /** The Runtime API's status is not acted upon (the official client ignores it too). */
@@ -191,6 +191,18 @@ export class RapidClient {
 }
 
 /** Header and trailer values may not carry control or non-Latin-1 characters. */
+/**
+ * Runs `then` once what the function wrote to stdout and stderr has left the process (at once
+ * when nothing waits): a large write to a pipe completes asynchronously, and output that trailed
+ * the response would belong to no invocation (Lambda's log tail and REPORT come after it).
+ */
+function afterOutput(then: () => void): void {
+  const waiting = [process.stdout, process.stderr].filter((s) => s.writableLength > 0 && !s.destroyed);
+  if (waiting.length === 0) return then();
+  let left = waiting.length;
+  for (const s of waiting) s.once('drain', () => --left === 0 && then());
+}
+
 export function headerSafe(value: string): string {
   return value.replace(/[^\t\x20-\x7e]/g, '');
 }
