@@ -7,6 +7,7 @@ import type { AssignmentConfig } from '../shared/config.js';
 import { StratusError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import { ATTR, NO_TRACER, type TraceSpan, type Tracer } from '../shared/tracing.js';
+import type { LogGrants } from '../shared/log-grants.js';
 import type { WorkerAgent } from '../worker/index.js';
 import { AssignmentLogWriter } from './assignment-log.js';
 import { CapacityQueue } from './capacity-queue.js';
@@ -58,6 +59,8 @@ export interface AssignmentDeps {
   limiter?: ConcurrencyLimiter;
   /** Spans of acquires that carry a trace (none: NO_TRACER). */
   tracer?: Tracer;
+  /** Grants workers are given to post their environments' logs (`shared/log-grants.ts`); none in unit tests. */
+  logGrants?: LogGrants;
 }
 
 /** What a grant went through, for its span: waited in the capacity queue, the trace an environment it creates is traced under. */
@@ -332,7 +335,7 @@ export class AssignmentService implements Assigner {
     this.envs.set(env.id, env);
     try {
       await this.journal.created(env);
-      await worker.createEnvironment(env.id, environmentSpec(fn), {
+      await worker.createEnvironment(env.id, environmentSpec(fn, this.deps.logGrants && ((account, group) => this.deps.logGrants!.grant(worker.id, account, group))), {
         initType: provisioned ? 'provisioned-concurrency' : 'on-demand', epoch: this.deps.leadership?.epoch, ...(trace === undefined ? {} : { trace }),
       });
     } catch (err) {

@@ -5,9 +5,10 @@ import type { EnvironmentSpec } from '../worker/index.js';
 /**
  * What a worker is given to run an environment of `fn`: its code or image, runtime settings and
  * variables, and the sandbox its tags ask for (stratus:sandbox=gvisor, stratus:network=outbound).
- * A published version's ready SnapStart snapshot goes with it; clones restore from it.
+ * A published version's ready SnapStart snapshot goes with it; clones restore from it. With
+ * `logGrant`, the worker is given its grant to post the function's logs (`shared/log-grants.ts`).
  */
-export function environmentSpec(fn: FunctionVersion): EnvironmentSpec {
+export function environmentSpec(fn: FunctionVersion, logGrant?: (accountId: string, group: string) => string): EnvironmentSpec {
   return {
     accountId: fn.accountId,
     functionName: fn.name,
@@ -19,7 +20,7 @@ export function environmentSpec(fn: FunctionVersion): EnvironmentSpec {
     environment: fn.environment,
     sandboxDriver: fn.tags?.['stratus:sandbox'] === 'gvisor' ? 'gvisor' : 'default',
     network: fn.tags?.['stratus:network'] === 'outbound' ? 'outbound' : 'none',
-    logging: loggingSpec(fn),
+    logging: loggingSpec(fn, logGrant),
     ...(fn.snapshot?.status === 'ready' && fn.snapshot.image ? { snapshot: fn.snapshot.image } : {}),
   };
 }
@@ -34,8 +35,9 @@ function packageOf(fn: FunctionVersion): EnvironmentSpec['package'] {
 }
 
 /** The version's LoggingConfig (its own, or Lambda's default for one stored before there was one). */
-function loggingSpec(fn: FunctionVersion): EnvironmentSpec['logging'] {
+function loggingSpec(fn: FunctionVersion, logGrant?: (accountId: string, group: string) => string): EnvironmentSpec['logging'] {
   const { logFormat, applicationLogLevel, systemLogLevel, logGroup } = loggingOf(fn);
-  if (logFormat === 'Text') return { format: 'Text', logGroup };
-  return { format: 'JSON', ...(applicationLogLevel ? { applicationLogLevel } : {}), ...(systemLogLevel ? { systemLogLevel } : {}), logGroup };
+  const grant = logGrant ? { grant: logGrant(fn.accountId, logGroup) } : {};
+  if (logFormat === 'Text') return { format: 'Text', logGroup, ...grant };
+  return { format: 'JSON', ...(applicationLogLevel ? { applicationLogLevel } : {}), ...(systemLogLevel ? { systemLogLevel } : {}), logGroup, ...grant };
 }

@@ -20,7 +20,7 @@ import { createTracer } from '../shared/tracing.js';
 import { CONTROL_PLANE_NAME, issueServerIdentity } from '../shared/tls.js';
 import { DEFAULT_LOG_BYTES_PER_ACCOUNT, LogExpiry, storeLogs } from '../logs/index.js';
 import { startInternalApi } from './internal-api.js';
-import { concurrencyLimiter, followRegistries, lambdaApi, openAccounts, openLogs, type Credentials } from './lambda-api.js';
+import { concurrencyLimiter, followRegistries, lambdaApi, openAccounts, openLogGrants, openLogs, type Credentials } from './lambda-api.js';
 import { assignmentMetrics } from './metrics.js';
 import { httpWorkerConnector } from './worker-connector.js';
 
@@ -155,6 +155,7 @@ export async function startAssignmentProcess(config: StratusConfig, opts: Proces
   const shared = await openShared(config, clock);
   const { journal, accounts, registries, secrets } = shared;
   const connector = httpWorkerConnector((workerId) => workerApiCredential(secrets, workerId), log);
+  const logGrants = await openLogGrants(journal);
   let membership: WorkerMembership | undefined;
   let replica: AssignmentReplica | undefined;
   const provisioning = followRegistries(registries, () => replica?.leader(), log);
@@ -177,7 +178,7 @@ export async function startAssignmentProcess(config: StratusConfig, opts: Proces
     lead: async (leadership) => {
       const placement = new PlacementService();
       const service = new AssignmentService({
-        config: config.assignment, log: journal.assignmentLog, placement, clock, logger: log, leadership, limiter: concurrencyLimiter(accounts, registries), tracer,
+        config: config.assignment, log: journal.assignmentLog, placement, clock, logger: log, leadership, limiter: concurrencyLimiter(accounts, registries), tracer, logGrants,
       });
       membership = new WorkerMembership({
         store: journal.workers, placement, connector,
@@ -225,7 +226,7 @@ export async function startPlacementProcess(config: StratusConfig, opts: Process
   const placement = new PlacementService({ clock, leaseMs: config.cluster.leaseMs });
   const directory = new WorkerDirectory(journal.workers, log);
   const api = await startInternalApi({
-    secrets, credentials: journal.workerCredentials, code, chunks, placement, shipLogs: storeLogs(journal.logs, clock, log), leaseMs: config.cluster.leaseMs, clock, log, host: opts.host, port: opts.port,
+    secrets, credentials: journal.workerCredentials, code, chunks, placement, shipLogs: storeLogs(journal.logs, clock, log), logGrants: await openLogGrants(journal), leaseMs: config.cluster.leaseMs, clock, log, host: opts.host, port: opts.port,
     onHeartbeat: (worker) => directory.publish(worker),
   });
   // Workers an earlier placement process recorded get a fresh lease: gone ones run out.

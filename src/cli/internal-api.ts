@@ -9,6 +9,7 @@ import type { Clock } from '../shared/clock.js';
 import { StratusError } from '../shared/errors.js';
 import { HttpServer, wireErrorResponse } from '../shared/http-server.js';
 import type { Logger } from '../shared/log.js';
+import type { LogGrants } from '../shared/log-grants.js';
 import { CONTROL_PLANE_NAME, csrPublicKey, issueServerCertificate, issueServerIdentity, workerServerName } from '../shared/tls.js';
 import { httpWorkerConnector } from './worker-connector.js';
 
@@ -18,8 +19,9 @@ export interface InternalApiDeps {
   credentials: DocumentStore;
   code: CodeStore;
   chunks: ChunkStore;
-  /** Where workers' function logs are stored. */
+  /** Where workers' function logs are stored, each batch under the worker's grant for its group. */
   shipLogs: ShipLogs;
+  logGrants: LogGrants;
   placement: PlacementService;
   leaseMs: number;
   clock: Clock;
@@ -70,7 +72,7 @@ export async function startInternalApi(deps: InternalApiDeps): Promise<InternalA
     placement.remove(workerId);
   });
   const server = new HttpServer({
-    routes: [...registrations.routes(), ...downloadRoutes({ authenticate, code: deps.code, chunks: deps.chunks }), ...logIngestRoutes({ authenticate, ship: deps.shipLogs })],
+    routes: [...registrations.routes(), ...downloadRoutes({ authenticate, code: deps.code, chunks: deps.chunks }), ...logIngestRoutes({ authenticate, ship: deps.shipLogs, grants: deps.logGrants })],
     tls: issueServerIdentity(secrets.ca, CONTROL_PLANE_NAME, clock.now()),
     log,
     notFound: (method, path) => wireErrorResponse(new StratusError('ResourceNotFound', `No cluster API at ${method} ${path}`)),

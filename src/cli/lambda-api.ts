@@ -6,12 +6,13 @@ import {
   accountRoutes, ChartSampler, CodeLinks, consoleEndpoints, consoleRoutes, type ConsoleSessions, invocationRoutes, logsRoutes, InvokeService, perCaller, permissionRoutes, resourcePolicyChecks, provisionedConcurrencyRoutes, streamingInvocationRoutes, tagRoutes, urlInvocationRoutes, versionRoutes,
   type ImageSourceImporter,
 } from '../frontend/index.js';
-import type { EventQueue, Journal, LogStore } from '../journal/index.js';
+import { installationSecret, type EventQueue, type Journal, type LogStore } from '../journal/index.js';
 import { AccountDirectory } from '../accounts/index.js';
 import { LogsService, PageTokens } from '../logs/index.js';
 import { environmentKey, FunctionRegistries, type FunctionRegistry, type FunctionVersion } from '../registry/index.js';
 import { functionOfArn } from '../shared/arns.js';
 import { StratusError } from '../shared/errors.js';
+import { LogGrants } from '../shared/log-grants.js';
 import { RESERVED_ENV_KEYS } from '../worker/index.js';
 import type { Clock } from '../shared/clock.js';
 import type { StratusConfig } from '../shared/config.js';
@@ -97,6 +98,11 @@ export async function openAccounts(
 export async function openLogs(config: StratusConfig, journal: Journal, clock: Clock): Promise<LogsService> {
   const tokens = await PageTokens.open(journal.clusterSecrets, clock);
   return new LogsService({ store: journal.logs, tokens, clock, region: config.identity.region });
+}
+
+/** The grants workers post function logs under, made with the installation's secret (`shared/log-grants.ts`). */
+export async function openLogGrants(journal: Journal): Promise<LogGrants> {
+  return new LogGrants(Buffer.from(await installationSecret(journal.clusterSecrets, 'log-grants'), 'base64url'));
 }
 
 /** Lambda's concurrency rules over each account's quota and its functions' reservations (applied by assignment). */

@@ -18,7 +18,7 @@ import { assignmentMetrics } from './metrics.js';
 import { DEFAULT_LOG_BYTES_PER_ACCOUNT, LogExpiry, storeLogs } from '../logs/index.js';
 import { startHostWorker } from './host-worker.js';
 import { startInternalApi } from './internal-api.js';
-import { concurrencyLimiter, followRegistries, lambdaApi, openAccounts, openLogs, type Credentials } from './lambda-api.js';
+import { concurrencyLimiter, followRegistries, lambdaApi, openAccounts, openLogGrants, openLogs, type Credentials } from './lambda-api.js';
 
 export interface RunningStratus {
   url: string;
@@ -58,9 +58,10 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
   const host = await startHostWorker(config, { id: 'worker-1', code: codeSource, shipLogs, clock, log, metrics, tracer });
   placement.register(host.agent);
 
+  const logGrants = await openLogGrants(journal);
   const assignment = new AssignmentService({
     config: config.assignment, log: journal.assignmentLog, placement, clock, logger: log.child({ component: 'assignment' }),
-    limiter: concurrencyLimiter(accounts, registries), tracer,
+    limiter: concurrencyLimiter(accounts, registries), tracer, logGrants,
   });
   await assignment.start();
   assignmentMetrics(metrics, () => assignment);
@@ -71,7 +72,7 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
   });
   const internal = await startInternalApi({
     secrets: await loadClusterSecrets(journal.clusterSecrets, clock.now()), credentials: journal.workerCredentials, code, chunks, placement,
-    leaseMs: config.cluster.leaseMs, clock, log: log.child({ component: 'placement' }), host: config.frontend.host, port: config.cluster.internalPort, shipLogs,
+    leaseMs: config.cluster.leaseMs, clock, log: log.child({ component: 'placement' }), host: config.frontend.host, port: config.cluster.internalPort, shipLogs, logGrants,
     onWorkerJoined: (agent) => agent.onEnvironmentLost((envId) => assignment.environmentLost(envId)),
   });
   followRegistries(registries, () => assignment, log);

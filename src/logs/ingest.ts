@@ -4,6 +4,7 @@ import type { Clock } from '../shared/clock.js';
 import { CLUSTER_API, refusalResponse, withCaller, type AuthenticateAsync } from '../shared/cluster-api.js';
 import { isStratusError, StratusError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
+import type { LogGrants } from '../shared/log-grants.js';
 import { jsonBody, type HttpRoute } from '../shared/http-server.js';
 import { logBatchSchema, type LogBatch, type ShipLogs } from '../worker/index.js';
 
@@ -32,16 +33,19 @@ export function storeLogs(store: LogStore, clock: Clock, log: Logger): ShipLogs 
 
 /**
  * The control plane's route for function logs from workers in other processes (a worker's
- * `LogShipper` posts to it): only a worker's own credential may post, and the batches are
- * checked against their wire shape before anything is stored.
+ * `LogShipper` posts to it): only a worker's own credential may post, the batches are checked
+ * against their wire shape, and each must carry the grant its worker was given for its account
+ * and group (with an environment of that function), before anything is stored.
  */
-export function logIngestRoutes(deps: { authenticate: AuthenticateAsync; ship: ShipLogs }): HttpRoute[] {
+export function logIngestRoutes(deps: { authenticate: AuthenticateAsync; ship: ShipLogs; grants: LogGrants }): HttpRoute[] {
   return [{
     method: 'POST', pattern: new RegExp(`^${CLUSTER_API.replaceAll('/', '\\/')}/logs$`), body: MAX_INGEST_BYTES,
     handle: withCaller(deps.authenticate, async (req, caller) => {
       if (caller.kind === 'control-plane') return refusalResponse({ refused: 403, message: 'function logs come from workers' });
       const parsed = z.array(logBatchSchema).max(10_000).safeParse(jsonBody(req));
       if (!parsed.success) throw new StratusError('Validation', `log batches: ${parsed.error.issues[0]?.message ?? 'malformed'}`);
+      const stray = parsed.data.find((b) => !deps.grants.allows(b.grant, caller.workerId, b.accountId, b.group));
+      if (stray) return refusalResponse({ refused: 403, message: `worker ${caller.workerId} was given no environment logging to ${stray.group} of account ${stray.accountId}` });
       await deps.ship(parsed.data);
       return { status: 204 };
     }),

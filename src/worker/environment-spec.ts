@@ -54,6 +54,8 @@ const logging = z.object({
   applicationLogLevel: z.enum(APPLICATION_LOG_LEVELS).optional(),
   systemLogLevel: z.enum(SYSTEM_LOG_LEVELS).optional(),
   logGroup: z.string().regex(/^[.\-_/#A-Za-z0-9]{1,512}$/),
+  /** The grant (`shared/log-grants.ts`) under which this worker may post the group's logs to the control plane. */
+  grant: z.string().max(128).optional(),
 });
 
 /**

@@ -4,6 +4,7 @@ import type { NextInvocation, RuntimeApiHandler } from './runtime-api.js';
 import { ResponseRelay, type StreamedResponse } from './response-relay.js';
 import { errorDocument, type Invocation, type InvocationOutcome, type InvocationResult } from './invocation.js';
 import { LogTail, PlatformLog, type PlatformLogSettings } from './log-lines.js';
+import { exitFailure, initTimeoutFailure, outOfMemoryFailure, timeoutFailure, type Failure } from './environment-failures.js';
 import { LogBudget, type LogLimits } from './log-budget.js';
 import type { FunctionLogSink, LogDestination } from './log-shipper.js';
 
@@ -37,9 +38,6 @@ export interface EnvironmentParams {
   /** LoggingConfig's format and SystemLogLevel: how the platform lines are written (absent: Text; a warm-pool stem learns it when specialized). */
   logging?: PlatformLogSettings;
 }
-
-/** Why an environment died, rendered for the invocation that observes it. */
-type Failure = { status: 'timeout' | 'error'; outcome(requestId: string): InvocationOutcome };
 
 type Phase =
   | { kind: 'initializing' }
@@ -360,65 +358,3 @@ export class Environment implements RuntimeApiHandler {
 
 /** Turns of the event loop an invocation waits at most for its output to drain (each reads up to a pipe's buffer). */
 const MAX_DRAIN_TURNS = 64;
-
-/** Signal descriptions as Lambda prints them ("signal: killed"). */
-const SIGNAL_NAMES: Record<number, string> = {
-  1: 'hangup', 2: 'interrupt', 3: 'quit', 4: 'illegal instruction', 5: 'trace/breakpoint trap', 6: 'aborted',
-  7: 'bus error', 8: 'floating point exception', 9: 'killed', 11: 'segmentation fault', 13: 'broken pipe', 15: 'terminated',
-};
-
-/** stratus-init exits with the runtime's status, or 128 + the signal that killed it. */
-function exitStatus(code: number | null, signal: NodeJS.Signals | null): string {
-  if (signal) return `signal: ${signal === 'SIGKILL' ? 'killed' : signal}`;
-  if (code === null || code === 0) return '';
-  const signo = code - 128;
-  return signo > 0 && signo < 32 ? `signal: ${SIGNAL_NAMES[signo] ?? `signal ${signo}`}` : `exit status ${code}`;
-}
-
-function exitFailure(code: number | null, signal: NodeJS.Signals | null): Failure {
-  const status = exitStatus(code, signal);
-  const message = status ? `Runtime exited with error: ${status}` : 'Runtime exited without providing a reason';
-  return {
-    status: 'error',
-    outcome: (requestId) => ({
-      kind: 'function-error',
-      errorType: 'Runtime.ExitError',
-      payload: errorDocument('Runtime.ExitError', `RequestId: ${requestId} Error: ${message}`),
-    }),
-  };
-}
-
-function outOfMemoryFailure(): Failure {
-  return {
-    status: 'error',
-    outcome: (requestId) => ({
-      kind: 'function-error',
-      errorType: 'Runtime.OutOfMemory',
-      payload: errorDocument('Runtime.OutOfMemory', `RequestId: ${requestId} Error: Runtime exited with error: signal: killed`),
-    }),
-  };
-}
-
-function timeoutFailure(timeoutMs: number): Failure {
-  const seconds = (timeoutMs / 1000).toFixed(2);
-  return {
-    status: 'timeout',
-    outcome: (requestId) => ({
-      kind: 'function-error',
-      errorType: 'Sandbox.Timedout',
-      payload: errorDocument('Sandbox.Timedout', `RequestId: ${requestId} Error: Task timed out after ${seconds} seconds`),
-    }),
-  };
-}
-
-function initTimeoutFailure(initTimeoutMs: number): Failure {
-  const seconds = (initTimeoutMs / 1000).toFixed(2);
-  return {
-    status: 'timeout',
-    outcome: (requestId) => ({
-      kind: 'function-error',
-      errorType: 'Sandbox.Timedout',
-      payload: errorDocument('Sandbox.Timedout', `RequestId: ${requestId} Error: Init timed out after ${seconds} seconds`),
-    }),
-  };
-}

@@ -355,7 +355,7 @@ function ownerOf(spec: EnvironmentSpec): SlotOwner {
 /** Who an environment of `spec` runs for, and where it logs: its own stream, named as Lambda names them. */
 function identityOf(spec: EnvironmentSpec, envId: string, nowMs: number): EnvironmentIdentity {
   const runtime = spec.package.type === 'Zip' ? spec.package.runtime : 'image';
-  const log = { accountId: spec.accountId, functionName: spec.functionName, group: logGroupOf(spec), stream: logStreamName(nowMs, spec.version, envId) };
+  const log = { accountId: spec.accountId, functionName: spec.functionName, group: logGroupOf(spec), stream: logStreamName(nowMs, spec.version, envId), grant: spec.logging.grant };
   const logging = { format: spec.logging.format, ...(spec.logging.systemLogLevel ? { systemLogLevel: spec.logging.systemLogLevel } : {}) };
   return { functionName: spec.functionName, log, version: spec.version, runtime, memoryMb: spec.memoryMb, timeoutMs: spec.timeoutSec * 1000, logging };
 }

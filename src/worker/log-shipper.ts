@@ -24,6 +24,8 @@ export interface LogDestination {
   functionName: string;
   group: string;
   stream: string;
+  /** The grant a worker in its own process posts the group's batches under (`shared/log-grants.ts`). */
+  grant?: string;
 }
 
 /** What one request to the store carries at most (its JSON stays well within the ingest route's bound). */
@@ -37,6 +39,7 @@ export const logBatchSchema = z.object({
   accountId: z.string().regex(/^\d{12}$/),
   group: z.string().min(1).max(512),
   stream: z.string().min(1).max(512),
+  grant: z.string().max(128).optional(),
   events: z.array(z.object({ timestamp: z.number().int().nonnegative(), message: z.string().max(MAX_EVENT_BYTES) })).min(1),
 });
 export type LogBatch = z.infer<typeof logBatchSchema>;
@@ -140,7 +143,7 @@ export class LogShipper implements FunctionLogSink {
     for (let batches = this.take(due); batches.length > 0; batches = this.take(due)) {
       const bytes = batches.reduce((n, b) => n + b.events.reduce((m, e) => m + Buffer.byteLength(e.message), 0), 0);
       try {
-        await this.o.ship(batches.map(({ accountId, group, stream, events }) => ({ accountId, group, stream, events })));
+        await this.o.ship(batches.map(({ accountId, group, stream, grant, events }) => ({ accountId, group, stream, ...(grant === undefined ? {} : { grant }), events })));
         this.bufferedBytes -= bytes;
       } catch (err) {
         this.requeue(batches, err);

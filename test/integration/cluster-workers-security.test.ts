@@ -7,10 +7,11 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { SqliteJournal } from '../../src/journal/index.js';
+import { installationSecret, SqliteJournal } from '../../src/journal/index.js';
 import { controlPlaneCredential, loadClusterSecrets, sendHeartbeat, workerApiCredential, workerAuthorization, type WorkerBundle } from '../../src/placement/index.js';
 import { CLUSTER_API } from '../../src/shared/cluster-api.js';
 import { isStratusError } from '../../src/shared/errors.js';
+import { LogGrants } from '../../src/shared/log-grants.js';
 import { InternalClient, type InternalCredential } from '../../src/shared/internal-client.js';
 import { CONTROL_PLANE_NAME, workerServerName } from '../../src/shared/tls.js';
 import { startStratus, startWorker, workersCommand, type StratusProcess, type WorkerProcess } from '../helpers/stratus.js';
@@ -109,11 +110,18 @@ describe("stratus up's extra workers: per-worker credentials over TLS", () => {
     assert.equal(ofB.id, 'wb');
   });
 
-  test("function logs: only a worker's credential may post them, only in their wire shape, and what it posts is stored", async () => {
+  test("function logs: only a worker's credential may post them, only in their wire shape, only under its grant, and what it posts is stored", async () => {
     const url = `${s.internalUrl}${CLUSTER_API}/logs`;
-    const batch = { accountId: '000000000000', group: '/aws/lambda/posted', stream: '2026/12/07/[$LATEST]feed', events: [{ timestamp: Date.now(), message: 'from worker wa' }] };
-    await asWorker(bundleA).json(url, CONTROL_PLANE_NAME, 'POST', [batch]);
+    // The grant assignment gives worker wa with an environment of the function (the installation's secret is the control plane's).
     const journal = new SqliteJournal(join(s.dataDir, 'journal.db'));
+    const grants = new LogGrants(Buffer.from(await installationSecret(journal.clusterSecrets, 'log-grants'), 'base64url'));
+    const unsigned = { accountId: '000000000000', group: '/aws/lambda/posted', stream: '2026/12/07/[$LATEST]feed', events: [{ timestamp: Date.now(), message: 'from worker wa' }] };
+    const batch = { ...unsigned, grant: grants.grant('wa', unsigned.accountId, unsigned.group) };
+    // A worker cannot write into a group it runs no environment for: no grant, another group's, another account's, another worker's.
+    for (const stray of [unsigned, { ...batch, group: '/aws/lambda/other' }, { ...batch, accountId: '111111111111' }, { ...unsigned, grant: grants.grant('wb', unsigned.accountId, unsigned.group) }, { ...batch, grant: 'forged' }]) {
+      await assert.rejects(asWorker(bundleA).json(url, CONTROL_PLANE_NAME, 'POST', [batch, stray]), refused(403), JSON.stringify(stray));
+    }
+    await asWorker(bundleA).json(url, CONTROL_PLANE_NAME, 'POST', [batch]);
     try {
       const events = await journal.logs.events('000000000000', '/aws/lambda/posted', { limit: 10 });
       assert.deepEqual(events?.map((e) => [e.stream, e.message]), [[batch.stream, 'from worker wa']]);
