@@ -41,26 +41,15 @@ export function outOfMemoryFailure(): Failure {
   };
 }
 
-export function timeoutFailure(timeoutMs: number): Failure {
+/** Lambda's timeout of an invocation ('Task') or of the environment's init ('Init'). */
+export function timeoutFailure(timeoutMs: number, what: 'Task' | 'Init' = 'Task'): Failure {
   const seconds = (timeoutMs / 1000).toFixed(2);
   return {
     status: 'timeout',
     outcome: (requestId) => ({
       kind: 'function-error',
       errorType: 'Sandbox.Timedout',
-      payload: errorDocument('Sandbox.Timedout', `RequestId: ${requestId} Error: Task timed out after ${seconds} seconds`),
-    }),
-  };
-}
-
-export function initTimeoutFailure(initTimeoutMs: number): Failure {
-  const seconds = (initTimeoutMs / 1000).toFixed(2);
-  return {
-    status: 'timeout',
-    outcome: (requestId) => ({
-      kind: 'function-error',
-      errorType: 'Sandbox.Timedout',
-      payload: errorDocument('Sandbox.Timedout', `RequestId: ${requestId} Error: Init timed out after ${seconds} seconds`),
+      payload: errorDocument('Sandbox.Timedout', `RequestId: ${requestId} Error: ${what} timed out after ${seconds} seconds`),
     }),
   };
 }

@@ -4,7 +4,7 @@ import type { NextInvocation, RuntimeApiHandler } from './runtime-api.js';
 import { ResponseRelay, type StreamedResponse } from './response-relay.js';
 import { errorDocument, type Invocation, type InvocationOutcome, type InvocationResult } from './invocation.js';
 import { LogTail, PlatformLog, type PlatformLogSettings } from './log-lines.js';
-import { exitFailure, initTimeoutFailure, outOfMemoryFailure, timeoutFailure, type Failure } from './environment-failures.js';
+import { exitFailure, outOfMemoryFailure, timeoutFailure, type Failure } from './environment-failures.js';
 import { LogBudget, type LogLimits } from './log-budget.js';
 import type { FunctionLogSink, LogDestination } from './log-shipper.js';
 
@@ -114,7 +114,7 @@ export class Environment implements RuntimeApiHandler {
     sandbox.stdout.on('data', (d: Buffer) => this.output(d, 'stdout')).resume();
     sandbox.stderr.on('data', (d: Buffer) => this.output(d, 'stderr')).resume();
     void sandbox.exited.then((e) => this.die(e.oomKilled ? outOfMemoryFailure() : exitFailure(e.code, e.signal)));
-    this.bootTimer = this.p.clock.setTimer(this.p.initTimeoutMs, () => this.die(initTimeoutFailure(this.p.initTimeoutMs)));
+    this.bootTimer = this.p.clock.setTimer(this.p.initTimeoutMs, () => this.die(timeoutFailure(this.p.initTimeoutMs, 'Init')));
   }
 
   invoke(inv: Invocation): Promise<InvocationResult> {
@@ -171,7 +171,7 @@ export class Environment implements RuntimeApiHandler {
     this.fromWarmPool = true;
     this.bootStartedAt = this.p.clock.monotonic();
     this.bootTimer?.cancel();
-    this.bootTimer = this.p.clock.setTimer(this.p.initTimeoutMs, () => this.die(initTimeoutFailure(this.p.initTimeoutMs)));
+    this.bootTimer = this.p.clock.setTimer(this.p.initTimeoutMs, () => this.die(timeoutFailure(this.p.initTimeoutMs, 'Init')));
     this.specialization.env = env;
     this.specialization.deliver?.(env);
   }
