@@ -114,17 +114,16 @@ public final class Bootstrap {
             InvocationContext context = new InvocationContext(env, next, logger);
             byte[] response = null;
             ErrorShape error = null;
-            boolean fatal = false;
             try {
                 response = invoker.invoke(next.body, context);
             } catch (HandlerLoader.InputError | HandlerLoader.OutputError e) {
                 error = ErrorShape.of("java.lang.RuntimeException", e.getMessage(), e.getCause());
                 printError(error, e);
             } catch (Throwable t) {
+                // An OutOfMemoryError too: what the handler held is garbage now, and the JVM serves on.
                 Throwable cause = ErrorShape.unwrap(t);
                 error = ErrorShape.of(cause);
                 printError(error, cause);
-                fatal = cause instanceof VirtualMachineError && !(cause instanceof StackOverflowError);
             }
             System.out.flush();
             System.err.flush();
@@ -135,8 +134,6 @@ public final class Bootstrap {
                 System.err.println("stratus java runtime: " + e.getMessage());
                 System.exit(EXIT_INIT_ERROR);
             }
-            // An Error of the JVM itself (out of memory, stack overflow...) leaves it unusable: a new one boots.
-            if (fatal) System.exit(EXIT_INIT_ERROR);
         }
     }
 }
