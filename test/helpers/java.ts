@@ -36,7 +36,9 @@ export async function compileJava(sources: Record<string, string>, opts: { jar?:
       await writeFile(join(src, path), text);
     }
     const cp = [RUNTIME_JAR, ...(opts.classPath ?? [])].join(':');
-    await run(join(home, 'bin', 'javac'), ['--release', '17', '-cp', cp, '-d', out, ...Object.keys(sources).map((p) => join(src, p))]);
+    await run(join(home, 'bin', 'javac'), ['--release', '17', '-cp', cp, '-d', out, ...Object.keys(sources).map((p) => join(src, p))]).catch((err: { stderr?: string }) => {
+      throw new Error(`javac failed:\n${err.stderr ?? String(err)}`);
+    });
     if (opts.jar) {
       const jarPath = join(dir, 'out.jar');
       await run(join(home, 'bin', 'jar'), ['--create', '--file', jarPath, '-C', out, '.']);

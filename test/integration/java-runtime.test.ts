@@ -112,6 +112,12 @@ public class Statics {
     public static Map<String, Object> raw(Object event) { return Map.of("type", event.getClass().getSimpleName(), "event", event); }
     public static List<Integer> list(List<Integer> in) { return in.stream().map(i -> i + 1).toList(); }
     public static void nothing(Map<String, Object> in) { System.out.println("nothing to return"); }
+    public static String levels(Object in, Context context) {
+        context.getLogger().log("debug detail", com.amazonaws.services.lambda.runtime.logging.LogLevel.DEBUG);
+        context.getLogger().log("disk \\"almost\\" full\\nsecond line", com.amazonaws.services.lambda.runtime.logging.LogLevel.WARN);
+        context.getLogger().log("no level");
+        return "logged";
+    }
 }
 `;
 
@@ -170,10 +176,10 @@ describe('java17 runtime', () => {
     const out = await s.lambda.send(new InvokeCommand({ FunctionName: fn, Payload: Buffer.from(payload), LogType: 'Tail', ...extra }));
     return { error: out.FunctionError, text: Buffer.from(out.Payload ?? []).toString(), log: Buffer.from(out.LogResult ?? '', 'base64').toString(), id: out.$metadata.requestId };
   };
-  const create = async (name: string, handler: string, zip: Buffer, env: Record<string, string> = {}) => {
+  const create = async (name: string, handler: string, zip: Buffer, env: Record<string, string> = {}, extra: Partial<ConstructorParameters<typeof CreateFunctionCommand>[0]> = {}) => {
     await s.lambda.send(new CreateFunctionCommand({
       FunctionName: name, Runtime: 'java17', Role: ROLE, Handler: handler, Timeout: 10, MemorySize: 512,
-      Code: { ZipFile: zip }, Environment: { Variables: env },
+      Code: { ZipFile: zip }, Environment: { Variables: env }, ...extra,
     }));
   };
 
@@ -189,6 +195,7 @@ describe('java17 runtime', () => {
     await create('statics-list', 'shop.Statics::list', zip);
     await create('statics-nothing', 'shop.Statics::nothing', zip);
     await create('streams', 'shop.Streams', zip);
+    await create('json-logs', 'shop.Statics::levels', zip, {}, { LoggingConfig: { LogFormat: 'JSON', ApplicationLogLevel: 'INFO' } });
     await create('broken-init', 'shop.BrokenInit', zip, { BREAK_INIT: 'DB_URL' });
     await create('no-class', 'shop.Missing::handleRequest', zip);
     await create('no-method', 'shop.Statics::absent', zip);
@@ -296,6 +303,16 @@ describe('java17 runtime', () => {
     assert.equal(v.error, undefined);
     assert.equal(v.text, 'null');
     assert.match(v.log, /nothing to return/);
+  });
+
+  test('with LoggingConfig JSON, LambdaLogger writes one JSON record per call and drops levels below ApplicationLogLevel', async () => {
+    const r = await invoke('json-logs', '{}');
+    assert.equal(r.text, '"logged"');
+    const records = r.log.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const app = records.filter((rec) => rec.AWSRequestId === r.id);
+    assert.deepEqual(app.map((rec) => [rec.level, rec.message]), [['WARN', 'disk "almost" full\nsecond line'], ['UNDEFINED', 'no level']]);
+    assert.ok(app.every((rec) => typeof rec.timestamp === 'string' && !Number.isNaN(Date.parse(String(rec.timestamp)))));
+    assert.doesNotMatch(r.log, /debug detail/);
   });
 
   test('a RequestStreamHandler gets the raw event and writes the raw response', async () => {

@@ -8,14 +8,18 @@ import java.io.FileOutputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
 import java.util.Map;
 
 /**
  * LambdaLogger on the sandbox's stdout. TEXT: each message as it is, one per line. JSON (the
- * function's LoggingConfig): one record per line, {"timestamp", "level", "message",
- * "AWSRequestId"}, messages below AWS_LAMBDA_LOG_LEVEL dropped.
+ * function's LoggingConfig): one record per line, {"timestamp", "message", "level",
+ * "AWSRequestId"} (UNDEFINED for a message logged without a level), messages with a level below
+ * AWS_LAMBDA_LOG_LEVEL dropped.
  */
 final class RuntimeLogger implements LambdaLogger {
+    private static final DateTimeFormatter TIMESTAMP = DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSS'Z'").withZone(ZoneOffset.UTC);
     private final FileOutputStream out = new FileOutputStream(FileDescriptor.out);
     private final LogFormat format;
     private final LogLevel minimum;
@@ -52,10 +56,10 @@ final class RuntimeLogger implements LambdaLogger {
         if (format == LogFormat.JSON) {
             if (level != LogLevel.UNDEFINED && level.ordinal() < minimum.ordinal()) return;
             StringBuilder sb = new StringBuilder("{\"timestamp\":");
-            Json.quote(sb, Instant.now().toString());
-            if (level != LogLevel.UNDEFINED) sb.append(",\"level\":\"").append(level.name()).append('"');
+            Json.quote(sb, TIMESTAMP.format(Instant.now()));
             sb.append(",\"message\":");
             Json.quote(sb, text);
+            sb.append(",\"level\":\"").append(level.name()).append('"');
             if (requestId != null) {
                 sb.append(",\"AWSRequestId\":");
                 Json.quote(sb, requestId);
