@@ -12,6 +12,8 @@ command -v cc >/dev/null 2>&1 || need_apt+=(gcc libc6-dev)
 # libseccomp, to build the sandboxes' seccomp filter (native/stratus-seccomp.c).
 [ -f /usr/include/seccomp.h ] || need_apt+=(libseccomp-dev)
 [ -x /usr/bin/python3 ] || need_apt+=(python3)
+# Debian's OpenJDK 17 for the java17 runtime (and javac, to build its runtime client).
+ls /usr/lib/jvm/java-17-openjdk-*/bin/javac >/dev/null 2>&1 || need_apt+=(openjdk-17-jdk-headless)
 # The Prometheus project's own exposition-format parser, for the metrics tests (test/helpers/prometheus.ts).
 [ -f /usr/lib/python3/dist-packages/prometheus_client/parser.py ] || need_apt+=(python3-prometheus-client)
 [ -x /usr/bin/slirp4netns ] || need_apt+=(slirp4netns)
@@ -65,6 +67,19 @@ npx --no-install tsc -b >&2
 
 # The Python runtime client, compiled ahead of time (its directory is read-only in sandboxes).
 /usr/bin/python3 -m compileall -q src/runtimes/python >&2 || true
+
+# The java17 runtime client (src/runtimes/java: the com.amazonaws.services.lambda.runtime and org.crac
+# APIs and the Runtime API client), compiled into one jar; rebuilt only when a source is newer.
+JAVA_JAR=dist/runtimes/java/lib/stratus-java-runtime.jar
+if [ ! -f "$JAVA_JAR" ] || [ -n "$(find src/runtimes/java -name '*.java' -newer "$JAVA_JAR" | head -1)" ]; then
+  JDK=$(ls -d /usr/lib/jvm/java-17-openjdk-* | head -1)
+  JAVA_BUILD=$(mktemp -d)
+  "$JDK/bin/javac" --release 17 -Xlint:all -Werror -d "$JAVA_BUILD" $(find src/runtimes/java -name '*.java' | sort) >&2
+  mkdir -p "$(dirname "$JAVA_JAR")"
+  "$JDK/bin/jar" --create --file "$JAVA_JAR.tmp" --date=2026-01-01T00:00:00Z -C "$JAVA_BUILD" . >&2
+  mv "$JAVA_JAR.tmp" "$JAVA_JAR"
+  rm -rf "$JAVA_BUILD"
+fi
 
 # stratus-init, the sandbox's pid 1 (C, static: no loader, so no LD_PRELOAD or library path of anyone's can reach it).
 if [ ! -x dist/native/stratus-init ] || [ native/stratus-init.c -nt dist/native/stratus-init ]; then

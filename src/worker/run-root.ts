@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { chmod, cp, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,13 +34,18 @@ export async function openRunRoot(log: Logger): Promise<RunRoot> {
       return false;
     },
   );
-  const files: RuntimeFiles = { nodejs: join(path, 'runtimes', 'nodejs'), python: join(path, 'runtimes', 'python'), init: join(path, 'rapid') };
+  const files: RuntimeFiles = {
+    nodejs: join(path, 'runtimes', 'nodejs'), python: join(path, 'runtimes', 'python'), java: join(path, 'runtimes', 'java'),
+    javaHome: findJavaHome(), init: join(path, 'rapid'),
+  };
   await Promise.all([
     cp(RUNTIME_SOURCES.nodejs, files.nodejs, { recursive: true, preserveTimestamps: true }),
     cp(RUNTIME_SOURCES.python, files.python, { recursive: true, preserveTimestamps: true }),
+    // Built by scripts/setup.sh; without it (or without a JDK) java17 functions fail to start.
+    cp(RUNTIME_SOURCES.java, files.java, { recursive: true, preserveTimestamps: true }).catch(() => mkdir(files.java, { recursive: true })),
     mkdir(files.init, { mode: 0o755 }).then(() => cp(join(NATIVE_DIR, 'stratus-init'), join(files.init, 'stratus-init'), { preserveTimestamps: true })),
   ]);
-  await Promise.all([join(path, 'runtimes'), files.nodejs, files.python].map((d) => chmod(d, 0o755)));
+  await Promise.all([join(path, 'runtimes'), files.nodejs, files.python, files.java].map((d) => chmod(d, 0o755)));
   return {
     path,
     files,
@@ -49,6 +54,13 @@ export async function openRunRoot(log: Logger): Promise<RunRoot> {
       await rm(path, { recursive: true, force: true });
     },
   };
+}
+
+/** Debian's OpenJDK 17 (openjdk-17-jdk-headless), if installed: /usr/lib/jvm/java-17-openjdk-<arch>. */
+function findJavaHome(): string | undefined {
+  const jvm = '/usr/lib/jvm';
+  const names = existsSync(jvm) ? readdirSync(jvm).filter((n) => /^java-17-openjdk-[a-z0-9]+$/.test(n)).sort() : [];
+  return names.map((n) => join(jvm, n)).find((home) => existsSync(join(home, 'bin', 'java')));
 }
 
 /** Removes the run directories of workers that died without cleaning up (SIGKILL). */

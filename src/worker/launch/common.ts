@@ -19,6 +19,10 @@ export interface RuntimeLaunch {
 export interface RuntimeFiles {
   nodejs: string;
   python: string;
+  /** The Java runtime client (lib/stratus-java-runtime.jar), bound at /var/runtime for java17. */
+  java: string;
+  /** The host's OpenJDK 17 (under /usr, bound read-only in every sandbox); absent: no java17 here. */
+  javaHome?: string;
   /** The directory holding stratus-init, bound at /var/rapid. */
   init: string;
 }
@@ -42,6 +46,8 @@ export interface LaunchContext {
 export const RUNTIME_SOURCES = {
   nodejs: fileURLToPath(new URL('../../runtimes/nodejs/', import.meta.url)),
   python: fileURLToPath(new URL('../../../../src/runtimes/python/', import.meta.url)),
+  /** Built by scripts/setup.sh (javac + jar of src/runtimes/java). */
+  java: fileURLToPath(new URL('../../../runtimes/java/', import.meta.url)),
 };
 
 /** stratus-init's directory, bound read-only into every sandbox. */

@@ -1,10 +1,13 @@
 import type { EnvironmentSpec, RuntimeId, ZipPackage } from '../environment-spec.js';
+import { javaCommand, javaVariables } from './java.js';
 import { initBinds, initCommand, lambdaVariables, runtimeApiVariables, type LaunchContext, type RuntimeFiles, type RuntimeLaunch } from './common.js';
 
 interface RuntimeRecipe {
   runtimeDir?(files: RuntimeFiles): string;
   command(memoryMb: number, ctx: LaunchContext): string[];
   env: Record<string, string>;
+  /** Variables that depend on the worker (e.g. where its JDK is). */
+  hostEnv?(ctx: LaunchContext): Record<string, string>;
 }
 
 /** Lambda's Node.js bootstrap sizes the heap from the memory: new space MEM/10, old space the rest. */
@@ -28,6 +31,12 @@ const RECIPES: Record<RuntimeId, RuntimeRecipe> = {
     command: (_memoryMb, ctx) => [ctx.pythonPath, '-u', '/var/runtime/bootstrap.py'],
     env: { LC_CTYPE: 'C.UTF-8' },
   },
+  java17: {
+    runtimeDir: (files) => files.java,
+    command: javaCommand,
+    env: {},
+    hostEnv: javaVariables,
+  },
   'provided.al2023': { command: () => ['/var/task/bootstrap'], env: {} },
   'provided.al2': { command: () => ['/var/task/bootstrap'], env: {} },
 };
@@ -49,7 +58,7 @@ export function runtimeLaunch(bare: BareRuntime, ctx: LaunchContext): RuntimeLau
     binds: initBinds(ctx),
     command: initCommand(ctx, recipe.command(bare.memoryMb, ctx)),
     env: {
-      ...runtimeVariables(recipe),
+      ...runtimeVariables(recipe, ctx),
       AWS_EXECUTION_ENV: `AWS_Lambda_${bare.runtime}`,
       AWS_REGION: ctx.region,
       AWS_DEFAULT_REGION: ctx.region,
@@ -68,7 +77,7 @@ export function zipLaunch(spec: EnvironmentSpec, pkg: ZipPackage, ctx: LaunchCon
   return {
     ...runtimeLaunch({ runtime: pkg.runtime, memoryMb: spec.memoryMb }, ctx),
     env: {
-      ...runtimeVariables(recipe),
+      ...runtimeVariables(recipe, ctx),
       ...spec.environment,
       _HANDLER: pkg.handler,
       AWS_EXECUTION_ENV: `AWS_Lambda_${pkg.runtime}`,
@@ -77,12 +86,13 @@ export function zipLaunch(spec: EnvironmentSpec, pkg: ZipPackage, ctx: LaunchCon
   };
 }
 
-function runtimeVariables(recipe: RuntimeRecipe): Record<string, string> {
+function runtimeVariables(recipe: RuntimeRecipe, ctx: LaunchContext): Record<string, string> {
   return {
     PATH: '/usr/local/bin:/usr/bin:/bin:/opt/bin',
     LANG: 'en_US.UTF-8',
     TZ: ':UTC',
     LD_LIBRARY_PATH: '/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib',
     ...recipe.env,
+    ...recipe.hostEnv?.(ctx),
   };
 }
