@@ -250,11 +250,14 @@ describe('Environment (the Runtime API state machine)', () => {
   });
 
   it('an init error fails the waiting invocation with its error type and ends the environment', async () => {
-    const { env, initialized } = setup();
-    const result = env.invoke(invocation('req-1'));
+    const { env, initialized, sandbox } = setup();
+    sandbox.stderr.write('Error: Cannot find module ./missing\n');
+    await turn();
+    const result = env.invoke(invocation('req-1', true));
     env.onInitError('Runtime.ImportModuleError', Buffer.from('{"errorType":"Runtime.ImportModuleError","errorMessage":"Cannot find module"}'));
     const r = await result;
     assert.deepEqual(errorOf(r), { errorType: 'Runtime.ImportModuleError', message: 'Cannot find module' });
+    assert.match(Buffer.from(r.logTail ?? '', 'base64').toString(), /^Error: Cannot find module \.\/missing\n/, 'the tail shows what init printed');
     assert.equal(r.reusable, false);
     assert.equal(initialized() >= 1, true, 'the boot gate is released');
   });

@@ -50,6 +50,8 @@ interface Pending {
   inv: Invocation;
   tail: LogTail;
   startedAt: number;
+  /** Handed to the runtime (an invocation that fails before it was, fails during init). */
+  dispatched?: boolean;
   /** When the runtime answered (or the environment died): the invocation settles once its output has drained. */
   answeredAt?: number;
   settled: boolean;
@@ -256,9 +258,8 @@ export class Environment implements RuntimeApiHandler {
     const { inv } = pending;
     this.phase = { kind: 'running', requestId: inv.requestId };
     this.log(pending, (this.initReported ? '' : this.lines.init(this.p)) + this.lines.start(inv.requestId, this.p.version));
-    // Init output went to the log as it came; the invocation's tail shows it after START.
-    if (pending.inv.tailLog) pending.tail.append(this.earlyOutput.text());
-    this.earlyOutput = new LogTail();
+    pending.dispatched = true;
+    this.tellInitOutput(pending);
     pending.startedAt = this.p.clock.monotonic();
     pending.timer = this.p.clock.setTimer(this.p.timeoutMs, () => this.die(timeoutFailure(this.p.timeoutMs)));
     deliver({
@@ -305,6 +306,7 @@ export class Environment implements RuntimeApiHandler {
   }
 
   private fail(pending: Pending, failure: Failure): void {
+    if (!pending.dispatched) this.tellInitOutput(pending);
     const outcome = failure.outcome(pending.inv.requestId);
     if (failure.status === 'timeout' && outcome.kind === 'function-error') this.log(pending, this.lines.timedOut(pending.inv.requestId, this.p.timeoutMs));
     this.settleDrained(pending, outcome, failure.status);
@@ -349,6 +351,12 @@ export class Environment implements RuntimeApiHandler {
     else if (this.pending.inv.tailLog) this.pending.tail.append(text);
   }
 
+
+  /** Init output went to the log as it came; the first invocation's tail shows it (after START, or alone when init failed). */
+  private tellInitOutput(pending: Pending): void {
+    if (pending.inv.tailLog) pending.tail.append(this.earlyOutput.text());
+    this.earlyOutput = new LogTail();
+  }
 
   private log(pending: Pending, text: string): void {
     if (this.p.log) this.p.logSink.write(this.p.log, text, 'platform');
