@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createAccount, keyOf, type AccountKey } from './helpers/accounts.js';
 import { aws, type CliResult } from './helpers/aws-cli.js';
-import { zipWithRawEntryName } from './helpers/lambda-api.js';
+import { GetLayerVersionCommand, PublishLayerVersionCommand } from '@aws-sdk/client-lambda';
+import { expectLambdaError, zipWithRawEntryName } from './helpers/lambda-api.js';
 import { startStratus, type StratusProcess } from './helpers/stratus.js';
 import { makeZip } from './helpers/zip.js';
 
@@ -114,7 +115,11 @@ describe('publish, get, list and delete layer versions', () => {
     await fails(['publish-layer-version', '--layer-name', 's3', '--content', 'S3Bucket=my-bucket,S3Key=layer.zip'], 'InvalidParameterValueException', 'Only ZipFile code is supported by this Stratus installation.');
     await fails(['publish-layer-version', '--layer-name', 'rt', '--zip-file', `fileb://${await file(await moduleZip('x'))}`, '--compatible-runtimes', 'cobol'],
       'ValidationException', /Value 'cobol' at 'compatibleRuntimes.1.member' failed to satisfy constraint: Member must satisfy enum value set/);
-    await fails(['publish-layer-version', '--layer-name', 'junk', '--zip-file', `fileb://${await file(Buffer.from('not a zip'))}`], 'InvalidParameterValueException', /Could not unzip uploaded file/);
+    // The CLI will not send a package that is not a zip; the SDK will.
+    await expectLambdaError(stratus.lambda.send(new PublishLayerVersionCommand({ LayerName: 'junk', Content: { ZipFile: Buffer.from('not a zip') } })),
+      'InvalidParameterValueException', 400, /^Could not unzip uploaded file/);
+    await expectLambdaError(stratus.lambda.send(new GetLayerVersionCommand({ LayerName: 'nothing', VersionNumber: 1 })),
+      'ResourceNotFoundException', 404, 'The resource you requested does not exist.');
     await fails(['list-layers', '--compatible-architecture', 'mips'], 'ValidationException', /compatibleArchitecture/);
     await fails(['list-layer-versions', '--layer-name', 'tools', '--compatible-runtime', 'cobol'], 'ValidationException', /compatibleRuntime/);
   });
