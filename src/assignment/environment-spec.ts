@@ -21,6 +21,7 @@ export function environmentSpec(fn: FunctionVersion, logGrant?: (accountId: stri
     sandboxDriver: fn.tags?.['stratus:sandbox'] === 'gvisor' ? 'gvisor' : 'default',
     network: fn.tags?.['stratus:network'] === 'outbound' ? 'outbound' : 'none',
     logging: loggingSpec(fn, logGrant),
+    ...(fn.layers?.length && !fn.image ? { layers: fn.layers.map((l) => l.code) } : {}),
     ...(fn.snapshot?.status === 'ready' && fn.snapshot.image ? { snapshot: fn.snapshot.image } : {}),
   };
 }

@@ -119,7 +119,7 @@ export async function startFrontendProcess(config: StratusConfig, opts: ProcessO
   const metrics = new Metrics();
   const tracer = createTracer(config.observability, { role: 'frontend', instanceId: opts.id, clock });
   const { server, events, charts } = lambdaApi({
-    config, registries, accounts, code, images, assignment, eventQueue: journal.eventQueue, links: await CodeLinks.open(journal.clusterSecrets, clock), clock, log,
+    config, registries, accounts, code, images, assignment, eventQueue: journal.eventQueue, layerDocuments: journal.layers, links: await CodeLinks.open(journal.clusterSecrets, clock), clock, log,
     logs: await openLogs(config, journal, clock),
     console: { sessions: await ConsoleSessions.open(journal.clusterSecrets, clock), logs: journal.logs },
     provision: () => undefined,

@@ -8,7 +8,7 @@ import type { Metrics } from '../shared/metrics.js';
 import type { Tracer } from '../shared/tracing.js';
 import { workerMetrics } from './metrics.js';
 import {
-  ChunkCache, FencedWorkerAgent, FunctionFiles, LazyImageMounts, LocalWorkerAgent, openRunRoot, removeStaleRunDirs, SnapshotCache, ZipCodeMounts, type CodeSource, type FunctionLogSink,
+  ChunkCache, FencedWorkerAgent, FunctionFiles, LayerMounts, LazyImageMounts, LocalWorkerAgent, openRunRoot, removeStaleRunDirs, SnapshotCache, ZipCodeMounts, type CodeSource, type FunctionLogSink,
   LogShipper, type ShipLogs,
 } from '../worker/index.js';
 
@@ -48,6 +48,10 @@ export async function startHostWorker(config: StratusConfig, opts: { id: string;
     maxUnzippedBytes: config.frontend.maxUnzippedBytes, mkfsErofsPath: config.images.mkfsErofsPath,
   });
   await zips.cleanup();
+  const layers = new LayerMounts(join(config.dataDir, 'worker', 'layers'), opts.code, {
+    maxUnzippedBytes: config.frontend.maxUnzippedBytes, mkfsErofsPath: config.images.mkfsErofsPath,
+  });
+  await layers.cleanup();
   opts.log.info({ cgroups: cgroups.version, seccompInstructions: seccomp.bpf.length / 8 }, 'sandbox resource limits and seccomp filter');
   const gvisor = await gvisorDriver(config, cgroups);
   const bubblewrap = bubblewrapDriver(config, cgroups, seccomp);
@@ -71,7 +75,7 @@ export async function startHostWorker(config: StratusConfig, opts: { id: string;
     driver: config.sandbox.driver === 'gvisor' && gvisor ? gvisor : bubblewrap,
     gvisorDriver: gvisor,
     snapshotCache,
-    taskFiles: new FunctionFiles(zips, images),
+    taskFiles: new FunctionFiles(zips, images, layers),
     clock: opts.clock,
     log: opts.log.child({ component: 'worker' }),
     logSink,
@@ -89,6 +93,7 @@ export async function startHostWorker(config: StratusConfig, opts: { id: string;
       await agent.shutdown();
       await shipper.flush();
       await images.shutdown();
+      await layers.shutdown();
       await zips.shutdown();
       await gvisor?.cleanup();
       await cgroups.cleanup();

@@ -4,9 +4,10 @@ import type { CodeStore } from '../codestore/index.js';
 import {
   accountSettingsRoutes, aliasRoutes, concurrencyRoutes, eventInvokeConfigRoutes, FrontendServer, functionRoutes, functionUrlRoutes,
   accountRoutes, ChartSampler, CodeLinks, consoleEndpoints, consoleRoutes, type ConsoleSessions, invocationRoutes, logsRoutes, InvokeService, perCaller, permissionRoutes, resourcePolicyChecks, provisionedConcurrencyRoutes, streamingInvocationRoutes, tagRoutes, urlInvocationRoutes, versionRoutes,
-  type ImageSourceImporter,
+  FunctionLayers, layerRoutes, type ImageSourceImporter,
 } from '../frontend/index.js';
-import { installationSecret, type EventQueue, type Journal, type LogStore } from '../journal/index.js';
+import { installationSecret, type DocumentStore, type EventQueue, type Journal, type LogStore } from '../journal/index.js';
+import { LayerStore } from '../layers/index.js';
 import { AccountDirectory } from '../accounts/index.js';
 import { LogsService, PageTokens } from '../logs/index.js';
 import { environmentKey, FunctionRegistries, type FunctionRegistry, type FunctionVersion } from '../registry/index.js';
@@ -36,6 +37,8 @@ export interface LambdaApiDeps {
   assignment: Assigner;
   /** The journal's queue of Event invokes, which this frontend fills and consumes. */
   eventQueue: EventQueue;
+  /** The journal's layers (every account's). */
+  layerDocuments: DocumentStore;
   /** GetFunction's code download links (their secret the same in every frontend of a cluster). */
   links: CodeLinks;
   clock: Clock;
@@ -136,6 +139,8 @@ export function lambdaApi(deps: LambdaApiDeps): LambdaApi {
   const own = (build: Parameters<typeof perCaller>[2]) => perCaller(registries, admin.accountId, build);
   const quotas = (registry: FunctionRegistry) => accounts.quotasOf(registry.accountId);
   const charts = new ChartSampler({ metrics: deps.metrics, clock });
+  const layers = new LayerStore({ store: deps.layerDocuments, code, clock, region, zipLimits: { maxUnzippedBytes } });
+  const functionLayers = new FunctionLayers({ layers, code, maxUnzippedBytes });
   const consoleApi = deps.console && consoleRoutes({
     sessions: deps.console.sessions, keys,
     endpoints: consoleEndpoints({
@@ -147,7 +152,8 @@ export function lambdaApi(deps: LambdaApiDeps): LambdaApi {
       ...(consoleApi ?? []),
       ...invocationRoutes({ invoker, events, mayInvoke, maxSyncPayloadBytes, maxAsyncPayloadBytes }),
       ...streamingInvocationRoutes({ invoker, mayInvoke, maxPayloadBytes: maxSyncPayloadBytes }),
-      ...own((registry) => functionRoutes({ registry, code, images: deps.images, region, links: deps.links, maxZipBytes, clock })),
+      ...own((registry) => functionRoutes({ registry, code, images: deps.images, region, links: deps.links, maxZipBytes, clock, layers: functionLayers })),
+      ...layerRoutes({ layers, maxZipBytes }),
       ...own((registry) => versionRoutes({ registry, region })),
       ...own((registry) => aliasRoutes({ registry })),
       ...own((registry) => functionUrlRoutes({ registry, clock })),

@@ -82,7 +82,7 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
   for (const registry of registries.all()) for (const version of registry.versions.all()) if (version.snapshot?.status === 'pending') snapStart.prepare(version);
 
   const { server, events, charts } = lambdaApi({
-    config, registries, accounts, code, images, assignment, eventQueue: journal.eventQueue, links: await CodeLinks.open(journal.clusterSecrets, clock), clock, log,
+    config, registries, accounts, code, images, assignment, eventQueue: journal.eventQueue, layerDocuments: journal.layers, links: await CodeLinks.open(journal.clusterSecrets, clock), clock, log,
     logs: await openLogs(config, journal, clock),
     console: { sessions: await ConsoleSessions.open(journal.clusterSecrets, clock), logs: journal.logs },
     provision: (fn, n) => assignment.setProvisioned(fn, n),

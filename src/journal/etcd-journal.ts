@@ -26,6 +26,7 @@ export class EtcdJournal implements Journal {
   readonly versions: DocumentStore;
   readonly aliases: DocumentStore;
   readonly functionUrls: DocumentStore;
+  readonly layers: DocumentStore;
   readonly accounts: DocumentStore;
   readonly accessKeys: DocumentStore;
   readonly workers: DocumentStore;
@@ -50,6 +51,7 @@ export class EtcdJournal implements Journal {
     this.versions = docs('versions');
     this.aliases = docs('aliases');
     this.functionUrls = docs('function-urls');
+    this.layers = docs('layers');
     this.accounts = docs('accounts');
     this.accessKeys = docs('access-keys');
     this.workers = docs('workers');

@@ -163,6 +163,8 @@ export interface Journal {
   readonly aliases: DocumentStore;
   /** Function URL configurations, keyed `<name>` or `<name>:<alias>`. */
   readonly functionUrls: DocumentStore;
+  /** Lambda layers and their versions, one document per layer keyed `<account id>/<name>` (see layers/). */
+  readonly layers: DocumentStore;
   /** Accounts (tenants), keyed by account id. */
   readonly accounts: DocumentStore;
   /** Access keys (SigV4 credentials), keyed by access key id. */

@@ -10,6 +10,7 @@ export class MemoryJournal implements Journal {
   readonly versions: DocumentStore = new MemoryDocumentStore();
   readonly aliases: DocumentStore = new MemoryDocumentStore();
   readonly functionUrls: DocumentStore = new MemoryDocumentStore();
+  readonly layers: DocumentStore = new MemoryDocumentStore();
   readonly eventQueue: EventQueue = new MemoryEventQueue();
   readonly logs: LogStore = new MemoryLogStore();
   readonly workers: DocumentStore = new MemoryDocumentStore();

@@ -12,6 +12,7 @@ export class SqliteJournal implements Journal {
   readonly versions: DocumentStore;
   readonly aliases: DocumentStore;
   readonly functionUrls: DocumentStore;
+  readonly layers: DocumentStore;
   readonly accounts: DocumentStore;
   readonly accessKeys: DocumentStore;
   readonly workers: DocumentStore;
@@ -43,6 +44,7 @@ export class SqliteJournal implements Journal {
     this.versions = new SqliteDocumentStore(this.db, 'versions');
     this.aliases = new SqliteDocumentStore(this.db, 'aliases');
     this.functionUrls = new SqliteDocumentStore(this.db, 'function-urls');
+    this.layers = new SqliteDocumentStore(this.db, 'layers');
     this.accounts = new SqliteDocumentStore(this.db, 'accounts');
     this.accessKeys = new SqliteDocumentStore(this.db, 'access-keys');
     this.workers = new SqliteDocumentStore(this.db, 'workers');

@@ -13,7 +13,7 @@ export {
 export {
   type VersionSnapshot,
   environmentKey, isSupportedRuntime, SUPPORTED_RUNTIMES,
-  type AliasRecord, type EventInvokeConfig, type FunctionRecord, type FunctionSnapshot, type FunctionUrlRecord, type FunctionVersion, type PublishedVersion,
+  type AliasRecord, type EventInvokeConfig, type FunctionLayer, type FunctionRecord, type FunctionSnapshot, type FunctionUrlRecord, type FunctionVersion, type PublishedVersion,
   type ImageConfigOverrides, type ImageSource, type RuntimeId, type UrlAuthType, type UrlCors, type UrlInvokeMode,
 } from './model.js';
 export {

@@ -46,6 +46,17 @@ export interface FunctionRecord {
   snapStart?: 'PublishedVersions' | 'None';
   /** LoggingConfig (a published version keeps its own). Absent: stored before it existed, read as the default (see logging.ts). */
   loggingConfig?: LoggingConfig;
+  /** Layers, in order (a later one's files over an earlier one's under /opt); a published version keeps its own. Absent: none. */
+  layers?: FunctionLayer[];
+}
+
+/** A layer version a function uses: checked when set (see layers/), kept even if the version is deleted later. */
+export interface FunctionLayer {
+  /** The layer version's ARN. */
+  arn: string;
+  /** Its zip in the code store (Layers[].CodeSize is its size). */
+  code: CodeRef;
+  unzippedBytes: number;
 }
 
 /** How Event invocations of one qualifier are retried and where their records go. Absent: Lambda's defaults. */

@@ -3,6 +3,7 @@ import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { extractZip, type CodeRef, type CodeStore, type ZipLimits } from '../codestore/index.js';
 import { buildErofs } from '../images/index.js';
+import { StratusError } from '../shared/errors.js';
 import { accountDir, isAccountDir } from './account-dirs.js';
 import type { ChunkSource } from './chunk-cache.js';
 import { mountErofs, unmount } from './erofs-mount.js';
@@ -21,6 +22,22 @@ export interface TaskFiles {
   resolve(accountId: string, code: CodeRef): Promise<string>;
   /** The mounted root filesystem of an image (by manifest digest). */
   resolveImage(accountId: string, digest: string): Promise<string>;
+  /** A zip function's layers, merged in order: the directory bound read-only at /opt (absent: this worker runs no layers). */
+  resolveLayers?(accountId: string, layers: readonly CodeRef[]): Promise<string>;
+}
+
+/** A zip function's files: its code for /var/task and, with layers, their merge for /opt (both read-only, shared). */
+export async function zipFiles(files: TaskFiles, spec: { accountId: string; package: { code: CodeRef }; layers?: readonly CodeRef[] }): Promise<{ taskDir: string; optDir?: string }> {
+  const [taskDir, optDir] = await Promise.all([
+    files.resolve(spec.accountId, spec.package.code),
+    spec.layers?.length ? layersOf(files, spec.accountId, spec.layers) : undefined,
+  ]);
+  return { taskDir, ...(optDir ? { optDir } : {}) };
+}
+
+function layersOf(files: TaskFiles, accountId: string, layers: readonly CodeRef[]): Promise<string> {
+  if (!files.resolveLayers) return Promise.reject(new StratusError('SandboxCreateFailed', 'this worker has no layer cache'));
+  return files.resolveLayers(accountId, layers);
 }
 
 /** Zips unpacked once per account and digest; images mounted once per account and digest. */
@@ -28,7 +45,13 @@ export class FunctionFiles implements TaskFiles {
   constructor(
     private readonly zips: Pick<ZipCodeMounts, 'resolve'>,
     private readonly images: { resolve(accountId: string, digest: string): Promise<string> },
+    private readonly layers?: { resolve(accountId: string, layers: readonly CodeRef[]): Promise<string> },
   ) {}
+
+  resolveLayers(accountId: string, layers: readonly CodeRef[]): Promise<string> {
+    if (!this.layers) return Promise.reject(new StratusError('SandboxCreateFailed', 'this worker has no layer cache'));
+    return this.layers.resolve(accountId, layers);
+  }
 
   resolve(accountId: string, code: CodeRef): Promise<string> {
     return this.zips.resolve(accountId, code);

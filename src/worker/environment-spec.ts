@@ -83,6 +83,8 @@ export const environmentSpecSchema = z.object({
   /** Outbound network through NAT, or only `lo`. */
   network: z.enum(['none', 'outbound']),
   logging,
+  /** A zip function's layers in order (at most 5), merged read-only at /opt. */
+  layers: z.array(codeRef).min(1).max(5).optional(),
   /** SnapStart: the version's checkpoint (a tar in the code store) to restore clones from. */
   snapshot: codeRef.optional(),
 });

@@ -8,7 +8,7 @@ import {
 } from '../shared/tracing.js';
 import type { SandboxDriver, SandboxSpec } from '../sandbox/index.js';
 import type { EnvironmentOptions, EnvironmentReport, WorkerAgent, WorkerStatus } from './agent.js';
-import type { TaskFiles } from './code-cache.js';
+import { zipFiles, type TaskFiles } from './code-cache.js';
 import { BootGate } from './boot-gate.js';
 import { Environment } from './environment.js';
 import type { EnvironmentSpec } from './environment-spec.js';
@@ -223,7 +223,7 @@ export class LocalWorkerAgent implements WorkerAgent {
 
   /** A zip's unpacked directory, or an image's lazily mounted root filesystem. */
   private async filesOf(spec: EnvironmentSpec): Promise<SandboxFiles> {
-    if (spec.package.type === 'Zip') return { taskDir: await this.deps.taskFiles.resolve(spec.accountId, spec.package.code) };
+    if (spec.package.type === 'Zip') return zipFiles(this.deps.taskFiles, spec);
     const rootDir = await this.deps.taskFiles.resolveImage(spec.accountId, spec.package.digest);
     return { taskDir: join(rootDir, 'var/task'), rootDir };
   }

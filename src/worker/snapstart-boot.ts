@@ -4,7 +4,7 @@ import type { Clock } from '../shared/clock.js';
 import { StratusError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import type { Sandbox } from '../sandbox/index.js';
-import type { TaskFiles } from './code-cache.js';
+import { zipFiles, type TaskFiles } from './code-cache.js';
 import type { EnvironmentSpec } from './environment-spec.js';
 import type { SandboxLauncher } from './launch/index.js';
 import { makeControlDir, removeDir, runtimeApiIn, serveRuntimeApi, type Slot } from './slots.js';
@@ -38,8 +38,8 @@ export class SnapStartBoots {
     const snapshots = this.deps.launcher.driverFor(spec)?.snapshots;
     const cache = this.deps.snapshotCache;
     if (!snapshots || !cache) throw new StratusError('SnapshotFailed', 'no snapshot support');
-    const [imageDir, taskDir] = await Promise.all([cache.resolve(spec, image), this.deps.taskFiles.resolve(spec.accountId, spec.package.code)]);
-    const sandboxSpec = this.deps.launcher.sandboxSpec(slot.id, spec, 'snap-start', slot.controlDir, { taskDir });
+    const [imageDir, files] = await Promise.all([cache.resolve(spec, image), zipFiles(this.deps.taskFiles, spec)]);
+    const sandboxSpec = this.deps.launcher.sandboxSpec(slot.id, spec, 'snap-start', slot.controlDir, files);
     // The clone keeps the environment of its snapshot (criu itself runs with the launchers' fixed one).
     const sandbox = await snapshots.restore(sandboxSpec, { dir: imageDir });
     slot.env.attach(sandbox, startedAt);
@@ -67,7 +67,7 @@ export class SnapStartBoots {
     let sandbox: Sandbox | undefined;
     try {
       await serveRuntimeApi(api, controlDir);
-      const sandboxSpec = this.deps.launcher.sandboxSpec(id, spec, 'snap-start', controlDir, { taskDir: await this.deps.taskFiles.resolve(spec.accountId, spec.package.code) });
+      const sandboxSpec = this.deps.launcher.sandboxSpec(id, spec, 'snap-start', controlDir, await zipFiles(this.deps.taskFiles, spec));
       sandbox = await driver.create(sandboxSpec);
       const output: string[] = [];
       sandbox.stdout.on('data', (d: Buffer) => output.push(d.toString()));

@@ -16,13 +16,14 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   sandbox: ['shared'],
   accounts: ['journal', 'shared'],
   registry: ['journal', 'codestore', 'shared'],
+  layers: ['journal', 'codestore', 'shared'],
   worker: ['sandbox', 'codestore', 'images', 'shared'],
   placement: ['worker', 'codestore', 'journal', 'shared'],
   assignment: ['placement', 'worker', 'registry', 'journal', 'shared'],
   snapstart: ['assignment', 'worker', 'registry', 'codestore', 'shared'],
   async: ['registry', 'worker', 'journal', 'shared'],
   logs: ['worker', 'journal', 'shared'],
-  frontend: ['accounts', 'async', 'logs', 'snapstart', 'assignment', 'placement', 'registry', 'worker', 'images', 'codestore', 'journal', 'shared'],
+  frontend: ['accounts', 'layers', 'async', 'logs', 'snapstart', 'assignment', 'placement', 'registry', 'worker', 'images', 'codestore', 'journal', 'shared'],
   runtimes: [],
 };
 

@@ -9,6 +9,7 @@ import {
   checkCodeUpdate, checkPackageFields, checkSettingsUpdate, imageCodeLocation, importImage, readImageConfig, readPackageType, type ImageSourceImporter,
 } from './function-images.js';
 import type { CodeLinks } from './code-links.js';
+import type { FunctionLayers } from './layers.js';
 import { functionConfiguration, LAMBDA_RUNTIMES, listItem } from './shapes.js';
 
 export interface FunctionRoutesDeps {
@@ -21,6 +22,8 @@ export interface FunctionRoutesDeps {
   links: CodeLinks;
   maxZipBytes: number;
   clock: { now(): number };
+  /** Layers (create, update): checked for this registry's account (absent: a function's Layers are refused). */
+  layers?: FunctionLayers;
 }
 
 const NAME = '([^/]+)';
@@ -79,6 +82,7 @@ async function create(deps: FunctionRoutesDeps, req: ApiRequest, config: (fn: Fu
   const packageType = readPackageType(v);
   const imageConfig = readImageConfig(v);
   const logging = readLogging(v);
+  const layerArns = v.stringList('Layers', 'layers', 1000);
   v.done();
   if (name && name.length > 64) {
     throw new StratusError('InvalidParameterValue', `1 validation error detected: Value '${name}' at 'functionName' failed to satisfy constraint: Member must have length less than or equal to 64`);
@@ -88,7 +92,8 @@ async function create(deps: FunctionRoutesDeps, req: ApiRequest, config: (fn: Fu
   const full = { ...settings, ...(imageConfig ? { imageConfig } : {}), loggingConfig } as FunctionSettings;
   deps.registry.checkCreatable(name ?? '', full, packageType === 'Image');
   const source = packageType === 'Image' ? await importImage(deps.images, code?.ImageUri) : decodeZip(code?.ZipFile, deps.maxZipBytes);
-  const fn = await deps.registry.create(name ?? '', full, source, tags);
+  const layers = layerArns && Buffer.isBuffer(source) ? { layers: await layersOf(deps, layerArns, source) } : {};
+  const fn = await deps.registry.create(name ?? '', { ...full, ...layers }, source, tags);
   if (!publish) return config(fn);
   // Lambda answers a create with Publish with the new version, under the unqualified ARN.
   return { ...config(await deps.registry.publish(fn.name)), FunctionArn: deps.registry.functionArn(fn.name) };
@@ -101,11 +106,19 @@ async function updateConfiguration(deps: FunctionRoutesDeps, name: string, req: 
   const imageConfig = readImageConfig(v);
   const logging = readLogging(v);
   const revision = v.string('RevisionId', 'revisionId');
+  const layerArns = v.stringList('Layers', 'layers', 1000);
   v.done();
   const current = deps.registry.get(name);
   checkSettingsUpdate(current, body);
   const loggingConfig = logging ? applyLogging(loggingOf(current), logging) : undefined;
-  return deps.registry.updateSettings(name, { ...patch, ...(imageConfig ? { imageConfig } : {}), ...(loggingConfig ? { loggingConfig } : {}) }, revision);
+  const layers = layerArns ? { layers: await layersOf(deps, layerArns, current.code) } : {};
+  return deps.registry.updateSettings(name, { ...patch, ...(imageConfig ? { imageConfig } : {}), ...(loggingConfig ? { loggingConfig } : {}), ...layers }, revision);
+}
+
+/** Layers as given, checked for the registry's account with the function's code (see layers.ts). */
+function layersOf(deps: FunctionRoutesDeps, arns: string[], code: Parameters<FunctionLayers['resolve']>[2]) {
+  if (!deps.layers) throw new StratusError('InvalidParameterValue', 'Layers are not supported by this Stratus installation.');
+  return deps.layers.resolve(deps.registry.accountId, arns, code);
 }
 
 /** LoggingConfig: { LogFormat, ApplicationLogLevel, SystemLogLevel, LogGroup }, each optional. */
@@ -131,6 +144,7 @@ async function updateCode(deps: FunctionRoutesDeps, name: string, req: ApiReques
   checkCodeUpdate(current, body);
   if (body.S3Bucket !== undefined) throw new StratusError('InvalidParameterValue', 'Only ZipFile code is supported by this Stratus installation.');
   const source = current.image ? await importImage(deps.images, body.ImageUri) : decodeZip(body.ZipFile, deps.maxZipBytes);
+  if (Buffer.isBuffer(source) && current.layers?.length) await deps.layers?.checkSize(current.layers, source);
   const fn = await deps.registry.updateCode(name, source, revision);
   if (!publish) return config(fn);
   const version = await deps.registry.publish(name);

@@ -13,4 +13,5 @@ export { accountRoutes, ADMIN_API, type AccountRoutesDeps } from './accounts.js'
 export { permissionRoutes, type PermissionRoutesDeps } from './permissions.js';
 export { CodeLinks } from './code-links.js';
 export { logsRoutes, type LogsRoutesDeps } from './logs.js';
+export { FunctionLayers, layerRoutes, type LayerRoutesDeps } from './layers.js';
 export { aliasConfiguration, functionConfiguration } from './shapes.js';

@@ -28,6 +28,7 @@ export function functionConfiguration(fn: FunctionRecord & { version?: string },
     LoggingConfig: loggingConfiguration(loggingOf(fn)),
   };
   if (Object.keys(fn.environment).length > 0) config.Environment = { Variables: fn.environment };
+  if (fn.layers?.length) config.Layers = fn.layers.map((l) => ({ Arn: l.arn, CodeSize: l.code.size }));
   return fn.image ? imageConfiguration(config, fn) : config;
 }
 

@@ -27,9 +27,10 @@ export interface SandboxLauncherDeps {
   gvisorDriver?: SandboxDriver;
 }
 
-/** A sandbox's files: the code at /var/task, and an image's root filesystem. */
+/** A sandbox's files: the code at /var/task, its layers at /opt, and an image's root filesystem. */
 export interface SandboxFiles {
   taskDir: string;
+  optDir?: string;
   rootDir?: string;
 }
 

@@ -29,7 +29,8 @@ const RECIPES: Record<RuntimeId, RuntimeRecipe> = {
   'python3.11': {
     runtimeDir: (files) => files.python,
     command: (_memoryMb, ctx) => [ctx.pythonPath, '-u', '/var/runtime/bootstrap.py'],
-    env: { LC_CTYPE: 'C.UTF-8' },
+    // Lambda's: a layer's /opt/python (and its site-packages) is importable.
+    env: { LC_CTYPE: 'C.UTF-8', PYTHONPATH: '/opt/python/lib/python3.11/site-packages:/opt/python' },
   },
   java17: {
     runtimeDir: (files) => files.java,
