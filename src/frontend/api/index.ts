@@ -14,3 +14,5 @@ export { permissionRoutes, type PermissionRoutesDeps } from './permissions.js';
 export { CodeLinks } from './code-links.js';
 export { logsRoutes, type LogsRoutesDeps } from './logs.js';
 export { aliasConfiguration, functionConfiguration } from './shapes.js';
+export { codeSigningConfigRoutes, functionCodeSigningRoutes } from './code-signing.js';
+export { unavailableFunctionRoutes, unavailableRoutes } from './unavailable.js';

@@ -1,5 +1,6 @@
 import type { FunctionRegistry } from '../../registry/index.js';
 import { type ApiRequest, type ApiResponse, parseFunctionRef, parseJsonObject, type Route, Validator } from '../http/index.js';
+import { unqualifiedName } from './strict.js';
 import { functionConfiguration, listItem } from './shapes.js';
 
 export interface VersionRoutesDeps {
@@ -20,7 +21,7 @@ export function versionRoutes(deps: VersionRoutesDeps): Route[] {
 }
 
 async function publish(deps: VersionRoutesDeps, req: ApiRequest): Promise<ApiResponse> {
-  const { name } = parseFunctionRef(decodeURIComponent(req.params[0] ?? ''));
+  const name = unqualifiedName(req);
   const v = new Validator(parseJsonObject(req.body));
   const codeSha256 = v.string('CodeSha256', 'codeSha256');
   const description = v.string('Description', 'description', { max: 256 });
