@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
   CreateFunctionCommand, GetFunctionCodeSigningConfigCommand, GetFunctionConfigurationCommand, InvokeCommand, LambdaClient,
-  PutFunctionEventInvokeConfigCommand, UpdateFunctionConfigurationCommand,
+  PublishVersionCommand, PutFunctionEventInvokeConfigCommand, UpdateFunctionConfigurationCommand,
 } from '@aws-sdk/client-lambda';
 import { createAccount, keyOf } from '../helpers/accounts.js';
 import { RECORDER, recordsIn, until } from '../helpers/async-records.js';
@@ -87,6 +87,8 @@ describe('tools that read Lambda strictly', () => {
       ['arm', { Architectures: ['arm64'] }, /Architectures is not supported/],
       ['kms', { KMSKeyArn: 'arn:aws:kms:us-east-1:000000000000:key/abc' }, /KMSKeyArn is not supported/],
       ['efs', { FileSystemConfigs: [{ Arn: 'arn:aws:elasticfilesystem:us-east-1:000000000000:access-point/fsap-1', LocalMountPath: '/mnt/x' }] }, /FileSystemConfigs is not supported/],
+      ['durable', { DurableConfig: { ExecutionTimeout: 60 } }, /DurableConfig is not supported/],
+      ['latest-published', { Publish: true, PublishTo: 'LATEST_PUBLISHED' }, /PublishTo is not supported/],
       ['signed', { CodeSigningConfigArn: 'arn:aws:lambda:us-east-1:000000000000:code-signing-config:csc-0123456789abcdefg' }, /CodeSigningConfigArn is not supported/],
     ];
     for (const [name, extra, message] of refused) {
@@ -129,6 +131,7 @@ describe('tools that read Lambda strictly', () => {
     await cliFails(['update-function-configuration', '--function-name', 'plain:1', '--description', 'x'], 'InvalidParameterValueException', FUNCTION_ONLY);
     await cliFails(['update-function-code', '--function-name', `${ARN}plain:1`, '--zip-file', `fileb://${await zipFile()}`], 'InvalidParameterValueException', FUNCTION_ONLY);
     await cliFails(['publish-version', '--function-name', 'plain:1'], 'InvalidParameterValueException', FUNCTION_ONLY);
+    await assert.rejects(s.lambda.send(new PublishVersionCommand({ FunctionName: 'plain', PublishTo: 'LATEST_PUBLISHED' })), { name: 'InvalidParameterValueException', message: /PublishTo is not supported/ });
     await cliFails(['tag-resource', '--resource', `${ARN}plain:1`, '--tags', 'a=b'], 'InvalidParameterValueException', 'Tags on function aliases and versions are not supported. Please specify a function ARN.');
     assert.equal((await s.lambda.send(new GetFunctionConfigurationCommand({ FunctionName: 'plain' }))).Description, '', 'a refused update of a version changed $LATEST neither');
   });

@@ -38,6 +38,9 @@ export function refuseUnsupported(body: Record<string, unknown>, members: readon
   }
 }
 
+/** PublishTo (LATEST_PUBLISHED): publishing to $LATEST.PUBLISHED, which Stratus does not have. */
+export const PUBLISH_TO: UnsupportedMember = { member: 'PublishTo', why: 'there is no $LATEST.PUBLISHED version' };
+
 const isEmptyList = (v: unknown) => Array.isArray(v) && v.length === 0;
 const isEmptyString = (v: unknown) => v === '';
 const onlyEmptyLists = (v: unknown) =>
@@ -51,6 +54,10 @@ export const UNSUPPORTED_CONFIGURATION: readonly UnsupportedMember[] = [
   { member: 'FileSystemConfigs', why: 'Amazon EFS file systems cannot be mounted', unused: isEmptyList },
   { member: 'CodeSigningConfigArn', why: 'code signing is not available (CreateCodeSigningConfig is refused)' },
   { member: 'Architectures', why: 'only x86_64', unused: (v) => Array.isArray(v) && v.length === 1 && v[0] === 'x86_64' },
+  PUBLISH_TO,
+  { member: 'TenancyConfig', why: 'tenant isolation mode is not available' },
+  { member: 'CapacityProviderConfig', why: 'capacity providers (Lambda Managed Instances) are not available' },
+  { member: 'DurableConfig', why: 'durable functions are not available' },
 ];
 
 /** The Code members of CreateFunction and the body of UpdateFunctionCode that Stratus does not implement. */
@@ -60,7 +67,9 @@ export const UNSUPPORTED_CODE: readonly UnsupportedMember[] = [
   { member: 'S3ObjectVersion', why: 'give the package as ZipFile (there is no Amazon S3 to read it from)' },
   { member: 'SourceKMSKeyArn', why: 'code packages are not encrypted with AWS KMS keys', unused: isEmptyString },
   { member: 'Architectures', why: 'only x86_64', unused: (v) => Array.isArray(v) && v.length === 1 && v[0] === 'x86_64' },
+  { member: 'S3ObjectStorageMode', why: 'give the package as ZipFile (there is no Amazon S3 to read it from)' },
   { member: 'DryRun', why: 'every update is applied', unused: (v) => v === false },
+  PUBLISH_TO,
 ];
 
 const DEAD_LETTER_PATTERN = /^(arn:(aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*)?$/;
