@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
-  CreateFunctionCommand, GetFunctionCodeSigningConfigCommand, GetFunctionConfigurationCommand, InvokeCommand, LambdaClient,
+  CreateFunctionCommand, GetFunctionCodeSigningConfigCommand, GetFunctionRecursionConfigCommand, GetRuntimeManagementConfigCommand, GetFunctionConfigurationCommand, InvokeCommand, LambdaClient,
   PublishVersionCommand, PutFunctionEventInvokeConfigCommand, UpdateFunctionConfigurationCommand,
 } from '@aws-sdk/client-lambda';
 import { createAccount, keyOf } from '../helpers/accounts.js';
@@ -132,6 +132,13 @@ describe('tools that read Lambda strictly', () => {
     await cliFails(['update-function-code', '--function-name', `${ARN}plain:1`, '--zip-file', `fileb://${await zipFile()}`], 'InvalidParameterValueException', FUNCTION_ONLY);
     await cliFails(['publish-version', '--function-name', 'plain:1'], 'InvalidParameterValueException', FUNCTION_ONLY);
     await assert.rejects(s.lambda.send(new PublishVersionCommand({ FunctionName: 'plain', PublishTo: 'LATEST_PUBLISHED' })), { name: 'InvalidParameterValueException', message: /PublishTo is not supported/ });
+    // This AWS CLI predates the recursion config: through the SDK.
+    await assert.rejects(s.lambda.send(new GetFunctionRecursionConfigCommand({ FunctionName: 'plain:1' })), {
+      name: 'ValidationException', message: /at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern/,
+    });
+    assert.equal((await s.lambda.send(new GetFunctionRecursionConfigCommand({ FunctionName: 'plain' }))).RecursiveLoop, 'Allow');
+    assert.equal((await cli(['get-runtime-management-config', '--function-name', 'plain', '--qualifier', '1'])).UpdateRuntimeOn, 'Auto', 'a version is accepted');
+    assert.equal((await s.lambda.send(new GetRuntimeManagementConfigCommand({ FunctionName: 'plain', Qualifier: '1' }))).FunctionArn, `${ARN}plain:1`);
     await cliFails(['tag-resource', '--resource', `${ARN}plain:1`, '--tags', 'a=b'], 'InvalidParameterValueException', 'Tags on function aliases and versions are not supported. Please specify a function ARN.');
     assert.equal((await s.lambda.send(new GetFunctionConfigurationCommand({ FunctionName: 'plain' }))).Description, '', 'a refused update of a version changed $LATEST neither');
   });

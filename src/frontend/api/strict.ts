@@ -17,6 +17,22 @@ export function unqualifiedName(req: ApiRequest): string {
   return ref.name;
 }
 
+/** Lambda's UnqualifiedFunctionName pattern (the recursion and scaling configs' FunctionName). */
+const UNQUALIFIED_NAME_PATTERN = '(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_]+)';
+
+/**
+ * The function of an operation whose FunctionName is Lambda's UnqualifiedFunctionName: a
+ * qualified one fails that shape's pattern, a ValidationException as Lambda's.
+ */
+export function patternUnqualifiedName(req: ApiRequest): string {
+  const raw = decodeURIComponent(req.params[0] ?? '');
+  const ref = parseFunctionRef(raw);
+  if (ref.qualifier !== undefined) {
+    throw new StratusError('Validation', `1 validation error detected: Value '${raw}' at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern: ${UNQUALIFIED_NAME_PATTERN}`);
+  }
+  return ref.name;
+}
+
 /**
  * Request members that Lambda's API has but Stratus does not implement: refused with
  * InvalidParameterValueException rather than dropped, unless the value given is the one that

@@ -1,7 +1,7 @@
 import type { FunctionRegistry } from '../../registry/index.js';
 import { StratusError } from '../../shared/errors.js';
-import { type ApiRequest, parseFunctionRef, parseJsonObject, type Route, Validator } from '../http/index.js';
-import { unqualifiedName } from './strict.js';
+import { type ApiRequest, parseFunctionRef, parseJsonObject, qualifierOf, type Route, Validator } from '../http/index.js';
+import { patternUnqualifiedName } from './strict.js';
 
 /**
  * Lambda API operations whose feature Stratus does not have, each answered deliberately (see
@@ -34,8 +34,12 @@ export interface UnavailableFunctionRoutesDeps {
 
 /** Per-function settings of features Stratus does not have: they read as what Stratus does. */
 export function unavailableFunctionRoutes(deps: UnavailableFunctionRoutesDeps): Route[] {
-  const fn = (req: ApiRequest) => deps.registry.get(unqualifiedName(req)).name;
-  const anyName = (req: ApiRequest) => deps.registry.get(parseFunctionRef(decodeURIComponent(req.params[0] ?? '')).name);
+  const fn = (req: ApiRequest) => deps.registry.get(patternUnqualifiedName(req)).name;
+  /** GetRuntimeManagementConfig and its Put name a function, a version or an alias (Qualifier). */
+  const described = (req: ApiRequest) => {
+    const ref = parseFunctionRef(decodeURIComponent(req.params[0] ?? ''));
+    return deps.registry.describe(ref.name, qualifierOf(ref, req.query)).arn;
+  };
   const enumOf = (req: ApiRequest, key: string, field: string, values: readonly string[]) => {
     const v = new Validator(parseJsonObject(req.body));
     const value = v.string(key, field, { required: true, enum: values });
@@ -53,18 +57,18 @@ export function unavailableFunctionRoutes(deps: UnavailableFunctionRoutesDeps): 
       return ok({ RecursiveLoop: 'Allow' });
     }),
     // Runtimes are the installation's own and change with it: Auto.
-    route('GET', `/2021-07-20/functions/${FN}/runtime-management-config`, (req) => ok({ UpdateRuntimeOn: 'Auto', FunctionArn: deps.registry.functionArn(fn(req)) })),
+    route('GET', `/2021-07-20/functions/${FN}/runtime-management-config`, (req) => ok({ UpdateRuntimeOn: 'Auto', FunctionArn: described(req) })),
     route('PUT', `/2021-07-20/functions/${FN}/runtime-management-config`, (req) => {
-      const name = fn(req);
+      const arn = described(req);
       if (enumOf(req, 'UpdateRuntimeOn', 'updateRuntimeOn', ['Auto', 'Manual', 'FunctionUpdate']) !== 'Auto') {
         refuse('UpdateRuntimeOn other than Auto is')();
       }
-      return ok({ UpdateRuntimeOn: 'Auto', FunctionArn: deps.registry.functionArn(name) });
+      return ok({ UpdateRuntimeOn: 'Auto', FunctionArn: arn });
     }),
     // Scaling configs belong to functions on capacity providers, which Stratus does not have.
-    route('GET', `/2025-11-30/functions/${FN}/function-scaling-config`, (req) => (anyName(req), refuse('Capacity providers (Lambda Managed Instances) are')())),
-    route('PUT', `/2025-11-30/functions/${FN}/function-scaling-config`, (req) => (anyName(req), refuse('Capacity providers (Lambda Managed Instances) are')())),
-    route('GET', `/2025-12-01/functions/${FN}/durable-executions`, (req) => (fn(req), ok({ DurableExecutions: [] }))),
+    route('GET', `/2025-11-30/functions/${FN}/function-scaling-config`, (req) => (fn(req), refuse('Capacity providers (Lambda Managed Instances) are')())),
+    route('PUT', `/2025-11-30/functions/${FN}/function-scaling-config`, (req) => (fn(req), refuse('Capacity providers (Lambda Managed Instances) are')())),
+    route('GET', `/2025-12-01/functions/${FN}/durable-executions`, (req) => (described(req), ok({ DurableExecutions: [] }))),
   ];
 }
 
