@@ -154,6 +154,15 @@ describe('tools that read Lambda strictly', () => {
     assert.equal((c.Configuration as Record<string, unknown>).LastUpdateStatus, 'Successful');
   });
 
+  test('a version that is really Pending (its SnapStart snapshot being made) is waited for by published-version-active', async () => {
+    await create('snapped', { SnapStart: { ApplyOn: 'PublishedVersions' } });
+    const published = await cli(['publish-version', '--function-name', 'snapped']);
+    assert.equal(published.State, 'Pending');
+    await cli(['wait', 'published-version-active', '--function-name', 'snapped', '--qualifier', '1']);
+    const after = await cli(['get-function-configuration', '--function-name', 'snapped', '--qualifier', '1']);
+    assert.equal(after.State, 'Active', `${String(after.StateReasonCode)}: ${String(after.StateReason)}`);
+  });
+
   test('DeadLetterConfig: a function target gets the event whose retries ran out; other targets are refused', async () => {
     await create('letters', {}, RECORDER);
     await cliFails(['create-function', '--function-name', 'dlq-sqs', '--runtime', 'nodejs20.x', '--role', ROLE, '--handler', 'index.handler',
