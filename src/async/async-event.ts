@@ -119,6 +119,18 @@ export function destinationEvent(target: DestinationTarget, record: unknown, fin
   return newQueuedInvocation(request, nowMs);
 }
 
+/**
+ * The queue item that gives a failed event, as it was sent, to the function's dead-letter
+ * function (DeadLetterConfig); its id is derived from the finished event's, as a destination's.
+ */
+export function deadLetterEvent(target: DestinationTarget, payloadBase64: string, finishedId: string, nowMs: number): QueuedEvent {
+  const request: RunRequest = {
+    accountId: target.accountId, functionName: target.functionName, qualifier: target.qualifier, requestId: derivedRequestId(`${finishedId}/dead-letter`),
+    payload: Buffer.from(payloadBase64, 'base64'), tailLog: false,
+  };
+  return newQueuedInvocation(request, nowMs);
+}
+
 /** A UUID (version 8 layout) determined by `seed`. */
 function derivedRequestId(seed: string): string {
   const h = createHash('sha256').update(seed).digest('hex');

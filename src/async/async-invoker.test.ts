@@ -117,6 +117,25 @@ describe('AsyncInvoker', () => {
     h.invoker.stop();
   });
 
+  it('gives a failed event, as sent, to the DeadLetterConfig function as well as its OnFailure record, and nothing after a success', async () => {
+    const h = harness();
+    const letters: unknown[] = [];
+    h.functions.set('doomed', () => boom);
+    h.functions.set('fine', () => ok(null));
+    h.functions.set('letters', (req) => (letters.push(JSON.parse(req.payload.toString())), ok(null)));
+    h.functions.set('records', () => ok(null));
+    h.settings.set('doomed', { maxRetryAttempts: 0, onFailure: `${ARN}records`, deadLetter: `${ARN}letters` });
+    h.settings.set('fine', { deadLetter: `${ARN}letters` });
+    h.invoker.start();
+    await h.invoker.accept(h.request('fine', { n: 1 }));
+    await h.invoker.accept(h.request('doomed', { n: 2 }));
+    await h.advance(300_000, 5000);
+    assert.deepEqual(h.calls.map((c) => c.fn).sort(), ['doomed', 'fine', 'letters', 'records']);
+    assert.deepEqual(letters, [{ n: 2 }], 'the dead-letter function gets the event itself, once');
+    assert.equal(await h.queue.count(), 0);
+    h.invoker.stop();
+  });
+
   it('drops an event older than MaximumEventAgeInSeconds to OnFailure as EventAgeExceeded', async () => {
     const h = harness();
     const records: Record<string, unknown>[] = [];

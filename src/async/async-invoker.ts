@@ -7,7 +7,7 @@ import { errorMessage, isStratusError, StratusError } from '../shared/errors.js'
 import type { Logger } from '../shared/log.js';
 import type { Metrics } from '../shared/metrics.js';
 import {
-  destinationEvent, destinationTarget, invocationRecord, newQueuedInvocation, readQueuedInvocation, toRunRequest,
+  deadLetterEvent, destinationEvent, destinationTarget, invocationRecord, newQueuedInvocation, readQueuedInvocation, toRunRequest,
   type Condition, type QueuedInvocation,
 } from './async-event.js';
 import type { RunInvocation, RunOutcome, RunRequest } from './runner.js';
@@ -20,6 +20,8 @@ export interface EventSettings {
   maxEventAgeMs: number;
   onSuccess?: string;
   onFailure?: string;
+  /** DeadLetterConfig's target function: the event itself, once its retries ran out. */
+  deadLetter?: string;
 }
 
 export interface AsyncInvokerDeps {
@@ -139,7 +141,7 @@ export class AsyncInvoker {
       if (!isStratusError(err) || err.code !== 'ResourceNotFound') throw err;
       this.deps.log.warn({ requestId: ev.requestId, function: ev.functionName }, 'event dropped: its function no longer exists');
       this.deps.metrics?.asyncDroppedEvent(ev.accountId, ev.functionName, 'FunctionDeleted');
-      return this.settle(item, ev, undefined);
+      return this.settle(item, ev, []);
     }
     const ageMs = this.deps.clock.now() - ev.acceptedAtMs;
     if (ageMs >= settings.maxEventAgeMs) return this.finish(item, ev, settings, 'EventAgeExceeded');
@@ -191,19 +193,24 @@ export class AsyncInvoker {
       this.deps.metrics?.asyncDroppedEvent(ev.accountId ?? this.deps.unownedAccountId, ev.functionName, condition);
       this.deps.log.warn({ requestId: ev.requestId, function: ev.functionName, condition, attempts: ev.attempts }, 'event failed');
     }
+    const now = this.deps.clock.now();
     const target = destination === undefined ? undefined : destinationTarget(destination);
-    const record = target && invocationRecord(ev, settings.functionArn, condition, this.deps.clock.now());
-    await this.settle(item, ev, target && record && destinationEvent(target, record, item.id, this.deps.clock.now()));
+    const record = target && invocationRecord(ev, settings.functionArn, condition, now);
+    const deadLetter = condition !== 'Success' && settings.deadLetter !== undefined ? destinationTarget(settings.deadLetter) : undefined;
+    await this.settle(item, ev, [
+      ...(target && record ? [destinationEvent(target, record, item.id, now)] : []),
+      ...(deadLetter ? [deadLetterEvent(deadLetter, ev.payload, item.id, now)] : []),
+    ]);
   }
 
-  /** Queues the destination's event (if any) before removing the item: a crash between the two repeats the destination, never loses it. */
-  private async settle(item: ClaimedEvent, ev: QueuedInvocation, destination: ReturnType<typeof destinationEvent> | undefined): Promise<void> {
+  /** Queues the destination's and dead-letter events (if any) before removing the item: a crash between the two repeats them, never loses them. */
+  private async settle(item: ClaimedEvent, ev: QueuedInvocation, followUps: ReturnType<typeof destinationEvent>[]): Promise<void> {
     if (this.stopped) return;
-    if (destination) await this.deps.queue.put(destination); // false: queued by an earlier try already
+    for (const event of followUps) await this.deps.queue.put(event); // false: queued by an earlier try already
     if (!(await this.deps.queue.remove(item.id, this.owner, this.deps.clock.now()))) {
       this.deps.log.warn({ requestId: ev.requestId }, 'claim lost before the event was removed: it may run again');
     }
-    if (destination) this.wake();
+    if (followUps.length > 0) this.wake();
   }
 
   /** Renews the claim at a third of its length while the invocation runs. */
@@ -232,7 +239,7 @@ const DEFAULT_MAX_EVENT_AGE_S = 21_600;
 export function eventSettings(registries: FunctionRegistries): AsyncInvokerDeps['settings'] {
   return (accountId, functionName, qualifier) => {
     const registry = registries.for(accountId);
-    registry.resolve(functionName, qualifier);
+    const { deadLetterTargetArn } = registry.resolve(functionName, qualifier);
     const config = registry.get(functionName).eventInvoke?.[qualifier ?? '$LATEST'];
     return {
       functionArn: registry.functionArn(functionName),
@@ -240,6 +247,7 @@ export function eventSettings(registries: FunctionRegistries): AsyncInvokerDeps[
       maxEventAgeMs: (config?.maximumEventAgeInSeconds ?? DEFAULT_MAX_EVENT_AGE_S) * 1000,
       ...(config?.onSuccess ? { onSuccess: config.onSuccess } : {}),
       ...(config?.onFailure ? { onFailure: config.onFailure } : {}),
+      ...(deadLetterTargetArn ? { deadLetter: deadLetterTargetArn } : {}),
     };
   };
 }

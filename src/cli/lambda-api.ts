@@ -6,6 +6,7 @@ import {
   accountRoutes, ChartSampler, CodeLinks, consoleEndpoints, consoleRoutes, type ConsoleSessions, invocationRoutes, logsRoutes, InvokeService, perCaller, permissionRoutes, resourcePolicyChecks, provisionedConcurrencyRoutes, streamingInvocationRoutes, tagRoutes, urlInvocationRoutes, versionRoutes,
   FunctionLayers, layerRoutes, type ImageSourceImporter,
 } from '../frontend/index.js';
+import { codeSigningConfigRoutes, functionCodeSigningRoutes, unavailableFunctionRoutes, unavailableRoutes } from '../frontend/index.js';
 import { installationSecret, type DocumentStore, type EventQueue, type Journal, type LogStore } from '../journal/index.js';
 import { LayerStore } from '../layers/index.js';
 import { AccountDirectory } from '../accounts/index.js';
@@ -164,6 +165,10 @@ export function lambdaApi(deps: LambdaApiDeps): LambdaApi {
       ...own((registry) => concurrencyRoutes({ registry, accountLimit: () => quotas(registry).concurrency, minUnreserved })),
       ...own((registry) => eventInvokeConfigRoutes({ registry, clock })),
       ...own((registry) => permissionRoutes({ registry })),
+      ...own((registry) => functionCodeSigningRoutes({ registry })),
+      ...codeSigningConfigRoutes(),
+      ...own((registry) => unavailableFunctionRoutes({ registry })),
+      ...unavailableRoutes(),
       ...own((registry) => provisionedConcurrencyRoutes({
         registry, provision: deps.provision, allocated: deps.allocated, accountLimit: () => quotas(registry).concurrency, minUnreserved,
       })),

@@ -6,6 +6,7 @@ export {
   type AccountSettingsDeps, type AliasRoutesDeps, type ConcurrencyRoutesDeps, type EventInvokeConfigRoutesDeps, type FunctionRoutesDeps,
   type FunctionUrlRoutesDeps, type ImageSourceImporter, type LogsRoutesDeps, type PermissionRoutesDeps, type ProvisionedRoutesDeps, type TagRoutesDeps, type VersionRoutesDeps,
 } from './api/index.js';
+export { codeSigningConfigRoutes, functionCodeSigningRoutes, unavailableFunctionRoutes, unavailableRoutes } from './api/index.js';
 export {
   invocationRoutes, InvokeService, resourcePolicyChecks, streamingInvocationRoutes, urlInvocationRoutes,
   type InvocationRoutesDeps, type InvokeOutcome, type InvokeRequest, type StreamingInvocationRoutesDeps, type UrlInvocationDeps,

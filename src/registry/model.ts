@@ -21,6 +21,10 @@ export interface FunctionRecord {
   memoryMb: number;
   ephemeralStorageMb: number;
   environment: Record<string, string>;
+  /** Environment was given (even as an empty map): Lambda then shows `Environment: { Variables: {} }`. */
+  environmentShown?: boolean;
+  /** DeadLetterConfig.TargetArn: a Stratus function that gets the event of an Event invoke whose retries ran out. */
+  deadLetterTargetArn?: string;
   /** A zip's sha256 and size; for an image, the image manifest's digest and the filesystem image's size. */
   code: CodeRef;
   /** PackageType Image: the image the function runs (see docs/container-images.md). */

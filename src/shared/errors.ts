@@ -7,6 +7,8 @@ export type ErrorCode =
   | 'ResourceConflict'
   | 'PreconditionFailed'
   | 'ProvisionedConcurrencyConfigNotFound'
+  /** A code signing configuration named by ARN does not exist (Stratus never has one). */
+  | 'CodeSigningConfigNotFound'
   | 'InvalidParameterValue'
   | 'Validation'
   | 'InvalidRequestContent'
@@ -47,6 +49,7 @@ const NATURE: Record<ErrorCode, { blame: Blame; retryable: boolean }> = {
   ResourceConflict: { blame: 'user', retryable: false },
   PreconditionFailed: { blame: 'user', retryable: false },
   ProvisionedConcurrencyConfigNotFound: { blame: 'user', retryable: false },
+  CodeSigningConfigNotFound: { blame: 'user', retryable: false },
   InvalidParameterValue: { blame: 'user', retryable: false },
   Validation: { blame: 'user', retryable: false },
   InvalidRequestContent: { blame: 'user', retryable: false },

@@ -1,6 +1,7 @@
 import type { FunctionRegistry } from '../../registry/index.js';
 import { StratusError } from '../../shared/errors.js';
-import { type ApiRequest, parseFunctionRef, parseJsonObject, type Route, Validator } from '../http/index.js';
+import { type ApiRequest, parseJsonObject, type Route, Validator } from '../http/index.js';
+import { unqualifiedName } from './strict.js';
 
 export interface ConcurrencyRoutesDeps {
   registry: FunctionRegistry;
@@ -15,7 +16,7 @@ const SMALL = { body: 1024 * 1024, tooLargeMessage: 'Request must be smaller tha
 /** PutFunctionConcurrency, GetFunctionConcurrency, DeleteFunctionConcurrency. */
 export function concurrencyRoutes(deps: ConcurrencyRoutesDeps): Route[] {
   const nameOf = (req: ApiRequest) => {
-    const name = parseFunctionRef(decodeURIComponent(req.params[0] ?? '')).name;
+    const name = unqualifiedName(req);
     deps.registry.get(name);
     return name;
   };

@@ -11,6 +11,7 @@ import {
 import type { CodeLinks } from './code-links.js';
 import type { FunctionLayers } from './layers.js';
 import { functionConfiguration, LAMBDA_RUNTIMES, listItem } from './shapes.js';
+import { checkDeadLetter, readDeadLetter, refuseUnsupported, UNSUPPORTED_CODE, UNSUPPORTED_CONFIGURATION, unqualifiedName } from './strict.js';
 
 export interface FunctionRoutesDeps {
   registry: FunctionRegistry;
@@ -38,7 +39,7 @@ export function functionRoutes(deps: FunctionRoutesDeps): Route[] {
   const bodyLimit = Math.ceil((deps.maxZipBytes * 4) / 3) + 1024 * 1024;
   const tooLarge = (op: string) => `Request must be smaller than ${bodyLimit} bytes for the ${op} operation`;
   const config = (fn: FunctionRecord) => functionConfiguration(fn, deps.registry.functionArn(fn.name), deps.region);
-  const nameOf = (req: ApiRequest) => parseFunctionRef(decodeURIComponent(req.params[0] ?? '')).name;
+  const nameOf = unqualifiedName;
   /** $LATEST, a version or an alias, as named by the path or ?Qualifier=. */
   const describe = (req: ApiRequest) => {
     const ref = parseFunctionRef(decodeURIComponent(req.params[0] ?? ''));
@@ -84,6 +85,9 @@ async function create(deps: FunctionRoutesDeps, req: ApiRequest, config: (fn: Fu
   const logging = readLogging(v);
   const layerArns = v.stringList('Layers', 'layers', 1000);
   v.done();
+  refuseUnsupported(body, UNSUPPORTED_CONFIGURATION);
+  refuseUnsupported(code ?? {}, UNSUPPORTED_CODE);
+  checkDeadLetter(deps.registry, settings.deadLetterTargetArn);
   if (name && name.length > 64) {
     throw new StratusError('InvalidParameterValue', `1 validation error detected: Value '${name}' at 'functionName' failed to satisfy constraint: Member must have length less than or equal to 64`);
   }
@@ -108,6 +112,8 @@ async function updateConfiguration(deps: FunctionRoutesDeps, name: string, req: 
   const revision = v.string('RevisionId', 'revisionId');
   const layerArns = v.stringList('Layers', 'layers', 1000);
   v.done();
+  refuseUnsupported(body, UNSUPPORTED_CONFIGURATION);
+  checkDeadLetter(deps.registry, patch.deadLetterTargetArn);
   const current = deps.registry.get(name);
   checkSettingsUpdate(current, body);
   const loggingConfig = logging ? applyLogging(loggingOf(current), logging) : undefined;
@@ -142,7 +148,7 @@ async function updateCode(deps: FunctionRoutesDeps, name: string, req: ApiReques
   v.done();
   const current = deps.registry.get(name);
   checkCodeUpdate(current, body);
-  if (body.S3Bucket !== undefined) throw new StratusError('InvalidParameterValue', 'Only ZipFile code is supported by this Stratus installation.');
+  refuseUnsupported(body, UNSUPPORTED_CODE);
   const source = current.image ? await importImage(deps.images, body.ImageUri) : decodeZip(body.ZipFile, deps.maxZipBytes);
   if (Buffer.isBuffer(source) && current.layers?.length) await deps.layers?.checkSize(current.layers, source);
   const fn = await deps.registry.updateCode(name, source, revision);
@@ -164,9 +170,14 @@ function readSettings(v: Validator, body: Record<string, unknown>, isCreate: boo
   const environment = v.stringMap(v.object('Environment', 'environment')?.Variables, 'environment.variables');
   const ephemeralStorageMb = storage ? new Validator(storage).integer('Size', 'ephemeralStorage.size', 512, 10240) : undefined;
   const snapStart = readSnapStart(v.object('SnapStart', 'snapStart'));
+  const deadLetter = readDeadLetter(v);
   const given: Partial<FunctionSettings> = {
     runtime: runtime as FunctionSettings['runtime'] | undefined, role, handler, description, timeoutSec, memoryMb, ephemeralStorageMb, snapStart,
     environment: environment ?? (body.Environment !== undefined ? {} : undefined),
+    // Lambda echoes an Environment that was given, even as an empty map.
+    environmentShown: body.Environment !== undefined && body.Environment !== null ? true : undefined,
+    // '' (DeadLetterConfig {} or TargetArn '') removes it.
+    deadLetterTargetArn: deadLetter,
   };
   const defined = Object.fromEntries(Object.entries(given).filter(([, value]) => value !== undefined)) as Partial<FunctionSettings>;
   return isCreate ? { description: '', timeoutSec: 3, memoryMb: 128, ephemeralStorageMb: 512, environment: {}, ...defined } : defined;

@@ -15,3 +15,5 @@ export { CodeLinks } from './code-links.js';
 export { logsRoutes, type LogsRoutesDeps } from './logs.js';
 export { FunctionLayers, layerRoutes, type LayerRoutesDeps } from './layers.js';
 export { aliasConfiguration, functionConfiguration } from './shapes.js';
+export { codeSigningConfigRoutes, functionCodeSigningRoutes } from './code-signing.js';
+export { unavailableFunctionRoutes, unavailableRoutes } from './unavailable.js';

@@ -27,8 +27,9 @@ export function functionConfiguration(fn: FunctionRecord & { version?: string },
     RuntimeVersionConfig: { RuntimeVersionArn: `arn:aws:lambda:${region}::runtime:stratus-${fn.runtime}` },
     LoggingConfig: loggingConfiguration(loggingOf(fn)),
   };
-  if (Object.keys(fn.environment).length > 0) config.Environment = { Variables: fn.environment };
+  if (Object.keys(fn.environment).length > 0 || fn.environmentShown) config.Environment = { Variables: fn.environment };
   if (fn.layers?.length) config.Layers = fn.layers.map((l) => ({ Arn: l.arn, CodeSize: l.code.size }));
+  if (fn.deadLetterTargetArn) config.DeadLetterConfig = { TargetArn: fn.deadLetterTargetArn };
   return fn.image ? imageConfiguration(config, fn) : config;
 }
 

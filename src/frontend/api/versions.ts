@@ -1,5 +1,6 @@
 import type { FunctionRegistry } from '../../registry/index.js';
 import { type ApiRequest, type ApiResponse, parseFunctionRef, parseJsonObject, type Route, Validator } from '../http/index.js';
+import { PUBLISH_TO, refuseUnsupported, unqualifiedName } from './strict.js';
 import { functionConfiguration, listItem } from './shapes.js';
 
 export interface VersionRoutesDeps {
@@ -20,12 +21,14 @@ export function versionRoutes(deps: VersionRoutesDeps): Route[] {
 }
 
 async function publish(deps: VersionRoutesDeps, req: ApiRequest): Promise<ApiResponse> {
-  const { name } = parseFunctionRef(decodeURIComponent(req.params[0] ?? ''));
-  const v = new Validator(parseJsonObject(req.body));
+  const name = unqualifiedName(req);
+  const body = parseJsonObject(req.body);
+  const v = new Validator(body);
   const codeSha256 = v.string('CodeSha256', 'codeSha256');
   const description = v.string('Description', 'description', { max: 256 });
   const revisionId = v.string('RevisionId', 'revisionId');
   v.done();
+  refuseUnsupported(body, [PUBLISH_TO]);
   const version = await deps.registry.publish(name, { codeSha256, description, revisionId });
   return { status: 201, body: functionConfiguration(version, deps.registry.qualifiedArn(name, version.version), deps.region) };
 }
