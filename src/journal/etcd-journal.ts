@@ -5,10 +5,12 @@ import { EtcdDocumentStore } from './etcd-documents.js';
 import { EtcdElection, type EtcdLeadership } from './etcd-election.js';
 import { EtcdEventQueue } from './etcd-event-queue.js';
 import { EtcdLogStore } from './etcd-log-store.js';
+import { EtcdScheduleStore } from './etcd-schedule-store.js';
 import { EtcdAppendLog } from './etcd-log.js';
 import { EtcdQuorumProbe } from './etcd-probe.js';
 import type { AppendLog, DocumentStore, EventQueue, Journal, LeaderElection } from './journal.js';
 import type { LogStore } from './log-store.js';
+import type { ScheduleStore } from './schedule-store.js';
 
 export interface EtcdJournalOptions extends EtcdConnection {
   /** Every key of this journal lives under this prefix (e.g. "stratus/"), so clusters can share etcd. */
@@ -19,7 +21,7 @@ export interface EtcdJournalOptions extends EtcdConnection {
 /**
  * The cluster Journal on etcd 3.4. Under the prefix: `docs/<collection>/<key>` documents,
  * `log/…` the assignment log, `queue/<id>` queued Event invokes, `elections/<name>` leader keys,
- * `logs/…` function logs (see etcd-log-store.ts). See docs/journal-and-failover.md.
+ * `logs/…` function logs (see etcd-log-store.ts), `schedules/…` schedules (etcd-schedule-store.ts). See docs/journal-and-failover.md.
  */
 export class EtcdJournal implements Journal {
   readonly functions: DocumentStore;
@@ -34,6 +36,8 @@ export class EtcdJournal implements Journal {
   readonly assignmentLog: AppendLog;
   readonly eventQueue: EventQueue;
   readonly logs: LogStore;
+  readonly scheduleGroups: DocumentStore;
+  readonly schedules: ScheduleStore;
   private readonly client: Etcd3;
   private readonly root: Namespace;
   private readonly probe: EtcdQuorumProbe;
@@ -58,6 +62,8 @@ export class EtcdJournal implements Journal {
     this.assignmentLog = new EtcdAppendLog(this.root);
     this.eventQueue = new EtcdEventQueue(this.root);
     this.logs = new EtcdLogStore(this.root);
+    this.scheduleGroups = docs('schedule-groups');
+    this.schedules = new EtcdScheduleStore(this.root);
   }
 
   election(name: string, ttlMs: number): LeaderElection {

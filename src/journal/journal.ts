@@ -1,4 +1,5 @@
 import type { LogStore } from './log-store.js';
+import type { ScheduleStore } from './schedule-store.js';
 
 /**
  * The Journal: the durable state of Stratus behind one interface. Engines: SQLite (the
@@ -178,6 +179,10 @@ export interface Journal {
   readonly eventQueue: EventQueue;
   /** Function logs, per account (CloudWatch Logs' groups, streams and events). */
   readonly logs: LogStore;
+  /** EventBridge Scheduler schedule groups, keyed `<account id>/<group>`. */
+  readonly scheduleGroups: DocumentStore;
+  /** EventBridge Scheduler schedules, keyed `<account id>/<group>/<name>`, each with its next due time; firing queues into `eventQueue`. */
+  readonly schedules: ScheduleStore;
   /** The election of `name` (e.g. "assignment") with a lease of `ttlMs`. */
   election(name: string, ttlMs: number): LeaderElection;
   close(): Promise<void>;

@@ -3,6 +3,8 @@ import { DocumentListeners, LocalElections } from './local.js';
 import { MemoryEventQueue } from './memory-event-queue.js';
 import type { LogStore } from './log-store.js';
 import { MemoryLogStore } from './memory-log-store.js';
+import { MemoryScheduleStore } from './memory-schedule-store.js';
+import type { ScheduleStore } from './schedule-store.js';
 
 /** In-memory fake Journal for unit tests; passes the same contract suite as the real engines. */
 export class MemoryJournal implements Journal {
@@ -12,6 +14,8 @@ export class MemoryJournal implements Journal {
   readonly functionUrls: DocumentStore = new MemoryDocumentStore();
   readonly eventQueue: EventQueue = new MemoryEventQueue();
   readonly logs: LogStore = new MemoryLogStore();
+  readonly scheduleGroups: DocumentStore = new MemoryDocumentStore();
+  readonly schedules: ScheduleStore = new MemoryScheduleStore(this.eventQueue);
   readonly workers: DocumentStore = new MemoryDocumentStore();
   readonly accounts: DocumentStore = new MemoryDocumentStore();
   readonly accessKeys: DocumentStore = new MemoryDocumentStore();
