@@ -3,12 +3,13 @@ import { AsyncInvoker, eventSettings } from '../async/index.js';
 import type { CodeStore } from '../codestore/index.js';
 import {
   accountSettingsRoutes, aliasRoutes, concurrencyRoutes, eventInvokeConfigRoutes, FrontendServer, functionRoutes, functionUrlRoutes,
-  accountRoutes, ChartSampler, CodeLinks, consoleEndpoints, consoleRoutes, type ConsoleSessions, invocationRoutes, logsRoutes, InvokeService, perCaller, permissionRoutes, resourcePolicyChecks, provisionedConcurrencyRoutes, streamingInvocationRoutes, tagRoutes, urlInvocationRoutes, versionRoutes,
+  accountRoutes, ChartSampler, CodeLinks, consoleEndpoints, consoleRoutes, type ConsoleSessions, invocationRoutes, logsRoutes, InvokeService, perCaller, permissionRoutes, resourcePolicyChecks, provisionedConcurrencyRoutes, schedulerRoutes, streamingInvocationRoutes, tagRoutes, urlInvocationRoutes, versionRoutes,
   type ImageSourceImporter,
 } from '../frontend/index.js';
 import type { EventQueue, Journal, LogStore } from '../journal/index.js';
 import { AccountDirectory } from '../accounts/index.js';
 import { LogsService, PageTokens } from '../logs/index.js';
+import type { Schedules } from '../scheduler/index.js';
 import { environmentKey, FunctionRegistries, type FunctionRegistry, type FunctionVersion } from '../registry/index.js';
 import { functionOfArn } from '../shared/arns.js';
 import { StratusError } from '../shared/errors.js';
@@ -50,6 +51,8 @@ export interface LambdaApiDeps {
   tracer?: Tracer;
   /** The web console (`/_stratus/console/`): its session secret and the function logs it reads. */
   console?: { sessions: ConsoleSessions; logs: LogStore };
+  /** EventBridge Scheduler's API (`openScheduler`), served for the signing account. */
+  schedules?: Schedules;
 }
 
 export interface LambdaApi {
@@ -161,6 +164,7 @@ export function lambdaApi(deps: LambdaApiDeps): LambdaApi {
       })),
       ...accountRoutes({ accounts, registries }),
       ...logsRoutes({ logs: deps.logs }),
+      ...(deps.schedules ? schedulerRoutes({ schedules: deps.schedules }) : []),
       ...deps.links.routes({ registries, code }),
     ],
     credentials: keys,

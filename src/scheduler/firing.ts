@@ -44,8 +44,10 @@ export class ScheduleFiring {
     this.random = deps.random ?? Math.random;
   }
 
+  /** Starts polling (again, after a stop). */
   start(): void {
     this.started = true;
+    this.stopped = false;
     this.tick();
   }
 

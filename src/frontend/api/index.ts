@@ -14,3 +14,4 @@ export { permissionRoutes, type PermissionRoutesDeps } from './permissions.js';
 export { CodeLinks } from './code-links.js';
 export { logsRoutes, type LogsRoutesDeps } from './logs.js';
 export { aliasConfiguration, functionConfiguration } from './shapes.js';
+export { schedulerRoutes, type SchedulerRoutesDeps } from './scheduler.js';
