@@ -39,7 +39,7 @@ export async function schedulerFails(s: StratusProcess, args: string[], type: st
 }
 
 /** A Scheduler request signed for the service `scheduler`, sent with fetch. */
-export async function signedScheduler(s: StratusProcess, method: string, path: string, body?: unknown, key?: Key): Promise<{ status: number; type: string | null; json: Record<string, unknown> }> {
+export async function signedScheduler(s: Pick<StratusProcess, 'url' | 'credentials'>, method: string, path: string, body?: unknown, key?: Key): Promise<{ status: number; type: string | null; json: Record<string, unknown> }> {
   const signer = new SignatureV4({ credentials: key ?? s.credentials, region: 'us-east-1', service: 'scheduler', sha256: Sha256 });
   const url = new URL(s.url);
   const text = body === undefined ? undefined : JSON.stringify(body);
