@@ -8,9 +8,8 @@ import { EtcdLogStore } from './etcd-log-store.js';
 import { EtcdScheduleStore } from './etcd-schedule-store.js';
 import { EtcdAppendLog } from './etcd-log.js';
 import { EtcdQuorumProbe } from './etcd-probe.js';
-import type { AppendLog, DocumentStore, EventQueue, Journal, LeaderElection } from './journal.js';
+import type { AppendLog, DocumentStore, EventQueue, Journal, LeaderElection, ScheduleStore } from './journal.js';
 import type { LogStore } from './log-store.js';
-import type { ScheduleStore } from './schedule-store.js';
 
 export interface EtcdJournalOptions extends EtcdConnection {
   /** Every key of this journal lives under this prefix (e.g. "stratus/"), so clusters can share etcd. */

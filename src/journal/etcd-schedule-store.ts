@@ -1,8 +1,7 @@
 import type { IKeyValue, IOperation, Namespace } from 'etcd3';
 import { commitTxn, etcdCall, keyIn } from '../shared/etcd.js';
 import { eventPutOps } from './etcd-event-queue.js';
-import type { QueuedEvent } from './journal.js';
-import type { ScheduleStore, ScheduleWrite, StoredSchedule } from './schedule-store.js';
+import type { QueuedEvent, ScheduleStore, ScheduleWrite, StoredSchedule } from './journal.js';
 
 const items = 'schedules/items/';
 const due = 'schedules/due/';

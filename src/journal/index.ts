@@ -1,6 +1,6 @@
 export type {
   AppendLog, Candidate, ClaimedEvent, DocumentStore, EventQueue, Journal, LeaderElection, Leadership, LeadershipStanding, LogEntry, LogSnapshot,
-  QueuedEvent, StoredDocument,
+  QueuedEvent, ScheduleStore, ScheduleWrite, StoredDocument, StoredSchedule,
 } from './journal.js';
 export { SqliteJournal } from './sqlite-journal.js';
 export { MemoryJournal } from './memory-journal.js';
@@ -9,4 +9,3 @@ export type { LogEventQuery, LogGroupInfo, LogStore, LogStreamInfo, NewLogEvent,
 export { DAY_MS, eventBytes, EVENT_OVERHEAD_BYTES } from './log-store.js';
 export { MemoryLogStore } from './memory-log-store.js';
 export { installationSecret } from './installation-secret.js';
-export type { ScheduleStore, ScheduleWrite, StoredSchedule } from './schedule-store.js';

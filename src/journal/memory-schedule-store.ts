@@ -1,6 +1,4 @@
-import type { EventQueue } from './journal.js';
-import type { QueuedEvent } from './journal.js';
-import type { ScheduleStore, ScheduleWrite, StoredSchedule } from './schedule-store.js';
+import type { EventQueue, QueuedEvent, ScheduleStore, ScheduleWrite, StoredSchedule } from './journal.js';
 
 /** The schedules of the in-memory Journal (unit tests); same contract as the real engines. */
 export class MemoryScheduleStore implements ScheduleStore {

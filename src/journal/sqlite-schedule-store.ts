@@ -1,6 +1,5 @@
 import Database from 'better-sqlite3';
-import type { QueuedEvent } from './journal.js';
-import type { ScheduleStore, ScheduleWrite, StoredSchedule } from './schedule-store.js';
+import type { QueuedEvent, ScheduleStore, ScheduleWrite, StoredSchedule } from './journal.js';
 
 interface Row {
   key: string;
