@@ -66,6 +66,8 @@ describe('schedule expressions', () => {
     const e = parse('at(2030-07-01T12:00:00)');
     assert.equal(iso(firstDue(e, 'Asia/Tokyo', {}, at('2030-01-01T00:00:00Z'))), '2030-07-01T03:00:00.000Z');
     assert.equal(iso(firstDue(e, 'UTC', {}, at('2031-01-01T00:00:00Z'))), '2030-07-01T12:00:00.000Z', 'a time passed fires at once');
+    assert.equal(firstDue(e, 'UTC', {}, at('2031-01-01T00:00:00Z'), false), undefined, 'unless it is an update');
+    assert.equal(iso(firstDue(e, 'UTC', { startMs: at('2030-08-01T00:00:00Z'), endMs: at('2030-06-01T00:00:00Z') }, at('2030-01-01T00:00:00Z'))), '2030-07-01T12:00:00.000Z', 'StartDate and EndDate do not apply');
     assert.equal(nextDue(e, 'UTC', {}, 0, at('2030-07-01T12:00:00Z')), undefined);
   });
 });

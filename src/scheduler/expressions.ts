@@ -42,13 +42,14 @@ export { isTimeZone };
 
 /**
  * The first due time of a schedule created (or updated) at `nowMs`: a one-time schedule's time
- * even if it has passed (it then fires at once), else the first time after `nowMs` within the
- * window. A rate counts from StartDate, or from `nowMs`.
+ * (StartDate and EndDate do not apply to it, as in AWS; one that has passed is due at once only
+ * if `pastAt`), else the first time after `nowMs` within the window. A rate counts from
+ * StartDate, or from `nowMs`.
  */
-export function firstDue(expr: Expression, zone: string, window: Window, nowMs: number): number | undefined {
+export function firstDue(expr: Expression, zone: string, window: Window, nowMs: number, pastAt = true): number | undefined {
   if (expr.kind === 'at') {
     const at = instantOf(expr.local, zone);
-    return window.endMs !== undefined && at > window.endMs ? undefined : at;
+    return pastAt || at > nowMs ? at : undefined;
   }
   return nextDue(expr, zone, window, window.startMs ?? nowMs, nowMs);
 }

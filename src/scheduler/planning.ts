@@ -26,10 +26,14 @@ function runAt(doc: ScheduleDocument, nominalMs: number, random: Random): Firing
   return { nominalMs, dueAtMs: nominalMs + spread };
 }
 
-/** The first firing of a schedule created or updated at `nowMs`; undefined if it is disabled or has no time left. */
-export function firstFiring(doc: ScheduleDocument, nowMs: number, random: Random): Firing | undefined {
+/**
+ * The first firing of a schedule created (`created`) or updated at `nowMs`; undefined if it is
+ * disabled or has no time left. An `at()` time that has passed fires at once when the schedule is
+ * created, never after an update (it may have fired already).
+ */
+export function firstFiring(doc: ScheduleDocument, nowMs: number, random: Random, created: boolean): Firing | undefined {
   if (doc.state !== 'ENABLED') return undefined;
-  const due = firstDue(expressionOf(doc), doc.timezone, window(doc), nowMs);
+  const due = firstDue(expressionOf(doc), doc.timezone, window(doc), nowMs, created);
   return due === undefined ? undefined : runAt(doc, due, random);
 }
 

@@ -40,7 +40,7 @@ export class Schedules {
     const input = scheduleInput(body, accountId, now);
     await this.groups.require(accountId, input.groupName);
     const doc = document(accountId, name, input, now, now);
-    const firing = firstFiring(doc, now, this.random);
+    const firing = firstFiring(doc, now, this.random, true);
     const write = { value: { ...doc, ...(firing ? { nominalMs: firing.nominalMs } : {}) }, revision: randomUUID(), ...(firing ? { dueAtMs: firing.dueAtMs } : {}) };
     if (!(await this.deps.store.create(scheduleKey(accountId, input.groupName, name), write))) throw new StratusError('ResourceConflict', `Schedule ${name} already exists.`);
     this.deps.changed?.();
@@ -60,7 +60,7 @@ export class Schedules {
     for (let attempt = 0; ; attempt++) {
       const stored = await this.find(accountId, name, input.groupName);
       const doc = document(accountId, name, input, readSchedule(stored).createdMs, now);
-      const firing = firstFiring(doc, now, this.random);
+      const firing = firstFiring(doc, now, this.random, false);
       const write = { value: { ...doc, ...(firing ? { nominalMs: firing.nominalMs } : {}) }, revision: randomUUID(), ...(firing ? { dueAtMs: firing.dueAtMs } : {}) };
       if (await this.deps.store.replace(stored.key, write, stored.revision)) {
         this.deps.changed?.();
