@@ -102,6 +102,17 @@ describe('EventBridge Scheduler API (aws scheduler)', () => {
     assert.equal((await schedulerOk(s, ['get-schedule', '--name', 'in-group'])).GroupName, 'default', 'the default group keeps its own');
   });
 
+  it('tags schedule groups', async () => {
+    const arn = (await schedulerOk(s, ['create-schedule-group', '--name', 'tagged', '--tags', 'Key=team,Value=a', 'Key=cost,Value=1'])).ScheduleGroupArn as string;
+    const tags = async () => (await schedulerOk(s, ['list-tags-for-resource', '--resource-arn', arn])).Tags;
+    assert.deepEqual(await tags(), [{ Key: 'team', Value: 'a' }, { Key: 'cost', Value: '1' }]);
+    await schedulerOk(s, ['tag-resource', '--resource-arn', arn, '--tags', 'Key=team,Value=b', 'Key=env,Value=prod']);
+    await schedulerOk(s, ['untag-resource', '--resource-arn', arn, '--tag-keys', 'cost']);
+    assert.deepEqual(await tags(), [{ Key: 'team', Value: 'b' }, { Key: 'env', Value: 'prod' }]);
+    await schedulerFails(s, ['list-tags-for-resource', '--resource-arn', `arn:aws:scheduler:us-east-1:${ADMIN}:schedule-group/missing`], 'ResourceNotFoundException', 'Schedule group missing does not exist.');
+    await schedulerFails(s, ['list-tags-for-resource', '--resource-arn', 'arn:aws:lambda:us-east-1:000000000000:function:fn'], 'ValidationException', "at 'resourceArn' failed to satisfy constraint");
+  });
+
   it("answers bad input with AWS's errors", async () => {
     await schedulerOk(s, create('dup', 'rate(1 hour)'));
     await schedulerFails(s, create('dup', 'rate(2 hours)'), 'ConflictException', 'Schedule dup already exists.');
@@ -165,6 +176,10 @@ describe('EventBridge Scheduler API (aws scheduler)', () => {
         '--target', JSON.stringify({ Arn: functionArn(other.AccountId, 'fn'), RoleArn: SCHEDULER_ROLE })], 'ResourceNotFoundException', 'Schedule victim does not exist.', key);
       assert.deepEqual((await schedulerOk(s, ['list-schedules'], key)).Schedules, []);
       assert.deepEqual(((await schedulerOk(s, ['list-schedule-groups'], key)).ScheduleGroups as { Name: string }[]).map((g) => g.Name), ['default']);
+      const privateArn = `arn:aws:scheduler:us-east-1:${ADMIN}:schedule-group/private`;
+      await schedulerFails(s, ['list-tags-for-resource', '--resource-arn', privateArn], 'ResourceNotFoundException', 'Schedule group private does not exist.', key);
+      await schedulerFails(s, ['tag-resource', '--resource-arn', privateArn, '--tags', 'Key=owned,Value=yes'], 'ResourceNotFoundException', 'Schedule group private does not exist.', key);
+      assert.deepEqual((await schedulerOk(s, ['list-tags-for-resource', '--resource-arn', privateArn])).Tags, []);
       // Its own schedule of the same name is its own, and leaves the victim's alone.
       await schedulerOk(s, ['create-schedule', '--name', 'victim', '--schedule-expression', 'rate(2 hours)', '--flexible-time-window', 'Mode=OFF',
         '--target', JSON.stringify({ Arn: functionArn(other.AccountId, 'fn'), RoleArn: SCHEDULER_ROLE })], key);

@@ -10,6 +10,7 @@ const SCHEDULE = /^\/schedules\/([^/]+)$/;
 const SCHEDULES = /^\/schedules\/?$/;
 const GROUP = /^\/schedule-groups\/([^/]+)$/;
 const GROUPS = /^\/schedule-groups\/?$/;
+const TAGS = /^\/tags\/([^/]+)$/;
 /** A schedule's Target.Input may be large; AWS takes requests of a few hundred KB. */
 const MAX_BODY_BYTES = 512 * 1024;
 
@@ -41,6 +42,13 @@ export function schedulerRoutes(deps: SchedulerRoutesDeps): Route[] {
       await schedules.groups.delete(account, name);
     }),
     route('GET', GROUPS, (account, req) => schedules.groups.list(account, query(req, 'NamePrefix', 'MaxResults', 'NextToken'))),
+    route('GET', TAGS, (account, _req, arn) => schedules.groups.tags(account, arn)),
+    route('POST', TAGS, async (account, req, arn) => {
+      await schedules.groups.tag(account, arn, parseJsonObject(req.body));
+    }),
+    route('DELETE', TAGS, async (account, req, arn) => {
+      await schedules.groups.untag(account, arn, req.query.getAll('TagKeys'));
+    }),
   ];
 }
 
