@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createAccount, keyOf, type AccountKey } from '../helpers/accounts.js';
+import { signedFetch } from '../helpers/lambda-api.js';
 import { functionArn, SCHEDULER_ROLE, schedulerFails, schedulerOk, signedScheduler } from '../helpers/schedules.js';
 import { startStratus, type StratusProcess } from '../helpers/stratus.js';
 
@@ -139,6 +140,8 @@ describe('EventBridge Scheduler API (aws scheduler)', () => {
     assert.equal(noTarget.status, 400);
     assert.equal(noTarget.type, 'ValidationException');
     assert.equal(noTarget.json.Message, "1 validation error detected: Value null at 'target' failed to satisfy constraint: Member must not be null");
+    const lambdaSigned = await signedFetch(s, 'GET', '/schedules');
+    assert.equal(lambdaSigned.status, 403, 'a signature scoped to lambda does not open the scheduler');
     const notJson = await signedScheduler(s, 'POST', '/schedules/bad', undefined);
     assert.equal(notJson.status, 400);
     assert.equal(notJson.type, 'ValidationException');
