@@ -139,6 +139,34 @@ describe('ScheduleFiring on a manual clock', () => {
     assert.equal(await firing.runDue(), 1);
   });
 
+  it('polls on the injected clock once started, and again after a stop and a start (a leadership lost and won back)', async () => {
+    const s = setup();
+    await s.create('polled', { ScheduleExpression: 'rate(1 minute)' });
+    const firing = s.firing();
+    const settle = async () => {
+      for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    };
+    firing.start();
+    await settle();
+    for (let minute = 1; minute <= 2; minute++) {
+      s.clock.advance(60_000);
+      await settle();
+    }
+    assert.equal((await s.fired()).length, 2, 'one firing per minute, by the poll alone');
+    await firing.stop();
+    s.clock.advance(60_000);
+    await settle();
+    assert.equal((await s.fired()).length, 0, 'a stopped loop fires nothing');
+    firing.start();
+    firing.start();
+    await settle();
+    assert.equal((await s.fired()).length, 1, 'the due time missed while stopped fires on the start');
+    s.clock.advance(60_000);
+    await settle();
+    assert.equal((await s.fired()).length, 1, 'and polls on');
+    await firing.stop();
+  });
+
   it('sends a firing whose target is gone to the dead-letter function, never to another function', async () => {
     const s = setup({ functions: [`${A}/dlq`, `${B}/fn`] });
     await s.create('orphan', { ScheduleExpression: 'rate(1 minute)', Target: { Arn: fn(A, 'fn'), RoleArn: ROLE, Input: '{"x":1}', DeadLetterConfig: { Arn: fn(A, 'dlq') } } });

@@ -37,6 +37,8 @@ export class ScheduleFiring {
   private running: Promise<number> | undefined;
   private again = false;
   private started = false;
+  /** Bumped by every start: a poll of an earlier start does not schedule another. */
+  private generation = 0;
   private stopped = false;
   private readonly random: Random;
 
@@ -48,7 +50,8 @@ export class ScheduleFiring {
   start(): void {
     this.started = true;
     this.stopped = false;
-    this.tick();
+    this.timer?.cancel();
+    this.tick(++this.generation);
   }
 
   /** Stops polling and waits for a pass under way. */
@@ -80,10 +83,10 @@ export class ScheduleFiring {
     return this.running;
   }
 
-  private tick(): void {
-    if (this.stopped) return;
+  private tick(generation: number): void {
+    if (this.stopped || generation !== this.generation) return;
     void this.runDue().finally(() => {
-      if (!this.stopped) this.timer = this.deps.clock.setTimer(this.deps.pollMs ?? 1000, () => this.tick());
+      if (!this.stopped && generation === this.generation) this.timer = this.deps.clock.setTimer(this.deps.pollMs ?? 1000, () => this.tick(generation));
     });
   }
 
@@ -95,7 +98,11 @@ export class ScheduleFiring {
         let progress = 0;
         for (const stored of due) {
           if (this.stopped) return committed;
-          const outcome = await this.fire(stored);
+          // One schedule that cannot be fired (say, the journal refused its commit) holds up no other.
+          const outcome = await this.fire(stored).catch((err: unknown) => {
+            this.deps.log.warn({ err, schedule: stored.key }, 'firing a schedule failed; trying again at the next poll');
+            return 'lost-race' as const;
+          });
           if (outcome !== 'lost-race') progress++;
         }
         committed += progress;
