@@ -21,6 +21,7 @@ import { CONTROL_PLANE_NAME, issueServerIdentity } from '../shared/tls.js';
 import { DEFAULT_LOG_BYTES_PER_ACCOUNT, LogExpiry, storeLogs } from '../logs/index.js';
 import { startInternalApi } from './internal-api.js';
 import { concurrencyLimiter, followRegistries, lambdaApi, openAccounts, openLogGrants, openLogs, type Credentials } from './lambda-api.js';
+import { leadScheduling, openScheduler, SCHEDULER } from './scheduler.js';
 import { assignmentMetrics } from './metrics.js';
 import { httpWorkerConnector } from './worker-connector.js';
 
@@ -118,10 +119,12 @@ export async function startFrontendProcess(config: StratusConfig, opts: ProcessO
   const snapStart = new SnapStartService({ registries, workers: () => [], code, log: log.child({ component: 'snapstart' }) });
   const metrics = new Metrics();
   const tracer = createTracer(config.observability, { role: 'frontend', instanceId: opts.id, clock });
+  const scheduler = openScheduler(config, journal, registries, clock, log);
   const { server, events, charts } = lambdaApi({
     config, registries, accounts, code, images, assignment, eventQueue: journal.eventQueue, layerDocuments: journal.layers, links: await CodeLinks.open(journal.clusterSecrets, clock), clock, log,
     logs: await openLogs(config, journal, clock),
     console: { sessions: await ConsoleSessions.open(journal.clusterSecrets, clock), logs: journal.logs },
+    schedules: scheduler.schedules,
     provision: () => undefined,
     allocated: (fn) => assignment.provisionedCount(fn),
     metrics, tracer,
@@ -130,10 +133,14 @@ export async function startFrontendProcess(config: StratusConfig, opts: ProcessO
   const metricsListener = await serveMetrics(config, metrics, log);
   events.start();
   charts.start();
+  // One frontend at a time fires schedules: the one elected (a successor takes over when its lease runs out).
+  const url = `http://${opts.host}:${address.port}`;
+  const stopScheduling = leadScheduling(journal.election(SCHEDULER, config.cluster.leaderTtlMs), { id: opts.id, address: url }, scheduler.firing, log, clock);
   return {
-    url: `http://${opts.host}:${address.port}`,
+    url,
     metricsUrl: metricsListener.url,
     async stop() {
+      await stopScheduling();
       events.stop();
       charts.stop();
       await server.close();

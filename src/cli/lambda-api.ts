@@ -3,7 +3,7 @@ import { AsyncInvoker, eventSettings } from '../async/index.js';
 import type { CodeStore } from '../codestore/index.js';
 import {
   accountSettingsRoutes, aliasRoutes, concurrencyRoutes, eventInvokeConfigRoutes, FrontendServer, functionRoutes, functionUrlRoutes,
-  accountRoutes, ChartSampler, CodeLinks, consoleEndpoints, consoleRoutes, type ConsoleSessions, invocationRoutes, logsRoutes, InvokeService, perCaller, permissionRoutes, resourcePolicyChecks, provisionedConcurrencyRoutes, streamingInvocationRoutes, tagRoutes, urlInvocationRoutes, versionRoutes,
+  accountRoutes, ChartSampler, CodeLinks, consoleEndpoints, consoleRoutes, type ConsoleSessions, invocationRoutes, logsRoutes, InvokeService, perCaller, permissionRoutes, resourcePolicyChecks, provisionedConcurrencyRoutes, schedulerRoutes, streamingInvocationRoutes, tagRoutes, urlInvocationRoutes, versionRoutes,
   FunctionLayers, layerRoutes, type ImageSourceImporter,
 } from '../frontend/index.js';
 import { codeSigningConfigRoutes, functionCodeSigningRoutes, unavailableFunctionRoutes, unavailableRoutes } from '../frontend/index.js';
@@ -11,6 +11,7 @@ import { installationSecret, type DocumentStore, type EventQueue, type Journal, 
 import { LayerStore } from '../layers/index.js';
 import { AccountDirectory } from '../accounts/index.js';
 import { LogsService, PageTokens } from '../logs/index.js';
+import type { Schedules } from '../scheduler/index.js';
 import { environmentKey, FunctionRegistries, type FunctionRegistry, type FunctionVersion } from '../registry/index.js';
 import { functionOfArn } from '../shared/arns.js';
 import { StratusError } from '../shared/errors.js';
@@ -55,6 +56,8 @@ export interface LambdaApiDeps {
   tracer?: Tracer;
   /** The web console (`/_stratus/console/`): its session secret and the function logs it reads. */
   console?: { sessions: ConsoleSessions; logs: LogStore };
+  /** EventBridge Scheduler's API (`openScheduler`), served for the signing account. */
+  schedules?: Schedules;
 }
 
 export interface LambdaApi {
@@ -178,6 +181,7 @@ export function lambdaApi(deps: LambdaApiDeps): LambdaApi {
       })),
       ...accountRoutes({ accounts, registries }),
       ...logsRoutes({ logs: deps.logs }),
+      ...(deps.schedules ? schedulerRoutes({ schedules: deps.schedules }) : []),
       ...deps.links.routes({ registries, code }),
     ],
     credentials: keys,

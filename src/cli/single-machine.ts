@@ -19,6 +19,7 @@ import { DEFAULT_LOG_BYTES_PER_ACCOUNT, LogExpiry, storeLogs } from '../logs/ind
 import { startHostWorker } from './host-worker.js';
 import { startInternalApi } from './internal-api.js';
 import { concurrencyLimiter, followRegistries, lambdaApi, openAccounts, openLogGrants, openLogs, type Credentials } from './lambda-api.js';
+import { openScheduler } from './scheduler.js';
 
 export interface RunningStratus {
   url: string;
@@ -81,8 +82,10 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
   const snapStart = new SnapStartService({ registries, workers: () => placement.workers(), code, log: log.child({ component: 'snapstart' }) });
   for (const registry of registries.all()) for (const version of registry.versions.all()) if (version.snapshot?.status === 'pending') snapStart.prepare(version);
 
+  const scheduler = openScheduler(config, journal, registries, clock, log);
   const { server, events, charts } = lambdaApi({
     config, registries, accounts, code, images, assignment, eventQueue: journal.eventQueue, layerDocuments: journal.layers, links: await CodeLinks.open(journal.clusterSecrets, clock), clock, log,
+    schedules: scheduler.schedules,
     logs: await openLogs(config, journal, clock),
     console: { sessions: await ConsoleSessions.open(journal.clusterSecrets, clock), logs: journal.logs },
     provision: (fn, n) => assignment.setProvisioned(fn, n),
@@ -92,6 +95,7 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
   const address = await server.listen(config.frontend.host, config.frontend.port);
   const metricsListener = await startMetricsListener(metrics, config.metrics.host, config.metrics.port, log.child({ component: 'metrics' }));
   events.start();
+  scheduler.firing.start();
   const logExpiry = new LogExpiry({
     store: journal.logs, clock, maxBytesPerAccount: config.logs.maxBytesPerAccount ?? DEFAULT_LOG_BYTES_PER_ACCOUNT.sqlite,
     intervalMs: config.logs.expireIntervalMs, log: log.child({ component: 'logs' }),
@@ -111,6 +115,7 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
     async stop() {
       events.stop();
       charts.stop();
+      await scheduler.firing.stop();
       await server.close();
       await metricsListener.stop();
       await internal.stop();

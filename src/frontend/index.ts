@@ -2,7 +2,7 @@
 export { ERROR_TYPE_HEADER, FrontendServer, verifySigV4, type CredentialLookup, type FrontendServerDeps, type KeyLookup, type Route } from './http/index.js';
 export {
   accountRoutes, ADMIN_API, CodeLinks, accountSettingsRoutes, aliasRoutes, perCaller, concurrencyRoutes, eventInvokeConfigRoutes, functionRoutes, functionUrlRoutes,
-  FunctionLayers, layerRoutes, logsRoutes, permissionRoutes, provisionedConcurrencyRoutes, tagRoutes, versionRoutes,
+  FunctionLayers, layerRoutes, logsRoutes, permissionRoutes, provisionedConcurrencyRoutes, schedulerRoutes, tagRoutes, versionRoutes,
   type AccountSettingsDeps, type AliasRoutesDeps, type ConcurrencyRoutesDeps, type EventInvokeConfigRoutesDeps, type FunctionRoutesDeps,
   type FunctionUrlRoutesDeps, type ImageSourceImporter, type LogsRoutesDeps, type PermissionRoutesDeps, type ProvisionedRoutesDeps, type TagRoutesDeps, type VersionRoutesDeps,
 } from './api/index.js';

@@ -1,4 +1,4 @@
-import type { IKeyValue, IOperation, Namespace } from 'etcd3';
+import type { ICompare, IKeyValue, IOperation, Namespace } from 'etcd3';
 import { commitTxn, etcdCall, keyIn } from '../shared/etcd.js';
 import type { ClaimedEvent, EventQueue, QueuedEvent } from './journal.js';
 
@@ -19,6 +19,17 @@ function readyKey(atMs: number, id: string): string {
 /** When an item can next be claimed: its due time, or the end of its current claim. */
 function availableAt(e: StoredEvent): number {
   return e.owner === undefined ? e.dueAtMs : Math.max(e.dueAtMs, e.claimUntilMs ?? 0);
+}
+
+/** The writes that queue a new, unclaimed item (for a transaction of the queue or of another store, e.g. a schedule's firing). */
+export function eventPutOps(root: Namespace, item: QueuedEvent): IOperation[] {
+  const stored: StoredEvent = { id: item.id, dueAtMs: item.dueAtMs, value: item.value };
+  return [root.put(items + item.id).value(JSON.stringify(stored)), root.put(readyKey(stored.dueAtMs, item.id)).value(item.id)];
+}
+
+/** A comparison that holds while no item `id` is queued. */
+export function eventAbsent(root: Namespace, id: string): ICompare {
+  return { key: keyIn(root, items + id), target: 'Create', result: 'Equal', create_revision: 0 };
 }
 
 /**
@@ -45,11 +56,7 @@ export class EtcdEventQueue implements EventQueue {
   }
 
   private async putNow(item: QueuedEvent): Promise<boolean> {
-    const stored: StoredEvent = { id: item.id, dueAtMs: item.dueAtMs, value: item.value };
-    const res = await commitTxn('queue put', this.root, [{ key: keyIn(this.root, items + item.id), target: 'Create', result: 'Equal', create_revision: 0 }], [
-      this.root.put(items + item.id).value(JSON.stringify(stored)),
-      this.root.put(readyKey(stored.dueAtMs, item.id)).value(item.id),
-    ]);
+    const res = await commitTxn('queue put', this.root, [eventAbsent(this.root, item.id)], eventPutOps(this.root, item));
     return res.succeeded;
   }
 

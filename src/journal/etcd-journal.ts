@@ -5,9 +5,10 @@ import { EtcdDocumentStore } from './etcd-documents.js';
 import { EtcdElection, type EtcdLeadership } from './etcd-election.js';
 import { EtcdEventQueue } from './etcd-event-queue.js';
 import { EtcdLogStore } from './etcd-log-store.js';
+import { EtcdScheduleStore } from './etcd-schedule-store.js';
 import { EtcdAppendLog } from './etcd-log.js';
 import { EtcdQuorumProbe } from './etcd-probe.js';
-import type { AppendLog, DocumentStore, EventQueue, Journal, LeaderElection } from './journal.js';
+import type { AppendLog, DocumentStore, EventQueue, Journal, LeaderElection, ScheduleStore } from './journal.js';
 import type { LogStore } from './log-store.js';
 
 export interface EtcdJournalOptions extends EtcdConnection {
@@ -19,7 +20,7 @@ export interface EtcdJournalOptions extends EtcdConnection {
 /**
  * The cluster Journal on etcd 3.4. Under the prefix: `docs/<collection>/<key>` documents,
  * `log/…` the assignment log, `queue/<id>` queued Event invokes, `elections/<name>` leader keys,
- * `logs/…` function logs (see etcd-log-store.ts). See docs/journal-and-failover.md.
+ * `logs/…` function logs (see etcd-log-store.ts), `schedules/…` schedules (etcd-schedule-store.ts). See docs/journal-and-failover.md.
  */
 export class EtcdJournal implements Journal {
   readonly functions: DocumentStore;
@@ -35,6 +36,8 @@ export class EtcdJournal implements Journal {
   readonly assignmentLog: AppendLog;
   readonly eventQueue: EventQueue;
   readonly logs: LogStore;
+  readonly scheduleGroups: DocumentStore;
+  readonly schedules: ScheduleStore;
   private readonly client: Etcd3;
   private readonly root: Namespace;
   private readonly probe: EtcdQuorumProbe;
@@ -60,6 +63,8 @@ export class EtcdJournal implements Journal {
     this.assignmentLog = new EtcdAppendLog(this.root);
     this.eventQueue = new EtcdEventQueue(this.root);
     this.logs = new EtcdLogStore(this.root);
+    this.scheduleGroups = docs('schedule-groups');
+    this.schedules = new EtcdScheduleStore(this.root);
   }
 
   election(name: string, ttlMs: number): LeaderElection {

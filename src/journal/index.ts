@@ -1,6 +1,6 @@
 export type {
   AppendLog, Candidate, ClaimedEvent, DocumentStore, EventQueue, Journal, LeaderElection, Leadership, LeadershipStanding, LogEntry, LogSnapshot,
-  QueuedEvent, StoredDocument,
+  QueuedEvent, ScheduleStore, ScheduleWrite, StoredDocument, StoredSchedule,
 } from './journal.js';
 export { SqliteJournal } from './sqlite-journal.js';
 export { MemoryJournal } from './memory-journal.js';

@@ -1,8 +1,9 @@
-import type { AppendLog, DocumentStore, EventQueue, Journal, LeaderElection, Leadership, LogEntry, LogSnapshot, StoredDocument } from './journal.js';
+import type { AppendLog, DocumentStore, EventQueue, Journal, LeaderElection, Leadership, LogEntry, LogSnapshot, ScheduleStore, StoredDocument } from './journal.js';
 import { DocumentListeners, LocalElections } from './local.js';
 import { MemoryEventQueue } from './memory-event-queue.js';
 import type { LogStore } from './log-store.js';
 import { MemoryLogStore } from './memory-log-store.js';
+import { MemoryScheduleStore } from './memory-schedule-store.js';
 
 /** In-memory fake Journal for unit tests; passes the same contract suite as the real engines. */
 export class MemoryJournal implements Journal {
@@ -13,6 +14,8 @@ export class MemoryJournal implements Journal {
   readonly layers: DocumentStore = new MemoryDocumentStore();
   readonly eventQueue: EventQueue = new MemoryEventQueue();
   readonly logs: LogStore = new MemoryLogStore();
+  readonly scheduleGroups: DocumentStore = new MemoryDocumentStore();
+  readonly schedules: ScheduleStore = new MemoryScheduleStore(this.eventQueue);
   readonly workers: DocumentStore = new MemoryDocumentStore();
   readonly accounts: DocumentStore = new MemoryDocumentStore();
   readonly accessKeys: DocumentStore = new MemoryDocumentStore();

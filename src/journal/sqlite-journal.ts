@@ -3,6 +3,7 @@ import type { AppendLog, DocumentStore, Journal, LeaderElection, Leadership, Log
 import { DocumentListeners, LocalElections } from './local.js';
 import { SqliteEventQueue } from './sqlite-event-queue.js';
 import { SqliteLogStore } from './sqlite-log-store.js';
+import { SqliteScheduleStore } from './sqlite-schedule-store.js';
 
 type Db = Database.Database;
 
@@ -21,6 +22,8 @@ export class SqliteJournal implements Journal {
   readonly assignmentLog: AppendLog;
   readonly eventQueue: SqliteEventQueue;
   readonly logs: SqliteLogStore;
+  readonly scheduleGroups: DocumentStore;
+  readonly schedules: SqliteScheduleStore;
   private readonly db: Db;
   private readonly elections: LocalElections;
 
@@ -52,6 +55,8 @@ export class SqliteJournal implements Journal {
     this.workerCredentials = new SqliteDocumentStore(this.db, 'worker-credentials');
     this.assignmentLog = new SqliteAppendLog(this.db, this.elections);
     this.eventQueue = new SqliteEventQueue(path);
+    this.scheduleGroups = new SqliteDocumentStore(this.db, 'schedule-groups');
+    this.schedules = new SqliteScheduleStore(path);
     this.logs = new SqliteLogStore(logsPath(path));
   }
 
@@ -62,6 +67,7 @@ export class SqliteJournal implements Journal {
 
   async close(): Promise<void> {
     this.eventQueue.close();
+    this.schedules.close();
     await this.logs.close();
     this.db.close();
   }

@@ -23,7 +23,8 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   snapstart: ['assignment', 'worker', 'registry', 'codestore', 'shared'],
   async: ['registry', 'worker', 'journal', 'shared'],
   logs: ['worker', 'journal', 'shared'],
-  frontend: ['accounts', 'layers', 'async', 'logs', 'snapstart', 'assignment', 'placement', 'registry', 'worker', 'images', 'codestore', 'journal', 'shared'],
+  scheduler: ['async', 'journal', 'shared'],
+  frontend: ['accounts', 'layers', 'async', 'logs', 'scheduler', 'snapstart', 'assignment', 'placement', 'registry', 'worker', 'images', 'codestore', 'journal', 'shared'],
   runtimes: [],
 };
 

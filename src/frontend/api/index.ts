@@ -17,3 +17,4 @@ export { FunctionLayers, layerRoutes, type LayerRoutesDeps } from './layers.js';
 export { aliasConfiguration, functionConfiguration } from './shapes.js';
 export { codeSigningConfigRoutes, functionCodeSigningRoutes } from './code-signing.js';
 export { unavailableFunctionRoutes, unavailableRoutes } from './unavailable.js';
+export { schedulerRoutes, type SchedulerRoutesDeps } from './scheduler.js';

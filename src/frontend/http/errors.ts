@@ -122,3 +122,21 @@ export function logsAuthErrorResponse(code: VerifyFailureCode, message: string):
 export function logsUnknownOperationResponse(): HttpResponse {
   return json11(400, { __type: 'UnknownOperationException' });
 }
+
+/**
+ * EventBridge Scheduler's wire errors (REST-JSON): the type in `x-amzn-ErrorType`, the body
+ * `{"Message": "..."}`, AWS's status for each exception.
+ */
+const SCHEDULER_WIRE: Partial<Record<ErrorCode, Wire>> = {
+  ResourceNotFound: { type: 'ResourceNotFoundException', status: 404 },
+  ResourceConflict: { type: 'ConflictException', status: 409 },
+  QuotaExceeded: { type: 'ServiceQuotaExceededException', status: 402 },
+  TooManyRequests: { type: 'ThrottlingException', status: 429 },
+};
+
+/** The Scheduler reply for a thrown error: the caller's other errors are ValidationException, ours InternalServerException. */
+export function schedulerErrorResponse(err: unknown): HttpResponse {
+  const e = err instanceof StratusError ? err : new StratusError('Internal', 'An internal error occurred.', { cause: err });
+  const wire = SCHEDULER_WIRE[e.code] ?? (e.blame === 'user' ? { type: 'ValidationException', status: 400 } : { type: 'InternalServerException', status: 500 });
+  return reply(wire, { Message: e.blame === 'user' ? e.message : 'An internal error occurred.' });
+}

@@ -3,5 +3,5 @@ export { header, type ApiRequest, type ApiResponse, type Route } from './routes.
 export { verifySigV4, type CredentialLookup } from './sigv4.js';
 export { accountNamedIn, FUNCTION_NAME_PATTERN, parseFunctionRef, qualifierOf, type FunctionRef } from './names.js';
 export { parseJsonObject, Validator } from './validation.js';
-export { ERROR_TYPE_HEADER, errorResponse, JSON_11_CONTENT_TYPE, logsErrorResponse, logsUnknownOperationResponse } from './errors.js';
+export { ERROR_TYPE_HEADER, errorResponse, JSON_11_CONTENT_TYPE, logsErrorResponse, logsUnknownOperationResponse, schedulerErrorResponse } from './errors.js';
 export { CONSOLE_SESSION_COOKIE } from './cookies.js';

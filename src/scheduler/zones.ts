@@ -1,0 +1,62 @@
+/**
+ * Wall-clock times in IANA time zones, by the platform's Intl (no time zone tables of our own).
+ * A local time is { year, month (1-12), day, hour, minute, second }.
+ */
+export interface LocalTime {
+  year: number;
+  month: number;
+  day: number;
+  hour: number;
+  minute: number;
+  second: number;
+}
+
+/** True if `zone` names a time zone the platform knows (e.g. "UTC", "Europe/Paris"). */
+export function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The local time in `zone` at `ms`. */
+export function localTime(ms: number, zone: string): LocalTime {
+  const parts = new Intl.DateTimeFormat('en-US', {
+    timeZone: zone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric',
+  }).formatToParts(new Date(ms));
+  const get = (type: Intl.DateTimeFormatPartTypes) => Number(parts.find((p) => p.type === type)?.value ?? 0);
+  return { year: get('year'), month: get('month'), day: get('day'), hour: get('hour'), minute: get('minute'), second: get('second') };
+}
+
+/** `zone`'s offset from UTC at `ms`, in milliseconds (positive east of Greenwich). */
+function offsetAt(ms: number, zone: string): number {
+  const t = localTime(ms, zone);
+  return Date.UTC(t.year, t.month - 1, t.day, t.hour, t.minute, t.second) - Math.floor(ms / 1000) * 1000;
+}
+
+/**
+ * The instant at which `zone`'s clocks show `t`. A time skipped by a daylight-saving change is
+ * taken with the offset from before the change (so it falls after the change, as the clocks
+ * would have shown it); a time shown twice is its first showing.
+ */
+export function instantOf(t: LocalTime, zone: string): number {
+  const asUtc = Date.UTC(t.year, t.month - 1, t.day, t.hour, t.minute, t.second);
+  const before = offsetAt(asUtc - 86_400_000, zone);
+  const first = asUtc - before;
+  if (offsetAt(first, zone) === before) return first;
+  const after = offsetAt(asUtc + 86_400_000, zone);
+  const second = asUtc - after;
+  return offsetAt(second, zone) === after ? second : first;
+}
+
+/** Days in `month` (1-12) of `year`. */
+export function daysInMonth(year: number, month: number): number {
+  return new Date(Date.UTC(year, month, 0)).getUTCDate();
+}
+
+/** Day of the week of a date: 1 = Sunday ... 7 = Saturday (cron's numbering). */
+export function weekday(year: number, month: number, day: number): number {
+  return new Date(Date.UTC(year, month - 1, day)).getUTCDay() + 1;
+}
