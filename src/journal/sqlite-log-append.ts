@@ -23,8 +23,10 @@ export const LOG_SCHEMA = `
   CREATE TABLE IF NOT EXISTS log_batches (
     id INTEGER PRIMARY KEY AUTOINCREMENT, group_id INTEGER NOT NULL, stream_id INTEGER NOT NULL,
     lo INTEGER NOT NULL, hi INTEGER NOT NULL, ingestion_time INTEGER NOT NULL, bytes INTEGER NOT NULL, events TEXT NOT NULL);
-  CREATE INDEX IF NOT EXISTS log_batches_by_time ON log_batches (group_id, lo);
-  CREATE INDEX IF NOT EXISTS log_batches_by_stream ON log_batches (stream_id, lo);
+  CREATE INDEX IF NOT EXISTS log_batches_by_time ON log_batches (group_id, lo, hi);
+  CREATE INDEX IF NOT EXISTS log_batches_by_stream ON log_batches (stream_id, lo, hi);
+  CREATE INDEX IF NOT EXISTS log_batches_by_time_desc ON log_batches (group_id, hi, lo);
+  CREATE INDEX IF NOT EXISTS log_batches_by_stream_desc ON log_batches (stream_id, hi, lo);
 `;
 
 /**

@@ -13,7 +13,8 @@ const MAX = Number.MAX_SAFE_INTEGER;
 
 interface GroupRow { id: number; name: string; creation_time: number; retention_days: number | null; stored_bytes: number }
 interface StreamRow { id: number; name: string; creation_time: number; first_event: number | null; last_event: number | null; last_ingestion: number | null; stored_bytes: number }
-interface BatchRow { id: number; stream: string; lo: number; ingestion_time: number; events: string }
+/** A batch as a read takes it: `bound` is its earliest timestamp (latest, descending). */
+interface BatchRow { id: number; stream: string; bound: number; ingestion_time: number; events: string }
 interface Doomed { id: number; group_id: number; stream_id: number; bytes: number; events: string }
 
 /** Between two chunks of a sweep, the event loop serves what waits (the sweep is on the main thread). */
@@ -181,21 +182,31 @@ export class SqliteLogStore implements LogStore {
 
   /**
    * Offers `page` the batches the WHERE clause `where` (over `b`) selects that may hold events
-   * of the query's time window after its cursor, in the query's order of their earliest event,
-   * read through `index`, until the page needs no more. A batch's events span less than
-   * BATCH_SPAN_MS, which bounds both where to start and (descending) its latest event.
+   * of the query's time window after its cursor, in the query's order: ascending by their
+   * earliest event, descending by their latest, each read through `index` (or its `_desc` twin),
+   * which holds both ends, so a batch outside the window is passed over without reading it. The
+   * page stops the read once no further batch can change it. A batch's events span less than
+   * BATCH_SPAN_MS, which bounds where a batch holding the window's first (last) events may start
+   * (end).
    */
   private fill(page: BatchPage, where: string, args: unknown[], q: LogEventQuery, index: string): void {
     const desc = q.descending === true;
     const from = Math.max(q.startTime ?? MIN, q.after && !desc ? q.after.timestamp : MIN);
     const to = Math.min(q.endTime ?? MAX, q.after && desc ? q.after.timestamp + 1 : MAX);
-    const sql = `SELECT b.id, s.name AS stream, b.lo, b.ingestion_time, b.events
-      FROM log_batches b INDEXED BY ${index} JOIN log_streams s ON s.id = b.stream_id
-      WHERE ${where} AND b.lo > ? AND b.lo < ? ORDER BY b.lo ${desc ? 'DESC' : ''}, b.id ${desc ? 'DESC' : ''}`;
+    const sql = desc
+      ? `SELECT b.id, s.name AS stream, b.hi AS bound, b.ingestion_time, b.events
+        FROM log_batches b INDEXED BY ${index}_desc JOIN log_streams s ON s.id = b.stream_id
+        WHERE ${where} AND b.hi < ? AND b.hi >= ? AND b.lo < ? ORDER BY b.hi DESC, b.id DESC`
+      : `SELECT b.id, s.name AS stream, b.lo AS bound, b.ingestion_time, b.events
+        FROM log_batches b INDEXED BY ${index} JOIN log_streams s ON s.id = b.stream_id
+        WHERE ${where} AND b.lo > ? AND b.lo < ? AND b.hi >= ? ORDER BY b.lo, b.id`;
+    const bounds = desc
+      ? [to === MAX ? MAX : to + BATCH_SPAN_MS, from, to]
+      : [from === MIN ? MIN : from - BATCH_SPAN_MS, to, from];
     let stmt = this.selects.get(sql);
     if (!stmt) this.selects.set(sql, (stmt = this.db.prepare<unknown[], BatchRow>(sql)));
-    for (const b of stmt.iterate(...args, from === MIN ? MIN : from - BATCH_SPAN_MS, to)) {
-      if (!page.needs(desc ? b.lo + BATCH_SPAN_MS : b.lo)) break;
+    for (const b of stmt.iterate(...args, ...bounds)) {
+      if (!page.needs(b.bound)) break;
       page.add(batchEvents(b.id, b.stream, b.ingestion_time, JSON.parse(b.events) as BatchEvent[]));
     }
   }
