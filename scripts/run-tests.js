@@ -24,5 +24,7 @@ if (files.length === 0) {
   console.error('run-tests: no test files found (did the build run?)');
   process.exit(1);
 }
-const child = spawn(process.execPath, ['--test', '--test-reporter=spec', ...files], { stdio: 'inherit' });
+// Two files at a time: most tests wait on processes and sockets, not the CPU, and every test uses
+// ephemeral ports and its own directories, so files run side by side (on 2 cores: ~9 instead of ~15 minutes).
+const child = spawn(process.execPath, ['--test', '--test-reporter=spec', '--test-concurrency=2', ...files], { stdio: 'inherit' });
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
