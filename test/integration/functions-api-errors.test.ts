@@ -12,7 +12,7 @@ import {
 } from '@aws-sdk/client-lambda';
 import { aws } from '../helpers/aws-cli.js';
 import { startStratus, type StratusProcess } from '../helpers/stratus.js';
-import { makeZip } from '../helpers/zip.js';
+import { makeZip, renameEntry } from '../helpers/zip.js';
 import { ARN_PREFIX, ROLE, createInput, doc, expectLambdaError, handlerZip, signedFetch, zipWithRawEntryName } from '../helpers/lambda-api.js';
 
 const PREFIX = '1 validation error detected: ';
@@ -117,6 +117,15 @@ describe('functions API: invalid requests get Lambda errors and change nothing',
     ['an entry lib/../../NAME', () => zipWithRawEntryName(`lib/../../${evil}`, 'pwned')],
     ['an absolute entry /tmp/NAME', () => zipWithRawEntryName(join(tmpdir(), evil), 'pwned')],
     ['a symlink entry (mode 0o120777)', () => makeZip({ 'index.mjs': '/etc/passwd' }, { 'index.mjs': 0o120777 })],
+    ['a symlink out of the package', () => makeZip({ 'lib/up': '../../../etc', 'index.mjs': 'x' }, { 'lib/up': 0o120777 })],
+    ['an entry written through a symlink', () => makeZip({ lib: '.', 'lib/index.mjs': 'x' }, { lib: 0o120777 })],
+    ['an entry that appears twice', async () => renameEntry(await makeZip({ 'index.mjs': 'export const handler = async () => 1;', 'indey.mjs': 'x' }), 'indey.mjs', 'index.mjs')],
+    ['an entry whose header understates its size', async () => {
+      const zip = Buffer.from(await makeZip({ 'index.mjs': `export const handler = async () => ${'1 + '.repeat(5000)}1;` }));
+      zip.writeUInt32LE(64, zip.indexOf(Buffer.from([0x50, 0x4b, 0x03, 0x04])) + 22);
+      zip.writeUInt32LE(64, zip.indexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02])) + 24);
+      return zip;
+    }],
   ];
   for (const [i, [what, build]] of hostile.entries()) {
     it(`a zip with ${what} is refused on create and on update, and nothing is written`, async () => {
