@@ -21,6 +21,7 @@ const TYPES: readonly TelemetryType[] = ['platform', 'function', 'extension'];
 /** Records kept from before the first subscription (init), replayed to each new one. */
 const BACKLOG_ITEMS = 1000;
 const BACKLOG_BYTES = 262_144;
+const DROPPED = 'Some logs were dropped because the downstream consumer is slower than the logs production rate';
 /** How long a listener gets to answer a delivery. */
 const DELIVERY_TIMEOUT_MS = 10_000;
 
@@ -62,6 +63,7 @@ class Subscription {
   private inFlight = false;
   private timer: TimerHandle | undefined;
   private dropped = { records: 0, bytes: 0 };
+  private closed = false;
 
   constructor(readonly extension: string, readonly req: SubscriptionRequest, private readonly clock: Clock, private readonly deliver: Deliver) {}
 
@@ -94,16 +96,23 @@ class Subscription {
     this.inFlight = true;
     void this.deliver(this.req.port, this.req.path, body, DELIVERY_TIMEOUT_MS).then(() => {
       this.inFlight = false;
-      if (this.dropped.records > 0) {
+      if (this.closed) return;
+      // What was dropped is told first, ahead of the buffer waiting behind this delivery.
+      if (this.dropped.records > 0 && this.req.types.includes('platform')) {
         const { records, bytes } = this.dropped;
-        this.dropped = { records: 0, bytes: 0 };
-        this.add(platformRecord(this.clock, 'platform.logsDropped', { reason: 'Some logs were dropped because the downstream consumer is slower than the logs production rate', droppedRecords: records, droppedBytes: bytes }));
+        const json = JSON.stringify(platformRecord(this.clock, 'platform.logsDropped', { reason: DROPPED, droppedRecords: records, droppedBytes: bytes }));
+        this.items.unshift(json);
+        this.bytes += json.length;
       }
+      this.dropped = { records: 0, bytes: 0 };
+      const { maxItems, maxBytes } = this.req.buffering;
+      if (this.items.length >= maxItems || this.bytes >= maxBytes) return this.flush();
       if (this.items.length > 0) this.timer ??= this.clock.setTimer(this.req.buffering.timeoutMs, () => this.flush());
     });
   }
 
   close(): void {
+    this.closed = true;
     this.timer?.cancel();
     this.items = [];
   }
