@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { readdir, stat } from 'node:fs/promises';
+import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /**
@@ -41,14 +41,20 @@ export const MAX_EXTENSIONS = 10;
 /** What stratus-init starts (a name it can pass on; see native/stratus-init.c). */
 const EXTENSION_NAME = /^[A-Za-z0-9_-][A-Za-z0-9._-]*$/;
 
-/** The external extensions `optDir` holds: the executable files of its extensions/ directory, by name. */
+/**
+ * The external extensions `optDir` (the layers' merge, or an image's /opt) holds: the executable
+ * regular files of its extensions/ directory, by name (never following a link out of it).
+ */
 export async function externalExtensions(optDir: string | undefined): Promise<string[]> {
   if (!optDir) return [];
   const dir = join(optDir, 'extensions');
-  const names = await readdir(dir).catch(() => [] as string[]);
+  // An image's /opt or /opt/extensions may be a link (to a path that would be the host's here).
+  const real = async (path: string) => (await lstat(path).catch(() => undefined))?.isDirectory() === true;
+  if (!(await real(optDir)) || !(await real(dir))) return [];
+  const names = await readdir(dir);
   const found: string[] = [];
   for (const name of names.sort()) {
-    const st = await stat(join(dir, name)).catch(() => undefined);
+    const st = await lstat(join(dir, name)).catch(() => undefined);
     if (found.length < MAX_EXTENSIONS && EXTENSION_NAME.test(name) && st?.isFile() && (st.mode & 0o111) !== 0) found.push(name);
   }
   return found;

@@ -128,7 +128,7 @@ export class LocalWorkerAgent implements WorkerAgent {
       slot.owner = ownerOf(spec);
       const files = await this.filesOf(spec);
       this.cachedCode.add(spec.package.code.sha256);
-      slot.env.extensionsApi.expect(await externalExtensions(files.optDir), extensionInfo(spec));
+      slot.env.extensionsApi.expect(await externalExtensions(files.optDir ?? (files.rootDir && join(files.rootDir, 'opt'))), extensionInfo(spec));
       return { driver: this.launcher.requireDriver(spec), sandbox: this.launcher.sandboxSpec(envId, spec, initType, slot.controlDir, files) };
     }, { coldStart: coldStartOf(spec, kind, trace) });
   }
