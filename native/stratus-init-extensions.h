@@ -5,7 +5,11 @@
 static char telemetry_path[4096];
 #define MAX_EXTENSIONS 10
 #define EXTENSIONS_DIR "/opt/extensions"
-static struct { pid_t pid; char name[256]; } extensions[MAX_EXTENSIONS];
+/* Each extension's output (stdout and stderr) is read from `out` and streamed to the worker on
+ * `worker` (POST /2020-01-01/stratus/extension-output, chunked), so that it can tell it apart
+ * from the function's: the log gets it as the function's output, the Telemetry API as
+ * `extension` records. */
+static struct { pid_t pid; char name[256]; int out, worker; } extensions[MAX_EXTENSIONS];
 static int nextensions;
 
 /* A name an extension may have (it travels in a header to the worker). */
@@ -26,8 +30,11 @@ static void start_extensions(const sigset_t *mask, int drop, uid_t uid, gid_t gi
     struct stat st;
     snprintf(path, sizeof path, "%s/%s", EXTENSIONS_DIR, names[i]->d_name);
     if (nextensions < MAX_EXTENSIONS && valid_extension_name(names[i]->d_name) && stat(path, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111)) {
+      int out[2] = { -1, -1 };
+      if (pipe2(out, O_CLOEXEC) < 0) out[0] = out[1] = -1;
       pid_t pid = fork();
       if (pid == 0) {
+        if (out[1] >= 0) { dup2(out[1], 1); dup2(out[1], 2); }
         sigprocmask(SIG_UNBLOCK, mask, NULL);
         if (drop) drop_privileges(uid, gid);
         environ = env;
@@ -35,7 +42,11 @@ static void start_extensions(const sigset_t *mask, int drop, uid_t uid, gid_t gi
         fprintf(stderr, "stratus-init: cannot run extension %s: %s\n", path, strerror(errno));
         _exit(127);
       }
+      if (out[1] >= 0) close(out[1]);
+      if (pid <= 0 && out[0] >= 0) close(out[0]);
       if (pid > 0) {
+        extensions[nextensions].out = out[0];
+        extensions[nextensions].worker = -1;
         extensions[nextensions].pid = pid;
         snprintf(extensions[nextensions++].name, sizeof extensions[0].name, "%s", names[i]->d_name);
       }
@@ -43,6 +54,30 @@ static void start_extensions(const sigset_t *mask, int drop, uid_t uid, gid_t gi
     free(names[i]);
   }
   if (n >= 0) free(names);
+}
+
+/* Streams what extension `i` wrote to the worker (or to init's own stdout if the worker cannot be reached); closes at its end. */
+static void relay_extension_output(int i) {
+  char buf[BUF_SIZE], head[512];
+  ssize_t n = read(extensions[i].out, buf, sizeof buf);
+  if (n < 0 && errno == EINTR) return;
+  if (extensions[i].worker < 0 && n > 0) {
+    extensions[i].worker = connect_unix();
+    snprintf(head, sizeof head, "POST /2020-01-01/stratus/extension-output HTTP/1.1\r\nHost: stratus\r\nLambda-Extension-Name: %s\r\n"
+             "Transfer-Encoding: chunked\r\n\r\n", extensions[i].name);
+    if (extensions[i].worker >= 0 && write_all(extensions[i].worker, head, strlen(head)) < 0) { close(extensions[i].worker); extensions[i].worker = -1; }
+  }
+  if (n > 0) {
+    snprintf(head, sizeof head, "%zx\r\n", (size_t)n);
+    if (extensions[i].worker < 0) { write_all(1, buf, n); return; }
+    if (write_all(extensions[i].worker, head, strlen(head)) == 0 && write_all(extensions[i].worker, buf, n) == 0 && write_all(extensions[i].worker, "\r\n", 2) == 0) return;
+    close(extensions[i].worker);
+    extensions[i].worker = -1;
+    return;
+  }
+  if (extensions[i].worker >= 0) { write_all(extensions[i].worker, "0\r\n\r\n", 5); close(extensions[i].worker); }
+  close(extensions[i].out);
+  extensions[i].out = extensions[i].worker = -1;
 }
 
 /* Tells the worker that extension `i` exited. */

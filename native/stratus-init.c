@@ -300,7 +300,7 @@ int main(int argc, char **argv) {
   int dial = checkpoint_mode ? -1 : connect_path(telemetry_path);
 
   for (;;) {
-    struct pollfd fds[4 + 2 * MAX_PAIRS];
+    struct pollfd fds[4 + 2 * MAX_PAIRS + MAX_EXTENSIONS];
     int n = 0;
     fds[n++] = (struct pollfd){ .fd = sigfd, .events = POLLIN };
     fds[n++] = (struct pollfd){ .fd = listener, .events = POLLIN };
@@ -311,6 +311,7 @@ int main(int argc, char **argv) {
       fds[n++] = (struct pollfd){ .fd = pairs[i].unix_open ? pairs[i].unix_fd : -1, .events = POLLIN };
     }
     int polled = npairs; /* pairs accepted below were not part of this poll */
+    for (int i = 0; i < nextensions; i++) fds[n++] = (struct pollfd){ .fd = extensions[i].out, .events = POLLIN };
     if (poll(fds, n, -1) < 0 && errno != EINTR) return 2;
 
     if (fds[0].revents & POLLIN) {
@@ -334,6 +335,9 @@ int main(int argc, char **argv) {
       if (fds[5 + 2 * i].revents & (POLLIN | POLLHUP | POLLERR) && p->unix_open && !pump(p->unix_fd, p->runtime_fd)) {
         p->unix_open = 0; shutdown(p->runtime_fd, SHUT_WR);
       }
+    }
+    for (int i = 0; i < nextensions; i++) {
+      if (fds[4 + 2 * polled + i].revents & (POLLIN | POLLHUP | POLLERR) && extensions[i].out >= 0) relay_extension_output(i);
     }
     drop_closed();
   }

@@ -10,6 +10,8 @@ export interface EnvironmentExtensionsParams {
   identity(): { functionName: string; version: string };
   /** Delivery into the sandbox (the TelemetryRelay); absent: subscriptions are taken but nothing is delivered. */
   deliver?: Deliver;
+  /** What an extension wrote (its stdout and stderr, relayed by stratus-init). */
+  onOutput(chunk: Buffer): void;
   /** An extension failed (an init or exit error, or its process ended before its SHUTDOWN): the environment is done. */
   onFailure(errorType: string, message: string): void;
 }
@@ -75,6 +77,10 @@ export class EnvironmentExtensions implements ExtensionsApiHandler {
     if (typeof req === 'string') return { status: 400, errorType: 'ValidationError', errorMessage: req };
     this.telemetry.subscribe(id, name, req);
     return undefined;
+  }
+
+  output(_name: string, chunk: Buffer): void {
+    this.p.onOutput(chunk);
   }
 
   exited(name: string, status: number): void {

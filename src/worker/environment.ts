@@ -85,6 +85,7 @@ export class Environment implements RuntimeApiHandler {
       identity: () => ({ functionName: this.p.functionName, version: this.p.version }),
       deliver: p.telemetry,
       onFailure: (errorType, message) => this.die(extensionFailure(errorType, message)),
+      onOutput: (chunk) => this.output(chunk, 'stdout', 'extension'),
     });
   }
 
@@ -364,12 +365,13 @@ export class Environment implements RuntimeApiHandler {
     else if (this.phase.kind === 'waiting' && !this.pending) this.freezeWhenIdle();
   }
 
-  private output(chunk: Buffer, source: 'stdout' | 'stderr'): void {
+  /** The sandbox's output: the function's, or an extension's (`type`, for the Telemetry API). */
+  private output(chunk: Buffer, source: 'stdout' | 'stderr', type: 'function' | 'extension' = 'function'): void {
     this.outputReads++;
     const text = this.logBudget.admit(chunk);
     if (text === '') return;
     if (this.p.log) this.p.logSink.write(this.p.log, text, source);
-    this.extensionsApi.telemetry.output(text);
+    this.extensionsApi.telemetry.output(text, type);
     // Output belongs to the invocation in flight, including what drains from the pipe after the
     // runtime has posted its response (until it settles); before dispatch it is init output.
     const inFlight = this.phase.kind === 'running' || this.phase.kind === 'dead' || this.pending?.answeredAt !== undefined;

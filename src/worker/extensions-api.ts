@@ -16,6 +16,8 @@ export interface ExtensionsApiHandler {
   /** POST /extension/init/error and /exit/error. */
   reportError(kind: 'init' | 'exit', id: string | undefined, errorType: string | undefined, body: Buffer): ApiError | undefined;
   subscribeTelemetry(id: string | undefined, body: unknown): ApiError | undefined;
+  /** stratus-init: what an external extension wrote to its stdout and stderr. */
+  output(name: string, chunk: Buffer): void;
   /** stratus-init: an external extension's process exited with `status`. */
   exited(name: string, status: number): void;
 }
@@ -72,6 +74,11 @@ export function extensionRoutes(handler: ExtensionsApiHandler): HttpRoute[] {
       const error = handler.subscribeTelemetry(identifier(req), body);
       return error ? refused(error) : json(200, 'OK');
     }),
+    stratus('POST', '/extension-output', (req) => new Promise((resolve) => {
+      const name = header(req.headers, 'lambda-extension-name') ?? '';
+      req.stream.on('data', (chunk: Buffer) => handler.output(name, chunk));
+      req.stream.on('end', () => resolve(accepted)).on('error', () => resolve(accepted));
+    })),
     stratus('POST', '/extension-exited', (req) => {
       handler.exited(header(req.headers, 'lambda-extension-name') ?? '', Number(header(req.headers, 'x-stratus-exit-status') ?? 0));
       return accepted;

@@ -48,7 +48,7 @@ async function attack(what, method, p, headers, body) {
   got.attacks.push({ what, status: r.status, errorType: errorOf(r) });
 }
 function subscription(uri, buffering = {}, protocol = 'HTTP') {
-  return { schemaVersion: '2022-12-13', destination: { protocol, URI: uri }, types: ['platform', 'function'], buffering: { maxItems: 1000, maxBytes: 262144, timeoutMs: 25, ...buffering } };
+  return { schemaVersion: '2022-12-13', destination: { protocol, URI: uri }, types: ['platform', 'function', 'extension'], buffering: { maxItems: 1000, maxBytes: 262144, timeoutMs: 25, ...buffering } };
 }
 (async () => {
   const listenPort = NAME === 'evil' ? 4244 : 4243;

@@ -82,6 +82,10 @@ describe('an external extension from a layer', () => {
     assert.equal(report.record.status, 'success');
     assert.ok(report.record.metrics.memorySizeMB === 128 && typeof report.record.metrics.durationMs === 'number');
     assert.equal(again.telemetry.find((r) => r.type === 'platform.runtimeDone' && r.record.requestId === first.requestId)?.record.status, 'success');
+    // What the extension printed is an extension record, not a function record.
+    const printed = (type: string) => again.telemetry.filter((r) => r.type === type && String(r.record).startsWith(`[probe] INVOKE`));
+    assert.ok(printed('extension').some((r) => String(r.record).includes(first.requestId as string)), JSON.stringify(again.telemetry.filter((r) => r.type !== 'platform.start')));
+    assert.deepEqual(printed('function'), []);
   });
 
   it('gets SHUTDOWN with a deadline when its environment is retired (aws lambda update-function-configuration)', async () => {
