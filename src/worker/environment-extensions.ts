@@ -149,6 +149,7 @@ export class EnvironmentExtensions implements ExtensionsApiHandler {
 
   /** SHUTDOWN to the extensions that take it; resolves once they are done with it, or at the deadline. */
   shutdown(reason: 'spindown' | 'timeout' | 'failure' = 'spindown'): Promise<void> {
+    if (this.shuttingDown) return Promise.resolve();
     this.shuttingDown = true;
     this.telemetry.flush();
     if (!this.host.wantsShutdown) return Promise.resolve();

@@ -69,6 +69,8 @@ export class Environment implements RuntimeApiHandler {
   private fromWarmPool = false;
   /** Set from an invocation's answer until its extensions are done with it: the next one waits. */
   private released: Promise<void> | undefined;
+  /** Set when it died: its extensions' SHUTDOWN, then the sandbox killed (`destroy` waits for it). */
+  private shutdown: Promise<void> | undefined;
 
   /** Its extensions and Telemetry API subscriptions (served on its Runtime API, see extensions-api.ts). */
   readonly extensionsApi: EnvironmentExtensions;
@@ -81,9 +83,8 @@ export class Environment implements RuntimeApiHandler {
     this.lines = new PlatformLog(p.logging, () => this.p.clock.now());
     this.logBudget = new LogBudget(p.logLimits, p.clock, () => this.lines);
     this.extensionsApi = new EnvironmentExtensions({
-      clock: p.clock,
+      clock: p.clock, deliver: p.telemetry,
       identity: () => ({ functionName: this.p.functionName, version: this.p.version }),
-      deliver: p.telemetry,
       onFailure: (errorType, message) => this.die(extensionFailure(errorType, message)),
       onOutput: (chunk) => this.output(chunk, 'stdout', 'extension'),
     });
@@ -110,13 +111,13 @@ export class Environment implements RuntimeApiHandler {
     this.bootStartedAt = startedAt;
     sandbox.stdout.on('data', (d: Buffer) => this.output(d, 'stdout')).resume();
     sandbox.stderr.on('data', (d: Buffer) => this.output(d, 'stderr')).resume();
-    void sandbox.exited.then((e) => this.die(e.oomKilled ? outOfMemoryFailure() : exitFailure(e.code, e.signal)));
+    void sandbox.exited.then((e) => this.die(e.oomKilled ? outOfMemoryFailure() : exitFailure(e.code, e.signal), false));
     this.bootTimer = this.p.clock.setTimer(this.p.initTimeoutMs, () => this.die(timeoutFailure(this.p.initTimeoutMs, 'Init')));
     this.extensionsApi.initStarted();
   }
 
   invoke(inv: Invocation): Promise<InvocationResult> {
-    // The previous invocation's extensions are still at work: this one waits for them (Lambda's "environment not reused until then").
+    // The previous invocation's extensions are still at work: this one waits for them.
     if (this.released) return this.released.then(() => this.invoke(inv));
     if (this.pending) return Promise.reject(new Error(`environment ${this.p.id} is already running an invocation`));
     return new Promise((resolve) => {
@@ -151,19 +152,19 @@ export class Environment implements RuntimeApiHandler {
       () => {
         if (this.pending === pending && this.phase.kind === 'waiting') this.dispatch(pending, this.phase.deliver);
       },
-      () => this.die(exitFailure(null, 'SIGKILL')),
+      () => this.die(exitFailure(null, 'SIGKILL'), false),
     );
   }
 
   async destroy(): Promise<void> {
     if (this.alive && this.sandbox && this.extensionsApi.host.wantsShutdown) {
-      const frozen = this.frozen;
+      await this.frozen?.then(() => this.sandbox?.thaw()).catch(() => {});
       this.frozen = undefined;
-      if (frozen) await frozen.then(() => this.sandbox?.thaw()).catch(() => {});
       await this.extensionsApi.shutdown();
     }
+    this.die(exitFailure(null, 'SIGKILL'), false);
+    await this.shutdown;
     this.extensionsApi.close();
-    this.die(exitFailure(null, 'SIGKILL'));
     await this.sandbox?.destroy();
   }
 
@@ -306,7 +307,8 @@ export class Environment implements RuntimeApiHandler {
     });
   }
 
-  private die(failure: Failure): void {
+  /** Done for good; with `tellExtensions` the sandbox is killed after their SHUTDOWN (timeout or failure). */
+  private die(failure: Failure, tellExtensions = true): void {
     if (this.phase.kind === 'dead') return;
     this.phase = { kind: 'dead', failure };
     this.extensionsApi.release(failure.status);
@@ -314,7 +316,8 @@ export class Environment implements RuntimeApiHandler {
     this.p.onInitialized();
     this.bootTimer?.cancel();
     this.freezeTimer?.cancel();
-    void this.sandbox?.destroy();
+    const shutdown = tellExtensions && this.sandbox && this.extensionsApi.host.wantsShutdown;
+    this.shutdown = (shutdown ? this.extensionsApi.shutdown(failure.status === 'timeout' ? 'timeout' : 'failure') : Promise.resolve()).then(() => this.sandbox?.destroy());
     if (this.pending) this.fail(this.pending, failure);
   }
 
