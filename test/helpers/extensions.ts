@@ -97,6 +97,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 async function until(f, ms = 15000) { const end = Date.now() + ms; for (;;) { const v = f(); if (v || Date.now() > end) return v; await sleep(20); } }
 exports.handler = async (event, context) => {
   const id = context.awsRequestId;
+  if (event.hang) await sleep(600000);
   if (event.flood) {
     fs.writeFileSync('/tmp/stall', '');
     console.log('flood-start ' + id);

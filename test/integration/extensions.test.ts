@@ -103,6 +103,18 @@ describe('an external extension from a layer', () => {
   });
 });
 
+describe('an external extension when its environment fails', () => {
+  it('gets SHUTDOWN with reason timeout when an invoke times out', async () => {
+    await create({ FunctionName: 'ext-timeout', Layers: [layerArn], Timeout: 1 });
+    const out = await stratus.lambda.send(new InvokeCommand({ FunctionName: 'ext-timeout', Payload: Buffer.from('{"hang":true}') }));
+    assert.equal(out.FunctionError, 'Unhandled');
+    assert.match(Buffer.from(out.Payload ?? new Uint8Array()).toString(), /Sandbox\.Timedout/);
+    const lines = await logLines('ext-timeout', (l) => l.some((m) => m.includes('[probe] SHUTDOWN')));
+    const line = lines.find((m) => m.includes('[probe] SHUTDOWN')) ?? '';
+    assert.equal((JSON.parse(line.slice(line.indexOf('{'))) as { shutdownReason: string }).shutdownReason, 'timeout');
+  });
+});
+
 describe('AWS_LAMBDA_EXEC_WRAPPER', () => {
   const WRAPPER = '#!/bin/sh\nexport WRAPPED="$# args, first $1"\nexec "$@"\n';
   it('starts the Node.js runtime through the wrapper, the runtime\'s command line as its arguments', async () => {
