@@ -8,13 +8,14 @@ import { CreateFunctionCommand, InvokeCommand, type CreateFunctionCommandInput }
 import { startStratus, type StratusProcess } from '../helpers/stratus.js';
 import { aws } from '../helpers/aws-cli.js';
 import { makeZip } from '../helpers/zip.js';
+import { compileJava, jdkHome } from '../helpers/java.js';
 import { FUNCTION, probeLayer, type Probe } from '../helpers/extensions.js';
 
 const ROLE = 'arn:aws:iam::000000000000:role/lambda-role';
 let stratus: StratusProcess;
 let layerArn = '';
 
-async function create(input: Partial<CreateFunctionCommandInput> & { FunctionName: string }, files: Record<string, string> = { 'index.js': FUNCTION }, modes: Record<string, number> = {}): Promise<void> {
+async function create(input: Partial<CreateFunctionCommandInput> & { FunctionName: string }, files: Record<string, string | Buffer> = { 'index.js': FUNCTION }, modes: Record<string, number> = {}): Promise<void> {
   await stratus.lambda.send(new CreateFunctionCommand({
     Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE, Timeout: 30, Code: { ZipFile: await makeZip(files, modes) }, ...input,
   }));
@@ -135,6 +136,23 @@ describe('AWS_LAMBDA_EXEC_WRAPPER', () => {
     const r = await invoke('wrap-py');
     assert.match(String(r.wrapped), /^\d+ args, first \/\S*python\S*$/);
     assert.equal((r.argv as string[])[0], '/var/runtime/bootstrap.py');
+  });
+
+  it('starts the Java runtime through the wrapper', { skip: jdkHome() ? false : 'no OpenJDK 17 (scripts/setup.sh installs it)' }, async () => {
+    const classes = await compileJava({ 'wrap/Handler.java': `package wrap;
+import com.amazonaws.services.lambda.runtime.Context;
+import com.amazonaws.services.lambda.runtime.RequestHandler;
+import java.util.Map;
+public class Handler implements RequestHandler<Map<String, Object>, String> {
+  public String handleRequest(Map<String, Object> event, Context context) { return System.getenv("WRAPPED"); }
+}
+` });
+    await create({ FunctionName: 'wrap-java', Runtime: 'java17', Handler: 'wrap.Handler::handleRequest', MemorySize: 512, Environment: { Variables: { AWS_LAMBDA_EXEC_WRAPPER: '/var/task/wrapper.sh' } } },
+      { ...classes, 'wrapper.sh': WRAPPER }, { 'wrapper.sh': 0o100755 });
+    const out = await stratus.lambda.send(new InvokeCommand({ FunctionName: 'wrap-java' }));
+    const text = Buffer.from(out.Payload ?? new Uint8Array()).toString();
+    assert.equal(out.FunctionError, undefined, text);
+    assert.match(JSON.parse(text) as string, /^\d+ args, first \/\S*java$/);
   });
 
   it('a wrapper that does not exist fails the init as the runtime failing to start', async () => {
