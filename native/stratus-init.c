@@ -20,6 +20,17 @@
  *                           sandbox, nor init's own environment).
  *   --checkpoint <stdio-path>   the SnapStart layout, below.
  *
+ * Extensions (not with --checkpoint): before the runtime, every executable file of /opt/extensions
+ * (a name of [A-Za-z0-9._-] only, at most MAX_EXTENSIONS, in name order) is started the same way as
+ * the runtime (same user, same environment). When one exits, init tells the worker
+ * (POST /2020-01-01/stratus/extension-exited, Lambda-Extension-Name, X-Stratus-Exit-Status) and
+ * goes on; the worker decides what that means (Extension.Crash, or a normal exit after SHUTDOWN).
+ *
+ * Telemetry dial-back (not with --checkpoint): the worker never connects into a sandbox. Init keeps
+ * one idle connection open to <dir of unix-socket>/telemetry.sock; the worker writes "<port>\n" on
+ * it, init connects to 127.0.0.1:<port> in the sandbox's own network namespace and relays the rest
+ * of that connection both ways, then dials a new idle one. Nothing else is reachable through it.
+ *
  * With --checkpoint (a sandbox CRIU can dump): stdio are opened inside the sandbox (/dev/null
  * and <stdio-path>, a FIFO the worker reads), inherited descriptors are closed, the runtime runs
  * in its own session. The runtime's first GET .../invocation/next or
@@ -37,6 +48,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -84,14 +96,16 @@ static int listen_local(const char *path) {
   return fd;
 }
 
-static int connect_unix(void) {
+static int connect_path(const char *path) {
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   struct sockaddr_un addr = { .sun_family = AF_UNIX };
-  strncpy(addr.sun_path, socket_path, sizeof addr.sun_path - 1);
+  strncpy(addr.sun_path, path, sizeof addr.sun_path - 1);
   if (fd >= 0 && connect(fd, (struct sockaddr *)&addr, sizeof addr) == 0) return fd;
   if (fd >= 0) close(fd);
   return -1;
 }
+
+static int connect_unix(void) { return connect_path(socket_path); }
 
 static void accept_one(int listener) {
   int runtime_fd = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
@@ -119,11 +133,10 @@ static int is_first_next(const char *buf, ssize_t n) {
   return 0;
 }
 
-/* Asks the worker for the checkpoint and waits until the connection is closed on our side. */
-static void request_checkpoint(void) {
-  static const char req[] = "POST /2018-06-01/stratus/checkpoint HTTP/1.1\r\nHost: stratus\r\nContent-Length: 0\r\n\r\n";
+/* Sends `req` (a whole HTTP request) to the worker and waits for the head of its answer; -1 if it could not be sent. */
+static int worker_request(const char *req) {
   int fd = connect_unix();
-  if (fd < 0 || write_all(fd, req, sizeof req - 1) < 0) { fprintf(stderr, "stratus-init: checkpoint request failed\n"); _exit(2); }
+  if (fd < 0 || write_all(fd, req, strlen(req)) < 0) { if (fd >= 0) close(fd); return -1; }
   char buf[1024];
   size_t got = 0;
   while (got < sizeof buf - 1) {
@@ -134,6 +147,15 @@ static void request_checkpoint(void) {
     if (strstr(buf, "\r\n\r\n")) break;
   }
   close(fd);
+  return 0;
+}
+
+/* Asks the worker for the checkpoint and waits until the connection is closed on our side. */
+static void request_checkpoint(void) {
+  if (worker_request("POST /2018-06-01/stratus/checkpoint HTTP/1.1\r\nHost: stratus\r\nContent-Length: 0\r\n\r\n") < 0) {
+    fprintf(stderr, "stratus-init: checkpoint request failed\n");
+    _exit(2);
+  }
 }
 
 /* Holds the runtime's first /next on `p` across the checkpoint, then sends it to the clone's worker. */
@@ -217,6 +239,9 @@ static char **read_environ(const char *path) {
   return envp;
 }
 
+/* Extensions and the telemetry dial-back (they use the relay above). */
+#include "stratus-init-extensions.h"
+
 int main(int argc, char **argv) {
   int drop = 0;
   uid_t run_uid = 0;
@@ -247,6 +272,7 @@ int main(int argc, char **argv) {
   snprintf(restored_path, sizeof restored_path, "%s", socket_path);
   char *slash = strrchr(restored_path, '/');
   snprintf(slash ? slash + 1 : restored_path, sizeof restored_path - (slash ? (size_t)(slash + 1 - restored_path) : 0), "restored");
+  snprintf(telemetry_path, sizeof telemetry_path, "%.*stelemetry.sock", slash ? (int)(slash + 1 - restored_path) : 0, restored_path);
   int listener = listen_tcp(argv[1], atoi(argv[2]));
   if (listener < 0) { perror("stratus-init: listen"); return 2; }
   int local = checkpoint_mode ? listen_local(LOCAL_SOCKET) : -1;
@@ -258,6 +284,7 @@ int main(int argc, char **argv) {
   sigprocmask(SIG_BLOCK, &mask, NULL);
   int sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 
+  if (!checkpoint_mode) start_extensions(&mask, drop, run_uid, run_gid, run_env);
   pid_t runtime = fork();
   if (runtime == 0) {
     sigprocmask(SIG_UNBLOCK, &mask, NULL);
@@ -270,18 +297,21 @@ int main(int argc, char **argv) {
   if (runtime < 0) { perror("stratus-init: fork"); return 2; }
   /* Init needs no privilege to relay: nobody, with every capability gone (a uid change away from root clears them). */
   if (drop) drop_privileges(65534, 65534);
+  int dial = checkpoint_mode ? -1 : connect_path(telemetry_path);
 
   for (;;) {
-    struct pollfd fds[3 + 2 * MAX_PAIRS];
+    struct pollfd fds[4 + 2 * MAX_PAIRS + MAX_EXTENSIONS];
     int n = 0;
     fds[n++] = (struct pollfd){ .fd = sigfd, .events = POLLIN };
     fds[n++] = (struct pollfd){ .fd = listener, .events = POLLIN };
     fds[n++] = (struct pollfd){ .fd = local, .events = POLLIN };
+    fds[n++] = (struct pollfd){ .fd = dial, .events = POLLIN };
     for (int i = 0; i < npairs; i++) {
       fds[n++] = (struct pollfd){ .fd = pairs[i].runtime_open ? pairs[i].runtime_fd : -1, .events = POLLIN };
       fds[n++] = (struct pollfd){ .fd = pairs[i].unix_open ? pairs[i].unix_fd : -1, .events = POLLIN };
     }
     int polled = npairs; /* pairs accepted below were not part of this poll */
+    for (int i = 0; i < nextensions; i++) fds[n++] = (struct pollfd){ .fd = extensions[i].out, .events = POLLIN };
     if (poll(fds, n, -1) < 0 && errno != EINTR) return 2;
 
     if (fds[0].revents & POLLIN) {
@@ -291,18 +321,23 @@ int main(int argc, char **argv) {
       pid_t pid;
       while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
         if (pid == runtime) return exit_status(status);
+        for (int i = 0; i < nextensions; i++) if (extensions[i].pid == pid) report_extension_exit(i, status);
       }
     }
     if (fds[1].revents & POLLIN) accept_one(listener);
     if (fds[2].revents & POLLIN) accept_one(local);
+    if (fds[3].revents & (POLLIN | POLLHUP | POLLERR)) dial = answer_dial(dial);
     for (int i = 0; i < polled; i++) {
       struct pair *p = &pairs[i];
-      if (fds[3 + 2 * i].revents & (POLLIN | POLLHUP | POLLERR) && p->runtime_open && !pump(p->runtime_fd, p->unix_fd)) {
+      if (fds[4 + 2 * i].revents & (POLLIN | POLLHUP | POLLERR) && p->runtime_open && !pump(p->runtime_fd, p->unix_fd)) {
         p->runtime_open = 0; shutdown(p->unix_fd, SHUT_WR);
       }
-      if (fds[4 + 2 * i].revents & (POLLIN | POLLHUP | POLLERR) && p->unix_open && !pump(p->unix_fd, p->runtime_fd)) {
+      if (fds[5 + 2 * i].revents & (POLLIN | POLLHUP | POLLERR) && p->unix_open && !pump(p->unix_fd, p->runtime_fd)) {
         p->unix_open = 0; shutdown(p->runtime_fd, SHUT_WR);
       }
+    }
+    for (int i = 0; i < nextensions; i++) {
+      if (fds[4 + 2 * polled + i].revents & (POLLIN | POLLHUP | POLLERR) && extensions[i].out >= 0) relay_extension_output(i);
     }
     drop_closed();
   }

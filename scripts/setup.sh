@@ -82,7 +82,7 @@ if [ ! -f "$JAVA_JAR" ] || [ -n "$(find src/runtimes/java -name '*.java' -newer 
 fi
 
 # stratus-init, the sandbox's pid 1 (C, static: no loader, so no LD_PRELOAD or library path of anyone's can reach it).
-if [ ! -x dist/native/stratus-init ] || [ native/stratus-init.c -nt dist/native/stratus-init ]; then
+if [ ! -x dist/native/stratus-init ] || [ native/stratus-init.c -nt dist/native/stratus-init ] || [ native/stratus-init-extensions.h -nt dist/native/stratus-init ]; then
   mkdir -p dist/native
   cc -O2 -Wall -Wextra -static -o dist/native/stratus-init native/stratus-init.c
 fi

@@ -53,3 +53,8 @@ export function timeoutFailure(timeoutMs: number, what: 'Task' | 'Init' = 'Task'
     }),
   };
 }
+
+/** An extension failed (Extension.Crash and the like): the invocation in flight, or the init, fails with it. */
+export function extensionFailure(errorType: string, message: string): Failure {
+  return { status: 'error', outcome: (requestId) => ({ kind: 'function-error', errorType, payload: errorDocument(errorType, `RequestId: ${requestId} Error: ${message}`) }) };
+}

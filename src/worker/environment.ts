@@ -4,9 +4,12 @@ import type { NextInvocation, RuntimeApiHandler } from './runtime-api.js';
 import { ResponseRelay, type StreamedResponse } from './response-relay.js';
 import { errorDocument, type Invocation, type InvocationOutcome, type InvocationResult } from './invocation.js';
 import { LogTail, PlatformLog, type PlatformLogSettings } from './log-lines.js';
-import { exitFailure, outOfMemoryFailure, timeoutFailure, type Failure } from './environment-failures.js';
+import { exitFailure, extensionFailure, outOfMemoryFailure, timeoutFailure, type Failure } from './environment-failures.js';
 import { LogBudget, type LogLimits } from './log-budget.js';
 import type { FunctionLogSink, LogDestination } from './log-shipper.js';
+import { EnvironmentExtensions } from './environment-extensions.js';
+import type { Deliver } from './telemetry.js';
+import type { Pending, Phase } from './environment-state.js';
 
 export interface EnvironmentParams {
   id: string;
@@ -37,28 +40,8 @@ export interface EnvironmentParams {
   logLimits: LogLimits;
   /** LoggingConfig's format and SystemLogLevel: how the platform lines are written (absent: Text; a warm-pool stem learns it when specialized). */
   logging?: PlatformLogSettings;
-}
-
-type Phase =
-  | { kind: 'initializing' }
-  | { kind: 'between' }
-  | { kind: 'waiting'; deliver: (inv: NextInvocation) => void }
-  | { kind: 'running'; requestId: string }
-  | { kind: 'dead'; failure: Failure };
-
-interface Pending {
-  inv: Invocation;
-  tail: LogTail;
-  startedAt: number;
-  /** Handed to the runtime (an invocation that fails before it was, fails during init). */
-  dispatched?: boolean;
-  /** When the runtime answered (or the environment died): the invocation settles once its output has drained. */
-  answeredAt?: number;
-  settled: boolean;
-  timer?: TimerHandle;
-  /** Set while the runtime streams the response. */
-  relay?: ResponseRelay;
-  resolve(result: InvocationResult): void;
+  /** Telemetry delivery into this environment's sandbox (see telemetry-relay.ts). */
+  telemetry?: Deliver;
 }
 
 /**
@@ -84,6 +67,13 @@ export class Environment implements RuntimeApiHandler {
   /** Warm pool: the environment variables waiting for, or the runtime waiting for them. */
   private specialization: { env?: Record<string, string>; deliver?: (env: Record<string, string>) => void } = {};
   private fromWarmPool = false;
+  /** Set from an invocation's answer until its extensions are done with it: the next one waits. */
+  private released: Promise<void> | undefined;
+  /** Set when it died: its extensions' SHUTDOWN, then the sandbox killed (`destroy` waits for it). */
+  private shutdown: Promise<void> | undefined;
+
+  /** Its extensions and Telemetry API subscriptions (served on its Runtime API, see extensions-api.ts). */
+  readonly extensionsApi: EnvironmentExtensions;
 
   /** The platform's lines in the function's LoggingConfig (a stem's change when it is specialized). */
   private lines: PlatformLog;
@@ -92,6 +82,12 @@ export class Environment implements RuntimeApiHandler {
     this.initReported = !p.reportsInit;
     this.lines = new PlatformLog(p.logging, () => this.p.clock.now());
     this.logBudget = new LogBudget(p.logLimits, p.clock, () => this.lines);
+    this.extensionsApi = new EnvironmentExtensions({
+      clock: p.clock, deliver: p.telemetry,
+      identity: () => ({ functionName: this.p.functionName, version: this.p.version }),
+      onFailure: (errorType, message) => this.die(extensionFailure(errorType, message)),
+      onOutput: (chunk) => this.output(chunk, 'stdout', 'extension'),
+    });
   }
 
   get alive(): boolean {
@@ -106,7 +102,7 @@ export class Environment implements RuntimeApiHandler {
 
   /** An invocation is in progress (or waiting for the runtime). */
   get busy(): boolean {
-    return this.pending !== undefined;
+    return this.pending !== undefined || this.released !== undefined;
   }
 
   /** Called once the sandbox is running; the runtime inside will call the Runtime API. */
@@ -115,11 +111,14 @@ export class Environment implements RuntimeApiHandler {
     this.bootStartedAt = startedAt;
     sandbox.stdout.on('data', (d: Buffer) => this.output(d, 'stdout')).resume();
     sandbox.stderr.on('data', (d: Buffer) => this.output(d, 'stderr')).resume();
-    void sandbox.exited.then((e) => this.die(e.oomKilled ? outOfMemoryFailure() : exitFailure(e.code, e.signal)));
+    void sandbox.exited.then((e) => this.die(e.oomKilled ? outOfMemoryFailure() : exitFailure(e.code, e.signal), false));
     this.bootTimer = this.p.clock.setTimer(this.p.initTimeoutMs, () => this.die(timeoutFailure(this.p.initTimeoutMs, 'Init')));
+    this.extensionsApi.initStarted();
   }
 
   invoke(inv: Invocation): Promise<InvocationResult> {
+    // The previous invocation's extensions are still at work: this one waits for them.
+    if (this.released) return this.released.then(() => this.invoke(inv));
     if (this.pending) return Promise.reject(new Error(`environment ${this.p.id} is already running an invocation`));
     return new Promise((resolve) => {
       const pending: Pending = { inv, tail: new LogTail(), startedAt: this.p.clock.monotonic(), settled: false, resolve };
@@ -153,12 +152,19 @@ export class Environment implements RuntimeApiHandler {
       () => {
         if (this.pending === pending && this.phase.kind === 'waiting') this.dispatch(pending, this.phase.deliver);
       },
-      () => this.die(exitFailure(null, 'SIGKILL')),
+      () => this.die(exitFailure(null, 'SIGKILL'), false),
     );
   }
 
   async destroy(): Promise<void> {
-    this.die(exitFailure(null, 'SIGKILL'));
+    if (this.alive && this.sandbox && this.extensionsApi.host.wantsShutdown) {
+      await this.frozen?.then(() => this.sandbox?.thaw()).catch(() => {});
+      this.frozen = undefined;
+      await this.extensionsApi.shutdown();
+    }
+    this.die(exitFailure(null, 'SIGKILL'), false);
+    await this.shutdown;
+    this.extensionsApi.close();
     await this.sandbox?.destroy();
   }
 
@@ -204,8 +210,12 @@ export class Environment implements RuntimeApiHandler {
 
   onNext(deliver: (inv: NextInvocation) => void): void {
     if (this.phase.kind === 'dead') return;
+    // Init is over once every extension is ready too (each registered one asked for its next event).
+    if (this.initDurationMs === undefined && !this.extensionsApi.host.initDone) return this.extensionsApi.whenInitDone(() => this.onNext(deliver));
     if (this.initDurationMs === undefined) {
+      this.extensionsApi.host.closeRegistration();
       this.initDurationMs = this.p.clock.monotonic() - this.bootStartedAt;
+      this.extensionsApi.initReported(this.initDurationMs);
       this.bootTimer?.cancel();
       this.p.onInitialized();
       this.p.onInitDone?.(this.initDurationMs);
@@ -262,10 +272,13 @@ export class Environment implements RuntimeApiHandler {
     this.tellInitOutput(pending);
     pending.startedAt = this.p.clock.monotonic();
     pending.timer = this.p.clock.setTimer(this.p.timeoutMs, () => this.die(timeoutFailure(this.p.timeoutMs)));
+    const deadlineMs = this.p.clock.now() + this.p.timeoutMs;
+    this.extensionsApi.host.send({ eventType: 'INVOKE', deadlineMs, requestId: inv.requestId, invokedFunctionArn: inv.invokedFunctionArn, tracing: { type: 'X-Amzn-Trace-Id', value: inv.traceId } });
+    this.extensionsApi.telemetry.platform('platform.start', { requestId: inv.requestId, version: this.p.version });
     deliver({
       requestId: inv.requestId,
       payload: inv.payload,
-      deadlineMs: this.p.clock.now() + this.p.timeoutMs,
+      deadlineMs,
       invokedFunctionArn: inv.invokedFunctionArn,
       traceId: inv.traceId,
       clientContext: inv.clientContext,
@@ -294,14 +307,17 @@ export class Environment implements RuntimeApiHandler {
     });
   }
 
-  private die(failure: Failure): void {
+  /** Done for good; with `tellExtensions` the sandbox is killed after their SHUTDOWN (timeout or failure). */
+  private die(failure: Failure, tellExtensions = true): void {
     if (this.phase.kind === 'dead') return;
     this.phase = { kind: 'dead', failure };
+    this.extensionsApi.release(failure.status);
     this.p.onDeath();
     this.p.onInitialized();
     this.bootTimer?.cancel();
     this.freezeTimer?.cancel();
-    void this.sandbox?.destroy();
+    const shutdown = tellExtensions && this.sandbox && this.extensionsApi.host.wantsShutdown;
+    this.shutdown = (shutdown ? this.extensionsApi.shutdown(failure.status === 'timeout' ? 'timeout' : 'failure') : Promise.resolve()).then(() => this.sandbox?.destroy());
     if (this.pending) this.fail(this.pending, failure);
   }
 
@@ -322,12 +338,19 @@ export class Environment implements RuntimeApiHandler {
     const initDurationMs = this.initReported ? undefined : this.initDurationMs;
     this.initReported = true;
     const requestId = pending.inv.requestId;
-    const dropped = this.logBudget.endPeriod();
-    if (this.p.logSink.enabled || pending.inv.tailLog) {
-      const maxMemoryUsedBytes = this.sandbox?.peakMemoryBytes() ?? 0;
-      const errorType = outcome.kind === 'function-error' ? outcome.errorType : undefined, memorySizeMb = this.p.memoryMb;
-      this.log(pending, dropped + this.lines.finished({ requestId, durationMs, initDurationMs, restored: this.p.restored, warmPool: this.fromWarmPool, status, errorType, memorySizeMb, maxMemoryUsedBytes }));
-    }
+    const maxMemoryUsedBytes = () => this.sandbox?.peakMemoryBytes() ?? 0;
+    const errorType = outcome.kind === 'function-error' ? outcome.errorType : undefined, memorySizeMb = this.p.memoryMb;
+    this.extensionsApi.telemetry.platform('platform.runtimeDone', { requestId, status: status ?? (errorType ? 'error' : 'success'), metrics: { durationMs } });
+    const report = (final = status) => {
+      const dropped = this.logBudget.endPeriod();
+      if (this.p.logSink.enabled || pending.inv.tailLog) {
+        this.log(pending, dropped + this.lines.finished({ requestId, durationMs, initDurationMs, restored: this.p.restored, warmPool: this.fromWarmPool, status: final, errorType, memorySizeMb, maxMemoryUsedBytes: maxMemoryUsedBytes() }));
+      }
+      this.extensionsApi.reported({ requestId, status: final ?? (errorType ? 'error' : 'success'), durationMs, memorySizeMb, maxMemoryUsedBytes: maxMemoryUsedBytes(), initDurationMs });
+    };
+    // Extensions still at work on this invoke: the caller has its answer now, the REPORT waits for them.
+    const extensionsBusy = this.alive && !this.extensionsApi.host.idle;
+    if (!extensionsBusy) report();
     pending.resolve({
       outcome,
       reusable: this.alive,
@@ -335,15 +358,23 @@ export class Environment implements RuntimeApiHandler {
       initDurationMs,
       logTail: pending.inv.tailLog ? pending.tail.base64() : undefined,
     });
+    if (extensionsBusy) {
+      this.released = this.extensionsApi.hold(Math.max(0, pending.startedAt + this.p.timeoutMs - this.p.clock.monotonic()), report, () => this.die(timeoutFailure(this.p.timeoutMs))).then(() => {
+        this.released = undefined;
+        if (this.phase.kind === 'waiting' && !this.pending) this.freezeWhenIdle();
+      });
+    }
     // The runtime may have asked for its next invocation while this one drained.
-    if (this.phase.kind === 'waiting' && !this.pending) this.freezeWhenIdle();
+    else if (this.phase.kind === 'waiting' && !this.pending) this.freezeWhenIdle();
   }
 
-  private output(chunk: Buffer, source: 'stdout' | 'stderr'): void {
+  /** The sandbox's output: the function's, or an extension's (`type`, for the Telemetry API). */
+  private output(chunk: Buffer, source: 'stdout' | 'stderr', type: 'function' | 'extension' = 'function'): void {
     this.outputReads++;
     const text = this.logBudget.admit(chunk);
     if (text === '') return;
     if (this.p.log) this.p.logSink.write(this.p.log, text, source);
+    this.extensionsApi.telemetry.output(text, type);
     // Output belongs to the invocation in flight, including what drains from the pipe after the
     // runtime has posted its response (until it settles); before dispatch it is init output.
     const inFlight = this.phase.kind === 'running' || this.phase.kind === 'dead' || this.pending?.answeredAt !== undefined;

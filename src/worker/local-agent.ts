@@ -23,6 +23,9 @@ import {
 import type { SnapshotCache } from './snapshots.js';
 import { SnapStartBoots } from './snapstart-boot.js';
 import { WarmPool } from './warm-pool.js';
+import { externalExtensions } from './extensions.js';
+import { extensionInfo } from './environment-extensions.js';
+import { TelemetryRelay } from './telemetry-relay.js';
 
 export interface LocalWorkerDeps {
   id: string;
@@ -125,6 +128,7 @@ export class LocalWorkerAgent implements WorkerAgent {
       slot.owner = ownerOf(spec);
       const files = await this.filesOf(spec);
       this.cachedCode.add(spec.package.code.sha256);
+      slot.env.extensionsApi.expect(await externalExtensions(files.optDir ?? (files.rootDir && join(files.rootDir, 'opt'))), extensionInfo(spec));
       return { driver: this.launcher.requireDriver(spec), sandbox: this.launcher.sandboxSpec(envId, spec, initType, slot.controlDir, files) };
     }, { coldStart: coldStartOf(spec, kind, trace) });
   }
@@ -186,7 +190,8 @@ export class LocalWorkerAgent implements WorkerAgent {
   ): Promise<{ slot: Slot; booted: () => void }> {
     const controlDir = await makeControlDir(this.deps.runRoot.path, id);
     const booted = await this.bootGate.enter();
-    const slot = { id, controlDir, memoryMb: who.memoryMb, stemTaskDir: extra.stemTaskDir, coldStart: extra.coldStart } as Slot;
+    const relay = new TelemetryRelay(controlDir);
+    const slot = { id, controlDir, relay, memoryMb: who.memoryMb, stemTaskDir: extra.stemTaskDir, coldStart: extra.coldStart } as Slot;
     slot.env = new Environment({
       id,
       ...who,
@@ -201,11 +206,13 @@ export class LocalWorkerAgent implements WorkerAgent {
       restored: extra.restored,
       freezeAfterMs: this.deps.freezeIdleAfterMs,
       logLimits: this.deps.logLimits,
+      telemetry: (...args) => relay.post(...args),
     });
     slot.api = runtimeApiIn(controlDir, slot.env);
     this.slots.set(id, slot);
     try {
       await serveRuntimeApi(slot.api, controlDir);
+      await relay.listen();
     } catch (err) {
       booted();
       await this.destroyEnvironment(id);

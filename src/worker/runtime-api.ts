@@ -1,6 +1,7 @@
 import type { StreamedResponse } from './response-relay.js';
 import { isStratusError, StratusError } from '../shared/errors.js';
 import { headerValue as header, readBody } from '../shared/http.js';
+import { extensionRoutes, type ExtensionsApiHandler } from './extensions-api.js';
 import { HttpServer, routesUnder, type HttpRequest, type HttpResponse, type HttpRoute } from '../shared/http-server.js';
 
 /**
@@ -34,6 +35,8 @@ export interface RuntimeApiHandler {
   onRestoreError(errorType: string | undefined, body: Buffer): void;
   /** SnapStart: the sandbox's init is ready to be checkpointed once `closed` settles (its connection is gone). */
   onCheckpoint(closed: Promise<void>): void;
+  /** The Extensions and Telemetry APIs on the same endpoint (absent: not served). */
+  readonly extensionsApi?: ExtensionsApiHandler;
 }
 
 /**
@@ -48,7 +51,7 @@ export class RuntimeApiServer {
 
   constructor(private readonly socketPath: string, handler: RuntimeApiHandler, maxBodyBytes: number) {
     this.server = new HttpServer({
-      routes: runtimeRoutes(handler, maxBodyBytes),
+      routes: [...runtimeRoutes(handler, maxBodyBytes), ...(handler.extensionsApi ? extensionRoutes(handler.extensionsApi) : [])],
       notFound: (method, path) => failure(404, 'InvalidRequest', `No route for ${method} ${path}`),
       errorReply: (err) => failure(400, 'InvalidRequest', isStratusError(err) ? err.message : 'The request could not be handled'),
       keepAliveTimeoutMs: 3_600_000,

@@ -4,6 +4,7 @@ import { StratusError } from '../shared/errors.js';
 import type { ColdStartKind } from '../shared/metrics.js';
 import type { Environment, EnvironmentParams } from './environment.js';
 import { RuntimeApiServer, type RuntimeApiHandler } from './runtime-api.js';
+import type { TelemetryRelay } from './telemetry-relay.js';
 
 /** The largest response a runtime may post (Lambda's 6 MB, plus slack for the JSON framing). */
 export const MAX_RESPONSE_BYTES = 6 * 1024 * 1024 + 100;
@@ -17,6 +18,8 @@ export interface Slot {
   id: string;
   env: Environment;
   api: RuntimeApiServer;
+  /** Telemetry deliveries into its sandbox (see telemetry-relay.ts). */
+  relay: TelemetryRelay;
   controlDir: string;
   memoryMb: number;
   /** A stem's /var/task, empty until it is given a function. */
@@ -91,6 +94,7 @@ export async function serveRuntimeApi(api: RuntimeApiServer, controlDir: string)
 /** Ends a slot: its sandbox, its Runtime API server and its directories. */
 export async function closeSlot(slot: Slot): Promise<void> {
   await slot.env.destroy();
+  slot.relay.close();
   await slot.api.close();
   await removeDir(slot.controlDir);
   if (slot.stemTaskDir) await removeDir(slot.stemTaskDir);

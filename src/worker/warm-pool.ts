@@ -56,7 +56,8 @@ export class WarmPool {
   /** Whether a stem can become an environment of `spec` (on the installation's own driver). */
   fits(spec: EnvironmentSpec, onDefaultDriver: boolean): boolean {
     return spec.package.type === 'Zip' && spec.package.runtime === STEM_RUNTIME && spec.memoryMb === this.deps.memoryMb
-      && spec.ephemeralStorageMb === STEM_STORAGE_MB && spec.network === 'none' && onDefaultDriver && !spec.layers;
+      && spec.ephemeralStorageMb === STEM_STORAGE_MB && spec.network === 'none' && onDefaultDriver && !spec.layers
+      && spec.environment?.AWS_LAMBDA_EXEC_WRAPPER === undefined;
   }
 
   /**

@@ -75,8 +75,12 @@ export function runtimeLaunch(bare: BareRuntime, ctx: LaunchContext): RuntimeLau
  */
 export function zipLaunch(spec: EnvironmentSpec, pkg: ZipPackage, ctx: LaunchContext): RuntimeLaunch {
   const recipe = RECIPES[pkg.runtime];
+  // Lambda's internal extensions: a managed runtime starts through AWS_LAMBDA_EXEC_WRAPPER, its
+  // own command line as the wrapper's arguments (not the provided runtimes, which have none).
+  const wrapper = recipe.runtimeDir ? spec.environment?.AWS_LAMBDA_EXEC_WRAPPER : undefined;
   return {
     ...runtimeLaunch({ runtime: pkg.runtime, memoryMb: spec.memoryMb }, ctx),
+    ...(wrapper ? { command: initCommand(ctx, [wrapper, ...recipe.command(spec.memoryMb, ctx)]) } : {}),
     env: {
       ...runtimeVariables(recipe, ctx),
       ...spec.environment,
