@@ -15,7 +15,7 @@ export const SCHEDULER = 'scheduler';
 export function openScheduler(config: StratusConfig, journal: Journal, registries: FunctionRegistries, clock: Clock, log: Logger) {
   const region = config.identity.region;
   const firing = new ScheduleFiring({
-    store: journal.schedules, clock, region, log: log.child({ component: 'scheduler' }),
+    store: journal.schedules, clock, region, log: log.child({ component: 'scheduler' }), maxPayloadBytes: config.frontend.maxAsyncPayloadBytes,
     functionExists: (accountId, name, qualifier) => {
       try {
         return registries.existing(accountId)?.resolve(name, qualifier) !== undefined;

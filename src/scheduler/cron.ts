@@ -1,4 +1,4 @@
-import { daysInMonth, instantOf, localTime, weekday } from './zones.js';
+import { TimeZone, daysInMonth, weekday } from './zones.js';
 
 /**
  * EventBridge's cron dialect: six fields, `minutes hours day-of-month month day-of-week year`,
@@ -98,25 +98,34 @@ function weekdayMatcher(field: string): DayMatcher | undefined {
   return days && ((y, m, d) => days.has(weekday(y, m, d)));
 }
 
-/** The first time after `afterMs` (strictly) that `cron` names in `zone`; undefined if there is none before 2200. */
+/**
+ * The first time after `afterMs` (strictly) that `cron` names in `zone`; undefined if there is
+ * none before 2200. A day (an hour) whose last named time is not after `afterMs` is passed over
+ * whole, so an evaluation converts a few dozen times, not every minute of a day.
+ */
 export function nextCronTime(cron: Cron, afterMs: number, zone: string): number | undefined {
-  const start = localTime(afterMs, zone);
+  const tz = new TimeZone(zone);
+  const start = tz.localTime(afterMs);
   const sortedHours = [...cron.hours].sort((a, b) => a - b);
   const sortedMinutes = [...cron.minutes].sort((a, b) => a - b);
+  const [lastHour, lastMinute] = [sortedHours.at(-1) ?? 0, sortedMinutes.at(-1) ?? 0];
   // Walk the calendar day by day in the zone's dates (a day before `start` too: an offset change may move it).
   const cursor = new Date(Date.UTC(start.year, start.month - 1, start.day - 1));
   const lastYear = Math.max(...cron.years);
   for (; cursor.getUTCFullYear() <= lastYear; cursor.setUTCDate(cursor.getUTCDate() + 1)) {
-    const [y, m, d] = [cursor.getUTCFullYear(), cursor.getUTCMonth() + 1, cursor.getUTCDate()];
-    if (!cron.years.has(y)) {
-      cursor.setUTCFullYear(y + 1, 0, 0); // the last day of this year; the loop steps into the next
+    const [year, month, day] = [cursor.getUTCFullYear(), cursor.getUTCMonth() + 1, cursor.getUTCDate()];
+    if (!cron.years.has(year)) {
+      cursor.setUTCFullYear(year + 1, 0, 0); // the last day of this year; the loop steps into the next
       continue;
     }
-    if (!cron.months.has(m) || !cron.day(y, m, d)) continue;
+    if (!cron.months.has(month) || !cron.day(year, month, day)) continue;
+    const at = (hour: number, minute: number) => tz.instantOf({ year, month, day, hour, minute, second: 0 });
+    if (at(lastHour, lastMinute) <= afterMs) continue;
     for (const hour of sortedHours) {
+      if (at(hour, lastMinute) <= afterMs) continue;
       for (const minute of sortedMinutes) {
-        const at = instantOf({ year: y, month: m, day: d, hour, minute, second: 0 }, zone);
-        if (at > afterMs) return at;
+        const instant = at(hour, minute);
+        if (instant > afterMs) return instant;
       }
     }
   }

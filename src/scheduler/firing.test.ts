@@ -22,14 +22,14 @@ interface Fired {
 }
 
 /** A scheduler over one in-memory journal on a manual clock; `fired()` takes what was queued since. */
-function setup(opts: { functions?: string[]; random?: () => number } = {}) {
+function setup(opts: { functions?: string[]; random?: () => number; maxPayloadBytes?: number } = {}) {
   const clock = new ManualClock(T0);
   const journal = new MemoryJournal();
   const functions = new Set(opts.functions ?? [`${A}/fn`]);
   const random = opts.random ?? (() => 0);
   const schedules = new Schedules({ store: journal.schedules, groups: journal.scheduleGroups, clock, region: REGION, random });
   const firing = () => new ScheduleFiring({
-    store: journal.schedules, clock, log: silentLogger(), region: REGION, random, pollMs: 60_000,
+    store: journal.schedules, clock, log: silentLogger(), region: REGION, random, pollMs: 60_000, maxPayloadBytes: opts.maxPayloadBytes ?? 1024 * 1024,
     functionExists: (account, name) => functions.has(`${account}/${name}`),
   });
   const fired = async (): Promise<Fired[]> => {
@@ -60,6 +60,20 @@ describe('ScheduleFiring on a manual clock', () => {
     s.clock.advance(5 * 60_000);
     assert.equal(await firing.runDue(), 1);
     assert.deepEqual((await s.fired()).map((f) => f.payload), [{ n: 1, at: '2030-01-06T12:10:00Z' }]);
+  });
+
+  it('drops (never retries) a firing whose input, placeholders filled in, is over an Event invoke\'s size, and goes on', async () => {
+    const s = setup({ maxPayloadBytes: 4096 });
+    const big = JSON.stringify({ arns: '<aws.scheduler.schedule-arn>'.repeat(100) });
+    assert.ok(big.length < 4096, 'the input as given fits');
+    await s.create('swollen', { ScheduleExpression: 'rate(1 minute)', Target: { Arn: fn(A, 'fn'), RoleArn: ROLE, Input: big } });
+    await s.create('small', { ScheduleExpression: 'rate(1 minute)' });
+    const firing = s.firing();
+    s.clock.advance(60_000);
+    assert.equal(await firing.runDue(), 2, 'both schedules advance');
+    assert.deepEqual((await s.fired()).map((f) => f.payload), [{}], 'only the small one invokes');
+    s.clock.advance(60_000);
+    assert.equal(await firing.runDue(), 2);
   });
 
   it('catches up due times missed while nothing ran, each once, but not those older than MaximumEventAgeInSeconds', async () => {

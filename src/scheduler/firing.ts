@@ -14,6 +14,8 @@ export interface ScheduleFiringDeps {
   log: Logger;
   region: string;
   /** Whether `accountId` has the function (at the qualifier, if given) now. */
+  /** The largest event an Event invoke takes (the frontend's maxAsyncPayloadBytes): a bigger one is dropped. */
+  maxPayloadBytes: number;
   functionExists(accountId: string, functionName: string, qualifier: string | undefined): boolean;
   random?: Random;
   /** How often the journal is asked for due schedules (other processes may have changed them). */
@@ -150,6 +152,8 @@ export class ScheduleFiring {
     const arn = scheduleArn(this.deps.region, doc);
     const input = substitute(doc.target.input ?? '{}', { arn, nominalMs, executionId });
     const target = functionTarget(doc.target.arn);
+    // Placeholders may make the input longer than an Event invoke takes: such a firing is dropped, never retried (it would block the schedule).
+    if (Buffer.byteLength(input) > this.deps.maxPayloadBytes) return { outcome: 'dropped' };
     if (target && target.accountId === doc.accountId && this.deps.functionExists(doc.accountId, target.functionName, target.qualifier)) {
       return { event: this.invocation(doc.accountId, target.functionName, target.qualifier, executionId, input, nowMs), outcome: 'invoked' };
     }

@@ -93,11 +93,16 @@ export function scheduleInput(body: Record<string, unknown>, accountId: string, 
   };
 }
 
+/** 2200-01-01T00:00:00Z, in epoch seconds. */
+const LAST_DATE_S = Date.UTC(2200, 0, 1) / 1000;
+
 /** A REST-JSON timestamp member: epoch seconds. */
 function timestamp(v: Validator, body: Record<string, unknown>, key: string, field: string): number | undefined {
   const value = body[key];
   if (value === undefined || value === null) return undefined;
   if (typeof value !== 'number' || !Number.isFinite(value)) return v.reject(value, field, 'Member must be a timestamp');
+  // Schedules plan up to the year 2199 (cron's last year): a date past it (or before 1970) names no firing.
+  if (value < 0 || value >= LAST_DATE_S) return v.reject(value, field, 'Member must be a timestamp between 1970 and 2199');
   return Math.round(value * 1000);
 }
 

@@ -21,34 +21,57 @@ export function isTimeZone(zone: string): boolean {
   }
 }
 
+/**
+ * One IANA time zone, its formatter made once (making an Intl.DateTimeFormat costs some 60 µs,
+ * using one a few): an evaluation of a schedule holds one for all the times it converts.
+ */
+export class TimeZone {
+  private readonly format: Intl.DateTimeFormat;
+
+  constructor(zone: string) {
+    this.format = new Intl.DateTimeFormat('en-US', {
+      timeZone: zone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric',
+    });
+  }
+
+  /** The local time at `ms`. */
+  localTime(ms: number): LocalTime {
+    const parts = this.format.formatToParts(new Date(ms));
+    const get = (type: Intl.DateTimeFormatPartTypes) => Number(parts.find((p) => p.type === type)?.value ?? 0);
+    return { year: get('year'), month: get('month'), day: get('day'), hour: get('hour'), minute: get('minute'), second: get('second') };
+  }
+
+  /**
+   * The instant at which the zone's clocks show `t`. A time skipped by a daylight-saving change
+   * is taken with the offset from before the change (so it falls after the change, as the clocks
+   * would have shown it); a time shown twice is its first showing. Later local times never map
+   * to earlier instants.
+   */
+  instantOf(t: LocalTime): number {
+    const asUtc = Date.UTC(t.year, t.month - 1, t.day, t.hour, t.minute, t.second);
+    const before = this.offsetAt(asUtc - 86_400_000);
+    const first = asUtc - before;
+    if (this.offsetAt(first) === before) return first;
+    const after = this.offsetAt(asUtc + 86_400_000);
+    const second = asUtc - after;
+    return this.offsetAt(second) === after ? second : first;
+  }
+
+  /** The zone's offset from UTC at `ms`, in milliseconds (positive east of Greenwich). */
+  private offsetAt(ms: number): number {
+    const t = this.localTime(ms);
+    return Date.UTC(t.year, t.month - 1, t.day, t.hour, t.minute, t.second) - Math.floor(ms / 1000) * 1000;
+  }
+}
+
 /** The local time in `zone` at `ms`. */
 export function localTime(ms: number, zone: string): LocalTime {
-  const parts = new Intl.DateTimeFormat('en-US', {
-    timeZone: zone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric',
-  }).formatToParts(new Date(ms));
-  const get = (type: Intl.DateTimeFormatPartTypes) => Number(parts.find((p) => p.type === type)?.value ?? 0);
-  return { year: get('year'), month: get('month'), day: get('day'), hour: get('hour'), minute: get('minute'), second: get('second') };
+  return new TimeZone(zone).localTime(ms);
 }
 
-/** `zone`'s offset from UTC at `ms`, in milliseconds (positive east of Greenwich). */
-function offsetAt(ms: number, zone: string): number {
-  const t = localTime(ms, zone);
-  return Date.UTC(t.year, t.month - 1, t.day, t.hour, t.minute, t.second) - Math.floor(ms / 1000) * 1000;
-}
-
-/**
- * The instant at which `zone`'s clocks show `t`. A time skipped by a daylight-saving change is
- * taken with the offset from before the change (so it falls after the change, as the clocks
- * would have shown it); a time shown twice is its first showing.
- */
+/** The instant at which `zone`'s clocks show `t` (see `TimeZone.instantOf`). */
 export function instantOf(t: LocalTime, zone: string): number {
-  const asUtc = Date.UTC(t.year, t.month - 1, t.day, t.hour, t.minute, t.second);
-  const before = offsetAt(asUtc - 86_400_000, zone);
-  const first = asUtc - before;
-  if (offsetAt(first, zone) === before) return first;
-  const after = offsetAt(asUtc + 86_400_000, zone);
-  const second = asUtc - after;
-  return offsetAt(second, zone) === after ? second : first;
+  return new TimeZone(zone).instantOf(t);
 }
 
 /** Days in `month` (1-12) of `year`. */

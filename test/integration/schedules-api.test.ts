@@ -134,6 +134,8 @@ describe('EventBridge Scheduler API (aws scheduler)', () => {
       "Value '200' at 'target.retryPolicy.maximumRetryAttempts' failed to satisfy constraint: Member must have value less than or equal to 185");
     await schedulerFails(s, [...create('bad', 'rate(1 hour)'), '--start-date', '2031-01-01T00:00:00Z', '--end-date', '2030-01-01T00:00:00Z'], 'ValidationException', 'The StartDate must be before the EndDate.');
     await schedulerFails(s, [...create('bad', 'rate(1 hour)'), '--end-date', '2001-01-01T00:00:00Z'], 'ValidationException', 'The EndDate must be in the future.');
+    // A date no schedule can reach is the caller's error, not the service's.
+    await schedulerFails(s, [...create('bad', 'cron(0 9 * * ? *)'), '--start-date', '9999-01-01T00:00:00Z'], 'ValidationException', 'between 1970 and 2199');
 
     // What the CLI would not send (it checks required members itself), sent as the SDKs sign it.
     const noTarget = await signedScheduler(s, 'POST', '/schedules/bad', { ScheduleExpression: 'rate(1 hour)', FlexibleTimeWindow: { Mode: 'OFF' } });
