@@ -28,6 +28,26 @@ export interface QueuedInvocation {
   platformErrors: number;
   /** The last attempt's response, for the record an OnFailure destination receives. */
   last?: LastResponse;
+  /** How many more events its chain may queue (destination records and dead letters, of those in turn); absent: MAX_CHAIN_EVENTS. */
+  chainLeft?: number;
+}
+
+/**
+ * The events one accepted event may lead to, all told (destination records and dead letters,
+ * and theirs in turn), as Lambda's recursive loop detection stops a chain: two functions naming
+ * each other as destinations must not pass failures back and forth for ever, nor double them.
+ */
+export const MAX_CHAIN_EVENTS = 16;
+
+/**
+ * The follow-up events of a finished event that its chain still allows (the first ones given),
+ * each carrying its share of what the chain may queue after it.
+ */
+export function withinChain(finished: { chainLeft?: number }, followUps: QueuedEvent[]): QueuedEvent[] {
+  const left = finished.chainLeft ?? MAX_CHAIN_EVENTS;
+  const allowed = followUps.slice(0, Math.max(0, left));
+  const share = allowed.length === 0 ? 0 : Math.floor((left - allowed.length) / allowed.length);
+  return allowed.map((e) => ({ ...e, value: { ...(e.value as QueuedInvocation), chainLeft: share } }));
 }
 
 export interface LastResponse {

@@ -8,6 +8,7 @@ import { StratusError } from '../shared/errors.js';
 import { silentLogger } from '../shared/log.js';
 import { Metrics } from '../shared/metrics.js';
 import type { InvocationOutcome } from '../worker/index.js';
+import { MAX_CHAIN_EVENTS } from './async-event.js';
 import { AsyncInvoker, type EventSettings } from './async-invoker.js';
 import type { RunOutcome, RunRequest } from './runner.js';
 
@@ -133,6 +134,21 @@ describe('AsyncInvoker', () => {
     assert.deepEqual(h.calls.map((c) => c.fn).sort(), ['doomed', 'fine', 'letters', 'records']);
     assert.deepEqual(letters, [{ n: 2 }], 'the dead-letter function gets the event itself, once');
     assert.equal(await h.queue.count(), 0);
+    h.invoker.stop();
+  });
+
+  it('stops a chain of failures that two functions pass to each other (dead letter and OnFailure both ways) at MAX_CHAIN_EVENTS', async () => {
+    const h = harness();
+    h.functions.set('ping', () => boom);
+    h.functions.set('pong', () => boom);
+    h.settings.set('ping', { maxRetryAttempts: 0, onFailure: `${ARN}pong`, deadLetter: `${ARN}pong` });
+    h.settings.set('pong', { maxRetryAttempts: 0, onFailure: `${ARN}ping`, deadLetter: `${ARN}ping` });
+    h.invoker.start();
+    await h.invoker.accept(h.request('ping', { n: 1 }));
+    for (let i = 0; i < 40 && (await h.queue.count()) > 0; i++) await h.advance(300_000, 5000);
+    assert.equal(await h.queue.count(), 0, 'the chain ends');
+    // The event itself, and at most MAX_CHAIN_EVENTS events it led to, however they branch.
+    assert.ok(h.calls.length > 2 && h.calls.length <= 1 + MAX_CHAIN_EVENTS, `${h.calls.length} runs`);
     h.invoker.stop();
   });
 

@@ -7,7 +7,7 @@ import { errorMessage, isStratusError, StratusError } from '../shared/errors.js'
 import type { Logger } from '../shared/log.js';
 import type { Metrics } from '../shared/metrics.js';
 import {
-  deadLetterEvent, destinationEvent, destinationTarget, invocationRecord, newQueuedInvocation, readQueuedInvocation, toRunRequest,
+  deadLetterEvent, destinationEvent, MAX_CHAIN_EVENTS, withinChain, destinationTarget, invocationRecord, newQueuedInvocation, readQueuedInvocation, toRunRequest,
   type Condition, type QueuedInvocation,
 } from './async-event.js';
 import type { RunInvocation, RunOutcome, RunRequest } from './runner.js';
@@ -197,10 +197,15 @@ export class AsyncInvoker {
     const target = destination === undefined ? undefined : destinationTarget(destination);
     const record = target && invocationRecord(ev, settings.functionArn, condition, now);
     const deadLetter = condition !== 'Success' && settings.deadLetter !== undefined ? destinationTarget(settings.deadLetter) : undefined;
-    await this.settle(item, ev, [
+    const followUps = [
       ...(target && record ? [destinationEvent(target, record, item.id, now)] : []),
       ...(deadLetter ? [deadLetterEvent(deadLetter, ev.payload, item.id, now)] : []),
-    ]);
+    ];
+    const allowed = withinChain(ev, followUps);
+    if (allowed.length < followUps.length) {
+      this.deps.log.warn({ requestId: ev.requestId, function: ev.functionName }, `a chain of destination and dead-letter events stopped at ${MAX_CHAIN_EVENTS} events: it loops`);
+    }
+    await this.settle(item, ev, allowed);
   }
 
   /** Queues the destination's and dead-letter events (if any) before removing the item: a crash between the two repeats them, never loses them. */

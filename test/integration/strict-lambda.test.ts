@@ -179,6 +179,8 @@ describe('tools that read Lambda strictly', () => {
     const letter = await until(() => recordsIn(s.output()).find((r) => r.marker === marker), 'the dead letter', 60_000);
     assert.deepEqual(letter, { marker }, 'the event itself, as it was sent');
     assert.equal(recordsIn(s.output()).filter((r) => r.marker === marker).length, 1, 'one dead letter');
+    await assert.rejects(s.lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'doomed', DeadLetterConfig: { TargetArn: `${ARN}doomed` } })),
+      { name: 'InvalidParameterValueException', message: /as a dead-letter target for itself/ }, 'a function is not its own dead-letter target');
     const removed = await s.lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'doomed', DeadLetterConfig: {} }));
     assert.equal(removed.DeadLetterConfig, undefined, 'DeadLetterConfig {} removes it');
   });

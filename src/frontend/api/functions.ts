@@ -87,7 +87,7 @@ async function create(deps: FunctionRoutesDeps, req: ApiRequest, config: (fn: Fu
   v.done();
   refuseUnsupported(body, UNSUPPORTED_CONFIGURATION);
   refuseUnsupported(code ?? {}, UNSUPPORTED_CODE);
-  checkDeadLetter(deps.registry, settings.deadLetterTargetArn);
+  checkDeadLetter(deps.registry, settings.deadLetterTargetArn, name ?? '');
   if (name && name.length > 64) {
     throw new StratusError('InvalidParameterValue', `1 validation error detected: Value '${name}' at 'functionName' failed to satisfy constraint: Member must have length less than or equal to 64`);
   }
@@ -113,7 +113,7 @@ async function updateConfiguration(deps: FunctionRoutesDeps, name: string, req: 
   const layerArns = v.stringList('Layers', 'layers', 1000);
   v.done();
   refuseUnsupported(body, UNSUPPORTED_CONFIGURATION);
-  checkDeadLetter(deps.registry, patch.deadLetterTargetArn);
+  checkDeadLetter(deps.registry, patch.deadLetterTargetArn, name);
   const current = deps.registry.get(name);
   checkSettingsUpdate(current, body);
   const loggingConfig = logging ? applyLogging(loggingOf(current), logging) : undefined;

@@ -53,7 +53,9 @@ export function layerRoutes(deps: LayerRoutesDeps): Route[] {
         const r = own(req, 'ListLayerVersions');
         const filter = readFilters(req);
         const matching = (await layers.versions(r)).filter(filter.matches);
-        const marker = Number(req.query.get('Marker') ?? Infinity);
+        const given = req.query.get('Marker');
+        const marker = given === null ? Infinity : Number(given);
+        if (!Number.isInteger(marker) && marker !== Infinity) throw new StratusError('InvalidParameterValue', `Invalid Marker: ${given}`);
         const rest = matching.filter((v) => v.version < marker);
         const page = rest.slice(0, filter.maxItems);
         const body: Record<string, unknown> = { LayerVersions: page.map((v) => listItem(layers, r, v)) };

@@ -102,7 +102,7 @@ export function readDeadLetter(v: Validator): string | undefined {
  * A dead-letter target must be a function of this account and region that exists (Stratus has
  * no SQS or SNS): a tenant's failed events never reach another account.
  */
-export function checkDeadLetter(registry: FunctionRegistry, arn: string | undefined): void {
+export function checkDeadLetter(registry: FunctionRegistry, arn: string | undefined, self: string): void {
   if (!arn) return;
   const service = arn.split(':')[2] ?? '';
   const kind = NOT_A_FUNCTION[service];
@@ -111,4 +111,5 @@ export function checkDeadLetter(registry: FunctionRegistry, arn: string | undefi
   if (!name || !arn.startsWith(registry.functionArn(name)) || !registry.has(name)) {
     throw new StratusError('InvalidParameterValue', `The dead-letter target ARN ${arn} is invalid: it must name an existing function of this account.`);
   }
+  if (name === self) throw new StratusError('InvalidParameterValue', "You can't specify the function as a dead-letter target for itself.");
 }
