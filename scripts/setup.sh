@@ -92,11 +92,6 @@ if [ ! -x dist/native/stratus-seccomp ] || [ native/stratus-seccomp.c -nt dist/n
   cc -O2 -Wall -Wextra -o dist/native/stratus-seccomp native/stratus-seccomp.c -lseccomp
 fi
 # criu-exec, how a SnapStart restore starts criu (C, no dependencies beyond libc).
-# The sandboxes' /etc/hosts (bound read-only by both sandbox drivers).
-if [ ! -f dist/native/sandbox-hosts ] || [ native/sandbox-hosts -nt dist/native/sandbox-hosts ]; then
-  mkdir -p dist/native
-  install -m 0644 native/sandbox-hosts dist/native/sandbox-hosts
-fi
 if [ ! -x dist/native/criu-exec ] || [ native/criu-exec.c -nt dist/native/criu-exec ]; then
   mkdir -p dist/native
   cc -O2 -Wall -Wextra -o dist/native/criu-exec native/criu-exec.c

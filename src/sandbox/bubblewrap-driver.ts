@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { StratusError } from '../shared/errors.js';
 import { readOr, type CgroupLimits, type CgroupManager, type SandboxCgroup } from './cgroups.js';
-import { NATIVE_DIR, SANDBOX_HOSTS, SANDBOX_INIT, SANDBOX_INIT_DIR, type Sandbox, type SandboxDriver, type SandboxExit, type SandboxSpec, type SnapshotDriver } from './driver.js';
+import { NATIVE_DIR, SANDBOX_INIT, SANDBOX_INIT_DIR, type Sandbox, type SandboxDriver, type SandboxExit, type SandboxSpec, type SnapshotDriver } from './driver.js';
 import { seccompArgs, type SeccompFilter } from './seccomp.js';
 import { openStdioFifo, STDIO_FIFO } from './stdio-fifo.js';
 
@@ -32,7 +32,7 @@ export interface BubblewrapOptions {
 }
 
 /** /etc/java-17-openjdk: the JDK's configuration (jvm.cfg, java.security), which its /usr tree links to. */
-export const ETC_FILES = ['/etc/ssl', '/etc/ca-certificates', '/etc/localtime', '/etc/nsswitch.conf', '/etc/java-17-openjdk'];
+export const ETC_FILES = ['/etc/ssl', '/etc/ca-certificates', '/etc/hosts', '/etc/localtime', '/etc/nsswitch.conf', '/etc/java-17-openjdk'];
 /** Lambda: 1,769 MB of memory is one vCPU. */
 const MB_PER_VCPU = 1769;
 /** Joins the cgroups (so every byte and pid of the sandbox is accounted), then becomes bwrap. */
@@ -244,7 +244,6 @@ function baseFilesystemArgs(extra: string[]): string[] {
     else if (kind === 'dir') args.push('--ro-bind', top, top);
   }
   for (const path of [...ETC_FILES, ...extra]) args.push('--ro-bind-try', path, path);
-  args.push('--ro-bind', SANDBOX_HOSTS, '/etc/hosts');
   args.push(...PROC_AND_DEV, '--dir', '/var/tmp');
   return args;
 }

@@ -6,8 +6,6 @@ export const SANDBOX_INIT_DIR = '/var/rapid';
 export const SANDBOX_INIT = `${SANDBOX_INIT_DIR}/stratus-init`;
 /** The host directory holding the built stratus-init, bound at SANDBOX_INIT_DIR. */
 export const NATIVE_DIR = fileURLToPath(new URL('../../native/', import.meta.url));
-/** Every sandbox's /etc/hosts: its own loopback as localhost and sandbox.localdomain, no name of the host's (native/sandbox-hosts). */
-export const SANDBOX_HOSTS = `${NATIVE_DIR}sandbox-hosts`;
 
 /**
  * The seam between the worker and an execution environment's isolation mechanism.

@@ -1,7 +1,7 @@
 import { existsSync, lstatSync, readlinkSync, statSync } from 'node:fs';
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { SANDBOX_HOSTS, type SandboxSpec } from './driver.js';
+import type { SandboxSpec } from './driver.js';
 
 /**
  * The OCI bundle (config.json + a root filesystem skeleton) of one gVisor sandbox. It gives the
@@ -112,7 +112,6 @@ function zipMounts(spec: SandboxSpec, opts: BundleOptions): OciMount[] {
     bind('/usr', '/usr', true),
     ...mergedDirs.map((p) => bind(p, p, true)),
     ...hostPaths.map((p) => bind(p, p, true)),
-    bind(SANDBOX_HOSTS, '/etc/hosts', true),
     bind(spec.taskDir, '/var/task', true),
     ...(spec.optDir ? [bind(spec.optDir, '/opt', true)] : []),
     ...(spec.runtimeDir ? [bind(spec.runtimeDir, '/var/runtime', true)] : []),
