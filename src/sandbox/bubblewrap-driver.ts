@@ -32,7 +32,8 @@ export interface BubblewrapOptions {
 }
 
 /** /etc/java-17-openjdk: the JDK's configuration (jvm.cfg, java.security), which its /usr tree links to. */
-export const ETC_FILES = ['/etc/ssl', '/etc/ca-certificates', '/etc/hosts', '/etc/localtime', '/etc/nsswitch.conf', '/etc/java-17-openjdk'];
+/** /etc/hosts is not the host's: a launch binds the sandboxes' own (see worker/launch/common.ts). */
+export const ETC_FILES = ['/etc/ssl', '/etc/ca-certificates', '/etc/localtime', '/etc/nsswitch.conf', '/etc/java-17-openjdk'];
 /** Lambda: 1,769 MB of memory is one vCPU. */
 const MB_PER_VCPU = 1769;
 /** Joins the cgroups (so every byte and pid of the sandbox is accounted), then becomes bwrap. */

@@ -1,12 +1,12 @@
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
-import { chmod, cp, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { chmod, cp, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Logger } from '../shared/log.js';
 import { NATIVE_DIR } from '../sandbox/index.js';
-import { RUNTIME_SOURCES, type RuntimeFiles } from './launch/index.js';
+import { RUNTIME_SOURCES, SANDBOX_HOSTS, type RuntimeFiles } from './launch/index.js';
 
 const run = promisify(execFile);
 const PREFIX = 'stratus-run-';
@@ -36,13 +36,14 @@ export async function openRunRoot(log: Logger): Promise<RunRoot> {
   );
   const files: RuntimeFiles = {
     nodejs: join(path, 'runtimes', 'nodejs'), python: join(path, 'runtimes', 'python'), java: join(path, 'runtimes', 'java'),
-    javaHome: findJavaHome(), init: join(path, 'rapid'),
+    javaHome: findJavaHome(), init: join(path, 'rapid'), hosts: join(path, 'hosts'),
   };
   await Promise.all([
     cp(RUNTIME_SOURCES.nodejs, files.nodejs, { recursive: true, preserveTimestamps: true }),
     cp(RUNTIME_SOURCES.python, files.python, { recursive: true, preserveTimestamps: true }),
     // Built by scripts/setup.sh; without it (or without a JDK) java17 functions fail to start.
     cp(RUNTIME_SOURCES.java, files.java, { recursive: true, preserveTimestamps: true }).catch(() => mkdir(files.java, { recursive: true })),
+    writeFile(files.hosts, SANDBOX_HOSTS, { mode: 0o644 }),
     mkdir(files.init, { mode: 0o755 }).then(() => cp(join(NATIVE_DIR, 'stratus-init'), join(files.init, 'stratus-init'), { preserveTimestamps: true })),
   ]);
   await Promise.all([join(path, 'runtimes'), files.nodejs, files.python, files.java].map((d) => chmod(d, 0o755)));

@@ -52,7 +52,8 @@ function subscription(uri, buffering = {}, protocol = 'HTTP') {
 }
 (async () => {
   const listenPort = NAME === 'evil' ? 4244 : 4243;
-  await new Promise((r) => server.listen(listenPort, '127.0.0.1', r));
+  // sandbox.localdomain is the sandbox's own loopback, as in Lambda.
+  await new Promise((r) => server.listen(listenPort, NAME === 'evil' ? '127.0.0.1' : 'sandbox.localdomain', r));
   const events = NAME === 'sleepy' ? ['INVOKE'] : ['INVOKE', 'SHUTDOWN'];
   const reg = await call('POST', '/2020-01-01/extension/register', { 'Lambda-Extension-Name': NAME, 'Lambda-Extension-Accept-Feature': 'accountId' }, { events });
   const id = reg.headers['lambda-extension-identifier'];

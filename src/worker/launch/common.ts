@@ -25,7 +25,12 @@ export interface RuntimeFiles {
   javaHome?: string;
   /** The directory holding stratus-init, bound at /var/rapid. */
   init: string;
+  /** The sandboxes' /etc/hosts (SANDBOX_HOSTS, written into the run directory, whose path no sandbox sees). */
+  hosts: string;
 }
+
+/** Every sandbox's /etc/hosts: its own loopback is localhost and, as in Lambda, sandbox.localdomain; no name of the host. */
+export const SANDBOX_HOSTS = '127.0.0.1\tlocalhost sandbox.localdomain\n::1\tlocalhost ip6-localhost ip6-loopback\n';
 
 export interface LaunchContext {
   region: string;

@@ -56,7 +56,7 @@ export function runtimeLaunch(bare: BareRuntime, ctx: LaunchContext): RuntimeLau
   const recipe = RECIPES[bare.runtime];
   return {
     runtimeDir: recipe.runtimeDir?.(ctx.files),
-    binds: initBinds(ctx),
+    binds: [...initBinds(ctx), { source: ctx.files.hosts, target: '/etc/hosts' }],
     command: initCommand(ctx, recipe.command(bare.memoryMb, ctx)),
     env: {
       ...runtimeVariables(recipe, ctx),
