@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { destinationEvent, destinationTarget, invocationRecord, newQueuedInvocation, readQueuedInvocation, toRunRequest } from './async-event.js';
+import { destinationEvent, functionTarget, invocationRecord, newQueuedInvocation, readQueuedInvocation, toRunRequest } from './async-event.js';
 
 const ARN = 'arn:aws:lambda:us-east-1:000000000000:function:';
 
@@ -32,9 +32,9 @@ describe('queued async events', () => {
   });
 
   it('reads destination ARNs of functions, qualified or not, and nothing else', () => {
-    assert.deepEqual(destinationTarget(`${ARN}dlq`), { accountId: '000000000000', functionName: 'dlq' });
-    assert.deepEqual(destinationTarget(`${ARN}dlq:live`), { accountId: '000000000000', functionName: 'dlq', qualifier: 'live' });
-    assert.equal(destinationTarget('arn:aws:sqs:us-east-1:000000000000:q'), undefined);
+    assert.deepEqual(functionTarget(`${ARN}dlq`), { accountId: '000000000000', functionName: 'dlq' });
+    assert.deepEqual(functionTarget(`${ARN}dlq:live`), { accountId: '000000000000', functionName: 'dlq', qualifier: 'live' });
+    assert.equal(functionTarget('arn:aws:sqs:us-east-1:000000000000:q'), undefined);
   });
 
   it('leaves the response out of the record of an event that never ran', () => {

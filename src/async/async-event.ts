@@ -90,16 +90,16 @@ export function toRunRequest(ev: QueuedInvocation & { accountId: string }): RunR
   };
 }
 
-/** A destination ARN: a Stratus function, optionally qualified. */
+/** A function ARN (a destination, a dead-letter target, a schedule's target): a Stratus function, optionally qualified. */
 export const FUNCTION_ARN = /^arn:aws[a-zA-Z-]*:lambda:[a-z]{2}(?:-gov)?-[a-z]+-\d:(\d{12}):function:([a-zA-Z0-9_-]{1,64})(?::(\$LATEST|[a-zA-Z0-9_-]{1,128}))?$/;
 
-export interface DestinationTarget {
+export interface FunctionTarget {
   accountId: string;
   functionName: string;
   qualifier?: string;
 }
 
-export function destinationTarget(arn: string): DestinationTarget | undefined {
+export function functionTarget(arn: string): FunctionTarget | undefined {
   const m = FUNCTION_ARN.exec(arn);
   if (!m?.[1] || !m[2]) return undefined;
   return { accountId: m[1], functionName: m[2], ...(m[3] === undefined ? {} : { qualifier: m[3] }) };
@@ -131,7 +131,7 @@ export function invocationRecord(ev: QueuedInvocation, functionArn: string, cond
  * (the destination's request id) is derived from the finished event's, so that finishing the
  * same event again after a crash queues nothing new while the first record is still queued.
  */
-export function destinationEvent(target: DestinationTarget, record: unknown, finishedId: string, nowMs: number): QueuedEvent {
+export function destinationEvent(target: FunctionTarget, record: unknown, finishedId: string, nowMs: number): QueuedEvent {
   const request: RunRequest = {
     accountId: target.accountId, functionName: target.functionName, qualifier: target.qualifier, requestId: derivedRequestId(`${finishedId}/destination`),
     payload: Buffer.from(JSON.stringify(record)), tailLog: false,
@@ -143,7 +143,7 @@ export function destinationEvent(target: DestinationTarget, record: unknown, fin
  * The queue item that gives a failed event, as it was sent, to the function's dead-letter
  * function (DeadLetterConfig); its id is derived from the finished event's, as a destination's.
  */
-export function deadLetterEvent(target: DestinationTarget, payloadBase64: string, finishedId: string, nowMs: number): QueuedEvent {
+export function deadLetterEvent(target: FunctionTarget, payloadBase64: string, finishedId: string, nowMs: number): QueuedEvent {
   const request: RunRequest = {
     accountId: target.accountId, functionName: target.functionName, qualifier: target.qualifier, requestId: derivedRequestId(`${finishedId}/dead-letter`),
     payload: Buffer.from(payloadBase64, 'base64'), tailLog: false,

@@ -7,7 +7,7 @@ import { errorMessage, isStratusError, StratusError } from '../shared/errors.js'
 import type { Logger } from '../shared/log.js';
 import type { Metrics } from '../shared/metrics.js';
 import {
-  deadLetterEvent, destinationEvent, MAX_CHAIN_EVENTS, withinChain, destinationTarget, invocationRecord, newQueuedInvocation, readQueuedInvocation, toRunRequest,
+  deadLetterEvent, destinationEvent, MAX_CHAIN_EVENTS, withinChain, functionTarget, invocationRecord, newQueuedInvocation, readQueuedInvocation, toRunRequest,
   type Condition, type QueuedInvocation,
 } from './async-event.js';
 import type { RunInvocation, RunOutcome, RunRequest } from './runner.js';
@@ -194,9 +194,9 @@ export class AsyncInvoker {
       this.deps.log.warn({ requestId: ev.requestId, function: ev.functionName, condition, attempts: ev.attempts }, 'event failed');
     }
     const now = this.deps.clock.now();
-    const target = destination === undefined ? undefined : destinationTarget(destination);
+    const target = destination === undefined ? undefined : functionTarget(destination);
     const record = target && invocationRecord(ev, settings.functionArn, condition, now);
-    const deadLetter = condition !== 'Success' && settings.deadLetter !== undefined ? destinationTarget(settings.deadLetter) : undefined;
+    const deadLetter = condition !== 'Success' && settings.deadLetter !== undefined ? functionTarget(settings.deadLetter) : undefined;
     const followUps = [
       ...(target && record ? [destinationEvent(target, record, item.id, now)] : []),
       ...(deadLetter ? [deadLetterEvent(deadLetter, ev.payload, item.id, now)] : []),

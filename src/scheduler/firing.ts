@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { newQueuedInvocation } from '../async/index.js';
+import { functionTarget, newQueuedInvocation } from '../async/index.js';
 import type { QueuedEvent, ScheduleStore, ScheduleWrite, StoredSchedule } from '../journal/index.js';
 import type { Clock, TimerHandle } from '../shared/clock.js';
 import type { Logger } from '../shared/log.js';
 import { scheduleArn, type ScheduleDocument } from './model.js';
-import { functionTarget } from './params.js';
 import { nextFiring, type Random } from './planning.js';
 import { readSchedule } from './schedules.js';
 

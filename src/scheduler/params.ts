@@ -1,4 +1,4 @@
-import { FUNCTION_ARN } from '../async/index.js';
+import { functionTarget } from '../async/index.js';
 import { StratusError } from '../shared/errors.js';
 import { Validator } from '../shared/validation.js';
 import { parseExpression, isTimeZone, type Expression } from './expressions.js';
@@ -15,18 +15,6 @@ const OTHER_TARGET_MEMBERS = ['EcsParameters', 'EventBridgeParameters', 'Kinesis
 /** A CreateSchedule or UpdateSchedule request, checked: everything of the document that the caller decides. */
 export type ScheduleInput = Omit<ScheduleDocument, 'v' | 'accountId' | 'name' | 'createdMs' | 'modifiedMs' | 'anchorMs' | 'nominalMs'> & { parsed: Expression };
 
-/** A Lambda function ARN, split. */
-export interface FunctionTarget {
-  accountId: string;
-  functionName: string;
-  qualifier?: string;
-}
-
-export function functionTarget(arn: string): FunctionTarget | undefined {
-  const m = FUNCTION_ARN.exec(arn);
-  if (!m?.[1] || !m[2]) return undefined;
-  return { accountId: m[1], functionName: m[2], ...(m[3] === undefined ? {} : { qualifier: m[3] }) };
-}
 
 /**
  * Checks a CreateSchedule/UpdateSchedule body for `accountId`: the model's constraints first

@@ -4,30 +4,14 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { EtcdJournal } from '../../src/journal/index.js';
 import { createEtcdClient } from '../../src/shared/etcd.js';
-import { freshPrefix, useEtcdCluster } from '../helpers/etcd.js';
+import { etcdJournalsUnderTest, freshPrefix, useEtcdCluster } from '../helpers/etcd.js';
 import { runLogStoreContract } from './log-store.contract.js';
 
 const cluster = useEtcdCluster({ members: 1 });
 
 runLogStoreContract('EtcdJournal', async () => {
-  const prefix = freshPrefix('logs');
-  const opened = [new EtcdJournal({ endpoints: cluster().endpoints, prefix })];
-  const open = () => {
-    const journal = new EtcdJournal({ endpoints: cluster().endpoints, prefix });
-    opened.push(journal);
-    return journal.logs;
-  };
-  return {
-    logs: opened[0]!.logs,
-    async reopen() {
-      await opened.shift()!.close();
-      return open();
-    },
-    second: async () => open(),
-    async cleanup() {
-      for (const journal of opened) await journal.close();
-    },
-  };
+  const { first, ...rest } = etcdJournalsUnderTest(cluster().endpoints, 'logs', (journal) => journal.logs);
+  return { logs: first, ...rest };
 });
 
 describe('EtcdLogStore keys', () => {

@@ -6,6 +6,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before } from 'node:test';
+import { EtcdJournal } from '../../src/journal/index.js';
 
 /** One member of a test etcd cluster: a real `etcd` process, stopped and restarted by PID. */
 export interface EtcdMember {
@@ -192,4 +193,30 @@ async function freePorts(n: number): Promise<number[]> {
   const ports = servers.map((s) => (s.address() as import('node:net').AddressInfo).port);
   await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
   return ports;
+}
+
+/**
+ * EtcdJournals on one fresh prefix, as a contract suite's engine under test sees them through
+ * `view`: the first, a restart (`reopen`: the first closed, a new one opened), another process
+ * (`second`), and `cleanup` closing every one opened.
+ */
+export function etcdJournalsUnderTest<T>(endpoints: string[], name: string, view: (journal: EtcdJournal) => T) {
+  const prefix = freshPrefix(name);
+  const opened = [new EtcdJournal({ endpoints, prefix })];
+  const open = (): T => {
+    const journal = new EtcdJournal({ endpoints, prefix });
+    opened.push(journal);
+    return view(journal);
+  };
+  return {
+    first: view(opened[0]!),
+    async reopen(): Promise<T> {
+      await opened.shift()!.close();
+      return open();
+    },
+    second: async (): Promise<T> => open(),
+    async cleanup(): Promise<void> {
+      for (const journal of opened) await journal.close();
+    },
+  };
 }
