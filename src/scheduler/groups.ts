@@ -43,8 +43,13 @@ export class ScheduleGroups {
     checkGroupName(name);
     if (name === DEFAULT_GROUP) throw new StratusError('Validation', 'The default schedule group cannot be deleted.');
     await this.document(accountId, name);
-    for (const schedule of await this.deps.schedules.list(scheduleKey(accountId, name, ''))) await this.deps.schedules.delete(schedule.key);
+    const sweep = async () => {
+      for (const schedule of await this.deps.schedules.list(scheduleKey(accountId, name, ''))) await this.deps.schedules.delete(schedule.key);
+    };
+    await sweep();
     if (!(await this.deps.store.delete(groupKey(accountId, name)))) throw notFound(name);
+    // A CreateSchedule that found the group before it went may have added one since the first sweep.
+    await sweep();
   }
 
   async list(accountId: string, query: ListQuery): Promise<Record<string, unknown>> {

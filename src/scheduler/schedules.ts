@@ -42,7 +42,13 @@ export class Schedules {
     const doc = document(accountId, name, input, now, now);
     const firing = firstFiring(doc, now, this.random, true);
     const write = { value: { ...doc, ...(firing ? { nominalMs: firing.nominalMs } : {}) }, revision: randomUUID(), ...(firing ? { dueAtMs: firing.dueAtMs } : {}) };
-    if (!(await this.deps.store.create(scheduleKey(accountId, input.groupName, name), write))) throw new StratusError('ResourceConflict', `Schedule ${name} already exists.`);
+    const key = scheduleKey(accountId, input.groupName, name);
+    if (!(await this.deps.store.create(key, write))) throw new StratusError('ResourceConflict', `Schedule ${name} already exists.`);
+    // A DeleteScheduleGroup that ran meanwhile may have swept the group before this schedule was in it.
+    await this.groups.require(accountId, input.groupName).catch(async (err: unknown) => {
+      await this.deps.store.delete(key);
+      throw err;
+    });
     this.deps.changed?.();
     return { ScheduleArn: scheduleArn(this.deps.region, doc) };
   }
