@@ -40,3 +40,15 @@ describe('schedule groups', () => {
     }
   });
 });
+
+describe('schedule group quota', () => {
+  it('an account has at most 500 groups, the default included; another account is not counted', async () => {
+    const journal = new MemoryJournal();
+    const schedules = new Schedules({ store: journal.schedules, groups: journal.scheduleGroups, clock: new ManualClock(0), region: REGION });
+    for (let i = 0; i < 499; i++) await schedules.groups.create(A, `g${i}`, {});
+    await assert.rejects(schedules.groups.create(A, 'one-more', {}), { code: 'QuotaExceeded' });
+    await schedules.groups.create('222222222222', 'theirs', {});
+    await schedules.groups.delete(A, 'g0');
+    await schedules.groups.create(A, 'one-more', {});
+  });
+});

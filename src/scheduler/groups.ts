@@ -7,6 +7,9 @@ import { DEFAULT_GROUP, groupArn, groupKey, groupShape, scheduleKey, type GroupD
 import { listPage, type ListQuery } from './paging.js';
 import { NAME_RULE } from './params.js';
 
+/** EventBridge Scheduler's quota of schedule groups per account and region, the default group included. */
+const MAX_GROUPS = 500;
+
 export interface ScheduleGroupsDeps {
   store: DocumentStore;
   schedules: ScheduleStore;
@@ -28,6 +31,8 @@ export class ScheduleGroups {
     v.string('ClientToken', 'clientToken', { min: 1, max: 64, pattern: /^[a-zA-Z0-9-_]+$/ });
     v.done();
     if (name === DEFAULT_GROUP) throw exists(name);
+    const own = (await this.deps.store.list()).filter((d) => d.key.startsWith(`${accountId}/`)).length;
+    if (own + 1 >= MAX_GROUPS) throw new StratusError('QuotaExceeded', `Schedule groups are limited to ${MAX_GROUPS} per account (the default group included).`);
     const now = this.deps.clock.now();
     const doc: GroupDocument = { v: 1, accountId, name, createdMs: now, modifiedMs: now, tags };
     if (!(await this.deps.store.create(groupKey(accountId, name), doc, randomUUID()))) throw exists(name);
