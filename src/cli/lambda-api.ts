@@ -143,7 +143,10 @@ export function lambdaApi(deps: LambdaApiDeps): LambdaApi {
   const own = (build: Parameters<typeof perCaller>[2]) => perCaller(registries, admin.accountId, build);
   const quotas = (registry: FunctionRegistry) => accounts.quotasOf(registry.accountId);
   const charts = new ChartSampler({ metrics: deps.metrics, clock });
-  const layers = new LayerStore({ store: deps.layerDocuments, code, clock, region, zipLimits: { maxUnzippedBytes } });
+  const layers = new LayerStore({
+    store: deps.layerDocuments, code, clock, region, zipLimits: { maxUnzippedBytes },
+    codeStorage: (accountId) => ({ functionBytes: registries.for(accountId).codeUsage(), quotaBytes: accounts.quotasOf(accountId).totalCodeBytes }),
+  });
   const functionLayers = new FunctionLayers({ layers, code, maxUnzippedBytes });
   const consoleApi = deps.console && consoleRoutes({
     sessions: deps.console.sessions, keys,

@@ -14,6 +14,8 @@ export interface LayerStoreDeps {
   clock: Clock;
   region: string;
   zipLimits: ZipLimits;
+  /** The account's code storage quota and the bytes its functions keep; its layer versions count against the same quota. */
+  codeStorage(accountId: string): { functionBytes: number; quotaBytes: number };
 }
 
 export interface PublishInput {
@@ -43,6 +45,9 @@ export class LayerStore {
   /** PublishLayerVersion: the zip is checked (no link, no path out of its root, Lambda's sizes) and stored; the next number is the layer's. */
   async publish(accountId: string, name: string, input: PublishInput): Promise<{ doc: LayerDocument; version: LayerVersionRecord }> {
     const { unzippedBytes } = await inspectZip(input.zip, this.deps.zipLimits);
+    const { functionBytes, quotaBytes } = this.deps.codeStorage(accountId);
+    const layerBytes = (await this.list(accountId)).reduce((sum, d) => sum + Object.values(d.versions).reduce((n, v) => n + v.code.size, 0), 0);
+    if (functionBytes + layerBytes + input.zip.length > quotaBytes) throw new StratusError('CodeStorageExceeded', 'Code storage limit exceeded.');
     const code = await this.deps.code.put(input.zip);
     let published: LayerVersionRecord | undefined;
     const doc = await this.update(accountId, name, (current) => {

@@ -8,6 +8,7 @@ import {
   CreateFunctionCommand, DeleteFunctionCommand, GetAccountSettingsCommand, GetFunctionCommand, ListFunctionsCommand,
   ListProvisionedConcurrencyConfigsCommand, PublishVersionCommand, PutFunctionConcurrencyCommand, PutProvisionedConcurrencyConfigCommand,
   UpdateFunctionCodeCommand,
+  ListLayerVersionsCommand, PublishLayerVersionCommand,
 } from '@aws-sdk/client-lambda';
 import { clientFor, createAccount, keyOf, stratusAccounts, type AccountKey, type Key } from '../helpers/accounts.js';
 import { aws } from '../helpers/aws-cli.js';
@@ -133,6 +134,10 @@ describe('accounts and keys', () => {
     await expectLambdaError(client.send(new UpdateFunctionCodeCommand({ FunctionName: 'one', ZipFile: bigger })), 'CodeStorageExceededException', 400,
       'Code storage limit exceeded.');
     assert.equal((await client.send(new GetFunctionCommand({ FunctionName: 'one' }))).Configuration?.CodeSize, zip.length, 'the refused update changed nothing');
+    // Layer versions count against the same storage: a tenant cannot fill the code store by publishing them.
+    await expectLambdaError(client.send(new PublishLayerVersionCommand({ LayerName: 'filler', Content: { ZipFile: zip } })), 'CodeStorageExceededException', 400,
+      'Code storage limit exceeded.');
+    assert.deepEqual((await client.send(new ListLayerVersionsCommand({ LayerName: 'filler' }))).LayerVersions, []);
     // Reserved and provisioned concurrency come out of the account's own quota (Lambda's rules).
     await client.send(new PutFunctionConcurrencyCommand({ FunctionName: 'one', ReservedConcurrentExecutions: 20 }));
     await expectLambdaError(client.send(new PutProvisionedConcurrencyConfigCommand({ FunctionName: 'one', Qualifier: '1', ProvisionedConcurrentExecutions: 21 })),
