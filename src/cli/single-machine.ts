@@ -3,7 +3,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AssignmentService } from '../assignment/index.js';
 import { CodeLinks, ConsoleSessions } from '../frontend/index.js';
-import { FilesystemChunkStore, FilesystemCodeStore } from '../codestore/index.js';
+import { FilesystemChunkStore, FilesystemCodeStore, removeLeftoverWrites } from '../codestore/index.js';
 import { ImageImporter } from '../images/index.js';
 import { SqliteJournal } from '../journal/index.js';
 import { loadClusterSecrets, PlacementService } from '../placement/index.js';
@@ -49,6 +49,8 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   const { credentials, generated } = await loadCredentials(config);
   const { journal, code, chunks, images } = openStores(config, log);
+  const leftovers = await removeLeftoverWrites(join(config.dataDir, 'code'), clock.now());
+  if (leftovers > 0) log.info({ files: leftovers }, 'removed what interrupted code uploads left behind');
   const { accounts, registries } = await openAccounts(config, journal, code, clock, { adminKey: credentials, follow: false });
 
   const metrics = new Metrics();

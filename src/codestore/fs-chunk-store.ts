@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StratusError } from '../shared/errors.js';
 import { CHUNK_NAME, IMAGE_DIGEST, type ChunkPutResult, type ChunkStore, type ImageManifest } from './chunk-store.js';
@@ -55,8 +55,13 @@ async function atomicWrite(path: string, bytes: Buffer): Promise<void> {
   const dir = join(path, '..');
   await mkdir(dir, { recursive: true });
   const tmp = join(dir, `.tmp-${randomUUID()}`);
-  await writeFile(tmp, bytes);
-  await rename(tmp, path);
+  try {
+    await writeFile(tmp, bytes);
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true }); // a full disk leaves no partial file behind
+    throw err;
+  }
 }
 
 function exists(path: string): Promise<boolean> {

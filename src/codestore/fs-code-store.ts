@@ -17,8 +17,13 @@ export class FilesystemCodeStore implements CodeStore {
     if (await this.has(ref)) return ref;
     await mkdir(this.dir, { recursive: true });
     const tmp = join(this.dir, `.tmp-${randomUUID()}`);
-    await writeFile(tmp, bytes);
-    await rename(tmp, this.pathOf(ref));
+    try {
+      await writeFile(tmp, bytes);
+      await rename(tmp, this.pathOf(ref));
+    } catch (err) {
+      await rm(tmp, { force: true }); // a full disk leaves no partial file behind
+      throw err;
+    }
     return ref;
   }
 

@@ -1,0 +1,31 @@
+import { readdir, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/** How old a temporary file must be before a start removes it: older than any write in progress. */
+const STALE_MS = 10 * 60 * 1000;
+
+/**
+ * Removes what writes cut short left in a filesystem code store (`.tmp-*` files of an upload or
+ * a chunk that a crash or a full disk interrupted), once they are older than any write still in
+ * progress could be; resolves how many were removed. Run at start.
+ */
+export async function removeLeftoverWrites(root: string, nowMs: number): Promise<number> {
+  const dirs = [join(root, 'sha256'), join(root, 'images'), ...(await subdirs(join(root, 'chunks')))];
+  let removed = 0;
+  for (const dir of dirs) {
+    for (const name of await readdir(dir).catch(() => [] as string[])) {
+      if (!name.startsWith('.tmp-')) continue;
+      const path = join(dir, name);
+      const info = await stat(path).catch(() => undefined);
+      if (!info || nowMs - info.mtimeMs < STALE_MS) continue;
+      await rm(path, { force: true });
+      removed++;
+    }
+  }
+  return removed;
+}
+
+async function subdirs(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  return entries.filter((e) => e.isDirectory()).map((e) => join(dir, e.name));
+}
