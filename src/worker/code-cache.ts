@@ -7,6 +7,7 @@ import { StratusError } from '../shared/errors.js';
 import { accountDir, isAccountDir } from './account-dirs.js';
 import type { ChunkSource } from './chunk-cache.js';
 import { mountErofs, unmount } from './erofs-mount.js';
+import { OncePerKey } from './once-per-key.js';
 
 /** Where a worker reads code from: the code store itself, or the control plane (zips, image chunks, image manifests). */
 export type CodeSource = Pick<CodeStore, 'get'> & ChunkSource;
@@ -36,9 +37,10 @@ export async function zipFiles(files: TaskFiles, spec: { accountId: string; pack
 }
 
 function layersOf(files: TaskFiles, accountId: string, layers: readonly CodeRef[]): Promise<string> {
-  if (!files.resolveLayers) return Promise.reject(new StratusError('SandboxCreateFailed', 'this worker has no layer cache'));
-  return files.resolveLayers(accountId, layers);
+  return files.resolveLayers?.(accountId, layers) ?? noLayerCache();
 }
+
+const noLayerCache = () => Promise.reject(new StratusError('SandboxCreateFailed', 'this worker has no layer cache'));
 
 /** Zips unpacked once per account and digest; images mounted once per account and digest. */
 export class FunctionFiles implements TaskFiles {
@@ -49,8 +51,7 @@ export class FunctionFiles implements TaskFiles {
   ) {}
 
   resolveLayers(accountId: string, layers: readonly CodeRef[]): Promise<string> {
-    if (!this.layers) return Promise.reject(new StratusError('SandboxCreateFailed', 'this worker has no layer cache'));
-    return this.layers.resolve(accountId, layers);
+    return this.layers?.resolve(accountId, layers) ?? noLayerCache();
   }
 
   resolve(accountId: string, code: CodeRef): Promise<string> {
@@ -69,19 +70,12 @@ export class FunctionFiles implements TaskFiles {
  * for another account, even for the same digest.
  */
 export class DigestDirs {
-  private readonly inflight = new Map<string, Promise<string>>();
+  private readonly inflight = new OncePerKey<string>();
 
   constructor(readonly root: string) {}
 
   get(accountId: string, digest: string, fill: (dir: string) => Promise<void>): Promise<string> {
-    const key = `${accountId}/${digest}`;
-    let dir = this.inflight.get(key);
-    if (!dir) {
-      dir = this.build(accountId, digest, fill);
-      this.inflight.set(key, dir);
-      dir.catch(() => this.inflight.delete(key));
-    }
-    return dir;
+    return this.inflight.get(`${accountId}/${digest}`, () => this.build(accountId, digest, fill));
   }
 
   /** A fresh directory beside the cache (same file system, so it can be renamed into it). */
@@ -93,7 +87,7 @@ export class DigestDirs {
 
   /** Lets `digest` be built again for the account (its directory was removed). */
   forget(accountId: string, digest: string): void {
-    this.inflight.delete(`${accountId}/${digest}`);
+    this.inflight.forget(`${accountId}/${digest}`);
   }
 
   /**
@@ -146,21 +140,14 @@ const CODE_IMAGE = 'code.erofs';
  */
 export class ZipCodeMounts {
   private readonly dirs: DigestDirs;
-  private readonly mounts = new Map<string, Promise<string>>();
+  private readonly mounts = new OncePerKey<string>();
 
   constructor(root: string, private readonly store: CodeSource, private readonly limits: ZipLimits & { mkfsErofsPath: string }) {
     this.dirs = new DigestDirs(root);
   }
 
   resolve(accountId: string, code: CodeRef): Promise<string> {
-    const key = `${accountId}/${code.sha256}`;
-    let mounted = this.mounts.get(key);
-    if (!mounted) {
-      mounted = this.mount(accountId, code);
-      this.mounts.set(key, mounted);
-      mounted.catch(() => this.mounts.delete(key));
-    }
-    return mounted;
+    return this.mounts.get(`${accountId}/${code.sha256}`, () => this.mount(accountId, code));
   }
 
   private async mount(accountId: string, code: CodeRef): Promise<string> {
@@ -199,9 +186,7 @@ export class ZipCodeMounts {
   }
 
   async shutdown(): Promise<void> {
-    const all = [...this.mounts.values()];
-    this.mounts.clear();
-    for (const m of await Promise.allSettled(all)) if (m.status === 'fulfilled') await unmount(m.value);
+    for (const m of await Promise.allSettled(this.mounts.takeAll())) if (m.status === 'fulfilled') await unmount(m.value);
   }
 }
 

@@ -12,6 +12,7 @@ import type { ChunkCache, ChunkSource } from './chunk-cache.js';
 import { ChunkServer } from './chunk-server.js';
 import type { LazyImageSpec } from './fuse/lazy-image-fs.js';
 import { mountErofs, unmount } from './erofs-mount.js';
+import { OncePerKey } from './once-per-key.js';
 
 const FUSE_MAIN = fileURLToPath(new URL('./fuse/lazy-image-fs.js', import.meta.url));
 const run = promisify(execFile);
@@ -41,7 +42,7 @@ interface Mounted {
  * (chunks fetched on first read), and the kernel mounts EROFS read-only on that file.
  */
 export class LazyImageMounts {
-  private readonly mounts = new Map<string, Promise<Mounted>>();
+  private readonly mounts = new OncePerKey<Mounted>();
   private server: Promise<ChunkServer> | undefined;
   private socketDir: string | undefined;
 
@@ -50,14 +51,7 @@ export class LazyImageMounts {
   /** The mounted root filesystem, for `accountId`'s functions, of the image with this manifest digest. */
   resolve(accountId: string, digest: string): Promise<string> {
     if (!IMAGE_DIGEST.test(digest)) return Promise.reject(new StratusError('Internal', `malformed image digest ${digest}`));
-    const key = `${accountId}/${digest}`;
-    let mounted = this.mounts.get(key);
-    if (!mounted) {
-      mounted = this.mount(accountId, digest);
-      this.mounts.set(key, mounted);
-      mounted.catch(() => this.mounts.delete(key));
-    }
-    return mounted.then((m) => m.rootDir);
+    return this.mounts.get(`${accountId}/${digest}`, () => this.mount(accountId, digest)).then((m) => m.rootDir);
   }
 
   stats() {
@@ -116,9 +110,7 @@ export class LazyImageMounts {
 
   async shutdown(): Promise<void> {
     if (this.mounts.size > 0) this.opts.log.info(this.stats(), 'image chunk cache at shutdown');
-    const all = [...this.mounts.values()];
-    this.mounts.clear();
-    for (const m of await Promise.allSettled(all)) if (m.status === 'fulfilled') await this.unmount(m.value);
+    for (const m of await Promise.allSettled(this.mounts.takeAll())) if (m.status === 'fulfilled') await this.unmount(m.value);
     if (this.server) await (await this.server).close().catch(() => {});
     if (this.socketDir) await rm(this.socketDir, { recursive: true, force: true });
   }

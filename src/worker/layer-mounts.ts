@@ -7,6 +7,7 @@ import type { CodeRef, ZipLimits } from '../codestore/index.js';
 import { accountDir } from './account-dirs.js';
 import { ZipCodeMounts, type CodeSource } from './code-cache.js';
 import { unmount } from './erofs-mount.js';
+import { OncePerKey } from './once-per-key.js';
 
 const run = promisify(execFile);
 
@@ -22,7 +23,7 @@ const run = promisify(execFile);
  */
 export class LayerMounts {
   private readonly versions: ZipCodeMounts;
-  private readonly sets = new Map<string, Promise<string>>();
+  private readonly sets = new OncePerKey<string>();
 
   constructor(private readonly root: string, source: CodeSource, limits: ZipLimits & { mkfsErofsPath: string }) {
     this.versions = new ZipCodeMounts(join(root, 'versions'), source, limits);
@@ -34,14 +35,7 @@ export class LayerMounts {
     const distinct = layers.filter((l, i) => !layers.slice(i + 1).some((later) => later.sha256 === l.sha256));
     const [only] = distinct;
     if (only && distinct.length === 1) return this.versions.resolve(accountId, only);
-    const key = `${accountId}/${distinct.map((l) => l.sha256).join(':')}`;
-    let merged = this.sets.get(key);
-    if (!merged) {
-      merged = this.merge(accountId, distinct);
-      this.sets.set(key, merged);
-      merged.catch(() => this.sets.delete(key));
-    }
-    return merged;
+    return this.sets.get(`${accountId}/${distinct.map((l) => l.sha256).join(':')}`, () => this.merge(accountId, distinct));
   }
 
   private async merge(accountId: string, layers: readonly CodeRef[]): Promise<string> {
@@ -68,9 +62,7 @@ export class LayerMounts {
   }
 
   async shutdown(): Promise<void> {
-    const all = [...this.sets.values()];
-    this.sets.clear();
-    for (const m of await Promise.allSettled(all)) if (m.status === 'fulfilled') await unmount(m.value);
+    for (const m of await Promise.allSettled(this.sets.takeAll())) if (m.status === 'fulfilled') await unmount(m.value);
     await this.versions.shutdown();
   }
 }
