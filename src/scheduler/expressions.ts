@@ -1,5 +1,5 @@
 import { parseCron, nextCronTime, type Cron } from './cron.js';
-import { instantOf, isTimeZone, type LocalTime } from './zones.js';
+import { isTimeZone, TimeZone, type LocalTime } from './zones.js';
 
 /** A parsed ScheduleExpression. */
 export type Expression =
@@ -48,7 +48,7 @@ export { isTimeZone };
  */
 export function firstDue(expr: Expression, zone: string, window: Window, nowMs: number, pastAt = true): number | undefined {
   if (expr.kind === 'at') {
-    const at = instantOf(expr.local, zone);
+    const at = new TimeZone(zone).instantOf(expr.local);
     return pastAt || at > nowMs ? at : undefined;
   }
   return nextDue(expr, zone, window, window.startMs ?? nowMs, nowMs);

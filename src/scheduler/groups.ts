@@ -31,7 +31,7 @@ export class ScheduleGroups {
     v.string('ClientToken', 'clientToken', { min: 1, max: 64, pattern: /^[a-zA-Z0-9-_]+$/ });
     v.done();
     if (name === DEFAULT_GROUP) throw exists(name);
-    const own = (await this.deps.store.list()).filter((d) => d.key.startsWith(`${accountId}/`)).length;
+    const own = (await this.stored(accountId)).length;
     if (own + 1 >= MAX_GROUPS) throw new StratusError('QuotaExceeded', `Schedule groups are limited to ${MAX_GROUPS} per account (the default group included).`);
     const now = this.deps.clock.now();
     const doc: GroupDocument = { v: 1, accountId, name, createdMs: now, modifiedMs: now, tags };
@@ -61,7 +61,7 @@ export class ScheduleGroups {
     const v = new Validator(query as Record<string, unknown>);
     const page = listPage(v, query);
     v.done();
-    const stored = (await this.deps.store.list()).filter((d) => d.key.startsWith(`${accountId}/`)).map((d) => d.value as GroupDocument);
+    const stored = await this.stored(accountId);
     const all = [this.defaultGroup(accountId), ...stored].sort((a, b) => (a.name < b.name ? -1 : 1))
       .filter((g) => page.prefix === undefined || g.name.startsWith(page.prefix));
     const { items, nextToken } = page.cut(all, (g) => g.name);
@@ -114,6 +114,11 @@ export class ScheduleGroups {
     const name = (resource ?? '').slice('schedule-group/'.length);
     if (account !== accountId) throw notFound(name);
     return name;
+  }
+
+  /** The account's groups other than the default one. */
+  private async stored(accountId: string): Promise<GroupDocument[]> {
+    return (await this.deps.store.list()).filter((d) => d.key.startsWith(`${accountId}/`)).map((d) => d.value as GroupDocument);
   }
 
   /** Throws ResourceNotFoundException unless the group exists in the account. */

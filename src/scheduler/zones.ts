@@ -64,16 +64,6 @@ export class TimeZone {
   }
 }
 
-/** The local time in `zone` at `ms`. */
-export function localTime(ms: number, zone: string): LocalTime {
-  return new TimeZone(zone).localTime(ms);
-}
-
-/** The instant at which `zone`'s clocks show `t` (see `TimeZone.instantOf`). */
-export function instantOf(t: LocalTime, zone: string): number {
-  return new TimeZone(zone).instantOf(t);
-}
-
 /** Days in `month` (1-12) of `year`. */
 export function daysInMonth(year: number, month: number): number {
   return new Date(Date.UTC(year, month, 0)).getUTCDate();
