@@ -1,7 +1,7 @@
 import { Range, type ICompare, type IKeyValue, type IOperation, type Namespace } from 'etcd3';
 import { StratusError } from '../shared/errors.js';
 import { commitTxn, etcdCall, keyIn } from '../shared/etcd.js';
-import { BatchPage, batchBytes, batchEvents, earliest, type BatchEvent } from './log-batches.js';
+import { BatchPage, batchBytes, batchEvents, earliest, timeRange, type BatchEvent } from './log-batches.js';
 import { DAY_MS, type LogEventQuery, type LogGroupInfo, type LogStore, type LogStreamInfo, type NewLogEvent, type StoredLogEvent } from './log-store.js';
 
 /** Keys per range request when paging through a prefix. */
@@ -179,8 +179,7 @@ export class EtcdLogStore implements LogStore {
         const seq = gMeta.seq + 1;
         const ev = events.map((e, i): BatchEvent => [i, e.timestamp, e.message]);
         const bytes = batchBytes(ev);
-        const times = events.map((e) => e.timestamp);
-        const [lo, hi] = [Math.min(...times), Math.max(...times)];
+        const [lo, hi] = timeRange(ev);
         Object.assign(gMeta, { seq, storedBytes: gMeta.storedBytes + bytes });
         Object.assign(sMeta, {
           storedBytes: sMeta.storedBytes + bytes, lastIngestionTime: t,
@@ -234,9 +233,9 @@ export class EtcdLogStore implements LogStore {
       ];
       if (kept.length === 0) ops.push(this.root.delete().key(bKey), this.root.delete().key(sumKey));
       else {
-        const times = kept.map((e) => e[1]);
         const value = JSON.stringify({ ...batch, ev: kept });
-        const summary: Summary = { lo: Math.min(...times), hi: Math.max(...times), bytes: batchBytes(kept), size: Buffer.byteLength(value) };
+        const [lo, hi] = timeRange(kept);
+        const summary: Summary = { lo, hi, bytes: batchBytes(kept), size: Buffer.byteLength(value) };
         ops.push(this.root.put(bKey).value(value), this.root.put(sumKey).value(JSON.stringify(summary)));
       }
       const res = await commitTxn('logs expire', this.root, [this.unchanged(gKey, g), this.unchanged(sKey, s), this.unchanged(bKey, b)], ops);

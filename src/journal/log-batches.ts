@@ -22,6 +22,17 @@ export function batchBytes(ev: BatchEvent[]): number {
   return ev.reduce((sum, e) => sum + eventBytes(e[2]), 0);
 }
 
+/** The lowest and highest timestamp of a (non-empty) batch. */
+export function timeRange(ev: BatchEvent[]): [number, number] {
+  let lo = Number.MAX_SAFE_INTEGER;
+  let hi = Number.MIN_SAFE_INTEGER;
+  for (const e of ev) {
+    lo = Math.min(lo, e[1]);
+    hi = Math.max(hi, e[1]);
+  }
+  return [lo, hi];
+}
+
 /** The batch's first events (in append order) that together hold at least `bytes`. */
 export function earliest(ev: BatchEvent[], bytes: number): BatchEvent[] {
   const out: BatchEvent[] = [];

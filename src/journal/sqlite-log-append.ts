@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { batchBytes, type BatchEvent } from './log-batches.js';
+import { batchBytes, timeRange, type BatchEvent } from './log-batches.js';
 import type { NewLogEvent } from './log-store.js';
 
 /**
@@ -97,15 +97,4 @@ export function logAppender(db: Database.Database): AppendLogEvents {
     q.grewGroup.run(total, groupId);
   });
   return (...args) => write.immediate(...args);
-}
-
-/** The lowest and highest timestamp of a (non-empty) batch. */
-export function timeRange(ev: BatchEvent[]): [number, number] {
-  let lo = Number.MAX_SAFE_INTEGER;
-  let hi = Number.MIN_SAFE_INTEGER;
-  for (const e of ev) {
-    lo = Math.min(lo, e[1]);
-    hi = Math.max(hi, e[1]);
-  }
-  return [lo, hi];
 }

@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
-import { BatchPage, batchBytes, batchEvents, earliest, type BatchEvent } from './log-batches.js';
-import { BATCH_SPAN_MS, createLogTables, timeRange } from './sqlite-log-append.js';
+import { BatchPage, batchBytes, batchEvents, earliest, timeRange, type BatchEvent } from './log-batches.js';
+import { BATCH_SPAN_MS, createLogTables } from './sqlite-log-append.js';
 import { SqliteLogWriter } from './sqlite-log-writer.js';
 import { DAY_MS, type LogEventQuery, type LogGroupInfo, type LogStore, type LogStreamInfo, type NewLogEvent, type StoredLogEvent } from './log-store.js';
 
