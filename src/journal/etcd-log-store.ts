@@ -3,6 +3,7 @@ import { StratusError } from '../shared/errors.js';
 import { commitTxn, etcdCall, keyIn } from '../shared/etcd.js';
 import { BatchPage, batchBytes, batchEvents, earliest, timeRange, type BatchEvent } from './log-batches.js';
 import { DAY_MS, type LogEventQuery, type LogGroupInfo, type LogStore, type LogStreamInfo, type NewLogEvent, type StoredLogEvent } from './log-store.js';
+import { untilWon } from '../shared/races.js';
 
 /** Keys per range request when paging through a prefix. */
 const pageSize = 500;
@@ -289,12 +290,8 @@ export class EtcdLogStore implements LogStore {
   }
 
   /** Runs `attempt` until it resolves a value (undefined: it lost a race, read again). */
-  private async retry<T>(what: string, attempt: () => Promise<T | undefined>): Promise<T> {
-    for (let i = 0; i < maxAttempts; i++) {
-      const result = await attempt();
-      if (result !== undefined) return result;
-    }
-    throw new StratusError('JournalUnavailable', `etcd ${what} lost the race ${maxAttempts} times`);
+  private retry<T>(what: string, attempt: () => Promise<T | undefined>): Promise<T> {
+    return untilWon(maxAttempts, attempt, () => new StratusError('JournalUnavailable', `etcd ${what} lost the race ${maxAttempts} times`));
   }
 }
 

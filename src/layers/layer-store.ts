@@ -6,6 +6,7 @@ import { StratusError } from '../shared/errors.js';
 import { layerVersionArn, parseLayerVersionArn, type LayerRef } from './arns.js';
 import type { FunctionLayerRef, LayerDocument, LayerStatement, LayerVersionRecord } from './model.js';
 import { layerAllows, withoutStatement, withStatement } from './policy.js';
+import { untilWon } from '../shared/races.js';
 
 export interface LayerStoreDeps {
   /** The journal's `layers` collection. */
@@ -176,14 +177,13 @@ export class LayerStore {
   /** Read, change, write with the revision read (again on a concurrent change). */
   private async update(accountId: string, name: string, change: (current: LayerDocument | undefined) => LayerDocument): Promise<LayerDocument> {
     const key = `${accountId}/${name}`;
-    for (let attempt = 0; attempt < 20; attempt++) {
+    return untilWon(20, async () => {
       const stored = await this.deps.store.get(key);
       const next = change(stored?.value as LayerDocument | undefined);
       const revision = randomUUID();
       const written = stored ? await this.deps.store.replace(key, next, revision, stored.revision) : await this.deps.store.create(key, next, revision);
-      if (written) return next;
-    }
-    throw new StratusError('ResourceConflict', 'The layer is being changed by another request. Try again.');
+      return written ? next : undefined;
+    }, () => new StratusError('ResourceConflict', 'The layer is being changed by another request. Try again.'));
   }
 }
 

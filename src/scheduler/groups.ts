@@ -6,6 +6,7 @@ import { Validator } from '../shared/validation.js';
 import { DEFAULT_GROUP, groupArn, groupKey, groupShape, scheduleKey, type GroupDocument } from './model.js';
 import { listPage, type ListQuery } from './paging.js';
 import { NAME_RULE } from './params.js';
+import { untilWon } from '../shared/races.js';
 
 /** EventBridge Scheduler's quota of schedule groups per account and region, the default group included. */
 const MAX_GROUPS = 500;
@@ -91,15 +92,14 @@ export class ScheduleGroups {
   private async changeTags(accountId: string, arn: string, change: (tags: GroupDocument['tags']) => GroupDocument['tags']): Promise<void> {
     const name = this.groupOfArn(accountId, arn);
     if (name === DEFAULT_GROUP) throw new StratusError('Validation', 'The default schedule group cannot be tagged.');
-    for (let attempt = 0; attempt < 5; attempt++) {
+    await untilWon(5, async () => {
       const stored = await this.deps.store.get(groupKey(accountId, name));
       if (!stored) throw notFound(name);
       const doc = stored.value as GroupDocument;
       const next: GroupDocument = { ...doc, tags: change(doc.tags), modifiedMs: this.deps.clock.now() };
       if (next.tags.length > 200) throw new StratusError('Validation', 'A schedule group has at most 200 tags.');
-      if (await this.deps.store.replace(stored.key, next, randomUUID(), stored.revision)) return;
-    }
-    throw new StratusError('ResourceConflict', `Schedule group ${name} is being changed by another request. Try again.`);
+      return (await this.deps.store.replace(stored.key, next, randomUUID(), stored.revision)) || undefined;
+    }, () => new StratusError('ResourceConflict', `Schedule group ${name} is being changed by another request. Try again.`));
   }
 
   /** The group a tag operation's ARN names, in the caller's account (another account's: a group that does not exist). */

@@ -8,6 +8,7 @@ import { DEFAULT_GROUP, scheduleArn, scheduleKey, scheduleShape, scheduleSummary
 import { NAME_RULE, scheduleInput, type ScheduleInput } from './params.js';
 import { firstFiring, type Random } from './planning.js';
 import { listPage, type ListQuery } from './paging.js';
+import { untilWon } from '../shared/races.js';
 
 export interface SchedulesDeps {
   store: ScheduleStore;
@@ -63,17 +64,15 @@ export class Schedules {
     checkName(name);
     const now = this.deps.clock.now();
     const input = scheduleInput(body, accountId, now);
-    for (let attempt = 0; ; attempt++) {
+    const doc = await untilWon(5, async () => {
       const stored = await this.find(accountId, name, input.groupName);
       const doc = document(accountId, name, input, readSchedule(stored).createdMs, now);
       const firing = firstFiring(doc, now, this.random, false);
       const write = { value: { ...doc, ...(firing ? { nominalMs: firing.nominalMs } : {}) }, revision: randomUUID(), ...(firing ? { dueAtMs: firing.dueAtMs } : {}) };
-      if (await this.deps.store.replace(stored.key, write, stored.revision)) {
-        this.deps.changed?.();
-        return { ScheduleArn: scheduleArn(this.deps.region, doc) };
-      }
-      if (attempt >= 4) throw new StratusError('ResourceConflict', `Schedule ${name} is being changed by another request. Try again.`);
-    }
+      return (await this.deps.store.replace(stored.key, write, stored.revision)) ? doc : undefined;
+    }, () => new StratusError('ResourceConflict', `Schedule ${name} is being changed by another request. Try again.`));
+    this.deps.changed?.();
+    return { ScheduleArn: scheduleArn(this.deps.region, doc) };
   }
 
   async delete(accountId: string, name: string, groupName: string | undefined): Promise<void> {
