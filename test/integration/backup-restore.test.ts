@@ -88,10 +88,10 @@ describe('stratus backup and restore', () => {
     const loop = (async () => {
       for (let i = 0; !churn.stop; i++) {
         const name = `churn-${i}`;
-        const started = churn.backupStarted;
         try {
           await original.lambda.send(new CreateFunctionCommand(createInput(name, await makeZip({ 'index.js': `exports.handler = async () => ${i};\n` }))));
-          (started ? createdAfterStart : createdBeforeBackup).push(name);
+          // Acknowledged before the backup began (the flag is set just before it starts), or not.
+          (churn.backupStarted ? createdAfterStart : createdBeforeBackup).push(name);
           await original.lambda.send(new InvokeCommand({ FunctionName: 'alpha', Payload: Buffer.from(JSON.stringify({ tag: name })) }));
         } catch (err) {
           churn.errors.push(err);
