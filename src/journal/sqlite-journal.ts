@@ -62,7 +62,7 @@ export class SqliteJournal implements Journal {
     this.assignmentLog = new SqliteAppendLog(this.db, this.elections, disk);
     this.eventQueue = new SqliteEventQueue(path);
     this.scheduleGroups = new SqliteDocumentStore(this.db, disk, 'schedule-groups');
-    this.schedules = new SqliteScheduleStore(path);
+    this.schedules = new SqliteScheduleStore(path, disk);
     this.logs = new SqliteLogStore(logsPath(path), disk);
   }
 
