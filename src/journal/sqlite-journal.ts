@@ -60,7 +60,7 @@ export class SqliteJournal implements Journal {
     this.clusterSecrets = new SqliteDocumentStore(this.db, disk, 'cluster-secrets');
     this.workerCredentials = new SqliteDocumentStore(this.db, disk, 'worker-credentials');
     this.assignmentLog = new SqliteAppendLog(this.db, this.elections, disk);
-    this.eventQueue = new SqliteEventQueue(path);
+    this.eventQueue = new SqliteEventQueue(path, disk);
     this.scheduleGroups = new SqliteDocumentStore(this.db, disk, 'schedule-groups');
     this.schedules = new SqliteScheduleStore(path, disk);
     this.logs = new SqliteLogStore(logsPath(path), disk);

@@ -114,7 +114,7 @@ export class DataDisk implements DiskSpace {
   async release(): Promise<boolean> {
     if (this.held) {
       this.held = false;
-      this.releasing = rm(this.path, { force: true });
+      this.releasing = rm(this.path, { force: true }).catch((err: unknown) => this.log.error({ err }, 'the data disk reserve could not be removed'));
       this.log.warn({ dataDir: this.dir }, 'the data disk is full: its reserve is released for deletes and the journal; writes are refused until space is freed');
     }
     if (!this.releasing) return false;

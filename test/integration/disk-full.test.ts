@@ -115,6 +115,9 @@ describe('a full data disk degrades, never wedges', { skip: isRoot ? false : 'mo
     assert.equal((JSON.parse(got.stdout) as { Configuration: { FunctionName: string } }).Configuration.FunctionName, 'keep');
     assert.equal((await invoke('keep')).tag, 'keep');
     assert.equal((await invoke('keep')).tag, 'keep');
+    const queued = await cli(['lambda', 'invoke', '--function-name', 'keep', '--invocation-type', 'Event', '--payload', '{}', join(work, 'event-out.json')]);
+    assert.equal(queued.code, 0, queued.stderr);
+    assert.equal((JSON.parse(queued.stdout) as { StatusCode: number }).StatusCode, 202);
     await until(async () => (await scrape()).value('stratus_function_log_events_dropped_total', { reason: 'disk_full' }) > 0, 'log events dropped for the full disk');
   });
 
