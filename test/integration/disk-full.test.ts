@@ -151,6 +151,14 @@ describe('a full data disk degrades, never wedges', { skip: isRoot ? false : 'mo
     assert.deepEqual(await names(), ['keep']);
   });
 
+  it('restarted again while still full (the reserve already given back), it starts and serves', async () => {
+    await stratus!.stop();
+    stratus = await startStratus({ dataDir, credentials });
+    assert.deepEqual(await names(), ['keep']);
+    assert.equal((await invoke('keep')).tag, 'keep');
+    assert.notEqual((await create('fresh')).code, 0);
+  });
+
   it('once space is freed, creates work again without a restart', async () => {
     await rm(join(dataDir, 'filler'));
     const res = await create('fresh');
