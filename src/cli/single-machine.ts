@@ -3,19 +3,21 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AssignmentService } from '../assignment/index.js';
 import { CodeLinks, ConsoleSessions } from '../frontend/index.js';
-import { FilesystemChunkStore, FilesystemCodeStore, removeLeftoverWrites } from '../codestore/index.js';
+import { removeLeftoverWrites } from '../codestore/index.js';
 import { ImageImporter } from '../images/index.js';
 import { SqliteJournal } from '../journal/index.js';
 import { loadClusterSecrets, PlacementService } from '../placement/index.js';
 import { SnapStartService } from '../snapstart/index.js';
 import { systemClock, type Clock } from '../shared/clock.js';
 import type { StratusConfig } from '../shared/config.js';
+import type { DiskSpace } from '../shared/disk-space.js';
 import type { Logger } from '../shared/log.js';
 import { Metrics } from '../shared/metrics.js';
 import { startMetricsListener } from '../shared/metrics-server.js';
 import { createTracer } from '../shared/tracing.js';
 import { assignmentMetrics } from './metrics.js';
 import { DEFAULT_LOG_BYTES_PER_ACCOUNT, LogExpiry, storeLogs } from '../logs/index.js';
+import { DataDirectory } from './data-disk.js';
 import { startHostWorker } from './host-worker.js';
 import { startInternalApi } from './internal-api.js';
 import { concurrencyLimiter, followRegistries, lambdaApi, openAccounts, openLogGrants, openLogs, type Credentials } from './lambda-api.js';
@@ -47,8 +49,10 @@ export interface RunningStratus {
  */
 export async function startSingleMachine(config: StratusConfig, log: Logger, clock: Clock = systemClock): Promise<RunningStratus> {
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  // First the disk: on a full one its reserve is given back, so that start-up, deletes and invokes can write.
+  const dataDirectory = await DataDirectory.open(config.dataDir, log);
   const { credentials, generated } = await loadCredentials(config);
-  const { journal, code, chunks, images } = openStores(config, log);
+  const { journal, code, chunks, images } = openStores(config, log, dataDirectory);
   const leftovers = await removeLeftoverWrites(join(config.dataDir, 'code'), clock.now());
   if (leftovers > 0) log.info({ files: leftovers }, 'removed what interrupted code uploads left behind');
   const { accounts, registries } = await openAccounts(config, journal, code, clock, { adminKey: credentials, follow: false });
@@ -57,7 +61,8 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
   const tracer = createTracer(config.observability, { role: 'up', instanceId: 'up', clock });
   const placement = new PlacementService({ clock, leaseMs: config.cluster.leaseMs });
   const codeSource = { get: code.get.bind(code), getChunk: chunks.getChunk.bind(chunks), getImage: chunks.getImage.bind(chunks) };
-  const shipLogs = storeLogs(journal.logs, clock, log.child({ component: 'logs' }));
+  dataDirectory.metrics(metrics);
+  const shipLogs = storeLogs(journal.logs, clock, log.child({ component: 'logs' }), dataDirectory.logsDropped);
   const host = await startHostWorker(config, { id: 'worker-1', code: codeSource, shipLogs, clock, log, metrics, tracer });
   placement.register(host.agent);
 
@@ -132,16 +137,15 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
   };
 }
 
-/** The single machine's journal (SQLite) in its data directory. */
-export function openLocalJournal(dataDir: string): SqliteJournal {
-  return new SqliteJournal(join(dataDir, 'journal.db'));
+/** The single machine's journal (SQLite) in its data directory (whose disk admits its writes, if given). */
+export function openLocalJournal(dataDir: string, disk?: DiskSpace): SqliteJournal {
+  return new SqliteJournal(join(dataDir, 'journal.db'), disk);
 }
 
-/** The journal, code and image stores under the data directory. */
-function openStores(config: StratusConfig, log: Logger) {
-  const journal = openLocalJournal(config.dataDir);
-  const code = new FilesystemCodeStore(join(config.dataDir, 'code'));
-  const chunks = new FilesystemChunkStore(join(config.dataDir, 'code'));
+/** The journal, code and image stores under the data directory, each asking its disk before it writes. */
+function openStores(config: StratusConfig, log: Logger, dir: DataDirectory) {
+  const journal = openLocalJournal(config.dataDir, dir.disk);
+  const { code, chunks } = dir;
   const images = new ImageImporter({
     ...config.images, bwrapPath: config.sandbox.bwrapPath, chunks, workDir: join(config.dataDir, 'image-builds'), log: log.child({ component: 'images' }),
   });

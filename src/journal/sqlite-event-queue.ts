@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { diskFullError, isDiskFull, type DiskSpace } from '../shared/disk-space.js';
 import type { ClaimedEvent, EventQueue, QueuedEvent } from './journal.js';
 
 interface PendingPut {
@@ -27,7 +28,8 @@ export class SqliteEventQueue implements EventQueue {
   private readonly stmts;
   private pending: PendingPut[] = [];
 
-  constructor(path: string) {
+  /** `disk`: a put that finds no room gives its reserve back (the next may then fit) and is refused with DiskFull. */
+  constructor(path: string, private readonly disk?: DiskSpace) {
     this.db = new Database(path, { timeout: 10_000 });
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
@@ -95,7 +97,9 @@ export class SqliteEventQueue implements EventQueue {
       const stored = this.db.transaction(() => batch.map((p) => this.stmts.put.run(p.item.id, p.item.dueAtMs, JSON.stringify(p.item.value)).changes === 1))();
       batch.forEach((p, i) => p.resolve(stored[i] ?? false));
     } catch (err) {
-      for (const p of batch) p.reject(err);
+      const full = isDiskFull(err);
+      if (full) void this.disk?.release().catch(() => undefined);
+      for (const p of batch) p.reject(full ? diskFullError(err) : err);
     } finally {
       this.db.pragma('synchronous = NORMAL');
     }

@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { writeOrDiskFull, type DiskSpace } from '../shared/disk-space.js';
 import type { AppendLog, DocumentStore, Journal, LeaderElection, Leadership, LogEntry, LogSnapshot, StoredDocument } from './journal.js';
 import { DocumentListeners, LocalElections } from './local.js';
 import { SqliteEventQueue } from './sqlite-event-queue.js';
@@ -7,7 +8,12 @@ import { SqliteScheduleStore } from './sqlite-schedule-store.js';
 
 type Db = Database.Database;
 
-/** The single-machine Journal: one SQLite file (WAL) under the data directory. */
+/**
+ * The single-machine Journal: one SQLite file (WAL) under the data directory. With a `disk`, a
+ * document write that grows the stored data is admitted by it first, and every write that fails
+ * for want of space gives the disk's reserve back and becomes DiskFull; deletes and the
+ * assignment log's records (an invoke's) are tried once more after that, so they go on.
+ */
 export class SqliteJournal implements Journal {
   readonly functions: DocumentStore;
   readonly versions: DocumentStore;
@@ -27,7 +33,7 @@ export class SqliteJournal implements Journal {
   private readonly db: Db;
   private readonly elections: LocalElections;
 
-  constructor(path: string) {
+  constructor(path: string, disk?: DiskSpace) {
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
@@ -43,21 +49,21 @@ export class SqliteJournal implements Journal {
       'INSERT INTO election_epochs (name, epoch) VALUES (?, 1) ON CONFLICT (name) DO UPDATE SET epoch = epoch + 1 RETURNING epoch',
     );
     this.elections = new LocalElections((name) => bumpEpoch.get(name)!.epoch);
-    this.functions = new SqliteDocumentStore(this.db, 'functions');
-    this.versions = new SqliteDocumentStore(this.db, 'versions');
-    this.aliases = new SqliteDocumentStore(this.db, 'aliases');
-    this.functionUrls = new SqliteDocumentStore(this.db, 'function-urls');
-    this.layers = new SqliteDocumentStore(this.db, 'layers');
-    this.accounts = new SqliteDocumentStore(this.db, 'accounts');
-    this.accessKeys = new SqliteDocumentStore(this.db, 'access-keys');
-    this.workers = new SqliteDocumentStore(this.db, 'workers');
-    this.clusterSecrets = new SqliteDocumentStore(this.db, 'cluster-secrets');
-    this.workerCredentials = new SqliteDocumentStore(this.db, 'worker-credentials');
-    this.assignmentLog = new SqliteAppendLog(this.db, this.elections);
-    this.eventQueue = new SqliteEventQueue(path);
-    this.scheduleGroups = new SqliteDocumentStore(this.db, 'schedule-groups');
-    this.schedules = new SqliteScheduleStore(path);
-    this.logs = new SqliteLogStore(logsPath(path));
+    this.functions = new SqliteDocumentStore(this.db, disk, 'functions');
+    this.versions = new SqliteDocumentStore(this.db, disk, 'versions');
+    this.aliases = new SqliteDocumentStore(this.db, disk, 'aliases');
+    this.functionUrls = new SqliteDocumentStore(this.db, disk, 'function-urls');
+    this.layers = new SqliteDocumentStore(this.db, disk, 'layers');
+    this.accounts = new SqliteDocumentStore(this.db, disk, 'accounts');
+    this.accessKeys = new SqliteDocumentStore(this.db, disk, 'access-keys');
+    this.workers = new SqliteDocumentStore(this.db, disk, 'workers');
+    this.clusterSecrets = new SqliteDocumentStore(this.db, disk, 'cluster-secrets');
+    this.workerCredentials = new SqliteDocumentStore(this.db, disk, 'worker-credentials');
+    this.assignmentLog = new SqliteAppendLog(this.db, this.elections, disk);
+    this.eventQueue = new SqliteEventQueue(path, disk);
+    this.scheduleGroups = new SqliteDocumentStore(this.db, disk, 'schedule-groups');
+    this.schedules = new SqliteScheduleStore(path, disk);
+    this.logs = new SqliteLogStore(logsPath(path), disk);
   }
 
   /** A local election: this process is the only contender; epochs persist across restarts. */
@@ -77,9 +83,10 @@ class SqliteDocumentStore implements DocumentStore {
   private readonly stmts;
   private readonly listeners = new DocumentListeners();
 
-  constructor(db: Db, private readonly collection: string) {
+  constructor(db: Db, private readonly disk: DiskSpace | undefined, private readonly collection: string) {
     this.stmts = {
       get: db.prepare<[string, string], RowShape>('SELECT key, value, revision FROM documents WHERE collection = ? AND key = ?'),
+      size: db.prepare<[string, string], { n: number }>('SELECT length(value) AS n FROM documents WHERE collection = ? AND key = ?'),
       list: db.prepare<[string], RowShape>('SELECT key, value, revision FROM documents WHERE collection = ? ORDER BY key'),
       create: db.prepare('INSERT OR IGNORE INTO documents (collection, key, value, revision) VALUES (?, ?, ?, ?)'),
       replace: db.prepare('UPDATE documents SET value = ?, revision = ? WHERE collection = ? AND key = ? AND revision = ?'),
@@ -98,17 +105,25 @@ class SqliteDocumentStore implements DocumentStore {
 
   async create(key: string, value: unknown, revision: string): Promise<boolean> {
     const json = JSON.stringify(value);
-    return this.committed(this.stmts.create.run(this.collection, key, json, revision).changes, key, { key, value: json, revision });
+    // An existing key is no write at all (create-if-absent at start must work on a full disk).
+    if (this.disk && this.stmts.size.get(this.collection, key)) return false;
+    await this.disk?.admit(json.length);
+    const changes = await writeOrDiskFull(this.disk, () => this.stmts.create.run(this.collection, key, json, revision).changes);
+    return this.committed(changes, key, { key, value: json, revision });
   }
 
+  /** A replace that grows the document is admitted by the disk; one that does not always goes ahead. */
   async replace(key: string, value: unknown, revision: string, expectedRevision: string): Promise<boolean> {
     const json = JSON.stringify(value);
-    const result = this.stmts.replace.run(json, revision, this.collection, key, expectedRevision);
-    return this.committed(result.changes, key, { key, value: json, revision });
+    const grows = json.length > (this.stmts.size.get(this.collection, key)?.n ?? 0);
+    if (grows) await this.disk?.admit(json.length);
+    const changes = await writeOrDiskFull(this.disk, () => this.stmts.replace.run(json, revision, this.collection, key, expectedRevision).changes, { retry: !grows });
+    return this.committed(changes, key, { key, value: json, revision });
   }
 
   async delete(key: string): Promise<boolean> {
-    return this.committed(this.stmts.delete.run(this.collection, key).changes, key, undefined);
+    const changes = await writeOrDiskFull(this.disk, () => this.stmts.delete.run(this.collection, key).changes, { retry: true });
+    return this.committed(changes, key, undefined);
   }
 
   async watch(listener: (key: string, doc: StoredDocument | undefined) => void): Promise<() => void> {
@@ -135,7 +150,7 @@ function toDocument(row: RowShape): StoredDocument {
 class SqliteAppendLog implements AppendLog {
   private readonly stmts;
 
-  constructor(db: Db, private readonly elections: LocalElections) {
+  constructor(db: Db, private readonly elections: LocalElections, private readonly disk: DiskSpace | undefined) {
     this.stmts = {
       append: db.prepare('INSERT INTO assignment_log (entry) VALUES (?)'),
       readAfter: db.prepare<[number, number], { seq: number; entry: string }>(
@@ -151,7 +166,8 @@ class SqliteAppendLog implements AppendLog {
 
   async append(entry: unknown, fence?: Leadership): Promise<number> {
     this.elections.checkFence(fence);
-    return Number(this.stmts.append.run(JSON.stringify(entry)).lastInsertRowid);
+    const json = JSON.stringify(entry);
+    return Number((await writeOrDiskFull(this.disk, () => this.stmts.append.run(json), { retry: true })).lastInsertRowid);
   }
 
   async readAfter(afterSeq: number, limit = 1000): Promise<LogEntry[]> {
@@ -165,7 +181,8 @@ class SqliteAppendLog implements AppendLog {
 
   async compact(snapshot: LogSnapshot, fence?: Leadership): Promise<void> {
     this.elections.checkFence(fence);
-    this.stmts.compact(snapshot.seq, JSON.stringify(snapshot.state));
+    const state = JSON.stringify(snapshot.state);
+    await writeOrDiskFull(this.disk, () => this.stmts.compact(snapshot.seq, state), { retry: true });
   }
 }
 

@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { diskFullError, writeOrDiskFull, type DiskSpace } from '../shared/disk-space.js';
 import { BatchPage, batchBytes, batchEvents, earliest, timeRange, type BatchEvent } from './log-batches.js';
 import { BATCH_SPAN_MS, createLogTables } from './sqlite-log-append.js';
 import { SqliteLogWriter } from './sqlite-log-writer.js';
@@ -39,7 +40,8 @@ export class SqliteLogStore implements LogStore {
   /** The batch reads, one statement per shape of query. */
   private readonly selects = new Map<string, Database.Statement<unknown[], BatchRow>>();
 
-  constructor(path: string) {
+  /** `disk`: while it is full, appends are refused at once (DiskFull, which the ingest drops and counts), so logs never take the room kept for deletes. */
+  constructor(path: string, private readonly disk?: DiskSpace) {
     this.db = new Database(path, { timeout: 10_000 });
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
@@ -82,11 +84,13 @@ export class SqliteLogStore implements LogStore {
   }
 
   async createGroup(accountId: string, group: string, nowMs: number): Promise<boolean> {
-    return this.q.addGroup.run(accountId, group, nowMs).changes === 1;
+    await this.disk?.admit();
+    return (await writeOrDiskFull(this.disk, () => this.q.addGroup.run(accountId, group, nowMs))).changes === 1;
   }
 
   append(accountId: string, group: string, stream: string, events: NewLogEvent[], ingestionTimeMs: number): Promise<void> {
-    return this.writer.append(accountId, group, stream, events, ingestionTimeMs);
+    if (this.disk?.full) return Promise.reject(diskFullError());
+    return writeOrDiskFull(this.disk, () => this.writer.append(accountId, group, stream, events, ingestionTimeMs));
   }
 
   async groups(accountId: string, namePrefix = ''): Promise<LogGroupInfo[]> {
@@ -133,7 +137,7 @@ export class SqliteLogStore implements LogStore {
       this.q.deleteGroup.run(g.id);
       return true;
     });
-    return remove.immediate();
+    return writeOrDiskFull(this.disk, () => remove.immediate(), { retry: true });
   }
 
   async deleteStream(accountId: string, group: string, stream: string): Promise<boolean> {
@@ -146,7 +150,7 @@ export class SqliteLogStore implements LogStore {
       this.q.grewGroup.run(-s.stored_bytes, g.id);
       return true;
     });
-    return remove.immediate();
+    return writeOrDiskFull(this.disk, () => remove.immediate(), { retry: true });
   }
 
   async expire(nowMs: number, maxBytesPerAccount: number): Promise<number> {

@@ -25,6 +25,7 @@ parentPort?.on('message', ({ id, args }: { id: number; args: Parameters<AppendLo
     append(...args);
     parentPort?.postMessage({ id });
   } catch (err) {
-    parentPort?.postMessage({ id, error: err instanceof Error ? err.message : String(err) });
+    const code = (err as { code?: unknown } | null)?.code;
+    parentPort?.postMessage({ id, error: err instanceof Error ? err.message : String(err), ...(typeof code === 'string' ? { code } : {}) });
   }
 });

@@ -1,7 +1,8 @@
 import { Worker } from 'node:worker_threads';
 import type { NewLogEvent } from './log-store.js';
 
-interface Reply { id: number; error?: string }
+/** `code`: the SQLite error's code (SQLITE_FULL: the disk is full), kept across the thread. */
+interface Reply { id: number; error?: string; code?: string }
 
 /**
  * The SQLite log store's appends, on a thread of their own with its own connection to the
@@ -23,7 +24,7 @@ export class SqliteLogWriter {
       const waiting = this.pending.get(reply.id);
       this.pending.delete(reply.id);
       if (reply.error === undefined) waiting?.resolve();
-      else waiting?.reject(new Error(reply.error));
+      else waiting?.reject(Object.assign(new Error(reply.error), { code: reply.code }));
     });
     this.worker.on('error', (err) => this.fail(err));
     this.worker.on('exit', () => this.fail(new Error('the log writer thread has stopped')));

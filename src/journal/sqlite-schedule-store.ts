@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { writeOrDiskFull, type DiskSpace } from '../shared/disk-space.js';
 import type { QueuedEvent, ScheduleStore, ScheduleWrite, StoredSchedule } from './journal.js';
 
 interface Row {
@@ -18,8 +19,11 @@ export class SqliteScheduleStore implements ScheduleStore {
   private readonly db: Database.Database;
   private readonly stmts;
 
-  /** Opens `path`, whose event queue table exists already (SqliteEventQueue creates it). */
-  constructor(path: string) {
+  /**
+   * Opens `path`, whose event queue table exists already (SqliteEventQueue creates it). `disk`
+   * admits a write that grows a schedule, as the journal's documents (see SqliteJournal).
+   */
+  constructor(path: string, private readonly disk?: DiskSpace) {
     this.db = new Database(path, { timeout: 10_000 });
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = FULL');
@@ -27,6 +31,7 @@ export class SqliteScheduleStore implements ScheduleStore {
       CREATE INDEX IF NOT EXISTS schedules_due ON schedules (due_at) WHERE due_at IS NOT NULL;`);
     this.stmts = {
       get: this.db.prepare<[string], Row>('SELECT key, value, revision, due_at FROM schedules WHERE key = ?'),
+      size: this.db.prepare<[string], { n: number }>('SELECT length(value) AS n FROM schedules WHERE key = ?'),
       list: this.db.prepare<[string, string], Row>('SELECT key, value, revision, due_at FROM schedules WHERE key >= ? AND key < ? ORDER BY key'),
       create: this.db.prepare('INSERT OR IGNORE INTO schedules (key, value, revision, due_at) VALUES (?, ?, ?, ?)'),
       replace: this.db.prepare('UPDATE schedules SET value = ?, revision = ?, due_at = ? WHERE key = ? AND revision = ?'),
@@ -49,16 +54,22 @@ export class SqliteScheduleStore implements ScheduleStore {
   }
 
   async create(key: string, write: ScheduleWrite): Promise<boolean> {
-    return this.stmts.create.run(key, JSON.stringify(write.value), write.revision, write.dueAtMs ?? null).changes === 1;
+    const json = JSON.stringify(write.value);
+    await this.disk?.admit(json.length);
+    return (await writeOrDiskFull(this.disk, () => this.stmts.create.run(key, json, write.revision, write.dueAtMs ?? null))).changes === 1;
   }
 
   async replace(key: string, write: ScheduleWrite, expectedRevision: string): Promise<boolean> {
-    return this.stmts.replace.run(JSON.stringify(write.value), write.revision, write.dueAtMs ?? null, key, expectedRevision).changes === 1;
+    const json = JSON.stringify(write.value);
+    const grows = json.length > (this.stmts.size.get(key)?.n ?? 0);
+    if (grows) await this.disk?.admit(json.length);
+    const run = () => this.stmts.replace.run(json, write.revision, write.dueAtMs ?? null, key, expectedRevision);
+    return (await writeOrDiskFull(this.disk, run, { retry: !grows })).changes === 1;
   }
 
   async delete(key: string, expectedRevision?: string): Promise<boolean> {
-    const result = expectedRevision === undefined ? this.stmts.delete.run(key) : this.stmts.deleteAt.run(key, expectedRevision);
-    return result.changes === 1;
+    const run = () => (expectedRevision === undefined ? this.stmts.delete.run(key) : this.stmts.deleteAt.run(key, expectedRevision));
+    return (await writeOrDiskFull(this.disk, run, { retry: true })).changes === 1;
   }
 
   async due(nowMs: number, limit: number): Promise<StoredSchedule[]> {
@@ -74,7 +85,7 @@ export class SqliteScheduleStore implements ScheduleStore {
       this.stmts.enqueue.run(event.id, event.dueAtMs, JSON.stringify(event.value));
       return true;
     });
-    return commit.immediate();
+    return writeOrDiskFull(this.disk, () => commit.immediate(), { retry: true });
   }
 
   close(): void {

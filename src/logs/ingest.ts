@@ -14,16 +14,21 @@ const MAX_INGEST_BYTES = 16 * 1024 * 1024;
 /**
  * Stores workers' batches of function logs, each event with the time it was stored. A batch the
  * store refuses for good (an event it cannot hold) is dropped, with a line in the platform's own
- * log, so one stream's bad event never holds up the others; anything else is thrown, and the
- * worker ships the batches again.
+ * log, so one stream's bad event never holds up the others; so is a batch refused because the
+ * data disk is full (counted by `onDiskFull`: logs never wait for, nor take, the room kept for
+ * deletes). Anything else is thrown, and the worker ships the batches again.
  */
-export function storeLogs(store: LogStore, clock: Clock, log: Logger): ShipLogs {
+export function storeLogs(store: LogStore, clock: Clock, log: Logger, onDiskFull?: (droppedEvents: number) => void): ShipLogs {
   return async (batches: LogBatch[]) => {
     const now = clock.now();
     for (const b of batches) {
       try {
         await store.append(b.accountId, b.group, b.stream, b.events, now);
       } catch (err) {
+        if (isStratusError(err) && err.code === 'DiskFull') {
+          onDiskFull?.(b.events.length);
+          continue;
+        }
         if (!isStratusError(err) || err.retryable) throw err;
         log.warn({ err, account: b.accountId, group: b.group, stream: b.stream, events: b.events.length }, 'function log events refused by the store: dropped');
       }

@@ -35,6 +35,8 @@ export type ErrorCode =
   | 'JournalUnavailable'
   /** The configuration cannot work on this host (found at start-up). */
   | 'InvalidConfig'
+  /** The data disk has no room for a write that would grow the stored data (deletes still work). */
+  | 'DiskFull'
   | 'Internal';
 
 /** Who caused an error: the caller's request (`user`) or Stratus itself (`platform`). */
@@ -68,6 +70,7 @@ const NATURE: Record<ErrorCode, { blame: Blame; retryable: boolean }> = {
   NotLeader: { blame: 'platform', retryable: true },
   JournalUnavailable: { blame: 'platform', retryable: true },
   InvalidConfig: { blame: 'platform', retryable: false },
+  DiskFull: { blame: 'platform', retryable: true },
   Internal: { blame: 'platform', retryable: false },
 };
 

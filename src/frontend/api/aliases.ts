@@ -1,6 +1,6 @@
 import type { AliasInput, FunctionRegistry } from '../../registry/index.js';
 import { StratusError } from '../../shared/errors.js';
-import { type ApiRequest, type ApiResponse, parseFunctionRef, parseJsonObject, type Route, Validator } from '../http/index.js';
+import { type ApiRequest, type ApiResponse, parseFunctionRef, parseJsonObject, type Route, Validator, pathParam } from '../http/index.js';
 import { aliasConfiguration } from './shapes.js';
 
 export interface AliasRoutesDeps {
@@ -48,11 +48,11 @@ export function aliasRoutes(deps: AliasRoutesDeps): Route[] {
 }
 
 function functionName(req: ApiRequest): string {
-  return parseFunctionRef(decodeURIComponent(req.params[0] ?? '')).name;
+  return parseFunctionRef(pathParam(req, 0)).name;
 }
 
 function aliasPath(req: ApiRequest): { name: string; aliasName: string } {
-  const aliasName = decodeURIComponent(req.params[1] ?? '');
+  const aliasName = pathParam(req, 1);
   const v = new Validator({ Name: aliasName });
   v.string('Name', 'name', { min: 1, max: 128, pattern: ALIAS_NAME, patternText: ALIAS_NAME_TEXT });
   v.done();

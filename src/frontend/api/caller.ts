@@ -1,6 +1,6 @@
 import type { FunctionRegistries, FunctionRegistry } from '../../registry/index.js';
 import { StratusError } from '../../shared/errors.js';
-import { accountNamedIn, type ApiRequest, type Route } from '../http/index.js';
+import { accountNamedIn, type ApiRequest, type Route, pathParam } from '../http/index.js';
 
 /** The account that signed the request (the SigV4 key's owner). */
 export function callerAccount(req: ApiRequest): string {
@@ -26,8 +26,8 @@ export function perCaller(registries: FunctionRegistries, template: string, buil
     handle: (req: ApiRequest) => {
       if (!route.sigv4) return route.handle(req);
       const account = callerAccount(req);
-      const named = accountNamedIn(decodeURIComponent(req.params[0] ?? ''));
-      if (named !== undefined && named !== account) throw new StratusError('ResourceNotFound', `Function not found: ${decodeURIComponent(req.params[0] ?? '')}`);
+      const named = accountNamedIn(pathParam(req, 0));
+      if (named !== undefined && named !== account) throw new StratusError('ResourceNotFound', `Function not found: ${pathParam(req, 0)}`);
       return (routesOf(account)[i] as Route).handle(req);
     },
   }));

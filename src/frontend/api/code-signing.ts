@@ -1,6 +1,6 @@
 import type { FunctionRegistry } from '../../registry/index.js';
 import { StratusError } from '../../shared/errors.js';
-import { parseJsonObject, type Route } from '../http/index.js';
+import { parseJsonObject, type Route, pathParam } from '../http/index.js';
 import { unqualifiedName } from './strict.js';
 
 export interface CodeSigningRoutesDeps {
@@ -46,7 +46,7 @@ export function functionCodeSigningRoutes(deps: CodeSigningRoutesDeps): Route[] 
 /** The account-level code signing configurations (none can exist). */
 export function codeSigningConfigRoutes(): Route[] {
   const notFound = (req: Parameters<Route['handle']>[0]): never => {
-    throw new StratusError('ResourceNotFound', `The Lambda code signing configuration ${decodeURIComponent(req.params[0] ?? '')} can not be found.`);
+    throw new StratusError('ResourceNotFound', `The Lambda code signing configuration ${pathParam(req, 0)} can not be found.`);
   };
   return [
     { method: 'POST', pattern: CONFIGS, ...SMALL, handle: (req) => {

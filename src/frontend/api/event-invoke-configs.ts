@@ -2,7 +2,7 @@ import type { EventInvokeConfig, FunctionRegistry } from '../../registry/index.j
 import type { Clock } from '../../shared/clock.js';
 import { StratusError } from '../../shared/errors.js';
 import { FUNCTION_ARN } from '../../async/index.js';
-import { type ApiRequest, type ApiResponse, parseFunctionRef, parseJsonObject, qualifierOf, type Route, Validator } from '../http/index.js';
+import { type ApiRequest, type ApiResponse, parseFunctionRef, parseJsonObject, qualifierOf, type Route, Validator, pathParam } from '../http/index.js';
 
 export interface EventInvokeConfigRoutesDeps {
   registry: FunctionRegistry;
@@ -39,7 +39,7 @@ export function eventInvokeConfigRoutes(deps: EventInvokeConfigRoutesDeps): Rout
 
 /** The function and qualifier ('$LATEST' when none) the request names. */
 function target(deps: EventInvokeConfigRoutesDeps, req: ApiRequest, mustExist: boolean): { name: string; qualifier: string } {
-  const ref = parseFunctionRef(decodeURIComponent(req.params[0] ?? ''));
+  const ref = parseFunctionRef(pathParam(req, 0));
   const qualifier = qualifierOf(ref, req.query) ?? '$LATEST';
   if (mustExist) {
     try {
@@ -141,7 +141,7 @@ function shape(deps: EventInvokeConfigRoutesDeps, name: string, qualifier: strin
 }
 
 function list(deps: EventInvokeConfigRoutesDeps, req: ApiRequest): ApiResponse {
-  const name = parseFunctionRef(decodeURIComponent(req.params[0] ?? '')).name;
+  const name = parseFunctionRef(pathParam(req, 0)).name;
   const fn = deps.registry.find(name);
   if (!fn) throw new StratusError('ResourceNotFound', "The function doesn't exist.");
   const v = new Validator(Object.fromEntries([...req.query].map(([k, val]) => [k, k === 'MaxItems' ? Number(val) : val])));

@@ -1,7 +1,7 @@
 import type { Clock } from '../../shared/clock.js';
 import { StratusError } from '../../shared/errors.js';
 import { functionUrlNotFound, type FunctionRegistry, type FunctionUrlPatch, type FunctionUrlRecord, type UrlCors } from '../../registry/index.js';
-import { type ApiRequest, type ApiResponse, parseFunctionRef, parseJsonObject, qualifierOf, type Route, Validator } from '../http/index.js';
+import { type ApiRequest, type ApiResponse, parseFunctionRef, parseJsonObject, qualifierOf, type Route, Validator, pathParam } from '../http/index.js';
 import { functionUrlConfiguration } from './shapes.js';
 
 export interface FunctionUrlRoutesDeps {
@@ -72,7 +72,7 @@ async function update(deps: FunctionUrlRoutesDeps, req: ApiRequest): Promise<Api
 }
 
 function list(deps: FunctionUrlRoutesDeps, req: ApiRequest): ApiResponse {
-  const { name } = parseFunctionRef(decodeURIComponent(req.params[0] ?? ''));
+  const { name } = parseFunctionRef(pathParam(req, 0));
   if (!exists(deps, name, undefined)) throw new StratusError('ResourceNotFound', 'Function does not exist');
   const all = deps.registry.urls.list(name);
   const maxItems = Math.min(Math.max(Number(req.query.get('MaxItems') ?? PAGE) || PAGE, 1), PAGE);
@@ -89,7 +89,7 @@ function describe(deps: FunctionUrlRoutesDeps, req: ApiRequest, config: Function
 
 /** The function, or the alias, a URL belongs to; versions and $LATEST cannot have one. */
 function target(req: ApiRequest): { name: string; qualifier?: string } {
-  const ref = parseFunctionRef(decodeURIComponent(req.params[0] ?? ''));
+  const ref = parseFunctionRef(pathParam(req, 0));
   const qualifier = qualifierOf(ref, req.query);
   if (qualifier !== undefined && !QUALIFIER.test(qualifier)) {
     throw new StratusError('Validation', `1 validation error detected: Value '${qualifier}' at 'qualifier' failed to satisfy constraint: Member must satisfy regular expression pattern: ${QUALIFIER_TEXT}`);

@@ -4,7 +4,7 @@ import {
   type FunctionRecord, type FunctionRegistry, type FunctionSettings, type LoggingInput,
 } from '../../registry/index.js';
 import { StratusError } from '../../shared/errors.js';
-import { type ApiRequest, type ApiResponse, FUNCTION_NAME_PATTERN, parseFunctionRef, parseJsonObject, qualifierOf, type Route, Validator } from '../http/index.js';
+import { type ApiRequest, type ApiResponse, FUNCTION_NAME_PATTERN, parseFunctionRef, parseJsonObject, qualifierOf, type Route, Validator, pathParam } from '../http/index.js';
 import {
   checkCodeUpdate, checkPackageFields, checkSettingsUpdate, imageCodeLocation, importImage, readImageConfig, readPackageType, type ImageSourceImporter,
 } from './function-images.js';
@@ -42,7 +42,7 @@ export function functionRoutes(deps: FunctionRoutesDeps): Route[] {
   const nameOf = unqualifiedName;
   /** $LATEST, a version or an alias, as named by the path or ?Qualifier=. */
   const describe = (req: ApiRequest) => {
-    const ref = parseFunctionRef(decodeURIComponent(req.params[0] ?? ''));
+    const ref = parseFunctionRef(pathParam(req, 0));
     const { fn, arn } = deps.registry.describe(ref.name, qualifierOf(ref, req.query));
     return { fn, config: functionConfiguration(fn, arn, deps.region) };
   };
@@ -61,7 +61,7 @@ export function functionRoutes(deps: FunctionRoutesDeps): Route[] {
       handle: async (req) => ({ status: 200, body: await updateCode(deps, nameOf(req), req, config) }) },
     { method: 'DELETE', pattern: re(`${BASE}/${NAME}/?`), ...small,
       handle: async (req) => {
-        const ref = parseFunctionRef(decodeURIComponent(req.params[0] ?? ''));
+        const ref = parseFunctionRef(pathParam(req, 0));
         await deps.registry.delete(ref.name, qualifierOf(ref, req.query));
         return { status: 204 };
       } },
@@ -168,7 +168,7 @@ function readSettings(v: Validator, body: Record<string, unknown>, isCreate: boo
   const memoryMb = v.integer('MemorySize', 'memorySize', 128, 10240);
   const storage = v.object('EphemeralStorage', 'ephemeralStorage');
   const environment = v.stringMap(v.object('Environment', 'environment')?.Variables, 'environment.variables');
-  const ephemeralStorageMb = storage ? new Validator(storage).integer('Size', 'ephemeralStorage.size', 512, 10240) : undefined;
+  const ephemeralStorageMb = storage ? v.within(storage).integer('Size', 'ephemeralStorage.size', 512, 10240) : undefined;
   const snapStart = readSnapStart(v.object('SnapStart', 'snapStart'));
   const deadLetter = readDeadLetter(v);
   const given: Partial<FunctionSettings> = {

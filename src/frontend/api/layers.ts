@@ -7,7 +7,7 @@ import {
 import type { FunctionLayer } from '../../registry/index.js';
 import { StratusError } from '../../shared/errors.js';
 import { lambdaTimestamp } from '../../shared/ids.js';
-import { parseJsonObject, type ApiRequest, type Route, Validator } from '../http/index.js';
+import { parseJsonObject, type ApiRequest, type Route, Validator, pathParam } from '../http/index.js';
 import { callerAccount } from './caller.js';
 import { LAMBDA_RUNTIMES } from './shapes.js';
 
@@ -29,7 +29,7 @@ const PRINCIPAL = /^(\d{12}|\*|arn:(aws[a-zA-Z-]*):iam::\d{12}:root)$/;
 export function layerRoutes(deps: LayerRoutesDeps): Route[] {
   const { layers } = deps;
   const bodyLimit = Math.ceil((deps.maxZipBytes * 4) / 3) + 1024 * 1024;
-  const ref = (req: ApiRequest) => parseLayerName(decodeURIComponent(req.params[0] ?? ''), callerAccount(req), layers.region);
+  const ref = (req: ApiRequest) => parseLayerName(pathParam(req, 0), callerAccount(req), layers.region);
   /** The caller's own layer, for an operation only its owner may do. */
   const own = (req: ApiRequest, action: string) => {
     const r = ref(req);
@@ -102,7 +102,7 @@ export function layerRoutes(deps: LayerRoutesDeps): Route[] {
       method: 'DELETE', pattern: re(`${BASE}/${SEG}/versions/${SEG}/policy/${SEG}/?`), ...SMALL,
       handle: async (req) => {
         const r = own(req, 'RemoveLayerVersionPermission');
-        const sid = decodeURIComponent(req.params[2] ?? '');
+        const sid = pathParam(req, 2);
         await layers.removePermission(r, versionOf(req), sid, req.query.get('RevisionId') ?? undefined);
         return { status: 204 };
       },
@@ -116,7 +116,7 @@ function re(path: string): RegExp {
 
 /** VersionNumber in the path: a positive integer. */
 function versionOf(req: ApiRequest): number {
-  const raw = decodeURIComponent(req.params[1] ?? '');
+  const raw = pathParam(req, 1);
   if (!/^-?\d+$/.test(raw)) {
     throw new StratusError('Validation', `1 validation error detected: Value '${raw}' at 'versionNumber' failed to satisfy constraint: Member must be a number`);
   }

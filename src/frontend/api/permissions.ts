@@ -3,7 +3,7 @@ import {
   type FieldRule, type FunctionRegistry, type PermissionInput,
 } from '../../registry/index.js';
 import { StratusError } from '../../shared/errors.js';
-import { type ApiRequest, parseFunctionRef, parseJsonObject, qualifierOf, type Route, Validator } from '../http/index.js';
+import { type ApiRequest, parseFunctionRef, parseJsonObject, qualifierOf, type Route, Validator, pathParam } from '../http/index.js';
 
 export interface PermissionRoutesDeps {
   registry: FunctionRegistry;
@@ -35,7 +35,7 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Route[] {
       return { status: 200, body: { Policy: policyDocument(policy), RevisionId: policy.revisionId } };
     } },
     { method: 'DELETE', pattern: STATEMENT, ...SMALL, handle: async (req) => {
-      const statementId = decodeURIComponent(req.params[1] ?? '');
+      const statementId = pathParam(req, 1);
       const v = new Validator({ ...queryMembers(req), StatementId: statementId });
       check(v, REMOVE_STATEMENT_ID);
       check(v, POLICY_QUALIFIER);
@@ -51,7 +51,7 @@ export function permissionRoutes(deps: PermissionRoutesDeps): Route[] {
 
 /** The function and qualifier (in the path or ?Qualifier=, which must agree) a request names. */
 function target(req: ApiRequest): { name: string; qualifier?: string } {
-  const ref = parseFunctionRef(decodeURIComponent(req.params[0] ?? ''));
+  const ref = parseFunctionRef(pathParam(req, 0));
   return { name: ref.name, qualifier: qualifierOf(ref, req.query) };
 }
 

@@ -1,7 +1,7 @@
 import type { FunctionRegistry, FunctionVersion } from '../../registry/index.js';
 import { StratusError } from '../../shared/errors.js';
 import { lambdaTimestamp } from '../../shared/ids.js';
-import { type ApiRequest, type ApiResponse, parseFunctionRef, parseJsonObject, qualifierOf, type Route, Validator } from '../http/index.js';
+import { type ApiRequest, type ApiResponse, parseFunctionRef, parseJsonObject, qualifierOf, type Route, Validator, pathParam } from '../http/index.js';
 
 export interface ProvisionedRoutesDeps {
   registry: FunctionRegistry;
@@ -34,7 +34,7 @@ export function provisionedConcurrencyRoutes(deps: ProvisionedRoutesDeps): Route
 }
 
 function target(deps: ProvisionedRoutesDeps, req: ApiRequest): { name: string; qualifier: string } {
-  const ref = parseFunctionRef(decodeURIComponent(req.params[0] ?? ''));
+  const ref = parseFunctionRef(pathParam(req, 0));
   const qualifier = qualifierOf(ref, req.query);
   if (qualifier === undefined) {
     throw new StratusError('Validation', "1 validation error detected: Value null at 'qualifier' failed to satisfy constraint: Member must not be null");
@@ -104,7 +104,7 @@ async function get(deps: ProvisionedRoutesDeps, req: ApiRequest): Promise<ApiRes
 }
 
 async function list(deps: ProvisionedRoutesDeps, req: ApiRequest): Promise<ApiResponse> {
-  const name = parseFunctionRef(decodeURIComponent(req.params[0] ?? '')).name;
+  const name = parseFunctionRef(pathParam(req, 0)).name;
   const configs = await Promise.all(Object.keys(deps.registry.get(name).provisioned ?? {}).map(async (qualifier) => ({
     FunctionArn: `${deps.registry.functionArn(name)}:${qualifier}`,
     ...(await shape(deps, name, qualifier)),

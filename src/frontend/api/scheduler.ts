@@ -1,5 +1,5 @@
 import type { Schedules } from '../../scheduler/index.js';
-import { parseJsonObject, schedulerErrorResponse, type ApiRequest, type ApiResponse, type Route } from '../http/index.js';
+import { parseJsonObject, schedulerErrorResponse, type ApiRequest, type ApiResponse, type Route, pathParam } from '../http/index.js';
 import { callerAccount } from './caller.js';
 
 export interface SchedulerRoutesDeps {
@@ -54,7 +54,7 @@ export function schedulerRoutes(deps: SchedulerRoutesDeps): Route[] {
 
 async function run(req: ApiRequest, handler: Handler): Promise<ApiResponse> {
   try {
-    const out = await handler(callerAccount(req), req, decodeURIComponent(req.params[0] ?? ''));
+    const out = await handler(callerAccount(req), req, pathParam(req, 0));
     return { status: 200, body: out ?? {}, headers: { 'content-type': 'application/json' } };
   } catch (err) {
     return schedulerErrorResponse(err);

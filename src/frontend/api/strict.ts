@@ -1,7 +1,7 @@
 import { FUNCTION_ARN } from '../../async/index.js';
 import type { FunctionRegistry } from '../../registry/index.js';
 import { StratusError } from '../../shared/errors.js';
-import { type ApiRequest, parseFunctionRef, qualifierOf, type Validator } from '../http/index.js';
+import { type ApiRequest, parseFunctionRef, qualifierOf, type Validator, pathParam } from '../http/index.js';
 
 /** Lambda's answer when an operation on the whole function is given a version or an alias. */
 export const FUNCTION_ONLY =
@@ -12,7 +12,7 @@ export const FUNCTION_ONLY =
  * or a full ARN, never qualified (by the name or by ?Qualifier=).
  */
 export function unqualifiedName(req: ApiRequest): string {
-  const ref = parseFunctionRef(decodeURIComponent(req.params[0] ?? ''));
+  const ref = parseFunctionRef(pathParam(req, 0));
   if (qualifierOf(ref, req.query) !== undefined) throw new StratusError('InvalidParameterValue', FUNCTION_ONLY);
   return ref.name;
 }
@@ -25,7 +25,7 @@ const UNQUALIFIED_NAME_PATTERN = '(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}((-gov
  * qualified one fails that shape's pattern, a ValidationException as Lambda's.
  */
 export function patternUnqualifiedName(req: ApiRequest): string {
-  const raw = decodeURIComponent(req.params[0] ?? '');
+  const raw = pathParam(req, 0);
   const ref = parseFunctionRef(raw);
   if (ref.qualifier !== undefined) {
     throw new StratusError('Validation', `1 validation error detected: Value '${raw}' at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern: ${UNQUALIFIED_NAME_PATTERN}`);

@@ -1,6 +1,6 @@
 import type { FunctionRegistry } from '../../registry/index.js';
 import { StratusError } from '../../shared/errors.js';
-import { type ApiRequest, parseJsonObject, type Route, Validator } from '../http/index.js';
+import { type ApiRequest, parseJsonObject, type Route, Validator, pathParam } from '../http/index.js';
 
 export interface TagRoutesDeps {
   registry: FunctionRegistry;
@@ -44,7 +44,7 @@ export function tagRoutes(deps: TagRoutesDeps): Route[] {
 
 /** The function a tag request names: a full, unqualified function ARN. */
 function functionOf(req: ApiRequest): string {
-  const arn = decodeURIComponent(req.params[0] ?? '');
+  const arn = pathParam(req, 0);
   const match = FUNCTION_ARN.exec(arn);
   if (!match?.[1]) {
     throw new StratusError('Validation', `1 validation error detected: Value '${arn}' at 'resource' failed to satisfy constraint: Member must satisfy regular expression pattern: ${RESOURCE_PATTERN}`);

@@ -1,6 +1,6 @@
 import type { FunctionRegistry } from '../../registry/index.js';
 import { StratusError } from '../../shared/errors.js';
-import { type ApiRequest, parseFunctionRef, parseJsonObject, qualifierOf, type Route, Validator } from '../http/index.js';
+import { type ApiRequest, parseFunctionRef, parseJsonObject, qualifierOf, type Route, Validator, pathParam } from '../http/index.js';
 import { patternUnqualifiedName } from './strict.js';
 
 /**
@@ -37,7 +37,7 @@ export function unavailableFunctionRoutes(deps: UnavailableFunctionRoutesDeps): 
   const fn = (req: ApiRequest) => deps.registry.get(patternUnqualifiedName(req)).name;
   /** GetRuntimeManagementConfig and its Put name a function, a version or an alias (Qualifier). */
   const described = (req: ApiRequest) => {
-    const ref = parseFunctionRef(decodeURIComponent(req.params[0] ?? ''));
+    const ref = parseFunctionRef(pathParam(req, 0));
     return deps.registry.describe(ref.name, qualifierOf(ref, req.query)).arn;
   };
   const enumOf = (req: ApiRequest, key: string, field: string, values: readonly string[]) => {
@@ -75,9 +75,9 @@ export function unavailableFunctionRoutes(deps: UnavailableFunctionRoutesDeps): 
 /** Account-level resources of features Stratus does not have: none exists, and none can be made. */
 export function unavailableRoutes(): Route[] {
   const esmMissing = notFound('The resource you requested does not exist.');
-  const capacityMissing = (req: ApiRequest) => notFound(`Capacity provider ${decodeURIComponent(req.params[0] ?? '')} not found.`)();
-  const durableMissing = (req: ApiRequest) => notFound(`Durable execution ${decodeURIComponent(req.params[0] ?? '')} not found.`)();
-  const callbackMissing = (req: ApiRequest) => notFound(`Callback ${decodeURIComponent(req.params[0] ?? '')} not found.`)();
+  const capacityMissing = (req: ApiRequest) => notFound(`Capacity provider ${pathParam(req, 0)} not found.`)();
+  const durableMissing = (req: ApiRequest) => notFound(`Durable execution ${pathParam(req, 0)} not found.`)();
+  const callbackMissing = (req: ApiRequest) => notFound(`Callback ${pathParam(req, 0)} not found.`)();
   return [
     route('GET', '/2015-03-31/event-source-mappings', () => ok({ EventSourceMappings: [] })),
     route('POST', '/2015-03-31/event-source-mappings', refuse('Event source mappings (Amazon SQS, Kinesis, DynamoDB, Kafka, MQ, DocumentDB) are')),

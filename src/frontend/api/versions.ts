@@ -1,5 +1,5 @@
 import type { FunctionRegistry } from '../../registry/index.js';
-import { type ApiRequest, type ApiResponse, parseFunctionRef, parseJsonObject, type Route, Validator } from '../http/index.js';
+import { type ApiRequest, type ApiResponse, parseFunctionRef, parseJsonObject, type Route, Validator, pathParam } from '../http/index.js';
 import { PUBLISH_TO, refuseUnsupported, unqualifiedName } from './strict.js';
 import { functionConfiguration, listItem } from './shapes.js';
 
@@ -35,7 +35,7 @@ async function publish(deps: VersionRoutesDeps, req: ApiRequest): Promise<ApiRes
 
 /** $LATEST (under its qualified ARN) first, then the versions in order; Marker is a version. */
 function list(deps: VersionRoutesDeps, req: ApiRequest): ApiResponse {
-  const { name } = parseFunctionRef(decodeURIComponent(req.params[0] ?? ''));
+  const { name } = parseFunctionRef(pathParam(req, 0));
   const { registry } = deps;
   const latest = registry.get(name);
   const all = [

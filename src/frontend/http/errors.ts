@@ -37,6 +37,8 @@ const WIRE: Record<ErrorCode, Wire> = {
   Fenced: { type: 'ServiceException', status: 503, typed: true, capital: true },
   NotLeader: { type: 'ServiceException', status: 503, typed: true, capital: true },
   JournalUnavailable: { type: 'ServiceException', status: 503, typed: true, capital: true },
+  // Lambda has no error of its own for this; its ServiceException (500) with a message that says what to do.
+  DiskFull: { type: 'ServiceException', status: 500, typed: true, capital: true },
 };
 
 const AUTH_WIRE: Record<VerifyFailureCode, Wire> = {
@@ -98,6 +100,7 @@ const LOGS_WIRE: Record<ErrorCode, string> = {
   Fenced: 'ServiceUnavailableException',
   NotLeader: 'ServiceUnavailableException',
   JournalUnavailable: 'ServiceUnavailableException',
+  DiskFull: 'ServiceUnavailableException',
 };
 
 export const JSON_11_CONTENT_TYPE = 'application/x-amz-json-1.1';

@@ -40,3 +40,16 @@ export function qualifierOf(ref: FunctionRef, query: URLSearchParams): string | 
   }
   return ref.qualifier ?? fromQuery;
 }
+
+/**
+ * The path parameter `index` of a request, percent-decoded. Every route reads its path through
+ * this: a malformed escape (`%zz`, a cut UTF-8 sequence) names nothing, and is the caller's
+ * ValidationException, never a URIError that would become a service error.
+ */
+export function pathParam(req: { params: readonly (string | undefined)[] }, index: number): string {
+  try {
+    return decodeURIComponent(req.params[index] ?? '');
+  } catch {
+    throw new StratusError('Validation', 'The request path is not valid percent-encoding.');
+  }
+}

@@ -36,8 +36,7 @@ export class FrontendServer {
       requestId: newRequestId,
       replyHeaders: (requestId) => ({ 'x-amzn-requestid': requestId }),
       notFound: (method, path) => errorResponse(new StratusError('ResourceNotFound', `No API at ${method} ${path}`)),
-      // A path with malformed percent-encoding cannot name anything: the caller's error, not ours.
-      errorReply: (err) => errorResponse(err instanceof URIError ? new StratusError('Validation', 'The request path is not valid percent-encoding.') : err),
+      errorReply: errorResponse,
       authenticate: (route, req) => {
         if (!route.sigv4) return undefined;
         const verdict = verifySigV4(

@@ -2,7 +2,7 @@ import { StratusError } from '../../shared/errors.js';
 import type { AsyncInvoker } from '../../async/index.js';
 import type { InvokeRequest, InvokeService } from './invoke-service.js';
 import { callerAccount } from '../api/index.js';
-import { type ApiRequest, type ApiResponse, header, parseFunctionRef, qualifierOf, type Route } from '../http/index.js';
+import { type ApiRequest, type ApiResponse, header, parseFunctionRef, qualifierOf, type Route, pathParam } from '../http/index.js';
 
 /** May `caller` invoke another account's function? (Its resource policy decides.) */
 export type CrossAccountCheck = (target: { caller: string; accountId: string; functionName: string; qualifier: string | undefined }) => boolean;
@@ -38,7 +38,7 @@ export function invocationRoutes(deps: InvocationRoutesDeps): Route[] {
  * resource policy allows (`mayInvoke`); otherwise it is not found, exactly as if it did not exist.
  */
 export function readInvokeRequest(req: ApiRequest, invocationTypes: readonly string[], mayInvoke: CrossAccountCheck): { type: string; request: InvokeRequest } {
-  const raw = decodeURIComponent(req.params[0] ?? '');
+  const raw = pathParam(req, 0);
   const ref = parseFunctionRef(raw);
   const caller = callerAccount(req);
   const accountId = ref.accountId ?? caller;

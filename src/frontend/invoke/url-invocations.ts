@@ -4,7 +4,7 @@ import { StratusError } from '../../shared/errors.js';
 import { URL_PREFIX } from '../api/index.js';
 import type { InvokeOutcome, InvokeRequest, InvokeService } from './invoke-service.js';
 import { readTraceHeader } from './invocations.js';
-import { type ApiRequest, type ApiResponse, CONSOLE_SESSION_COOKIE, header, type KeyLookup, type Route, verifySigV4 } from '../http/index.js';
+import { type ApiRequest, type ApiResponse, CONSOLE_SESSION_COOKIE, header, type KeyLookup, type Route, verifySigV4, pathParam } from '../http/index.js';
 import { StreamRelay } from '../../worker/index.js';
 import {
   corsHeaders, httpResponse, HTTP_INTEGRATION_CONTENT_TYPE, preflight, preludeHead, PRELUDE_DELIMITER, urlEvent, urlId, type HttpResult,
@@ -43,7 +43,7 @@ export function urlInvocationRoutes(deps: UrlInvocationDeps): Route[] {
 
 async function serve(deps: UrlInvocationDeps, req: ApiRequest): Promise<ApiResponse> {
   const accountId = req.params[0] ?? '';
-  const [name = '', qualifier] = decodeURIComponent(req.params[1] ?? '').split(':', 2);
+  const [name = '', qualifier] = pathParam(req, 1).split(':', 2);
   const config = deps.registries.existing(accountId)?.urls.get(name, qualifier);
   if (!config) throw new StratusError('ResourceNotFound', `No function URL at ${URL_PREFIX}${accountId}/${req.params[1] ?? ''}/`);
   const target = { accountId, functionName: name, qualifier };
