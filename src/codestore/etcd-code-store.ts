@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
 import type { Etcd3, Namespace } from 'etcd3';
 import { StratusError } from '../shared/errors.js';
+import { systemClock, type Clock } from '../shared/clock.js';
 import { createEtcdClient, etcdCall, type EtcdConnection } from '../shared/etcd.js';
-import type { CodeRef, CodeStore } from './code-store.js';
+import type { CodeRef, CodeStore, StoredBlob } from './code-store.js';
+import { compactEtcd } from './etcd-compaction.js';
 
 /** etcd takes requests up to 1.5 MiB by default: packages go in chunks well below that. */
 const chunkBytes = 512 * 1024;
@@ -16,7 +18,13 @@ export interface EtcdCodeStoreOptions extends EtcdConnection {
 interface Header {
   size: number;
   chunks: number;
+  /** Absent in headers written before there was a collector: put long ago. */
+  lastPutMs?: number;
 }
+
+const DIGEST = /^[0-9a-f]{64}$/;
+/** Headers read at once while listing. */
+const parallelReads = 16;
 
 /**
  * Code packages in etcd, so frontends and workers on several machines share them: the bytes in
@@ -28,18 +36,21 @@ export class EtcdCodeStore implements CodeStore {
   private readonly client: Etcd3;
   private readonly ns: Namespace;
 
-  constructor(options: EtcdCodeStoreOptions) {
+  constructor(options: EtcdCodeStoreOptions, private readonly clock: Clock = systemClock) {
     this.client = createEtcdClient({ ...options, callTimeoutMs: options.callTimeoutMs ?? 10_000 });
     this.ns = this.client.namespace(`${options.prefix}code/`);
   }
 
   async put(bytes: Buffer): Promise<CodeRef> {
     const ref = { sha256: createHash('sha256').update(bytes).digest('hex'), size: bytes.length };
-    if (await this.has(ref)) return ref;
     const chunks = Math.ceil(bytes.length / chunkBytes);
+    const header = () => JSON.stringify({ size: bytes.length, chunks, lastPutMs: this.clock.now() } satisfies Header);
+    // Stored already: only its header is written again, with the new last-put time (in one
+    // transaction, so a collector's delete either comes first and the bytes are stored anew, or fails).
+    const refreshed = await etcdCall('code put', () => this.ns.if(ref.sha256, 'Version', '>', 0).then(this.ns.put(ref.sha256).value(header())).commit());
+    if (refreshed.succeeded) return ref;
     await inBatches(chunks, (n) => etcdCall('code put', () => this.ns.put(chunkKey(ref.sha256, n)).value(bytes.subarray(n * chunkBytes, (n + 1) * chunkBytes)).exec()));
-    const header: Header = { size: bytes.length, chunks };
-    await etcdCall('code put', () => this.ns.put(ref.sha256).value(JSON.stringify(header)).exec());
+    await etcdCall('code put', () => this.ns.put(ref.sha256).value(header()).exec());
     return ref;
   }
 
@@ -63,10 +74,31 @@ export class EtcdCodeStore implements CodeStore {
     return (await this.header(ref))?.size === ref.size;
   }
 
-  async delete(ref: CodeRef): Promise<void> {
-    checkDigest(ref.sha256);
-    await etcdCall('code delete', () => this.ns.delete().key(ref.sha256).exec());
-    await etcdCall('code delete', () => this.ns.delete().prefix(`${ref.sha256}/`).exec());
+  async list(): Promise<StoredBlob[]> {
+    const digests = (await etcdCall('code list', () => this.ns.getAll().keys())).filter((k) => DIGEST.test(k));
+    const found: StoredBlob[] = [];
+    for (let start = 0; start < digests.length; start += parallelReads) {
+      await Promise.all(digests.slice(start, start + parallelReads).map(async (sha256) => {
+        const header = await this.header({ sha256, size: 0 });
+        if (header) found.push({ sha256, size: header.size, lastPutMs: header.lastPutMs ?? 0 });
+      }));
+    }
+    return found;
+  }
+
+  /** The header and its chunks go in one transaction, only while the header is the one read (no put since). */
+  async deleteIfPutBefore(sha256: string, putBeforeMs: number): Promise<boolean> {
+    checkDigest(sha256);
+    const kv = (await etcdCall('code delete', () => this.ns.get(sha256).exec())).kvs[0];
+    if (!kv || ((JSON.parse(kv.value.toString()) as Header).lastPutMs ?? 0) >= putBeforeMs) return false;
+    const txn = await etcdCall('code delete', () => this.ns.if(sha256, 'Mod', '==', kv.mod_revision)
+      .then(this.ns.delete().key(sha256), this.ns.delete().prefix(`${sha256}/`)).commit());
+    return txn.succeeded;
+  }
+
+  /** Compacts etcd's history to its current revision, so that the space of deleted keys is returned (see etcd-compaction.ts). */
+  compact(): Promise<number> {
+    return compactEtcd(this.client);
   }
 
   close(): void {

@@ -4,7 +4,7 @@ import { runCodeStoreContract } from './code-store.contract.js';
 
 const cluster = useEtcdCluster({ members: 3 });
 
-runCodeStoreContract('EtcdCodeStore', async () => {
-  const store = new EtcdCodeStore({ endpoints: cluster().endpoints, prefix: freshPrefix('code') });
+runCodeStoreContract('EtcdCodeStore', async (clock) => {
+  const store = new EtcdCodeStore({ endpoints: cluster().endpoints, prefix: freshPrefix('code') }, clock);
   return { store, cleanup: async () => store.close() };
 });
