@@ -20,6 +20,7 @@ import { startHostWorker } from './host-worker.js';
 import { startInternalApi } from './internal-api.js';
 import { concurrencyLimiter, followRegistries, lambdaApi, openAccounts, openLogGrants, openLogs, type Credentials } from './lambda-api.js';
 import { openScheduler } from './scheduler.js';
+import { startCodeCollection } from './code-collection.js';
 
 export interface RunningStratus {
   url: string;
@@ -48,7 +49,7 @@ export interface RunningStratus {
 export async function startSingleMachine(config: StratusConfig, log: Logger, clock: Clock = systemClock): Promise<RunningStratus> {
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   const { credentials, generated } = await loadCredentials(config);
-  const { journal, code, chunks, images } = openStores(config, log);
+  const { journal, code, chunks, images } = openStores(config, log, clock);
   const leftovers = await removeLeftoverWrites(join(config.dataDir, 'code'), clock.now());
   if (leftovers > 0) log.info({ files: leftovers }, 'removed what interrupted code uploads left behind');
   const { accounts, registries } = await openAccounts(config, journal, code, clock, { adminKey: credentials, follow: false });
@@ -103,6 +104,8 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
     intervalMs: config.logs.expireIntervalMs, log: log.child({ component: 'logs' }),
   });
   logExpiry.start();
+  // Code no function, version or layer of any account uses leaves the code store (at start too).
+  const codeCollector = await startCodeCollection(config, { journal, code, chunks }, clock, log, metrics);
   charts.start();
 
   return {
@@ -126,6 +129,7 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
       await Promise.all(placement.workers().filter((w) => w !== host.agent).map((w) => w.shutdown()));
       await host.stop();
       await logExpiry.stop();
+      await codeCollector.stop();
       await journal.close();
       await tracer.shutdown();
     },
@@ -138,10 +142,10 @@ export function openLocalJournal(dataDir: string): SqliteJournal {
 }
 
 /** The journal, code and image stores under the data directory. */
-function openStores(config: StratusConfig, log: Logger) {
+function openStores(config: StratusConfig, log: Logger, clock: Clock) {
   const journal = openLocalJournal(config.dataDir);
-  const code = new FilesystemCodeStore(join(config.dataDir, 'code'));
-  const chunks = new FilesystemChunkStore(join(config.dataDir, 'code'));
+  const code = new FilesystemCodeStore(join(config.dataDir, 'code'), clock);
+  const chunks = new FilesystemChunkStore(join(config.dataDir, 'code'), clock);
   const images = new ImageImporter({
     ...config.images, bwrapPath: config.sandbox.bwrapPath, chunks, workDir: join(config.dataDir, 'image-builds'), log: log.child({ component: 'images' }),
   });
