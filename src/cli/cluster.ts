@@ -249,7 +249,7 @@ export async function startPlacementProcess(config: StratusConfig, opts: Process
   });
   logExpiry.start();
   // And the one that collects unreferenced code (then compacts etcd's history, so the space is returned).
-  const codeCollector = await startCodeCollection(config, { journal, code, chunks }, clock, log, metrics, () => code.compact());
+  const codeCollector = await startCodeCollection(config, { journal, code, chunks }, clock, log, metrics, { afterRemoval: () => code.compact() });
   placement.onWorkerLost((workerId) => {
     log.warn({ worker: workerId }, 'worker lease expired');
     directory.remove(workerId);

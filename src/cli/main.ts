@@ -5,6 +5,7 @@ import { resolveConfig, type StratusConfig } from '../shared/config.js';
 import { errorMessage, StratusError } from '../shared/errors.js';
 import { createLogger } from '../shared/log.js';
 import { accountsCommand, ACCOUNTS_USAGE } from './accounts.js';
+import { BACKUP_USAGE, backupCommand } from './backup.js';
 import { USER_USAGE, userCommand } from './user-commands.js';
 import { startAssignmentProcess, startFrontendProcess, startPlacementProcess } from './cluster.js';
 import { startSingleMachine } from './single-machine.js';
@@ -33,6 +34,7 @@ const USAGE = `Usage:
                   --etcd-ca FILE [--etcd-cert FILE --etcd-key FILE])
 ${ACCOUNTS_USAGE}
 ${USER_USAGE}
+${BACKUP_USAGE}
 
 up: starts Stratus on one machine (the Lambda API on http://HOST:PORT, and one worker in-process).
     More workers join its internal API (TLS, https://HOST:INTERNAL_PORT, printed at start; the
@@ -67,7 +69,9 @@ workers: per-worker credentials, kept in the journal (only a hash of each secret
     (--etcd), or without --etcd the SQLite journal of \`stratus up\`'s --data-dir (it may be
     running). add prints the bundle to start the worker with; revoke refuses it from then on and
     ends the worker's lease.
-    See docs/cluster-security.md.`;
+    See docs/cluster-security.md.
+backup, restore: a single machine's data directory as one archive, taken while stratus up runs;
+    restored into a new data directory on this or another machine. See docs/storage-lifecycle.md.`;
 
 const OPTIONS = {
   port: { type: 'string' },
@@ -203,6 +207,10 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === 'accounts') return accountsCommand(rest, process.env);
   if (command === 'invoke' || command === 'deploy' || command === 'logs' || command === 'top') return userCommand(command, rest, process.env);
+  if (command === 'backup' || command === 'restore') {
+    process.stdout.write(`${await backupCommand(command, rest, systemClock)}\n`);
+    return 0;
+  }
   if (command === 'workers') {
     const [action, ...more] = rest;
     const { values } = parseArgs({ args: more, options: OPTIONS });

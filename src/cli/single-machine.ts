@@ -3,7 +3,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AssignmentService } from '../assignment/index.js';
 import { CodeLinks, ConsoleSessions } from '../frontend/index.js';
-import { FilesystemChunkStore, FilesystemCodeStore, removeLeftoverWrites } from '../codestore/index.js';
+import { FilesystemChunkStore, FilesystemCodeStore, gcHeld, removeLeftoverWrites } from '../codestore/index.js';
 import { ImageImporter } from '../images/index.js';
 import { SqliteJournal } from '../journal/index.js';
 import { loadClusterSecrets, PlacementService } from '../placement/index.js';
@@ -105,7 +105,8 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
   });
   logExpiry.start();
   // Code no function, version or layer of any account uses leaves the code store (at start too).
-  const codeCollector = await startCodeCollection(config, { journal, code, chunks }, clock, log, metrics);
+  // A backup's hold on the data directory (`stratus backup`) stops its deletions while in force.
+  const codeCollector = await startCodeCollection(config, { journal, code, chunks }, clock, log, metrics, { held: () => gcHeld(config.dataDir, clock) });
   charts.start();
 
   return {

@@ -1,6 +1,7 @@
 export type { CodeRef, CodeStore, StoredBlob } from './code-store.js';
 export { FilesystemCodeStore } from './fs-code-store.js';
 export { removeLeftoverWrites } from './fs-leftovers.js';
+export { gcHeld, holdGc, type GcHold, type GcHoldRecord } from './gc-hold.js';
 export { MemoryCodeStore } from './memory-code-store.js';
 export { inspectZip, extractZip, type ZipLimits, type ZipSummary } from './zip.js';
 export { EtcdCodeStore, type EtcdCodeStoreOptions } from './etcd-code-store.js';

@@ -131,6 +131,21 @@ describe('CodeCollector', () => {
     assert.equal((await stored()).has(layerZip.sha256), true);
   });
 
+  it('deletes nothing while collection is held (a backup copying blobs), and tries again shortly after', async () => {
+    let held = true;
+    const { clock, code, collector, stored } = setup({ held: async () => held });
+    const orphan = await code.put(Buffer.from('unreferenced, but a backup is copying'));
+    clock.advance(GRACE + 1);
+    await collector.start();
+    await collector.idle();
+    assert.deepEqual(await stored(), new Set([orphan.sha256]));
+    held = false;
+    clock.advance(5000);
+    await collector.idle();
+    assert.deepEqual(await stored(), new Set(), 'the retry after the hold ended');
+    await collector.stop();
+  });
+
   it('a document whose references cannot be read stops the sweep: nothing is deleted', async () => {
     const { clock, journal, code, collector, stored } = setup();
     const orphan = await code.put(Buffer.from('orphan'));

@@ -22,6 +22,11 @@ export interface CodeCollectorDeps {
    */
   settleMs: number;
   log: Logger;
+  /**
+   * Whether collection is held now (on one machine, a backup's hold: `gcHeld`): asked right before
+   * each deletion; while it answers true nothing is deleted and the sweep is tried again shortly.
+   */
+  held?: () => Promise<boolean>;
   /** After a sweep that deleted something (a cluster compacts etcd's history so the space is returned). */
   afterRemoval?: () => Promise<unknown>;
 }
@@ -33,7 +38,12 @@ export interface SweepResult {
   images: number;
   /** Unreferenced blobs still within the grace period: collected by a later sweep. */
   deferred: number;
+  /** A hold stopped the sweep's deletions (it is tried again shortly). */
+  held: boolean;
 }
+
+/** How soon a sweep that a hold stopped is tried again. */
+const HELD_RETRY_MS = 5000;
 
 type Kind = 'code' | 'chunk' | 'image';
 
@@ -129,12 +139,17 @@ export class CodeCollector {
     const first = await markReferences(this.deps.journal);
     if (this.deps.settleMs > 0) await new Promise<void>((resolve) => clock.setTimer(this.deps.settleMs, resolve));
     const refs = union(first, await markReferences(this.deps.journal));
-    const result: SweepResult = { code: { blobs: 0, bytes: 0 }, chunks: { blobs: 0, bytes: 0 }, images: 0, deferred: 0 };
+    const result: SweepResult = { code: { blobs: 0, bytes: 0 }, chunks: { blobs: 0, bytes: 0 }, images: 0, deferred: 0, held: false };
     let nextDue = Infinity;
     const consider = async (lastPutMs: number, remove: () => Promise<boolean>): Promise<boolean> => {
       if (lastPutMs >= cutoff) {
         result.deferred++;
         nextDue = Math.min(nextDue, lastPutMs + graceMs + 1);
+        return false;
+      }
+      if (result.held || (await this.deps.held?.())) {
+        result.held = true;
+        nextDue = Math.min(nextDue, clock.now() + HELD_RETRY_MS);
         return false;
       }
       return remove();

@@ -9,3 +9,4 @@ export type { LogEventQuery, LogGroupInfo, LogStore, LogStreamInfo, NewLogEvent,
 export { DAY_MS, eventBytes, EVENT_OVERHEAD_BYTES } from './log-store.js';
 export { MemoryLogStore } from './memory-log-store.js';
 export { installationSecret } from './installation-secret.js';
+export { checkSqliteFile, snapshotSqlite, sqliteJournalDocuments } from './sqlite-backup.js';
