@@ -22,6 +22,7 @@ import { DEFAULT_LOG_BYTES_PER_ACCOUNT, LogExpiry, storeLogs } from '../logs/ind
 import { startInternalApi } from './internal-api.js';
 import { concurrencyLimiter, followRegistries, lambdaApi, openAccounts, openLogGrants, openLogs, type Credentials } from './lambda-api.js';
 import { leadScheduling, openScheduler, SCHEDULER } from './scheduler.js';
+import { startCodeCollection } from './code-collection.js';
 import { assignmentMetrics } from './metrics.js';
 import { httpWorkerConnector } from './worker-connector.js';
 
@@ -247,6 +248,8 @@ export async function startPlacementProcess(config: StratusConfig, opts: Process
     intervalMs: config.logs.expireIntervalMs, log: log.child({ component: 'logs' }),
   });
   logExpiry.start();
+  // And the one that collects unreferenced code (then compacts etcd's history, so the space is returned).
+  const codeCollector = await startCodeCollection(config, { journal, code, chunks }, clock, log, metrics, { afterRemoval: () => code.compact() });
   placement.onWorkerLost((workerId) => {
     log.warn({ worker: workerId }, 'worker lease expired');
     directory.remove(workerId);
@@ -258,6 +261,7 @@ export async function startPlacementProcess(config: StratusConfig, opts: Process
       await metricsListener.stop();
       await api.stop();
       placement.stop();
+      await codeCollector.stop();
       closeStores();
       await logExpiry.stop();
       await journal.close();

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { FilesystemChunkStore, FilesystemCodeStore, type ChunkPutResult, type CodeRef, type ImageManifest } from '../codestore/index.js';
 import { DataDisk, writeOrDiskFull, type DiskSpace } from '../shared/disk-space.js';
+import type { Clock } from '../shared/clock.js';
 import type { Logger } from '../shared/log.js';
 import type { Metrics } from '../shared/metrics.js';
 
@@ -15,9 +16,9 @@ export class DataDirectory {
 
   private constructor(readonly disk: DataDisk, readonly code: FilesystemCodeStore, readonly chunks: FilesystemChunkStore) {}
 
-  static async open(dataDir: string, log: Logger): Promise<DataDirectory> {
+  static async open(dataDir: string, log: Logger, clock: Clock): Promise<DataDirectory> {
     const disk = await DataDisk.open(dataDir, log.child({ component: 'disk' }));
-    return new DataDirectory(disk, new DiskCodeStore(join(dataDir, 'code'), disk), new DiskChunkStore(join(dataDir, 'code'), disk));
+    return new DataDirectory(disk, new DiskCodeStore(join(dataDir, 'code'), clock, disk), new DiskChunkStore(join(dataDir, 'code'), clock, disk));
   }
 
   /** For the log ingest: function log events it dropped on a full disk. */
@@ -36,8 +37,8 @@ export class DataDirectory {
 
 /** A package is written only if the disk admits its size; a write cut short by a full disk leaves nothing and is DiskFull. */
 class DiskCodeStore extends FilesystemCodeStore {
-  constructor(root: string, private readonly disk: DiskSpace) {
-    super(root);
+  constructor(root: string, clock: Clock, private readonly disk: DiskSpace) {
+    super(root, clock);
   }
 
   override async put(bytes: Buffer): Promise<CodeRef> {
@@ -48,8 +49,8 @@ class DiskCodeStore extends FilesystemCodeStore {
 
 /** Image chunks and manifests, admitted by the disk in the same way. */
 class DiskChunkStore extends FilesystemChunkStore {
-  constructor(root: string, private readonly disk: DiskSpace) {
-    super(root);
+  constructor(root: string, clock: Clock, private readonly disk: DiskSpace) {
+    super(root, clock);
   }
 
   override async putChunk(bytes: Buffer): Promise<ChunkPutResult> {

@@ -179,7 +179,7 @@ export function lambdaApi(deps: LambdaApiDeps): LambdaApi {
         registry, provision: deps.provision, allocated: deps.allocated, accountLimit: () => quotas(registry).concurrency, minUnreserved,
       })),
       ...own((registry) => accountSettingsRoutes({
-        registry, maxZipBytes, maxUnzippedBytes, totalCodeBytes: () => quotas(registry).totalCodeBytes,
+        registry, maxZipBytes, maxUnzippedBytes, totalCodeBytes: () => quotas(registry).totalCodeBytes, layerBytes: () => layers.codeBytes(registry.accountId),
         concurrency: () => ({ total: quotas(registry).concurrency, unreserved: quotas(registry).concurrency - registry.reservedConcurrencyTotal() }),
       })),
       ...accountRoutes({ accounts, registries }),

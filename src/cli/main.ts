@@ -20,6 +20,7 @@ const USAGE = `Usage:
                  [--event-claim-ms 15000] [--event-retry-delays-ms 60000,120000]
                  [--image-max-bytes 10737418240] [--image-cache-mb 4096] [--snapstart criu|off]
                  [--sandbox-driver bubblewrap|gvisor] [--freeze-idle-after-ms 50|off]
+                 [--code-gc-grace-ms 3600000] [--code-gc-interval-ms 600000]
   stratus worker --control-plane URL --credentials FILE [--host 127.0.0.1] [--port 0]
                  [--data-dir .stratus-worker] [--worker-memory-mb N] [--warm-pool 0] [--heartbeat-ms 1000]
                  [--log-level info] [--snapstart criu|off] [--sandbox-driver bubblewrap|gvisor]
@@ -27,6 +28,7 @@ const USAGE = `Usage:
   stratus frontend   --etcd URL[,URL...] [--host 127.0.0.1] [--port 9001]
   stratus assignment --etcd URL[,URL...] [--host 127.0.0.1] [--port 0] [--id NAME] [--leader-ttl-ms 2000]
   stratus placement  --etcd URL[,URL...] [--host 127.0.0.1] [--port 0] [--lease-ms 3000]
+                     [--code-gc-grace-ms 3600000] [--code-gc-interval-ms 600000]
   stratus workers add --id W | revoke --id W | list   --etcd URL[,URL...] | --data-dir .stratus
                  (with --etcd each also takes --etcd-prefix /stratus/, and for etcd over TLS
                   --etcd-ca FILE [--etcd-cert FILE --etcd-key FILE])
@@ -53,6 +55,10 @@ worker: starts a further worker agent that joins the control plane at --control-
 --otlp-traces-endpoint URL (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT): export spans of every invoke over
     OTLP/HTTP to this collector endpoint (e.g. http://127.0.0.1:4318/v1/traces); every process
     (up, frontend, assignment, worker) takes it. Off by default. See docs/observability.md.
+--code-gc-grace-ms, --code-gc-interval-ms: code that no function, version or layer of any account
+    uses is deleted once it was last uploaded longer ago than the grace period, by \`stratus up\`
+    or a cluster's placement process: at start, shortly after each change, and every interval.
+    See docs/storage-lifecycle.md.
 --freeze-idle-after-ms: an idle environment is frozen this long after its last invoke and thawed
     by the next one; off (or --freeze-idle-after-ms=-1) never freezes.
 frontend, assignment, placement: Stratus as a cluster on etcd (see README "Running a cluster").
@@ -75,6 +81,8 @@ const OPTIONS = {
   'keep-alive-ms': { type: 'string' },
   'worker-memory-mb': { type: 'string' },
   'lease-ms': { type: 'string' },
+  'code-gc-grace-ms': { type: 'string' },
+  'code-gc-interval-ms': { type: 'string' },
   'account-concurrency': { type: 'string' },
   'warm-pool': { type: 'string' },
   'heartbeat-ms': { type: 'string' },
@@ -116,6 +124,7 @@ function configFrom(flags: Flags, env: NodeJS.ProcessEnv, defaultDataDir: string
     observability: { otlpTracesEndpoint: flags['otlp-traces-endpoint'] ?? (env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || undefined) },
     assignment: { keepAliveMs: num(flags['keep-alive-ms']) },
     concurrency: { accountLimit: num(flags['account-concurrency']) },
+    codeCollector: { graceMs: num(flags['code-gc-grace-ms']), intervalMs: num(flags['code-gc-interval-ms']) },
     asyncInvoke: { claimMs: num(flags['event-claim-ms']), retryDelaysMs: flags['event-retry-delays-ms']?.split(',').map(Number) },
     worker: {
       functionLogs: flags['function-logs'], memoryMb: num(flags['worker-memory-mb']), warmPoolSize: num(flags['warm-pool']),

@@ -3,7 +3,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AssignmentService } from '../assignment/index.js';
 import { CodeLinks, ConsoleSessions } from '../frontend/index.js';
-import { removeLeftoverWrites } from '../codestore/index.js';
+import { gcHeld, removeLeftoverWrites } from '../codestore/index.js';
 import { ImageImporter } from '../images/index.js';
 import { SqliteJournal } from '../journal/index.js';
 import { loadClusterSecrets, PlacementService } from '../placement/index.js';
@@ -22,6 +22,7 @@ import { startHostWorker } from './host-worker.js';
 import { startInternalApi } from './internal-api.js';
 import { concurrencyLimiter, followRegistries, lambdaApi, openAccounts, openLogGrants, openLogs, type Credentials } from './lambda-api.js';
 import { openScheduler } from './scheduler.js';
+import { startCodeCollection } from './code-collection.js';
 
 export interface RunningStratus {
   url: string;
@@ -50,7 +51,7 @@ export interface RunningStratus {
 export async function startSingleMachine(config: StratusConfig, log: Logger, clock: Clock = systemClock): Promise<RunningStratus> {
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   // First the disk: on a full one its reserve is given back, so that start-up, deletes and invokes can write.
-  const dataDirectory = await DataDirectory.open(config.dataDir, log);
+  const dataDirectory = await DataDirectory.open(config.dataDir, log, clock);
   const { credentials, generated } = await loadCredentials(config);
   const { journal, code, chunks, images } = openStores(config, log, dataDirectory);
   const leftovers = await removeLeftoverWrites(join(config.dataDir, 'code'), clock.now());
@@ -108,6 +109,9 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
     intervalMs: config.logs.expireIntervalMs, log: log.child({ component: 'logs' }),
   });
   logExpiry.start();
+  // Code no function, version or layer of any account uses leaves the code store (at start too).
+  // A backup's hold on the data directory (`stratus backup`) stops its deletions while in force.
+  const codeCollector = await startCodeCollection(config, { journal, code, chunks }, clock, log, metrics, { held: () => gcHeld(config.dataDir, clock) });
   charts.start();
 
   return {
@@ -131,6 +135,7 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
       await Promise.all(placement.workers().filter((w) => w !== host.agent).map((w) => w.shutdown()));
       await host.stop();
       await logExpiry.stop();
+      await codeCollector.stop();
       await journal.close();
       await tracer.shutdown();
     },

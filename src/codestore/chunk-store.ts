@@ -3,6 +3,8 @@
  * (an image that shares base layers with another adds only its new chunks), plus one small
  * manifest per image digest that lists its chunks in order.
  */
+import type { StoredBlob } from './code-store.js';
+
 export const CHUNK_SIZE = 512 * 1024;
 
 /** What an image's entry point runs with, from the image's own config (OCI `config`). */
@@ -31,8 +33,16 @@ export interface ChunkPutResult {
   added: boolean;
 }
 
+/** An image manifest as the garbage collector sees it. */
+export interface StoredImage {
+  digest: string;
+  chunks: string[];
+  /** Wall-clock ms (the store's Clock) of its last `putImage` or `touchImage`. */
+  lastPutMs: number;
+}
+
 export interface ChunkStore {
-  /** Stores a chunk under its sha256 (idempotent). */
+  /** Stores a chunk under its sha256 (idempotent; a chunk already stored gets a new last-put time). */
   putChunk(bytes: Buffer): Promise<ChunkPutResult>;
   /** A stored chunk; rejects with ResourceNotFound if absent. */
   getChunk(sha256: string): Promise<Buffer>;
@@ -41,6 +51,19 @@ export interface ChunkStore {
   putImage(manifest: ImageManifest): Promise<void>;
   /** An image's manifest by digest, or undefined. */
   getImage(digest: string): Promise<ImageManifest | undefined>;
+  /**
+   * Refreshes a stored manifest's last-put time, as reusing it for a new function must (the
+   * document naming it is written next); false if it is not stored (import it again then).
+   */
+  touchImage(digest: string): Promise<boolean>;
+  /** Every stored chunk with its size and last-put time. */
+  listChunks(): Promise<StoredBlob[]>;
+  /** Every stored image manifest. */
+  listImages(): Promise<StoredImage[]>;
+  /** Deletes the chunk only if it was last put before `putBeforeMs` (atomically with a concurrent put); resolves whether it did. */
+  deleteChunkIfPutBefore(sha256: string, putBeforeMs: number): Promise<boolean>;
+  /** Deletes the manifest only if it was last put (or touched) before `putBeforeMs`; resolves whether it did. */
+  deleteImageIfPutBefore(digest: string, putBeforeMs: number): Promise<boolean>;
 }
 
 export const IMAGE_DIGEST = /^sha256:[0-9a-f]{64}$/;

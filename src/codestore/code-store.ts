@@ -8,11 +8,28 @@ export interface CodeRef {
   size: number;
 }
 
+/** A stored blob as the garbage collector sees it: what it is, and when it was last put. */
+export interface StoredBlob extends CodeRef {
+  /** Wall-clock ms (the store's Clock) of the last `put` of these bytes, a repeated put included. */
+  lastPutMs: number;
+}
+
 export interface CodeStore {
-  /** Stores the bytes (idempotent) and returns their reference. */
+  /**
+   * Stores the bytes (idempotent) and returns their reference. Putting bytes already stored
+   * refreshes their last-put time: a blob is put before the document that refers to it is
+   * written, and the collector spares blobs put within its grace period.
+   */
   put(bytes: Buffer): Promise<CodeRef>;
   /** The bytes of a stored package; rejects with ResourceNotFound if absent. */
   get(ref: CodeRef): Promise<Buffer>;
   has(ref: CodeRef): Promise<boolean>;
-  delete(ref: CodeRef): Promise<void>;
+  /** Every stored blob, complete ones only (an interrupted write is not listed). */
+  list(): Promise<StoredBlob[]>;
+  /**
+   * Deletes the blob only if it was last put before `putBeforeMs`, atomically with respect to a
+   * concurrent `put` of the same bytes (which then either refreshes it first, so it stays, or
+   * stores it again). Resolves whether it was deleted.
+   */
+  deleteIfPutBefore(sha256: string, putBeforeMs: number): Promise<boolean>;
 }

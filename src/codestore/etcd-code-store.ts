@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
 import type { Etcd3, Namespace } from 'etcd3';
 import { StratusError } from '../shared/errors.js';
+import { systemClock, type Clock } from '../shared/clock.js';
 import { createEtcdClient, etcdCall, type EtcdConnection } from '../shared/etcd.js';
-import type { CodeRef, CodeStore } from './code-store.js';
+import type { CodeRef, CodeStore, StoredBlob } from './code-store.js';
+import { compactEtcd } from './etcd-compaction.js';
 
 /** etcd takes requests up to 1.5 MiB by default: packages go in chunks well below that. */
 const chunkBytes = 512 * 1024;
@@ -16,7 +18,14 @@ export interface EtcdCodeStoreOptions extends EtcdConnection {
 interface Header {
   size: number;
   chunks: number;
+  /** Absent in headers written before there was a collector: put long ago. */
+  lastPutMs?: number;
 }
+
+const DIGEST = /^[0-9a-f]{64}$/;
+const UPLOAD = /^[0-9a-f]{64}\.upload$/;
+/** Headers read at once while listing. */
+const parallelReads = 16;
 
 /**
  * Code packages in etcd, so frontends and workers on several machines share them: the bytes in
@@ -28,18 +37,25 @@ export class EtcdCodeStore implements CodeStore {
   private readonly client: Etcd3;
   private readonly ns: Namespace;
 
-  constructor(options: EtcdCodeStoreOptions) {
+  constructor(options: EtcdCodeStoreOptions, private readonly clock: Clock = systemClock) {
     this.client = createEtcdClient({ ...options, callTimeoutMs: options.callTimeoutMs ?? 10_000 });
     this.ns = this.client.namespace(`${options.prefix}code/`);
   }
 
   async put(bytes: Buffer): Promise<CodeRef> {
     const ref = { sha256: createHash('sha256').update(bytes).digest('hex'), size: bytes.length };
-    if (await this.has(ref)) return ref;
     const chunks = Math.ceil(bytes.length / chunkBytes);
+    const header = () => JSON.stringify({ size: bytes.length, chunks, lastPutMs: this.clock.now() } satisfies Header);
+    // Stored already: only its header is written again, with the new last-put time (in one
+    // transaction, so a collector's delete either comes first and the bytes are stored anew, or fails).
+    const refreshed = await etcdCall('code put', () => this.ns.if(ref.sha256, 'Version', '>', 0).then(this.ns.put(ref.sha256).value(header())).commit());
+    if (refreshed.succeeded) return ref;
+    // An upload marker first: parts that a frontend killed mid-upload leaves without a header are
+    // listed by it, with its time, so the collector removes them once past its grace period.
+    await etcdCall('code put', () => this.ns.put(uploadKey(ref.sha256)).value(String(this.clock.now())).exec());
     await inBatches(chunks, (n) => etcdCall('code put', () => this.ns.put(chunkKey(ref.sha256, n)).value(bytes.subarray(n * chunkBytes, (n + 1) * chunkBytes)).exec()));
-    const header: Header = { size: bytes.length, chunks };
-    await etcdCall('code put', () => this.ns.put(ref.sha256).value(JSON.stringify(header)).exec());
+    await etcdCall('code put', () => this.ns.put(ref.sha256).value(header()).exec());
+    await etcdCall('code put', () => this.ns.delete().key(uploadKey(ref.sha256)).exec());
     return ref;
   }
 
@@ -63,10 +79,48 @@ export class EtcdCodeStore implements CodeStore {
     return (await this.header(ref))?.size === ref.size;
   }
 
-  async delete(ref: CodeRef): Promise<void> {
-    checkDigest(ref.sha256);
-    await etcdCall('code delete', () => this.ns.delete().key(ref.sha256).exec());
-    await etcdCall('code delete', () => this.ns.delete().prefix(`${ref.sha256}/`).exec());
+  /** Complete packages, and uploads cut short (a marker, no header) with the time they began and size 0. */
+  async list(): Promise<StoredBlob[]> {
+    const keys = await etcdCall('code list', () => this.ns.getAll().keys());
+    const digests = keys.filter((k) => DIGEST.test(k));
+    const complete = new Set(digests);
+    const found: StoredBlob[] = [];
+    const unfinished = keys.filter((k) => UPLOAD.test(k) && !complete.has(k.slice(0, 64)));
+    for (const key of unfinished) {
+      const started = await etcdCall('code list', () => this.ns.get(key).string());
+      if (started !== null) found.push({ sha256: key.slice(0, 64), size: 0, lastPutMs: Number(started) });
+    }
+    for (let start = 0; start < digests.length; start += parallelReads) {
+      await Promise.all(digests.slice(start, start + parallelReads).map(async (sha256) => {
+        const header = await this.header({ sha256, size: 0 });
+        if (header) found.push({ sha256, size: header.size, lastPutMs: header.lastPutMs ?? 0 });
+      }));
+    }
+    return found;
+  }
+
+  /** The header and its chunks go in one transaction, only while the header is the one read (no put since). */
+  async deleteIfPutBefore(sha256: string, putBeforeMs: number): Promise<boolean> {
+    checkDigest(sha256);
+    const kv = (await etcdCall('code delete', () => this.ns.get(sha256).exec())).kvs[0];
+    const parts = [this.ns.delete().key(sha256), this.ns.delete().prefix(`${sha256}/`), this.ns.delete().key(uploadKey(sha256))];
+    if (!kv) return this.deleteUnfinished(sha256, putBeforeMs, parts);
+    if (((JSON.parse(kv.value.toString()) as Header).lastPutMs ?? 0) >= putBeforeMs) return false;
+    const txn = await etcdCall('code delete', () => this.ns.if(sha256, 'Mod', '==', kv.mod_revision).then(...parts).commit());
+    return txn.succeeded;
+  }
+
+  /** An upload cut short: its parts and marker go while there is still no header and the marker is the one read (no upload began since). */
+  private async deleteUnfinished(sha256: string, putBeforeMs: number, parts: ReturnType<Namespace['delete']>[]): Promise<boolean> {
+    const marker = (await etcdCall('code delete', () => this.ns.get(uploadKey(sha256)).exec())).kvs[0];
+    if (!marker || Number(marker.value.toString()) >= putBeforeMs) return false;
+    const txn = await etcdCall('code delete', () => this.ns.if(uploadKey(sha256), 'Mod', '==', marker.mod_revision).and(sha256, 'Version', '==', 0).then(...parts).commit());
+    return txn.succeeded;
+  }
+
+  /** Compacts etcd's history to its current revision, so that the space of deleted keys is returned (see etcd-compaction.ts). */
+  compact(): Promise<number> {
+    return compactEtcd(this.client);
   }
 
   close(): void {
@@ -78,6 +132,10 @@ export class EtcdCodeStore implements CodeStore {
     const value = await etcdCall('code get', () => this.ns.get(ref.sha256).string());
     return value === null ? undefined : (JSON.parse(value) as Header);
   }
+}
+
+function uploadKey(sha256: string): string {
+  return `${sha256}.upload`;
 }
 
 function chunkKey(sha256: string, n: number): string {

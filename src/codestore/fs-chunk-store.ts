@@ -1,19 +1,30 @@
-import { createHash, randomUUID } from 'node:crypto';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { systemClock, type Clock } from '../shared/clock.js';
 import { StratusError } from '../shared/errors.js';
-import { CHUNK_NAME, IMAGE_DIGEST, type ChunkPutResult, type ChunkStore, type ImageManifest } from './chunk-store.js';
+import { CHUNK_NAME, IMAGE_DIGEST, type ChunkPutResult, type ChunkStore, type ImageManifest, type StoredImage } from './chunk-store.js';
+import type { StoredBlob } from './code-store.js';
+import { atomicWrite, filesIn, removeIfModifiedBefore, touch } from './fs-files.js';
+import { KeyLock } from './key-lock.js';
 
-/** Chunks as files `<root>/chunks/<ab>/<sha256>`, manifests as `<root>/images/<hex>.json`; writes are atomic. */
+/**
+ * Chunks as files `<root>/chunks/<ab>/<sha256>`, manifests as `<root>/images/<hex>.json`; writes
+ * are atomic, and a file's mtime is its last-put time (set from the Clock).
+ */
 export class FilesystemChunkStore implements ChunkStore {
-  constructor(private readonly root: string) {}
+  private readonly lock = new KeyLock();
+
+  constructor(private readonly root: string, private readonly clock: Clock = systemClock) {}
 
   async putChunk(bytes: Buffer): Promise<ChunkPutResult> {
     const sha256 = createHash('sha256').update(bytes).digest('hex');
     const path = this.chunkPath(sha256);
-    if (await exists(path)) return { sha256, added: false };
-    await atomicWrite(path, bytes);
-    return { sha256, added: true };
+    return this.lock.run(sha256, async () => {
+      if (await touch(path, this.clock.now())) return { sha256, added: false };
+      await atomicWrite(path, bytes, this.clock.now());
+      return { sha256, added: true };
+    });
   }
 
   async getChunk(sha256: string): Promise<Buffer> {
@@ -24,12 +35,13 @@ export class FilesystemChunkStore implements ChunkStore {
     }
   }
 
-  hasChunk(sha256: string): Promise<boolean> {
-    return exists(this.chunkPath(sha256));
+  async hasChunk(sha256: string): Promise<boolean> {
+    return stat(this.chunkPath(sha256)).then(() => true, () => false);
   }
 
   async putImage(manifest: ImageManifest): Promise<void> {
-    await atomicWrite(this.imagePath(manifest.digest), Buffer.from(JSON.stringify(manifest)));
+    const path = this.imagePath(manifest.digest);
+    await this.lock.run(manifest.digest, () => atomicWrite(path, Buffer.from(JSON.stringify(manifest)), this.clock.now()));
   }
 
   async getImage(digest: string): Promise<ImageManifest | undefined> {
@@ -38,6 +50,39 @@ export class FilesystemChunkStore implements ChunkStore {
     } catch {
       return undefined;
     }
+  }
+
+  touchImage(digest: string): Promise<boolean> {
+    const path = this.imagePath(digest);
+    return this.lock.run(digest, () => touch(path, this.clock.now()));
+  }
+
+  async listChunks(): Promise<StoredBlob[]> {
+    const dir = join(this.root, 'chunks');
+    const found: StoredBlob[] = [];
+    for (const sub of await readdir(dir).catch(() => [] as string[])) {
+      for (const f of await filesIn(join(dir, sub), CHUNK_NAME)) found.push({ sha256: f.name, size: f.size, lastPutMs: f.mtimeMs });
+    }
+    return found;
+  }
+
+  async listImages(): Promise<StoredImage[]> {
+    const found: StoredImage[] = [];
+    for (const f of await filesIn(join(this.root, 'images'), /^[0-9a-f]{64}\.json$/)) {
+      const manifest = await readFile(f.path, 'utf8').then((text) => JSON.parse(text) as ImageManifest, () => undefined);
+      if (manifest) found.push({ digest: manifest.digest, chunks: manifest.chunks, lastPutMs: f.mtimeMs });
+    }
+    return found;
+  }
+
+  deleteChunkIfPutBefore(sha256: string, putBeforeMs: number): Promise<boolean> {
+    const path = this.chunkPath(sha256);
+    return this.lock.run(sha256, () => removeIfModifiedBefore(path, putBeforeMs));
+  }
+
+  deleteImageIfPutBefore(digest: string, putBeforeMs: number): Promise<boolean> {
+    const path = this.imagePath(digest);
+    return this.lock.run(digest, () => removeIfModifiedBefore(path, putBeforeMs));
   }
 
   private chunkPath(sha256: string): string {
@@ -49,21 +94,4 @@ export class FilesystemChunkStore implements ChunkStore {
     if (!IMAGE_DIGEST.test(digest)) throw new StratusError('InvalidParameterValue', 'Malformed image digest');
     return join(this.root, 'images', `${digest.slice(7)}.json`);
   }
-}
-
-async function atomicWrite(path: string, bytes: Buffer): Promise<void> {
-  const dir = join(path, '..');
-  await mkdir(dir, { recursive: true });
-  const tmp = join(dir, `.tmp-${randomUUID()}`);
-  try {
-    await writeFile(tmp, bytes);
-    await rename(tmp, path);
-  } catch (err) {
-    await rm(tmp, { force: true }); // a full disk leaves no partial file behind
-    throw err;
-  }
-}
-
-function exists(path: string): Promise<boolean> {
-  return stat(path).then(() => true, () => false);
 }

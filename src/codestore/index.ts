@@ -1,4 +1,4 @@
-export type { CodeRef, CodeStore } from './code-store.js';
+export type { CodeRef, CodeStore, StoredBlob } from './code-store.js';
 export { FilesystemCodeStore } from './fs-code-store.js';
 export { removeLeftoverWrites } from './fs-leftovers.js';
 export { gcHeld, holdGc, type GcHold, type GcHoldRecord } from './gc-hold.js';
@@ -6,7 +6,7 @@ export { MemoryCodeStore } from './memory-code-store.js';
 export { inspectZip, extractZip, type ZipLimits, type ZipSummary } from './zip.js';
 export { EtcdCodeStore, type EtcdCodeStoreOptions } from './etcd-code-store.js';
 export { EtcdChunkStore, type EtcdChunkStoreOptions } from './etcd-chunk-store.js';
-export { CHUNK_SIZE, CHUNK_NAME, IMAGE_DIGEST, type ChunkStore, type ChunkPutResult, type ImageManifest, type ImageRunConfig } from './chunk-store.js';
+export { CHUNK_SIZE, CHUNK_NAME, IMAGE_DIGEST, type ChunkStore, type ChunkPutResult, type StoredImage, type ImageManifest, type ImageRunConfig } from './chunk-store.js';
 export { FilesystemChunkStore } from './fs-chunk-store.js';
 export { MemoryChunkStore } from './memory-chunk-store.js';
 export { downloadRoutes, type DownloadRoutesDeps } from './download-routes.js';

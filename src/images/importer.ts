@@ -54,7 +54,9 @@ export class ImageImporter {
   async import(uri: string): Promise<ImportedImage> {
     const ref = parseImageUri(uri);
     const pulled = await this.client.manifest(ref);
-    const stored = await this.opts.chunks.getImage(pulled.digest);
+    // Reusing a stored image refreshes its manifest's last-put time: the function's document is
+    // written next, and the code collector spares what was put within its grace period.
+    const stored = (await this.opts.chunks.touchImage(pulled.digest)) ? await this.opts.chunks.getImage(pulled.digest) : undefined;
     const base = { uri, resolvedUri: resolvedUri(ref, pulled.digest) };
     if (stored) return { ...base, manifest: stored, newChunks: 0, newBytes: 0 };
     let job = this.inflight.get(pulled.digest);

@@ -47,8 +47,7 @@ export class LayerStore {
   async publish(accountId: string, name: string, input: PublishInput): Promise<{ doc: LayerDocument; version: LayerVersionRecord }> {
     const { unzippedBytes } = await inspectZip(input.zip, this.deps.zipLimits);
     const { functionBytes, quotaBytes } = this.deps.codeStorage(accountId);
-    const layerBytes = (await this.list(accountId)).reduce((sum, d) => sum + Object.values(d.versions).reduce((n, v) => n + v.code.size, 0), 0);
-    if (functionBytes + layerBytes + input.zip.length > quotaBytes) throw new StratusError('CodeStorageExceeded', 'Code storage limit exceeded.');
+    if (functionBytes + (await this.codeBytes(accountId)) + input.zip.length > quotaBytes) throw new StratusError('CodeStorageExceeded', 'Code storage limit exceeded.');
     const code = await this.deps.code.put(input.zip);
     let published: LayerVersionRecord | undefined;
     const doc = await this.update(accountId, name, (current) => {
@@ -73,6 +72,11 @@ export class LayerStore {
       .filter((d) => d.key.startsWith(prefix))
       .map((d) => d.value as LayerDocument)
       .filter((d) => Object.keys(d.versions).length > 0);
+  }
+
+  /** Bytes of the account's layer versions' zips (its code storage counts them, and TotalCodeSize shows them). */
+  async codeBytes(accountId: string): Promise<number> {
+    return (await this.list(accountId)).reduce((sum, d) => sum + Object.values(d.versions).reduce((n, v) => n + v.code.size, 0), 0);
   }
 
   /** A layer's versions, newest first (none for a layer that does not exist). */

@@ -108,6 +108,19 @@ export const configSchema = z.object({
       expireIntervalMs: z.number().int().positive().default(60_000),
     })
     .default({}),
+  /** Code garbage collection (src/collector/, run by `stratus up` or a cluster's placement process). See docs/storage-lifecycle.md. */
+  codeCollector: z
+    .object({
+      /** A blob put less than this long ago is never deleted (an upload or an image import whose document is not written yet). */
+      graceMs: z.number().int().nonnegative().default(60 * 60 * 1000),
+      /** The periodic sweep, besides the one at start and those after changes. */
+      intervalMs: z.number().int().positive().default(10 * 60 * 1000),
+      /** A change of functions, versions or layers asks for a sweep this much later. */
+      debounceMs: z.number().int().nonnegative().default(2000),
+      /** Between a sweep's two marks (a reference copied without a put must be written within it). */
+      settleMs: z.number().int().nonnegative().default(2000),
+    })
+    .default({}),
   worker: z
     .object({
       memoryMb: z.number().int().positive().default(defaultWorkerMemoryMb),

@@ -24,6 +24,7 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   async: ['registry', 'worker', 'journal', 'shared'],
   logs: ['worker', 'journal', 'shared'],
   scheduler: ['async', 'journal', 'shared'],
+  collector: ['registry', 'layers', 'codestore', 'journal', 'shared'],
   frontend: ['accounts', 'layers', 'async', 'logs', 'scheduler', 'snapstart', 'assignment', 'placement', 'registry', 'worker', 'images', 'codestore', 'journal', 'shared'],
   runtimes: [],
 };

@@ -4,7 +4,7 @@ import { runChunkStoreContract } from './chunk-store.contract.js';
 
 const cluster = useEtcdCluster({ members: 1 });
 
-runChunkStoreContract('EtcdChunkStore', async () => {
-  const store = new EtcdChunkStore({ endpoints: cluster().endpoints, prefix: freshPrefix('chunks') });
+runChunkStoreContract('EtcdChunkStore', async (clock) => {
+  const store = new EtcdChunkStore({ endpoints: cluster().endpoints, prefix: freshPrefix('chunks') }, clock);
   return { store, cleanup: async () => store.close() };
 });

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { FilesystemChunkStore, MemoryChunkStore } from '../../src/codestore/index.js';
 import { runChunkStoreContract } from './chunk-store.contract.js';
 
-runChunkStoreContract('MemoryChunkStore', async () => ({ store: new MemoryChunkStore(), cleanup: async () => {} }));
-runChunkStoreContract('FilesystemChunkStore', async () => {
+runChunkStoreContract('MemoryChunkStore', async (clock) => ({ store: new MemoryChunkStore(clock), cleanup: async () => {} }));
+runChunkStoreContract('FilesystemChunkStore', async (clock) => {
   const dir = await mkdtemp(join(tmpdir(), 'stratus-chunks-'));
-  return { store: new FilesystemChunkStore(dir), cleanup: () => rm(dir, { recursive: true, force: true }) };
+  return { store: new FilesystemChunkStore(dir, clock), cleanup: () => rm(dir, { recursive: true, force: true }) };
 });

@@ -55,6 +55,8 @@ export interface ClusterOptions {
   workerMemoryMb?: number;
   leaderTtlMs?: number;
   keepAliveMs?: number;
+  /** More flags for the placement process (e.g. the code collector's grace period). */
+  placementArgs?: string[];
   /** Workers print function output (default off). */
   functionLogs?: 'store' | 'stdout' | 'off';
 }
@@ -82,7 +84,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
   const etcdArg = ['--etcd', etcd.endpoints.join(',')];
   const workersCommand = async (...args: string[]) => (await run(process.execPath, [MAIN, 'workers', ...args, ...etcdArg, '--etcd-prefix', prefix])).stdout;
   try {
-    const placement = await launch('placement', 'placement', [...etcdArg, ...common, '--lease-ms', '1500']);
+    const placement = await launch('placement', 'placement', [...etcdArg, ...common, '--lease-ms', '1500', ...(opts.placementArgs ?? [])]);
     const secrets = await readClusterSecrets(etcd.endpoints, prefix);
     const controlPlane = controlPlaneCredential(secrets);
     const workerApi = (id: string) => workerApiCredential(secrets, id);
