@@ -1,5 +1,5 @@
-import type { IKeyValue, Namespace } from 'etcd3';
-import { etcdCall, startWatch, watchStartRevision } from '../shared/etcd.js';
+import type { IKeyValue, Namespace, Watcher } from 'etcd3';
+import { etcdCall, startWatch } from '../shared/etcd.js';
 import type { DocumentStore, StoredDocument } from './journal.js';
 
 /** What a document's etcd value holds: the caller's revision string beside the value. */
@@ -50,20 +50,62 @@ export class EtcdDocumentStore implements DocumentStore {
     return Number(res.deleted) > 0;
   }
 
+  /**
+   * Changes after the watch started, in order. etcd cancels a watcher that comes back from a cut
+   * connection after the history it missed was compacted (the code collector compacts): it is
+   * then replaced by a fresh one, and the listener is first given what changed in between (every
+   * document at a revision it has not seen, a delete for every key that is gone), read at the
+   * revision the new watcher starts after, so a mirror fed by it never goes stale.
+   */
   async watch(listener: (key: string, doc: StoredDocument | undefined) => void): Promise<() => void> {
-    const watcher = await startWatch(this.ns.watch().prefix(''), this.callTimeoutMs);
-    const startedAt = watchStartRevision(watcher);
-    const deliver = (kv: IKeyValue, doc: StoredDocument | undefined) => {
-      if (Number(kv.mod_revision) < startedAt) return;
+    const seen = new Map<string, string>();
+    const deliver = (key: string, doc: StoredDocument | undefined) => {
+      if (doc) seen.set(key, doc.revision);
+      else seen.delete(key);
       try {
-        listener(kv.key.toString(), doc);
+        listener(key, doc);
       } catch {
         // A listener's failure is its own.
       }
     };
-    watcher.on('put', (kv) => deliver(kv, toDocument(kv.key.toString(), kv)));
-    watcher.on('delete', (kv) => deliver(kv, undefined));
-    return () => void watcher.cancel().catch(() => undefined);
+    let stopped = false;
+    let current: Watcher | undefined;
+    const follow = async (catchingUp: boolean): Promise<void> => {
+      const res = await etcdCall('list', () => this.ns.getAll().exec());
+      const docs = res.kvs.map((kv) => toDocument(kv.key.toString(), kv));
+      if (catchingUp) {
+        const present = new Set(docs.map((d) => d.key));
+        for (const key of [...seen.keys()]) if (!present.has(key)) deliver(key, undefined);
+        for (const doc of docs) if (seen.get(doc.key) !== doc.revision) deliver(doc.key, doc);
+      } else for (const doc of docs) seen.set(doc.key, doc.revision);
+      const watcher = await startWatch(this.ns.watch().prefix('').startRevision(String(Number(res.header.revision) + 1)), this.callTimeoutMs);
+      if (stopped) return void watcher.cancel().catch(() => undefined);
+      current = watcher;
+      watcher.on('put', (kv) => deliver(kv.key.toString(), toDocument(kv.key.toString(), kv)));
+      watcher.on('delete', (kv) => deliver(kv.key.toString(), undefined));
+      watcher.on('error', () => {
+        if (stopped || current !== watcher) return;
+        current = undefined;
+        void watcher.cancel().catch(() => undefined);
+        void retrying(() => follow(true), () => stopped);
+      });
+    };
+    await follow(false);
+    return () => {
+      stopped = true;
+      void current?.cancel().catch(() => undefined);
+    };
+  }
+}
+
+/** Runs `attempt` until it succeeds or `stop` says so, backing off from 100 ms to 5 s. */
+async function retrying(attempt: () => Promise<void>, stop: () => boolean): Promise<void> {
+  for (let delayMs = 100; !stop(); delayMs = Math.min(delayMs * 2, 5_000)) {
+    try {
+      return await attempt();
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+    }
   }
 }
 

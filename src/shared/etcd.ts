@@ -94,11 +94,6 @@ export function startWatch(builder: WatchBuilder, timeoutMs: number): Promise<Wa
   });
 }
 
-/** The first revision a started watcher reports (everything earlier was committed before it). */
-export function watchStartRevision(watcher: Watcher): number {
-  return Number(watcher.request.start_revision ?? 0);
-}
-
 /** A transaction under `ns` (an empty `compare` always succeeds), with deadline and error mapping. */
 export async function commitTxn(
   what: string, ns: Namespace, compare: ICompare[], success: IOperation[], failure: IOperation[] = [],

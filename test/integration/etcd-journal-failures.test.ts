@@ -1,14 +1,17 @@
 // EtcdJournal against a real 3-member etcd cluster under failures: a leader process SIGKILLed
 // (its lease runs out, a follower's campaign resolves), a leader cut off from etcd by a severed
 // TCP proxy (it knows it lost before anyone else is elected), and losing quorum (the leadership
-// reports 'no-quorum', not 'lost'; writes fail fast as JournalUnavailable; it heals).
+// reports 'no-quorum', not 'lost'; writes fail fast as JournalUnavailable; it heals), and a
+// document watch cut off while the history it missed is compacted (it catches up).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { Etcd3 } from 'etcd3';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EtcdJournal, type Leadership, type LeadershipStanding } from '../../src/journal/index.js';
 import { freshPrefix, useEtcdCluster } from '../helpers/etcd.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
+import { until } from '../helpers/wait.js';
 
 const JOURNAL_MODULE = new URL('../../src/journal/index.js', import.meta.url).href;
 const candidate = (id: string) => ({ id, address: `http://${id}` });
@@ -78,6 +81,40 @@ describe('EtcdJournal under failures (3-member etcd)', () => {
     }
     t.diagnostic(`SIGKILL of the leader -> successor elected (ttl ${ttlMs} ms), ms: ${times.map((x) => x.toFixed(0)).join(', ')}; median ${median(times).toFixed(0)}`);
     assert.ok(times.every((x) => x < 10 * ttlMs), 'a successor is elected once the lease runs out');
+  });
+
+  it('a watch cut off while the history it missed is compacted catches up: every change, then the next ones', async () => {
+    const cluster = getCluster();
+    const prefix = freshPrefix('compacted');
+    const member = new URL(cluster.endpoints[0]!);
+    const proxy = await startTcpProxy({ host: member.hostname, port: Number(member.port) });
+    const cutOff = new EtcdJournal({ endpoints: [proxy.url], prefix, callTimeoutMs: 1000 });
+    const other = new EtcdJournal({ endpoints: cluster.endpoints, prefix });
+    const admin = new Etcd3({ hosts: cluster.endpoints });
+    try {
+      for (const key of ['kept', 'changed', 'deleted']) assert.ok(await other.functions.create(key, { v: 1 }, `${key}-1`));
+      const mirror = new Map<string, unknown>();
+      const stop = await cutOff.functions.watch((key, doc) => (doc ? mirror.set(key, doc.value) : mirror.delete(key)));
+      assert.ok(await other.functions.replace('kept', { v: 2 }, 'kept-2', 'kept-1'));
+      await until(() => (mirror.get('kept') as { v: number } | undefined)?.v === 2, 'the watch follows before the cut');
+      proxy.sever();
+      assert.ok(await other.functions.replace('changed', { v: 2 }, 'changed-2', 'changed-1'));
+      assert.ok(await other.functions.delete('deleted'));
+      assert.ok(await other.functions.create('created', { v: 1 }, 'created-1'));
+      const revision = Number((await admin.kv.range({ key: Buffer.from([0]) })).header.revision);
+      await admin.kv.compact({ revision, physical: true });
+      proxy.restore();
+      await until(() => mirror.has('created') && !mirror.has('deleted') && (mirror.get('changed') as { v: number }).v === 2, 'the watch catches up after the compaction');
+      assert.deepEqual(Object.fromEntries(mirror), { kept: { v: 2 }, changed: { v: 2 }, created: { v: 1 } });
+      assert.ok(await other.functions.replace('created', { v: 2 }, 'created-2', 'created-1'));
+      await until(() => (mirror.get('created') as { v: number }).v === 2, 'and follows what comes next');
+      stop();
+    } finally {
+      admin.close();
+      await other.close();
+      await cutOff.close();
+      await proxy.close();
+    }
   });
 
   it('a leader cut off from etcd knows it lost within its TTL, before a successor is elected', async (t) => {
