@@ -1,5 +1,5 @@
-import type { IKeyValue, Namespace, Watcher } from 'etcd3';
-import { etcdCall, startWatch } from '../shared/etcd.js';
+import type { IKeyValue, Namespace } from 'etcd3';
+import { etcdCall, resumableWatch, startWatch } from '../shared/etcd.js';
 import type { DocumentStore, StoredDocument } from './journal.js';
 
 /** What a document's etcd value holds: the caller's revision string beside the value. */
@@ -68,9 +68,7 @@ export class EtcdDocumentStore implements DocumentStore {
         // A listener's failure is its own.
       }
     };
-    let stopped = false;
-    let current: Watcher | undefined;
-    const follow = async (catchingUp: boolean): Promise<void> => {
+    return resumableWatch(async (catchingUp) => {
       const res = await etcdCall('list', () => this.ns.getAll().exec());
       const docs = res.kvs.map((kv) => toDocument(kv.key.toString(), kv));
       if (catchingUp) {
@@ -79,33 +77,10 @@ export class EtcdDocumentStore implements DocumentStore {
         for (const doc of docs) if (seen.get(doc.key) !== doc.revision) deliver(doc.key, doc);
       } else for (const doc of docs) seen.set(doc.key, doc.revision);
       const watcher = await startWatch(this.ns.watch().prefix('').startRevision(String(Number(res.header.revision) + 1)), this.callTimeoutMs);
-      if (stopped) return void watcher.cancel().catch(() => undefined);
-      current = watcher;
       watcher.on('put', (kv) => deliver(kv.key.toString(), toDocument(kv.key.toString(), kv)));
       watcher.on('delete', (kv) => deliver(kv.key.toString(), undefined));
-      watcher.on('error', () => {
-        if (stopped || current !== watcher) return;
-        current = undefined;
-        void watcher.cancel().catch(() => undefined);
-        void retrying(() => follow(true), () => stopped);
-      });
-    };
-    await follow(false);
-    return () => {
-      stopped = true;
-      void current?.cancel().catch(() => undefined);
-    };
-  }
-}
-
-/** Runs `attempt` until it succeeds or `stop` says so, backing off from 100 ms to 5 s. */
-async function retrying(attempt: () => Promise<void>, stop: () => boolean): Promise<void> {
-  for (let delayMs = 100; !stop(); delayMs = Math.min(delayMs * 2, 5_000)) {
-    try {
-      return await attempt();
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, delayMs));
-    }
+      return watcher;
+    });
   }
 }
 

@@ -1,7 +1,7 @@
 import type { Etcd3, Namespace } from 'etcd3';
 import type { Clock, TimerHandle } from '../shared/clock.js';
 import { StratusError, isStratusError } from '../shared/errors.js';
-import { commitTxn, createdAt, etcdCall, startWatch } from '../shared/etcd.js';
+import { commitTxn, createdAt, etcdCall, resumableWatch, startWatch } from '../shared/etcd.js';
 import type { EtcdQuorumProbe } from './etcd-probe.js';
 import type { Candidate, LeaderElection, Leadership, LeadershipStanding } from './journal.js';
 
@@ -50,11 +50,17 @@ export class EtcdElection implements LeaderElection {
     return value === null ? undefined : (JSON.parse(value) as Candidate);
   }
 
-  async watchLeader(listener: (leader: Candidate | undefined) => void): Promise<() => void> {
-    const watcher = await startWatch(this.deps.root.watch().key(this.key), this.deps.callTimeoutMs);
-    watcher.on('put', (kv) => listener(JSON.parse(kv.value.toString()) as Candidate));
-    watcher.on('delete', () => listener(undefined));
-    return () => void watcher.cancel().catch(() => undefined);
+  /** Every change of leader; after etcd cancelled the watcher (see `resumableWatch`), the leader then first. */
+  watchLeader(listener: (leader: Candidate | undefined) => void): Promise<() => void> {
+    return resumableWatch(async (catchingUp) => {
+      const res = await etcdCall('leader', () => this.deps.root.get(this.key).exec());
+      const value = res.kvs[0]?.value;
+      if (catchingUp) listener(value === undefined ? undefined : (JSON.parse(value.toString()) as Candidate));
+      const watcher = await startWatch(this.deps.root.watch().key(this.key).startRevision(String(Number(res.header.revision) + 1)), this.deps.callTimeoutMs);
+      watcher.on('put', (kv) => listener(JSON.parse(kv.value.toString()) as Candidate));
+      watcher.on('delete', () => listener(undefined));
+      return watcher;
+    });
   }
 
   /** One attempt: a fresh lease, then create the key under it unless someone holds it. */

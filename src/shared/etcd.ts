@@ -94,6 +94,42 @@ export function startWatch(builder: WatchBuilder, timeoutMs: number): Promise<Wa
   });
 }
 
+/**
+ * A watch that outlives etcd cancelling it: etcd cancels a watcher that comes back from a cut
+ * connection after the history it missed was compacted. `start` starts a watcher with its
+ * listeners on (with `catchingUp`, after handing them what changed while none was watching);
+ * a cancelled one is replaced that way, retried with back-off until etcd answers. Resolves the
+ * function that stops it.
+ */
+export async function resumableWatch(start: (catchingUp: boolean) => Promise<Watcher>): Promise<() => void> {
+  let stopped = false;
+  let current: Watcher | undefined;
+  const follow = async (catchingUp: boolean): Promise<void> => {
+    const watcher = await start(catchingUp);
+    if (stopped) return void watcher.cancel().catch(() => undefined);
+    current = watcher;
+    watcher.on('error', () => {
+      if (stopped || current !== watcher) return;
+      current = undefined;
+      void watcher.cancel().catch(() => undefined);
+      void (async () => {
+        for (let delayMs = 100; !stopped; delayMs = Math.min(delayMs * 2, 5_000)) {
+          try {
+            return await follow(true);
+          } catch {
+            await new Promise((resolve) => setTimeout(resolve, delayMs));
+          }
+        }
+      })();
+    });
+  };
+  await follow(false);
+  return () => {
+    stopped = true;
+    void current?.cancel().catch(() => undefined);
+  };
+}
+
 /** A transaction under `ns` (an empty `compare` always succeeds), with deadline and error mapping. */
 export async function commitTxn(
   what: string, ns: Namespace, compare: ICompare[], success: IOperation[], failure: IOperation[] = [],
