@@ -38,12 +38,15 @@ test('the members a journal references: code references, and each image with its
   try {
     await mkdir(join(dataDir, 'code', 'images'), { recursive: true });
     await writeFile(join(dataDir, 'code', 'images', `${C}.json`), JSON.stringify({ digest: `sha256:${C}`, chunks: [D, A] }));
-    const documents = [
-      { value: { name: 'zip', code: { sha256: A, size: 10 }, layers: [{ arn: 'x', code: { sha256: B, size: 3 }, unzippedBytes: 9 }] } },
-      { value: { name: 'image', code: { sha256: C, size: 100 }, image: { uri: 'r/i:1', resolvedUri: `r/i@sha256:${C}`, digest: `sha256:${C}` } } },
-      { value: { version: '1', snapshot: { status: 'ready', image: { sha256: D, size: 5 } } } },
-      { value: { secretHash: B.slice(0, 60), note: 'no reference' } },
-    ];
+    const doc = (key: string, value: unknown) => ({ key, value, revision: '1' });
+    const documents = new Map([
+      ['functions', [
+        doc('1/zip', { name: 'zip', code: { sha256: A, size: 10 }, layers: [{ arn: 'x', code: { sha256: B, size: 3 }, unzippedBytes: 9 }] }),
+        doc('1/image', { name: 'image', code: { sha256: C, size: 100 }, image: { uri: 'r/i:1', resolvedUri: `r/i@sha256:${C}`, digest: `sha256:${C}` } }),
+      ]],
+      ['versions', [doc('1/zip/1', { name: 'zip', version: '1', code: { sha256: A, size: 10 }, snapshot: { status: 'ready', image: { sha256: D, size: 5 } } })]],
+      ['workerCredentials', [doc('w', { secretHash: B.slice(0, 60), note: 'no reference' })]],
+    ]);
     const wanted = await referencedMembers(documents, dataDir);
     assert.deepEqual([...wanted].sort(), [
       `code/chunks/aa/${A}`, `code/chunks/dd/${D}`, `code/images/${C}.json`, `code/sha256/${A}`, `code/sha256/${B}`, `code/sha256/${D}`,

@@ -3,6 +3,8 @@ import { createReadStream } from 'node:fs';
 import { open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { IMAGE_DIGEST, type ImageManifest } from '../codestore/index.js';
+import { markReferences } from '../collector/index.js';
+import type { StoredDocument } from '../journal/index.js';
 import { StratusError } from '../shared/errors.js';
 
 /**
@@ -152,27 +154,15 @@ export function parseManifest(bytes: Buffer): BackupManifest {
 }
 
 /**
- * The members the journal's documents reference (the blobs a restored installation needs): every
- * code reference (`{ sha256, size }`: zips of functions and layers, SnapStart snapshots) and
- * every container image (`digest: sha256:...`, its manifest and chunks, read from `dataDir`).
- * An image function's code reference carries the image digest, which names no zip.
+ * The members a journal's documents reference (the blobs a restored installation needs), as the
+ * code collector marks them (`markReferences`): zips of functions, versions and layers, SnapStart
+ * snapshots, and every container image's manifest and chunks (read from `dataDir`).
  */
-export async function referencedMembers(documents: { value: unknown }[], dataDir: string): Promise<Set<string>> {
-  const codeRefs = new Set<string>();
-  const images = new Set<string>();
-  const walk = (v: unknown): void => {
-    if (Array.isArray(v)) return v.forEach(walk);
-    if (v === null || typeof v !== 'object') return;
-    const o = v as Record<string, unknown>;
-    if (typeof o.sha256 === 'string' && /^[0-9a-f]{64}$/.test(o.sha256) && typeof o.size === 'number') codeRefs.add(o.sha256);
-    if (typeof o.digest === 'string' && IMAGE_DIGEST.test(o.digest)) images.add(o.digest);
-    Object.values(o).forEach(walk);
-  };
-  for (const doc of documents) walk(doc.value);
-  const wanted = new Set<string>();
-  const imageHexes = new Set([...images].map((d) => d.slice('sha256:'.length)));
-  for (const sha of codeRefs) if (!imageHexes.has(sha)) wanted.add(codeBlobMember(sha));
-  for (const digest of images) {
+export async function referencedMembers(documents: Map<string, StoredDocument[]>, dataDir: string): Promise<Set<string>> {
+  const of = (collection: string) => ({ list: async () => documents.get(collection) ?? [] });
+  const refs = await markReferences({ functions: of('functions'), versions: of('versions'), layers: of('layers') });
+  const wanted = new Set([...refs.code].map(codeBlobMember));
+  for (const digest of refs.images) {
     wanted.add(imageMember(digest));
     const manifest = await readFile(join(dataDir, imageMember(digest)), 'utf8').then((t) => JSON.parse(t) as ImageManifest, () => undefined);
     for (const chunk of manifest?.chunks ?? []) wanted.add(chunkMember(chunk));

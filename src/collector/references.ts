@@ -1,10 +1,13 @@
-import type { Journal } from '../journal/index.js';
+import type { DocumentStore, Journal } from '../journal/index.js';
 import type { LayerDocument } from '../layers/index.js';
 import type { FunctionLayer, FunctionRecord, PublishedVersion } from '../registry/index.js';
 import { StratusError } from '../shared/errors.js';
 
 /** The journal collections whose documents hold code references, of every account. */
 export type ReferenceCollections = Pick<Journal, 'functions' | 'versions' | 'layers'>;
+
+/** What a mark reads: the documents of those collections (a live journal's, or a backup's snapshot of one). */
+export type ReferenceSources = { [C in keyof ReferenceCollections]: Pick<DocumentStore, 'list'> };
 
 /** What the documents refer to: code-store blobs (sha256 hex) and image manifests (`sha256:` digests). */
 export interface References {
@@ -19,7 +22,7 @@ export interface References {
  * deleted), and every layer version's zip. A document whose references cannot be read stops
  * the mark: deleting on a partial one would lose code something still runs.
  */
-export async function markReferences(journal: ReferenceCollections): Promise<References> {
+export async function markReferences(journal: ReferenceSources): Promise<References> {
   const refs: References = { code: new Set(), images: new Set() };
   for (const doc of await journal.functions.list()) markFunction(refs, doc.value as FunctionRecord, doc.key);
   for (const doc of await journal.versions.list()) {

@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import type { StoredDocument } from './journal.js';
 import { StratusError } from '../shared/errors.js';
 
 /** The most pages SQLite's backup step takes: all of them, in one read transaction. */
@@ -27,12 +28,14 @@ export async function snapshotSqlite(source: string, dest: string): Promise<void
   }
 }
 
-/** Every document of a SQLite journal file (a snapshot, opened read-only): its collection and value. */
-export function sqliteJournalDocuments(path: string): { collection: string; value: unknown }[] {
+/** Every document of a SQLite journal file (a snapshot, opened read-only), by collection. */
+export function sqliteJournalDocuments(path: string): Map<string, StoredDocument[]> {
   const db = new Database(path, { readonly: true, fileMustExist: true });
   try {
-    const rows = db.prepare<[], { collection: string; value: string }>('SELECT collection, value FROM documents').all();
-    return rows.map((r) => ({ collection: r.collection, value: JSON.parse(r.value) as unknown }));
+    const rows = db.prepare<[], { collection: string; key: string; value: string; revision: string }>('SELECT collection, key, value, revision FROM documents').all();
+    const documents = new Map<string, StoredDocument[]>();
+    for (const r of rows) documents.set(r.collection, [...(documents.get(r.collection) ?? []), { key: r.key, value: JSON.parse(r.value) as unknown, revision: r.revision }]);
+    return documents;
   } finally {
     db.close();
   }
