@@ -88,6 +88,21 @@ describe('CacheLeases (reference-counted worker cache entries)', () => {
     assert.deepEqual(code.keys().sort(), ['A/held', 'B/new']);
   });
 
+  it('over budget, an entry goes as soon as its last lease is released', async () => {
+    const { code, removed, build, settle } = setup(15);
+    const [a, b] = [new Leases(), new Leases()];
+    await code.use('A/1', a, build('A/1'));
+    await code.use('B/1', b, build('B/1'));
+    await settle();
+    assert.deepEqual(removed, [], 'both held');
+    a.releaseAll();
+    await settle();
+    assert.deepEqual(removed, ['A/1']);
+    b.releaseAll();
+    await settle();
+    assert.deepEqual(removed, ['A/1'], 'within budget again: B/1 waits for its idle time');
+  });
+
   it('a use while its entry is being removed waits for the removal, then builds it again', async () => {
     const { clock, code, removed, built, build, settle, holdRemoval } = setup();
     let finish!: () => void;

@@ -121,6 +121,8 @@ export class CacheLeases {
     if (e.refs > 0) return;
     e.lastUsedMs = this.clock.now();
     this.scheduleIdle(e);
+    // Over budget already: what just became unused may be the only thing that can go.
+    this.overBudget();
   }
 
   /** @internal The entry's size on disk is now `bytes`. */
