@@ -6,11 +6,12 @@
 // cannot evict an entry that a live environment uses, nor can its function write into the cache.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
-  CreateFunctionCommand, InvokeCommand, PublishLayerVersionCommand, UpdateFunctionCodeCommand, UpdateFunctionConfigurationCommand, type LambdaClient,
+  CreateFunctionCommand, GetFunctionConfigurationCommand, InvokeCommand, PublishLayerVersionCommand, PublishVersionCommand, UpdateFunctionCodeCommand, UpdateFunctionConfigurationCommand, type LambdaClient,
 } from '@aws-sdk/client-lambda';
 import { clientFor, createAccount, keyOf } from '../helpers/accounts.js';
 import { parseExposition, Scrape } from '../helpers/prometheus.js';
@@ -62,11 +63,17 @@ const gone = (dir: string) => !mounted(join(dir, 'root')) && !existsSync(dir);
 
 describe('worker caches: entries no environment uses are removed after the idle time', () => {
   let s: StratusProcess;
+  let dataDir = '';
+  /** The image of 'replaced' now (its second code), in use when the first test ends. */
+  let current = '';
+  const args = ['--worker-cache-idle-ms', String(IDLE_MS)];
   before(async () => {
-    s = await startStratus({ keepAliveMs: 120_000, args: ['--worker-cache-idle-ms', String(IDLE_MS)] });
+    s = await startStratus({ keepAliveMs: 120_000, args });
+    dataDir = s.dataDir;
   });
   after(async () => {
     await s?.stop();
+    await rm(dataDir, { recursive: true, force: true });
   });
 
   it('the code image of an environment in use stays (idle or busy); once replaced, it is unmounted and deleted and the new code runs', async () => {
@@ -88,8 +95,8 @@ describe('worker caches: entries no environment uses are removed after the idle 
     const after = await invoke(s.lambda, 'replaced');
     assert.deepEqual([after.marker, after.task], ['v2', ['extra.txt', 'index.js']]);
     await until(() => gone(dir1), 'the replaced code image unmounted and deleted');
-    const dir2 = codeDir(s, ADMIN, v2);
-    assert.ok(mounted(join(dir2, 'root')), 'the new code stays mounted');
+    current = codeDir(s, ADMIN, v2);
+    assert.ok(mounted(join(current, 'root')), 'the new code stays mounted');
     assert.equal((await invoke(s.lambda, 'replaced')).marker, 'v2');
     const m = await scrape(s);
     assert.ok(m.value('stratus_worker_cache_evictions_total', { worker: 'worker-1', cache: 'code', reason: 'idle' }) >= 1);
@@ -117,6 +124,38 @@ describe('worker caches: entries no environment uses are removed after the idle 
     await until(() => gone(setDir) && gone(first.dir) && gone(second.dir), 'the old layer set and its layers unmounted and deleted');
     assert.ok(mounted(join(third.dir, 'root')), 'the new layer stays mounted');
     assert.equal((await invoke(s.lambda, 'layered', { layer: 'third' })).layer, 'three');
+  });
+
+  it('a snapshot made on publish is deleted once unused; a cold start unpacks it again from the code store and restores', async () => {
+    await s.lambda.send(new CreateFunctionCommand({
+      FunctionName: 'snap', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE, Timeout: 30, MemorySize: 256,
+      Code: { ZipFile: await makeZip({ 'index.js': handler('snap') }) }, SnapStart: { ApplyOn: 'PublishedVersions' },
+    }));
+    await s.lambda.send(new PublishVersionCommand({ FunctionName: 'snap' }));
+    const config = await until(async () => {
+      const c = await s.lambda.send(new GetFunctionConfigurationCommand({ FunctionName: 'snap', Qualifier: '1' }));
+      return c.State !== 'Pending' && c;
+    }, 'the snapshot made');
+    assert.equal(config.SnapStart?.OptimizationStatus, 'On', `${config.StateReasonCode}: ${config.StateReason}`);
+    const snapshots = join(s.dataDir, 'worker', 'snapshots', ADMIN);
+    const unpacked = () => (existsSync(snapshots) ? readdirSync(snapshots) : []);
+    await until(() => unpacked().length === 0, 'the unused snapshot deleted');
+    const out = await s.lambda.send(new InvokeCommand({ FunctionName: 'snap', Qualifier: '1', LogType: 'Tail' }));
+    assert.equal(out.FunctionError, undefined);
+    assert.match(Buffer.from(out.LogResult ?? '', 'base64').toString(), /Restore Duration/, 'restored from the snapshot, unpacked again');
+    assert.equal(unpacked().length, 1, 'kept while its clone lives');
+    await sleep(IDLE_MS * 4);
+    assert.equal(unpacked().length, 1);
+  });
+
+  it('after a restart, what the previous run built and no environment uses any more is deleted after the idle time', async () => {
+    const left = current;
+    assert.ok(existsSync(join(left, 'code.erofs')), 'built by the previous run');
+    await s.kill();
+    s = await startStratus({ keepAliveMs: 120_000, args, dataDir, credentials: s.credentials });
+    await until(() => gone(left), "the previous run's image deleted");
+    assert.equal((await invoke(s.lambda, 'replaced')).marker, 'v2', 'and built again when used');
+    assert.ok(mounted(join(left, 'root')));
   });
 });
 
