@@ -97,8 +97,37 @@ export class CacheLeases {
     for (const e of this.entries.values()) e.idle?.cancel();
   }
 
-  /** @internal The entry of `key` in `cache`, held once more; waits out a removal in progress. */
-  async acquire(cache: LeasedEntries<unknown>, key: string): Promise<Entry> {
+  /** `LeasedEntries.use`, for the entry `key` of `cache`. */
+  async use<T>(cache: LeasedEntries<T>, key: string, leases: Leases, build: () => Promise<{ value: T; bytes: number }>): Promise<T> {
+    const e = await this.acquire(cache as LeasedEntries<unknown>, key);
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      this.release(e);
+    };
+    try {
+      if (!e.value) {
+        const building = build().then(({ value, bytes }) => {
+          this.sized(e, bytes);
+          return value;
+        });
+        e.value = building;
+        building.catch(() => {
+          if (e.value === building) delete e.value;
+        });
+      }
+      const value = (await e.value) as T;
+      leases.hold(release);
+      return value;
+    } catch (err) {
+      release();
+      throw err;
+    }
+  }
+
+  /** The entry of `key` in `cache`, held once more; waits out a removal in progress. */
+  private async acquire(cache: LeasedEntries<unknown>, key: string): Promise<Entry> {
     const id = `${cache.name}\0${key}`;
     for (;;) {
       const found = this.entries.get(id);
@@ -115,8 +144,8 @@ export class CacheLeases {
     }
   }
 
-  /** @internal One lease on `e` ended. */
-  release(e: Entry): void {
+  /** One lease on `e` ended. */
+  private release(e: Entry): void {
     e.refs--;
     if (e.refs > 0) return;
     e.lastUsedMs = this.clock.now();
@@ -125,26 +154,26 @@ export class CacheLeases {
     this.overBudget();
   }
 
-  /** @internal The entry's size on disk is now `bytes`. */
-  sized(e: Entry, bytes: number): void {
+  /** The entry's size on disk is now `bytes`. */
+  private sized(e: Entry, bytes: number): void {
     if (e.removing) return;
     this.bytes += bytes - e.bytes;
     e.bytes = bytes;
     this.overBudget();
   }
 
-  /** @internal An entry found on disk or made outside a use: unused, removed when idle (or over budget). */
-  adopt(cache: LeasedEntries<unknown>, key: string, bytes: number): void {
+  /** `LeasedEntries.adopt`: an entry found on disk or made outside a use, unused, removed when idle (or over budget). */
+  adopt<T>(cache: LeasedEntries<T>, key: string, bytes: number): void {
     const id = `${cache.name}\0${key}`;
-    const e = this.entries.get(id) ?? { cache, key, refs: 0, lastUsedMs: this.clock.now(), bytes: 0 };
+    const e = this.entries.get(id) ?? { cache: cache as LeasedEntries<unknown>, key, refs: 0, lastUsedMs: this.clock.now(), bytes: 0 };
     this.entries.set(id, e);
     if (e.refs === 0 && !e.idle && !e.removing) this.scheduleIdle(e);
     this.sized(e, bytes);
   }
 
-  /** @internal */
-  keys(cache: LeasedEntries<unknown>): string[] {
-    return [...this.entries.values()].filter((e) => e.cache === cache && !e.removing).map((e) => e.key);
+  /** `LeasedEntries.keys`. */
+  keys<T>(cache: LeasedEntries<T>): string[] {
+    return [...this.entries.values()].filter((e) => e.cache === (cache as LeasedEntries<unknown>) && !e.removing).map((e) => e.key);
   }
 
   private scheduleIdle(e: Entry): void {
@@ -195,39 +224,17 @@ export class LeasedEntries<T> {
    * The entry `key`, built by `build` unless it is built already (or being built), held by
    * `leases` until they are released. A build that fails is forgotten (the next use builds again).
    */
-  async use(key: string, leases: Leases, build: () => Promise<{ value: T; bytes: number }>): Promise<T> {
-    const e = await this.all.acquire(this as LeasedEntries<unknown>, key);
-    let released = false;
-    const release = () => {
-      if (released) return;
-      released = true;
-      this.all.release(e);
-    };
-    try {
-      if (!e.value) {
-        const building = build().then(({ value, bytes }) => {
-          this.all.sized(e, bytes);
-          return value;
-        });
-        e.value = building;
-        building.catch(() => e.value === building && delete e.value);
-      }
-      const value = (await e.value) as T;
-      leases.hold(release);
-      return value;
-    } catch (err) {
-      release();
-      throw err;
-    }
+  use(key: string, leases: Leases, build: () => Promise<{ value: T; bytes: number }>): Promise<T> {
+    return this.all.use(this, key, leases, build);
   }
 
   /** An entry found on disk (a previous run's) or made outside `use`: unused until used. */
   adopt(key: string, bytes: number): void {
-    this.all.adopt(this as LeasedEntries<unknown>, key, bytes);
+    this.all.adopt(this, key, bytes);
   }
 
   /** The keys of the entries kept (held or not), removals in progress apart. */
   keys(): string[] {
-    return this.all.keys(this as LeasedEntries<unknown>);
+    return this.all.keys(this);
   }
 }
