@@ -8,7 +8,6 @@ import { accountDir, checkedAccountId, isAccountDir } from './account-dirs.js';
 import type { CacheLeases, LeasedEntries, Leases } from './cache-leases.js';
 import type { ChunkSource } from './chunk-cache.js';
 import { mountErofs, unmount } from './erofs-mount.js';
-import { OncePerKey } from './once-per-key.js';
 
 /** Where a worker reads code from: the code store itself, or the control plane (zips, image chunks, image manifests). */
 export type CodeSource = Pick<CodeStore, 'get'> & ChunkSource;
@@ -77,17 +76,17 @@ export class FunctionFiles implements TaskFiles {
 
 /**
  * Directories built once per account and digest under `<root>/<accountId>/<digest>/`: filled in
- * a temporary directory, then renamed into place, however many callers ask at once. Code
+ * a temporary directory, then renamed into place (one build at a time per key: callers go through
+ * `CacheLeases`, which also decides when a directory is removed). Code
  * packages and SnapStart snapshots are unpacked this way; an account's directory is never used
  * for another account, even for the same digest.
  */
 export class DigestDirs {
-  private readonly inflight = new OncePerKey<string>();
-
   constructor(readonly root: string) {}
 
+  /** The directory, filled by `fill` unless it is there (its caller, a `CacheLeases` use, runs one build per key at a time). */
   get(accountId: string, digest: string, fill: (dir: string) => Promise<void>): Promise<string> {
-    return this.inflight.get(`${accountId}/${digest}`, () => this.build(accountId, digest, fill));
+    return this.build(accountId, digest, fill);
   }
 
   /** A fresh directory beside the cache (same file system, so it can be renamed into it). */
@@ -97,15 +96,9 @@ export class DigestDirs {
     return dir;
   }
 
-  /** Lets `digest` be built again for the account (its directory was removed). */
-  forget(accountId: string, digest: string): void {
-    this.inflight.forget(`${accountId}/${digest}`);
-  }
-
   /** Removes the account's directory of `digest` (it is built again on its next use). */
   async remove(accountId: string, digest: string): Promise<void> {
     await rm(join(accountDir(this.root, accountId), digest), { recursive: true, force: true });
-    this.forget(accountId, digest);
   }
 
   /** The directories kept, as `<accountId>/<digest>` keys and their paths. */

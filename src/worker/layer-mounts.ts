@@ -20,6 +20,9 @@ const run = promisify(execFile);
  * earlier one's) mounted once per account and ordered list (`<root>/sets/<accountId>/<key>/root`).
  * The overlay names its layers relative to the account's directory, so a sandbox's mountinfo
  * shows digests, never a host path. Nothing is shared across accounts, even for the same layer.
+ * Images and sets are entries of the worker's `CacheLeases` (caches `layers` and `layer-sets`): a
+ * set holds its layers' images while it is mounted, environments hold their set (or single
+ * layer), and what none holds is removed after the idle time.
  */
 export class LayerMounts {
   private readonly versions: ZipCodeMounts;
