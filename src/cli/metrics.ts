@@ -46,8 +46,13 @@ export function workerMetrics(metrics: Metrics, worker: LocalWorkerAgent, cache:
     () => [[id, worker.usage().peakBytes]]);
   metrics.counterReadOnScrape('stratus_chunk_cache_hits_total', "Image chunk reads served from the worker's chunk cache", ['worker'], () => [[id, cache.counters.localHits]]);
   metrics.counterReadOnScrape('stratus_chunk_cache_misses_total', 'Image chunk reads fetched from the code store', ['worker'], () => [[id, cache.counters.localMisses]]);
-  const each = <T>(read: (name: string, s: CacheStats) => T[]) => [...caches.stats()].flatMap(([name, s]) => read(name, s));
-  metrics.gauge('stratus_worker_cache_entries', 'Entries of the worker\'s caches (code, layers, layer-sets, images, snapshots)', ['worker', 'cache'],
+  // The chunk cache (an LRU by bytes alone: nothing holds a chunk) beside the caches of built code.
+  const chunks = (): CacheStats => {
+    const c = cache.stats();
+    return { entries: c.cachedChunks, inUse: 0, bytes: c.cachedBytes, evicted: { idle: 0, budget: c.evictions }, evictedBytes: c.evictedBytes };
+  };
+  const each = <T>(read: (name: string, s: CacheStats) => T[]) => [...caches.stats(), ['chunks', chunks()] as const].flatMap(([name, s]) => read(name, s));
+  metrics.gauge('stratus_worker_cache_entries', 'Entries of the worker\'s caches (code, layers, layer-sets, images, snapshots, chunks)', ['worker', 'cache'],
     () => each((name, s): Reading[] => [[{ ...id, cache: name }, s.entries]]));
   metrics.gauge('stratus_worker_cache_bytes', 'Bytes on disk of the worker\'s cache entries', ['worker', 'cache'], () => each((name, s): Reading[] => [[{ ...id, cache: name }, s.bytes]]));
   metrics.counterReadOnScrape('stratus_worker_cache_evictions_total', 'Cache entries removed: unused for the idle time, or over the byte budget', ['worker', 'cache', 'reason'],

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CreateFunctionCommand, InvokeCommand, UpdateFunctionCodeCommand } from '@aws-sdk/client-lambda';
 import { ImageLayout, NODE_ENTRYPOINT, nodeBaseFiles, startRegistry, type LocalRegistry } from '../helpers/oci.js';
+import { parseExposition, Scrape } from '../helpers/prometheus.js';
 import { startStratus, type StratusProcess } from '../helpers/stratus.js';
 import { until } from '../helpers/wait.js';
 
@@ -81,5 +82,8 @@ describe('worker caches: image mounts', () => {
     assert.ok(current && current !== old && points.includes(join(images, current, 'root')), 'the image in use stays mounted');
     assert.deepEqual(await fuseServers(), [join(images, current, 'spec.json')]);
     assert.equal(await invoke(), 2);
+    const m = new Scrape(await parseExposition(await (await fetch(s.metricsUrl)).text()));
+    assert.equal(m.value('stratus_worker_cache_evictions_total', { worker: 'worker-1', cache: 'images', reason: 'idle' }), 1);
+    assert.equal(m.value('stratus_worker_cache_entries', { worker: 'worker-1', cache: 'images' }), 1);
   });
 });

@@ -102,6 +102,7 @@ describe('worker caches: entries no environment uses are removed after the idle 
     assert.ok(m.value('stratus_worker_cache_evictions_total', { worker: 'worker-1', cache: 'code', reason: 'idle' }) >= 1);
     assert.ok(m.value('stratus_worker_cache_evicted_bytes_total', { worker: 'worker-1', cache: 'code' }) > 0);
     assert.ok(m.value('stratus_worker_cache_entries', { worker: 'worker-1', cache: 'code' }) >= 1);
+    assert.ok(m.sample('stratus_worker_cache_evictions_total', { worker: 'worker-1', cache: 'chunks', reason: 'budget' }), 'the chunk cache in the same series');
   });
 
   it('a layer set no function uses any more is unmounted and deleted, then its layers; the new layer runs', async () => {
