@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ManualClock } from '../shared/clock.js';
+import type { Logger } from '../shared/log.js';
 import { CacheLeases, Leases } from './cache-leases.js';
 
 const IDLE = 60_000;
@@ -176,6 +177,25 @@ describe('CacheLeases (reference-counted worker cache entries)', () => {
     await settle();
     assert.deepEqual(removed, ['A/left']);
     assert.deepEqual(all.stats().get('code'), { entries: 1, inUse: 1, bytes: 10, evicted: { idle: 1, budget: 0 }, evictedBytes: 50 });
+  });
+
+  it('a removal that fails is logged and forgotten: the next use builds the entry again', async () => {
+    const clock = new ManualClock();
+    const warnings: unknown[] = [];
+    const log = { warn: (o: unknown) => void warnings.push(o) } as unknown as Logger;
+    const all = new CacheLeases(clock, { idleMs: IDLE, maxBytes: 1000 }, log);
+    const builds: string[] = [];
+    const code = all.cache<string>('code', async () => Promise.reject(new Error('EBUSY')));
+    const l = new Leases();
+    await code.use('A/1', l, async () => (builds.push('A/1'), { value: 'x', bytes: 5 }));
+    l.releaseAll();
+    clock.advance(IDLE);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(warnings.length, 1);
+    assert.deepEqual(code.keys(), []);
+    await code.use('A/1', l, async () => (builds.push('A/1'), { value: 'x', bytes: 5 }));
+    assert.deepEqual(builds, ['A/1', 'A/1']);
+    assert.equal(all.stats().get('code')?.bytes, 5, 'counted once');
   });
 
   it('caches with the same keys are apart; close stops every removal', async () => {
