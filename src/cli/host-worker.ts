@@ -8,7 +8,7 @@ import type { Metrics } from '../shared/metrics.js';
 import type { Tracer } from '../shared/tracing.js';
 import { workerMetrics } from './metrics.js';
 import {
-  ChunkCache, FencedWorkerAgent, FunctionFiles, LayerMounts, LazyImageMounts, LocalWorkerAgent, openRunRoot, removeStaleRunDirs, SnapshotCache, ZipCodeMounts, type CodeSource, type FunctionLogSink,
+  CacheLeases, ChunkCache, FencedWorkerAgent, FunctionFiles, LayerMounts, LazyImageMounts, LocalWorkerAgent, openRunRoot, removeStaleRunDirs, SnapshotCache, ZipCodeMounts, type CodeSource, type FunctionLogSink,
   LogShipper, type ShipLogs,
 } from '../worker/index.js';
 
@@ -24,7 +24,8 @@ export interface HostWorker {
  * The worker agent of this host, as both `stratus up` (in-process) and `stratus worker` (its
  * own process) run it: bubblewrap (or gVisor) sandboxes in this process's cgroup subtree, each
  * zip as a read-only EROFS image mounted under `<dataDir>/worker/code` from `code`, images mounted
- * lazily under `<dataDir>/worker/images` with their chunks cached in `<dataDir>/worker/chunks`.
+ * lazily under `<dataDir>/worker/images` with their chunks cached in `<dataDir>/worker/chunks`;
+ * what no environment uses is removed after `worker.cacheIdleMs` (`CacheLeases`).
  * On start it reconciles with what a killed predecessor left: empty cgroup subtrees, mounts,
  * socket directories and runsc state of dead Stratus processes. It
  * fails if the sandboxes' seccomp filter cannot be made: no sandbox runs without it.
@@ -34,6 +35,7 @@ export async function startHostWorker(config: StratusConfig, opts: { id: string;
   const cgroups = detectCgroups(`stratus-${process.pid}`);
   await cgroups.cleanup();
   await removeStaleRunDirs();
+  const caches = new CacheLeases(opts.clock, { idleMs: config.worker.cacheIdleMs, maxBytes: config.worker.cacheBytes }, opts.log.child({ component: 'worker' }));
   const chunkCache = new ChunkCache(join(config.dataDir, 'worker', 'chunks'), config.images.chunkCacheBytes, opts.code);
   const images = new LazyImageMounts({
     root: join(config.dataDir, 'worker', 'images'),
@@ -42,20 +44,21 @@ export async function startHostWorker(config: StratusConfig, opts: { id: string;
     prefetchChunks: config.images.prefetchChunks,
     nodePath: process.execPath,
     log: opts.log.child({ component: 'images' }),
+    caches,
   });
   await images.cleanup();
   const zips = new ZipCodeMounts(join(config.dataDir, 'worker', 'code'), opts.code, {
     maxUnzippedBytes: config.frontend.maxUnzippedBytes, mkfsErofsPath: config.images.mkfsErofsPath,
-  });
+  }, caches);
   await zips.cleanup();
   const layers = new LayerMounts(join(config.dataDir, 'worker', 'layers'), opts.code, {
     maxUnzippedBytes: config.frontend.maxUnzippedBytes, mkfsErofsPath: config.images.mkfsErofsPath,
-  });
+  }, caches);
   await layers.cleanup();
   opts.log.info({ cgroups: cgroups.version, seccompInstructions: seccomp.bpf.length / 8 }, 'sandbox resource limits and seccomp filter');
   const gvisor = await gvisorDriver(config, cgroups);
   const bubblewrap = bubblewrapDriver(config, cgroups, seccomp);
-  const snapshotCache = new SnapshotCache(join(config.dataDir, 'worker', 'snapshots'), opts.code);
+  const snapshotCache = new SnapshotCache(join(config.dataDir, 'worker', 'snapshots'), opts.code, caches);
   await snapshotCache.removeScratch();
   const shipper = new LogShipper({
     ship: opts.shipLogs, clock: opts.clock, log: opts.log.child({ component: 'logs' }), flushAfterMs: config.worker.logFlushMs, maxBufferedBytes: config.worker.logBufferBytes,
@@ -82,7 +85,7 @@ export async function startHostWorker(config: StratusConfig, opts: { id: string;
     metrics: opts.metrics,
     tracer: opts.tracer,
   });
-  if (opts.metrics) workerMetrics(opts.metrics, local, chunkCache);
+  if (opts.metrics) workerMetrics(opts.metrics, local, chunkCache, caches);
   local.fillWarmPool();
   const agent = new FencedWorkerAgent(local);
   return {
@@ -92,6 +95,7 @@ export async function startHostWorker(config: StratusConfig, opts: { id: string;
     async stop() {
       await agent.shutdown();
       await shipper.flush();
+      caches.close();
       await images.shutdown();
       await layers.shutdown();
       await zips.shutdown();

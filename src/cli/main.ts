@@ -21,10 +21,11 @@ const USAGE = `Usage:
                  [--image-max-bytes 10737418240] [--image-cache-mb 4096] [--snapstart criu|off]
                  [--sandbox-driver bubblewrap|gvisor] [--freeze-idle-after-ms 50|off]
                  [--code-gc-grace-ms 3600000] [--code-gc-interval-ms 600000]
+                 [--worker-cache-idle-ms 600000] [--worker-cache-mb 20480]
   stratus worker --control-plane URL --credentials FILE [--host 127.0.0.1] [--port 0]
                  [--data-dir .stratus-worker] [--worker-memory-mb N] [--warm-pool 0] [--heartbeat-ms 1000]
                  [--log-level info] [--snapstart criu|off] [--sandbox-driver bubblewrap|gvisor]
-                 [--freeze-idle-after-ms 50|off]
+                 [--freeze-idle-after-ms 50|off] [--worker-cache-idle-ms 600000] [--worker-cache-mb 20480]
   stratus frontend   --etcd URL[,URL...] [--host 127.0.0.1] [--port 9001]
   stratus assignment --etcd URL[,URL...] [--host 127.0.0.1] [--port 0] [--id NAME] [--leader-ttl-ms 2000]
   stratus placement  --etcd URL[,URL...] [--host 127.0.0.1] [--port 0] [--lease-ms 3000]
@@ -61,6 +62,9 @@ worker: starts a further worker agent that joins the control plane at --control-
     See docs/storage-lifecycle.md.
 --freeze-idle-after-ms: an idle environment is frozen this long after its last invoke and thawed
     by the next one; off (or --freeze-idle-after-ms=-1) never freezes.
+--worker-cache-idle-ms, --worker-cache-mb: a worker unmounts and deletes built code (code and layer
+    images, image mounts, unpacked snapshots) that no environment has used for this long, and
+    earlier, least recently used first, beyond this size.
 frontend, assignment, placement: Stratus as a cluster on etcd (see README "Running a cluster").
     The first one to start makes the cluster's CA (kept in etcd); every internal connection is TLS.
     Frontends need STRATUS_ACCESS_KEY_ID and STRATUS_SECRET_ACCESS_KEY. Workers join with
@@ -100,6 +104,8 @@ const OPTIONS = {
   snapstart: { type: 'string' },
   'sandbox-driver': { type: 'string' },
   'freeze-idle-after-ms': { type: 'string' },
+  'worker-cache-idle-ms': { type: 'string' },
+  'worker-cache-mb': { type: 'string' },
   credentials: { type: 'string' },
   'etcd-ca': { type: 'string' },
   'etcd-cert': { type: 'string' },
@@ -129,6 +135,7 @@ function configFrom(flags: Flags, env: NodeJS.ProcessEnv, defaultDataDir: string
     worker: {
       functionLogs: flags['function-logs'], memoryMb: num(flags['worker-memory-mb']), warmPoolSize: num(flags['warm-pool']),
       freezeIdleAfterMs: flags['freeze-idle-after-ms'] === 'off' ? -1 : num(flags['freeze-idle-after-ms']),
+      cacheIdleMs: num(flags['worker-cache-idle-ms']), cacheBytes: mib(flags['worker-cache-mb']),
     },
     images: { maxUncompressedBytes: num(flags['image-max-bytes']), chunkCacheBytes: mib(flags['image-cache-mb']) },
     sandbox: { snapStart: flags.snapstart, driver: flags['sandbox-driver'] },

@@ -2,7 +2,7 @@ import type { AssignmentService } from '../assignment/index.js';
 import type { EventQueue } from '../journal/index.js';
 import { functionOfArn } from '../shared/arns.js';
 import type { Metrics, Reading } from '../shared/metrics.js';
-import type { ChunkCache, LocalWorkerAgent } from '../worker/index.js';
+import type { CacheLeases, CacheStats, ChunkCache, LocalWorkerAgent } from '../worker/index.js';
 
 /**
  * The gauges read at each scrape, wired here because they read several components: nothing is
@@ -34,8 +34,8 @@ export function assignmentMetrics(metrics: Metrics, assignment: () => Assignment
     () => tally().filter((t) => t.provisioned > 0).map((t): Reading => [t.labels, t.provisionedBusy / t.provisioned]));
 }
 
-/** A worker: its environments by state, memory, and its image chunk cache. */
-export function workerMetrics(metrics: Metrics, worker: LocalWorkerAgent, cache: ChunkCache): void {
+/** A worker: its environments by state, memory, its image chunk cache and its caches of built code. */
+export function workerMetrics(metrics: Metrics, worker: LocalWorkerAgent, cache: ChunkCache, caches: CacheLeases): void {
   const id = { worker: worker.id };
   metrics.gauge('stratus_worker_environments', 'Environments on the worker by state (initializing, idle, busy, frozen, dead, warm-pool)', ['worker', 'state'],
     () => [...worker.usage().states].map(([state, n]): Reading => [{ ...id, state }, n]));
@@ -46,6 +46,19 @@ export function workerMetrics(metrics: Metrics, worker: LocalWorkerAgent, cache:
     () => [[id, worker.usage().peakBytes]]);
   metrics.counterReadOnScrape('stratus_chunk_cache_hits_total', "Image chunk reads served from the worker's chunk cache", ['worker'], () => [[id, cache.counters.localHits]]);
   metrics.counterReadOnScrape('stratus_chunk_cache_misses_total', 'Image chunk reads fetched from the code store', ['worker'], () => [[id, cache.counters.localMisses]]);
+  // The chunk cache (an LRU by bytes alone: nothing holds a chunk) beside the caches of built code.
+  const chunks = (): CacheStats => {
+    const c = cache.stats();
+    return { entries: c.cachedChunks, inUse: 0, bytes: c.cachedBytes, evicted: { idle: 0, budget: c.evictions }, evictedBytes: c.evictedBytes };
+  };
+  const each = <T>(read: (name: string, s: CacheStats) => T[]) => [...caches.stats(), ['chunks', chunks()] as const].flatMap(([name, s]) => read(name, s));
+  metrics.gauge('stratus_worker_cache_entries', 'Entries of the worker\'s caches (code, layers, layer-sets, images, snapshots, chunks)', ['worker', 'cache'],
+    () => each((name, s): Reading[] => [[{ ...id, cache: name }, s.entries]]));
+  metrics.gauge('stratus_worker_cache_bytes', 'Bytes on disk of the worker\'s cache entries', ['worker', 'cache'], () => each((name, s): Reading[] => [[{ ...id, cache: name }, s.bytes]]));
+  metrics.counterReadOnScrape('stratus_worker_cache_evictions_total', 'Cache entries removed: unused for the idle time, or over the byte budget', ['worker', 'cache', 'reason'],
+    () => each((name, s): Reading[] => (['idle', 'budget'] as const).map((reason): Reading => [{ ...id, cache: name, reason }, s.evicted[reason]])));
+  metrics.counterReadOnScrape('stratus_worker_cache_evicted_bytes_total', 'Bytes of the cache entries removed', ['worker', 'cache'],
+    () => each((name, s): Reading[] => [[{ ...id, cache: name }, s.evictedBytes]]));
 }
 
 /** The durable queue of Event invokes (shared: every frontend of a cluster reports the same depth). */

@@ -147,6 +147,13 @@ export const configSchema = z.object({
       logBytesPerSecond: z.number().int().positive().default(4 * 1024 * 1024),
       logBurstBytes: z.number().int().positive().default(8 * 1024 * 1024),
       logBytesPerInvoke: z.number().int().positive().default(32 * 1024 * 1024),
+      /**
+       * The worker's caches of built code (code and layer images, layer sets, image mounts,
+       * unpacked snapshots): an entry no environment has used for cacheIdleMs is unmounted and
+       * deleted; beyond cacheBytes, unused ones go earlier, least recently used first.
+       */
+      cacheIdleMs: z.number().int().positive().default(10 * 60 * 1000),
+      cacheBytes: z.number().int().positive().default(20 * 1024 * 1024 * 1024),
     })
     .default({}),
   cluster: z

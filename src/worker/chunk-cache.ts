@@ -17,6 +17,8 @@ export interface ChunkCacheStats {
   /** Fetches from the code store that failed (the chunk stays uncached and is fetched again next time). */
   storeFailures: number;
   evictions: number;
+  /** Bytes of the chunks evicted. */
+  evictedBytes: number;
   bytesFetched: number;
   cachedChunks: number;
   cachedBytes: number;
@@ -35,7 +37,7 @@ export class ChunkCache {
   private readonly inflight = new Map<string, Promise<Buffer>>();
   private bytes = 0;
   private ready: Promise<void> | undefined;
-  readonly counters: Omit<ChunkCacheStats, 'cachedChunks' | 'cachedBytes'> = { localHits: 0, localMisses: 0, storeFailures: 0, evictions: 0, bytesFetched: 0 };
+  readonly counters: Omit<ChunkCacheStats, 'cachedChunks' | 'cachedBytes'> = { localHits: 0, localMisses: 0, storeFailures: 0, evictions: 0, evictedBytes: 0, bytesFetched: 0 };
 
   constructor(private readonly dir: string, private readonly maxBytes: number, private readonly source: ChunkSource) {}
 
@@ -94,8 +96,8 @@ export class ChunkCache {
       if (this.bytes <= this.maxBytes || this.lru.size <= 1) return;
       this.forget(oldest);
       this.counters.evictions++;
+      this.counters.evictedBytes += size;
       await rm(join(this.dir, oldest), { force: true });
-      void size;
     }
   }
 

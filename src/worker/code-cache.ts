@@ -4,10 +4,10 @@ import { dirname, join } from 'node:path';
 import { extractZip, type CodeRef, type CodeStore, type ZipLimits } from '../codestore/index.js';
 import { buildErofs } from '../images/index.js';
 import { StratusError } from '../shared/errors.js';
-import { accountDir, isAccountDir } from './account-dirs.js';
+import { accountDir, checkedAccountId, isAccountDir } from './account-dirs.js';
+import type { CacheLeases, LeasedEntries, Leases } from './cache-leases.js';
 import type { ChunkSource } from './chunk-cache.js';
 import { mountErofs, unmount } from './erofs-mount.js';
-import { OncePerKey } from './once-per-key.js';
 
 /** Where a worker reads code from: the code store itself, or the control plane (zips, image chunks, image manifests). */
 export type CodeSource = Pick<CodeStore, 'get'> & ChunkSource;
@@ -20,62 +20,73 @@ export type CodeSource = Pick<CodeStore, 'get'> & ChunkSource;
  * that another account runs the same code.
  */
 export interface TaskFiles {
-  resolve(accountId: string, code: CodeRef): Promise<string>;
+  /** Each method's entry is held by `leases` (an environment's, released when it is destroyed): it is not removed before. */
+  resolve(accountId: string, code: CodeRef, leases: Leases): Promise<string>;
   /** The mounted root filesystem of an image (by manifest digest). */
-  resolveImage(accountId: string, digest: string): Promise<string>;
+  resolveImage(accountId: string, digest: string, leases: Leases): Promise<string>;
   /** A zip function's layers, merged in order: the directory bound read-only at /opt (absent: this worker runs no layers). */
-  resolveLayers?(accountId: string, layers: readonly CodeRef[]): Promise<string>;
+  resolveLayers?(accountId: string, layers: readonly CodeRef[], leases: Leases): Promise<string>;
+  /** Digests of the zips built here now (a hint for placement; absent: none). */
+  cachedCode?(): string[];
 }
 
-/** A zip function's files: its code for /var/task and, with layers, their merge for /opt (both read-only, shared). */
-export async function zipFiles(files: TaskFiles, spec: { accountId: string; package: { code: CodeRef }; layers?: readonly CodeRef[] }): Promise<{ taskDir: string; optDir?: string }> {
+/** A zip function's files: its code for /var/task and, with layers, their merge for /opt (both read-only, shared), held by `leases`. */
+export async function zipFiles(
+  files: TaskFiles, spec: { accountId: string; package: { code: CodeRef }; layers?: readonly CodeRef[] }, leases: Leases,
+): Promise<{ taskDir: string; optDir?: string }> {
   const [taskDir, optDir] = await Promise.all([
-    files.resolve(spec.accountId, spec.package.code),
-    spec.layers?.length ? layersOf(files, spec.accountId, spec.layers) : undefined,
+    files.resolve(spec.accountId, spec.package.code, leases),
+    spec.layers?.length ? layersOf(files, spec.accountId, spec.layers, leases) : undefined,
   ]);
   return { taskDir, ...(optDir ? { optDir } : {}) };
 }
 
-function layersOf(files: TaskFiles, accountId: string, layers: readonly CodeRef[]): Promise<string> {
-  return files.resolveLayers?.(accountId, layers) ?? noLayerCache();
+function layersOf(files: TaskFiles, accountId: string, layers: readonly CodeRef[], leases: Leases): Promise<string> {
+  return files.resolveLayers?.(accountId, layers, leases) ?? noLayerCache();
 }
 
 const noLayerCache = () => Promise.reject(new StratusError('SandboxCreateFailed', 'this worker has no layer cache'));
 
+type Resolver<A> = { resolve(accountId: string, what: A, leases: Leases): Promise<string> };
+
 /** Zips unpacked once per account and digest; images mounted once per account and digest. */
 export class FunctionFiles implements TaskFiles {
   constructor(
-    private readonly zips: Pick<ZipCodeMounts, 'resolve'>,
-    private readonly images: { resolve(accountId: string, digest: string): Promise<string> },
-    private readonly layers?: { resolve(accountId: string, layers: readonly CodeRef[]): Promise<string> },
+    private readonly zips: Resolver<CodeRef> & Pick<ZipCodeMounts, 'cachedDigests'>,
+    private readonly images: Resolver<string>,
+    private readonly layers?: Resolver<readonly CodeRef[]>,
   ) {}
 
-  resolveLayers(accountId: string, layers: readonly CodeRef[]): Promise<string> {
-    return this.layers?.resolve(accountId, layers) ?? noLayerCache();
+  resolveLayers(accountId: string, layers: readonly CodeRef[], leases: Leases): Promise<string> {
+    return this.layers?.resolve(accountId, layers, leases) ?? noLayerCache();
   }
 
-  resolve(accountId: string, code: CodeRef): Promise<string> {
-    return this.zips.resolve(accountId, code);
+  resolve(accountId: string, code: CodeRef, leases: Leases): Promise<string> {
+    return this.zips.resolve(accountId, code, leases);
   }
 
-  resolveImage(accountId: string, digest: string): Promise<string> {
-    return this.images.resolve(accountId, digest);
+  resolveImage(accountId: string, digest: string, leases: Leases): Promise<string> {
+    return this.images.resolve(accountId, digest, leases);
+  }
+
+  cachedCode(): string[] {
+    return this.zips.cachedDigests();
   }
 }
 
 /**
  * Directories built once per account and digest under `<root>/<accountId>/<digest>/`: filled in
- * a temporary directory, then renamed into place, however many callers ask at once. Code
+ * a temporary directory, then renamed into place (one build at a time per key: callers go through
+ * `CacheLeases`, which also decides when a directory is removed). Code
  * packages and SnapStart snapshots are unpacked this way; an account's directory is never used
  * for another account, even for the same digest.
  */
 export class DigestDirs {
-  private readonly inflight = new OncePerKey<string>();
-
   constructor(readonly root: string) {}
 
+  /** The directory, filled by `fill` unless it is there (its caller, a `CacheLeases` use, runs one build per key at a time). */
   get(accountId: string, digest: string, fill: (dir: string) => Promise<void>): Promise<string> {
-    return this.inflight.get(`${accountId}/${digest}`, () => this.build(accountId, digest, fill));
+    return this.build(accountId, digest, fill);
   }
 
   /** A fresh directory beside the cache (same file system, so it can be renamed into it). */
@@ -85,9 +96,18 @@ export class DigestDirs {
     return dir;
   }
 
-  /** Lets `digest` be built again for the account (its directory was removed). */
-  forget(accountId: string, digest: string): void {
-    this.inflight.forget(`${accountId}/${digest}`);
+  /** Removes the account's directory of `digest` (it is built again on its next use). */
+  async remove(accountId: string, digest: string): Promise<void> {
+    await rm(join(accountDir(this.root, accountId), digest), { recursive: true, force: true });
+  }
+
+  /** The directories kept, as `<accountId>/<digest>` keys and their paths. */
+  async list(): Promise<{ key: string; dir: string }[]> {
+    const out: { key: string; dir: string }[] = [];
+    for (const account of (await readdir(this.root).catch(() => [] as string[])).filter(isAccountDir)) {
+      for (const name of await readdir(join(this.root, account)).catch(() => [] as string[])) out.push({ key: `${account}/${name}`, dir: join(this.root, account, name) });
+    }
+    return out;
   }
 
   /**
@@ -136,32 +156,39 @@ const CODE_IMAGE = 'code.erofs';
  * `<root>/<accountId>/<sha256>/root` and shared by that account's sandboxes of that code. Another
  * account with the same package gets its own image and mount: no file, inode, device or page
  * cache is shared across accounts. A sandbox's /var/task is the root of a filesystem of its own:
- * its mountinfo shows "/" and a neutral source, never the data directory.
+ * its mountinfo shows "/" and a neutral source, never the data directory. Each image is an entry
+ * of the worker's `CacheLeases`: held by the environments that use it, unmounted and deleted
+ * once none has for the idle time (or earlier, unused, over the byte budget).
  */
 export class ZipCodeMounts {
   private readonly dirs: DigestDirs;
-  private readonly mounts = new OncePerKey<string>();
+  private readonly entries: LeasedEntries<string>;
 
-  constructor(root: string, private readonly store: CodeSource, private readonly limits: ZipLimits & { mkfsErofsPath: string }) {
+  constructor(root: string, private readonly store: CodeSource, private readonly limits: ZipLimits & { mkfsErofsPath: string }, caches: CacheLeases, name = 'code') {
     this.dirs = new DigestDirs(root);
+    this.entries = caches.cache(name, (key) => this.remove(key));
   }
 
-  resolve(accountId: string, code: CodeRef): Promise<string> {
-    return this.mounts.get(`${accountId}/${code.sha256}`, () => this.mount(accountId, code));
+  resolve(accountId: string, code: CodeRef, leases: Leases): Promise<string> {
+    return this.entries.use(`${checkedAccountId(accountId)}/${code.sha256}`, leases, () => this.mount(accountId, code));
   }
 
-  private async mount(accountId: string, code: CodeRef): Promise<string> {
+  /** Digests built here now (whichever account's). */
+  cachedDigests(): string[] {
+    return [...new Set(this.entries.keys().map((key) => key.slice(key.indexOf('/') + 1)))];
+  }
+
+  private async mount(accountId: string, code: CodeRef): Promise<{ value: string; bytes: number }> {
     const build = (dir: string) => this.build(code, dir);
     let dir = await this.dirs.get(accountId, code.sha256, build);
     if (!(await exists(join(dir, CODE_IMAGE)))) {
       // Half-made (no image): built again.
-      await rm(dir, { recursive: true, force: true });
-      this.dirs.forget(accountId, code.sha256);
+      await this.dirs.remove(accountId, code.sha256);
       dir = await this.dirs.get(accountId, code.sha256, build);
     }
     const root = join(dir, 'root');
     await mountErofs(join(dir, CODE_IMAGE), root);
-    return root;
+    return { value: root, bytes: await sizeOf(join(dir, CODE_IMAGE)) };
   }
 
   private async build(code: CodeRef, dir: string): Promise<void> {
@@ -173,21 +200,34 @@ export class ZipCodeMounts {
     await mkdir(join(dir, 'root'), { mode: 0o755 });
   }
 
+  /** An entry no environment uses any more: unmounted (lazily) and deleted. */
+  private async remove(key: string): Promise<void> {
+    const [accountId = '', digest = ''] = key.split('/');
+    await unmount(join(accountDir(this.dirs.root, accountId), digest, 'root'));
+    await this.dirs.remove(accountId, digest);
+  }
+
   /**
    * Detaches what a killed predecessor left mounted (before anything is resolved), and removes
-   * what an older Stratus kept per digest alone (shared by all accounts).
+   * what an older Stratus kept per digest alone (shared by all accounts). The images it left are
+   * kept as unused entries: used again, or removed once idle.
    */
   async cleanup(): Promise<void> {
     await this.dirs.removeScratch((dir) => unmount(join(dir, 'root')));
-    for (const account of await readdir(this.dirs.root).catch(() => [] as string[])) {
-      const dir = join(this.dirs.root, account);
-      for (const name of await readdir(dir).catch(() => [] as string[])) await unmount(join(dir, name, 'root'));
+    for (const { key, dir } of await this.dirs.list()) {
+      await unmount(join(dir, 'root'));
+      this.entries.adopt(key, await sizeOf(join(dir, CODE_IMAGE)));
     }
   }
 
   async shutdown(): Promise<void> {
-    for (const m of await Promise.allSettled(this.mounts.takeAll())) if (m.status === 'fulfilled') await unmount(m.value);
+    for (const { dir } of await this.dirs.list()) await unmount(join(dir, 'root'));
   }
+}
+
+/** A file's size (0 when absent). */
+export function sizeOf(path: string): Promise<number> {
+  return stat(path).then((s) => s.size, () => 0);
 }
 
 function exists(path: string): Promise<boolean> {

@@ -7,12 +7,12 @@ import { promisify } from 'node:util';
 import { IMAGE_DIGEST } from '../codestore/index.js';
 import { StratusError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
-import { accountDir, isAccountDir } from './account-dirs.js';
+import { accountDir, checkedAccountId, isAccountDir } from './account-dirs.js';
+import type { CacheLeases, LeasedEntries, Leases } from './cache-leases.js';
 import type { ChunkCache, ChunkSource } from './chunk-cache.js';
 import { ChunkServer } from './chunk-server.js';
 import type { LazyImageSpec } from './fuse/lazy-image-fs.js';
 import { mountErofs, unmount } from './erofs-mount.js';
-import { OncePerKey } from './once-per-key.js';
 
 const FUSE_MAIN = fileURLToPath(new URL('./fuse/lazy-image-fs.js', import.meta.url));
 const run = promisify(execFile);
@@ -26,6 +26,8 @@ export interface LazyImageMountsOptions {
   prefetchChunks: number;
   nodePath: string;
   log: Logger;
+  /** The worker's cache entries: each mount is one, held by the environments that run it. */
+  caches: CacheLeases;
 }
 
 interface Mounted {
@@ -42,24 +44,48 @@ interface Mounted {
  * (chunks fetched on first read), and the kernel mounts EROFS read-only on that file.
  */
 export class LazyImageMounts {
-  private readonly mounts = new OncePerKey<Mounted>();
+  private readonly mounts = new Map<string, Mounted>();
+  private readonly entries: LeasedEntries<string>;
   private server: Promise<ChunkServer> | undefined;
   private socketDir: string | undefined;
 
-  constructor(private readonly opts: LazyImageMountsOptions) {}
+  constructor(private readonly opts: LazyImageMountsOptions) {
+    this.entries = opts.caches.cache('images', (key) => this.remove(key));
+  }
 
-  /** The mounted root filesystem, for `accountId`'s functions, of the image with this manifest digest. */
-  resolve(accountId: string, digest: string): Promise<string> {
+  /**
+   * The mounted root filesystem, for `accountId`'s functions, of the image with this manifest
+   * digest, held by `leases`; unmounted (its FUSE server stopped) once no environment has used it
+   * for the worker's cache idle time.
+   */
+  resolve(accountId: string, digest: string, leases: Leases): Promise<string> {
     if (!IMAGE_DIGEST.test(digest)) return Promise.reject(new StratusError('Internal', `malformed image digest ${digest}`));
-    return this.mounts.get(`${accountId}/${digest}`, () => this.mount(accountId, digest)).then((m) => m.rootDir);
+    const key = `${checkedAccountId(accountId)}/${digest}`;
+    return this.entries.use(key, leases, async () => {
+      const mounted = await this.mount(accountId, digest);
+      this.mounts.set(key, mounted);
+      return { value: mounted.rootDir, bytes: 0 };
+    });
   }
 
   stats() {
     return { ...this.opts.cache.stats(), mountedImages: this.mounts.size };
   }
 
+  private async remove(key: string): Promise<void> {
+    const mounted = this.mounts.get(key);
+    this.mounts.delete(key);
+    if (mounted) await this.unmount(mounted);
+    const [accountId = '', digest = ''] = key.split('/');
+    await rm(this.dirOf(accountId, digest), { recursive: true, force: true });
+  }
+
+  private dirOf(accountId: string, digest: string): string {
+    return join(accountDir(this.opts.root, accountId), digest.slice(7, 23));
+  }
+
   private async mount(accountId: string, digest: string): Promise<Mounted> {
-    const dir = join(accountDir(this.opts.root, accountId), digest.slice(7, 23));
+    const dir = this.dirOf(accountId, digest);
     const manifest = await this.opts.source.getImage(digest);
     if (!manifest) throw new StratusError('ResourceNotFound', `Image ${digest} is not in the code store`);
     const server = await (this.server ??= this.startServer());
@@ -110,7 +136,8 @@ export class LazyImageMounts {
 
   async shutdown(): Promise<void> {
     if (this.mounts.size > 0) this.opts.log.info(this.stats(), 'image chunk cache at shutdown');
-    for (const m of await Promise.allSettled(this.mounts.takeAll())) if (m.status === 'fulfilled') await this.unmount(m.value);
+    for (const m of this.mounts.values()) await this.unmount(m);
+    this.mounts.clear();
     if (this.server) await (await this.server).close().catch(() => {});
     if (this.socketDir) await rm(this.socketDir, { recursive: true, force: true });
   }

@@ -2,6 +2,7 @@ export type { EnvironmentOptions, EnvironmentReport, WorkerAgent, WorkerStatus }
 export { LocalWorkerAgent, type LocalWorkerDeps } from './local-agent.js';
 export { openRunRoot, removeStaleRunDirs, type RunRoot } from './run-root.js';
 export { FunctionFiles, ZipCodeMounts, type TaskFiles } from './code-cache.js';
+export { CacheLeases, Leases, type CacheStats } from './cache-leases.js';
 export { LayerMounts } from './layer-mounts.js';
 export { ChunkCache, type ChunkCacheStats, type ChunkSource } from './chunk-cache.js';
 export { LazyImageMounts } from './image-mounts.js';

@@ -10,6 +10,7 @@ import type { SandboxDriver, SandboxSpec } from '../sandbox/index.js';
 import type { EnvironmentOptions, EnvironmentReport, WorkerAgent, WorkerStatus } from './agent.js';
 import { zipFiles, type TaskFiles } from './code-cache.js';
 import { BootGate } from './boot-gate.js';
+import { Leases } from './cache-leases.js';
 import { Environment } from './environment.js';
 import type { EnvironmentSpec } from './environment-spec.js';
 import type { Invocation, InvocationResult } from './invocation.js';
@@ -68,7 +69,6 @@ export interface LocalWorkerDeps {
 export class LocalWorkerAgent implements WorkerAgent {
   readonly id: string;
   private readonly slots = new Map<string, Slot>();
-  private readonly cachedCode = new Set<string>();
   private readonly lostListeners: ((envId: string) => void)[] = [];
   private readonly bootGate: BootGate;
   private readonly launcher: SandboxLauncher;
@@ -126,8 +126,7 @@ export class LocalWorkerAgent implements WorkerAgent {
     const kind = provisioned ? 'provisioned' : spec.package.type === 'Image' ? 'image' : 'boot';
     await this.boot(envId, identityOf(spec, envId, this.deps.clock.now()), initType, async (slot) => {
       slot.owner = ownerOf(spec);
-      const files = await this.filesOf(spec);
-      this.cachedCode.add(spec.package.code.sha256);
+      const files = await this.filesOf(spec, slot.leases);
       slot.env.extensionsApi.expect(await externalExtensions(files.optDir ?? (files.rootDir && join(files.rootDir, 'opt'))), extensionInfo(spec));
       return { driver: this.launcher.requireDriver(spec), sandbox: this.launcher.sandboxSpec(envId, spec, initType, slot.controlDir, files) };
     }, { coldStart: coldStartOf(spec, kind, trace) });
@@ -191,7 +190,7 @@ export class LocalWorkerAgent implements WorkerAgent {
     const controlDir = await makeControlDir(this.deps.runRoot.path, id);
     const booted = await this.bootGate.enter();
     const relay = new TelemetryRelay(controlDir);
-    const slot = { id, controlDir, relay, memoryMb: who.memoryMb, stemTaskDir: extra.stemTaskDir, coldStart: extra.coldStart } as Slot;
+    const slot = { id, controlDir, relay, memoryMb: who.memoryMb, stemTaskDir: extra.stemTaskDir, coldStart: extra.coldStart, leases: new Leases() } as Slot;
     slot.env = new Environment({
       id,
       ...who,
@@ -228,10 +227,10 @@ export class LocalWorkerAgent implements WorkerAgent {
     this.tracer.record('function.init', coldStart.trace, ms, { [ATTR.initDurationMs]: ms, [ATTR.startKind]: coldStart.kind });
   }
 
-  /** A zip's unpacked directory, or an image's lazily mounted root filesystem. */
-  private async filesOf(spec: EnvironmentSpec): Promise<SandboxFiles> {
-    if (spec.package.type === 'Zip') return zipFiles(this.deps.taskFiles, spec);
-    const rootDir = await this.deps.taskFiles.resolveImage(spec.accountId, spec.package.digest);
+  /** A zip's unpacked directory, or an image's lazily mounted root filesystem (held by the environment's leases). */
+  private async filesOf(spec: EnvironmentSpec, leases: Leases): Promise<SandboxFiles> {
+    if (spec.package.type === 'Zip') return zipFiles(this.deps.taskFiles, spec, leases);
+    const rootDir = await this.deps.taskFiles.resolveImage(spec.accountId, spec.package.digest, leases);
     return { taskDir: join(rootDir, 'var/task'), rootDir };
   }
 
@@ -259,7 +258,6 @@ export class LocalWorkerAgent implements WorkerAgent {
     stem.coldStart = coldStartOf(spec, 'warm-pool', trace);
     try {
       await this.pool?.load(stem, spec);
-      this.cachedCode.add(spec.package.code.sha256);
     } catch (err) {
       await this.destroyEnvironment(stem.id);
       throw err;
@@ -310,7 +308,7 @@ export class LocalWorkerAgent implements WorkerAgent {
       memoryMb: this.deps.memoryMb,
       memoryReservedMb: reserved,
       environments: this.slots.size,
-      cachedCode: [...this.cachedCode],
+      cachedCode: this.deps.taskFiles.cachedCode?.() ?? [],
       stems,
     };
   }

@@ -2,6 +2,7 @@ import { chmod, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StratusError } from '../shared/errors.js';
 import type { ColdStartKind } from '../shared/metrics.js';
+import type { Leases } from './cache-leases.js';
 import type { Environment, EnvironmentParams } from './environment.js';
 import { RuntimeApiServer, type RuntimeApiHandler } from './runtime-api.js';
 import type { TelemetryRelay } from './telemetry-relay.js';
@@ -28,6 +29,8 @@ export interface Slot {
   owner?: SlotOwner;
   /** What its init counts as in the metrics once it completes (absent: a stem not given a function yet). */
   coldStart?: ColdStart;
+  /** The worker cache entries its sandbox uses (code, layers, image, snapshot): released once it is gone. */
+  leases: Leases;
 }
 
 /** The function version an environment's init is counted for, and how it started. */
@@ -94,6 +97,7 @@ export async function serveRuntimeApi(api: RuntimeApiServer, controlDir: string)
 /** Ends a slot: its sandbox, its Runtime API server and its directories. */
 export async function closeSlot(slot: Slot): Promise<void> {
   await slot.env.destroy();
+  slot.leases.releaseAll();
   slot.relay.close();
   await slot.api.close();
   await removeDir(slot.controlDir);

@@ -1,11 +1,13 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { CodeRef } from '../codestore/index.js';
 import { StratusError } from '../shared/errors.js';
-import { DigestDirs, type CodeSource } from './code-cache.js';
+import { accountDir, checkedAccountId } from './account-dirs.js';
+import { Leases, type CacheLeases, type LeasedEntries } from './cache-leases.js';
+import { DigestDirs, sizeOf, type CodeSource } from './code-cache.js';
 import type { NextInvocation, RuntimeApiHandler } from './runtime-api.js';
 import type { StreamedResponse } from './response-relay.js';
 
@@ -91,31 +93,52 @@ export async function writeSnapshotOwner(dir: string, owner: SnapshotOwner): Pro
  * code store when absent. A snapshot holds its function's memory (its variables, whatever its
  * init computed), so it is restored only for the function it was made of: a spec that names
  * another account's or function's snapshot gets SnapshotFailed (the cold start boots instead),
- * and nothing of it is kept under the asking account.
+ * and nothing of it is kept under the asking account. Each unpacked snapshot is an entry of the
+ * worker's `CacheLeases`, held by the environments restored from it, deleted once idle.
  */
 export class SnapshotCache {
   private readonly dirs: DigestDirs;
+  private readonly entries: LeasedEntries<string>;
 
-  constructor(root: string, private readonly store: CodeSource) {
+  constructor(root: string, private readonly store: CodeSource, caches: CacheLeases) {
     this.dirs = new DigestDirs(root);
+    this.entries = caches.cache('snapshots', (key) => {
+      const [accountId = '', digest = ''] = key.split('/');
+      return this.dirs.remove(accountId, digest);
+    });
   }
 
-  async resolve(owner: SnapshotOwner, image: CodeRef): Promise<string> {
-    const dir = await this.dirs.get(owner.accountId, image.sha256, async (dir) => {
-      const tar = await this.store.get(image);
-      await new Promise<void>((resolve, reject) => {
-        const child = execFile('tar', ['-C', dir, '-xf', '-'], (err) => (err ? reject(err) : resolve()));
-        child.stdin?.end(tar);
+  /** The unpacked snapshot, held by `leases`. */
+  async resolve(owner: SnapshotOwner, image: CodeRef, leases: Leases): Promise<string> {
+    const dir = await this.entries.use(`${checkedAccountId(owner.accountId)}/${image.sha256}`, leases, async () => {
+      const dir = await this.dirs.get(owner.accountId, image.sha256, async (dir) => {
+        const tar = await this.store.get(image);
+        await new Promise<void>((resolve, reject) => {
+          const child = execFile('tar', ['-C', dir, '-xf', '-'], (err) => (err ? reject(err) : resolve()));
+          child.stdin?.end(tar);
+        });
+        await checkOwner(dir, owner, image);
       });
-      await checkOwner(dir, owner, image);
+      return { value: dir, bytes: await bytesUnder(dir) };
     });
     await checkOwner(dir, owner, image);
     return dir;
   }
 
-  /** Adopts a freshly dumped directory as the account's unpacked copy of `sha256` (no unpacking needed). */
-  adopt(dir: string, accountId: string, sha256: string): Promise<void> {
-    return this.dirs.adopt(dir, accountId, sha256);
+  /** Adopts a freshly dumped directory as the account's unpacked copy of `sha256` (no unpacking needed); unused until restored from. */
+  async adopt(dir: string, accountId: string, sha256: string): Promise<void> {
+    const held = new Leases();
+    try {
+      await this.entries.use(`${checkedAccountId(accountId)}/${sha256}`, held, async () => {
+        await this.dirs.adopt(dir, accountId, sha256);
+        const target = join(accountDir(this.dirs.root, accountId), sha256);
+        return { value: target, bytes: await bytesUnder(target) };
+      });
+    } finally {
+      held.releaseAll();
+      // Kept already: the dump is dropped.
+      await rm(dir, { recursive: true, force: true });
+    }
   }
 
   /** A fresh directory to dump into, on the same file system as the cache. */
@@ -123,10 +146,23 @@ export class SnapshotCache {
     return this.dirs.scratch('dump', 0o700);
   }
 
-  /** Removes what a killed predecessor left half-made (dumps, unpacks), and snapshots of an older layout (not kept per account). */
-  removeScratch(): Promise<void> {
-    return this.dirs.removeScratch();
+  /**
+   * Removes what a killed predecessor left half-made (dumps, unpacks), and snapshots of an older
+   * layout (not kept per account); the snapshots it left are kept as unused entries.
+   */
+  async removeScratch(): Promise<void> {
+    await this.dirs.removeScratch();
+    for (const { key, dir } of await this.dirs.list()) this.entries.adopt(key, await bytesUnder(dir));
   }
+}
+
+/** The bytes of the files under `dir` (a snapshot's dump: files, no mounts). */
+async function bytesUnder(dir: string): Promise<number> {
+  let total = 0;
+  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true }).catch(() => [])) {
+    if (entry.isFile()) total += await sizeOf(join(entry.parentPath, entry.name));
+  }
+  return total;
 }
 
 async function checkOwner(dir: string, owner: SnapshotOwner, image: CodeRef): Promise<void> {

@@ -4,6 +4,7 @@ import type { Clock } from '../shared/clock.js';
 import { StratusError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import type { Sandbox } from '../sandbox/index.js';
+import { Leases } from './cache-leases.js';
 import { zipFiles, type TaskFiles } from './code-cache.js';
 import type { EnvironmentSpec } from './environment-spec.js';
 import type { SandboxLauncher } from './launch/index.js';
@@ -38,7 +39,7 @@ export class SnapStartBoots {
     const snapshots = this.deps.launcher.driverFor(spec)?.snapshots;
     const cache = this.deps.snapshotCache;
     if (!snapshots || !cache) throw new StratusError('SnapshotFailed', 'no snapshot support');
-    const [imageDir, files] = await Promise.all([cache.resolve(spec, image), zipFiles(this.deps.taskFiles, spec)]);
+    const [imageDir, files] = await Promise.all([cache.resolve(spec, image, slot.leases), zipFiles(this.deps.taskFiles, spec, slot.leases)]);
     const sandboxSpec = this.deps.launcher.sandboxSpec(slot.id, spec, 'snap-start', slot.controlDir, files);
     // The clone keeps the environment of its snapshot (criu itself runs with the launchers' fixed one).
     const sandbox = await snapshots.restore(sandboxSpec, { dir: imageDir });
@@ -64,10 +65,11 @@ export class SnapStartBoots {
     const boot = new SnapshotBoot();
     const api = runtimeApiIn(controlDir, boot);
     const dir = await cache.scratch();
+    const held = new Leases();
     let sandbox: Sandbox | undefined;
     try {
       await serveRuntimeApi(api, controlDir);
-      const sandboxSpec = this.deps.launcher.sandboxSpec(id, spec, 'snap-start', controlDir, await zipFiles(this.deps.taskFiles, spec));
+      const sandboxSpec = this.deps.launcher.sandboxSpec(id, spec, 'snap-start', controlDir, await zipFiles(this.deps.taskFiles, spec, held));
       sandbox = await driver.create(sandboxSpec);
       const output: string[] = [];
       sandbox.stdout.on('data', (d: Buffer) => output.push(d.toString()));
@@ -84,6 +86,7 @@ export class SnapStartBoots {
       throw err;
     } finally {
       await sandbox?.destroy();
+      held.releaseAll();
       await api.close();
       await removeDir(controlDir);
     }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { cp } from 'node:fs/promises';
 import { StratusError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
+import { Leases } from './cache-leases.js';
 import type { TaskFiles } from './code-cache.js';
 import type { EnvironmentSpec } from './environment-spec.js';
 import type { BareRuntime } from './launch/index.js';
@@ -73,7 +74,13 @@ export class WarmPool {
   /** Puts `spec`'s code into a stem's (bound, still empty) /var/task. */
   async load(stem: Slot, spec: EnvironmentSpec): Promise<void> {
     if (!stem.stemTaskDir) throw new StratusError('Internal', `warm-pool stem ${stem.id} has no task directory`);
-    await cp(await this.deps.taskFiles.resolve(spec.accountId, spec.package.code), stem.stemTaskDir, { recursive: true, preserveTimestamps: true });
+    // A copy: the code's cache entry is held only while it is copied.
+    const held = new Leases();
+    try {
+      await cp(await this.deps.taskFiles.resolve(spec.accountId, spec.package.code, held), stem.stemTaskDir, { recursive: true, preserveTimestamps: true });
+    } finally {
+      held.releaseAll();
+    }
   }
 
   /** Whether `slot` is a stem waiting in the pool. */
