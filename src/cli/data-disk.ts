@@ -17,7 +17,7 @@ export class DataDirectory {
   private constructor(readonly disk: DataDisk, readonly code: FilesystemCodeStore, readonly chunks: FilesystemChunkStore) {}
 
   static async open(dataDir: string, log: Logger, clock: Clock): Promise<DataDirectory> {
-    const disk = await DataDisk.open(dataDir, log.child({ component: 'disk' }));
+    const disk = await DataDisk.open(dataDir, log.child({ component: 'disk' }), clock);
     return new DataDirectory(disk, new DiskCodeStore(join(dataDir, 'code'), clock, disk), new DiskChunkStore(join(dataDir, 'code'), clock, disk));
   }
 

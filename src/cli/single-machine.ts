@@ -137,6 +137,7 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
       await logExpiry.stop();
       await codeCollector.stop();
       await journal.close();
+      dataDirectory.disk.close();
       await tracer.shutdown();
     },
   };

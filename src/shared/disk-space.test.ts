@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ManualClock, systemClock } from './clock.js';
 import { DataDisk, isDiskFull, RESERVE_FILE, writeOrDiskFull, type DiskSpace } from './disk-space.js';
 import { StratusError } from './errors.js';
 import { silentLogger } from './log.js';
@@ -53,7 +54,7 @@ describe('DataDisk', () => {
   it('keeps a reserve while there is room, gives it back when full, and makes it again once there is room', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'stratus-disk-'));
     try {
-      const disk = await DataDisk.open(dir, silentLogger(), { reserveBytes: 64 * 1024, marginBytes: 0 });
+      const disk = await DataDisk.open(dir, silentLogger(), systemClock, { reserveBytes: 64 * 1024, marginBytes: 0 });
       assert.equal(disk.full, false);
       assert.equal((await stat(join(dir, RESERVE_FILE))).size, 64 * 1024);
       assert.equal(await disk.release(), true);
@@ -67,11 +68,31 @@ describe('DataDisk', () => {
     }
   });
 
+  it('while full it looks for room by itself, so logs and invokes (which never ask) resume once space is freed', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'stratus-disk-'));
+    const clock = new ManualClock();
+    try {
+      const disk = await DataDisk.open(dir, silentLogger(), clock, { reserveBytes: 64 * 1024, marginBytes: 0, recheckMs: 1000 });
+      assert.equal(await disk.release(), true);
+      assert.equal(disk.full, true);
+      clock.advance(999);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.equal(disk.full, true, 'not before recheckMs');
+      clock.advance(1);
+      for (let i = 0; i < 100 && disk.full; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+      assert.equal(disk.full, false, 'the reserve is back without any write asking');
+      assert.equal((await stat(join(dir, RESERVE_FILE))).size, 64 * 1024);
+      disk.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('a disk without room for its margin starts full and refuses growing writes with DiskFull', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'stratus-disk-'));
     try {
       const huge = Number.MAX_SAFE_INTEGER / 4;
-      const disk = await DataDisk.open(dir, silentLogger(), { reserveBytes: 4096, marginBytes: huge });
+      const disk = await DataDisk.open(dir, silentLogger(), systemClock, { reserveBytes: 4096, marginBytes: huge });
       assert.equal(disk.full, true);
       assert.equal(existsSync(join(dir, RESERVE_FILE)), false);
       await assert.rejects(disk.admit(1), (err: unknown) => err instanceof StratusError && err.code === 'DiskFull');

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Clock, TimerHandle } from './clock.js';
 import { StratusError } from './errors.js';
 import type { Logger } from './log.js';
 
@@ -13,6 +14,14 @@ export const RESERVE_FILE = '.disk-reserve';
 export const DEFAULT_RESERVE_BYTES = 8 * 1024 * 1024;
 /** A write that grows the data is refused when it would leave less than this free. */
 export const DEFAULT_MARGIN_BYTES = 2 * 1024 * 1024;
+/** While full, how often the disk looks for room again by itself (log appends and invokes never ask). */
+export const DEFAULT_RECHECK_MS = 5_000;
+
+export interface DataDiskOptions {
+  reserveBytes?: number;
+  marginBytes?: number;
+  recheckMs?: number;
+}
 
 /** A write failed for want of space: ENOSPC or EDQUOT from the filesystem, SQLite's SQLITE_FULL (its ENOSPC), or ours. */
 export function isDiskFull(err: unknown): boolean {
@@ -64,33 +73,44 @@ export async function writeOrDiskFull<T>(disk: DiskSpace | undefined, write: () 
  * there is room. When a write fails for want of space (or free space falls below the margin) the
  * reserve is deleted, which gives SQLite and the code store room for deletes and for the
  * journal's own records (an invoke's), while every write that would grow the data is refused
- * with DiskFull. Each refused write looks again: once there is room for the reserve and the
- * margin, the reserve is made again and writes resume, without a restart.
+ * with DiskFull. Each refused write looks again, and so does the disk itself every `recheckMs`
+ * while full (function logs, refused at once while full, never ask): once there is room for the
+ * reserve and the margin, the reserve is made again and writes resume, without a restart.
  */
 export class DataDisk implements DiskSpace {
   private held = false;
   private recovering: Promise<boolean> | undefined;
   private releasing: Promise<void> | undefined;
+  private recheck: TimerHandle | undefined;
+  private closed = false;
   private readonly path: string;
+  private readonly reserveBytes: number;
+  private readonly marginBytes: number;
+  private readonly recheckMs: number;
 
-  private constructor(
-    private readonly dir: string,
-    private readonly log: Logger,
-    private readonly reserveBytes: number,
-    private readonly marginBytes: number,
-  ) {
+  private constructor(private readonly dir: string, private readonly log: Logger, private readonly clock: Clock, opts: DataDiskOptions) {
     this.path = join(dir, RESERVE_FILE);
+    this.reserveBytes = opts.reserveBytes ?? DEFAULT_RESERVE_BYTES;
+    this.marginBytes = opts.marginBytes ?? DEFAULT_MARGIN_BYTES;
+    this.recheckMs = opts.recheckMs ?? DEFAULT_RECHECK_MS;
   }
 
   /** Takes the disk as it is at start: a full disk gets its reserve back first, so start-up can write. */
-  static async open(dir: string, log: Logger, opts: { reserveBytes?: number; marginBytes?: number } = {}): Promise<DataDisk> {
-    const disk = new DataDisk(dir, log, opts.reserveBytes ?? DEFAULT_RESERVE_BYTES, opts.marginBytes ?? DEFAULT_MARGIN_BYTES);
+  static async open(dir: string, log: Logger, clock: Clock, opts: DataDiskOptions = {}): Promise<DataDisk> {
+    const disk = new DataDisk(dir, log, clock, opts);
     const size = await stat(disk.path).then((s) => s.size, () => -1);
     if (size >= 0 && size !== disk.reserveBytes) await rm(disk.path, { force: true });
     disk.held = size === disk.reserveBytes;
     if (disk.held && (await disk.freeBytes()) < disk.marginBytes) await disk.release();
     else if (!disk.held && !(await disk.recover())) log.warn({ dataDir: dir }, 'the data disk is full: Stratus starts, refusing writes until space is freed');
     return disk;
+  }
+
+  /** Stops looking for room. */
+  close(): void {
+    this.closed = true;
+    this.recheck?.cancel();
+    this.recheck = undefined;
   }
 
   get full(): boolean {
@@ -116,16 +136,28 @@ export class DataDisk implements DiskSpace {
       this.held = false;
       this.releasing = rm(this.path, { force: true }).catch((err: unknown) => this.log.error({ err }, 'the data disk reserve could not be removed'));
       this.log.warn({ dataDir: this.dir }, 'the data disk is full: its reserve is released for deletes and the journal; writes are refused until space is freed');
+      this.lookAgainLater();
     }
     if (!this.releasing) return false;
     await this.releasing;
     return true;
   }
 
-  /** Makes the reserve again if there is room for it and the margin (one attempt at a time). */
+  /** Makes the reserve again if there is room for it and the margin (one attempt at a time); while not, looks again every `recheckMs`. */
   private recover(): Promise<boolean> {
     this.recovering ??= this.makeReserve().finally(() => (this.recovering = undefined));
+    void this.recovering.then((made) => {
+      if (!made) this.lookAgainLater();
+    }, () => this.lookAgainLater());
     return this.recovering;
+  }
+
+  private lookAgainLater(): void {
+    if (this.closed || this.recheck) return;
+    this.recheck = this.clock.setTimer(this.recheckMs, () => {
+      this.recheck = undefined;
+      void this.recover().catch((err: unknown) => this.log.error({ err }, 'the data disk could not be checked for room'));
+    });
   }
 
   private async makeReserve(): Promise<boolean> {

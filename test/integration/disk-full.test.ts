@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { aws } from '../helpers/aws-cli.js';
+import { logsJson } from '../helpers/logs-cli.js';
 import { parseExposition, Scrape } from '../helpers/prometheus.js';
 import { startStratus, type StratusProcess } from '../helpers/stratus.js';
 import { until } from '../helpers/wait.js';
@@ -159,8 +160,16 @@ describe('a full data disk degrades, never wedges', { skip: isRoot ? false : 'mo
     assert.notEqual((await create('fresh')).code, 0);
   });
 
-  it('once space is freed, creates work again without a restart', async () => {
+  it("once space is freed, Stratus notices by itself: an invoke's logs are stored again before any write asks", async () => {
     await rm(join(dataDir, 'filler'));
+    await until(async () => (await scrape()).value('stratus_data_disk_full', {}) === 0, 'the disk seen to have room again, with no API write');
+    const stored = async () => (await logsJson<{ events: { message: string }[] }>(stratus!, ['filter-log-events', '--log-group-name', '/aws/lambda/keep', '--filter-pattern', 'REPORT'])).events.length;
+    const before = await stored();
+    assert.equal((await invoke('keep')).tag, 'keep');
+    await until(async () => (await stored()) > before, "the invoke's REPORT line stored");
+  });
+
+  it('once space is freed, creates work again without a restart', async () => {
     const res = await create('fresh');
     assert.equal(res.code, 0, res.stderr);
     assert.equal((await invoke('fresh')).tag, 'fresh');
