@@ -1,6 +1,7 @@
 import { createWriteStream, existsSync } from 'node:fs';
 import { chmod, mkdtemp, readdir, rename, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import yazl from 'yazl';
@@ -17,7 +18,7 @@ import { readArchive, restore } from './restore.js';
 export const BACKUP_USAGE = `  stratus backup FILE  [--data-dir .stratus]            (an online backup of stratus up's data directory, mode 0600)
   stratus restore FILE [--data-dir .stratus] [--force]  (into a new or empty data directory; --force replaces one)`;
 
-/** How long a backup's hold on code collection lasts unless renewed (it is renewed as the copy goes). */
+/** How long a backup's hold on code collection lasts unless renewed (it renews itself until released). */
 const HOLD_MS = 10 * 60_000;
 
 export interface BackupSummary {
@@ -52,7 +53,7 @@ export async function backup(dataDirGiven: string, fileGiven: string, clock: Clo
     await snapshotSqlite(join(dataDir, JOURNAL_MEMBER), join(staging, JOURNAL_MEMBER));
     if (existsSync(join(dataDir, LOGS_MEMBER))) await snapshotSqlite(join(dataDir, LOGS_MEMBER), join(staging, LOGS_MEMBER));
     const referenced = await referencedMembers(sqliteJournalDocuments(join(staging, JOURNAL_MEMBER)), dataDir);
-    const sources = await hashSources(await stateFiles(dataDir, staging), referenced, { renew: renewer(hold, clock) });
+    const sources = await hashSources(await stateFiles(dataDir, staging), referenced);
     const missing = [...referenced].filter((name) => !sources.some((s) => s.name === name));
     if (missing.length > 0) throw notCopied(missing);
     const manifest: BackupManifest = {
@@ -91,10 +92,9 @@ async function stateFiles(dataDir: string, staging: string): Promise<{ name: str
  * references it (the collector honours the hold, so that is a damaged data directory: the
  * backup fails). A content-addressed blob whose bytes are not its name is damaged: it fails too.
  */
-async function hashSources(files: { name: string; path: string }[], referenced: Set<string>, opts: { renew: () => Promise<void> }): Promise<Source[]> {
+async function hashSources(files: { name: string; path: string }[], referenced: Set<string>): Promise<Source[]> {
   const out: Source[] = [];
   for (const f of files) {
-    await opts.renew();
     const hashed = await sha256File(f.path).catch((err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT' && !referenced.has(f.name)) return undefined;
       throw err.code === 'ENOENT' ? notCopied([f.name]) : err;
@@ -110,21 +110,14 @@ async function hashSources(files: { name: string; path: string }[], referenced: 
 /** The archive: the manifest first, then every member (compressed), written with mode 0600, then sealed. */
 async function writeArchive(path: string, manifest: BackupManifest, sources: Source[], clock: Clock): Promise<void> {
   const zip = new yazl.ZipFile();
+  // A member that cannot be read (gone, unreadable) fails the copy instead of the process.
+  zip.on('error', (err: Error) => (zip.outputStream as Readable).destroy(err));
   const mtime = new Date(clock.now());
   zip.addBuffer(Buffer.from(JSON.stringify(manifest, null, 1)), MANIFEST_NAME, { mtime, mode: 0o100600 });
   for (const s of sources) zip.addFile(s.path, s.name, { mtime, mode: 0o100600, compress: true });
   zip.end({ comment: SEAL_PLACEHOLDER, forceZip64Format: false });
   await pipeline(zip.outputStream, createWriteStream(path, { flags: 'wx', mode: 0o600 }));
   await sealArchive(path);
-}
-
-function renewer(hold: { renew(): Promise<void> }, clock: Clock): () => Promise<void> {
-  const state = { renewedAt: clock.now() };
-  return async () => {
-    if (clock.now() - state.renewedAt < HOLD_MS / 3) return;
-    state.renewedAt = clock.now();
-    await hold.renew();
-  };
 }
 
 function notCopied(names: string[]): StratusError {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { chmod, lstat, mkdir, mkdtemp, readdir, rename, rm, rmdir } from 'node:fs/promises';
-import { basename, dirname, join, resolve, sep } from 'node:path';
+import { chmod, lstat, mkdir, mkdtemp, readdir, rename, rm } from 'node:fs/promises';
+import { dirname, join, resolve, sep } from 'node:path';
 import { Transform, Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import yauzl from 'yauzl';
@@ -63,9 +63,10 @@ export async function readArchive(file: string, sink: MemberSink): Promise<Backu
 }
 
 /**
- * `stratus restore FILE --data-dir DIR`: the archive, checked whole, into a new directory beside
- * DIR, put in place by a rename once complete, so a refused archive writes nothing at DIR. An
- * existing DIR with anything in it is refused unless `force` (then it is replaced).
+ * `stratus restore FILE --data-dir DIR`: the archive, checked whole, into a staging directory
+ * inside DIR (so DIR may be a file system of its own, a mount point), and moved into place once
+ * complete, `journal.db` last, so a refused archive leaves DIR as it was. An existing DIR with
+ * anything in it is refused unless `force` (then what it held is replaced).
  */
 export async function restore(file: string, dataDir: string, force: boolean): Promise<BackupManifest> {
   const target = resolve(dataDir);
@@ -74,8 +75,8 @@ export async function restore(file: string, dataDir: string, force: boolean): Pr
   if (state === 'non-empty' && !force) {
     throw new StratusError('ResourceConflict', `${target} is not empty: restore does not overwrite an existing data directory (stop Stratus on it and pass --force to replace it)`);
   }
-  await mkdir(dirname(target), { recursive: true });
-  const temp = await mkdtemp(join(dirname(target), `.${basename(target)}.restore-`));
+  await mkdir(target, { recursive: true, mode: 0o700 });
+  const temp = await mkdtemp(join(target, '.restore-'));
   try {
     await chmod(temp, 0o700);
     const manifest = await readArchive(file, async (member) => {
@@ -86,11 +87,13 @@ export async function restore(file: string, dataDir: string, force: boolean): Pr
     });
     checkSqliteFile(join(temp, JOURNAL_MEMBER));
     if (manifest.members.some((m) => m.name === LOGS_MEMBER)) checkSqliteFile(join(temp, LOGS_MEMBER));
-    await moveIntoPlace(temp, target, state);
+    await moveIntoPlace(temp, target);
     return manifest;
   } catch (err) {
-    await rm(temp, { recursive: true, force: true });
+    if (state === 'absent') await rm(target, { recursive: true, force: true });
     throw err;
+  } finally {
+    await rm(temp, { recursive: true, force: true });
   }
 }
 
@@ -103,12 +106,18 @@ async function targetState(target: string): Promise<TargetState> {
   return (await readdir(target)).length === 0 ? 'empty' : 'non-empty';
 }
 
-async function moveIntoPlace(temp: string, target: string, state: TargetState): Promise<void> {
-  if (state === 'empty') await rmdir(target);
-  if (state !== 'non-empty') return rename(temp, target);
-  const aside = await mkdtemp(join(dirname(target), `.${basename(target)}.replaced-`));
-  await rename(target, join(aside, 'old'));
-  await rename(temp, target);
+/**
+ * What `target` held (but the staging directory) goes aside, the restored entries are renamed
+ * up into it, the journal last (a directory without it is no installation yet), and what was
+ * aside is removed. Every rename stays within the target's file system.
+ */
+async function moveIntoPlace(temp: string, target: string): Promise<void> {
+  const aside = await mkdtemp(join(target, '.replaced-'));
+  for (const name of await readdir(target)) {
+    if (join(target, name) !== temp && join(target, name) !== aside) await rename(join(target, name), join(aside, name));
+  }
+  const restored = (await readdir(temp)).sort((a, b) => Number(a === JOURNAL_MEMBER) - Number(b === JOURNAL_MEMBER));
+  for (const name of restored) await rename(join(temp, name), join(target, name));
   await rm(aside, { recursive: true, force: true });
 }
 

@@ -7,23 +7,27 @@ import { test } from 'node:test';
 import { ManualClock } from '../shared/clock.js';
 import { gcHeld, holdGc } from './gc-hold.js';
 
-test('a hold binds the collector until it is released or expires, and renewing moves the expiry', async () => {
+test('a hold binds the collector until it is released, renewing itself however long its holder works; one left unrenewed expires', async () => {
   const dataDir = await mkdtemp(join(tmpdir(), 'stratus-gc-hold-'));
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
   try {
     const clock = new ManualClock();
     assert.equal(await gcHeld(dataDir, clock), false, 'no hold: collect');
     const hold = await holdGc(dataDir, clock, 60_000);
     assert.equal(await gcHeld(dataDir, clock), true);
-    clock.advance(50_000);
-    await hold.renew();
-    clock.advance(50_000);
-    assert.equal(await gcHeld(dataDir, clock), true, 'renewed 50 s ago for 60 s');
-    clock.advance(20_000);
-    assert.equal(await gcHeld(dataDir, clock), false, 'expired');
-    await hold.renew();
+    for (let i = 0; i < 10; i++) {
+      clock.advance(20_000);
+      await settle();
+    }
+    assert.equal(await gcHeld(dataDir, clock), true, 'held 200 s on, renewed by itself (a hold of 60 s)');
     await hold.release();
     assert.equal(await gcHeld(dataDir, clock), false, 'released');
     assert.deepEqual(await readdir(join(dataDir, 'gc-hold')), []);
+    clock.advance(60_000);
+    await settle();
+    assert.deepEqual(await readdir(join(dataDir, 'gc-hold')), [], 'no renewal after the release');
+    await writeFile(join(dataDir, 'gc-hold', `${process.pid}-stuck.json`), JSON.stringify({ pid: process.pid, expiresAtMs: clock.now() - 1 }));
+    assert.equal(await gcHeld(dataDir, clock), false, 'a live holder that stopped renewing binds no more');
   } finally {
     await rm(dataDir, { recursive: true, force: true });
   }

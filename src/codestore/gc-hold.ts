@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, readFile, rm, writeFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Clock } from '../shared/clock.js';
+import type { Clock, TimerHandle } from '../shared/clock.js';
 
 /**
  * Holds on the code garbage collection of one machine's data directory: while a hold is in
@@ -16,26 +16,42 @@ export interface GcHoldRecord {
 }
 
 export interface GcHold {
-  /** Moves the expiry to `durationMs` from now (a long copy renews its hold as it goes). */
+  /** Moves the expiry to `durationMs` from now (done by itself every third of it until released). */
   renew(): Promise<void>;
   release(): Promise<void>;
 }
 
 const HOLD_DIR = 'gc-hold';
 
-/** Takes a hold for `durationMs` (renewable). */
+/** Takes a hold for `durationMs`, renewed every third of it on `clock` until released (however long the holder's work takes). */
 export async function holdGc(dataDir: string, clock: Clock, durationMs: number): Promise<GcHold> {
   const dir = join(dataDir, HOLD_DIR);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const file = join(dir, `${process.pid}-${randomUUID()}.json`);
+  const state: { timer?: TimerHandle; writing?: Promise<void>; released: boolean } = { released: false };
   const write = async () => {
     const record: GcHoldRecord = { pid: process.pid, expiresAtMs: clock.now() + durationMs };
     const tmp = `${file}.tmp`;
     await writeFile(tmp, JSON.stringify(record), { mode: 0o600 });
     await rename(tmp, file);
   };
+  const renewLater = () => {
+    state.timer = clock.setTimer(durationMs / 3, () => {
+      if (state.released) return;
+      state.writing = write().catch(() => undefined).finally(renewLater);
+    });
+  };
   await write();
-  return { renew: write, release: () => rm(file, { force: true }) };
+  renewLater();
+  return {
+    renew: write,
+    release: async () => {
+      state.released = true;
+      state.timer?.cancel();
+      await state.writing;
+      await rm(file, { force: true });
+    },
+  };
 }
 
 /**

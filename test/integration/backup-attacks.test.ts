@@ -5,11 +5,13 @@
 // backup with one hostile change, and the same archive without it restores (so the refusal is
 // the hostile change's, not something else).
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { CreateFunctionCommand } from '@aws-sdk/client-lambda';
 import { archiveEntries, buildArchive, seal, stratusCommand, type ArchiveEntry } from '../helpers/backup.js';
@@ -17,6 +19,7 @@ import { createInput } from '../helpers/lambda-api.js';
 import { startStratus } from '../helpers/stratus.js';
 import { makeZip, renameEntry } from '../helpers/zip.js';
 
+const run = promisify(execFile);
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 interface Manifest { members: { name: string; size: number; sha256: string }[] }
@@ -86,6 +89,30 @@ describe('stratus restore refuses', () => {
     assert.ok((await readdir(join(work, 'data'))).includes('journal.db'));
     assert.ok(!existsSync(join(work, 'data', 'keep.txt')));
     assert.deepEqual((await readdir(work)).sort(), ['archive', 'data']);
+  });
+
+  it('a data directory that is a file system of its own (a mount point): empty, and with --force one holding lost+found', { skip: process.getuid?.() !== 0 && 'needs root to mount' }, async () => {
+    const work = join(dir, 'mounted');
+    const target = join(work, 'data');
+    await mkdir(target, { recursive: true });
+    await writeFile(join(work, 'archive'), archive);
+    await run('mount', ['-t', 'tmpfs', '-o', 'size=64m,mode=700', 'tmpfs', target]);
+    try {
+      const r = await stratusCommand(['restore', join(work, 'archive'), '--data-dir', target]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual((await readdir(target)).filter((f) => f.startsWith('.')), [], 'no staging or replaced directory left');
+      assert.ok(existsSync(join(target, 'journal.db')));
+      await rm(join(target, 'journal.db'));
+      await rm(join(target, 'code'), { recursive: true, force: true });
+      await mkdir(join(target, 'lost+found'));
+      const forced = await stratusCommand(['restore', join(work, 'archive'), '--data-dir', target, '--force']);
+      assert.equal(forced.code, 0, forced.stderr);
+      const names = await readdir(target);
+      assert.ok(names.includes('journal.db') && !names.includes('lost+found'), names.join(', '));
+      assert.deepEqual(names.filter((f) => f.startsWith('.')), []);
+    } finally {
+      await run('umount', ['-l', target]).catch(() => undefined);
+    }
   });
 
   it('an archive with one byte changed, writing nothing', async () => {
