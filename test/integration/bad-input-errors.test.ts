@@ -108,4 +108,13 @@ describe('bad input gets Lambda 4xx errors, not service errors', () => {
     }
     assert.equal((await stratus.lambda.send(new GetFunctionConfigurationCommand({ FunctionName: 'existing' }))).EphemeralStorage?.Size, 512);
   });
+
+  it('an EphemeralStorage without its Size is a ValidationException (Size is required) and stores nothing', async () => {
+    const res = await signed(stratus, 'PUT', '/2015-03-31/functions/existing/configuration', { body: { EphemeralStorage: {} } });
+    const body = await res.text();
+    assert.equal(res.status, 400, body);
+    assert.equal(res.headers.get('x-amzn-errortype'), 'ValidationException');
+    assert.deepEqual(JSON.parse(body), { message: `${PREFIX}Value null at 'ephemeralStorage.size' failed to satisfy constraint: Member must not be null` });
+    assert.equal((await stratus.lambda.send(new GetFunctionConfigurationCommand({ FunctionName: 'existing' }))).EphemeralStorage?.Size, 512);
+  });
 });

@@ -168,7 +168,7 @@ function readSettings(v: Validator, body: Record<string, unknown>, isCreate: boo
   const memoryMb = v.integer('MemorySize', 'memorySize', 128, 10240);
   const storage = v.object('EphemeralStorage', 'ephemeralStorage');
   const environment = v.stringMap(v.object('Environment', 'environment')?.Variables, 'environment.variables');
-  const ephemeralStorageMb = storage ? v.within(storage).integer('Size', 'ephemeralStorage.size', 512, 10240) : undefined;
+  const ephemeralStorageMb = storage ? v.within(storage).integer('Size', 'ephemeralStorage.size', 512, 10240, { required: true }) : undefined;
   const snapStart = readSnapStart(v.object('SnapStart', 'snapStart'));
   const deadLetter = readDeadLetter(v);
   const given: Partial<FunctionSettings> = {
