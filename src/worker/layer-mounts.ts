@@ -45,11 +45,22 @@ export class LayerMounts {
     return this.sets.use(`${checkedAccountId(accountId)}/${name}`, leases, () => this.merge(accountId, name, distinct));
   }
 
-  /** One overlay over the layers' images, which it holds while it is mounted. */
+  /** One overlay over the layers' images, which it holds while it is mounted (a merge that fails holds nothing). */
   private async merge(accountId: string, name: string, layers: readonly CodeRef[]): Promise<{ value: string; bytes: number }> {
+    const key = `${accountId}/${name}`;
     const held = new Leases();
-    this.setLayers.get(`${accountId}/${name}`)?.releaseAll();
-    this.setLayers.set(`${accountId}/${name}`, held);
+    this.setLayers.get(key)?.releaseAll();
+    this.setLayers.set(key, held);
+    try {
+      return await this.mountSet(accountId, name, layers, held);
+    } catch (err) {
+      held.releaseAll();
+      if (this.setLayers.get(key) === held) this.setLayers.delete(key);
+      throw err;
+    }
+  }
+
+  private async mountSet(accountId: string, name: string, layers: readonly CodeRef[], held: Leases): Promise<{ value: string; bytes: number }> {
     await Promise.all(layers.map((l) => this.versions.resolve(accountId, l, held)));
     const target = join(accountDir(join(this.root, 'sets'), accountId), name, 'root');
     await mkdir(target, { recursive: true, mode: 0o755 });
