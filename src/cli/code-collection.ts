@@ -24,6 +24,7 @@ export async function startCodeCollection(
     () => Object.entries(totals).map(([kind, t]) => [{ kind }, t.blobs] as const));
   metrics.counterReadOnScrape('stratus_code_gc_removed_bytes_total', 'Bytes the code collector removed from the code store, by kind (code, chunk)', ['kind'],
     () => Object.entries(totals).map(([kind, t]) => [{ kind }, t.bytes] as const));
+  metrics.counterReadOnScrape('stratus_code_gc_sweeps_total', 'Sweeps the code collector completed (a failed one is logged, not counted)', [], () => [[{}, collector.sweepsCompleted()]]);
   await collector.start();
   return collector;
 }

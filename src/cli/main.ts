@@ -57,8 +57,10 @@ worker: starts a further worker agent that joins the control plane at --control-
     OTLP/HTTP to this collector endpoint (e.g. http://127.0.0.1:4318/v1/traces); every process
     (up, frontend, assignment, worker) takes it. Off by default. See docs/observability.md.
 --code-gc-grace-ms, --code-gc-interval-ms: code that no function, version or layer of any account
-    uses is deleted once it was last uploaded longer ago than the grace period, by \`stratus up\`
-    or a cluster's placement process: at start, shortly after each change, and every interval.
+    uses is deleted once its last upload and the moment it stopped being used are both longer ago
+    than the grace period (at least 1000; make it longer than any upload or image import), by
+    \`stratus up\` or a cluster's placement process: swept at start, shortly after each change,
+    and every interval.
     See docs/storage-lifecycle.md.
 --freeze-idle-after-ms: an idle environment is frozen this long after its last invoke and thawed
     by the next one; off (or --freeze-idle-after-ms=-1) never freezes.

@@ -37,8 +37,8 @@ export interface ChunkPutResult {
 export interface StoredImage {
   digest: string;
   chunks: string[];
-  /** Wall-clock ms (the store's Clock) of its last `putImage` or `touchImage`. */
-  lastPutMs: number;
+  /** Wall-clock ms (the store's Clock) of its last `putImage` or `touchImage`; undefined if unknown (as `StoredBlob.lastPutMs`). */
+  lastPutMs: number | undefined;
 }
 
 export interface ChunkStore {
@@ -49,16 +49,16 @@ export interface ChunkStore {
   hasChunk(sha256: string): Promise<boolean>;
   /** Stores an image's manifest; call only once all its chunks are stored. */
   putImage(manifest: ImageManifest): Promise<void>;
-  /** An image's manifest by digest, or undefined. */
+  /** An image's manifest by digest, or undefined if there is none (a failure to read it rejects). */
   getImage(digest: string): Promise<ImageManifest | undefined>;
   /**
    * Refreshes a stored manifest's last-put time, as reusing it for a new function must (the
    * document naming it is written next); false if it is not stored (import it again then).
    */
   touchImage(digest: string): Promise<boolean>;
-  /** Every stored chunk with its size and last-put time. */
+  /** Every stored chunk with its size and last-put time; rejects if they cannot all be listed. */
   listChunks(): Promise<StoredBlob[]>;
-  /** Every stored image manifest. */
+  /** Every stored image manifest; rejects if one cannot be read (the collector keeps the chunks of those it lists). */
   listImages(): Promise<StoredImage[]>;
   /** Deletes the chunk only if it was last put before `putBeforeMs` (atomically with a concurrent put); resolves whether it did. */
   deleteChunkIfPutBefore(sha256: string, putBeforeMs: number): Promise<boolean>;

@@ -10,8 +10,12 @@ export interface CodeRef {
 
 /** A stored blob as the garbage collector sees it: what it is, and when it was last put. */
 export interface StoredBlob extends CodeRef {
-  /** Wall-clock ms (the store's Clock) of the last `put` of these bytes, a repeated put included. */
-  lastPutMs: number;
+  /**
+   * Wall-clock ms (the store's Clock) of the last `put` of these bytes, a repeated put included;
+   * undefined when the store has none (stored by a version that kept none): its age is unknown,
+   * and the collector goes only by when it first saw it unused.
+   */
+  lastPutMs: number | undefined;
 }
 
 export interface CodeStore {
@@ -24,7 +28,7 @@ export interface CodeStore {
   /** The bytes of a stored package; rejects with ResourceNotFound if absent. */
   get(ref: CodeRef): Promise<Buffer>;
   has(ref: CodeRef): Promise<boolean>;
-  /** Every stored blob, complete ones only (an interrupted write is not listed). */
+  /** Every stored blob, complete ones only (an interrupted write is not listed); rejects if the store cannot be read whole. */
   list(): Promise<StoredBlob[]>;
   /**
    * Deletes the blob only if it was last put before `putBeforeMs`, atomically with respect to a

@@ -11,7 +11,7 @@ export interface EtcdChunkStoreOptions extends EtcdConnection {
   prefix: string;
 }
 
-/** What `chunk-puts/<sha256>` and `image-puts/<digest>` hold (absent for those stored before there was a collector: put long ago). */
+/** What `chunk-puts/<sha256>` and `image-puts/<digest>` hold (absent for those stored by a version without a collector: listed with an unknown last-put time). */
 interface PutRecord {
   size: number;
   lastPutMs: number;
@@ -76,14 +76,14 @@ export class EtcdChunkStore implements ChunkStore {
   async listChunks(): Promise<StoredBlob[]> {
     const records = await this.records('chunk-puts/');
     const names = await etcdCall('chunk list', () => this.root.getAll().prefix('chunks/').keys());
-    return names.map((key) => key.slice('chunks/'.length)).map((sha256) => ({ sha256, size: records.get(sha256)?.size ?? 0, lastPutMs: records.get(sha256)?.lastPutMs ?? 0 }));
+    return names.map((key) => key.slice('chunks/'.length)).map((sha256) => ({ sha256, size: records.get(sha256)?.size ?? 0, lastPutMs: records.get(sha256)?.lastPutMs }));
   }
 
   async listImages(): Promise<StoredImage[]> {
     const records = await this.records('image-puts/');
     const manifests = await etcdCall('image list', () => this.root.getAll().prefix('images/').strings());
     return Object.values(manifests).map((text) => JSON.parse(text) as ImageManifest)
-      .map((m) => ({ digest: m.digest, chunks: m.chunks, lastPutMs: records.get(m.digest)?.lastPutMs ?? 0 }));
+      .map((m) => ({ digest: m.digest, chunks: m.chunks, lastPutMs: records.get(m.digest)?.lastPutMs }));
   }
 
   deleteChunkIfPutBefore(sha256: string, putBeforeMs: number): Promise<boolean> {

@@ -18,7 +18,7 @@ export interface EtcdCodeStoreOptions extends EtcdConnection {
 interface Header {
   size: number;
   chunks: number;
-  /** Absent in headers written before there was a collector: put long ago. */
+  /** Absent in headers written by a version without a collector: unknown (listed as undefined). */
   lastPutMs?: number;
 }
 
@@ -93,7 +93,7 @@ export class EtcdCodeStore implements CodeStore {
     for (let start = 0; start < digests.length; start += parallelReads) {
       await Promise.all(digests.slice(start, start + parallelReads).map(async (sha256) => {
         const header = await this.header({ sha256, size: 0 });
-        if (header) found.push({ sha256, size: header.size, lastPutMs: header.lastPutMs ?? 0 });
+        if (header) found.push({ sha256, size: header.size, lastPutMs: header.lastPutMs });
       }));
     }
     return found;
@@ -105,7 +105,8 @@ export class EtcdCodeStore implements CodeStore {
     const kv = (await etcdCall('code delete', () => this.ns.get(sha256).exec())).kvs[0];
     const parts = [this.ns.delete().key(sha256), this.ns.delete().prefix(`${sha256}/`), this.ns.delete().key(uploadKey(sha256))];
     if (!kv) return this.deleteUnfinished(sha256, putBeforeMs, parts);
-    if (((JSON.parse(kv.value.toString()) as Header).lastPutMs ?? 0) >= putBeforeMs) return false;
+    // No last-put time (an older version's header): the collector's first-seen-unused test decided.
+    if (((JSON.parse(kv.value.toString()) as Header).lastPutMs ?? -Infinity) >= putBeforeMs) return false;
     const txn = await etcdCall('code delete', () => this.ns.if(sha256, 'Mod', '==', kv.mod_revision).then(...parts).commit());
     return txn.succeeded;
   }

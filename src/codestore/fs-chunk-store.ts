@@ -5,7 +5,7 @@ import { systemClock, type Clock } from '../shared/clock.js';
 import { StratusError } from '../shared/errors.js';
 import { CHUNK_NAME, IMAGE_DIGEST, type ChunkPutResult, type ChunkStore, type ImageManifest, type StoredImage } from './chunk-store.js';
 import type { StoredBlob } from './code-store.js';
-import { atomicWrite, filesIn, removeIfModifiedBefore, touch } from './fs-files.js';
+import { absentAs, atomicWrite, filesIn, removeIfModifiedBefore, touch } from './fs-files.js';
 import { KeyLock } from './key-lock.js';
 
 /**
@@ -44,12 +44,11 @@ export class FilesystemChunkStore implements ChunkStore {
     await this.lock.run(manifest.digest, () => atomicWrite(path, Buffer.from(JSON.stringify(manifest)), this.clock.now()));
   }
 
+  /** Undefined only if there is no such file; a failed read (EIO, EMFILE, a damaged file) rejects. */
   async getImage(digest: string): Promise<ImageManifest | undefined> {
-    try {
-      return JSON.parse(await readFile(this.imagePath(digest), 'utf8')) as ImageManifest;
-    } catch {
-      return undefined;
-    }
+    const path = this.imagePath(digest);
+    const text = await readFile(path, 'utf8').catch(absentAs(undefined));
+    return text === undefined ? undefined : parseManifest(text, path);
   }
 
   touchImage(digest: string): Promise<boolean> {
@@ -60,7 +59,8 @@ export class FilesystemChunkStore implements ChunkStore {
   async listChunks(): Promise<StoredBlob[]> {
     const dir = join(this.root, 'chunks');
     const found: StoredBlob[] = [];
-    for (const sub of await readdir(dir).catch(() => [] as string[])) {
+    for (const sub of await readdir(dir).catch(absentAs([] as string[]))) {
+      if (!/^[0-9a-f]{2}$/.test(sub)) continue;
       for (const f of await filesIn(join(dir, sub), CHUNK_NAME)) found.push({ sha256: f.name, size: f.size, lastPutMs: f.mtimeMs });
     }
     return found;
@@ -69,8 +69,11 @@ export class FilesystemChunkStore implements ChunkStore {
   async listImages(): Promise<StoredImage[]> {
     const found: StoredImage[] = [];
     for (const f of await filesIn(join(this.root, 'images'), /^[0-9a-f]{64}\.json$/)) {
-      const manifest = await readFile(f.path, 'utf8').then((text) => JSON.parse(text) as ImageManifest, () => undefined);
-      if (manifest) found.push({ digest: manifest.digest, chunks: manifest.chunks, lastPutMs: f.mtimeMs });
+      // Removed since the listing: absent. Any other failure rejects (its chunks must not look unused).
+      const text = await readFile(f.path, 'utf8').catch(absentAs(undefined));
+      if (text === undefined) continue;
+      const manifest = parseManifest(text, f.path);
+      found.push({ digest: manifest.digest, chunks: manifest.chunks, lastPutMs: f.mtimeMs });
     }
     return found;
   }
@@ -94,4 +97,14 @@ export class FilesystemChunkStore implements ChunkStore {
     if (!IMAGE_DIGEST.test(digest)) throw new StratusError('InvalidParameterValue', 'Malformed image digest');
     return join(this.root, 'images', `${digest.slice(7)}.json`);
   }
+}
+
+function parseManifest(text: string, path: string): ImageManifest {
+  try {
+    const manifest = JSON.parse(text) as ImageManifest;
+    if (typeof manifest.digest === 'string' && Array.isArray(manifest.chunks)) return manifest;
+  } catch {
+    // reported below
+  }
+  throw new StratusError('Internal', `image manifest ${path} cannot be read`);
 }

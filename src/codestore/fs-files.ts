@@ -20,6 +20,14 @@ export async function atomicWrite(path: string, bytes: Buffer, nowMs: number): P
   }
 }
 
+/** A `catch` handler: ENOENT (no such file or directory) becomes `value`; any other error is thrown again. */
+export function absentAs<T>(value: T): (err: unknown) => T {
+  return (err: unknown) => {
+    if ((err as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') return value;
+    throw err;
+  };
+}
+
 /** Sets the file's mtime (its last-put time) to `nowMs`; false if there is no such file. */
 export function touch(path: string, nowMs: number): Promise<boolean> {
   return utimes(path, nowMs / 1000, nowMs / 1000).then(() => true, () => false);
@@ -33,13 +41,17 @@ export async function removeIfModifiedBefore(path: string, beforeMs: number): Pr
   return true;
 }
 
-/** The files of `dir` whose names match `name`, with size and mtime (none if the directory is absent). */
+/**
+ * The files of `dir` whose names match `name`, with size and mtime (none if the directory is
+ * absent, and not one removed while listing). Any other failure rejects: the collector keeps
+ * only what a listing shows, so a listing must never come back short.
+ */
 export async function filesIn(dir: string, name: RegExp): Promise<{ name: string; path: string; size: number; mtimeMs: number }[]> {
   const found = [];
-  for (const entry of await readdir(dir).catch(() => [] as string[])) {
+  for (const entry of await readdir(dir).catch(absentAs([] as string[]))) {
     if (!name.test(entry)) continue;
     const path = join(dir, entry);
-    const info = await stat(path).catch(() => undefined);
+    const info = await stat(path).catch(absentAs(undefined));
     if (info?.isFile()) found.push({ name: entry, path, size: info.size, mtimeMs: Math.round(info.mtimeMs) });
   }
   return found;

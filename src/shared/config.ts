@@ -9,6 +9,9 @@ import { fileURLToPath } from 'node:url';
  */
 const defaultWorkerMemoryMb = Math.max(1024, Math.floor((totalmem() / 1024 / 1024) * 0.75));
 
+/** The least `codeCollector.graceMs` accepted: 0 would delete a blob whose upload has not written its document yet. */
+export const MIN_CODE_GC_GRACE_MS = 1000;
+
 export const configSchema = z.object({
   dataDir: z.string().default('.stratus'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -111,14 +114,17 @@ export const configSchema = z.object({
   /** Code garbage collection (src/collector/, run by `stratus up` or a cluster's placement process). See docs/storage-lifecycle.md. */
   codeCollector: z
     .object({
-      /** A blob put less than this long ago is never deleted (an upload or an image import whose document is not written yet). */
-      graceMs: z.number().int().nonnegative().default(60 * 60 * 1000),
+      /**
+       * Nothing is deleted within this long of its last upload or of when it stopped being used
+       * (when the collector first saw it unused). It must exceed the longest upload or image
+       * import (whose document is written after its blobs) and the longest copy of a reference
+       * between documents; at least 1 s.
+       */
+      graceMs: z.number().int().min(MIN_CODE_GC_GRACE_MS, `codeCollector.graceMs must be at least ${MIN_CODE_GC_GRACE_MS} ms (longer than any upload or image import)`).default(60 * 60 * 1000),
       /** The periodic sweep, besides the one at start and those after changes. */
       intervalMs: z.number().int().positive().default(10 * 60 * 1000),
       /** A change of functions, versions or layers asks for a sweep this much later. */
       debounceMs: z.number().int().nonnegative().default(2000),
-      /** Between a sweep's two marks (a reference copied without a put must be written within it). */
-      settleMs: z.number().int().nonnegative().default(2000),
     })
     .default({}),
   worker: z

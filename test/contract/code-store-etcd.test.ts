@@ -35,3 +35,20 @@ it('EtcdCodeStore: the parts of an upload cut short (a frontend killed before th
     store.close();
   }
 });
+
+it('EtcdCodeStore: a header without a last-put time (written by an older version) is listed with an unknown one, never as put long ago', async () => {
+  const clock = new ManualClock();
+  const prefix = freshPrefix('code');
+  const store = new EtcdCodeStore({ endpoints: cluster().endpoints, prefix }, clock);
+  const etcd = new Etcd3({ hosts: cluster().endpoints });
+  try {
+    const ref = await store.put(Buffer.from('stored by an older version'));
+    await etcd.put(`${prefix}code/${ref.sha256}`).value(JSON.stringify({ size: ref.size, chunks: 1 }));
+    assert.deepEqual(await store.list(), [{ sha256: ref.sha256, size: ref.size, lastPutMs: undefined }]);
+    await store.put(Buffer.from('stored by an older version'));
+    assert.deepEqual(await store.list(), [{ sha256: ref.sha256, size: ref.size, lastPutMs: clock.now() }], 'a put gives it one');
+  } finally {
+    etcd.close();
+    store.close();
+  }
+});
