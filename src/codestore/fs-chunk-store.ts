@@ -1,7 +1,8 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StratusError } from '../shared/errors.js';
+import { temporaryName } from './fs-leftovers.js';
 import { CHUNK_NAME, IMAGE_DIGEST, type ChunkPutResult, type ChunkStore, type ImageManifest } from './chunk-store.js';
 
 /** Chunks as files `<root>/chunks/<ab>/<sha256>`, manifests as `<root>/images/<hex>.json`; writes are atomic. */
@@ -54,7 +55,7 @@ export class FilesystemChunkStore implements ChunkStore {
 async function atomicWrite(path: string, bytes: Buffer): Promise<void> {
   const dir = join(path, '..');
   await mkdir(dir, { recursive: true });
-  const tmp = join(dir, `.tmp-${randomUUID()}`);
+  const tmp = join(dir, temporaryName());
   try {
     await writeFile(tmp, bytes);
     await rename(tmp, path);

@@ -1,7 +1,8 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StratusError } from '../shared/errors.js';
+import { temporaryName } from './fs-leftovers.js';
 import type { CodeRef, CodeStore } from './code-store.js';
 
 /** Blobs as files named by their sha256 under `<root>/sha256/`, written atomically. */
@@ -16,7 +17,7 @@ export class FilesystemCodeStore implements CodeStore {
     const ref = { sha256: createHash('sha256').update(bytes).digest('hex'), size: bytes.length };
     if (await this.has(ref)) return ref;
     await mkdir(this.dir, { recursive: true });
-    const tmp = join(this.dir, `.tmp-${randomUUID()}`);
+    const tmp = join(this.dir, temporaryName());
     try {
       await writeFile(tmp, bytes);
       await rename(tmp, this.pathOf(ref));

@@ -1,0 +1,162 @@
+/**
+ * Two views of what a restarted server holds: the API's (list, get, download, invoke, through
+ * the AWS SDK) and the store's (the SQLite journal's documents, read-only, and the code blobs).
+ * Disagreements found on the way (a listed version that does not resolve, a download whose
+ * digest is not the one GetFunction gives) are collected as problems.
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  GetFunctionCommand, GetLayerVersionCommand, InvokeCommand, ListAliasesCommand, ListFunctionsCommand, ListLayerVersionsCommand,
+  ListLayersCommand, ListVersionsByFunctionCommand, type LambdaClient,
+} from '@aws-sdk/client-lambda';
+import Database from 'better-sqlite3';
+import type { FunctionState, LayerState, VersionState } from './model.js';
+
+export const ACCOUNT = '000000000000';
+
+export interface View {
+  functions: Map<string, FunctionState>;
+  layers: Map<string, LayerState>;
+}
+
+const b64 = (hex: string) => Buffer.from(hex, 'hex').toString('base64');
+const sha = (bytes: Buffer) => createHash('sha256').update(bytes).digest('base64');
+
+async function download(url: string | undefined): Promise<string> {
+  if (!url) return 'no location';
+  const res = await fetch(url);
+  if (!res.ok) return `HTTP ${res.status}`;
+  return sha(Buffer.from(await res.arrayBuffer()));
+}
+
+/** The API's view of functions named `keep(name)` and of every layer; `tagOf` maps a digest to what an invoke must return. */
+export async function apiView(lambda: LambdaClient, keep: (name: string) => boolean, problems: string[], opts: { invoke: boolean; tagOf: (sha: string) => string | undefined }): Promise<View> {
+  const view: View = { functions: new Map(), layers: new Map() };
+  const names: string[] = [];
+  for (let marker: string | undefined, first = true; first || marker; first = false) {
+    const page = await lambda.send(new ListFunctionsCommand({ Marker: marker }));
+    names.push(...(page.Functions ?? []).map((f) => f.FunctionName ?? '?'));
+    marker = page.NextMarker;
+  }
+  for (const name of names.filter(keep)) view.functions.set(name, await functionView(lambda, name, problems, opts));
+  const layerNames: string[] = [];
+  for (let marker: string | undefined, first = true; first || marker; first = false) {
+    const page = await lambda.send(new ListLayersCommand({ Marker: marker }));
+    layerNames.push(...(page.Layers ?? []).map((l) => l.LayerName ?? '?'));
+    marker = page.NextMarker;
+  }
+  for (const layer of layerNames) {
+    const versions = await layerView(lambda, layer, problems);
+    if (versions.size > 0) view.layers.set(layer, versions);
+  }
+  return view;
+}
+
+async function functionView(lambda: LambdaClient, name: string, problems: string[], opts: { invoke: boolean; tagOf: (sha: string) => string | undefined }): Promise<FunctionState> {
+  const got = await lambda.send(new GetFunctionCommand({ FunctionName: name }));
+  const codeSha = got.Configuration?.CodeSha256 ?? '';
+  const downloaded = await download(got.Code?.Location);
+  if (downloaded !== codeSha) problems.push(`${name}: GetFunction says CodeSha256 ${codeSha}, its Code.Location gives ${downloaded}`);
+  const versions = new Map<string, VersionState>();
+  for (let marker: string | undefined, first = true; first || marker; first = false) {
+    const page = await lambda.send(new ListVersionsByFunctionCommand({ FunctionName: name, Marker: marker }));
+    for (const v of page.Versions ?? []) {
+      if (v.Version === '$LATEST' || v.Version === undefined) continue;
+      versions.set(v.Version, { sha: v.CodeSha256 ?? '', description: v.Description ?? '' });
+      const byGet = await lambda.send(new GetFunctionCommand({ FunctionName: name, Qualifier: v.Version }));
+      if (byGet.Configuration?.CodeSha256 !== v.CodeSha256) problems.push(`${name}:${v.Version}: listed with ${v.CodeSha256}, GetFunction says ${byGet.Configuration?.CodeSha256}`);
+    }
+    marker = page.NextMarker;
+  }
+  const aliases = new Map<string, string>();
+  const page = await lambda.send(new ListAliasesCommand({ FunctionName: name }));
+  for (const a of page.Aliases ?? []) {
+    aliases.set(a.Name ?? '?', a.FunctionVersion ?? '?');
+    const byGet = await lambda.send(new GetFunctionCommand({ FunctionName: name, Qualifier: a.Name }));
+    if (byGet.Configuration?.Version !== a.FunctionVersion) problems.push(`${name}:${a.Name}: listed at version ${a.FunctionVersion}, GetFunction resolves ${byGet.Configuration?.Version}`);
+    if (!versions.has(a.FunctionVersion ?? '?')) problems.push(`${name}:${a.Name} points at version ${a.FunctionVersion}, which is not listed`);
+  }
+  let tag = opts.tagOf(codeSha) ?? `unknown code ${codeSha}`;
+  if (opts.invoke) {
+    const out = await lambda.send(new InvokeCommand({ FunctionName: name, Payload: Buffer.from('{}') }));
+    const text = Buffer.from(out.Payload ?? new Uint8Array()).toString();
+    const ran = out.FunctionError ? `function error ${text}` : (JSON.parse(text) as { tag?: string }).tag;
+    if (ran !== tag) problems.push(`${name}: invoking $LATEST ran code ${ran}, but its CodeSha256 ${codeSha} is code ${tag}`);
+    tag = ran ?? tag;
+  }
+  return { tag, sha: codeSha, description: got.Configuration?.Description ?? '', versions, aliases };
+}
+
+async function layerView(lambda: LambdaClient, layer: string, problems: string[]): Promise<LayerState> {
+  const state: LayerState = new Map();
+  for (let marker: string | undefined, first = true; first || marker; first = false) {
+    const page = await lambda.send(new ListLayerVersionsCommand({ LayerName: layer, Marker: marker }));
+    for (const v of page.LayerVersions ?? []) {
+      const got = await lambda.send(new GetLayerVersionCommand({ LayerName: layer, VersionNumber: v.Version }));
+      const codeSha = got.Content?.CodeSha256 ?? '';
+      // Stratus gives no Content.Location for a layer version: its content is checked in the store.
+      const downloaded = got.Content?.Location === undefined ? codeSha : await download(got.Content.Location);
+      if (downloaded !== codeSha) problems.push(`layer ${layer}:${v.Version}: CodeSha256 ${codeSha}, its Content.Location gives ${downloaded}`);
+      state.set(v.Version ?? -1, codeSha);
+    }
+    marker = page.NextMarker;
+  }
+  return state;
+}
+
+interface StoredFunction { name: string; description: string; code: { sha256: string } }
+interface StoredVersion extends StoredFunction { version: string }
+interface StoredAlias { functionName: string; name: string; functionVersion: string }
+interface StoredLayer { name: string; versions: Record<string, { version: number; code: { sha256: string } }> }
+
+export interface StoreView extends View {
+  /** Every code digest (hex) a stored document refers to, in any account. */
+  referenced: Set<string>;
+}
+
+/** The store's view: the journal's documents of `ACCOUNT` (read-only) and the blobs they name, each checked against its digest. */
+export async function storeView(dataDir: string, keep: (name: string) => boolean, problems: string[]): Promise<StoreView> {
+  const db = new Database(join(dataDir, 'journal.db'), { readonly: true, fileMustExist: true });
+  const rows = db.prepare<[], { collection: string; key: string; value: string }>(
+    "SELECT collection, key, value FROM documents WHERE collection IN ('functions', 'versions', 'aliases', 'layers')").all();
+  db.close();
+  const view: StoreView = { functions: new Map(), layers: new Map(), referenced: new Set() };
+  const mine = rows.filter((r) => r.key.startsWith(`${ACCOUNT}/`));
+  const fnOf = (name: string) => view.functions.get(name);
+  for (const r of rows) {
+    const v = JSON.parse(r.value) as { code?: { sha256?: string }; versions?: StoredLayer['versions'] };
+    if (v.code?.sha256) view.referenced.add(v.code.sha256);
+    for (const lv of Object.values(v.versions ?? {})) view.referenced.add(lv.code.sha256);
+  }
+  for (const r of mine.filter((r) => r.collection === 'functions')) {
+    const f = JSON.parse(r.value) as StoredFunction;
+    if (keep(f.name)) view.functions.set(f.name, { tag: '', sha: b64(f.code.sha256), description: f.description, versions: new Map(), aliases: new Map() });
+  }
+  for (const r of mine.filter((r) => r.collection === 'versions')) {
+    const v = JSON.parse(r.value) as StoredVersion;
+    if (!keep(v.name)) continue;
+    const f = fnOf(v.name);
+    if (f) f.versions.set(v.version, { sha: b64(v.code.sha256), description: v.description });
+    else problems.push(`store: version ${v.name}:${v.version} of no stored function`);
+  }
+  for (const r of mine.filter((r) => r.collection === 'aliases')) {
+    const a = JSON.parse(r.value) as StoredAlias;
+    if (!keep(a.functionName)) continue;
+    const f = fnOf(a.functionName);
+    if (f) f.aliases.set(a.name, a.functionVersion);
+    else problems.push(`store: alias ${a.functionName}:${a.name} of no stored function`);
+  }
+  for (const r of mine.filter((r) => r.collection === 'layers')) {
+    const l = JSON.parse(r.value) as StoredLayer;
+    const versions: LayerState = new Map(Object.values(l.versions).map((lv) => [lv.version, b64(lv.code.sha256)]));
+    if (versions.size > 0) view.layers.set(l.name, versions);
+  }
+  for (const hex of [...view.referenced].filter((h) => mine.some((r) => r.value.includes(h)))) {
+    const bytes = await readFile(join(dataDir, 'code', 'sha256', hex)).catch(() => undefined);
+    if (!bytes) problems.push(`store: code blob ${hex} is referenced but missing`);
+    else if (sha(bytes) !== b64(hex)) problems.push(`store: code blob ${hex} holds other bytes (${sha(bytes)})`);
+  }
+  return view;
+}

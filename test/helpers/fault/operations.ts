@@ -1,0 +1,219 @@
+/**
+ * The operation mix the fault-injection suite drives through the AWS SDK: streams of management
+ * writes and Event invokes, each stream on entities of its own, each write entered in the ledger
+ * once it is answered with success, or held as pending when the server died before answering.
+ */
+import { createHash } from 'node:crypto';
+import {
+  CreateAliasCommand, CreateFunctionCommand, DeleteAliasCommand, DeleteFunctionCommand, DeleteLayerVersionCommand, InvokeCommand,
+  PublishLayerVersionCommand, PublishVersionCommand, UpdateAliasCommand, UpdateFunctionCodeCommand, UpdateFunctionConfigurationCommand,
+  type LambdaClient,
+} from '@aws-sdk/client-lambda';
+import { makeZip } from '../zip.js';
+import { entityOf, type Ledger, type PendingWrite } from './model.js';
+import type { Prng } from './prng.js';
+
+export const ROLE = 'arn:aws:iam::000000000000:role/fault-role';
+/** The function Event invokes go to: never deleted or changed by the mix. */
+export const SINK = 'fault-sink';
+const MAX_FUNCTIONS_PER_STREAM = 3;
+const ALIASES = ['live', 'beta'];
+
+/** A handler that returns its tag and logs `DELIVERED <id>` for an event with an id. */
+export function functionZip(tag: string): Promise<Buffer> {
+  return makeZip({
+    'index.js': `exports.handler = async (event) => { if (event && event.id) console.log('DELIVERED ' + event.id); return { tag: ${JSON.stringify(tag)} }; };\n`,
+  });
+}
+
+export const sha256b64 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('base64');
+
+export interface StreamContext {
+  lambda: LambdaClient;
+  ledger: Ledger;
+  prng: Prng;
+  /** `s<n>-`: the names this stream owns. */
+  prefix: string;
+  /** Distinguishes names and tags across trials. */
+  trial: number;
+  /** True once the server is being killed: no new operation starts. */
+  stopped: () => boolean;
+  /** An answer that contradicts the ledger (a violation the harness reports). */
+  violation: (message: string) => void;
+}
+
+interface Op {
+  write: PendingWrite;
+  send: () => Promise<unknown>;
+  ack: (out: unknown) => void;
+}
+
+/** Runs operations until `stopped()`; resolves how many were issued. */
+export async function runStream(ctx: StreamContext): Promise<number> {
+  let issued = 0;
+  let counter = 0;
+  while (!ctx.stopped()) {
+    const op = await chooseOp(ctx, `t${ctx.trial}n${counter++}`);
+    if (!op) continue;
+    issued++;
+    let out: unknown;
+    try {
+      out = await op.send();
+    } catch (err) {
+      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      if (typeof status === 'number' && status < 500) {
+        ctx.ledger.rejected++; // answered with a client error: nothing changed
+        continue;
+      }
+      // No answer (the server died) or a server error: it may or may not have happened.
+      ctx.ledger.pending.set(entityOf(op.write), op.write);
+      if (op.write.kind === 'event') ctx.ledger.maybeEvents.add(op.write.id);
+      if (!ctx.stopped()) ctx.violation(`${op.write.kind} failed before any kill: ${String(err)}`);
+      return issued;
+    }
+    ctx.ledger.acked++;
+    op.ack(out);
+  }
+  return issued;
+}
+
+async function chooseOp(ctx: StreamContext, id: string): Promise<Op | undefined> {
+  const { ledger, prng, prefix } = ctx;
+  const names = ledger.functionNames(prefix);
+  const fn = prng.pick(names);
+  const f = fn === undefined ? undefined : ledger.functions.get(fn);
+  const layer = `${prefix}layer-${prng.pick(['a', 'b'])}`;
+  const layerVersions = [...(ledger.layers.get(layer)?.keys() ?? [])];
+  const kind = prng.weighted({
+    'create-function': names.length < MAX_FUNCTIONS_PER_STREAM ? 3 : 0,
+    'update-code': f ? 2 : 0,
+    'update-config': f ? 2 : 0,
+    'publish-version': f ? 3 : 0,
+    'delete-version': f && f.versions.size > 0 ? 1 : 0,
+    'put-alias': f && f.versions.size > 0 ? 3 : 0,
+    'delete-alias': f && f.aliases.size > 0 ? 1 : 0,
+    'delete-function': f ? 1 : 0,
+    'publish-layer': 2,
+    'delete-layer-version': layerVersions.length > 0 ? 1 : 0,
+    event: 2,
+  });
+  const { lambda } = ctx;
+  switch (kind) {
+    case 'create-function': {
+      const name = `${prefix}fn-${id}`;
+      const tag = `${name}-code`;
+      const zip = await functionZip(tag);
+      const write: PendingWrite = { kind, name, tag, sha: sha256b64(zip), description: 'd0' };
+      ledger.tagOfSha.set(write.sha, tag);
+      return {
+        write,
+        send: () => lambda.send(new CreateFunctionCommand({ FunctionName: name, Runtime: 'nodejs20.x', Role: ROLE, Handler: 'index.handler', Description: 'd0', Code: { ZipFile: zip } })),
+        ack: () => ledger.functions.set(name, { tag, sha: write.sha, description: 'd0', versions: new Map(), aliases: new Map() }),
+      };
+    }
+    case 'update-code': {
+      if (!f || fn === undefined) return undefined;
+      const tag = `${fn}-code-${id}`;
+      const zip = await functionZip(tag);
+      const sha = sha256b64(zip);
+      ledger.tagOfSha.set(sha, tag);
+      return {
+        write: { kind, name: fn, tag, sha },
+        send: () => lambda.send(new UpdateFunctionCodeCommand({ FunctionName: fn, ZipFile: zip })),
+        ack: () => Object.assign(f, { tag, sha }),
+      };
+    }
+    case 'update-config': {
+      if (!f || fn === undefined) return undefined;
+      const description = `d-${id}`;
+      return {
+        write: { kind, name: fn, description },
+        send: () => lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: fn, Description: description })),
+        ack: () => (f.description = description),
+      };
+    }
+    case 'publish-version': {
+      if (!f || fn === undefined) return undefined;
+      return {
+        write: { kind, name: fn },
+        send: () => lambda.send(new PublishVersionCommand({ FunctionName: fn })),
+        ack: (out) => {
+          const o = out as { Version?: string; CodeSha256?: string; Description?: string };
+          if (o.CodeSha256 !== f.sha || o.Description !== f.description) {
+            ctx.violation(`PublishVersion ${fn} answered version ${o.Version} of ${o.CodeSha256}/${o.Description}, but $LATEST is ${f.sha}/${f.description}`);
+          }
+          f.versions.set(o.Version ?? '?', { sha: f.sha, description: f.description });
+        },
+      };
+    }
+    case 'delete-version': {
+      const version = prng.pick([...(f?.versions.keys() ?? [])]);
+      if (!f || fn === undefined || version === undefined) return undefined;
+      return {
+        write: { kind, name: fn, version },
+        send: () => lambda.send(new DeleteFunctionCommand({ FunctionName: fn, Qualifier: version })),
+        ack: () => f.versions.delete(version),
+      };
+    }
+    case 'put-alias': {
+      const version = prng.pick([...(f?.versions.keys() ?? [])]);
+      const alias = prng.pick(ALIASES) ?? 'live';
+      if (!f || fn === undefined || version === undefined) return undefined;
+      const exists = f.aliases.has(alias);
+      return {
+        write: { kind, name: fn, alias, version },
+        send: () => (exists
+          ? lambda.send(new UpdateAliasCommand({ FunctionName: fn, Name: alias, FunctionVersion: version }))
+          : lambda.send(new CreateAliasCommand({ FunctionName: fn, Name: alias, FunctionVersion: version }))),
+        ack: () => f.aliases.set(alias, version),
+      };
+    }
+    case 'delete-alias': {
+      const alias = prng.pick([...(f?.aliases.keys() ?? [])]);
+      if (!f || fn === undefined || alias === undefined) return undefined;
+      return {
+        write: { kind, name: fn, alias },
+        send: () => lambda.send(new DeleteAliasCommand({ FunctionName: fn, Name: alias })),
+        ack: () => f.aliases.delete(alias),
+      };
+    }
+    case 'delete-function': {
+      if (fn === undefined) return undefined;
+      return { write: { kind, name: fn }, send: () => lambda.send(new DeleteFunctionCommand({ FunctionName: fn })), ack: () => ledger.functions.delete(fn) };
+    }
+    case 'publish-layer': {
+      const zip = await makeZip({ 'nodejs/fault.txt': `${layer} ${id}\n` });
+      const sha = sha256b64(zip);
+      return {
+        write: { kind, layer, sha },
+        send: () => lambda.send(new PublishLayerVersionCommand({ LayerName: layer, Content: { ZipFile: zip }, CompatibleRuntimes: ['nodejs20.x'] })),
+        ack: (out) => {
+          const o = out as { Version?: number; Content?: { CodeSha256?: string } };
+          if (o.Content?.CodeSha256 !== sha) ctx.violation(`PublishLayerVersion ${layer} answered ${o.Content?.CodeSha256}, uploaded ${sha}`);
+          const versions = ledger.layers.get(layer) ?? new Map<number, string>();
+          versions.set(o.Version ?? -1, sha);
+          ledger.layers.set(layer, versions);
+        },
+      };
+    }
+    case 'delete-layer-version': {
+      const version = prng.pick(layerVersions);
+      if (version === undefined) return undefined;
+      return {
+        write: { kind, layer, version },
+        send: () => lambda.send(new DeleteLayerVersionCommand({ LayerName: layer, VersionNumber: version })),
+        ack: () => ledger.layers.get(layer)?.delete(version),
+      };
+    }
+    case 'event': {
+      const eventId = `ev-${prefix}${id}`;
+      return {
+        write: { kind, id: eventId },
+        send: () => lambda.send(new InvokeCommand({ FunctionName: SINK, InvocationType: 'Event', Payload: Buffer.from(JSON.stringify({ id: eventId })) })),
+        ack: () => ledger.events.add(eventId),
+      };
+    }
+    default:
+      return undefined;
+  }
+}
