@@ -18,6 +18,9 @@ export const ROLE = 'arn:aws:iam::000000000000:role/fault-role';
 export const SINK = 'fault-sink';
 const MAX_FUNCTIONS_PER_STREAM = 3;
 const ALIASES = ['live', 'beta'];
+/** Caps that keep each check's listing small however many trials run. */
+const MAX_VERSIONS = 6;
+const MAX_LAYER_VERSIONS = 6;
 
 /** A handler that returns its tag and logs `DELIVERED <id>` for an event with an id. */
 export function functionZip(tag: string): Promise<Buffer> {
@@ -88,13 +91,13 @@ async function chooseOp(ctx: StreamContext, id: string): Promise<Op | undefined>
     'create-function': names.length < MAX_FUNCTIONS_PER_STREAM ? 3 : 0,
     'update-code': f ? 2 : 0,
     'update-config': f ? 2 : 0,
-    'publish-version': f ? 3 : 0,
-    'delete-version': f && f.versions.size > 0 ? 1 : 0,
+    'publish-version': f && f.versions.size < MAX_VERSIONS ? 3 : 0,
+    'delete-version': f && f.versions.size > 0 ? (f.versions.size < MAX_VERSIONS ? 1 : 3) : 0,
     'put-alias': f && f.versions.size > 0 ? 3 : 0,
     'delete-alias': f && f.aliases.size > 0 ? 1 : 0,
     'delete-function': f ? 1 : 0,
-    'publish-layer': 2,
-    'delete-layer-version': layerVersions.length > 0 ? 1 : 0,
+    'publish-layer': layerVersions.length < MAX_LAYER_VERSIONS ? 2 : 0,
+    'delete-layer-version': layerVersions.length > 0 ? (layerVersions.length < MAX_LAYER_VERSIONS ? 1 : 3) : 0,
     event: 2,
   });
   const { lambda } = ctx;

@@ -45,6 +45,9 @@ export interface TrialResult {
   notes: string[];
   orphanBlobs: number;
   mounts: number;
+  /** The killed server's processes and cgroups at the kill (what the orphan checks look for). */
+  processesAtKill: number;
+  cgroupsAtKill: number;
 }
 
 export interface FaultReport {
@@ -80,7 +83,7 @@ export async function runFaultInjection(opts: FaultOptions): Promise<FaultReport
       const killAfterMs = prng.int(min, max);
       const streamPrngs = Array.from({ length: opts.streams ?? 2 }, () => prng.fork());
       let stopped = false;
-      const result: TrialResult = { trial, killAfterMs, issued: 0, inFlight: [], violations: [], notes: [], orphanBlobs: 0, mounts: 0 };
+      const result: TrialResult = { trial, killAfterMs, issued: 0, inFlight: [], violations: [], notes: [], orphanBlobs: 0, mounts: 0, processesAtKill: 0, cgroupsAtKill: 0 };
       const current = server;
       const streams = streamPrngs.map((p, i) => runStream({
         lambda: current.lambda, ledger, prng: p, prefix: `s${i}-`, trial, stopped: () => stopped, violation: (m) => result.violations.push(m),
@@ -91,6 +94,8 @@ export async function runFaultInjection(opts: FaultOptions): Promise<FaultReport
       stopped = true;
       await current.kill();
       before.push(...(await snapshotCgroups(current.pid))); // sandboxes started after the listing
+      result.processesAtKill = new Set(before.map((p) => p.pid)).size;
+      result.cgroupsAtKill = (await cgroupDirsOf(current.pid)).length;
       result.issued = (await Promise.all(streams)).reduce((a, b) => a + b, 0);
       result.inFlight = [...ledger.pending.values()].map((w) => w.kind);
       server = await startStratus({ dataDir, credentials, args: ARGS });
@@ -99,7 +104,8 @@ export async function runFaultInjection(opts: FaultOptions): Promise<FaultReport
       report.trials.push(result);
       report.checks += CHECKS_PER_TRIAL;
       report.violations.push(...result.violations.map((v) => `trial ${trial} (seed ${opts.seed}): ${v}`));
-      log(`trial ${trial}: kill after ${killAfterMs} ms, ${result.issued} operations, in flight ${result.inFlight.join(', ') || 'none'}; `
+      log(`trial ${trial}: kill after ${killAfterMs} ms, ${result.issued} operations, in flight ${result.inFlight.join(', ') || 'none'}, `
+        + `${result.processesAtKill} processes and ${result.cgroupsAtKill} cgroup directories of the killed server; `
         + `${result.violations.length} violations, ${result.orphanBlobs} orphan blobs, ${result.mounts} mounts${result.notes.length ? `; ${result.notes.join('; ')}` : ''}`);
       for (const v of result.violations) log(`  VIOLATION ${v}`);
     }
