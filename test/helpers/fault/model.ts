@@ -35,7 +35,9 @@ export type PendingWrite =
   | { kind: 'delete-alias'; name: string; alias: string }
   | { kind: 'publish-layer'; layer: string; sha: string }
   | { kind: 'delete-layer-version'; layer: string; version: number }
-  | { kind: 'event'; id: string };
+  | { kind: 'event'; id: string }
+  /** Not a write: an invoke in flight changes nothing. */
+  | { kind: 'invoke'; name: string };
 
 export class Ledger {
   readonly functions = new Map<string, FunctionState>();

@@ -116,47 +116,63 @@ export interface StoreView extends View {
   referenced: Set<string>;
 }
 
-/** The store's view: the journal's documents of `ACCOUNT` (read-only) and the blobs they name, each checked against its digest. */
-export async function storeView(dataDir: string, keep: (name: string) => boolean, problems: string[]): Promise<StoreView> {
+/** A stored document of the collections the harness checks. */
+export interface StoredRow {
+  collection: 'functions' | 'versions' | 'aliases' | 'layers';
+  key: string;
+  value: unknown;
+}
+
+/** The documents of a single machine's SQLite journal, read read-only beside the running server. */
+export function sqliteRows(dataDir: string): StoredRow[] {
   const db = new Database(join(dataDir, 'journal.db'), { readonly: true, fileMustExist: true });
-  const rows = db.prepare<[], { collection: string; key: string; value: string }>(
-    "SELECT collection, key, value FROM documents WHERE collection IN ('functions', 'versions', 'aliases', 'layers')").all();
-  db.close();
+  try {
+    return db.prepare<[], { collection: StoredRow['collection']; key: string; value: string }>(
+      "SELECT collection, key, value FROM documents WHERE collection IN ('functions', 'versions', 'aliases', 'layers')").all()
+      .map((r) => ({ ...r, value: JSON.parse(r.value) as unknown }));
+  } finally {
+    db.close();
+  }
+}
+
+/** The store's view of `ACCOUNT`'s functions named `keep(name)` and its layers, from its documents. */
+export function storeView(rows: StoredRow[], keep: (name: string) => boolean, problems: string[]): StoreView {
   const view: StoreView = { functions: new Map(), layers: new Map(), referenced: new Set() };
   const mine = rows.filter((r) => r.key.startsWith(`${ACCOUNT}/`));
-  const fnOf = (name: string) => view.functions.get(name);
+  const of = <T>(collection: StoredRow['collection']) => mine.filter((r) => r.collection === collection).map((r) => r.value as T);
   for (const r of rows) {
-    const v = JSON.parse(r.value) as { code?: { sha256?: string }; versions?: StoredLayer['versions'] };
+    const v = r.value as { code?: { sha256?: string }; versions?: StoredLayer['versions'] };
     if (v.code?.sha256) view.referenced.add(v.code.sha256);
     for (const lv of Object.values(v.versions ?? {})) view.referenced.add(lv.code.sha256);
   }
-  for (const r of mine.filter((r) => r.collection === 'functions')) {
-    const f = JSON.parse(r.value) as StoredFunction;
-    if (keep(f.name)) view.functions.set(f.name, { tag: '', sha: b64(f.code.sha256), description: f.description, versions: new Map(), aliases: new Map() });
+  for (const f of of<StoredFunction>('functions').filter((f) => keep(f.name))) {
+    view.functions.set(f.name, { tag: '', sha: b64(f.code.sha256), description: f.description, versions: new Map(), aliases: new Map() });
   }
-  for (const r of mine.filter((r) => r.collection === 'versions')) {
-    const v = JSON.parse(r.value) as StoredVersion;
-    if (!keep(v.name)) continue;
-    const f = fnOf(v.name);
+  for (const v of of<StoredVersion>('versions').filter((v) => keep(v.name))) {
+    const f = view.functions.get(v.name);
     if (f) f.versions.set(v.version, { sha: b64(v.code.sha256), description: v.description });
     else problems.push(`store: version ${v.name}:${v.version} of no stored function`);
   }
-  for (const r of mine.filter((r) => r.collection === 'aliases')) {
-    const a = JSON.parse(r.value) as StoredAlias;
-    if (!keep(a.functionName)) continue;
-    const f = fnOf(a.functionName);
+  for (const a of of<StoredAlias>('aliases').filter((a) => keep(a.functionName))) {
+    const f = view.functions.get(a.functionName);
     if (f) f.aliases.set(a.name, a.functionVersion);
     else problems.push(`store: alias ${a.functionName}:${a.name} of no stored function`);
   }
-  for (const r of mine.filter((r) => r.collection === 'layers')) {
-    const l = JSON.parse(r.value) as StoredLayer;
+  for (const l of of<StoredLayer>('layers')) {
     const versions: LayerState = new Map(Object.values(l.versions).map((lv) => [lv.version, b64(lv.code.sha256)]));
     if (versions.size > 0) view.layers.set(l.name, versions);
   }
-  for (const hex of [...view.referenced].filter((h) => mine.some((r) => r.value.includes(h)))) {
+  return view;
+}
+
+/** Each code blob of the view (on a single machine's disk) must exist and hold the bytes of its name. */
+export async function checkBlobs(dataDir: string, view: View, problems: string[]): Promise<void> {
+  const hexes = new Set<string>();
+  for (const f of view.functions.values()) for (const s of [f.sha, ...[...f.versions.values()].map((v) => v.sha)]) hexes.add(Buffer.from(s, 'base64').toString('hex'));
+  for (const l of view.layers.values()) for (const s of l.values()) hexes.add(Buffer.from(s, 'base64').toString('hex'));
+  for (const hex of hexes) {
     const bytes = await readFile(join(dataDir, 'code', 'sha256', hex)).catch(() => undefined);
     if (!bytes) problems.push(`store: code blob ${hex} is referenced but missing`);
     else if (sha(bytes) !== b64(hex)) problems.push(`store: code blob ${hex} holds other bytes (${sha(bytes)})`);
   }
-  return view;
 }

@@ -22,10 +22,14 @@ const ALIASES = ['live', 'beta'];
 const MAX_VERSIONS = 6;
 const MAX_LAYER_VERSIONS = 6;
 
-/** A handler that returns its tag and logs `DELIVERED <id>` for an event with an id. */
+/** A handler that waits `event.ms`, logs `DELIVERED <id>` for an event with an id, and returns its tag. */
 export function functionZip(tag: string): Promise<Buffer> {
   return makeZip({
-    'index.js': `exports.handler = async (event) => { if (event && event.id) console.log('DELIVERED ' + event.id); return { tag: ${JSON.stringify(tag)} }; };\n`,
+    'index.js': `exports.handler = async (event) => {
+  if (event && event.ms) await new Promise((r) => setTimeout(r, event.ms));
+  if (event && event.id) console.log('DELIVERED ' + event.id);
+  return { tag: ${JSON.stringify(tag)} };
+};\n`,
   });
 }
 
@@ -39,8 +43,10 @@ export interface StreamContext {
   prefix: string;
   /** Distinguishes names and tags across trials. */
   trial: number;
-  /** True once the server is being killed: no new operation starts. */
+  /** True once the trial ends: no new operation starts. */
   stopped: () => boolean;
+  /** True once the fault is injected: from then on an operation may fail (and ends its stream). */
+  faulted: () => boolean;
   /** An answer that contradicts the ledger (a violation the harness reports). */
   violation: (message: string) => void;
 }
@@ -71,7 +77,7 @@ export async function runStream(ctx: StreamContext): Promise<number> {
       // No answer (the server died) or a server error: it may or may not have happened.
       ctx.ledger.pending.set(entityOf(op.write), op.write);
       if (op.write.kind === 'event') ctx.ledger.maybeEvents.add(op.write.id);
-      if (!ctx.stopped()) ctx.violation(`${op.write.kind} failed before any kill: ${String(err)}`);
+      if (!ctx.faulted()) ctx.violation(`${op.write.kind} failed before any kill: ${String(err)}`);
       return issued;
     }
     ctx.ledger.acked++;
@@ -99,6 +105,7 @@ async function chooseOp(ctx: StreamContext, id: string): Promise<Op | undefined>
     'publish-layer': layerVersions.length < MAX_LAYER_VERSIONS ? 2 : 0,
     'delete-layer-version': layerVersions.length > 0 ? (layerVersions.length < MAX_LAYER_VERSIONS ? 1 : 3) : 0,
     event: 2,
+    invoke: f ? 0.3 : 0,
   });
   const { lambda } = ctx;
   switch (kind) {
@@ -212,8 +219,24 @@ async function chooseOp(ctx: StreamContext, id: string): Promise<Op | undefined>
       const eventId = `ev-${prefix}${id}`;
       return {
         write: { kind, id: eventId },
-        send: () => lambda.send(new InvokeCommand({ FunctionName: SINK, InvocationType: 'Event', Payload: Buffer.from(JSON.stringify({ id: eventId })) })),
+        send: () => lambda.send(new InvokeCommand({ FunctionName: SINK, InvocationType: 'Event', Payload: Buffer.from(JSON.stringify({ id: eventId, ms: prng.int(0, 300) })) })),
         ack: () => ledger.events.add(eventId),
+      };
+    }
+    case 'invoke': {
+      // Changes nothing, but starts sandboxes, so kills land in cold starts too; it must run $LATEST's code as acknowledged.
+      if (!f || fn === undefined) return undefined;
+      const expected = f.tag;
+      return {
+        write: { kind: 'invoke', name: fn },
+        send: () => lambda.send(new InvokeCommand({ FunctionName: fn, Payload: Buffer.from(JSON.stringify({ ms: prng.int(0, 50) })) })),
+        ack: (out) => {
+          ctx.ledger.acked--; // not a write
+          const o = out as { Payload?: Uint8Array; FunctionError?: string };
+          const text = Buffer.from(o.Payload ?? new Uint8Array()).toString();
+          const ran = o.FunctionError ? `function error ${text}` : (JSON.parse(text) as { tag?: string }).tag;
+          if (ran !== expected) ctx.violation(`invoking ${fn} ran ${ran}, but its acknowledged code is ${expected}`);
+        },
       };
     }
     default:

@@ -16,7 +16,7 @@ import { startStratus, type StratusProcess } from '../stratus.js';
 import { until } from '../wait.js';
 import { apiMatchesStore, ledgerHolds, undelivered } from './invariants.js';
 import { Ledger } from './model.js';
-import { apiView, storeView } from './observe.js';
+import { apiView, checkBlobs, sqliteRows, storeView } from './observe.js';
 import { functionZip, ROLE, runStream, SINK } from './operations.js';
 import { cgroupDirsOf, mountsUnder, orphanBlobs, snapshotCgroups, snapshotProcesses, stackedMounts, survivors, tmpFiles } from './orphans.js';
 import { Prng } from './prng.js';
@@ -63,7 +63,8 @@ export interface FaultReport {
 
 const ARGS = ['--function-logs', 'stdout', '--event-claim-ms', '2000'];
 const CHECKS_PER_TRIAL = 7; // processes, cgroups, tmp files, mounts, API = store, ledger, events
-const owned = (name: string) => /^s\d+-/.test(name);
+/** Names of the entities the streams own (not the sink). */
+export const owned = (name: string) => /^s\d+-/.test(name);
 
 export async function runFaultInjection(opts: FaultOptions): Promise<FaultReport> {
   const log = opts.log ?? (() => {});
@@ -86,7 +87,7 @@ export async function runFaultInjection(opts: FaultOptions): Promise<FaultReport
       const result: TrialResult = { trial, killAfterMs, issued: 0, inFlight: [], violations: [], notes: [], orphanBlobs: 0, mounts: 0, processesAtKill: 0, cgroupsAtKill: 0 };
       const current = server;
       const streams = streamPrngs.map((p, i) => runStream({
-        lambda: current.lambda, ledger, prng: p, prefix: `s${i}-`, trial, stopped: () => stopped, violation: (m) => result.violations.push(m),
+        lambda: current.lambda, ledger, prng: p, prefix: `s${i}-`, trial, stopped: () => stopped, faulted: () => stopped, violation: (m) => result.violations.push(m),
       }));
       await new Promise((r) => setTimeout(r, killAfterMs));
       // The operations go on while the processes are listed: the kill lands wherever they are.
@@ -130,7 +131,8 @@ interface CheckContext {
   invoke: boolean;
 }
 
-const settle = <T>(check: () => Promise<T[]>, timeoutMs: number): Promise<T[]> =>
+/** `check`'s findings once they are none, or as they are after `timeoutMs`. */
+export const settle = <T>(check: () => Promise<T[]>, timeoutMs: number): Promise<T[]> =>
   until(async () => ((await check()).length === 0 ? [] : false), 'settling', timeoutMs).catch(() => check());
 
 /** Every invariant after one restart; violations go into `result`. */
@@ -143,7 +145,8 @@ async function checkTrial(result: TrialResult, ctx: CheckContext): Promise<void>
   for (const m of await stackedMounts(ctx.dataDir)) v.push(`stacked mount under the data directory: ${m}`);
   const problems: string[] = [];
   const api = await apiView(ctx.server.lambda, owned, problems, { invoke: ctx.invoke, tagOf: (sha) => ctx.ledger.tagOfSha.get(sha) });
-  const store = await storeView(ctx.dataDir, owned, problems);
+  const store = storeView(sqliteRows(ctx.dataDir), owned, problems);
+  await checkBlobs(ctx.dataDir, store, problems);
   v.push(...problems, ...apiMatchesStore(api, store), ...ledgerHolds(ctx.ledger, api, owned, result.notes));
   const missing = await settle(async () => undelivered(ctx.ledger, ctx.outputs.map((s) => s.output())), 30_000);
   for (const id of missing) v.push(`acknowledged Event invoke ${id} never delivered`);
