@@ -13,7 +13,7 @@ import { apiMatchesStore, ledgerHolds, undelivered } from './invariants.js';
 import { Ledger } from './model.js';
 import { apiView, storeView, type StoredRow, type View } from './observe.js';
 import { functionZip, ROLE, runStream, SINK } from './operations.js';
-import { cgroupDirsOf, snapshotCgroups, snapshotProcesses, stackedMounts, survivors, type ProcessSnapshot } from './orphans.js';
+import { cgroupDirsOf, runDirsOf, snapshotCgroups, snapshotProcesses, stackedMounts, survivors, type ProcessSnapshot } from './orphans.js';
 import { Prng } from './prng.js';
 import { owned, settle, type FaultOptions, type FaultReport, type TrialResult } from './trials.js';
 
@@ -36,7 +36,7 @@ async function settledApiView(lambda: LambdaClient, ledger: Ledger, problems: st
   const found: string[] = [];
   const view = await until(async () => {
     found.length = 0;
-    return apiView(lambda, owned, found, { invoke: true, tagOf: (sha) => ledger.tagOfSha.get(sha) }).catch((err: unknown) => ((last = err), false as const));
+    return apiView(lambda, owned, found, { invoke: true, tagOf: (sha) => ledger.tagOfSha.get(sha), layerTextOf: (arn) => ledger.layerText.get(arn) }).catch((err: unknown) => ((last = err), false as const));
   }, 'the API to answer after the fault', 60_000).catch(() => { throw new Error(`the cluster's API did not recover: ${String(last)}`); });
   problems.push(...found);
   return view;
@@ -95,6 +95,7 @@ export async function runClusterFaultInjection(opts: FaultOptions): Promise<Faul
       if (killedWorkerPid) {
         for (const p of await settle(() => survivors(before), 15_000)) v.push(`orphan process ${p.pid} of the killed worker: ${p.cmdline}`);
         for (const d of await settle(() => cgroupDirsOf(killedWorkerPid), 5_000)) v.push(`orphan cgroup of the killed worker: ${d}`);
+        for (const d of await settle(() => runDirsOf(killedWorkerPid), 5_000)) v.push(`run directory of the killed worker left: ${d}`);
         for (const m of await stackedMounts(`${cluster.dir}/worker-${index}`)) v.push(`stacked mount under the worker's data directory: ${m}`);
       }
       const problems: string[] = [];
@@ -103,7 +104,7 @@ export async function runClusterFaultInjection(opts: FaultOptions): Promise<Faul
       v.push(...problems, ...apiMatchesStore(api, store), ...ledgerHolds(ledger, api, owned, result.notes));
       for (const id of await settle(async () => undelivered(ledger, outputs()), 60_000)) v.push(`acknowledged Event invoke ${id} never delivered`);
       report.trials.push(result);
-      report.checks += killedWorkerPid ? 6 : 3;
+      report.checks += killedWorkerPid ? 7 : 3;
       report.violations.push(...v.map((x) => `cluster trial ${trial} (seed ${opts.seed}): ${x}`));
       log(`trial ${trial}: ${result.notes.join('; ')} after ${killAfterMs} ms, ${result.issued} operations, in flight ${result.inFlight.join(', ') || 'none'}, `
         + `${result.processesAtKill} processes and ${result.cgroupsAtKill} cgroup directories of the killed worker; ${v.length} violations`);

@@ -7,22 +7,23 @@
  * - every acknowledged Event invoke is delivered at least once (`undelivered`).
  * Orphans (processes, cgroups, temporary files, blobs) are in orphans.ts.
  */
-import { cloneFunction, type FunctionState, type LayerState, type Ledger, type PendingWrite } from './model.js';
+import { cloneFunction, type FunctionState, type LayerState, type Ledger, type PendingWrite, type VersionState } from './model.js';
 import type { View } from './observe.js';
 
 const fmtFn = (f: FunctionState | undefined): string =>
   f === undefined ? 'absent'
-    : `{code ${f.tag} ${f.sha}, ${f.description}, versions ${[...f.versions].map(([v, s]) => `${v}=${s.sha.slice(0, 8)}/${s.description}`).join(' ')}, aliases ${[...f.aliases].map(([a, v]) => `${a}->${v}`).join(' ')}}`;
+    : `{code ${f.tag} ${f.sha}, ${f.description}, layers [${f.layers.join(' ')}], versions ${[...f.versions].map(([v, s]) => `${v}=${s.sha.slice(0, 8)}/${s.description}`).join(' ')}, aliases ${[...f.aliases].map(([a, v]) => `${a}->${v}`).join(' ')}}`;
 const fmtLayer = (l: LayerState | undefined): string => (l === undefined ? 'absent' : `{${[...l].map(([v, s]) => `${v}=${s.slice(0, 8)}`).join(' ')}}`);
 
 function sameMap<V>(a: Map<string | number, V>, b: Map<string | number, V>, eq: (x: V, y: V) => boolean): boolean {
   return a.size === b.size && [...a].every(([k, v]) => b.has(k) && eq(v, b.get(k) as V));
 }
-const sameVersion = (x: { sha: string; description: string }, y: { sha: string; description: string }) => x.sha === y.sha && x.description === y.description;
+const sameList = (a: string[], b: string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+const sameVersion = (x: VersionState, y: VersionState) => x.sha === y.sha && x.description === y.description && sameList(x.layers, y.layers);
 
 function sameFunction(a: FunctionState | undefined, b: FunctionState | undefined, opts: { tags: boolean }): boolean {
   if (a === undefined || b === undefined) return a === b;
-  return a.sha === b.sha && a.description === b.description && (!opts.tags || a.tag === b.tag)
+  return a.sha === b.sha && a.description === b.description && sameList(a.layers, b.layers) && (!opts.tags || a.tag === b.tag)
     && sameMap(a.versions, b.versions, sameVersion) && sameMap(a.aliases, b.aliases, (x, y) => x === y);
 }
 
@@ -47,7 +48,7 @@ export function apiMatchesStore(api: View, store: View): string[] {
  * left is the function with some of its aliases and versions (the client's retry finishes it).
  */
 export function partOf(part: FunctionState, whole: FunctionState): boolean {
-  return part.sha === whole.sha && part.description === whole.description && part.tag === whole.tag
+  return part.sha === whole.sha && part.description === whole.description && part.tag === whole.tag && sameList(part.layers, whole.layers)
     && [...part.versions].every(([v, s]) => { const w = whole.versions.get(v); return w !== undefined && sameVersion(s, w); })
     && [...part.aliases].every(([a, v]) => whole.aliases.get(a) === v);
 }
@@ -57,14 +58,14 @@ function functionAllowed(acked: FunctionState | undefined, actual: FunctionState
   if (sameFunction(acked, actual, { tags: true })) return true;
   if (!write) return false;
   if (write.kind === 'create-function') {
-    return acked === undefined && actual !== undefined && sameFunction(actual, { tag: write.tag, sha: write.sha, description: write.description, versions: new Map(), aliases: new Map() }, { tags: true });
+    return acked === undefined && actual !== undefined && sameFunction(actual, { tag: write.tag, sha: write.sha, description: write.description, layers: [], versions: new Map(), aliases: new Map() }, { tags: true });
   }
   if (!acked || !actual) return write.kind === 'delete-function' && actual === undefined;
   if (write.kind === 'delete-function') return partOf(actual, acked);
   const after = cloneFunction(acked);
   switch (write.kind) {
     case 'update-code': Object.assign(after, { tag: write.tag, sha: write.sha }); break;
-    case 'update-config': after.description = write.description; break;
+    case 'update-config': Object.assign(after, { description: write.description, layers: write.layers }); break;
     case 'delete-version': after.versions.delete(write.version); break;
     case 'put-alias': after.aliases.set(write.alias, write.version); break;
     case 'delete-alias': after.aliases.delete(write.alias); break;
@@ -74,7 +75,7 @@ function functionAllowed(acked: FunctionState | undefined, actual: FunctionState
       const top = Math.max(0, ...[...acked.versions.keys()].map(Number));
       const [v] = added;
       if (added.length !== 1 || v === undefined || Number(v) <= top) return false;
-      after.versions.set(v, { sha: acked.sha, description: acked.description });
+      after.versions.set(v, { sha: acked.sha, description: acked.description, layers: acked.layers });
       break;
     }
     default: return false;
@@ -118,7 +119,7 @@ export function ledgerHolds(ledger: Ledger, api: View, owned: (name: string) => 
       notes.push(`partial delete of ${name}: ${fmtFn(actual)} left of ${fmtFn(acked)}`);
     }
     if (actual) ledger.functions.set(name, cloneFunction(actual));
-    else ledger.functions.delete(name);
+    else if (ledger.functions.delete(name)) ledger.deletedNames.add(name);
   }
   for (const layer of new Set([...ledger.layers.keys(), ...[...api.layers.keys()].filter(owned)])) {
     const write = ledger.pending.get(`layer:${layer}`);

@@ -7,6 +7,8 @@
 export interface VersionState {
   sha: string;
   description: string;
+  /** Layers (version ARNs), in order. */
+  layers: string[];
 }
 
 export interface FunctionState {
@@ -15,6 +17,7 @@ export interface FunctionState {
   /** CodeSha256 (base64), as the API shows it. */
   sha: string;
   description: string;
+  layers: string[];
   versions: Map<string, VersionState>;
   /** alias name -> version */
   aliases: Map<string, string>;
@@ -27,7 +30,7 @@ export type LayerState = Map<number, string>;
 export type PendingWrite =
   | { kind: 'create-function'; name: string; tag: string; sha: string; description: string }
   | { kind: 'update-code'; name: string; tag: string; sha: string }
-  | { kind: 'update-config'; name: string; description: string }
+  | { kind: 'update-config'; name: string; description: string; layers: string[] }
   | { kind: 'publish-version'; name: string }
   | { kind: 'delete-function'; name: string }
   | { kind: 'delete-version'; name: string; version: string }
@@ -48,6 +51,10 @@ export class Ledger {
   readonly maybeEvents = new Set<string>();
   /** Writes in flight at the last kill, by entity ("fn:<name>", "layer:<name>"). */
   readonly pending = new Map<string, PendingWrite>();
+  /** Functions deleted (acknowledged): a create may take the name again. */
+  readonly deletedNames = new Set<string>();
+  /** The content of every layer version (its /opt/nodejs/fault.txt) by its ARN. */
+  readonly layerText = new Map<string, string>();
   /** tag of every code package by its CodeSha256, to check what an invoke ran. */
   readonly tagOfSha = new Map<string, string>();
   acked = 0;

@@ -16,6 +16,14 @@ import type { FunctionState, LayerState, VersionState } from './model.js';
 
 export const ACCOUNT = '000000000000';
 
+export interface CheckOptions {
+  invoke: boolean;
+  /** The tag of the code package of this CodeSha256. */
+  tagOf: (sha: string) => string | undefined;
+  /** The content of a layer version, by its ARN. */
+  layerTextOf: (arn: string) => string | undefined;
+}
+
 export interface View {
   functions: Map<string, FunctionState>;
   layers: Map<string, LayerState>;
@@ -32,7 +40,7 @@ async function download(url: string | undefined): Promise<string> {
 }
 
 /** The API's view of functions named `keep(name)` and of every layer; `tagOf` maps a digest to what an invoke must return. */
-export async function apiView(lambda: LambdaClient, keep: (name: string) => boolean, problems: string[], opts: { invoke: boolean; tagOf: (sha: string) => string | undefined }): Promise<View> {
+export async function apiView(lambda: LambdaClient, keep: (name: string) => boolean, problems: string[], opts: CheckOptions): Promise<View> {
   const view: View = { functions: new Map(), layers: new Map() };
   const names: string[] = [];
   for (let marker: string | undefined, first = true; first || marker; first = false) {
@@ -54,7 +62,7 @@ export async function apiView(lambda: LambdaClient, keep: (name: string) => bool
   return view;
 }
 
-async function functionView(lambda: LambdaClient, name: string, problems: string[], opts: { invoke: boolean; tagOf: (sha: string) => string | undefined }): Promise<FunctionState> {
+async function functionView(lambda: LambdaClient, name: string, problems: string[], opts: CheckOptions): Promise<FunctionState> {
   const got = await lambda.send(new GetFunctionCommand({ FunctionName: name }));
   const codeSha = got.Configuration?.CodeSha256 ?? '';
   const downloaded = await download(got.Code?.Location);
@@ -64,7 +72,7 @@ async function functionView(lambda: LambdaClient, name: string, problems: string
     const page = await lambda.send(new ListVersionsByFunctionCommand({ FunctionName: name, Marker: marker }));
     for (const v of page.Versions ?? []) {
       if (v.Version === '$LATEST' || v.Version === undefined) continue;
-      versions.set(v.Version, { sha: v.CodeSha256 ?? '', description: v.Description ?? '' });
+      versions.set(v.Version, { sha: v.CodeSha256 ?? '', description: v.Description ?? '', layers: (v.Layers ?? []).map((l) => l.Arn ?? '?') });
       const byGet = await lambda.send(new GetFunctionCommand({ FunctionName: name, Qualifier: v.Version }));
       if (byGet.Configuration?.CodeSha256 !== v.CodeSha256) problems.push(`${name}:${v.Version}: listed with ${v.CodeSha256}, GetFunction says ${byGet.Configuration?.CodeSha256}`);
     }
@@ -78,15 +86,18 @@ async function functionView(lambda: LambdaClient, name: string, problems: string
     if (byGet.Configuration?.Version !== a.FunctionVersion) problems.push(`${name}:${a.Name}: listed at version ${a.FunctionVersion}, GetFunction resolves ${byGet.Configuration?.Version}`);
     if (!versions.has(a.FunctionVersion ?? '?')) problems.push(`${name}:${a.Name} points at version ${a.FunctionVersion}, which is not listed`);
   }
+  const layers = (got.Configuration?.Layers ?? []).map((l) => l.Arn ?? '?');
   let tag = opts.tagOf(codeSha) ?? `unknown code ${codeSha}`;
   if (opts.invoke) {
     const out = await lambda.send(new InvokeCommand({ FunctionName: name, Payload: Buffer.from('{}') }));
     const text = Buffer.from(out.Payload ?? new Uint8Array()).toString();
-    const ran = out.FunctionError ? `function error ${text}` : (JSON.parse(text) as { tag?: string }).tag;
-    if (ran !== tag) problems.push(`${name}: invoking $LATEST ran code ${ran}, but its CodeSha256 ${codeSha} is code ${tag}`);
-    tag = ran ?? tag;
+    const ran = out.FunctionError ? { tag: `function error ${text}`, opt: undefined } : (JSON.parse(text) as { tag?: string; opt?: string | null });
+    if (ran.tag !== tag) problems.push(`${name}: invoking $LATEST ran code ${ran.tag}, but its CodeSha256 ${codeSha} is code ${tag}`);
+    const opt = layers.length === 0 ? null : opts.layerTextOf(layers[0] ?? '');
+    if (opt !== undefined && ran.opt !== opt) problems.push(`${name}: invoking $LATEST saw /opt/nodejs/fault.txt ${JSON.stringify(ran.opt)}, but its layers [${layers.join(' ')}] hold ${JSON.stringify(opt)}`);
+    tag = ran.tag ?? tag;
   }
-  return { tag, sha: codeSha, description: got.Configuration?.Description ?? '', versions, aliases };
+  return { tag, sha: codeSha, description: got.Configuration?.Description ?? '', layers, versions, aliases };
 }
 
 async function layerView(lambda: LambdaClient, layer: string, problems: string[]): Promise<LayerState> {
@@ -106,7 +117,7 @@ async function layerView(lambda: LambdaClient, layer: string, problems: string[]
   return state;
 }
 
-interface StoredFunction { name: string; description: string; code: { sha256: string } }
+interface StoredFunction { name: string; description: string; code: { sha256: string }; layers?: { arn: string; code: { sha256: string } }[] }
 interface StoredVersion extends StoredFunction { version: string }
 interface StoredAlias { functionName: string; name: string; functionVersion: string }
 interface StoredLayer { name: string; versions: Record<string, { version: number; code: { sha256: string } }> }
@@ -114,6 +125,8 @@ interface StoredLayer { name: string; versions: Record<string, { version: number
 export interface StoreView extends View {
   /** Every code digest (hex) a stored document refers to, in any account. */
   referenced: Set<string>;
+  /** Digests (hex) of the layers `ACCOUNT`'s functions and versions use (deleted layer versions included). */
+  layerBlobs: Set<string>;
 }
 
 /** A stored document of the collections the harness checks. */
@@ -137,20 +150,23 @@ export function sqliteRows(dataDir: string): StoredRow[] {
 
 /** The store's view of `ACCOUNT`'s functions named `keep(name)` and its layers, from its documents. */
 export function storeView(rows: StoredRow[], keep: (name: string) => boolean, problems: string[]): StoreView {
-  const view: StoreView = { functions: new Map(), layers: new Map(), referenced: new Set() };
+  const view: StoreView = { functions: new Map(), layers: new Map(), referenced: new Set(), layerBlobs: new Set() };
   const mine = rows.filter((r) => r.key.startsWith(`${ACCOUNT}/`));
   const of = <T>(collection: StoredRow['collection']) => mine.filter((r) => r.collection === collection).map((r) => r.value as T);
   for (const r of rows) {
-    const v = r.value as { code?: { sha256?: string }; versions?: StoredLayer['versions'] };
+    const v = r.value as { code?: { sha256?: string }; versions?: StoredLayer['versions']; layers?: StoredFunction['layers'] };
     if (v.code?.sha256) view.referenced.add(v.code.sha256);
+    for (const l of v.layers ?? []) view.referenced.add(l.code.sha256);
     for (const lv of Object.values(v.versions ?? {})) view.referenced.add(lv.code.sha256);
   }
   for (const f of of<StoredFunction>('functions').filter((f) => keep(f.name))) {
-    view.functions.set(f.name, { tag: '', sha: b64(f.code.sha256), description: f.description, versions: new Map(), aliases: new Map() });
+    view.functions.set(f.name, { tag: '', sha: b64(f.code.sha256), description: f.description, layers: (f.layers ?? []).map((l) => l.arn), versions: new Map(), aliases: new Map() });
+    for (const l of f.layers ?? []) view.layerBlobs.add(l.code.sha256);
   }
   for (const v of of<StoredVersion>('versions').filter((v) => keep(v.name))) {
     const f = view.functions.get(v.name);
-    if (f) f.versions.set(v.version, { sha: b64(v.code.sha256), description: v.description });
+    for (const l of v.layers ?? []) view.layerBlobs.add(l.code.sha256);
+    if (f) f.versions.set(v.version, { sha: b64(v.code.sha256), description: v.description, layers: (v.layers ?? []).map((l) => l.arn) });
     else problems.push(`store: version ${v.name}:${v.version} of no stored function`);
   }
   for (const a of of<StoredAlias>('aliases').filter((a) => keep(a.functionName))) {
@@ -166,8 +182,8 @@ export function storeView(rows: StoredRow[], keep: (name: string) => boolean, pr
 }
 
 /** Each code blob of the view (on a single machine's disk) must exist and hold the bytes of its name. */
-export async function checkBlobs(dataDir: string, view: View, problems: string[]): Promise<void> {
-  const hexes = new Set<string>();
+export async function checkBlobs(dataDir: string, view: StoreView, problems: string[]): Promise<void> {
+  const hexes = new Set<string>(view.layerBlobs);
   for (const f of view.functions.values()) for (const s of [f.sha, ...[...f.versions.values()].map((v) => v.sha)]) hexes.add(Buffer.from(s, 'base64').toString('hex'));
   for (const l of view.layers.values()) for (const s of l.values()) hexes.add(Buffer.from(s, 'base64').toString('hex'));
   for (const hex of hexes) {

@@ -28,7 +28,9 @@ export function functionZip(tag: string): Promise<Buffer> {
     'index.js': `exports.handler = async (event) => {
   if (event && event.ms) await new Promise((r) => setTimeout(r, event.ms));
   if (event && event.id) console.log('DELIVERED ' + event.id);
-  return { tag: ${JSON.stringify(tag)} };
+  let opt = null;
+  try { opt = require('fs').readFileSync('/opt/nodejs/fault.txt', 'utf8'); } catch {}
+  return { tag: ${JSON.stringify(tag)}, opt };
 };\n`,
   });
 }
@@ -110,15 +112,17 @@ async function chooseOp(ctx: StreamContext, id: string): Promise<Op | undefined>
   const { lambda } = ctx;
   switch (kind) {
     case 'create-function': {
-      const name = `${prefix}fn-${id}`;
-      const tag = `${name}-code`;
+      // Half the time the name of a deleted function: nothing of the old one may come back.
+      const reuse = prng.next() < 0.5 ? prng.pick([...ledger.deletedNames].filter((n) => n.startsWith(prefix) && !ledger.functions.has(n))) : undefined;
+      const name = reuse ?? `${prefix}fn-${id}`;
+      const tag = `${name}-code-${id}`;
       const zip = await functionZip(tag);
       const write: PendingWrite = { kind, name, tag, sha: sha256b64(zip), description: 'd0' };
       ledger.tagOfSha.set(write.sha, tag);
       return {
         write,
         send: () => lambda.send(new CreateFunctionCommand({ FunctionName: name, Runtime: 'nodejs20.x', Role: ROLE, Handler: 'index.handler', Description: 'd0', Code: { ZipFile: zip } })),
-        ack: () => ledger.functions.set(name, { tag, sha: write.sha, description: 'd0', versions: new Map(), aliases: new Map() }),
+        ack: () => ledger.functions.set(name, { tag, sha: write.sha, description: 'd0', layers: [], versions: new Map(), aliases: new Map() }),
       };
     }
     case 'update-code': {
@@ -136,10 +140,13 @@ async function chooseOp(ctx: StreamContext, id: string): Promise<Op | undefined>
     case 'update-config': {
       if (!f || fn === undefined) return undefined;
       const description = `d-${id}`;
+      // Half the time the layers change too: one of this stream's layer versions, or none.
+      const arns = [...ledger.layerText.keys()].filter((a) => a.includes(`:layer:${prefix}layer-`));
+      const layers = prng.next() < 0.5 ? f.layers : prng.next() < 0.3 ? [] : [prng.pick(arns)].filter((a): a is string => a !== undefined);
       return {
-        write: { kind, name: fn, description },
-        send: () => lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: fn, Description: description })),
-        ack: () => (f.description = description),
+        write: { kind, name: fn, description, layers },
+        send: () => lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: fn, Description: description, Layers: layers })),
+        ack: () => Object.assign(f, { description, layers }),
       };
     }
     case 'publish-version': {
@@ -152,7 +159,7 @@ async function chooseOp(ctx: StreamContext, id: string): Promise<Op | undefined>
           if (o.CodeSha256 !== f.sha || o.Description !== f.description) {
             ctx.violation(`PublishVersion ${fn} answered version ${o.Version} of ${o.CodeSha256}/${o.Description}, but $LATEST is ${f.sha}/${f.description}`);
           }
-          f.versions.set(o.Version ?? '?', { sha: f.sha, description: f.description });
+          f.versions.set(o.Version ?? '?', { sha: f.sha, description: f.description, layers: f.layers });
         },
       };
     }
@@ -189,16 +196,18 @@ async function chooseOp(ctx: StreamContext, id: string): Promise<Op | undefined>
     }
     case 'delete-function': {
       if (fn === undefined) return undefined;
-      return { write: { kind, name: fn }, send: () => lambda.send(new DeleteFunctionCommand({ FunctionName: fn })), ack: () => ledger.functions.delete(fn) };
+      return { write: { kind, name: fn }, send: () => lambda.send(new DeleteFunctionCommand({ FunctionName: fn })), ack: () => (ledger.functions.delete(fn), ledger.deletedNames.add(fn)) };
     }
     case 'publish-layer': {
-      const zip = await makeZip({ 'nodejs/fault.txt': `${layer} ${id}\n` });
+      const text = `${layer} ${id}`;
+      const zip = await makeZip({ 'nodejs/fault.txt': text });
       const sha = sha256b64(zip);
       return {
         write: { kind, layer, sha },
         send: () => lambda.send(new PublishLayerVersionCommand({ LayerName: layer, Content: { ZipFile: zip }, CompatibleRuntimes: ['nodejs20.x'] })),
         ack: (out) => {
-          const o = out as { Version?: number; Content?: { CodeSha256?: string } };
+          const o = out as { Version?: number; LayerVersionArn?: string; Content?: { CodeSha256?: string } };
+          ledger.layerText.set(o.LayerVersionArn ?? '?', text);
           if (o.Content?.CodeSha256 !== sha) ctx.violation(`PublishLayerVersion ${layer} answered ${o.Content?.CodeSha256}, uploaded ${sha}`);
           const versions = ledger.layers.get(layer) ?? new Map<number, string>();
           versions.set(o.Version ?? -1, sha);
@@ -227,6 +236,7 @@ async function chooseOp(ctx: StreamContext, id: string): Promise<Op | undefined>
       // Changes nothing, but starts sandboxes, so kills land in cold starts too; it must run $LATEST's code as acknowledged.
       if (!f || fn === undefined) return undefined;
       const expected = f.tag;
+      const expectedOpt = f.layers.length === 0 ? null : ledger.layerText.get(f.layers[0] ?? '');
       return {
         write: { kind: 'invoke', name: fn },
         send: () => lambda.send(new InvokeCommand({ FunctionName: fn, Payload: Buffer.from(JSON.stringify({ ms: prng.int(0, 50) })) })),
@@ -234,8 +244,11 @@ async function chooseOp(ctx: StreamContext, id: string): Promise<Op | undefined>
           ctx.ledger.acked--; // not a write
           const o = out as { Payload?: Uint8Array; FunctionError?: string };
           const text = Buffer.from(o.Payload ?? new Uint8Array()).toString();
-          const ran = o.FunctionError ? `function error ${text}` : (JSON.parse(text) as { tag?: string }).tag;
-          if (ran !== expected) ctx.violation(`invoking ${fn} ran ${ran}, but its acknowledged code is ${expected}`);
+          const got = o.FunctionError ? { tag: `function error ${text}`, opt: undefined } : (JSON.parse(text) as { tag?: string; opt?: string | null });
+          if (got.tag !== expected) ctx.violation(`invoking ${fn} ran ${got.tag}, but its acknowledged code is ${expected}`);
+          if (expectedOpt !== undefined && got.opt !== expectedOpt) {
+            ctx.violation(`invoking ${fn} saw /opt/nodejs/fault.txt ${JSON.stringify(got.opt)}, but its acknowledged layers [${f.layers.join(' ')}] hold ${JSON.stringify(expectedOpt)}`);
+          }
         },
       };
     }

@@ -4,6 +4,7 @@
  * by process names:
  * - processes (sandboxes, stratus-init, FUSE servers) still alive after the restart;
  * - its cgroups (`stratus-<pid>` beside the server's own cgroup, in each hierarchy);
+ * - its run directory (a tmpfs in the system temp dir, named by its pid);
  * - temporary files (`.tmp-*`) of interrupted writes in the code store;
  * - mount points under the data directory mounted more than once (a restart mounting over a
  *   mount the killed server left);
@@ -12,6 +13,7 @@
  */
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { descendantsOf } from '../stratus.js';
 
@@ -82,6 +84,14 @@ async function walk(dir: string): Promise<string[]> {
     else out.push(path);
   }
   return out;
+}
+
+/** Run directories (`<tmp>/stratus-run-<pid>-*`, a tmpfs each) and chunk directories a worker of pid `pid` made, and mounts on them. */
+export async function runDirsOf(pid: number): Promise<string[]> {
+  const dirs = (await readdir(tmpdir()).catch(() => [] as string[])).filter((n) => n.startsWith(`stratus-run-${pid}-`) || n.startsWith(`stratus-chunks-${pid}-`)).map((n) => join(tmpdir(), n));
+  const mounted = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').map((l) => l.split(' ')[4] ?? '')
+    .filter((t) => dirs.includes(t) || t.startsWith(join(tmpdir(), `stratus-run-${pid}-`))).map((t) => `${t} (mounted)`);
+  return [...dirs, ...mounted];
 }
 
 /** `.tmp-*` files anywhere in the code store. */

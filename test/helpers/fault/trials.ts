@@ -18,7 +18,7 @@ import { apiMatchesStore, ledgerHolds, undelivered } from './invariants.js';
 import { Ledger } from './model.js';
 import { apiView, checkBlobs, sqliteRows, storeView } from './observe.js';
 import { functionZip, ROLE, runStream, SINK } from './operations.js';
-import { cgroupDirsOf, mountsUnder, orphanBlobs, snapshotCgroups, snapshotProcesses, stackedMounts, survivors, tmpFiles } from './orphans.js';
+import { cgroupDirsOf, mountsUnder, orphanBlobs, runDirsOf, snapshotCgroups, snapshotProcesses, stackedMounts, survivors, tmpFiles } from './orphans.js';
 import { Prng } from './prng.js';
 
 export interface FaultOptions {
@@ -62,7 +62,7 @@ export interface FaultReport {
 }
 
 const ARGS = ['--function-logs', 'stdout', '--event-claim-ms', '2000'];
-const CHECKS_PER_TRIAL = 7; // processes, cgroups, tmp files, mounts, API = store, ledger, events
+const CHECKS_PER_TRIAL = 8; // processes, cgroups, run directory, tmp files, mounts, API = store, ledger, events
 /** Names of the entities the streams own (not the sink). */
 export const owned = (name: string) => /^s\d+-/.test(name);
 
@@ -107,6 +107,7 @@ export async function runFaultInjection(opts: FaultOptions): Promise<FaultReport
       report.violations.push(...result.violations.map((v) => `trial ${trial} (seed ${opts.seed}): ${v}`));
       log(`trial ${trial}: kill after ${killAfterMs} ms, ${result.issued} operations, in flight ${result.inFlight.join(', ') || 'none'}, `
         + `${result.processesAtKill} processes and ${result.cgroupsAtKill} cgroup directories of the killed server; `
+        + `${ledger.functions.size} functions (${[...ledger.functions.values()].filter((f) => f.layers.length > 0).length} with a layer), `
         + `${result.violations.length} violations, ${result.orphanBlobs} orphan blobs, ${result.mounts} mounts${result.notes.length ? `; ${result.notes.join('; ')}` : ''}`);
       for (const v of result.violations) log(`  VIOLATION ${v}`);
     }
@@ -141,10 +142,11 @@ async function checkTrial(result: TrialResult, ctx: CheckContext): Promise<void>
   // The restart's start-up cleanup has run: what the killed server left must be gone (or going).
   for (const p of await settle(() => survivors(ctx.before), 15_000)) v.push(`orphan process ${p.pid} of the killed server: ${p.cmdline}`);
   for (const d of await settle(() => cgroupDirsOf(ctx.killed.pid), 5_000)) v.push(`orphan cgroup of the killed server: ${d}`);
+  for (const d of await settle(() => runDirsOf(ctx.killed.pid), 5_000)) v.push(`run directory of the killed server left: ${d}`);
   for (const f of await tmpFiles(ctx.dataDir)) v.push(`temporary file left in the code store: ${f}`);
   for (const m of await stackedMounts(ctx.dataDir)) v.push(`stacked mount under the data directory: ${m}`);
   const problems: string[] = [];
-  const api = await apiView(ctx.server.lambda, owned, problems, { invoke: ctx.invoke, tagOf: (sha) => ctx.ledger.tagOfSha.get(sha) });
+  const api = await apiView(ctx.server.lambda, owned, problems, { invoke: ctx.invoke, tagOf: (sha) => ctx.ledger.tagOfSha.get(sha), layerTextOf: (arn) => ctx.ledger.layerText.get(arn) });
   const store = storeView(sqliteRows(ctx.dataDir), owned, problems);
   await checkBlobs(ctx.dataDir, store, problems);
   v.push(...problems, ...apiMatchesStore(api, store), ...ledgerHolds(ctx.ledger, api, owned, result.notes));
