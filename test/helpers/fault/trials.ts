@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { CreateFunctionCommand } from '@aws-sdk/client-lambda';
 import { startStratus, type StratusProcess } from '../stratus.js';
 import { until } from '../wait.js';
+import { abortedStart } from './aborted-start.js';
 import { apiMatchesStore, ledgerHolds, undelivered } from './invariants.js';
 import { Ledger } from './model.js';
 import { apiView, checkBlobs, sqliteRows, storeView } from './observe.js';
@@ -73,9 +74,9 @@ export async function runFaultInjection(opts: FaultOptions): Promise<FaultReport
   const report: FaultReport = { seed: opts.seed, trials: [], acked: 0, rejected: 0, eventsAcked: 0, checks: 0, violations: [] };
   const dataDir = await mkdtemp(join(tmpdir(), 'stratus-fault-'));
   const credentials = { accessKeyId: 'AKIASTRATUSFAULT', secretAccessKey: `fault-${opts.seed}` };
-  const outputs: StratusProcess[] = [];
+  const outputs: (() => string)[] = [];
   let server = await startStratus({ dataDir, credentials, args: ARGS });
-  outputs.push(server);
+  outputs.push(server.output);
   log(`fault-injection: seed ${opts.seed} (replay: STRATUS_FAULT_SEED=${opts.seed}), ${opts.trials} trials, data dir ${dataDir}`);
   try {
     await server.lambda.send(new CreateFunctionCommand({ FunctionName: SINK, Runtime: 'nodejs20.x', Role: ROLE, Handler: 'index.handler', Code: { ZipFile: await functionZip('sink') } }));
@@ -99,9 +100,18 @@ export async function runFaultInjection(opts: FaultOptions): Promise<FaultReport
       result.cgroupsAtKill = (await cgroupDirsOf(current.pid)).length;
       result.issued = (await Promise.all(streams)).reduce((a, b) => a + b, 0);
       result.inFlight = [...ledger.pending.values()].map((w) => w.kind);
+      // A third of the time the restart is killed too, at a random point of its start.
+      const killedPids = [current.pid];
+      if (prng.next() < 1 / 3) {
+        const aborted = await abortedStart(dataDir, credentials, ARGS, prng.int(50, 4000));
+        killedPids.push(aborted.pid);
+        outputs.push(() => aborted.output);
+        before.push(...aborted.processes);
+        result.notes.push(`restart killed too (${aborted.listening ? 'listening' : 'starting'})`);
+      }
       server = await startStratus({ dataDir, credentials, args: ARGS });
-      outputs.push(server);
-      await checkTrial(result, { ledger, server, killed: current, before, dataDir, outputs, failOnOrphanBlobs: opts.failOnOrphanBlobs ?? false, invoke: opts.invoke ?? true });
+      outputs.push(server.output);
+      await checkTrial(result, { ledger, server, killedPids, before, dataDir, outputs, failOnOrphanBlobs: opts.failOnOrphanBlobs ?? false, invoke: opts.invoke ?? true });
       report.trials.push(result);
       report.checks += CHECKS_PER_TRIAL;
       report.violations.push(...result.violations.map((v) => `trial ${trial} (seed ${opts.seed}): ${v}`));
@@ -124,10 +134,11 @@ export async function runFaultInjection(opts: FaultOptions): Promise<FaultReport
 interface CheckContext {
   ledger: Ledger;
   server: StratusProcess;
-  killed: StratusProcess;
+  /** The servers killed since the last check. */
+  killedPids: number[];
   before: Awaited<ReturnType<typeof snapshotProcesses>>;
   dataDir: string;
-  outputs: StratusProcess[];
+  outputs: (() => string)[];
   failOnOrphanBlobs: boolean;
   invoke: boolean;
 }
@@ -141,8 +152,10 @@ async function checkTrial(result: TrialResult, ctx: CheckContext): Promise<void>
   const v = result.violations;
   // The restart's start-up cleanup has run: what the killed server left must be gone (or going).
   for (const p of await settle(() => survivors(ctx.before), 15_000)) v.push(`orphan process ${p.pid} of the killed server: ${p.cmdline}`);
-  for (const d of await settle(() => cgroupDirsOf(ctx.killed.pid), 5_000)) v.push(`orphan cgroup of the killed server: ${d}`);
-  for (const d of await settle(() => runDirsOf(ctx.killed.pid), 5_000)) v.push(`run directory of the killed server left: ${d}`);
+  for (const pid of ctx.killedPids) {
+    for (const d of await settle(() => cgroupDirsOf(pid), 5_000)) v.push(`orphan cgroup of the killed server ${pid}: ${d}`);
+    for (const d of await settle(() => runDirsOf(pid), 5_000)) v.push(`run directory of the killed server ${pid} left: ${d}`);
+  }
   for (const f of await tmpFiles(ctx.dataDir)) v.push(`temporary file left in the code store: ${f}`);
   for (const m of await stackedMounts(ctx.dataDir)) v.push(`stacked mount under the data directory: ${m}`);
   const problems: string[] = [];
@@ -150,7 +163,7 @@ async function checkTrial(result: TrialResult, ctx: CheckContext): Promise<void>
   const store = storeView(sqliteRows(ctx.dataDir), owned, problems);
   await checkBlobs(ctx.dataDir, store, problems);
   v.push(...problems, ...apiMatchesStore(api, store), ...ledgerHolds(ctx.ledger, api, owned, result.notes));
-  const missing = await settle(async () => undelivered(ctx.ledger, ctx.outputs.map((s) => s.output())), 30_000);
+  const missing = await settle(async () => undelivered(ctx.ledger, ctx.outputs.map((output) => output())), 30_000);
   for (const id of missing) v.push(`acknowledged Event invoke ${id} never delivered`);
   const blobs = await orphanBlobs(ctx.dataDir, store.referenced);
   result.orphanBlobs = blobs.length;
