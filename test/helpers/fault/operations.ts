@@ -233,21 +233,25 @@ async function chooseOp(ctx: StreamContext, id: string): Promise<Op | undefined>
       };
     }
     case 'invoke': {
-      // Changes nothing, but starts sandboxes, so kills land in cold starts too; it must run $LATEST's code as acknowledged.
+      // Changes nothing, but starts sandboxes, so kills land in cold starts too. $LATEST, a version
+      // or an alias: it must run the code and layer the ledger says that qualifier has.
       if (!f || fn === undefined) return undefined;
-      const expected = f.tag;
-      const expectedOpt = f.layers.length === 0 ? null : ledger.layerText.get(f.layers[0] ?? '');
+      const qualifier = prng.pick(['$LATEST', ...f.versions.keys(), ...f.aliases.keys()]) ?? '$LATEST';
+      const target = qualifier === '$LATEST' ? f : f.versions.get(f.aliases.get(qualifier) ?? qualifier);
+      if (!target) return undefined;
+      const expected = 'tag' in target ? target.tag : ledger.tagOfSha.get(target.sha);
+      const expectedOpt = target.layers.length === 0 ? null : ledger.layerText.get(target.layers[0] ?? '');
       return {
         write: { kind: 'invoke', name: fn },
-        send: () => lambda.send(new InvokeCommand({ FunctionName: fn, Payload: Buffer.from(JSON.stringify({ ms: prng.int(0, 50) })) })),
+        send: () => lambda.send(new InvokeCommand({ FunctionName: fn, Qualifier: qualifier, Payload: Buffer.from(JSON.stringify({ ms: prng.int(0, 50) })) })),
         ack: (out) => {
           ctx.ledger.acked--; // not a write
           const o = out as { Payload?: Uint8Array; FunctionError?: string };
           const text = Buffer.from(o.Payload ?? new Uint8Array()).toString();
           const got = o.FunctionError ? { tag: `function error ${text}`, opt: undefined } : (JSON.parse(text) as { tag?: string; opt?: string | null });
-          if (got.tag !== expected) ctx.violation(`invoking ${fn} ran ${got.tag}, but its acknowledged code is ${expected}`);
+          if (expected !== undefined && got.tag !== expected) ctx.violation(`invoking ${fn}:${qualifier} ran ${got.tag}, but its acknowledged code is ${expected}`);
           if (expectedOpt !== undefined && got.opt !== expectedOpt) {
-            ctx.violation(`invoking ${fn} saw /opt/nodejs/fault.txt ${JSON.stringify(got.opt)}, but its acknowledged layers [${f.layers.join(' ')}] hold ${JSON.stringify(expectedOpt)}`);
+            ctx.violation(`invoking ${fn}:${qualifier} saw /opt/nodejs/fault.txt ${JSON.stringify(got.opt)}, but its acknowledged layers [${target.layers.join(' ')}] hold ${JSON.stringify(expectedOpt)}`);
           }
         },
       };
