@@ -30,7 +30,7 @@ export const faultInjection: Scenario = {
     return {
       method: [
         `${trials} trials on one data directory, seed ${seed} (replay: STRATUS_FAULT_SEED=${seed} node dist/bench/run.js --only fault-injection).`,
-        'Each trial: two streams of random writes (create, update code and configuration, publish, delete function and version, aliases, layer versions), invokes and Event invokes through the AWS SDK; SIGKILL after 100–2,000 ms; restart; every invariant checked.',
+        'Each trial: two streams of random writes (create, update code and configuration, publish, delete function and version, aliases, layer versions), invokes and Event invokes through the AWS SDK; SIGKILL 0–25 ms after the issue of one of the first 400 requests (3 s at the latest); restart (a third of the time killed too, during its start); every invariant checked.',
         `Then ${clusterTrials} trials on a cluster (3-member etcd, placement, one assignment replica, two workers, a frontend), each SIGKILLing one etcd member or one worker and starting it again, same seed.`,
       ],
       tables: [{

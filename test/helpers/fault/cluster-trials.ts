@@ -14,6 +14,7 @@ import { Ledger } from './model.js';
 import { apiView, storeView, type StoredRow, type View } from './observe.js';
 import { functionZip, ROLE, runStream, SINK } from './operations.js';
 import { cgroupDirsOf, runDirsOf, snapshotCgroups, snapshotProcesses, stackedMounts, survivors, type ProcessSnapshot } from './orphans.js';
+import { killTrigger, planKill } from './kill-point.js';
 import { Prng } from './prng.js';
 import { owned, settle, type FaultOptions, type FaultReport, type TrialResult } from './trials.js';
 
@@ -56,18 +57,17 @@ export async function runClusterFaultInjection(opts: FaultOptions): Promise<Faul
   try {
     await ops.send(new CreateFunctionCommand({ FunctionName: SINK, Runtime: 'nodejs20.x', Role: ROLE, Handler: 'index.handler', Code: { ZipFile: await functionZip('sink') } }));
     for (let trial = 1; trial <= opts.trials; trial++) {
-      const [min, max] = opts.killAfterMs ?? [100, 2000];
-      const killAfterMs = prng.int(min, max);
+      const trigger = killTrigger(planKill(prng, opts.kill));
       const victim = prng.pick(['etcd', 'worker'] as const) ?? 'worker';
       const index = prng.int(0, victim === 'etcd' ? cluster.etcd.members.length - 1 : cluster.workers.length - 1);
       const streamPrngs = Array.from({ length: opts.streams ?? 2 }, () => prng.fork());
       let faulted = false;
       let stopped = false;
-      const result: TrialResult = { trial, killAfterMs, issued: 0, inFlight: [], violations: [], notes: [`killed ${victim} ${index}`], orphanBlobs: 0, mounts: 0, processesAtKill: 0, cgroupsAtKill: 0 };
+      const result: TrialResult = { trial, killPoint: '', issued: 0, inFlight: [], violations: [], notes: [`killed ${victim} ${index}`], orphanBlobs: 0, mounts: 0, processesAtKill: 0, cgroupsAtKill: 0 };
       const streams = streamPrngs.map((p, i) => runStream({
-        lambda: ops, ledger, prng: p, prefix: `s${i}-`, trial, stopped: () => stopped, faulted: () => faulted, violation: (m) => result.violations.push(m),
+        lambda: ops, ledger, prng: p, prefix: `s${i}-`, trial, onIssue: trigger.onIssue, stopped: () => stopped, faulted: () => faulted, violation: (m) => result.violations.push(m),
       }));
-      await new Promise((r) => setTimeout(r, killAfterMs));
+      result.killPoint = await trigger.fired;
       let before: ProcessSnapshot[] = [];
       let killedWorkerPid = 0;
       if (victim === 'etcd') {
@@ -106,7 +106,7 @@ export async function runClusterFaultInjection(opts: FaultOptions): Promise<Faul
       report.trials.push(result);
       report.checks += killedWorkerPid ? 7 : 3;
       report.violations.push(...v.map((x) => `cluster trial ${trial} (seed ${opts.seed}): ${x}`));
-      log(`trial ${trial}: ${result.notes.join('; ')} after ${killAfterMs} ms, ${result.issued} operations, in flight ${result.inFlight.join(', ') || 'none'}, `
+      log(`trial ${trial}: ${result.notes.join('; ')} ${result.killPoint}, ${result.issued} operations, in flight ${result.inFlight.join(', ') || 'none'}, `
         + `${result.processesAtKill} processes and ${result.cgroupsAtKill} cgroup directories of the killed worker; ${v.length} violations`);
       for (const x of v) log(`  VIOLATION ${x}`);
     }

@@ -3,7 +3,7 @@
  * writes and Event invokes, each stream on entities of its own, each write entered in the ledger
  * once it is answered with success, or held as pending when the server died before answering.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import {
   CreateAliasCommand, CreateFunctionCommand, DeleteAliasCommand, DeleteFunctionCommand, DeleteLayerVersionCommand, InvokeCommand,
   PublishLayerVersionCommand, PublishVersionCommand, UpdateAliasCommand, UpdateFunctionCodeCommand, UpdateFunctionConfigurationCommand,
@@ -21,10 +21,17 @@ const ALIASES = ['live', 'beta'];
 /** Caps that keep each check's listing small however many trials run. */
 const MAX_VERSIONS = 6;
 const MAX_LAYER_VERSIONS = 6;
+/** One upload in twenty is this big, so that kills land inside code-store writes too. */
+const BIG_ZIP_BYTES = 1024 * 1024;
+const padding = (prng: Prng) => (prng.next() < 0.05 ? BIG_ZIP_BYTES : 0);
 
-/** A handler that waits `event.ms`, logs `DELIVERED <id>` for an event with an id, and returns its tag. */
-export function functionZip(tag: string): Promise<Buffer> {
+/**
+ * A handler that waits `event.ms`, logs `DELIVERED <id>` for an event with an id, and returns its
+ * tag and its layer's file. `padBytes` of incompressible padding make the upload's write long.
+ */
+export function functionZip(tag: string, padBytes = 0): Promise<Buffer> {
   return makeZip({
+    ...(padBytes > 0 ? { 'padding.bin': randomBytes(padBytes) } : {}),
     'index.js': `exports.handler = async (event) => {
   if (event && event.ms) await new Promise((r) => setTimeout(r, event.ms));
   if (event && event.id) console.log('DELIVERED ' + event.id);
@@ -43,6 +50,8 @@ export interface StreamContext {
   prng: Prng;
   /** `s<n>-`: the names this stream owns. */
   prefix: string;
+  /** Called as each request is issued (the kill is timed from one). */
+  onIssue?: (kind: string) => void;
   /** Distinguishes names and tags across trials. */
   trial: number;
   /** True once the trial ends: no new operation starts. */
@@ -67,6 +76,7 @@ export async function runStream(ctx: StreamContext): Promise<number> {
     const op = await chooseOp(ctx, `t${ctx.trial}n${counter++}`);
     if (!op) continue;
     issued++;
+    ctx.onIssue?.(op.write.kind);
     let out: unknown;
     try {
       out = await op.send();
@@ -116,7 +126,7 @@ async function chooseOp(ctx: StreamContext, id: string): Promise<Op | undefined>
       const reuse = prng.next() < 0.5 ? prng.pick([...ledger.deletedNames].filter((n) => n.startsWith(prefix) && !ledger.functions.has(n))) : undefined;
       const name = reuse ?? `${prefix}fn-${id}`;
       const tag = `${name}-code-${id}`;
-      const zip = await functionZip(tag);
+      const zip = await functionZip(tag, padding(prng));
       const write: PendingWrite = { kind, name, tag, sha: sha256b64(zip), description: 'd0' };
       ledger.tagOfSha.set(write.sha, tag);
       return {
@@ -128,7 +138,7 @@ async function chooseOp(ctx: StreamContext, id: string): Promise<Op | undefined>
     case 'update-code': {
       if (!f || fn === undefined) return undefined;
       const tag = `${fn}-code-${id}`;
-      const zip = await functionZip(tag);
+      const zip = await functionZip(tag, padding(prng));
       const sha = sha256b64(zip);
       ledger.tagOfSha.set(sha, tag);
       return {

@@ -20,6 +20,7 @@ import { Ledger } from './model.js';
 import { apiView, checkBlobs, sqliteRows, storeView } from './observe.js';
 import { functionZip, ROLE, runStream, SINK } from './operations.js';
 import { cgroupDirsOf, mountsUnder, orphanBlobs, runDirsOf, snapshotCgroups, snapshotProcesses, stackedMounts, survivors, tmpFiles } from './orphans.js';
+import { killTrigger, planKill, type KillPlanOptions } from './kill-point.js';
 import { Prng } from './prng.js';
 
 export interface FaultOptions {
@@ -27,8 +28,8 @@ export interface FaultOptions {
   trials: number;
   /** Concurrent streams of operations (default 2). */
   streams?: number;
-  /** The kill comes this long after a trial's operations start: uniform in [min, max] ms. */
-  killAfterMs?: [number, number];
+  /** Where kills land (default: 0–25 ms after one of the first 400 requests, by 3 s at the latest). */
+  kill?: KillPlanOptions;
   /** Invoke every function's $LATEST at each check (its code must be the one GetFunction names). */
   invoke?: boolean;
   /** Fail on code blobs no document refers to (off until the code garbage collector is merged). */
@@ -38,7 +39,8 @@ export interface FaultOptions {
 
 export interface TrialResult {
   trial: number;
-  killAfterMs: number;
+  /** Where the kill landed (after which request, how long after). */
+  killPoint: string;
   issued: number;
   /** Writes in flight at the kill (the kill points). */
   inFlight: string[];
@@ -81,16 +83,15 @@ export async function runFaultInjection(opts: FaultOptions): Promise<FaultReport
   try {
     await server.lambda.send(new CreateFunctionCommand({ FunctionName: SINK, Runtime: 'nodejs20.x', Role: ROLE, Handler: 'index.handler', Code: { ZipFile: await functionZip('sink') } }));
     for (let trial = 1; trial <= opts.trials; trial++) {
-      const [min, max] = opts.killAfterMs ?? [100, 2000];
-      const killAfterMs = prng.int(min, max);
+      const trigger = killTrigger(planKill(prng, opts.kill));
       const streamPrngs = Array.from({ length: opts.streams ?? 2 }, () => prng.fork());
       let stopped = false;
-      const result: TrialResult = { trial, killAfterMs, issued: 0, inFlight: [], violations: [], notes: [], orphanBlobs: 0, mounts: 0, processesAtKill: 0, cgroupsAtKill: 0 };
+      const result: TrialResult = { trial, killPoint: '', issued: 0, inFlight: [], violations: [], notes: [], orphanBlobs: 0, mounts: 0, processesAtKill: 0, cgroupsAtKill: 0 };
       const current = server;
       const streams = streamPrngs.map((p, i) => runStream({
-        lambda: current.lambda, ledger, prng: p, prefix: `s${i}-`, trial, stopped: () => stopped, faulted: () => stopped, violation: (m) => result.violations.push(m),
+        lambda: current.lambda, ledger, prng: p, prefix: `s${i}-`, trial, onIssue: trigger.onIssue, stopped: () => stopped, faulted: () => stopped, violation: (m) => result.violations.push(m),
       }));
-      await new Promise((r) => setTimeout(r, killAfterMs));
+      result.killPoint = await trigger.fired;
       // The operations go on while the processes are listed: the kill lands wherever they are.
       const before = await snapshotProcesses(current.pid);
       stopped = true;
@@ -115,7 +116,7 @@ export async function runFaultInjection(opts: FaultOptions): Promise<FaultReport
       report.trials.push(result);
       report.checks += CHECKS_PER_TRIAL;
       report.violations.push(...result.violations.map((v) => `trial ${trial} (seed ${opts.seed}): ${v}`));
-      log(`trial ${trial}: kill after ${killAfterMs} ms, ${result.issued} operations, in flight ${result.inFlight.join(', ') || 'none'}, `
+      log(`trial ${trial}: kill ${result.killPoint}, ${result.issued} operations, in flight ${result.inFlight.join(', ') || 'none'}, `
         + `${result.processesAtKill} processes and ${result.cgroupsAtKill} cgroup directories of the killed server; `
         + `${ledger.functions.size} functions (${[...ledger.functions.values()].filter((f) => f.layers.length > 0).length} with a layer), `
         + `${result.violations.length} violations, ${result.orphanBlobs} orphan blobs, ${result.mounts} mounts${result.notes.length ? `; ${result.notes.join('; ')}` : ''}`);
