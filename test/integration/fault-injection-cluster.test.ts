@@ -15,7 +15,7 @@ describe('fault injection on a cluster: SIGKILL of an etcd member or a worker', 
   test(`${TRIALS} kills keep every invariant`, async (t) => {
     const seed = faultSeed();
     const report = await runClusterFaultInjection({ seed, trials: TRIALS, log: (line) => t.diagnostic(line) });
-    t.diagnostic(`seed ${seed}: ${report.acked} writes acknowledged, ${report.rejected} refused, ${report.eventsAcked} events acknowledged`);
+    t.diagnostic(`seed ${seed}: ${report.acked} writes acknowledged, ${report.rejected} refused (${JSON.stringify(report.refusals)}), ${report.eventsAcked} events acknowledged`);
     assert.equal(report.trials.length, TRIALS);
     assert.ok(report.acked > TRIALS, `the mix did work before the kills (${report.acked} acknowledged writes)`);
     assert.deepEqual(report.violations, [], `replay with STRATUS_FAULT_SEED=${seed}`);

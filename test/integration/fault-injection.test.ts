@@ -16,7 +16,7 @@ describe('fault injection: SIGKILL of stratus up during writes and deliveries', 
   test(`${TRIALS} kill/restart cycles keep every invariant`, async (t) => {
     const seed = faultSeed();
     const report = await runFaultInjection({ seed, trials: TRIALS, log: (line) => t.diagnostic(line) });
-    t.diagnostic(`seed ${seed}: ${report.acked} writes acknowledged, ${report.rejected} refused, ${report.eventsAcked} events acknowledged, `
+    t.diagnostic(`seed ${seed}: ${report.acked} writes acknowledged, ${report.rejected} refused (${JSON.stringify(report.refusals)}), ${report.eventsAcked} events acknowledged, `
       + `orphan blobs after the last trial: ${report.trials.at(-1)?.orphanBlobs ?? 0}`);
     assert.equal(report.trials.length, TRIALS);
     assert.ok(report.acked > TRIALS, `the mix did work before the kills (${report.acked} acknowledged writes)`);

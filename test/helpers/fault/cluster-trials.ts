@@ -47,7 +47,7 @@ export async function runClusterFaultInjection(opts: FaultOptions): Promise<Faul
   const log = opts.log ?? (() => {});
   const prng = new Prng(opts.seed);
   const ledger = new Ledger();
-  const report: FaultReport = { seed: opts.seed, trials: [], acked: 0, rejected: 0, eventsAcked: 0, checks: 0, violations: [] };
+  const report: FaultReport = { seed: opts.seed, trials: [], acked: 0, rejected: 0, refusals: {}, eventsAcked: 0, checks: 0, violations: [] };
   const cluster = await startCluster({ frontends: 1, replicas: 1, workers: 2, workerMemoryMb: 2048, functionLogs: 'stdout' });
   const pastOutputs: string[] = [];
   const outputs = () => [...pastOutputs, ...cluster.workers.map((w) => w.output())];
@@ -113,6 +113,7 @@ export async function runClusterFaultInjection(opts: FaultOptions): Promise<Faul
   } finally {
     report.acked = ledger.acked;
     report.rejected = ledger.rejected;
+    report.refusals = Object.fromEntries(ledger.refusals);
     report.eventsAcked = ledger.events.size;
     await cluster.stop();
   }

@@ -59,6 +59,8 @@ export class Ledger {
   readonly tagOfSha = new Map<string, string>();
   acked = 0;
   rejected = 0;
+  /** Refusals (4xx answers) by operation and error name: a mix that is mostly refused tests little. */
+  readonly refusals = new Map<string, number>();
 
   functionNames(prefix: string): string[] {
     return [...this.functions.keys()].filter((n) => n.startsWith(prefix)).sort();

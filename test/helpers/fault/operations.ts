@@ -84,6 +84,8 @@ export async function runStream(ctx: StreamContext): Promise<number> {
       const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
       if (typeof status === 'number' && status < 500) {
         ctx.ledger.rejected++; // answered with a client error: nothing changed
+        const why = `${op.write.kind}: ${(err as Error).name}`;
+        ctx.ledger.refusals.set(why, (ctx.ledger.refusals.get(why) ?? 0) + 1);
         continue;
       }
       // No answer (the server died) or a server error: it may or may not have happened.
@@ -151,11 +153,15 @@ async function chooseOp(ctx: StreamContext, id: string): Promise<Op | undefined>
       if (!f || fn === undefined) return undefined;
       const description = `d-${id}`;
       // Half the time the layers change too: one of this stream's layer versions, or none.
-      const arns = [...ledger.layerText.keys()].filter((a) => a.includes(`:layer:${prefix}layer-`));
-      const layers = prng.next() < 0.5 ? f.layers : prng.next() < 0.3 ? [] : [prng.pick(arns)].filter((a): a is string => a !== undefined);
+      const arns = [...ledger.layerText.keys()].filter((a) => {
+        const [, name = '', version = ''] = /:layer:([^:]+):(\d+)$/.exec(a) ?? [];
+        return name.startsWith(prefix) && ledger.layers.get(name)?.has(Number(version)); // an existing layer version
+      });
+      const keep = prng.next() < 0.5; // then Layers is not sent: the function may use a layer version deleted since
+      const layers = keep ? f.layers : prng.next() < 0.3 ? [] : [prng.pick(arns)].filter((a): a is string => a !== undefined);
       return {
         write: { kind, name: fn, description, layers },
-        send: () => lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: fn, Description: description, Layers: layers })),
+        send: () => lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: fn, Description: description, ...(keep ? {} : { Layers: layers }) })),
         ack: () => Object.assign(f, { description, layers }),
       };
     }

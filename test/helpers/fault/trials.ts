@@ -58,6 +58,8 @@ export interface FaultReport {
   trials: TrialResult[];
   acked: number;
   rejected: number;
+  /** "operation: error name" -> count. */
+  refusals: Record<string, number>;
   eventsAcked: number;
   /** Invariant checks run (each trial checks every invariant once). */
   checks: number;
@@ -73,7 +75,7 @@ export async function runFaultInjection(opts: FaultOptions): Promise<FaultReport
   const log = opts.log ?? (() => {});
   const prng = new Prng(opts.seed);
   const ledger = new Ledger();
-  const report: FaultReport = { seed: opts.seed, trials: [], acked: 0, rejected: 0, eventsAcked: 0, checks: 0, violations: [] };
+  const report: FaultReport = { seed: opts.seed, trials: [], acked: 0, rejected: 0, refusals: {}, eventsAcked: 0, checks: 0, violations: [] };
   const dataDir = await mkdtemp(join(tmpdir(), 'stratus-fault-'));
   const credentials = { accessKeyId: 'AKIASTRATUSFAULT', secretAccessKey: `fault-${opts.seed}` };
   const outputs: (() => string)[] = [];
@@ -125,6 +127,7 @@ export async function runFaultInjection(opts: FaultOptions): Promise<FaultReport
   } finally {
     report.acked = ledger.acked;
     report.rejected = ledger.rejected;
+    report.refusals = Object.fromEntries(ledger.refusals);
     report.eventsAcked = ledger.events.size;
     await server.stop();
     await rm(dataDir, { recursive: true, force: true });
