@@ -31,7 +31,7 @@ export const faultInjection: Scenario = {
       method: [
         `${trials} trials on one data directory, seed ${seed} (replay: STRATUS_FAULT_SEED=${seed} node dist/bench/run.js --only fault-injection).`,
         'Each trial: two streams of random writes (create, update code and configuration, publish, delete function and version, aliases, layer versions), invokes and Event invokes through the AWS SDK; SIGKILL 0–25 ms after the issue of one of the first 400 requests (3 s at the latest); restart (a third of the time killed too, during its start); every invariant checked.',
-        `Then ${clusterTrials} trials on a cluster (3-member etcd, placement, one assignment replica, two workers, a frontend), each SIGKILLing one etcd member or one worker and starting it again, same seed.`,
+        `Then ${clusterTrials} trials on a cluster (3-member etcd, placement, one assignment replica, two workers, a frontend), each SIGKILLing one etcd member, one worker or the frontend and starting it again, same seed.`,
       ],
       tables: [{
         title: 'Trials', rows: [], plain: {
@@ -41,16 +41,17 @@ export const faultInjection: Scenario = {
         },
       }, {
         title: 'Cluster trials', rows: [], plain: {
-          header: ['trials', 'trials with every invariant held', 'etcd members killed', 'workers killed', 'writes acknowledged', 'events acknowledged'],
+          header: ['trials', 'trials with every invariant held', 'etcd members killed', 'workers killed', 'frontends killed', 'writes acknowledged', 'events acknowledged'],
           cells: [[String(cluster.trials.length), String(clusterHeld), String(cluster.trials.filter((t) => t.notes[0]?.startsWith('killed etcd')).length),
-            String(cluster.trials.filter((t) => t.notes[0]?.startsWith('killed worker')).length), String(cluster.acked), String(cluster.eventsAcked)]],
+            String(cluster.trials.filter((t) => t.notes[0]?.startsWith('killed worker')).length),
+            String(cluster.trials.filter((t) => t.notes[0]?.startsWith('killed frontend')).length), String(cluster.acked), String(cluster.eventsAcked)]],
         },
       }, {
         title: 'Operations in flight at the kills', rows: [], plain: { header: ['operation', 'kills'], cells: [...kinds].sort((a, b) => b[1] - a[1]).map(([k, n]) => [k, String(n)]) },
       }],
       checks: [
         check('fault-injection', 'every invariant holds after every kill of stratus up', `${held} of ${report.trials.length} trials`, held === report.trials.length),
-        check('fault-injection', 'every invariant holds after every kill of an etcd member or a worker', `${clusterHeld} of ${cluster.trials.length} trials`, clusterHeld === cluster.trials.length),
+        check('fault-injection', 'every invariant holds after every kill of an etcd member, a worker or the frontend', `${clusterHeld} of ${cluster.trials.length} trials`, clusterHeld === cluster.trials.length),
       ],
       notes: [...report.violations, ...cluster.violations].slice(0, 50),
     };

@@ -1,7 +1,7 @@
 /**
  * The fault-injection harness on a cluster (etcd journal): the same operation mix and ledger as
- * trials.ts, through a frontend, while one etcd member or one `stratus worker` is SIGKILLed at a
- * seeded random moment and started again. After each, the API's view must equal what etcd
+ * trials.ts, through a frontend, while one etcd member, one `stratus worker` or the frontend
+ * (its journal writes to etcd cut short) is SIGKILLed at a seeded random moment and started again. After each, the API's view must equal what etcd
  * stores, no acknowledged write may be lost, every acknowledged event must be delivered, and a
  * killed worker must leave no process or cgroup behind once it is back.
  */
@@ -51,21 +51,23 @@ export async function runClusterFaultInjection(opts: FaultOptions): Promise<Faul
   const cluster = await startCluster({ frontends: 1, replicas: 1, workers: 2, workerMemoryMb: 2048, functionLogs: 'stdout' });
   const pastOutputs: string[] = [];
   const outputs = () => [...pastOutputs, ...cluster.workers.map((w) => w.output())];
-  const ops = cluster.lambda(0, { maxAttempts: 1 });
-  const checker = cluster.lambda(0, { maxAttempts: 3 });
+  // Made again when the frontend restarts (on another port).
+  let ops = cluster.lambda(0, { maxAttempts: 1 });
+  let checker = cluster.lambda(0, { maxAttempts: 3 });
   log(`fault-injection (cluster): seed ${opts.seed} (replay: STRATUS_FAULT_SEED=${opts.seed}), ${opts.trials} trials`);
   try {
     await ops.send(new CreateFunctionCommand({ FunctionName: SINK, Runtime: 'nodejs20.x', Role: ROLE, Handler: 'index.handler', Code: { ZipFile: await functionZip('sink') } }));
     for (let trial = 1; trial <= opts.trials; trial++) {
       const trigger = killTrigger(planKill(prng, opts.kill));
-      const victim = prng.pick(['etcd', 'worker'] as const) ?? 'worker';
-      const index = prng.int(0, victim === 'etcd' ? cluster.etcd.members.length - 1 : cluster.workers.length - 1);
+      const victim = prng.pick(['etcd', 'worker', 'frontend'] as const) ?? 'worker';
+      const index = prng.int(0, victim === 'etcd' ? cluster.etcd.members.length - 1 : victim === 'worker' ? cluster.workers.length - 1 : 0);
       const streamPrngs = Array.from({ length: opts.streams ?? 2 }, () => prng.fork());
       let faulted = false;
       let stopped = false;
       const result: TrialResult = { trial, killPoint: '', issued: 0, inFlight: [], violations: [], notes: [`killed ${victim} ${index}`], orphanBlobs: 0, mounts: 0, processesAtKill: 0, cgroupsAtKill: 0 };
+      const lambda = ops;
       const streams = streamPrngs.map((p, i) => runStream({
-        lambda: ops, ledger, prng: p, prefix: `s${i}-`, trial, onIssue: trigger.onIssue, stopped: () => stopped, faulted: () => faulted, violation: (m) => result.violations.push(m),
+        lambda, ledger, prng: p, prefix: `s${i}-`, trial, onIssue: trigger.onIssue, stopped: () => stopped, faulted: () => faulted, violation: (m) => result.violations.push(m),
       }));
       result.killPoint = await trigger.fired;
       let before: ProcessSnapshot[] = [];
@@ -75,6 +77,16 @@ export async function runClusterFaultInjection(opts: FaultOptions): Promise<Faul
         faulted = true;
         await member?.stop();
         await member?.start();
+      } else if (victim === 'frontend') {
+        // Its writes to etcd are cut short wherever they are; Event invokes it accepted wait in etcd.
+        const frontend = cluster.frontends[index];
+        faulted = true;
+        await frontend?.kill();
+        await frontend?.respawn();
+        ops.destroy();
+        checker.destroy();
+        ops = cluster.lambda(0, { maxAttempts: 1 });
+        checker = cluster.lambda(0, { maxAttempts: 3 });
       } else {
         const worker = cluster.workers[index];
         if (!worker) throw new Error(`no worker ${index}`);
