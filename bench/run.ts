@@ -19,6 +19,7 @@ import { asyncInvoke } from './scenarios/async.js';
 import { burst } from './scenarios/burst.js';
 import { coldStart } from './scenarios/cold-start.js';
 import { failover } from './scenarios/failover.js';
+import { faultInjection } from './scenarios/fault-injection.js';
 import { footprint } from './scenarios/footprint.js';
 import { images } from './scenarios/images.js';
 import { isolation } from './scenarios/isolation.js';
@@ -30,7 +31,7 @@ import { gvisorCost } from './scenarios/gvisor.js';
 import { logging } from './scenarios/logging.js';
 import { STRATUS_ARGS, STRATUS_KEEP_ALIVE_MS } from './targets.js';
 
-const SCENARIOS: Scenario[] = [warmSequential, warmConcurrent, coldStart, burst, footprint, failover, asyncInvoke, images, snapStart, gvisorCost, isolation, logStore, logging];
+const SCENARIOS: Scenario[] = [warmSequential, warmConcurrent, coldStart, burst, footprint, failover, asyncInvoke, images, snapStart, gvisorCost, isolation, logStore, logging, faultInjection];
 const BENCH_DIR = fileURLToPath(new URL('../../bench/', import.meta.url));
 
 /** wrk is a Debian package; install it once if missing (the Node load generator is the fallback). */

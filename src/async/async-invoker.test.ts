@@ -195,6 +195,20 @@ describe('AsyncInvoker', () => {
     assert.equal(await queue.count(), 0);
   });
 
+  it('accepts an event its put finds queued already (the journal client retried a put that had committed), and runs it once', async () => {
+    const queue = new MemoryJournal().eventQueue;
+    const put = queue.put.bind(queue);
+    queue.put = async (item) => (await put(item), false);
+    const h = harness({ queue });
+    h.functions.set('hello', () => ok(null));
+    await h.invoker.accept(h.request('hello', { n: 1 }, 'r-retried'));
+    assert.equal(await h.queue.count(), 1);
+    h.invoker.start();
+    await h.settle();
+    assert.deepEqual(h.calls.map((c) => c.fn), ['hello']);
+    h.invoker.stop();
+  });
+
   it('drops the events of a deleted function', async () => {
     const h = harness();
     h.functions.set('temp', () => ok(null));

@@ -79,7 +79,9 @@ export class AsyncInvoker {
       this.deps.log.error({ err: cause, requestId: request.requestId }, 'event could not be queued');
       throw new StratusError('ServiceUnavailable', 'The event could not be queued durably. Try again.', { cause });
     }
-    if (!stored) throw new StratusError('Internal', `request id ${request.requestId} is queued already`);
+    // Not stored: an event of this request's id (fresh per request) is queued already, by this very
+    // put, whose journal client retried it after its first attempt committed (etcd). Accepted.
+    if (!stored) this.deps.log.warn({ requestId: request.requestId }, 'event was queued by an earlier attempt of the same put');
     this.deps.metrics?.asyncQueuedEvent(request.accountId, request.functionName);
     this.wake();
   }

@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { temporaryName } from './fs-leftovers.js';
 
 /**
  * Writes `bytes` to `path` atomically (a temporary file renamed over it), its mtime set to
@@ -9,7 +9,7 @@ import { join } from 'node:path';
 export async function atomicWrite(path: string, bytes: Buffer, nowMs: number): Promise<void> {
   const dir = join(path, '..');
   await mkdir(dir, { recursive: true });
-  const tmp = join(dir, `.tmp-${randomUUID()}`);
+  const tmp = join(dir, temporaryName());
   try {
     await writeFile(tmp, bytes);
     await utimes(tmp, nowMs / 1000, nowMs / 1000);

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +30,25 @@ test('a start removes what interrupted writes left (old .tmp files), and keeps s
     assert.deepEqual(await readdir(join(root, 'images')), []);
     assert.deepEqual(await readdir(join(root, 'chunks', sha256.slice(0, 2))), [sha256]);
     assert.equal((await code.get(ref)).toString(), 'a package');
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('a start removes at once what a killed writer left, and keeps a fresh write of a live process', async () => {
+  const root = await mkdtemp(join(tmpdir(), 'stratus-leftovers-'));
+  try {
+    const code = new FilesystemCodeStore(root);
+    await code.put(Buffer.from('a package'));
+    const child = spawn(process.execPath, ['-e', '0']);
+    await new Promise((resolve) => child.once('exit', resolve));
+    const dead = join(root, 'sha256', `.tmp-${child.pid}-cut-short`);
+    const live = join(root, 'sha256', `.tmp-${process.pid}-in-progress`);
+    await writeFile(dead, 'half');
+    await writeFile(live, 'being written');
+    assert.equal(await removeLeftoverWrites(root, Date.now()), 1);
+    assert.ok(!existsSync(dead), 'the temporary file of a writer that is gone is removed though fresh');
+    assert.ok(existsSync(live), 'a write of a live process is left alone');
   } finally {
     await rm(root, { recursive: true, force: true });
   }

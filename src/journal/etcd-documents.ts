@@ -33,16 +33,28 @@ export class EtcdDocumentStore implements DocumentStore {
   async create(key: string, value: unknown, revision: string): Promise<boolean> {
     const put = this.ns.put(key).value(encode(value, revision));
     const res = await etcdCall('create', () => this.ns.if(key, 'Create', '==', 0).then(put).commit());
-    return res.succeeded;
+    return res.succeeded || (await this.committed(key, revision));
   }
 
   async replace(key: string, value: unknown, revision: string, expectedRevision: string): Promise<boolean> {
     const res = await etcdCall('get', () => this.ns.get(key).exec());
     const kv = res.kvs[0];
-    if (!kv || decode(kv).revision !== expectedRevision) return false;
+    if (!kv) return false;
+    if (decode(kv).revision !== expectedRevision) return decode(kv).revision === revision; // this write, already stored
     const put = this.ns.put(key).value(encode(value, revision));
     const txn = await etcdCall('replace', () => this.ns.if(key, 'Mod', '==', kv.mod_revision).then(put).commit());
-    return txn.succeeded;
+    return txn.succeeded || (await this.committed(key, revision));
+  }
+
+  /**
+   * Did this very write (its revision, unique per write) commit after all? The client retries a
+   * call on another member when its member goes away, and the first attempt may have committed
+   * before it did: the retry's comparison then fails on the write's own result, which is not a
+   * conflict (found by test/integration/fault-injection-cluster.test.ts: a CreateFunction
+   * answered "already exist" for the function it had just created).
+   */
+  private async committed(key: string, revision: string): Promise<boolean> {
+    return (await this.get(key))?.revision === revision;
   }
 
   async delete(key: string): Promise<boolean> {

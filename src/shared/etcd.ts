@@ -29,8 +29,9 @@ export const defaultCallTimeoutMs = 1500;
 
 /**
  * An etcd3 client with a deadline on every unary call (streams run unbounded) and fault
- * handling that only retries what never reached a member: an unavailable member is retried on
- * another one; a deadline is not retried, because the write may have committed.
+ * handling that retries an unavailable member on another one; a deadline is not retried,
+ * because the write may have committed. (A member killed after committing is unavailable too:
+ * a retried conditional write may then meet its own result, see EtcdDocumentStore.committed.)
  */
 export function createEtcdClient(conn: EtcdConnection, opts: { singleMember?: boolean } = {}): Etcd3 {
   const timeoutMs = conn.callTimeoutMs ?? defaultCallTimeoutMs;
