@@ -8,8 +8,7 @@
  * - temporary files (`.tmp-*`) of interrupted writes in the code store;
  * - mount points under the data directory mounted more than once (a restart mounting over a
  *   mount the killed server left);
- * - code blobs no stored document refers to (`orphanBlobs`, reported only: collecting them is
- *   the code garbage collector's job; switch it on with `failOnOrphanBlobs`).
+ * - code blobs no stored document refers to once the collector's grace has passed (`orphanBlobs`).
  */
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
@@ -114,10 +113,7 @@ export async function mountsUnder(dataDir: string): Promise<number> {
   return (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').filter((l) => l.split(' ')[4]?.startsWith(`${dataDir}/`)).length;
 }
 
-/**
- * Code blobs (`code/sha256/<hex>`) that no stored document refers to. Not a failure until the
- * code garbage collector is merged: the harness reports the count.
- */
+/** Code blobs (`code/sha256/<hex>`) that no stored document refers to (the code collector's to remove). */
 export async function orphanBlobs(dataDir: string, referenced: Set<string>): Promise<string[]> {
   const names = await readdir(join(dataDir, 'code', 'sha256')).catch(() => [] as string[]);
   return names.filter((n) => /^[0-9a-f]{64}$/.test(n) && !referenced.has(n));
