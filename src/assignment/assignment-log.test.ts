@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MemoryJournal } from '../journal/index.js';
 import { ManualClock } from '../shared/clock.js';
+import { StratusError } from '../shared/errors.js';
 import { silentLogger } from '../shared/log.js';
 import { AssignmentLogWriter } from './assignment-log.js';
 import type { EnvironmentEntry } from './environments.js';
@@ -11,6 +12,20 @@ function entry(id: string): EnvironmentEntry {
 }
 
 describe('AssignmentLogWriter', () => {
+  it('closing the previous run on a disk too full to compact starts all the same; any other failure stops it', async () => {
+    const journal = new MemoryJournal();
+    await journal.assignmentLog.append({ type: 'destroyed', envId: 'old', atMs: 1, reason: 'x' });
+    const failing = (code: 'DiskFull' | 'Internal') => ({
+      ...journal.assignmentLog,
+      readAfter: journal.assignmentLog.readAfter.bind(journal.assignmentLog),
+      readSnapshot: journal.assignmentLog.readSnapshot.bind(journal.assignmentLog),
+      append: journal.assignmentLog.append.bind(journal.assignmentLog),
+      compact: async () => { throw new StratusError(code, 'no room'); },
+    });
+    await new AssignmentLogWriter({ log: failing('DiskFull'), clock: new ManualClock(), logger: silentLogger(), live: () => [] }).closePreviousRun();
+    await assert.rejects(new AssignmentLogWriter({ log: failing('Internal'), clock: new ManualClock(), logger: silentLogger(), live: () => [] }).closePreviousRun(), /no room/);
+  });
+
   it('records creations and destructions with the time and reason', async () => {
     const clock = new ManualClock(1000);
     const journal = new MemoryJournal();

@@ -1,5 +1,6 @@
 import type { AppendLog, Leadership } from '../journal/index.js';
 import type { Clock } from '../shared/clock.js';
+import { isStratusError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import { EnvironmentTable, type AssignmentLogEntry, type CreatedEntry, type EnvironmentEntry } from './environments.js';
 
@@ -27,12 +28,18 @@ export class AssignmentLogWriter {
 
   /**
    * One machine: the worker restarted with this process, so every environment the log lists is
-   * gone; the log is compacted to an empty table.
+   * gone; the log is compacted to an empty table. On a disk too full for even that, Stratus starts
+   * all the same (nothing on one machine reads those entries back but this; the next start
+   * compacts them).
    */
   async closePreviousRun(): Promise<void> {
     const table = new EnvironmentTable();
     await table.catchUp(this.deps.log);
-    if (table.seq > 0) await this.deps.log.compact({ seq: table.seq, state: [] });
+    if (table.seq === 0) return;
+    await this.deps.log.compact({ seq: table.seq, state: [] }).catch((err: unknown) => {
+      if (!isStratusError(err) || err.code !== 'DiskFull') throw err;
+      this.deps.logger.warn({ err }, 'the assignment log of the previous run could not be compacted: the data disk is full');
+    });
   }
 
   async created(env: EnvironmentEntry): Promise<void> {

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { BubblewrapSandboxDriver, CriuSnapshots, detectCgroups, GvisorSandboxDriver, loadSeccompFilter, type CgroupManager, type SeccompFilter } from '../sandbox/index.js';
 import type { Clock } from '../shared/clock.js';
 import type { StratusConfig } from '../shared/config.js';
+import type { DiskSpace } from '../shared/disk-space.js';
 import type { Logger } from '../shared/log.js';
 import type { Metrics } from '../shared/metrics.js';
 import type { Tracer } from '../shared/tracing.js';
@@ -30,12 +31,15 @@ export interface HostWorker {
  * socket directories and runsc state of dead Stratus processes. It
  * fails if the sandboxes' seccomp filter cannot be made: no sandbox runs without it.
  */
-export async function startHostWorker(config: StratusConfig, opts: { id: string; code: CodeSource; shipLogs: ShipLogs; clock: Clock; log: Logger; metrics?: Metrics; tracer?: Tracer }): Promise<HostWorker> {
+export async function startHostWorker(
+  config: StratusConfig, opts: { id: string; code: CodeSource; shipLogs: ShipLogs; clock: Clock; log: Logger; metrics?: Metrics; tracer?: Tracer; disk?: DiskSpace },
+): Promise<HostWorker> {
   const seccomp = await loadSeccompFilter();
   const cgroups = detectCgroups(`stratus-${process.pid}`);
   await cgroups.cleanup();
   await removeStaleRunDirs();
-  const caches = new CacheLeases(opts.clock, { idleMs: config.worker.cacheIdleMs, maxBytes: config.worker.cacheBytes }, opts.log.child({ component: 'worker' }));
+  const disk = opts.disk;
+  const caches = new CacheLeases(opts.clock, { idleMs: config.worker.cacheIdleMs, maxBytes: config.worker.cacheBytes }, opts.log.child({ component: 'worker' }), disk && (() => disk.admit()));
   const chunkCache = new ChunkCache(join(config.dataDir, 'worker', 'chunks'), config.images.chunkCacheBytes, opts.code);
   const images = new LazyImageMounts({
     root: join(config.dataDir, 'worker', 'images'),

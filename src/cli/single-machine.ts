@@ -64,7 +64,7 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
   const codeSource = { get: code.get.bind(code), getChunk: chunks.getChunk.bind(chunks), getImage: chunks.getImage.bind(chunks) };
   dataDirectory.metrics(metrics);
   const shipLogs = storeLogs(journal.logs, clock, log.child({ component: 'logs' }), dataDirectory.logsDropped);
-  const host = await startHostWorker(config, { id: 'worker-1', code: codeSource, shipLogs, clock, log, metrics, tracer });
+  const host = await startHostWorker(config, { id: 'worker-1', code: codeSource, shipLogs, clock, log, metrics, tracer, disk: dataDirectory.disk });
   placement.register(host.agent);
 
   const logGrants = await openLogGrants(journal);

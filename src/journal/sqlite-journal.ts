@@ -56,9 +56,10 @@ export class SqliteJournal implements Journal {
     this.layers = new SqliteDocumentStore(this.db, disk, 'layers');
     this.accounts = new SqliteDocumentStore(this.db, disk, 'accounts');
     this.accessKeys = new SqliteDocumentStore(this.db, disk, 'access-keys');
-    this.workers = new SqliteDocumentStore(this.db, disk, 'workers');
-    this.clusterSecrets = new SqliteDocumentStore(this.db, disk, 'cluster-secrets');
-    this.workerCredentials = new SqliteDocumentStore(this.db, disk, 'worker-credentials');
+    // The platform's own records (small, bounded, needed to start and serve) go ahead on a full disk, in the reserve's room.
+    this.workers = new SqliteDocumentStore(this.db, disk, 'workers', 'platform');
+    this.clusterSecrets = new SqliteDocumentStore(this.db, disk, 'cluster-secrets', 'platform');
+    this.workerCredentials = new SqliteDocumentStore(this.db, disk, 'worker-credentials', 'platform');
     this.assignmentLog = new SqliteAppendLog(this.db, this.elections, disk);
     this.eventQueue = new SqliteEventQueue(path, disk);
     this.scheduleGroups = new SqliteDocumentStore(this.db, disk, 'schedule-groups');
@@ -83,7 +84,8 @@ class SqliteDocumentStore implements DocumentStore {
   private readonly stmts;
   private readonly listeners = new DocumentListeners();
 
-  constructor(db: Db, private readonly disk: DiskSpace | undefined, private readonly collection: string) {
+  /** `records`: 'tenant' documents that grow are admitted by the disk; the 'platform''s own are not refused (written in the reserve's room if need be). */
+  constructor(db: Db, private readonly disk: DiskSpace | undefined, private readonly collection: string, private readonly records: 'tenant' | 'platform' = 'tenant') {
     this.stmts = {
       get: db.prepare<[string, string], RowShape>('SELECT key, value, revision FROM documents WHERE collection = ? AND key = ?'),
       size: db.prepare<[string, string], { n: number }>('SELECT length(value) AS n FROM documents WHERE collection = ? AND key = ?'),
@@ -107,15 +109,16 @@ class SqliteDocumentStore implements DocumentStore {
     const json = JSON.stringify(value);
     // An existing key is no write at all (create-if-absent at start must work on a full disk).
     if (this.disk && this.stmts.size.get(this.collection, key)) return false;
-    await this.disk?.admit(json.length);
-    const changes = await writeOrDiskFull(this.disk, () => this.stmts.create.run(this.collection, key, json, revision).changes);
+    const platform = this.records === 'platform';
+    if (!platform) await this.disk?.admit(json.length);
+    const changes = await writeOrDiskFull(this.disk, () => this.stmts.create.run(this.collection, key, json, revision).changes, { retry: platform });
     return this.committed(changes, key, { key, value: json, revision });
   }
 
-  /** A replace that grows the document is admitted by the disk; one that does not always goes ahead. */
+  /** A replace that grows a tenant's document is admitted by the disk; one that does not (or a platform record) always goes ahead. */
   async replace(key: string, value: unknown, revision: string, expectedRevision: string): Promise<boolean> {
     const json = JSON.stringify(value);
-    const grows = json.length > (this.stmts.size.get(this.collection, key)?.n ?? 0);
+    const grows = this.records === 'tenant' && json.length > (this.stmts.size.get(this.collection, key)?.n ?? 0);
     if (grows) await this.disk?.admit(json.length);
     const changes = await writeOrDiskFull(this.disk, () => this.stmts.replace.run(json, revision, this.collection, key, expectedRevision).changes, { retry: !grows });
     return this.committed(changes, key, { key, value: json, revision });

@@ -68,7 +68,8 @@ export class CacheLeases {
   private bytes = 0;
   private closed = false;
 
-  constructor(private readonly clock: Clock, private readonly limits: CacheLimits, private readonly log?: Logger) {}
+  /** `admitBuild`: asked before each build (the data disk of `stratus up`, which refuses builds while it is full, so they never eat the room kept for deletes). */
+  constructor(private readonly clock: Clock, private readonly limits: CacheLimits, private readonly log?: Logger, private readonly admitBuild?: () => Promise<void>) {}
 
   /** A cache named `name` (its entries' keys are its own); `remove` unmounts an entry and deletes its files. */
   cache<T>(name: string, remove: (key: string) => Promise<void>): LeasedEntries<T> {
@@ -108,7 +109,7 @@ export class CacheLeases {
     };
     try {
       if (!e.value) {
-        const building = build().then(({ value, bytes }) => {
+        const building = (this.admitBuild ? this.admitBuild().then(build) : build()).then(({ value, bytes }) => {
           this.sized(e, bytes);
           return value;
         });

@@ -68,6 +68,9 @@ interface Op {
   ack: (out: unknown) => void;
 }
 
+/** Stratus's refusal of a write on a full data disk (`shared/disk-space.ts`). */
+const DISK_FULL = /data disk is full/;
+
 /** Runs operations until `stopped()`; resolves how many were issued. */
 export async function runStream(ctx: StreamContext): Promise<number> {
   let issued = 0;
@@ -82,9 +85,10 @@ export async function runStream(ctx: StreamContext): Promise<number> {
       out = await op.send();
     } catch (err) {
       const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-      if (typeof status === 'number' && status < 500) {
-        ctx.ledger.rejected++; // answered with a client error: nothing changed
-        const why = `${op.write.kind}: ${(err as Error).name}`;
+      // A client error, or the data disk's DiskFull (a clear refusal: nothing of it stored).
+      if ((typeof status === 'number' && status < 500) || DISK_FULL.test((err as Error).message)) {
+        ctx.ledger.rejected++; // refused: nothing changed
+        const why = `${op.write.kind}: ${DISK_FULL.test((err as Error).message) ? 'DiskFull' : (err as Error).name}`;
         ctx.ledger.refusals.set(why, (ctx.ledger.refusals.get(why) ?? 0) + 1);
         continue;
       }

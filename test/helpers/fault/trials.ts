@@ -22,6 +22,7 @@ import { functionZip, ROLE, runStream, SINK } from './operations.js';
 import { cgroupDirsOf, mountsUnder, orphanBlobs, runDirsOf, snapshotCgroups, snapshotProcesses, stackedMounts, survivors, tmpFiles } from './orphans.js';
 import { killTrigger, planKill, type KillPlanOptions } from './kill-point.js';
 import { Prng } from './prng.js';
+import { mountSmallDisk } from './small-disk.js';
 
 export interface FaultOptions {
   seed: number;
@@ -32,8 +33,13 @@ export interface FaultOptions {
   kill?: KillPlanOptions;
   /** Invoke every function's $LATEST at each check (its code must be the one GetFunction names). */
   invoke?: boolean;
-  /** Fail on code blobs no document refers to (off until the code garbage collector is merged). */
   log?: (line: string) => void;
+  /**
+   * The data directory on a file system of this many MiB of its own (a tmpfs; root only), filled
+   * to the last few hundred KB before about half the trials, so that kills land while writes are
+   * refused as DiskFull, and restarts start on a full disk. It is emptied before each check.
+   */
+  fullDiskMb?: number;
 }
 
 export interface TrialResult {
@@ -78,6 +84,7 @@ export async function runFaultInjection(opts: FaultOptions): Promise<FaultReport
   const ledger = new Ledger();
   const report: FaultReport = { seed: opts.seed, trials: [], acked: 0, rejected: 0, refusals: {}, eventsAcked: 0, checks: 0, violations: [] };
   const dataDir = await mkdtemp(join(tmpdir(), 'stratus-fault-'));
+  const disk = opts.fullDiskMb === undefined ? undefined : await mountSmallDisk(dataDir, opts.fullDiskMb);
   const credentials = { accessKeyId: 'AKIASTRATUSFAULT', secretAccessKey: `fault-${opts.seed}` };
   const outputs: (() => string)[] = [];
   let server = await startStratus({ dataDir, credentials, args: ARGS });
@@ -86,6 +93,7 @@ export async function runFaultInjection(opts: FaultOptions): Promise<FaultReport
   try {
     await server.lambda.send(new CreateFunctionCommand({ FunctionName: SINK, Runtime: 'nodejs20.x', Role: ROLE, Handler: 'index.handler', Code: { ZipFile: await functionZip('sink') } }));
     for (let trial = 1; trial <= opts.trials; trial++) {
+      const filled = disk !== undefined && prng.next() < 0.5 && (await disk.fill());
       const trigger = killTrigger(planKill(prng, opts.kill));
       const streamPrngs = Array.from({ length: opts.streams ?? 2 }, () => prng.fork());
       let stopped = false;
@@ -115,6 +123,10 @@ export async function runFaultInjection(opts: FaultOptions): Promise<FaultReport
       }
       server = await startStratus({ dataDir, credentials, args: ARGS });
       outputs.push(server.output);
+      if (filled) {
+        result.notes.push('killed and restarted on a full disk');
+        await disk?.empty();
+      }
       await checkTrial(result, { ledger, server, killedPids, before, dataDir, outputs, invoke: opts.invoke ?? true });
       report.trials.push(result);
       report.checks += CHECKS_PER_TRIAL;
@@ -131,6 +143,7 @@ export async function runFaultInjection(opts: FaultOptions): Promise<FaultReport
     report.refusals = Object.fromEntries(ledger.refusals);
     report.eventsAcked = ledger.events.size;
     await server.stop();
+    await disk?.unmount();
     await rm(dataDir, { recursive: true, force: true });
   }
   return report;
