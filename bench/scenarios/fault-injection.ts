@@ -22,6 +22,9 @@ export const faultInjection: Scenario = {
     const seed = faultSeed();
     const report = await runFaultInjection({ seed, trials, log });
     const cluster = await runClusterFaultInjection({ seed, trials: clusterTrials, log });
+    const fullDiskTrials = process.getuid?.() === 0 ? (ctx.quick ? 3 : 20) : 0;
+    const fullDisk = fullDiskTrials > 0 ? await runFaultInjection({ seed, trials: fullDiskTrials, fullDiskMb: 96, log }) : undefined;
+    const fullDiskHeld = fullDisk?.trials.filter((t) => t.violations.length === 0).length ?? 0;
     const clusterHeld = cluster.trials.filter((t) => t.violations.length === 0).length;
     const held = report.trials.filter((t) => t.violations.length === 0).length;
     const kinds = new Map<string, number>();
@@ -35,7 +38,7 @@ export const faultInjection: Scenario = {
       ],
       tables: [{
         title: 'Trials', rows: [], plain: {
-          header: ['trials', 'trials with every invariant held', 'invariant checks', 'operations issued', 'writes acknowledged', 'events acknowledged', 'kills with an operation in flight', 'orphan code blobs at the end (not a failure)'],
+          header: ['trials', 'trials with every invariant held', 'invariant checks', 'operations issued', 'writes acknowledged', 'events acknowledged', 'kills with an operation in flight', 'orphan code blobs at the end'],
           cells: [[String(report.trials.length), String(held), String(report.checks), String(report.trials.reduce((a, t) => a + t.issued, 0)),
             String(report.acked), String(report.eventsAcked), String(report.trials.filter((t) => t.inFlight.length > 0).length), String(last?.orphanBlobs ?? 0)]],
         },
@@ -47,13 +50,21 @@ export const faultInjection: Scenario = {
             String(cluster.trials.filter((t) => t.notes[0]?.startsWith('killed frontend')).length), String(cluster.acked), String(cluster.eventsAcked)]],
         },
       }, {
+        title: 'Full-disk trials (the data directory a 96 MiB tmpfs, filled before about half the trials)', rows: [], plain: {
+          header: ['trials', 'trials with every invariant held', 'trials killed and restarted on a full disk', 'writes acknowledged', 'writes refused as DiskFull'],
+          cells: [[String(fullDisk?.trials.length ?? 0), String(fullDiskHeld),
+            String(fullDisk?.trials.filter((t) => t.notes.includes('killed and restarted on a full disk')).length ?? 0), String(fullDisk?.acked ?? 0),
+            String(Object.entries(fullDisk?.refusals ?? {}).filter(([k]) => k.endsWith(': DiskFull')).reduce((n, [, c]) => n + c, 0))]],
+        },
+      }, {
         title: 'Operations in flight at the kills', rows: [], plain: { header: ['operation', 'kills'], cells: [...kinds].sort((a, b) => b[1] - a[1]).map(([k, n]) => [k, String(n)]) },
       }],
       checks: [
         check('fault-injection', 'every invariant holds after every kill of stratus up', `${held} of ${report.trials.length} trials`, held === report.trials.length),
         check('fault-injection', 'every invariant holds after every kill of an etcd member, a worker or the frontend', `${clusterHeld} of ${cluster.trials.length} trials`, clusterHeld === cluster.trials.length),
+        check('fault-injection', 'every invariant holds after every kill on a (filled) full disk', `${fullDiskHeld} of ${fullDisk?.trials.length ?? 0} trials`, fullDiskHeld === (fullDisk?.trials.length ?? 0)),
       ],
-      notes: [...report.violations, ...cluster.violations].slice(0, 50),
+      notes: [...report.violations, ...cluster.violations, ...(fullDisk?.violations ?? [])].slice(0, 50),
     };
   },
 };
