@@ -26,24 +26,6 @@ function setup(maxBytes = 1_000_000) {
 }
 
 describe('CacheLeases (reference-counted worker cache entries)', () => {
-  it('asks the data disk before each build: while it refuses (full), nothing is built and the use fails; then it builds', async () => {
-    let full = true;
-    const all = new CacheLeases(new ManualClock(), { idleMs: IDLE, maxBytes: 1_000_000 }, undefined, async () => {
-      if (full) throw new Error('data disk is full');
-    });
-    const built: string[] = [];
-    const code = all.cache<string>('code', async () => {});
-    const build = async () => {
-      built.push('A/1');
-      return { value: '/cache/A/1', bytes: 10 };
-    };
-    await assert.rejects(code.use('A/1', new Leases(), build), /data disk is full/);
-    assert.deepEqual(built, []);
-    full = false;
-    assert.equal(await code.use('A/1', new Leases(), build), '/cache/A/1');
-    assert.deepEqual(built, ['A/1']);
-  });
-
   it('builds an entry once for every concurrent use, and keeps it while any lease holds it', async () => {
     const { clock, code, built, removed, build, settle } = setup();
     const [a, b] = [new Leases(), new Leases()];

@@ -68,8 +68,13 @@ export class CacheLeases {
   private bytes = 0;
   private closed = false;
 
-  /** `admitBuild`: asked before each build (the data disk of `stratus up`, which refuses builds while it is full, so they never eat the room kept for deletes). */
-  constructor(private readonly clock: Clock, private readonly limits: CacheLimits, private readonly log?: Logger, private readonly admitBuild?: () => Promise<void>) {}
+  /** `admitWrite`: the data disk of `stratus up`, which refuses new cache files while it is full, so they never eat the room kept for deletes. */
+  constructor(private readonly clock: Clock, private readonly limits: CacheLimits, private readonly log?: Logger, private readonly admit?: () => Promise<void>) {}
+
+  /** Resolves if a cache may write a new entry's files now; rejects (DiskFull) while the data disk is full. */
+  async admitWrite(): Promise<void> {
+    await this.admit?.();
+  }
 
   /** A cache named `name` (its entries' keys are its own); `remove` unmounts an entry and deletes its files. */
   cache<T>(name: string, remove: (key: string) => Promise<void>): LeasedEntries<T> {
@@ -109,7 +114,7 @@ export class CacheLeases {
     };
     try {
       if (!e.value) {
-        const building = (this.admitBuild ? this.admitBuild().then(build) : build()).then(({ value, bytes }) => {
+        const building = build().then(({ value, bytes }) => {
           this.sized(e, bytes);
           return value;
         });

@@ -82,7 +82,8 @@ export class FunctionFiles implements TaskFiles {
  * for another account, even for the same digest.
  */
 export class DigestDirs {
-  constructor(readonly root: string) {}
+  /** `admitWrite`: asked before a directory is filled (the data disk of `stratus up` refuses while it is full); a directory already there is no write. */
+  constructor(readonly root: string, private readonly admitWrite: () => Promise<void> = async () => {}) {}
 
   /** The directory, filled by `fill` unless it is there (its caller, a `CacheLeases` use, runs one build per key at a time). */
   get(accountId: string, digest: string, fill: (dir: string) => Promise<void>): Promise<string> {
@@ -135,6 +136,7 @@ export class DigestDirs {
     const target = join(accountDir(this.root, accountId), digest);
     await mkdir(dirname(target), { recursive: true, mode: 0o755 });
     if (await exists(target)) return target;
+    await this.admitWrite();
     const tmp = await this.scratch('unpack', 0o755);
     try {
       await fill(tmp);
@@ -165,7 +167,7 @@ export class ZipCodeMounts {
   private readonly entries: LeasedEntries<string>;
 
   constructor(root: string, private readonly store: CodeSource, private readonly limits: ZipLimits & { mkfsErofsPath: string }, caches: CacheLeases, name = 'code') {
-    this.dirs = new DigestDirs(root);
+    this.dirs = new DigestDirs(root, () => caches.admitWrite());
     this.entries = caches.cache(name, (key) => this.remove(key));
   }
 

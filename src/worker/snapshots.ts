@@ -101,7 +101,7 @@ export class SnapshotCache {
   private readonly entries: LeasedEntries<string>;
 
   constructor(root: string, private readonly store: CodeSource, caches: CacheLeases) {
-    this.dirs = new DigestDirs(root);
+    this.dirs = new DigestDirs(root, () => caches.admitWrite());
     this.entries = caches.cache('snapshots', (key) => {
       const [accountId = '', digest = ''] = key.split('/');
       return this.dirs.remove(accountId, digest);

@@ -16,7 +16,7 @@ import { functionZip, ROLE, runStream, SINK } from './operations.js';
 import { cgroupDirsOf, runDirsOf, snapshotCgroups, snapshotProcesses, stackedMounts, survivors, type ProcessSnapshot } from './orphans.js';
 import { killTrigger, planKill } from './kill-point.js';
 import { Prng } from './prng.js';
-import { owned, settle, type FaultOptions, type FaultReport, type TrialResult } from './trials.js';
+import { owned, settle, tally, type FaultOptions, type FaultReport, type TrialResult } from './trials.js';
 
 const COLLECTIONS = ['functions', 'versions', 'aliases', 'layers'] as const;
 
@@ -123,10 +123,7 @@ export async function runClusterFaultInjection(opts: FaultOptions): Promise<Faul
       for (const x of v) log(`  VIOLATION ${x}`);
     }
   } finally {
-    report.acked = ledger.acked;
-    report.rejected = ledger.rejected;
-    report.refusals = Object.fromEntries(ledger.refusals);
-    report.eventsAcked = ledger.events.size;
+    tally(report, ledger);
     await cluster.stop();
   }
   return report;

@@ -138,15 +138,20 @@ export async function runFaultInjection(opts: FaultOptions): Promise<FaultReport
       for (const v of result.violations) log(`  VIOLATION ${v}`);
     }
   } finally {
-    report.acked = ledger.acked;
-    report.rejected = ledger.rejected;
-    report.refusals = Object.fromEntries(ledger.refusals);
-    report.eventsAcked = ledger.events.size;
+    tally(report, ledger);
     await server.stop();
     await disk?.unmount();
     await rm(dataDir, { recursive: true, force: true });
   }
   return report;
+}
+
+/** The ledger's totals into the report, at the end of a run. */
+export function tally(report: FaultReport, ledger: Ledger): void {
+  report.acked = ledger.acked;
+  report.rejected = ledger.rejected;
+  report.refusals = Object.fromEntries(ledger.refusals);
+  report.eventsAcked = ledger.events.size;
 }
 
 interface CheckContext {
