@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { FilesystemChunkStore, FilesystemCodeStore, type ChunkPutResult, type CodeRef, type ImageManifest } from '../codestore/index.js';
-import { DataDisk, writeOrDiskFull, type DiskSpace } from '../shared/disk-space.js';
+import { DataDisk, growingWrite, type DiskSpace } from '../shared/disk-space.js';
 import type { Clock } from '../shared/clock.js';
 import type { Logger } from '../shared/log.js';
 import type { Metrics } from '../shared/metrics.js';
@@ -42,8 +42,7 @@ class DiskCodeStore extends FilesystemCodeStore {
   }
 
   override async put(bytes: Buffer): Promise<CodeRef> {
-    await this.disk.admit(bytes.length);
-    return writeOrDiskFull(this.disk, () => super.put(bytes));
+    return growingWrite(this.disk, bytes.length, () => super.put(bytes));
   }
 }
 
@@ -54,12 +53,10 @@ class DiskChunkStore extends FilesystemChunkStore {
   }
 
   override async putChunk(bytes: Buffer): Promise<ChunkPutResult> {
-    await this.disk.admit(bytes.length);
-    return writeOrDiskFull(this.disk, () => super.putChunk(bytes));
+    return growingWrite(this.disk, bytes.length, () => super.putChunk(bytes));
   }
 
   override async putImage(manifest: ImageManifest): Promise<void> {
-    await this.disk.admit();
-    await writeOrDiskFull(this.disk, () => super.putImage(manifest));
+    await growingWrite(this.disk, 0, () => super.putImage(manifest));
   }
 }

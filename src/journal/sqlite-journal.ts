@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { writeOrDiskFull, type DiskSpace } from '../shared/disk-space.js';
+import { growingWrite, writeOrDiskFull, type DiskSpace } from '../shared/disk-space.js';
 import type { AppendLog, DocumentStore, Journal, LeaderElection, Leadership, LogEntry, LogSnapshot, StoredDocument } from './journal.js';
 import { DocumentListeners, LocalElections } from './local.js';
 import { SqliteEventQueue } from './sqlite-event-queue.js';
@@ -109,9 +109,8 @@ class SqliteDocumentStore implements DocumentStore {
     const json = JSON.stringify(value);
     // An existing key is no write at all (create-if-absent at start must work on a full disk).
     if (this.disk && this.stmts.size.get(this.collection, key)) return false;
-    const platform = this.records === 'platform';
-    if (!platform) await this.disk?.admit(json.length);
-    const changes = await writeOrDiskFull(this.disk, () => this.stmts.create.run(this.collection, key, json, revision).changes, { retry: platform });
+    const run = () => this.stmts.create.run(this.collection, key, json, revision).changes;
+    const changes = await (this.records === 'platform' ? writeOrDiskFull(this.disk, run, { retry: true }) : growingWrite(this.disk, json.length, run));
     return this.committed(changes, key, { key, value: json, revision });
   }
 
@@ -119,8 +118,8 @@ class SqliteDocumentStore implements DocumentStore {
   async replace(key: string, value: unknown, revision: string, expectedRevision: string): Promise<boolean> {
     const json = JSON.stringify(value);
     const grows = this.records === 'tenant' && json.length > (this.stmts.size.get(this.collection, key)?.n ?? 0);
-    if (grows) await this.disk?.admit(json.length);
-    const changes = await writeOrDiskFull(this.disk, () => this.stmts.replace.run(json, revision, this.collection, key, expectedRevision).changes, { retry: !grows });
+    const run = () => this.stmts.replace.run(json, revision, this.collection, key, expectedRevision).changes;
+    const changes = await (grows ? growingWrite(this.disk, json.length, run) : writeOrDiskFull(this.disk, run, { retry: true }));
     return this.committed(changes, key, { key, value: json, revision });
   }
 

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { diskFullError, writeOrDiskFull, type DiskSpace } from '../shared/disk-space.js';
+import { diskFullError, growingWrite, writeOrDiskFull, type DiskSpace } from '../shared/disk-space.js';
 import { BatchPage, batchBytes, batchEvents, earliest, timeRange, type BatchEvent } from './log-batches.js';
 import { BATCH_SPAN_MS, createLogTables } from './sqlite-log-append.js';
 import { SqliteLogWriter } from './sqlite-log-writer.js';
@@ -84,8 +84,7 @@ export class SqliteLogStore implements LogStore {
   }
 
   async createGroup(accountId: string, group: string, nowMs: number): Promise<boolean> {
-    await this.disk?.admit();
-    return (await writeOrDiskFull(this.disk, () => this.q.addGroup.run(accountId, group, nowMs))).changes === 1;
+    return (await growingWrite(this.disk, 0, () => this.q.addGroup.run(accountId, group, nowMs))).changes === 1;
   }
 
   append(accountId: string, group: string, stream: string, events: NewLogEvent[], ingestionTimeMs: number): Promise<void> {

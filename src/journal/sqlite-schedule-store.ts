@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { writeOrDiskFull, type DiskSpace } from '../shared/disk-space.js';
+import { growingWrite, writeOrDiskFull, type DiskSpace } from '../shared/disk-space.js';
 import type { QueuedEvent, ScheduleStore, ScheduleWrite, StoredSchedule } from './journal.js';
 
 interface Row {
@@ -55,16 +55,14 @@ export class SqliteScheduleStore implements ScheduleStore {
 
   async create(key: string, write: ScheduleWrite): Promise<boolean> {
     const json = JSON.stringify(write.value);
-    await this.disk?.admit(json.length);
-    return (await writeOrDiskFull(this.disk, () => this.stmts.create.run(key, json, write.revision, write.dueAtMs ?? null))).changes === 1;
+    return (await growingWrite(this.disk, json.length, () => this.stmts.create.run(key, json, write.revision, write.dueAtMs ?? null))).changes === 1;
   }
 
   async replace(key: string, write: ScheduleWrite, expectedRevision: string): Promise<boolean> {
     const json = JSON.stringify(write.value);
     const grows = json.length > (this.stmts.size.get(key)?.n ?? 0);
-    if (grows) await this.disk?.admit(json.length);
     const run = () => this.stmts.replace.run(json, write.revision, write.dueAtMs ?? null, key, expectedRevision);
-    return (await writeOrDiskFull(this.disk, run, { retry: !grows })).changes === 1;
+    return (await (grows ? growingWrite(this.disk, json.length, run) : writeOrDiskFull(this.disk, run, { retry: true }))).changes === 1;
   }
 
   async delete(key: string, expectedRevision?: string): Promise<boolean> {

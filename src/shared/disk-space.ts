@@ -68,6 +68,12 @@ export async function writeOrDiskFull<T>(disk: DiskSpace | undefined, write: () 
   }
 }
 
+/** A write that grows the stored data by about `bytes`: admitted by the disk first (DiskFull, nothing written, if not), then run by `writeOrDiskFull`. */
+export async function growingWrite<T>(disk: DiskSpace | undefined, bytes: number, write: () => T | Promise<T>): Promise<T> {
+  await disk?.admit(bytes);
+  return writeOrDiskFull(disk, write);
+}
+
 /**
  * The data directory's disk, on one machine: a reserve file of a few MB is kept in it while
  * there is room. When a write fails for want of space (or free space falls below the margin) the
