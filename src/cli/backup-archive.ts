@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { IMAGE_DIGEST, type ImageManifest } from '../codestore/index.js';
+import { FilesystemChunkStore } from '../codestore/index.js';
 import { markReferences } from '../collector/index.js';
 import type { StoredDocument } from '../journal/index.js';
 import { StratusError } from '../shared/errors.js';
@@ -162,10 +162,10 @@ export async function referencedMembers(documents: Map<string, StoredDocument[]>
   const of = (collection: string) => ({ list: async () => documents.get(collection) ?? [] });
   const refs = await markReferences({ functions: of('functions'), versions: of('versions'), layers: of('layers') });
   const wanted = new Set([...refs.code].map(codeBlobMember));
+  const chunks = new FilesystemChunkStore(join(dataDir, 'code'));
   for (const digest of refs.images) {
     wanted.add(imageMember(digest));
-    const manifest = await readFile(join(dataDir, imageMember(digest)), 'utf8').then((t) => JSON.parse(t) as ImageManifest, () => undefined);
-    for (const chunk of manifest?.chunks ?? []) wanted.add(chunkMember(chunk));
+    for (const chunk of (await chunks.getImage(digest))?.chunks ?? []) wanted.add(chunkMember(chunk));
   }
   return wanted;
 }
