@@ -10,16 +10,20 @@ export function temporaryName(): string {
   return `.tmp-${process.pid}-${randomUUID()}`;
 }
 
+/** Whether process `pid` exists (signal 0: ESRCH means it is gone; EPERM, another user's, is alive). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
+}
+
 /** Was this temporary file written by a process that is gone (killed mid-write)? */
 function writerGone(name: string): boolean {
   const pid = Number(/^\.tmp-(\d+)-/.exec(name)?.[1] ?? NaN);
-  if (!Number.isInteger(pid) || pid === process.pid) return false;
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'ESRCH';
-  }
+  return Number.isInteger(pid) && pid !== process.pid && !processAlive(pid);
 }
 
 /**

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, readFile, rm, writeFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Clock, TimerHandle } from '../shared/clock.js';
+import { processAlive } from './fs-leftovers.js';
 
 /**
  * Holds on the code garbage collection of one machine's data directory: while a hold is in
@@ -67,7 +68,7 @@ export async function gcHeld(dataDir: string, clock: Clock): Promise<boolean> {
     if (!name.endsWith('.json')) continue;
     const record = await readFile(join(dir, name), 'utf8').then(parseHold, () => undefined);
     if (!record || typeof record.pid !== 'number' || typeof record.expiresAtMs !== 'number') continue;
-    if (record.expiresAtMs > clock.now() && alive(record.pid)) return true;
+    if (record.expiresAtMs > clock.now() && processAlive(record.pid)) return true;
   }
   return false;
 }
@@ -77,14 +78,5 @@ function parseHold(text: string): Partial<GcHoldRecord> | undefined {
     return JSON.parse(text) as Partial<GcHoldRecord>;
   } catch {
     return undefined;
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
