@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { MemoryLogStore } from '../journal/index.js';
 import { ManualClock } from '../shared/clock.js';
 import { StratusError } from '../shared/errors.js';
+import { spareBitsSet } from '../../test/helpers/base64url.js';
 import { LogsService, type LogsOperation, type LogsRequest } from './logs-service.js';
 import { PageTokens } from './tokens.js';
 
@@ -57,6 +58,8 @@ describe('LogsService', () => {
     await refusal(call(B, 'DescribeLogGroups', { logGroupNamePrefix: '/aws/lambda/f', limit: 3, nextToken: first.nextToken }), 'InvalidParameterValue', invalid);
     await refusal(call(A, 'DescribeLogGroups', { logGroupNamePrefix: '/aws/lambda/', limit: 3, nextToken: first.nextToken }), 'InvalidParameterValue', invalid);
     await refusal(call(A, 'DescribeLogGroups', { nextToken: `${String(first.nextToken).slice(0, -2)}xx` }), 'InvalidParameterValue', invalid);
+    const [body, mac] = String(first.nextToken).split('.') as [string, string];
+    await refusal(call(A, 'DescribeLogGroups', { logGroupNamePrefix: '/aws/lambda/f', limit: 3, nextToken: `${body}.${spareBitsSet(mac)}` }), 'InvalidParameterValue', invalid);
     clock.advance(25 * 60 * 60 * 1000);
     await refusal(call(A, 'DescribeLogGroups', { logGroupNamePrefix: '/aws/lambda/f', limit: 3, nextToken: first.nextToken }), 'InvalidParameterValue', invalid);
   });

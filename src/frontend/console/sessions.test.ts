@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { MemoryJournal } from '../../journal/index.js';
 import { ManualClock } from '../../shared/clock.js';
 import type { KeyLookup } from '../http/index.js';
+import { spareBitsSet } from '../../../test/helpers/base64url.js';
 import { ConsoleSessions, SESSION_TTL_MS } from './sessions.js';
 
 function keyring(): { keys: KeyLookup; table: Map<string, { secretAccessKey: string; accountId: string }> } {
@@ -38,6 +39,7 @@ test('a tampered token is refused: another account or key in the payload, a chan
   assert.equal(sessions.verify(keys, forge({ e: Number(claims.e) + 1e9 })), undefined, 'a later expiry');
   const flipped = `${mac.slice(0, -2)}${mac.endsWith('AA') ? 'AB' : 'AA'}`;
   assert.equal(sessions.verify(keys, `${v}.${payload}.${flipped}`), undefined, 'a changed MAC');
+  assert.equal(sessions.verify(keys, `${v}.${payload}.${spareBitsSet(mac)}`), undefined, 'a MAC changed only in bits a base64url decoder drops');
   for (const junk of [undefined, '', 'v1', 'v1..', `v2.${payload}.${mac}`, `${token}.x`, 'v1.!!!.???']) assert.equal(sessions.verify(keys, junk), undefined, String(junk));
   assert.ok(sessions.verify(keys, token), 'the real token still verifies');
 });
