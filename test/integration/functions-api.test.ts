@@ -117,7 +117,12 @@ describe('functions API: create, get, list, delete', () => {
     redated.searchParams.set('expires', String(Number(url.searchParams.get('expires')) + 3_600_000));
     const unsigned = new URL(url);
     unsigned.search = '';
-    for (const bad of [tampered, redated, unsigned]) {
+    // A hex decoder stops at the first character that is not hex: the signature must be compared as sent.
+    const padded = new URL(url);
+    padded.searchParams.set('sig', `${sig}zz`);
+    const upper = new URL(url);
+    upper.searchParams.set('sig', sig.toUpperCase());
+    for (const bad of [tampered, redated, unsigned, padded, upper]) {
       const res = await fetchBytes(bad.toString());
       assert.equal(res.status, 403, `${bad.search} must be refused`);
       assert.ok(!res.bytes.includes(Buffer.from('index.mjs')), 'no zip content in the refusal');

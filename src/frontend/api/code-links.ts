@@ -38,8 +38,9 @@ export class CodeLinks {
   private async download(deps: { registries: FunctionRegistries; code: CodeStore }, req: ApiRequest): Promise<ApiResponse> {
     const [accountId = '', sha256 = ''] = req.params;
     const expires = Number(req.query.get('expires'));
-    const given = Buffer.from(req.query.get('sig') ?? '', 'hex');
-    const wanted = Buffer.from(this.signature(accountId, sha256, expires), 'hex');
+    // Compared as the characters sent: a hex decoder would drop whatever follows the first non-hex one.
+    const given = Buffer.from(req.query.get('sig') ?? '');
+    const wanted = Buffer.from(this.signature(accountId, sha256, expires));
     if (!(expires > this.clock.now()) || given.length !== wanted.length || !timingSafeEqual(given, wanted)) {
       return { status: 403, body: { message: 'Request has expired or its signature is invalid' } };
     }
