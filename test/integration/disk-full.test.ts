@@ -136,6 +136,18 @@ describe('a full data disk degrades, never wedges', { skip: isRoot ? false : 'mo
     assert.ok(!after.some((f) => f.startsWith('.tmp-')), after.join(' '));
   });
 
+  it("a schedule's create is Scheduler's InternalServerException that says the disk is full, and stores nothing", async () => {
+    const got = await cli(['lambda', 'get-function-configuration', '--function-name', 'keep']);
+    const target = JSON.stringify({ Arn: (JSON.parse(got.stdout) as { FunctionArn: string }).FunctionArn, RoleArn: ROLE });
+    const res = await cli(['scheduler', 'create-schedule', '--name', 'nightly', '--schedule-expression', 'rate(1 hour)', '--flexible-time-window', 'Mode=OFF', '--target', target]);
+    assert.notEqual(res.code, 0);
+    assert.match(res.stderr, /\(InternalServerException\) when calling the CreateSchedule operation/);
+    assert.ok(res.stderr.includes(DISK_FULL), res.stderr);
+    const listed = await cli(['scheduler', 'list-schedules']);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.deepEqual((JSON.parse(listed.stdout) as { Schedules: unknown[] }).Schedules, []);
+  });
+
   it('a configuration update that grows the function is refused the same way and changes nothing', async () => {
     const res = await cli(['lambda', 'update-function-configuration', '--function-name', 'keep', '--description', 'x'.repeat(200)]);
     assert.notEqual(res.code, 0);

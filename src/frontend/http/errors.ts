@@ -137,9 +137,13 @@ const SCHEDULER_WIRE: Partial<Record<ErrorCode, Wire>> = {
   TooManyRequests: { type: 'ThrottlingException', status: 429 },
 };
 
-/** The Scheduler reply for a thrown error: the caller's other errors are ValidationException, ours InternalServerException. */
+/**
+ * The Scheduler reply for a thrown error: the caller's other errors are ValidationException, ours
+ * InternalServerException, whose message is ours too (e.g. that the data disk is full) unless the
+ * error is an unexpected one.
+ */
 export function schedulerErrorResponse(err: unknown): HttpResponse {
   const e = err instanceof StratusError ? err : new StratusError('Internal', 'An internal error occurred.', { cause: err });
   const wire = SCHEDULER_WIRE[e.code] ?? (e.blame === 'user' ? { type: 'ValidationException', status: 400 } : { type: 'InternalServerException', status: 500 });
-  return reply(wire, { Message: e.blame === 'user' ? e.message : 'An internal error occurred.' });
+  return reply(wire, { Message: e.code === 'Internal' ? 'An internal error occurred.' : e.message });
 }
