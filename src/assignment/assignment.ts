@@ -138,6 +138,7 @@ export class AssignmentService implements Assigner {
     const leave = this.deps.limiter?.enter(fn);
     try {
       const lease = await this.grant(fn, how);
+      this.keepAlive.arrived(fn, environmentKey(fn), this.deps.clock.now());
       const env = this.envs.get(lease.envId);
       if (env) env.leave = leave;
       span?.set({ [ATTR.warm]: !lease.cold, [ATTR.queued]: how.queued, [ATTR.environmentId]: lease.envId, [ATTR.workerId]: lease.worker.id });
@@ -161,7 +162,6 @@ export class AssignmentService implements Assigner {
     const standing = this.deps.leadership?.standing() ?? 'held';
     if (standing === 'lost') throw notLeader();
     const key = environmentKey(fn);
-    this.keepAlive.arrived(fn, key, this.deps.clock.now());
     const envId = this.idle.pop(key);
     if (envId) {
       const env = this.envs.get(envId);
@@ -190,6 +190,10 @@ export class AssignmentService implements Assigner {
     env.leave?.();
     env.leave = undefined;
     env.adoptedBusy = false;
+    const now = this.deps.clock.now();
+    // One booted ahead (provisioned, pre-warmed) served no invoke yet: the policy learns nothing of it.
+    const window = env.aheadKeepMs === undefined ? this.keepAlive.ended(env, now) : { prewarmMs: 0, keepAliveMs: env.aheadKeepMs };
+    env.aheadKeepMs = undefined;
     if (!reusable || env.retired) {
       void this.destroy(env, reusable ? 'retired' : 'failed');
       return;
@@ -200,10 +204,6 @@ export class AssignmentService implements Assigner {
       return this.lease(env, worker, false);
     });
     if (handed) return;
-    const now = this.deps.clock.now();
-    // One booted ahead (provisioned, pre-warmed) served no invoke yet: the policy learns nothing of it.
-    const window = env.aheadKeepMs === undefined ? this.keepAlive.ended(env, now) : { prewarmMs: 0, keepAliveMs: env.aheadKeepMs };
-    env.aheadKeepMs = undefined;
     if (window.prewarmMs > 0 && !env.provisioned) return void this.destroy(env, 'keep-alive: unloaded until its pre-warm');
     env.state = { kind: 'idle', sinceMs: now, untilMs: now + window.keepAliveMs };
     this.idle.push(env);

@@ -51,9 +51,9 @@ describe('HistogramKeepAlive', () => {
   });
 
   it('an arrival before the pre-warm cancels it', () => {
-    const p = policy({ minSamples: 3 });
+    const p = policy({ minSamples: 5 });
     const fn = fnOf('timer');
-    const end = replay(p, fn, Array(3).fill(30 * MIN));
+    const end = replay(p, fn, Array(5).fill(30 * MIN));
     p.arrived(fn, 'timer', end + 5 * MIN);
     assert.deepEqual(p.duePrewarms(end + 40 * MIN), []);
   });
@@ -70,6 +70,12 @@ describe('HistogramKeepAlive', () => {
     assert.deepEqual(p.windowFor('random'), { prewarmMs: 0, keepAliveMs: FALLBACK });
   });
 
+  it('a few idle times scattered over the range are no pattern, though their bin counts vary a lot', () => {
+    const p = policy({ minSamples: 10 });
+    replay(p, fnOf('sparse'), Array.from({ length: 12 }, (_, i) => (i * 19 + 3) * MIN));
+    assert.deepEqual(p.windowFor('sparse'), { prewarmMs: 0, keepAliveMs: FALLBACK });
+  });
+
   it('falls back when the tail is beyond the range (idle times longer than 4 hours)', () => {
     const p = policy({ minSamples: 10 });
     replay(p, fnOf('rare'), [...Array(10).fill(30 * MIN), ...Array(10).fill(5 * 60 * MIN)]);
@@ -77,18 +83,18 @@ describe('HistogramKeepAlive', () => {
   });
 
   it('a provisioned environment gets no window of its own and schedules no pre-warm', () => {
-    const p = policy({ minSamples: 3 });
+    const p = policy({ minSamples: 5 });
     const fn = fnOf('timer');
-    const end = replay(p, fn, Array(3).fill(30 * MIN));
+    const end = replay(p, fn, Array(5).fill(30 * MIN));
     p.arrived(fn, 'timer', end + 30 * MIN);
     assert.deepEqual(p.ended({ key: 'timer', provisioned: true }, end + 30 * MIN), { prewarmMs: 0, keepAliveMs: FALLBACK });
     assert.deepEqual(p.duePrewarms(end + 200 * MIN), []);
   });
 
   it('a changed function forgets what was learnt of its old revisions, not of the current one', () => {
-    const p = policy({ minSamples: 3 });
+    const p = policy({ minSamples: 5 });
     const fn = fnOf('timer');
-    const end = replay(p, fn, Array(3).fill(30 * MIN));
+    const end = replay(p, fn, Array(5).fill(30 * MIN));
     p.retire(fn.functionArn, undefined, 'timer');
     assert.equal(p.footprint().functions, 1);
     p.retire(fn.functionArn, undefined, 'another key');
@@ -97,15 +103,15 @@ describe('HistogramKeepAlive', () => {
   });
 
   it('a bin that fills up halves the histogram instead of wrapping around', () => {
-    const p = policy({ minSamples: 3 });
+    const p = policy({ minSamples: 5 });
     replay(p, fnOf('hot'), Array(70_000).fill(10));
     assert.deepEqual(p.windowFor('hot'), { prewarmMs: 0, keepAliveMs: Math.round(MIN * 1.1) });
   });
 
   it('memory stays bounded: a tenant with 10,000 functions keeps at most its share, and another tenant keeps its histograms (attack)', () => {
-    const p = policy({ minSamples: 3, maxFunctions: 2000, maxFunctionsPerAccount: 500 });
+    const p = policy({ minSamples: 5, maxFunctions: 2000, maxFunctionsPerAccount: 500 });
     const victim = fnOf('victim-timer', '111111111111');
-    let now = replay(p, victim, Array(3).fill(30 * MIN));
+    let now = replay(p, victim, Array(5).fill(30 * MIN));
     for (let i = 0; i < 10_000; i++) {
       const fn = fnOf(`f${i}`, '666666666666');
       now += 10;
@@ -115,7 +121,7 @@ describe('HistogramKeepAlive', () => {
     }
     const footprint = p.footprint();
     assert.equal(footprint.functions, 501, 'the attacker keeps 500, the victim its one');
-    assert.equal(footprint.histogramBytes, 501 * 240 * 2);
+    assert.equal(footprint.histogramBytes, 501 * (240 * 2 + 16 * 8));
     assert.equal(p.windowFor('victim-timer').prewarmMs, 27 * MIN, 'the victim still gets its learnt window');
   });
 
@@ -127,6 +133,6 @@ describe('HistogramKeepAlive', () => {
     const footprint = p.footprint();
     assert.equal(footprint.functions, 1000);
     assert.ok(footprint.accounts <= 1000);
-    assert.equal(footprint.histogramBytes, 1000 * 240 * 2);
+    assert.equal(footprint.histogramBytes, 1000 * (240 * 2 + 16 * 8));
   });
 });

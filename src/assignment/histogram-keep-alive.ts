@@ -5,6 +5,8 @@ import type { KeepAlivePolicy, KeepAliveWindow, Prewarm } from './keep-alive.js'
 
 /** A bin count that reaches this halves every bin of its histogram (old idle times weigh less). */
 const BIN_MAX = 0xffff;
+/** Idle environments (real or already unloaded) remembered per key: the deepest concurrency learnt. */
+const IDLE_TRACKED = 16;
 
 /** What is learnt of one environment key: its idle times, and when its last invoke ended. */
 interface Pattern {
@@ -15,8 +17,17 @@ interface Pattern {
   /** Idle times within range (the sum of `counts`) and beyond it. */
   inRange: number;
   outOfRange: number;
-  /** The end of the last invoke, until the next arrival records the idle time. */
-  lastEndMs: number | undefined;
+  /** The sum of the squared bin counts (for their coefficient of variation without a scan). */
+  squares: number;
+  /**
+   * When each environment of the key went idle, most recent last, as if none were ever reclaimed:
+   * an arrival takes the most recent (as the idle pool hands out the most recently used), and its
+   * idle time is what that environment's would have been. With one invoke at a time, this is the
+   * paper's idle time between the end of one invoke and the next arrival.
+   */
+  idleSince: number[];
+  /** Invokes of the key running now (arrived, not yet ended). */
+  running: number;
   /** The window its histogram gives now (dropped when an idle time is recorded). */
   window: KeepAliveWindow | undefined;
 }
@@ -24,7 +35,7 @@ interface Pattern {
 /**
  * The hybrid histogram keep-alive of Shahrad et al., "Serverless in the Wild" (USENIX ATC'20),
  * per environment key (a function version's revision). Each arrival records the idle time since
- * the previous invoke ended. When the histogram is representative the window is
+ * the previous invoke ended (per environment, for functions with invokes that overlap). When the histogram is representative the window is
  * [head × (1 − margin), tail × (1 + margin)]: the environment is unloaded when the invoke ends
  * and a new one pre-warmed at the window's start (if the start is 0, the environment is just kept
  * to the window's end). Otherwise: the fixed keep-alive (where the paper predicts with ARIMA).
@@ -50,16 +61,21 @@ export class HistogramKeepAlive implements KeepAlivePolicy {
   arrived(fn: FunctionVersion, key: string, nowMs: number): void {
     this.pending.delete(key);
     const pattern = this.touch(fn, key);
-    if (pattern.lastEndMs === undefined) return;
-    this.record(pattern, Math.max(0, nowMs - pattern.lastEndMs));
-    pattern.lastEndMs = undefined;
+    pattern.running++;
+    const since = pattern.idleSince.pop();
+    if (since !== undefined) this.record(pattern, Math.max(0, nowMs - since));
   }
 
   ended(env: Pick<EnvironmentEntry, 'key' | 'provisioned'>, nowMs: number): KeepAliveWindow {
     const pattern = this.patterns.get(env.key);
     if (!pattern) return this.fallback;
-    pattern.lastEndMs = nowMs;
-    if (env.provisioned) return this.fallback;
+    pattern.idleSince.push(nowMs);
+    if (pattern.idleSince.length > IDLE_TRACKED) pattern.idleSince.shift();
+    pattern.running = Math.max(0, pattern.running - 1);
+    // Provisioned: kept whatever the window. Others of the key still running: this one is one the
+    // function scaled out to, kept as the fixed policy keeps it (the histogram predicts the next
+    // arrival after the function's last invoke ends, which the one ending last will serve).
+    if (env.provisioned || pattern.running > 0) return this.fallback;
     const window = (pattern.window ??= this.windowOf(pattern));
     if (window.prewarmMs > 0) this.pending.set(env.key, { atMs: nowMs + window.prewarmMs, keepAliveMs: window.keepAliveMs });
     return window;
@@ -97,7 +113,7 @@ export class HistogramKeepAlive implements KeepAlivePolicy {
   /** Keys tracked, and the bytes their histograms hold (for bounds and tests). */
   footprint(): { functions: number; accounts: number; pending: number; histogramBytes: number } {
     let histogramBytes = 0;
-    for (const p of this.patterns.values()) histogramBytes += p.counts.byteLength;
+    for (const p of this.patterns.values()) histogramBytes += p.counts.byteLength + 8 * IDLE_TRACKED;
     return { functions: this.patterns.size, accounts: this.byAccount.size, pending: this.pending.size, histogramBytes };
   }
 
@@ -112,7 +128,7 @@ export class HistogramKeepAlive implements KeepAlivePolicy {
     } else {
       if (account.size >= this.config.maxFunctionsPerAccount) this.forgetFirst(account);
       else if (this.patterns.size >= this.config.maxFunctions) this.forgetFirst(this.patterns);
-      pattern = { fn, key, counts: new Uint16Array(this.config.bins), inRange: 0, outOfRange: 0, lastEndMs: undefined, window: undefined };
+      pattern = { fn, key, counts: new Uint16Array(this.config.bins), inRange: 0, outOfRange: 0, squares: 0, idleSince: [], running: 0, window: undefined };
     }
     this.patterns.set(key, pattern);
     account.set(key, pattern);
@@ -146,13 +162,18 @@ export class HistogramKeepAlive implements KeepAlivePolicy {
       return;
     }
     if (pattern.counts[bin] === BIN_MAX) halve(pattern);
-    pattern.counts[bin] = (pattern.counts[bin] ?? 0) + 1;
+    const count = pattern.counts[bin] ?? 0;
+    pattern.counts[bin] = count + 1;
     pattern.inRange++;
+    pattern.squares += 2 * count + 1;
   }
 
   private windowOf(pattern: Pattern): KeepAliveWindow {
     const { binMs, minSamples, minCv, headPercentile, tailPercentile, marginPercent } = this.config;
-    if (pattern.inRange < minSamples || variation(pattern.counts, pattern.inRange) < minCv) return this.fallback;
+    // n idle times scattered over B bins give a CV of about sqrt(B / n) by themselves: with few
+    // samples, the CV must also stand well above that (minCv times it) to show a real cluster.
+    const scatteredCv = Math.sqrt(Math.max(1, pattern.counts.length / pattern.inRange));
+    if (pattern.inRange < minSamples || variation(pattern) < minCv * scatteredCv) return this.fallback;
     const total = pattern.inRange + pattern.outOfRange;
     const tailBin = percentileBin(pattern.counts, total, tailPercentile);
     // The tail beyond the histogram's range: out-of-range idle times are too many to predict from it.
@@ -176,17 +197,21 @@ function percentileBin(counts: Uint16Array, total: number, percent: number): num
 }
 
 /** The coefficient of variation of the bin counts: high when idle times cluster in few bins. */
-function variation(counts: Uint16Array, sum: number): number {
-  const mean = sum / counts.length;
+function variation(pattern: Pattern): number {
+  const mean = pattern.inRange / pattern.counts.length;
   if (mean === 0) return 0;
-  let squares = 0;
-  for (const c of counts) squares += (c - mean) ** 2;
-  return Math.sqrt(squares / counts.length) / mean;
+  return Math.sqrt(Math.max(0, pattern.squares / pattern.counts.length - mean * mean)) / mean;
 }
 
 function halve(pattern: Pattern): void {
   let sum = 0;
-  for (let bin = 0; bin < pattern.counts.length; bin++) sum += pattern.counts[bin] = (pattern.counts[bin] ?? 0) >> 1;
+  let squares = 0;
+  for (let bin = 0; bin < pattern.counts.length; bin++) {
+    const count = (pattern.counts[bin] = (pattern.counts[bin] ?? 0) >> 1);
+    sum += count;
+    squares += count * count;
+  }
   pattern.inRange = sum;
+  pattern.squares = squares;
   pattern.outOfRange >>= 1;
 }

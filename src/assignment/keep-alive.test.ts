@@ -72,10 +72,10 @@ describe('keep-alive policies in the assignment service', () => {
   });
 
   it('histogram: a 10-minute timer, once learnt, is unloaded after each invoke and pre-warmed through the boot path before the next', async () => {
-    const t = await setup({ policy: 'histogram', minSamples: 3 }, 60 * MIN);
-    const learning = await periodic(t, 10 * MIN, 4);
-    assert.deepEqual(learning.map((l) => l.cold), [true, false, false, false], 'kept by the fixed keep-alive while learning');
-    // The fourth invoke ended with 3 idle times of 10 min learnt: unloaded at once.
+    const t = await setup({ policy: 'histogram', minSamples: 5 }, 60 * MIN);
+    const learning = await periodic(t, 10 * MIN, 6);
+    assert.deepEqual(learning.map((l) => l.cold), [true, false, false, false, false, false], 'kept by the fixed keep-alive while learning');
+    // The sixth invoke ended with 5 idle times of 10 min learnt: unloaded at once.
     assert.deepEqual(t.live(), [], 'unloaded after the invoke');
     await t.advance(9 * MIN - 2000);
     assert.deepEqual(t.live(), [], 'nothing before the pre-warm window (0.9 x 10 min)');
@@ -91,8 +91,8 @@ describe('keep-alive policies in the assignment service', () => {
   });
 
   it('histogram: a pre-warmed environment no invoke comes for is reclaimed after the keep-alive window (0.9 x 10 to 1.1 x 11 min)', async () => {
-    const t = await setup({ policy: 'histogram', minSamples: 3 }, 60 * MIN);
-    await periodic(t, 10 * MIN, 4);
+    const t = await setup({ policy: 'histogram', minSamples: 5 }, 60 * MIN);
+    await periodic(t, 10 * MIN, 6);
     await t.advance(9 * MIN + 1000);
     assert.equal(t.live().length, 1);
     await t.advance(3 * MIN);
@@ -113,7 +113,7 @@ describe('keep-alive policies in the assignment service', () => {
   });
 
   it('histogram: irregular idle times fall back to the fixed keep-alive', async () => {
-    const t = await setup({ policy: 'histogram', minSamples: 3 }, 30 * MIN);
+    const t = await setup({ policy: 'histogram', minSamples: 5 }, 30 * MIN);
     await t.invoke();
     for (const idle of [1, 29, 7, 13, 22, 3, 17, 26].map((m) => m * MIN)) {
       await t.advance(idle);
@@ -124,12 +124,12 @@ describe('keep-alive policies in the assignment service', () => {
   });
 
   it('histogram: provisioned environments are never unloaded, and spill-over environments follow the policy', async () => {
-    const t = await setup({ policy: 'histogram', minSamples: 3 }, 60 * MIN);
+    const t = await setup({ policy: 'histogram', minSamples: 5 }, 60 * MIN);
     t.assignment.setProvisioned(fn('f'), 1);
     await t.advance(1000);
     const [provisioned] = t.assignment.snapshot().filter((e) => e.provisioned);
     assert.ok(provisioned);
-    const learning = await periodic(t, 10 * MIN, 4);
+    const learning = await periodic(t, 10 * MIN, 6);
     assert.ok(learning.every((l) => !l.cold && l.envId === provisioned.id), 'the provisioned environment serves the timer');
     await t.advance(10 * MIN);
     const a = await t.assignment.acquire(fn('f'));
@@ -144,16 +144,16 @@ describe('keep-alive policies in the assignment service', () => {
   });
 
   it('histogram: a changed function is not pre-warmed with its old code', async () => {
-    const t = await setup({ policy: 'histogram', minSamples: 3 }, 60 * MIN);
-    await periodic(t, 10 * MIN, 4);
+    const t = await setup({ policy: 'histogram', minSamples: 5 }, 60 * MIN);
+    await periodic(t, 10 * MIN, 6);
     t.assignment.retire(fn('f').functionArn);
     await t.advance(20 * MIN);
     assert.equal(t.worker.created.length, 1, 'no pre-warm of the retired revision');
   });
 
   it('histogram: no pre-warm when the worker has no room, and nothing idle is evicted for one', async () => {
-    const t = await setup({ policy: 'histogram', minSamples: 3 }, 60 * MIN);
-    await periodic(t, 10 * MIN, 4);
+    const t = await setup({ policy: 'histogram', minSamples: 5 }, 60 * MIN);
+    await periodic(t, 10 * MIN, 6);
     // Fill the worker with idle environments of another function (64 GB / 128 MB = 512).
     const others = await Promise.all(Array.from({ length: 512 }, () => t.assignment.acquire(fn('g'))));
     for (const l of others) t.assignment.release(l, true);

@@ -1,7 +1,7 @@
 // `stratus up --keep-alive-policy histogram` with real sandboxes: once a function's idle times
 // are learnt, its environment is unloaded after each invoke and a new one is pre-warmed (booted
 // through the normal path, before any invoke asks for it) just ahead of the next invoke.
-// Bins of 500 ms instead of a minute, so the pattern is learnt in seconds.
+// Bins of 1 s instead of a minute, so the pattern is learnt in under a minute.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { CreateFunctionCommand, InvokeCommand } from '@aws-sdk/client-lambda';
@@ -11,8 +11,8 @@ import { makeZip } from '../helpers/zip.js';
 
 const CODE = `const initAt = Date.now(); const id = require('node:crypto').randomUUID();
 exports.handler = async () => ({ initAt, id });`;
-/** Idle times of the invokes it learns from: two clusters, 3 s and 10 s (head 3 s, tail 10 s). */
-const GAPS_MS = [3000, 10_000, 3000, 10_000];
+/** Idle times of the invokes it learns from: two clusters, 2 s and 6 s (head 2 s, tail 6 s). */
+const GAPS_MS = [2000, 6000, 2000, 6000, 2000, 6000, 2000, 6000, 2000, 6000];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -28,7 +28,7 @@ describe('keep-alive: the histogram policy with real sandboxes', () => {
   let s: StratusProcess;
   let labels: Record<string, string>;
   before(async () => {
-    s = await startStratus({ keepAliveMs: 600_000, args: ['--keep-alive-policy', 'histogram', '--keep-alive-bin-ms', '500', '--keep-alive-min-samples', '4'] });
+    s = await startStratus({ keepAliveMs: 600_000, args: ['--keep-alive-policy', 'histogram', '--keep-alive-bin-ms', '1000', '--keep-alive-min-samples', '10'] });
     const created = await s.lambda.send(new CreateFunctionCommand({
       FunctionName: 'ka', Runtime: 'nodejs20.x', Role: 'arn:aws:iam::123456789012:role/r', Handler: 'index.handler',
       Code: { ZipFile: await makeZip({ 'index.js': CODE }) },
@@ -52,8 +52,9 @@ describe('keep-alive: the histogram policy with real sandboxes', () => {
       await sleep(gap);
       assert.equal((await invoke()).id, first.id, 'while learning: kept by the fixed keep-alive (600 s)');
     }
-    // The fifth invoke recorded the fourth idle time: the histogram is representative now, so its
-    // environment was unloaded when it ended; a new one is booted ~2.7 s (0.9 x 3 s) later.
+    // The last invoke recorded the tenth idle time (--keep-alive-min-samples): the histogram is representative now, so its
+    // environment was unloaded when it ended; a new one is booted 1.8 s (0.9 x 2 s) later and kept
+    // to 7.7 s (1.1 x 7 s).
     await until(async () => (await sandboxes()) === 0, 'the environment to be unloaded after the invoke');
     assert.equal(await inits(), 1);
     await until(async () => (await inits()) === 2, 'an environment to be pre-warmed (its init done) with no invoke asking for it');
