@@ -1,7 +1,5 @@
 import type { FunctionVersion } from '../registry/index.js';
-import { keepAliveSchema, type AssignmentConfig } from '../shared/config.js';
 import type { EnvironmentEntry } from './environments.js';
-import { HistogramKeepAlive } from './histogram-keep-alive.js';
 
 /** What the policy decides when an invoke ends and its environment would go idle. */
 export interface KeepAliveWindow {
@@ -60,10 +58,4 @@ export class FixedKeepAlive implements KeepAlivePolicy {
   retire(): void {}
 
   clear(): void {}
-}
-
-/** The policy of an assignment configuration (absent `keepAlive`: fixed). */
-export function keepAlivePolicy(config: Pick<AssignmentConfig, 'keepAliveMs' | 'keepAlive'>): KeepAlivePolicy {
-  const options = config.keepAlive ?? keepAliveSchema.parse({});
-  return options.policy === 'histogram' ? new HistogramKeepAlive(options, config.keepAliveMs) : new FixedKeepAlive(config.keepAliveMs);
 }

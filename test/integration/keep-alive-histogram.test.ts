@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { CreateFunctionCommand, InvokeCommand } from '@aws-sdk/client-lambda';
 import { parseExposition, Scrape } from '../helpers/prometheus.js';
 import { startStratus, type StratusProcess } from '../helpers/stratus.js';
+import { until } from '../helpers/wait.js';
 import { makeZip } from '../helpers/zip.js';
 
 const CODE = `const initAt = Date.now(); const id = require('node:crypto').randomUUID();
@@ -15,14 +16,6 @@ exports.handler = async () => ({ initAt, id });`;
 const GAPS_MS = [2000, 6000, 2000, 6000, 2000, 6000, 2000, 6000, 2000, 6000];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(check: () => Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 describe('keep-alive: the histogram policy with real sandboxes', () => {
   let s: StratusProcess;
