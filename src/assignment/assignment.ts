@@ -45,10 +45,11 @@ export interface AssignmentDeps {
   keepAlive?: KeepAlivePolicy;
 }
 
-/** What a grant went through, for its span: waited in the capacity queue, the trace an environment it creates is traced under. */
+/** What a grant went through, for its span: waited in the capacity queue, the trace an environment it creates is traced under; and the key it computed. */
 interface GrantTrace {
   queued: boolean;
   trace?: string;
+  key?: string;
 }
 
 /**
@@ -139,7 +140,7 @@ export class AssignmentService implements Assigner {
     const leave = this.deps.limiter?.enter(fn);
     try {
       const lease = await this.grant(fn, how);
-      this.keepAlive.arrived(fn, environmentKey(fn), this.deps.clock.now());
+      this.keepAlive.arrived(fn, how.key ?? environmentKey(fn), this.deps.clock.now());
       const env = this.envs.get(lease.envId);
       if (env) env.leave = leave;
       span?.set({ [ATTR.warm]: !lease.cold, [ATTR.queued]: how.queued, [ATTR.environmentId]: lease.envId, [ATTR.workerId]: lease.worker.id });
@@ -162,7 +163,7 @@ export class AssignmentService implements Assigner {
   private async grant(fn: FunctionVersion, how: GrantTrace): Promise<Lease> {
     const standing = this.deps.leadership?.standing() ?? 'held';
     if (standing === 'lost') throw notLeader();
-    const key = environmentKey(fn);
+    const key = (how.key = environmentKey(fn));
     const envId = this.idle.pop(key);
     if (envId) {
       const env = this.envs.get(envId);
