@@ -143,6 +143,20 @@ describe('keep-alive policies in the assignment service', () => {
     assert.ok(t.live().includes(provisioned.id));
   });
 
+  it('histogram: of overlapping invokes, the environment released while another still runs is kept like the fixed policy keeps it', async () => {
+    const t = await setup({ policy: 'histogram', minSamples: 5 }, 30 * MIN);
+    await periodic(t, 10 * MIN, 6);
+    await t.advance(10 * MIN);
+    const a = await t.assignment.acquire(fn('f'));
+    const b = await t.assignment.acquire(fn('f'));
+    t.assignment.release(a, true);
+    t.assignment.release(b, true);
+    await t.advance(1000);
+    assert.deepEqual(t.live().filter((id) => id === a.envId || id === b.envId), [a.envId], 'the scale-out one stays idle, the last one out is unloaded');
+    await t.advance(30 * MIN);
+    assert.ok(!t.live().includes(a.envId), 'reclaimed after the fixed keep-alive');
+  });
+
   it('histogram: a changed function is not pre-warmed with its old code', async () => {
     const t = await setup({ policy: 'histogram', minSamples: 5 }, 60 * MIN);
     await periodic(t, 10 * MIN, 6);
