@@ -15,35 +15,15 @@ import { environmentSpec } from './environment-spec.js';
 import { executionOwner, type ConcurrencyLimiter } from './concurrency-limiter.js';
 import type { CreatedEntry, EnvironmentEntry, EnvironmentTable } from './environments.js';
 import { IdlePool, leastRecentlyUsedIdle } from './idle-pool.js';
+import type { KeepAlivePolicy, Prewarm } from './keep-alive.js';
+import { keepAlivePolicy } from './keep-alive-policy.js';
+import type { AcquireOptions, Assigner, Lease } from './lease.js';
 import { listEnvironments, type WorkerEnvironments } from './listing.js';
 import { ProvisionedConcurrency } from './provisioned.js';
 import { ScalingRate } from './scaling-rate.js';
 import { destroyUnknown, surveyWorkers, TakeoverGrace } from './takeover.js';
 
-/** An environment handed to one invocation; give it back with `release`. */
-export interface Lease {
-  envId: string;
-  worker: WorkerAgent;
-  cold: boolean;
-  /** The fencing epoch of the leadership that granted it (a cluster); the worker checks it. */
-  epoch?: number;
-  /** This grant of the environment: only its own release frees it (not a late or repeated one of an earlier grant). */
-  grant: string;
-}
-
-/** What the invoke path needs of assignment: the service itself, or a client of its leader. */
-export interface Assigner {
-  acquire(fn: FunctionVersion, opts?: AcquireOptions): Promise<Lease>;
-  /** Gives an environment back: the one `lease.grant` holds. */
-  release(lease: Pick<Lease, 'envId' | 'grant'>, reusable: boolean): void;
-  /** Every worker's environments as the leader's table has them now (the console's live view). */
-  environments(): Promise<WorkerEnvironments[]>;
-}
-
-export interface AcquireOptions {
-  /** The invoke's span (a W3C traceparent): the acquire, and an environment it creates, are traced under it. */
-  trace?: string;
-}
+export type { AcquireOptions, Assigner, Lease } from './lease.js';
 
 export interface AssignmentDeps {
   config: AssignmentConfig;
@@ -61,18 +41,22 @@ export interface AssignmentDeps {
   tracer?: Tracer;
   /** Grants workers are given to post their environments' logs (`shared/log-grants.ts`); none in unit tests. */
   logGrants?: LogGrants;
+  /** How long idle environments are kept (default: the one `config` names, keep-alive.ts). */
+  keepAlive?: KeepAlivePolicy;
 }
 
-/** What a grant went through, for its span: waited in the capacity queue, the trace an environment it creates is traced under. */
+/** What a grant went through, for its span: waited in the capacity queue, the trace an environment it creates is traced under; and the key it computed. */
 interface GrantTrace {
   queued: boolean;
   trace?: string;
+  key?: string;
 }
 
 /**
  * Knows every execution environment: hands out idle warm ones (`IdlePool`), creates new ones
  * through placement (waiting in the `CapacityQueue` when no worker has room), keeps provisioned
- * ones topped up (`ProvisionedConcurrency`), reclaims idle ones after the keep-alive. Warm
+ * ones topped up (`ProvisionedConcurrency`), reclaims idle ones and pre-warms per the keep-alive
+ * policy (`KeepAlivePolicy`: fixed, or per-function idle-time histograms). Warm
  * acquire/release touch only memory; the journal is written (`AssignmentLogWriter`) when an
  * environment is created or destroyed.
  */
@@ -84,6 +68,7 @@ export class AssignmentService implements Assigner {
   private readonly journal: AssignmentLogWriter;
   private readonly scaling: ScalingRate;
   private readonly grace: TakeoverGrace;
+  private readonly keepAlive: KeepAlivePolicy;
   private sweepTimer: TimerHandle | undefined;
   /** Settles once the table is whole (after `start` or `takeOver`); joining workers wait for it. */
   private readonly whole: Promise<void>;
@@ -94,6 +79,7 @@ export class AssignmentService implements Assigner {
     this.scaling = new ScalingRate(deps.clock, deps.config.scalingBurst, deps.config.scalingWindowMs);
     this.capacity = new CapacityQueue(deps.clock);
     this.grace = new TakeoverGrace(deps.clock, deps.config.takeoverReleaseWaitMs);
+    this.keepAlive = deps.keepAlive ?? keepAlivePolicy(deps.config);
     this.journal = new AssignmentLogWriter({
       log: deps.log, clock: deps.clock, logger: deps.logger, leadership: deps.leadership, compactEvery: deps.compactEvery,
       live: () => this.envs.values(),
@@ -144,6 +130,7 @@ export class AssignmentService implements Assigner {
     this.envs.clear();
     this.idle.clear();
     this.provisioned.clear();
+    this.keepAlive.clear();
   }
 
   /** An environment for one invocation, counted against the concurrency limits until released. */
@@ -153,6 +140,7 @@ export class AssignmentService implements Assigner {
     const leave = this.deps.limiter?.enter(fn);
     try {
       const lease = await this.grant(fn, how);
+      this.keepAlive.arrived(fn, how.key ?? environmentKey(fn), this.deps.clock.now());
       const env = this.envs.get(lease.envId);
       if (env) env.leave = leave;
       span?.set({ [ATTR.warm]: !lease.cold, [ATTR.queued]: how.queued, [ATTR.environmentId]: lease.envId, [ATTR.workerId]: lease.worker.id });
@@ -175,7 +163,7 @@ export class AssignmentService implements Assigner {
   private async grant(fn: FunctionVersion, how: GrantTrace): Promise<Lease> {
     const standing = this.deps.leadership?.standing() ?? 'held';
     if (standing === 'lost') throw notLeader();
-    const key = environmentKey(fn);
+    const key = (how.key = environmentKey(fn));
     const envId = this.idle.pop(key);
     if (envId) {
       const env = this.envs.get(envId);
@@ -204,6 +192,10 @@ export class AssignmentService implements Assigner {
     env.leave?.();
     env.leave = undefined;
     env.adoptedBusy = false;
+    const now = this.deps.clock.now();
+    // One booted ahead (provisioned, pre-warmed) served no invoke yet: the policy learns nothing of it.
+    const window = env.aheadKeepMs === undefined ? this.keepAlive.ended(env, now) : { prewarmMs: 0, keepAliveMs: env.aheadKeepMs };
+    env.aheadKeepMs = undefined;
     if (!reusable || env.retired) {
       void this.destroy(env, reusable ? 'retired' : 'failed');
       return;
@@ -214,7 +206,8 @@ export class AssignmentService implements Assigner {
       return this.lease(env, worker, false);
     });
     if (handed) return;
-    env.state = { kind: 'idle', sinceMs: this.deps.clock.now() };
+    if (window.prewarmMs > 0 && !env.provisioned) return void this.destroy(env, 'keep-alive: unloaded until its pre-warm');
+    env.state = { kind: 'idle', sinceMs: now, untilMs: now + window.keepAliveMs };
     this.idle.push(env);
     this.capacity.wakeOne();
   }
@@ -238,6 +231,7 @@ export class AssignmentService implements Assigner {
    */
   retire(functionArn: string, version?: string, current?: string): void {
     this.provisioned.retire(functionArn, version, current);
+    this.keepAlive.retire(functionArn, version, current);
     for (const env of this.envs.values()) {
       if (env.functionArn !== functionArn || (version !== undefined && env.version !== version) || env.key === current) continue;
       env.retired = true;
@@ -259,12 +253,14 @@ export class AssignmentService implements Assigner {
     await Promise.all([...this.envs.values()].map((env) => this.destroy(env, 'shutdown')));
   }
 
-  /** Reclaims environments idle for longer than the keep-alive; tops up provisioned concurrency. */
+  /** Reclaims environments idle past their keep-alive; starts due pre-warms; tops up provisioned concurrency. */
   sweep(): void {
-    const cutoff = this.deps.clock.now() - this.deps.config.keepAliveMs;
+    const now = this.deps.clock.now();
     for (const env of this.envs.values()) {
-      if (env.state.kind === 'idle' && !env.provisioned && env.state.sinceMs <= cutoff) void this.destroy(env, 'keep-alive expired');
+      if (env.state.kind !== 'idle' || env.provisioned) continue;
+      if ((env.state.untilMs ?? env.state.sinceMs + this.deps.config.keepAliveMs) <= now) void this.destroy(env, 'keep-alive expired');
     }
+    for (const due of this.keepAlive.duePrewarms(now)) this.prewarm(due);
     this.provisioned.reconcileAll();
   }
 
@@ -283,12 +279,23 @@ export class AssignmentService implements Assigner {
 
   private provisionOne(fn: FunctionVersion, key: string): boolean {
     const worker = this.placeEvicting(fn);
-    if (!worker) return false;
-    this.boot(fn, key, worker, true).then(
-      (lease) => this.release(lease, true),
-      (err: unknown) => this.deps.logger.warn({ err, function: fn.name }, 'provisioning an environment failed'),
-    );
-    return true;
+    if (worker) this.bootAhead(fn, key, worker, true, this.deps.config.keepAliveMs);
+    return worker !== undefined;
+  }
+
+  /** A pre-warm the policy asked for: through the boot path, unless one is idle already or no worker has room (nothing is evicted for it). */
+  private prewarm({ fn, key, keepAliveMs }: Prewarm): void {
+    const worker = this.idle.has(key) ? undefined : this.deps.placement.place({ memoryMb: fn.memoryMb, codeSha256: fn.code.sha256 });
+    if (worker) this.bootAhead(fn, key, worker, false, keepAliveMs);
+  }
+
+  /** An environment booted ahead of traffic, then idle (a provisioned one until it is no longer wanted, any other for keepAliveMs). */
+  private bootAhead(fn: FunctionVersion, key: string, worker: WorkerAgent, provisioned: boolean, keepAliveMs: number): void {
+    this.boot(fn, key, worker, provisioned).then((lease) => {
+      const env = this.envs.get(lease.envId);
+      if (env) env.aheadKeepMs = keepAliveMs;
+      this.release(lease, true);
+    }, (err: unknown) => this.deps.logger.warn({ err, function: fn.name }, provisioned ? 'provisioning an environment failed' : 'pre-warming an environment failed'));
   }
 
   /**

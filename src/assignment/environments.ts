@@ -4,7 +4,8 @@ import type { AppendLog } from '../journal/index.js';
 export type EnvironmentState =
   | { kind: 'initializing' }
   | { kind: 'busy' }
-  | { kind: 'idle'; sinceMs: number }
+  /** Idle since `sinceMs`; reclaimed at `untilMs` (the keep-alive policy's window; absent: after keepAliveMs). */
+  | { kind: 'idle'; sinceMs: number; untilMs?: number }
   | { kind: 'dead' };
 
 export interface EnvironmentEntry {
@@ -30,6 +31,8 @@ export interface EnvironmentEntry {
   adoptedBusy?: boolean;
   /** The grant holding it (busy or initializing for a lease); only that lease's release frees it. */
   grant?: string;
+  /** Booted ahead of traffic (provisioned, pre-warmed) and not yet idle: how long it is then kept. */
+  aheadKeepMs?: number;
 }
 
 /** The journal's assignment log entries. */

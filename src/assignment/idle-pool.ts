@@ -13,6 +13,11 @@ export class IdlePool {
     return this.byKey.get(key)?.pop();
   }
 
+  /** Whether `key` has an idle environment. */
+  has(key: string): boolean {
+    return this.byKey.has(key);
+  }
+
   /** An environment went idle: it is now the most recently used of its key. */
   push(env: Pick<EnvironmentEntry, 'id' | 'key'>): void {
     const stack = this.byKey.get(env.key) ?? [];

@@ -7,3 +7,6 @@ export { ConcurrencyLimiter, type ConcurrencyLimits } from './concurrency-limite
 export type { EnvironmentEntry, EnvironmentState, AssignmentLogEntry, CreatedEntry } from './environments.js';
 export { environmentSpec } from './environment-spec.js';
 export type { ListedEnvironment, ListedState, WorkerEnvironments } from './listing.js';
+export { FixedKeepAlive, type KeepAlivePolicy, type KeepAliveWindow, type Prewarm } from './keep-alive.js';
+export { keepAlivePolicy } from './keep-alive-policy.js';
+export { HistogramKeepAlive } from './histogram-keep-alive.js';

@@ -22,6 +22,7 @@ const USAGE = `Usage:
                  [--sandbox-driver bubblewrap|gvisor] [--freeze-idle-after-ms 50|off]
                  [--code-gc-grace-ms 3600000] [--code-gc-interval-ms 600000]
                  [--worker-cache-idle-ms 600000] [--worker-cache-mb 20480]
+                 [--keep-alive-policy fixed|histogram] [--keep-alive-bin-ms 60000] [--keep-alive-min-samples 10]
   stratus worker --control-plane URL --credentials FILE [--host 127.0.0.1] [--port 0]
                  [--data-dir .stratus-worker] [--worker-memory-mb N] [--warm-pool 0] [--heartbeat-ms 1000]
                  [--log-level info] [--snapstart criu|off] [--sandbox-driver bubblewrap|gvisor]
@@ -62,6 +63,11 @@ worker: starts a further worker agent that joins the control plane at --control-
     \`stratus up\` or a cluster's placement process: swept at start, shortly after each change,
     and every interval.
     See docs/storage-lifecycle.md.
+--keep-alive-policy: fixed (the default) keeps an idle environment --keep-alive-ms after its last
+    invoke. histogram learns each function version's idle times (240 bins of --keep-alive-bin-ms,
+    4 h by default) and, once --keep-alive-min-samples are concentrated enough, unloads the
+    environment after an invoke and pre-warms one just before the next is due (Shahrad et al.,
+    ATC'20); otherwise it keeps the fixed keep-alive. See ARCHITECTURE.md (assignment).
 --freeze-idle-after-ms: an idle environment is frozen this long after its last invoke and thawed
     by the next one; off (or --freeze-idle-after-ms=-1) never freezes.
 --worker-cache-idle-ms, --worker-cache-mb: a worker unmounts and deletes built code (code and layer
@@ -85,6 +91,9 @@ const OPTIONS = {
   host: { type: 'string' },
   'data-dir': { type: 'string' },
   'keep-alive-ms': { type: 'string' },
+  'keep-alive-policy': { type: 'string' },
+  'keep-alive-bin-ms': { type: 'string' },
+  'keep-alive-min-samples': { type: 'string' },
   'worker-memory-mb': { type: 'string' },
   'lease-ms': { type: 'string' },
   'code-gc-grace-ms': { type: 'string' },
@@ -130,7 +139,10 @@ function configFrom(flags: Flags, env: NodeJS.ProcessEnv, defaultDataDir: string
     frontend: { host: flags.host, port: num(flags.port) },
     metrics: { host: flags['metrics-host'], port: num(flags['metrics-port']) },
     observability: { otlpTracesEndpoint: flags['otlp-traces-endpoint'] ?? (env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || undefined) },
-    assignment: { keepAliveMs: num(flags['keep-alive-ms']) },
+    assignment: {
+      keepAliveMs: num(flags['keep-alive-ms']),
+      keepAlive: { policy: flags['keep-alive-policy'], binMs: num(flags['keep-alive-bin-ms']), minSamples: num(flags['keep-alive-min-samples']) },
+    },
     concurrency: { accountLimit: num(flags['account-concurrency']) },
     codeCollector: { graceMs: num(flags['code-gc-grace-ms']), intervalMs: num(flags['code-gc-interval-ms']) },
     asyncInvoke: { claimMs: num(flags['event-claim-ms']), retryDelaysMs: flags['event-retry-delays-ms']?.split(',').map(Number) },

@@ -12,6 +12,29 @@ const defaultWorkerMemoryMb = Math.max(1024, Math.floor((totalmem() / 1024 / 102
 /** The least `codeCollector.graceMs` accepted: 0 would delete a blob whose upload has not written its document yet. */
 export const MIN_CODE_GC_GRACE_MS = 1000;
 
+/**
+ * How long an idle environment is kept (src/assignment/keep-alive.ts). 'fixed': assignment's
+ * keepAliveMs after every invoke. 'histogram': Shahrad et al.'s hybrid histogram policy (ATC'20):
+ * per function version, a histogram of idle times in `bins` bins of `binMs`; when it is
+ * representative (at least minSamples idle times, the coefficient of variation of its bin counts
+ * at least minCv, its tail within range), the environment is unloaded after an invoke and one is
+ * pre-warmed at the head percentile (less the margin) and kept to the tail percentile (plus the
+ * margin); otherwise the fixed keep-alive. At most maxFunctions histograms are kept (and
+ * maxFunctionsPerAccount per account), least recently invoked forgotten first.
+ */
+export const keepAliveSchema = z.object({
+  policy: z.enum(['fixed', 'histogram']).default('fixed'),
+  binMs: z.number().int().positive().default(60_000),
+  bins: z.number().int().min(2).max(1440).default(240),
+  minSamples: z.number().int().positive().default(10),
+  minCv: z.number().min(0).default(2),
+  headPercentile: z.number().min(0).max(100).default(5),
+  tailPercentile: z.number().min(0).max(100).default(99),
+  marginPercent: z.number().min(0).max(100).default(10),
+  maxFunctions: z.number().int().positive().default(10_000),
+  maxFunctionsPerAccount: z.number().int().positive().default(1000),
+});
+
 export const configSchema = z.object({
   dataDir: z.string().default('.stratus'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -66,6 +89,8 @@ export const configSchema = z.object({
       /** Lambda's scaling rate: new environments per function per window (1,000 per 10 s). */
       scalingBurst: z.number().int().positive().default(1000),
       scalingWindowMs: z.number().int().positive().default(10_000),
+      /** The keep-alive policy (absent: fixed, keepAliveMs). */
+      keepAlive: keepAliveSchema.optional(),
     })
     .default({}),
   concurrency: z
@@ -239,6 +264,7 @@ export const configSchema = z.object({
 export type StratusConfig = z.infer<typeof configSchema>;
 export type FrontendConfig = StratusConfig['frontend'];
 export type AssignmentConfig = StratusConfig['assignment'];
+export type KeepAliveConfig = z.infer<typeof keepAliveSchema>;
 export type WorkerConfig = StratusConfig['worker'];
 export type SandboxConfig = StratusConfig['sandbox'];
 export type ImagesConfig = StratusConfig['images'];
