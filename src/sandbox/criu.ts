@@ -98,7 +98,7 @@ export class CriuSnapshots implements SnapshotDriver {
     return { dir };
   }
 
-  async restore(spec: SandboxSpec, image: SnapshotImage): Promise<Sandbox> {
+  async restore(spec: SandboxSpec, image: SnapshotImage, opts: { paused?: boolean } = {}): Promise<Sandbox> {
     // Also after a restart with snapshots made before it: criu must work here, and has its cache.
     const unavailable = await this.unavailableReason();
     if (unavailable) throw new StratusError('SnapshotFailed', unavailable);
@@ -109,7 +109,8 @@ export class CriuSnapshots implements SnapshotDriver {
     const [metaText, fifo] = await Promise.all([
       readFile(join(image.dir, META), 'utf8'),
       openStdioFifo(spec.controlDir),
-      writeFile(join(spec.controlDir, MARKER), ''),
+      // Without the marker the clone's init keeps holding the runtime's request (see resume).
+      opts.paused ? undefined : writeFile(join(spec.controlDir, MARKER), ''),
     ]);
     const meta = JSON.parse(metaText) as SnapshotMeta;
     const sources = bindSources(spec);
@@ -129,13 +130,32 @@ export class CriuSnapshots implements SnapshotDriver {
       await untilFiltered(pid, FILTER_WAIT_MS);
       // criu is the clone's parent process; its own messages are not the function's output.
       child.stderr?.resume();
-      return new BubblewrapSandbox(spec.id, pid, child, exited, started, { stdout: fifo.output, stderr: Readable.from([]) });
+      const sandbox = new BubblewrapSandbox(spec.id, pid, child, exited, started, { stdout: fifo.output, stderr: Readable.from([]) });
+      if (opts.paused) {
+        // Frozen once criu has finished (it then only waits for the clone): nothing of it runs until resumed.
+        await criuDone(child.pid ?? 0);
+        await sandbox.freeze();
+      }
+      return sandbox;
     } catch (cause) {
       child.kill('SIGKILL');
       await exited;
       const log = readOr(join(spec.controlDir, 'restore.log'));
       throw new StratusError('SnapshotFailed', `criu restore failed: ${lastErrors(log) || String(cause)}`, { cause });
     }
+  }
+
+  async resume(sandbox: Sandbox, spec: Pick<SandboxSpec, 'controlDir'>): Promise<void> {
+    await writeFile(join(spec.controlDir, MARKER), '');
+    await sandbox.thaw();
+  }
+}
+
+/** Until criu, past the restore, waits for the restored tree (at most ~1 s: a freeze before that only delays its last steps). */
+async function criuDone(criuPid: number): Promise<void> {
+  for (let i = 0; i < 1_000; i++) {
+    if (readOr(`/proc/${criuPid}/wchan`).trim() === 'do_wait') return;
+    await new Promise((r) => setTimeout(r, 1));
   }
 }
 
