@@ -76,6 +76,7 @@ export class SnapStartClones {
           entry.restoring--;
           if (this.versions.get(key) !== entry) return destroyClone(clone);
           entry.ready.push(clone);
+          this.deps.log.debug({ fn: spec.functionName, version: spec.version, ready: entry.ready.length }, 'SnapStart: clone restored ahead');
           void clone.sandbox.exited.then(() => {
             const at = entry.ready.indexOf(clone);
             if (at >= 0) void destroyClone(entry.ready.splice(at, 1)[0]);
