@@ -59,6 +59,11 @@ export class SnapStartClones {
     return entry?.ready.shift();
   }
 
+  /** Whether `spec`'s version keeps clones here (for tests and metrics). */
+  ready(spec: EnvironmentSpec): number {
+    return this.versions.get(keyOf(spec))?.ready.length ?? 0;
+  }
+
   /** Keeps `perVersion` clones of `spec` restored (after a cold start of it); the version is the most recently used. */
   refill(spec: EnvironmentSpec, image: CodeRef): void {
     if (this.closed || this.deps.perVersion <= 0) return;
