@@ -80,7 +80,9 @@ async function frozen(pid: number): Promise<boolean> {
 
 /** Until `n` pre-restored clones are ready (restored and frozen). */
 async function clonesReady(stratus: BenchStratus, n: number): Promise<void> {
-  if (!(await waitUntil(async () => (await children(stratus)).filter((c) => c.ready).length >= n, 30_000))) throw new Error(`${n} pre-restored clones did not become ready`);
+  if (await waitUntil(async () => (await children(stratus)).filter((c) => c.ready).length >= n, 30_000)) return;
+  const warnings = stratus.proc.output().split('\n').filter((l) => /"level":(40|50)/.test(l)).slice(-3).join('\n');
+  throw new Error(`${n} pre-restored clones did not become ready: ${JSON.stringify(await children(stratus))}\n${warnings.slice(0, 3000)}`);
 }
 
 /**

@@ -20,14 +20,17 @@ function spec(functionName: string, extra: Partial<EnvironmentSpec> = {}): Envir
 }
 
 /** A pool whose clones are fake sandboxes; `destroyed` lists the clones ended, `exit` kills one. */
-function setup(perVersion = 1, maxVersions = 8) {
+function setup(perVersion = 1, maxVersions = 8, failFirst = 0) {
   const clock = new ManualClock();
   const destroyed: string[] = [];
   const exits = new Map<string, (e: SandboxExit) => void>();
   let n = 0;
+  let attempts = 0;
   const clones = new SnapStartClones({
     perVersion, idleMs: IDLE, maxVersions, clock, log: silentLogger(),
     restore: async (s) => {
+      attempts++;
+      if (failFirst-- > 0) throw new Error('criu restore failed');
       const id = `${s.functionName}#${++n}`;
       const exited = new Promise<SandboxExit>((resolve) => exits.set(id, resolve));
       const sandbox = { id, pid: n, exited, destroy: async () => void destroyed.push(id) } as unknown as Sandbox;
@@ -35,7 +38,7 @@ function setup(perVersion = 1, maxVersions = 8) {
     },
   });
   const settle = () => new Promise((resolve) => setImmediate(resolve));
-  return { clock, clones, destroyed, settle, exit: (id: string) => exits.get(id)?.({ code: null, signal: 'SIGKILL', oomKilled: false }) };
+  return { clock, clones, destroyed, settle, attempts: () => attempts, exit: (id: string) => exits.get(id)?.({ code: null, signal: 'SIGKILL', oomKilled: false }) };
 }
 
 describe('SnapStartClones (pre-restored SnapStart clones)', () => {
@@ -77,6 +80,27 @@ describe('SnapStartClones (pre-restored SnapStart clones)', () => {
     await settle();
     assert.deepEqual(destroyed.sort(), ['f#1', 'g#2', 'h#3']);
     assert.equal(clones.reservedMb(), 0);
+  });
+
+  it('retries a failed pre-restore a few times, then waits for the next cold start', async () => {
+    const once = setup(1, 8, 1);
+    once.clones.refill(spec('f'), IMAGE);
+    await once.settle();
+    assert.equal(once.clones.ready(spec('f')), 0);
+    once.clock.advance(1_000);
+    await once.settle();
+    assert.equal(once.clones.ready(spec('f')), 1, 'restored on the retry');
+    const broken = setup(1, 8, 100);
+    broken.clones.refill(spec('f'), IMAGE);
+    for (let i = 0; i < 10; i++) {
+      await broken.settle();
+      broken.clock.advance(5_000);
+    }
+    assert.equal(broken.attempts(), 3, 'three tries, then none');
+    assert.equal(broken.clones.reservedMb(), 0);
+    broken.clones.refill(spec('f'), IMAGE);
+    await broken.settle();
+    assert.equal(broken.attempts(), 4, 'the next cold start tries again');
   });
 
   it('forgets a clone that died while waiting, and destroys every clone on close (also one still being restored)', async () => {

@@ -32,9 +32,15 @@ export interface SnapStartClonesDeps {
   restore(spec: EnvironmentSpec, image: CodeRef): Promise<PreRestored>;
 }
 
+/** A version whose pre-restores failed this many times in a row gets no more until its next cold start. */
+const MAX_FAILURES = 3;
+const RETRY_MS = 1_000;
+
 interface VersionClones {
   ready: PreRestored[];
   restoring: number;
+  /** Pre-restores that failed in a row (retried a few times: a busy host can fail one). */
+  failures: number;
   memoryMb: number;
   idle?: TimerHandle;
 }
@@ -68,7 +74,7 @@ export class SnapStartClones {
   refill(spec: EnvironmentSpec, image: CodeRef): void {
     if (this.closed || this.deps.perVersion <= 0) return;
     const key = keyOf(spec);
-    const entry = this.versions.get(key) ?? { ready: [], restoring: 0, memoryMb: spec.memoryMb };
+    const entry = this.versions.get(key) ?? { ready: [], restoring: 0, failures: 0, memoryMb: spec.memoryMb };
     this.versions.delete(key);
     this.versions.set(key, entry);
     for (const [old] of this.versions) if (this.versions.size > this.deps.maxVersions) this.drop(old);
@@ -80,6 +86,7 @@ export class SnapStartClones {
         (clone) => {
           entry.restoring--;
           if (this.versions.get(key) !== entry) return destroyClone(clone);
+          entry.failures = 0;
           entry.ready.push(clone);
           this.deps.log.debug({ fn: spec.functionName, version: spec.version, ready: entry.ready.length }, 'SnapStart: clone restored ahead');
           void clone.sandbox.exited.then(() => {
@@ -89,7 +96,12 @@ export class SnapStartClones {
         },
         (err: unknown) => {
           entry.restoring--;
-          this.deps.log.warn({ err, fn: spec.functionName, version: spec.version }, 'SnapStart: a clone could not be restored ahead');
+          entry.failures++;
+          this.deps.log.warn({ err, fn: spec.functionName, version: spec.version, failures: entry.failures }, 'SnapStart: a clone could not be restored ahead');
+          if (entry.failures >= MAX_FAILURES) return;
+          this.deps.clock.setTimer(RETRY_MS * entry.failures, () => {
+            if (this.versions.get(key) === entry) this.refill(spec, image);
+          });
         },
       );
     }
