@@ -82,7 +82,15 @@ async function frozen(pid: number): Promise<boolean> {
 async function clonesReady(stratus: BenchStratus, n: number): Promise<void> {
   if (await waitUntil(async () => (await children(stratus)).filter((c) => c.ready).length >= n, 30_000)) return;
   const warnings = stratus.proc.output().split('\n').filter((l) => /"level":(40|50)/.test(l)).slice(-3).join('\n');
-  throw new Error(`${n} pre-restored clones did not become ready: ${JSON.stringify(await children(stratus))}\n${warnings.slice(0, 3000)}`);
+  const details: string[] = [];
+  for (const c of (await children(stratus)).filter((c) => c.clone && !c.ready)) {
+    const args = (await readFile(`/proc/${c.pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
+    const dir = args[args.indexOf('-W') + 1] ?? '';
+    const log = (await readFile(`${dir}/restore.log`, 'utf8').catch(() => '')).split('\n').slice(-8).join('\n');
+    const kids = [...(await procSnapshot())].filter(([, p]) => p.ppid === c.pid).map(([pid, p]) => `${pid} ${p.comm}`);
+    details.push(`${c.pid} wchan=${await readFile(`/proc/${c.pid}/wchan`, 'utf8').catch(() => '?')} files=${(await readdir(dir).catch(() => [])).join(',')} frozen=${await frozen(c.pid)} kids=${kids.join(';')}\n${log}`);
+  }
+  throw new Error(`${n} pre-restored clones did not become ready: ${JSON.stringify(await children(stratus))}\n${details.join('\n')}\n${warnings.slice(0, 3000)}`);
 }
 
 /**

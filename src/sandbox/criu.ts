@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, lstatSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { StratusError } from '../shared/errors.js';
 import { BubblewrapSandbox, spawnInCgroups, type BubblewrapOptions } from './bubblewrap-driver.js';
-import { readOr } from './cgroups.js';
+import { pollUntil, readOr } from './cgroups.js';
 import type { Sandbox, SandboxExit, SandboxSpec, SnapshotDriver, SnapshotImage } from './driver.js';
 import { untilFiltered } from './seccomp.js';
 import { openStdioFifo } from './stdio-fifo.js';
@@ -36,6 +36,8 @@ const SECCOMP_IMAGE = 'seccomp.img';
 /** How long a clone may take to get its filter back after criu wrote its pid (a few ms here). */
 const FILTER_WAIT_MS = 2_000;
 const MARKER = 'restored';
+/** How long criu may take to let go of a restored tree before a paused clone is frozen. */
+const CRIU_DONE_MS = 5_000;
 
 interface SnapshotMeta {
   /** Mount points inside the sandbox that are binds of host paths (their key is the path). */
@@ -132,12 +134,14 @@ export class CriuSnapshots implements SnapshotDriver {
       child.stderr?.resume();
       const sandbox = new BubblewrapSandbox(spec.id, pid, child, exited, started, { stdout: fifo.output, stderr: Readable.from([]) });
       if (opts.paused) {
-        // Frozen once criu has finished (it then only waits for the clone): nothing of it runs until resumed.
-        await criuDone(child.pid ?? 0);
+        // Frozen once criu has finished (it has let go of every task and only waits for the clone): nothing of it runs until resumed.
+        await criuDone(child.pid ?? 0, pid);
         await sandbox.freeze();
       }
       return sandbox;
     } catch (cause) {
+      // A frozen process only dies of SIGKILL once thawed (cgroup v1).
+      if (opts.paused) await started.cgroup.thaw().catch(() => {});
       child.kill('SIGKILL');
       await exited;
       const log = readOr(join(spec.controlDir, 'restore.log'));
@@ -151,11 +155,32 @@ export class CriuSnapshots implements SnapshotDriver {
   }
 }
 
-/** Until criu, past the restore, waits for the restored tree (at most ~1 s: a freeze before that only delays its last steps). */
-async function criuDone(criuPid: number): Promise<void> {
-  for (let i = 0; i < 1_000; i++) {
-    if (readOr(`/proc/${criuPid}/wchan`).trim() === 'do_wait') return;
-    await new Promise((r) => setTimeout(r, 1));
+/**
+ * Until criu is done with the restored tree: no task of it is traced any more (criu detaches
+ * after restoring seccomp filters) and criu itself only waits for the tree. Freezing before
+ * that could stop criu while it holds a task stopped, and the freeze would never complete.
+ */
+function criuDone(criuPid: number, rootPid: number): Promise<void> {
+  return pollUntil(() => readOr(`/proc/${criuPid}/wchan`).trim() === 'do_wait' && !tracedTask(rootPid), CRIU_DONE_MS, `criu did not let go of the tree of ${rootPid}`);
+}
+
+/** Whether a task of the tree below `rootPid` is traced (by criu). */
+function tracedTask(rootPid: number): boolean {
+  const pending = [rootPid];
+  for (let pid = pending.pop(); pid !== undefined; pid = pending.pop()) {
+    for (const tid of readdirOr(`/proc/${pid}/task`)) {
+      if (!/^TracerPid:\s*0$/m.test(readOr(`/proc/${pid}/task/${tid}/status`, 'TracerPid:\t0'))) return true;
+      pending.push(...readOr(`/proc/${pid}/task/${tid}/children`).split(' ').filter(Boolean).map(Number));
+    }
+  }
+  return false;
+}
+
+function readdirOr(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return []; // exited meanwhile
   }
 }
 
