@@ -18,14 +18,14 @@ const USAGE = `Usage:
                  [--worker-memory-mb N] [--warm-pool 0] [--lease-ms 3000] [--account-concurrency 1000]
                  [--log-level info] [--function-logs stdout|store|off]
                  [--event-claim-ms 15000] [--event-retry-delays-ms 60000,120000]
-                 [--image-max-bytes 10737418240] [--image-cache-mb 4096] [--snapstart criu|off]
+                 [--image-max-bytes 10737418240] [--image-cache-mb 4096] [--snapstart criu|off] [--snapstart-clones 1]
                  [--sandbox-driver bubblewrap|gvisor] [--freeze-idle-after-ms 50|off]
                  [--code-gc-grace-ms 3600000] [--code-gc-interval-ms 600000]
                  [--worker-cache-idle-ms 600000] [--worker-cache-mb 20480]
                  [--keep-alive-policy fixed|histogram] [--keep-alive-bin-ms 60000] [--keep-alive-min-samples 10]
   stratus worker --control-plane URL --credentials FILE [--host 127.0.0.1] [--port 0]
                  [--data-dir .stratus-worker] [--worker-memory-mb N] [--warm-pool 0] [--heartbeat-ms 1000]
-                 [--log-level info] [--snapstart criu|off] [--sandbox-driver bubblewrap|gvisor]
+                 [--log-level info] [--snapstart criu|off] [--snapstart-clones 1] [--sandbox-driver bubblewrap|gvisor]
                  [--freeze-idle-after-ms 50|off] [--worker-cache-idle-ms 600000] [--worker-cache-mb 20480]
   stratus frontend   --etcd URL[,URL...] [--host 127.0.0.1] [--port 9001]
   stratus assignment --etcd URL[,URL...] [--host 127.0.0.1] [--port 0] [--id NAME] [--leader-ttl-ms 2000]
@@ -100,6 +100,7 @@ const OPTIONS = {
   'code-gc-interval-ms': { type: 'string' },
   'account-concurrency': { type: 'string' },
   'warm-pool': { type: 'string' },
+  'snapstart-clones': { type: 'string' },
   'heartbeat-ms': { type: 'string' },
   'log-level': { type: 'string' },
   'function-logs': { type: 'string' },
@@ -147,7 +148,7 @@ function configFrom(flags: Flags, env: NodeJS.ProcessEnv, defaultDataDir: string
     codeCollector: { graceMs: num(flags['code-gc-grace-ms']), intervalMs: num(flags['code-gc-interval-ms']) },
     asyncInvoke: { claimMs: num(flags['event-claim-ms']), retryDelaysMs: flags['event-retry-delays-ms']?.split(',').map(Number) },
     worker: {
-      functionLogs: flags['function-logs'], memoryMb: num(flags['worker-memory-mb']), warmPoolSize: num(flags['warm-pool']),
+      functionLogs: flags['function-logs'], memoryMb: num(flags['worker-memory-mb']), warmPoolSize: num(flags['warm-pool']), snapStartClones: num(flags['snapstart-clones']),
       freezeIdleAfterMs: flags['freeze-idle-after-ms'] === 'off' ? -1 : num(flags['freeze-idle-after-ms']),
       cacheIdleMs: num(flags['worker-cache-idle-ms']), cacheBytes: mib(flags['worker-cache-mb']),
     },

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, lstatSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { StratusError } from '../shared/errors.js';
 import { BubblewrapSandbox, spawnInCgroups, type BubblewrapOptions } from './bubblewrap-driver.js';
-import { readOr } from './cgroups.js';
+import { pollUntil, readOr } from './cgroups.js';
 import type { Sandbox, SandboxExit, SandboxSpec, SnapshotDriver, SnapshotImage } from './driver.js';
 import { untilFiltered } from './seccomp.js';
 import { openStdioFifo } from './stdio-fifo.js';
@@ -36,6 +36,8 @@ const SECCOMP_IMAGE = 'seccomp.img';
 /** How long a clone may take to get its filter back after criu wrote its pid (a few ms here). */
 const FILTER_WAIT_MS = 2_000;
 const MARKER = 'restored';
+/** How long criu may take to let go of a restored tree before a paused clone is frozen. */
+const CRIU_DONE_MS = 5_000;
 
 interface SnapshotMeta {
   /** Mount points inside the sandbox that are binds of host paths (their key is the path). */
@@ -98,7 +100,7 @@ export class CriuSnapshots implements SnapshotDriver {
     return { dir };
   }
 
-  async restore(spec: SandboxSpec, image: SnapshotImage): Promise<Sandbox> {
+  async restore(spec: SandboxSpec, image: SnapshotImage, opts: { paused?: boolean } = {}): Promise<Sandbox> {
     // Also after a restart with snapshots made before it: criu must work here, and has its cache.
     const unavailable = await this.unavailableReason();
     if (unavailable) throw new StratusError('SnapshotFailed', unavailable);
@@ -109,7 +111,8 @@ export class CriuSnapshots implements SnapshotDriver {
     const [metaText, fifo] = await Promise.all([
       readFile(join(image.dir, META), 'utf8'),
       openStdioFifo(spec.controlDir),
-      writeFile(join(spec.controlDir, MARKER), ''),
+      // Without the marker the clone's init keeps holding the runtime's request (see resume).
+      opts.paused ? undefined : writeFile(join(spec.controlDir, MARKER), ''),
     ]);
     const meta = JSON.parse(metaText) as SnapshotMeta;
     const sources = bindSources(spec);
@@ -129,13 +132,55 @@ export class CriuSnapshots implements SnapshotDriver {
       await untilFiltered(pid, FILTER_WAIT_MS);
       // criu is the clone's parent process; its own messages are not the function's output.
       child.stderr?.resume();
-      return new BubblewrapSandbox(spec.id, pid, child, exited, started, { stdout: fifo.output, stderr: Readable.from([]) });
+      const sandbox = new BubblewrapSandbox(spec.id, pid, child, exited, started, { stdout: fifo.output, stderr: Readable.from([]) });
+      if (opts.paused) {
+        // Frozen once criu has finished (it has let go of every task and only waits for the clone): nothing of it runs until resumed.
+        await criuDone(child.pid ?? 0, pid);
+        await sandbox.freeze();
+      }
+      return sandbox;
     } catch (cause) {
+      // A frozen process only dies of SIGKILL once thawed (cgroup v1).
+      if (opts.paused) await started.cgroup.thaw().catch(() => {});
       child.kill('SIGKILL');
       await exited;
       const log = readOr(join(spec.controlDir, 'restore.log'));
       throw new StratusError('SnapshotFailed', `criu restore failed: ${lastErrors(log) || String(cause)}`, { cause });
     }
+  }
+
+  async resume(sandbox: Sandbox, spec: Pick<SandboxSpec, 'controlDir'>): Promise<void> {
+    await writeFile(join(spec.controlDir, MARKER), '');
+    await sandbox.thaw();
+  }
+}
+
+/**
+ * Until criu is done with the restored tree: no task of it is traced any more (criu detaches
+ * after restoring seccomp filters) and criu itself only waits for the tree. Freezing before
+ * that could stop criu while it holds a task stopped, and the freeze would never complete.
+ */
+function criuDone(criuPid: number, rootPid: number): Promise<void> {
+  return pollUntil(() => readOr(`/proc/${criuPid}/wchan`).trim() === 'do_wait' && !tracedTask(rootPid), CRIU_DONE_MS, `criu did not let go of the tree of ${rootPid}`);
+}
+
+/** Whether a task of the tree below `rootPid` is traced (by criu). */
+function tracedTask(rootPid: number): boolean {
+  const pending = [rootPid];
+  for (let pid = pending.pop(); pid !== undefined; pid = pending.pop()) {
+    for (const tid of readdirOr(`/proc/${pid}/task`)) {
+      if (!/^TracerPid:\s*0$/m.test(readOr(`/proc/${pid}/task/${tid}/status`, 'TracerPid:\t0'))) return true;
+      pending.push(...readOr(`/proc/${pid}/task/${tid}/children`).split(' ').filter(Boolean).map(Number));
+    }
+  }
+  return false;
+}
+
+function readdirOr(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return []; // exited meanwhile
   }
 }
 

@@ -103,6 +103,12 @@ export interface SnapshotDriver {
   unavailableReason(): Promise<string | undefined>;
   /** Dumps a checkpointable sandbox's process tree into `dir` (created); the sandbox ends. */
   checkpoint(sandbox: Sandbox, spec: SandboxSpec, dir: string): Promise<SnapshotImage>;
-  /** Starts a clone of `image` in a fresh sandbox: own namespaces, own cgroups with spec's limits. */
-  restore(spec: SandboxSpec, image: SnapshotImage): Promise<Sandbox>;
+  /**
+   * Starts a clone of `image` in a fresh sandbox: own namespaces, own cgroups with spec's limits.
+   * `paused`: the clone is restored but its init keeps holding the runtime's first request, and
+   * the sandbox is frozen, until `resume` (a pre-restored clone, see worker/snapstart-clones.ts).
+   */
+  restore(spec: SandboxSpec, image: SnapshotImage, opts?: { paused?: boolean }): Promise<Sandbox>;
+  /** Lets a paused clone go on: its init forwards the held request to the Runtime API in spec's control directory. */
+  resume(sandbox: Sandbox, spec: Pick<SandboxSpec, 'controlDir'>): Promise<void>;
 }

@@ -160,6 +160,8 @@ export const configSchema = z.object({
       /** Warm pool: runtimes booted ahead of any function ("stem cells"), for Node.js functions of warmPoolMemoryMb. */
       warmPoolSize: z.number().int().nonnegative().default(0),
       warmPoolMemoryMb: z.number().int().min(128).default(128),
+      /** SnapStart: clones kept restored (frozen) per version once it has been restored, taken by its next cold starts (0: none). */
+      snapStartClones: z.number().int().nonnegative().default(1),
       /**
        * Where function output goes besides the invoke's log tail: the log store (the CloudWatch
        * Logs API), the log store and this process's stdout, or nowhere.

@@ -23,6 +23,7 @@ import {
 } from './slots.js';
 import type { SnapshotCache } from './snapshots.js';
 import { SnapStartBoots } from './snapstart-boot.js';
+import { destroyClone } from './snapstart-clones.js';
 import { WarmPool } from './warm-pool.js';
 import { externalExtensions } from './extensions.js';
 import { extensionInfo } from './environment-extensions.js';
@@ -49,6 +50,8 @@ export interface LocalWorkerDeps {
   maxConcurrentBoots: number;
   /** SnapStart snapshots unpacked on this worker (when the driver can checkpoint). */
   snapshotCache?: SnapshotCache;
+  /** SnapStart clones kept restored (frozen) per version once it has been restored (default 1; 0: none). */
+  snapStartClones?: number;
   /** Stems kept booted for Node.js functions of this memory size (none when absent). */
   warmPool?: { size: number; memoryMb: number };
   /** An idle environment is frozen after this long (undefined: never). */
@@ -84,7 +87,7 @@ export class LocalWorkerAgent implements WorkerAgent {
     this.initTimeoutMs = deps.initTimeoutMs ?? 10_000;
     this.launcher = new SandboxLauncher({ ...deps, files: deps.runRoot.files });
     const runRoot = deps.runRoot.path;
-    this.snapStart = new SnapStartBoots({ ...deps, launcher: this.launcher, runRoot, initTimeoutMs: this.initTimeoutMs });
+    this.snapStart = new SnapStartBoots({ ...deps, launcher: this.launcher, runRoot, initTimeoutMs: this.initTimeoutMs, clonesPerVersion: deps.snapStartClones });
     this.pool = deps.warmPool && new WarmPool({
       ...deps.warmPool, runRoot, taskFiles: deps.taskFiles, log: deps.log,
       boot: (id, who, bare, taskDir) => this.bootStem(id, who, bare, taskDir),
@@ -138,10 +141,13 @@ export class LocalWorkerAgent implements WorkerAgent {
    */
   private async restore(id: string, spec: EnvironmentSpec, initType: InitType, image: NonNullable<EnvironmentSpec['snapshot']>, coldStart: ColdStart): Promise<boolean> {
     const startedAt = this.deps.clock.monotonic();
-    const { slot, booted } = await this.openSlot(id, identityOf(spec, id, this.deps.clock.now()), initType, { restored: initType === 'on-demand', coldStart });
+    // A pre-restored clone (if one is ready) becomes this environment in its own control directory.
+    const clone = this.snapStart.takeClone(spec);
+    const { slot, booted } = await this.openSlot(id, identityOf(spec, id, this.deps.clock.now()), initType, { restored: initType === 'on-demand', coldStart, controlDir: clone?.controlDir })
+      .catch(async (err: unknown) => { await destroyClone(clone); throw err; });
     slot.owner = ownerOf(spec);
     try {
-      await this.snapStart.restore(slot, spec, image, startedAt);
+      await this.snapStart.restore(slot, spec, image, startedAt, clone);
       return true;
     } catch (err) {
       booted();
@@ -185,9 +191,9 @@ export class LocalWorkerAgent implements WorkerAgent {
 
   /** A slot for a new environment: its control directory, Environment and Runtime API socket. */
   private async openSlot(
-    id: string, who: EnvironmentIdentity, initType: InitType, extra: { stemTaskDir?: string; restored?: boolean; coldStart?: ColdStart },
+    id: string, who: EnvironmentIdentity, initType: InitType, extra: { stemTaskDir?: string; restored?: boolean; coldStart?: ColdStart; controlDir?: string },
   ): Promise<{ slot: Slot; booted: () => void }> {
-    const controlDir = await makeControlDir(this.deps.runRoot.path, id);
+    const controlDir = extra.controlDir ?? await makeControlDir(this.deps.runRoot.path, id);
     const booted = await this.bootGate.enter();
     const relay = new TelemetryRelay(controlDir);
     const slot = { id, controlDir, relay, memoryMb: who.memoryMb, stemTaskDir: extra.stemTaskDir, coldStart: extra.coldStart, leases: new Leases() } as Slot;
@@ -297,7 +303,7 @@ export class LocalWorkerAgent implements WorkerAgent {
   }
 
   status(): WorkerStatus {
-    let reserved = 0;
+    let reserved = this.snapStart.clonesReservedMb();
     let stems = 0;
     for (const slot of this.slots.values()) {
       reserved += slot.memoryMb;
@@ -328,6 +334,7 @@ export class LocalWorkerAgent implements WorkerAgent {
 
   async shutdown(): Promise<void> {
     this.pool?.close();
+    await this.snapStart.close();
     await Promise.all([...this.slots.keys()].map((id) => this.destroyEnvironment(id)));
     await this.deps.runRoot.close();
   }

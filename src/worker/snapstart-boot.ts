@@ -10,6 +10,7 @@ import type { EnvironmentSpec } from './environment-spec.js';
 import type { SandboxLauncher } from './launch/index.js';
 import { makeControlDir, removeDir, runtimeApiIn, serveRuntimeApi, type Slot } from './slots.js';
 import { packSnapshot, SnapshotBoot, writeSnapshotOwner, type SnapshotCache } from './snapshots.js';
+import { destroyClone, SnapStartClones, type PreRestored } from './snapstart-clones.js';
 
 export interface SnapStartBootDeps {
   launcher: SandboxLauncher;
@@ -21,11 +22,27 @@ export interface SnapStartBootDeps {
   clock: Clock;
   log: Logger;
   initTimeoutMs: number;
+  /** Pre-restored clones kept per version once it has been restored (0: none; default 1). */
+  clonesPerVersion?: number;
 }
+
+/** A version's pre-restored clones are destroyed after this long without a cold start taking one. */
+const CLONE_IDLE_MS = 10 * 60_000;
+/** At most this many versions keep pre-restored clones on a worker. */
+const CLONE_VERSIONS = 8;
+/** The next clone is restored this long after a cold start, so its criu does not compete with that start. */
+const REFILL_DELAY_MS = 100;
 
 /** SnapStart on a worker: a version's snapshot made on publish, and clones restored from it. */
 export class SnapStartBoots {
-  constructor(private readonly deps: SnapStartBootDeps) {}
+  private readonly clones: SnapStartClones;
+
+  constructor(private readonly deps: SnapStartBootDeps) {
+    this.clones = new SnapStartClones({
+      perVersion: deps.clonesPerVersion ?? 1, idleMs: CLONE_IDLE_MS, maxVersions: CLONE_VERSIONS, clock: deps.clock, log: deps.log,
+      restore: (spec, image) => this.preRestore(spec, image),
+    });
+  }
 
   /** The snapshot a cold start of `spec` restores from (none: it boots). */
   snapshotFor(spec: EnvironmentSpec): CodeRef | undefined {
@@ -34,17 +51,69 @@ export class SnapStartBoots {
     return this.deps.snapshotCache && this.deps.launcher.driverFor(spec)?.snapshots ? spec.snapshot : undefined;
   }
 
-  /** Restores a clone of `image` into the slot's fresh sandbox (the slot's Environment is attached to it). */
-  async restore(slot: Slot, spec: EnvironmentSpec, image: CodeRef, startedAt: number): Promise<void> {
+  /**
+   * A pre-restored clone of exactly `spec`, if one is ready: the caller opens the environment's
+   * slot on its control directory and passes it to `restore`.
+   */
+  takeClone(spec: EnvironmentSpec): PreRestored | undefined {
+    return this.clones.take(spec);
+  }
+
+  /**
+   * Restores a clone of `image` into the slot's fresh sandbox (the slot's Environment is attached
+   * to it), or lets `clone` (taken by `takeClone`, the slot opened on its control directory) go
+   * on. Either way the runtime reseeds and runs its after-restore hooks now, and the version's
+   * pre-restored clones are topped up afterwards.
+   */
+  async restore(slot: Slot, spec: EnvironmentSpec, image: CodeRef, startedAt: number, clone?: PreRestored): Promise<void> {
+    const snapshots = this.deps.launcher.driverFor(spec)?.snapshots;
+    const cache = this.deps.snapshotCache;
+    if (!snapshots || !cache) {
+      await destroyClone(clone);
+      throw new StratusError('SnapshotFailed', 'no snapshot support');
+    }
+    if (clone) {
+      slot.leases.hold(() => clone.leases.releaseAll());
+      slot.env.attach(clone.sandbox, startedAt);
+      await snapshots.resume(clone.sandbox, slot);
+    } else {
+      const [imageDir, files] = await Promise.all([cache.resolve(spec, image, slot.leases), zipFiles(this.deps.taskFiles, spec, slot.leases)]);
+      const sandboxSpec = this.deps.launcher.sandboxSpec(slot.id, spec, 'snap-start', slot.controlDir, files);
+      // The clone keeps the environment of its snapshot (criu itself runs with the launchers' fixed one).
+      slot.env.attach(await snapshots.restore(sandboxSpec, { dir: imageDir }), startedAt);
+    }
+    this.deps.log.debug({ envId: slot.id, fn: spec.functionName, preRestored: clone !== undefined }, 'sandbox restored');
+    this.deps.clock.setTimer(REFILL_DELAY_MS, () => this.clones.refill(spec, image));
+  }
+
+  /** A paused clone in a control directory of its own (see SnapStartClones). */
+  private async preRestore(spec: EnvironmentSpec, image: CodeRef): Promise<PreRestored> {
     const snapshots = this.deps.launcher.driverFor(spec)?.snapshots;
     const cache = this.deps.snapshotCache;
     if (!snapshots || !cache) throw new StratusError('SnapshotFailed', 'no snapshot support');
-    const [imageDir, files] = await Promise.all([cache.resolve(spec, image, slot.leases), zipFiles(this.deps.taskFiles, spec, slot.leases)]);
-    const sandboxSpec = this.deps.launcher.sandboxSpec(slot.id, spec, 'snap-start', slot.controlDir, files);
-    // The clone keeps the environment of its snapshot (criu itself runs with the launchers' fixed one).
-    const sandbox = await snapshots.restore(sandboxSpec, { dir: imageDir });
-    slot.env.attach(sandbox, startedAt);
-    this.deps.log.debug({ envId: slot.id, fn: spec.functionName, pid: sandbox.pid }, 'sandbox restored');
+    const id = randomUUID();
+    const controlDir = await makeControlDir(this.deps.runRoot, id);
+    const leases = new Leases();
+    try {
+      const [imageDir, files] = await Promise.all([cache.resolve(spec, image, leases), zipFiles(this.deps.taskFiles, spec, leases)]);
+      const sandboxSpec = this.deps.launcher.sandboxSpec(id, spec, 'snap-start', controlDir, files);
+      const sandbox = await snapshots.restore(sandboxSpec, { dir: imageDir }, { paused: true });
+      return { controlDir, sandbox, leases, memoryMb: spec.memoryMb };
+    } catch (err) {
+      leases.releaseAll();
+      await removeDir(controlDir);
+      throw err;
+    }
+  }
+
+  /** Memory of the pre-restored clones (restored or being restored). */
+  clonesReservedMb(): number {
+    return this.clones.reservedMb();
+  }
+
+  /** Destroys the pre-restored clones. */
+  close(): Promise<void> {
+    return this.clones.close();
   }
 
   /**
