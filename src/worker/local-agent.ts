@@ -12,7 +12,7 @@ import { zipFiles, type TaskFiles } from './code-cache.js';
 import { BootGate } from './boot-gate.js';
 import { Leases } from './cache-leases.js';
 import { Environment } from './environment.js';
-import type { EnvironmentSpec } from './environment-spec.js';
+import type { EnvironmentSpec, RuntimeId } from './environment-spec.js';
 import type { Invocation, InvocationResult } from './invocation.js';
 import { SandboxLauncher, type BareRuntime, type InitType, type SandboxFiles } from './launch/index.js';
 import type { RunRoot } from './run-root.js';
@@ -50,7 +50,8 @@ export interface LocalWorkerDeps {
   /** SnapStart snapshots unpacked on this worker (when the driver can checkpoint). */
   snapshotCache?: SnapshotCache;
   /** Stems kept booted for Node.js functions of this memory size (none when absent). */
-  warmPool?: { size: number; memoryMb: number };
+  /** `size` stems of each of `runtimes` (default: Node.js only). */
+  warmPool?: { size: number; memoryMb: number; runtimes?: readonly RuntimeId[] };
   /** An idle environment is frozen after this long (undefined: never). */
   freezeIdleAfterMs?: number;
   /** Function output allowed per environment. */
@@ -86,7 +87,7 @@ export class LocalWorkerAgent implements WorkerAgent {
     const runRoot = deps.runRoot.path;
     this.snapStart = new SnapStartBoots({ ...deps, launcher: this.launcher, runRoot, initTimeoutMs: this.initTimeoutMs });
     this.pool = deps.warmPool && new WarmPool({
-      ...deps.warmPool, runRoot, taskFiles: deps.taskFiles, log: deps.log,
+      ...deps.warmPool, runtimes: deps.warmPool.runtimes ?? ['nodejs20.x'], runRoot, taskFiles: deps.taskFiles, log: deps.log,
       boot: (id, who, bare, taskDir) => this.bootStem(id, who, bare, taskDir),
       destroy: (id) => this.destroyEnvironment(id),
     });
@@ -119,7 +120,7 @@ export class LocalWorkerAgent implements WorkerAgent {
     const initType = opts.initType ?? 'on-demand';
     const image = this.snapStart.snapshotFor(spec);
     const onDefaultDriver = this.launcher.driverFor(spec) === this.launcher.defaultDriver;
-    const stem = initType === 'on-demand' && !image && this.pool?.fits(spec, onDefaultDriver) ? this.pool.take() : undefined;
+    const stem = initType === 'on-demand' && !image && this.pool?.fits(spec, onDefaultDriver) && spec.package.type === 'Zip' ? this.pool.take(spec.package.runtime) : undefined;
     if (stem) return this.specialize(stem, envId, spec, trace);
     const provisioned = initType === 'provisioned-concurrency';
     if (image && (await this.restore(envId, spec, initType, image, coldStartOf(spec, provisioned ? 'provisioned' : 'snapstart', trace)))) return;

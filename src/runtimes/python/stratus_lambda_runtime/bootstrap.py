@@ -5,6 +5,7 @@ import logging
 import os
 import sys
 
+from . import lambda_runtime_log_utils, lambda_runtime_marshaller
 from .lambda_context import create_lambda_context
 from .lambda_handler_loader import get_handler, set_default_sys_path
 from .lambda_runtime_client import RuntimeApiClient, RuntimeApiError, endpoint_from_env
@@ -117,8 +118,23 @@ def _init(client, log_sink, logger_filter):
     return request_handler
 
 
+def _specialize(client):
+    """A warm-pool runtime (booted, its modules imported, before any function was chosen):
+    waits for its function, then takes that function's environment as its own."""
+    try:
+        env = client.specialization()
+    except RuntimeApiError as e:
+        fatal("cannot get the function of this warm-pool runtime: {}".format(e))
+    os.environ.pop("STRATUS_WARM_POOL", None)
+    os.environ.update(env)
+    lambda_runtime_log_utils.read_settings()
+    lambda_runtime_marshaller.read_settings()
+
+
 def main():
     client = _connect()
+    if os.environ.get("STRATUS_WARM_POOL") == "1":
+        _specialize(client)
 
     task_root = os.environ.get("LAMBDA_TASK_ROOT") or "/var/task"
     set_default_sys_path(task_root)

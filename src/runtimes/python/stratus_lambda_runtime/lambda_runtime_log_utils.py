@@ -12,11 +12,21 @@ from .lambda_runtime_marshaller import to_json
 ERROR_LOG_LINE_TERMINATE = "\r"
 ERROR_LOG_IDENT = "\u00a0"  # NO-BREAK SPACE; replaces leading spaces of trace lines in logs
 
-_JSON_LOG = (os.environ.get("AWS_LAMBDA_LOG_FORMAT") or "").upper() == "JSON"
-# awslambdaric: None → "", "TRACE" → "DEBUG", anything else upper-cased.
-_LOG_LEVEL = {None: "", "TRACE": "DEBUG"}.get(
-    os.environ.get("AWS_LAMBDA_LOG_LEVEL"), os.environ.get("AWS_LAMBDA_LOG_LEVEL")
-).upper()
+_JSON_LOG = False
+_LOG_LEVEL = ""
+
+
+def read_settings():
+    """The log format and level from the environment (again after a warm-pool runtime is given its function)."""
+    global _JSON_LOG, _LOG_LEVEL
+    _JSON_LOG = (os.environ.get("AWS_LAMBDA_LOG_FORMAT") or "").upper() == "JSON"
+    # awslambdaric: None → "", "TRACE" → "DEBUG", anything else upper-cased.
+    _LOG_LEVEL = {None: "", "TRACE": "DEBUG"}.get(
+        os.environ.get("AWS_LAMBDA_LOG_LEVEL"), os.environ.get("AWS_LAMBDA_LOG_LEVEL")
+    ).upper()
+
+
+read_settings()
 _DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
