@@ -257,6 +257,7 @@ export class LocalWorkerAgent implements WorkerAgent {
     }
     stem.owner = ownerOf(spec);
     stem.coldStart = coldStartOf(spec, 'warm-pool', trace);
+    stem.refillsPool = true;
     try {
       await this.pool?.load(stem, spec);
     } catch (err) {
@@ -275,6 +276,17 @@ export class LocalWorkerAgent implements WorkerAgent {
     if (!slot) return Promise.reject(new StratusError('Internal', `no environment ${envId} on worker ${this.id}`));
     const refused = invocationRefusal(envId, slot.owner, invocation.invokedFunctionArn);
     if (refused) return Promise.reject(refused);
+    if (slot.refillsPool) {
+      // The first invoke of a stem's cold start: the pool refills once it is answered.
+      slot.refillsPool = false;
+      const result = this.invokeSlot(slot, envId, invocation);
+      void result.catch(() => {}).finally(() => setImmediate(() => this.pool?.fill()));
+      return result;
+    }
+    return this.invokeSlot(slot, envId, invocation);
+  }
+
+  private invokeSlot(slot: Slot, envId: string, invocation: Invocation): Promise<InvocationResult> {
     if (invocation.trace === undefined || !this.tracer.enabled) return slot.env.invoke(invocation);
     return traced(this.tracer.start('worker.invoke', invocation.trace, {
       attributes: { [ATTR_FAAS_INVOCATION_ID]: invocation.requestId, [ATTR.environmentId]: envId, [ATTR.workerId]: this.id },
@@ -285,6 +297,7 @@ export class LocalWorkerAgent implements WorkerAgent {
     const slot = this.slots.get(envId);
     if (!slot) return;
     this.slots.delete(envId);
+    if (slot.refillsPool) this.pool?.fill();
     await closeSlot(slot);
   }
 
