@@ -98,10 +98,10 @@ test('code that runs inside a sandbox imports only its own folder and its langua
 test('no import cycle between modules', () => {
   const edges = new Map<string, string[]>();
   for (const file of files) {
-    const key = file.replace(/\.[mc]?ts$/, '');
+    const key = file.replace(/\.([mc]?)ts$/, '.$1');
     edges.set(key, importsOf(file).flatMap((spec) => {
       const target = resolveImport(file, spec);
-      return target ? [target.replace(/\.[mc]?js$/, '')] : [];
+      return target ? [target.replace(/\.([mc]?)js$/, '.$1')] : [];
     }));
   }
   const state = new Map<string, 'open' | 'done'>();
