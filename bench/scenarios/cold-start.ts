@@ -174,7 +174,7 @@ export const coldStart: Scenario = {
     const parts: [string, string, number][] = [
       ['sandbox create', 'bwrap `/bin/true`', sandboxCreate],
       ['node boot', 'bwrap `node -e 0` − bwrap `/bin/true`', runtimeBoot],
-      ['runtime client load (its ES modules)', 'bwrap runtime client, no API − bwrap `node -e 0`', clientLoad],
+      ['runtime client load (its modules)', 'bwrap runtime client, no API − bwrap `node -e 0`', clientLoad],
       ['environment setup, sandbox init, function init, first /next', 'Init Duration − bwrap runtime client, no API', initRest],
       ['first invoke', 'REPORT Duration', firstInvoke],
       ['platform (API, assignment, worker, HTTP)', 'end to end − Init Duration − Duration', platform],
