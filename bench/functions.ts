@@ -43,6 +43,11 @@ export function heavyInitFiles(modules = 100): Record<string, string> {
   return files;
 }
 
+/** The same hello world in Python (python3.11, handler index.handler). */
+export function pythonHelloZip(): Promise<Buffer> {
+  return makeZip({ 'index.py': "def handler(event, context):\n    return {'message': 'hello world'}\n" });
+}
+
 export function heavyZip(modules = 100): Promise<Buffer> {
   return makeZip(heavyInitFiles(modules));
 }
@@ -51,12 +56,12 @@ export async function createFunction(
   lambda: LambdaClient,
   name: string,
   zip: Buffer,
-  opts: { memoryMb?: number; env?: Record<string, string>; timeoutSec?: number } = {},
+  opts: { memoryMb?: number; env?: Record<string, string>; timeoutSec?: number; runtime?: 'nodejs20.x' | 'python3.11' } = {},
 ): Promise<void> {
   await lambda.send(
     new CreateFunctionCommand({
       FunctionName: name,
-      Runtime: 'nodejs20.x',
+      Runtime: opts.runtime ?? 'nodejs20.x',
       Handler: 'index.handler',
       Role: ROLE,
       Code: { ZipFile: zip },

@@ -73,7 +73,7 @@ export async function startHostWorker(
     memoryMb: config.worker.memoryMb,
     maxConcurrentBoots: config.worker.maxConcurrentBoots,
     snapStartClones: config.worker.snapStartClones,
-    warmPool: config.worker.warmPoolSize > 0 ? { size: config.worker.warmPoolSize, memoryMb: config.worker.warmPoolMemoryMb } : undefined,
+    warmPool: config.worker.warmPoolSize > 0 ? { size: config.worker.warmPoolSize, memoryMb: config.worker.warmPoolMemoryMb, runtimes: config.worker.warmPoolRuntimes } : undefined,
     freezeIdleAfterMs: config.worker.freezeIdleAfterMs >= 0 ? config.worker.freezeIdleAfterMs : undefined,
     logLimits: { bytesPerSecond: config.worker.logBytesPerSecond, burstBytes: config.worker.logBurstBytes, bytesPerInvoke: config.worker.logBytesPerInvoke },
     region: config.identity.region,

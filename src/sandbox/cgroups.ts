@@ -75,28 +75,34 @@ function ownCgroupPaths(): Map<string, string> {
 
 class V1Cgroups implements CgroupManager {
   readonly version = 'v1';
+  /** The instance's cpuset cgroup, made once: the CPUs and memory nodes each sandbox's copies. */
+  private cpusetReady: Promise<CpusetParent> | undefined;
 
   constructor(private readonly bases: Map<string, string>, private readonly instance: string) {}
 
+  /** One cgroup per hierarchy, made and limited in parallel (a cold start waits for all of them). */
   async create(id: string, limits: CgroupLimits): Promise<SandboxCgroup> {
-    const dirs = new Map<string, string>();
-    for (const [controller, base] of this.bases) {
-      const dir = join(base, this.instance, id);
-      // A new cpuset cgroup has no CPUs or memory nodes: each level inherits its parent's.
-      if (controller === 'cpuset') await inheritCpuset(base, [this.instance, id]);
-      else await mkdir(dir, { recursive: true });
-      dirs.set(controller, dir);
-    }
+    const dirs = new Map([...this.bases].map(([controller, base]) => [controller, join(base, this.instance, id)]));
     const at = (c: string, file: string) => join(dirs.get(c) ?? '', file);
-    await writeFile(at('memory', 'memory.limit_in_bytes'), String(limits.memoryBytes));
-    if (existsSync(at('memory', 'memory.memsw.limit_in_bytes'))) await writeFile(at('memory', 'memory.memsw.limit_in_bytes'), String(limits.memoryBytes));
-    await writeFile(at('cpu', 'cpu.shares'), String(Math.max(2, Math.round(limits.cpuWeight))));
-    if (limits.cpuCores !== undefined) await writeFile(at('cpu', 'cpu.cfs_quota_us'), String(Math.round(limits.cpuCores * CPU_PERIOD_US)));
-    await writeFile(at('pids', 'pids.max'), String(limits.pidsMax));
+    await Promise.all([...this.bases].map(async ([controller, base]) => {
+      // A new cpuset cgroup has no CPUs or memory nodes: it gets the instance's.
+      if (controller === 'cpuset') await this.makeCpuset(base, id);
+      else await mkdir(join(base, this.instance, id), { recursive: true });
+    }));
+    const writes: Promise<void>[] = [
+      writeFile(at('memory', 'memory.limit_in_bytes'), String(limits.memoryBytes)).then(async () => {
+        // memsw (memory + swap) may only be set once the memory limit is, and not below it.
+        if (existsSync(at('memory', 'memory.memsw.limit_in_bytes'))) await writeFile(at('memory', 'memory.memsw.limit_in_bytes'), String(limits.memoryBytes));
+      }),
+      writeFile(at('cpu', 'cpu.shares'), String(Math.max(2, Math.round(limits.cpuWeight)))),
+      writeFile(at('pids', 'pids.max'), String(limits.pidsMax)),
+    ];
+    if (limits.cpuCores !== undefined) writes.push(writeFile(at('cpu', 'cpu.cfs_quota_us'), String(Math.round(limits.cpuCores * CPU_PERIOD_US))));
     // Proportional I/O needs the CFQ or BFQ scheduler; without either the blkio cgroup only accounts.
     for (const file of ['blkio.weight', 'blkio.bfq.weight']) {
-      if (dirs.has('blkio') && existsSync(at('blkio', file))) await writeFile(at('blkio', file), String(Math.max(10, limits.ioWeight)));
+      if (dirs.has('blkio') && existsSync(at('blkio', file))) writes.push(writeFile(at('blkio', file), String(Math.max(10, limits.ioWeight))));
     }
+    await Promise.all(writes);
     const freezer = dirs.get('freezer');
     const peak = new KernelNumber(at('memory', 'memory.max_usage_in_bytes'));
     return {
@@ -111,6 +117,19 @@ class V1Cgroups implements CgroupManager {
         await removeAll([...dirs.values()]);
       },
     };
+  }
+
+  /** The sandbox's cpuset cgroup with the instance's CPUs and memory nodes (read afresh if the host's changed). */
+  private async makeCpuset(base: string, id: string): Promise<void> {
+    const parent = await (this.cpusetReady ??= inheritCpuset(base, [this.instance]));
+    const dir = join(parent.dir, id);
+    await mkdir(dir, { recursive: true });
+    try {
+      await Promise.all([writeFile(join(dir, 'cpuset.cpus'), parent.cpus), writeFile(join(dir, 'cpuset.mems'), parent.mems)]);
+    } catch {
+      this.cpusetReady = undefined;
+      await inheritCpuset(parent.dir, [id]);
+    }
   }
 
   async cleanup(): Promise<void> {
@@ -177,17 +196,30 @@ class NoCgroups implements CgroupManager {
   async cleanup(): Promise<void> {}
 }
 
-/** Creates `levels` below `base` in the cpuset hierarchy, each with its parent's CPUs and memory nodes. */
-async function inheritCpuset(base: string, levels: string[]): Promise<void> {
+interface CpusetParent {
+  dir: string;
+  cpus: string;
+  mems: string;
+}
+
+/** Creates `levels` below `base` in the cpuset hierarchy, each with its parent's CPUs and memory nodes; the last one's. */
+async function inheritCpuset(base: string, levels: string[]): Promise<CpusetParent> {
   let parent = base;
+  const values = { cpus: '', mems: '' };
   for (const level of levels) {
     const dir = join(parent, level);
     await mkdir(dir, { recursive: true });
-    for (const file of ['cpuset.cpus', 'cpuset.mems']) {
-      if ((await readFile(join(dir, file), 'utf8')).trim() === '') await writeFile(join(dir, file), (await readFile(join(parent, file), 'utf8')).trim());
+    for (const key of ['cpus', 'mems'] as const) {
+      const file = `cpuset.${key}`;
+      values[key] = (await readFile(join(dir, file), 'utf8')).trim();
+      if (values[key] === '') {
+        values[key] = (await readFile(join(parent, file), 'utf8')).trim();
+        await writeFile(join(dir, file), values[key]);
+      }
     }
     parent = dir;
   }
+  return { dir: parent, ...values };
 }
 
 /** v1 freezer: the state is written, then read until the kernel has reached it. */

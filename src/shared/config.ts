@@ -157,8 +157,9 @@ export const configSchema = z.object({
       memoryMb: z.number().int().positive().default(defaultWorkerMemoryMb),
       /** Sandboxes booting at once; more wait their turn (their init timeout starts when they boot). */
       maxConcurrentBoots: z.number().int().positive().default(Math.max(2, availableParallelism() * 2)),
-      /** Warm pool: runtimes booted ahead of any function ("stem cells"), for Node.js functions of warmPoolMemoryMb. */
+      /** Warm pool: runtimes booted ahead of any function ("stem cells"), warmPoolSize of each of warmPoolRuntimes, for functions of warmPoolMemoryMb. */
       warmPoolSize: z.number().int().nonnegative().default(0),
+      warmPoolRuntimes: z.array(z.enum(['nodejs20.x', 'python3.11'])).min(1).default(['nodejs20.x']),
       warmPoolMemoryMb: z.number().int().min(128).default(128),
       /** SnapStart: clones kept restored (frozen) per version once it has been restored, taken by its next cold starts (0: none). */
       snapStartClones: z.number().int().nonnegative().default(1),

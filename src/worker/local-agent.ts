@@ -12,7 +12,7 @@ import { zipFiles, type TaskFiles } from './code-cache.js';
 import { BootGate } from './boot-gate.js';
 import { Leases } from './cache-leases.js';
 import { Environment } from './environment.js';
-import type { EnvironmentSpec } from './environment-spec.js';
+import type { EnvironmentSpec, RuntimeId } from './environment-spec.js';
 import type { Invocation, InvocationResult } from './invocation.js';
 import { SandboxLauncher, type BareRuntime, type InitType, type SandboxFiles } from './launch/index.js';
 import type { RunRoot } from './run-root.js';
@@ -53,7 +53,8 @@ export interface LocalWorkerDeps {
   /** SnapStart clones kept restored (frozen) per version once it has been restored (default 1; 0: none). */
   snapStartClones?: number;
   /** Stems kept booted for Node.js functions of this memory size (none when absent). */
-  warmPool?: { size: number; memoryMb: number };
+  /** `size` stems of each of `runtimes` (default: Node.js only). */
+  warmPool?: { size: number; memoryMb: number; runtimes?: readonly RuntimeId[] };
   /** An idle environment is frozen after this long (undefined: never). */
   freezeIdleAfterMs?: number;
   /** Function output allowed per environment. */
@@ -89,7 +90,7 @@ export class LocalWorkerAgent implements WorkerAgent {
     const runRoot = deps.runRoot.path;
     this.snapStart = new SnapStartBoots({ ...deps, launcher: this.launcher, runRoot, initTimeoutMs: this.initTimeoutMs, clonesPerVersion: deps.snapStartClones });
     this.pool = deps.warmPool && new WarmPool({
-      ...deps.warmPool, runRoot, taskFiles: deps.taskFiles, log: deps.log,
+      ...deps.warmPool, runtimes: deps.warmPool.runtimes ?? ['nodejs20.x'], runRoot, taskFiles: deps.taskFiles, log: deps.log,
       boot: (id, who, bare, taskDir) => this.bootStem(id, who, bare, taskDir),
       destroy: (id) => this.destroyEnvironment(id),
     });
@@ -122,7 +123,7 @@ export class LocalWorkerAgent implements WorkerAgent {
     const initType = opts.initType ?? 'on-demand';
     const image = this.snapStart.snapshotFor(spec);
     const onDefaultDriver = this.launcher.driverFor(spec) === this.launcher.defaultDriver;
-    const stem = initType === 'on-demand' && !image && this.pool?.fits(spec, onDefaultDriver) ? this.pool.take() : undefined;
+    const stem = initType === 'on-demand' && !image && this.pool?.fits(spec, onDefaultDriver) && spec.package.type === 'Zip' ? this.pool.take(spec.package.runtime) : undefined;
     if (stem) return this.specialize(stem, envId, spec, trace);
     const provisioned = initType === 'provisioned-concurrency';
     if (image && (await this.restore(envId, spec, initType, image, coldStartOf(spec, provisioned ? 'provisioned' : 'snapstart', trace)))) return;
@@ -262,6 +263,7 @@ export class LocalWorkerAgent implements WorkerAgent {
     }
     stem.owner = ownerOf(spec);
     stem.coldStart = coldStartOf(spec, 'warm-pool', trace);
+    stem.refillsPool = true;
     try {
       await this.pool?.load(stem, spec);
     } catch (err) {
@@ -280,6 +282,17 @@ export class LocalWorkerAgent implements WorkerAgent {
     if (!slot) return Promise.reject(new StratusError('Internal', `no environment ${envId} on worker ${this.id}`));
     const refused = invocationRefusal(envId, slot.owner, invocation.invokedFunctionArn);
     if (refused) return Promise.reject(refused);
+    if (slot.refillsPool) {
+      // The first invoke of a stem's cold start: the pool refills once it is answered.
+      slot.refillsPool = false;
+      const result = this.invokeSlot(slot, envId, invocation);
+      void result.catch(() => {}).finally(() => setImmediate(() => this.pool?.fill()));
+      return result;
+    }
+    return this.invokeSlot(slot, envId, invocation);
+  }
+
+  private invokeSlot(slot: Slot, envId: string, invocation: Invocation): Promise<InvocationResult> {
     if (invocation.trace === undefined || !this.tracer.enabled) return slot.env.invoke(invocation);
     return traced(this.tracer.start('worker.invoke', invocation.trace, {
       attributes: { [ATTR_FAAS_INVOCATION_ID]: invocation.requestId, [ATTR.environmentId]: envId, [ATTR.workerId]: this.id },
@@ -290,6 +303,7 @@ export class LocalWorkerAgent implements WorkerAgent {
     const slot = this.slots.get(envId);
     if (!slot) return;
     this.slots.delete(envId);
+    if (slot.refillsPool) this.pool?.fill();
     await closeSlot(slot);
   }
 

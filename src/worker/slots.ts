@@ -25,6 +25,8 @@ export interface Slot {
   memoryMb: number;
   /** A stem's /var/task, empty until it is given a function. */
   stemTaskDir?: string;
+  /** A stem just given a function: the pool boots its replacement once its first invoke is answered (or it is gone). */
+  refillsPool?: boolean;
   /** The function this environment runs, for good (absent: a warm-pool stem not given one yet). */
   owner?: SlotOwner;
   /** What its init counts as in the metrics once it completes (absent: a stem not given a function yet). */

@@ -29,7 +29,7 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   runtimes: [],
 };
 
-const files = sourceFiles('src', ['.ts', '.mts']).filter((f) => !/\.test\.m?ts$/.test(f));
+const files = sourceFiles('src', ['.ts', '.mts', '.cts']).filter((f) => !/\.test\.[mc]?ts$/.test(f));
 
 /** Cross-component edges: [from file, imported file, from component, to component]. */
 function crossings(): [string, string, string, string][] {
@@ -98,10 +98,10 @@ test('code that runs inside a sandbox imports only its own folder and its langua
 test('no import cycle between modules', () => {
   const edges = new Map<string, string[]>();
   for (const file of files) {
-    const key = file.replace(/\.m?ts$/, '');
+    const key = file.replace(/\.([mc]?)ts$/, '.$1');
     edges.set(key, importsOf(file).flatMap((spec) => {
       const target = resolveImport(file, spec);
-      return target ? [target.replace(/\.m?js$/, '')] : [];
+      return target ? [target.replace(/\.([mc]?)js$/, '.$1')] : [];
     }));
   }
   const state = new Map<string, 'open' | 'done'>();

@@ -216,7 +216,7 @@ export async function nodeBaseFiles(): Promise<Record<string, { copy: string }>>
     if (lib.startsWith('/lib')) files[`/usr${lib}`] = { copy: lib };
   }
   for (const name of await readdir(RUNTIME_DIR)) {
-    if (name.endsWith('.mjs')) files[`/var/runtime/${name}`] = { copy: join(RUNTIME_DIR, name) };
+    if (name.endsWith('.mjs') || name.endsWith('.cjs')) files[`/var/runtime/${name}`] = { copy: join(RUNTIME_DIR, name) };
   }
   return files;
 }

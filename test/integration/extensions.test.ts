@@ -125,7 +125,7 @@ describe('AWS_LAMBDA_EXEC_WRAPPER', () => {
     }, { 'wrapper.sh': 0o100755 });
     const r = await invoke('wrap-node');
     assert.match(String(r.wrapped), /^\d+ args, first \/\S*node$/);
-    assert.ok((r.argv as string[]).includes('/var/runtime/bootstrap.mjs'), JSON.stringify(r.argv));
+    assert.ok((r.argv as string[]).includes('/var/runtime/bootstrap.cjs'), JSON.stringify(r.argv));
   });
 
   it('starts the Python runtime through the wrapper', async () => {

@@ -1,4 +1,4 @@
-// The warm pool: Node.js runtimes booted ahead of any function ("stem cells"); a cold start
+// The warm pool: Node.js (and Python) runtimes booted ahead of any function ("stem cells"); a cold start
 // takes one, gives it the function's code and environment, and says so in its REPORT line.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -63,5 +63,58 @@ describe('warm pool', () => {
     assert.equal(r.body.env, 'hello other-size');
     assert.match(r.log, /Init Duration/);
     assert.doesNotMatch(r.log, /warm-pool/);
+  });
+});
+
+const PY_CODE = `
+import json, logging, os, sys, time
+loaded_at = time.time()
+def handler(event, context):
+    logging.getLogger().warning("from the handler")
+    return {"name": context.function_name, "env": os.environ.get("GREETING"), "pool": os.environ.get("STRATUS_WARM_POOL"),
+            "path": sys.path, "loaded_at": loaded_at, "booted_as_stem": b"STRATUS_WARM_POOL=1" in open("/proc/self/environ", "rb").read()}
+`;
+
+describe('warm pool with Python stems', () => {
+  let s: StratusProcess;
+  const create = async (name: string, runtime: 'python3.11' | 'nodejs20.x', variables: Record<string, string>, json = false) =>
+    s.lambda.send(new CreateFunctionCommand({
+      FunctionName: name, Runtime: runtime, Role: 'arn:aws:iam::123456789012:role/r', Handler: 'app.handler', MemorySize: 128,
+      Environment: { Variables: variables }, Code: { ZipFile: await makeZip(runtime === 'nodejs20.x' ? { 'app.js': CODE } : { 'app.py': PY_CODE }) },
+      ...(json ? { LoggingConfig: { LogFormat: 'JSON' } } : {}),
+    }));
+  const invoke = async (name: string) => {
+    const out = await s.lambda.send(new InvokeCommand({ FunctionName: name, LogType: 'Tail' }));
+    assert.equal(out.FunctionError, undefined, Buffer.from(out.Payload ?? []).toString());
+    return { body: JSON.parse(Buffer.from(out.Payload ?? []).toString()) as Record<string, unknown>, log: Buffer.from(out.LogResult ?? '', 'base64').toString() };
+  };
+
+  before(async () => {
+    s = await startStratus({ args: ['--warm-pool', '1', '--warm-pool-runtimes', 'nodejs20.x,python3.11'] });
+    await create('py-pooled', 'python3.11', { GREETING: 'hello py' }, true);
+    await create('py-own-path', 'python3.11', { PYTHONPATH: '/var/task/vendor' });
+    await create('node-options', 'nodejs20.x', { NODE_OPTIONS: '--max-old-space-size=100' });
+  });
+  after(() => s.stop());
+
+  test('a Python function takes a Python stem and gets its own environment and log format', async () => {
+    await until(async () => (await s.descendants()).length >= 2 * 3);
+    const first = await invoke('py-pooled');
+    assert.equal(first.body.name, 'py-pooled');
+    assert.equal(first.body.env, 'hello py');
+    assert.equal(first.body.pool, null, 'the pool marker is gone once specialized');
+    assert.equal(first.body.booted_as_stem, true, 'its process was started as a stem (its exec-time environment says so)');
+    assert.match(first.log, /"initDurationMs"/);
+    assert.match(first.log, /\{"timestamp": [^\n]*"level": "WARNING", "message": "from the handler"/, 'JSON log format of the function, learnt after boot');
+  });
+
+  test('a function setting a variable its interpreter reads only at start gets a runtime of its own', async () => {
+    const py = await invoke('py-own-path');
+    assert.ok((py.body.path as string[]).includes('/var/task/vendor'), JSON.stringify(py.body.path));
+    assert.equal(py.body.booted_as_stem, false);
+    assert.match(py.log, /Init Duration/);
+    assert.doesNotMatch(py.log, /warm-pool/);
+    const node = await invoke('node-options');
+    assert.doesNotMatch(node.log, /warm-pool/);
   });
 });

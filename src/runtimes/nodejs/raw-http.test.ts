@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseResponse } from './raw-http.mjs';
+import { parseResponse } from './raw-http.cjs';
 
 describe('raw HTTP response parsing', () => {
   const ok = 'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nLambda-Runtime-Aws-Request-Id: abc\r\nContent-Length: 7\r\n\r\n';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import * as crypto from 'node:crypto';
 import { randomUUID as importedRandomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { reseedRandomness, runAfterRestore, runBeforeSnapshot, snapStartApi } from './snapstart.mjs';
+import { reseedRandomness, runAfterRestore, runBeforeSnapshot, snapStartApi } from './snapstart.cjs';
 
 describe('SnapStart in the Node.js runtime client', () => {
   it('runs before-snapshot hooks last registered first and after-restore hooks in order, awaiting each', async () => {

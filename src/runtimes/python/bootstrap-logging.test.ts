@@ -1,6 +1,7 @@
 /**
  * Python runtime (python3.11): print(), the root logger's TEXT and JSON formats,
- * AWS_LAMBDA_LOG_LEVEL, and output flushed before the response.
+ * AWS_LAMBDA_LOG_LEVEL, the handler installed when logging is first imported, and output
+ * flushed before the response.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -36,6 +37,16 @@ def handler(event, context):
       assert.doesNotMatch(out, /info line|debug line/, 'root logger defaults to WARNING');
       for (let i = 0; i < 100 && !rt.stderr().includes('to stderr'); i++) await new Promise((r) => setTimeout(r, 20));
       assert.match(rt.stderr(), /^to stderr$/m);
+    }));
+
+  it('a function that imports logging only when invoked still logs through the Lambda handler; until then the runtime has not loaded it', () =>
+    withFixture({ 'app.py': `import sys\n\ndef handler(event, context):\n    loaded = "logging" in sys.modules\n    context.log("via context.log")\n    import logging\n    logging.getLogger().error("late %s", 1)\n    return loaded\n` }, async (f) => {
+      const rt = f.start('app.handler');
+      f.api.enqueue({ id: 'log-late', body: '{}' });
+      assert.equal((await f.api.response('log-late')).json, false, 'logging was not imported by the runtime at init');
+      const out = await rt.waitForStdout('late 1');
+      assert.match(out, /^via context\.log$/m);
+      assert.match(out, LOG_LINE('ERROR', 'log-late', 'late 1'));
     }));
 
   it('AWS_LAMBDA_LOG_LEVEL sets the root level (TRACE → DEBUG)', () =>

@@ -16,7 +16,7 @@ function nodeCommand(memoryMb: number, ctx: LaunchContext): string[] {
   return [
     ctx.nodePath, '--expose-gc', '--max-http-header-size', '81920',
     `--max-semi-space-size=${Math.floor(newSpace / 2)}`, `--max-old-space-size=${memoryMb - newSpace}`,
-    '/var/runtime/bootstrap.mjs',
+    '/var/runtime/bootstrap.cjs',
   ];
 }
 

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const BOOTSTRAP = fileURLToPath(new URL('../bootstrap.mjs', import.meta.url));
+export const BOOTSTRAP = fileURLToPath(new URL('../bootstrap.cjs', import.meta.url));
 const PREFIX = '/2018-06-01/runtime';
 
 export interface QueuedInvocation {

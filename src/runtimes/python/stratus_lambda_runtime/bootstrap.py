@@ -1,21 +1,21 @@
 """The runtime's main loop, as awslambdaric's bootstrap: connect to the Runtime API, load the
 handler (or report the init error), then fetch, run and answer invocations one at a time."""
 
-import logging
 import os
 import sys
 
+from . import lambda_runtime_log_utils, lambda_runtime_marshaller
 from .lambda_context import create_lambda_context
 from .lambda_handler_loader import get_handler, set_default_sys_path
 from .lambda_runtime_client import RuntimeApiClient, RuntimeApiError, endpoint_from_env
 from .lambda_runtime_exception import FaultException, build_fault_result, fatal, make_error
 from .lambda_runtime_log_utils import (
-    LambdaLoggerFilter,
+    InvocationIds,
     StandardLogSink,
     Unbuffered,
     flush_output,
     log_error,
-    setup_logging,
+    setup_logging_when_imported,
 )
 from .lambda_runtime_marshaller import marshal_response, unmarshal_request
 from .snapstart import snapshot_and_restore
@@ -87,13 +87,13 @@ def _connect():
     return client
 
 
-def _init(client, log_sink, logger_filter):
+def _init(client, log_sink, ids):
     """Logging, the handler, and SnapStart's checkpoint: the handler, or exit 1 after
     posting the init error."""
     request_handler = None
     error_result = None
     try:
-        setup_logging(log_sink, logger_filter)
+        setup_logging_when_imported(log_sink, ids)
         request_handler = get_handler(os.environ.get("_HANDLER", ""))
     except FaultException as e:
         error_result = make_error(e.msg, e.exception_type, e.trace)
@@ -104,6 +104,8 @@ def _init(client, log_sink, logger_filter):
         error_result = snapshot_and_restore(client, log_sink)
 
     if error_result is not None:
+        import logging
+
         logging.warning(_LAMBDA_UNHANDLED_EXCEPTION_WARNING)
         log_error(error_result, log_sink)
         flush_output()
@@ -117,8 +119,23 @@ def _init(client, log_sink, logger_filter):
     return request_handler
 
 
+def _specialize(client):
+    """A warm-pool runtime (booted, its modules imported, before any function was chosen):
+    waits for its function, then takes that function's environment as its own."""
+    try:
+        env = client.specialization()
+    except RuntimeApiError as e:
+        fatal("cannot get the function of this warm-pool runtime: {}".format(e))
+    os.environ.pop("STRATUS_WARM_POOL", None)
+    os.environ.update(env)
+    lambda_runtime_log_utils.read_settings()
+    lambda_runtime_marshaller.read_settings()
+
+
 def main():
     client = _connect()
+    if os.environ.get("STRATUS_WARM_POOL") == "1":
+        _specialize(client)
 
     task_root = os.environ.get("LAMBDA_TASK_ROOT") or "/var/task"
     set_default_sys_path(task_root)
@@ -130,8 +147,8 @@ def main():
     sys.stdout = Unbuffered(sys.stdout)
     sys.stderr = Unbuffered(sys.stderr)
     log_sink = StandardLogSink()
-    logger_filter = LambdaLoggerFilter()
-    request_handler = _init(client, log_sink, logger_filter)
+    ids = InvocationIds()
+    request_handler = _init(client, log_sink, ids)
 
     while True:
         try:
@@ -141,7 +158,7 @@ def main():
         invoke_id = headers.get("lambda-runtime-aws-request-id")
         if not invoke_id:
             fatal("the next invocation has no Lambda-Runtime-Aws-Request-Id header")
-        logger_filter.set_invocation(invoke_id, headers.get("lambda-runtime-aws-tenant-id"))
+        ids.set_invocation(invoke_id, headers.get("lambda-runtime-aws-tenant-id"))
         update_xray_env_variable(headers.get("lambda-runtime-trace-id") or None)
         try:
             handle_event_request(client, request_handler, headers, body, log_sink)

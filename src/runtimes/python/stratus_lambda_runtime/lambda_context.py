@@ -1,12 +1,12 @@
 """The `context` object passed to the handler, as awslambdaric's lambda_context."""
 
 import json
-import logging
 import os
 import sys
 import time
 
 from .lambda_runtime_exception import FaultException
+from .lambda_runtime_log_utils import StandardLogSink
 
 
 class LambdaContext(object):
@@ -46,6 +46,11 @@ class LambdaContext(object):
         return delta_ms if delta_ms > 0 else 0
 
     def log(self, msg):
+        logging = sys.modules.get("logging")
+        if logging is None:
+            # Not imported yet, so the runtime's handler is not installed: its sink is stdout.
+            StandardLogSink().log(str(msg))
+            return
         for handler in logging.getLogger().handlers:
             if hasattr(handler, "log_sink"):
                 handler.log_sink.log(str(msg))

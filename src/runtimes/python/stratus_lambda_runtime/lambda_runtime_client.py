@@ -233,6 +233,16 @@ class RuntimeApiClient:
     def post_init_error(self, error_result):
         self._post_error(_API_PREFIX + "/init/error", error_result)
 
+    def specialization(self):
+        """A warm-pool runtime: waits until it is given a function; returns the function's environment."""
+        path = "/2018-06-01/stratus/specialization"
+        status, _headers, body = self.request("GET", path)
+        if status != 200:
+            raise RuntimeApiError("GET {} returned {}: {}".format(path, status, body[:500].decode("utf-8", "replace")))
+        import json
+
+        return json.loads(body)
+
     def restore_next(self):
         """SnapStart: waits across the checkpoint; returns in each restored clone."""
         path = _API_PREFIX + "/restore/next"

@@ -6,11 +6,20 @@ import sys
 
 from .lambda_runtime_exception import FaultException
 
-_ENSURE_ASCII = os.environ.get("AWS_EXECUTION_ENV") not in {
-    "AWS_Lambda_python3.12",
-    "AWS_Lambda_python3.13",
-    "AWS_Lambda_python3.14",
-}
+_ENSURE_ASCII = True
+
+
+def read_settings():
+    """ensure_ascii from the runtime's AWS_EXECUTION_ENV (again after a warm-pool runtime is given its function)."""
+    global _ENSURE_ASCII
+    _ENSURE_ASCII = os.environ.get("AWS_EXECUTION_ENV") not in {
+        "AWS_Lambda_python3.12",
+        "AWS_Lambda_python3.13",
+        "AWS_Lambda_python3.14",
+    }
+
+
+read_settings()
 
 
 class _Encoder(json.JSONEncoder):

@@ -9,15 +9,15 @@
  * Runtime.ImportModuleError, missing export → Runtime.HandlerNotFound.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { HandlerNotFound, ImportModuleError, MalformedHandlerName, UserCodeSyntaxError } from './errors.mjs';
+import { HandlerNotFound, ImportModuleError, MalformedHandlerName, UserCodeSyntaxError } from './errors.cjs';
 
 export type Handler = (event: unknown, context: unknown, callback: unknown) => unknown;
 
 const FUNCTION_EXPR = /^([^.]*)\.(.*)$/;
-const runtimeRequire = createRequire(import.meta.url);
+/** The runtime's own require (CommonJS): user files are loaded by absolute path, packages from the task root. */
+const runtimeRequire: NodeJS.Require = require;
 
 /**
  * True if `err` says that `file` itself is an ES module require() cannot load

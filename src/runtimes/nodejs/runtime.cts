@@ -3,14 +3,14 @@
  * GET next → build context → call handler(event, context, callback) → the
  * callback context posts the outcome and schedules the next iteration.
  */
-import { BeforeExit } from './before-exit.mjs';
-import { buildCallbackContext } from './callback-context.mjs';
-import { NodeJsExit } from './errors.mjs';
-import { attachInvokeData, invokeId } from './invoke-context.mjs';
-import { logError, setCurrentRequestId } from './log-patch.mjs';
-import type { RapidClient } from './rapid-client.mjs';
-import { isStreamingHandler, ResponseStream } from './streaming.mjs';
-import type { Handler } from './user-function.mjs';
+import { BeforeExit } from './before-exit.cjs';
+import { buildCallbackContext } from './callback-context.cjs';
+import { NodeJsExit } from './errors.cjs';
+import { attachInvokeData, invokeId } from './invoke-context.cjs';
+import { logError, setCurrentRequestId } from './log-patch.cjs';
+import type { RapidClient } from './rapid-client.cjs';
+import { isStreamingHandler, ResponseStream } from './streaming.cjs';
+import type { Handler } from './user-function.cjs';
 
 /** Exit codes of the official runtime client after a fatal error. */
 export const EXIT_UNCAUGHT_EXCEPTION = 129;

@@ -3,7 +3,7 @@
  * as the official runtime client's InvokeContext does.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import type { CallbackContext } from './callback-context.mjs';
+import type { CallbackContext } from './callback-context.cjs';
 
 const HEADER = {
   clientContext: 'lambda-runtime-client-context',

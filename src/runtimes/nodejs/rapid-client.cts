@@ -1,14 +1,14 @@
 /**
  * HTTP/1.1 client for the Lambda Runtime API (2018-06-01).
- * GET next and POST response go over one lean keep-alive connection (raw-http.mts); the rare
+ * GET next and POST response go over one lean keep-alive connection (raw-http.cts); the rare
  * calls (errors, init errors, streamed responses) use node:http with a keep-alive agent. Idle
  * sockets are unref'd on both, so an idle connection never keeps the event loop alive (the
  * callbackWaitsForEmptyEventLoop logic depends on that).
  */
-import * as http from 'node:http';
+import type * as http from 'node:http';
 import * as net from 'node:net';
-import { toRapidResponse } from './errors.mjs';
-import { RawHttpConnection } from './raw-http.mjs';
+import { toRapidResponse } from './errors.cjs';
+import { RawHttpConnection } from './raw-http.cjs';
 
 const BASE = '/2018-06-01/runtime';
 export const ERROR_TYPE_HEADER = 'Lambda-Runtime-Function-Error-Type';
@@ -56,8 +56,13 @@ export function serializeResult(result: unknown): string {
   }
 }
 
+/** node:http, loaded on first use: the hot path never needs it, and loading it at start-up costs every cold start. */
+function httpModule(): typeof http {
+  return require('node:http') as typeof http;
+}
+
 export class RapidClient {
-  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  private agentOnce: http.Agent | undefined;
   /** The hot path (next, response) on its own lean connection; errors and streams use http. */
   private readonly raw: RawHttpConnection;
 
@@ -65,6 +70,10 @@ export class RapidClient {
     const { socketPath, hostname, port, host } = endpoint;
     const connect = () => (socketPath ? net.createConnection({ path: socketPath }) : net.createConnection({ host: hostname, port: port ?? 80 }));
     this.raw = new RawHttpConnection(connect, host ?? hostname ?? 'localhost');
+  }
+
+  private get agent(): http.Agent {
+    return (this.agentOnce ??= new (httpModule().Agent)({ keepAlive: true, maxSockets: 1 }));
   }
 
   private options(method: string, path: string, headers: http.OutgoingHttpHeaders): http.RequestOptions {
@@ -101,7 +110,7 @@ export class RapidClient {
 
   private get(path: string): Promise<Invocation> {
     return new Promise((resolve, reject) => {
-      const req = http.request(this.options('GET', path, {}), (res) => {
+      const req = httpModule().request(this.options('GET', path, {}), (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('error', reject);
@@ -138,7 +147,7 @@ export class RapidClient {
     };
     let request!: http.ClientRequest;
     const answered = new Promise<void>((resolve) => {
-      request = http.request(this.options('POST', `${BASE}/invocation/${encodeURIComponent(id)}/response`, headers), (res) => {
+      request = httpModule().request(this.options('POST', `${BASE}/invocation/${encodeURIComponent(id)}/response`, headers), (res) => {
         res.on('data', () => {});
         res.on('end', () => resolve());
         res.on('error', () => resolve());
@@ -176,7 +185,7 @@ export class RapidClient {
     };
     let req: http.ClientRequest;
     try {
-      req = http.request(this.options('POST', path, allHeaders), (res) => {
+      req = httpModule().request(this.options('POST', path, allHeaders), (res) => {
         res.on('data', () => {});
         res.on('end', () => finish());
         res.on('error', finish);

@@ -7,11 +7,11 @@
  * The response stream is a Writable over one chunked POST .../response (streaming mode); a
  * failure after it started is reported in the request's trailers.
  */
-import { snapStartApi } from './snapstart.mjs';
-import * as http from 'node:http';
+import { snapStartApi } from './snapstart.cjs';
+import type * as http from 'node:http';
 import { Writable } from 'node:stream';
-import { toRapidResponse } from './errors.mjs';
-import { ERROR_BODY_TRAILER, ERROR_TYPE_HEADER, headerSafe, type RapidClient } from './rapid-client.mjs';
+import { toRapidResponse } from './errors.cjs';
+import { ERROR_BODY_TRAILER, ERROR_TYPE_HEADER, headerSafe, type RapidClient } from './rapid-client.cjs';
 
 const HANDLER_STREAMING = Symbol.for('aws.lambda.runtime.handler.streaming');
 const STREAM_RESPONSE = 'response';

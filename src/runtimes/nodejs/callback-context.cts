@@ -5,10 +5,10 @@
  * callback with callbackWaitsForEmptyEventLoop=true is posted only once the
  * event loop has drained ('beforeExit'); errors are posted at once.
  */
-import { BeforeExit } from './before-exit.mjs';
-import { logError } from './log-patch.mjs';
-import type { RapidClient } from './rapid-client.mjs';
-import { serializeResult } from './rapid-client.mjs';
+import { BeforeExit } from './before-exit.cjs';
+import { logError } from './log-patch.cjs';
+import type { RapidClient } from './rapid-client.cjs';
+import { serializeResult } from './rapid-client.cjs';
 
 export type Callback = (err?: unknown, result?: unknown) => void;
 

@@ -5,7 +5,7 @@
  * Content-Length or chunked bodies. The socket is unref'd while idle, so an idle connection
  * never keeps the event loop alive (callbackWaitsForEmptyEventLoop depends on that).
  */
-import * as net from 'node:net';
+import type * as net from 'node:net';
 
 export interface RawResponse {
   status: number;

@@ -17,9 +17,8 @@
  * Random values a function computed or cached during init (a UUID pool, a key) stay the same
  * in every clone: regenerate them in an after-restore hook.
  */
-import * as crypto from 'node:crypto';
 import { openSync, readSync } from 'node:fs';
-import { createRequire, syncBuiltinESMExports } from 'node:module';
+import { syncBuiltinESMExports } from 'node:module';
 
 type Hook = () => unknown;
 const before: Hook[] = [];
@@ -82,7 +81,9 @@ type RandomCallback = (err: Error | null, value: never) => void;
 /** Replaces every source of randomness a clone would otherwise share with its siblings. */
 export function reseedRandomness(): void {
   const entropy = new KernelEntropy();
-  const cjs = createRequire(import.meta.url)('node:crypto') as Record<string, unknown>;
+  // Loaded here, not at start-up: only a SnapStart restore needs it (node:crypto costs every cold start CPU).
+  const crypto = require('node:crypto') as typeof import('node:crypto');
+  const cjs = crypto as unknown as Record<string, unknown>;
   const view = (buf: ArrayBufferView, offset = 0, size?: number) =>
     new Uint8Array(buf.buffer, buf.byteOffset + offset, size ?? buf.byteLength - offset);
   const later = (cb: RandomCallback | undefined, value: unknown) => cb && process.nextTick(cb, null, value as never);

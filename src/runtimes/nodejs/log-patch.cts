@@ -7,7 +7,7 @@
  * record is always one line. AWS_LAMBDA_LOG_LEVEL filters levels.
  */
 import { format } from 'node:util';
-import { intoError, toFormatted } from './errors.mjs';
+import { intoError, toFormatted } from './errors.cjs';
 
 interface Level {
   name: 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'FATAL';
