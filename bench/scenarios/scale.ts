@@ -88,7 +88,8 @@ async function settledRssMb(pid: number): Promise<number> {
 }
 
 type Target = 'few' | 'many' | 'envs' | 'tenantFew' | 'tenantMany';
-type Position = 'first' | 'middle' | 'last';
+/** Pages of "many" (first, middle, last), and the first page of "envs" (110 functions): a page over few functions. */
+type Position = 'first' | 'middle' | 'last' | 'small';
 
 export const scale: Scenario = {
   id: 'scale',
@@ -143,14 +144,15 @@ export const scale: Scenario = {
       const cpu = Object.fromEntries(targets.map((t) => [t, new Series()])) as Record<Target, Series>;
       const latBlocks = Object.fromEntries(targets.map((t) => [t, [] as number[]])) as Record<Target, number[]>;
       const errors: Record<string, number> = {};
-      const positions: Position[] = ['first', 'middle', 'last'];
-      const marker: Record<Position, string | undefined> = { first: undefined, middle: fnName(MANY / 2 - 1), last: fnName(MANY - PAGE - 1) };
-      const pageMs = { first: new Series(), middle: new Series(), last: new Series() };
-      const pageCpu = { first: new Series(), middle: new Series(), last: new Series() };
-      const pageBlocks: Record<Position, number[]> = { first: [], middle: [], last: [] };
+      const positions: Position[] = ['first', 'middle', 'last', 'small'];
+      const marker: Record<Position, string | undefined> = { first: undefined, middle: fnName(MANY / 2 - 1), last: fnName(MANY - PAGE - 1), small: undefined };
+      const lister: Record<Position, BenchStratus> = { first: s.many, middle: s.many, last: s.many, small: s.envs };
+      const pageMs = { first: new Series(), middle: new Series(), last: new Series(), small: new Series() };
+      const pageCpu = { first: new Series(), middle: new Series(), last: new Series(), small: new Series() };
+      const pageBlocks: Record<Position, number[]> = { first: [], middle: [], last: [], small: [] };
       const listPage = async (p: Position) => {
         const t0 = process.hrtime.bigint();
-        const out = await s.many.proc.lambda.send(new ListFunctionsCommand({ MaxItems: PAGE, Marker: marker[p] }));
+        const out = await lister[p].proc.lambda.send(new ListFunctionsCommand({ MaxItems: PAGE, Marker: marker[p] }));
         const took = Number(process.hrtime.bigint() - t0) / 1e6;
         if (out.Functions?.length !== PAGE) throw new Error(`ListFunctions (${p} page) returned ${out.Functions?.length} functions`);
         return took;
@@ -174,10 +176,10 @@ export const scale: Scenario = {
         }
         for (let block = 0; block < blocksPerRound; block++) {
           for (const p of rotate(positions, round + block)) {
-            const before = (await cpuSplitMs(s.many.proc.pid)).self;
+            const before = (await cpuSplitMs(lister[p].proc.pid)).self;
             const block: number[] = [];
             for (let i = 0; i < pagesPerBlock; i++) block.push(await listPage(p));
-            pageCpu[p].add(round, ((await cpuSplitMs(s.many.proc.pid)).self - before) / pagesPerBlock);
+            pageCpu[p].add(round, ((await cpuSplitMs(lister[p].proc.pid)).self - before) / pagesPerBlock);
             for (const v of block) pageMs[p].add(round, v);
             pageBlocks[p].push(median(block));
           }
@@ -234,9 +236,11 @@ function report(m: Measured) {
   const same = invokeCheck('many', 'few');
   const other = invokeCheck('tenantMany', 'tenantFew');
   const envs = invokeCheck('envs', 'few');
-  const pages = (['middle', 'last'] as const).map((p) => ({
-    p, l: compare('time', m.pageBlocks[p], m.pageBlocks.first, m.pageMs[p], m.pageMs.first, ms), c: cpuOf(m.pageCpu[p], m.pageCpu.first),
-  }));
+  const pageVs = (p: Position, base: Position) => ({
+    l: compare('time', m.pageBlocks[p], m.pageBlocks[base], m.pageMs[p], m.pageMs[base], ms), c: cpuOf(m.pageCpu[p], m.pageCpu[base]),
+  });
+  const pages = (['middle', 'last'] as const).map((p) => ({ p, ...pageVs(p, 'first') }));
+  const overMany = pageVs('first', 'small');
   const arWall = compare('wall', flat(m.ar.wallUs.many), flat(m.ar.wallUs.one), m.ar.wallUs.many, m.ar.wallUs.one, us);
   const arCpu = compare('CPU', flat(m.ar.cpuUs.many), flat(m.ar.cpuUs.one), m.ar.cpuUs.many, m.ar.cpuUs.one, us);
   const chunk = (xs: number[], i: number) => xs.at(i) ?? NaN;
@@ -254,7 +258,7 @@ function report(m: Measured) {
         'CPU is the Stratus process\'s utime + stime from /proc/<pid>/stat over each block (10 ms ticks). ' +
           'Every check compares A with B block by block: the median over blocks of A\'s value / B\'s in the same rotation slot (CPU per invoke, the block\'s median latency); ' +
           'the medians in brackets are pooled over all samples.',
-      `ListFunctions (MaxItems ${PAGE}, through the AWS SDK) on "many": the first page, the page after \`${fnName(MANY / 2 - 1)}\` and the last page, ` +
+      `ListFunctions (MaxItems ${PAGE}, through the AWS SDK) on "many": the first page, the page after \`${fnName(MANY / 2 - 1)}\` and the last page; and the first page on "envs" (${FEW + m.extraEnvs} functions), ` +
         `per round ${m.blocksPerRound} blocks of ${m.pagesPerBlock} pages per position, rotated block by block; per page wall time and Stratus CPU per block. A page must cost no more than the first (one-sided: the target is that cost does not grow with position).`,
       `Acquire/release: in the bench process, the real \`AssignmentService\` (idle pool, capacity queue, concurrency limiter) over fake workers ` +
         `(test/helpers/fake-worker.ts), one with 1 idle environment and one with ${IDLE_MANY} (half of the measured function, half of ${IDLE_MANY / 2} other functions); ` +
@@ -273,9 +277,10 @@ function report(m: Measured) {
         m.cpu.tenantFew.row('other tenant on "few"', 'Stratus CPU per invoke', 'ms'), m.cpu.tenantMany.row('other tenant on "many"', 'Stratus CPU per invoke', 'ms'),
         m.cpu.envs.row('"envs"', 'Stratus CPU per invoke', 'ms'),
       ] },
-      { title: `ListFunctions over ${MANY.toLocaleString('en')} functions, ${PAGE} per page`, rows: (['first', 'middle', 'last'] as const).flatMap((p) => [
-        m.pageMs[p].row(`${p} page`, 'time', 'ms'), m.pageCpu[p].row(`${p} page`, 'Stratus CPU', 'ms'),
-      ]) },
+      { title: `ListFunctions over ${MANY.toLocaleString('en')} functions, ${PAGE} per page`, rows: (['first', 'middle', 'last', 'small'] as const).flatMap((p) => {
+        const what = p === 'small' ? `first page over ${FEW + m.extraEnvs} functions ("envs")` : `${p} page`;
+        return [m.pageMs[p].row(what, 'time', 'ms'), m.pageCpu[p].row(what, 'Stratus CPU', 'ms')];
+      }) },
       { title: 'Acquire + release of a warm environment (in process)', rows: [
         m.ar.wallUs.one.row('1 idle environment', 'wall per pair', 'µs'), m.ar.wallUs.many.row(`${IDLE_MANY} idle environments`, 'wall per pair', 'µs'),
         m.ar.cpuUs.one.row('1 idle environment', 'CPU per pair', 'µs'), m.ar.cpuUs.many.row(`${IDLE_MANY} idle environments`, 'CPU per pair', 'µs'),
@@ -288,6 +293,8 @@ function report(m: Measured) {
     checks: [
       check(t, `warm invoke with ${MANY.toLocaleString('en')} functions registered costs the same as with ${FEW} (±10%)`, same.measured, same.met),
       check(t, `another tenant's warm invoke is not slowed by a tenant's ${MANY.toLocaleString('en')} functions (±10%)`, other.measured, other.met),
+      check(t, `ListFunctions: a page over ${MANY.toLocaleString('en')} functions costs the same as one over ${FEW + m.extraEnvs} (±10%)`,
+        `${overMany.l.text}; ${overMany.c.text}`, overMany.l.ok && overMany.c.ok),
       ...pages.map(({ p, l, c }) => check(t, `ListFunctions: the ${p} page costs no more than the first (≤ +10%)`, `${l.text}; ${c.text}`, l.notMore && c.notMore)),
       check(t, `acquire/release with ${IDLE_MANY} idle environments costs the same CPU as with 1 (±10%, in process; wall time for information)`,
         `${arCpu.text}; ${arWall.text}`, arCpu.ok),
