@@ -25,6 +25,43 @@ describe('IdlePool', () => {
     pool.remove(env('y1', 'y', { kind: 'dead' }));
     assert.deepEqual([pool.pop('x'), pool.pop('x'), pool.pop('x')], ['x3', 'x1', undefined]);
   });
+
+  it('removes from the top, the middle and the bottom of a deep stack, and a re-pushed environment is on top once', () => {
+    const pool = new IdlePool();
+    const idle = { kind: 'idle', sinceMs: 0 } as const;
+    for (let i = 0; i < 500; i++) pool.push(env(`k${i}`, 'k', idle));
+    pool.push(env('other', 'o', idle));
+    const gone = new Set(['k499', 'k250', 'k0', 'k1', 'k498']);
+    for (const id of gone) pool.remove(env(id, 'k', { kind: 'dead' }));
+    pool.push(env('k7', 'k', idle));
+    pool.push(env('k7', 'k', idle));
+    assert.equal(pool.size, 500 - gone.size + 1);
+    const order: string[] = [];
+    for (let id = pool.pop('k'); id !== undefined; id = pool.pop('k')) order.push(id);
+    const rest = Array.from({ length: 500 }, (_, i) => `k${499 - i}`).filter((id) => !gone.has(id) && id !== 'k7');
+    assert.deepEqual(order, ['k7', ...rest]);
+    assert.deepEqual([pool.size, pool.pop('o'), pool.size], [1, 'other', 0]);
+    pool.push(env('k3', 'k', idle));
+    assert.equal(pool.pop('k'), 'k3', 'an emptied key takes new environments');
+  });
+
+  it('a warm cycle (pop, push back) keeps the rest in order; one destroyed while busy is forgotten', () => {
+    const pool = new IdlePool();
+    const idle = { kind: 'idle', sinceMs: 0 } as const;
+    for (const id of ['a', 'b', 'c']) pool.push(env(id, 'k', idle));
+    for (let i = 0; i < 3; i++) {
+      const id = pool.pop('k');
+      assert.equal(id, 'c');
+      pool.push(env('c', 'k', idle));
+    }
+    assert.equal(pool.pop('k'), 'c');
+    pool.remove(env('c', 'k', { kind: 'dead' }));
+    assert.equal(pool.size, 2);
+    assert.deepEqual([pool.pop('k'), pool.pop('k'), pool.pop('k')], ['b', 'a', undefined]);
+    pool.remove(env('a', 'k', { kind: 'dead' }));
+    pool.remove(env('b', 'k', { kind: 'dead' }));
+    assert.deepEqual([pool.size, pool.pop('k')], [0, undefined]);
+  });
 });
 
 describe('leastRecentlyUsedIdle', () => {

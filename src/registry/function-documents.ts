@@ -3,6 +3,7 @@ import type { DocumentStore, StoredDocument } from '../journal/index.js';
 import { StratusError } from '../shared/errors.js';
 import type { FunctionRecord } from './model.js';
 import { functionNotFound } from './qualifiers.js';
+import { SortedNames } from './sorted-names.js';
 
 /** The journal document: $LATEST plus the number of the last version ever published. */
 export interface StoredFunction extends FunctionRecord {
@@ -33,6 +34,10 @@ export class FunctionDocuments {
   private readonly cache = new Map<string, StoredFunction>();
   /** Journal revision of each function document (RevisionId is Lambda's, not the journal's). */
   private readonly docRevisions = new Map<string, string>();
+  /** The names in ListFunctions' order. */
+  private readonly names = new SortedNames();
+  /** Kept as documents come and go, so no create or invoke sums over every function. */
+  private readonly totals = { codeBytes: 0, reserved: 0 };
 
   constructor(private readonly deps: FunctionDocumentsDeps) {}
 
@@ -67,6 +72,22 @@ export class FunctionDocuments {
     return this.cache.values();
   }
 
+  /** Up to `max` functions after `marker` in name order (a binary search, not a sort). */
+  page(marker: string | undefined, max: number): { functions: StoredFunction[]; more: boolean } {
+    const { names, more } = this.names.page(marker, max);
+    return { functions: names.map((name) => this.cache.get(name) as StoredFunction), more };
+  }
+
+  /** Bytes of code of every function's $LATEST. */
+  get codeBytes(): number {
+    return this.totals.codeBytes;
+  }
+
+  /** The sum of every function's reserved concurrency. */
+  get reservedTotal(): number {
+    return this.totals.reserved;
+  }
+
   /** Resolves false if the function exists already. */
   async create(record: StoredFunction): Promise<boolean> {
     const revision = randomUUID();
@@ -97,12 +118,25 @@ export class FunctionDocuments {
   }
 
   private put(name: string, record: StoredFunction, revision: string): void {
+    const old = this.cache.get(name);
+    if (old) this.count(old, -1);
+    else this.names.add(name);
     this.cache.set(name, record);
+    this.count(record, 1);
     this.docRevisions.set(name, revision);
   }
 
   private forget(name: string): boolean {
     this.docRevisions.delete(name);
+    const old = this.cache.get(name);
+    if (!old) return false;
+    this.count(old, -1);
+    this.names.delete(name);
     return this.cache.delete(name);
+  }
+
+  private count(record: StoredFunction, sign: 1 | -1): void {
+    this.totals.codeBytes += sign * record.code.size;
+    this.totals.reserved += sign * (record.reservedConcurrency ?? 0);
   }
 }

@@ -163,3 +163,74 @@ describe('FunctionRegistry: SnapStart state of versions', () => {
     assert.equal(registry.versions.get('f', '9'), undefined, 'a version that is gone is left alone');
   });
 });
+
+describe('FunctionRegistry: what is kept as functions come and go (no scan of every function)', () => {
+  /** What codeUsage and reservedConcurrencyTotal summed over every function before they were kept. */
+  function summed(registry: FunctionRegistry) {
+    let code = 0;
+    let reserved = 0;
+    for (const fn of registry.list()) {
+      code += fn.code.size + registry.versions.list(fn.name).reduce((sum, v) => sum + v.code.size, 0);
+      reserved += fn.reservedConcurrency ?? 0;
+    }
+    return { code, reserved };
+  }
+
+  it('pages functions in name order after a marker, as they are created, deleted or changed by another process', async () => {
+    const { registry, journal, reload } = await setup();
+    for (const name of ['c', 'A', 'b', 'a']) await registry.create(name, SETTINGS, await makeZip({ 'index.js': `// ${name}` }));
+    assert.deepEqual(registry.page(undefined, 3).functions.map((f) => f.name), ['A', 'a', 'b']);
+    assert.equal(registry.page(undefined, 3).more, true);
+    assert.deepEqual(registry.page('b', 10), { functions: [registry.get('c'), registry.get('f')], more: false });
+    assert.deepEqual(registry.page('bb', 1).functions.map((f) => f.name), ['c']);
+    await registry.delete('b');
+    assert.deepEqual(registry.page('a', 2).functions.map((f) => f.name), ['c', 'f']);
+    // Another process creates one and deletes one; this registry follows the journal.
+    const other = await reload();
+    await other.create('ab', SETTINGS, await makeZip({ 'index.js': '// ab' }));
+    await other.delete('c');
+    registry.mirror('functions', 'ab', await journal.functions.get('ab'));
+    registry.mirror('functions', 'c', undefined);
+    assert.deepEqual(registry.page('A', 10).functions.map((f) => f.name), ['a', 'ab', 'f']);
+    assert.equal(registry.count, 4);
+    assert.deepEqual((await reload()).page(undefined, 10).functions.map((f) => f.name), ['A', 'a', 'ab', 'f']);
+  });
+
+  it('code usage counts $LATEST and every version through updates, publishes and deletes', async () => {
+    const { registry, zip, reload } = await setup();
+    await registry.publish('f');
+    await registry.updateCode('f', await zip('a longer body than the first one'));
+    await registry.publish('f');
+    await registry.create('g', SETTINGS, await zip('g'));
+    await registry.publish('g');
+    assert.equal(registry.codeUsage(), summed(registry).code);
+    const withG = registry.codeUsage();
+    await registry.delete('f', '1');
+    assert.ok(registry.codeUsage() < withG);
+    assert.equal(registry.codeUsage(), summed(registry).code);
+    await registry.delete('g');
+    assert.equal(registry.codeUsage(), summed(registry).code);
+    registry.mirror('versions', 'f:2', undefined);
+    assert.equal(registry.codeUsage(), registry.get('f').code.size);
+    assert.equal((await reload()).codeUsage(), summed(await reload()).code);
+  });
+
+  it('reserved concurrency is summed as it is set, changed, removed and as functions go', async () => {
+    const { registry, zip, journal, reload } = await setup();
+    await registry.create('g', SETTINGS, await zip('g'));
+    await registry.create('h', SETTINGS, await zip('h'));
+    await registry.setReservedConcurrency('f', 5);
+    await registry.setReservedConcurrency('g', 7);
+    await registry.setReservedConcurrency('g', 3);
+    assert.deepEqual([registry.reservedConcurrencyTotal(), registry.reservedConcurrencyTotal('g'), registry.reservedConcurrencyTotal('h')], [8, 5, 8]);
+    await registry.setReservedConcurrency('f', undefined);
+    assert.equal(registry.reservedConcurrencyTotal(), 3);
+    const other = await reload();
+    await other.setReservedConcurrency('h', 10);
+    registry.mirror('functions', 'h', await journal.functions.get('h'));
+    assert.equal(registry.reservedConcurrencyTotal(), 13);
+    await registry.delete('g');
+    assert.equal(registry.reservedConcurrencyTotal(), summed(registry).reserved);
+    assert.equal(registry.reservedConcurrencyTotal(), 10);
+  });
+});

@@ -130,7 +130,17 @@ export class FunctionRegistry {
   }
 
   list(): FunctionRecord[] {
-    return [...this.documents.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
+    return this.documents.page(undefined, this.documents.size).functions;
+  }
+
+  /** How many functions the account has. */
+  get count(): number {
+    return this.documents.size;
+  }
+
+  /** ListFunctions: up to `max` functions after `marker` in name order, in time independent of the page's position. */
+  page(marker: string | undefined, max: number): { functions: FunctionRecord[]; more: boolean } {
+    return this.documents.page(marker, max);
   }
 
   /**
@@ -174,9 +184,7 @@ export class FunctionRegistry {
 
   /** Bytes of code the account keeps: $LATEST and every published version of every function. */
   codeUsage(): number {
-    let total = 0;
-    for (const fn of this.documents.values()) total += fn.code.size + this.versions.list(fn.name).reduce((sum, v) => sum + v.code.size, 0);
-    return total;
+    return this.documents.codeBytes + this.versions.codeBytes;
   }
 
   /** CodeStorageExceededException when `adding` more bytes would pass the account's code storage quota. */
@@ -290,11 +298,10 @@ export class FunctionRegistry {
     return next;
   }
 
-  /** The sum of every function's reserved concurrency, optionally leaving one function out. */
+  /** The sum of every function's reserved concurrency, optionally leaving one function out (a running total: this is on every invoke's path). */
   reservedConcurrencyTotal(except?: string): number {
-    let total = 0;
-    for (const fn of this.documents.values()) if (fn.name !== except) total += fn.reservedConcurrency ?? 0;
-    return total;
+    const left = except === undefined ? 0 : (this.documents.get(except)?.reservedConcurrency ?? 0);
+    return this.documents.reservedTotal - left;
   }
 
   /** Size of a stored code package that $LATEST or a version still uses. */

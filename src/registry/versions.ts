@@ -9,6 +9,8 @@ import type { PublishedVersion } from './model.js';
  */
 export class VersionCatalog {
   private readonly byFunction = new Map<string, Map<string, PublishedVersion>>();
+  /** Bytes of code of every version, kept as versions come and go. */
+  private readonly totals = { codeBytes: 0 };
 
   constructor(private readonly store: DocumentStore) {}
 
@@ -25,7 +27,12 @@ export class VersionCatalog {
   mirror(docKey: string, doc: StoredDocument | undefined): void {
     if (doc) return this.put(doc.value as PublishedVersion);
     const [name = '', version = ''] = docKey.split(':');
-    this.byFunction.get(name)?.delete(version);
+    this.drop(name, version);
+  }
+
+  /** Bytes of code of every published version of every function. */
+  get codeBytes(): number {
+    return this.totals.codeBytes;
   }
 
   get(name: string, version: string): PublishedVersion | undefined {
@@ -61,7 +68,7 @@ export class VersionCatalog {
     const versions = this.byFunction.get(name);
     if (!versions?.has(version)) return false;
     await this.store.delete(key(name, version));
-    versions.delete(version);
+    this.drop(name, version);
     return true;
   }
 
@@ -78,7 +85,16 @@ export class VersionCatalog {
   private put(version: PublishedVersion): void {
     let versions = this.byFunction.get(version.name);
     if (!versions) this.byFunction.set(version.name, (versions = new Map()));
+    this.totals.codeBytes += version.code.size - (versions.get(version.version)?.code.size ?? 0);
     versions.set(version.version, version);
+  }
+
+  private drop(name: string, version: string): void {
+    const versions = this.byFunction.get(name);
+    const gone = versions?.get(version);
+    if (!versions || !gone) return;
+    this.totals.codeBytes -= gone.code.size;
+    versions.delete(version);
   }
 }
 

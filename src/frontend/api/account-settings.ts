@@ -28,7 +28,7 @@ export function accountSettingsRoutes(deps: AccountSettingsDeps): Route[] {
             TotalCodeSize: deps.totalCodeBytes(), CodeSizeUnzipped: deps.maxUnzippedBytes, CodeSizeZipped: deps.maxZipBytes,
             ConcurrentExecutions: concurrency.total, UnreservedConcurrentExecutions: concurrency.unreserved,
           },
-          AccountUsage: { TotalCodeSize: deps.registry.codeUsage() + layerBytes, FunctionCount: deps.registry.list().length },
+          AccountUsage: { TotalCodeSize: deps.registry.codeUsage() + layerBytes, FunctionCount: deps.registry.count },
         },
       };
     },

@@ -49,7 +49,7 @@ export function accountRoutes(deps: AccountRoutesDeps): Route[] {
     })) },
     { method: 'GET', pattern: ACCOUNT, ...limits, handle: admin((req) => ({ status: 200, body: accountShape(deps, requireAccount(deps, req)) })) },
     { method: 'DELETE', pattern: ACCOUNT, ...limits, handle: admin(async (req) => {
-      await deps.accounts.delete(requireAccount(deps, req).accountId, (id) => deps.registries.for(id).list().length);
+      await deps.accounts.delete(requireAccount(deps, req).accountId, (id) => deps.registries.for(id).count);
       return { status: 204 };
     }) },
     { method: 'POST', pattern: KEYS, ...limits, handle: admin(async (req) => {
@@ -80,6 +80,6 @@ function accountShape(deps: AccountRoutesDeps, account: Account): Record<string,
     AccountId: account.accountId, Name: account.name, Administrator: account.admin, CreatedAt: new Date(account.createdMs).toISOString(),
     Quotas: { Concurrency: quotas.concurrency, MaxFunctions: quotas.maxFunctions, CodeStorageBytes: quotas.totalCodeBytes },
     AccessKeyIds: deps.accounts.keysOf(account.accountId).map((k) => k.accessKeyId),
-    FunctionCount: deps.registries.for(account.accountId).list().length,
+    FunctionCount: deps.registries.for(account.accountId).count,
   };
 }

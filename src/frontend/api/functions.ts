@@ -218,10 +218,7 @@ function list(deps: FunctionRoutesDeps, req: ApiRequest, config: (fn: FunctionRe
   }
   const maxItems = Math.min(Math.max(Number(req.query.get('MaxItems') ?? 50) || 50, 1), 50);
   const marker = req.query.get('Marker');
-  const functions = deps.registry.list();
-  const start = marker ? functions.findIndex((fn) => fn.name > marker) : 0;
-  const page = start < 0 ? [] : functions.slice(start, start + maxItems);
-  const more = start >= 0 && start + maxItems < functions.length;
+  const { functions: page, more } = deps.registry.page(marker || undefined, maxItems);
   const versionsOf = (fn: FunctionRecord) => (all === 'ALL' ? deps.registry.versions.list(fn.name) : [])
     .map((v) => functionConfiguration(v, deps.registry.qualifiedArn(fn.name, v.version), deps.region));
   const Functions = page.flatMap((fn) => [config(fn), ...versionsOf(fn)]).map(listItem);
