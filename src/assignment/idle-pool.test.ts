@@ -8,6 +8,22 @@ function env(id: string, key: string, state: EnvironmentState, provisioned = fal
 }
 
 describe('IdlePool', () => {
+  it('has() tells whether a key has an idle environment now, through pushes, pops and removals', () => {
+    const pool = new IdlePool();
+    assert.equal(pool.has('a'), false);
+    pool.push({ id: 'e1', key: 'a' });
+    pool.push({ id: 'e2', key: 'a' });
+    assert.equal(pool.has('a'), true);
+    assert.equal(pool.has('b'), false);
+    assert.equal(pool.pop('a'), 'e2');
+    assert.equal(pool.has('a'), true);
+    pool.remove({ id: 'e1', key: 'a' });
+    assert.equal(pool.has('a'), false, 'the last idle one removed');
+    pool.push({ id: 'e2', key: 'a' });
+    assert.equal(pool.pop('a'), 'e2');
+    assert.equal(pool.has('a'), false, 'the last idle one taken (its stack stays, empty)');
+  });
+
   it('hands out the most recently used environment of a key first, and never one of another key', () => {
     const pool = new IdlePool();
     pool.push(env('a1', 'a', { kind: 'idle', sinceMs: 1 }));

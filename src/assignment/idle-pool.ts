@@ -38,7 +38,7 @@ export class IdlePool {
 
   /** Whether `key` has an idle environment. */
   has(key: string): boolean {
-    return this.byKey.has(key);
+    return this.stacks.get(key)?.top !== undefined;
   }
 
   /** An environment went idle: it is now the most recently used of its key. */
