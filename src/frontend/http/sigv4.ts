@@ -81,8 +81,12 @@ function uriEncode(input: string | Buffer): string {
   return out;
 }
 
+/** A path of non-empty segments of unreserved characters only (no dot segment): its own canonical URI. */
+const PLAIN_URI = /^(?:\/(?!\.{1,2}(?:\/|$))[A-Za-z0-9\-._~]+)+\/?$/;
 /** Non-S3 canonical URI: drop empty and dot segments, then encode the still-encoded segments again. */
 function canonicalUri(rawPath: string): string {
+  // The common case (every segment plain, as the Lambda API's paths are): encoding changes nothing.
+  if (PLAIN_URI.test(rawPath)) return rawPath;
   const segments: string[] = [];
   for (const seg of rawPath.split('/')) {
     if (seg === '' || seg === '.') continue;
@@ -108,8 +112,10 @@ function canonicalQuery(pairs: Array<[Buffer, Buffer]>, presigned: boolean): str
   return encoded.map(([k, v]) => `${k}=${v}`).join('&');
 }
 
+/** A header value with nothing to trim: no whitespace but single spaces between other characters. */
+const PLAIN_VALUE = /^(?:[^\s]+(?: [^\s]+)*)?$/;
 function canonicalHeaderLines(headers: SignedRequest['headers'], signed: string[]): string {
-  const trimAll = (s: string): string => s.trim().replace(/\s+/g, ' ');
+  const trimAll = (s: string): string => (PLAIN_VALUE.test(s) ? s : s.trim().replace(/\s+/g, ' '));
   return signed.map((name) => {
     const v = headers[name.toLowerCase()];
     return `${name}:${Array.isArray(v) ? v.map(trimAll).join(',') : trimAll(v ?? '')}\n`;
@@ -200,6 +206,8 @@ function checkScope(auth: AuthParams, service: string, installationRegion: strin
 
 function checkTime(auth: AuthParams, dateMs: number, nowMs: number, maxSkewMs: number): Failure | undefined {
   const { amzDate, expiresS } = auth;
+  // Only a refusal's message needs the dates written out.
+  if (dateMs - nowMs <= maxSkewMs && (expiresS !== undefined ? nowMs <= dateMs + expiresS * 1000 : nowMs - dateMs <= maxSkewMs)) return undefined;
   const [now, mins] = [toAmzDate(nowMs), `${Math.round(maxSkewMs / 60000)} min.`];
   if (dateMs - nowMs > maxSkewMs) {
     const limit = toAmzDate(nowMs + maxSkewMs);
