@@ -182,8 +182,8 @@ export class HttpServer<R extends HttpRoute = HttpRoute> {
   }
 
   private headers(requestId: string, out: HttpResponse): Record<string, string | string[]> {
-    const extra = this.opts.replyHeaders?.(requestId);
-    return extra ? { ...extra, ...out.headers } : { ...out.headers };
+    // A spread's copy (a '__proto__' key stays a header), without a spread's cost on every reply.
+    return Object.assign(Object.create(null) as Record<string, string | string[]>, this.opts.replyHeaders?.(requestId), out.headers);
   }
 
   private reply(res: ServerResponse, requestId: string, out: HttpResponse): void {
