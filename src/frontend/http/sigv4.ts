@@ -23,6 +23,8 @@ export interface VerifyOptions {
   maxSkewMs?: number;
   /** Derived signing keys (one per secret, day, region and service), kept by the caller across requests. */
   signingKeys?: Map<string, Buffer>;
+  /** X-Amz-Date values already read (a client's requests share one for a whole second), kept by the caller. */
+  amzDates?: Map<string, number>;
 }
 type Failure = Extract<VerifyResult, { ok: false }>;
 
@@ -129,13 +131,27 @@ function parseAmzDate(s: string): number | undefined {
   const ms = Date.UTC(y, mo - 1, d, h, mi, se);
   return new Date(ms).getUTCDate() === d ? ms : undefined;
 }
+/** parseAmzDate, remembered in `cache` (a pure function of the text; the cache is bounded). */
+function amzDateMs(s: string, cache: Map<string, number> | undefined): number | undefined {
+  const known = cache?.get(s);
+  if (known !== undefined) return known;
+  const ms = parseAmzDate(s);
+  if (ms !== undefined && cache) {
+    if (cache.size >= 64) cache.clear();
+    cache.set(s, ms);
+  }
+  return ms;
+}
 const toAmzDate = (ms: number): string => new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
 
-function parseAuthorizationHeader(value: string, headers: SignedRequest['headers']): Parsed {
-  const m = /^(\S+)\s*(.*)$/s.exec(value.trim());
-  if (m?.[1] !== ALGORITHM) return fail('IncompleteSignature', `Unsupported AWS 'algorithm': '${m?.[1] ?? ''}'`);
+function parseAuthorizationHeader(value: string, headers: SignedRequest['headers'], amzDates: Map<string, number> | undefined): Parsed {
+  // The algorithm, then (past any whitespace) the parameters.
+  const trimmed = value.trim();
+  const space = trimmed.search(/\s/);
+  const algorithm = space < 0 ? trimmed : trimmed.slice(0, space);
+  if (algorithm !== ALGORITHM) return fail('IncompleteSignature', `Unsupported AWS 'algorithm': '${algorithm}'`);
   const params = new Map<string, string>();
-  for (const part of (m[2] ?? '').split(',')) {
+  for (const part of (space < 0 ? '' : trimmed.slice(space).trimStart()).split(',')) {
     const eq = part.indexOf('=');
     if (eq > 0) params.set(part.slice(0, eq).trim(), part.slice(eq + 1).trim());
   }
@@ -148,7 +164,7 @@ function parseAuthorizationHeader(value: string, headers: SignedRequest['headers
   }
   if (problems.length > 0) return fail('IncompleteSignature', problems.join(' '));
   // Without X-Amz-Date the HTTP Date header is used; the string to sign still carries ISO 8601 basic format.
-  let dateMs = xAmzDate !== undefined ? parseAmzDate(xAmzDate) : Date.parse(httpDate ?? '');
+  let dateMs = xAmzDate !== undefined ? amzDateMs(xAmzDate, amzDates) : Date.parse(httpDate ?? '');
   if (Number.isNaN(dateMs)) dateMs = undefined;
   const amzDate = xAmzDate ?? (dateMs !== undefined ? toAmzDate(dateMs) : httpDate ?? '');
   const get = (k: string): string => params.get(k) ?? '';
@@ -261,7 +277,7 @@ function computeSignature(req: SignedRequest, auth: AuthParams, scope: Scope, ke
   return hmac(key, stringToSign);
 }
 
-function parseRequestAuth(req: SignedRequest): Parsed {
+function parseRequestAuth(req: SignedRequest, amzDates: Map<string, number> | undefined): Parsed {
   const pairs = queryPairs(splitUrl(req.rawUrl).query);
   const presigned = pairs.some(([k]) => ['X-Amz-Algorithm', 'X-Amz-Credential', 'X-Amz-Signature'].includes(k.toString('utf8')));
   const authorization = headerValue(req.headers, 'authorization');
@@ -269,13 +285,13 @@ function parseRequestAuth(req: SignedRequest): Parsed {
     return fail('IncompleteSignature', 'Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter '
       + 'or the Authorization header should be specified');
   }
-  if (authorization !== undefined) return parseAuthorizationHeader(authorization, req.headers);
+  if (authorization !== undefined) return parseAuthorizationHeader(authorization, req.headers, amzDates);
   if (presigned) return parsePresignedQuery(pairs);
   return fail('MissingAuthenticationToken', 'Missing Authentication Token');
 }
 
 export function verifySigV4(req: SignedRequest, lookup: CredentialLookup, nowMs: number, opts: VerifyOptions = {}): VerifyResult {
-  const parsed = parseRequestAuth(req);
+  const parsed = parseRequestAuth(req, opts.amzDates);
   if (!parsed.ok) return parsed;
   const { auth } = parsed;
   const scope = checkScope(auth, opts.service ?? 'lambda', opts.region);
