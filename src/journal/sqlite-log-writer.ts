@@ -1,24 +1,26 @@
 import { Worker } from 'node:worker_threads';
 import type { NewLogEvent } from './log-store.js';
 
-/** Events as the thread gets them: their messages as one string, cut at `ends`; one string and two arrays clone far cheaper than an object per event. */
-export interface PackedEvents { text: string; ends: Uint32Array; timestamps: Float64Array }
+/**
+ * Events as the thread gets them: a column of messages and one of timestamps. Two arrays clone
+ * at half the cost of an object per event on this side, and at under half in all (measured with
+ * v8.serialize; one string cut at offsets, or typed arrays, clone slower).
+ */
+export interface PackedEvents { messages: string[]; timestamps: number[] }
 
 export function packEvents(events: NewLogEvent[]): PackedEvents {
-  const ends = new Uint32Array(events.length);
-  const timestamps = new Float64Array(events.length);
-  let text = '';
-  events.forEach((e, i) => {
-    text += e.message;
-    ends[i] = text.length;
-    timestamps[i] = e.timestamp;
-  });
-  return { text, ends, timestamps };
+  const messages: string[] = [];
+  const timestamps: number[] = [];
+  for (const e of events) {
+    messages.push(e.message);
+    timestamps.push(e.timestamp);
+  }
+  return { messages, timestamps };
 }
 
-export function unpackEvents({ text, ends, timestamps }: PackedEvents): NewLogEvent[] {
-  const events: NewLogEvent[] = new Array(ends.length);
-  for (let i = 0, from = 0; i < ends.length; from = ends[i] as number, i++) events[i] = { timestamp: timestamps[i] as number, message: text.slice(from, ends[i]) };
+export function unpackEvents({ messages, timestamps }: PackedEvents): NewLogEvent[] {
+  const events: NewLogEvent[] = [];
+  for (let i = 0; i < messages.length; i++) events.push({ timestamp: timestamps[i] as number, message: messages[i] as string });
   return events;
 }
 
