@@ -6,8 +6,9 @@ import { descendantsIn, onCleanup, procSnapshot, spawnTracked, waitForOutput } f
 
 /**
  * The options every scenario starts Stratus with (recorded in the report): function logs stored,
- * as `stratus up` does by default (the issue: logs, metrics, the freeze and seccomp are on in
- * every measured run). A scenario's own `--function-logs` (the `logging` scenario's) replaces it.
+ * as `stratus up` stores them by default (its default `stdout` also copies each line to its
+ * console, which the bench would only collect), since the issue wants logs, metrics, the freeze
+ * and seccomp on in every measured run. A scenario's own `--function-logs` (`logging`) replaces it.
  */
 export const STRATUS_ARGS = ['--function-logs', 'store'];
 /** Longer than a whole bench run, so no environment is reaped while it is being measured. */
