@@ -154,7 +154,10 @@ export class HttpServer<R extends HttpRoute = HttpRoute> {
     for (const route of this.opts.routes) {
       if (route.method !== method && route.method !== '*') continue;
       const m = route.pattern.exec(path);
-      if (m) return { route, params: m.slice(1).map((p) => p ?? '') };
+      if (!m) continue;
+      const params: string[] = [];
+      for (let i = 1; i < m.length; i++) params.push(m[i] ?? '');
+      return { route, params };
     }
     return undefined;
   }

@@ -99,6 +99,7 @@ function canonicalUri(rawPath: string): string {
 
 /** Decoded key/value byte pairs of a raw query string, in order. */
 function queryPairs(rawQuery: string): Array<[Buffer, Buffer]> {
+  if (rawQuery === '') return [];
   return rawQuery.split('&').filter((p) => p !== '').map((p) => {
     const eq = p.indexOf('=');
     return eq < 0 ? [pctDecode(p), Buffer.alloc(0)] : [pctDecode(p.slice(0, eq)), pctDecode(p.slice(eq + 1))];
