@@ -4,8 +4,13 @@ import { startStratus, type StratusProcess } from '../test/helpers/stratus.js';
 import { InvokeSigner, invokePath, type Target } from './client.js';
 import { descendantsIn, onCleanup, procSnapshot, spawnTracked, waitForOutput } from './harness.js';
 
-/** The options every scenario starts Stratus with (recorded in the report). */
-export const STRATUS_ARGS = ['--function-logs', 'off'];
+/**
+ * The options every scenario starts Stratus with (recorded in the report): function logs stored,
+ * as `stratus up` stores them by default (its default `stdout` also copies each line to its
+ * console, which the bench would only collect), since the issue wants logs, metrics, the freeze
+ * and seccomp on in every measured run. A scenario's own `--function-logs` (`logging`) replaces it.
+ */
+export const STRATUS_ARGS = ['--function-logs', 'store'];
 /** Longer than a whole bench run, so no environment is reaped while it is being measured. */
 export const STRATUS_KEEP_ALIVE_MS = 60 * 60_000;
 
@@ -27,7 +32,7 @@ export interface SandboxPids {
 
 /** A Stratus for the bench; `extraArgs` e.g. `['--warm-pool', '2']`. */
 export async function startBenchStratus(extraArgs: string[] = []): Promise<BenchStratus> {
-  const proc = await startStratus({ args: [...STRATUS_ARGS, ...extraArgs], keepAliveMs: STRATUS_KEEP_ALIVE_MS });
+  const proc = await startStratus({ args: withDefaults(extraArgs), keepAliveMs: STRATUS_KEEP_ALIVE_MS });
   const stop = onCleanup(() => proc.stop());
   return {
     proc,
@@ -36,6 +41,17 @@ export async function startBenchStratus(extraArgs: string[] = []): Promise<Bench
     sandboxes: () => sandboxesOf(proc.pid),
     stop,
   };
+}
+
+/** STRATUS_ARGS, less every option `extraArgs` gives itself, then `extraArgs`. */
+function withDefaults(extraArgs: string[]): string[] {
+  const own = new Set(extraArgs.filter((a) => a.startsWith('--')));
+  const out: string[] = [];
+  for (let i = 0; i < STRATUS_ARGS.length; i += 2) {
+    const [flag, value] = [STRATUS_ARGS[i] as string, STRATUS_ARGS[i + 1] as string];
+    if (!own.has(flag)) out.push(flag, value);
+  }
+  return [...out, ...extraArgs];
 }
 
 async function sandboxesOf(root: number): Promise<SandboxPids[]> {

@@ -16,6 +16,8 @@ import { startBenchStratus, startFloor } from '../targets.js';
 const FN = 'bench-noop';
 const LEVELS = [10, 50];
 const TARGET_PEER_RATIO = 3;
+const TARGET_FLOOR_SHARE = 0.35;
+const TARGET_CPU_MS = 0.35;
 type Name = 'floor' | 'stratus' | 'peer';
 type Measured = LoadResult & { cpuSelfMs: number; cpuChildrenMs: number };
 
@@ -106,6 +108,7 @@ export const warmConcurrent: Scenario = {
     for (const c of LEVELS) {
       const rows: Row[] = [];
       const rps: Partial<Record<Name, number>> = {};
+      const cpuMs: Partial<Record<Name, number>> = {};
       for (const name of ['floor', 'stratus', 'peer'] as Name[]) {
         const runs = results.get(`${name}@${c}`) ?? [];
         if (runs.length === 0) continue;
@@ -119,6 +122,7 @@ export const warmConcurrent: Scenario = {
         const cpu = new Series();
         runs.forEach((r, i) => cpu.add(i, r.cpuSelfMs));
         rows.push(cpu.row(label[name], 'CPU per request', 'ms', name === 'stratus' ? 'the Stratus process' : undefined));
+        cpuMs[name] = cpu.summary().median;
         if (name === 'stratus') {
           const sandboxCpu = new Series();
           runs.forEach((r, i) => sandboxCpu.add(i, r.cpuChildrenMs));
@@ -132,7 +136,13 @@ export const warmConcurrent: Scenario = {
           rps.peer === undefined ? `peer not measured (${peerError ?? 'no result'})` : `${x(vsPeer)} (${Math.round(rps.stratus ?? 0)} vs ${Math.round(rps.peer)} req/s)`,
           rps.peer === undefined ? null : vsPeer >= TARGET_PEER_RATIO),
       );
-      notes.push(`${c} clients: Stratus reaches ${x(ratio(rps.stratus ?? Number.NaN, rps.floor ?? Number.NaN))} of the floor's throughput.`);
+      const vsFloor = ratio(rps.stratus ?? Number.NaN, rps.floor ?? Number.NaN);
+      checks.push(
+        check('2. warm concurrent', `≥ ${TARGET_FLOOR_SHARE * 100}% of the floor's throughput at ${c} clients`,
+          `${(vsFloor * 100).toFixed(1)}% (${Math.round(rps.stratus ?? 0)} vs ${Math.round(rps.floor ?? 0)} req/s)`, vsFloor >= TARGET_FLOOR_SHARE),
+        check('2. warm concurrent', `Stratus process CPU per warm invoke ≤ ${TARGET_CPU_MS} ms at ${c} clients`,
+          `${(cpuMs.stratus ?? Number.NaN).toFixed(3)} ms (floor server ${(cpuMs.floor ?? Number.NaN).toFixed(3)} ms per request)`, (cpuMs.stratus ?? Number.POSITIVE_INFINITY) <= TARGET_CPU_MS),
+      );
     }
     if (peerError) notes.push(`Peer: ${peerError}.`);
     if (peerStarts.length) notes.push(`The peer took ${Math.round(Math.min(...peerStarts) / 1000)}–${Math.round(Math.max(...peerStarts) / 1000)} s to start (a fresh \`serverless offline start\` per round).`);

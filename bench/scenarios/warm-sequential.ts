@@ -11,7 +11,8 @@ import { median } from '../stats.js';
 import { startBenchStratus, startFloor } from '../targets.js';
 
 const FN = 'bench-noop';
-const TARGET_OVERHEAD_MS = 0.5;
+const TARGET_OVERHEAD_MS = 0.4;
+const TARGET_CPU_MS = 0.35;
 
 export const warmSequential: Scenario = {
   id: 'warm-sequential',
@@ -67,6 +68,8 @@ export const warmSequential: Scenario = {
     const f = series.floor.summary();
     const s = series.stratus.summary();
     const added = s.median - f.median;
+    const cpuStratus = cpu.stratus.summary().median;
+    const cpuFloor = cpu.floor.summary().median;
     return {
       method: [
         'Client: one Node.js http.Agent connection with keep-alive (maxSockets 1) in the bench process; every request is signed with ' +
@@ -95,6 +98,7 @@ export const warmSequential: Scenario = {
       ],
       checks: [
         check('1. warm sequential', `Stratus adds ≤ ${TARGET_OVERHEAD_MS} ms at the median over the floor`, `+${ms(added)} (${ms(s.median)} vs ${ms(f.median)})`, added <= TARGET_OVERHEAD_MS),
+        check('1. warm sequential', `Stratus process CPU per warm invoke ≤ ${TARGET_CPU_MS} ms`, `${cpuStratus.toFixed(3)} ms (floor server ${cpuFloor.toFixed(3)} ms per request)`, cpuStratus <= TARGET_CPU_MS),
       ],
       notes: [
         `Errors: floor ${errors.floor}, Stratus ${errors.stratus} (non-200 or X-Amz-Function-Error).`,

@@ -4,7 +4,8 @@ import Database from 'better-sqlite3';
 import { readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
-import { createLogTables, logAppender, type AppendLogEvents } from './sqlite-log-append.js';
+import { createLogTables, logAppender } from './sqlite-log-append.js';
+import { unpackEvents, type PackedEvents } from './sqlite-log-writer.js';
 
 // Logs are background work: on Linux a thread is a task with a niceness of its own, and this one
 // yields the CPU to the invoke path and the sandboxes (its appends wait; the shipper holds them).
@@ -20,9 +21,10 @@ db.pragma('synchronous = NORMAL');
 createLogTables(db);
 const append = logAppender(db);
 
-parentPort?.on('message', ({ id, args }: { id: number; args: Parameters<AppendLogEvents> }) => {
+parentPort?.on('message', ({ id, args }: { id: number; args: [string, string, string, PackedEvents, number] }) => {
   try {
-    append(...args);
+    const [accountId, group, stream, events, ingestionTimeMs] = args;
+    append(accountId, group, stream, unpackEvents(events), ingestionTimeMs);
     parentPort?.postMessage({ id });
   } catch (err) {
     const code = (err as { code?: unknown } | null)?.code;

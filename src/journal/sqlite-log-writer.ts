@@ -1,6 +1,29 @@
 import { Worker } from 'node:worker_threads';
 import type { NewLogEvent } from './log-store.js';
 
+/**
+ * Events as the thread gets them: a column of messages and one of timestamps. Two arrays clone
+ * at half the cost of an object per event on this side, and at under half in all (measured with
+ * v8.serialize; one string cut at offsets, or typed arrays, clone slower).
+ */
+export interface PackedEvents { messages: string[]; timestamps: number[] }
+
+export function packEvents(events: NewLogEvent[]): PackedEvents {
+  const messages: string[] = [];
+  const timestamps: number[] = [];
+  for (const e of events) {
+    messages.push(e.message);
+    timestamps.push(e.timestamp);
+  }
+  return { messages, timestamps };
+}
+
+export function unpackEvents({ messages, timestamps }: PackedEvents): NewLogEvent[] {
+  const events: NewLogEvent[] = [];
+  for (let i = 0; i < messages.length; i++) events.push({ timestamp: timestamps[i] as number, message: messages[i] as string });
+  return events;
+}
+
 /** `code`: the SQLite error's code (SQLITE_FULL: the disk is full), kept across the thread. */
 interface Reply { id: number; error?: string; code?: string }
 
@@ -35,7 +58,7 @@ export class SqliteLogWriter {
     const id = this.nextId++;
     const done = new Promise<void>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ id, args: [accountId, group, stream, events, ingestionTimeMs] });
+      this.worker.postMessage({ id, args: [accountId, group, stream, packEvents(events), ingestionTimeMs] });
     });
     this.inFlight.add(done);
     const settled = () => void this.inFlight.delete(done);

@@ -338,7 +338,8 @@ export class Environment implements RuntimeApiHandler {
     const initDurationMs = this.initReported ? undefined : this.initDurationMs;
     this.initReported = true;
     const requestId = pending.inv.requestId;
-    const maxMemoryUsedBytes = () => this.sandbox?.peakMemoryBytes() ?? 0;
+    let peak: number | undefined; // read at most once (a read of its cgroup), and only when a REPORT or platform.report needs it
+    const maxMemoryUsedBytes = () => (peak ??= this.sandbox?.peakMemoryBytes() ?? 0);
     const errorType = outcome.kind === 'function-error' ? outcome.errorType : undefined, memorySizeMb = this.p.memoryMb;
     this.extensionsApi.telemetry.platform('platform.runtimeDone', { requestId, status: status ?? (errorType ? 'error' : 'success'), metrics: { durationMs } });
     const report = (final = status) => {
@@ -346,7 +347,7 @@ export class Environment implements RuntimeApiHandler {
       if (this.p.logSink.enabled || pending.inv.tailLog) {
         this.log(pending, dropped + this.lines.finished({ requestId, durationMs, initDurationMs, restored: this.p.restored, warmPool: this.fromWarmPool, status: final, errorType, memorySizeMb, maxMemoryUsedBytes: maxMemoryUsedBytes() }));
       }
-      this.extensionsApi.reported({ requestId, status: final ?? (errorType ? 'error' : 'success'), durationMs, memorySizeMb, maxMemoryUsedBytes: maxMemoryUsedBytes(), initDurationMs });
+      if (this.extensionsApi.telemetry.listening) this.extensionsApi.reported({ requestId, status: final ?? (errorType ? 'error' : 'success'), durationMs, memorySizeMb, maxMemoryUsedBytes: maxMemoryUsedBytes(), initDurationMs });
     };
     // Extensions still at work on this invoke: the caller has its answer now, the REPORT waits for them.
     const extensionsBusy = this.alive && !this.extensionsApi.host.idle;
@@ -381,7 +382,6 @@ export class Environment implements RuntimeApiHandler {
     if (!inFlight || !this.pending || this.pending.settled) this.earlyOutput.append(text);
     else if (this.pending.inv.tailLog) this.pending.tail.append(text);
   }
-
 
   /** Init output went to the log as it came; the first invocation's tail shows it (after START, or alone when init failed). */
   private tellInitOutput(pending: Pending): void {

@@ -118,7 +118,8 @@ export class ExtensionHost {
 
   /** No extension is working on an event (init included). */
   get idle(): boolean {
-    return [...this.byId.values()].every((e) => !e.busy);
+    for (const e of this.byId.values()) if (e.busy) return false;
+    return true;
   }
 
   /** Calls `then` once `ready()` holds (at once if it does). */

@@ -75,6 +75,7 @@ const keyOf = (to: Pick<LogDestination, 'accountId' | 'group' | 'stream'>) => `$
 export class LogShipper implements FunctionLogSink {
   readonly enabled = true;
   private readonly streams = new Map<string, Stream>();
+  private readonly keys = new WeakMap<LogDestination, string>();
   private bufferedBytes = 0;
   private droppedEvents = 0;
   private timer: TimerHandle | undefined;
@@ -94,10 +95,14 @@ export class LogShipper implements FunctionLogSink {
         return this.schedule();
       }
     }
-    const lines = ((partial?.text ?? '') + text).split('\n');
-    const rest = lines.pop() ?? '';
-    const restAt = lines.length === 0 && partial ? partial.at : now;
-    lines.forEach((line, i) => this.add(s, i === 0 && partial ? partial.at : now, line));
+    // Whole lines (the platform's always are): each an event, cut where it ends, without an array of them.
+    const all = partial ? partial.text + text : text;
+    let from = 0;
+    for (let end = all.indexOf('\n'); end >= 0; from = end + 1, end = all.indexOf('\n', from)) {
+      this.add(s, from === 0 && partial ? partial.at : now, all.slice(from, end));
+    }
+    const rest = from === 0 ? all : all.slice(from);
+    const restAt = from === 0 && partial ? partial.at : now;
     const restBytes = Buffer.byteLength(rest);
     if (rest === '') s.partials.delete(source);
     else if (restBytes < MAX_EVENT_BYTES) s.partials.set(source, { text: rest, at: restAt, bytes: restBytes });
@@ -141,7 +146,7 @@ export class LogShipper implements FunctionLogSink {
     // What is buffered now: what comes while it is shipped waits for the next turn.
     const due = new Map([...this.streams.values()].map((s) => [s, s.events.length]));
     for (let batches = this.take(due); batches.length > 0; batches = this.take(due)) {
-      const bytes = batches.reduce((n, b) => n + b.events.reduce((m, e) => m + Buffer.byteLength(e.message), 0), 0);
+      const { bytes } = batches;
       try {
         await this.o.ship(batches.map(({ accountId, group, stream, grant, events }) => ({ accountId, group, stream, ...(grant === undefined ? {} : { grant }), events })));
         this.bufferedBytes -= bytes;
@@ -154,28 +159,31 @@ export class LogShipper implements FunctionLogSink {
     if (this.streams.size > 0) this.schedule();
   }
 
-  /** Up to MAX_SHIPMENT_BYTES (one event at least) of the events `due`, per stream, in order. */
-  private take(due: Map<Stream, number>): (LogBatch & LogDestination)[] {
-    const batches: (LogBatch & LogDestination)[] = [];
-    let bytes = 0;
+  /** Up to MAX_SHIPMENT_BYTES (one event at least) of the events `due`, per stream, in order; `bytes`: their size. */
+  private take(due: Map<Stream, number>): (LogBatch & LogDestination)[] & { bytes: number } {
+    const batches = Object.assign([] as (LogBatch & LogDestination)[], { bytes: 0 });
     for (const [s, left] of due) {
       let n = 0;
-      while (n < left && n < s.events.length && (bytes === 0 || bytes + Buffer.byteLength(s.events[n]?.message ?? '') <= MAX_SHIPMENT_BYTES)) {
-        bytes += Buffer.byteLength(s.events[n]?.message ?? '');
-        n++;
+      for (; n < left && n < s.events.length; n++) {
+        const size = Buffer.byteLength(s.events[n]?.message ?? '');
+        if (batches.bytes > 0 && batches.bytes + size > MAX_SHIPMENT_BYTES) break;
+        batches.bytes += size;
       }
       if (n > 0) batches.push({ ...s.to, events: s.events.splice(0, n) });
       due.set(s, left - n);
-      if (bytes >= MAX_SHIPMENT_BYTES) break;
+      if (batches.bytes >= MAX_SHIPMENT_BYTES) break;
     }
     return batches;
   }
 
   private stream(to: LogDestination): Stream {
-    let s = this.streams.get(keyOf(to));
+    // The key of a destination is built (and hashed) once, not on every write.
+    let key = this.keys.get(to);
+    if (key === undefined) this.keys.set(to, (key = keyOf(to)));
+    let s = this.streams.get(key);
     if (!s) {
       s = { to, partials: new Map(), events: [] };
-      this.streams.set(keyOf(to), s);
+      this.streams.set(key, s);
     }
     return s;
   }

@@ -138,7 +138,13 @@ export class Telemetry {
     this.platform('platform.telemetrySubscription', { name, state: 'Subscribed', types: req.types });
   }
 
+  /** Someone takes records now (a subscription, or the backlog of init): otherwise there is nothing to build. */
+  get listening(): boolean {
+    return this.subs.size > 0 || this.backlog !== undefined;
+  }
+
   platform(type: string, record: unknown): void {
+    if (this.subs.size === 0 && !this.backlog) return;
     this.emit(platformRecord(this.clock, type, record));
   }
 

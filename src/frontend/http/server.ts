@@ -28,6 +28,7 @@ export interface FrontendServerDeps {
 export class FrontendServer {
   private readonly server: HttpServer<Route>;
   private readonly signingKeys = new Map<string, Buffer>();
+  private readonly amzDates = new Map<string, number>();
 
   constructor(private readonly deps: FrontendServerDeps) {
     this.server = new HttpServer<Route>({
@@ -42,7 +43,7 @@ export class FrontendServer {
         const verdict = verifySigV4(
           { method: req.method, rawUrl: req.rawUrl, headers: req.headers, body: req.body },
           (id) => this.deps.credentials(id)?.secretAccessKey, this.deps.clock.now(),
-          { maxSkewMs: this.deps.signatureMaxSkewMs, signingKeys: this.signingKeys, region: this.deps.region, service: route.service },
+          { maxSkewMs: this.deps.signatureMaxSkewMs, signingKeys: this.signingKeys, amzDates: this.amzDates, region: this.deps.region, service: route.service },
         );
         if (!verdict.ok) return (route.wire === 'json-1.1' ? logsAuthErrorResponse : authErrorResponse)(verdict.code, verdict.message);
         req.principal = this.deps.credentials(verdict.accessKeyId)?.accountId;

@@ -23,6 +23,8 @@ export interface VerifyOptions {
   maxSkewMs?: number;
   /** Derived signing keys (one per secret, day, region and service), kept by the caller across requests. */
   signingKeys?: Map<string, Buffer>;
+  /** X-Amz-Date values already read (a client's requests share one for a whole second), kept by the caller. */
+  amzDates?: Map<string, number>;
 }
 type Failure = Extract<VerifyResult, { ok: false }>;
 
@@ -81,8 +83,12 @@ function uriEncode(input: string | Buffer): string {
   return out;
 }
 
+/** A path of non-empty segments of unreserved characters only (no dot segment): its own canonical URI. */
+const PLAIN_URI = /^(?:\/(?!\.{1,2}(?:\/|$))[A-Za-z0-9\-._~]+)+\/?$/;
 /** Non-S3 canonical URI: drop empty and dot segments, then encode the still-encoded segments again. */
 function canonicalUri(rawPath: string): string {
+  // The common case (every segment plain, as the Lambda API's paths are): encoding changes nothing.
+  if (PLAIN_URI.test(rawPath)) return rawPath;
   const segments: string[] = [];
   for (const seg of rawPath.split('/')) {
     if (seg === '' || seg === '.') continue;
@@ -93,6 +99,7 @@ function canonicalUri(rawPath: string): string {
 
 /** Decoded key/value byte pairs of a raw query string, in order. */
 function queryPairs(rawQuery: string): Array<[Buffer, Buffer]> {
+  if (rawQuery === '') return [];
   return rawQuery.split('&').filter((p) => p !== '').map((p) => {
     const eq = p.indexOf('=');
     return eq < 0 ? [pctDecode(p), Buffer.alloc(0)] : [pctDecode(p.slice(0, eq)), pctDecode(p.slice(eq + 1))];
@@ -108,8 +115,10 @@ function canonicalQuery(pairs: Array<[Buffer, Buffer]>, presigned: boolean): str
   return encoded.map(([k, v]) => `${k}=${v}`).join('&');
 }
 
+/** A header value with nothing to trim: no whitespace but single spaces between other characters. */
+const PLAIN_VALUE = /^(?:[^\s]+(?: [^\s]+)*)?$/;
 function canonicalHeaderLines(headers: SignedRequest['headers'], signed: string[]): string {
-  const trimAll = (s: string): string => s.trim().replace(/\s+/g, ' ');
+  const trimAll = (s: string): string => (PLAIN_VALUE.test(s) ? s : s.trim().replace(/\s+/g, ' '));
   return signed.map((name) => {
     const v = headers[name.toLowerCase()];
     return `${name}:${Array.isArray(v) ? v.map(trimAll).join(',') : trimAll(v ?? '')}\n`;
@@ -123,13 +132,27 @@ function parseAmzDate(s: string): number | undefined {
   const ms = Date.UTC(y, mo - 1, d, h, mi, se);
   return new Date(ms).getUTCDate() === d ? ms : undefined;
 }
+/** parseAmzDate, remembered in `cache` (a pure function of the text; the cache is bounded). */
+function amzDateMs(s: string, cache: Map<string, number> | undefined): number | undefined {
+  const known = cache?.get(s);
+  if (known !== undefined) return known;
+  const ms = parseAmzDate(s);
+  if (ms !== undefined && cache) {
+    if (cache.size >= 64) cache.clear();
+    cache.set(s, ms);
+  }
+  return ms;
+}
 const toAmzDate = (ms: number): string => new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
 
-function parseAuthorizationHeader(value: string, headers: SignedRequest['headers']): Parsed {
-  const m = /^(\S+)\s*(.*)$/s.exec(value.trim());
-  if (m?.[1] !== ALGORITHM) return fail('IncompleteSignature', `Unsupported AWS 'algorithm': '${m?.[1] ?? ''}'`);
+function parseAuthorizationHeader(value: string, headers: SignedRequest['headers'], amzDates: Map<string, number> | undefined): Parsed {
+  // The algorithm, then (past any whitespace) the parameters.
+  const trimmed = value.trim();
+  const space = trimmed.search(/\s/);
+  const algorithm = space < 0 ? trimmed : trimmed.slice(0, space);
+  if (algorithm !== ALGORITHM) return fail('IncompleteSignature', `Unsupported AWS 'algorithm': '${algorithm}'`);
   const params = new Map<string, string>();
-  for (const part of (m[2] ?? '').split(',')) {
+  for (const part of (space < 0 ? '' : trimmed.slice(space).trimStart()).split(',')) {
     const eq = part.indexOf('=');
     if (eq > 0) params.set(part.slice(0, eq).trim(), part.slice(eq + 1).trim());
   }
@@ -142,7 +165,7 @@ function parseAuthorizationHeader(value: string, headers: SignedRequest['headers
   }
   if (problems.length > 0) return fail('IncompleteSignature', problems.join(' '));
   // Without X-Amz-Date the HTTP Date header is used; the string to sign still carries ISO 8601 basic format.
-  let dateMs = xAmzDate !== undefined ? parseAmzDate(xAmzDate) : Date.parse(httpDate ?? '');
+  let dateMs = xAmzDate !== undefined ? amzDateMs(xAmzDate, amzDates) : Date.parse(httpDate ?? '');
   if (Number.isNaN(dateMs)) dateMs = undefined;
   const amzDate = xAmzDate ?? (dateMs !== undefined ? toAmzDate(dateMs) : httpDate ?? '');
   const get = (k: string): string => params.get(k) ?? '';
@@ -200,6 +223,8 @@ function checkScope(auth: AuthParams, service: string, installationRegion: strin
 
 function checkTime(auth: AuthParams, dateMs: number, nowMs: number, maxSkewMs: number): Failure | undefined {
   const { amzDate, expiresS } = auth;
+  // Only a refusal's message needs the dates written out.
+  if (dateMs - nowMs <= maxSkewMs && (expiresS !== undefined ? nowMs <= dateMs + expiresS * 1000 : nowMs - dateMs <= maxSkewMs)) return undefined;
   const [now, mins] = [toAmzDate(nowMs), `${Math.round(maxSkewMs / 60000)} min.`];
   if (dateMs - nowMs > maxSkewMs) {
     const limit = toAmzDate(nowMs + maxSkewMs);
@@ -253,7 +278,7 @@ function computeSignature(req: SignedRequest, auth: AuthParams, scope: Scope, ke
   return hmac(key, stringToSign);
 }
 
-function parseRequestAuth(req: SignedRequest): Parsed {
+function parseRequestAuth(req: SignedRequest, amzDates: Map<string, number> | undefined): Parsed {
   const pairs = queryPairs(splitUrl(req.rawUrl).query);
   const presigned = pairs.some(([k]) => ['X-Amz-Algorithm', 'X-Amz-Credential', 'X-Amz-Signature'].includes(k.toString('utf8')));
   const authorization = headerValue(req.headers, 'authorization');
@@ -261,13 +286,13 @@ function parseRequestAuth(req: SignedRequest): Parsed {
     return fail('IncompleteSignature', 'Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter '
       + 'or the Authorization header should be specified');
   }
-  if (authorization !== undefined) return parseAuthorizationHeader(authorization, req.headers);
+  if (authorization !== undefined) return parseAuthorizationHeader(authorization, req.headers, amzDates);
   if (presigned) return parsePresignedQuery(pairs);
   return fail('MissingAuthenticationToken', 'Missing Authentication Token');
 }
 
 export function verifySigV4(req: SignedRequest, lookup: CredentialLookup, nowMs: number, opts: VerifyOptions = {}): VerifyResult {
-  const parsed = parseRequestAuth(req);
+  const parsed = parseRequestAuth(req, opts.amzDates);
   if (!parsed.ok) return parsed;
   const { auth } = parsed;
   const scope = checkScope(auth, opts.service ?? 'lambda', opts.region);

@@ -60,8 +60,7 @@ export function readInvokeRequest(req: ApiRequest, invocationTypes: readonly str
 async function invoke(deps: InvocationRoutesDeps, req: ApiRequest): Promise<ApiResponse> {
   const { type, request } = readInvokeRequest(req, INVOCATION_TYPES, deps.mayInvoke);
   const version = deps.invoker.resolve(request);
-  const versionHeader = { 'x-amz-executed-version': version.version };
-  if (type === 'DryRun') return { status: 204, headers: versionHeader };
+  if (type === 'DryRun') return { status: 204, headers: { 'x-amz-executed-version': version.version } };
   if (type === 'Event') {
     if (req.body.length > deps.maxAsyncPayloadBytes) {
       throw new StratusError('RequestTooLarge', `${req.body.length} byte payload is too large for the Event invocation type (limit ${deps.maxAsyncPayloadBytes} bytes)`);
@@ -70,7 +69,7 @@ async function invoke(deps: InvocationRoutesDeps, req: ApiRequest): Promise<ApiR
     return { status: 202 };
   }
   const { result } = await deps.invoker.invoke(request, version);
-  const headers: Record<string, string> = { ...versionHeader, 'content-type': 'application/json' };
+  const headers: Record<string, string> = { 'x-amz-executed-version': version.version, 'content-type': 'application/json' };
   if (result.outcome.kind === 'function-error') headers['x-amz-function-error'] = 'Unhandled';
   if (result.logTail !== undefined) headers['x-amz-log-result'] = result.logTail;
   // Without a response sink nothing is streamed past this point: the payload is all here.
