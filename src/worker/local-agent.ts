@@ -88,7 +88,10 @@ export class LocalWorkerAgent implements WorkerAgent {
     this.initTimeoutMs = deps.initTimeoutMs ?? 10_000;
     this.launcher = new SandboxLauncher({ ...deps, files: deps.runRoot.files });
     const runRoot = deps.runRoot.path;
-    this.snapStart = new SnapStartBoots({ ...deps, launcher: this.launcher, runRoot, initTimeoutMs: this.initTimeoutMs, clonesPerVersion: deps.snapStartClones });
+    this.snapStart = new SnapStartBoots({
+      ...deps, launcher: this.launcher, runRoot, initTimeoutMs: this.initTimeoutMs, clonesPerVersion: deps.snapStartClones,
+      bootGate: this.bootGate, freeMb: () => deps.memoryMb - this.status().memoryReservedMb,
+    });
     this.pool = deps.warmPool && new WarmPool({
       ...deps.warmPool, runtimes: deps.warmPool.runtimes ?? ['nodejs20.x'], runRoot, taskFiles: deps.taskFiles, log: deps.log,
       boot: (id, who, bare, taskDir) => this.bootStem(id, who, bare, taskDir),
@@ -125,6 +128,8 @@ export class LocalWorkerAgent implements WorkerAgent {
     const onDefaultDriver = this.launcher.driverFor(spec) === this.launcher.defaultDriver;
     const stem = initType === 'on-demand' && !image && this.pool?.fits(spec, onDefaultDriver) && spec.package.type === 'Zip' ? this.pool.take(spec.package.runtime) : undefined;
     if (stem) return this.specialize(stem, envId, spec, trace);
+    // Pre-restored clones are a cache: they give way to an environment that needs their memory.
+    this.snapStart.makeRoom(spec, this.deps.memoryMb - this.status().memoryReservedMb);
     const provisioned = initType === 'provisioned-concurrency';
     if (image && (await this.restore(envId, spec, initType, image, coldStartOf(spec, provisioned ? 'provisioned' : 'snapstart', trace)))) return;
     const kind = provisioned ? 'provisioned' : spec.package.type === 'Image' ? 'image' : 'boot';
