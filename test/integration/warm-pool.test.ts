@@ -94,6 +94,8 @@ describe('warm pool with Python stems', () => {
     await create('py-pooled', 'python3.11', { GREETING: 'hello py' }, true);
     await create('py-own-path', 'python3.11', { PYTHONPATH: '/var/task/vendor' });
     await create('node-options', 'nodejs20.x', { NODE_OPTIONS: '--max-old-space-size=100' });
+    await create('py-ld', 'python3.11', { LD_LIBRARY_PATH: '/var/task/lib' });
+    await create('node-malloc', 'nodejs20.x', { MALLOC_ARENA_MAX: '2' });
   });
   after(() => s.stop());
 
@@ -116,5 +118,10 @@ describe('warm pool with Python stems', () => {
     assert.doesNotMatch(py.log, /warm-pool/);
     const node = await invoke('node-options');
     assert.doesNotMatch(node.log, /warm-pool/);
+    // The dynamic loader's and glibc's variables too: read as the process starts, never by a stem.
+    const ld = await invoke('py-ld');
+    assert.equal(ld.body.booted_as_stem, false);
+    assert.doesNotMatch(ld.log, /warm-pool/);
+    assert.doesNotMatch((await invoke('node-malloc')).log, /warm-pool/);
   });
 });
