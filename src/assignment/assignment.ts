@@ -288,7 +288,7 @@ export class AssignmentService implements Assigner {
 
   /** An environment booted ahead of traffic, then idle (a provisioned one until it is no longer wanted, any other for keepAliveMs). */
   private bootAhead(fn: FunctionVersion, key: string, worker: WorkerAgent, provisioned: boolean, keepAliveMs: number): void {
-    this.boot(fn, key, worker, provisioned).then((lease) => {
+    this.boot(fn, key, worker, provisioned ? 'provisioned' : 'prewarm').then((lease) => {
       const env = this.envs.get(lease.envId);
       if (env) env.aheadKeepMs = keepAliveMs;
       this.release(lease, true);
@@ -313,7 +313,7 @@ export class AssignmentService implements Assigner {
     const deadline = this.deps.clock.now() + this.deps.config.capacityWaitMs;
     for (;;) {
       const worker = this.placeEvicting(fn);
-      if (worker) return this.boot(fn, key, worker, false, how.trace);
+      if (worker) return this.boot(fn, key, worker, undefined, how.trace);
       how.queued = true;
       const handed = await this.capacity.wait(key, deadline);
       if (handed) return handed;
@@ -331,16 +331,16 @@ export class AssignmentService implements Assigner {
   }
 
   /** The one place an environment is created on a worker. */
-  private async boot(fn: FunctionVersion, key: string, worker: WorkerAgent, provisioned = false, trace?: string): Promise<Lease> {
+  private async boot(fn: FunctionVersion, key: string, worker: WorkerAgent, ahead?: 'provisioned' | 'prewarm', trace?: string): Promise<Lease> {
     const env: EnvironmentEntry = {
       id: randomUUID(), key, functionArn: fn.functionArn, version: fn.version, workerId: worker.id, memoryMb: fn.memoryMb,
-      state: { kind: 'initializing' }, retired: false, provisioned, createdAtMs: this.deps.clock.now(),
+      state: { kind: 'initializing' }, retired: false, provisioned: ahead === 'provisioned', createdAtMs: this.deps.clock.now(),
     };
     this.envs.set(env.id, env);
     try {
       await this.journal.created(env);
       await worker.createEnvironment(env.id, environmentSpec(fn, this.deps.logGrants && ((account, group) => this.deps.logGrants!.grant(worker.id, account, group))), {
-        initType: provisioned ? 'provisioned-concurrency' : 'on-demand', epoch: this.deps.leadership?.epoch, ...(trace === undefined ? {} : { trace }),
+        initType: env.provisioned ? 'provisioned-concurrency' : 'on-demand', epoch: this.deps.leadership?.epoch, ...(trace === undefined ? {} : { trace }), ...(ahead === 'prewarm' ? { prewarm: true } : {}),
       });
     } catch (err) {
       await this.destroy(env, 'create failed');

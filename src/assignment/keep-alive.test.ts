@@ -222,5 +222,18 @@ describe('keep-alive policies in the assignment service', () => {
     await t.advance(1000);
     assert.deepEqual(t.live(), [a.envId], 'b, the last out, is unloaded; a stays on the fixed keep-alive');
   });
+
+  it('histogram: a pre-warm tells the worker so (it refills its warm pool at once), a cold start does not', async () => {
+    const t = await setup({ policy: 'histogram', minSamples: 5 }, 60 * MIN);
+    const prewarms: (boolean | undefined)[] = [];
+    const create = t.worker.createEnvironment.bind(t.worker);
+    t.worker.createEnvironment = (envId, spec, opts) => {
+      prewarms.push(opts?.prewarm);
+      return create(envId, spec, opts);
+    };
+    await periodic(t, 10 * MIN, 6);
+    await t.advance(9 * MIN + 1000);
+    assert.deepEqual(prewarms, [undefined, true]);
+  });
 });
 

@@ -127,7 +127,7 @@ export class LocalWorkerAgent implements WorkerAgent {
     const image = this.snapStart.snapshotFor(spec);
     const onDefaultDriver = this.launcher.driverFor(spec) === this.launcher.defaultDriver;
     const stem = initType === 'on-demand' && !image && this.pool?.fits(spec, onDefaultDriver) && spec.package.type === 'Zip' ? this.pool.take(spec.package.runtime) : undefined;
-    if (stem) return this.specialize(stem, envId, spec, trace);
+    if (stem) return this.specialize(stem, envId, spec, trace, opts.prewarm === true);
     // Pre-restored clones are a cache: they give way to an environment that needs their memory.
     this.snapStart.makeRoom(spec, this.deps.memoryMb - this.status().memoryReservedMb);
     const provisioned = initType === 'provisioned-concurrency';
@@ -261,14 +261,16 @@ export class LocalWorkerAgent implements WorkerAgent {
    * The stem has left the pool for good (`WarmPool.take`): it is this function's environment
    * until it is destroyed, never pooled or given to another function or account.
    */
-  private async specialize(stem: Slot, envId: string, spec: EnvironmentSpec, trace: string | undefined): Promise<void> {
+  private async specialize(stem: Slot, envId: string, spec: EnvironmentSpec, trace: string | undefined, prewarm: boolean): Promise<void> {
     if (stem.owner || this.pool?.holds(stem)) {
       await this.destroyEnvironment(stem.id);
       throw new StratusError('Internal', `warm-pool stem ${stem.id} was given a function already`);
     }
     stem.owner = ownerOf(spec);
     stem.coldStart = coldStartOf(spec, 'warm-pool', trace);
-    stem.refillsPool = true;
+    // Refilled once its first invoke is answered (a fork on this cold start's path otherwise); a pre-warm's at once (no invoke waits, and one may come only hours later).
+    stem.refillsPool = !prewarm;
+    if (prewarm) this.pool?.fill();
     try {
       await this.pool?.load(stem, spec);
     } catch (err) {

@@ -1,8 +1,11 @@
 // The warm pool: Node.js (and Python) runtimes booted ahead of any function ("stem cells"); a cold start
 // takes one, gives it the function's code and environment, and says so in its REPORT line.
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { CreateFunctionCommand, InvokeCommand } from '@aws-sdk/client-lambda';
+import { fakeSpec } from '../helpers/fake-worker.js';
+import { startLocalWorker } from '../helpers/local-worker.js';
 import { startStratus, type StratusProcess } from '../helpers/stratus.js';
 import { makeZip } from '../helpers/zip.js';
 
@@ -125,3 +128,23 @@ describe('warm pool with Python stems', () => {
     assert.doesNotMatch((await invoke('node-malloc')).log, /warm-pool/);
   });
 });
+
+describe('warm pool: a keep-alive pre-warm', () => {
+  test('takes a stem whose replacement boots at once, not after an invoke that may come hours later', async () => {
+    const worker = await startLocalWorker('warm-pool-prewarm', { 'index.js': 'exports.handler = async () => "ok";' }, { warmPool: { size: 1, memoryMb: 128 } });
+    try {
+      worker.agent.fillWarmPool();
+      await until(async () => worker.agent.status().stems === 1);
+      const envId = randomUUID();
+      await worker.agent.createEnvironment(envId, fakeSpec('prewarmed'), { prewarm: true });
+      assert.equal(worker.agent.usage().states.get('warm-pool') ?? 0, 0, 'the pre-warm took the stem');
+      // No invoke: the pool is full again all the same (the pre-warmed environment and a new stem).
+      await until(async () => worker.agent.status().stems === 1 && worker.agent.status().environments === 2);
+      const result = await worker.agent.invoke(envId, { requestId: randomUUID(), payload: Buffer.from('{}'), traceId: 'Root=1-00000000-000000000000000000000000', tailLog: false, invokedFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:prewarmed' });
+      assert.equal(result.outcome.kind, 'success');
+    } finally {
+      await worker.stop();
+    }
+  });
+});
+
