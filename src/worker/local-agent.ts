@@ -90,7 +90,7 @@ export class LocalWorkerAgent implements WorkerAgent {
     const runRoot = deps.runRoot.path;
     this.snapStart = new SnapStartBoots({
       ...deps, launcher: this.launcher, runRoot, initTimeoutMs: this.initTimeoutMs, clonesPerVersion: deps.snapStartClones,
-      bootGate: this.bootGate, freeMb: () => deps.memoryMb - this.status().memoryReservedMb,
+      bootGate: this.bootGate, freeMb: () => deps.memoryMb - this.reservedMb(),
     });
     this.pool = deps.warmPool && new WarmPool({
       ...deps.warmPool, runtimes: deps.warmPool.runtimes ?? ['nodejs20.x'], runRoot, taskFiles: deps.taskFiles, log: deps.log,
@@ -129,7 +129,7 @@ export class LocalWorkerAgent implements WorkerAgent {
     const stem = initType === 'on-demand' && !image && this.pool?.fits(spec, onDefaultDriver) && spec.package.type === 'Zip' ? this.pool.take(spec.package.runtime) : undefined;
     if (stem) return this.specialize(stem, envId, spec, trace, opts.prewarm === true);
     // Pre-restored clones are a cache: they give way to an environment that needs their memory.
-    this.snapStart.makeRoom(spec, this.deps.memoryMb - this.status().memoryReservedMb);
+    this.snapStart.makeRoom(spec, this.deps.memoryMb - this.reservedMb());
     const provisioned = initType === 'provisioned-concurrency';
     if (image && (await this.restore(envId, spec, initType, image, coldStartOf(spec, provisioned ? 'provisioned' : 'snapstart', trace)))) return;
     const kind = provisioned ? 'provisioned' : spec.package.type === 'Image' ? 'image' : 'boot';
@@ -324,20 +324,23 @@ export class LocalWorkerAgent implements WorkerAgent {
   }
 
   status(): WorkerStatus {
-    let reserved = this.snapStart.clonesReservedMb();
     let stems = 0;
-    for (const slot of this.slots.values()) {
-      reserved += slot.memoryMb;
-      if (this.pool?.holds(slot)) stems++;
-    }
+    for (const slot of this.slots.values()) if (this.pool?.holds(slot)) stems++;
     return {
       id: this.id,
       memoryMb: this.deps.memoryMb,
-      memoryReservedMb: reserved,
+      memoryReservedMb: this.reservedMb(),
       environments: this.slots.size,
       cachedCode: this.deps.taskFiles.cachedCode?.() ?? [],
       stems,
     };
+  }
+
+  /** Memory reserved here: every environment's and stem's, and the pre-restored SnapStart clones'. */
+  private reservedMb(): number {
+    let reserved = this.snapStart.clonesReservedMb();
+    for (const slot of this.slots.values()) reserved += slot.memoryMb;
+    return reserved;
   }
 
   /** For metrics, read at scrape: environments by state (stems in the warm pool apart) and the sum of their sandboxes' peak memory. */

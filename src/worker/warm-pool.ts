@@ -94,7 +94,8 @@ export class WarmPool {
    * A booted stem of `runtime`, if one is alive. It leaves the pool for good: once given a
    * function it is that function's environment until destroyed. Its replacement is booted
    * (fill()) once the cold start that took it is answered: booting one spawns a sandbox, which
-   * blocks the worker's event loop for the fork, on that cold start's path otherwise.
+   * blocks the worker's event loop for the fork, on that cold start's path otherwise (a keep-alive
+   * pre-warm's at once: no invoke waits on it, and its first may come hours later).
    */
   take(runtime: RuntimeId): Slot | undefined {
     const stem = this.stems.get(runtime)?.shift();
