@@ -6,7 +6,7 @@ import type { Clock, TimerHandle } from '../shared/clock.js';
 import type { AssignmentConfig } from '../shared/config.js';
 import { StratusError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
-import { ATTR, NO_TRACER, type TraceSpan, type Tracer } from '../shared/tracing.js';
+import { ATTR, NO_TRACER, type Tracer } from '../shared/tracing.js';
 import type { LogGrants } from '../shared/log-grants.js';
 import type { WorkerAgent } from '../worker/index.js';
 import { AssignmentLogWriter } from './assignment-log.js';
@@ -45,11 +45,11 @@ export interface AssignmentDeps {
   keepAlive?: KeepAlivePolicy;
 }
 
-/** What a grant went through, for its span: waited in the capacity queue, the trace an environment it creates is traced under; and the key it computed. */
+/** What a grant went through, for its span: waited in the capacity queue, the trace an environment it creates is traced under; and its environment key. */
 interface GrantTrace {
   queued: boolean;
   trace?: string;
-  key?: string;
+  key: string;
 }
 
 /**
@@ -133,20 +133,22 @@ export class AssignmentService implements Assigner {
     this.keepAlive.clear();
   }
 
-  /** An environment for one invocation, counted against the concurrency limits until released. */
+  /** An environment for one invocation, counted against the concurrency limits until released (and running for the keep-alive policy from its arrival until then, or its environment's end). */
   async acquire(fn: FunctionVersion, opts: AcquireOptions = {}): Promise<Lease> {
-    const span = opts.trace === undefined ? undefined : this.startSpan(opts.trace);
-    const how: GrantTrace = { queued: false, trace: span?.traceparent };
+    const tracer = this.deps.tracer ?? NO_TRACER;
+    const span = opts.trace !== undefined && tracer.enabled ? tracer.start('assignment.acquire', opts.trace) : undefined;
+    const how: GrantTrace = { queued: false, trace: span?.traceparent, key: environmentKey(fn) };
     const leave = this.deps.limiter?.enter(fn);
+    this.keepAlive.arrived(fn, how.key, this.deps.clock.now());
     try {
       const lease = await this.grant(fn, how);
-      this.keepAlive.arrived(fn, how.key ?? environmentKey(fn), this.deps.clock.now());
       const env = this.envs.get(lease.envId);
       if (env) env.leave = leave;
       span?.set({ [ATTR.warm]: !lease.cold, [ATTR.queued]: how.queued, [ATTR.environmentId]: lease.envId, [ATTR.workerId]: lease.worker.id });
       return lease;
     } catch (err) {
       leave?.();
+      this.keepAlive.abandoned(how.key);
       span?.set({ [ATTR.queued]: how.queued });
       span?.fail(err);
       throw err;
@@ -155,15 +157,10 @@ export class AssignmentService implements Assigner {
     }
   }
 
-  private startSpan(parent: string): TraceSpan | undefined {
-    const tracer = this.deps.tracer ?? NO_TRACER;
-    return tracer.enabled ? tracer.start('assignment.acquire', parent) : undefined;
-  }
-
   private async grant(fn: FunctionVersion, how: GrantTrace): Promise<Lease> {
     const standing = this.deps.leadership?.standing() ?? 'held';
     if (standing === 'lost') throw notLeader();
-    const key = (how.key = environmentKey(fn));
+    const { key } = how;
     const envId = this.idle.pop(key);
     if (envId) {
       const env = this.envs.get(envId);
@@ -291,7 +288,7 @@ export class AssignmentService implements Assigner {
 
   /** An environment booted ahead of traffic, then idle (a provisioned one until it is no longer wanted, any other for keepAliveMs). */
   private bootAhead(fn: FunctionVersion, key: string, worker: WorkerAgent, provisioned: boolean, keepAliveMs: number): void {
-    this.boot(fn, key, worker, provisioned).then((lease) => {
+    this.boot(fn, key, worker, provisioned ? 'provisioned' : 'prewarm').then((lease) => {
       const env = this.envs.get(lease.envId);
       if (env) env.aheadKeepMs = keepAliveMs;
       this.release(lease, true);
@@ -316,7 +313,7 @@ export class AssignmentService implements Assigner {
     const deadline = this.deps.clock.now() + this.deps.config.capacityWaitMs;
     for (;;) {
       const worker = this.placeEvicting(fn);
-      if (worker) return this.boot(fn, key, worker, false, how.trace);
+      if (worker) return this.boot(fn, key, worker, undefined, how.trace);
       how.queued = true;
       const handed = await this.capacity.wait(key, deadline);
       if (handed) return handed;
@@ -334,16 +331,16 @@ export class AssignmentService implements Assigner {
   }
 
   /** The one place an environment is created on a worker. */
-  private async boot(fn: FunctionVersion, key: string, worker: WorkerAgent, provisioned = false, trace?: string): Promise<Lease> {
+  private async boot(fn: FunctionVersion, key: string, worker: WorkerAgent, ahead?: 'provisioned' | 'prewarm', trace?: string): Promise<Lease> {
     const env: EnvironmentEntry = {
       id: randomUUID(), key, functionArn: fn.functionArn, version: fn.version, workerId: worker.id, memoryMb: fn.memoryMb,
-      state: { kind: 'initializing' }, retired: false, provisioned, createdAtMs: this.deps.clock.now(),
+      state: { kind: 'initializing' }, retired: false, provisioned: ahead === 'provisioned', createdAtMs: this.deps.clock.now(),
     };
     this.envs.set(env.id, env);
     try {
       await this.journal.created(env);
       await worker.createEnvironment(env.id, environmentSpec(fn, this.deps.logGrants && ((account, group) => this.deps.logGrants!.grant(worker.id, account, group))), {
-        initType: provisioned ? 'provisioned-concurrency' : 'on-demand', epoch: this.deps.leadership?.epoch, ...(trace === undefined ? {} : { trace }),
+        initType: env.provisioned ? 'provisioned-concurrency' : 'on-demand', epoch: this.deps.leadership?.epoch, ...(trace === undefined ? {} : { trace }), ...(ahead === 'prewarm' ? { prewarm: true } : {}),
       });
     } catch (err) {
       await this.destroy(env, 'create failed');
@@ -367,6 +364,7 @@ export class AssignmentService implements Assigner {
 
   private async destroy(env: EnvironmentEntry, reason: string): Promise<void> {
     if (env.state.kind === 'dead') return;
+    if (env.grant !== undefined && env.aheadKeepMs === undefined) this.keepAlive.abandoned(env.key); // its invoke will never end
     env.state = { kind: 'dead' };
     env.leave?.();
     this.envs.delete(env.id);

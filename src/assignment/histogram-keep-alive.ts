@@ -66,6 +66,11 @@ export class HistogramKeepAlive implements KeepAlivePolicy {
     if (since !== undefined) this.record(pattern, Math.max(0, nowMs - since));
   }
 
+  abandoned(key: string): void {
+    const pattern = this.patterns.get(key);
+    if (pattern) pattern.running = Math.max(0, pattern.running - 1);
+  }
+
   ended(env: Pick<EnvironmentEntry, 'key' | 'provisioned'>, nowMs: number): KeepAliveWindow {
     const pattern = this.patterns.get(env.key);
     if (!pattern) return this.fallback;

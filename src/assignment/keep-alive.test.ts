@@ -175,4 +175,65 @@ describe('keep-alive policies in the assignment service', () => {
     assert.equal(t.worker.created.length, 513, 'no pre-warm of f');
     assert.equal(t.live().length, 512, 'and no g evicted for one');
   });
+
+  it('histogram: an invoke whose environment was destroyed while it ran (worker lost) does not keep its key running', async () => {
+    const t = await setup({ policy: 'histogram', minSamples: 5 }, 60 * MIN);
+    await periodic(t, 10 * MIN, 6);
+    await t.advance(9 * MIN + 1000);
+    const lost = await t.assignment.acquire(fn('f'));
+    t.assignment.workerLost('w1');
+    t.assignment.release(lost, false);
+    await t.advance(10 * MIN);
+    const next = await t.invoke();
+    assert.equal(next.cold, true);
+    assert.deepEqual(t.live(), [], 'the next invoke, the only one running, is unloaded by the learnt window');
+  });
+
+  it('histogram: an invoke that got no environment does not keep its key running', async () => {
+    const t = await setup({ policy: 'histogram', minSamples: 5 }, 60 * MIN);
+    await periodic(t, 10 * MIN, 6);
+    await t.advance(1 * MIN);
+    t.worker.failCreate = true;
+    await assert.rejects(t.assignment.acquire(fn('f')));
+    t.worker.failCreate = false;
+    await t.invoke();
+    assert.deepEqual(t.live(), [], 'unloaded by the learnt window');
+  });
+
+  it('histogram: an environment released while another invoke is still cold-starting is not the last one running', async () => {
+    const t = await setup({ policy: 'histogram', minSamples: 5 }, 30 * MIN);
+    await periodic(t, 10 * MIN, 6);
+    await t.advance(9 * MIN + 1000);
+    const a = await t.assignment.acquire(fn('f'));
+    assert.equal(a.cold, false, 'the pre-warmed one');
+    let boot = () => {};
+    const create = t.worker.createEnvironment.bind(t.worker);
+    t.worker.createEnvironment = async (...args) => {
+      await new Promise<void>((resolve) => (boot = resolve));
+      return create(...args);
+    };
+    const b = t.assignment.acquire(fn('f'));
+    await t.advance(0);
+    t.assignment.release(a, true);
+    await t.advance(1000);
+    assert.ok(t.live().includes(a.envId), 'kept like a scale-out environment while b still boots');
+    boot();
+    t.assignment.release(await b, true);
+    await t.advance(1000);
+    assert.deepEqual(t.live(), [a.envId], 'b, the last out, is unloaded; a stays on the fixed keep-alive');
+  });
+
+  it('histogram: a pre-warm tells the worker so (it refills its warm pool at once), a cold start does not', async () => {
+    const t = await setup({ policy: 'histogram', minSamples: 5 }, 60 * MIN);
+    const prewarms: (boolean | undefined)[] = [];
+    const create = t.worker.createEnvironment.bind(t.worker);
+    t.worker.createEnvironment = (envId, spec, opts) => {
+      prewarms.push(opts?.prewarm);
+      return create(envId, spec, opts);
+    };
+    await periodic(t, 10 * MIN, 6);
+    await t.advance(9 * MIN + 1000);
+    assert.deepEqual(prewarms, [undefined, true]);
+  });
 });
+

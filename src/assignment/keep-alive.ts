@@ -29,6 +29,8 @@ export interface KeepAlivePolicy {
   arrived(fn: FunctionVersion, key: string, nowMs: number): void;
   /** An invoke ended on `env`, which goes idle: how long to keep it (for a provisioned one, only recorded). */
   ended(env: Pick<EnvironmentEntry, 'key' | 'provisioned'>, nowMs: number): KeepAliveWindow;
+  /** An invoke of `key` that arrived will never end (it got no environment, or its environment was destroyed while it ran). */
+  abandoned(key: string): void;
   /** Pre-warms due by now (each is returned once). */
   duePrewarms(nowMs: number): Prewarm[];
   /** The function (or one version of it) changed: what was learnt of it goes, except of key `current`. */
@@ -46,6 +48,8 @@ export class FixedKeepAlive implements KeepAlivePolicy {
   }
 
   arrived(): void {}
+
+  abandoned(): void {}
 
   ended(): KeepAliveWindow {
     return this.window;

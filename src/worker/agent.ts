@@ -36,6 +36,8 @@ export interface EnvironmentOptions {
   epoch?: number;
   /** The span it is created under (a W3C traceparent): its creation and init are traced. */
   trace?: string;
+  /** Booted ahead of an expected invoke (a keep-alive pre-warm): no invoke waits on its creation. */
+  prewarm?: boolean;
 }
 
 export interface EnvironmentReport {

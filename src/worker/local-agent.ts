@@ -88,7 +88,10 @@ export class LocalWorkerAgent implements WorkerAgent {
     this.initTimeoutMs = deps.initTimeoutMs ?? 10_000;
     this.launcher = new SandboxLauncher({ ...deps, files: deps.runRoot.files });
     const runRoot = deps.runRoot.path;
-    this.snapStart = new SnapStartBoots({ ...deps, launcher: this.launcher, runRoot, initTimeoutMs: this.initTimeoutMs, clonesPerVersion: deps.snapStartClones });
+    this.snapStart = new SnapStartBoots({
+      ...deps, launcher: this.launcher, runRoot, initTimeoutMs: this.initTimeoutMs, clonesPerVersion: deps.snapStartClones,
+      bootGate: this.bootGate, freeMb: () => deps.memoryMb - this.reservedMb(),
+    });
     this.pool = deps.warmPool && new WarmPool({
       ...deps.warmPool, runtimes: deps.warmPool.runtimes ?? ['nodejs20.x'], runRoot, taskFiles: deps.taskFiles, log: deps.log,
       boot: (id, who, bare, taskDir) => this.bootStem(id, who, bare, taskDir),
@@ -124,7 +127,9 @@ export class LocalWorkerAgent implements WorkerAgent {
     const image = this.snapStart.snapshotFor(spec);
     const onDefaultDriver = this.launcher.driverFor(spec) === this.launcher.defaultDriver;
     const stem = initType === 'on-demand' && !image && this.pool?.fits(spec, onDefaultDriver) && spec.package.type === 'Zip' ? this.pool.take(spec.package.runtime) : undefined;
-    if (stem) return this.specialize(stem, envId, spec, trace);
+    if (stem) return this.specialize(stem, envId, spec, trace, opts.prewarm === true);
+    // Pre-restored clones are a cache: they give way to an environment that needs their memory.
+    this.snapStart.makeRoom(spec, this.deps.memoryMb - this.reservedMb());
     const provisioned = initType === 'provisioned-concurrency';
     if (image && (await this.restore(envId, spec, initType, image, coldStartOf(spec, provisioned ? 'provisioned' : 'snapstart', trace)))) return;
     const kind = provisioned ? 'provisioned' : spec.package.type === 'Image' ? 'image' : 'boot';
@@ -256,14 +261,16 @@ export class LocalWorkerAgent implements WorkerAgent {
    * The stem has left the pool for good (`WarmPool.take`): it is this function's environment
    * until it is destroyed, never pooled or given to another function or account.
    */
-  private async specialize(stem: Slot, envId: string, spec: EnvironmentSpec, trace: string | undefined): Promise<void> {
+  private async specialize(stem: Slot, envId: string, spec: EnvironmentSpec, trace: string | undefined, prewarm: boolean): Promise<void> {
     if (stem.owner || this.pool?.holds(stem)) {
       await this.destroyEnvironment(stem.id);
       throw new StratusError('Internal', `warm-pool stem ${stem.id} was given a function already`);
     }
     stem.owner = ownerOf(spec);
     stem.coldStart = coldStartOf(spec, 'warm-pool', trace);
-    stem.refillsPool = true;
+    // Refilled once its first invoke is answered (a fork on this cold start's path otherwise); a pre-warm's at once (no invoke waits, and one may come only hours later).
+    stem.refillsPool = !prewarm;
+    if (prewarm) this.pool?.fill();
     try {
       await this.pool?.load(stem, spec);
     } catch (err) {
@@ -317,20 +324,23 @@ export class LocalWorkerAgent implements WorkerAgent {
   }
 
   status(): WorkerStatus {
-    let reserved = this.snapStart.clonesReservedMb();
     let stems = 0;
-    for (const slot of this.slots.values()) {
-      reserved += slot.memoryMb;
-      if (this.pool?.holds(slot)) stems++;
-    }
+    for (const slot of this.slots.values()) if (this.pool?.holds(slot)) stems++;
     return {
       id: this.id,
       memoryMb: this.deps.memoryMb,
-      memoryReservedMb: reserved,
+      memoryReservedMb: this.reservedMb(),
       environments: this.slots.size,
       cachedCode: this.deps.taskFiles.cachedCode?.() ?? [],
       stems,
     };
+  }
+
+  /** Memory reserved here: every environment's and stem's, and the pre-restored SnapStart clones'. */
+  private reservedMb(): number {
+    let reserved = this.snapStart.clonesReservedMb();
+    for (const slot of this.slots.values()) reserved += slot.memoryMb;
+    return reserved;
   }
 
   /** For metrics, read at scrape: environments by state (stems in the warm pool apart) and the sum of their sandboxes' peak memory. */

@@ -4,6 +4,7 @@ import type { Clock } from '../shared/clock.js';
 import { StratusError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import type { Sandbox } from '../sandbox/index.js';
+import type { BootGate } from './boot-gate.js';
 import { Leases } from './cache-leases.js';
 import { zipFiles, type TaskFiles } from './code-cache.js';
 import type { EnvironmentSpec } from './environment-spec.js';
@@ -24,11 +25,15 @@ export interface SnapStartBootDeps {
   initTimeoutMs: number;
   /** Pre-restored clones kept per version once it has been restored (0: none; default 1). */
   clonesPerVersion?: number;
+  /** The worker's memory not reserved by anything (its environments, stems and these clones). */
+  freeMb(): number;
+  /** The worker's boot gate: a pre-restore waits its turn like a boot. */
+  bootGate: BootGate;
 }
 
 /** A version's pre-restored clones are destroyed after this long without a cold start taking one. */
 const CLONE_IDLE_MS = 10 * 60_000;
-/** At most this many versions keep pre-restored clones on a worker. */
+/** At most this many versions keep pre-restored clones on a worker (one account at most half of them). */
 const CLONE_VERSIONS = 8;
 /** The next clone is restored this long after a cold start, so its criu does not compete with that start. */
 const REFILL_DELAY_MS = 100;
@@ -40,6 +45,7 @@ export class SnapStartBoots {
   constructor(private readonly deps: SnapStartBootDeps) {
     this.clones = new SnapStartClones({
       perVersion: deps.clonesPerVersion ?? 1, idleMs: CLONE_IDLE_MS, maxVersions: CLONE_VERSIONS, clock: deps.clock, log: deps.log,
+      freeMb: deps.freeMb,
       restore: (spec, image) => this.preRestore(spec, image),
     });
   }
@@ -86,23 +92,35 @@ export class SnapStartBoots {
     this.deps.clock.setTimer(REFILL_DELAY_MS, () => this.clones.refill(spec, image));
   }
 
-  /** A paused clone in a control directory of its own (see SnapStartClones). */
+  /**
+   * Drops pre-restored clones (least recently used first) until a new environment of `spec` fits
+   * in `freeMb`; none when a clone of `spec` is ready (it becomes that environment).
+   */
+  makeRoom(spec: EnvironmentSpec, freeMb: number): void {
+    this.clones.makeRoom(spec, freeMb);
+  }
+
+  /** A paused clone in a control directory of its own (see SnapStartClones), restored through the boot gate. */
   private async preRestore(spec: EnvironmentSpec, image: CodeRef): Promise<PreRestored> {
     const snapshots = this.deps.launcher.driverFor(spec)?.snapshots;
     const cache = this.deps.snapshotCache;
     if (!snapshots || !cache) throw new StratusError('SnapshotFailed', 'no snapshot support');
+    const restored = await this.deps.bootGate.enter();
     const id = randomUUID();
-    const controlDir = await makeControlDir(this.deps.runRoot, id);
     const leases = new Leases();
+    let controlDir: string | undefined;
     try {
+      controlDir = await makeControlDir(this.deps.runRoot, id);
       const [imageDir, files] = await Promise.all([cache.resolve(spec, image, leases), zipFiles(this.deps.taskFiles, spec, leases)]);
       const sandboxSpec = this.deps.launcher.sandboxSpec(id, spec, 'snap-start', controlDir, files);
       const sandbox = await snapshots.restore(sandboxSpec, { dir: imageDir }, { paused: true });
       return { controlDir, sandbox, leases, memoryMb: spec.memoryMb };
     } catch (err) {
       leases.releaseAll();
-      await removeDir(controlDir);
+      if (controlDir) await removeDir(controlDir);
       throw err;
+    } finally {
+      restored();
     }
   }
 

@@ -20,25 +20,28 @@ function spec(functionName: string, extra: Partial<EnvironmentSpec> = {}): Envir
 }
 
 /** A pool whose clones are fake sandboxes; `destroyed` lists the clones ended, `exit` kills one. */
-function setup(perVersion = 1, maxVersions = 8, failFirst = 0) {
+function setup(perVersion = 1, maxVersions = 8, failFirst = 0, opts: { workerMb?: number; otherMb?: () => number; hold?: boolean; destroyFails?: boolean } = {}) {
   const clock = new ManualClock();
   const destroyed: string[] = [];
   const exits = new Map<string, (e: SandboxExit) => void>();
+  const held: (() => void)[] = [];
   let n = 0;
   let attempts = 0;
-  const clones = new SnapStartClones({
+  const clones: SnapStartClones = new SnapStartClones({
     perVersion, idleMs: IDLE, maxVersions, clock, log: silentLogger(),
+    freeMb: () => (opts.workerMb ?? 1 << 20) - (opts.otherMb?.() ?? 0) - clones.reservedMb(),
     restore: async (s) => {
       attempts++;
+      if (opts.hold) await new Promise<void>((resolve) => held.push(resolve));
       if (failFirst-- > 0) throw new Error('criu restore failed');
       const id = `${s.functionName}#${++n}`;
       const exited = new Promise<SandboxExit>((resolve) => exits.set(id, resolve));
-      const sandbox = { id, pid: n, exited, destroy: async () => void destroyed.push(id) } as unknown as Sandbox;
+      const sandbox = { id, pid: n, exited, destroy: async () => { destroyed.push(id); if (opts.destroyFails) throw new Error('kill failed'); } } as unknown as Sandbox;
       return { controlDir: `/nonexistent/${id}`, sandbox, leases: new Leases(), memoryMb: s.memoryMb } satisfies PreRestored;
     },
   });
   const settle = () => new Promise((resolve) => setImmediate(resolve));
-  return { clock, clones, destroyed, settle, attempts: () => attempts, exit: (id: string) => exits.get(id)?.({ code: null, signal: 'SIGKILL', oomKilled: false }) };
+  return { clock, clones, destroyed, settle, held, attempts: () => attempts, exit: (id: string) => exits.get(id)?.({ code: null, signal: 'SIGKILL', oomKilled: false }) };
 }
 
 describe('SnapStartClones (pre-restored SnapStart clones)', () => {
@@ -69,13 +72,15 @@ describe('SnapStartClones (pre-restored SnapStart clones)', () => {
 
   it('drops a version\'s clones once none was taken for the idle time, and the least recent version beyond the limit', async () => {
     const { clock, clones, destroyed, settle } = setup(1, 2);
-    clones.refill(spec('f'), IMAGE);
-    clones.refill(spec('g'), IMAGE);
+    // Three accounts: one account's share (half the slots) is not what limits here.
+    const of = (name: string, account: string) => spec(name, { accountId: account.repeat(12) });
+    clones.refill(of('f', '1'), IMAGE);
+    clones.refill(of('g', '2'), IMAGE);
     await settle();
-    clones.refill(spec('h'), IMAGE);
+    clones.refill(of('h', '3'), IMAGE);
     await settle();
     assert.deepEqual(destroyed, ['f#1'], 'f was the least recently restored');
-    assert.equal(clones.ready(spec('h')), 1);
+    assert.equal(clones.ready(of('h', '3')), 1);
     clock.advance(IDLE);
     await settle();
     assert.deepEqual(destroyed.sort(), ['f#1', 'g#2', 'h#3']);
@@ -118,5 +123,78 @@ describe('SnapStartClones (pre-restored SnapStart clones)', () => {
     clones.refill(spec('f'), IMAGE);
     await settle();
     assert.equal(clones.reservedMb(), 0, 'none after close');
+  });
+
+  it('restores a clone only into room the worker has left, counting its environments and the clones being restored', async () => {
+    let environmentsMb = 0;
+    const { clones, settle } = setup(2, 8, 0, { workerMb: 1024, otherMb: () => environmentsMb });
+    environmentsMb = 768;
+    clones.refill(spec('f'), IMAGE);
+    assert.equal(clones.reservedMb(), 256, 'one of the two fits');
+    await settle();
+    assert.equal(clones.ready(spec('f')), 1);
+    environmentsMb = 1024;
+    clones.refill(spec('g'), IMAGE);
+    await settle();
+    assert.equal(clones.ready(spec('g')), 0, 'a full worker restores none');
+    assert.ok(clones.reservedMb() + environmentsMb <= 1024 + 256, 'nothing beyond the one already there');
+  });
+
+  it('drops clones, least recently used first, for a create that needs their room, and none for a create that takes one', async () => {
+    const { clones, destroyed, settle } = setup(1);
+    for (const name of ['f', 'g', 'h']) clones.refill(spec(name), IMAGE);
+    await settle();
+    clones.makeRoom(spec('h'), 0);
+    assert.deepEqual(destroyed, [], 'h takes its own clone: no room needed');
+    clones.makeRoom(spec('x', { memoryMb: 512 }), 0);
+    await settle();
+    assert.deepEqual(destroyed, ['f#1', 'g#2'], 'the two least recent make 512 MB');
+    assert.equal(clones.ready(spec('h')), 1);
+    clones.makeRoom(spec('y'), 256);
+    await settle();
+    assert.equal(clones.ready(spec('h')), 1, 'enough room already: nothing dropped');
+  });
+
+  it('lets one account hold at most half of the version slots: its own least recent version gives way, not other accounts\'', async () => {
+    const { clones, destroyed, settle } = setup(1, 4);
+    clones.refill(spec('other', { accountId: '210987654321' }), IMAGE);
+    await settle();
+    for (const v of ['1', '2', '3', '4', '5']) {
+      clones.refill(spec('f', { version: v }), IMAGE);
+      await settle();
+    }
+    assert.equal(clones.ready(spec('other', { accountId: '210987654321' })), 1, 'the other account keeps its clone');
+    assert.equal(clones.ready(spec('f', { version: '5' })) + clones.ready(spec('f', { version: '4' })), 2);
+    assert.deepEqual(destroyed.sort(), ['f#2', 'f#3', 'f#4']);
+  });
+
+  it('close waits for restores in flight and destroys what they bring; a failing destroy is logged, not thrown', async () => {
+    const { clones, destroyed, settle, held } = setup(1, 8, 0, { hold: true });
+    clones.refill(spec('f'), IMAGE);
+    await settle();
+    let closed = false;
+    const closing = clones.close().then(() => { closed = true; });
+    await settle();
+    assert.equal(closed, false, 'close waits for the restore under way');
+    for (const release of held) release();
+    await closing;
+    assert.deepEqual(destroyed, ['f#1'], 'the clone restored after close is destroyed by then');
+    assert.equal(clones.reservedMb(), 0);
+  });
+
+  it('a clone whose destroy fails is logged, not an unhandled rejection (idle drop, LRU drop, death)', async () => {
+    const { clock, clones, destroyed, settle, exit } = setup(1, 1, 0, { destroyFails: true });
+    clones.refill(spec('f'), IMAGE);
+    await settle();
+    clones.refill(spec('g'), IMAGE);
+    await settle();
+    exit('g#2');
+    await settle();
+    clones.refill(spec('h'), IMAGE);
+    await settle();
+    clock.advance(IDLE);
+    await settle();
+    await clones.close();
+    assert.deepEqual(destroyed.sort(), ['f#1', 'g#2', 'h#3']);
   });
 });

@@ -12,13 +12,15 @@ import { makeStemTaskDir, type EnvironmentIdentity, type Slot } from './slots.js
 /** The runtimes a stem can be booted as (each has a runtime client that waits to be specialized). */
 export const STEM_RUNTIMES: readonly RuntimeId[] = ['nodejs20.x', 'python3.11'];
 const STEM_STORAGE_MB = 512;
+/** Variables the dynamic loader and glibc read only as a process starts (LD_PRELOAD, LD_LIBRARY_PATH, tunables, malloc's). */
+const loaderVariable = (name: string) => name.startsWith('LD_') || name === 'GLIBC_TUNABLES' || name.startsWith('MALLOC_');
 /**
- * Variables the interpreter reads only as it starts (a stem has started already): a function
- * that sets one gets a runtime of its own instead of a stem.
+ * Variables the interpreter (or its loader) reads only as it starts (a stem has started already):
+ * a function that sets one gets a runtime of its own instead of a stem.
  */
 const STARTUP_VARIABLES: Record<string, (name: string) => boolean> = {
-  'nodejs20.x': (name) => name === 'NODE_OPTIONS' || name === 'NODE_PATH' || name === 'UV_THREADPOOL_SIZE',
-  'python3.11': (name) => name.startsWith('PYTHON') || name.startsWith('LC_') || name === 'LANG',
+  'nodejs20.x': (name) => name === 'NODE_OPTIONS' || name === 'NODE_PATH' || name === 'UV_THREADPOOL_SIZE' || loaderVariable(name),
+  'python3.11': (name) => name.startsWith('PYTHON') || name.startsWith('LC_') || name === 'LANG' || loaderVariable(name),
 };
 
 export interface WarmPoolDeps {
@@ -92,7 +94,8 @@ export class WarmPool {
    * A booted stem of `runtime`, if one is alive. It leaves the pool for good: once given a
    * function it is that function's environment until destroyed. Its replacement is booted
    * (fill()) once the cold start that took it is answered: booting one spawns a sandbox, which
-   * blocks the worker's event loop for the fork, on that cold start's path otherwise.
+   * blocks the worker's event loop for the fork, on that cold start's path otherwise (a keep-alive
+   * pre-warm's at once: no invoke waits on it, and its first may come hours later).
    */
   take(runtime: RuntimeId): Slot | undefined {
     const stem = this.stems.get(runtime)?.shift();

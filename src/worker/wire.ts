@@ -101,7 +101,7 @@ export function resultFrom(headers: IncomingHttpHeaders, payload: Buffer): Invoc
 const createEnvironmentRequest = z.object({
   envId: z.string().regex(/^[0-9a-f-]{36}$/),
   spec: environmentSpecSchema,
-  opts: z.object({ initType: z.enum(['on-demand', 'provisioned-concurrency']).optional() }).optional(),
+  opts: z.object({ initType: z.enum(['on-demand', 'provisioned-concurrency']).optional(), prewarm: z.boolean().optional() }).optional(),
 });
 
 export type CreateEnvironmentRequest = z.infer<typeof createEnvironmentRequest>;

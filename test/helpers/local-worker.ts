@@ -6,7 +6,7 @@ import { systemClock } from '../../src/shared/clock.js';
 import { resolveConfig } from '../../src/shared/config.js';
 import { StratusError } from '../../src/shared/errors.js';
 import { silentLogger } from '../../src/shared/log.js';
-import { LocalWorkerAgent, openRunRoot, type TaskFiles } from '../../src/worker/index.js';
+import { LocalWorkerAgent, openRunRoot, type LocalWorkerDeps, type TaskFiles } from '../../src/worker/index.js';
 
 export interface LocalWorker {
   agent: LocalWorkerAgent;
@@ -18,9 +18,9 @@ export interface LocalWorker {
 /**
  * A LocalWorkerAgent with real bubblewrap sandboxes in a cgroup subtree of its own, as
  * `stratus up` runs one, except for its code: every function gets `files`, written to one plain
- * directory (no code store, no EROFS images). No gVisor driver.
+ * directory (no code store, no EROFS images). No gVisor driver. `extra` overrides its deps (e.g. a warm pool).
  */
-export async function startLocalWorker(id: string, files: Record<string, string>): Promise<LocalWorker> {
+export async function startLocalWorker(id: string, files: Record<string, string>, extra: Partial<LocalWorkerDeps> = {}): Promise<LocalWorker> {
   const config = resolveConfig({}).sandbox;
   const dir = await mkdtemp(join(tmpdir(), 'stratus-local-worker-'));
   const codeDir = join(dir, 'task');
@@ -42,6 +42,7 @@ export async function startLocalWorker(id: string, files: Record<string, string>
     logSink: { enabled: false, write: () => {} },
     maxConcurrentBoots: 4,
     logLimits: { bytesPerSecond: 4 * 1024 * 1024, burstBytes: 8 * 1024 * 1024, bytesPerInvoke: 32 * 1024 * 1024 },
+    ...extra,
   });
   return {
     agent,

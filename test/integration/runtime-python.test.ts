@@ -1,7 +1,7 @@
 // python3.11 functions run with Stratus's Python runtime client in a real sandbox.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { CreateFunctionCommand, InvokeCommand } from '@aws-sdk/client-lambda';
+import { CreateFunctionCommand, InvokeCommand, PublishLayerVersionCommand } from '@aws-sdk/client-lambda';
 import { startStratus, type StratusProcess } from '../helpers/stratus.js';
 import { makeZip } from '../helpers/zip.js';
 
@@ -42,6 +42,33 @@ describe('python3.11 runtime', () => {
     }));
   });
   after(() => s.stop());
+
+  test('a function or layer with its own logging.py, threading.py or string.py gets the standard library\'s, as in Lambda', async () => {
+    // In Lambda the runtime has imported these before the task root and /opt/python go on sys.path,
+    // so \`import logging\` in a handler is the standard library's module from sys.modules.
+    const shadow = (name: string) => `MARK = "${name} from the function's own files"\nraise ImportError("${name}.py of the function was imported")\n`;
+    const layer = await s.lambda.send(new PublishLayerVersionCommand({
+      LayerName: 'shadows', Content: { ZipFile: await makeZip({ 'python/string.py': shadow('string'), 'python/weakref.py': shadow('weakref') }) },
+    }));
+    await s.lambda.send(new CreateFunctionCommand({
+      FunctionName: 'py-shadow', Runtime: 'python3.11', Role: 'arn:aws:iam::123456789012:role/r', Handler: 'app.handler', Timeout: 5, MemorySize: 256,
+      Layers: [layer.LayerVersionArn ?? ''],
+      Code: { ZipFile: await makeZip({
+        'logging.py': shadow('logging'), 'threading.py': shadow('threading'), 'traceback.py': shadow('traceback'),
+        'app.py': 'import logging, string, threading, traceback, weakref\n'
+          + 'def handler(event, context):\n'
+          + '    logging.getLogger().warning("logged through the stdlib")\n'
+          + '    return {m.__name__: m.__file__ for m in (logging, string, threading, traceback, weakref)}\n',
+      }) },
+    }));
+    const out = await s.lambda.send(new InvokeCommand({ FunctionName: 'py-shadow', LogType: 'Tail' }));
+    const body = Buffer.from(out.Payload ?? []).toString();
+    assert.equal(out.FunctionError, undefined, body);
+    const files = JSON.parse(body) as Record<string, string>;
+    for (const [name, file] of Object.entries(files)) assert.match(file, /^\/usr\/lib\/python3\.11\//, `${name} is the standard library's`);
+    assert.deepEqual(Object.keys(files).sort(), ['logging', 'string', 'threading', 'traceback', 'weakref']);
+    assert.match(Buffer.from(out.LogResult ?? '', 'base64').toString(), /\[WARNING\].*logged through the stdlib/);
+  });
 
   test('a handler returns JSON with Lambda context, keeps module state warm, and prints to the log', async () => {
     const first = await invoke({ a: 1 });

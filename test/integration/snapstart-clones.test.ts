@@ -120,3 +120,37 @@ describe('SnapStart pre-restored clones', () => {
     assert.equal(taken(), 2);
   });
 });
+
+describe('SnapStart pre-restored clones on a worker with little memory', () => {
+  let s: StratusProcess;
+  before(async () => {
+    s = await startStratus({ keepAliveMs: 60_000, args: ['--log-level', 'debug', '--worker-memory-mb', '512', '--snapstart-clones', '2'] });
+  });
+  after(() => s.stop());
+
+  test('restores only the clones that fit, and drops them for another environment that needs the room', async () => {
+    const count = (text: string) => s.output().split('\n').filter((l) => l.includes(text)).length;
+    await s.lambda.send(new CreateFunctionCommand({
+      FunctionName: 'probe', Runtime: 'nodejs20.x', Role: ROLE, Handler: 'index.handler', MemorySize: 256, Timeout: 30,
+      Code: { ZipFile: await makeZip({ 'index.js': PROBE }) }, SnapStart: { ApplyOn: 'PublishedVersions' },
+    }));
+    await s.lambda.send(new PublishVersionCommand({ FunctionName: 'probe' }));
+    await until('the snapshot', async () => (await s.lambda.send(new GetFunctionConfigurationCommand({ FunctionName: 'probe', Qualifier: '1' }))).State !== 'Pending');
+    await invoke(s, {});
+    // 512 MB: the environment (256) and one clone (256) fit; the second clone of --snapstart-clones 2 does not.
+    await until('the refill to stop for room', () => count('SnapStart: no room for a clone') >= 1);
+    await until('the clone that fits', () => count('SnapStart: clone restored ahead') >= 1);
+    assert.equal(count('SnapStart: clone restored ahead'), 1, 'no clone beyond the worker\'s memory');
+
+    // Another function needs the clone's memory: placement counts only environments, the worker drops the clone.
+    await s.lambda.send(new CreateFunctionCommand({
+      FunctionName: 'other', Runtime: 'nodejs20.x', Role: ROLE, Handler: 'index.handler', MemorySize: 256,
+      Code: { ZipFile: await makeZip({ 'index.js': 'exports.handler = async () => "ok";' }) },
+    }));
+    const out = await s.lambda.send(new InvokeCommand({ FunctionName: 'other' }));
+    assert.equal(out.FunctionError, undefined);
+    assert.equal(Buffer.from(out.Payload ?? []).toString(), '"ok"');
+    assert.equal(count('SnapStart: clones dropped to make room'), 1, 'the clone gave way to the new environment');
+  });
+});
+

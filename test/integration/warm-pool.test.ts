@@ -1,8 +1,11 @@
 // The warm pool: Node.js (and Python) runtimes booted ahead of any function ("stem cells"); a cold start
 // takes one, gives it the function's code and environment, and says so in its REPORT line.
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { CreateFunctionCommand, InvokeCommand } from '@aws-sdk/client-lambda';
+import { fakeSpec } from '../helpers/fake-worker.js';
+import { startLocalWorker } from '../helpers/local-worker.js';
 import { startStratus, type StratusProcess } from '../helpers/stratus.js';
 import { makeZip } from '../helpers/zip.js';
 
@@ -94,6 +97,8 @@ describe('warm pool with Python stems', () => {
     await create('py-pooled', 'python3.11', { GREETING: 'hello py' }, true);
     await create('py-own-path', 'python3.11', { PYTHONPATH: '/var/task/vendor' });
     await create('node-options', 'nodejs20.x', { NODE_OPTIONS: '--max-old-space-size=100' });
+    await create('py-ld', 'python3.11', { LD_LIBRARY_PATH: '/var/task/lib' });
+    await create('node-malloc', 'nodejs20.x', { MALLOC_ARENA_MAX: '2' });
   });
   after(() => s.stop());
 
@@ -116,5 +121,30 @@ describe('warm pool with Python stems', () => {
     assert.doesNotMatch(py.log, /warm-pool/);
     const node = await invoke('node-options');
     assert.doesNotMatch(node.log, /warm-pool/);
+    // The dynamic loader's and glibc's variables too: read as the process starts, never by a stem.
+    const ld = await invoke('py-ld');
+    assert.equal(ld.body.booted_as_stem, false);
+    assert.doesNotMatch(ld.log, /warm-pool/);
+    assert.doesNotMatch((await invoke('node-malloc')).log, /warm-pool/);
   });
 });
+
+describe('warm pool: a keep-alive pre-warm', () => {
+  test('takes a stem whose replacement boots at once, not after an invoke that may come hours later', async () => {
+    const worker = await startLocalWorker('warm-pool-prewarm', { 'index.js': 'exports.handler = async () => "ok";' }, { warmPool: { size: 1, memoryMb: 128 } });
+    try {
+      worker.agent.fillWarmPool();
+      await until(async () => worker.agent.status().stems === 1);
+      const envId = randomUUID();
+      await worker.agent.createEnvironment(envId, fakeSpec('prewarmed'), { prewarm: true });
+      assert.equal(worker.agent.usage().states.get('warm-pool') ?? 0, 0, 'the pre-warm took the stem');
+      // No invoke: the pool is full again all the same (the pre-warmed environment and a new stem).
+      await until(async () => worker.agent.status().stems === 1 && worker.agent.status().environments === 2);
+      const result = await worker.agent.invoke(envId, { requestId: randomUUID(), payload: Buffer.from('{}'), traceId: 'Root=1-00000000-000000000000000000000000', tailLog: false, invokedFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:prewarmed' });
+      assert.equal(result.outcome.kind, 'success');
+    } finally {
+      await worker.stop();
+    }
+  });
+});
+

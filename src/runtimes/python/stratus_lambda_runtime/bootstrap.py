@@ -87,13 +87,12 @@ def _connect():
     return client
 
 
-def _init(client, log_sink, ids):
-    """Logging, the handler, and SnapStart's checkpoint: the handler, or exit 1 after
+def _init(client, log_sink):
+    """The handler, and SnapStart's checkpoint: the handler, or exit 1 after
     posting the init error."""
     request_handler = None
     error_result = None
     try:
-        setup_logging_when_imported(log_sink, ids)
         request_handler = get_handler(os.environ.get("_HANDLER", ""))
     except FaultException as e:
         error_result = make_error(e.msg, e.exception_type, e.trace)
@@ -137,6 +136,10 @@ def main():
     if os.environ.get("STRATUS_WARM_POOL") == "1":
         _specialize(client)
 
+    log_sink = StandardLogSink()
+    ids = InvocationIds()
+    # Before the function's paths go on sys.path (a .pth file there may import logging).
+    setup_logging_when_imported(log_sink, ids)
     task_root = os.environ.get("LAMBDA_TASK_ROOT") or "/var/task"
     set_default_sys_path(task_root)
     try:
@@ -146,9 +149,7 @@ def main():
 
     sys.stdout = Unbuffered(sys.stdout)
     sys.stderr = Unbuffered(sys.stderr)
-    log_sink = StandardLogSink()
-    ids = InvocationIds()
-    request_handler = _init(client, log_sink, ids)
+    request_handler = _init(client, log_sink)
 
     while True:
         try:

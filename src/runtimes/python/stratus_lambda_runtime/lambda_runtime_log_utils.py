@@ -5,6 +5,7 @@ and the [ERROR] lines of a failed invoke or init."""
 import os
 import sys
 import time
+from importlib.machinery import PathFinder
 
 from .lambda_runtime_marshaller import to_json
 
@@ -116,29 +117,43 @@ class InvocationIds(object):
         self.tenant_id = tenant_id
 
 
-class _LoggingImportHook(object):
-    """Finds `logging` for the first import of it, and runs `after` once it has loaded."""
+# The standard library's directories, where the runtime's own modules below always come from.
+_STDLIB_PATH = [os.path.dirname(os.__file__), os.path.join(os.path.dirname(os.__file__), "lib-dynload")]
+# `logging` and what importing it loads (3.11): in Lambda the runtime has imported them all before the
+# task root and /opt/python go on sys.path, so a function's own logging.py (or threading.py, ...) never
+# replaces them, and its `import logging` gets the standard library's module.
+_STDLIB_FIRST = frozenset((
+    "logging", "threading", "traceback", "weakref", "_weakrefset", "string", "linecache", "tokenize", "token", "textwrap",
+))  # fmt: skip
+
+
+class _StdlibFirst(object):
+    """Finds each of _STDLIB_FIRST (and anything `logging` itself imports) in the standard library
+    only, and runs `after` once, when `logging` has loaded. It stays first on sys.meta_path; it is
+    asked only of top-level modules not imported yet."""
 
     def __init__(self, after):
         self._after = after
+        self.in_logging = False
 
     def find_spec(self, fullname, path=None, target=None):
-        if fullname != "logging":
+        if path is not None or not (self.in_logging or fullname in _STDLIB_FIRST):
             return None
-        sys.meta_path.remove(self)
-        for finder in sys.meta_path:
-            find = getattr(finder, "find_spec", None)
-            spec = find(fullname, path, target) if find else None
-            if spec is not None and spec.loader is not None:
-                spec.loader = _ThenLoader(spec.loader, self._after)
-                return spec
-        return None
+        spec = PathFinder.find_spec(fullname, _STDLIB_PATH)
+        if spec is not None and spec.loader is not None and fullname == "logging":
+            spec.loader = _ThenLoader(spec.loader, self)
+        return spec
+
+    def logging_loaded(self):
+        after, self._after = self._after, None
+        if after is not None:
+            after()
 
 
 class _ThenLoader(object):
-    def __init__(self, loader, after):
+    def __init__(self, loader, finder):
         self._loader = loader
-        self._after = after
+        self._finder = finder
 
     def __getattr__(self, attr):
         return getattr(self._loader, attr)
@@ -147,14 +162,20 @@ class _ThenLoader(object):
         return self._loader.create_module(spec)
 
     def exec_module(self, module):
-        self._loader.exec_module(module)
-        self._after()
+        self._finder.in_logging = True
+        try:
+            self._loader.exec_module(module)
+        finally:
+            self._finder.in_logging = False
+        self._finder.logging_loaded()
 
 
 def setup_logging_when_imported(log_sink, ids):
     """The root logger's Lambda handler, installed as `logging` is first imported (by the
     function, a library or the runtime itself) and before anything can log: importing
-    logging costs every cold start ~7 ms of CPU, so a function that never logs never pays it."""
+    logging costs every cold start ~7 ms of CPU, so a function that never logs never pays it.
+    `logging` and the modules it loads are the standard library's whatever the function's paths
+    hold (_StdlibFirst), as in Lambda."""
 
     def setup():
         from .lambda_runtime_logging import setup_logging
@@ -164,7 +185,7 @@ def setup_logging_when_imported(log_sink, ids):
     if "logging" in sys.modules:
         setup()
     else:
-        sys.meta_path.insert(0, _LoggingImportHook(setup))
+        sys.meta_path.insert(0, _StdlibFirst(setup))
 
 
 def flush_output():
