@@ -2,7 +2,7 @@
 // chunked in etcd (the chunk store's chunks and a manifest, as images are), and its first invoke
 // restores on the OTHER worker (the maker is stopped first), which fetches the chunks through its
 // chunk cache. The collector keeps the snapshot's chunks while the version exists and collects
-// them once it is deleted.
+// them once it is deleted. A chunk tampered in etcd is refused by a worker that fetches it.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
@@ -98,6 +98,26 @@ describe('SnapStart in a cluster', () => {
     await until(async () => (await keys(`code/${createHash('sha256').update(doomed).digest('hex')}`)).length === 0, 'a sweep collecting the other code');
     assert.ok(await etcd.get(manifestKey).string(), 'the snapshot manifest is kept');
     for (const chunk of manifest.chunks) assert.ok(await etcd.get(`${cluster.prefix}chunks/${chunk}`).buffer(), `chunk ${chunk} is kept`);
+
+    // Attack: a chunk tampered in the store. A fresh worker (no cached copy) refuses it, and the
+    // cold start boots instead of restoring from it.
+    const victim = manifest.chunks[1] ?? '';
+    const original = await etcd.get(`${cluster.prefix}chunks/${victim}`).buffer();
+    assert.ok(original);
+    const tampered = Buffer.from(original);
+    tampered[100] = (tampered[100] ?? 0) ^ 0xff;
+    await etcd.put(`${cluster.prefix}chunks/${victim}`).value(tampered);
+    const fresh = await cluster.addWorker('worker-fresh');
+    await other.stop();
+    await until(async () => (await keys(`docs/workers/${other.id}`)).length === 0, 'placement dropping the other worker');
+    const booted = await lambda.send(new InvokeCommand({ FunctionName: 'snap', Qualifier: '1', LogType: 'Tail', Payload: Buffer.from('{}') }));
+    const bootLog = Buffer.from(booted.LogResult ?? '', 'base64').toString();
+    assert.equal(booted.FunctionError, undefined, bootLog);
+    assert.match(bootLog, /\tInit Duration: [\d.]+ ms/, 'the cold start booted');
+    assert.doesNotMatch(bootLog, /Restore Duration/);
+    assert.notEqual((JSON.parse(Buffer.from(booted.Payload ?? []).toString()) as Answer).initType, 'snap-start');
+    assert.deepEqual(await snapshotsOn(fresh.id), [], 'nothing of the tampered snapshot was unpacked');
+    await etcd.put(`${cluster.prefix}chunks/${victim}`).value(original);
 
     // ...and once the version is deleted, its manifest and chunks go.
     await lambda.send(new DeleteFunctionCommand({ FunctionName: 'snap', Qualifier: '1' }));
