@@ -18,9 +18,9 @@ export interface References {
 
 /**
  * Marks every reference that any document of any account holds: $LATEST's zip or image, a
- * published version's zip or image and its SnapStart snapshot (a chunked one by its manifest), the layer copies both keep
- * (`FunctionLayer`: the code stays while a function uses it, even once the layer version is
- * deleted), and every layer version's zip. A document whose references cannot be read stops
+ * published version's zip or image and its SnapStart snapshot (a chunked one by its manifest,
+ * which keeps its chunks), the layer copies both keep (`FunctionLayer`: the code stays while a
+ * function uses it, even once the layer version is deleted), and every layer version's zip. A document whose references cannot be read stops
  * the mark: deleting on a partial one would lose code something still runs.
  */
 export async function markReferences(journal: ReferenceSources): Promise<References> {
