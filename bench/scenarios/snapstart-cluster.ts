@@ -43,7 +43,7 @@ async function snapshotsOn(cluster: Cluster, id: string): Promise<Set<string>> {
 
 export const snapStartCluster: Scenario = {
   id: 'snapstart-cluster',
-  title: '19c. Cluster: SnapStart snapshots made on one worker, restored on another',
+  title: '16. Cluster: SnapStart snapshots made on one worker, restored on another',
   standalone: true,
   async run(ctx) {
     const rounds = ctx.quick ? 2 : Math.max(4, ctx.rounds);
@@ -116,7 +116,7 @@ export const snapStartCluster: Scenario = {
         ],
       }],
       checks: [
-        check('19c. snapstart-cluster', 'every first cold start on the other worker restores from the snapshot', `${restored} of ${rounds}`, restored === rounds),
+        check('16. snapstart-cluster', 'every first cold start on the other worker restores from the snapshot', `${restored} of ${rounds}`, restored === rounds),
       ],
       notes: [`Restore Duration median ${ms(r.median)}.`],
     };
