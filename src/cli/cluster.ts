@@ -8,6 +8,7 @@ import { SnapStartService } from '../snapstart/index.js';
 import {
   controlPlaneCredential, controlPlaneKeyHash, loadClusterSecrets, workerApiCredential, PlacementService, WorkerDirectory, WorkerMembership,
   type ClusterSecrets, type ConnectedWorker,
+  type WorkerDocument,
 } from '../placement/index.js';
 import type { Clock } from '../shared/clock.js';
 import { controlPlaneKey } from '../shared/cluster-api.js';
@@ -114,10 +115,18 @@ export async function startFrontendProcess(config: StratusConfig, opts: ProcessO
     },
   });
   await assignment.start();
-  // Snapshots are made by a worker agent over its in-process API only (a remote agent has no
-  // createSnapshot yet): in a cluster a SnapStart version is published with OptimizationStatus Off
-  // and the reason, and its cold starts boot.
-  const snapStart = new SnapStartService({ registries, workers: () => [], code, log: log.child({ component: 'snapstart' }) });
+  // SnapStart: a snapshot is made on one of the workers in the directory (over the worker API),
+  // stored chunked in etcd, and restored on any worker.
+  const snapStart = new SnapStartService({
+    registries, chunks: shared.chunks, log: log.child({ component: 'snapstart' }),
+    workers: async () => (await journal.workers.list()).map((doc) => {
+      const { id, url, status } = doc.value as WorkerDocument;
+      const agent = workers.get(url) ?? connector.connect({ id, url, status });
+      workers.set(url, agent);
+      agent.report(status);
+      return agent;
+    }),
+  });
   const metrics = new Metrics();
   const tracer = createTracer(config.observability, { role: 'frontend', instanceId: opts.id, clock });
   const scheduler = openScheduler(config, journal, registries, clock, log);

@@ -62,7 +62,7 @@ export async function startHostWorker(
   opts.log.info({ cgroups: cgroups.version, seccompInstructions: seccomp.bpf.length / 8 }, 'sandbox resource limits and seccomp filter');
   const gvisor = await gvisorDriver(config, cgroups);
   const bubblewrap = bubblewrapDriver(config, cgroups, seccomp);
-  const snapshotCache = new SnapshotCache(join(config.dataDir, 'worker', 'snapshots'), opts.code, caches);
+  const snapshotCache = new SnapshotCache(join(config.dataDir, 'worker', 'snapshots'), opts.code, caches, chunkCache);
   await snapshotCache.removeScratch();
   const shipper = new LogShipper({
     ship: opts.shipLogs, clock: opts.clock, log: opts.log.child({ component: 'logs' }), flushAfterMs: config.worker.logFlushMs, maxBufferedBytes: config.worker.logBufferBytes,

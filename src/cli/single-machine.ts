@@ -87,7 +87,7 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
   followRegistries(registries, () => assignment, log);
   // SnapStart: versions published with ApplyOn PublishedVersions are checkpointed on a worker;
   // a snapshot cut short by a restart is made again.
-  const snapStart = new SnapStartService({ registries, workers: () => placement.workers(), code, log: log.child({ component: 'snapstart' }) });
+  const snapStart = new SnapStartService({ registries, workers: () => placement.workers(), chunks, log: log.child({ component: 'snapstart' }) });
   for (const registry of registries.all()) for (const version of registry.versions.all()) if (version.snapshot?.status === 'pending') snapStart.prepare(version);
 
   const scheduler = openScheduler(config, journal, registries, clock, log);

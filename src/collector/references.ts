@@ -1,3 +1,4 @@
+import { chunkedBlobDigest } from '../codestore/index.js';
 import type { DocumentStore, Journal } from '../journal/index.js';
 import type { LayerDocument } from '../layers/index.js';
 import type { FunctionLayer, FunctionRecord, PublishedVersion } from '../registry/index.js';
@@ -17,9 +18,9 @@ export interface References {
 
 /**
  * Marks every reference that any document of any account holds: $LATEST's zip or image, a
- * published version's zip or image and its SnapStart snapshot, the layer copies both keep
- * (`FunctionLayer`: the code stays while a function uses it, even once the layer version is
- * deleted), and every layer version's zip. A document whose references cannot be read stops
+ * published version's zip or image and its SnapStart snapshot (a chunked one by its manifest,
+ * which keeps its chunks), the layer copies both keep (`FunctionLayer`: the code stays while a
+ * function uses it, even once the layer version is deleted), and every layer version's zip. A document whose references cannot be read stops
  * the mark: deleting on a partial one would lose code something still runs.
  */
 export async function markReferences(journal: ReferenceSources): Promise<References> {
@@ -28,7 +29,9 @@ export async function markReferences(journal: ReferenceSources): Promise<Referen
   for (const doc of await journal.versions.list()) {
     const version = doc.value as PublishedVersion;
     markFunction(refs, version, doc.key);
-    if (version.snapshot?.image) refs.code.add(digestOf(version.snapshot.image.sha256, doc.key));
+    const image = version.snapshot?.image;
+    if (image && version.snapshot?.chunked) refs.images.add(chunkedBlobDigest(digestOf(image.sha256, doc.key)));
+    else if (image) refs.code.add(digestOf(image.sha256, doc.key));
   }
   for (const doc of await journal.layers.list()) {
     for (const version of Object.values((doc.value as LayerDocument).versions ?? {})) refs.code.add(digestOf(version.code?.sha256, doc.key));

@@ -96,8 +96,13 @@ export interface ImageConfigOverrides {
 export interface VersionSnapshot {
   /** pending: being made (State Pending); ready: clones restore from `image`; off: cold starts boot. */
   status: 'pending' | 'ready' | 'off' | 'failed';
-  /** The checkpoint, as one tar in the code store. */
+  /** The checkpoint: a tar, its sha256 and size. */
   image?: CodeRef;
+  /**
+   * The tar is stored in the chunk store, in chunks under the manifest `sha256:<image.sha256>`
+   * (`putChunkedBlob`); absent: one code-store blob (snapshots made before chunking).
+   */
+  chunked?: boolean;
   /** Why SnapStart is off or failed (StateReasonCode, StateReason). */
   reasonCode?: string;
   reason?: string;

@@ -1,5 +1,5 @@
 import { environmentSpec } from '../assignment/index.js';
-import type { CodeStore } from '../codestore/index.js';
+import { putChunkedBlob, type ChunkStore } from '../codestore/index.js';
 import type { FunctionRegistries, PublishedVersion, VersionSnapshot } from '../registry/index.js';
 import { StratusError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
@@ -7,9 +7,10 @@ import type { WorkerAgent } from '../worker/index.js';
 
 export interface SnapStartDeps {
   registries: Pick<FunctionRegistries, 'for' | 'onRegistry'>;
-  /** The workers to make snapshots on (the first one that offers it). */
-  workers: () => WorkerAgent[];
-  code: Pick<CodeStore, 'put'>;
+  /** The workers a snapshot may be made on (the one with the most free memory first; the next if it cannot be reached). */
+  workers: () => WorkerAgent[] | Promise<WorkerAgent[]>;
+  /** Where snapshots are stored, chunked (`putChunkedBlob`). */
+  chunks: Pick<ChunkStore, 'putChunk' | 'putImage'>;
   log: Logger;
 }
 
@@ -18,8 +19,9 @@ export const UNAVAILABLE = 'SnapStartUnavailable';
 
 /**
  * SnapStart's life cycle on the control plane: a version published with ApplyOn
- * PublishedVersions is Pending while a worker boots, initializes and checkpoints it; the
- * snapshot (one tar) goes into the code store and the version becomes Active with
+ * PublishedVersions is Pending while a worker (any worker of a cluster) boots, initializes and
+ * checkpoints it; the snapshot (one tar) goes into the chunk store, chunked, and the version records
+ * it; any worker restores it. The version becomes Active with
  * OptimizationStatus On. Where no snapshot can be made the version is Active with
  * OptimizationStatus Off and the reason; a failing initialization makes it Failed.
  */
@@ -49,17 +51,33 @@ export class SnapStartService {
   }
 
   private async snapshot(version: PublishedVersion): Promise<VersionSnapshot> {
-    const worker = this.deps.workers().find((w) => w.createSnapshot);
-    if (!worker?.createSnapshot) return off('No worker of this installation can checkpoint sandboxes');
-    try {
-      const { tar } = await worker.createSnapshot(environmentSpec(this.deps.registries.for(version.accountId).resolve(version.name, version.version)));
-      return { status: 'ready', image: await this.deps.code.put(tar) };
-    } catch (err) {
-      if (!(err instanceof StratusError) || err.code !== 'SnapshotFailed') return off(`The snapshot could not be made: ${String(err)}`);
-      if (err.details.kind === 'init') return { status: 'failed', reasonCode: 'FunctionError', reason: err.message };
-      return off(err.message);
+    const workers = (await this.deps.workers()).filter((w) => w.createSnapshot).sort((a, b) => free(b) - free(a));
+    if (workers.length === 0) return off('No worker of this installation can checkpoint sandboxes');
+    const spec = environmentSpec(this.deps.registries.for(version.accountId).resolve(version.name, version.version));
+    let lastError: unknown;
+    for (const worker of workers) {
+      try {
+        if (!worker.createSnapshot) continue;
+        const { tar } = await worker.createSnapshot(spec);
+        // Chunked, as images are: any worker restores it, fetching the chunks through its chunk cache.
+        return { status: 'ready', image: await putChunkedBlob(this.deps.chunks, tar), chunked: true };
+      } catch (err) {
+        lastError = err;
+        // A worker that cannot be reached (it left meanwhile): another one makes the snapshot.
+        if (err instanceof StratusError && err.code === 'WorkerUnavailable') continue;
+        break;
+      }
     }
+    const err = lastError;
+    if (!(err instanceof StratusError) || err.code !== 'SnapshotFailed') return off(`The snapshot could not be made: ${String(err)}`);
+    if (err.details.kind === 'init') return { status: 'failed', reasonCode: 'FunctionError', reason: err.message };
+    return off(err.message);
   }
+}
+
+function free(worker: WorkerAgent): number {
+  const status = worker.status();
+  return status.memoryMb - status.memoryReservedMb;
 }
 
 function off(reason: string): VersionSnapshot {

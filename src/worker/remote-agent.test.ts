@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { fakeSpec, FakeWorker } from '../../test/helpers/fake-worker.js';
@@ -22,6 +23,14 @@ class ScriptedWorker extends FakeWorker {
   override async createEnvironment(envId: string, spec: EnvironmentSpec): Promise<void> {
     if (this.createError) throw this.createError;
     await super.createEnvironment(envId, spec);
+  }
+
+  snapshot: () => Promise<{ tar: Buffer; sha256: string }> = () => Promise.reject(new Error('no snapshot'));
+  snapshotSpecs: EnvironmentSpec[] = [];
+
+  createSnapshot(spec: EnvironmentSpec): Promise<{ tar: Buffer; sha256: string }> {
+    this.snapshotSpecs.push(spec);
+    return this.snapshot();
   }
 
   override invoke(_envId?: string, inv?: Invocation): Promise<InvocationResult> {
@@ -167,6 +176,20 @@ describe('RemoteWorkerAgent over a real worker API', () => {
     worker.createError = new Error('disk on fire');
     await assert.rejects(remote.createEnvironment(ENV, fakeSpec('f')), (e) => isStratusError(e) && e.code === 'Internal' && e.message === 'disk on fire');
     worker.createError = undefined;
+  });
+
+  it('createSnapshot: the spec goes to the worker, its tar comes back whole; a tar that does not match the digest the worker names is refused', async () => {
+    const tar = randomBytes(3 * 1024 * 1024 + 17);
+    const sha256 = createHash('sha256').update(tar).digest('hex');
+    worker.snapshot = async () => ({ tar, sha256 });
+    const made = await remote.createSnapshot(fakeSpec('snap'));
+    assert.equal(made.sha256, sha256);
+    assert.ok(made.tar.equals(tar));
+    assert.equal(worker.snapshotSpecs.at(-1)?.functionName, 'snap');
+    worker.snapshot = async () => ({ tar, sha256: 'f'.repeat(64) });
+    await assert.rejects(remote.createSnapshot(fakeSpec('snap')), (e) => isStratusError(e) && e.code === 'SnapshotFailed' && /damaged/.test(e.message));
+    worker.snapshot = () => Promise.reject(new StratusError('SnapshotFailed', 'init threw', { details: { kind: 'init' } }));
+    await assert.rejects(remote.createSnapshot(fakeSpec('snap')), (e) => isStratusError(e) && e.code === 'SnapshotFailed' && e.details.kind === 'init');
   });
 
   it('a worker that cannot be reached is WorkerUnavailable', async () => {

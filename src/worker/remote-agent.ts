@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { fromWireError, StratusError } from '../shared/errors.js';
 import type { InternalClient } from '../shared/internal-client.js';
@@ -7,7 +8,7 @@ import type { EnvironmentSpec } from './environment-spec.js';
 import type { EnvironmentOptions, EnvironmentReport, WorkerAgent, WorkerStatus } from './agent.js';
 import type { Invocation, InvocationResult, ResponseSink } from './invocation.js';
 import { SinkWriter } from './sink-writer.js';
-import { EPOCH_HEADER, invocationHeaders, parseJson, resultFrom, resultFromTrailers, streamedContentType, WORKER_API } from './wire.js';
+import { EPOCH_HEADER, invocationHeaders, SNAPSHOT_SHA256_HEADER, parseJson, resultFrom, resultFromTrailers, streamedContentType, WORKER_API } from './wire.js';
 import { TRACEPARENT_HEADER } from '../shared/tracing.js';
 
 /**
@@ -58,6 +59,15 @@ export class RemoteWorkerAgent implements WorkerAgent {
     const contentType = streamedContentType(res.headers);
     if (contentType !== undefined && invocation.responseSink) return this.relay(res, invocation.responseSink, contentType);
     return resultFrom(res.headers, await this.body(res));
+  }
+
+  /** SnapStart on publish, made on that worker: its tar comes back whole, checked against the digest the worker names. */
+  async createSnapshot(spec: EnvironmentSpec): Promise<{ tar: Buffer; sha256: string }> {
+    const res = await this.send('POST', '/snapshots', undefined, Buffer.from(JSON.stringify(spec)), { 'content-type': 'application/json' });
+    const tar = await this.body(res);
+    const sha256 = createHash('sha256').update(tar).digest('hex');
+    if (res.headers[SNAPSHOT_SHA256_HEADER] !== sha256) throw new StratusError('SnapshotFailed', `The snapshot from worker ${this.id} arrived damaged`, { details: { kind: 'platform' } });
+    return { tar, sha256 };
   }
 
   async destroyEnvironment(envId: string, epoch?: number): Promise<void> {

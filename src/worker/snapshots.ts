@@ -3,9 +3,10 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { CodeRef } from '../codestore/index.js';
+import { chunkedBlobDigest, type CodeRef } from '../codestore/index.js';
 import { StratusError } from '../shared/errors.js';
 import { accountDir, checkedAccountId } from './account-dirs.js';
+import type { ChunkCache } from './chunk-cache.js';
 import { Leases, type CacheLeases, type LeasedEntries } from './cache-leases.js';
 import { DigestDirs, sizeOf, type CodeSource } from './code-cache.js';
 import type { NextInvocation, RuntimeApiHandler } from './runtime-api.js';
@@ -88,9 +89,14 @@ export async function writeSnapshotOwner(dir: string, owner: SnapshotOwner): Pro
   await writeFile(join(dir, OWNER_FILE), JSON.stringify({ accountId: owner.accountId, functionName: owner.functionName }));
 }
 
+/** Chunks of one snapshot fetched at once. */
+const PARALLEL_CHUNKS = 4;
+
 /**
  * Snapshots unpacked once per account and digest under `<root>/<accountId>/<sha256>/`, from the
- * code store when absent. A snapshot holds its function's memory (its variables, whatever its
+ * code store when absent: a chunked snapshot (the manifest `sha256:<digest>`) chunk by chunk
+ * through the worker's `ChunkCache` (its local cache, then the code store: the path of a lazy
+ * image's chunks), then the whole tar is checked against its digest before it is unpacked. A snapshot holds its function's memory (its variables, whatever its
  * init computed), so it is restored only for the function it was made of: a spec that names
  * another account's or function's snapshot gets SnapshotFailed (the cold start boots instead),
  * and nothing of it is kept under the asking account. Each unpacked snapshot is an entry of the
@@ -100,7 +106,7 @@ export class SnapshotCache {
   private readonly dirs: DigestDirs;
   private readonly entries: LeasedEntries<string>;
 
-  constructor(root: string, private readonly store: CodeSource, caches: CacheLeases) {
+  constructor(root: string, private readonly store: CodeSource, caches: CacheLeases, private readonly chunks?: ChunkCache) {
     this.dirs = new DigestDirs(root, () => caches.admitWrite());
     this.entries = caches.cache('snapshots', (key) => {
       const [accountId = '', digest = ''] = key.split('/');
@@ -112,7 +118,7 @@ export class SnapshotCache {
   async resolve(owner: SnapshotOwner, image: CodeRef, leases: Leases): Promise<string> {
     const dir = await this.entries.use(`${checkedAccountId(owner.accountId)}/${image.sha256}`, leases, async () => {
       const dir = await this.dirs.get(owner.accountId, image.sha256, async (dir) => {
-        const tar = await this.store.get(image);
+        const tar = await this.fetch(owner.accountId, image);
         await new Promise<void>((resolve, reject) => {
           const child = execFile('tar', ['-C', dir, '-xf', '-'], (err) => (err ? reject(err) : resolve()));
           child.stdin?.end(tar);
@@ -123,6 +129,30 @@ export class SnapshotCache {
     });
     await checkOwner(dir, owner, image);
     return dir;
+  }
+
+  /**
+   * The snapshot's tar: from its chunks if it is stored chunked, else as one code-store blob.
+   * Either way its bytes must have the digest the spec names: a tampered chunk (the chunk cache
+   * refuses one that does not match its own name) or a tampered cached copy is refused.
+   */
+  private async fetch(accountId: string, image: CodeRef): Promise<Buffer> {
+    const manifest = this.chunks ? await this.store.getImage(chunkedBlobDigest(image.sha256)) : undefined;
+    let tar: Buffer;
+    if (manifest && this.chunks) {
+      const chunks = this.chunks;
+      const parts: Buffer[] = new Array<Buffer>(manifest.chunks.length);
+      for (let start = 0; start < parts.length; start += PARALLEL_CHUNKS) {
+        await Promise.all(manifest.chunks.slice(start, start + PARALLEL_CHUNKS).map(async (sha, i) => (parts[start + i] = await chunks.get(accountId, sha))));
+      }
+      tar = Buffer.concat(parts);
+    } else {
+      tar = await this.store.get(image);
+    }
+    if (tar.length !== image.size || createHash('sha256').update(tar).digest('hex') !== image.sha256) {
+      throw new StratusError('SnapshotFailed', `Snapshot ${image.sha256} does not match its digest: refused`, { details: { kind: 'platform' } });
+    }
+    return tar;
   }
 
   /** Adopts a freshly dumped directory as the account's unpacked copy of `sha256` (no unpacking needed); unused until restored from. */

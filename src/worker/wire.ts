@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { headerValue } from '../shared/http.js';
 import { fromWireError, StratusError, toWireError } from '../shared/errors.js';
 import { TRACEPARENT_HEADER, traceparentFrom } from '../shared/tracing.js';
-import { environmentSpecSchema } from './environment-spec.js';
+import { environmentSpecSchema, type EnvironmentSpec } from './environment-spec.js';
 import type { Invocation, InvocationOutcome, InvocationResult } from './invocation.js';
 
 /**
@@ -163,4 +163,20 @@ export function parseJson(data: Buffer): unknown {
   } catch {
     return undefined;
   }
+}
+
+/** The sha256 of a snapshot's tar, answered with it by `POST /snapshots`. */
+export const SNAPSHOT_SHA256_HEADER = 'x-stratus-snapshot-sha256';
+
+/** The spec a `POST /snapshots` asks to checkpoint (the body: the spec as JSON). */
+export function parseSnapshotRequest(body: Buffer): EnvironmentSpec {
+  let json: unknown;
+  try {
+    json = JSON.parse(body.toString());
+  } catch (err) {
+    throw new StratusError('InvalidRequestContent', `the snapshot request is not JSON: ${(err as Error).message}`);
+  }
+  const parsed = environmentSpecSchema.safeParse(json);
+  if (!parsed.success) throw new StratusError('InvalidRequestContent', `malformed snapshot request: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  return parsed.data;
 }

@@ -8,7 +8,7 @@ import type { TlsIdentity } from '../shared/tls.js';
 import type { WorkerAgent } from './agent.js';
 import type { InvocationResult } from './invocation.js';
 import { StreamRelay } from './stream-relay.js';
-import { epochFrom, parseCreateEnvironment, invocationFrom, outcomePayload, resultHeaders, streamHeaders, streamTrailers, wantsStream, WORKER_API } from './wire.js';
+import { epochFrom, parseCreateEnvironment, parseSnapshotRequest, SNAPSHOT_SHA256_HEADER, invocationFrom, outcomePayload, resultHeaders, streamHeaders, streamTrailers, wantsStream, WORKER_API } from './wire.js';
 import { traceparentFrom } from '../shared/tracing.js';
 
 const ENV = '/environments/([0-9a-f-]{36})';
@@ -69,6 +69,13 @@ export class WorkerApiServer {
         const trace = traceparentFrom(req.headers);
         await agent.createEnvironment(envId, spec, { ...opts, epoch: epochFrom(req.headers), ...(trace === undefined ? {} : { trace }) });
         return { status: 201, body: { envId } };
+      }),
+      // SnapStart on publish: the checkpoint is made here and answered as one tar (the control plane stores it chunked).
+      route('POST', '/snapshots', async (req) => {
+        const spec = parseSnapshotRequest(req.body);
+        if (!agent.createSnapshot) throw new StratusError('SnapshotFailed', 'This worker cannot checkpoint sandboxes', { details: { kind: 'platform' } });
+        const { tar, sha256 } = await agent.createSnapshot(spec);
+        return { status: 200, headers: { 'content-type': 'application/x-tar', [SNAPSHOT_SHA256_HEADER]: sha256 }, body: tar };
       }),
       route('DELETE', ENV, async (req) => {
         await agent.destroyEnvironment(req.params[0] ?? '', epochFrom(req.headers));
