@@ -34,7 +34,14 @@ export class PlacementLeader {
   constructor(private readonly deps: PlacementLeaderDeps) {}
 
   async start(): Promise<void> {
-    this.unwatch = await this.deps.election.watchLeader((leader) => (this.recorded = leader));
+    let changed = false;
+    this.unwatch = await this.deps.election.watchLeader((leader) => {
+      changed = true;
+      this.recorded = leader;
+    });
+    // The watch reports changes from now on: the leader elected before is read once.
+    const current = await this.deps.election.leader().catch(() => undefined);
+    if (!changed) this.recorded = current;
     this.loop = this.campaign();
   }
 

@@ -3,12 +3,17 @@
 // The placement leader is SIGKILLed under invokes: a follower takes over, adopts the workers and
 // no worker is lost (the directory never loses an entry), warm environments stay warm and the
 // SDK's retries absorb the failover. Then a leader paused past its lease (SIGSTOP) and resumed
-// finds its own leases run out: fenced, it expires nobody and deletes nothing.
+// finds its own leases run out: fenced, it expires nobody and deletes nothing. A follower refuses
+// forged heartbeats as the leader does, and points only the worker itself to the leader.
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { CreateFunctionCommand, InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import { EtcdJournal, type Candidate } from '../../src/journal/index.js';
-import type { WorkerDocument } from '../../src/placement/index.js';
+import { sendHeartbeat, workerAuthorization, type WorkerBundle, type WorkerDocument } from '../../src/placement/index.js';
+import { isStratusError } from '../../src/shared/errors.js';
+import { InternalClient } from '../../src/shared/internal-client.js';
 import { startCluster, type Cluster } from '../helpers/cluster.js';
 import type { RoleProcess } from '../helpers/role-process.js';
 import { until } from '../helpers/wait.js';
@@ -58,6 +63,10 @@ describe('placement replicas on etcd', () => {
   const leaderRecorded = () => journal.election('placement', 1000).leader();
   const replica = (c: Candidate | undefined) => cluster.placements.find((p) => p.id === c?.id);
   const directory = async () => (await journal.workers.list()).map((d) => d.value as WorkerDocument).map((w) => `${w.id} ${w.url}`).sort();
+  /** Environments the assignment leader destroyed because they (or their worker) were lost. */
+  const destroyedAsLost = async () => (await journal.assignmentLog.readAfter(0, 100_000))
+    .map((e) => e.entry as { type: string; envId: string; reason?: string })
+    .filter((e) => e.type === 'destroyed' && /lost/.test(e.reason ?? ''));
   const elected = (p: RoleProcess) => p.output().split('\n').filter((l) => l.includes('elected placement leader')).length;
   const diag = () => {
     for (const p of [...cluster.placements, ...cluster.workers, ...cluster.assignment]) {
@@ -93,6 +102,31 @@ describe('placement replicas on etcd', () => {
     assert.match(leader.output(), /worker joined/);
   });
 
+  test('attack: a follower refuses a heartbeat under another worker\'s id or without a worker credential as any leader does, and names the leader only to the worker itself', async () => {
+    const leader = replica(await until(leaderRecorded, 'a placement leader'));
+    const follower = cluster.placements.find((p) => p !== leader);
+    assert.ok(leader && follower);
+    const bundle = JSON.parse(await readFile(join(cluster.dir, 'worker-0.json'), 'utf8')) as WorkerBundle;
+    const asWorker0 = new InternalClient({ authorization: workerAuthorization(bundle), ca: bundle.caCertificate });
+    const asControlPlane = new InternalClient(cluster.controlPlane);
+    const stranger = new InternalClient({ authorization: 'Bearer not-a-credential', ca: bundle.caCertificate });
+    const status = (id: string) => ({ id, memoryMb: 128, memoryReservedMb: 0, environments: 0, cachedCode: [] });
+    const url = cluster.workers[0]?.url ?? '';
+    const refusedWith = (code: string, reason?: string) => (err: unknown) =>
+      isStratusError(err) && err.code === code && (reason === undefined || err.details.reason === reason) && err.details.leader === undefined;
+    try {
+      await assert.rejects(sendHeartbeat(asWorker0, follower.url, { id: 'worker-1', url, status: status('worker-1') }, 5000), refusedWith('Forbidden', 'NotPermitted'));
+      await assert.rejects(sendHeartbeat(asControlPlane, follower.url, { id: 'worker-0', url, status: status('worker-0') }, 5000), refusedWith('Forbidden', 'UnknownCredential'));
+      await assert.rejects(sendHeartbeat(stranger, follower.url, { id: 'worker-0', url, status: status('worker-0') }, 5000), refusedWith('Forbidden', 'UnknownCredential'));
+      // The worker itself is sent on to the leader.
+      await assert.rejects(sendHeartbeat(asWorker0, follower.url, { id: 'worker-0', url, status: status('worker-0') }, 5000),
+        (err: unknown) => isStratusError(err) && err.code === 'NotLeader' && err.details.leader === leader.url);
+      assert.deepEqual(deleted, []);
+    } finally {
+      for (const c of [asWorker0, asControlPlane, stranger]) c.close();
+    }
+  });
+
   test('SIGKILL of the placement leader under invokes: a follower adopts the workers, none is lost, invokes go on warm', async () => {
     const lambda = cluster.lambda(0);
     const load = steadyLoad(lambda, 2);
@@ -119,7 +153,8 @@ describe('placement replicas on etcd', () => {
       assert.deepEqual(load.errors, [], 'the SDK retries absorbed the failover (if anything)');
       const after = load.replies.filter((r) => r.startedAt > killedAt);
       assert.ok(after.length > 0, 'invokes went on after the kill');
-      assert.deepEqual(after.filter((r) => !warm.has(r.id)), [], 'every invoke after the kill ran in an environment warm before it: no environment was lost');
+      assert.deepEqual(await destroyedAsLost(), [], 'the assignment log destroyed no environment as lost');
+      assert.ok(after.some((r) => warm.has(r.id)), 'environments warm before the kill served invokes after it');
     } catch (err) {
       diag();
       throw err;
@@ -146,6 +181,7 @@ describe('placement replicas on etcd', () => {
       // Its lease sweep runs at a quarter of the lease: give it several turns to (wrongly) expire someone.
       await sleep(LEASE_MS);
       assert.deepEqual(deleted, [], 'the deposed leader deleted no directory entry');
+      assert.deepEqual(await destroyedAsLost(), [], 'no environment was lost');
       assert.equal((await directory()).length, 2, 'both workers are still in the directory');
       assert.doesNotMatch(paused.output(), /"msg":"worker lease expired"/, 'the deposed leader expired no worker');
       assert.equal((await leaderRecorded())?.id, next.id, 'the successor still leads');
