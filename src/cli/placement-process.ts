@@ -54,13 +54,7 @@ export async function startPlacementProcess(config: StratusConfig, opts: Process
   leader = new PlacementLeader({
     election: journal.election(PLACEMENT, config.cluster.leaderTtlMs), candidate: { id: opts.id, address: api.url }, clock, log,
     lead: async () => {
-      // Workers recorded by an earlier leader get a fresh lease (also those whose heartbeats went
-      // to it until it failed): gone ones run out.
-      for (const worker of await directory.recorded()) api.registrations.adopt(worker);
-      logExpiry.start();
-      if (codeCollector) await codeCollector.start();
-      else codeCollector = await startCodeCollection(config, { journal, code, chunks }, clock, log, metrics, { afterRemoval: () => code.compact() });
-      return async () => {
+      const end = async () => {
         // Deposed: the leases are the successor's now; drop them without expiring anyone.
         for (const worker of placement.workers()) {
           placement.deregister(worker.id);
@@ -69,6 +63,18 @@ export async function startPlacementProcess(config: StratusConfig, opts: Process
         await logExpiry.stop();
         await codeCollector?.stop();
       };
+      try {
+        // Workers recorded by an earlier leader get a fresh lease (also those whose heartbeats went
+        // to it until it failed): gone ones run out.
+        for (const worker of await directory.recorded()) api.registrations.adopt(worker);
+        logExpiry.start();
+        if (codeCollector) await codeCollector.start();
+        else codeCollector = await startCodeCollection(config, { journal, code, chunks }, clock, log, metrics, { afterRemoval: () => code.compact() });
+      } catch (err) {
+        await end();
+        throw err;
+      }
+      return end;
     },
   });
   metrics.gauge('stratus_workers', 'Workers holding a lease', [], () => [[{}, placement.workers().length]]);
