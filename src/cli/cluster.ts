@@ -6,7 +6,7 @@ import { ImageImporter } from '../images/index.js';
 import { EtcdJournal } from '../journal/index.js';
 import { SnapStartService } from '../snapstart/index.js';
 import {
-  controlPlaneCredential, controlPlaneKeyHash, loadClusterSecrets, workerApiCredential, PlacementService, WorkerDirectory, WorkerMembership,
+  controlPlaneCredential, controlPlaneKeyHash, loadClusterSecrets, workerApiCredential, PlacementService, WorkerMembership,
   type ClusterSecrets, type ConnectedWorker,
   type WorkerDocument,
 } from '../placement/index.js';
@@ -19,18 +19,16 @@ import { Metrics } from '../shared/metrics.js';
 import { startMetricsListener, type MetricsListener } from '../shared/metrics-server.js';
 import { createTracer } from '../shared/tracing.js';
 import { CONTROL_PLANE_NAME, issueServerIdentity } from '../shared/tls.js';
-import { DEFAULT_LOG_BYTES_PER_ACCOUNT, LogExpiry, storeLogs } from '../logs/index.js';
-import { startInternalApi } from './internal-api.js';
 import { concurrencyLimiter, followRegistries, lambdaApi, openAccounts, openLogGrants, openLogs, type Credentials } from './lambda-api.js';
 import { leadScheduling, openScheduler, SCHEDULER } from './scheduler.js';
-import { startCodeCollection } from './code-collection.js';
 import { assignmentMetrics } from './metrics.js';
 import { httpWorkerConnector } from './worker-connector.js';
 
 /**
  * Stratus as a cluster: each role a process of its own, all sharing the journal in etcd.
  * frontends (the Lambda API, stateless), assignment replicas (one leader, hot followers),
- * placement (worker leases and the worker directory) and workers (`stratus worker`).
+ * placement replicas (one leader: worker leases and the worker directory; see placement-process.ts)
+ * and workers (`stratus worker`).
  */
 export interface ClusterProcess {
   url: string;
@@ -54,7 +52,7 @@ export function openJournal(config: StratusConfig): EtcdJournal {
 }
 
 /** Code packages and image chunks live in etcd too, so every machine of the cluster shares them. */
-function openCodeStores(config: StratusConfig) {
+export function openCodeStores(config: StratusConfig) {
   const { etcdEndpoints, etcdPrefix, etcdTls } = config.cluster;
   const code = new EtcdCodeStore({ endpoints: etcdEndpoints, prefix: etcdPrefix, tls: etcdTls });
   const chunks = new EtcdChunkStore({ endpoints: etcdEndpoints, prefix: etcdPrefix, tls: etcdTls });
@@ -81,7 +79,7 @@ async function openShared(config: StratusConfig, clock: Clock, adminKey?: Creden
 }
 
 /** A role's metrics listener, on --metrics-host and --metrics-port (ephemeral by default for a role). */
-function serveMetrics(config: StratusConfig, metrics: Metrics, log: Logger): Promise<MetricsListener> {
+export function serveMetrics(config: StratusConfig, metrics: Metrics, log: Logger): Promise<MetricsListener> {
   return startMetricsListener(metrics, config.metrics.host, config.metrics.port, log.child({ component: 'metrics' }));
 }
 
@@ -226,54 +224,6 @@ export async function startAssignmentProcess(config: StratusConfig, opts: Proces
       await api.close();
       await shared.close();
       await tracer.shutdown();
-    },
-  };
-}
-
-/**
- * `stratus placement`: holds the workers' leases (they register and heartbeat here, as with
- * `stratus up`), publishes them as the worker directory in etcd, and serves code packages. Every
- * request of a worker carries its own credential; a worker is given its server certificate here,
- * for its own id only, and a revoked worker's lease ends at once.
- */
-export async function startPlacementProcess(config: StratusConfig, opts: ProcessOptions, log: Logger, clock: Clock): Promise<ClusterProcess> {
-  const journal = openJournal(config);
-  const secrets = await loadClusterSecrets(journal.clusterSecrets, clock.now());
-  const { code, chunks, close: closeStores } = openCodeStores(config);
-  const placement = new PlacementService({ clock, leaseMs: config.cluster.leaseMs });
-  const directory = new WorkerDirectory(journal.workers, log);
-  const api = await startInternalApi({
-    secrets, credentials: journal.workerCredentials, code, chunks, placement, shipLogs: storeLogs(journal.logs, clock, log), logGrants: await openLogGrants(journal), leaseMs: config.cluster.leaseMs, clock, log, host: opts.host, port: opts.port,
-    onHeartbeat: (worker) => directory.publish(worker),
-  });
-  // Workers an earlier placement process recorded get a fresh lease: gone ones run out.
-  for (const worker of await directory.recorded()) api.registrations.adopt(worker);
-  const metrics = new Metrics();
-  metrics.gauge('stratus_workers', 'Workers holding a lease', [], () => [[{}, placement.workers().length]]);
-  const metricsListener = await serveMetrics(config, metrics, log);
-  // The one role of a cluster that sweeps function logs (frontends would all do it at once).
-  const logExpiry = new LogExpiry({
-    store: journal.logs, clock, maxBytesPerAccount: config.logs.maxBytesPerAccount ?? DEFAULT_LOG_BYTES_PER_ACCOUNT.etcd,
-    intervalMs: config.logs.expireIntervalMs, log: log.child({ component: 'logs' }),
-  });
-  logExpiry.start();
-  // And the one that collects unreferenced code (then compacts etcd's history, so the space is returned).
-  const codeCollector = await startCodeCollection(config, { journal, code, chunks }, clock, log, metrics, { afterRemoval: () => code.compact() });
-  placement.onWorkerLost((workerId) => {
-    log.warn({ worker: workerId }, 'worker lease expired');
-    directory.remove(workerId);
-  });
-  return {
-    url: api.url,
-    metricsUrl: metricsListener.url,
-    async stop() {
-      await metricsListener.stop();
-      await api.stop();
-      placement.stop();
-      await codeCollector.stop();
-      closeStores();
-      await logExpiry.stop();
-      await journal.close();
     },
   };
 }

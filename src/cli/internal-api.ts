@@ -29,6 +29,8 @@ export interface InternalApiDeps {
   host: string;
   port: number;
   onWorkerJoined?(agent: ConnectedWorker): void;
+  /** A replicated placement: whether this replica takes heartbeats (see WorkerRegistrationDeps.leading). */
+  leading?(): true | { leader?: string };
   onHeartbeat?(worker: WorkerDocument): void;
 }
 
@@ -62,6 +64,7 @@ export async function startInternalApi(deps: InternalApiDeps): Promise<InternalA
       workerApiKeyHash: workerApiKeyHash(secrets, workerId),
     }),
     onWorkerJoined: deps.onWorkerJoined,
+    leading: deps.leading,
     onHeartbeat: deps.onHeartbeat,
   });
   const unwatch = await credentials.watch((workerId, active) => {

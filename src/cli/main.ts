@@ -7,7 +7,8 @@ import { createLogger } from '../shared/log.js';
 import { accountsCommand, ACCOUNTS_USAGE } from './accounts.js';
 import { BACKUP_USAGE, backupCommand } from './backup.js';
 import { USER_USAGE, userCommand } from './user-commands.js';
-import { startAssignmentProcess, startFrontendProcess, startPlacementProcess } from './cluster.js';
+import { startAssignmentProcess, startFrontendProcess } from './cluster.js';
+import { startPlacementProcess } from './placement-process.js';
 import { startSingleMachine } from './single-machine.js';
 import { startWorkerProcess } from './worker.js';
 import { readWorkerBundle, workersCommand } from './workers-admin.js';
@@ -23,13 +24,13 @@ const USAGE = `Usage:
                  [--code-gc-grace-ms 3600000] [--code-gc-interval-ms 600000]
                  [--worker-cache-idle-ms 600000] [--worker-cache-mb 20480]
                  [--keep-alive-policy fixed|histogram] [--keep-alive-bin-ms 60000] [--keep-alive-min-samples 10]
-  stratus worker --control-plane URL --credentials FILE [--host 127.0.0.1] [--port 0]
+  stratus worker --control-plane URL[,URL...] --credentials FILE [--host 127.0.0.1] [--port 0]
                  [--data-dir .stratus-worker] [--worker-memory-mb N] [--warm-pool 0] [--warm-pool-runtimes nodejs20.x] [--heartbeat-ms 1000]
                  [--log-level info] [--snapstart criu|off] [--snapstart-clones 1] [--sandbox-driver bubblewrap|gvisor]
                  [--freeze-idle-after-ms 50|off] [--worker-cache-idle-ms 600000] [--worker-cache-mb 20480]
   stratus frontend   --etcd URL[,URL...] [--host 127.0.0.1] [--port 9001]
   stratus assignment --etcd URL[,URL...] [--host 127.0.0.1] [--port 0] [--id NAME] [--leader-ttl-ms 2000]
-  stratus placement  --etcd URL[,URL...] [--host 127.0.0.1] [--port 0] [--lease-ms 3000]
+  stratus placement  --etcd URL[,URL...] [--host 127.0.0.1] [--port 0] [--id NAME] [--lease-ms 3000] [--leader-ttl-ms 2000]
                      [--code-gc-grace-ms 3600000] [--code-gc-interval-ms 600000]
   stratus workers add --id W | revoke --id W | list   --etcd URL[,URL...] | --data-dir .stratus
                  (with --etcd each also takes --etcd-prefix /stratus/, and for etcd over TLS
@@ -76,7 +77,8 @@ worker: starts a further worker agent that joins the control plane at --control-
 frontend, assignment, placement: Stratus as a cluster on etcd (see README "Running a cluster").
     The first one to start makes the cluster's CA (kept in etcd); every internal connection is TLS.
     Frontends need STRATUS_ACCESS_KEY_ID and STRATUS_SECRET_ACCESS_KEY. Workers join with
-    --control-plane <placement URL> --credentials <bundle>.
+    --control-plane <placement URL>[,<URL>...] --credentials <bundle>: run several placement
+    replicas; one leads (elected in etcd) and the workers follow it.
 workers: per-worker credentials, kept in the journal (only a hash of each secret): a cluster's etcd
     (--etcd), or without --etcd the SQLite journal of \`stratus up\`'s --data-dir (it may be
     running). add prints the bundle to start the worker with; revoke refuses it from then on and

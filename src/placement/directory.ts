@@ -12,7 +12,11 @@ export class WorkerDirectory {
   /** Serialises the writes of one worker's document. */
   private readonly writes = new Map<string, Promise<void>>();
 
-  constructor(private readonly store: DocumentStore, private readonly log: Logger) {}
+  /**
+   * `mayWrite`: a replicated placement's fence (PlacementLeader.mayAct), checked just before each
+   * write, so a deposed leader neither deletes nor rewrites entries its successor now keeps.
+   */
+  constructor(private readonly store: DocumentStore, private readonly log: Logger, private readonly mayWrite: () => boolean = () => true) {}
 
   /** Workers recorded by an earlier placement process. */
   async recorded(): Promise<WorkerDocument[]> {
@@ -36,8 +40,12 @@ export class WorkerDirectory {
   }
 
   private serial(id: string, write: () => Promise<void>): void {
+    const fenced = async () => {
+      if (this.mayWrite()) return write();
+      this.log.warn({ worker: id }, 'not writing the worker directory: this placement replica no longer leads');
+    };
     const next = (this.writes.get(id) ?? Promise.resolve())
-      .then(write)
+      .then(fenced)
       .catch((err: unknown) => this.log.warn({ err, worker: id }, 'writing the worker directory failed'));
     this.writes.set(id, next);
     void next.finally(() => {

@@ -7,3 +7,5 @@ export {
   controlPlaneCredential, controlPlaneKeyHash, loadClusterSecrets, workerApiCredential, workerApiKeyHash, type ClusterSecrets,
 } from './cluster-secrets.js';
 export { WorkerCredentials, workerAuthorization, type WorkerBundle, type WorkerCredentialRecord } from './worker-credentials.js';
+export { PlacementLeader, type PlacementLeaderDeps } from './leader.js';
+export { ControlPlanes } from './control-planes.js';

@@ -33,6 +33,11 @@ export interface WorkerRegistrationDeps {
    * register the worker again after the revocation dropped it.
    */
   revoked?(workerId: string): boolean;
+  /**
+   * A replicated placement: whether this replica takes heartbeats now, or else the address of the
+   * leader (if known), named in the NotLeader refusal so the worker follows it.
+   */
+  leading?(): true | { leader?: string };
   /** A worker registered for the first time (or again, after its lease ran out). */
   onWorkerJoined?(agent: ConnectedWorker): void;
   /** Every accepted heartbeat, with what the worker reported (the cluster's worker directory). */
@@ -93,6 +98,10 @@ export class WorkerRegistrations {
       throw new StratusError('InvalidRequestContent', 'a heartbeat is { id, url, status }');
     }
     if (this.deps.revoked?.(id)) return refusalResponse({ refused: 401, message: 'unknown or revoked worker credential' });
+    const leading = this.deps.leading?.() ?? true;
+    if (leading !== true) {
+      throw new StratusError('NotLeader', 'this placement replica does not lead: send heartbeats to the leader', { details: leading.leader ? { leader: leading.leader } : {} });
+    }
     if (placement.worker(id) && !this.holds(id)) {
       log.warn({ worker: id }, 'a heartbeat under the id of a worker that did not register here was refused');
       return refusalResponse({ refused: 403, message: `worker ${JSON.stringify(id)} is not registered here: its id is taken` });

@@ -22,7 +22,10 @@ export interface AssignmentReplicaProcess extends RoleProcess {
 
 export interface Cluster {
   etcd: EtcdCluster;
+  /** The first placement replica (the only one unless `placements` was given). */
   placement: RoleProcess;
+  /** Every placement replica; workers are given all their URLs. */
+  placements: RoleProcess[];
   assignment: AssignmentReplicaProcess[];
   workers: RoleProcess[];
   frontends: RoleProcess[];
@@ -57,6 +60,8 @@ export interface ClusterOptions {
   keepAliveMs?: number;
   /** More flags for the placement process (e.g. the code collector's grace period). */
   placementArgs?: string[];
+  /** Placement replicas (default 1), each `--id placement-<i>`. */
+  placements?: number;
   /** Workers print function output (default off). */
   functionLogs?: 'store' | 'stdout' | 'off';
 }
@@ -84,7 +89,14 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
   const etcdArg = ['--etcd', etcd.endpoints.join(',')];
   const workersCommand = async (...args: string[]) => (await run(process.execPath, [MAIN, 'workers', ...args, ...etcdArg, '--etcd-prefix', prefix])).stdout;
   try {
-    const placement = await launch('placement', 'placement', [...etcdArg, ...common, '--lease-ms', '1500', ...(opts.placementArgs ?? [])]);
+    const placements: RoleProcess[] = [];
+    for (let i = 0; i < (opts.placements ?? 1); i++) {
+      const id = i === 0 && !opts.placements ? 'placement' : `placement-${i}`;
+      placements.push(await launch('placement', id, [
+        ...etcdArg, ...common, '--id', id, '--lease-ms', '1500', '--leader-ttl-ms', String(opts.leaderTtlMs ?? 1000), ...(opts.placementArgs ?? []),
+      ]));
+    }
+    const placement = placements[0]!;
     const secrets = await readClusterSecrets(etcd.endpoints, prefix);
     const controlPlane = controlPlaneCredential(secrets);
     const workerApi = (id: string) => workerApiCredential(secrets, id);
@@ -92,7 +104,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       const bundle = join(dir, `${id}.json`);
       await writeFile(bundle, await workersCommand('add', '--id', id), { mode: 0o600 });
       return launch('worker', id, [
-        '--control-plane', placement.url, '--credentials', bundle, '--data-dir', join(dir, id),
+        '--control-plane', placements.map((p) => p.url).join(','), '--credentials', bundle, '--data-dir', join(dir, id),
         '--worker-memory-mb', String(opts.workerMemoryMb ?? 4096), '--heartbeat-ms', '300', '--log-level', 'warn', '--function-logs', opts.functionLogs ?? 'store',
       ]);
     };
@@ -128,7 +140,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     const frontends: RoleProcess[] = [];
     for (let i = 0; i < (opts.frontends ?? 2); i++) frontends.push(await launch('frontend', `frontend-${i}`, [...etcdArg, ...common, '--port', '0']));
     const cluster: Cluster = {
-      etcd, placement, assignment, workers, frontends, credentials, controlPlane, workerApi, prefix, dir, workersCommand, addWorker,
+      etcd, placement, placements, assignment, workers, frontends, credentials, controlPlane, workerApi, prefix, dir, workersCommand, addWorker,
       lambda(i, o = {}) {
         const client = new LambdaClient({ endpoint: frontends[i]?.url, region: 'us-east-1', credentials, maxAttempts: o.maxAttempts ?? 3 });
         clients.push(client);
