@@ -25,6 +25,7 @@ import { leadScheduling, openScheduler, SCHEDULER } from './scheduler.js';
 import { startCodeCollection } from './code-collection.js';
 import { assignmentMetrics } from './metrics.js';
 import { httpWorkerConnector } from './worker-connector.js';
+import { openPlacementFleet } from './fleet.js';
 
 /**
  * Stratus as a cluster: each role a process of its own, all sharing the journal in etcd.
@@ -233,15 +234,18 @@ export async function startPlacementProcess(config: StratusConfig, opts: Process
   const { code, chunks, close: closeStores } = openCodeStores(config);
   const placement = new PlacementService({ clock, leaseMs: config.cluster.leaseMs });
   const directory = new WorkerDirectory(journal.workers, log);
+  // The worker provider comes first: local-hosts' workers reach placement on the bridge it makes.
+  const fleet = await openPlacementFleet(config, journal, secrets, log, clock);
   const api = await startInternalApi({
-    secrets, credentials: journal.workerCredentials, code, chunks, placement, shipLogs: storeLogs(journal.logs, clock, log), logGrants: await openLogGrants(journal), leaseMs: config.cluster.leaseMs, clock, log, host: opts.host, port: opts.port,
-    onHeartbeat: (worker) => directory.publish(worker),
+    secrets, credentials: journal.workerCredentials, code, chunks, placement, shipLogs: storeLogs(journal.logs, clock, log), logGrants: await openLogGrants(journal), leaseMs: config.cluster.leaseMs, clock, log, host: fleet.host ?? opts.host, port: opts.port,
+    onHeartbeat: (worker) => directory.publish(fleet.annotate(worker)),
   });
   // Workers an earlier placement process recorded get a fresh lease: gone ones run out.
   for (const worker of await directory.recorded()) api.registrations.adopt(worker);
   const metrics = new Metrics();
   metrics.gauge('stratus_workers', 'Workers holding a lease', [], () => [[{}, placement.workers().length]]);
   const metricsListener = await serveMetrics(config, metrics, log);
+  fleet.start(api.url, placement, directory, metrics);
   // The one role of a cluster that sweeps function logs (frontends would all do it at once).
   const logExpiry = new LogExpiry({
     store: journal.logs, clock, maxBytesPerAccount: config.logs.maxBytesPerAccount ?? DEFAULT_LOG_BYTES_PER_ACCOUNT.etcd,
@@ -259,6 +263,7 @@ export async function startPlacementProcess(config: StratusConfig, opts: Process
     metricsUrl: metricsListener.url,
     async stop() {
       await metricsListener.stop();
+      await fleet.stop();
       await api.stop();
       placement.stop();
       await codeCollector.stop();

@@ -7,3 +7,7 @@ export {
   controlPlaneCredential, controlPlaneKeyHash, loadClusterSecrets, workerApiCredential, workerApiKeyHash, type ClusterSecrets,
 } from './cluster-secrets.js';
 export { WorkerCredentials, workerAuthorization, type WorkerBundle, type WorkerCredentialRecord } from './worker-credentials.js';
+export { StaticWorkerProvider, type ProvidedWorker, type WorkerProvider, type WorkerSpec } from './worker-provider.js';
+export { LocalHostsProvider, type LocalHostsOptions } from './local-hosts.js';
+export { canMakeHosts } from './host-network.js';
+export { FleetScaler, type FleetAction, type FleetMember, type FleetScalerConfig, type FleetScalerDeps } from './fleet-scaler.js';

@@ -60,6 +60,7 @@ export class LocalHostsProvider implements WorkerProvider {
   private readonly hosts = new Map<string, { record: HostRecord; child?: ChildProcess; exited: Promise<void> }>();
   private next = 1;
   private controlPlane: string | undefined;
+  private saving: Promise<void> = Promise.resolve();
 
   private constructor(
     private readonly opts: LocalHostsOptions,
@@ -144,6 +145,7 @@ export class LocalHostsProvider implements WorkerProvider {
     await Promise.all([...this.hosts.keys()].map((id) => this.stop(id)));
     await removeCgroups(this.state.cgroups);
     await deleteBridge(this.state.bridge);
+    await this.saving.catch(() => undefined);
     await rm(statePath(this.opts), { force: true });
   }
 
@@ -177,8 +179,10 @@ export class LocalHostsProvider implements WorkerProvider {
     await this.save();
   }
 
+  /** Writes the state file; one write at a time, each of the state as it is then. */
   private save(): Promise<void> {
-    return writeAtomically(statePath(this.opts), JSON.stringify(this.state));
+    this.saving = this.saving.catch(() => undefined).then(() => writeAtomically(statePath(this.opts), JSON.stringify(this.state)));
+    return this.saving;
   }
 }
 

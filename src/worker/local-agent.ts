@@ -319,9 +319,11 @@ export class LocalWorkerAgent implements WorkerAgent {
   status(): WorkerStatus {
     let reserved = this.snapStart.clonesReservedMb();
     let stems = 0;
+    let busy = 0;
     for (const slot of this.slots.values()) {
       reserved += slot.memoryMb;
       if (this.pool?.holds(slot)) stems++;
+      if (slot.env.busy) busy++;
     }
     return {
       id: this.id,
@@ -330,6 +332,7 @@ export class LocalWorkerAgent implements WorkerAgent {
       environments: this.slots.size,
       cachedCode: this.deps.taskFiles.cachedCode?.() ?? [],
       stems,
+      busy,
     };
   }
 
