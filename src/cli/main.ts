@@ -9,6 +9,7 @@ import { BACKUP_USAGE, backupCommand } from './backup.js';
 import { USER_USAGE, userCommand } from './user-commands.js';
 import { startAssignmentProcess, startFrontendProcess, startPlacementProcess } from './cluster.js';
 import { startSingleMachine } from './single-machine.js';
+import { clusterUp, CLUSTER_UP_USAGE } from './cluster-up.js';
 import { startWorkerProcess } from './worker.js';
 import { readWorkerBundle, workersCommand } from './workers-admin.js';
 
@@ -37,6 +38,7 @@ const USAGE = `Usage:
   stratus workers add --id W | revoke --id W | list   --etcd URL[,URL...] | --data-dir .stratus
                  (with --etcd each also takes --etcd-prefix /stratus/, and for etcd over TLS
                   --etcd-ca FILE [--etcd-cert FILE --etcd-key FILE])
+${CLUSTER_UP_USAGE}
 ${ACCOUNTS_USAGE}
 ${USER_USAGE}
 ${BACKUP_USAGE}
@@ -80,6 +82,8 @@ frontend, assignment, placement: Stratus as a cluster on etcd (see README "Runni
     The first one to start makes the cluster's CA (kept in etcd); every internal connection is TLS.
     Frontends need STRATUS_ACCESS_KEY_ID and STRATUS_SECRET_ACCESS_KEY. Workers join with
     --control-plane <placement URL> --credentials <bundle>.
+cluster up: a whole cluster on this machine to try (root): 3-member etcd, placement with local-hosts
+    workers, 3 assignment replicas, 2 frontends; prints the endpoint and credentials; Ctrl-C stops it.
 --worker-provider: static (the default): workers join by themselves. local-hosts (root): placement
     starts its workers, each in its own network namespace on a bridge it makes (placement then
     listens on the bridge's address), and scales the fleet with reserved memory between
@@ -249,6 +253,7 @@ async function clusterRole(role: keyof typeof CLUSTER_ROLES, config: StratusConf
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === 'accounts') return accountsCommand(rest, process.env);
+  if (command === 'cluster') return clusterUp(rest, process.env);
   if (command === 'invoke' || command === 'deploy' || command === 'logs' || command === 'top') return userCommand(command, rest, process.env);
   if (command === 'backup' || command === 'restore') {
     process.stdout.write(`${await backupCommand(command, rest, systemClock)}\n`);
