@@ -19,6 +19,21 @@ import { makeZip } from '../helpers/zip.js';
 
 const run = promisify(execFile);
 const can = await canMakeHosts();
+/** A hostile function with outbound network: what can it reach from a local-hosts worker? */
+const PROBE = `
+const net = require('net'); const https = require('https');
+const tcp = (host, port) => new Promise((resolve) => {
+  const s = net.connect({ host, port }); const done = (r) => { s.destroy(); resolve(r); };
+  s.setTimeout(3000, () => done('TIMEOUT')); s.once('connect', () => done('CONNECTED')); s.once('error', (e) => done(e.code));
+});
+const call = (url) => new Promise((resolve) => {
+  const r = https.request(url, { method: 'POST', rejectUnauthorized: false, timeout: 3000 }, (res) => { res.resume(); resolve(res.statusCode); });
+  r.once('error', (e) => resolve(e.code)); r.once('timeout', () => r.destroy(new Error('TIMEOUT'))); r.end('{}');
+});
+exports.handler = async (e) => ({
+  etcdOnLoopback: await tcp('127.0.0.1', e.etcdPort), etcdOnTheBridge: await tcp(e.bridge, e.etcdPort), etcdViaGateway: await tcp('10.0.2.2', e.etcdPort),
+  placementUnauthenticated: await call(e.placement + '/_stratus/cluster/v1/workers'),
+});`;
 const CODE = `exports.handler = async (e) => { await new Promise((r) => setTimeout(r, e.sleep ?? 0)); return { ok: true }; };`;
 
 interface HostsState { bridge: string; hosts: { id: string; netns: string; address: string; pid?: number }[] }
@@ -102,5 +117,23 @@ describe('fleet scaling with local-hosts workers', { skip: can.ok ? undefined : 
     assert.deepEqual(outcomes.failed, [], 'no accepted invoke failed, draining included');
     const r = await invoke(0);
     assert.equal(r.StatusCode, 200, 'the remaining worker serves');
+  });
+
+  test('attack: a function with outbound network on a local-hosts worker reaches no etcd member on the host, and placement on the bridge refuses it without a worker credential', async () => {
+    await cluster.lambda(0).send(new CreateFunctionCommand({
+      FunctionName: 'probe', Runtime: 'nodejs20.x', Role: 'arn:aws:iam::123456789012:role/r', Handler: 'index.handler', Timeout: 30,
+      Code: { ZipFile: await makeZip({ 'index.js': PROBE }) }, Tags: { 'stratus:network': 'outbound' },
+    }));
+    const bridge = new URL(cluster.placement.url).hostname;
+    assert.match(bridge, /^10\.213\./, 'placement listens on the bridge');
+    const out = await cluster.lambda(0).send(new InvokeCommand({
+      FunctionName: 'probe', Payload: Buffer.from(JSON.stringify({ etcdPort: Number(new URL(cluster.etcd.endpoints[0] ?? '').port), bridge, placement: cluster.placement.url })),
+    }));
+    assert.equal(out.FunctionError, undefined, Buffer.from(out.Payload ?? []).toString());
+    const seen = JSON.parse(Buffer.from(out.Payload ?? []).toString()) as Record<string, unknown>;
+    assert.notEqual(seen.etcdOnLoopback, 'CONNECTED', JSON.stringify(seen));
+    assert.notEqual(seen.etcdOnTheBridge, 'CONNECTED', JSON.stringify(seen));
+    assert.notEqual(seen.etcdViaGateway, 'CONNECTED', JSON.stringify(seen));
+    assert.equal(seen.placementUnauthenticated, 401, JSON.stringify(seen));
   });
 });
