@@ -147,6 +147,26 @@ describe('FleetScaler', () => {
     assert.deepEqual(f.provider.stopped, ['x']);
   });
 
+  it('a drained worker the provider fails to stop stays drained and is stopped at the next look', async () => {
+    const f = fleet({ minWorkers: 0 });
+    f.provider.started.push({ id: 'x', zone: 'a' });
+    f.join('x', 0);
+    let failures = 1;
+    const stop = f.provider.stop.bind(f.provider);
+    f.provider.stop = async (id) => {
+      if (failures-- > 0) throw new Error('substrate busy');
+      return stop(id);
+    };
+    await f.pass(12_000);
+    assert.deepEqual(f.provider.stopped, [], 'the first stop failed');
+    assert.deepEqual([...f.draining], ['x'], 'still drained');
+    assert.deepEqual(f.removed, []);
+    await f.pass(1000);
+    assert.deepEqual(f.provider.stopped, ['x']);
+    assert.deepEqual(f.removed, ['x']);
+    assert.equal(f.scaler.decisions().removed, 1);
+  });
+
   it('does not drain a worker whose removal would push the rest over the scale-out threshold, nor one it did not start', async () => {
     const f = fleet({ minWorkers: 0, scaleInBelow: 0.5 });
     f.provider.started.push({ id: 'p', zone: 'a' });

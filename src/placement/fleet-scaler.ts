@@ -165,8 +165,8 @@ export class FleetScaler {
       const m = byId.get(id);
       const done = !m || m.environments === 0 || (m.busy === 0 && now - sinceMs >= this.config.drainMaxMs);
       if (!done) continue;
+      await this.deps.provider.stop(id); // if it fails, the worker stays drained and the next look tries again
       this.draining.delete(id);
-      await this.deps.provider.stop(id);
       this.deps.removed(id);
       this.decide('removed', { worker: id, environments: m?.environments ?? 0, drainedMs: now - sinceMs }, 'fleet: drained worker removed');
     }
