@@ -239,6 +239,9 @@ export async function startPlacementProcess(config: StratusConfig, opts: Process
   const api = await startInternalApi({
     secrets, credentials: journal.workerCredentials, code, chunks, placement, shipLogs: storeLogs(journal.logs, clock, log), logGrants: await openLogGrants(journal), leaseMs: config.cluster.leaseMs, clock, log, host: fleet.host ?? opts.host, port: opts.port,
     onHeartbeat: (worker) => directory.publish(fleet.annotate(worker)),
+  }).catch(async (err: unknown) => {
+    await fleet.stop();
+    throw err;
   });
   // Workers an earlier placement process recorded get a fresh lease: gone ones run out.
   for (const worker of await directory.recorded()) api.registrations.adopt(worker);
