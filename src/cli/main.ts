@@ -10,6 +10,7 @@ import { USER_USAGE, userCommand } from './user-commands.js';
 import { startAssignmentProcess, startFrontendProcess } from './cluster.js';
 import { startPlacementProcess } from './placement-process.js';
 import { startSingleMachine } from './single-machine.js';
+import { clusterUp, CLUSTER_UP_USAGE } from './cluster-up.js';
 import { startWorkerProcess } from './worker.js';
 import { readWorkerBundle, workersCommand } from './workers-admin.js';
 
@@ -32,9 +33,13 @@ const USAGE = `Usage:
   stratus assignment --etcd URL[,URL...] [--host 127.0.0.1] [--port 0] [--id NAME] [--leader-ttl-ms 2000]
   stratus placement  --etcd URL[,URL...] [--host 127.0.0.1] [--port 0] [--id NAME] [--lease-ms 3000] [--leader-ttl-ms 2000]
                      [--code-gc-grace-ms 3600000] [--code-gc-interval-ms 600000]
+                     [--worker-provider static|local-hosts] [--fleet-min 1] [--fleet-max 4] [--fleet-zones zone-a,...]
+                     [--fleet-scale-out-above 0.75] [--fleet-scale-in-below 0.25] [--fleet-sustain-ms 30000]
+                     [--fleet-drain-max-ms 300000] [--worker-memory-mb N] (memory of the workers it starts)
   stratus workers add --id W | revoke --id W | list   --etcd URL[,URL...] | --data-dir .stratus
                  (with --etcd each also takes --etcd-prefix /stratus/, and for etcd over TLS
                   --etcd-ca FILE [--etcd-cert FILE --etcd-key FILE])
+${CLUSTER_UP_USAGE}
 ${ACCOUNTS_USAGE}
 ${USER_USAGE}
 ${BACKUP_USAGE}
@@ -79,6 +84,12 @@ frontend, assignment, placement: Stratus as a cluster on etcd (see README "Runni
     Frontends need STRATUS_ACCESS_KEY_ID and STRATUS_SECRET_ACCESS_KEY. Workers join with
     --control-plane <placement URL>[,<URL>...] --credentials <bundle>: run several placement
     replicas; one leads (elected in etcd) and the workers follow it.
+cluster up: a whole cluster on this machine to try (root): 3-member etcd, placement with local-hosts
+    workers, 3 assignment replicas, 2 frontends; prints the endpoint and credentials; Ctrl-C stops it.
+--worker-provider: static (the default): workers join by themselves. local-hosts (root): placement
+    starts its workers, each in its own network namespace on a bridge it makes (placement then
+    listens on the bridge's address), and scales the fleet with reserved memory between
+    --fleet-min and --fleet-max. See docs/worker-providers.md.
 workers: per-worker credentials, kept in the journal (only a hash of each secret): a cluster's etcd
     (--etcd), or without --etcd the SQLite journal of \`stratus up\`'s --data-dir (it may be
     running). add prints the bundle to start the worker with; revoke refuses it from then on and
@@ -128,6 +139,14 @@ const OPTIONS = {
   'metrics-host': { type: 'string' },
   'metrics-port': { type: 'string' },
   'otlp-traces-endpoint': { type: 'string' },
+  'worker-provider': { type: 'string' },
+  'fleet-min': { type: 'string' },
+  'fleet-max': { type: 'string' },
+  'fleet-zones': { type: 'string' },
+  'fleet-scale-out-above': { type: 'string' },
+  'fleet-scale-in-below': { type: 'string' },
+  'fleet-sustain-ms': { type: 'string' },
+  'fleet-drain-max-ms': { type: 'string' },
 } as const;
 
 type Flags = ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>['values'];
@@ -162,6 +181,10 @@ function configFrom(flags: Flags, env: NodeJS.ProcessEnv, defaultDataDir: string
       internalPort: num(flags['internal-port']), leaseMs: num(flags['lease-ms']), heartbeatMs: num(flags['heartbeat-ms']),
       etcdEndpoints: flags.etcd?.split(',').filter(Boolean), etcdPrefix: flags['etcd-prefix'], leaderTtlMs: num(flags['leader-ttl-ms']),
       etcdTls: etcdTlsFrom(flags),
+    },
+    fleet: {
+      provider: flags['worker-provider'], minWorkers: num(flags['fleet-min']), maxWorkers: num(flags['fleet-max']), zones: flags['fleet-zones']?.split(',').filter(Boolean),
+      scaleOutAbove: num(flags['fleet-scale-out-above']), scaleInBelow: num(flags['fleet-scale-in-below']), sustainMs: num(flags['fleet-sustain-ms']), drainMaxMs: num(flags['fleet-drain-max-ms']),
     },
     credentials:
       env.STRATUS_ACCESS_KEY_ID && env.STRATUS_SECRET_ACCESS_KEY
@@ -232,6 +255,7 @@ async function clusterRole(role: keyof typeof CLUSTER_ROLES, config: StratusConf
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === 'accounts') return accountsCommand(rest, process.env);
+  if (command === 'cluster') return clusterUp(rest, process.env);
   if (command === 'invoke' || command === 'deploy' || command === 'logs' || command === 'top') return userCommand(command, rest, process.env);
   if (command === 'backup' || command === 'restore') {
     process.stdout.write(`${await backupCommand(command, rest, systemClock)}\n`);

@@ -9,6 +9,7 @@ import { openCodeStores, openJournal, serveMetrics, type ClusterProcess, type Pr
 import { startCodeCollection } from './code-collection.js';
 import { startInternalApi } from './internal-api.js';
 import { openLogGrants } from './lambda-api.js';
+import { openPlacementFleet } from './fleet.js';
 
 /** The leadership of a cluster's placement replicas. */
 export const PLACEMENT = 'placement';
@@ -33,10 +34,15 @@ export async function startPlacementProcess(config: StratusConfig, opts: Process
   let leader: PlacementLeader | undefined;
   const mayAct = () => leader?.mayAct() === true;
   const directory = new WorkerDirectory(journal.workers, log, mayAct);
+  // The worker provider comes first: local-hosts' workers reach placement on the bridge it makes.
+  const fleet = await openPlacementFleet(config, journal, secrets, log, clock);
   const api = await startInternalApi({
-    secrets, credentials: journal.workerCredentials, code, chunks, placement, shipLogs: storeLogs(journal.logs, clock, log), logGrants: await openLogGrants(journal), leaseMs: config.cluster.leaseMs, clock, log, host: opts.host, port: opts.port,
-    onHeartbeat: (worker) => directory.publish(worker),
+    secrets, credentials: journal.workerCredentials, code, chunks, placement, shipLogs: storeLogs(journal.logs, clock, log), logGrants: await openLogGrants(journal), leaseMs: config.cluster.leaseMs, clock, log, host: fleet.host ?? opts.host, port: opts.port,
+    onHeartbeat: (worker) => directory.publish(fleet.annotate(worker)),
     leading: () => (leader?.leading() ? true : { leader: leader?.leaderAddress() }),
+  }).catch(async (err: unknown) => {
+    await fleet.stop();
+    throw err;
   });
   placement.onWorkerLost((workerId) => {
     // Fencing: a deposed leader (paused, or cut off from etcd past its lease) expires nobody.
@@ -60,6 +66,7 @@ export async function startPlacementProcess(config: StratusConfig, opts: Process
           placement.deregister(worker.id);
           void worker.shutdown();
         }
+        await fleet.standDown();
         await logExpiry.stop();
         await codeCollector?.stop();
       };
@@ -68,6 +75,8 @@ export async function startPlacementProcess(config: StratusConfig, opts: Process
         // to it until it failed): gone ones run out.
         for (const worker of await directory.recorded()) api.registrations.adopt(worker);
         logExpiry.start();
+        // Only the leader scales the fleet (it alone knows the workers' reservations).
+        fleet.start(api.url, placement, directory, metrics);
         if (codeCollector) await codeCollector.start();
         else codeCollector = await startCodeCollection(config, { journal, code, chunks }, clock, log, metrics, { afterRemoval: () => code.compact() });
       } catch (err) {
@@ -88,6 +97,7 @@ export async function startPlacementProcess(config: StratusConfig, opts: Process
     async stop() {
       await metricsListener.stop();
       await leader?.stop();
+      await fleet.stop();
       await api.stop();
       placement.stop();
       await codeCollector?.stop();

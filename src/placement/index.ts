@@ -9,3 +9,7 @@ export {
 export { WorkerCredentials, workerAuthorization, type WorkerBundle, type WorkerCredentialRecord } from './worker-credentials.js';
 export { PlacementLeader, type PlacementLeaderDeps } from './leader.js';
 export { ControlPlanes } from './control-planes.js';
+export { StaticWorkerProvider, type ProvidedWorker, type WorkerProvider, type WorkerSpec } from './worker-provider.js';
+export { LocalHostsProvider, type LocalHostsOptions } from './local-hosts.js';
+export { canMakeHosts } from './host-network.js';
+export { FleetScaler, type FleetAction, type FleetMember, type FleetScalerConfig, type FleetScalerDeps } from './fleet-scaler.js';

@@ -43,4 +43,20 @@ describe('WorkerMembership', () => {
     assert.deepEqual(joined, ['w2']);
     membership.stop();
   });
+
+  it('a worker the directory marks draining gets no new environment, and gets them again once unmarked', async () => {
+    const store = new MemoryJournal().workers;
+    await store.create('w1', doc('w1'), '1');
+    await store.create('w2', doc('w2'), '1');
+    const placement = new PlacementService();
+    const membership = new WorkerMembership({ store, placement, connector });
+    await membership.start();
+    await store.replace('w2', { ...doc('w2'), draining: true }, '2', '1');
+    await new Promise((resolve) => setImmediate(resolve));
+    for (let i = 0; i < 4; i++) assert.equal(placement.place({ memoryMb: 128, codeSha256: 'x' })?.id, 'w1');
+    await store.replace('w2', doc('w2'), '3', '2');
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(placement.place({ memoryMb: 128, codeSha256: 'x' })?.id, 'w2', 'the one with the most room again');
+    membership.stop();
+  });
 });

@@ -8,6 +8,8 @@ export interface WorkerDocument {
   id: string;
   url: string;
   status: WorkerStatus;
+  /** The fleet scaler drains it: no new environment goes there (absent: false). */
+  draining?: boolean;
 }
 
 export interface MembershipDeps {
@@ -58,14 +60,18 @@ export class WorkerMembership {
       this.deps.placement.remove(id);
       return;
     }
-    const { url, status } = doc.value as WorkerDocument;
+    const { url, status, draining } = doc.value as WorkerDocument;
     const known = this.deps.placement.worker(id);
     const mine = this.members.get(id);
-    if (known && known === mine?.agent && mine.url === url) return mine.agent.report(status);
+    if (known && known === mine?.agent && mine.url === url) {
+      mine.agent.report(status);
+      return this.deps.placement.setDraining(id, draining === true);
+    }
     if (known) this.deps.placement.remove(id);
     const agent = this.deps.connector.connect({ id, url, status });
     this.members.set(id, { url, agent });
     this.deps.placement.register(agent);
+    this.deps.placement.setDraining(id, draining === true);
     if (live) this.deps.onJoined?.(agent);
   }
 }

@@ -18,6 +18,8 @@ interface Member {
   reservedMb: number;
   /** When the worker's lease runs out; undefined for the in-process worker. */
   expiresAtMs?: number;
+  /** Being drained by the fleet scaler: no new environment goes there. */
+  draining?: boolean;
 }
 
 /**
@@ -68,6 +70,7 @@ export class PlacementService {
   place(req: PlacementRequest): WorkerAgent | undefined {
     let best: { member: Member; cached: boolean; free: number } | undefined;
     for (const member of this.members.values()) {
+      if (member.draining) continue;
       const status = member.agent.status();
       const free = status.memoryMb - member.reservedMb;
       if (free < req.memoryMb) continue;
@@ -77,6 +80,12 @@ export class PlacementService {
     if (!best) return undefined;
     best.member.reservedMb += req.memoryMb;
     return best.member.agent;
+  }
+
+  /** Stops (or resumes) placing new environments on a worker: it is being drained. */
+  setDraining(workerId: string, draining: boolean): void {
+    const member = this.members.get(workerId);
+    if (member) member.draining = draining;
   }
 
   /** Counts memory for an environment placed earlier (by a previous assignment leader). */

@@ -216,6 +216,21 @@ export const configSchema = z.object({
       failoverWaitMs: z.number().int().positive().default(10_000),
     })
     .default({}),
+  /** Placement's fleet: who starts workers (`static`: they join by themselves) and how it scales with traffic. */
+  fleet: z
+    .object({
+      provider: z.enum(['static', 'local-hosts']).default('static'),
+      minWorkers: z.number().int().min(0).default(1),
+      maxWorkers: z.number().int().min(1).default(4),
+      zones: z.array(z.string().regex(/^[a-z0-9-]{1,32}$/)).min(1).default(['zone-a']),
+      scaleOutAbove: z.number().gt(0).max(1).default(0.75),
+      scaleInBelow: z.number().min(0).lt(1).default(0.25),
+      sustainMs: z.number().int().min(0).default(30_000),
+      intervalMs: z.number().int().positive().default(1000),
+      joinTimeoutMs: z.number().int().positive().default(60_000),
+      drainMaxMs: z.number().int().positive().default(300_000),
+    })
+    .default({}),
   images: z
     .object({
       /**

@@ -56,4 +56,6 @@ export interface WorkerStatus {
   cachedCode: string[];
   /** Warm-pool stems booted and waiting (absent: no warm pool, or not reported). */
   stems?: number;
+  /** Environments running an invoke now (absent: not reported); a drained worker is removed only when none does. */
+  busy?: number;
 }

@@ -325,7 +325,11 @@ export class LocalWorkerAgent implements WorkerAgent {
 
   status(): WorkerStatus {
     let stems = 0;
-    for (const slot of this.slots.values()) if (this.pool?.holds(slot)) stems++;
+    let busy = 0;
+    for (const slot of this.slots.values()) {
+      if (this.pool?.holds(slot)) stems++;
+      if (slot.env.busy) busy++;
+    }
     return {
       id: this.id,
       memoryMb: this.deps.memoryMb,
@@ -333,6 +337,7 @@ export class LocalWorkerAgent implements WorkerAgent {
       environments: this.slots.size,
       cachedCode: this.deps.taskFiles.cachedCode?.() ?? [],
       stems,
+      busy,
     };
   }
 

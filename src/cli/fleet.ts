@@ -1,0 +1,87 @@
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { EtcdJournal } from '../journal/index.js';
+import {
+  FleetScaler, LocalHostsProvider, StaticWorkerProvider, WorkerCredentials, type ClusterSecrets, type PlacementService, type WorkerDirectory, type WorkerDocument, type WorkerProvider,
+} from '../placement/index.js';
+import type { Clock } from '../shared/clock.js';
+import type { StratusConfig } from '../shared/config.js';
+import type { Logger } from '../shared/log.js';
+import type { Metrics } from '../shared/metrics.js';
+
+const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
+
+export interface PlacementFleet {
+  /** Where placement must listen for the provider's workers to reach it (undefined: where it was told). */
+  host?: string;
+  /** A heartbeat's directory entry, marked if the worker is being drained. */
+  annotate(doc: WorkerDocument): WorkerDocument;
+  /** Starts (or resumes) scaling, on the placement leader, once its internal API listens at `url`. */
+  start(url: string, placement: PlacementService, directory: WorkerDirectory, metrics: Metrics): void;
+  /** Stops scaling (this replica no longer leads); the workers the provider started stay. */
+  standDown(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * The placement process's fleet: the configured WorkerProvider (made before placement listens:
+ * `local-hosts` makes the bridge placement listens on) and the FleetScaler over it, fed by the
+ * workers' heartbeats; a drained worker is marked in the worker directory, which is how every
+ * assignment leader learns to place nothing new there.
+ */
+export async function openPlacementFleet(config: StratusConfig, journal: EtcdJournal, secrets: ClusterSecrets, log: Logger, clock: Clock): Promise<PlacementFleet> {
+  const credentials = new WorkerCredentials(journal.workerCredentials);
+  const fleetLog = log.child({ component: 'fleet' });
+  const provider: WorkerProvider & { address?: string; setControlPlane?(url: string): void } = config.fleet.provider === 'local-hosts'
+    ? await LocalHostsProvider.open({
+      stateDir: join(config.dataDir, 'local-hosts'),
+      command: [process.execPath, MAIN],
+      workerArgs: ['--worker-memory-mb', String(config.worker.memoryMb), '--heartbeat-ms', String(config.cluster.heartbeatMs), '--log-level', config.logLevel],
+      issueCredential: async (id) => ({ ...(await credentials.add(id, clock.now())), caCertificate: secrets.ca.certPem }),
+      revokeCredential: (id) => credentials.revoke(id, clock.now()),
+      log: fleetLog,
+    })
+    : new StaticWorkerProvider();
+  const latest = new Map<string, WorkerDocument>();
+  const draining = new Set<string>();
+  let scaler: FleetScaler | undefined;
+  const annotate = (doc: WorkerDocument): WorkerDocument => {
+    latest.set(doc.id, doc);
+    return draining.has(doc.id) ? { ...doc, draining: true } : doc;
+  };
+  return {
+    host: provider.address,
+    annotate,
+    start(url, placement, directory, metrics) {
+      if (scaler) return scaler.start();
+      provider.setControlPlane?.(url);
+      scaler = new FleetScaler(config.fleet, {
+        provider, clock, log: fleetLog, metrics,
+        members: () => placement.workers().map((agent) => {
+          const s = agent.status();
+          return { id: agent.id, memoryMb: s.memoryMb, reservedMb: s.memoryReservedMb, environments: s.environments, ...(s.busy !== undefined ? { busy: s.busy } : {}) };
+        }),
+        setDraining: (id, on) => {
+          if (on) draining.add(id);
+          else draining.delete(id);
+          placement.setDraining(id, on);
+          const doc = latest.get(id);
+          if (doc) directory.publish(annotate(doc));
+        },
+        removed: (id) => {
+          draining.delete(id);
+          latest.delete(id);
+          placement.remove(id);
+        },
+      });
+      scaler.start();
+    },
+    async standDown() {
+      await scaler?.stop();
+    },
+    async stop() {
+      await scaler?.stop();
+      await provider.close();
+    },
+  };
+}

@@ -1,0 +1,196 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ManualClock } from '../shared/clock.js';
+import pino from 'pino';
+import { silentLogger } from '../shared/log.js';
+import { Metrics } from '../shared/metrics.js';
+import { FleetScaler, type FleetMember, type FleetScalerConfig } from './fleet-scaler.js';
+import { StaticWorkerProvider, type ProvidedWorker, type WorkerProvider } from './worker-provider.js';
+
+/** A provider whose workers join when the test says so; records every start and stop. */
+class FakeProvider implements WorkerProvider {
+  readonly kind = 'fake';
+  readonly canScale = true;
+  readonly started: ProvidedWorker[] = [];
+  readonly stopped: string[] = [];
+  private n = 0;
+  async start(spec: { zone: string }): Promise<ProvidedWorker> {
+    const w = { id: `w${++this.n}`, zone: spec.zone };
+    this.started.push(w);
+    return w;
+  }
+  async stop(id: string): Promise<void> {
+    this.stopped.push(id);
+  }
+  list(): ProvidedWorker[] {
+    return this.started.filter((w) => !this.stopped.includes(w.id));
+  }
+  async close(): Promise<void> {}
+}
+
+const CONFIG: FleetScalerConfig = {
+  minWorkers: 1, maxWorkers: 3, scaleOutAbove: 0.75, scaleInBelow: 0.25, sustainMs: 10_000, intervalMs: 1000, joinTimeoutMs: 30_000, drainMaxMs: 60_000, zones: ['a', 'b'],
+};
+
+function fleet(config: Partial<FleetScalerConfig> = {}) {
+  const clock = new ManualClock();
+  const provider = new FakeProvider();
+  const members = new Map<string, FleetMember>();
+  const draining = new Set<string>();
+  const removed: string[] = [];
+  const metrics = new Metrics();
+  const scaler = new FleetScaler({ ...CONFIG, ...config }, {
+    provider, clock, log: process.env.FLEET_DEBUG ? pino({ level: 'info' }, { write: (l: string) => process.stdout.write(`# ${l}`) }) : silentLogger(), metrics,
+    members: () => [...members.values()],
+    setDraining: (id, on) => (on ? draining.add(id) : draining.delete(id)),
+    removed: (id) => (removed.push(id), members.delete(id)),
+  });
+  const join = (id: string, reservedMb = 0, extra: Partial<FleetMember> = {}) => members.set(id, { id, memoryMb: 1000, reservedMb, environments: reservedMb > 0 ? 1 : 0, busy: 0, ...extra });
+  const load = (id: string, reservedMb: number, extra: Partial<FleetMember> = {}) => join(id, reservedMb, extra);
+  /** Moves time on in steps of the interval, looking at the fleet each step. */
+  const pass = async (ms: number) => {
+    for (let t = 0; t < ms; t += 1000) {
+      clock.advance(1000);
+      await scaler.tick();
+    }
+  };
+  return { clock, provider, members, draining, removed, metrics, scaler, join, load, pass };
+}
+
+describe('FleetScaler', () => {
+  it('brings the fleet up to its minimum at once, spreading zones', async () => {
+    const f = fleet({ minWorkers: 2 });
+    await f.pass(1000);
+    f.join('w1');
+    await f.pass(1000);
+    assert.deepEqual(f.provider.started.map((w) => w.zone), ['a', 'b']);
+  });
+
+  it('scales out only after reserved memory stayed above the threshold for the sustain time (hysteresis), one worker at a time', async () => {
+    const f = fleet();
+    await f.pass(1000);
+    f.join('w1', 900);
+    await f.pass(9000);
+    assert.equal(f.provider.started.length, 1, 'not before sustainMs');
+    f.load('w1', 500); // a dip resets the clock
+    await f.pass(1000);
+    f.load('w1', 900);
+    await f.pass(9000);
+    assert.equal(f.provider.started.length, 1);
+    await f.pass(2000);
+    assert.equal(f.provider.started.length, 2);
+    assert.equal(f.provider.started[1]?.zone, 'b');
+    await f.pass(29_000);
+    assert.equal(f.provider.started.length, 2, 'no second start while the first has not joined');
+    await f.pass(1000);
+    assert.equal(f.scaler.decisions()['join-timeout'], 1, 'a worker that never joins is removed');
+    assert.deepEqual(f.provider.stopped, ['w2']);
+    assert.equal(f.provider.started.length, 3, 'and another one tried');
+  });
+
+  it('never grows beyond the maximum', async () => {
+    const f = fleet({ maxWorkers: 2 });
+    await f.pass(1000);
+    f.join('w1', 1000);
+    await f.pass(11_000);
+    f.join('w2', 1000);
+    await f.pass(60_000);
+    assert.equal(f.provider.started.length, 2);
+  });
+
+  it('counts demand that found no room as above the threshold', async () => {
+    const clock = new ManualClock();
+    const provider = new FakeProvider();
+    let unplaced = 0;
+    const scaler = new FleetScaler(CONFIG, {
+      provider, clock, log: silentLogger(), members: () => [{ id: 'w0', memoryMb: 1000, reservedMb: 100, environments: 1, busy: 1 }], setDraining: () => {}, removed: () => {}, unplaced: () => unplaced,
+    });
+    unplaced = 3;
+    for (let i = 0; i < 12; i++) (clock.advance(1000), await scaler.tick());
+    assert.equal(provider.started.length, 1);
+  });
+
+  it('scales in after a sustained low: drains first, removes only once nothing runs there, never below the minimum', async () => {
+    const f = fleet();
+    await f.pass(1000);
+    f.join('w1', 900);
+    await f.pass(11_000);
+    f.join('w2', 900);
+    f.load('w1', 100, { environments: 1, busy: 1 });
+    f.load('w2', 0, { environments: 1, busy: 1 });
+    await f.pass(11_000);
+    assert.deepEqual([...f.draining], ['w2'], 'the least reserved worker is drained');
+    assert.equal(f.scaler.decisions()['scale-in'], 1);
+    await f.pass(120_000);
+    assert.deepEqual(f.provider.stopped, [], 'an invoke in flight is never cut, however long the drain');
+    f.load('w2', 0, { environments: 1, busy: 0 });
+    await f.pass(1000);
+    assert.deepEqual(f.provider.stopped, ['w2'], 'idle past drainMaxMs: removed');
+    assert.deepEqual(f.removed, ['w2']);
+    await f.pass(60_000);
+    assert.deepEqual(f.provider.stopped, ['w2'], 'w1 is the minimum');
+    assert.match(await f.metrics.text(), /stratus_fleet_decisions_total\{action="removed"\} 1/);
+    assert.match(await f.metrics.text(), /stratus_fleet_workers\{state="active"\} 1/);
+  });
+
+  it('removes a drained worker as soon as its last environment is gone', async () => {
+    const f = fleet({ minWorkers: 0 });
+    await f.pass(1000);
+    f.provider.started.push({ id: 'x', zone: 'a' });
+    f.join('x', 0, { environments: 2, busy: 0 });
+    await f.pass(11_000);
+    assert.deepEqual([...f.draining], ['x']);
+    await f.pass(5000);
+    assert.deepEqual(f.provider.stopped, []);
+    f.join('x', 0, { environments: 0 });
+    await f.pass(1000);
+    assert.deepEqual(f.provider.stopped, ['x']);
+  });
+
+  it('a drained worker the provider fails to stop stays drained and is stopped at the next look', async () => {
+    const f = fleet({ minWorkers: 0 });
+    f.provider.started.push({ id: 'x', zone: 'a' });
+    f.join('x', 0);
+    let failures = 1;
+    const stop = f.provider.stop.bind(f.provider);
+    f.provider.stop = async (id) => {
+      if (failures-- > 0) throw new Error('substrate busy');
+      return stop(id);
+    };
+    await f.pass(12_000);
+    assert.deepEqual(f.provider.stopped, [], 'the first stop failed');
+    assert.deepEqual([...f.draining], ['x'], 'still drained');
+    assert.deepEqual(f.removed, []);
+    await f.pass(1000);
+    assert.deepEqual(f.provider.stopped, ['x']);
+    assert.deepEqual(f.removed, ['x']);
+    assert.equal(f.scaler.decisions().removed, 1);
+  });
+
+  it('does not drain a worker whose removal would push the rest over the scale-out threshold, nor one it did not start', async () => {
+    const f = fleet({ minWorkers: 0, scaleInBelow: 0.5 });
+    f.provider.started.push({ id: 'p', zone: 'a' });
+    f.join('p', 450);
+    f.join('q', 450); // joined by itself
+    await f.pass(20_000);
+    assert.deepEqual([...f.draining], [], '900 of 1000 would be above 0.75');
+  });
+
+  it('with the static provider never starts or stops anything', async () => {
+    const clock = new ManualClock();
+    const scaler = new FleetScaler(CONFIG, { provider: new StaticWorkerProvider(), clock, log: silentLogger(), members: () => [], setDraining: () => {}, removed: () => {} });
+    scaler.start();
+    clock.advance(60_000);
+    await scaler.stop();
+    assert.deepEqual(scaler.decisions(), { 'scale-out': 0, 'scale-in': 0, removed: 0, 'join-timeout': 0 });
+  });
+
+  it('looks at the fleet on the injected clock once started', async () => {
+    const f = fleet();
+    f.scaler.start();
+    f.clock.advance(1000);
+    await new Promise((r) => setImmediate(r));
+    await f.scaler.stop();
+    assert.equal(f.provider.started.length, 1);
+  });
+});

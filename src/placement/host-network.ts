@@ -1,0 +1,153 @@
+import { execFile } from 'node:child_process';
+import { randomInt } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, readdir, readFile, rename, rmdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { StratusError } from '../shared/errors.js';
+
+/**
+ * What `local-hosts` makes on this machine, with iproute2 and cgroupfs: one bridge with a private
+ * /24 of 10.213.0.0/16, and per worker a network namespace joined to it by a veth pair, and a
+ * cgroup subtree. Every name and path comes from the provider's recorded state; nothing here
+ * looks resources up by pattern.
+ */
+const run = promisify(execFile);
+
+async function ip(...args: string[]): Promise<void> {
+  try {
+    await run('ip', args, { timeout: 10_000 });
+  } catch (err) {
+    const stderr = (err as { stderr?: string }).stderr ?? '';
+    throw new StratusError('InvalidConfig', `ip ${args.join(' ')} failed: ${stderr.trim() || String(err)}`);
+  }
+}
+
+/** Runs `ip`, ignoring failure: for removing what may already be gone. */
+async function ipQuiet(...args: string[]): Promise<void> {
+  await ip(...args).catch(() => undefined);
+}
+
+/** Whether this process can make network namespaces (root with iproute2). */
+export async function canMakeHosts(): Promise<{ ok: true } | { ok: false; reason: string }> {
+  if (process.getuid?.() !== 0) return { ok: false, reason: 'local-hosts needs root (ip netns, bridges, cgroups)' };
+  try {
+    await run('ip', ['netns', 'list'], { timeout: 5000 });
+  } catch (err) {
+    return { ok: false, reason: `ip netns is not available: ${String(err)}` };
+  }
+  return { ok: true };
+}
+
+/** A /24 of 10.213.0.0/16 that no interface of this machine has an address in: "10.213.N". */
+export async function freeSubnet(): Promise<string> {
+  const { stdout } = await run('ip', ['-o', '-4', 'addr', 'show'], { timeout: 5000 });
+  const used = new Set([...stdout.matchAll(/inet 10\.213\.(\d+)\./g)].map((m) => m[1]));
+  for (let tries = 0; tries < 64; tries++) {
+    const n = String(randomInt(1, 255));
+    if (!used.has(n)) return `10.213.${n}`;
+  }
+  throw new StratusError('InvalidConfig', 'no free /24 in 10.213.0.0/16 for local-hosts');
+}
+
+export async function createBridge(name: string, subnet: string): Promise<string> {
+  await ip('link', 'add', name, 'type', 'bridge');
+  await ip('addr', 'add', `${subnet}.1/24`, 'dev', name);
+  await ip('link', 'set', name, 'up');
+  return `${subnet}.1`;
+}
+
+export async function deleteBridge(name: string): Promise<void> {
+  await ipQuiet('link', 'del', name);
+}
+
+export interface HostLink {
+  netns: string;
+  /** The host side of the veth pair, on the bridge. */
+  veth: string;
+  address: string;
+}
+
+/** A network namespace with loopback up and one interface on the bridge, its only route the /24. */
+export async function createHost(link: HostLink, peer: string, bridge: string): Promise<void> {
+  await ip('netns', 'add', link.netns);
+  await ip('link', 'add', link.veth, 'type', 'veth', 'peer', 'name', peer);
+  await ip('link', 'set', peer, 'netns', link.netns);
+  await ip('link', 'set', link.veth, 'master', bridge);
+  await ip('link', 'set', link.veth, 'up');
+  await ip('-n', link.netns, 'link', 'set', 'lo', 'up');
+  await ip('-n', link.netns, 'addr', 'add', `${link.address}/24`, 'dev', peer);
+  await ip('-n', link.netns, 'link', 'set', peer, 'up');
+}
+
+export async function deleteHost(link: Pick<HostLink, 'netns' | 'veth'>): Promise<void> {
+  await ipQuiet('link', 'del', link.veth);
+  await ipQuiet('netns', 'del', link.netns);
+}
+
+const V1_CONTROLLERS = ['memory', 'pids', 'cpu'];
+
+/**
+ * The directories, one per hierarchy (v2: one), of a new cgroup `name` below the one this
+ * process is in (never elsewhere).
+ */
+export function cgroupDirs(name: string, root = '/sys/fs/cgroup'): string[] {
+  const own = new Map<string, string>();
+  for (const line of readOr('/proc/self/cgroup').split('\n')) {
+    const [, controllers, path] = line.split(':');
+    if (controllers === undefined || path === undefined) continue;
+    for (const c of controllers.split(',')) own.set(c, path);
+  }
+  if (existsSync(join(root, 'cgroup.controllers'))) return [join(root, own.get('') ?? '/', name)];
+  return V1_CONTROLLERS.filter((c) => existsSync(join(root, c, 'cgroup.procs'))).map((c) => join(root, c, own.get(c) ?? '/', name));
+}
+
+export async function makeCgroups(dirs: string[]): Promise<void> {
+  for (const dir of dirs) await mkdir(dir, { recursive: true });
+}
+
+/** Pids in these cgroups (and their child cgroups, which a worker's sandboxes make). */
+export async function cgroupPids(dirs: string[]): Promise<number[]> {
+  const pids = new Set<number>();
+  const walk = async (dir: string): Promise<void> => {
+    for (const line of (await readFile(join(dir, 'cgroup.procs'), 'utf8').catch(() => '')).split('\n')) if (line) pids.add(Number(line));
+    for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) if (e.isDirectory()) await walk(join(dir, e.name));
+  };
+  for (const dir of dirs) await walk(dir);
+  return [...pids];
+}
+
+/** Removes the cgroups (deepest first), once their processes are gone. */
+export async function removeCgroups(dirs: string[]): Promise<void> {
+  const remove = async (dir: string): Promise<void> => {
+    for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) if (e.isDirectory()) await remove(join(dir, e.name));
+    for (let i = 0; i < 50; i++) {
+      const err = await rmdir(dir).then(() => undefined, (e: NodeJS.ErrnoException) => e);
+      if (!err || err.code === 'ENOENT') return;
+      if (err.code !== 'EBUSY') throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+  for (const dir of dirs) await remove(dir);
+}
+
+/** The kernel's start time of `pid` (field 22 of /proc/PID/stat), to tell it from a later process with the same pid. */
+export function processStartTime(pid: number): string | undefined {
+  const stat = readOr(`/proc/${pid}/stat`);
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return fields[19];
+}
+
+/** Writes a file whole, then renames it into place (a crash leaves the old or the new one). */
+export async function writeAtomically(path: string, text: string): Promise<void> {
+  await writeFile(`${path}.tmp`, text, { mode: 0o600 });
+  await rename(`${path}.tmp`, path);
+}
+
+function readOr(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}

@@ -1,0 +1,167 @@
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { after, describe, it } from 'node:test';
+import { canMakeHosts, LocalHostsProvider, StaticWorkerProvider, type LocalHostsOptions } from '../../src/placement/index.js';
+import { silentLogger } from '../../src/shared/log.js';
+import { until } from '../helpers/wait.js';
+import { runWorkerProviderContract, type ProviderFixture } from './worker-provider.contract.js';
+
+const run = promisify(execFile);
+const FAKE_HOST = fileURLToPath(new URL('../helpers/fake-host.js', import.meta.url));
+const LOCAL_HOSTS = fileURLToPath(new URL('../../src/placement/local-hosts.js', import.meta.url));
+const can = await canMakeHosts();
+const skip = can.ok ? undefined : can.reason;
+const dirs: string[] = [];
+after(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+interface RecordedState { bridge: string; cgroups: string[]; hosts: { id: string; netns: string; veth: string; dir: string; cgroups: string[]; pid?: number; address: string }[] }
+
+async function localHostsOptions(revoked: string[] = []): Promise<LocalHostsOptions> {
+  const stateDir = await mkdtemp(join(tmpdir(), 'stratus-local-hosts-'));
+  dirs.push(stateDir);
+  return {
+    stateDir, command: [process.execPath, FAKE_HOST], log: silentLogger(),
+    issueCredential: async (workerId) => ({ workerId, secret: 's', caCertificate: '' }),
+    revokeCredential: async (id) => void revoked.push(id),
+  };
+}
+
+const state = async (stateDir: string) => JSON.parse(await readFile(join(stateDir, 'state.json'), 'utf8')) as RecordedState;
+/** A process runs (a zombie, dead but not yet reaped by whoever adopted it, does not). */
+const alive = (pid: number | undefined) => {
+  if (!pid) return false;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+};
+const netnsList = async () => (await run('ip', ['netns', 'list'])).stdout;
+const linkExists = async (name: string) => run('ip', ['link', 'show', name]).then(() => true, () => false);
+const fetchText = async (url: string) => (await fetch(url, { signal: AbortSignal.timeout(3000) })).text();
+
+/** What the local-hosts provider made, learnt from its state file while it was recorded there. */
+async function localHostsFixture(): Promise<ProviderFixture & { provider: LocalHostsProvider; stateDir: string }> {
+  const opts = await localHostsOptions();
+  const provider = await LocalHostsProvider.open(opts);
+  provider.setControlPlane('https://127.0.0.1:1');
+  const { bridge, cgroups } = await state(opts.stateDir);
+  const seen = new Map<string, RecordedState['hosts'][number]>();
+  const learn = async (id: string) => {
+    if (!seen.has(id)) for (const h of (await state(opts.stateDir).catch(() => ({ hosts: [] as RecordedState['hosts'] }))).hosts) seen.set(h.id, h);
+    return seen.get(id);
+  };
+  return {
+    provider, stateDir: opts.stateDir,
+    async running(id) {
+      const h = await learn(id);
+      if (!h || !alive(h.pid)) return false;
+      return (await until(() => fetchText(`http://${h.address}:8080/`).catch(() => undefined), `worker ${id} serving`, 10_000)) === id;
+    },
+    async leftovers(id) {
+      const h = await learn(id);
+      if (!h) return [`no record of ${id}`];
+      const left: string[] = [];
+      if (alive(h.pid)) left.push(`process ${h.pid}`);
+      if ((await netnsList()).split('\n').some((l) => l.split(' ')[0] === h.netns)) left.push(`netns ${h.netns}`);
+      if (await linkExists(h.veth)) left.push(`veth ${h.veth}`);
+      if (existsSync(h.dir)) left.push(`dir ${h.dir}`);
+      for (const c of h.cgroups) if (existsSync(c)) left.push(`cgroup ${c}`);
+      return left;
+    },
+    async leftoversAfterClose() {
+      const left: string[] = [];
+      if (await linkExists(bridge)) left.push(`bridge ${bridge}`);
+      for (const c of cgroups) if (existsSync(c)) left.push(`cgroup ${c}`);
+      if (existsSync(join(opts.stateDir, 'state.json'))) left.push('state file');
+      return left;
+    },
+  };
+}
+
+runWorkerProviderContract('StaticWorkerProvider', async () => ({
+  provider: new StaticWorkerProvider(), running: async () => false, leftovers: async () => [], leftoversAfterClose: async () => [],
+}));
+runWorkerProviderContract('LocalHostsProvider', localHostsFixture, { skip });
+
+describe('LocalHostsProvider hosts', { skip }, () => {
+  it('gives each worker a host of its own: address, port space, cgroup, data directory; hosts reach each other over the bridge and nothing beyond it', async () => {
+    const f = await localHostsFixture();
+    try {
+      const a = await f.provider.start({ zone: 'a' });
+      const b = await f.provider.start({ zone: 'b' });
+      assert.ok(await f.running(a.id));
+      assert.ok(await f.running(b.id));
+      assert.notEqual(a.address, b.address);
+      // Both listen on port 8080: separate network stacks. From a's host to b's host:
+      assert.equal(await fetchText(`http://${a.address}:8080/peer?url=${encodeURIComponent(`http://${b.address}:8080/`)}`), b.id);
+      // ...but not to this machine's loopback (a's own loopback is its own):
+      const rec = (await state(f.stateDir)).hosts.find((h) => h.id === a.id);
+      assert.ok(rec);
+      const routes = (await run('ip', ['-n', rec.netns, '-4', 'route', 'show'])).stdout.trim().split('\n');
+      assert.equal(routes.length, 1, `one route, the bridge's /24: ${routes.join('; ')}`);
+      assert.doesNotMatch(routes[0] ?? '', /default/);
+      const unreachable = await run('ip', ['netns', 'exec', rec.netns, process.execPath, '-e', `fetch('http://1.1.1.1/',{signal:AbortSignal.timeout(2000)}).then(()=>process.exit(0),()=>process.exit(3))`]).then(() => 0, (e: { code?: number }) => e.code);
+      assert.equal(unreachable, 3, 'no route beyond the bridge');
+      const cgroup = await fetchText(`http://${a.address}:8080/cgroup`);
+      const own = cgroup.split('\n').filter((l) => l.endsWith(`/${a.id}`) && l.includes('/stratus-hosts-'));
+      assert.equal(own.length, rec.cgroups.length, `in its own cgroups (${rec.cgroups.join(', ')}): ${cgroup}`);
+      assert.ok(existsSync(join(rec.dir, 'data')));
+    } finally {
+      await f.provider.close();
+    }
+  });
+
+  it('a crashed placement\'s hosts are removed by the next start, from its recorded state only', async () => {
+    const revoked: string[] = [];
+    const opts = await localHostsOptions(revoked);
+    // A process that starts two hosts and is then SIGKILLed, as a crashing placement.
+    const script = `
+      const { LocalHostsProvider } = await import(${JSON.stringify(LOCAL_HOSTS)});
+      const p = await LocalHostsProvider.open({ stateDir: ${JSON.stringify(opts.stateDir)}, command: [process.execPath, ${JSON.stringify(FAKE_HOST)}],
+        issueCredential: async (workerId) => ({ workerId, secret: 's', caCertificate: '' }), revokeCredential: async () => {}, log: { info() {}, warn() {} } });
+      p.setControlPlane('https://127.0.0.1:1');
+      await p.start({ zone: 'a' }); await p.start({ zone: 'a' });
+      process.stdout.write('started\\n');
+      setInterval(() => {}, 1000);`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (d: Buffer) => d.toString().includes('started') && resolve());
+      child.once('exit', (code) => reject(new Error(`the crashing placement exited early (${code})`)));
+    });
+    const left = await state(opts.stateDir);
+    assert.equal(left.hosts.length, 2);
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    assert.ok(left.hosts.every((h) => alive(h.pid)), 'its worker hosts outlived it');
+    const other = await run('ip', ['netns', 'add', `stratus-${left.hosts[0]?.netns.split('-')[1]}-99`]).then(() => `stratus-${left.hosts[0]?.netns.split('-')[1]}-99`);
+    try {
+      const next = await LocalHostsProvider.open(opts);
+      try {
+        for (const h of left.hosts) {
+          assert.equal(alive(h.pid), false);
+          assert.equal((await netnsList()).includes(h.netns), false);
+          assert.equal(await linkExists(h.veth), false);
+          assert.equal(existsSync(h.dir), false);
+          for (const c of h.cgroups) assert.equal(existsSync(c), false);
+        }
+        assert.equal(await linkExists(left.bridge), false);
+        assert.deepEqual(revoked.sort(), left.hosts.map((h) => h.id).sort(), 'their credentials are revoked');
+        assert.ok((await netnsList()).includes(other), 'a namespace it did not record, though named alike, is left alone');
+      } finally {
+        await next.close();
+      }
+    } finally {
+      await run('ip', ['netns', 'del', other]);
+    }
+  });
+});
