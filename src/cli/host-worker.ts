@@ -70,6 +70,7 @@ export async function startHostWorker(
   const logSink = functionLogSink(config.worker.functionLogs, shipper);
   const local = new LocalWorkerAgent({
     id: opts.id,
+    zone: config.worker.zone,
     memoryMb: config.worker.memoryMb,
     maxConcurrentBoots: config.worker.maxConcurrentBoots,
     snapStartClones: config.worker.snapStartClones,

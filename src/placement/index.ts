@@ -1,4 +1,4 @@
-export { PlacementService, type LeaseConfig, type PlacementRequest } from './placement.js';
+export { DEFAULT_ZONE, PlacementService, type LeaseConfig, type PlacementRequest } from './placement.js';
 export type { ConnectedWorker, WorkerAddress, WorkerConnector } from './connector.js';
 export { WorkerMembership, type MembershipDeps, type WorkerDocument } from './membership.js';
 export { WorkerDirectory } from './directory.js';

@@ -54,4 +54,6 @@ export interface WorkerStatus {
   cachedCode: string[];
   /** Warm-pool stems booted and waiting (absent: no warm pool, or not reported). */
   stems?: number;
+  /** The worker's zone (placement spreads a function's environments across zones); absent: the default zone. */
+  zone?: string;
 }
