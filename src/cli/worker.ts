@@ -9,7 +9,7 @@ import { requestWorkerCertificate, sendHeartbeat, workerAuthorization, type Work
 import { controlPlaneKey, type Authenticate } from '../shared/cluster-api.js';
 import { InternalClient } from '../shared/internal-client.js';
 import { createCsr, newKeyPair, type TlsIdentity } from '../shared/tls.js';
-import { shipLogsTo, WorkerApiServer } from '../worker/index.js';
+import { shipLogsTo, WorkerApiServer, ZonePeers } from '../worker/index.js';
 import { startHostWorker } from './host-worker.js';
 
 export interface WorkerProcessOptions {
@@ -35,12 +35,12 @@ export interface RunningWorker {
  * which never leaves this process) and open only to the key the control plane derives for this
  * worker alone.
  */
-async function joining(opts: WorkerProcessOptions): Promise<{ client: InternalClient; authenticate: Authenticate; tls: TlsIdentity }> {
+async function joining(opts: WorkerProcessOptions): Promise<{ client: InternalClient; authenticate: Authenticate; tls: TlsIdentity; peerKey?: string }> {
   const { bundle } = opts;
   const client = new InternalClient({ authorization: workerAuthorization(bundle), ca: bundle.caCertificate });
   const { keyPem, publicKeyPem } = newKeyPair();
   const issued = await requestWorkerCertificate(client, opts.controlPlane, createCsr(keyPem, publicKeyPem), 10_000);
-  return { client, authenticate: controlPlaneKey(issued.workerApiKeyHash), tls: { key: keyPem, cert: issued.certificate } };
+  return { client, authenticate: controlPlaneKey(issued.workerApiKeyHash), tls: { key: keyPem, cert: issued.certificate }, peerKey: issued.peerKey };
 }
 
 /**
@@ -48,17 +48,25 @@ async function joining(opts: WorkerProcessOptions): Promise<{ client: InternalCl
  * from the control plane, and registers with placement, renewing its lease by heartbeat.
  */
 export async function startWorkerProcess(config: StratusConfig, opts: WorkerProcessOptions, log: Logger, clock: Clock): Promise<RunningWorker> {
-  const { client, authenticate, tls } = await joining(opts);
+  const { client, authenticate, tls, peerKey } = await joining(opts);
   const metrics = new Metrics();
   const tracer = createTracer(config.observability, { role: 'worker', instanceId: opts.id, clock });
-  const host = await startHostWorker(config, { id: opts.id, code: new HttpCodeSource(opts.controlPlane, client), shipLogs: shipLogsTo(opts.controlPlane, client), clock, log, metrics, tracer });
-  const server = new WorkerApiServer(host.agent, authenticate, log.child({ component: 'worker-api' }), tls);
+  // The second chunk tier: the workers of this zone, with this worker's own peer key.
+  const peerClient = peerKey === undefined ? undefined : new InternalClient({ authorization: `Bearer ${peerKey}`, ca: opts.bundle.caCertificate });
+  const peers = peerClient && new ZonePeers(opts.id, peerClient, log.child({ component: 'peers' }));
+  const host = await startHostWorker(config, {
+    id: opts.id, code: new HttpCodeSource(opts.controlPlane, client), peers, shipLogs: shipLogsTo(opts.controlPlane, client), clock, log, metrics, tracer,
+  });
+  const server = new WorkerApiServer(host.agent, authenticate, log.child({ component: 'worker-api' }), tls, peers && { admit: (a) => peers.admit(a), held: (acc, sha) => host.chunks.held(acc, sha) });
   const address = await server.listen(opts.host, opts.port);
   const url = `${server.scheme}://${opts.host}:${address.port}`;
   let stopped = false;
   let stopMetrics: { stop(): Promise<void> } | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const register = () => sendHeartbeat(client, opts.controlPlane, { id: opts.id, url, status: host.agent.status() }, Math.max(1000, opts.heartbeatMs));
+  const register = async () => {
+    const answer = await sendHeartbeat(client, opts.controlPlane, { id: opts.id, url, status: host.agent.status() }, Math.max(1000, opts.heartbeatMs));
+    if (Array.isArray(answer.peers)) peers?.update(answer.peers);
+  };
   const beat = async () => {
     await register().catch((err: unknown) => log.warn({ err }, 'heartbeat failed'));
     if (!stopped) timer = setTimeout(() => void beat(), opts.heartbeatMs);
@@ -86,6 +94,7 @@ export async function startWorkerProcess(config: StratusConfig, opts: WorkerProc
       await server.close();
       await host.stop();
       client.close();
+      peerClient?.close();
       await tracer.shutdown();
     },
   };
