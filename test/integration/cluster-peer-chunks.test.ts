@@ -2,15 +2,22 @@
 // image function run on worker A, then on worker B: B's chunks come from A, not the code store.
 // A compromised peer (its cached chunks overwritten on disk) sends chunks that do not match their
 // sha256: worker C refuses them, fetches them from the code store and runs the function unharmed.
+// A worker's peer route admits only the peer keys of the workers placement lists in its zone
+// (not the control plane's key, not a stranger's, not a revoked worker's) and only serves what it holds.
 import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { CreateFunctionCommand, InvokeCommand } from '@aws-sdk/client-lambda';
+import { SqliteJournal } from '../../src/journal/index.js';
+import { loadClusterSecrets, workerApiCredential, workerPeerKey, type ClusterSecrets } from '../../src/placement/index.js';
+import { InternalClient } from '../../src/shared/internal-client.js';
+import { workerServerName } from '../../src/shared/tls.js';
 import { ImageLayout, NODE_ENTRYPOINT, nodeBaseFiles, startRegistry, type LocalRegistry } from '../helpers/oci.js';
 import { parseExposition, Scrape } from '../helpers/prometheus.js';
-import { startStratus, startWorker, type StratusProcess, type WorkerProcess } from '../helpers/stratus.js';
+import { startStratus, startWorker, workersCommand, type StratusProcess, type WorkerProcess } from '../helpers/stratus.js';
+import { until } from '../helpers/wait.js';
 
 const HANDLER = "export const handler = async () => { await new Promise((r) => setTimeout(r, 1500)); return { ran: 'image' }; };";
 
@@ -102,6 +109,43 @@ describe('the peer chunk tier between workers of one zone', () => {
     assert.ok(onC.storeFetches > 0, 'C fetched them from the code store');
     for (const f of await files(join(dir, 'peer-c', 'worker', 'chunks'))) {
       assert.ok(!(await readFile(f)).every((x) => x === 0x41), `${f} in C's cache is not poison`);
+    }
+  });
+
+  test('a worker serves chunks only to the workers of its zone, by their own peer key, and only chunks it holds', async () => {
+    const journal = new SqliteJournal(join(s.dataDir, 'journal.db'));
+    let secrets: ClusterSecrets;
+    try {
+      secrets = await loadClusterSecrets(journal.clusterSecrets, Date.now());
+    } finally {
+      await journal.close();
+    }
+    const a = workers.find((w) => w.id === 'peer-a');
+    assert.ok(a);
+    const held = (await files(join(dir, 'peer-a', 'worker', 'chunks')))[0] ?? '';
+    const [account = '', sha = ''] = held.split('/').slice(-2);
+    const clients: InternalClient[] = [];
+    const ask = async (authorization: string, path = `${account}/${sha}`) => {
+      const c = new InternalClient({ authorization, ca: secrets.ca.certPem });
+      clients.push(c);
+      return (await c.exchange(`${a.url}/worker/v1/peer/chunks/${path}`, workerServerName('peer-a'), { method: 'GET' })).status;
+    };
+    try {
+      const peerB = `Bearer ${workerPeerKey(secrets, 'peer-b')}`;
+      assert.equal(await ask(peerB), 200, 'a worker of the zone, with its own key');
+      assert.equal(await ask(peerB, `${account}/${'0'.repeat(64)}`), 404, 'a chunk A does not hold is not fetched for the asker');
+      assert.equal(await ask(peerB, `${account === '111111111111' ? '222222222222' : '111111111111'}/${sha}`), 404, "another account's copy is not A's to give");
+      assert.equal(await ask('Bearer nobody'), 401);
+      assert.equal(await ask(workerApiCredential(secrets, 'peer-a').authorization), 401, "the control plane's key for A's API is no peer key");
+      assert.equal(await ask(`Bearer ${workerPeerKey(secrets, 'peer-elsewhere')}`), 401, 'a key of a worker placement does not list in the zone');
+      const status = new InternalClient({ authorization: peerB, ca: secrets.ca.certPem });
+      clients.push(status);
+      assert.equal((await status.exchange(`${a.url}/worker/v1/status`, workerServerName('peer-a'), { method: 'GET' })).status, 401, 'a peer key opens no other route');
+      // Revoked: placement drops B at once, and A refuses B's key from its next heartbeat on.
+      assert.match(await workersCommand(s, 'revoke', '--id', 'peer-b'), /revoked/);
+      await until(async () => (await ask(peerB)) === 401, "A to refuse revoked B's key", 15_000);
+    } finally {
+      for (const c of clients) c.close();
     }
   });
 });
