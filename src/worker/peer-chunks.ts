@@ -23,7 +23,7 @@ export interface PeerChunkSource {
 
 /**
  * A worker's peers in its zone, the second tier of the image chunk cache: a local miss asks them
- * (each with a short timeout, in turn) before the code store. Both directions are authenticated
+ * (each with a short timeout, in turn, starting at a peer chosen by the chunk's digest) before the code store. Both directions are authenticated
  * by placement: a worker presents its own peer key, and admits only a key whose hash belongs to a
  * worker placement listed in its zone at the latest heartbeat (a revoked or lost worker drops
  * out). What a peer sends is never trusted: the cache checks each chunk against its sha256.
@@ -49,7 +49,9 @@ export class ZonePeers implements PeerChunkSource {
   }
 
   async fetch(accountId: string, sha256: string, accept: (bytes: Buffer, peer: string) => boolean): Promise<Buffer | undefined> {
-    for (const peer of this.peers) {
+    // Each chunk starts at another peer (by its digest), so the zone's first peer is not everyone's.
+    const start = this.peers.length === 0 ? 0 : Number.parseInt(sha256.slice(0, 8), 16) % this.peers.length;
+    for (const peer of [...this.peers.slice(start), ...this.peers.slice(0, start)]) {
       const reply = await this.client.exchange(`${peer.url}${WORKER_API}${PEER_CHUNKS}/${accountId}/${sha256}`, workerServerName(peer.id), { method: 'GET', timeoutMs: this.timeoutMs })
         .catch((err: unknown) => this.log.debug({ err, peer: peer.id }, 'a zone peer did not answer for a chunk'));
       if (reply?.status === 200 && accept(reply.body, peer.id)) return reply.body;
