@@ -22,6 +22,7 @@ import { failover } from './scenarios/failover.js';
 import { faultInjection } from './scenarios/fault-injection.js';
 import { footprint } from './scenarios/footprint.js';
 import { images } from './scenarios/images.js';
+import { peerChunks } from './scenarios/peer-chunks.js';
 import { isolation } from './scenarios/isolation.js';
 import { logStore } from './scenarios/log-store.js';
 import { warmConcurrent } from './scenarios/warm-concurrent.js';
@@ -35,7 +36,7 @@ import { scale } from './scenarios/scale.js';
 import { fleetScaleOut } from './scenarios/fleet-scale-out.js';
 import { STRATUS_ARGS, STRATUS_KEEP_ALIVE_MS } from './targets.js';
 
-const SCENARIOS: Scenario[] = [warmSequential, warmConcurrent, coldStart, burst, footprint, failover, asyncInvoke, images, snapStart, snapStartCluster, gvisorCost, isolation, logStore, logging, keepAlive, scale, fleetScaleOut, faultInjection];
+const SCENARIOS: Scenario[] = [warmSequential, warmConcurrent, coldStart, burst, footprint, failover, asyncInvoke, images, peerChunks, snapStart, snapStartCluster, gvisorCost, isolation, logStore, logging, keepAlive, scale, fleetScaleOut, faultInjection];
 const BENCH_DIR = fileURLToPath(new URL('../../bench/', import.meta.url));
 
 /** wrk is a Debian package; install it once if missing (the Node load generator is the fallback). */

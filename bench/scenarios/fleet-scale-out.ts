@@ -36,7 +36,7 @@ async function waitFor(cluster: Cluster, want: (n: number) => boolean, timeoutMs
 
 export const fleetScaleOut: Scenario = {
   id: 'fleet-scale-out',
-  title: '16. Fleet: scale out from 1 to 4 local-hosts workers under load, and back',
+  title: '17. Fleet: scale out from 1 to 4 local-hosts workers under load, and back',
   standalone: true,
   async run(ctx) {
     const can = await canMakeHosts();
@@ -109,8 +109,8 @@ export const fleetScaleOut: Scenario = {
         ].filter((r) => r !== undefined),
       }],
       checks: [
-        check('16. fleet', 'the fleet grows from 1 to 4 workers under load (median time)', four ? ms(four.median) : 'n/a', null),
-        check('16. fleet', 'no accepted invoke fails while the fleet grows and drains', `${errors} failed of ${ok + errors}`, errors === 0),
+        check('17. fleet', 'the fleet grows from 1 to 4 workers under load (median time)', four ? ms(four.median) : 'n/a', null),
+        check('17. fleet', 'no accepted invoke fails while the fleet grows and drains', `${errors} failed of ${ok + errors}`, errors === 0),
       ],
       notes: [],
     };

@@ -275,14 +275,14 @@ export class AssignmentService implements Assigner {
   }
 
   private provisionOne(fn: FunctionVersion, key: string): boolean {
-    const worker = this.placeEvicting(fn);
+    const worker = this.placeEvicting(fn, key);
     if (worker) this.bootAhead(fn, key, worker, true, this.deps.config.keepAliveMs);
     return worker !== undefined;
   }
 
   /** A pre-warm the policy asked for: through the boot path, unless one is idle already or no worker has room (nothing is evicted for it). */
   private prewarm({ fn, key, keepAliveMs }: Prewarm): void {
-    const worker = this.idle.has(key) ? undefined : this.deps.placement.place({ memoryMb: fn.memoryMb, codeSha256: fn.code.sha256 });
+    const worker = this.idle.has(key) ? undefined : this.deps.placement.place({ memoryMb: fn.memoryMb, codeSha256: fn.code.sha256, group: key });
     if (worker) this.bootAhead(fn, key, worker, false, keepAliveMs);
   }
 
@@ -312,7 +312,7 @@ export class AssignmentService implements Assigner {
     }
     const deadline = this.deps.clock.now() + this.deps.config.capacityWaitMs;
     for (;;) {
-      const worker = this.placeEvicting(fn);
+      const worker = this.placeEvicting(fn, key);
       if (worker) return this.boot(fn, key, worker, undefined, how.trace);
       how.queued = true;
       const handed = await this.capacity.wait(key, deadline);
@@ -320,8 +320,8 @@ export class AssignmentService implements Assigner {
     }
   }
 
-  private placeEvicting(fn: FunctionVersion): WorkerAgent | undefined {
-    const request = { memoryMb: fn.memoryMb, codeSha256: fn.code.sha256 };
+  private placeEvicting(fn: FunctionVersion, key: string): WorkerAgent | undefined {
+    const request = { memoryMb: fn.memoryMb, codeSha256: fn.code.sha256, group: key };
     let worker = this.deps.placement.place(request);
     for (let victim = leastRecentlyUsedIdle(this.envs.values()); !worker && victim; victim = leastRecentlyUsedIdle(this.envs.values())) {
       void this.destroy(victim, 'evicted for memory');
@@ -358,7 +358,7 @@ export class AssignmentService implements Assigner {
     };
     if (busy) env.leave = this.deps.limiter?.enterAnyway(executionOwner(env.functionArn));
     this.envs.set(env.id, env);
-    this.deps.placement.reserve(env.workerId, env.memoryMb);
+    this.deps.placement.reserve(env.workerId, env.memoryMb, env.key);
     if (!busy) this.idle.push(env);
   }
 
@@ -369,7 +369,7 @@ export class AssignmentService implements Assigner {
     env.leave?.();
     this.envs.delete(env.id);
     this.idle.remove(env);
-    this.deps.placement.release(env.workerId, env.memoryMb);
+    this.deps.placement.release(env.workerId, env.memoryMb, env.key);
     this.capacity.wakeOne();
     try {
       await this.journal.destroyed(env.id, reason);

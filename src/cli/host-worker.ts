@@ -9,7 +9,7 @@ import type { Metrics } from '../shared/metrics.js';
 import type { Tracer } from '../shared/tracing.js';
 import { workerMetrics } from './metrics.js';
 import {
-  CacheLeases, ChunkCache, FencedWorkerAgent, FunctionFiles, LayerMounts, LazyImageMounts, LocalWorkerAgent, openRunRoot, removeStaleRunDirs, SnapshotCache, ZipCodeMounts, type CodeSource, type FunctionLogSink,
+  CacheLeases, ChunkCache, type PeerChunkSource, FencedWorkerAgent, FunctionFiles, LayerMounts, LazyImageMounts, LocalWorkerAgent, openRunRoot, removeStaleRunDirs, SnapshotCache, ZipCodeMounts, type CodeSource, type FunctionLogSink,
   LogShipper, type ShipLogs,
 } from '../worker/index.js';
 
@@ -18,6 +18,8 @@ export interface HostWorker {
   agent: FencedWorkerAgent;
   cgroups: CgroupManager;
   images: LazyImageMounts;
+  /** Its image chunk cache (what it serves its zone peers). */
+  chunks: ChunkCache;
   stop(): Promise<void>;
 }
 
@@ -32,7 +34,7 @@ export interface HostWorker {
  * fails if the sandboxes' seccomp filter cannot be made: no sandbox runs without it.
  */
 export async function startHostWorker(
-  config: StratusConfig, opts: { id: string; code: CodeSource; shipLogs: ShipLogs; clock: Clock; log: Logger; metrics?: Metrics; tracer?: Tracer; disk?: DiskSpace },
+  config: StratusConfig, opts: { id: string; code: CodeSource; peers?: PeerChunkSource; shipLogs: ShipLogs; clock: Clock; log: Logger; metrics?: Metrics; tracer?: Tracer; disk?: DiskSpace },
 ): Promise<HostWorker> {
   const seccomp = await loadSeccompFilter();
   const cgroups = detectCgroups(`stratus-${process.pid}`);
@@ -40,7 +42,7 @@ export async function startHostWorker(
   await removeStaleRunDirs();
   const disk = opts.disk;
   const caches = new CacheLeases(opts.clock, { idleMs: config.worker.cacheIdleMs, maxBytes: config.worker.cacheBytes }, opts.log.child({ component: 'worker' }), disk && (() => disk.admit()));
-  const chunkCache = new ChunkCache(join(config.dataDir, 'worker', 'chunks'), config.images.chunkCacheBytes, opts.code);
+  const chunkCache = new ChunkCache(join(config.dataDir, 'worker', 'chunks'), config.images.chunkCacheBytes, opts.code, opts.peers);
   const images = new LazyImageMounts({
     root: join(config.dataDir, 'worker', 'images'),
     cache: chunkCache,
@@ -70,6 +72,7 @@ export async function startHostWorker(
   const logSink = functionLogSink(config.worker.functionLogs, shipper);
   const local = new LocalWorkerAgent({
     id: opts.id,
+    zone: config.worker.zone,
     memoryMb: config.worker.memoryMb,
     maxConcurrentBoots: config.worker.maxConcurrentBoots,
     snapStartClones: config.worker.snapStartClones,
@@ -97,6 +100,7 @@ export async function startHostWorker(
     agent,
     cgroups,
     images,
+    chunks: chunkCache,
     async stop() {
       await agent.shutdown();
       await shipper.flush();

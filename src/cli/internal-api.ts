@@ -3,7 +3,7 @@ import type { DocumentStore } from '../journal/index.js';
 import { logIngestRoutes } from '../logs/index.js';
 import type { ShipLogs } from '../worker/index.js';
 import {
-  workerApiCredential, workerApiKeyHash, WorkerCredentials, WorkerRegistrations, type ClusterSecrets, type ConnectedWorker, type PlacementService, type WorkerDocument,
+  workerApiCredential, workerApiKeyHash, workerPeerKey, workerPeerKeyHash, WorkerCredentials, WorkerRegistrations, type ClusterSecrets, type ConnectedWorker, type PlacementService, type WorkerDocument,
 } from '../placement/index.js';
 import type { Clock } from '../shared/clock.js';
 import { StratusError } from '../shared/errors.js';
@@ -62,7 +62,9 @@ export async function startInternalApi(deps: InternalApiDeps): Promise<InternalA
     certificates: (workerId, csr) => ({
       certificate: issueServerCertificate(secrets.ca, csrPublicKey(csr), workerServerName(workerId), clock.now()),
       workerApiKeyHash: workerApiKeyHash(secrets, workerId),
+      peerKey: workerPeerKey(secrets, workerId),
     }),
+    peerKeyHash: (workerId) => workerPeerKeyHash(secrets, workerId),
     onWorkerJoined: deps.onWorkerJoined,
     leading: deps.leading,
     onHeartbeat: deps.onHeartbeat,

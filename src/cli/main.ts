@@ -17,7 +17,7 @@ import { readWorkerBundle, workersCommand } from './workers-admin.js';
 const USAGE = `Usage:
   stratus up     [--port 9001] [--internal-port 0] [--host 127.0.0.1] [--data-dir .stratus] [--keep-alive-ms 300000]
                  [--metrics-port 9464] [--metrics-host 127.0.0.1] [--otlp-traces-endpoint URL]
-                 [--worker-memory-mb N] [--warm-pool 0] [--warm-pool-runtimes nodejs20.x,python3.11] [--lease-ms 3000] [--account-concurrency 1000]
+                 [--worker-memory-mb N] [--zone zone-a] [--warm-pool 0] [--warm-pool-runtimes nodejs20.x,python3.11] [--lease-ms 3000] [--account-concurrency 1000]
                  [--log-level info] [--function-logs stdout|store|off]
                  [--event-claim-ms 15000] [--event-retry-delays-ms 60000,120000]
                  [--image-max-bytes 10737418240] [--image-cache-mb 4096] [--snapstart criu|off] [--snapstart-clones 1]
@@ -26,7 +26,7 @@ const USAGE = `Usage:
                  [--worker-cache-idle-ms 600000] [--worker-cache-mb 20480]
                  [--keep-alive-policy fixed|histogram] [--keep-alive-bin-ms 60000] [--keep-alive-min-samples 10]
   stratus worker --control-plane URL[,URL...] --credentials FILE [--host 127.0.0.1] [--port 0]
-                 [--data-dir .stratus-worker] [--worker-memory-mb N] [--warm-pool 0] [--warm-pool-runtimes nodejs20.x] [--heartbeat-ms 1000]
+                 [--data-dir .stratus-worker] [--worker-memory-mb N] [--warm-pool 0] [--warm-pool-runtimes nodejs20.x] [--heartbeat-ms 1000] [--zone zone-a]
                  [--log-level info] [--snapstart criu|off] [--snapstart-clones 1] [--sandbox-driver bubblewrap|gvisor]
                  [--freeze-idle-after-ms 50|off] [--worker-cache-idle-ms 600000] [--worker-cache-mb 20480]
   stratus frontend   --etcd URL[,URL...] [--host 127.0.0.1] [--port 9001]
@@ -116,6 +116,7 @@ const OPTIONS = {
   'snapstart-clones': { type: 'string' },
   'warm-pool-runtimes': { type: 'string' },
   'heartbeat-ms': { type: 'string' },
+  zone: { type: 'string' },
   'log-level': { type: 'string' },
   'function-logs': { type: 'string' },
   'event-claim-ms': { type: 'string' },
@@ -170,7 +171,7 @@ function configFrom(flags: Flags, env: NodeJS.ProcessEnv, defaultDataDir: string
     codeCollector: { graceMs: num(flags['code-gc-grace-ms']), intervalMs: num(flags['code-gc-interval-ms']) },
     asyncInvoke: { claimMs: num(flags['event-claim-ms']), retryDelaysMs: flags['event-retry-delays-ms']?.split(',').map(Number) },
     worker: {
-      functionLogs: flags['function-logs'], memoryMb: num(flags['worker-memory-mb']), warmPoolSize: num(flags['warm-pool']), snapStartClones: num(flags['snapstart-clones']),
+      zone: flags.zone, functionLogs: flags['function-logs'], memoryMb: num(flags['worker-memory-mb']), warmPoolSize: num(flags['warm-pool']), snapStartClones: num(flags['snapstart-clones']),
       warmPoolRuntimes: flags['warm-pool-runtimes']?.split(',').map((r) => r.trim()),
       freezeIdleAfterMs: flags['freeze-idle-after-ms'] === 'off' ? -1 : num(flags['freeze-idle-after-ms']),
       cacheIdleMs: num(flags['worker-cache-idle-ms']), cacheBytes: mib(flags['worker-cache-mb']),

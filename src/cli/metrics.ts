@@ -45,7 +45,15 @@ export function workerMetrics(metrics: Metrics, worker: LocalWorkerAgent, cache:
   metrics.gauge('stratus_worker_memory_used_bytes', "Memory its sandboxes used: the sum of each live sandbox's peak (cgroup memory.peak)", ['worker'],
     () => [[id, worker.usage().peakBytes]]);
   metrics.counterReadOnScrape('stratus_chunk_cache_hits_total', "Image chunk reads served from the worker's chunk cache", ['worker'], () => [[id, cache.counters.localHits]]);
-  metrics.counterReadOnScrape('stratus_chunk_cache_misses_total', 'Image chunk reads fetched from the code store', ['worker'], () => [[id, cache.counters.localMisses]]);
+  metrics.counterReadOnScrape('stratus_chunk_cache_misses_total', 'Image chunk reads the local cache missed (fetched from a zone peer or the code store)', ['worker'], () => [[id, cache.counters.localMisses]]);
+  // The tiers: local hits, then zone peers, then the code store; chunks and bytes by the tier that served them.
+  const c = cache.counters;
+  metrics.counterReadOnScrape('stratus_chunk_fetches_total', 'Image chunk reads by the tier that served them (local, peer, store)', ['worker', 'tier'],
+    () => [[{ ...id, tier: 'local' }, c.localHits], [{ ...id, tier: 'peer' }, c.peerHits], [{ ...id, tier: 'store' }, c.storeFetches]]);
+  metrics.counterReadOnScrape('stratus_chunk_fetched_bytes_total', 'Bytes of image chunks fetched, by tier (peer, store)', ['worker', 'tier'],
+    () => [[{ ...id, tier: 'peer' }, c.peerBytes], [{ ...id, tier: 'store' }, c.storeBytes]]);
+  metrics.counterReadOnScrape('stratus_chunk_peer_rejected_total', 'Chunks a zone peer sent that did not match their sha256 (refused)', ['worker'], () => [[id, c.peerRejected]]);
+  metrics.counterReadOnScrape('stratus_chunk_served_to_peers_bytes_total', 'Bytes of image chunks this worker served to its zone peers', ['worker'], () => [[id, c.servedToPeersBytes]]);
   // The chunk cache (an LRU by bytes alone: nothing holds a chunk) beside the caches of built code.
   const chunks = (): CacheStats => {
     const c = cache.stats();

@@ -10,7 +10,7 @@ import { ControlPlanes, requestWorkerCertificate, sendHeartbeat, workerAuthoriza
 import { controlPlaneKey, type Authenticate } from '../shared/cluster-api.js';
 import { InternalClient } from '../shared/internal-client.js';
 import { createCsr, newKeyPair, type TlsIdentity } from '../shared/tls.js';
-import { shipLogsTo, WorkerApiServer, type CodeSource } from '../worker/index.js';
+import { shipLogsTo, WorkerApiServer, ZonePeers, type CodeSource } from '../worker/index.js';
 import { startHostWorker } from './host-worker.js';
 
 export interface WorkerProcessOptions {
@@ -37,13 +37,13 @@ export interface RunningWorker {
  * which never leaves this process) and open only to the key the control plane derives for this
  * worker alone.
  */
-async function joining(opts: WorkerProcessOptions, planes: ControlPlanes): Promise<{ client: InternalClient; authenticate: Authenticate; tls: TlsIdentity }> {
+async function joining(opts: WorkerProcessOptions, planes: ControlPlanes): Promise<{ client: InternalClient; authenticate: Authenticate; tls: TlsIdentity; peerKey?: string }> {
   const { bundle } = opts;
   const client = new InternalClient({ authorization: workerAuthorization(bundle), ca: bundle.caCertificate });
   const { keyPem, publicKeyPem } = newKeyPair();
   const csr = createCsr(keyPem, publicKeyPem);
   const issued = await planes.call((url) => requestWorkerCertificate(client, url, csr, 10_000));
-  return { client, authenticate: controlPlaneKey(issued.workerApiKeyHash), tls: { key: keyPem, cert: issued.certificate } };
+  return { client, authenticate: controlPlaneKey(issued.workerApiKeyHash), tls: { key: keyPem, cert: issued.certificate }, peerKey: issued.peerKey };
 }
 
 /**
@@ -52,17 +52,25 @@ async function joining(opts: WorkerProcessOptions, planes: ControlPlanes): Promi
  */
 export async function startWorkerProcess(config: StratusConfig, opts: WorkerProcessOptions, log: Logger, clock: Clock): Promise<RunningWorker> {
   const planes = ControlPlanes.parse(opts.controlPlane);
-  const { client, authenticate, tls } = await joining(opts, planes);
+  const { client, authenticate, tls, peerKey } = await joining(opts, planes);
   const metrics = new Metrics();
   const tracer = createTracer(config.observability, { role: 'worker', instanceId: opts.id, clock });
-  const host = await startHostWorker(config, { id: opts.id, code: replicatedCodeSource(planes, client), shipLogs: (batches) => planes.call((u) => shipLogsTo(u, client)(batches)), clock, log, metrics, tracer });
-  const server = new WorkerApiServer(host.agent, authenticate, log.child({ component: 'worker-api' }), tls);
+  // The second chunk tier: the workers of this zone, with this worker's own peer key.
+  const peerClient = peerKey === undefined ? undefined : new InternalClient({ authorization: `Bearer ${peerKey}`, ca: opts.bundle.caCertificate });
+  const peers = peerClient && new ZonePeers(opts.id, peerClient, log.child({ component: 'peers' }));
+  const host = await startHostWorker(config, {
+    id: opts.id, code: replicatedCodeSource(planes, client), peers, shipLogs: (batches) => planes.call((u) => shipLogsTo(u, client)(batches)), clock, log, metrics, tracer,
+  });
+  const server = new WorkerApiServer(host.agent, authenticate, log.child({ component: 'worker-api' }), tls, peers && { admit: (a) => peers.admit(a), held: (acc, sha) => host.chunks.held(acc, sha) });
   const address = await server.listen(opts.host, opts.port);
   const url = `${server.scheme}://${opts.host}:${address.port}`;
   let stopped = false;
   let stopMetrics: { stop(): Promise<void> } | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const register = () => planes.call((cp) => sendHeartbeat(client, cp, { id: opts.id, url, status: host.agent.status() }, Math.max(1000, opts.heartbeatMs)));
+  const register = async () => {
+    const answer = await planes.call((cp) => sendHeartbeat(client, cp, { id: opts.id, url, status: host.agent.status() }, Math.max(1000, opts.heartbeatMs)));
+    if (Array.isArray(answer.peers)) peers?.update(answer.peers);
+  };
   const beat = async () => {
     await register().catch((err: unknown) => log.warn({ err }, 'heartbeat failed'));
     if (!stopped) timer = setTimeout(() => void beat(), opts.heartbeatMs);
@@ -90,6 +98,7 @@ export async function startWorkerProcess(config: StratusConfig, opts: WorkerProc
       await server.close();
       await host.stop();
       client.close();
+      peerClient?.close();
       await tracer.shutdown();
     },
   };

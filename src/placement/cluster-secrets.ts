@@ -57,6 +57,18 @@ export function workerApiKeyHash(secrets: ClusterSecrets, workerId: string): str
   return secretHash(workerApiKey(secrets, workerId));
 }
 
+/**
+ * The key worker `workerId` presents to the workers of its zone (peer chunk fetches): derived for
+ * it alone. Its peers are told only its hash, by placement, while it holds a lease in their zone.
+ */
+export function workerPeerKey(secrets: ClusterSecrets, workerId: string): string {
+  return createHmac('sha256', secrets.controlPlaneKey).update(`worker-peer:${workerId}`).digest('base64url');
+}
+
+export function workerPeerKeyHash(secrets: ClusterSecrets, workerId: string): string {
+  return secretHash(workerPeerKey(secrets, workerId));
+}
+
 function workerApiKey(secrets: ClusterSecrets, workerId: string): string {
   return createHmac('sha256', secrets.controlPlaneKey).update(`worker-api:${workerId}`).digest('base64url');
 }

@@ -1,10 +1,12 @@
-export { PlacementService, type LeaseConfig, type PlacementRequest } from './placement.js';
+export { DEFAULT_ZONE, PlacementService, type LeaseConfig, type PlacementRequest } from './placement.js';
 export type { ConnectedWorker, WorkerAddress, WorkerConnector } from './connector.js';
 export { WorkerMembership, type MembershipDeps, type WorkerDocument } from './membership.js';
 export { WorkerDirectory } from './directory.js';
-export { WorkerRegistrations, requestWorkerCertificate, sendHeartbeat, type WorkerCertificate, type WorkerRegistrationDeps } from './registration.js';
 export {
-  controlPlaneCredential, controlPlaneKeyHash, loadClusterSecrets, workerApiCredential, workerApiKeyHash, type ClusterSecrets,
+  WorkerRegistrations, requestWorkerCertificate, sendHeartbeat, type HeartbeatAnswer, type WorkerCertificate, type WorkerRegistrationDeps, type ZonePeerEntry,
+} from './registration.js';
+export {
+  controlPlaneCredential, controlPlaneKeyHash, loadClusterSecrets, workerApiCredential, workerApiKeyHash, workerPeerKey, workerPeerKeyHash, type ClusterSecrets,
 } from './cluster-secrets.js';
 export { WorkerCredentials, workerAuthorization, type WorkerBundle, type WorkerCredentialRecord } from './worker-credentials.js';
 export { PlacementLeader, type PlacementLeaderDeps } from './leader.js';

@@ -157,9 +157,9 @@ export class LocalHostsProvider implements WorkerProvider {
   private spawnWorker(r: HostRecord, bundle: string): ChildProcess {
     const args = [
       ...this.opts.command, 'worker', '--control-plane', this.controlPlane ?? '', '--credentials', bundle,
-      '--host', r.address, '--port', '0', '--data-dir', join(r.dir, 'data'), ...(this.opts.workerArgs ?? []),
+      '--host', r.address, '--port', '0', '--data-dir', join(r.dir, 'data'), '--zone', r.zone, ...(this.opts.workerArgs ?? []),
     ];
-    const env: NodeJS.ProcessEnv = { ...process.env, STRATUS_CGROUP_PROCS: r.cgroups.map((d) => join(d, 'cgroup.procs')).join(' '), STRATUS_WORKER_ZONE: r.zone };
+    const env: NodeJS.ProcessEnv = { ...process.env, STRATUS_CGROUP_PROCS: r.cgroups.map((d) => join(d, 'cgroup.procs')).join(' ') };
     delete env.STRATUS_SECRET_ACCESS_KEY;
     delete env.STRATUS_ACCESS_KEY_ID;
     const out = openSync(join(r.dir, 'worker.log'), 'a', 0o600);

@@ -5,7 +5,12 @@ import type { WorkerAgent } from '../worker/index.js';
 export interface PlacementRequest {
   memoryMb: number;
   codeSha256: string;
+  /** What the environment is of (its environment key): environments of one group are spread across zones. */
+  group?: string;
 }
+
+/** The zone of a worker that reports none. */
+export const DEFAULT_ZONE = 'zone-a';
 
 export interface LeaseConfig {
   clock: Clock;
@@ -16,6 +21,8 @@ export interface LeaseConfig {
 interface Member {
   agent: WorkerAgent;
   reservedMb: number;
+  /** Environments placed here, by group. */
+  groups: Map<string, number>;
   /** When the worker's lease runs out; undefined for the in-process worker. */
   expiresAtMs?: number;
   /** Being drained by the fleet scaler: no new environment goes there. */
@@ -24,7 +31,9 @@ interface Member {
 
 /**
  * Keeps the set of workers and chooses the one a new environment goes to: only workers with
- * room for its memory; among them, one that has the code cached, then the least loaded.
+ * room for its memory; among them, one in the zone that has the fewest environments of the same
+ * group (so losing a zone leaves a function environments elsewhere), then one that has the code
+ * cached, then the least loaded.
  * Remote workers hold time-bounded leases renewed by heartbeat; an expired lease removes the
  * worker and tells the listeners (assignment marks its environments dead).
  */
@@ -38,7 +47,8 @@ export class PlacementService {
   /** Adds a worker; `leased` workers must renew() within leaseMs or they are dropped. */
   register(agent: WorkerAgent, opts: { leased?: boolean } = {}): void {
     const expiresAtMs = opts.leased && this.leases ? this.leases.clock.now() + this.leases.leaseMs : undefined;
-    this.members.set(agent.id, { agent, reservedMb: this.members.get(agent.id)?.reservedMb ?? 0, expiresAtMs });
+    const known = this.members.get(agent.id);
+    this.members.set(agent.id, { agent, reservedMb: known?.reservedMb ?? 0, groups: known?.groups ?? new Map(), expiresAtMs });
     if (expiresAtMs !== undefined) this.scheduleSweep();
   }
 
@@ -68,17 +78,21 @@ export class PlacementService {
 
   /** Picks a worker and reserves the memory on it; undefined if no worker has room. */
   place(req: PlacementRequest): WorkerAgent | undefined {
-    let best: { member: Member; cached: boolean; free: number } | undefined;
+    const inZone = this.groupByZone(req.group);
+    let best: { member: Member; spread: number; cached: boolean; free: number } | undefined;
     for (const member of this.members.values()) {
       if (member.draining) continue;
       const status = member.agent.status();
       const free = status.memoryMb - member.reservedMb;
       if (free < req.memoryMb) continue;
+      const spread = inZone.get(status.zone ?? DEFAULT_ZONE) ?? 0;
       const cached = status.cachedCode.includes(req.codeSha256);
-      if (!best || (cached && !best.cached) || (cached === best.cached && free > best.free)) best = { member, cached, free };
+      if (!best || spread < best.spread || (spread === best.spread && ((cached && !best.cached) || (cached === best.cached && free > best.free)))) {
+        best = { member, spread, cached, free };
+      }
     }
     if (!best) return undefined;
-    best.member.reservedMb += req.memoryMb;
+    this.count(best.member, req.memoryMb, req.group, 1);
     return best.member.agent;
   }
 
@@ -88,10 +102,35 @@ export class PlacementService {
     if (member) member.draining = draining;
   }
 
-  /** Counts memory for an environment placed earlier (by a previous assignment leader). */
-  reserve(workerId: string, memoryMb: number): void {
+  /** The zone of each worker (as it last reported it). */
+  zoneOf(workerId: string): string | undefined {
     const member = this.members.get(workerId);
-    if (member) member.reservedMb += memoryMb;
+    return member && (member.agent.status().zone ?? DEFAULT_ZONE);
+  }
+
+  /** Counts memory for an environment placed earlier (by a previous assignment leader). */
+  reserve(workerId: string, memoryMb: number, group?: string): void {
+    const member = this.members.get(workerId);
+    if (member) this.count(member, memoryMb, group, 1);
+  }
+
+  /** Environments of `group` per zone, over every worker (full ones too). */
+  private groupByZone(group: string | undefined): Map<string, number> {
+    const zones = new Map<string, number>();
+    if (group === undefined) return zones;
+    for (const member of this.members.values()) {
+      const zone = member.agent.status().zone ?? DEFAULT_ZONE;
+      zones.set(zone, (zones.get(zone) ?? 0) + (member.groups.get(group) ?? 0));
+    }
+    return zones;
+  }
+
+  private count(member: Member, memoryMb: number, group: string | undefined, sign: 1 | -1): void {
+    member.reservedMb = Math.max(0, member.reservedMb + sign * memoryMb);
+    if (group === undefined) return;
+    const n = (member.groups.get(group) ?? 0) + sign;
+    if (n > 0) member.groups.set(group, n);
+    else member.groups.delete(group);
   }
 
   /** The worker is gone (its membership ended elsewhere): drop it and tell the listeners. */
@@ -104,9 +143,9 @@ export class PlacementService {
   }
 
   /** Returns memory reserved by `place` once the environment is gone. */
-  release(workerId: string, memoryMb: number): void {
+  release(workerId: string, memoryMb: number, group?: string): void {
     const member = this.members.get(workerId);
-    if (member) member.reservedMb = Math.max(0, member.reservedMb - memoryMb);
+    if (member) this.count(member, memoryMb, group, -1);
   }
 
   /** Drops workers whose lease ran out. */

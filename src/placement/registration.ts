@@ -16,6 +16,22 @@ const CERTIFICATE = `${CLUSTER_API}/workers/certificate`;
 export interface WorkerCertificate {
   certificate: string;
   workerApiKeyHash: string;
+  /** The key it presents to the workers of its zone (absent: a control plane without peer chunk fetches). */
+  peerKey?: string;
+}
+
+/** A worker of the same zone, as a heartbeat's answer lists it: where it serves, and the hash of the key it presents. */
+export interface ZonePeerEntry {
+  id: string;
+  url: string;
+  keyHash: string;
+}
+
+/** What a heartbeat is answered. */
+export interface HeartbeatAnswer {
+  leaseMs: number;
+  /** The other workers of its zone that placement holds now (absent: no peer chunk fetches). */
+  peers?: ZonePeerEntry[];
 }
 
 export interface WorkerRegistrationDeps {
@@ -42,6 +58,8 @@ export interface WorkerRegistrationDeps {
   onWorkerJoined?(agent: ConnectedWorker): void;
   /** Every accepted heartbeat, with what the worker reported (the cluster's worker directory). */
   onHeartbeat?(worker: WorkerDocument): void;
+  /** The hash of the key worker `workerId` presents to its zone peers; with it, heartbeats are answered with the zone's peers. */
+  peerKeyHash?(workerId: string): string;
 }
 
 /**
@@ -52,15 +70,21 @@ export interface WorkerRegistrationDeps {
 export class WorkerRegistrations {
   /** The remote workers this registration connected, by id (placement holds their leases). */
   private readonly remotes = new Map<string, ConnectedWorker>();
+  /** Where each of them serves. */
+  private readonly urls = new Map<string, string>();
 
   constructor(private readonly deps: WorkerRegistrationDeps) {
-    deps.placement.onWorkerLost((id) => this.remotes.delete(id));
+    deps.placement.onWorkerLost((id) => {
+      this.remotes.delete(id);
+      this.urls.delete(id);
+    });
   }
 
   /** A worker recorded earlier (by a previous placement process) gets a fresh lease: a gone one runs out. */
   adopt(worker: WorkerDocument): void {
     const agent = this.deps.connector.connect(worker);
     this.remotes.set(worker.id, agent);
+    this.urls.set(worker.id, worker.url);
     this.deps.placement.register(agent, { leased: true });
   }
 
@@ -112,18 +136,31 @@ export class WorkerRegistrations {
     } else {
       const agent = this.deps.connector.connect({ id, url, status });
       this.remotes.set(id, agent);
+      this.urls.set(id, url);
       placement.register(agent, { leased: true });
       this.deps.onWorkerJoined?.(agent);
       log.info({ worker: id, url }, 'worker joined');
     }
     this.deps.onHeartbeat?.({ id, url, status });
-    return { status: 200, body: { leaseMs: this.deps.leaseMs } };
+    const answer: HeartbeatAnswer = { leaseMs: this.deps.leaseMs };
+    if (this.deps.peerKeyHash) answer.peers = this.zonePeers(id, this.deps.peerKeyHash);
+    return { status: 200, body: answer };
+  }
+
+  /** The other workers placement holds through these registrations in worker `id`'s zone. */
+  private zonePeers(id: string, keyHash: (workerId: string) => string): ZonePeerEntry[] {
+    const zone = this.deps.placement.zoneOf(id);
+    const peers: ZonePeerEntry[] = [];
+    for (const [peer, url] of this.urls) {
+      if (peer !== id && this.holds(peer) && this.deps.placement.zoneOf(peer) === zone) peers.push({ id: peer, url, keyHash: keyHash(peer) });
+    }
+    return peers;
   }
 }
 
 /** The worker's side: registers with the control plane at `controlPlane`, or renews its lease. */
-export async function sendHeartbeat(client: InternalClient, controlPlane: string, worker: { id: string; url: string; status: WorkerStatus }, timeoutMs: number): Promise<void> {
-  await refusedAs('the control plane refused the worker', () => client.json(`${controlPlane}${WORKERS}`, CONTROL_PLANE_NAME, 'POST', worker, timeoutMs));
+export async function sendHeartbeat(client: InternalClient, controlPlane: string, worker: { id: string; url: string; status: WorkerStatus }, timeoutMs: number): Promise<HeartbeatAnswer> {
+  return (await refusedAs('the control plane refused the worker', () => client.json(`${controlPlane}${WORKERS}`, CONTROL_PLANE_NAME, 'POST', worker, timeoutMs))) as HeartbeatAnswer;
 }
 
 /** The worker's side: a certificate for its own TLS server, for the key of `csrPem`. */

@@ -155,6 +155,8 @@ export const configSchema = z.object({
   worker: z
     .object({
       memoryMb: z.number().int().positive().default(defaultWorkerMemoryMb),
+      /** The worker's zone label: placement spreads each function's environments across zones. */
+      zone: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/).default('zone-a'),
       /** Sandboxes booting at once; more wait their turn (their init timeout starts when they boot). */
       maxConcurrentBoots: z.number().int().positive().default(Math.max(2, availableParallelism() * 2)),
       /** Warm pool: runtimes booted ahead of any function ("stem cells"), warmPoolSize of each of warmPoolRuntimes, for functions of warmPoolMemoryMb. */

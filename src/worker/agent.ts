@@ -58,4 +58,6 @@ export interface WorkerStatus {
   stems?: number;
   /** Environments running an invoke now (absent: not reported); a drained worker is removed only when none does. */
   busy?: number;
+  /** The worker's zone (placement spreads a function's environments across zones); absent: the default zone. */
+  zone?: string;
 }

@@ -24,7 +24,10 @@ describe('ChunkCache (the worker tier in front of the code store)', () => {
     const { sha256 } = await store.putChunk(Buffer.from('chunk a'));
     assert.deepEqual(await cache.get(A, sha256), Buffer.from('chunk a'));
     assert.deepEqual(await cache.get(A, sha256), Buffer.from('chunk a'));
-    assert.deepEqual({ ...cache.stats() }, { localHits: 1, localMisses: 1, storeFailures: 0, evictions: 0, evictedBytes: 0, bytesFetched: 7, cachedChunks: 1, cachedBytes: 7 });
+    assert.deepEqual({ ...cache.stats() }, {
+      localHits: 1, localMisses: 1, peerHits: 0, peerRejected: 0, storeFetches: 1, peerBytes: 0, storeBytes: 7, servedToPeers: 0, servedToPeersBytes: 0,
+      storeFailures: 0, evictions: 0, evictedBytes: 0, bytesFetched: 7, cachedChunks: 1, cachedBytes: 7,
+    });
   });
 
   it('evicts the least recently used chunk beyond its size', async () => {

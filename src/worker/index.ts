@@ -5,6 +5,7 @@ export { FunctionFiles, ZipCodeMounts, type TaskFiles } from './code-cache.js';
 export { CacheLeases, Leases, type CacheStats } from './cache-leases.js';
 export { LayerMounts } from './layer-mounts.js';
 export { ChunkCache, type ChunkCacheStats, type ChunkSource } from './chunk-cache.js';
+export { PEER_CHUNKS, ZonePeers, type PeerChunkSource, type ZonePeer } from './peer-chunks.js';
 export { LazyImageMounts } from './image-mounts.js';
 export { LogShipper, type FunctionLogSink, type LogDestination, type OutputSource, logBatchSchema, shipLogsTo, type LogBatch, type ShipLogs } from './log-shipper.js';
 export { errorDocument, type Invocation, type InvocationOutcome, type InvocationResult, type ResponseSink } from './invocation.js';

@@ -31,6 +31,8 @@ import { TelemetryRelay } from './telemetry-relay.js';
 
 export interface LocalWorkerDeps {
   id: string;
+  /** The zone this worker reports (placement spreads a function's environments across zones). */
+  zone?: string;
   memoryMb: number;
   region: string;
   nodePath: string;
@@ -338,6 +340,7 @@ export class LocalWorkerAgent implements WorkerAgent {
       cachedCode: this.deps.taskFiles.cachedCode?.() ?? [],
       stems,
       busy,
+      ...(this.deps.zone === undefined ? {} : { zone: this.deps.zone }),
     };
   }
 

@@ -1,12 +1,13 @@
 import type { AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { StratusError } from '../shared/errors.js';
-import { controlPlaneOnly, type Authenticate } from '../shared/cluster-api.js';
+import { controlPlaneOnly, refusalResponse, type Authenticate } from '../shared/cluster-api.js';
 import { HttpServer, routesUnder, wireErrorResponse, type HttpRequest, type HttpResponse, type HttpRoute } from '../shared/http-server.js';
 import type { Logger } from '../shared/log.js';
 import type { TlsIdentity } from '../shared/tls.js';
 import type { WorkerAgent } from './agent.js';
 import type { InvocationResult } from './invocation.js';
+import { PEER_CHUNKS } from './peer-chunks.js';
 import { StreamRelay } from './stream-relay.js';
 import { epochFrom, parseCreateEnvironment, parseSnapshotRequest, SNAPSHOT_SHA256_HEADER, invocationFrom, outcomePayload, resultHeaders, streamHeaders, streamTrailers, wantsStream, WORKER_API } from './wire.js';
 import { traceparentFrom } from '../shared/tracing.js';
@@ -14,24 +15,38 @@ import { traceparentFrom } from '../shared/tracing.js';
 const ENV = '/environments/([0-9a-f-]{36})';
 const MAX_BODY = 8 * 1024 * 1024;
 
+/** What the worker API serves its zone peers: the chunks this worker holds, to the peers placement listed. */
+export interface PeerChunkServing {
+  /** The zone peer an Authorization header stands for (undefined: none). */
+  admit(authorization: string | undefined): string | undefined;
+  /** A chunk held here for the account (undefined: not held). */
+  held(accountId: string, sha256: string): Promise<Buffer | undefined>;
+}
+
 /**
  * A worker agent served over HTTP to the control plane (`stratus worker`). It only translates
  * requests into WorkerAgent calls (a call's fencing epoch comes from its x-stratus-epoch header;
  * the agent it serves, a FencedWorkerAgent, enforces it). Only the control plane may call it (the
  * key derived for this worker, checked against the hash this worker was given); it is served over
  * TLS with this worker's own certificate. Errors go back in their
- * wire form, code and details intact.
+ * wire form, code and details intact. One route is for the worker's zone peers instead
+ * (`peer/chunks`, with `peers`): the image chunks it holds, to peers with their own key only.
  */
 export class WorkerApiServer {
   private readonly server: HttpServer;
   private readonly eventStreams = new Set<PassThrough>();
 
-  constructor(agent: WorkerAgent, authenticate: Authenticate, log: Logger, tls: TlsIdentity) {
+  constructor(agent: WorkerAgent, authenticate: Authenticate, log: Logger, tls: TlsIdentity, peers?: PeerChunkServing) {
+    const controlPlane = controlPlaneOnly(authenticate, 'worker');
+    const peerRoute = peers && peerChunkRoute(peers);
     this.server = new HttpServer({
-      routes: this.routes(agent),
+      routes: peerRoute ? [...this.routes(agent), peerRoute] : this.routes(agent),
       log,
       tls,
-      authenticateHead: controlPlaneOnly(authenticate, 'worker'),
+      authenticateHead: (route, req) => {
+        if (route !== peerRoute) return controlPlane(route, req);
+        return peers?.admit(req.headers.authorization) === undefined ? refusalResponse({ refused: 401, message: 'not a worker of this zone' }) : undefined;
+      },
       requestTimeoutMs: 0,
       notFound: (method, path) => wireErrorResponse(new StratusError('ResourceNotFound', `No worker API at ${method} ${path}`)),
       errorReply: (err) => wireErrorResponse(err),
@@ -95,6 +110,15 @@ export class WorkerApiServer {
     };
     return { status: 200, headers: { 'content-type': 'application/x-ndjson' }, body: { chunks: stream, cancel } };
   }
+}
+
+/** `GET peer/chunks/<accountId>/<sha256>`: a chunk this worker holds (404 otherwise: a peer's miss is never fetched for it). */
+function peerChunkRoute(peers: PeerChunkServing): HttpRoute {
+  return routesUnder(WORKER_API, 0)('GET', `${PEER_CHUNKS}/(\\d{12})/([0-9a-f]{64})`, async (req) => {
+    const bytes = await peers.held(req.params[0] ?? '', req.params[1] ?? '');
+    if (!bytes) throw new StratusError('ResourceNotFound', 'this worker does not hold that chunk');
+    return { status: 200, headers: { 'content-type': 'application/octet-stream' }, body: bytes };
+  });
 }
 
 /**

@@ -41,7 +41,7 @@ export interface Cluster {
   /** Runs `stratus workers <args...>` against this cluster's etcd; resolves its output (rejects if it failed). */
   workersCommand(...args: string[]): Promise<string>;
   /** Starts one more worker with its own credential (`stratus workers add`, then `stratus worker --credentials`). */
-  addWorker(id: string): Promise<RoleProcess>;
+  addWorker(id: string, zone?: string): Promise<RoleProcess>;
   /** A LambdaClient on frontend i (SDK retries as configured: default 3 attempts). */
   lambda(i: number, opts?: { maxAttempts?: number }): LambdaClient;
   /** The replica that says it leads (undefined if none does). */
@@ -62,6 +62,8 @@ export interface ClusterOptions {
   placementArgs?: string[];
   /** Placement replicas (default 1), each `--id placement-<i>`. */
   placements?: number;
+  /** Worker i's zone is zones[i % zones.length] (default: none given, each worker's default zone). */
+  zones?: string[];
   /** Workers print function output (default off). */
   functionLogs?: 'store' | 'stdout' | 'off';
 }
@@ -100,12 +102,13 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     const secrets = await readClusterSecrets(etcd.endpoints, prefix);
     const controlPlane = controlPlaneCredential(secrets);
     const workerApi = (id: string) => workerApiCredential(secrets, id);
-    const addWorker = async (id: string) => {
+    const addWorker = async (id: string, zone?: string) => {
       const bundle = join(dir, `${id}.json`);
       await writeFile(bundle, await workersCommand('add', '--id', id), { mode: 0o600 });
       return launch('worker', id, [
         '--control-plane', placements.map((p) => p.url).join(','), '--credentials', bundle, '--data-dir', join(dir, id),
         '--worker-memory-mb', String(opts.workerMemoryMb ?? 4096), '--heartbeat-ms', '300', '--log-level', 'warn', '--function-logs', opts.functionLogs ?? 'store',
+        ...(zone ? ['--zone', zone] : []),
       ]);
     };
 
@@ -136,7 +139,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       assignment.push(Object.assign(p, { links, status: () => getJson(`${p.url}/_stratus/assignment/v1/status`, CONTROL_PLANE_NAME) as never }));
     }
     const workers: RoleProcess[] = [];
-    for (let i = 0; i < (opts.workers ?? 2); i++) workers.push(await addWorker(`worker-${i}`));
+    for (let i = 0; i < (opts.workers ?? 2); i++) workers.push(await addWorker(`worker-${i}`, opts.zones?.[i % opts.zones.length]));
     const frontends: RoleProcess[] = [];
     for (let i = 0; i < (opts.frontends ?? 2); i++) frontends.push(await launch('frontend', `frontend-${i}`, [...etcdArg, ...common, '--port', '0']));
     const cluster: Cluster = {

@@ -142,11 +142,11 @@ export async function workersCommand(stratus: StratusProcess, ...args: string[])
  * (default `<dataDir>.json`, made with `stratus workers add` unless it exists already).
  */
 export async function startWorker(
-  stratus: StratusProcess, opts: { id: string; memoryMb: number; dataDir: string; heartbeatMs?: number; bundle?: string },
+  stratus: StratusProcess, opts: { id: string; memoryMb: number; dataDir: string; heartbeatMs?: number; bundle?: string; args?: string[] },
 ): Promise<WorkerProcess> {
   const bundle = opts.bundle ?? `${opts.dataDir}.json`;
   if (!existsSync(bundle)) await writeFile(bundle, await workersCommand(stratus, 'add', '--id', opts.id), { mode: 0o600 });
   const args = ['--control-plane', stratus.internalUrl, '--credentials', bundle, '--data-dir', opts.dataDir, '--worker-memory-mb', String(opts.memoryMb),
-    '--heartbeat-ms', String(opts.heartbeatMs ?? 300), '--log-level', 'warn', '--function-logs', 'off'];
+    '--heartbeat-ms', String(opts.heartbeatMs ?? 300), '--log-level', 'warn', '--function-logs', 'off', ...(opts.args ?? [])];
   return spawnRole('worker', opts.id, args, {});
 }
