@@ -39,9 +39,8 @@ export interface LocalWorkerDeps {
   pythonPath: string;
   /** The run directory: control directories, stems' task dirs, the runtime clients (closed by shutdown). */
   runRoot: RunRoot;
-  /** The installation's sandbox driver. */
+  /** The installation's sandbox driver, and the gVisor one for functions tagged stratus:sandbox=gvisor (absent: this worker has none). */
   driver: SandboxDriver;
-  /** The gVisor driver, for functions tagged stratus:sandbox=gvisor (absent: this worker has none). */
   gvisorDriver?: SandboxDriver;
   taskFiles: TaskFiles;
   clock: Clock;
@@ -50,20 +49,17 @@ export interface LocalWorkerDeps {
   initTimeoutMs?: number;
   /** Sandboxes booting at once (from spawn to the runtime's first /next). */
   maxConcurrentBoots: number;
-  /** SnapStart snapshots unpacked on this worker (when the driver can checkpoint). */
+  /** SnapStart snapshots unpacked on this worker (when the driver can checkpoint), and the clones kept restored (frozen) per version once restored (default 1; 0: none). */
   snapshotCache?: SnapshotCache;
-  /** SnapStart clones kept restored (frozen) per version once it has been restored (default 1; 0: none). */
   snapStartClones?: number;
-  /** Stems kept booted for Node.js functions of this memory size (none when absent). */
-  /** `size` stems of each of `runtimes` (default: Node.js only). */
+  /** `size` stems of each of `runtimes` (default: Node.js only) kept booted for functions of this memory size (none when absent). */
   warmPool?: { size: number; memoryMb: number; runtimes?: readonly RuntimeId[] };
   /** An idle environment is frozen after this long (undefined: never). */
   freezeIdleAfterMs?: number;
   /** Function output allowed per environment. */
   logLimits: LogLimits;
-  /** Where completed inits are counted (cold starts by kind, init durations). */
+  /** Where completed inits are counted (cold starts by kind, init durations), and spans of traced creations, inits and invocations (none: NO_TRACER). */
   metrics?: Metrics;
-  /** Spans of traced environment creations, inits and invocations (none: NO_TRACER). */
   tracer?: Tracer;
 }
 
