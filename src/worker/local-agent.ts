@@ -54,9 +54,8 @@ export interface LocalWorkerDeps {
   snapStartClones?: number;
   /** `size` stems of each of `runtimes` (default: Node.js only) kept booted for functions of this memory size (none when absent). */
   warmPool?: { size: number; memoryMb: number; runtimes?: readonly RuntimeId[] };
-  /** An idle environment is frozen after this long (undefined: never). */
+  /** An idle environment is frozen after this long (undefined: never); function output allowed per environment. */
   freezeIdleAfterMs?: number;
-  /** Function output allowed per environment. */
   logLimits: LogLimits;
   /** Where completed inits are counted (cold starts by kind, init durations), and spans of traced creations, inits and invocations (none: NO_TRACER). */
   metrics?: Metrics;
