@@ -39,6 +39,8 @@ interface HostRecord {
 }
 
 interface State {
+  /** The process that made this state (a placement replica): its records are removed only once it is gone. */
+  owner?: { pid: number; startTime?: string };
   bridge: string;
   cgroups: string[];
   hosts: HostRecord[];
@@ -51,8 +53,8 @@ const STOP_GRACE_MS = 10_000;
  * own network namespace (a veth pair to a bridge this provider makes, its own address in a
  * private /24, no route beyond it), its own data directory and cgroup subtree. The control plane
  * listens on the bridge's address (`address`). Everything made is recorded in a state file
- * before it is made; `stop`/`close` remove it, and `open` first removes whatever a crashed
- * earlier run recorded.
+ * (with the owning process) before it is made; `stop`/`close` remove it, and `open` first
+ * removes whatever a crashed earlier run recorded, refusing while that run is still alive.
  */
 export class LocalHostsProvider implements WorkerProvider {
   readonly kind = 'local-hosts';
@@ -75,14 +77,14 @@ export class LocalHostsProvider implements WorkerProvider {
     await mkdir(opts.stateDir, { recursive: true, mode: 0o700 });
     await cleanUpRecorded(opts);
     const run = randomBytes(3).toString('hex');
-    const state: State = { bridge: `stb-${run}`, cgroups: cgroupDirs(`stratus-hosts-${run}`), hosts: [] };
+    const state: State = { owner: { pid: process.pid, startTime: processStartTime(process.pid) }, bridge: `stb-${run}`, cgroups: cgroupDirs(`stratus-hosts-${run}`), hosts: [] };
     await writeAtomically(statePath(opts), JSON.stringify(state));
     try {
       await makeCgroups(state.cgroups);
       const address = await createBridge(state.bridge, await freeSubnet());
       return new LocalHostsProvider(opts, run, state, address);
     } catch (err) {
-      await cleanUpRecorded(opts);
+      await cleanUpRecorded(opts, true);
       throw err;
     }
   }
@@ -205,6 +207,12 @@ async function removeHost(r: HostRecord, opts: LocalHostsOptions): Promise<void>
   await opts.revokeCredential(r.id).catch((err: unknown) => opts.log.warn({ err, worker: r.id }, 'local-hosts: revoking a removed worker\'s credential failed'));
 }
 
+/** Whether the process that wrote a state is still running (the same pid started at the same time). */
+function ownerAlive(state: State): boolean {
+  const o = state.owner;
+  return o !== undefined && o.startTime !== undefined && processStartTime(o.pid) === o.startTime;
+}
+
 function killQuietly(pid: number): void {
   try {
     process.kill(pid, 'SIGKILL');
@@ -213,11 +221,19 @@ function killQuietly(pid: number): void {
   }
 }
 
-/** A crashed earlier run's hosts, cgroups and bridge, as its state file recorded them. */
-async function cleanUpRecorded(opts: LocalHostsOptions): Promise<void> {
+/**
+ * A crashed earlier run's hosts, cgroups and bridge, as its state file recorded them. Refuses
+ * while the run that recorded them is alive (another placement replica on the same data dir):
+ * its workers are not ours to remove.
+ */
+async function cleanUpRecorded(opts: LocalHostsOptions, mine = false): Promise<void> {
   const text = await readFile(statePath(opts), 'utf8').catch(() => undefined);
   if (text === undefined) return;
   const state = JSON.parse(text) as State;
+  if (!mine && ownerAlive(state)) {
+    throw new StratusError('InvalidConfig', `local-hosts: ${opts.stateDir} belongs to a running process (pid ${state.owner?.pid}); `
+      + 'local-hosts serves one placement replica: give each replica its own data directory');
+  }
   for (const host of state.hosts) await removeHost(host, opts);
   await removeCgroups(state.cgroups);
   await deleteBridge(state.bridge);
