@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ManualClock } from '../shared/clock.js';
+import { StratusError } from '../shared/errors.js';
 import pino from 'pino';
 import { silentLogger } from '../shared/log.js';
 import { Metrics } from '../shared/metrics.js';
@@ -164,6 +165,19 @@ describe('FleetScaler', () => {
     await f.pass(1000);
     assert.deepEqual(f.provider.stopped, ['x']);
     assert.deepEqual(f.removed, ['x']);
+    assert.equal(f.scaler.decisions().removed, 1);
+  });
+
+  it('a drained worker the provider no longer has (ResourceNotFound) is taken as removed, so the scaler goes on', async () => {
+    const f = fleet({ minWorkers: 0 });
+    f.provider.started.push({ id: 'x', zone: 'a' });
+    f.join('x', 0);
+    f.provider.stop = async (id) => {
+      throw new StratusError('ResourceNotFound', `local-hosts did not start worker ${id}`);
+    };
+    await f.pass(12_000);
+    assert.deepEqual(f.removed, ['x']);
+    assert.match(await f.metrics.text(), /stratus_fleet_workers\{state="draining"\} 0/);
     assert.equal(f.scaler.decisions().removed, 1);
   });
 

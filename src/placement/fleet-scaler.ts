@@ -1,4 +1,5 @@
 import type { Clock, TimerHandle } from '../shared/clock.js';
+import { isStratusError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import type { Metrics } from '../shared/metrics.js';
 import type { WorkerProvider } from './worker-provider.js';
@@ -134,7 +135,7 @@ export class FleetScaler {
       else if (now - p.sinceMs >= this.config.joinTimeoutMs) {
         this.pending.delete(id);
         this.decide('join-timeout', { worker: id, zone: p.zone }, 'fleet: a started worker did not join in time; removing it');
-        await this.deps.provider.stop(id);
+        await this.stopWorker(id);
       }
     }
     await this.finishDrains(byId, now);
@@ -171,10 +172,20 @@ export class FleetScaler {
       const m = byId.get(id);
       const done = !m || m.environments === 0 || (m.busy === 0 && now - sinceMs >= this.config.drainMaxMs);
       if (!done) continue;
-      await this.deps.provider.stop(id); // if it fails, the worker stays drained and the next look tries again
+      await this.stopWorker(id); // if it fails, the worker stays drained and the next look tries again
       this.draining.delete(id);
       this.deps.removed(id);
       this.decide('removed', { worker: id, environments: m?.environments ?? 0, drainedMs: now - sinceMs }, 'fleet: drained worker removed');
+    }
+  }
+
+  /** Stops a worker through the provider; one the provider no longer has (ResourceNotFound) is already gone. */
+  private async stopWorker(id: string): Promise<void> {
+    try {
+      await this.deps.provider.stop(id);
+    } catch (err) {
+      if (!(isStratusError(err) && err.code === 'ResourceNotFound')) throw err;
+      this.deps.log.info({ worker: id }, 'fleet: the provider no longer has the worker; taken as stopped');
     }
   }
 

@@ -128,7 +128,6 @@ export class LocalHostsProvider implements WorkerProvider {
   async stop(workerId: string): Promise<void> {
     const host = this.hosts.get(workerId);
     if (!host) throw new StratusError('ResourceNotFound', `local-hosts did not start worker ${workerId}`);
-    this.hosts.delete(workerId);
     if (host.child && host.child.exitCode === null && host.child.signalCode === null) {
       host.child.kill('SIGTERM');
       const timer = setTimeout(() => host.child?.kill('SIGKILL'), STOP_GRACE_MS);
@@ -136,6 +135,8 @@ export class LocalHostsProvider implements WorkerProvider {
       clearTimeout(timer);
     }
     await this.remove(host.record);
+    // Forgotten only once removed: a failed removal is tried again by the next stop.
+    this.hosts.delete(workerId);
     this.opts.log.info({ worker: workerId }, 'local-hosts: worker host removed');
   }
 
