@@ -26,10 +26,13 @@ export interface PlacementFleet {
 /**
  * The placement process's fleet: the configured WorkerProvider (made before placement listens:
  * `local-hosts` makes the bridge placement listens on) and the FleetScaler over it, fed by the
- * workers' heartbeats; a drained worker is marked in the worker directory, which is how every
- * assignment leader learns to place nothing new there.
+ * workers' heartbeats and fenced by the placement leadership (`mayAct`); a drained worker is
+ * marked in the worker directory, which is how every assignment leader learns to place nothing
+ * new there.
  */
-export async function openPlacementFleet(config: StratusConfig, journal: EtcdJournal, secrets: ClusterSecrets, log: Logger, clock: Clock): Promise<PlacementFleet> {
+export async function openPlacementFleet(
+  config: StratusConfig, journal: EtcdJournal, secrets: ClusterSecrets, log: Logger, clock: Clock, mayAct: () => boolean,
+): Promise<PlacementFleet> {
   const credentials = new WorkerCredentials(journal.workerCredentials);
   const fleetLog = log.child({ component: 'fleet' });
   const provider: WorkerProvider & { address?: string; setControlPlane?(url: string): void } = config.fleet.provider === 'local-hosts'
@@ -56,7 +59,7 @@ export async function openPlacementFleet(config: StratusConfig, journal: EtcdJou
       if (scaler) return scaler.start();
       provider.setControlPlane?.(url);
       scaler = new FleetScaler(config.fleet, {
-        provider, clock, log: fleetLog, metrics,
+        provider, clock, log: fleetLog, metrics, mayAct,
         members: () => placement.workers().map((agent) => {
           const s = agent.status();
           return { id: agent.id, memoryMb: s.memoryMb, reservedMb: s.memoryReservedMb, environments: s.environments, ...(s.busy !== undefined ? { busy: s.busy } : {}) };

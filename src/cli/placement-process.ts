@@ -34,7 +34,7 @@ export async function startPlacementProcess(config: StratusConfig, opts: Process
   const mayAct = () => leader?.mayAct() === true;
   const directory = new WorkerDirectory(journal.workers, log, mayAct);
   // The worker provider comes first: local-hosts' workers reach placement on the bridge it makes.
-  const fleet = await openPlacementFleet(config, journal, secrets, log, clock);
+  const fleet = await openPlacementFleet(config, journal, secrets, log, clock, mayAct);
   const api = await startInternalApi({
     secrets, credentials: journal.workerCredentials, code, chunks, placement, shipLogs: storeLogs(journal.logs, clock, log), logGrants: await openLogGrants(journal), leaseMs: config.cluster.leaseMs, clock, log, host: fleet.host ?? opts.host, port: opts.port,
     onHeartbeat: (worker) => directory.publish(fleet.annotate(worker)),

@@ -1,5 +1,5 @@
 import type { Clock, TimerHandle } from '../shared/clock.js';
-import { isStratusError } from '../shared/errors.js';
+import { isStratusError, StratusError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import type { Metrics } from '../shared/metrics.js';
 import type { WorkerProvider } from './worker-provider.js';
@@ -43,6 +43,8 @@ export interface FleetScalerDeps {
   removed(workerId: string): void;
   /** Requests that found no worker with room since the last look (cold starts waiting, 429s): any counts as demand above the threshold. */
   unplaced?(): number;
+  /** Fencing: whether this replica still leads (checked at each look and before each provider call; a deposed leader acts on nothing). Default: always. */
+  mayAct?(): boolean;
   clock: Clock;
   log: Logger;
   metrics?: Metrics;
@@ -127,6 +129,7 @@ export class FleetScaler {
   }
 
   private async look(): Promise<void> {
+    if (!this.mayAct()) return;
     const now = this.deps.clock.now();
     const members = this.deps.members();
     const byId = new Map(members.map((m) => [m.id, m]));
@@ -181,6 +184,7 @@ export class FleetScaler {
 
   /** Stops a worker through the provider; one the provider no longer has (ResourceNotFound) is already gone. */
   private async stopWorker(id: string): Promise<void> {
+    this.fence();
     try {
       await this.deps.provider.stop(id);
     } catch (err) {
@@ -202,6 +206,7 @@ export class FleetScaler {
 
   private async scaleOut(now: number, facts: Record<string, unknown>): Promise<void> {
     const zone = this.emptiestZone();
+    this.fence();
     const worker = await this.deps.provider.start({ zone });
     this.pending.set(worker.id, { zone, sinceMs: now });
     this.decide('scale-out', { ...facts, worker: worker.id, zone }, 'fleet: adding a worker');
@@ -214,7 +219,16 @@ export class FleetScaler {
     return [...counts].sort((a, b) => a[1] - b[1])[0]?.[0] ?? 'default';
   }
 
-  private decide(action: FleetAction, facts: Record<string, unknown>, message: string): void {
+  private mayAct(): boolean {
+    return this.deps.mayAct?.() ?? true;
+  }
+
+  /** Before each provider call: a replica deposed during a look (paused, say) stops there. */
+  private fence(): void {
+    if (!this.mayAct()) throw new StratusError('Fenced', 'fleet: this placement replica no longer leads; not acting on workers');
+  }
+
+    private decide(action: FleetAction, facts: Record<string, unknown>, message: string): void {
     this.counts.set(action, (this.counts.get(action) ?? 0) + 1);
     this.deps.log.info({ component: 'fleet', action, ...facts }, message);
   }
