@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { silentLogger } from '../shared/log.js';
 import { processStartTime } from './host-network.js';
-import { LocalHostsProvider } from './local-hosts.js';
+import { freeHostSlot, LocalHostsProvider } from './local-hosts.js';
 
 describe('LocalHostsProvider', () => {
   const dirs: string[] = [];
@@ -31,5 +31,14 @@ describe('LocalHostsProvider', () => {
     assert.deepEqual(revoked, [], 'no credential of the live owner revoked');
     assert.equal(await readFile(hostDir, 'utf8'), 'the other replica\'s worker', 'its host directory is still there');
     assert.deepEqual(JSON.parse(await readFile(join(stateDir, 'state.json'), 'utf8')), state);
+  });
+
+  it('reuses the lowest free host slot, so a long run never runs out of addresses', () => {
+    assert.equal(freeHostSlot([]), 1);
+    assert.equal(freeHostSlot([1, 2, 4]), 3);
+    assert.equal(freeHostSlot([2, 3]), 1);
+    const all = Array.from({ length: 250 }, (_, i) => i + 1);
+    assert.equal(freeHostSlot(all), undefined, 'all 250 in use at once');
+    assert.equal(freeHostSlot(all.filter((n) => n !== 17)), 17, 'one freed after 250 starts is reused');
   });
 });

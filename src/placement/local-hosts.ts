@@ -28,6 +28,8 @@ export interface LocalHostsOptions {
 /** One host as recorded in the state file: enough to remove it after a crash of this process. */
 interface HostRecord {
   id: string;
+  /** Its number in the /24 (address `.slot+1`, namespace and veth names), reused once the host is removed. */
+  slot?: number;
   zone: string;
   netns: string;
   veth: string;
@@ -47,6 +49,15 @@ interface State {
 }
 
 const STOP_GRACE_MS = 10_000;
+/** Addresses .2 to .251 of the bridge's /24. */
+const MAX_HOSTS = 250;
+
+/** The lowest host slot (1..max) not in use, or undefined when all are. */
+export function freeHostSlot(used: Iterable<number>, max = MAX_HOSTS): number | undefined {
+  const taken = new Set(used);
+  for (let n = 1; n <= max; n++) if (!taken.has(n)) return n;
+  return undefined;
+}
 
 /**
  * `local-hosts`: each worker a host of its own on this machine: a `stratus worker` process in its
@@ -96,11 +107,12 @@ export class LocalHostsProvider implements WorkerProvider {
 
   async start(spec: WorkerSpec): Promise<ProvidedWorker> {
     if (!this.controlPlane) throw new StratusError('Internal', 'local-hosts: the control plane URL is not set yet');
-    const n = this.next++;
-    if (n > 250) throw new StratusError('InvalidParameterValue', 'local-hosts: at most 250 workers per run');
-    const id = `lh-${this.run}-${n}`;
+    // Ids are never reused (a revoked credential stays revoked); the slot (namespace, veth, address) is the lowest free one.
+    const n = freeHostSlot(this.state.hosts.map((h) => h.slot ?? 0));
+    if (n === undefined) throw new StratusError('InvalidParameterValue', `local-hosts: at most ${MAX_HOSTS} workers at a time`);
+    const id = `lh-${this.run}-${this.next++}`;
     const record: HostRecord = {
-      id, zone: spec.zone, netns: `stratus-${this.run}-${n}`, veth: `sv-${this.run}-${n}`, address: this.address.replace(/\.1$/, `.${n + 1}`),
+      id, slot: n, zone: spec.zone, netns: `stratus-${this.run}-${n}`, veth: `sv-${this.run}-${n}`, address: this.address.replace(/\.1$/, `.${n + 1}`),
       dir: join(this.opts.stateDir, id), cgroups: this.state.cgroups.map((d) => join(d, id)),
     };
     this.state.hosts.push(record);
