@@ -2,12 +2,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { EtcdJournal } from '../journal/index.js';
 import {
-  FleetScaler, LocalHostsProvider, StaticWorkerProvider, WorkerCredentials, type ClusterSecrets, type PlacementService, type WorkerDirectory, type WorkerDocument, type WorkerProvider,
+  FleetScaler, LocalHostsProvider, type FleetMember, StaticWorkerProvider, WorkerCredentials, type ClusterSecrets, type PlacementService, type WorkerDirectory, type WorkerDocument, type WorkerProvider,
 } from '../placement/index.js';
 import type { Clock } from '../shared/clock.js';
 import type { StratusConfig } from '../shared/config.js';
 import type { Logger } from '../shared/log.js';
 import type { Metrics } from '../shared/metrics.js';
+import type { WorkerStatus } from '../worker/index.js';
 
 const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
 
@@ -60,10 +61,7 @@ export async function openPlacementFleet(
       provider.setControlPlane?.(url);
       scaler = new FleetScaler(config.fleet, {
         provider, clock, log: fleetLog, metrics, mayAct,
-        members: () => placement.workers().map((agent) => {
-          const s = agent.status();
-          return { id: agent.id, memoryMb: s.memoryMb, reservedMb: s.memoryReservedMb, environments: s.environments, ...(s.busy !== undefined ? { busy: s.busy } : {}) };
-        }),
+        members: () => placement.workers().map((agent) => fleetMember(agent.id, agent.status())),
         setDraining: (id, on) => {
           if (on) draining.add(id);
           else draining.delete(id);
@@ -87,4 +85,13 @@ export async function openPlacementFleet(
       await provider.close();
     },
   };
+}
+
+/**
+ * A worker's heartbeat status as the scaler sees it: warm-pool stems are a cache, not work, so a
+ * drained worker whose only environments are stems counts as empty. (Its reserved memory still
+ * includes the stems' and SnapStart clones' memory: the status does not report them apart.)
+ */
+export function fleetMember(id: string, s: WorkerStatus): FleetMember {
+  return { id, memoryMb: s.memoryMb, reservedMb: s.memoryReservedMb, environments: Math.max(0, s.environments - (s.stems ?? 0)), ...(s.busy !== undefined ? { busy: s.busy } : {}) };
 }
