@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { silentLogger } from '../shared/log.js';
 import { processStartTime } from './host-network.js';
-import { freeHostSlot, LocalHostsProvider } from './local-hosts.js';
+import { freeHostSlot, LocalHostsProvider, workerEnvironment } from './local-hosts.js';
 
 describe('LocalHostsProvider', () => {
   const dirs: string[] = [];
@@ -40,5 +40,13 @@ describe('LocalHostsProvider', () => {
     const all = Array.from({ length: 250 }, (_, i) => i + 1);
     assert.equal(freeHostSlot(all), undefined, 'all 250 in use at once');
     assert.equal(freeHostSlot(all.filter((n) => n !== 17)), 17, 'one freed after 250 starts is reused');
+  });
+
+  it('gives a worker only an allowlist of placement\'s environment', () => {
+    const env = workerEnvironment({
+      PATH: '/usr/bin', HOME: '/root', LANG: 'C.UTF-8', NODE_OPTIONS: '--enable-source-maps', STRATUS_SECRET_ACCESS_KEY: 's', STRATUS_ACCESS_KEY_ID: 'k',
+      AWS_SECRET_ACCESS_KEY: 'aws', ETCDCTL_PASSWORD: 'p', SOME_TOKEN: 't',
+    });
+    assert.deepEqual(env, { PATH: '/usr/bin', HOME: '/root', LANG: 'C.UTF-8', NODE_OPTIONS: '--enable-source-maps' });
   });
 });

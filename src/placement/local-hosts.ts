@@ -52,6 +52,13 @@ const STOP_GRACE_MS = 10_000;
 /** Addresses .2 to .251 of the bridge's /24. */
 const MAX_HOSTS = 250;
 
+/** What of placement's environment a worker is given: what it and the tools it runs (tar, ip, node) read, nothing of placement's own (credentials). */
+const WORKER_ENV = new Set(['PATH', 'HOME', 'LANG', 'LC_ALL', 'LC_CTYPE', 'TZ', 'TMPDIR', 'NODE_OPTIONS', 'NODE_V8_COVERAGE', 'NODE_EXTRA_CA_CERTS', 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT']);
+
+export function workerEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([name]) => WORKER_ENV.has(name)));
+}
+
 /** The lowest host slot (1..max) not in use, or undefined when all are. */
 export function freeHostSlot(used: Iterable<number>, max = MAX_HOSTS): number | undefined {
   const taken = new Set(used);
@@ -174,9 +181,7 @@ export class LocalHostsProvider implements WorkerProvider {
       ...this.opts.command, 'worker', '--control-plane', this.controlPlane ?? '', '--credentials', bundle,
       '--host', r.address, '--port', '0', '--data-dir', join(r.dir, 'data'), '--zone', r.zone, ...(this.opts.workerArgs ?? []),
     ];
-    const env: NodeJS.ProcessEnv = { ...process.env, STRATUS_CGROUP_PROCS: r.cgroups.map((d) => join(d, 'cgroup.procs')).join(' ') };
-    delete env.STRATUS_SECRET_ACCESS_KEY;
-    delete env.STRATUS_ACCESS_KEY_ID;
+    const env: NodeJS.ProcessEnv = { ...workerEnvironment(process.env), STRATUS_CGROUP_PROCS: r.cgroups.map((d) => join(d, 'cgroup.procs')).join(' ') };
     const out = openSync(join(r.dir, 'worker.log'), 'a', 0o600);
     try {
       return spawn('/bin/sh', ['-c', 'for f in $STRATUS_CGROUP_PROCS; do echo $$ > "$f" || exit 1; done; exec "$@"', 'sh', 'ip', 'netns', 'exec', r.netns, ...args], {
