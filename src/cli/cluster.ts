@@ -117,8 +117,8 @@ export async function startFrontendProcess(config: StratusConfig, opts: ProcessO
   // stored chunked in etcd, and restored on any worker.
   const snapStart = new SnapStartService({
     registries, chunks: shared.chunks, log: log.child({ component: 'snapstart' }),
-    workers: async () => (await journal.workers.list()).map((doc) => {
-      const { id, url, status } = doc.value as WorkerDocument;
+    // Not on a worker being drained (it has the most free memory, as placement puts nothing new there), unless all are.
+    workers: async () => notDraining((await journal.workers.list()).map((doc) => doc.value as WorkerDocument)).map(({ id, url, status }) => {
       const agent = workers.get(url) ?? connector.connect({ id, url, status });
       workers.set(url, agent);
       agent.report(status);
@@ -226,4 +226,10 @@ export async function startAssignmentProcess(config: StratusConfig, opts: Proces
       await tracer.shutdown();
     },
   };
+}
+
+/** The workers not being drained, or all of them if every one is. */
+function notDraining(docs: WorkerDocument[]): WorkerDocument[] {
+  const undrained = docs.filter((d) => !d.draining);
+  return undrained.length > 0 ? undrained : docs;
 }

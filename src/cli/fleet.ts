@@ -2,12 +2,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { EtcdJournal } from '../journal/index.js';
 import {
-  FleetScaler, LocalHostsProvider, StaticWorkerProvider, WorkerCredentials, type ClusterSecrets, type PlacementService, type WorkerDirectory, type WorkerDocument, type WorkerProvider,
+  FleetScaler, LocalHostsProvider, type FleetMember, StaticWorkerProvider, WorkerCredentials, type ClusterSecrets, type PlacementService, type WorkerDirectory, type WorkerDocument, type WorkerProvider,
 } from '../placement/index.js';
 import type { Clock } from '../shared/clock.js';
 import type { StratusConfig } from '../shared/config.js';
 import type { Logger } from '../shared/log.js';
 import type { Metrics } from '../shared/metrics.js';
+import type { WorkerStatus } from '../worker/index.js';
 
 const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
 
@@ -26,10 +27,13 @@ export interface PlacementFleet {
 /**
  * The placement process's fleet: the configured WorkerProvider (made before placement listens:
  * `local-hosts` makes the bridge placement listens on) and the FleetScaler over it, fed by the
- * workers' heartbeats; a drained worker is marked in the worker directory, which is how every
- * assignment leader learns to place nothing new there.
+ * workers' heartbeats and fenced by the placement leadership (`mayAct`); a drained worker is
+ * marked in the worker directory, which is how every assignment leader learns to place nothing
+ * new there.
  */
-export async function openPlacementFleet(config: StratusConfig, journal: EtcdJournal, secrets: ClusterSecrets, log: Logger, clock: Clock): Promise<PlacementFleet> {
+export async function openPlacementFleet(
+  config: StratusConfig, journal: EtcdJournal, secrets: ClusterSecrets, log: Logger, clock: Clock, mayAct: () => boolean,
+): Promise<PlacementFleet> {
   const credentials = new WorkerCredentials(journal.workerCredentials);
   const fleetLog = log.child({ component: 'fleet' });
   const provider: WorkerProvider & { address?: string; setControlPlane?(url: string): void } = config.fleet.provider === 'local-hosts'
@@ -56,11 +60,8 @@ export async function openPlacementFleet(config: StratusConfig, journal: EtcdJou
       if (scaler) return scaler.start();
       provider.setControlPlane?.(url);
       scaler = new FleetScaler(config.fleet, {
-        provider, clock, log: fleetLog, metrics,
-        members: () => placement.workers().map((agent) => {
-          const s = agent.status();
-          return { id: agent.id, memoryMb: s.memoryMb, reservedMb: s.memoryReservedMb, environments: s.environments, ...(s.busy !== undefined ? { busy: s.busy } : {}) };
-        }),
+        provider, clock, log: fleetLog, metrics, mayAct,
+        members: () => placement.workers().map((agent) => fleetMember(agent.id, agent.status())),
         setDraining: (id, on) => {
           if (on) draining.add(id);
           else draining.delete(id);
@@ -84,4 +85,13 @@ export async function openPlacementFleet(config: StratusConfig, journal: EtcdJou
       await provider.close();
     },
   };
+}
+
+/**
+ * A worker's heartbeat status as the scaler sees it: warm-pool stems are a cache, not work, so a
+ * drained worker whose only environments are stems counts as empty. (Its reserved memory still
+ * includes the stems' and SnapStart clones' memory: the status does not report them apart.)
+ */
+export function fleetMember(id: string, s: WorkerStatus): FleetMember {
+  return { id, memoryMb: s.memoryMb, reservedMb: s.memoryReservedMb, environments: Math.max(0, s.environments - (s.stems ?? 0)), ...(s.busy !== undefined ? { busy: s.busy } : {}) };
 }

@@ -4,9 +4,8 @@ import type { StratusConfig } from '../shared/config.js';
 import type { Logger } from '../shared/log.js';
 import { Metrics } from '../shared/metrics.js';
 import { DEFAULT_LOG_BYTES_PER_ACCOUNT, LogExpiry, storeLogs } from '../logs/index.js';
-import type { CodeCollector } from '../collector/index.js';
 import { openCodeStores, openJournal, serveMetrics, type ClusterProcess, type ProcessOptions } from './cluster.js';
-import { startCodeCollection } from './code-collection.js';
+import { makeCodeCollection } from './code-collection.js';
 import { startInternalApi } from './internal-api.js';
 import { openLogGrants } from './lambda-api.js';
 import { openPlacementFleet } from './fleet.js';
@@ -35,7 +34,7 @@ export async function startPlacementProcess(config: StratusConfig, opts: Process
   const mayAct = () => leader?.mayAct() === true;
   const directory = new WorkerDirectory(journal.workers, log, mayAct);
   // The worker provider comes first: local-hosts' workers reach placement on the bridge it makes.
-  const fleet = await openPlacementFleet(config, journal, secrets, log, clock);
+  const fleet = await openPlacementFleet(config, journal, secrets, log, clock, mayAct);
   const api = await startInternalApi({
     secrets, credentials: journal.workerCredentials, code, chunks, placement, shipLogs: storeLogs(journal.logs, clock, log), logGrants: await openLogGrants(journal), leaseMs: config.cluster.leaseMs, clock, log, host: fleet.host ?? opts.host, port: opts.port,
     onHeartbeat: (worker) => directory.publish(fleet.annotate(worker)),
@@ -56,9 +55,10 @@ export async function startPlacementProcess(config: StratusConfig, opts: Process
     intervalMs: config.logs.expireIntervalMs, log: log.child({ component: 'logs' }),
   });
   // And the one that collects unreferenced code (then compacts etcd's history, so the space is returned).
-  let codeCollector: CodeCollector | undefined;
+  // Made once (its metrics are registered once); each leadership only starts and stops it.
+  const codeCollector = makeCodeCollection(config, { journal, code, chunks }, clock, log, metrics, { afterRemoval: () => code.compact() });
   leader = new PlacementLeader({
-    election: journal.election(PLACEMENT, config.cluster.leaderTtlMs), candidate: { id: opts.id, address: api.url }, clock, log,
+    election: journal.election(PLACEMENT, config.cluster.leaderTtlMs), candidate: { id: opts.id, address: api.url }, clock, log, retryMaxMs: config.cluster.leaderTtlMs,
     lead: async () => {
       const end = async () => {
         // Deposed: the leases are the successor's now; drop them without expiring anyone.
@@ -68,7 +68,7 @@ export async function startPlacementProcess(config: StratusConfig, opts: Process
         }
         await fleet.standDown();
         await logExpiry.stop();
-        await codeCollector?.stop();
+        await codeCollector.stop();
       };
       try {
         // Workers recorded by an earlier leader get a fresh lease (also those whose heartbeats went
@@ -77,8 +77,7 @@ export async function startPlacementProcess(config: StratusConfig, opts: Process
         logExpiry.start();
         // Only the leader scales the fleet (it alone knows the workers' reservations).
         fleet.start(api.url, placement, directory, metrics);
-        if (codeCollector) await codeCollector.start();
-        else codeCollector = await startCodeCollection(config, { journal, code, chunks }, clock, log, metrics, { afterRemoval: () => code.compact() });
+        await codeCollector.start();
       } catch (err) {
         await end();
         throw err;
@@ -100,7 +99,7 @@ export async function startPlacementProcess(config: StratusConfig, opts: Process
       await fleet.stop();
       await api.stop();
       placement.stop();
-      await codeCollector?.stop();
+      await codeCollector.stop();
       closeStores();
       await logExpiry.stop();
       await journal.close();

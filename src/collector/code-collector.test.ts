@@ -202,6 +202,28 @@ describe('CodeCollector', () => {
     await collector.stop();
   });
 
+  it('a start whose watches fail closes those that opened, and can start again', async () => {
+    const { journal, collector } = setup();
+    let open = 0;
+    for (const store of [journal.functions, journal.versions]) {
+      const watch = store.watch.bind(store);
+      store.watch = async (listener) => {
+        const stop = await watch(listener);
+        open++;
+        return () => (open--, stop());
+      };
+    }
+    const layersWatch = journal.layers.watch.bind(journal.layers);
+    journal.layers.watch = () => Promise.reject(new Error('etcd unreachable'));
+    await assert.rejects(collector.start(), /etcd unreachable/);
+    assert.equal(open, 0, 'no watch left open by the failed start');
+    journal.layers.watch = layersWatch;
+    await collector.start();
+    assert.equal(open, 2);
+    await collector.stop();
+    assert.equal(open, 0);
+  });
+
   it('deletes nothing while collection is held (a backup copying blobs), and tries again shortly after', async () => {
     let held = true;
     const { clock, code, collector, stored } = setup({ held: async () => held });

@@ -82,7 +82,16 @@ export class CodeCollector {
   async start(): Promise<void> {
     this.stopped = false;
     const nudge = () => this.nudge();
-    this.unwatch = await Promise.all([this.deps.journal.functions, this.deps.journal.versions, this.deps.journal.layers].map((store) => store.watch(nudge)));
+    const watches = await Promise.allSettled([this.deps.journal.functions, this.deps.journal.versions, this.deps.journal.layers].map((store) => store.watch(nudge)));
+    const opened = watches.flatMap((w) => (w.status === 'fulfilled' ? [w.value] : []));
+    const failed = watches.find((w): w is PromiseRejectedResult => w.status === 'rejected');
+    if (failed) {
+      // The watches that did open are closed again: a start that failed leaves nothing running.
+      for (const stop of opened) stop();
+      this.stopped = true;
+      throw failed.reason;
+    }
+    this.unwatch = opened;
     void this.sweep();
   }
 

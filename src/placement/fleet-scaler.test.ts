@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ManualClock } from '../shared/clock.js';
+import { StratusError } from '../shared/errors.js';
 import pino from 'pino';
 import { silentLogger } from '../shared/log.js';
 import { Metrics } from '../shared/metrics.js';
@@ -34,6 +35,7 @@ const CONFIG: FleetScalerConfig = {
 
 function fleet(config: Partial<FleetScalerConfig> = {}) {
   const clock = new ManualClock();
+  const fencing = { leads: true };
   const provider = new FakeProvider();
   const members = new Map<string, FleetMember>();
   const draining = new Set<string>();
@@ -41,7 +43,7 @@ function fleet(config: Partial<FleetScalerConfig> = {}) {
   const metrics = new Metrics();
   const scaler = new FleetScaler({ ...CONFIG, ...config }, {
     provider, clock, log: process.env.FLEET_DEBUG ? pino({ level: 'info' }, { write: (l: string) => process.stdout.write(`# ${l}`) }) : silentLogger(), metrics,
-    members: () => [...members.values()],
+    members: () => [...members.values()], mayAct: () => fencing.leads,
     setDraining: (id, on) => (on ? draining.add(id) : draining.delete(id)),
     removed: (id) => (removed.push(id), members.delete(id)),
   });
@@ -54,7 +56,7 @@ function fleet(config: Partial<FleetScalerConfig> = {}) {
       await scaler.tick();
     }
   };
-  return { clock, provider, members, draining, removed, metrics, scaler, join, load, pass };
+  return { clock, fencing, provider, members, draining, removed, metrics, scaler, join, load, pass };
 }
 
 describe('FleetScaler', () => {
@@ -165,6 +167,35 @@ describe('FleetScaler', () => {
     assert.deepEqual(f.provider.stopped, ['x']);
     assert.deepEqual(f.removed, ['x']);
     assert.equal(f.scaler.decisions().removed, 1);
+  });
+
+  it('a drained worker the provider no longer has (ResourceNotFound) is taken as removed, so the scaler goes on', async () => {
+    const f = fleet({ minWorkers: 0 });
+    f.provider.started.push({ id: 'x', zone: 'a' });
+    f.join('x', 0);
+    f.provider.stop = async (id) => {
+      throw new StratusError('ResourceNotFound', `local-hosts did not start worker ${id}`);
+    };
+    await f.pass(12_000);
+    assert.deepEqual(f.removed, ['x']);
+    assert.match(await f.metrics.text(), /stratus_fleet_workers\{state="draining"\} 0/);
+    assert.equal(f.scaler.decisions().removed, 1);
+  });
+
+  it('is fenced: a replica that no longer leads starts and stops nothing, also when deposed during a look', async () => {
+    const f = fleet({ minWorkers: 2 });
+    f.fencing.leads = false;
+    await f.pass(5000);
+    assert.deepEqual(f.provider.started, [], 'no look acts while not leading');
+    f.fencing.leads = true;
+    const members = f.members.values.bind(f.members);
+    f.members.values = () => ((f.fencing.leads = false), members()); // deposed (paused) between the look's start and its provider call
+    await f.pass(1000);
+    assert.deepEqual(f.provider.started, [], 'checked again before the provider call');
+    f.members.values = members;
+    f.fencing.leads = true;
+    await f.pass(1000);
+    assert.equal(f.provider.started.length, 1, 'acts again once leading');
   });
 
   it('does not drain a worker whose removal would push the rest over the scale-out threshold, nor one it did not start', async () => {

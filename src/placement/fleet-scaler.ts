@@ -1,4 +1,5 @@
 import type { Clock, TimerHandle } from '../shared/clock.js';
+import { isStratusError, StratusError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import type { Metrics } from '../shared/metrics.js';
 import type { WorkerProvider } from './worker-provider.js';
@@ -42,6 +43,8 @@ export interface FleetScalerDeps {
   removed(workerId: string): void;
   /** Requests that found no worker with room since the last look (cold starts waiting, 429s): any counts as demand above the threshold. */
   unplaced?(): number;
+  /** Fencing: whether this replica still leads (checked at each look and before each provider call; a deposed leader acts on nothing). Default: always. */
+  mayAct?(): boolean;
   clock: Clock;
   log: Logger;
   metrics?: Metrics;
@@ -126,6 +129,7 @@ export class FleetScaler {
   }
 
   private async look(): Promise<void> {
+    if (!this.mayAct()) return;
     const now = this.deps.clock.now();
     const members = this.deps.members();
     const byId = new Map(members.map((m) => [m.id, m]));
@@ -134,7 +138,7 @@ export class FleetScaler {
       else if (now - p.sinceMs >= this.config.joinTimeoutMs) {
         this.pending.delete(id);
         this.decide('join-timeout', { worker: id, zone: p.zone }, 'fleet: a started worker did not join in time; removing it');
-        await this.deps.provider.stop(id);
+        await this.stopWorker(id);
       }
     }
     await this.finishDrains(byId, now);
@@ -171,10 +175,21 @@ export class FleetScaler {
       const m = byId.get(id);
       const done = !m || m.environments === 0 || (m.busy === 0 && now - sinceMs >= this.config.drainMaxMs);
       if (!done) continue;
-      await this.deps.provider.stop(id); // if it fails, the worker stays drained and the next look tries again
+      await this.stopWorker(id); // if it fails, the worker stays drained and the next look tries again
       this.draining.delete(id);
       this.deps.removed(id);
       this.decide('removed', { worker: id, environments: m?.environments ?? 0, drainedMs: now - sinceMs }, 'fleet: drained worker removed');
+    }
+  }
+
+  /** Stops a worker through the provider; one the provider no longer has (ResourceNotFound) is already gone. */
+  private async stopWorker(id: string): Promise<void> {
+    this.fence();
+    try {
+      await this.deps.provider.stop(id);
+    } catch (err) {
+      if (!(isStratusError(err) && err.code === 'ResourceNotFound')) throw err;
+      this.deps.log.info({ worker: id }, 'fleet: the provider no longer has the worker; taken as stopped');
     }
   }
 
@@ -191,6 +206,7 @@ export class FleetScaler {
 
   private async scaleOut(now: number, facts: Record<string, unknown>): Promise<void> {
     const zone = this.emptiestZone();
+    this.fence();
     const worker = await this.deps.provider.start({ zone });
     this.pending.set(worker.id, { zone, sinceMs: now });
     this.decide('scale-out', { ...facts, worker: worker.id, zone }, 'fleet: adding a worker');
@@ -203,7 +219,16 @@ export class FleetScaler {
     return [...counts].sort((a, b) => a[1] - b[1])[0]?.[0] ?? 'default';
   }
 
-  private decide(action: FleetAction, facts: Record<string, unknown>, message: string): void {
+  private mayAct(): boolean {
+    return this.deps.mayAct?.() ?? true;
+  }
+
+  /** Before each provider call: a replica deposed during a look (paused, say) stops there. */
+  private fence(): void {
+    if (!this.mayAct()) throw new StratusError('Fenced', 'fleet: this placement replica no longer leads; not acting on workers');
+  }
+
+    private decide(action: FleetAction, facts: Record<string, unknown>, message: string): void {
     this.counts.set(action, (this.counts.get(action) ?? 0) + 1);
     this.deps.log.info({ component: 'fleet', action, ...facts }, message);
   }

@@ -32,8 +32,10 @@ class FakeLeadership implements Leadership {
 class FakeElection implements LeaderElection {
   recorded: Candidate | undefined;
   readonly granted: FakeLeadership[] = [];
+  campaigns = 0;
   private waiting: ((l: Leadership) => void) | undefined;
   campaign(candidate: Candidate, signal?: AbortSignal): Promise<Leadership> {
+    this.campaigns++;
     return new Promise((resolve, reject) => {
       this.waiting = (l) => resolve(l);
       signal?.addEventListener('abort', () => reject(new Error('aborted')), { once: true });
@@ -103,18 +105,38 @@ describe('PlacementLeader', () => {
     assert.equal(second.resigned, true, 'stopping resigns, so a follower takes over at once');
   });
 
-  it('a take-over that fails resigns and campaigns again', async () => {
+  it('a take-over that fails resigns and campaigns again, after a back-off that doubles up to retryMaxMs', async () => {
     const election = new FakeElection();
+    const clock = new ManualClock(0);
     let attempts = 0;
     const leader = new PlacementLeader({
-      election, candidate: me, clock: new ManualClock(0), log: silentLogger(),
-      lead: () => (++attempts === 1 ? Promise.reject(new Error('etcd unreachable')) : Promise.resolve(async () => undefined)),
+      election, candidate: me, clock, log: silentLogger(), retryMaxMs: 800,
+      lead: () => (++attempts <= 3 ? Promise.reject(new Error('etcd unreachable')) : Promise.resolve(async () => undefined)),
     });
     await leader.start();
     const first = election.grant(me);
     await settle();
     assert.equal(first.resigned, true);
     assert.equal(leader.mayAct(), false);
+    assert.equal(election.campaigns, 1, 'no campaign straight after a failed take-over');
+    clock.advance(499);
+    await settle();
+    assert.equal(election.campaigns, 1);
+    clock.advance(1);
+    await settle();
+    assert.equal(election.campaigns, 2, 'campaigns again after 500 ms');
+    election.grant(me);
+    await settle();
+    clock.advance(799);
+    await settle();
+    assert.equal(election.campaigns, 2, 'the second failure waits longer (capped at retryMaxMs)');
+    clock.advance(1);
+    await settle();
+    assert.equal(election.campaigns, 3);
+    election.grant(me);
+    await settle();
+    clock.advance(800);
+    await settle();
     election.grant(me);
     await settle();
     assert.equal(leader.mayAct(), true);

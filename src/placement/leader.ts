@@ -12,7 +12,11 @@ export interface PlacementLeaderDeps {
    * leader runs. Resolves what ends them (called once the leadership is lost, or on stop).
    */
   lead(leadership: Leadership): Promise<() => Promise<void>>;
+  /** The longest wait before campaigning again after failed take-overs (doubling from 500 ms); the leader TTL, say. Default 5 s. */
+  retryMaxMs?: number;
 }
+
+const RETRY_FIRST_MS = 500;
 
 /**
  * One placement replica's part in the election (`elections/placement` in the journal): it
@@ -79,6 +83,7 @@ export class PlacementLeader {
   private async campaign(): Promise<void> {
     const { election, candidate, log, clock } = this.deps;
     const signal = this.stopping.signal;
+    let failures = 0;
     while (!signal.aborted) {
       let leadership: Leadership;
       try {
@@ -86,7 +91,7 @@ export class PlacementLeader {
       } catch (err) {
         if (signal.aborted) return;
         log.warn({ err }, 'campaigning for the placement leadership failed; trying again');
-        await new Promise<void>((resolve) => clock.setTimer(500, resolve));
+        await this.pause(RETRY_FIRST_MS);
         continue;
       }
       const started = clock.monotonic();
@@ -106,6 +111,18 @@ export class PlacementLeader {
       await end?.().catch((err: unknown) => log.warn({ err }, 'ending the placement leadership failed'));
       if (signal.aborted || !end) await leadership.resign().catch(() => undefined);
       if (!signal.aborted) log.warn({ epoch: leadership.epoch, reason }, 'placement leadership lost: no longer acting on workers');
+      // A take-over that failed (etcd watches failing, say) is not retried at once: back off, doubling up to retryMaxMs.
+      failures = end ? 0 : failures + 1;
+      if (failures > 0 && !signal.aborted) await this.pause(Math.min(RETRY_FIRST_MS * 2 ** (failures - 1), this.deps.retryMaxMs ?? 5000));
     }
+  }
+
+  /** Waits `ms` on the injected clock, or until stopped. */
+  private pause(ms: number): Promise<void> {
+    const signal = this.stopping.signal;
+    return new Promise<void>((resolve) => {
+      const timer = this.deps.clock.setTimer(ms, resolve);
+      signal.addEventListener('abort', () => (timer.cancel(), resolve()), { once: true });
+    });
   }
 }

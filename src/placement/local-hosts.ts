@@ -28,6 +28,8 @@ export interface LocalHostsOptions {
 /** One host as recorded in the state file: enough to remove it after a crash of this process. */
 interface HostRecord {
   id: string;
+  /** Its number in the /24 (address `.slot+1`, namespace and veth names), reused once the host is removed. */
+  slot?: number;
   zone: string;
   netns: string;
   veth: string;
@@ -39,20 +41,38 @@ interface HostRecord {
 }
 
 interface State {
+  /** The process that made this state (a placement replica): its records are removed only once it is gone. */
+  owner?: { pid: number; startTime?: string };
   bridge: string;
   cgroups: string[];
   hosts: HostRecord[];
 }
 
 const STOP_GRACE_MS = 10_000;
+/** Addresses .2 to .251 of the bridge's /24. */
+const MAX_HOSTS = 250;
+
+/** What of placement's environment a worker is given: what it and the tools it runs (tar, ip, node) read, nothing of placement's own (credentials). */
+const WORKER_ENV = new Set(['PATH', 'HOME', 'LANG', 'LC_ALL', 'LC_CTYPE', 'TZ', 'TMPDIR', 'NODE_OPTIONS', 'NODE_V8_COVERAGE', 'NODE_EXTRA_CA_CERTS', 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT']);
+
+export function workerEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([name]) => WORKER_ENV.has(name)));
+}
+
+/** The lowest host slot (1..max) not in use, or undefined when all are. */
+export function freeHostSlot(used: Iterable<number>, max = MAX_HOSTS): number | undefined {
+  const taken = new Set(used);
+  for (let n = 1; n <= max; n++) if (!taken.has(n)) return n;
+  return undefined;
+}
 
 /**
  * `local-hosts`: each worker a host of its own on this machine: a `stratus worker` process in its
  * own network namespace (a veth pair to a bridge this provider makes, its own address in a
  * private /24, no route beyond it), its own data directory and cgroup subtree. The control plane
  * listens on the bridge's address (`address`). Everything made is recorded in a state file
- * before it is made; `stop`/`close` remove it, and `open` first removes whatever a crashed
- * earlier run recorded.
+ * (with the owning process) before it is made; `stop`/`close` remove it, and `open` first
+ * removes whatever a crashed earlier run recorded, refusing while that run is still alive.
  */
 export class LocalHostsProvider implements WorkerProvider {
   readonly kind = 'local-hosts';
@@ -75,14 +95,14 @@ export class LocalHostsProvider implements WorkerProvider {
     await mkdir(opts.stateDir, { recursive: true, mode: 0o700 });
     await cleanUpRecorded(opts);
     const run = randomBytes(3).toString('hex');
-    const state: State = { bridge: `stb-${run}`, cgroups: cgroupDirs(`stratus-hosts-${run}`), hosts: [] };
+    const state: State = { owner: { pid: process.pid, startTime: processStartTime(process.pid) }, bridge: `stb-${run}`, cgroups: cgroupDirs(`stratus-hosts-${run}`), hosts: [] };
     await writeAtomically(statePath(opts), JSON.stringify(state));
     try {
       await makeCgroups(state.cgroups);
       const address = await createBridge(state.bridge, await freeSubnet());
       return new LocalHostsProvider(opts, run, state, address);
     } catch (err) {
-      await cleanUpRecorded(opts);
+      await cleanUpRecorded(opts, true);
       throw err;
     }
   }
@@ -94,11 +114,12 @@ export class LocalHostsProvider implements WorkerProvider {
 
   async start(spec: WorkerSpec): Promise<ProvidedWorker> {
     if (!this.controlPlane) throw new StratusError('Internal', 'local-hosts: the control plane URL is not set yet');
-    const n = this.next++;
-    if (n > 250) throw new StratusError('InvalidParameterValue', 'local-hosts: at most 250 workers per run');
-    const id = `lh-${this.run}-${n}`;
+    // Ids are never reused (a revoked credential stays revoked); the slot (namespace, veth, address) is the lowest free one.
+    const n = freeHostSlot(this.state.hosts.map((h) => h.slot ?? 0));
+    if (n === undefined) throw new StratusError('InvalidParameterValue', `local-hosts: at most ${MAX_HOSTS} workers at a time`);
+    const id = `lh-${this.run}-${this.next++}`;
     const record: HostRecord = {
-      id, zone: spec.zone, netns: `stratus-${this.run}-${n}`, veth: `sv-${this.run}-${n}`, address: this.address.replace(/\.1$/, `.${n + 1}`),
+      id, slot: n, zone: spec.zone, netns: `stratus-${this.run}-${n}`, veth: `sv-${this.run}-${n}`, address: this.address.replace(/\.1$/, `.${n + 1}`),
       dir: join(this.opts.stateDir, id), cgroups: this.state.cgroups.map((d) => join(d, id)),
     };
     this.state.hosts.push(record);
@@ -126,7 +147,6 @@ export class LocalHostsProvider implements WorkerProvider {
   async stop(workerId: string): Promise<void> {
     const host = this.hosts.get(workerId);
     if (!host) throw new StratusError('ResourceNotFound', `local-hosts did not start worker ${workerId}`);
-    this.hosts.delete(workerId);
     if (host.child && host.child.exitCode === null && host.child.signalCode === null) {
       host.child.kill('SIGTERM');
       const timer = setTimeout(() => host.child?.kill('SIGKILL'), STOP_GRACE_MS);
@@ -134,6 +154,8 @@ export class LocalHostsProvider implements WorkerProvider {
       clearTimeout(timer);
     }
     await this.remove(host.record);
+    // Forgotten only once removed: a failed removal is tried again by the next stop.
+    this.hosts.delete(workerId);
     this.opts.log.info({ worker: workerId }, 'local-hosts: worker host removed');
   }
 
@@ -159,9 +181,7 @@ export class LocalHostsProvider implements WorkerProvider {
       ...this.opts.command, 'worker', '--control-plane', this.controlPlane ?? '', '--credentials', bundle,
       '--host', r.address, '--port', '0', '--data-dir', join(r.dir, 'data'), '--zone', r.zone, ...(this.opts.workerArgs ?? []),
     ];
-    const env: NodeJS.ProcessEnv = { ...process.env, STRATUS_CGROUP_PROCS: r.cgroups.map((d) => join(d, 'cgroup.procs')).join(' ') };
-    delete env.STRATUS_SECRET_ACCESS_KEY;
-    delete env.STRATUS_ACCESS_KEY_ID;
+    const env: NodeJS.ProcessEnv = { ...workerEnvironment(process.env), STRATUS_CGROUP_PROCS: r.cgroups.map((d) => join(d, 'cgroup.procs')).join(' ') };
     const out = openSync(join(r.dir, 'worker.log'), 'a', 0o600);
     try {
       return spawn('/bin/sh', ['-c', 'for f in $STRATUS_CGROUP_PROCS; do echo $$ > "$f" || exit 1; done; exec "$@"', 'sh', 'ip', 'netns', 'exec', r.netns, ...args], {
@@ -205,6 +225,12 @@ async function removeHost(r: HostRecord, opts: LocalHostsOptions): Promise<void>
   await opts.revokeCredential(r.id).catch((err: unknown) => opts.log.warn({ err, worker: r.id }, 'local-hosts: revoking a removed worker\'s credential failed'));
 }
 
+/** Whether the process that wrote a state is still running (the same pid started at the same time). */
+function ownerAlive(state: State): boolean {
+  const o = state.owner;
+  return o !== undefined && o.startTime !== undefined && processStartTime(o.pid) === o.startTime;
+}
+
 function killQuietly(pid: number): void {
   try {
     process.kill(pid, 'SIGKILL');
@@ -213,11 +239,19 @@ function killQuietly(pid: number): void {
   }
 }
 
-/** A crashed earlier run's hosts, cgroups and bridge, as its state file recorded them. */
-async function cleanUpRecorded(opts: LocalHostsOptions): Promise<void> {
+/**
+ * A crashed earlier run's hosts, cgroups and bridge, as its state file recorded them. Refuses
+ * while the run that recorded them is alive (another placement replica on the same data dir):
+ * its workers are not ours to remove.
+ */
+async function cleanUpRecorded(opts: LocalHostsOptions, mine = false): Promise<void> {
   const text = await readFile(statePath(opts), 'utf8').catch(() => undefined);
   if (text === undefined) return;
   const state = JSON.parse(text) as State;
+  if (!mine && ownerAlive(state)) {
+    throw new StratusError('InvalidConfig', `local-hosts: ${opts.stateDir} belongs to a running process (pid ${state.owner?.pid}); `
+      + 'local-hosts serves one placement replica: give each replica its own data directory');
+  }
   for (const host of state.hosts) await removeHost(host, opts);
   await removeCgroups(state.cgroups);
   await deleteBridge(state.bridge);

@@ -37,6 +37,14 @@ describe('PlacementService', () => {
     assert.equal(p.place({ memoryMb: 128, codeSha256: 'x' })?.id, 'a');
   });
 
+  it('a drained worker that registers again (restarted, or adopted anew) stays drained', () => {
+    const p = new PlacementService();
+    p.register(worker('a', 1024));
+    p.setDraining('a', true);
+    p.register(worker('a', 1024));
+    assert.equal(p.place({ memoryMb: 128, codeSha256: 'x' }), undefined);
+  });
+
   it('spreads one function\'s environments across zones before it prefers cached code or room', () => {
     const p = new PlacementService();
     p.register(worker('a1', 4096, ['code'], 'zone-a'));

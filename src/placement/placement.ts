@@ -48,7 +48,7 @@ export class PlacementService {
   register(agent: WorkerAgent, opts: { leased?: boolean } = {}): void {
     const expiresAtMs = opts.leased && this.leases ? this.leases.clock.now() + this.leases.leaseMs : undefined;
     const known = this.members.get(agent.id);
-    this.members.set(agent.id, { agent, reservedMb: known?.reservedMb ?? 0, groups: known?.groups ?? new Map(), expiresAtMs });
+    this.members.set(agent.id, { agent, reservedMb: known?.reservedMb ?? 0, groups: known?.groups ?? new Map(), expiresAtMs, ...(known?.draining ? { draining: true } : {}) });
     if (expiresAtMs !== undefined) this.scheduleSweep();
   }
 

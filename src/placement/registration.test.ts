@@ -76,6 +76,18 @@ describe('WorkerRegistrations', () => {
     assert.equal(connected.length, 2);
   });
 
+  it('a worker that comes back under the same id at another URL is connected there, not handed out at the old one', async () => {
+    const before = placement.worker('w1');
+    await sendHeartbeat(client, url, { id: 'w1', url: 'http://w1:2', status: status(0) }, 1000);
+    assert.equal(connected.at(-1)?.url, 'http://w1:2');
+    assert.notEqual(placement.worker('w1'), before, 'placement holds the worker connected at its new URL');
+    assert.equal(registrations.holds('w1'), true);
+    assert.equal((registrations as unknown as { urls: Map<string, string> }).urls.get('w1'), 'http://w1:2', 'its zone peers are told the new URL');
+    const count = connected.length;
+    await sendHeartbeat(client, url, { id: 'w1', url: 'http://w1:2', status: status(0) }, 1000);
+    assert.equal(connected.length, count, 'then renewed as usual');
+  });
+
   it('refuses a heartbeat without a known credential', async () => {
     const unknown = as('Bearer w2-someone-else');
     await assert.rejects(

@@ -131,7 +131,8 @@ export class WorkerRegistrations {
       return refusalResponse({ refused: 403, message: `worker ${JSON.stringify(id)} is not registered here: its id is taken` });
     }
     const known = this.remotes.get(id);
-    if (known && placement.worker(id) === known && placement.renew(id)) {
+    // A worker restarted under the same id at another URL (a new port) is connected again there.
+    if (known && this.urls.get(id) === url && placement.worker(id) === known && placement.renew(id)) {
       known.report(status);
     } else {
       const agent = this.deps.connector.connect({ id, url, status });
