@@ -21,8 +21,12 @@ import { makeZip } from '../helpers/zip.js';
 
 const CODE = `const id = require('crypto').randomUUID(); let n = 0;
 exports.handler = async () => { await new Promise((r) => setTimeout(r, 20)); return { id, n: ++n }; };`;
-/** The placement replicas' lease for a worker (the helper's --lease-ms). */
-const LEASE_MS = 1500;
+/**
+ * The placement replicas' lease for a worker: Stratus's default. Not the helper's 1.5 s: a worker
+ * still following a paused leader spends its heartbeat's 1 s timeout there before it finds the
+ * successor, which on a loaded machine came close to a 1.5 s lease.
+ */
+const LEASE_MS = 3000;
 
 interface Reply { id: string; n: number; startedAt: number }
 
@@ -75,7 +79,7 @@ describe('placement replicas on etcd', () => {
   };
 
   before(async () => {
-    cluster = await startCluster({ placements: 3, replicas: 1, frontends: 1, workers: 2, leaderTtlMs: 1000 });
+    cluster = await startCluster({ placements: 3, replicas: 1, frontends: 1, workers: 2, leaderTtlMs: 1000, placementArgs: ['--lease-ms', String(LEASE_MS)] });
     journal = new EtcdJournal({ endpoints: cluster.etcd.endpoints, prefix: cluster.prefix });
     unwatch = await journal.workers.watch((key, doc) => {
       if (!doc) deleted.push(key);
