@@ -108,14 +108,19 @@ export type CreateEnvironmentRequest = z.infer<typeof createEnvironmentRequest>;
 
 /** The body of POST /environments, checked; a malformed one is InvalidRequestContent. */
 export function parseCreateEnvironment(body: Buffer): CreateEnvironmentRequest {
+  return parseBody(body, createEnvironmentRequest, 'environment');
+}
+
+/** A JSON body checked against `schema`; one that is not JSON or does not match is InvalidRequestContent. */
+function parseBody<T>(body: Buffer, schema: z.ZodType<T, z.ZodTypeDef, unknown>, what: string): T {
   let json: unknown;
   try {
     json = JSON.parse(body.toString());
   } catch (err) {
-    throw new StratusError('InvalidRequestContent', `the environment request is not JSON: ${(err as Error).message}`);
+    throw new StratusError('InvalidRequestContent', `the ${what} request is not JSON: ${(err as Error).message}`);
   }
-  const parsed = createEnvironmentRequest.safeParse(json);
-  if (!parsed.success) throw new StratusError('InvalidRequestContent', `malformed environment request: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) throw new StratusError('InvalidRequestContent', `malformed ${what} request: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   return parsed.data;
 }
 
@@ -170,13 +175,5 @@ export const SNAPSHOT_SHA256_HEADER = 'x-stratus-snapshot-sha256';
 
 /** The spec a `POST /snapshots` asks to checkpoint (the body: the spec as JSON). */
 export function parseSnapshotRequest(body: Buffer): EnvironmentSpec {
-  let json: unknown;
-  try {
-    json = JSON.parse(body.toString());
-  } catch (err) {
-    throw new StratusError('InvalidRequestContent', `the snapshot request is not JSON: ${(err as Error).message}`);
-  }
-  const parsed = environmentSpecSchema.safeParse(json);
-  if (!parsed.success) throw new StratusError('InvalidRequestContent', `malformed snapshot request: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-  return parsed.data;
+  return parseBody(body, environmentSpecSchema, 'snapshot');
 }

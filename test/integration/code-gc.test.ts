@@ -24,7 +24,14 @@ const HOUR = 3_600_000;
 async function blobsOnDisk(dataDir: string): Promise<Map<string, number>> {
   const dir = join(dataDir, 'code', 'sha256');
   const found = new Map<string, number>();
-  for (const name of await readdir(dir).catch(() => [] as string[])) found.set(name, (await stat(join(dir, name))).size);
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    // A blob the collector deletes between the listing and its stat is gone: not on disk.
+    const size = await stat(join(dir, name)).then((st) => st.size, (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return undefined;
+      throw err;
+    });
+    if (size !== undefined) found.set(name, size);
+  }
   return found;
 }
 
