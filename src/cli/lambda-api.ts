@@ -8,7 +8,7 @@ import {
 } from '../frontend/index.js';
 import { codeSigningConfigRoutes, functionCodeSigningRoutes, unavailableFunctionRoutes, unavailableRoutes } from '../frontend/index.js';
 import { installationSecret, type DocumentStore, type EventQueue, type Journal, type LogStore } from '../journal/index.js';
-import { LayerStore } from '../layers/index.js';
+import { layerCodeBytes, LayerStore } from '../layers/index.js';
 import { AccountDirectory } from '../accounts/index.js';
 import { LogsService, PageTokens } from '../logs/index.js';
 import type { Schedules } from '../scheduler/index.js';
@@ -90,6 +90,7 @@ export async function openAccounts(
     region: config.identity.region,
     reservedEnvKeys: RESERVED_ENV_KEYS,
     quotaOf: (accountId) => accounts.quotasOf(accountId),
+    otherCodeBytesOf: (accountId) => layerCodeBytes(journal.layers, accountId),
   });
   const stops = opts.follow ? [await accounts.follow(), await registries.follow()] : [];
   await accounts.load();

@@ -1,4 +1,4 @@
-export { LayerStore, MAX_FUNCTION_LAYERS, denied as layerAccessDenied, type LayerStoreDeps, type PublishInput } from './layer-store.js';
+export { LayerStore, MAX_FUNCTION_LAYERS, layerCodeBytes, denied as layerAccessDenied, type LayerStoreDeps, type PublishInput } from './layer-store.js';
 export {
   layerArn, layerVersionArn, parseLayerName, parseLayerVersionArn, LAYER_VERSION_ARN, LAYER_VERSION_ARN_TEXT, type LayerRef,
 } from './arns.js';

@@ -67,16 +67,12 @@ export class LayerStore {
 
   /** One account's layers that have a version, by name. */
   async list(accountId: string): Promise<LayerDocument[]> {
-    const prefix = `${accountId}/`;
-    return (await this.deps.store.list())
-      .filter((d) => d.key.startsWith(prefix))
-      .map((d) => d.value as LayerDocument)
-      .filter((d) => Object.keys(d.versions).length > 0);
+    return listLayers(this.deps.store, accountId);
   }
 
   /** Bytes of the account's layer versions' zips (its code storage counts them, and TotalCodeSize shows them). */
   async codeBytes(accountId: string): Promise<number> {
-    return (await this.list(accountId)).reduce((sum, d) => sum + Object.values(d.versions).reduce((n, v) => n + v.code.size, 0), 0);
+    return layerCodeBytes(this.deps.store, accountId);
   }
 
   /** A layer's versions, newest first (none for a layer that does not exist). */
@@ -202,4 +198,17 @@ export function denied(caller: string, action: string, resource: string): Stratu
 
 function invalidLayers(arns: string[]): StratusError {
   return new StratusError('Validation', `1 validation error detected: Value '[${arns.join(', ')}]' at 'layers' failed to satisfy constraint: Member must satisfy constraint: [Member must have length less than or equal to 140, Member must have length greater than or equal to 1, Member must satisfy regular expression pattern: (arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\\d{12}:layer:[a-zA-Z0-9-_]+:[0-9]+)|(arn:[a-zA-Z0-9-]+:lambda:::awslayer:[a-zA-Z0-9-_]+), Member must not be null]`);
+}
+
+async function listLayers(store: DocumentStore, accountId: string): Promise<LayerDocument[]> {
+  const prefix = `${accountId}/`;
+  return (await store.list())
+    .filter((d) => d.key.startsWith(prefix))
+    .map((d) => d.value as LayerDocument)
+    .filter((d) => Object.keys(d.versions).length > 0);
+}
+
+/** Bytes of an account's layer versions' zips in the journal's `layers` collection: they count against its code storage. */
+export async function layerCodeBytes(store: DocumentStore, accountId: string): Promise<number> {
+  return (await listLayers(store, accountId)).reduce((sum, d) => sum + Object.values(d.versions).reduce((n, v) => n + v.code.size, 0), 0);
 }

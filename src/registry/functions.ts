@@ -29,6 +29,8 @@ export interface RegistryDeps {
   reservedEnvKeys: readonly string[];
   /** The account's quotas, read at each check (they can be changed while the registry is up). */
   quota(): RegistryQuota;
+  /** Bytes of the account's code kept outside its functions (its layer versions), counted against the same quota. */
+  otherCodeBytes?(): Promise<number>;
   /** Uniform in [0, 1): picks the version of a weighted alias. */
   random?: () => number;
 }
@@ -187,15 +189,16 @@ export class FunctionRegistry {
     return this.documents.codeBytes + this.versions.codeBytes;
   }
 
-  /** CodeStorageExceededException when `adding` more bytes would pass the account's code storage quota. */
-  private checkCodeStorage(adding: number): void {
-    if (this.codeUsage() + adding > this.deps.quota().totalCodeBytes) throw new StratusError('CodeStorageExceeded', 'Code storage limit exceeded.');
+  /** CodeStorageExceededException when `adding` more bytes would pass the account's code storage quota (its layers included). */
+  private async checkCodeStorage(adding: number): Promise<void> {
+    const other = this.deps.otherCodeBytes ? await this.deps.otherCodeBytes() : 0;
+    if (this.codeUsage() + other + adding > this.deps.quota().totalCodeBytes) throw new StratusError('CodeStorageExceeded', 'Code storage limit exceeded.');
   }
 
   async create(name: string, settings: FunctionSettings, source: PackageSource, tags: Record<string, string> = {}): Promise<FunctionRecord> {
     this.checkCreatable(name, settings, !Buffer.isBuffer(source));
     checkTagCount(tags);
-    this.checkCodeStorage(packageSize(source));
+    await this.checkCodeStorage(packageSize(source));
     const code = await storeCode(source, this.deps.code, this.deps.zipLimits);
     const record: StoredFunction = { accountId: this.deps.accountId, name, ...settings, ...code, ...this.stamp(), ...(Object.keys(tags).length > 0 ? { tags } : {}) };
     if (!(await this.documents.create(record))) throw exists(name);
@@ -205,7 +208,7 @@ export class FunctionRegistry {
   async updateCode(name: string, source: PackageSource, expectedRevisionId?: string): Promise<FunctionRecord> {
     const current = this.get(name);
     checkRevision(current, expectedRevisionId);
-    this.checkCodeStorage(packageSize(source) - current.code.size);
+    await this.checkCodeStorage(packageSize(source) - current.code.size);
     const code = await storeCode(source, this.deps.code, this.deps.zipLimits);
     return this.documents.replace(name, (current) => ({ ...current, ...code, ...this.stamp() }), '$LATEST');
   }

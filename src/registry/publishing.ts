@@ -19,7 +19,7 @@ export interface PublishDeps {
   now(): number;
   notFound(name: string): StratusError;
   /** Throws if a new version of `bytes` of code would pass the account's code storage quota. */
-  checkCodeStorage(bytes: number): void;
+  checkCodeStorage(bytes: number): Promise<void>;
   /** SnapStart: a version whose snapshot is to be made was published. */
   snapshotPending(version: PublishedVersion): void;
 }
@@ -33,7 +33,7 @@ export async function publishVersion(deps: PublishDeps, name: string, opts: Publ
   if (!fn) throw deps.notFound(name);
   const latest = deps.versions.latest(name);
   const unchanged = latest !== undefined && latest.sourceRevisionId === fn.revisionId;
-  if (!unchanged) deps.checkCodeStorage(fn.code.size);
+  if (!unchanged) await deps.checkCodeStorage(fn.code.size);
   checkRevision(fn, opts.revisionId);
   checkCodeSha256(fn, opts.codeSha256);
   if (unchanged) return latest;

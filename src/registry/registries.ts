@@ -10,6 +10,8 @@ export interface FunctionRegistriesDeps extends Omit<RegistryDeps, 'journal' | '
   journal: Pick<Journal, RegistryCollection>;
   /** Each account's quotas (read at each check). */
   quotaOf(accountId: string): RegistryQuota;
+  /** Each account's code kept outside its functions (its layer versions), counted against its code storage. */
+  otherCodeBytesOf?(accountId: string): Promise<number>;
 }
 
 /**
@@ -29,8 +31,10 @@ export class FunctionRegistries {
     if (!registry) {
       const prefix = `${accountId}/`;
       const journal = Object.fromEntries(COLLECTIONS.map((c) => [c, scopedStore(this.deps.journal[c], prefix)])) as RegistryDeps['journal'];
-      const { quotaOf, ...deps } = this.deps;
-      registry = new FunctionRegistry({ ...deps, journal, accountId, quota: () => quotaOf(accountId) });
+      const { quotaOf, otherCodeBytesOf, ...deps } = this.deps;
+      registry = new FunctionRegistry({
+        ...deps, journal, accountId, quota: () => quotaOf(accountId), ...(otherCodeBytesOf ? { otherCodeBytes: () => otherCodeBytesOf(accountId) } : {}),
+      });
       this.byAccount.set(accountId, registry);
       for (const listener of this.listeners) listener(registry);
     }

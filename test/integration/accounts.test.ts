@@ -119,6 +119,20 @@ describe('accounts and keys', () => {
     assert.equal((await list()).some((a) => a.AccountId === team.AccountId), false);
   });
 
+  it('layer versions count against a function\'s code storage too: with the quota held by a layer, a version or a bigger package is refused', async () => {
+    const layered = await createAccount(stratus.url, admin, 'layered', ['--code-storage-bytes', String(zip.length * 2)]);
+    const client = clientFor(stratus.url, keyOf(layered));
+    await client.send(new PublishLayerVersionCommand({ LayerName: 'held', Content: { ZipFile: zip } }));
+    await client.send(new CreateFunctionCommand(createInput('uses-the-rest', zip)));
+    assert.equal((await client.send(new GetAccountSettingsCommand({}))).AccountUsage?.TotalCodeSize, zip.length * 2);
+    await expectLambdaError(client.send(new PublishVersionCommand({ FunctionName: 'uses-the-rest' })), 'CodeStorageExceededException', 400, 'Code storage limit exceeded.');
+    await expectLambdaError(client.send(new CreateFunctionCommand(createInput('one-more', zip))), 'CodeStorageExceededException', 400, 'Code storage limit exceeded.');
+    const bigger = await makeZip({ 'index.js': 'exports.handler = async () => "a bigger package than before";\n' });
+    await expectLambdaError(client.send(new UpdateFunctionCodeCommand({ FunctionName: 'uses-the-rest', ZipFile: bigger })), 'CodeStorageExceededException', 400,
+      'Code storage limit exceeded.');
+    assert.equal((await client.send(new GetAccountSettingsCommand({}))).AccountUsage?.TotalCodeSize, zip.length * 2, 'nothing refused was kept');
+  });
+
   it('quotas are per account: concurrency, function count and code storage, and get-account-settings reports the caller\'s own', async () => {
     const small = await createAccount(stratus.url, admin, 'small', ['--concurrency', '150', '--max-functions', '1', '--code-storage-bytes', String(zip.length * 2)]);
     const client = clientFor(stratus.url, keyOf(small));
