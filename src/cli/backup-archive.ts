@@ -169,3 +169,8 @@ export async function referencedMembers(documents: Map<string, StoredDocument[]>
   }
   return wanted;
 }
+
+/** A signal (SIGINT, SIGTERM) asked the command to stop: it stops at the next step, and its `finally` removes what it staged. */
+export function stopIfAsked(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new StratusError('InvalidParameterValue', 'stopped by a signal: nothing was written');
+}

@@ -11,7 +11,7 @@ import type { Clock } from '../shared/clock.js';
 import { StratusError } from '../shared/errors.js';
 import {
   CREDENTIALS_MEMBER, FORMAT_VERSION, JOURNAL_MEMBER, LOGS_MEMBER, MANIFEST_NAME, namedDigest, referencedMembers, SEAL_PLACEHOLDER, sealArchive, sha256File, stratusVersion,
-  type BackupManifest, type BackupMember,
+  stopIfAsked, type BackupManifest, type BackupMember,
 } from './backup-archive.js';
 import { readArchive, restore } from './restore.js';
 
@@ -41,7 +41,7 @@ interface Source extends BackupMember {
  * written beside FILE with mode 0600 (it holds every secret of the installation) and renamed
  * into place once complete.
  */
-export async function backup(dataDirGiven: string, fileGiven: string, clock: Clock): Promise<BackupSummary> {
+export async function backup(dataDirGiven: string, fileGiven: string, clock: Clock, signal?: AbortSignal): Promise<BackupSummary> {
   const dataDir = resolve(dataDirGiven);
   const file = resolve(fileGiven);
   if (!existsSync(join(dataDir, JOURNAL_MEMBER))) {
@@ -52,8 +52,9 @@ export async function backup(dataDirGiven: string, fileGiven: string, clock: Clo
   try {
     await snapshotSqlite(join(dataDir, JOURNAL_MEMBER), join(staging, JOURNAL_MEMBER));
     if (existsSync(join(dataDir, LOGS_MEMBER))) await snapshotSqlite(join(dataDir, LOGS_MEMBER), join(staging, LOGS_MEMBER));
+    stopIfAsked(signal);
     const referenced = await referencedMembers(sqliteJournalDocuments(join(staging, JOURNAL_MEMBER)), dataDir);
-    const sources = await hashSources(await stateFiles(dataDir, staging), referenced);
+    const sources = await hashSources(await stateFiles(dataDir, staging), referenced, signal);
     const missing = [...referenced].filter((name) => !sources.some((s) => s.name === name));
     if (missing.length > 0) throw notCopied(missing);
     const manifest: BackupManifest = {
@@ -61,11 +62,13 @@ export async function backup(dataDirGiven: string, fileGiven: string, clock: Clo
       members: sources.map(({ name, size, sha256 }) => ({ name, size, sha256 })),
     };
     const partial = join(staging, 'archive.zip');
-    await writeArchive(partial, manifest, sources, clock);
+    await writeArchive(partial, manifest, sources, clock, signal);
+    stopIfAsked(signal);
     const read = await readArchive(partial, async () => undefined);
     const unread = [...referenced].filter((name) => !read.members.some((m) => m.name === name));
     if (unread.length > 0) throw notCopied(unread);
     await chmod(partial, 0o600);
+    stopIfAsked(signal);
     await rename(partial, file);
     return { file, members: sources.length, bytes: sources.reduce((n, s) => n + s.size, 0), referenced: referenced.size };
   } finally {
@@ -92,9 +95,10 @@ async function stateFiles(dataDir: string, staging: string): Promise<{ name: str
  * references it (the collector honours the hold, so that is a damaged data directory: the
  * backup fails). A content-addressed blob whose bytes are not its name is damaged: it fails too.
  */
-async function hashSources(files: { name: string; path: string }[], referenced: Set<string>): Promise<Source[]> {
+async function hashSources(files: { name: string; path: string }[], referenced: Set<string>, signal?: AbortSignal): Promise<Source[]> {
   const out: Source[] = [];
   for (const f of files) {
+    stopIfAsked(signal);
     const hashed = await sha256File(f.path).catch((err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT' && !referenced.has(f.name)) return undefined;
       throw err.code === 'ENOENT' ? notCopied([f.name]) : err;
@@ -108,7 +112,7 @@ async function hashSources(files: { name: string; path: string }[], referenced: 
 }
 
 /** The archive: the manifest first, then every member (compressed), written with mode 0600, then sealed. */
-async function writeArchive(path: string, manifest: BackupManifest, sources: Source[], clock: Clock): Promise<void> {
+async function writeArchive(path: string, manifest: BackupManifest, sources: Source[], clock: Clock, signal?: AbortSignal): Promise<void> {
   const zip = new yazl.ZipFile();
   // A member that cannot be read (gone, unreadable) fails the copy instead of the process.
   zip.on('error', (err: Error) => (zip.outputStream as Readable).destroy(err));
@@ -116,7 +120,7 @@ async function writeArchive(path: string, manifest: BackupManifest, sources: Sou
   zip.addBuffer(Buffer.from(JSON.stringify(manifest, null, 1)), MANIFEST_NAME, { mtime, mode: 0o100600 });
   for (const s of sources) zip.addFile(s.path, s.name, { mtime, mode: 0o100600, compress: true });
   zip.end({ comment: SEAL_PLACEHOLDER, forceZip64Format: false });
-  await pipeline(zip.outputStream, createWriteStream(path, { flags: 'wx', mode: 0o600 }));
+  await pipeline(zip.outputStream, createWriteStream(path, { flags: 'wx', mode: 0o600 }), { signal });
   await sealArchive(path);
 }
 
@@ -125,16 +129,16 @@ function notCopied(names: string[]): StratusError {
 }
 
 /** `stratus backup FILE [--data-dir DIR]` and `stratus restore FILE [--data-dir DIR] [--force]`. */
-export async function backupCommand(command: 'backup' | 'restore', args: string[], clock: Clock): Promise<string> {
+export async function backupCommand(command: 'backup' | 'restore', args: string[], clock: Clock, signal?: AbortSignal): Promise<string> {
   const { values, positionals } = parseArgs({ args, options: { 'data-dir': { type: 'string' }, force: { type: 'boolean' } }, allowPositionals: true });
   const [file, ...extra] = positionals;
   if (file === undefined || extra.length > 0) throw new StratusError('InvalidParameterValue', `stratus ${command} needs one FILE:\n${BACKUP_USAGE}`);
   const dataDir = values['data-dir'] ?? '.stratus';
   if (command === 'backup') {
     if (values.force) throw new StratusError('InvalidParameterValue', '--force is for stratus restore');
-    const s = await backup(dataDir, file, clock);
+    const s = await backup(dataDir, file, clock, signal);
     return `Backed up ${resolve(dataDir)} to ${s.file}: ${s.members} files, ${s.bytes} bytes (${s.referenced} blobs the journal references). It holds every secret of the installation: keep it like one.`;
   }
-  const manifest = await restore(file, dataDir, values.force === true);
+  const manifest = await restore(file, dataDir, values.force === true, signal);
   return `Restored the backup of ${manifest.createdAt} (Stratus ${manifest.stratusVersion}, ${manifest.members.length} files) into ${resolve(dataDir)}. Start it with: npx stratus up --data-dir ${resolve(dataDir)}`;
 }

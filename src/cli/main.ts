@@ -259,7 +259,11 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'cluster') return clusterUp(rest, process.env);
   if (command === 'invoke' || command === 'deploy' || command === 'logs' || command === 'top') return userCommand(command, rest, process.env);
   if (command === 'backup' || command === 'restore') {
-    process.stdout.write(`${await backupCommand(command, rest, systemClock)}\n`);
+    // SIGINT or SIGTERM stops the command at its next step, so what it staged is removed (a signal's default would leave it).
+    const stop = new AbortController();
+    const abort = () => stop.abort();
+    process.once('SIGINT', abort).once('SIGTERM', abort);
+    process.stdout.write(`${await backupCommand(command, rest, systemClock, stop.signal)}\n`);
     return 0;
   }
   if (command === 'workers') {

@@ -8,7 +8,7 @@ import yauzl from 'yauzl';
 import { checkSqliteFile } from '../journal/index.js';
 import { StratusError } from '../shared/errors.js';
 import {
-  checkSeal, isMemberName, JOURNAL_MEMBER, LOGS_MEMBER, MANIFEST_NAME, MAX_MANIFEST_BYTES, namedDigest, parseManifest, type BackupManifest, type BackupMember,
+  checkSeal, isMemberName, JOURNAL_MEMBER, LOGS_MEMBER, MANIFEST_NAME, MAX_MANIFEST_BYTES, namedDigest, parseManifest, stopIfAsked, type BackupManifest, type BackupMember,
 } from './backup-archive.js';
 
 const S_IFMT = 0o170000;
@@ -68,7 +68,7 @@ export async function readArchive(file: string, sink: MemberSink): Promise<Backu
  * complete, `journal.db` last, so a refused archive leaves DIR as it was. An existing DIR with
  * anything in it is refused unless `force` (then what it held is replaced).
  */
-export async function restore(file: string, dataDir: string, force: boolean): Promise<BackupManifest> {
+export async function restore(file: string, dataDir: string, force: boolean, signal?: AbortSignal): Promise<BackupManifest> {
   const target = resolve(dataDir);
   const state = await targetState(target);
   if (state === 'not-a-directory') throw new StratusError('ResourceConflict', `${target} exists and is not a directory`);
@@ -80,6 +80,7 @@ export async function restore(file: string, dataDir: string, force: boolean): Pr
   try {
     await chmod(temp, 0o700);
     const manifest = await readArchive(file, async (member) => {
+      stopIfAsked(signal);
       const dest = join(temp, member.name);
       if (!dest.startsWith(temp + sep)) throw refused(`the entry ${member.name} would land outside ${target}`);
       await mkdir(dirname(dest), { recursive: true, mode: 0o700 });
@@ -87,6 +88,8 @@ export async function restore(file: string, dataDir: string, force: boolean): Pr
     });
     checkSqliteFile(join(temp, JOURNAL_MEMBER));
     if (manifest.members.some((m) => m.name === LOGS_MEMBER)) checkSqliteFile(join(temp, LOGS_MEMBER));
+    // Once the move has begun it runs to its end: a signal then waits for it (the command's handler keeps the process alive).
+    stopIfAsked(signal);
     await moveIntoPlace(temp, target);
     return manifest;
   } catch (err) {

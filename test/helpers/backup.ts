@@ -6,12 +6,12 @@ import yauzl from 'yauzl';
 import yazl from 'yazl';
 import type { CliResult } from './aws-cli.js';
 
-const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+export const STRATUS_MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
 /** Runs `stratus <args...>` (backup, restore) to its end. */
 export function stratusCommand(args: string[]): Promise<CliResult> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [MAIN, ...args], { maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) =>
+    execFile(process.execPath, [STRATUS_MAIN, ...args], { maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) =>
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }));
   });
 }

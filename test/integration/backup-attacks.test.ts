@@ -5,16 +5,16 @@
 // backup with one hostile change, and the same archive without it restores (so the refusal is
 // the hostile change's, not something else).
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { CreateFunctionCommand } from '@aws-sdk/client-lambda';
-import { archiveEntries, buildArchive, seal, stratusCommand, type ArchiveEntry } from '../helpers/backup.js';
+import { archiveEntries, buildArchive, seal, STRATUS_MAIN, stratusCommand, type ArchiveEntry } from '../helpers/backup.js';
 import { createInput } from '../helpers/lambda-api.js';
 import { startStratus } from '../helpers/stratus.js';
 import { makeZip, renameEntry } from '../helpers/zip.js';
@@ -197,6 +197,65 @@ describe('stratus backup fails', () => {
       assert.notEqual(r.code, 0);
       assert.match(r.stderr, /holds no journal\.db/);
       assert.deepEqual(await readdir(dir), []);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('stratus backup and restore stopped by a signal', () => {
+  /** Runs a command, sends `signal` once `staged` names an entry of `watch` (its staging directory), and gives its exit and what `watch` holds then. */
+  async function stopWhenStaged(args: string[], watch: string, staged: RegExp, signal: NodeJS.Signals) {
+    const child = spawn(process.execPath, [STRATUS_MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
+    let running = true;
+    void exited.then(() => (running = false));
+    let sent = false;
+    while (running && !sent) {
+      if ((await readdir(watch).catch(() => [] as string[])).some((n) => staged.test(n))) sent = child.kill(signal);
+      else await new Promise((r) => setTimeout(r, 5));
+    }
+    const code = await exited;
+    return { sent, code, stderr, left: await readdir(watch).catch(() => [] as string[]) };
+  }
+
+  it('leaves no archive, no staging directory and no half-restored data directory', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'stratus-backup-signal-'));
+    const dataDir = join(dir, 'data');
+    const stratus = await startStratus({ dataDir });
+    try {
+      await stratus.lambda.send(new CreateFunctionCommand(createInput('s', await makeZip({ 'index.js': 'exports.handler = async () => 1;\n' }))));
+    } finally {
+      await stratus.stop();
+    }
+    try {
+      // A large (sparse) blob makes the backup's hashing and copying last long enough to be stopped half-way.
+      const size = 512 * 1024 * 1024;
+      const hash = createHash('sha256');
+      const mib = Buffer.alloc(1024 * 1024);
+      for (let i = 0; i < size / mib.length; i++) hash.update(mib);
+      const blob = join(stratus.dataDir, 'code', 'sha256', hash.digest('hex'));
+      await writeFile(blob, '');
+      await truncate(blob, size);
+      const out = join(dir, 'out');
+      await mkdir(out);
+      const backup = await stopWhenStaged(['backup', join(out, 'b.backup'), '--data-dir', stratus.dataDir], out, /^\.stratus-backup-/, 'SIGTERM');
+      assert.equal(backup.sent, true, `the backup ended before it could be stopped: ${backup.stderr}`);
+      assert.equal(backup.code, 1, backup.stderr);
+      assert.match(backup.stderr, /stopped by a signal: nothing was written/);
+      assert.deepEqual(backup.left, [], 'no archive, no staging left');
+      assert.deepEqual(await readdir(join(stratus.dataDir, 'gc-hold')), [], 'the hold on code collection is released');
+
+      const whole = await stratusCommand(['backup', join(dir, 'whole.backup'), '--data-dir', stratus.dataDir]);
+      assert.equal(whole.code, 0, whole.stderr);
+      const target = join(dir, 'restored');
+      const restore = await stopWhenStaged(['restore', join(dir, 'whole.backup'), '--data-dir', target], target, /^\.restore-/, 'SIGINT');
+      assert.equal(restore.sent, true, `the restore ended before it could be stopped: ${restore.stderr}`);
+      assert.equal(restore.code, 1, restore.stderr);
+      assert.match(restore.stderr, /stopped by a signal: nothing was written/);
+      assert.equal(existsSync(target), false, 'a data directory the restore created is removed with what it staged');
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
