@@ -296,7 +296,7 @@ describe('FunctionRegistry.updatePolicy: one policy per qualifier, in the functi
   });
 
   it('leaves the document as it was when the change throws', async () => {
-    const { registry, add, reload } = await setup();
+    const { add, reload } = await setup();
     const before = await add('$LATEST');
     await assert.rejects(add('$LATEST'), { code: 'ResourceConflict' });
     assert.deepEqual((await reload()).get('f').policies?.$LATEST, before);
