@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { ICompare, Namespace } from 'etcd3';
 import { StratusError } from '../shared/errors.js';
 import { commitTxn, createdAt, etcdCall, keyIn } from '../shared/etcd.js';
@@ -70,14 +71,22 @@ export class EtcdAppendLog implements AppendLog {
   /** Appends `entries` in one transaction; resolves the first one's seq. */
   private async commitBatch(entries: string[], fence: Leadership | undefined): Promise<number> {
     const fenceCompare = this.fenceCompare(fence);
+    // The sequence counter names the batch that last moved it: the etcd client retries a call on
+    // another member when its member goes away, and a first attempt that committed would make the
+    // retry's comparison fail on the batch's own write. Appending it again would duplicate it.
+    const batchId = randomUUID();
+    let tried: number | undefined;
     for (let attempt = 0; attempt < maxAttempts; attempt++) {
       const counter = (await etcdCall('append', () => this.root.get(seqKey).exec())).kvs[0];
-      const first = (counter ? Number(counter.value.toString()) : 0) + 1;
+      const [last = '0', movedBy] = counter ? counter.value.toString().split(' ') : [];
+      if (tried !== undefined && movedBy === batchId) return tried;
+      const first = Number(last) + 1;
       const compare: ICompare[] = [{ key: keyIn(this.root, seqKey), target: 'Mod', result: 'Equal', mod_revision: counter?.mod_revision ?? 0 }];
       const puts = entries.map((e, i) => this.root.put(entryKey(first + i)).value(e));
+      tried = first;
       const res = await commitTxn(
         'append', this.root, [...compare, ...fenceCompare],
-        [this.root.put(seqKey).value(String(first + entries.length - 1)), ...puts],
+        [this.root.put(seqKey).value(`${first + entries.length - 1} ${batchId}`), ...puts],
         fence instanceof EtcdLeadership ? [this.root.get(fence.key)] : [],
       );
       if (res.succeeded) return first;

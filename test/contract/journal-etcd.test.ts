@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { Etcd3 } from 'etcd3';
 import { EtcdJournal } from '../../src/journal/index.js';
+import { EtcdAppendLog } from '../../src/journal/etcd-log.js';
 import { freshPrefix, useEtcdCluster } from '../helpers/etcd.js';
 import { runJournalContract } from './journal.contract.js';
 
@@ -27,6 +29,32 @@ describe('EtcdJournal documents: a write retried after its first attempt committ
       assert.deepEqual(await journal.functions.get('f'), { key: 'f', value: { n: 2 }, revision: 'r2' });
     } finally {
       await journal.close();
+    }
+  });
+});
+
+describe('EtcdJournal assignment log: an append retried after its first attempt committed', () => {
+  it('is appended once, at the sequence number its first attempt took', async () => {
+    const client = new Etcd3({ hosts: cluster().endpoints });
+    try {
+      const root = client.namespace(freshPrefix('log-retried'));
+      const log = new EtcdAppendLog(root);
+      assert.equal(await log.append({ n: 0 }), 1);
+      // The client's retry on another member, as it happens when the first member goes away after committing.
+      const txn = root.kv.txn.bind(root.kv);
+      let retry = true;
+      root.kv.txn = async (req) => {
+        if (retry) {
+          retry = false;
+          await txn(req);
+        }
+        return txn(req);
+      };
+      assert.equal(await log.append({ n: 1 }), 2);
+      assert.equal(await log.append({ n: 2 }), 3);
+      assert.deepEqual(await log.readAfter(0), [{ seq: 1, entry: { n: 0 } }, { seq: 2, entry: { n: 1 } }, { seq: 3, entry: { n: 2 } }]);
+    } finally {
+      client.close();
     }
   });
 });
