@@ -4,7 +4,7 @@ import { EtcdChunkStore, EtcdCodeStore } from '../codestore/index.js';
 import { CodeLinks, ConsoleSessions, FrontendServer } from '../frontend/index.js';
 import { ImageImporter } from '../images/index.js';
 import { EtcdJournal } from '../journal/index.js';
-import { SnapStartService } from '../snapstart/index.js';
+import { SnapStartService, snapshotOwner } from '../snapstart/index.js';
 import {
   controlPlaneCredential, controlPlaneKeyHash, loadClusterSecrets, workerApiCredential, PlacementService, WorkerMembership,
   type ClusterSecrets, type ConnectedWorker,
@@ -116,7 +116,10 @@ export async function startFrontendProcess(config: StratusConfig, opts: ProcessO
   // SnapStart: a snapshot is made on one of the workers in the directory (over the worker API),
   // stored chunked in etcd, and restored on any worker.
   const snapStart = new SnapStartService({
-    registries, chunks: shared.chunks, log: log.child({ component: 'snapstart' }),
+    registries, chunks: shared.chunks, log: log.child({ component: 'snapstart' }), clock,
+    // Each version's snapshot is made under its own election: a version Pending with no leader
+    // there (its frontend stopped) is made by another frontend (docs/snapstart.md, "In a cluster").
+    owners: { election: (version) => journal.election(snapshotOwner(version), config.cluster.leaderTtlMs), candidate: { id: opts.id, address: opts.host } },
     // Not on a worker being drained (it has the most free memory, as placement puts nothing new there), unless all are.
     workers: async () => notDraining((await journal.workers.list()).map((doc) => doc.value as WorkerDocument)).map(({ id, url, status }) => {
       const agent = workers.get(url) ?? connector.connect({ id, url, status });
@@ -141,6 +144,7 @@ export async function startFrontendProcess(config: StratusConfig, opts: ProcessO
   const metricsListener = await serveMetrics(config, metrics, log);
   events.start();
   charts.start();
+  snapStart.start();
   // One frontend at a time fires schedules: the one elected (a successor takes over when its lease runs out).
   const url = `http://${opts.host}:${address.port}`;
   const stopScheduling = leadScheduling(journal.election(SCHEDULER, config.cluster.leaderTtlMs), { id: opts.id, address: url }, scheduler.firing, log, clock);
@@ -153,7 +157,7 @@ export async function startFrontendProcess(config: StratusConfig, opts: ProcessO
       charts.stop();
       await server.close();
       await metricsListener.stop();
-      await snapStart.settled();
+      await snapStart.stop();
       assignment.stop();
       await Promise.all([...workers.values()].map((w) => w.shutdown()));
       await shared.close();

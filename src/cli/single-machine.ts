@@ -87,8 +87,8 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
   followRegistries(registries, () => assignment, log);
   // SnapStart: versions published with ApplyOn PublishedVersions are checkpointed on a worker;
   // a snapshot cut short by a restart is made again.
-  const snapStart = new SnapStartService({ registries, workers: () => placement.workers(), chunks, log: log.child({ component: 'snapstart' }) });
-  for (const registry of registries.all()) for (const version of registry.versions.all()) if (version.snapshot?.status === 'pending') snapStart.prepare(version);
+  const snapStart = new SnapStartService({ registries, workers: () => placement.workers(), chunks, log: log.child({ component: 'snapstart' }), clock });
+  snapStart.start();
 
   const scheduler = openScheduler(config, journal, registries, clock, log);
   const { server, events, charts } = lambdaApi({
@@ -126,6 +126,7 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
     async stop() {
       events.stop();
       charts.stop();
+      const snapshotsStopped = snapStart.stop();
       await scheduler.firing.stop();
       await server.close();
       await metricsListener.stop();
@@ -134,6 +135,7 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
       placement.stop();
       await Promise.all(placement.workers().filter((w) => w !== host.agent).map((w) => w.shutdown()));
       await host.stop();
+      await snapshotsStopped;
       await logExpiry.stop();
       await codeCollector.stop();
       await journal.close();

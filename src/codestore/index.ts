@@ -11,4 +11,4 @@ export { FilesystemChunkStore } from './fs-chunk-store.js';
 export { MemoryChunkStore } from './memory-chunk-store.js';
 export { downloadRoutes, type DownloadRoutesDeps } from './download-routes.js';
 export { HttpCodeSource } from './http-code-source.js';
-export { chunkedBlobDigest, putChunkedBlob } from './chunked-blobs.js';
+export { bufferReader, chunkedBlobDigest, putChunkedBlob, storeChunks, withFileReader, type ChunkReader, type StoredChunks } from './chunker.js';

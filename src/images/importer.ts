@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CHUNK_SIZE, type ChunkStore, type ImageManifest, type ImageRunConfig } from '../codestore/index.js';
+import { CHUNK_SIZE, storeChunks, withFileReader, type ChunkStore, type ImageManifest, type ImageRunConfig } from '../codestore/index.js';
 import type { Logger } from '../shared/log.js';
 import { StratusError } from '../shared/errors.js';
-import { buildErofs, storeChunks } from './erofs.js';
+import { buildErofs } from './erofs.js';
 import { flattenLayers } from './flatten.js';
 import { parseImageUri, resolvedUri } from './image-uri.js';
 import { RegistryClient, type PulledManifest } from './registry-client.js';
@@ -88,7 +88,7 @@ export class ImageImporter {
       const image = join(work, 'image.erofs');
       await buildErofs(this.opts.mkfsErofsPath, rootfs, image);
       if ((await stat(image)).size > this.opts.maxUncompressedBytes) throw this.tooLarge(ref.uri);
-      const chunked = await storeChunks(image, this.opts.chunks);
+      const chunked = await withFileReader(image, (reader) => storeChunks(this.opts.chunks, reader));
       const manifest: ImageManifest = { digest: pulled.digest, size: chunked.size, chunkSize: CHUNK_SIZE, chunks: chunked.chunks, config };
       await this.opts.chunks.putImage(manifest);
       this.opts.log.info({ image: ref.uri, digest: pulled.digest, bytes: chunked.size, chunks: chunked.chunks.length, newChunks: chunked.newChunks, ms: Math.round(performance.now() - started) }, 'image imported');

@@ -154,12 +154,15 @@ describe('FunctionRegistry: SnapStart state of versions', () => {
     assert.deepEqual(v2.snapshot, { status: 'pending' });
     assert.deepEqual(pending, ['f:2']);
     const image = { sha256: 'ab'.repeat(32), size: 10 };
-    await registry.setSnapshot('f', '2', { status: 'ready', image });
+    assert.equal(await registry.setSnapshot('f', '2', { status: 'ready', image }), true);
+    assert.deepEqual(registry.resolve('f', '2').snapshot, { status: 'ready', image });
+    // Recorded once: a second outcome (another frontend's, made meanwhile) is not written.
+    assert.equal(await registry.setSnapshot('f', '2', { status: 'off', reason: 'late' }), false);
     assert.deepEqual(registry.resolve('f', '2').snapshot, { status: 'ready', image });
     assert.equal(registry.resolve('f', '2').snapStart, 'PublishedVersions');
     const again = await reload();
     assert.deepEqual(again.resolve('f', '2').snapshot, { status: 'ready', image });
-    await registry.setSnapshot('f', '9', { status: 'off' });
+    assert.equal(await registry.setSnapshot('f', '9', { status: 'off' }), false);
     assert.equal(registry.versions.get('f', '9'), undefined, 'a version that is gone is left alone');
   });
 });

@@ -103,9 +103,13 @@ export class FunctionRegistry {
     this.snapshotListeners.push(listener);
   }
 
-  /** Records a version's SnapStart state (the only change a published version ever sees). */
-  async setSnapshot(name: string, version: string, snapshot: VersionSnapshot): Promise<void> {
-    await this.versions.update(name, version, (current) => ({ ...current, snapshot }));
+  /**
+   * Records the outcome of a Pending version's snapshot (the only change a published version
+   * ever sees), once: resolves false, writing nothing, if the version is no longer Pending (another
+   * frontend recorded it first) or is gone.
+   */
+  async setSnapshot(name: string, version: string, snapshot: VersionSnapshot): Promise<boolean> {
+    return this.versions.update(name, version, (current) => (current.snapshot?.status === 'pending' ? { ...current, snapshot } : undefined));
   }
 
   functionArn(name: string): string {

@@ -55,12 +55,18 @@ export class VersionCatalog {
     this.put(version);
   }
 
-  /** Replaces a version's document (SnapStart state); a version that is gone is left alone. */
-  async update(name: string, version: string, change: (current: PublishedVersion) => PublishedVersion): Promise<void> {
+  /**
+   * Replaces a version's document (SnapStart state) by `change` of the stored one (undefined:
+   * no change), compared on its revision: resolves whether it was written. A version that is
+   * gone, or that another process changed meanwhile, is left alone.
+   */
+  async update(name: string, version: string, change: (current: PublishedVersion) => PublishedVersion | undefined): Promise<boolean> {
     const doc = await this.store.get(key(name, version));
-    if (!doc || !this.get(name, version)) return;
+    if (!doc || !this.get(name, version)) return false;
     const next = change(doc.value as PublishedVersion);
-    if (await this.store.replace(key(name, version), next, randomUUID(), doc.revision)) this.put(next);
+    if (!next || !(await this.store.replace(key(name, version), next, randomUUID(), doc.revision))) return false;
+    this.put(next);
+    return true;
   }
 
   /** Resolves false if there was no such version. */

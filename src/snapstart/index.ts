@@ -1,1 +1,1 @@
-export { SnapStartService, UNAVAILABLE, type SnapStartDeps } from './snapstart.js';
+export { SnapStartService, snapshotOwner, UNAVAILABLE, type OwnerElection, type SnapStartDeps } from './snapstart.js';

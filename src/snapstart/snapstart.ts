@@ -1,17 +1,42 @@
 import { environmentSpec } from '../assignment/index.js';
 import { putChunkedBlob, type ChunkStore } from '../codestore/index.js';
 import type { FunctionRegistries, PublishedVersion, VersionSnapshot } from '../registry/index.js';
+import type { Clock, TimerHandle } from '../shared/clock.js';
 import { StratusError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import type { WorkerAgent } from '../worker/index.js';
 
 export interface SnapStartDeps {
-  registries: Pick<FunctionRegistries, 'for' | 'onRegistry'>;
+  registries: Pick<FunctionRegistries, 'for' | 'onRegistry' | 'all'>;
   /** The workers a snapshot may be made on (the one with the most free memory first; the next if it cannot be reached). */
   workers: () => WorkerAgent[] | Promise<WorkerAgent[]>;
   /** Where snapshots are stored, chunked (`putChunkedBlob`). */
   chunks: Pick<ChunkStore, 'putChunk' | 'putImage'>;
   log: Logger;
+  clock: Clock;
+  /**
+   * A cluster's frontends: each version's snapshot is made under the version's own election
+   * (`snapshotOwner`), so its owner is known alive while it holds the lease. Absent (one
+   * process, `stratus up`): this process owns every version.
+   */
+  owners?: { election(version: PublishedVersion): OwnerElection; candidate: { id: string; address: string } };
+  /** A version Pending this long since its publication with no owner is made again (default 15 s). */
+  orphanAfterMs?: number;
+  /** How often Pending versions are looked over (default 5 s). */
+  sweepIntervalMs?: number;
+}
+
+/** What a version's owner needs of the journal's `LeaderElection` (a lease-bound key in etcd). */
+export interface OwnerElection {
+  /** Resolves once elected (waiting while another holds it); rejects if `signal` aborts. */
+  campaign(candidate: { id: string; address: string }, signal?: AbortSignal): Promise<{ resign(): Promise<void> }>;
+  /** The holder, if any. */
+  leader(): Promise<unknown>;
+}
+
+/** The election that owns a version's snapshot: `snapstart/<account>/<name>:<version>`. */
+export function snapshotOwner(version: Pick<PublishedVersion, 'accountId' | 'name' | 'version'>): string {
+  return `snapstart/${version.accountId}/${version.name}:${version.version}`;
 }
 
 /** StateReasonCode of a version whose snapshot cannot be made on this installation (cold starts boot). */
@@ -26,28 +51,96 @@ export const UNAVAILABLE = 'SnapStartUnavailable';
  * OptimizationStatus Off and the reason; a failing initialization makes it Failed.
  */
 export class SnapStartService {
-  private readonly inflight = new Set<Promise<void>>();
+  /** Versions (`snapshotOwner`) this process is making or waiting to own. */
+  private readonly inflight = new Map<string, Promise<void>>();
+  private readonly abort = new AbortController();
+  private timer: TimerHandle | undefined;
 
   constructor(private readonly deps: SnapStartDeps) {
     deps.registries.onRegistry((registry) => registry.onSnapshotPending((version) => this.prepare(version)));
   }
 
+  /**
+   * Looks over Pending versions now and every `sweepIntervalMs`: one that nobody makes (its
+   * maker stopped, or could not record the outcome) is made here. At start on one machine every
+   * Pending version is (a snapshot cut short by a restart); in a cluster, one Pending for
+   * `orphanAfterMs` whose election has no leader (its frontend's lease ran out).
+   */
+  start(): void {
+    this.sweep(this.deps.owners ? this.orphanAfterMs : 0);
+  }
+
+  /**
+   * Stops looking and waits for the snapshots under way (a campaign for a version is given up);
+   * of those, only snapshots made are recorded from now on.
+   */
+  async stop(): Promise<void> {
+    this.abort.abort();
+    this.timer?.cancel();
+    await this.settled();
+  }
+
   /** Makes the snapshot of a pending version (in the background; `settled()` waits for all). */
   prepare(version: PublishedVersion): void {
-    const job = this.make(version).catch((err: unknown) => this.deps.log.warn({ err, fn: version.name, version: version.version }, 'SnapStart state not recorded'));
-    this.inflight.add(job);
-    void job.finally(() => this.inflight.delete(job));
+    const key = snapshotOwner(version);
+    if (this.inflight.has(key) || this.abort.signal.aborted) return;
+    const job = this.owned(version).catch((err: unknown) => {
+      if (!this.abort.signal.aborted) this.deps.log.warn({ err, fn: version.name, version: version.version }, 'SnapStart state not recorded');
+    });
+    this.inflight.set(key, job);
+    void job.finally(() => this.inflight.delete(key));
   }
 
   async settled(): Promise<void> {
-    await Promise.all([...this.inflight]);
+    await Promise.all([...this.inflight.values()]);
+  }
+
+  private get orphanAfterMs(): number {
+    return this.deps.orphanAfterMs ?? 15_000;
+  }
+
+  private sweep(minAgeMs: number): void {
+    void this.findOrphans(minAgeMs)
+      .catch((err: unknown) => this.deps.log.warn({ err }, 'looking for Pending SnapStart versions failed'))
+      .finally(() => {
+        if (!this.abort.signal.aborted) this.timer = this.deps.clock.setTimer(this.deps.sweepIntervalMs ?? 5_000, () => this.sweep(this.orphanAfterMs));
+      });
+  }
+
+  private async findOrphans(minAgeMs: number): Promise<void> {
+    const now = this.deps.clock.now();
+    for (const registry of this.deps.registries.all()) {
+      for (const version of [...registry.versions.all()]) {
+        if (version.snapshot?.status !== 'pending' || now - version.lastModifiedMs < minAgeMs || this.inflight.has(snapshotOwner(version))) continue;
+        if (this.deps.owners && (await this.deps.owners.election(version).leader())) continue;
+        this.deps.log.warn({ fn: version.name, version: version.version, pendingMs: now - version.lastModifiedMs }, 'SnapStart version Pending with no maker: making its snapshot here');
+        this.prepare(version);
+      }
+    }
+  }
+
+  /** Owns the version (in a cluster: waits while another live frontend does), then makes it if it is still Pending. */
+  private async owned(version: PublishedVersion): Promise<void> {
+    const leadership = await this.deps.owners?.election(version).campaign(this.deps.owners.candidate, this.abort.signal);
+    try {
+      const current = this.deps.registries.for(version.accountId).versions.get(version.name, version.version);
+      if (current?.snapshot?.status === 'pending') await this.make(current);
+    } finally {
+      await leadership?.resign();
+    }
   }
 
   private async make(version: PublishedVersion): Promise<void> {
     const { name } = version;
     const state = await this.snapshot(version);
-    this.deps.log.info({ fn: name, version: version.version, status: state.status, reason: state.reason }, 'SnapStart snapshot');
-    await this.deps.registries.for(version.accountId).setSnapshot(name, version.version, state);
+    // Stopping (its worker may be stopping too): only a snapshot made is recorded; a failure may be
+    // the stop's doing, so the version stays Pending for the next start or another frontend.
+    if (this.abort.signal.aborted && state.status !== 'ready') {
+      this.deps.log.info({ fn: name, version: version.version, reason: state.reason }, 'SnapStart snapshot cut short by the stop: left Pending');
+      return;
+    }
+    const recorded = await this.deps.registries.for(version.accountId).setSnapshot(name, version.version, state);
+    this.deps.log.info({ fn: name, version: version.version, status: state.status, reason: state.reason, recorded }, recorded ? 'SnapStart snapshot' : 'SnapStart snapshot made, but another frontend recorded the version first');
   }
 
   private async snapshot(version: PublishedVersion): Promise<VersionSnapshot> {
