@@ -34,9 +34,10 @@ import { logging } from './scenarios/logging.js';
 import { keepAlive } from './scenarios/keep-alive.js';
 import { scale } from './scenarios/scale.js';
 import { fleetScaleOut } from './scenarios/fleet-scale-out.js';
+import { zoneLoss } from './scenarios/zone-loss.js';
 import { STRATUS_ARGS, STRATUS_KEEP_ALIVE_MS } from './targets.js';
 
-const SCENARIOS: Scenario[] = [warmSequential, warmConcurrent, coldStart, burst, footprint, failover, asyncInvoke, images, peerChunks, snapStart, snapStartCluster, gvisorCost, isolation, logStore, logging, keepAlive, scale, fleetScaleOut, faultInjection];
+const SCENARIOS: Scenario[] = [warmSequential, warmConcurrent, coldStart, burst, footprint, failover, asyncInvoke, images, peerChunks, snapStart, snapStartCluster, gvisorCost, isolation, logStore, logging, keepAlive, scale, fleetScaleOut, zoneLoss, faultInjection];
 const BENCH_DIR = fileURLToPath(new URL('../../bench/', import.meta.url));
 
 /** wrk is a Debian package; install it once if missing (the Node load generator is the fallback). */

@@ -1,15 +1,19 @@
 /**
  * Scenario — the peer chunk tier: two `stratus worker`s of one zone, each with an empty chunk
- * cache. An image function's cold start on worker A fetches its chunks from the code store
- * (through the control plane); a second function of the same image, cold on worker B (A has no
- * room left), takes them from A. Reported: chunk reads and bytes per tier (local, peer, store)
- * from the workers' own metrics, and both cold starts end to end.
+ * cache; as root each is a `local-hosts` host (its own network namespace and address on a bridge,
+ * so chunks move between workers over veth and bridge), otherwise both on loopback. An image
+ * function's cold start on worker A fetches its chunks from the code store (through the control
+ * plane); a second function of the same image, cold on worker B (A has no room left), takes them
+ * from A. Reported: chunk reads and bytes per tier (local, peer, store) from the workers' own
+ * metrics, and both cold starts end to end.
  */
 import { join } from 'node:path';
-import { CreateFunctionCommand, InvokeCommand } from '@aws-sdk/client-lambda';
+import { CreateFunctionCommand, InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
+import { canMakeHosts } from '../../src/placement/index.js';
+import { startHostCluster } from '../../test/helpers/host-cluster.js';
 import { ImageLayout, NODE_ENTRYPOINT, nodeBaseFiles, startRegistry } from '../../test/helpers/oci.js';
 import { parseExposition, Scrape } from '../../test/helpers/prometheus.js';
-import { startStratus, startWorker, type StratusProcess, type WorkerProcess } from '../../test/helpers/stratus.js';
+import { startStratus, startWorker, type WorkerProcess } from '../../test/helpers/stratus.js';
 import { ROLE } from '../functions.js';
 import { log, onCleanup, tempDir } from '../harness.js';
 import { check, Series, type Scenario } from '../scenario.js';
@@ -25,10 +29,21 @@ interface Tiers {
   storeBytes: number;
 }
 
-async function tiers(w: WorkerProcess): Promise<Tiers> {
-  const url = /Metrics \(Prometheus\) on (\S+)/.exec(w.output())?.[1];
-  if (!url) throw new Error(`worker ${w.id} printed no metrics URL`);
-  const m = new Scrape(await parseExposition(await (await fetch(url)).text()));
+interface BenchWorker {
+  id: string;
+  metricsUrl: string;
+}
+
+/** Where the round runs: a Lambda API and a way to add a 512 MB worker of one zone. */
+interface Bed {
+  lambda: LambdaClient;
+  worker(id: string): Promise<BenchWorker>;
+  stop(): Promise<void>;
+}
+
+async function tiers(w: BenchWorker): Promise<Tiers> {
+  if (!w.metricsUrl) throw new Error(`worker ${w.id} printed no metrics URL`);
+  const m = new Scrape(await parseExposition(await (await fetch(w.metricsUrl)).text()));
   const v = (name: string, tier: string) => m.value(name, { worker: w.id, tier });
   return {
     local: v('stratus_chunk_fetches_total', 'local'), peer: v('stratus_chunk_fetches_total', 'peer'), store: v('stratus_chunk_fetches_total', 'store'),
@@ -36,40 +51,61 @@ async function tiers(w: WorkerProcess): Promise<Tiers> {
   };
 }
 
-async function coldStart(proc: StratusProcess, fn: string): Promise<number> {
+async function coldStart(lambda: LambdaClient, fn: string): Promise<number> {
   const t0 = performance.now();
-  const out = await proc.lambda.send(new InvokeCommand({ FunctionName: fn, Payload: Buffer.from('{}') }));
+  const out = await lambda.send(new InvokeCommand({ FunctionName: fn, Payload: Buffer.from('{}') }));
   if (out.FunctionError) throw new Error(`${fn}: ${Buffer.from(out.Payload ?? []).toString()}`);
   return performance.now() - t0;
 }
 
-/** One round: a fresh Stratus (its in-process worker too small for the functions) and two fresh workers of one zone. */
-async function round(uri: string, r: number): Promise<{ coldA: number; coldB: number; a: Tiers; b: Tiers }> {
+/** A cluster (3-member etcd, placement on a bridge) whose workers are local-hosts hosts. */
+async function hostsBed(): Promise<Bed> {
+  const cluster = await startHostCluster({ workerMemoryMb: 512, replicas: 1, frontends: 1 });
+  return {
+    lambda: cluster.lambda(0),
+    async worker() {
+      const w = await cluster.addHost('zone-bench');
+      return { id: w.id, metricsUrl: w.metricsUrl() };
+    },
+    stop: () => cluster.stop(),
+  };
+}
+
+/** A fresh `stratus up` (its in-process worker too small for the functions) and workers on loopback. */
+async function loopbackBed(r: number): Promise<Bed> {
   const dir = await tempDir(`peer-chunks-${r}`);
   const proc = await startStratus({ dataDir: join(dir, 'stratus'), args: [...STRATUS_ARGS, '--log-level', 'warn', '--worker-memory-mb', '128'] });
-  const stopStratus = onCleanup(() => proc.stop());
   const workers: WorkerProcess[] = [];
-  const stopWorkers = onCleanup(async () => {
-    for (const w of workers) await w.stop();
-  });
-  const worker = async (id: string) => {
-    const w = await startWorker(proc, { id, memoryMb: 512, dataDir: join(dir, id), args: ['--zone', 'zone-bench', '--metrics-port', '0'] });
-    workers.push(w);
-    return w;
+  return {
+    lambda: proc.lambda,
+    async worker(id) {
+      const w = await startWorker(proc, { id, memoryMb: 512, dataDir: join(dir, id), args: ['--zone', 'zone-bench', '--metrics-port', '0'] });
+      workers.push(w);
+      return { id, metricsUrl: /Metrics \(Prometheus\) on (\S+)/.exec(w.output())?.[1] ?? '' };
+    },
+    async stop() {
+      for (const w of workers) await w.stop();
+      await proc.stop();
+    },
   };
+}
+
+/** One round: fresh workers of one zone with empty chunk caches. */
+async function round(uri: string, r: number, hosts: boolean): Promise<{ coldA: number; coldB: number; a: Tiers; b: Tiers }> {
+  const bed = hosts ? await hostsBed() : await loopbackBed(r);
+  const stopBed = onCleanup(() => bed.stop());
   try {
     for (const fn of ['on-a', 'on-b']) {
-      await proc.lambda.send(new CreateFunctionCommand({ FunctionName: fn, Role: ROLE, PackageType: 'Image', Code: { ImageUri: uri }, MemorySize: 512 }));
+      await bed.lambda.send(new CreateFunctionCommand({ FunctionName: fn, Role: ROLE, PackageType: 'Image', Code: { ImageUri: uri }, MemorySize: 512 }));
     }
-    const a = await worker('peer-a');
-    const coldA = await coldStart(proc, 'on-a');
+    const a = await bed.worker('peer-a');
+    const coldA = await coldStart(bed.lambda, 'on-a');
     // B joins with A as its zone peer; A has no room left, so on-b starts on B.
-    const b = await worker('peer-b');
-    const coldB = await coldStart(proc, 'on-b');
+    const b = await bed.worker('peer-b');
+    const coldB = await coldStart(bed.lambda, 'on-b');
     return { coldA, coldB, a: await tiers(a), b: await tiers(b) };
   } finally {
-    await stopWorkers();
-    await stopStratus();
+    await stopBed();
   }
 }
 
@@ -89,10 +125,11 @@ export const peerChunks: Scenario = {
     onCleanup(() => registry.stop());
     const uri = await layout.push('app', registry, 'bench/node:peers');
     const rounds = ctx.quick ? 1 : Math.min(ctx.rounds, 2);
+    const hosts = (await canMakeHosts()).ok;
     const s = { coldA: new Series(), coldB: new Series(), peerMiB: new Series(), storeMiB: new Series(), storeMiBA: new Series() };
     const last: { a?: Tiers; b?: Tiers } = {};
     for (let r = 0; r < rounds; r++) {
-      const res = await round(uri, r);
+      const res = await round(uri, r, hosts);
       s.coldA.add(r, res.coldA);
       s.coldB.add(r, res.coldB);
       s.storeMiBA.add(r, res.a.storeBytes / 2 ** 20);
@@ -110,7 +147,9 @@ export const peerChunks: Scenario = {
     const [ra, rb] = [rate(last.a), rate(last.b)];
     return {
       method: [
-        'Per round: a fresh `stratus up` (its in-process worker too small for the functions), two `stratus worker`s of one zone with empty chunk caches (512 MB each), two image functions (512 MB) of one Node.js image built from the host\'s node (test/helpers/oci.ts).',
+        hosts
+          ? 'Per round: a fresh cluster (3-member etcd, placement listening on a bridge, 1 assignment replica, 1 frontend) and two `stratus worker`s of one zone, each a `local-hosts` host (its own network namespace and address on the bridge: chunks move between them over veth and bridge), with empty chunk caches (512 MB each); two image functions (512 MB) of one Node.js image built from the host\'s node (test/helpers/oci.ts).'
+          : 'Per round (not root, so no network namespaces): a fresh `stratus up` (its in-process worker too small for the functions), two `stratus worker`s of one zone on loopback with empty chunk caches (512 MB each), two image functions (512 MB) of one Node.js image built from the host\'s node (test/helpers/oci.ts).',
         'Cold start of the first function on worker A (the only worker), then of the second on worker B (A has no room): end to end through the Lambda API.',
         'Reads and bytes per tier from each worker\'s metrics (stratus_chunk_fetches_total, stratus_chunk_fetched_bytes_total).',
       ],

@@ -32,6 +32,8 @@ export interface Cluster {
   credentials: { accessKeyId: string; secretAccessKey: string };
   /** The control-plane credential and the cluster CA (read from etcd, as an operator could). */
   controlPlane: InternalCredential;
+  /** The cluster's secrets as kept in etcd (to derive keys as the cluster does, e.g. a worker's peer key). */
+  secrets: ClusterSecrets;
   /** The key the control plane derives for worker `id`'s API (and the CA), as the control plane computes it. */
   workerApi(id: string): InternalCredential;
   /** The cluster's key prefix in etcd. */
@@ -143,7 +145,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     const frontends: RoleProcess[] = [];
     for (let i = 0; i < (opts.frontends ?? 2); i++) frontends.push(await launch('frontend', `frontend-${i}`, [...etcdArg, ...common, '--port', '0']));
     const cluster: Cluster = {
-      etcd, placement, placements, assignment, workers, frontends, credentials, controlPlane, workerApi, prefix, dir, workersCommand, addWorker,
+      etcd, placement, placements, assignment, workers, frontends, credentials, controlPlane, secrets, workerApi, prefix, dir, workersCommand, addWorker,
       lambda(i, o = {}) {
         const client = new LambdaClient({ endpoint: frontends[i]?.url, region: 'us-east-1', credentials, maxAttempts: o.maxAttempts ?? 3 });
         clients.push(client);
