@@ -6,7 +6,7 @@ import { ImageImporter } from '../images/index.js';
 import { EtcdJournal } from '../journal/index.js';
 import { SnapStartService } from '../snapstart/index.js';
 import {
-  controlPlaneCredential, controlPlaneKeyHash, loadClusterSecrets, workerApiCredential, PlacementService, WorkerMembership,
+  controlPlaneCredential, controlPlaneKeyHash, FleetDemandPublisher, loadClusterSecrets, workerApiCredential, PlacementService, WorkerMembership,
   type ClusterSecrets, type ConnectedWorker,
   type WorkerDocument,
 } from '../placement/index.js';
@@ -172,6 +172,7 @@ export async function startAssignmentProcess(config: StratusConfig, opts: Proces
   const connector = httpWorkerConnector((workerId) => workerApiCredential(secrets, workerId), log);
   const logGrants = await openLogGrants(journal);
   let membership: WorkerMembership | undefined;
+  let demand: FleetDemandPublisher | undefined;
   let replica: AssignmentReplica | undefined;
   const provisioning = followRegistries(registries, () => replica?.leader(), log);
   const metrics = new Metrics();
@@ -205,10 +206,20 @@ export async function startAssignmentProcess(config: StratusConfig, opts: Proces
       await membership.start();
       for (const worker of placement.workers()) worker.onEnvironmentLost((envId) => service.environmentLost(envId));
       placement.onWorkerLost((workerId) => service.workerLost(workerId));
+      // Cold starts that found no room, for the placement leader's fleet scaler (placement-process.ts); published once leading.
+      demand?.stop();
+      demand = new FleetDemandPublisher({
+        store: journal.fleetDemand, epoch: leadership.epoch, read: () => service.demand.read(), clock, intervalMs: config.fleet.intervalMs, log,
+      });
       return service;
     },
-    leading: () => provisioning.applyAll(),
+    leading: () => {
+      provisioning.applyAll();
+      demand?.start();
+    },
     retired: () => {
+      demand?.stop();
+      demand = undefined;
       membership?.stop();
       membership = undefined;
     },
@@ -220,6 +231,7 @@ export async function startAssignmentProcess(config: StratusConfig, opts: Proces
     async stop() {
       await metricsListener.stop();
       await replica?.stop();
+      demand?.stop();
       membership?.stop();
       await api.close();
       await shared.close();
