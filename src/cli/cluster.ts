@@ -206,10 +206,11 @@ export async function startAssignmentProcess(config: StratusConfig, opts: Proces
       await membership.start();
       for (const worker of placement.workers()) worker.onEnvironmentLost((envId) => service.environmentLost(envId));
       placement.onWorkerLost((workerId) => service.workerLost(workerId));
-      // Cold starts that found no room, for the placement leader's fleet scaler (placement-process.ts); published once leading.
+      // Cold starts that found no room, for the placement leader's fleet scaler (placement-process.ts); published once leading,
+      // twice per look of the scaler, so that each of its looks sees a write while demand lasts (the two timers drift).
       demand?.stop();
       demand = new FleetDemandPublisher({
-        store: journal.fleetDemand, epoch: leadership.epoch, read: () => service.demand.read(), clock, intervalMs: config.fleet.intervalMs, log,
+        store: journal.fleetDemand, epoch: leadership.epoch, read: () => service.demand.read(), clock, intervalMs: Math.max(100, Math.floor(config.fleet.intervalMs / 2)), log,
       });
       return service;
     },
