@@ -27,7 +27,7 @@ export interface FleetScalerConfig {
   intervalMs: number;
   /** A started worker that has not joined after this long is removed again. */
   joinTimeoutMs: number;
-  /** A drained worker with idle environments left (kept warm and reused) is removed once nothing runs on it and it has drained this long. */
+  /** A drained worker with environments left (assignment grants none there and destroys idle ones) is removed once nothing runs on it and it has drained this long. */
   drainMaxMs: number;
   /** Zones new workers are spread over. */
   zones: string[];
