@@ -14,7 +14,7 @@ import { CapacityQueue } from './capacity-queue.js';
 import { environmentSpec } from './environment-spec.js';
 import { executionOwner, type ConcurrencyLimiter } from './concurrency-limiter.js';
 import type { CreatedEntry, EnvironmentEntry, EnvironmentTable } from './environments.js';
-import { IdlePool, leastRecentlyUsedIdle } from './idle-pool.js';
+import { IdlePool, idleToReclaim, leastRecentlyUsedIdle } from './idle-pool.js';
 import type { KeepAlivePolicy, Prewarm } from './keep-alive.js';
 import { keepAlivePolicy } from './keep-alive-policy.js';
 import type { AcquireOptions, Assigner, Lease } from './lease.js';
@@ -22,6 +22,7 @@ import { listEnvironments, type WorkerEnvironments } from './listing.js';
 import { ProvisionedConcurrency } from './provisioned.js';
 import { ScalingRate } from './scaling-rate.js';
 import { destroyUnknown, surveyWorkers, TakeoverGrace } from './takeover.js';
+import { UnplacedDemand } from './unplaced-demand.js';
 
 export type { AcquireOptions, Assigner, Lease } from './lease.js';
 
@@ -69,6 +70,8 @@ export class AssignmentService implements Assigner {
   private readonly scaling: ScalingRate;
   private readonly grace: TakeoverGrace;
   private readonly keepAlive: KeepAlivePolicy;
+  /** Cold starts that found no room a new worker could give (the fleet scaler's demand; cli/cluster.ts publishes it). */
+  readonly demand = new UnplacedDemand((memoryMb) => memoryMb <= this.deps.placement.largestWorkerMb());
   private sweepTimer: TimerHandle | undefined;
   /** Settles once the table is whole (after `start` or `takeOver`); joining workers wait for it. */
   private readonly whole: Promise<void>;
@@ -161,14 +164,14 @@ export class AssignmentService implements Assigner {
     const standing = this.deps.leadership?.standing() ?? 'held';
     if (standing === 'lost') throw notLeader();
     const { key } = how;
-    const envId = this.idle.pop(key);
-    if (envId) {
+    for (let envId = this.idle.pop(key); envId !== undefined; envId = this.idle.pop(key)) {
       const env = this.envs.get(envId);
       const worker = env && this.deps.placement.worker(env.workerId);
-      if (env && worker) {
+      if (env && worker && !this.deps.placement.isDraining(worker.id)) {
         env.state = { kind: 'busy' };
         return this.lease(env, worker, false);
       }
+      if (env) void this.destroy(env, 'its worker is draining or gone'); // never granted on a worker about to be removed
     }
     if (standing === 'no-quorum') {
       throw new StratusError('JournalUnavailable', 'Stratus cannot start a new execution environment now: its journal has lost quorum. Warm environments keep serving.');
@@ -193,8 +196,9 @@ export class AssignmentService implements Assigner {
     // One booted ahead (provisioned, pre-warmed) served no invoke yet: the policy learns nothing of it.
     const window = env.aheadKeepMs === undefined ? this.keepAlive.ended(env, now) : { prewarmMs: 0, keepAliveMs: env.aheadKeepMs };
     env.aheadKeepMs = undefined;
-    if (!reusable || env.retired) {
-      void this.destroy(env, reusable ? 'retired' : 'failed');
+    const draining = this.deps.placement.isDraining(env.workerId);
+    if (!reusable || env.retired || draining) {
+      void this.destroy(env, !reusable ? 'failed' : draining ? 'its worker is draining' : 'retired');
       return;
     }
     const worker = this.deps.placement.worker(env.workerId);
@@ -250,13 +254,11 @@ export class AssignmentService implements Assigner {
     await Promise.all([...this.envs.values()].map((env) => this.destroy(env, 'shutdown')));
   }
 
-  /** Reclaims environments idle past their keep-alive; starts due pre-warms; tops up provisioned concurrency. */
+  /** Reclaims environments idle past their keep-alive (or on a worker being drained); starts due pre-warms; tops up provisioned concurrency. */
   sweep(): void {
     const now = this.deps.clock.now();
-    for (const env of this.envs.values()) {
-      if (env.state.kind !== 'idle' || env.provisioned) continue;
-      if ((env.state.untilMs ?? env.state.sinceMs + this.deps.config.keepAliveMs) <= now) void this.destroy(env, 'keep-alive expired');
-    }
+    const draining = (workerId: string) => this.deps.placement.isDraining(workerId);
+    for (const [env, reason] of idleToReclaim(this.envs.values(), now, this.deps.config.keepAliveMs, draining)) void this.destroy(env, reason);
     for (const due of this.keepAlive.duePrewarms(now)) this.prewarm(due);
     this.provisioned.reconcileAll();
   }
@@ -311,11 +313,11 @@ export class AssignmentService implements Assigner {
       throw new StratusError('TooManyRequests', 'Rate Exceeded.', { details: { Reason: 'FunctionInvocationRateLimitExceeded' } });
     }
     const deadline = this.deps.clock.now() + this.deps.config.capacityWaitMs;
-    for (;;) {
+    for (let first = true; ; first = false) {
       const worker = this.placeEvicting(fn, key);
       if (worker) return this.boot(fn, key, worker, undefined, how.trace);
       how.queued = true;
-      const handed = await this.capacity.wait(key, deadline);
+      const handed = await this.demand.waitForRoom(fn.memoryMb, first, this.capacity.wait(key, deadline));
       if (handed) return handed;
     }
   }

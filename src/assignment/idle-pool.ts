@@ -98,3 +98,18 @@ export function leastRecentlyUsedIdle(envs: Iterable<EnvironmentEntry>): Environ
   }
   return lru;
 }
+
+/**
+ * The idle environments to reclaim now, with why: every one on a worker being drained (it is about
+ * to be removed; provisioned ones are then topped up elsewhere), and those past their keep-alive
+ * (never provisioned ones).
+ */
+export function* idleToReclaim(
+  envs: Iterable<EnvironmentEntry>, now: number, keepAliveMs: number, draining: (workerId: string) => boolean,
+): Generator<[EnvironmentEntry, string]> {
+  for (const env of envs) {
+    if (env.state.kind !== 'idle') continue;
+    if (draining(env.workerId)) yield [env, 'its worker is draining'];
+    else if (!env.provisioned && (env.state.untilMs ?? env.state.sinceMs + keepAliveMs) <= now) yield [env, 'keep-alive expired'];
+  }
+}

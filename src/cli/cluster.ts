@@ -6,7 +6,7 @@ import { ImageImporter } from '../images/index.js';
 import { EtcdJournal } from '../journal/index.js';
 import { SnapStartService, snapshotOwner } from '../snapstart/index.js';
 import {
-  controlPlaneCredential, controlPlaneKeyHash, loadClusterSecrets, workerApiCredential, PlacementService, WorkerMembership,
+  controlPlaneCredential, controlPlaneKeyHash, FleetDemandPublisher, loadClusterSecrets, workerApiCredential, PlacementService, WorkerMembership,
   type ClusterSecrets, type ConnectedWorker,
   type WorkerDocument,
 } from '../placement/index.js';
@@ -176,6 +176,7 @@ export async function startAssignmentProcess(config: StratusConfig, opts: Proces
   const connector = httpWorkerConnector((workerId) => workerApiCredential(secrets, workerId), log);
   const logGrants = await openLogGrants(journal);
   let membership: WorkerMembership | undefined;
+  let demand: FleetDemandPublisher | undefined;
   let replica: AssignmentReplica | undefined;
   const provisioning = followRegistries(registries, () => replica?.leader(), log);
   const metrics = new Metrics();
@@ -209,10 +210,21 @@ export async function startAssignmentProcess(config: StratusConfig, opts: Proces
       await membership.start();
       for (const worker of placement.workers()) worker.onEnvironmentLost((envId) => service.environmentLost(envId));
       placement.onWorkerLost((workerId) => service.workerLost(workerId));
+      // Cold starts that found no room, for the placement leader's fleet scaler (placement-process.ts); published once leading,
+      // twice per look of the scaler, so that each of its looks sees a write while demand lasts (the two timers drift).
+      demand?.stop();
+      demand = new FleetDemandPublisher({
+        store: journal.fleetDemand, epoch: leadership.epoch, read: () => service.demand.read(), clock, intervalMs: Math.max(100, Math.floor(config.fleet.intervalMs / 2)), log,
+      });
       return service;
     },
-    leading: () => provisioning.applyAll(),
+    leading: () => {
+      provisioning.applyAll();
+      demand?.start();
+    },
     retired: () => {
+      demand?.stop();
+      demand = undefined;
       membership?.stop();
       membership = undefined;
     },
@@ -224,6 +236,7 @@ export async function startAssignmentProcess(config: StratusConfig, opts: Proces
     async stop() {
       await metricsListener.stop();
       await replica?.stop();
+      demand?.stop();
       membership?.stop();
       await api.close();
       await shared.close();

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { EtcdJournal } from '../journal/index.js';
 import {
-  FleetScaler, LocalHostsProvider, type FleetMember, StaticWorkerProvider, WorkerCredentials, type ClusterSecrets, type PlacementService, type WorkerDirectory, type WorkerDocument, type WorkerProvider,
+  FleetDemandReader, FleetScaler, LocalHostsProvider, type FleetMember, StaticWorkerProvider, WorkerCredentials, type ClusterSecrets, type PlacementService, type WorkerDirectory, type WorkerDocument, type WorkerProvider,
 } from '../placement/index.js';
 import type { Clock } from '../shared/clock.js';
 import type { StratusConfig } from '../shared/config.js';
@@ -15,7 +15,7 @@ const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
 export interface PlacementFleet {
   /** Where placement must listen for the provider's workers to reach it (undefined: where it was told). */
   host?: string;
-  /** A heartbeat's directory entry, marked if the worker is being drained. */
+  /** A heartbeat's directory entry, marked if the scaler drains the worker (the directory keeps a recorded mark in any case). */
   annotate(doc: WorkerDocument): WorkerDocument;
   /** Starts (or resumes) scaling, on the placement leader, once its internal API listens at `url`. */
   start(url: string, placement: PlacementService, directory: WorkerDirectory, metrics: Metrics): void;
@@ -27,9 +27,11 @@ export interface PlacementFleet {
 /**
  * The placement process's fleet: the configured WorkerProvider (made before placement listens:
  * `local-hosts` makes the bridge placement listens on) and the FleetScaler over it, fed by the
- * workers' heartbeats and fenced by the placement leadership (`mayAct`); a drained worker is
- * marked in the worker directory, which is how every assignment leader learns to place nothing
- * new there.
+ * workers' heartbeats and by the assignment leader's count of cold starts that found no room
+ * (the journal's `fleetDemand` document), and fenced by the placement leadership (`mayAct`). A
+ * drained worker is marked in the worker directory, which is how every assignment leader learns
+ * to place and grant nothing there, and the drains a leader finds recorded there are its own to
+ * finish (the directory, not this process, is their record).
  */
 export async function openPlacementFleet(
   config: StratusConfig, journal: EtcdJournal, secrets: ClusterSecrets, log: Logger, clock: Clock, mayAct: () => boolean,
@@ -47,30 +49,37 @@ export async function openPlacementFleet(
     })
     : new StaticWorkerProvider();
   const latest = new Map<string, WorkerDocument>();
-  const draining = new Set<string>();
+  const demand = new FleetDemandReader(journal.fleetDemand, fleetLog);
   let scaler: FleetScaler | undefined;
+  // A heartbeat re-asserts a drain this scaler knows of (should marking it have failed); without one
+  // the entry carries no mark and the directory keeps the recorded one.
   const annotate = (doc: WorkerDocument): WorkerDocument => {
     latest.set(doc.id, doc);
-    return draining.has(doc.id) ? { ...doc, draining: true } : doc;
+    return scaler?.isDraining(doc.id) ? { ...doc, draining: true } : doc;
   };
   return {
     host: provider.address,
     annotate,
     start(url, placement, directory, metrics) {
+      demand.reset();
       if (scaler) return scaler.start();
       provider.setControlPlane?.(url);
       scaler = new FleetScaler(config.fleet, {
         provider, clock, log: fleetLog, metrics, mayAct,
         members: () => placement.workers().map((agent) => fleetMember(agent.id, agent.status())),
+        unplaced: () => demand.unplaced(),
+        recordedDrains: async () => {
+          const recorded = await directory.recorded();
+          for (const doc of recorded) if (!latest.has(doc.id)) latest.set(doc.id, doc);
+          return recorded.filter((doc) => doc.draining === true).map((doc) => doc.id);
+        },
         setDraining: (id, on) => {
-          if (on) draining.add(id);
-          else draining.delete(id);
           placement.setDraining(id, on);
           const doc = latest.get(id);
-          if (doc) directory.publish(annotate(doc));
+          if (doc) directory.publish({ ...doc, draining: on });
+          else fleetLog.warn({ worker: id }, 'fleet: no directory entry known for a worker to mark; its next heartbeat is not marked');
         },
         removed: (id) => {
-          draining.delete(id);
           latest.delete(id);
           placement.remove(id);
         },
@@ -88,10 +97,12 @@ export async function openPlacementFleet(
 }
 
 /**
- * A worker's heartbeat status as the scaler sees it: warm-pool stems are a cache, not work, so a
- * drained worker whose only environments are stems counts as empty. (Its reserved memory still
- * includes the stems' and SnapStart clones' memory: the status does not report them apart.)
+ * A worker's heartbeat status as the scaler sees it: warm-pool stems and pre-restored SnapStart
+ * clones are caches the worker drops to make room, not work, so neither counts in its reserved
+ * memory (`memoryCachesMb`, which the worker reports apart) and a drained worker whose only
+ * environments are stems counts as empty.
  */
 export function fleetMember(id: string, s: WorkerStatus): FleetMember {
-  return { id, memoryMb: s.memoryMb, reservedMb: s.memoryReservedMb, environments: Math.max(0, s.environments - (s.stems ?? 0)), ...(s.busy !== undefined ? { busy: s.busy } : {}) };
+  const reservedMb = Math.max(0, s.memoryReservedMb - (s.memoryCachesMb ?? 0));
+  return { id, memoryMb: s.memoryMb, reservedMb, environments: Math.max(0, s.environments - (s.stems ?? 0)), ...(s.busy !== undefined ? { busy: s.busy } : {}) };
 }

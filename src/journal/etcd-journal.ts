@@ -33,6 +33,8 @@ export class EtcdJournal implements Journal {
   readonly workers: DocumentStore;
   readonly clusterSecrets: DocumentStore;
   readonly workerCredentials: DocumentStore;
+  /** A cluster's one: the assignment leader's count of cold starts that found no room, for placement's fleet scaler. */
+  readonly fleetDemand: DocumentStore;
   readonly assignmentLog: AppendLog;
   readonly eventQueue: EventQueue;
   readonly logs: LogStore;
@@ -60,6 +62,7 @@ export class EtcdJournal implements Journal {
     this.workers = docs('workers');
     this.clusterSecrets = docs('cluster-secrets');
     this.workerCredentials = docs('worker-credentials');
+    this.fleetDemand = docs('fleet-demand');
     this.assignmentLog = new EtcdAppendLog(this.root);
     this.eventQueue = new EtcdEventQueue(this.root);
     this.logs = new EtcdLogStore(this.root);

@@ -38,4 +38,17 @@ describe('WorkerDirectory fencing (a deposed placement leader)', () => {
     await settle();
     assert.deepEqual((await directory.recorded()).map((w) => w.id), ['w1']);
   });
+
+  it('keeps a worker\'s recorded drain mark when a heartbeat\'s entry (which carries none) is written; an explicit mark replaces it', async () => {
+    const journal = new MemoryJournal();
+    const directory = new WorkerDirectory(journal.workers, silentLogger());
+    directory.publish({ ...doc('w1'), draining: true });
+    directory.publish({ ...doc('w1'), url: 'https://w1-moved' });
+    await settle();
+    assert.deepEqual((await directory.recorded()).map((w) => [w.url, w.draining]), [['https://w1-moved', true]]);
+    directory.publish({ ...doc('w1'), draining: false });
+    directory.publish(doc('w1'));
+    await settle();
+    assert.notEqual((await directory.recorded())[0]?.draining, true, 'undrained');
+  });
 });

@@ -26,9 +26,12 @@ export class WorkerDirectory {
   publish(doc: WorkerDocument): void {
     this.serial(doc.id, async () => {
       const current = await this.store.get(doc.id);
+      // The drain mark is the fleet scaler's, and the record is its truth (a new leader continues the
+      // drains it finds): an entry that carries none (a heartbeat's) keeps the recorded one.
+      const value = doc.draining === undefined && (current?.value as WorkerDocument | undefined)?.draining === true ? { ...doc, draining: true } : doc;
       const ok = current
-        ? await this.store.replace(doc.id, doc, randomUUID(), current.revision)
-        : await this.store.create(doc.id, doc, randomUUID());
+        ? await this.store.replace(doc.id, value, randomUUID(), current.revision)
+        : await this.store.create(doc.id, value, randomUUID());
       if (!ok) this.log.warn({ worker: doc.id }, 'worker document changed underneath; the next heartbeat writes it again');
     });
   }

@@ -5,7 +5,9 @@ import { StratusError } from '../shared/errors.js';
 import pino from 'pino';
 import { silentLogger } from '../shared/log.js';
 import { Metrics } from '../shared/metrics.js';
-import { FleetScaler, type FleetMember, type FleetScalerConfig } from './fleet-scaler.js';
+import { MemoryJournal } from '../journal/index.js';
+import { WorkerDirectory } from './directory.js';
+import { FleetScaler, type FleetMember, type FleetScalerConfig, type FleetScalerDeps } from './fleet-scaler.js';
 import { StaticWorkerProvider, type ProvidedWorker, type WorkerProvider } from './worker-provider.js';
 
 /** A provider whose workers join when the test says so; records every start and stop. */
@@ -33,7 +35,7 @@ const CONFIG: FleetScalerConfig = {
   minWorkers: 1, maxWorkers: 3, scaleOutAbove: 0.75, scaleInBelow: 0.25, sustainMs: 10_000, intervalMs: 1000, joinTimeoutMs: 30_000, drainMaxMs: 60_000, zones: ['a', 'b'],
 };
 
-function fleet(config: Partial<FleetScalerConfig> = {}) {
+function fleet(config: Partial<FleetScalerConfig> = {}, deps: Partial<FleetScalerDeps> = {}) {
   const clock = new ManualClock();
   const fencing = { leads: true };
   const provider = new FakeProvider();
@@ -46,6 +48,7 @@ function fleet(config: Partial<FleetScalerConfig> = {}) {
     members: () => [...members.values()], mayAct: () => fencing.leads,
     setDraining: (id, on) => (on ? draining.add(id) : draining.delete(id)),
     removed: (id) => (removed.push(id), members.delete(id)),
+    ...deps,
   });
   const join = (id: string, reservedMb = 0, extra: Partial<FleetMember> = {}) => members.set(id, { id, memoryMb: 1000, reservedMb, environments: reservedMb > 0 ? 1 : 0, busy: 0, ...extra });
   const load = (id: string, reservedMb: number, extra: Partial<FleetMember> = {}) => join(id, reservedMb, extra);
@@ -205,6 +208,44 @@ describe('FleetScaler', () => {
     f.join('q', 450); // joined by itself
     await f.pass(20_000);
     assert.deepEqual([...f.draining], [], '900 of 1000 would be above 0.75');
+  });
+
+  it('a new leader continues the drains its predecessor recorded in the worker directory, counting them as draining', async () => {
+    const journal = new MemoryJournal();
+    const directory = new WorkerDirectory(journal.workers, silentLogger());
+    const entry = (id: string) => ({ id, url: `https://${id}`, status: { id, memoryMb: 1000, memoryReservedMb: 0, environments: 1, cachedCode: [] } });
+    const settle = () => new Promise((r) => setTimeout(r, 10));
+    // The first leader drains x (marks it in the directory), then is deposed.
+    const first = fleet({ minWorkers: 1 });
+    first.provider.started.push({ id: 'x', zone: 'a' });
+    first.join('x', 0, { environments: 1, busy: 1 });
+    first.join('y', 0, { environments: 1, busy: 1 });
+    for (const id of ['x', 'y']) directory.publish(entry(id));
+    await first.pass(11_000);
+    assert.deepEqual([...first.draining], ['x']);
+    directory.publish({ ...entry('x'), draining: true });
+    // A heartbeat's entry carries no mark: the recorded one stays.
+    directory.publish(entry('x'));
+    await settle();
+    assert.equal((await directory.recorded()).find((w) => w.id === 'x')?.draining, true);
+    // Another replica leads: its scaler finds the drain in the directory.
+    const next = fleet({ minWorkers: 1 }, { recordedDrains: async () => (await directory.recorded()).filter((w) => w.draining).map((w) => w.id) });
+    const { scaler } = next;
+    next.provider.started.push({ id: 'x', zone: 'a' });
+    next.join('x', 0, { environments: 1, busy: 1 });
+    next.join('y', 0, { environments: 1, busy: 1 });
+    scaler.start();
+    for (let i = 0; i < 20; i++) (next.clock.advance(1000), await scaler.tick());
+    assert.equal(scaler.isDraining('x'), true);
+    assert.match(await next.metrics.text(), /stratus_fleet_workers\{state="draining"\} 1/);
+    assert.match(await next.metrics.text(), /stratus_fleet_workers\{state="active"\} 1/);
+    assert.deepEqual([...next.draining], [], 'no second drain begun (y is the minimum, x still drains)');
+    next.join('x', 0, { environments: 0 });
+    next.clock.advance(1000);
+    await scaler.tick();
+    await scaler.stop();
+    assert.deepEqual(next.provider.stopped, ['x'], 'removed once its last environment is gone');
+    assert.deepEqual(next.removed, ['x']);
   });
 
   it('with the static provider never starts or stops anything', async () => {

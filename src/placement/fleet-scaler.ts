@@ -27,7 +27,7 @@ export interface FleetScalerConfig {
   intervalMs: number;
   /** A started worker that has not joined after this long is removed again. */
   joinTimeoutMs: number;
-  /** A drained worker with idle environments left (kept warm and reused) is removed once nothing runs on it and it has drained this long. */
+  /** A drained worker with environments left (assignment grants none there and destroys idle ones) is removed once nothing runs on it and it has drained this long. */
   drainMaxMs: number;
   /** Zones new workers are spread over. */
   zones: string[];
@@ -42,7 +42,9 @@ export interface FleetScalerDeps {
   /** A worker the scaler stopped is gone: end its membership now rather than at its lease's end. */
   removed(workerId: string): void;
   /** Requests that found no worker with room since the last look (cold starts waiting, 429s): any counts as demand above the threshold. */
-  unplaced?(): number;
+  unplaced?(): number | Promise<number>;
+  /** Workers recorded as draining (the worker directory), read at each start: a new leader continues its predecessor's drains. */
+  recordedDrains?(): Promise<string[]>;
   /** Fencing: whether this replica still leads (checked at each look and before each provider call; a deposed leader acts on nothing). Default: always. */
   mayAct?(): boolean;
   clock: Clock;
@@ -98,6 +100,7 @@ export class FleetScaler {
       this.deps.log.info({ provider: this.deps.provider.kind }, 'fleet: the provider cannot add or remove workers; not scaling');
       return;
     }
+    this.busy = this.busy.then(() => this.resumeDrains()).catch((err: unknown) => this.deps.log.warn({ err }, 'fleet: reading the drains recorded failed'));
     this.schedule();
   }
 
@@ -111,6 +114,11 @@ export class FleetScaler {
   /** How often each action was taken. */
   decisions(): Record<FleetAction, number> {
     return { 'scale-out': this.counts.get('scale-out') ?? 0, 'scale-in': this.counts.get('scale-in') ?? 0, removed: this.counts.get('removed') ?? 0, 'join-timeout': this.counts.get('join-timeout') ?? 0 };
+  }
+
+  /** Whether this scaler drains the worker (begun by this leadership, or recorded by an earlier one). */
+  isDraining(workerId: string): boolean {
+    return this.draining.has(workerId);
   }
 
   /** One look at the fleet (the timer calls it; tests may too). */
@@ -147,7 +155,7 @@ export class FleetScaler {
     const reserved = active.reduce((s, m) => s + m.reservedMb, 0);
     const utilization = total > 0 ? reserved / total : 0;
     this.lastUtilization = utilization;
-    const unplaced = this.deps.unplaced?.() ?? 0;
+    const unplaced = (await this.deps.unplaced?.()) ?? 0;
     const size = active.length + this.pending.size;
     const facts = { utilization: Number(utilization.toFixed(3)), unplaced, workers: active.length, starting: this.pending.size, draining: this.draining.size };
     if (size < this.config.minWorkers) return this.scaleOut(now, { ...facts, reason: 'below the minimum' });
@@ -166,6 +174,19 @@ export class FleetScaler {
       this.draining.set(candidate.id, now);
       this.deps.setDraining(candidate.id, true);
       this.decide('scale-in', { ...facts, worker: candidate.id, reason: 'reserved memory below the threshold' }, 'fleet: draining a worker');
+    }
+  }
+
+  /** The drains the directory records are this leadership's to finish (their drain time starts again now); none other. */
+  private async resumeDrains(): Promise<void> {
+    const recorded = await this.deps.recordedDrains?.();
+    if (!recorded || !this.mayAct()) return;
+    const now = this.deps.clock.now();
+    for (const id of this.draining.keys()) if (!recorded.includes(id)) this.draining.delete(id);
+    for (const id of recorded) {
+      if (this.draining.has(id)) continue;
+      this.draining.set(id, now);
+      this.deps.log.info({ component: 'fleet', worker: id }, 'fleet: continuing the drain of a worker an earlier leader began');
     }
   }
 

@@ -102,6 +102,18 @@ export class PlacementService {
     if (member) member.draining = draining;
   }
 
+  /** Whether the fleet scaler drains the worker (no environment of it may be granted any more). */
+  isDraining(workerId: string): boolean {
+    return this.members.get(workerId)?.draining === true;
+  }
+
+  /** The memory of the largest worker known, draining ones included (0 with none): what a new worker like them could hold. */
+  largestWorkerMb(): number {
+    let largest = 0;
+    for (const member of this.members.values()) largest = Math.max(largest, member.agent.status().memoryMb);
+    return largest;
+  }
+
   /** The zone of each worker (as it last reported it). */
   zoneOf(workerId: string): string | undefined {
     const member = this.members.get(workerId);

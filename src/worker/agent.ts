@@ -54,6 +54,8 @@ export interface WorkerStatus {
   environments: number;
   /** Code digests this worker has unpacked (placement prefers them). */
   cachedCode: string[];
+  /** Of memoryReservedMb, what caches the worker drops to make room hold: warm-pool stems and pre-restored SnapStart clones (absent: not reported). */
+  memoryCachesMb?: number;
   /** Warm-pool stems booted and waiting (absent: no warm pool, or not reported). */
   stems?: number;
   /** Environments running an invoke now (absent: not reported); a drained worker is removed only when none does. */

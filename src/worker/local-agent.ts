@@ -321,16 +321,16 @@ export class LocalWorkerAgent implements WorkerAgent {
   }
 
   status(): WorkerStatus {
-    let stems = 0;
-    let busy = 0;
+    let [stems, busy, cachesMb] = [0, 0, this.snapStart.clonesReservedMb()];
     for (const slot of this.slots.values()) {
-      if (this.pool?.holds(slot)) stems++;
+      if (this.pool?.holds(slot)) [stems, cachesMb] = [stems + 1, cachesMb + slot.memoryMb];
       if (slot.env.busy) busy++;
     }
     return {
       id: this.id,
       memoryMb: this.deps.memoryMb,
       memoryReservedMb: this.reservedMb(),
+      memoryCachesMb: cachesMb,
       environments: this.slots.size,
       cachedCode: this.deps.taskFiles.cachedCode?.() ?? [],
       stems,

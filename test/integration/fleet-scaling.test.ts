@@ -2,7 +2,9 @@
 // `local-hosts` provider (each a host of its own: network namespace, address on placement's
 // bridge, cgroup, data directory) begins with one worker; a burst of invokes scales it out, and
 // once the burst is over it drains and removes the extra workers, back to one. No invoke that
-// was accepted fails, including those running while workers drain.
+// was accepted fails, including those running while workers drain. Cold starts that find no room
+// scale it out by themselves (the assignment leader's demand document), while reserved memory
+// stays under the threshold; cold starts no worker could ever hold do not.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -48,6 +50,7 @@ describe('fleet scaling with local-hosts workers', { skip: can.ok ? undefined : 
     const url = /Metrics \(Prometheus\) on (\S+)/.exec(cluster.placement.output())?.[1];
     return (await fetch(`${url}`)).text();
   };
+  const placementLog = () => cluster.placement.output();
   const fleet = async (state: string) => Number(new RegExp(`stratus_fleet_workers\\{state="${state}"\\} (\\d+)`).exec(await metrics())?.[1] ?? NaN);
   const invoke = (sleep: number) => lambda.send(new InvokeCommand({ FunctionName: 'burst', Payload: Buffer.from(JSON.stringify({ sleep })) }));
   const outcomes = { ok: 0, throttled: 0, failed: [] as string[] };
@@ -117,6 +120,47 @@ describe('fleet scaling with local-hosts workers', { skip: can.ok ? undefined : 
     assert.deepEqual(outcomes.failed, [], 'no accepted invoke failed, draining included');
     const r = await invoke(0);
     assert.equal(r.StatusCode, 200, 'the remaining worker serves');
+  });
+
+  test('attack: cold starts of a function larger than any worker are refused and do not grow the fleet', async () => {
+    await until(async () => (await fleet('active')) === 1 && (await fleet('starting')) === 0, 'a fleet of one worker', 60_000);
+    await cluster.lambda(0).send(new CreateFunctionCommand({
+      FunctionName: 'huge', Runtime: 'nodejs20.x', Role: 'arn:aws:iam::123456789012:role/r', Handler: 'index.handler', Timeout: 30, MemorySize: 1024,
+      Code: { ZipFile: await makeZip({ 'index.js': CODE }) },
+    }));
+    const mark = placementLog().length;
+    const outs = await Promise.all(Array.from({ length: 8 }, () => lambda.send(new InvokeCommand({ FunctionName: 'huge', Payload: Buffer.from('{}') })).then(() => 'ok', (err: Error) => err.name)));
+    // Each waited for room (the capacity wait, 10 s) in which the scaler looked ~10 times.
+    assert.deepEqual(new Set(outs), new Set(['TooManyRequestsException']));
+    assert.equal(await fleet('active') + await fleet('starting'), 1, 'no worker was started for them');
+    assert.doesNotMatch(placementLog().slice(mark), /fleet: adding a worker/);
+  });
+
+  test('cold starts that find no room scale the fleet out while reserved memory stays under the threshold', async () => {
+    // 320 MB environments on 512 MB workers: one fits (0.625 reserved, under 0.7), a second finds no room.
+    await cluster.lambda(0).send(new CreateFunctionCommand({
+      FunctionName: 'wide', Runtime: 'nodejs20.x', Role: 'arn:aws:iam::123456789012:role/r', Handler: 'index.handler', Timeout: 30, MemorySize: 320,
+      Code: { ZipFile: await makeZip({ 'index.js': CODE }) },
+    }));
+    await until(async () => /^stratus_fleet_reserved_ratio(\{\})? 0$/m.test(await metrics()), 'the burst\'s idle environments reclaimed', 60_000);
+    const mark = placementLog().length;
+    let stop = false;
+    const waves = (async () => {
+      while (!stop) await Promise.all(Array.from({ length: 2 }, () => count(lambda.send(new InvokeCommand({ FunctionName: 'wide', Payload: Buffer.from(JSON.stringify({ sleep: 2000 })) })))));
+    })();
+    try {
+      await until(async () => (await fleet('active')) >= 2, 'the fleet to grow to 2 workers', 60_000);
+    } finally {
+      stop = true;
+      await waves;
+    }
+    const outs = placementLog().slice(mark).split('\n').filter((l) => l.includes('fleet: adding a worker')).map((l) => JSON.parse(l) as { reason: string; utilization: number });
+    assert.ok(outs.length >= 1, 'a scale-out was decided');
+    for (const o of outs) {
+      assert.equal(o.reason, 'requests found no room');
+      assert.ok(o.utilization < 0.7, `reserved memory under the threshold: ${o.utilization}`);
+    }
+    assert.deepEqual(outcomes.failed, [], 'no accepted invoke failed');
   });
 
   test('attack: a function with outbound network on a local-hosts worker reaches no etcd member on the host, and placement on the bridge refuses it without a worker credential', async () => {

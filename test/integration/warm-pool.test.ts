@@ -140,6 +140,8 @@ describe('warm pool: a keep-alive pre-warm', () => {
       assert.equal(worker.agent.usage().states.get('warm-pool') ?? 0, 0, 'the pre-warm took the stem');
       // No invoke: the pool is full again all the same (the pre-warmed environment and a new stem).
       await until(async () => worker.agent.status().stems === 1 && worker.agent.status().environments === 2);
+      // The stem's memory is reported apart (the fleet scaler does not count it as load): 128 of the 256 reserved.
+      assert.deepEqual([worker.agent.status().memoryReservedMb, worker.agent.status().memoryCachesMb], [256, 128]);
       const result = await worker.agent.invoke(envId, { requestId: randomUUID(), payload: Buffer.from('{}'), traceId: 'Root=1-00000000-000000000000000000000000', tailLog: false, invokedFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:prewarmed' });
       assert.equal(result.outcome.kind, 'success');
     } finally {
