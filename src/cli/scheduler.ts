@@ -37,7 +37,8 @@ export function openScheduler(config: StratusConfig, journal: Journal, registrie
 export function leadScheduling(election: LeaderElection, candidate: Candidate, firing: ScheduleFiring, log: Logger, clock: Clock, retryMaxMs?: number): () => Promise<void> {
   const campaigner = new Campaigner({
     election, candidate, clock, log, role: 'scheduler', ...(retryMaxMs === undefined ? {} : { retryMaxMs }),
-    lead: async () => {
+    lead: async (leadership) => {
+      log.info({ epoch: leadership.epoch }, 'firing schedules: this process leads the scheduler');
       firing.start();
       return () => firing.stop();
     },
