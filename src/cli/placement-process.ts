@@ -88,6 +88,7 @@ export async function startPlacementProcess(config: StratusConfig, opts: Process
   });
   metrics.gauge('stratus_workers', 'Workers holding a lease', [], () => [[{}, placement.workers().length]]);
   metrics.gauge('stratus_placement_leader', 'Whether this placement replica leads (1) or follows (0)', [], () => [[{}, leader?.mayAct() ? 1 : 0]]);
+  metrics.gauge('stratus_placement_directory_pending_deletes', 'Directory deletes of lost workers deferred (etcd without quorum), retried every sweep', [], () => [[{}, directory.pendingRemovals().length]]);
   metrics.counterReadOnScrape('stratus_placement_elections_total', 'Placement leaderships this replica took over', [], () => [[{}, leader?.elected() ?? 0]]);
   const metricsListener = await serveMetrics(config, metrics, log);
   await leader.start();
