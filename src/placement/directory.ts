@@ -69,9 +69,13 @@ export class WorkerDirectory {
   async retryRemovals(): Promise<void> {
     const epoch = this.leadershipEpoch();
     for (const [id, due] of [...this.pending]) {
-      this.pending.delete(id);
-      if (due === epoch) this.remove(id);
-      else this.log.info({ worker: id }, 'a deferred directory delete dropped: the leadership it was due under ended (a successor adopts and expires the worker)');
+      if (due !== epoch) {
+        this.pending.delete(id);
+        this.log.info({ worker: id }, 'a deferred directory delete dropped: the leadership it was due under ended (a successor adopts and expires the worker)');
+      } else if (!this.writes.has(id)) {
+        // (A write of this worker still under way settles the delete itself: made, deferred again, or void by a registration.)
+        this.remove(id);
+      }
     }
     await this.idle();
   }
@@ -86,21 +90,26 @@ export class WorkerDirectory {
     this.retryTimer = undefined;
   }
 
+  /** One attempt at deleting a lost worker's entry: made (or fenced, or not this replica's to make any more), or deferred. */
   private async tryRemove(id: string): Promise<void> {
     const leadership = this.fencing?.leadership();
     if (leadership?.standing() === 'no-quorum') return this.defer(id, leadership, 'etcd has no quorum');
     const fence = this.fence(id);
-    if (fence === false) return;
+    if (fence === false) return void this.pending.delete(id);
     try {
       await this.store.delete(id, fence);
+      this.pending.delete(id);
     } catch (err) {
-      if (!leadership || (isStratusError(err) && err.code === 'Fenced')) throw err;
+      if (!leadership || (isStratusError(err) && err.code === 'Fenced')) {
+        this.pending.delete(id);
+        throw err;
+      }
       this.defer(id, leadership, err instanceof Error ? err.message : String(err));
     }
   }
 
   private defer(id: string, leadership: Leadership, why: string): void {
-    this.log.warn({ worker: id, why }, 'deleting the worker directory entry deferred; tried again on the next sweep');
+    if (!this.pending.has(id)) this.log.warn({ worker: id, why }, 'deleting the worker directory entry deferred; tried again on the next sweep');
     this.pending.set(id, leadership.epoch);
     if (this.retryTimer || !this.fencing) return;
     this.retryTimer = this.fencing.clock.setTimer(this.fencing.retryMs, () => {
