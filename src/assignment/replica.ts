@@ -1,4 +1,4 @@
-import type { AppendLog, Candidate, LeaderElection, Leadership } from '../journal/index.js';
+import { Campaigner, type AppendLog, type Candidate, type LeaderElection, type Leadership } from '../journal/index.js';
 import type { Clock, TimerHandle } from '../shared/clock.js';
 import type { Logger } from '../shared/log.js';
 import type { AssignmentService } from './assignment.js';
@@ -30,19 +30,23 @@ export type ReplicaRole =
  * One assignment replica. As a follower it tails the journal's assignment log into an
  * environment table (a hot standby) and campaigns; once elected it catches up with the log,
  * hands the table to a new AssignmentService, which reconciles with the workers, and serves
- * until its leadership is lost — then it is a follower again and campaigns anew.
+ * until its leadership is lost — then it is a follower again and campaigns anew (the journal's
+ * Campaigner: a failed take-over resigns and backs off).
  */
 export class AssignmentReplica {
   private role: ReplicaRole = { kind: 'follower' };
   private table = new EnvironmentTable();
   private tailTimer: TimerHandle | undefined;
-  private readonly stopping = new AbortController();
+  private readonly campaigner: Campaigner;
 
-  constructor(private readonly deps: ReplicaDeps) {}
+  constructor(private readonly deps: ReplicaDeps) {
+    const { election, candidate, clock, logger } = deps;
+    this.campaigner = new Campaigner({ election, candidate, clock, log: logger, role: 'assignment', lead: (leadership) => this.takeOver(leadership) });
+  }
 
   start(): void {
     this.tail();
-    void this.campaign();
+    this.campaigner.start();
   }
 
   /** The service, while this replica leads and may grant. */
@@ -59,13 +63,11 @@ export class AssignmentReplica {
     return base;
   }
 
+  /** Stops following; as leader, abdicates and resigns, so another replica takes over at once. */
   async stop(): Promise<void> {
-    const role = this.role;
     this.role = { kind: 'stopped' };
-    this.stopping.abort();
     this.tailTimer?.cancel();
-    if (role.kind === 'leader') role.service.abdicate();
-    if (role.kind === 'leader' || role.kind === 'taking-over') await role.leadership.resign().catch(() => undefined);
+    await this.campaigner.stop();
   }
 
   private tail(): void {
@@ -80,52 +82,33 @@ export class AssignmentReplica {
     });
   }
 
-  private async campaign(): Promise<void> {
-    while (this.role.kind === 'follower') {
-      let leadership: Leadership;
-      try {
-        leadership = await this.deps.election.campaign(this.deps.candidate, this.stopping.signal);
-      } catch (err) {
-        if (this.stopping.signal.aborted) return;
-        this.deps.logger.warn({ err }, 'campaign failed; retrying');
-        await new Promise((r) => this.deps.clock.setTimer(500, () => r(undefined)));
-        continue;
-      }
-      if (this.role.kind !== 'follower') {
-        await leadership.resign().catch(() => undefined);
-        return;
-      }
-      await this.takeOver(leadership);
-      if ((this.role as ReplicaRole).kind === 'leader') {
-        await leadership.lost;
-        this.stepDown(leadership);
-      }
-    }
-  }
-
-  private async takeOver(leadership: Leadership): Promise<void> {
+  /** Catches up with the log, hands the table to a new service; resolves what ends it (a rejection: the take-over failed). */
+  private async takeOver(leadership: Leadership): Promise<() => Promise<void>> {
     const started = this.deps.clock.monotonic();
+    if (this.role.kind === 'stopped') return async () => undefined;
     this.role = { kind: 'taking-over', leadership };
+    let service: AssignmentService;
     try {
       await this.table.catchUp(this.deps.log);
-      const service = await this.deps.lead(leadership);
+      service = await this.deps.lead(leadership);
       await service.takeOver(this.table);
-      if (this.role.kind !== 'taking-over') return service.abdicate();
-      this.role = { kind: 'leader', leadership, service };
-      this.deps.leading?.(service);
-      this.deps.logger.info({ epoch: leadership.epoch, environments: this.table.live.size, takeOverMs: Math.round(this.deps.clock.monotonic() - started) }, 'elected assignment leader');
     } catch (err) {
-      this.deps.logger.error({ err }, 'taking over failed; resigning');
-      this.role = { kind: 'follower' };
-      await leadership.resign().catch(() => undefined);
+      if (this.role.kind === 'taking-over') this.role = { kind: 'follower' };
+      throw err;
     }
+    const end = async () => this.stepDown(leadership, service);
+    if (this.role.kind !== 'taking-over') return end;
+    this.role = { kind: 'leader', leadership, service };
+    this.deps.leading?.(service);
+    this.deps.logger.info({ epoch: leadership.epoch, environments: this.table.live.size, takeOverMs: Math.round(this.deps.clock.monotonic() - started) }, 'assignment leader serving the environment table');
+    return end;
   }
 
-  private stepDown(leadership: Leadership): void {
-    if (this.role.kind !== 'leader' || this.role.leadership !== leadership) return;
-    const { service } = this.role;
-    this.deps.logger.warn({ epoch: leadership.epoch }, 'assignment leadership lost; following again');
+  /** The leadership ended (lost, or this replica stops): the service abdicates; a follower again unless stopping. */
+  private stepDown(leadership: Leadership, service: AssignmentService): void {
     service.abdicate();
+    if (this.role.kind === 'stopped') return;
+    this.deps.logger.warn({ epoch: leadership.epoch }, 'assignment leadership lost; following again');
     this.deps.retired?.(service);
     this.role = { kind: 'follower' };
     this.table = new EnvironmentTable();

@@ -32,7 +32,8 @@ export async function startPlacementProcess(config: StratusConfig, opts: Process
   const metrics = new Metrics();
   let leader: PlacementLeader | undefined;
   const mayAct = () => leader?.mayAct() === true;
-  const directory = new WorkerDirectory(journal.workers, log, mayAct);
+  // Its writes are fenced by the leadership (an etcd comparison on its election key); deletes deferred without quorum are retried every sweep.
+  const directory = new WorkerDirectory(journal.workers, log, { leadership: () => leader?.fence(), clock, retryMs: Math.max(50, Math.floor(config.cluster.leaseMs / 4)) });
   // The worker provider comes first: local-hosts' workers reach placement on the bridge it makes.
   const fleet = await openPlacementFleet(config, journal, secrets, log, clock, mayAct);
   const api = await startInternalApi({
@@ -44,8 +45,8 @@ export async function startPlacementProcess(config: StratusConfig, opts: Process
     throw err;
   });
   placement.onWorkerLost((workerId) => {
-    // Fencing: a deposed leader (paused, or cut off from etcd past its lease) expires nobody.
-    if (!mayAct()) return log.warn({ worker: workerId }, 'a worker lease ran out after this replica stopped leading: left to the leader');
+    // Fencing: a deposed leader (paused, or cut off from etcd past its lease) expires nobody; one without quorum defers the delete.
+    if (!leader?.leading()) return log.warn({ worker: workerId }, 'a worker lease ran out after this replica stopped leading: left to the leader');
     log.warn({ worker: workerId }, 'worker lease expired');
     directory.remove(workerId);
   });
@@ -87,6 +88,7 @@ export async function startPlacementProcess(config: StratusConfig, opts: Process
   });
   metrics.gauge('stratus_workers', 'Workers holding a lease', [], () => [[{}, placement.workers().length]]);
   metrics.gauge('stratus_placement_leader', 'Whether this placement replica leads (1) or follows (0)', [], () => [[{}, leader?.mayAct() ? 1 : 0]]);
+  metrics.gauge('stratus_placement_directory_pending_deletes', 'Directory deletes of lost workers deferred (etcd without quorum), retried every sweep', [], () => [[{}, directory.pendingRemovals().length]]);
   metrics.counterReadOnScrape('stratus_placement_elections_total', 'Placement leaderships this replica took over', [], () => [[{}, leader?.elected() ?? 0]]);
   const metricsListener = await serveMetrics(config, metrics, log);
   await leader.start();
@@ -96,6 +98,7 @@ export async function startPlacementProcess(config: StratusConfig, opts: Process
     async stop() {
       await metricsListener.stop();
       await leader?.stop();
+      directory.stop();
       await fleet.stop();
       await api.stop();
       placement.stop();

@@ -1,4 +1,4 @@
-import type { Journal, LeaderElection, Candidate } from '../journal/index.js';
+import { Campaigner, type Journal, type LeaderElection, type Candidate } from '../journal/index.js';
 import type { FunctionRegistries } from '../registry/index.js';
 import { ScheduleFiring, Schedules } from '../scheduler/index.js';
 import type { Clock } from '../shared/clock.js';
@@ -30,31 +30,22 @@ export function openScheduler(config: StratusConfig, journal: Journal, registrie
 
 /**
  * Campaigns for the scheduler leadership and fires schedules while it is held; when it is lost,
- * stops and campaigns again. Firing is a compare-and-swap per due time, so a deposed leader that
- * has not noticed yet cannot double a firing either. Resolves a function that resigns and stops.
+ * stops and campaigns again (journal's Campaigner: a failed campaign backs off). Firing is a
+ * compare-and-swap per due time, so a deposed leader that has not noticed yet cannot double a
+ * firing either. Resolves a function that resigns and stops.
  */
-export function leadScheduling(election: LeaderElection, candidate: Candidate, firing: ScheduleFiring, log: Logger, clock: Clock): () => Promise<void> {
-  const abort = new AbortController();
-  const loop = (async () => {
-    while (!abort.signal.aborted) {
-      try {
-        const leadership = await election.campaign(candidate, abort.signal);
-        log.info({ epoch: leadership.epoch }, 'firing schedules: this process leads the scheduler');
-        firing.start();
-        const reason = await Promise.race([leadership.lost, new Promise<string>((resolve) => abort.signal.addEventListener('abort', () => resolve('stopping')))]);
-        await firing.stop();
-        if (abort.signal.aborted) await leadership.resign().catch(() => undefined);
-        else log.warn({ reason }, 'scheduler leadership lost: no longer firing schedules');
-      } catch (err) {
-        if (abort.signal.aborted) break;
-        log.warn({ err }, 'campaigning for the scheduler leadership failed; trying again');
-        await new Promise<void>((resolve) => clock.setTimer(1000, resolve));
-      }
-    }
-  })();
+export function leadScheduling(election: LeaderElection, candidate: Candidate, firing: ScheduleFiring, log: Logger, clock: Clock, retryMaxMs?: number): () => Promise<void> {
+  const campaigner = new Campaigner({
+    election, candidate, clock, log, role: 'scheduler', ...(retryMaxMs === undefined ? {} : { retryMaxMs }),
+    lead: async (leadership) => {
+      log.info({ epoch: leadership.epoch }, 'firing schedules: this process leads the scheduler');
+      firing.start();
+      return () => firing.stop();
+    },
+  });
+  campaigner.start();
   return async () => {
-    abort.abort();
-    await loop;
+    await campaigner.stop();
     await firing.stop();
   };
 }

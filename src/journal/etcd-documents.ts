@@ -1,6 +1,7 @@
-import type { IKeyValue, Namespace } from 'etcd3';
-import { etcdCall, resumableWatch, startWatch } from '../shared/etcd.js';
-import type { DocumentStore, StoredDocument } from './journal.js';
+import type { ICompare, IKeyValue, IOperation, ITxnResponse, Namespace } from 'etcd3';
+import { commitTxn, createdAt, etcdCall, keyIn, resumableWatch, startWatch } from '../shared/etcd.js';
+import { fenceCompares, fenceRead, throwIfFenced } from './etcd-election.js';
+import type { DocumentStore, Leadership, StoredDocument } from './journal.js';
 
 /** What a document's etcd value holds: the caller's revision string beside the value. */
 interface Stored {
@@ -10,12 +11,14 @@ interface Stored {
 
 /**
  * A DocumentStore on etcd: one key per document under `<collection>/` of the journal's
- * namespace. Conditional writes compare etcd's own create/mod revisions in a transaction.
+ * namespace. Conditional writes compare etcd's own create/mod revisions in a transaction; a
+ * fenced write also compares the leadership's election key (its create revision is the epoch).
  */
 export class EtcdDocumentStore implements DocumentStore {
   private readonly ns: Namespace;
 
-  constructor(parent: Namespace, collection: string, private readonly callTimeoutMs: number) {
+  /** `parent`: the journal's namespace (where the election keys are). */
+  constructor(private readonly parent: Namespace, collection: string, private readonly callTimeoutMs: number) {
     this.ns = parent.namespace(`${collection}/`);
   }
 
@@ -30,20 +33,32 @@ export class EtcdDocumentStore implements DocumentStore {
     return res.kvs.map((kv) => toDocument(kv.key.toString(), kv));
   }
 
-  async create(key: string, value: unknown, revision: string): Promise<boolean> {
-    const put = this.ns.put(key).value(encode(value, revision));
-    const res = await etcdCall('create', () => this.ns.if(key, 'Create', '==', 0).then(put).commit());
-    return res.succeeded || (await this.committed(key, revision));
+  async create(key: string, value: unknown, revision: string, fence?: Leadership): Promise<boolean> {
+    const res = await this.commit('create', [createdAt(this.ns, key, 0)], this.ns.put(key).value(encode(value, revision)), fence);
+    return this.settled(res, key, revision, fence);
   }
 
-  async replace(key: string, value: unknown, revision: string, expectedRevision: string): Promise<boolean> {
+  async replace(key: string, value: unknown, revision: string, expectedRevision: string, fence?: Leadership): Promise<boolean> {
+    fenceCompares(this.parent, fence);
     const res = await etcdCall('get', () => this.ns.get(key).exec());
     const kv = res.kvs[0];
     if (!kv) return false;
     if (decode(kv).revision !== expectedRevision) return decode(kv).revision === revision; // this write, already stored
-    const put = this.ns.put(key).value(encode(value, revision));
-    const txn = await etcdCall('replace', () => this.ns.if(key, 'Mod', '==', kv.mod_revision).then(put).commit());
-    return txn.succeeded || (await this.committed(key, revision));
+    const compare: ICompare = { key: keyIn(this.ns, key), target: 'Mod', result: 'Equal', mod_revision: kv.mod_revision };
+    const txn = await this.commit('replace', [compare], this.ns.put(key).value(encode(value, revision)), fence);
+    return this.settled(txn, key, revision, fence);
+  }
+
+  /** One transaction: `write` if `compare` holds (and the fence, if any); the fence's election key read otherwise. */
+  private commit(what: string, compare: ICompare[], write: IOperation, fence: Leadership | undefined): Promise<ITxnResponse> {
+    return commitTxn(what, this.ns, [...compare, ...fenceCompares(this.parent, fence)], [write], fenceRead(this.parent, fence));
+  }
+
+  /** Whether the write committed: in this transaction, or by an earlier attempt of it; 'Fenced' if the fence failed it. */
+  private async settled(res: ITxnResponse, key: string, revision: string, fence: Leadership | undefined): Promise<boolean> {
+    if (res.succeeded || (await this.committed(key, revision))) return true;
+    throwIfFenced(fence, res);
+    return false;
   }
 
   /**
@@ -57,9 +72,14 @@ export class EtcdDocumentStore implements DocumentStore {
     return (await this.get(key))?.revision === revision;
   }
 
-  async delete(key: string): Promise<boolean> {
-    const res = await etcdCall('delete', () => this.ns.delete().key(key).exec());
-    return Number(res.deleted) > 0;
+  async delete(key: string, fence?: Leadership): Promise<boolean> {
+    if (fence === undefined) {
+      const res = await etcdCall('delete', () => this.ns.delete().key(key).exec());
+      return Number(res.deleted) > 0;
+    }
+    const res = await this.commit('delete', [], this.ns.delete().key(key), fence);
+    if (!res.succeeded) throwIfFenced(fence, res);
+    return Number(res.responses[0]?.response_delete_range?.deleted ?? 0) > 0;
   }
 
   /**

@@ -1,4 +1,4 @@
-import type { Etcd3, Namespace } from 'etcd3';
+import type { Etcd3, ICompare, IOperation, ITxnResponse, Namespace } from 'etcd3';
 import type { Clock, TimerHandle } from '../shared/clock.js';
 import { StratusError, isStratusError } from '../shared/errors.js';
 import { commitTxn, createdAt, etcdCall, resumableWatch, startWatch } from '../shared/etcd.js';
@@ -257,4 +257,32 @@ function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
     });
     signal?.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/**
+ * Fencing a write by etcd itself, not only by the leader's clock: the comparison a write made
+ * under `fence` adds to its transaction (the leadership's election key still exists with its
+ * create revision, the epoch), so a deposed leader's write in flight fails instead of landing.
+ * Rejects with 'Fenced' at once if the leadership is lost already (or is not an etcd one).
+ */
+export function fenceCompares(root: Namespace, fence: Leadership | undefined): ICompare[] {
+  if (fence === undefined) return [];
+  if (!(fence instanceof EtcdLeadership) || fence.standing() === 'lost') {
+    throw new StratusError('Fenced', `leadership epoch ${fence.epoch} is no longer current`);
+  }
+  return [createdAt(root, fence.key, fence.epoch)];
+}
+
+/** The read a fenced transaction runs when it fails (put it last in the failure branch), so `throwIfFenced` can tell why. */
+export function fenceRead(root: Namespace, fence: Leadership | undefined): IOperation[] {
+  return fence instanceof EtcdLeadership ? [root.get(fence.key)] : [];
+}
+
+/** After a fenced transaction failed: rejects with 'Fenced' if the election key (read by `fenceRead`) is not the leadership's any more. */
+export function throwIfFenced(fence: Leadership | undefined, res: ITxnResponse): void {
+  if (fence === undefined) return;
+  const current = res.responses.at(-1)?.response_range?.kvs[0]?.create_revision;
+  if (Number(current ?? 0) !== fence.epoch) {
+    throw new StratusError('Fenced', `leadership epoch ${fence.epoch} is no longer current (now ${current ?? 'none'})`);
+  }
 }

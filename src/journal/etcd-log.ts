@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { ICompare, Namespace } from 'etcd3';
 import { StratusError } from '../shared/errors.js';
-import { commitTxn, createdAt, etcdCall, keyIn } from '../shared/etcd.js';
-import { EtcdLeadership } from './etcd-election.js';
+import { commitTxn, etcdCall, keyIn } from '../shared/etcd.js';
+import { fenceCompares, fenceRead, throwIfFenced } from './etcd-election.js';
 import type { AppendLog, Leadership, LogEntry, LogSnapshot } from './journal.js';
 
 const seqKey = 'log/seq';
@@ -70,7 +70,7 @@ export class EtcdAppendLog implements AppendLog {
 
   /** Appends `entries` in one transaction; resolves the first one's seq. */
   private async commitBatch(entries: string[], fence: Leadership | undefined): Promise<number> {
-    const fenceCompare = this.fenceCompare(fence);
+    const fenceCompare = fenceCompares(this.root, fence);
     // The sequence counter names the batch that last moved it: the etcd client retries a call on
     // another member when its member goes away, and a first attempt that committed would make the
     // retry's comparison fail on the batch's own write. Appending it again would duplicate it.
@@ -87,10 +87,10 @@ export class EtcdAppendLog implements AppendLog {
       const res = await commitTxn(
         'append', this.root, [...compare, ...fenceCompare],
         [this.root.put(seqKey).value(`${first + entries.length - 1} ${batchId}`), ...puts],
-        fence instanceof EtcdLeadership ? [this.root.get(fence.key)] : [],
+        fenceRead(this.root, fence),
       );
       if (res.succeeded) return first;
-      if (fence) this.rejectIfStale(fence, res.responses[0]?.response_range.kvs[0]?.create_revision);
+      throwIfFenced(fence, res);
     }
     throw new StratusError('JournalUnavailable', `etcd append lost the race for the log sequence ${maxAttempts} times`);
   }
@@ -119,25 +119,10 @@ export class EtcdAppendLog implements AppendLog {
   async compact(snapshot: LogSnapshot, fence?: Leadership): Promise<void> {
     const covered = { start: entryKey(0), end: entryKey(snapshot.seq + 1) };
     const res = await commitTxn(
-      'compact', this.root, this.fenceCompare(fence),
+      'compact', this.root, fenceCompares(this.root, fence),
       [this.root.put(snapshotKey).value(JSON.stringify({ seq: snapshot.seq, state: snapshot.state })), this.root.delete().inRange(covered)],
-      fence instanceof EtcdLeadership ? [this.root.get(fence.key)] : [],
+      fenceRead(this.root, fence),
     );
-    if (!res.succeeded && fence) this.rejectIfStale(fence, res.responses[0]?.response_range.kvs[0]?.create_revision);
-  }
-
-  /** The transaction comparisons a fence adds; rejects at once if the leadership is already lost. */
-  private fenceCompare(fence: Leadership | undefined): ICompare[] {
-    if (fence === undefined) return [];
-    if (!(fence instanceof EtcdLeadership) || fence.standing() === 'lost') {
-      throw new StratusError('Fenced', `leadership epoch ${fence.epoch} is no longer current`);
-    }
-    return [createdAt(this.root, fence.key, fence.epoch)];
-  }
-
-  private rejectIfStale(fence: Leadership, currentCreateRevision: string | undefined): void {
-    if (Number(currentCreateRevision ?? 0) !== fence.epoch) {
-      throw new StratusError('Fenced', `leadership epoch ${fence.epoch} is no longer current (now ${currentCreateRevision ?? 'none'})`);
-    }
+    if (!res.succeeded) throwIfFenced(fence, res);
   }
 }

@@ -10,3 +10,4 @@ export { DAY_MS, eventBytes, EVENT_OVERHEAD_BYTES } from './log-store.js';
 export { MemoryLogStore } from './memory-log-store.js';
 export { installationSecret } from './installation-secret.js';
 export { checkSqliteFile, snapshotSqlite, sqliteJournalDocuments } from './sqlite-backup.js';
+export { Campaigner, type CampaignerDeps } from './campaigner.js';

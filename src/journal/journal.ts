@@ -6,17 +6,22 @@ import type { LogStore } from './log-store.js';
  * the components that own them (registry, assignment, placement) define their shapes.
  */
 
-/** A named collection of JSON documents with optimistic concurrency on a revision string. */
+/**
+ * A named collection of JSON documents with optimistic concurrency on a revision string. A write
+ * given a `fence` commits only while that leadership is still the current one (on etcd: in one
+ * transaction with a comparison on its election key), and otherwise rejects with StratusError
+ * 'Fenced', writing nothing: a deposed leader's write in flight fails instead of landing.
+ */
 export interface DocumentStore {
   get(key: string): Promise<StoredDocument | undefined>;
   /** All documents, ordered by key. */
   list(): Promise<StoredDocument[]>;
   /** Insert; resolves false (and writes nothing) if the key exists. */
-  create(key: string, value: unknown, revision: string): Promise<boolean>;
+  create(key: string, value: unknown, revision: string, fence?: Leadership): Promise<boolean>;
   /** Replace if the stored revision equals `expectedRevision`; resolves false otherwise. */
-  replace(key: string, value: unknown, revision: string, expectedRevision: string): Promise<boolean>;
+  replace(key: string, value: unknown, revision: string, expectedRevision: string, fence?: Leadership): Promise<boolean>;
   /** Resolves false if there was nothing to delete. */
-  delete(key: string): Promise<boolean>;
+  delete(key: string, fence?: Leadership): Promise<boolean>;
   /**
    * Calls `listener` for every change committed after the returned promise resolves, by this
    * process or any other sharing the journal: the new document, or undefined once deleted.

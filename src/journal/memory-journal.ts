@@ -7,32 +7,23 @@ import { MemoryScheduleStore } from './memory-schedule-store.js';
 
 /** In-memory fake Journal for unit tests; passes the same contract suite as the real engines. */
 export class MemoryJournal implements Journal {
-  readonly functions: DocumentStore = new MemoryDocumentStore();
-  readonly versions: DocumentStore = new MemoryDocumentStore();
-  readonly aliases: DocumentStore = new MemoryDocumentStore();
-  readonly functionUrls: DocumentStore = new MemoryDocumentStore();
-  readonly layers: DocumentStore = new MemoryDocumentStore();
+  /** First: the document stores check fences against it. */
+  private readonly elections = new LocalElections(countingEpochs());
+  readonly functions: DocumentStore = new MemoryDocumentStore(this.elections);
+  readonly versions: DocumentStore = new MemoryDocumentStore(this.elections);
+  readonly aliases: DocumentStore = new MemoryDocumentStore(this.elections);
+  readonly functionUrls: DocumentStore = new MemoryDocumentStore(this.elections);
+  readonly layers: DocumentStore = new MemoryDocumentStore(this.elections);
   readonly eventQueue: EventQueue = new MemoryEventQueue();
   readonly logs: LogStore = new MemoryLogStore();
-  readonly scheduleGroups: DocumentStore = new MemoryDocumentStore();
+  readonly scheduleGroups: DocumentStore = new MemoryDocumentStore(this.elections);
   readonly schedules: ScheduleStore = new MemoryScheduleStore(this.eventQueue);
-  readonly workers: DocumentStore = new MemoryDocumentStore();
-  readonly accounts: DocumentStore = new MemoryDocumentStore();
-  readonly accessKeys: DocumentStore = new MemoryDocumentStore();
-  readonly clusterSecrets: DocumentStore = new MemoryDocumentStore();
-  readonly workerCredentials: DocumentStore = new MemoryDocumentStore();
-  readonly assignmentLog: AppendLog;
-  private readonly elections: LocalElections;
-
-  constructor() {
-    const epochs = new Map<string, number>();
-    this.elections = new LocalElections((name) => {
-      const epoch = (epochs.get(name) ?? 0) + 1;
-      epochs.set(name, epoch);
-      return epoch;
-    });
-    this.assignmentLog = new MemoryAppendLog(this.elections);
-  }
+  readonly workers: DocumentStore = new MemoryDocumentStore(this.elections);
+  readonly accounts: DocumentStore = new MemoryDocumentStore(this.elections);
+  readonly accessKeys: DocumentStore = new MemoryDocumentStore(this.elections);
+  readonly clusterSecrets: DocumentStore = new MemoryDocumentStore(this.elections);
+  readonly workerCredentials: DocumentStore = new MemoryDocumentStore(this.elections);
+  readonly assignmentLog: AppendLog = new MemoryAppendLog(this.elections);
 
   election(name: string, _ttlMs?: number): LeaderElection {
     return this.elections.election(name);
@@ -41,9 +32,21 @@ export class MemoryJournal implements Journal {
   async close(): Promise<void> {}
 }
 
+/** Epochs from 1 per election name. */
+function countingEpochs(): (name: string) => number {
+  const epochs = new Map<string, number>();
+  return (name) => {
+    const epoch = (epochs.get(name) ?? 0) + 1;
+    epochs.set(name, epoch);
+    return epoch;
+  };
+}
+
 class MemoryDocumentStore implements DocumentStore {
   private readonly docs = new Map<string, StoredDocument>();
   private readonly listeners = new DocumentListeners();
+
+  constructor(private readonly elections: LocalElections) {}
 
   async get(key: string): Promise<StoredDocument | undefined> {
     const doc = this.docs.get(key);
@@ -54,19 +57,22 @@ class MemoryDocumentStore implements DocumentStore {
     return [...this.docs.values()].sort((a, b) => (a.key < b.key ? -1 : 1)).map((d) => structuredClone(d));
   }
 
-  async create(key: string, value: unknown, revision: string): Promise<boolean> {
+  async create(key: string, value: unknown, revision: string, fence?: Leadership): Promise<boolean> {
+    this.elections.checkFence(fence);
     if (this.docs.has(key)) return false;
     this.set({ key, value, revision });
     return true;
   }
 
-  async replace(key: string, value: unknown, revision: string, expectedRevision: string): Promise<boolean> {
+  async replace(key: string, value: unknown, revision: string, expectedRevision: string, fence?: Leadership): Promise<boolean> {
+    this.elections.checkFence(fence);
     if (this.docs.get(key)?.revision !== expectedRevision) return false;
     this.set({ key, value, revision });
     return true;
   }
 
-  async delete(key: string): Promise<boolean> {
+  async delete(key: string, fence?: Leadership): Promise<boolean> {
+    this.elections.checkFence(fence);
     if (!this.docs.delete(key)) return false;
     this.listeners.emit(key, undefined);
     return true;

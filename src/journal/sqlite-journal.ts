@@ -49,20 +49,20 @@ export class SqliteJournal implements Journal {
       'INSERT INTO election_epochs (name, epoch) VALUES (?, 1) ON CONFLICT (name) DO UPDATE SET epoch = epoch + 1 RETURNING epoch',
     );
     this.elections = new LocalElections((name) => bumpEpoch.get(name)!.epoch);
-    this.functions = new SqliteDocumentStore(this.db, disk, 'functions');
-    this.versions = new SqliteDocumentStore(this.db, disk, 'versions');
-    this.aliases = new SqliteDocumentStore(this.db, disk, 'aliases');
-    this.functionUrls = new SqliteDocumentStore(this.db, disk, 'function-urls');
-    this.layers = new SqliteDocumentStore(this.db, disk, 'layers');
-    this.accounts = new SqliteDocumentStore(this.db, disk, 'accounts');
-    this.accessKeys = new SqliteDocumentStore(this.db, disk, 'access-keys');
+    this.functions = new SqliteDocumentStore(this.db, this.elections, disk, 'functions');
+    this.versions = new SqliteDocumentStore(this.db, this.elections, disk, 'versions');
+    this.aliases = new SqliteDocumentStore(this.db, this.elections, disk, 'aliases');
+    this.functionUrls = new SqliteDocumentStore(this.db, this.elections, disk, 'function-urls');
+    this.layers = new SqliteDocumentStore(this.db, this.elections, disk, 'layers');
+    this.accounts = new SqliteDocumentStore(this.db, this.elections, disk, 'accounts');
+    this.accessKeys = new SqliteDocumentStore(this.db, this.elections, disk, 'access-keys');
     // The platform's own records (small, bounded, needed to start and serve) go ahead on a full disk, in the reserve's room.
-    this.workers = new SqliteDocumentStore(this.db, disk, 'workers', 'platform');
-    this.clusterSecrets = new SqliteDocumentStore(this.db, disk, 'cluster-secrets', 'platform');
-    this.workerCredentials = new SqliteDocumentStore(this.db, disk, 'worker-credentials', 'platform');
+    this.workers = new SqliteDocumentStore(this.db, this.elections, disk, 'workers', 'platform');
+    this.clusterSecrets = new SqliteDocumentStore(this.db, this.elections, disk, 'cluster-secrets', 'platform');
+    this.workerCredentials = new SqliteDocumentStore(this.db, this.elections, disk, 'worker-credentials', 'platform');
     this.assignmentLog = new SqliteAppendLog(this.db, this.elections, disk);
     this.eventQueue = new SqliteEventQueue(path, disk);
-    this.scheduleGroups = new SqliteDocumentStore(this.db, disk, 'schedule-groups');
+    this.scheduleGroups = new SqliteDocumentStore(this.db, this.elections, disk, 'schedule-groups');
     this.schedules = new SqliteScheduleStore(path, disk);
     this.logs = new SqliteLogStore(logsPath(path), disk);
   }
@@ -85,7 +85,7 @@ class SqliteDocumentStore implements DocumentStore {
   private readonly listeners = new DocumentListeners();
 
   /** `records`: 'tenant' documents that grow are admitted by the disk; the 'platform''s own are not refused (written in the reserve's room if need be). */
-  constructor(db: Db, private readonly disk: DiskSpace | undefined, private readonly collection: string, private readonly records: 'tenant' | 'platform' = 'tenant') {
+  constructor(db: Db, private readonly elections: LocalElections, private readonly disk: DiskSpace | undefined, private readonly collection: string, private readonly records: 'tenant' | 'platform' = 'tenant') {
     this.stmts = {
       get: db.prepare<[string, string], RowShape>('SELECT key, value, revision FROM documents WHERE collection = ? AND key = ?'),
       size: db.prepare<[string, string], { n: number }>('SELECT length(value) AS n FROM documents WHERE collection = ? AND key = ?'),
@@ -105,7 +105,8 @@ class SqliteDocumentStore implements DocumentStore {
     return this.stmts.list.all(this.collection).map(toDocument);
   }
 
-  async create(key: string, value: unknown, revision: string): Promise<boolean> {
+  async create(key: string, value: unknown, revision: string, fence?: Leadership): Promise<boolean> {
+    this.elections.checkFence(fence);
     const json = JSON.stringify(value);
     // An existing key is no write at all (create-if-absent at start must work on a full disk).
     if (this.disk && this.stmts.size.get(this.collection, key)) return false;
@@ -115,7 +116,8 @@ class SqliteDocumentStore implements DocumentStore {
   }
 
   /** A replace that grows a tenant's document is admitted by the disk; one that does not (or a platform record) always goes ahead. */
-  async replace(key: string, value: unknown, revision: string, expectedRevision: string): Promise<boolean> {
+  async replace(key: string, value: unknown, revision: string, expectedRevision: string, fence?: Leadership): Promise<boolean> {
+    this.elections.checkFence(fence);
     const json = JSON.stringify(value);
     const grows = this.records === 'tenant' && json.length > (this.stmts.size.get(this.collection, key)?.n ?? 0);
     const run = () => this.stmts.replace.run(json, revision, this.collection, key, expectedRevision).changes;
@@ -123,7 +125,8 @@ class SqliteDocumentStore implements DocumentStore {
     return this.committed(changes, key, { key, value: json, revision });
   }
 
-  async delete(key: string): Promise<boolean> {
+  async delete(key: string, fence?: Leadership): Promise<boolean> {
+    this.elections.checkFence(fence);
     const changes = await writeOrDiskFull(this.disk, () => this.stmts.delete.run(this.collection, key).changes, { retry: true });
     return this.committed(changes, key, undefined);
   }

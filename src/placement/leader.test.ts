@@ -105,6 +105,30 @@ describe('PlacementLeader', () => {
     assert.equal(second.resigned, true, 'stopping resigns, so a follower takes over at once');
   });
 
+  it('fences the directory\'s writes by the leadership it holds, from the take-over until the loss is processed', async () => {
+    const election = new FakeElection();
+    let taking: Leadership | undefined;
+    const leader = new PlacementLeader({
+      election, candidate: me, clock: new ManualClock(0), log: silentLogger(),
+      lead: () => {
+        taking = leader.fence();
+        return Promise.resolve(async () => undefined);
+      },
+    });
+    await leader.start();
+    assert.equal(leader.fence(), undefined, 'a follower writes nothing');
+    const first = election.grant(me);
+    await settle();
+    assert.equal(taking, undefined, 'not while the take-over is under way');
+    assert.equal(leader.fence(), first);
+    first.standingNow = 'no-quorum';
+    assert.equal(leader.fence(), first, 'without quorum too (the directory defers its deletes)');
+    first.lose();
+    await settle();
+    assert.equal(leader.fence(), undefined);
+    await leader.stop();
+  });
+
   it('a take-over that fails resigns and campaigns again, after a back-off that doubles up to retryMaxMs', async () => {
     const election = new FakeElection();
     const clock = new ManualClock(0);

@@ -1,4 +1,4 @@
-import type { Candidate, LeaderElection, Leadership } from '../journal/index.js';
+import { Campaigner, type Candidate, type LeaderElection, type Leadership } from '../journal/index.js';
 import type { Clock } from '../shared/clock.js';
 import type { Logger } from '../shared/log.js';
 
@@ -16,26 +16,27 @@ export interface PlacementLeaderDeps {
   retryMaxMs?: number;
 }
 
-const RETRY_FIRST_MS = 500;
-
 /**
- * One placement replica's part in the election (`elections/placement` in the journal): it
- * campaigns, leads while its lease holds, and on losing it stops acting and campaigns again.
- * Fencing: `mayAct()` is true only while the lease is held by this process's own clock, measured
- * from when its last renewal was sent (so it ends before etcd lets a successor in); a deposed
- * replica checks it before every destructive step (expiring a worker, deleting its directory
- * entry), so a replica paused or cut off past its lease never undoes its successor's work.
+ * One placement replica's part in the election (`elections/placement` in the journal): a
+ * Campaigner campaigns, leads while the lease holds, and on losing it stops acting and campaigns
+ * again. Fencing, twice: `mayAct()` is true only while the lease is held by this process's own
+ * clock, measured from when its last renewal was sent (so it ends before etcd lets a successor
+ * in); a deposed replica checks it before every destructive step (expiring a worker, deleting its
+ * directory entry). And `fence()` is the leadership the directory's writes are made under: each is
+ * an etcd transaction that commits only while this leadership's election key still exists, so a
+ * write already in flight when the replica was paused or cut off past its lease fails instead of
+ * landing (see WorkerDirectory).
  */
 export class PlacementLeader {
-  private leadership: Leadership | undefined;
   /** The leader as the journal records it (another replica, or this one). */
   private recorded: Candidate | undefined;
   private unwatch: (() => void) | undefined;
-  private readonly stopping = new AbortController();
-  private loop: Promise<void> | undefined;
-  private takeOvers = 0;
+  private readonly campaigner: Campaigner;
 
-  constructor(private readonly deps: PlacementLeaderDeps) {}
+  constructor(private readonly deps: PlacementLeaderDeps) {
+    const { election, candidate, clock, log, lead, retryMaxMs } = deps;
+    this.campaigner = new Campaigner({ election, candidate, clock, log, lead, role: 'placement', ...(retryMaxMs === undefined ? {} : { retryMaxMs }) });
+  }
 
   async start(): Promise<void> {
     let changed = false;
@@ -46,12 +47,12 @@ export class PlacementLeader {
     // The watch reports changes from now on: the leader elected before is read once.
     const current = await this.deps.election.leader().catch(() => undefined);
     if (!changed) this.recorded = current;
-    this.loop = this.campaign();
+    this.campaigner.start();
   }
 
   /** Whether this replica leads and may act on the workers (expire them, write the directory). */
   mayAct(): boolean {
-    return this.leadership?.standing() === 'held';
+    return this.campaigner.current()?.standing() === 'held';
   }
 
   /**
@@ -59,8 +60,13 @@ export class PlacementLeader {
    * without quorum, the leases go on being renewed, but nothing is expired or deleted).
    */
   leading(): boolean {
-    const standing = this.leadership?.standing();
+    const standing = this.campaigner.current()?.standing();
     return standing === 'held' || standing === 'no-quorum';
+  }
+
+  /** The leadership while this replica leads (whatever its standing): what the directory's writes are fenced by. */
+  fence(): Leadership | undefined {
+    return this.campaigner.current();
   }
 
   /** The leader's address as recorded in the journal (what a refused heartbeat is pointed to). */
@@ -71,58 +77,11 @@ export class PlacementLeader {
 
   /** Leaderships this replica took over (a metric). */
   elected(): number {
-    return this.takeOvers;
+    return this.campaigner.elected();
   }
 
   async stop(): Promise<void> {
-    this.stopping.abort();
     this.unwatch?.();
-    await this.loop;
-  }
-
-  private async campaign(): Promise<void> {
-    const { election, candidate, log, clock } = this.deps;
-    const signal = this.stopping.signal;
-    let failures = 0;
-    while (!signal.aborted) {
-      let leadership: Leadership;
-      try {
-        leadership = await election.campaign(candidate, signal);
-      } catch (err) {
-        if (signal.aborted) return;
-        log.warn({ err }, 'campaigning for the placement leadership failed; trying again');
-        await this.pause(RETRY_FIRST_MS);
-        continue;
-      }
-      const started = clock.monotonic();
-      let end: (() => Promise<void>) | undefined;
-      try {
-        end = await this.deps.lead(leadership);
-        this.leadership = leadership;
-        this.takeOvers++;
-        log.info({ epoch: leadership.epoch, takeOverMs: Math.round(clock.monotonic() - started) }, 'elected placement leader');
-      } catch (err) {
-        log.error({ err }, 'taking over placement failed; resigning');
-      }
-      const reason = end
-        ? await Promise.race([leadership.lost, new Promise<string>((resolve) => signal.addEventListener('abort', () => resolve('stopping'), { once: true }))])
-        : 'take-over failed';
-      this.leadership = undefined;
-      await end?.().catch((err: unknown) => log.warn({ err }, 'ending the placement leadership failed'));
-      if (signal.aborted || !end) await leadership.resign().catch(() => undefined);
-      if (!signal.aborted) log.warn({ epoch: leadership.epoch, reason }, 'placement leadership lost: no longer acting on workers');
-      // A take-over that failed (etcd watches failing, say) is not retried at once: back off, doubling up to retryMaxMs.
-      failures = end ? 0 : failures + 1;
-      if (failures > 0 && !signal.aborted) await this.pause(Math.min(RETRY_FIRST_MS * 2 ** (failures - 1), this.deps.retryMaxMs ?? 5000));
-    }
-  }
-
-  /** Waits `ms` on the injected clock, or until stopped. */
-  private pause(ms: number): Promise<void> {
-    const signal = this.stopping.signal;
-    return new Promise<void>((resolve) => {
-      const timer = this.deps.clock.setTimer(ms, resolve);
-      signal.addEventListener('abort', () => (timer.cancel(), resolve()), { once: true });
-    });
+    await this.campaigner.stop();
   }
 }

@@ -196,6 +196,27 @@ export function runJournalContract(name: string, newJournal: () => Promise<Journ
       await assert.rejects(other.assignmentLog.append({ by: 'b' }, b), { code: 'Fenced' }, 'fenced with no leader at all');
     }));
 
+    it('fences document writes: a leadership writes while it is current, and nothing once a successor is elected', withJournal(async (j, under) => {
+      const other = under.second ? await under.second() : j;
+      const a = await j.election('placement', ttlMs).campaign({ id: 'a', address: 'http://a' });
+      assert.equal(await j.workers.create('w1', { by: 'a' }, 'r1', a), true);
+      assert.equal(await j.workers.create('w2', { by: 'a' }, 'r1', a), true);
+      assert.equal(await j.workers.replace('w1', { by: 'a', n: 2 }, 'r2', 'r1', a), true);
+      assert.equal(await j.workers.create('w1', { by: 'a' }, 'r9', a), false, 'a fenced create is still refused on an existing key');
+      await a.resign();
+      const b = await other.election('placement', ttlMs).campaign({ id: 'b', address: 'http://b' });
+      await assert.rejects(j.workers.create('w3', { by: 'a' }, 'r1', a), { code: 'Fenced' });
+      await assert.rejects(j.workers.replace('w1', { by: 'a', n: 3 }, 'r3', 'r2', a), { code: 'Fenced' });
+      await assert.rejects(j.workers.delete('w2', a), { code: 'Fenced' });
+      assert.deepEqual((await j.workers.list()).map((d) => [d.key, d.value]), [['w1', { by: 'a', n: 2 }], ['w2', { by: 'a' }]], 'nothing of the fenced writes');
+      assert.equal(await other.workers.replace('w1', { by: 'b' }, 'r3', 'r2', b), true);
+      assert.equal(await other.workers.delete('w2', b), true);
+      assert.equal(await other.workers.delete('w2', b), false, 'nothing left to delete');
+      await b.resign();
+      await assert.rejects(other.workers.delete('w1', b), { code: 'Fenced' }, 'fenced with no leader at all');
+      assert.deepEqual((await j.workers.list()).map((d) => d.key), ['w1']);
+    }));
+
     describe('event queue', () => {
       const T = 1_000_000;
       const ev = (id: string, dueAtMs = T, value: unknown = { id }) => ({ id, dueAtMs, value });
