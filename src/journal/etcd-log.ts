@@ -88,11 +88,20 @@ export class EtcdAppendLog implements AppendLog {
         'append', this.root, [...compare, ...fenceCompare],
         [this.root.put(seqKey).value(`${first + entries.length - 1} ${batchId}`), ...puts],
         fenceRead(this.root, fence),
-      );
-      if (res.succeeded) return first;
+      ).catch(async (err: unknown) => {
+        // A call that failed (a deadline) may have committed all the same: the counter says.
+        if (!(err instanceof StratusError && err.code === 'JournalUnavailable') || (await this.movedBy().catch(() => undefined)) !== batchId) throw err;
+        return undefined;
+      });
+      if (!res || res.succeeded) return first;
       throwIfFenced(fence, res);
     }
     throw new StratusError('JournalUnavailable', `etcd append lost the race for the log sequence ${maxAttempts} times`);
+  }
+
+  /** The batch that last moved the sequence counter. */
+  private async movedBy(): Promise<string | undefined> {
+    return (await etcdCall('append', () => this.root.get(seqKey).string()))?.split(' ')[1];
   }
 
   async readAfter(afterSeq: number, limit = 1000): Promise<LogEntry[]> {

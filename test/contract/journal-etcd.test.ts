@@ -34,7 +34,7 @@ describe('EtcdJournal documents: a write retried after its first attempt committ
 });
 
 describe('EtcdJournal assignment log: an append retried after its first attempt committed', () => {
-  it('is appended once, at the sequence number its first attempt took', async () => {
+  it('is appended once, at the sequence number its first attempt took (also when the call that committed failed)', async () => {
     const client = new Etcd3({ hosts: cluster().endpoints });
     try {
       const root = client.namespace(freshPrefix('log-retried'));
@@ -52,7 +52,24 @@ describe('EtcdJournal assignment log: an append retried after its first attempt 
       };
       assert.equal(await log.append({ n: 1 }), 2);
       assert.equal(await log.append({ n: 2 }), 3);
-      assert.deepEqual(await log.readAfter(0), [{ seq: 1, entry: { n: 0 } }, { seq: 2, entry: { n: 1 } }, { seq: 3, entry: { n: 2 } }]);
+      // A call that committed and then failed (its deadline passed) is a success too, and is not appended again.
+      let late = true;
+      root.kv.txn = async (req) => {
+        const res = await txn(req);
+        if (late) {
+          late = false;
+          throw new Error('deadline exceeded');
+        }
+        return res;
+      };
+      assert.equal(await log.append({ n: 3 }), 4);
+      // One that failed without committing still fails.
+      root.kv.txn = async () => {
+        throw new Error('unavailable');
+      };
+      await assert.rejects(log.append({ n: 4 }), { code: 'JournalUnavailable' });
+      root.kv.txn = txn;
+      assert.deepEqual(await log.readAfter(0), [1, 2, 3, 4].map((seq) => ({ seq, entry: { n: seq - 1 } })));
     } finally {
       client.close();
     }
