@@ -28,8 +28,9 @@ export class EtcdDocumentStore implements DocumentStore {
     return kv && toDocument(key, kv);
   }
 
-  async list(): Promise<StoredDocument[]> {
-    const res = await etcdCall('list', () => this.ns.getAll().sort('Key', 'Ascend').exec());
+  async list(prefix?: string): Promise<StoredDocument[]> {
+    const all = this.ns.getAll();
+    const res = await etcdCall('list', () => (prefix ? all.prefix(prefix) : all).sort('Key', 'Ascend').exec());
     return res.kvs.map((kv) => toDocument(kv.key.toString(), kv));
   }
 

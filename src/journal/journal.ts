@@ -14,8 +14,8 @@ import type { LogStore } from './log-store.js';
  */
 export interface DocumentStore {
   get(key: string): Promise<StoredDocument | undefined>;
-  /** All documents, ordered by key. */
-  list(): Promise<StoredDocument[]>;
+  /** All documents, ordered by key; with `prefix`, those whose key starts with it. */
+  list(prefix?: string): Promise<StoredDocument[]>;
   /** Insert; resolves false (and writes nothing) if the key exists. */
   create(key: string, value: unknown, revision: string, fence?: Leadership): Promise<boolean>;
   /** Replace if the stored revision equals `expectedRevision`; resolves false otherwise. */

@@ -53,8 +53,8 @@ class MemoryDocumentStore implements DocumentStore {
     return doc && structuredClone(doc);
   }
 
-  async list(): Promise<StoredDocument[]> {
-    return [...this.docs.values()].sort((a, b) => (a.key < b.key ? -1 : 1)).map((d) => structuredClone(d));
+  async list(prefix?: string): Promise<StoredDocument[]> {
+    return [...this.docs.values()].filter((d) => !prefix || d.key.startsWith(prefix)).sort((a, b) => (a.key < b.key ? -1 : 1)).map((d) => structuredClone(d));
   }
 
   async create(key: string, value: unknown, revision: string, fence?: Leadership): Promise<boolean> {

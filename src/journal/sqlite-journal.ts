@@ -101,8 +101,9 @@ class SqliteDocumentStore implements DocumentStore {
     return row && toDocument(row);
   }
 
-  async list(): Promise<StoredDocument[]> {
-    return this.stmts.list.all(this.collection).map(toDocument);
+  async list(prefix?: string): Promise<StoredDocument[]> {
+    const rows = this.stmts.list.all(this.collection);
+    return (prefix ? rows.filter((r) => r.key.startsWith(prefix)) : rows).map(toDocument);
   }
 
   async create(key: string, value: unknown, revision: string, fence?: Leadership): Promise<boolean> {

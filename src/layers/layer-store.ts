@@ -201,9 +201,7 @@ function invalidLayers(arns: string[]): StratusError {
 }
 
 async function listLayers(store: DocumentStore, accountId: string): Promise<LayerDocument[]> {
-  const prefix = `${accountId}/`;
-  return (await store.list())
-    .filter((d) => d.key.startsWith(prefix))
+  return (await store.list(`${accountId}/`))
     .map((d) => d.value as LayerDocument)
     .filter((d) => Object.keys(d.versions).length > 0);
 }

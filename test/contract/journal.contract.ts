@@ -53,6 +53,10 @@ export function runJournalContract(name: string, newJournal: () => Promise<Journ
       await j.functions.create('b', 2, 'r');
       await j.functions.create('a', 1, 'r');
       assert.deepEqual((await j.functions.list()).map((d) => d.key), ['a', 'b']);
+      await j.functions.create('111/f', 3, 'r');
+      await j.functions.create('1111/g', 4, 'r');
+      assert.deepEqual((await j.functions.list('111/')).map((d) => [d.key, d.value]), [['111/f', 3]], 'a prefix lists only its keys');
+      assert.deepEqual(await j.functions.list('2'), []);
       assert.equal(await j.functions.delete('a'), true);
       assert.equal(await j.functions.delete('a'), false);
       assert.equal(await j.functions.get('a'), undefined);
