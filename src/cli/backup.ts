@@ -62,7 +62,11 @@ export async function backup(dataDirGiven: string, fileGiven: string, clock: Clo
       members: sources.map(({ name, size, sha256 }) => ({ name, size, sha256 })),
     };
     const partial = join(staging, 'archive.zip');
-    await writeArchive(partial, manifest, sources, clock, signal);
+    stopIfAsked(signal);
+    await writeArchive(partial, manifest, sources, clock, signal).catch((err: unknown) => {
+      stopIfAsked(signal); // the copy aborted by the signal
+      throw err;
+    });
     stopIfAsked(signal);
     const read = await readArchive(partial, async () => undefined);
     const unread = [...referenced].filter((name) => !read.members.some((m) => m.name === name));

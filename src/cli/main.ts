@@ -262,7 +262,8 @@ async function main(argv: string[]): Promise<number> {
     // SIGINT or SIGTERM stops the command at its next step, so what it staged is removed (a signal's default would leave it).
     const stop = new AbortController();
     const abort = () => stop.abort();
-    process.once('SIGINT', abort).once('SIGTERM', abort);
+    // Every signal, not just the first: a second Ctrl-C must not kill a restore's move half-way.
+    process.on('SIGINT', abort).on('SIGTERM', abort);
     process.stdout.write(`${await backupCommand(command, rest, systemClock, stop.signal)}\n`);
     return 0;
   }

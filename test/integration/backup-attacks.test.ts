@@ -204,7 +204,7 @@ describe('stratus backup fails', () => {
 });
 
 describe('stratus backup and restore stopped by a signal', () => {
-  /** Runs a command, sends `signal` once `staged` names an entry of `watch` (its staging directory), and gives its exit and what `watch` holds then. */
+  /** Runs a command, sends `signal` (twice) once `staged` names an entry of `watch` (its staging directory), and gives its exit and what `watch` holds then. */
   async function stopWhenStaged(args: string[], watch: string, staged: RegExp, signal: NodeJS.Signals) {
     const child = spawn(process.execPath, [STRATUS_MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
@@ -214,9 +214,12 @@ describe('stratus backup and restore stopped by a signal', () => {
     void exited.then(() => (running = false));
     let sent = false;
     while (running && !sent) {
+      // Twice, as an impatient Ctrl-C: the second must not kill the command half-way either.
       if ((await readdir(watch).catch(() => [] as string[])).some((n) => staged.test(n))) sent = child.kill(signal);
       else await new Promise((r) => setTimeout(r, 5));
     }
+    await new Promise((r) => setTimeout(r, 20));
+    if (running) child.kill(signal);
     const code = await exited;
     return { sent, code, stderr, left: await readdir(watch).catch(() => [] as string[]) };
   }
