@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -115,14 +115,13 @@ export class CriuSnapshots implements SnapshotDriver {
     if (!(statSync(join(image.dir, 'img', SECCOMP_IMAGE), { throwIfNoEntry: false })?.size ?? 0)) {
       throw new StratusError('SnapshotFailed', 'The snapshot was made without a seccomp filter; publish the version again');
     }
-    const [metaText, fifo] = await Promise.all([
-      readFile(join(image.dir, META), 'utf8'),
+    const meta = JSON.parse(readFileSync(join(image.dir, META), 'utf8')) as SnapshotMeta;
+    const root = rootOf(meta, spec, image);
+    const [fifo] = await Promise.all([
       openStdioFifo(spec.controlDir),
       // Without the marker the clone's init keeps holding the runtime's request (see resume).
       opts.paused ? undefined : writeFile(join(spec.controlDir, MARKER), ''),
     ]);
-    const meta = JSON.parse(metaText) as SnapshotMeta;
-    const root = rootOf(meta, spec, image);
     const sources = bindSources(spec);
     const pidFile = join(spec.controlDir, 'sandbox.pid');
     const args = ['restore', '-D', join(image.dir, 'img'), '-W', spec.controlDir, '-o', 'restore.log', '--root', root,
