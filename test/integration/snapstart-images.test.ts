@@ -45,12 +45,13 @@ export const handler = async (e) => {
     initId, tmpFile: fs.readFileSync('/tmp/from-init.txt', 'utf8'), rows: table.size, restored, before, uuid: crypto.randomUUID(),
     initType: process.env.AWS_LAMBDA_INITIALIZATION_TYPE, imageVar: process.env.IMAGE_VAR, fromImage: fs.readFileSync('/var/task/data.txt', 'utf8'),
     tmp: fs.readdirSync('/tmp').sort(), seen,
+    rootMount: fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\\n').map((l) => l.split(' ')).filter((f) => f[4] === '/').map((f) => f[5] + ' ' + f[f.indexOf('-') + 1]),
   };
 };`;
 
 interface Probe {
   initId: string; tmpFile: string; rows: number; restored: number; before: number; uuid: string; initType: string; imageVar: string; fromImage: string;
-  tmp: string[]; seen: Record<string, { file: boolean; process: boolean; socket: boolean }>;
+  tmp: string[]; seen: Record<string, { file: boolean; process: boolean; socket: boolean }>; rootMount: string[];
 }
 
 const nothing = { file: false, process: false, socket: false };
@@ -124,6 +125,7 @@ describe('SnapStart for container-image functions', () => {
     assert.equal(first.probe.imageVar, 'image');
     assert.equal(first.probe.fromImage, 'from the image', 'the clone reads the image through the worker\'s mount');
     assert.deepEqual(first.probe.seen[a], { file: true, process: true, socket: true }, 'the probe finds what is there');
+    assert.deepEqual(first.probe.rootMount.map((m) => m.replace(/,\S*/, '')), ['ro erofs'], 'the clone\'s root is the image, read-only, as a booted sandbox\'s');
 
     // A clone is restored ahead (frozen); two more cold starts at once while the first environment
     // is busy: one takes that clone, the other restores on demand, each a sandbox of its own.
