@@ -123,7 +123,7 @@ export class BubblewrapSandboxDriver implements SandboxDriver {
       '--die-with-parent', '--as-pid-1',
       '--info-fd', '3', '--block-fd', '4', ...seccompArgs(SECCOMP_FD),
       ...(spec.rootDir ? ['--ro-bind', spec.rootDir, '/', ...PROC_AND_DEV] : this.rootArgs),
-      ...(spec.checkpointable ? ['--size', '65536', '--tmpfs', '/run/rapid'] : []),
+      ...(spec.checkpointable ? rapidArgs(spec) : []),
       // The function's uid owns no mount: /tmp is sticky and open to all, as on Lambda.
       '--perms', '1777', '--size', String(spec.tmpSizeMb * 1024 * 1024), '--tmpfs', '/tmp',
       ...(spec.rootDir ? [] : codeArgsFor(spec)),
@@ -153,6 +153,15 @@ function withInit(command: string[]): string[] {
 /** NAME=value entries, NUL-separated (a value cannot hold a NUL: execve would cut it there anyway). */
 function environFile(env: Record<string, string>): Buffer {
   return Buffer.from(Object.entries(env).map(([k, v]) => `${k}=${v.split('\0')[0]}\0`).join(''));
+}
+
+/**
+ * stratus-init's socket tmpfs at /run/rapid. An image's root is read-only and may lack that
+ * mount point (images imported before it was added), so there /run itself is the sandbox's own
+ * small tmpfs (the image's /run is hidden, as a container runtime's /run tmpfs does) holding it.
+ */
+function rapidArgs(spec: SandboxSpec): string[] {
+  return spec.rootDir ? ['--size', '65536', '--tmpfs', '/run', '--dir', '/run/rapid'] : ['--size', '65536', '--tmpfs', '/run/rapid'];
 }
 
 /** A zip function's code, layers and runtime client. */

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -42,6 +42,12 @@ const CRIU_DONE_MS = 5_000;
 interface SnapshotMeta {
   /** Mount points inside the sandbox that are binds of host paths (their key is the path). */
   external: string[];
+  /**
+   * What criu's --root is on restore: the skeleton copied into the snapshot (root/), or the
+   * restoring sandbox's own image root (a container image's read-only root filesystem, which
+   * holds every mount point already; it is mounted per worker, so its path is the clone's).
+   */
+  root?: 'skeleton' | 'image';
 }
 
 /**
@@ -78,15 +84,16 @@ export class CriuSnapshots implements SnapshotDriver {
     }
   }
 
-  async checkpoint(sandbox: Sandbox, _spec: SandboxSpec, dir: string): Promise<SnapshotImage> {
+  async checkpoint(sandbox: Sandbox, spec: SandboxSpec, dir: string): Promise<SnapshotImage> {
     const pid = sandbox.pid;
     await mkdir(join(dir, 'img'), { recursive: true });
     const mounts = mountPoints(pid);
     // A bind of part of a filesystem (its root is a subdirectory, as the run directory's tmpfs
     // gives /run/stratus and /var/runtime) comes from outside too, whatever its type.
     const external = mounts.filter((m) => !OWN_FILESYSTEMS.has(m.fstype) || m.root !== '/').map((m) => m.mountPoint);
-    await copySkeleton(`/proc/${pid}/root`, join(dir, 'root'), new Set(mounts.map((m) => m.mountPoint)));
-    await writeFile(join(dir, META), JSON.stringify({ external } satisfies SnapshotMeta));
+    // An image's root is not copied: it is a lazy FUSE-backed mount whose reads this process serves.
+    if (!spec.rootDir) await copySkeleton(`/proc/${pid}/root`, join(dir, 'root'), new Set(mounts.map((m) => m.mountPoint)));
+    await writeFile(join(dir, META), JSON.stringify({ external, root: spec.rootDir ? 'image' : 'skeleton' } satisfies SnapshotMeta));
     const args = ['dump', '-t', String(pid), '-D', join(dir, 'img'), '-W', dir, '-o', 'dump.log', '--tcp-established', '--network-lock', 'skip',
       ...external.flatMap((m) => ['--external', `mnt[${m}]:${m}`])];
     try {
@@ -108,16 +115,16 @@ export class CriuSnapshots implements SnapshotDriver {
     if (!(statSync(join(image.dir, 'img', SECCOMP_IMAGE), { throwIfNoEntry: false })?.size ?? 0)) {
       throw new StratusError('SnapshotFailed', 'The snapshot was made without a seccomp filter; publish the version again');
     }
-    const [metaText, fifo] = await Promise.all([
-      readFile(join(image.dir, META), 'utf8'),
+    const meta = JSON.parse(readFileSync(join(image.dir, META), 'utf8')) as SnapshotMeta;
+    const root = rootOf(meta, spec, image);
+    const [fifo] = await Promise.all([
       openStdioFifo(spec.controlDir),
       // Without the marker the clone's init keeps holding the runtime's request (see resume).
       opts.paused ? undefined : writeFile(join(spec.controlDir, MARKER), ''),
     ]);
-    const meta = JSON.parse(metaText) as SnapshotMeta;
     const sources = bindSources(spec);
     const pidFile = join(spec.controlDir, 'sandbox.pid');
-    const args = ['restore', '-D', join(image.dir, 'img'), '-W', spec.controlDir, '-o', 'restore.log', '--root', join(image.dir, 'root'),
+    const args = ['restore', '-D', join(image.dir, 'img'), '-W', spec.controlDir, '-o', 'restore.log', '--root', root,
       '--tcp-established', '--manage-cgroups=ignore', '--pidfile', pidFile,
       ...meta.external.flatMap((m) => ['--external', `mnt[${m}]:${sources.get(m) ?? realpathSync(m)}`])];
     // criu stays the clone's parent; if Stratus dies, criu is killed, and the clone with it
@@ -210,6 +217,15 @@ async function makeKdatCache(criuPath: string, stateDir: string): Promise<string
   } catch {
     return '';
   }
+}
+
+/** criu's --root for a clone: the snapshot's skeleton, or (an image's snapshot) the clone's own image root. */
+function rootOf(meta: SnapshotMeta, spec: SandboxSpec, image: SnapshotImage): string {
+  const fromImage = meta.root === 'image';
+  if (fromImage !== (spec.rootDir !== undefined)) {
+    throw new StratusError('SnapshotFailed', `The snapshot was made of ${fromImage ? 'a container image' : 'a zip'} sandbox, not of this one`);
+  }
+  return spec.rootDir ?? join(image.dir, 'root');
 }
 
 /** Where each bind of a sandbox comes from on the host, by its path inside. */

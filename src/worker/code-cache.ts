@@ -41,6 +41,20 @@ export async function zipFiles(
   return { taskDir, ...(optDir ? { optDir } : {}) };
 }
 
+/**
+ * A function's files for its sandbox, held by `leases`: a zip's (zipFiles), or a container
+ * image's lazily mounted root filesystem (bound at /) with its /var/task.
+ */
+export async function functionFiles(
+  files: TaskFiles,
+  spec: { accountId: string; package: { type: 'Zip'; code: CodeRef } | { type: 'Image'; digest: string }; layers?: readonly CodeRef[] },
+  leases: Leases,
+): Promise<{ taskDir: string; optDir?: string; rootDir?: string }> {
+  if (spec.package.type === 'Zip') return zipFiles(files, { ...spec, package: spec.package }, leases);
+  const rootDir = await files.resolveImage(spec.accountId, spec.package.digest, leases);
+  return { taskDir: join(rootDir, 'var/task'), rootDir };
+}
+
 function layersOf(files: TaskFiles, accountId: string, layers: readonly CodeRef[], leases: Leases): Promise<string> {
   return files.resolveLayers?.(accountId, layers, leases) ?? noLayerCache();
 }

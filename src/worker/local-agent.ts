@@ -8,13 +8,13 @@ import {
 } from '../shared/tracing.js';
 import type { SandboxDriver, SandboxSpec } from '../sandbox/index.js';
 import type { EnvironmentOptions, EnvironmentReport, WorkerAgent, WorkerStatus } from './agent.js';
-import { zipFiles, type TaskFiles } from './code-cache.js';
+import { functionFiles, type TaskFiles } from './code-cache.js';
 import { BootGate } from './boot-gate.js';
 import { Leases } from './cache-leases.js';
 import { Environment } from './environment.js';
 import type { EnvironmentSpec, RuntimeId } from './environment-spec.js';
 import type { Invocation, InvocationResult } from './invocation.js';
-import { SandboxLauncher, type BareRuntime, type InitType, type SandboxFiles } from './launch/index.js';
+import { SandboxLauncher, type BareRuntime, type InitType } from './launch/index.js';
 import type { RunRoot } from './run-root.js';
 import type { LogLimits } from './log-budget.js';
 import { logGroupOf, logStreamName, type FunctionLogSink } from './log-shipper.js';
@@ -132,7 +132,7 @@ export class LocalWorkerAgent implements WorkerAgent {
     const kind = provisioned ? 'provisioned' : spec.package.type === 'Image' ? 'image' : 'boot';
     await this.boot(envId, identityOf(spec, envId, this.deps.clock.now()), initType, async (slot) => {
       slot.owner = ownerOf(spec);
-      const files = await this.filesOf(spec, slot.leases);
+      const files = await functionFiles(this.deps.taskFiles, spec, slot.leases);
       slot.env.extensionsApi.expect(await externalExtensions(files.optDir ?? (files.rootDir && join(files.rootDir, 'opt'))), extensionInfo(spec));
       return { driver: this.launcher.requireDriver(spec), sandbox: this.launcher.sandboxSpec(envId, spec, initType, slot.controlDir, files) };
     }, { coldStart: coldStartOf(spec, kind, trace) });
@@ -234,13 +234,6 @@ export class LocalWorkerAgent implements WorkerAgent {
     this.deps.metrics?.coldStart(coldStart.fn, coldStart.kind, ms);
     if (coldStart.trace === undefined) return;
     this.tracer.record('function.init', coldStart.trace, ms, { [ATTR.initDurationMs]: ms, [ATTR.startKind]: coldStart.kind });
-  }
-
-  /** A zip's unpacked directory, or an image's lazily mounted root filesystem (held by the environment's leases). */
-  private async filesOf(spec: EnvironmentSpec, leases: Leases): Promise<SandboxFiles> {
-    if (spec.package.type === 'Zip') return zipFiles(this.deps.taskFiles, spec, leases);
-    const rootDir = await this.deps.taskFiles.resolveImage(spec.accountId, spec.package.digest, leases);
-    return { taskDir: join(rootDir, 'var/task'), rootDir };
   }
 
   private lost(slot: Slot): void {

@@ -6,7 +6,7 @@ import type { Logger } from '../shared/log.js';
 import type { Sandbox } from '../sandbox/index.js';
 import type { BootGate } from './boot-gate.js';
 import { Leases } from './cache-leases.js';
-import { zipFiles, type TaskFiles } from './code-cache.js';
+import { functionFiles, type TaskFiles } from './code-cache.js';
 import type { EnvironmentSpec } from './environment-spec.js';
 import type { SandboxLauncher } from './launch/index.js';
 import { makeControlDir, removeDir, runtimeApiIn, serveRuntimeApi, type Slot } from './slots.js';
@@ -83,7 +83,7 @@ export class SnapStartBoots {
       slot.env.attach(clone.sandbox, startedAt);
       await snapshots.resume(clone.sandbox, slot);
     } else {
-      const [imageDir, files] = await Promise.all([cache.resolve(spec, image, slot.leases), zipFiles(this.deps.taskFiles, spec, slot.leases)]);
+      const [imageDir, files] = await Promise.all([cache.resolve(spec, image, slot.leases), functionFiles(this.deps.taskFiles, spec, slot.leases)]);
       const sandboxSpec = this.deps.launcher.sandboxSpec(slot.id, spec, 'snap-start', slot.controlDir, files);
       // The clone keeps the environment of its snapshot (criu itself runs with the launchers' fixed one).
       slot.env.attach(await snapshots.restore(sandboxSpec, { dir: imageDir }), startedAt);
@@ -111,7 +111,7 @@ export class SnapStartBoots {
     let controlDir: string | undefined;
     try {
       controlDir = await makeControlDir(this.deps.runRoot, id);
-      const [imageDir, files] = await Promise.all([cache.resolve(spec, image, leases), zipFiles(this.deps.taskFiles, spec, leases)]);
+      const [imageDir, files] = await Promise.all([cache.resolve(spec, image, leases), functionFiles(this.deps.taskFiles, spec, leases)]);
       const sandboxSpec = this.deps.launcher.sandboxSpec(id, spec, 'snap-start', controlDir, files);
       const sandbox = await snapshots.restore(sandboxSpec, { dir: imageDir }, { paused: true });
       return { controlDir, sandbox, leases, memoryMb: spec.memoryMb };
@@ -146,7 +146,6 @@ export class SnapStartBoots {
     const unavailable = snapshots && cache ? await snapshots.unavailableReason() : `Sandboxes of the ${driver.name} driver cannot be checkpointed`;
     if (unavailable || !snapshots || !cache) throw new StratusError('SnapshotFailed', unavailable ?? 'no snapshot support');
     if (spec.network === 'outbound') throw new StratusError('SnapshotFailed', 'A sandbox with outbound network (tag stratus:network=outbound) cannot be checkpointed');
-    if (spec.package.type === 'Image') throw new StratusError('SnapshotFailed', 'Stratus SnapStart does not support container image functions yet');
     const id = randomUUID();
     const controlDir = await makeControlDir(this.deps.runRoot, id);
     const boot = new SnapshotBoot();
@@ -156,7 +155,7 @@ export class SnapStartBoots {
     let sandbox: Sandbox | undefined;
     try {
       await serveRuntimeApi(api, controlDir);
-      const sandboxSpec = this.deps.launcher.sandboxSpec(id, spec, 'snap-start', controlDir, await zipFiles(this.deps.taskFiles, spec, held));
+      const sandboxSpec = this.deps.launcher.sandboxSpec(id, spec, 'snap-start', controlDir, await functionFiles(this.deps.taskFiles, spec, held));
       sandbox = await driver.create(sandboxSpec);
       const output: string[] = [];
       sandbox.stdout.on('data', (d: Buffer) => output.push(d.toString()));
