@@ -87,7 +87,7 @@ export async function startSingleMachine(config: StratusConfig, log: Logger, clo
   followRegistries(registries, () => assignment, log);
   // SnapStart: versions published with ApplyOn PublishedVersions are checkpointed on a worker;
   // a snapshot cut short by a restart is made again.
-  const snapStart = new SnapStartService({ registries, workers: () => placement.workers(), chunks, log: log.child({ component: 'snapstart' }), clock });
+  const snapStart = new SnapStartService({ registries, workers: () => placement.workers(), chunks, log: log.child({ component: 'snapstart' }), clock, dumpBudgetMs: config.frontend.snapStartDumpBudgetMs });
   snapStart.start();
 
   const scheduler = openScheduler(config, journal, registries, clock, log);

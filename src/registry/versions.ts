@@ -44,6 +44,11 @@ export class VersionCatalog {
     return [...(this.byFunction.get(name)?.values() ?? [])].sort((a, b) => Number(a.version) - Number(b.version));
   }
 
+  /** The version as the journal has it now (the in-memory copy may lag another process's change); undefined if gone. */
+  async read(name: string, version: string): Promise<PublishedVersion | undefined> {
+    return (await this.store.get(key(name, version)))?.value as PublishedVersion | undefined;
+  }
+
   latest(name: string): PublishedVersion | undefined {
     return this.list(name).at(-1);
   }

@@ -54,6 +54,11 @@ export const configSchema = z.object({
       maxUnzippedBytes: z.number().int().positive().default(250 * 1024 * 1024),
       /** How far a request's signing time may be from now (AWS: 5 minutes); older requests, replays included, are refused. */
       signatureMaxSkewMs: z.number().int().positive().default(5 * 60 * 1000),
+      /**
+       * SnapStart: a snapshot not made within the init timeout (10 s) plus this long (boot queue,
+       * checkpoint, transfer) is given up; the version turns Active with OptimizationStatus Off.
+       */
+      snapStartDumpBudgetMs: z.number().int().positive().default(120_000),
     })
     .default({}),
   /**

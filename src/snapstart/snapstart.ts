@@ -4,7 +4,7 @@ import type { FunctionRegistries, PublishedVersion, VersionSnapshot } from '../r
 import type { Clock, TimerHandle } from '../shared/clock.js';
 import { StratusError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
-import type { WorkerAgent } from '../worker/index.js';
+import { INIT_TIMEOUT_MS, type WorkerAgent } from '../worker/index.js';
 
 export interface SnapStartDeps {
   registries: Pick<FunctionRegistries, 'for' | 'onRegistry' | 'all'>;
@@ -24,6 +24,18 @@ export interface SnapStartDeps {
   orphanAfterMs?: number;
   /** How often Pending versions are looked over (default 5 s). */
   sweepIntervalMs?: number;
+  /**
+   * A snapshot not made within the init timeout (10 s) plus this long is given up (its request
+   * ended): the version turns Active with OptimizationStatus Off (default 120 s).
+   */
+  dumpBudgetMs?: number;
+  /**
+   * After an attempt whose outcome could not be recorded, the version is not taken up again by
+   * this process for this long, doubled on each further failure up to `maxRetryAfterMs`
+   * (defaults 30 s, 10 minutes).
+   */
+  retryAfterMs?: number;
+  maxRetryAfterMs?: number;
 }
 
 /** What a version's owner needs of the journal's `LeaderElection` (a lease-bound key in etcd). */
@@ -55,6 +67,8 @@ export class SnapStartService {
   private readonly inflight = new Map<string, Promise<void>>();
   private readonly abort = new AbortController();
   private timer: TimerHandle | undefined;
+  /** Versions (`snapshotOwner`) whose last attempts here failed: how many, and when one may be made again. */
+  private readonly failures = new Map<string, { count: number; retryAtMs: number }>();
 
   constructor(private readonly deps: SnapStartDeps) {
     deps.registries.onRegistry((registry) => registry.onSnapshotPending((version) => this.prepare(version)));
@@ -84,9 +98,16 @@ export class SnapStartService {
   prepare(version: PublishedVersion): void {
     const key = snapshotOwner(version);
     if (this.inflight.has(key) || this.abort.signal.aborted) return;
-    const job = this.owned(version).catch((err: unknown) => {
-      if (!this.abort.signal.aborted) this.deps.log.warn({ err, fn: version.name, version: version.version }, 'SnapStart state not recorded');
-    });
+    const job = this.owned(version).then(
+      () => void this.failures.delete(key),
+      (err: unknown) => {
+        if (this.abort.signal.aborted) return;
+        const count = (this.failures.get(key)?.count ?? 0) + 1;
+        const retryInMs = Math.min((this.deps.retryAfterMs ?? 30_000) * 2 ** (count - 1), this.deps.maxRetryAfterMs ?? 600_000);
+        this.failures.set(key, { count, retryAtMs: this.deps.clock.now() + retryInMs });
+        this.deps.log.warn({ err, fn: version.name, version: version.version, failures: count, retryInMs }, 'SnapStart state not recorded');
+      },
+    );
     this.inflight.set(key, job);
     void job.finally(() => this.inflight.delete(key));
   }
@@ -109,21 +130,30 @@ export class SnapStartService {
 
   private async findOrphans(minAgeMs: number): Promise<void> {
     const now = this.deps.clock.now();
+    const pending = new Set<string>();
     for (const registry of this.deps.registries.all()) {
       for (const version of [...registry.versions.all()]) {
-        if (version.snapshot?.status !== 'pending' || now - version.lastModifiedMs < minAgeMs || this.inflight.has(snapshotOwner(version))) continue;
+        const key = snapshotOwner(version);
+        if (version.snapshot?.status !== 'pending') continue;
+        pending.add(key);
+        if (now - version.lastModifiedMs < minAgeMs || this.inflight.has(key) || now < (this.failures.get(key)?.retryAtMs ?? 0)) continue;
         if (this.deps.owners && (await this.deps.owners.election(version).leader())) continue;
         this.deps.log.warn({ fn: version.name, version: version.version, pendingMs: now - version.lastModifiedMs }, 'SnapStart version Pending with no maker: making its snapshot here');
         this.prepare(version);
       }
     }
+    for (const key of this.failures.keys()) if (!pending.has(key)) this.failures.delete(key);
   }
 
-  /** Owns the version (in a cluster: waits while another live frontend does), then makes it if it is still Pending. */
+  /**
+   * Owns the version (in a cluster: waits while another live frontend does), then makes it if it
+   * is still Pending in the journal (this process's copy may not show yet what the previous owner
+   * recorded before it resigned).
+   */
   private async owned(version: PublishedVersion): Promise<void> {
     const leadership = await this.deps.owners?.election(version).campaign(this.deps.owners.candidate, this.abort.signal);
     try {
-      const current = this.deps.registries.for(version.accountId).versions.get(version.name, version.version);
+      const current = await this.deps.registries.for(version.accountId).versions.read(version.name, version.version);
       if (current?.snapshot?.status === 'pending') await this.make(current);
     } finally {
       await leadership?.resign();
@@ -147,25 +177,44 @@ export class SnapStartService {
     const workers = (await this.deps.workers()).filter((w) => w.createSnapshot).sort((a, b) => free(b) - free(a));
     if (workers.length === 0) return off('No worker of this installation can checkpoint sandboxes');
     const spec = environmentSpec(this.deps.registries.for(version.accountId).resolve(version.name, version.version));
+    // A worker whose host vanished without a word never answers: the attempt has a deadline, and a stop ends it too.
+    const budgetMs = INIT_TIMEOUT_MS + (this.deps.dumpBudgetMs ?? 120_000);
+    const deadline = new AbortController();
+    const timer = this.deps.clock.setTimer(budgetMs, () => deadline.abort(new StratusError('SnapshotFailed', `The snapshot was not made within ${budgetMs / 1000} s`, { details: { kind: 'platform' } })));
+    const signal = AbortSignal.any([this.abort.signal, deadline.signal]);
     let lastError: unknown;
-    for (const worker of workers) {
-      try {
-        if (!worker.createSnapshot) continue;
-        const { tar } = await worker.createSnapshot(spec);
-        // Chunked, as images are: any worker restores it, fetching the chunks through its chunk cache.
-        return { status: 'ready', image: await putChunkedBlob(this.deps.chunks, tar), chunked: true };
-      } catch (err) {
-        lastError = err;
-        // A worker that cannot be reached (it left meanwhile): another one makes the snapshot.
-        if (err instanceof StratusError && err.code === 'WorkerUnavailable') continue;
-        break;
+    try {
+      for (const worker of workers) {
+        try {
+          if (!worker.createSnapshot) continue;
+          const { tar } = await untilAborted(worker.createSnapshot(spec, { signal }), signal);
+          // Chunked, as images are: any worker restores it, fetching the chunks through its chunk cache.
+          return { status: 'ready', image: await putChunkedBlob(this.deps.chunks, tar), chunked: true };
+        } catch (err) {
+          lastError = signal.aborted ? signal.reason : err;
+          // A worker that cannot be reached (it left meanwhile): another one makes the snapshot.
+          if (!signal.aborted && err instanceof StratusError && err.code === 'WorkerUnavailable') continue;
+          break;
+        }
       }
+    } finally {
+      timer.cancel();
     }
     const err = lastError;
     if (!(err instanceof StratusError) || err.code !== 'SnapshotFailed') return off(`The snapshot could not be made: ${String(err)}`);
     if (err.details.kind === 'init') return { status: 'failed', reasonCode: 'FunctionError', reason: err.message };
     return off(err.message);
   }
+}
+
+/** `work`, or the signal's reason once it aborts (an agent may not heed the signal itself). */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const abort = () => reject(signal.reason);
+    if (signal.aborted) return abort();
+    signal.addEventListener('abort', abort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', abort));
+  });
 }
 
 function free(worker: WorkerAgent): number {

@@ -1,6 +1,9 @@
 import type { EnvironmentSpec } from './environment-spec.js';
 import type { Invocation, InvocationResult } from './invocation.js';
 
+/** A function's initialization is given this long (Lambda's init phase limit, 10 s). */
+export const INIT_TIMEOUT_MS = 10_000;
+
 /**
  * The seam between the control plane and a worker host. On one machine the agent is called
  * in-process; in a cluster the same interface is served over the network.
@@ -23,8 +26,11 @@ export interface WorkerAgent {
    * token), the worker first refuses, from then on, requests of any earlier leadership.
    */
   environments(epoch?: number): Promise<EnvironmentReport[]>;
-  /** SnapStart: boots, initializes and checkpoints `spec`'s function; the snapshot as a tar (absent: not offered). */
-  createSnapshot?(spec: EnvironmentSpec): Promise<{ tar: Buffer; sha256: string }>;
+  /**
+   * SnapStart: boots, initializes and checkpoints `spec`'s function; the snapshot as a tar (absent:
+   * not offered). `signal` gives up waiting for it (rejects with its reason).
+   */
+  createSnapshot?(spec: EnvironmentSpec, opts?: { signal?: AbortSignal }): Promise<{ tar: Buffer; sha256: string }>;
   status(): WorkerStatus;
   shutdown(): Promise<void>;
 }

@@ -1,4 +1,4 @@
-export type { EnvironmentOptions, EnvironmentReport, WorkerAgent, WorkerStatus } from './agent.js';
+export { INIT_TIMEOUT_MS, type EnvironmentOptions, type EnvironmentReport, type WorkerAgent, type WorkerStatus } from './agent.js';
 export { LocalWorkerAgent, type LocalWorkerDeps } from './local-agent.js';
 export { openRunRoot, removeStaleRunDirs, type RunRoot } from './run-root.js';
 export { FunctionFiles, ZipCodeMounts, type TaskFiles } from './code-cache.js';

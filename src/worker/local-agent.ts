@@ -7,7 +7,7 @@ import {
   ATTR, ATTR_CLOUD_ACCOUNT_ID, ATTR_FAAS_INVOCATION_ID, ATTR_FAAS_NAME, ATTR_FAAS_VERSION, NO_TRACER, type TraceSpan, type Tracer,
 } from '../shared/tracing.js';
 import type { SandboxDriver, SandboxSpec } from '../sandbox/index.js';
-import type { EnvironmentOptions, EnvironmentReport, WorkerAgent, WorkerStatus } from './agent.js';
+import { INIT_TIMEOUT_MS, type EnvironmentOptions, type EnvironmentReport, type WorkerAgent, type WorkerStatus } from './agent.js';
 import { functionFiles, type TaskFiles } from './code-cache.js';
 import { BootGate } from './boot-gate.js';
 import { Leases } from './cache-leases.js';
@@ -82,7 +82,7 @@ export class LocalWorkerAgent implements WorkerAgent {
     this.id = deps.id;
     this.tracer = deps.tracer ?? NO_TRACER;
     this.bootGate = new BootGate(deps.maxConcurrentBoots);
-    this.initTimeoutMs = deps.initTimeoutMs ?? 10_000;
+    this.initTimeoutMs = deps.initTimeoutMs ?? INIT_TIMEOUT_MS;
     this.launcher = new SandboxLauncher({ ...deps, files: deps.runRoot.files });
     const runRoot = deps.runRoot.path;
     this.snapStart = new SnapStartBoots({

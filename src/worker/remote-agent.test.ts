@@ -192,6 +192,26 @@ describe('RemoteWorkerAgent over a real worker API', () => {
     await assert.rejects(remote.createSnapshot(fakeSpec('snap')), (e) => isStratusError(e) && e.code === 'SnapshotFailed' && e.details.kind === 'init');
   });
 
+  it('createSnapshot: a worker that never answers is given up when the signal aborts, with its reason', { timeout: 30_000 }, async () => {
+    let reached!: () => void;
+    const asked = new Promise<void>((resolve) => (reached = resolve));
+    let answer!: (err: Error) => void;
+    // Accepted, then silence: as a worker whose host vanished without a reset.
+    worker.snapshot = () => new Promise((_, reject) => {
+      answer = reject;
+      reached();
+    });
+    const controller = new AbortController();
+    const sent = worker.snapshotSpecs.length;
+    const made = remote.createSnapshot(fakeSpec('snap'), { signal: controller.signal });
+    await asked;
+    controller.abort(new StratusError('SnapshotFailed', 'past its deadline'));
+    await assert.rejects(made, (e) => isStratusError(e) && e.message === 'past its deadline');
+    await assert.rejects(remote.createSnapshot(fakeSpec('snap'), { signal: controller.signal }), (e) => isStratusError(e) && e.message === 'past its deadline', 'an aborted signal sends nothing');
+    answer(new Error('too late'));
+    assert.equal(worker.snapshotSpecs.length, sent + 1, 'only the first went to the worker');
+  });
+
   it('a worker that cannot be reached is WorkerUnavailable', async () => {
     const gone = new RemoteWorkerAgent('w9', 'https://127.0.0.1:1', new InternalClient(TRUST.controlPlane), worker.status(), silentLogger());
     await assert.rejects(gone.invoke(ENV, invocation()), (e) => isStratusError(e) && e.code === 'WorkerUnavailable' && e.retryable);

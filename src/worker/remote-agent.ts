@@ -61,10 +61,15 @@ export class RemoteWorkerAgent implements WorkerAgent {
     return resultFrom(res.headers, await this.body(res));
   }
 
-  /** SnapStart on publish, made on that worker: its tar comes back whole, checked against the digest the worker names. */
-  async createSnapshot(spec: EnvironmentSpec): Promise<{ tar: Buffer; sha256: string }> {
-    const res = await this.send('POST', '/snapshots', undefined, Buffer.from(JSON.stringify(spec)), { 'content-type': 'application/json' });
-    const tar = await this.body(res);
+  /**
+   * SnapStart on publish, made on that worker: its tar comes back whole, checked against the digest
+   * the worker names. `signal` ends the request (a worker whose host vanished never answers).
+   */
+  async createSnapshot(spec: EnvironmentSpec, opts: { signal?: AbortSignal } = {}): Promise<{ tar: Buffer; sha256: string }> {
+    const { signal } = opts;
+    signal?.throwIfAborted();
+    const res = await this.send('POST', '/snapshots', undefined, Buffer.from(JSON.stringify(spec)), { 'content-type': 'application/json' }, signal);
+    const tar = await this.body(res, signal);
     const sha256 = createHash('sha256').update(tar).digest('hex');
     if (res.headers[SNAPSHOT_SHA256_HEADER] !== sha256) throw new StratusError('SnapshotFailed', `The snapshot from worker ${this.id} arrived damaged`, { details: { kind: 'platform' } });
     return { tar, sha256 };
@@ -131,7 +136,7 @@ export class RemoteWorkerAgent implements WorkerAgent {
   }
 
   /** Sends a request; resolves with a successful reply as soon as its head arrives, rejects with the error the worker answered. */
-  private send(method: string, path: string, epoch: number | undefined, body?: Buffer, headers: Record<string, string> = {}): Promise<IncomingMessage> {
+  private send(method: string, path: string, epoch: number | undefined, body?: Buffer, headers: Record<string, string> = {}, signal?: AbortSignal): Promise<IncomingMessage> {
     return new Promise((resolve, reject) => {
       const url = `${this.baseUrl}${WORKER_API}${path}`;
       const req = this.client.request(url, this.serverName(), { method, maxHeaderSize: MAX_HEADER_BYTES, headers: { ...this.headers(epoch), ...headers } }, (res) => {
@@ -141,7 +146,8 @@ export class RemoteWorkerAgent implements WorkerAgent {
           reject,
         );
       });
-      req.on('error', (err) => reject(this.unavailable(err)));
+      req.on('error', (err) => reject(signal?.aborted ? signal.reason : this.unavailable(err)));
+      whenAborted(signal, req, reject);
       req.end(body);
     });
   }
@@ -151,8 +157,9 @@ export class RemoteWorkerAgent implements WorkerAgent {
     return workerServerName(this.id);
   }
 
-  private body(res: IncomingMessage): Promise<Buffer> {
+  private body(res: IncomingMessage, signal?: AbortSignal): Promise<Buffer> {
     return new Promise((resolve, reject) => {
+      whenAborted(signal, res, reject);
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       this.onBroken(res, reject);
@@ -188,4 +195,16 @@ export class RemoteWorkerAgent implements WorkerAgent {
     this.log.warn({ worker: this.id, err: cause }, 'worker unreachable');
     return new StratusError('WorkerUnavailable', `worker ${this.id} is unreachable: ${cause.message}`, { cause });
   }
+}
+
+/** Once `signal` aborts: rejects with its reason and destroys `stream` (the request or its reply). */
+function whenAborted(signal: AbortSignal | undefined, stream: { destroy(): void; once(event: 'close', listener: () => void): unknown }, reject: (reason: unknown) => void): void {
+  if (!signal) return;
+  const abort = () => {
+    reject(signal.reason);
+    stream.destroy();
+  };
+  if (signal.aborted) return abort();
+  signal.addEventListener('abort', abort, { once: true });
+  stream.once('close', () => signal.removeEventListener('abort', abort));
 }
