@@ -20,19 +20,17 @@ const MAX_INGEST_BYTES = 16 * 1024 * 1024;
  */
 export function storeLogs(store: LogStore, clock: Clock, log: Logger, onDiskFull?: (droppedEvents: number) => void): ShipLogs {
   return async (batches: LogBatch[]) => {
-    const now = clock.now();
-    for (const b of batches) {
-      try {
-        await store.append(b.accountId, b.group, b.stream, b.events, now);
-      } catch (err) {
-        if (isStratusError(err) && err.code === 'DiskFull') {
-          onDiskFull?.(b.events.length);
-          continue;
-        }
-        if (!isStratusError(err) || err.retryable) throw err;
-        log.warn({ err, account: b.accountId, group: b.group, stream: b.stream, events: b.events.length }, 'function log events refused by the store: dropped');
-      }
-    }
+    // One call for the whole shipment (on SQLite, one transaction): each batch answered on its own.
+    const answers = await store.appendAll(batches, clock.now());
+    let again: Error | undefined;
+    answers.forEach((err, i) => {
+      const b = batches[i]!;
+      if (err === undefined) return;
+      if (isStratusError(err) && err.code === 'DiskFull') onDiskFull?.(b.events.length);
+      else if (!isStratusError(err) || err.retryable) again ??= err;
+      else log.warn({ err, account: b.accountId, group: b.group, stream: b.stream, events: b.events.length }, 'function log events refused by the store: dropped');
+    });
+    if (again) throw again;
   };
 }
 
