@@ -92,16 +92,16 @@ export class SqliteLogStore implements LogStore {
     return writeOrDiskFull(this.disk, () => this.writer.append([{ accountId, group, stream, events }], ingestionTimeMs));
   }
 
-  /** One message to the writer thread, one transaction: every append is stored, or none (each then answered with the error). */
-  async appendAll(appends: LogAppend[], ingestionTimeMs: number): Promise<(Error | undefined)[]> {
-    try {
-      if (this.disk?.full) throw diskFullError();
-      await writeOrDiskFull(this.disk, () => this.writer.append(appends, ingestionTimeMs));
-      return appends.map(() => undefined);
-    } catch (err) {
-      const error = err instanceof Error ? err : new Error(String(err));
-      return appends.map(() => error);
-    }
+  /**
+   * One message to the writer thread, one transaction: every append is stored, or none (each then
+   * answered with the error). The events are posted at once and not kept while the thread works.
+   */
+  appendAll(appends: LogAppend[], ingestionTimeMs: number): Promise<(Error | undefined)[]> {
+    const n = appends.length;
+    const answer = (error: Error | undefined) => new Array<Error | undefined>(n).fill(error);
+    if (this.disk?.full) return Promise.resolve(answer(diskFullError()));
+    const posted = this.writer.append(appends, ingestionTimeMs);
+    return writeOrDiskFull(this.disk, () => posted).then(() => answer(undefined), (err: unknown) => answer(err instanceof Error ? err : new Error(String(err))));
   }
 
   async groups(accountId: string, namePrefix = ''): Promise<LogGroupInfo[]> {

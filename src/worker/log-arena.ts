@@ -2,6 +2,14 @@
 export const MAX_EVENT_BYTES = 256 * 1024;
 
 const NEWLINE = 0x0a;
+
+/** Events taken for a shipment, kept as bytes (off the JavaScript heap) until it is known stored. */
+export interface TakenEvents {
+  bytes: Buffer;
+  starts: number[];
+  ends: number[];
+  times: number[];
+}
 const MIN_CAPACITY = 4096;
 
 /**
@@ -66,20 +74,24 @@ export class EventArena {
 
   /**
    * Takes the earliest events, as strings: `limit` at most, and as many as keep a shipment that
-   * holds `before` bytes already within `maxBytes` (one at least if it holds none).
+   * holds `before` bytes already within `maxBytes` (one at least if it holds none). `kept`: the
+   * same events as bytes, to put back should the shipment fail, so that the strings can go as
+   * soon as they are sent.
    */
-  take(limit: number, before: number, maxBytes: number): { events: { timestamp: number; message: string }[]; bytes: number } {
+  take(limit: number, before: number, maxBytes: number): { events: { timestamp: number; message: string }[]; bytes: number; kept: TakenEvents } {
     const events: { timestamp: number; message: string }[] = [];
     let bytes = before;
-    for (let i = this.first; events.length < limit && i < this.ends.length; i++) {
+    const from = this.first;
+    for (let i = from; events.length < limit && i < this.ends.length; i++) {
       const size = this.ends[i]! - this.starts[i]!;
       if (bytes > 0 && bytes + size > maxBytes) break;
       bytes += size;
       events.push({ timestamp: this.times[i]!, message: this.bytes.toString('utf8', this.starts[i]!, this.ends[i]!) });
     }
+    const kept = this.copy(from, from + events.length);
     this.first += events.length;
     this.compact();
-    return { events, bytes: bytes - before };
+    return { events, bytes: bytes - before, kept };
   }
 
   /** Drops the earliest event; resolves its bytes. */
@@ -90,10 +102,28 @@ export class EventArena {
     return size;
   }
 
-  /** Puts events back before those waiting (a shipment that failed). */
-  putBack(events: { timestamp: number; message: string }[]): void {
-    const waiting = this.take(Infinity, 0, Infinity).events;
-    for (const e of events.concat(waiting)) this.add(e.timestamp, e.message);
+  /** Puts taken events back before those waiting (a shipment that failed). */
+  putBack(taken: TakenEvents): void {
+    const waiting = this.copy(this.first, this.ends.length);
+    this.first = this.ends.length;
+    this.compact();
+    this.append(taken);
+    this.append(waiting);
+  }
+
+  /** Events [from, to) as bytes of their own, offsets from 0. */
+  private copy(from: number, to: number): TakenEvents {
+    if (from === to) return { bytes: Buffer.alloc(0), starts: [], ends: [], times: [] };
+    const base = this.starts[from]!;
+    const bytes = Buffer.allocUnsafe(this.ends[to - 1]! - base);
+    this.bytes.copy(bytes, 0, base, this.ends[to - 1]!);
+    return { bytes, starts: this.starts.slice(from, to).map((x) => x - base), ends: this.ends.slice(from, to).map((x) => x - base), times: this.times.slice(from, to) };
+  }
+
+  private append(taken: TakenEvents): void {
+    const base = this.reserve(taken.bytes.length);
+    this.used = base + taken.bytes.copy(this.bytes, base);
+    for (let i = 0; i < taken.times.length; i++) this.push(taken.times[i]!, base + taken.starts[i]!, base + taken.ends[i]!);
   }
 
   /** An event per run of at most MAX_EVENT_BYTES of [start, end), never cutting a character; resolves the bytes. */

@@ -6,7 +6,7 @@ import type { InternalClient } from '../shared/internal-client.js';
 import { CONTROL_PLANE_NAME } from '../shared/tls.js';
 import type { Logger } from '../shared/log.js';
 import type { EnvironmentSpec } from './environment-spec.js';
-import { charStart, EventArena, MAX_EVENT_BYTES } from './log-arena.js';
+import { charStart, EventArena, MAX_EVENT_BYTES, type TakenEvents } from './log-arena.js';
 
 /** Where function output goes besides the log tail (the log store, the console of `stratus up`, or nowhere). */
 export interface FunctionLogSink {
@@ -154,13 +154,17 @@ export class LogShipper implements FunctionLogSink {
     for (const s of this.streams.values()) this.endPartials(s, partialsBefore);
     // What is buffered now: what comes while it is shipped waits for the next turn.
     const due = new Map([...this.streams.values()].map((s) => [s, s.events.size]));
-    for (let batches = this.take(due); batches.length > 0; batches = this.take(due)) {
-      const { bytes } = batches;
+    for (;;) {
+      const shipment = this.take(due);
+      if (shipment.kept.length === 0) break;
+      // Only the bytes are kept while the store works: the batches' strings are the store's, and can go once it has them.
+      const stored = this.o.ship(shipment.batches);
+      shipment.batches = [];
       try {
-        await this.o.ship(batches.map(({ accountId, group, stream, grant, events }) => ({ accountId, group, stream, ...(grant === undefined ? {} : { grant }), events })));
-        this.bufferedBytes -= bytes;
+        await stored;
+        this.bufferedBytes -= shipment.bytes;
       } catch (err) {
-        this.requeue(batches, err);
+        this.requeue(shipment.kept, err);
         break;
       }
     }
@@ -169,16 +173,22 @@ export class LogShipper implements FunctionLogSink {
   }
 
   /** Up to MAX_SHIPMENT_BYTES (one event at least) of the events `due`, per stream, in order; `bytes`: their size. */
-  private take(due: Map<Stream, number>): (LogBatch & LogDestination)[] & { bytes: number } {
-    const batches = Object.assign([] as (LogBatch & LogDestination)[], { bytes: 0 });
+  private take(due: Map<Stream, number>): { batches: LogBatch[]; kept: { to: LogDestination; events: TakenEvents }[]; bytes: number } {
+    const batches: LogBatch[] = [];
+    const kept: { to: LogDestination; events: TakenEvents }[] = [];
+    let total = 0;
     for (const [s, left] of due) {
-      const { events, bytes } = s.events.take(left, batches.bytes, MAX_SHIPMENT_BYTES);
-      batches.bytes += bytes;
-      if (events.length > 0) batches.push({ ...s.to, events });
+      const { events, bytes, kept: taken } = s.events.take(left, total, MAX_SHIPMENT_BYTES);
+      total += bytes;
+      if (events.length > 0) {
+        const { accountId, group, stream, grant } = s.to;
+        batches.push({ accountId, group, stream, ...(grant === undefined ? {} : { grant }), events });
+        kept.push({ to: s.to, events: taken });
+      }
       due.set(s, left - events.length);
-      if (batches.bytes >= MAX_SHIPMENT_BYTES) break;
+      if (total >= MAX_SHIPMENT_BYTES) break;
     }
-    return batches;
+    return { batches, kept, bytes: total };
   }
 
   private stream(to: LogDestination): Stream {
@@ -216,9 +226,9 @@ export class LogShipper implements FunctionLogSink {
     return true;
   }
 
-  private requeue(batches: (LogBatch & LogDestination)[], err: unknown): void {
-    this.o.log.warn({ err, batches: batches.length }, 'function logs could not be stored; retrying with the next batch');
-    for (const b of batches) this.stream(b).events.putBack(b.events);
+  private requeue(kept: { to: LogDestination; events: TakenEvents }[], err: unknown): void {
+    this.o.log.warn({ err, batches: kept.length }, 'function logs could not be stored; retrying with the next batch');
+    for (const k of kept) this.stream(k.to).events.putBack(k.events);
     while (this.bufferedBytes > this.o.maxBufferedBytes && this.dropOldest());
     this.schedule();
   }
