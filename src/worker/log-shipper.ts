@@ -157,10 +157,10 @@ export class LogShipper implements FunctionLogSink {
     for (;;) {
       const shipment = this.take(due);
       if (shipment.kept.length === 0) break;
-      // Only the bytes are kept while the store works: the batches' strings are the store's, and can go once it has them.
-      const stored = this.o.ship(shipment.batches);
-      shipment.batches = [];
       try {
+        // Only the bytes are kept while the store works: the batches' strings are the store's, and can go once it has them.
+        const stored = this.o.ship(shipment.batches);
+        shipment.batches = [];
         await stored;
         this.bufferedBytes -= shipment.bytes;
       } catch (err) {
