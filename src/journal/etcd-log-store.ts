@@ -2,7 +2,7 @@ import { Range, type ICompare, type IKeyValue, type IOperation, type Namespace }
 import { StratusError } from '../shared/errors.js';
 import { commitTxn, etcdCall, keyIn } from '../shared/etcd.js';
 import { BatchPage, batchBytes, batchEvents, earliest, timeRange, type BatchEvent } from './log-batches.js';
-import { DAY_MS, type LogEventQuery, type LogGroupInfo, type LogStore, type LogStreamInfo, type NewLogEvent, type StoredLogEvent } from './log-store.js';
+import { appendEach, DAY_MS, type LogAppend, type LogEventQuery, type LogGroupInfo, type LogStore, type LogStreamInfo, type NewLogEvent, type StoredLogEvent } from './log-store.js';
 import { untilWon } from '../shared/races.js';
 
 /** Keys per range request when paging through a prefix. */
@@ -57,6 +57,10 @@ export class EtcdLogStore implements LogStore {
 
   async append(accountId: string, group: string, stream: string, events: NewLogEvent[], ingestionTimeMs: number): Promise<void> {
     for (const part of split(events)) await this.appendBatch(accountId, group, stream, part, ingestionTimeMs);
+  }
+
+  appendAll(appends: LogAppend[], ingestionTimeMs: number): Promise<(Error | undefined)[]> {
+    return appendEach(this, appends, ingestionTimeMs);
   }
 
   async groups(accountId: string, namePrefix = ''): Promise<LogGroupInfo[]> {

@@ -5,7 +5,7 @@ export type {
 export { SqliteJournal } from './sqlite-journal.js';
 export { MemoryJournal } from './memory-journal.js';
 export { EtcdJournal, type EtcdJournalOptions } from './etcd-journal.js';
-export type { LogEventQuery, LogGroupInfo, LogStore, LogStreamInfo, NewLogEvent, StoredLogEvent } from './log-store.js';
+export type { LogAppend, LogEventQuery, LogGroupInfo, LogStore, LogStreamInfo, NewLogEvent, StoredLogEvent } from './log-store.js';
 export { DAY_MS, eventBytes, EVENT_OVERHEAD_BYTES } from './log-store.js';
 export { MemoryLogStore } from './memory-log-store.js';
 export { installationSecret } from './installation-secret.js';

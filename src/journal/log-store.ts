@@ -1,3 +1,5 @@
+import { isStratusError } from '../shared/errors.js';
+
 /**
  * Function logs as CloudWatch Logs keeps them: per account, named groups of named streams of
  * events. The engines store and select; the CloudWatch semantics on top (stream names, filter
@@ -11,6 +13,13 @@ export interface LogStore {
    * do not exist. Every event gets an id, increasing in the order events were appended.
    */
   append(accountId: string, group: string, stream: string, events: NewLogEvent[], ingestionTimeMs: number): Promise<void>;
+  /**
+   * Appends of a shipment, each as `append`, in order; resolves, per append, undefined when it was
+   * stored or the error that refused it. SQLite stores them in one transaction (all or none,
+   * one error for all); the others append one by one and stop at the first error that may pass
+   * (a retry may succeed): it is then the answer of every append not yet tried.
+   */
+  appendAll(appends: LogAppend[], ingestionTimeMs: number): Promise<(Error | undefined)[]>;
   /** The account's groups, by name. */
   groups(accountId: string, namePrefix?: string): Promise<LogGroupInfo[]>;
   /** The group's streams, by name; undefined when the group does not exist. */
@@ -31,6 +40,14 @@ export interface LogStore {
    * earliest-appended events until it stores at most `maxBytesPerAccount`. Resolves the bytes removed.
    */
   expire(nowMs: number, maxBytesPerAccount: number): Promise<number>;
+}
+
+/** One stream's part of a shipment of function logs (`appendAll`). */
+export interface LogAppend {
+  accountId: string;
+  group: string;
+  stream: string;
+  events: NewLogEvent[];
 }
 
 export interface NewLogEvent {
@@ -81,6 +98,25 @@ export const EVENT_OVERHEAD_BYTES = 26;
 
 export function eventBytes(message: string): number {
   return Buffer.byteLength(message) + EVENT_OVERHEAD_BYTES;
+}
+
+/**
+ * `appendAll` by one `append` after another: an error that may pass stops it (the retry will
+ * bring them all again), one that will not (a StratusError not retryable) is that append's answer.
+ */
+export async function appendEach(store: LogStore, appends: LogAppend[], ingestionTimeMs: number): Promise<(Error | undefined)[]> {
+  const answers: (Error | undefined)[] = [];
+  for (const a of appends) {
+    try {
+      await store.append(a.accountId, a.group, a.stream, a.events, ingestionTimeMs);
+      answers.push(undefined);
+    } catch (err) {
+      const error = err instanceof Error ? err : new Error(String(err));
+      if (!isStratusError(err) || err.retryable) return answers.concat(appends.slice(answers.length).map(() => error));
+      answers.push(error);
+    }
+  }
+  return answers;
 }
 
 export const DAY_MS = 24 * 60 * 60 * 1000;

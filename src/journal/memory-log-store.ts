@@ -1,4 +1,4 @@
-import { DAY_MS, eventBytes, type LogEventQuery, type LogGroupInfo, type LogStore, type LogStreamInfo, type NewLogEvent, type StoredLogEvent } from './log-store.js';
+import { appendEach, DAY_MS, eventBytes, type LogAppend, type LogEventQuery, type LogGroupInfo, type LogStore, type LogStreamInfo, type NewLogEvent, type StoredLogEvent } from './log-store.js';
 
 interface Group {
   info: LogGroupInfo;
@@ -33,6 +33,10 @@ export class MemoryLogStore implements LogStore {
       s.lastEventTimestamp = Math.max(s.lastEventTimestamp ?? e.timestamp, e.timestamp);
     }
     if (events.length > 0) s.lastIngestionTime = ingestionTimeMs;
+  }
+
+  appendAll(appends: LogAppend[], ingestionTimeMs: number): Promise<(Error | undefined)[]> {
+    return appendEach(this, appends, ingestionTimeMs);
   }
 
   async groups(accountId: string, namePrefix = ''): Promise<LogGroupInfo[]> {

@@ -3,7 +3,7 @@ import { diskFullError, growingWrite, writeOrDiskFull, type DiskSpace } from '..
 import { BatchPage, batchBytes, batchEvents, earliest, timeRange, type BatchEvent } from './log-batches.js';
 import { BATCH_SPAN_MS, createLogTables } from './sqlite-log-append.js';
 import { SqliteLogWriter } from './sqlite-log-writer.js';
-import { DAY_MS, type LogEventQuery, type LogGroupInfo, type LogStore, type LogStreamInfo, type NewLogEvent, type StoredLogEvent } from './log-store.js';
+import { DAY_MS, type LogAppend, type LogEventQuery, type LogGroupInfo, type LogStore, type LogStreamInfo, type NewLogEvent, type StoredLogEvent } from './log-store.js';
 
 /** Streams a filtered read takes one by one (each over its own index); more are filtered on the group's time index. */
 const maxMergedStreams = 8;
@@ -89,7 +89,19 @@ export class SqliteLogStore implements LogStore {
 
   append(accountId: string, group: string, stream: string, events: NewLogEvent[], ingestionTimeMs: number): Promise<void> {
     if (this.disk?.full) return Promise.reject(diskFullError());
-    return writeOrDiskFull(this.disk, () => this.writer.append(accountId, group, stream, events, ingestionTimeMs));
+    return writeOrDiskFull(this.disk, () => this.writer.append([{ accountId, group, stream, events }], ingestionTimeMs));
+  }
+
+  /**
+   * One message to the writer thread, one transaction: every append is stored, or none (each then
+   * answered with the error). The events are posted at once and not kept while the thread works.
+   */
+  appendAll(appends: LogAppend[], ingestionTimeMs: number): Promise<(Error | undefined)[]> {
+    const n = appends.length;
+    const answer = (error: Error | undefined) => new Array<Error | undefined>(n).fill(error);
+    if (this.disk?.full) return Promise.resolve(answer(diskFullError()));
+    const posted = this.writer.append(appends, ingestionTimeMs);
+    return writeOrDiskFull(this.disk, () => posted).then(() => answer(undefined), (err: unknown) => answer(err instanceof Error ? err : new Error(String(err))));
   }
 
   async groups(accountId: string, namePrefix = ''): Promise<LogGroupInfo[]> {

@@ -1,11 +1,11 @@
 // The log writer thread (started by `sqlite-log-writer.ts`): appends batches to the journal's
-// SQLite file on a connection of its own, one transaction each, and answers each with its id.
+// SQLite file on a connection of its own, a shipment (every stream's appends) in one transaction,
+// and answers each with its id.
 import Database from 'better-sqlite3';
 import { readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
-import { createLogTables, logAppender } from './sqlite-log-append.js';
-import { unpackEvents, type PackedEvents } from './sqlite-log-writer.js';
+import { createLogTables, logAppender, type PackedAppend } from './sqlite-log-append.js';
 
 // Logs are background work: on Linux a thread is a task with a niceness of its own, and this one
 // yields the CPU to the invoke path and the sandboxes (its appends wait; the shipper holds them).
@@ -21,10 +21,9 @@ db.pragma('synchronous = NORMAL');
 createLogTables(db);
 const append = logAppender(db);
 
-parentPort?.on('message', ({ id, args }: { id: number; args: [string, string, string, PackedEvents, number] }) => {
+parentPort?.on('message', ({ id, appends, ingestionTimeMs }: { id: number; appends: PackedAppend[]; ingestionTimeMs: number }) => {
   try {
-    const [accountId, group, stream, events, ingestionTimeMs] = args;
-    append(accountId, group, stream, unpackEvents(events), ingestionTimeMs);
+    append(appends, ingestionTimeMs);
     parentPort?.postMessage({ id });
   } catch (err) {
     const code = (err as { code?: unknown } | null)?.code;

@@ -19,20 +19,21 @@ const MAX_INGEST_BYTES = 16 * 1024 * 1024;
  * deletes). Anything else is thrown, and the worker ships the batches again.
  */
 export function storeLogs(store: LogStore, clock: Clock, log: Logger, onDiskFull?: (droppedEvents: number) => void): ShipLogs {
-  return async (batches: LogBatch[]) => {
-    const now = clock.now();
-    for (const b of batches) {
-      try {
-        await store.append(b.accountId, b.group, b.stream, b.events, now);
-      } catch (err) {
-        if (isStratusError(err) && err.code === 'DiskFull') {
-          onDiskFull?.(b.events.length);
-          continue;
-        }
-        if (!isStratusError(err) || err.retryable) throw err;
-        log.warn({ err, account: b.accountId, group: b.group, stream: b.stream, events: b.events.length }, 'function log events refused by the store: dropped');
-      }
-    }
+  // One call for the whole shipment (on SQLite, one transaction), each batch answered on its own.
+  // Only what the answers need is kept while the store works, not the events.
+  return (batches: LogBatch[]) => {
+    const sent = batches.map((b) => ({ accountId: b.accountId, group: b.group, stream: b.stream, events: b.events.length }));
+    return store.appendAll(batches, clock.now()).then((answers) => {
+      let again: Error | undefined;
+      answers.forEach((err, i) => {
+        const b = sent[i]!;
+        if (err === undefined) return;
+        if (isStratusError(err) && err.code === 'DiskFull') onDiskFull?.(b.events);
+        else if (!isStratusError(err) || err.retryable) again ??= err;
+        else log.warn({ err, account: b.accountId, group: b.group, stream: b.stream, events: b.events }, 'function log events refused by the store: dropped');
+      });
+      if (again) throw again;
+    });
   };
 }
 

@@ -140,6 +140,18 @@ describe('LogShipper', () => {
     assert.equal(messages(A).length, 300_000);
   });
 
+  test('ships lines written faster than one request holds across several requests, whole, in order and with their characters', async () => {
+    const { s, messages } = shipper({ maxBufferedBytes: 64 << 20 });
+    const lines = Array.from({ length: 30_000 }, (_, i) => `${i} ${i % 7 === 0 ? 'été ü ñ 日本 🙂' : 'plain'} ${'.'.repeat(i % 150)}`);
+    for (let i = 0; i < lines.length; i += 10) s.write(A, `${lines.slice(i, i + 10).join('\n')}\n`, 'stdout');
+    s.write(A, 'part', 'stderr');
+    await s.flush();
+    assert.deepEqual(messages(A), [...lines, 'part']);
+    for (let i = 0; i < 3_000; i++) s.write(A, `again ${i}\n`, i % 2 ? 'stdout' : 'platform');
+    await s.flush();
+    assert.deepEqual(messages(A).slice(lines.length + 1), Array.from({ length: 3_000 }, (_, i) => `again ${i}`));
+  });
+
   test('names streams as Lambda does', () => {
     assert.match(logStreamName(Date.UTC(2026, 11, 7, 23, 59), '$LATEST', 'env-1'), /^2026\/12\/07\/\[\$LATEST\][0-9a-f]{32}$/);
     assert.notEqual(logStreamName(0, '3', 'env-1'), logStreamName(0, '3', 'env-2'));

@@ -6,6 +6,7 @@ import type { InternalClient } from '../shared/internal-client.js';
 import { CONTROL_PLANE_NAME } from '../shared/tls.js';
 import type { Logger } from '../shared/log.js';
 import type { EnvironmentSpec } from './environment-spec.js';
+import { charStart, EventArena, MAX_EVENT_BYTES, type TakenEvents } from './log-arena.js';
 
 /** Where function output goes besides the log tail (the log store, the console of `stratus up`, or nowhere). */
 export interface FunctionLogSink {
@@ -31,8 +32,7 @@ export interface LogDestination {
 /** What one request to the store carries at most (its JSON stays well within the ingest route's bound). */
 const MAX_SHIPMENT_BYTES = 2 * 1024 * 1024;
 
-/** CloudWatch's largest event (256 KB); a longer line is cut into events of this size. */
-export const MAX_EVENT_BYTES = 256 * 1024;
+export { MAX_EVENT_BYTES } from './log-arena.js';
 
 /** Events of one environment's stream, as a worker hands them to the log store (the wire shape). */
 export const logBatchSchema = z.object({
@@ -61,8 +61,11 @@ interface Stream {
   to: LogDestination;
   /** Per source, the end of its output so far that is not yet a whole line, and when it began. */
   partials: Map<OutputSource, { text: string; at: number; bytes: number }>;
-  events: { timestamp: number; message: string }[];
+  /** Its whole events, waiting (off the JavaScript heap until they are shipped). */
+  events: EventArena;
 }
+
+const NEWLINE = 0x0a;
 
 const keyOf = (to: Pick<LogDestination, 'accountId' | 'group' | 'stream'>) => `${to.accountId}\n${to.group}\n${to.stream}`;
 
@@ -87,6 +90,12 @@ export class LogShipper implements FunctionLogSink {
     const s = this.stream(to);
     const now = this.o.clock.now();
     const partial = s.partials.get(source);
+    if (partial === undefined && text.charCodeAt(text.length - 1) === NEWLINE) {
+      // Whole lines, nothing before them on this source (the platform's always, most output):
+      // encoded once into the stream's buffer and cut there, no string or object per line.
+      this.buffered(s.events.addLines(now, text));
+      return this.schedule();
+    }
     if (!text.includes('\n')) {
       // The line goes on: kept as it comes (no re-reading of what came before) until it ends or is an event's size.
       const bytes = (partial?.bytes ?? 0) + Buffer.byteLength(text);
@@ -95,11 +104,11 @@ export class LogShipper implements FunctionLogSink {
         return this.schedule();
       }
     }
-    // Whole lines (the platform's always are): each an event, cut where it ends, without an array of them.
+    // Lines that end what came before on this source: each an event, cut where it ends.
     const all = partial ? partial.text + text : text;
     let from = 0;
     for (let end = all.indexOf('\n'); end >= 0; from = end + 1, end = all.indexOf('\n', from)) {
-      this.add(s, from === 0 && partial ? partial.at : now, all.slice(from, end));
+      this.buffered(s.events.add(from === 0 && partial ? partial.at : now, all.slice(from, end)));
     }
     const rest = from === 0 ? all : all.slice(from);
     const restAt = from === 0 && partial ? partial.at : now;
@@ -110,7 +119,7 @@ export class LogShipper implements FunctionLogSink {
       // A line longer than an event goes out in events of the largest size as it comes.
       const bytes = Buffer.from(rest);
       const whole = charStart(bytes, bytes.length - (bytes.length % MAX_EVENT_BYTES));
-      this.addBytes(s, restAt, bytes.subarray(0, whole));
+      this.buffered(s.events.addBytes(restAt, bytes.subarray(0, whole)));
       if (whole === bytes.length) s.partials.delete(source);
       else s.partials.set(source, { text: bytes.subarray(whole).toString(), at: restAt, bytes: bytes.length - whole });
     }
@@ -144,36 +153,42 @@ export class LogShipper implements FunctionLogSink {
   private async shipNow(partialsBefore: number): Promise<void> {
     for (const s of this.streams.values()) this.endPartials(s, partialsBefore);
     // What is buffered now: what comes while it is shipped waits for the next turn.
-    const due = new Map([...this.streams.values()].map((s) => [s, s.events.length]));
-    for (let batches = this.take(due); batches.length > 0; batches = this.take(due)) {
-      const { bytes } = batches;
+    const due = new Map([...this.streams.values()].map((s) => [s, s.events.size]));
+    for (;;) {
+      const shipment = this.take(due);
+      if (shipment.kept.length === 0) break;
       try {
-        await this.o.ship(batches.map(({ accountId, group, stream, grant, events }) => ({ accountId, group, stream, ...(grant === undefined ? {} : { grant }), events })));
-        this.bufferedBytes -= bytes;
+        // Only the bytes are kept while the store works: the batches' strings are the store's, and can go once it has them.
+        const stored = this.o.ship(shipment.batches);
+        shipment.batches = [];
+        await stored;
+        this.bufferedBytes -= shipment.bytes;
       } catch (err) {
-        this.requeue(batches, err);
+        this.requeue(shipment.kept, err);
         break;
       }
     }
-    for (const [key, s] of this.streams) if (s.partials.size === 0 && s.events.length === 0) this.streams.delete(key);
+    for (const [key, s] of this.streams) if (s.partials.size === 0 && s.events.size === 0) this.streams.delete(key);
     if (this.streams.size > 0) this.schedule();
   }
 
   /** Up to MAX_SHIPMENT_BYTES (one event at least) of the events `due`, per stream, in order; `bytes`: their size. */
-  private take(due: Map<Stream, number>): (LogBatch & LogDestination)[] & { bytes: number } {
-    const batches = Object.assign([] as (LogBatch & LogDestination)[], { bytes: 0 });
+  private take(due: Map<Stream, number>): { batches: LogBatch[]; kept: { to: LogDestination; events: TakenEvents }[]; bytes: number } {
+    const batches: LogBatch[] = [];
+    const kept: { to: LogDestination; events: TakenEvents }[] = [];
+    let total = 0;
     for (const [s, left] of due) {
-      let n = 0;
-      for (; n < left && n < s.events.length; n++) {
-        const size = Buffer.byteLength(s.events[n]?.message ?? '');
-        if (batches.bytes > 0 && batches.bytes + size > MAX_SHIPMENT_BYTES) break;
-        batches.bytes += size;
+      const { events, bytes, kept: taken } = s.events.take(left, total, MAX_SHIPMENT_BYTES);
+      total += bytes;
+      if (events.length > 0) {
+        const { accountId, group, stream, grant } = s.to;
+        batches.push({ accountId, group, stream, ...(grant === undefined ? {} : { grant }), events });
+        kept.push({ to: s.to, events: taken });
       }
-      if (n > 0) batches.push({ ...s.to, events: s.events.splice(0, n) });
-      due.set(s, left - n);
-      if (batches.bytes >= MAX_SHIPMENT_BYTES) break;
+      due.set(s, left - events.length);
+      if (total >= MAX_SHIPMENT_BYTES) break;
     }
-    return batches;
+    return { batches, kept, bytes: total };
   }
 
   private stream(to: LogDestination): Stream {
@@ -182,53 +197,38 @@ export class LogShipper implements FunctionLogSink {
     if (key === undefined) this.keys.set(to, (key = keyOf(to)));
     let s = this.streams.get(key);
     if (!s) {
-      s = { to, partials: new Map(), events: [] };
+      s = { to, partials: new Map(), events: new EventArena() };
       this.streams.set(key, s);
     }
     return s;
   }
 
-  private add(s: Stream, timestamp: number, line: string): void {
-    const size = Buffer.byteLength(line);
-    if (size > MAX_EVENT_BYTES) return this.addBytes(s, timestamp, Buffer.from(line));
-    s.events.push({ timestamp, message: line });
-    this.bufferedBytes += size;
+  /** Counts bytes of events just added, dropping the oldest while over the bound. */
+  private buffered(bytes: number): void {
+    this.bufferedBytes += bytes;
     while (this.bufferedBytes > this.o.maxBufferedBytes && this.dropOldest());
-  }
-
-  /** An over-long line as events of at most MAX_EVENT_BYTES each, never cutting a character. */
-  private addBytes(s: Stream, timestamp: number, bytes: Buffer): void {
-    for (let at = 0; at < bytes.length;) {
-      const end = charStart(bytes, Math.min(bytes.length, at + MAX_EVENT_BYTES), at + 1);
-      this.add(s, timestamp, bytes.toString('utf8', at, end));
-      at = end;
-    }
   }
 
   private endPartials(s: Stream, before: number): void {
     for (const [source, partial] of s.partials) {
       if (partial.at >= before) continue;
       s.partials.delete(source);
-      this.add(s, partial.at, partial.text);
+      this.buffered(s.events.add(partial.at, partial.text));
     }
   }
 
   private dropOldest(): boolean {
-    const oldest = [...this.streams.values()].filter((s) => s.events.length > 0)
-      .sort((a, b) => (a.events[0]?.timestamp ?? 0) - (b.events[0]?.timestamp ?? 0))[0];
-    const event = oldest?.events.shift();
-    if (!event) return false;
-    this.bufferedBytes -= Buffer.byteLength(event.message);
+    let oldest: Stream | undefined;
+    for (const s of this.streams.values()) if (s.events.size > 0 && (!oldest || s.events.oldest < oldest.events.oldest)) oldest = s;
+    if (!oldest) return false;
+    this.bufferedBytes -= oldest.events.dropOldest();
     this.droppedEvents++;
     return true;
   }
 
-  private requeue(batches: (LogBatch & LogDestination)[], err: unknown): void {
-    this.o.log.warn({ err, batches: batches.length }, 'function logs could not be stored; retrying with the next batch');
-    for (const b of batches) {
-      const s = this.stream(b);
-      s.events = b.events.concat(s.events);
-    }
+  private requeue(kept: { to: LogDestination; events: TakenEvents }[], err: unknown): void {
+    this.o.log.warn({ err, batches: kept.length }, 'function logs could not be stored; retrying with the next batch');
+    for (const k of kept) this.stream(k.to).events.putBack(k.events);
     while (this.bufferedBytes > this.o.maxBufferedBytes && this.dropOldest());
     this.schedule();
   }
@@ -239,13 +239,6 @@ export class LogShipper implements FunctionLogSink {
       void this.ship(this.o.clock.now() - this.o.flushAfterMs + 1);
     });
   }
-}
-
-/** `at`, or the start of the UTF-8 character it falls inside (not before `floor`). */
-function charStart(bytes: Buffer, at: number, floor = 0): number {
-  let start = at;
-  while (start > floor && start < bytes.length && ((bytes[start] ?? 0) & 0xc0) === 0x80) start--;
-  return start;
 }
 
 /** The function's log group: its LoggingConfig.LogGroup (Lambda's default `/aws/lambda/<name>`). */

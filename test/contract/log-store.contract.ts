@@ -45,6 +45,26 @@ export function runLogStoreContract(name: string, open: () => Promise<LogStoreUn
       assert.equal(await logs.events(A, '/aws/lambda/none', all()), undefined);
     }));
 
+    it("appendAll stores a shipment's appends to several streams, groups and accounts, each in order, and answers each", withStore(async (logs) => {
+      const minute = 60_000;
+      const answers = await logs.appendAll([
+        { accountId: A, group: G, stream: 's1', events: [ev(T0 + 20, m100('a')), ev(T0 + 10, m100('b')), ev(T0 + minute + 5, m100('c'))] },
+        { accountId: A, group: '/aws/lambda/other', stream: 's1', events: [ev(T0 + 1, 'é\nüñï')] },
+        { accountId: B, group: G, stream: 's1', events: [ev(T0 + 2, m100('x'))] },
+        { accountId: A, group: G, stream: 's2', events: [] },
+        { accountId: A, group: G, stream: 's1', events: [ev(T0 + 15, m100('d'))] },
+      ], T0 + 100);
+      assert.deepEqual(answers, [undefined, undefined, undefined, undefined, undefined]);
+      const events = await logs.events(A, G, all({ streams: ['s1'] }));
+      assert.deepEqual(events?.map((e) => e.message.slice(0, 1)), ['b', 'd', 'a', 'c']);
+      const appended = [...(events ?? [])].sort((a, b) => (a.id < b.id ? -1 : 1)).map((e) => e.message.slice(0, 1));
+      assert.deepEqual(appended, ['a', 'b', 'c', 'd'], 'ids follow the order of the appends');
+      assert.deepEqual(messages(await logs.events(A, '/aws/lambda/other', all())), ['é\nüñï']);
+      assert.deepEqual(messages(await logs.events(B, G, all())), [m100('x')]);
+      assert.deepEqual((await logs.streams(A, G))?.map((st) => [st.name, st.storedBytes]), [['s1', 400], ['s2', 0]]);
+      assert.equal((await logs.groups(A)).find((g) => g.name === G)?.storedBytes, 400);
+    }));
+
     it('an append creates its group and stream and records what it added', withStore(async (logs) => {
       await logs.append(A, G, 's1', [ev(T0 + 20, m100('a')), ev(T0 + 10, m100('b'))], T0 + 100);
       await logs.append(A, G, 's1', [ev(T0 + 30, m100('c'))], T0 + 200);
