@@ -15,6 +15,8 @@ const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
 export interface PlacementFleet {
   /** Where placement must listen for the provider's workers to reach it (undefined: where it was told). */
   host?: string;
+  /** The port it must listen on there (local-hosts: the one every replica of this machine listens on, each at its own address). */
+  port?: number;
   /** A heartbeat's directory entry, marked if the worker is being drained. */
   annotate(doc: WorkerDocument): WorkerDocument;
   /** Starts (or resumes) scaling, on the placement leader, once its internal API listens at `url`. */
@@ -36,14 +38,14 @@ export async function openPlacementFleet(
 ): Promise<PlacementFleet> {
   const credentials = new WorkerCredentials(journal.workerCredentials);
   const fleetLog = log.child({ component: 'fleet' });
-  const provider: WorkerProvider & { address?: string; setControlPlane?(url: string): void } = config.fleet.provider === 'local-hosts'
+  const provider: WorkerProvider & { address?: string; port?: number; setControlPlane?(url: string): void } = config.fleet.provider === 'local-hosts'
     ? await LocalHostsProvider.open({
       stateDir: join(config.dataDir, 'local-hosts'),
       command: [process.execPath, MAIN],
       workerArgs: ['--worker-memory-mb', String(config.worker.memoryMb), '--heartbeat-ms', String(config.cluster.heartbeatMs), '--log-level', config.logLevel],
       issueCredential: async (id) => ({ ...(await credentials.add(id, clock.now())), caCertificate: secrets.ca.certPem }),
       revokeCredential: (id) => credentials.revoke(id, clock.now()),
-      log: fleetLog,
+      log: fleetLog, clock,
     })
     : new StaticWorkerProvider();
   const latest = new Map<string, WorkerDocument>();
@@ -53,13 +55,24 @@ export async function openPlacementFleet(
     latest.set(doc.id, doc);
     return draining.has(doc.id) ? { ...doc, draining: true } : doc;
   };
+  // A worker the scaler removed, or whose host the provider removed by itself (its process died): its membership ends now (the scaler replaces it if needed).
+  let lost: ((id: string) => void) | undefined;
+  provider.onGone?.((worker) => lost?.(worker.id));
+  // The provider acts (local-hosts: takes over every recorded host) before the scaler looks.
+  const lead = (begin: () => void) => void (provider.lead?.() ?? Promise.resolve()).then(() => mayAct() && begin(), (err: unknown) => fleetLog.error({ err }, 'fleet: the worker provider could not take over its workers'));
   return {
     host: provider.address,
+    ...(provider.port !== undefined ? { port: provider.port } : {}),
     annotate,
     start(url, placement, directory, metrics) {
-      if (scaler) return scaler.start();
+      if (scaler) return lead(() => scaler?.start());
       provider.setControlPlane?.(url);
-      scaler = new FleetScaler(config.fleet, {
+      lost = (id) => {
+        draining.delete(id);
+        latest.delete(id);
+        placement.remove(id);
+      };
+      const made = new FleetScaler(config.fleet, {
         provider, clock, log: fleetLog, metrics, mayAct,
         members: () => placement.workers().map((agent) => fleetMember(agent.id, agent.status())),
         setDraining: (id, on) => {
@@ -69,16 +82,14 @@ export async function openPlacementFleet(
           const doc = latest.get(id);
           if (doc) directory.publish(annotate(doc));
         },
-        removed: (id) => {
-          draining.delete(id);
-          latest.delete(id);
-          placement.remove(id);
-        },
+        removed: (id) => lost?.(id),
       });
-      scaler.start();
+      scaler = made;
+      lead(() => made.start());
     },
     async standDown() {
       await scaler?.stop();
+      await provider.standDown?.();
     },
     async stop() {
       await scaler?.stop();

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,7 +22,7 @@ after(async () => {
   for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
 
-interface RecordedState { bridge: string; cgroups: string[]; hosts: { id: string; netns: string; veth: string; dir: string; cgroups: string[]; pid?: number; address: string }[] }
+interface RecordedState { bridge: string; cgroups: string[]; hosts: { id: string; netns: string; veth: string; dir: string; cgroups: string[]; pid?: number; startTime?: string; address: string }[] }
 
 async function localHostsOptions(revoked: string[] = []): Promise<LocalHostsOptions> {
   const stateDir = await mkdtemp(join(tmpdir(), 'stratus-local-hosts-'));
@@ -34,7 +34,11 @@ async function localHostsOptions(revoked: string[] = []): Promise<LocalHostsOpti
   };
 }
 
-const state = async (stateDir: string) => JSON.parse(await readFile(join(stateDir, 'state.json'), 'utf8')) as RecordedState;
+/** What the provider's shared state (`hosts.db`) records now. */
+const state = async (stateDir: string): Promise<RecordedState> => {
+  const r = LocalHostsProvider.recorded(stateDir);
+  return { bridge: r.net?.bridge ?? '', cgroups: r.net?.cgroups ?? [], hosts: r.hosts };
+};
 /** A process runs (a zombie, dead but not yet reaped by whoever adopted it, does not). */
 const alive = (pid: number | undefined) => {
   if (!pid) return false;
@@ -54,6 +58,7 @@ async function localHostsFixture(): Promise<ProviderFixture & { provider: LocalH
   const opts = await localHostsOptions();
   const provider = await LocalHostsProvider.open(opts);
   provider.setControlPlane('https://127.0.0.1:1');
+  await provider.lead();
   const { bridge, cgroups } = await state(opts.stateDir);
   const seen = new Map<string, RecordedState['hosts'][number]>();
   const learn = async (id: string) => {
@@ -82,7 +87,8 @@ async function localHostsFixture(): Promise<ProviderFixture & { provider: LocalH
       const left: string[] = [];
       if (await linkExists(bridge)) left.push(`bridge ${bridge}`);
       for (const c of cgroups) if (existsSync(c)) left.push(`cgroup ${c}`);
-      if (existsSync(join(opts.stateDir, 'state.json'))) left.push('state file');
+      const recorded = LocalHostsProvider.recorded(opts.stateDir);
+      if (recorded.net || recorded.hosts.length || recorded.garbage.length) left.push(`recorded: ${JSON.stringify(recorded)}`);
       return left;
     },
   };
@@ -130,6 +136,7 @@ describe('LocalHostsProvider hosts', { skip }, () => {
       const p = await LocalHostsProvider.open({ stateDir: ${JSON.stringify(opts.stateDir)}, command: [process.execPath, ${JSON.stringify(FAKE_HOST)}],
         issueCredential: async (workerId) => ({ workerId, secret: 's', caCertificate: '' }), revokeCredential: async () => {}, log: { info() {}, warn() {} } });
       p.setControlPlane('https://127.0.0.1:1');
+      await p.lead();
       await p.start({ zone: 'a' }); await p.start({ zone: 'a' });
       process.stdout.write('started\\n');
       setInterval(() => {}, 1000);`;
