@@ -59,7 +59,12 @@ export async function openPlacementFleet(
   let lost: ((id: string) => void) | undefined;
   provider.onGone?.((worker) => lost?.(worker.id));
   // The provider acts (local-hosts: takes over every recorded host) before the scaler looks.
-  const lead = (begin: () => void) => void (provider.lead?.() ?? Promise.resolve()).then(() => mayAct() && begin(), (err: unknown) => fleetLog.error({ err }, 'fleet: the worker provider could not take over its workers'));
+  // (Unless this leadership ended meanwhile: `term` counts leaderships and stand-downs.)
+  let term = 0;
+  const lead = (begin: () => void) => {
+    const mine = ++term;
+    void (provider.lead?.() ?? Promise.resolve()).then(() => term === mine && begin(), (err: unknown) => fleetLog.error({ err }, 'fleet: the worker provider could not take over its workers'));
+  };
   return {
     host: provider.address,
     ...(provider.port !== undefined ? { port: provider.port } : {}),
@@ -88,6 +93,7 @@ export async function openPlacementFleet(
       lead(() => made.start());
     },
     async standDown() {
+      term++;
       await scaler?.stop();
       await provider.standDown?.();
     },
