@@ -45,7 +45,7 @@ export async function openPlacementFleet(
       workerArgs: ['--worker-memory-mb', String(config.worker.memoryMb), '--heartbeat-ms', String(config.cluster.heartbeatMs), '--log-level', config.logLevel],
       issueCredential: async (id) => ({ ...(await credentials.add(id, clock.now())), caCertificate: secrets.ca.certPem }),
       revokeCredential: (id) => credentials.revoke(id, clock.now()),
-      log: fleetLog, clock,
+      log: fleetLog, clock, mayAct,
     })
     : new StaticWorkerProvider();
   const latest = new Map<string, WorkerDocument>();

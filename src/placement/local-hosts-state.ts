@@ -161,6 +161,12 @@ export class HostsState {
     });
   }
 
+  /** Whether `generation` holds the fence now. */
+  holds(generation: number): boolean {
+    const row = this.db.prepare('SELECT generation FROM fence').get() as { generation: number } | undefined;
+    return row?.generation === generation;
+  }
+
   /** Runs `change` in one transaction if `generation` still holds the fence; `Fenced` otherwise. */
   fenced<T>(generation: number, change: () => T): T {
     return this.tx(() => {

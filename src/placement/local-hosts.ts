@@ -31,6 +31,12 @@ export interface LocalHostsOptions {
   clock?: Clock;
   /** How often the acting provider looks whether each host's worker still runs (default 1 s; its own children are noticed at once). */
   superviseMs?: number;
+  /**
+   * Whether this replica leads now, by its own clock (placement's fencing). A provider that took
+   * the fence and finds it taken since (by a replica deposed before it, which took it late) takes
+   * it back only while this holds. Default: never.
+   */
+  mayAct?(): boolean;
 }
 
 const STOP_GRACE_MS = 10_000;
@@ -63,6 +69,8 @@ export class LocalHostsProvider implements WorkerProvider {
   /** This replica's address on the bridge: where placement listens for the workers. */
   readonly address: string;
   private generation: number | undefined;
+  /** Counts leads and stand-downs: a supervision loop runs only in the term that started it. */
+  private term = 0;
   private readonly children = new Map<string, ChildProcess>();
   /** A host's start, stop or removal under way: one at a time per host. */
   private readonly busy = new Map<string, Promise<void>>();
@@ -138,22 +146,25 @@ export class LocalHostsProvider implements WorkerProvider {
 
   /** Starts acting on the hosts (this replica leads): takes the fence, removes hosts whose worker is gone, supervises the rest. */
   async lead(): Promise<void> {
+    const term = ++this.term;
+    this.supervisor?.cancel();
     const generation = this.db.lead(this.me);
     this.generation = generation;
     this.opts.log.info({ generation, hosts: this.db.hosts().map((h) => h.id) }, 'local-hosts: acting on the recorded hosts');
     const clock = this.opts.clock ?? systemClock;
     const look = () => {
-      if (this.generation !== generation) return;
-      void this.supervise(generation).catch((err: unknown) => this.opts.log.warn({ err }, 'local-hosts: supervising the hosts failed'))
-        .finally(() => (this.supervisor = this.generation === generation ? clock.setTimer(this.opts.superviseMs ?? 1000, look) : undefined));
+      if (this.term !== term) return;
+      void this.supervise().catch((err: unknown) => this.opts.log.warn({ err }, 'local-hosts: supervising the hosts failed'))
+        .finally(() => (this.supervisor = this.term === term ? clock.setTimer(this.opts.superviseMs ?? 1000, look) : undefined));
     };
-    await this.supervise(generation);
+    await this.supervise();
     this.supervisor = clock.setTimer(this.opts.superviseMs ?? 1000, look);
   }
 
   /** Stops acting on the hosts (another replica leads now); they stay. */
   async standDown(): Promise<void> {
     this.generation = undefined;
+    this.term++;
     this.supervisor?.cancel();
     this.supervisor = undefined;
     await Promise.allSettled([...this.busy.values()]);
@@ -238,6 +249,10 @@ export class LocalHostsProvider implements WorkerProvider {
 
   private acting(): number {
     if (this.generation === undefined || this.closed) throw new StratusError('Fenced', 'local-hosts: this placement replica does not lead: it acts on no host');
+    if (!this.db.holds(this.generation) && this.opts.mayAct?.()) {
+      this.generation = this.db.lead(this.me);
+      this.opts.log.warn({ generation: this.generation }, 'local-hosts: the fence was taken by a replica deposed before this one; taken back');
+    }
     return this.generation;
   }
 
@@ -250,7 +265,8 @@ export class LocalHostsProvider implements WorkerProvider {
   }
 
   /** Removes, as crashed, each recorded host whose worker process is gone (or was never recorded: its starter died starting it). */
-  private async supervise(generation: number): Promise<void> {
+  private async supervise(): Promise<void> {
+    const generation = this.acting();
     for (const h of this.db.hosts()) {
       if (this.busy.has(h.id) || processRunning(h.pid, h.startTime)) continue;
       await this.lose(h.id, generation, h.pid ? 'its worker process is gone' : 'its starter died before its worker ran');

@@ -216,10 +216,11 @@ describe('LocalHostsProvider hosts', { skip }, () => {
 
   it('replicas share the hosts: a follower acts on none, a new leader fences the old one and stops the hosts it started', async () => {
     const opts = await localHostsOptions();
-    const a = await LocalHostsProvider.open(opts);
+    // By their own clocks (placement's `mayAct`): a was deposed, b leads.
+    const a = await LocalHostsProvider.open({ ...opts, mayAct: () => false });
     a.setControlPlane(`https://${a.address}:${a.port}`);
     await a.lead();
-    const b = await LocalHostsProvider.open(opts);
+    const b = await LocalHostsProvider.open({ ...opts, mayAct: () => true });
     try {
       assert.notEqual(b.address, a.address, 'each replica listens at its own address of the bridge');
       assert.equal(b.port, a.port);
@@ -233,6 +234,11 @@ describe('LocalHostsProvider hosts', { skip }, () => {
       await b.lead();
       // The deposed leader (paused, say, while the other took over) can no longer stop or start hosts.
       await assert.rejects(a.stop(h.id), (err: Error & { code?: string }) => err.code === 'Fenced');
+      // ... and if it takes the fence late (it was paused right before), the leader takes it back when it next acts.
+      await a.lead();
+      const h2 = await b.start({ zone: 'b' });
+      await assert.rejects(a.stop(h2.id), (err: Error & { code?: string }) => err.code === 'Fenced');
+      await b.stop(h2.id);
       await a.standDown();
       assert.ok(alive(rec.pid), 'the old leader tore nothing down');
       await a.close();
@@ -279,6 +285,25 @@ describe('LocalHostsProvider hosts', { skip }, () => {
     } finally {
       await sigkill(old);
       await b?.close();
+    }
+  });
+  it('removeAbandoned (cluster up\'s teardown) leaves a live replica\'s hosts alone and removes them once every replica is dead', async () => {
+    const opts = await localHostsOptions();
+    const replica = await replicaProcess(opts, 1);
+    try {
+      const { bridge, hosts: [h] } = await state(opts.stateDir);
+      assert.ok(h);
+      await LocalHostsProvider.removeAbandoned(opts.stateDir, silentLogger());
+      assert.ok(alive(h.pid), 'a live replica\'s host is left alone');
+      await sigkill(replica);
+      assert.ok(alive(h.pid));
+      await LocalHostsProvider.removeAbandoned(opts.stateDir, silentLogger());
+      assert.deepEqual(await hostLeftovers(h), []);
+      assert.equal(await linkExists(bridge), false);
+      const recorded = LocalHostsProvider.recorded(opts.stateDir);
+      assert.deepEqual([recorded.net, recorded.hosts, recorded.garbage], [undefined, [], []]);
+    } finally {
+      await sigkill(replica);
     }
   });
 });
