@@ -57,7 +57,7 @@ export async function openPlacementFleet(
   };
   // A worker the scaler removed, or whose host the provider removed by itself (its process died): its membership ends now (the scaler replaces it if needed).
   let lost: ((id: string) => void) | undefined;
-  provider.onGone?.((worker) => lost?.(worker.id));
+  provider.onGone?.((worker) => (scaler?.lost(worker.id), lost?.(worker.id)));
   // The provider acts (local-hosts: takes over every recorded host) before the scaler looks.
   // (Unless this leadership ended meanwhile: `term` counts leaderships and stand-downs.)
   let term = 0;

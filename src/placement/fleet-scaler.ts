@@ -113,6 +113,12 @@ export class FleetScaler {
     return { 'scale-out': this.counts.get('scale-out') ?? 0, 'scale-in': this.counts.get('scale-in') ?? 0, removed: this.counts.get('removed') ?? 0, 'join-timeout': this.counts.get('join-timeout') ?? 0 };
   }
 
+  /** A worker whose host the provider removed by itself (its process died): waited for (starting) or drained no more; the next look replaces it if the fleet needs one. */
+  lost(workerId: string): void {
+    this.pending.delete(workerId);
+    this.draining.delete(workerId);
+  }
+
   /** One look at the fleet (the timer calls it; tests may too). */
   tick(): Promise<void> {
     this.busy = this.busy.then(() => this.look()).catch((err: unknown) => this.deps.log.warn({ err }, 'fleet: a scaling step failed'));
