@@ -37,6 +37,18 @@ const cmdline = (pid: number) => {
     return '';
   }
 };
+/** What is left of these hosts: processes, namespaces, veth pairs, cgroups. */
+async function leftovers(hosts: ReturnType<typeof LocalHostsProvider.recorded>['hosts']): Promise<string[]> {
+  const netns = (await run('ip', ['netns', 'list'])).stdout.split('\n').map((l) => l.split(' ')[0]);
+  const left: string[] = [];
+  for (const h of hosts) {
+    if (h.pid && running(h.pid)) left.push(`process ${h.pid}`);
+    if (netns.includes(h.netns)) left.push(`netns ${h.netns}`);
+    if (await run('ip', ['link', 'show', h.veth]).then(() => true, () => false)) left.push(`veth ${h.veth}`);
+    for (const c of h.cgroups) if (existsSync(c)) left.push(`cgroup ${c}`);
+  }
+  return left;
+}
 const parentOf = (pid: number) => {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
@@ -100,21 +112,33 @@ describe('stratus cluster up', { skip: can.ok ? undefined : can.reason }, () => 
         throw new Error(`${err.message}\n${seen.split('\n').filter((l) => /^stratus_(placement_leader|workers|fleet_workers)/.test(l)).join('\n')}\n${log}`);
       });
       assert.ok(hosts.every((h) => running(h.pid ?? 0)), 'the hosts outlived the replica that started them');
-      assert.deepEqual(LocalHostsProvider.recorded(join(dataDir, runDir ?? '', 'placement', 'local-hosts')).hosts.map((h) => h.id), hosts.map((h) => h.id));
+      const recordedNow = () => LocalHostsProvider.recorded(join(dataDir, runDir ?? '', 'placement', 'local-hosts')).hosts;
+      assert.deepEqual(recordedNow().map((h) => h.id), hosts.map((h) => h.id));
       await awsCli('lambda', 'invoke', '--function-name', 'hi', '--payload', '{"name":"after failover"}', out);
       assert.deepEqual(JSON.parse(readFileSync(out, 'utf8')), { hello: 'after failover' });
 
+      // A worker the dead leader started dies (SIGKILL): the new leader removes its host, and the fleet gets a new one.
+      const [victim] = hosts;
+      assert.ok(victim?.pid);
+      process.kill(victim.pid, 'SIGKILL');
+      await until(() => !recordedNow().some((h) => h.id === victim.id), 'the dead worker\'s host removed', 60_000);
+      assert.deepEqual(await leftovers([victim]), [], 'nothing recorded for the dead worker\'s host is left');
+      await until(async () => /stratus_fleet_workers\{state="active"\} 2/.test(await fetch(successor).then((r) => r.text(), () => '')), 'the replacement to join', 60_000);
+      // (One replacement; more if, under load, the other worker's lease ran out meanwhile.)
+      const started = await until(() => {
+        const r = recordedNow().filter((h) => !hosts.some((o) => o.id === h.id));
+        return r.length > 0 && r.every((h) => h.pid) ? r : undefined;
+      }, 'the replacement host recorded with its process');
+      const successorPid = pids.find((pid) => cmdline(pid).includes(`placement-${1 - leader}`));
+      assert.deepEqual(started.map((h) => parentOf(h.pid ?? 0)), started.map(() => successorPid), 'started by the new leader');
+
       // SIGINT: the surviving replica, the last one out, stops the hosts the dead leader started and removes all.
+      const all = [...hosts, ...recordedNow().filter((h) => !hosts.some((o) => o.id === h.id))];
       child.kill('SIGINT');
       assert.equal(await exited, 0, output);
       assert.doesNotMatch(output, /every placement replica exited/);
       assert.deepEqual(pids.filter(running), [], 'every process of the cluster stopped, the hosts\' workers too');
-      const netns = (await run('ip', ['netns', 'list'])).stdout;
-      assert.deepEqual(hosts.filter((h) => netns.split('\n').some((l) => l.split(' ')[0] === h.netns)).map((h) => h.netns), [], 'no namespace left');
-      for (const h of hosts) {
-        assert.equal(await run('ip', ['link', 'show', h.veth]).then(() => true, () => false), false, `veth ${h.veth} removed`);
-        for (const c of h.cgroups) assert.equal(existsSync(c), false, `cgroup ${c} removed`);
-      }
+      assert.deepEqual(await leftovers(all), [], 'no process, namespace, veth or cgroup of any host is left');
       assert.equal(await run('ip', ['link', 'show', net.bridge]).then(() => true, () => false), false);
       for (const c of net.cgroups) assert.equal(existsSync(c), false, `cgroup ${c} removed`);
       assert.equal(existsSync(join(dataDir, runDir ?? '')), false, 'the run directory is removed');
