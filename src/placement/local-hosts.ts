@@ -275,8 +275,9 @@ export class LocalHostsProvider implements WorkerProvider {
 
   private lose(id: string, generation: number, reason: string): Promise<void> {
     return this.exclusive(id, async () => {
+      // Looked at again as recorded now: a host that finished starting since is no loss.
       const r = this.closed ? undefined : this.db.host(id);
-      if (!r || this.generation !== generation) return;
+      if (!r || this.generation !== generation || processRunning(r.pid, r.startTime)) return;
       this.opts.log.warn({ worker: id, pid: r.pid, reason }, 'local-hosts: a worker host lost its worker: removing it');
       await this.removeOwn(r, generation);
       for (const listener of this.goneListeners) listener(describe(r));
