@@ -98,7 +98,15 @@ export class LocalHostsProvider implements WorkerProvider {
       for (let i = 0; ; i++) {
         const joined = db.join(me);
         if (joined.role === 'joiner') return new LocalHostsProvider(opts, db, me, joined.net, joined.slot);
-        if (joined.role === 'maker') return new LocalHostsProvider(opts, db, me, await makeNet(db, joined.garbage, opts), 0);
+        if (joined.role === 'maker') {
+          const net = await makeNet(db, joined.garbage, opts).catch(async (err: unknown) => {
+            // What it made is recorded: removed now, so the next replica to open need not wait for this process to end.
+            const garbage = db.leave(me);
+            if (garbage) await removeGarbage(db, garbage, opts).then(() => db.left(me), (e: unknown) => opts.log.warn({ err: e }, 'local-hosts: removing a half-made bridge failed'));
+            throw err;
+          });
+          return new LocalHostsProvider(opts, db, me, net, 0);
+        }
         if (i >= 600) throw new StratusError('InvalidConfig', `local-hosts: ${opts.stateDir} stays busy (pid ${joined.busy.pid} is making or removing its hosts)`);
         await sleep(100);
       }
@@ -383,10 +391,7 @@ async function removeHost(r: HostRecord, opts: Pick<LocalHostsOptions, 'revokeCr
   await opts.revokeCredential(r.id).catch((err: unknown) => opts.log.warn({ err, worker: r.id }, 'local-hosts: revoking a removed worker\'s credential failed'));
 }
 
+/** SIGKILL, ignoring a process already gone. */
 function killQuietly(pid: number): void {
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    // already gone
-  }
+  try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
 }
