@@ -214,6 +214,34 @@ describe('LocalHostsProvider hosts', { skip }, () => {
     }
   });
 
+  it('a crash-looping worker (it exits at once, every time) leaks no host: each one is removed and reported gone', async () => {
+    const revoked: string[] = [];
+    const opts = { ...(await localHostsOptions(revoked)), command: [process.execPath, '-e', 'process.exit(3)'] };
+    const p = await LocalHostsProvider.open(opts);
+    p.setControlPlane('https://127.0.0.1:1');
+    await p.lead();
+    const gone: string[] = [];
+    p.onGone((w) => gone.push(w.id));
+    try {
+      const { cgroups } = await state(opts.stateDir);
+      const ids: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const { id } = await p.start({ zone: 'a' });
+        ids.push(id);
+        await until(() => gone.includes(id), `host ${id} reported gone`, 20_000);
+        // Its names follow from its id (the record is gone already).
+        const tag = id.slice('lh-'.length);
+        const h = { id, netns: `stratus-${tag}`, veth: `sv-${tag}`, dir: join(opts.stateDir, id), cgroups: cgroups.map((c) => join(c, id)), address: '' };
+        assert.deepEqual(await hostLeftovers(h), [], `nothing of ${id} is left`);
+      }
+      assert.deepEqual(gone, ids);
+      assert.deepEqual(revoked, ids, 'each credential is revoked');
+      assert.deepEqual(p.list(), []);
+    } finally {
+      await p.close();
+    }
+  });
+
   it('replicas share the hosts: a follower acts on none, a new leader fences the old one and stops the hosts it started', async () => {
     const opts = await localHostsOptions();
     // By their own clocks (placement's `mayAct`): a was deposed, b leads.
