@@ -6,8 +6,9 @@ import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { canMakeHosts } from '../placement/index.js';
+import { canMakeHosts, LocalHostsProvider } from '../placement/index.js';
 import { StratusError } from '../shared/errors.js';
+import { silentLogger } from '../shared/log.js';
 
 export const CLUSTER_UP_USAGE = `  stratus cluster up [--workers 2] [--zones 2] [--port 9001] [--host 127.0.0.1] [--data-dir .stratus-cluster]
                  [--worker-memory-mb 1024] [--fleet-max N]   (root: workers are local-hosts)`;
@@ -24,11 +25,14 @@ interface Child {
 }
 
 /**
- * `stratus cluster up`: a whole cluster on this machine to try: a 3-member etcd, placement with
- * `local-hosts` workers (N, over Z zones, scaling with traffic up to --fleet-max), three
- * assignment replicas and two frontends, every process a child of this one, its output in
- * `<data-dir>/run-<pid>/logs/`. Prints the Lambda API's endpoint and the credentials; on SIGINT
- * (or SIGTERM) stops them all by PID, newest first, and removes the run directory.
+ * `stratus cluster up`: a whole cluster on this machine to try: a 3-member etcd, two placement
+ * replicas sharing `local-hosts` workers (N, over Z zones, scaling with traffic up to
+ * --fleet-max; a replica that dies is taken over by the other, which adopts its hosts), three
+ * assignment replicas and two frontends, every process a child of this one (the worker hosts in
+ * sessions of their own), its output in `<data-dir>/run-<pid>/logs/`. Prints the Lambda API's
+ * endpoint and the credentials; on SIGINT (or SIGTERM) stops them all by PID, newest first (the
+ * last placement replica removes every host), removes whatever hosts are still recorded if no
+ * placement replica was left to, and removes the run directory.
  */
 export async function clusterUp(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -49,8 +53,14 @@ export async function clusterUp(args: string[], env: NodeJS.ProcessEnv): Promise
     STRATUS_SECRET_ACCESS_KEY: env.STRATUS_SECRET_ACCESS_KEY || randomBytes(20).toString('hex'),
   };
   const children: Child[] = [];
+  const placementDir = join(dir, 'placement');
+  let stopping = false;
   const stopAll = async () => {
+    stopping = true;
     for (const c of [...children].reverse()) await stop(c);
+    // Every placement replica crashed: nobody removed the hosts (they outlive it); do it from their record.
+    await LocalHostsProvider.removeAbandoned(join(placementDir, 'local-hosts'), silentLogger())
+      .catch((err: unknown) => process.stderr.write(`removing the worker hosts failed: ${String(err)}\n`));
     await rm(dir, { recursive: true, force: true });
   };
   const signalled = new Promise<void>((done) => {
@@ -74,27 +84,39 @@ export async function clusterUp(args: string[], env: NodeJS.ProcessEnv): Promise
     ], process.env, join(dir, 'logs', `etcd-${i}.log`)));
     await Promise.all(endpoints.map((e) => until(() => fetch(`${e}/health`).then(async (r) => (await r.text()).includes('"health":"true"'), () => false), `etcd at ${e}`, children)));
     const etcd = ['--etcd', endpoints.join(','), '--log-level', 'info'];
-    const placement = await launch('placement', process.execPath, [
-      MAIN, 'placement', ...etcd, '--id', 'placement-0', '--data-dir', join(dir, 'placement'), '--worker-provider', 'local-hosts',
-      '--fleet-min', String(workers), '--fleet-max', String(fleetMax), '--fleet-zones', zones.join(','), '--worker-memory-mb', values['worker-memory-mb'] ?? '1024',
-    ], /serving on (\S+)[\s\S]*Metrics \(Prometheus\) on (\S+)/);
+    // Two placement replicas on one data directory: they share its local hosts (each listens at its own address of their bridge).
+    // One after the other: the first makes the cluster's CA (two first starts at once could each make one).
+    const placements: RegExpExecArray[] = [];
+    for (let i = 0; i < 2; i++) {
+      placements.push(await launch(`placement-${i}`, process.execPath, [
+        MAIN, 'placement', ...etcd, '--id', `placement-${i}`, '--data-dir', placementDir, '--worker-provider', 'local-hosts',
+        '--fleet-min', String(workers), '--fleet-max', String(fleetMax), '--fleet-zones', zones.join(','), '--worker-memory-mb', values['worker-memory-mb'] ?? '1024',
+      ], /serving on (\S+)[\s\S]*Metrics \(Prometheus\) on (\S+)/));
+    }
+    const placementChildren = children.filter((c) => c.name.startsWith('placement-'));
+    for (const c of placementChildren) {
+      void c.exited.then(() => !stopping && process.stdout.write(`${c.name} exited; the other placement replica carries on (see ${join(dir, 'logs', `${c.name}.log`)})\n`));
+    }
     for (let i = 0; i < 3; i++) await launch(`assignment-${i}`, process.execPath, [MAIN, 'assignment', ...etcd, '--id', `assignment-${i}`, '--host', host], /serving on (\S+)/);
     const frontends: string[] = [];
     for (let i = 0; i < 2; i++) {
       const m = await launch(`frontend-${i}`, process.execPath, [MAIN, 'frontend', ...etcd, '--id', `frontend-${i}`, '--host', host, '--port', i === 0 ? (values.port ?? '9001') : '0'], /serving on (\S+)/);
       frontends.push(m[1] ?? '');
     }
-    await waitForFleet(placement[2] ?? '', workers, children);
+    await waitForFleet(placements.map((p) => p[2] ?? ''), workers, children);
     process.stdout.write([
-      `Stratus cluster is up: 3 etcd members, placement, 3 assignment replicas, 2 frontends, ${workers} workers (local hosts) in ${zones.join(', ')}.`,
-      `Lambda API: ${frontends.join(' and ')}   (placement: ${placement[1]}, its metrics: ${placement[2]})`,
+      `Stratus cluster is up: 3 etcd members, 2 placement replicas, 3 assignment replicas, 2 frontends, ${workers} workers (local hosts) in ${zones.join(', ')}.`,
+      `Lambda API: ${frontends.join(' and ')}   (placement: ${placements.map((p) => p[1]).join(' and ')}, their metrics: ${placements.map((p) => p[2]).join(' and ')})`,
       `  export AWS_ACCESS_KEY_ID=${credentials.STRATUS_ACCESS_KEY_ID} AWS_SECRET_ACCESS_KEY=${credentials.STRATUS_SECRET_ACCESS_KEY} AWS_DEFAULT_REGION=us-east-1`,
       `  aws lambda list-functions --endpoint-url ${frontends[0]}`,
       `Logs in ${join(dir, 'logs')}. Ctrl-C stops every process and removes everything made for them.`, '',
     ].join('\n'));
-    await Promise.race([signalled, ...children.map((c) => c.exited.then(() => {
+    // Any process exiting ends the cluster, except one placement replica of the two.
+    await Promise.race([signalled, ...children.filter((c) => !placementChildren.includes(c)).map((c) => c.exited.then(() => {
       throw new Error(`${c.name} exited:\n${c.output().slice(-2000)}`);
-    }))]);
+    })), Promise.all(placementChildren.map((c) => c.exited)).then(() => {
+      throw new Error(`every placement replica exited:\n${placementChildren.map((c) => c.output().slice(-1000)).join('\n')}`);
+    })]);
     process.stdout.write('Stratus cluster is stopping\n');
     return 0;
   } finally {
@@ -135,11 +157,11 @@ function waitFor(c: Child, ready: RegExp): Promise<RegExpExecArray> {
   });
 }
 
-/** Until placement's metrics show `workers` active workers. */
-function waitForFleet(metricsUrl: string, workers: number, children: Child[]): Promise<void> {
+/** Until the placement leader's metrics (whichever replica leads) show `workers` active workers. */
+function waitForFleet(metricsUrls: string[], workers: number, children: Child[]): Promise<void> {
   return until(async () => {
-    const text = await fetch(metricsUrl).then((r) => r.text(), () => '');
-    return Number(/stratus_fleet_workers\{state="active"\} (\d+)/.exec(text)?.[1] ?? 0) >= workers;
+    const texts = await Promise.all(metricsUrls.map((u) => fetch(u).then((r) => r.text(), () => '')));
+    return texts.some((text) => Number(/stratus_fleet_workers\{state="active"\} (\d+)/.exec(text)?.[1] ?? 0) >= workers);
   }, `the ${workers} workers to join`, children);
 }
 

@@ -15,6 +15,8 @@ const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
 export interface PlacementFleet {
   /** Where placement must listen for the provider's workers to reach it (undefined: where it was told). */
   host?: string;
+  /** The port it must listen on there (local-hosts: the one every replica of this machine listens on, each at its own address). */
+  port?: number;
   /** A heartbeat's directory entry, marked if the scaler drains the worker (the directory keeps a recorded mark in any case). */
   annotate(doc: WorkerDocument): WorkerDocument;
   /** Starts (or resumes) scaling, on the placement leader, once its internal API listens at `url`. */
@@ -38,14 +40,14 @@ export async function openPlacementFleet(
 ): Promise<PlacementFleet> {
   const credentials = new WorkerCredentials(journal.workerCredentials);
   const fleetLog = log.child({ component: 'fleet' });
-  const provider: WorkerProvider & { address?: string; setControlPlane?(url: string): void } = config.fleet.provider === 'local-hosts'
+  const provider: WorkerProvider & { address?: string; port?: number; setControlPlane?(url: string): void } = config.fleet.provider === 'local-hosts'
     ? await LocalHostsProvider.open({
       stateDir: join(config.dataDir, 'local-hosts'),
       command: [process.execPath, MAIN],
       workerArgs: ['--worker-memory-mb', String(config.worker.memoryMb), '--heartbeat-ms', String(config.cluster.heartbeatMs), '--log-level', config.logLevel],
       issueCredential: async (id) => ({ ...(await credentials.add(id, clock.now())), caCertificate: secrets.ca.certPem }),
       revokeCredential: (id) => credentials.revoke(id, clock.now()),
-      log: fleetLog,
+      log: fleetLog, clock, mayAct,
     })
     : new StaticWorkerProvider();
   const latest = new Map<string, WorkerDocument>();
@@ -57,14 +59,29 @@ export async function openPlacementFleet(
     latest.set(doc.id, doc);
     return scaler?.isDraining(doc.id) ? { ...doc, draining: true } : doc;
   };
+  // A worker the scaler removed, or whose host the provider removed by itself (its process died): its membership ends now (the scaler replaces it if needed).
+  let lost: ((id: string) => void) | undefined;
+  provider.onGone?.((worker) => (scaler?.lost(worker.id), lost?.(worker.id)));
+  // The provider acts (local-hosts: takes over every recorded host) before the scaler looks.
+  // (Unless this leadership ended meanwhile: `term` counts leaderships and stand-downs.)
+  let term = 0;
+  const lead = (begin: () => void) => {
+    const mine = ++term;
+    void (provider.lead?.() ?? Promise.resolve()).then(() => term === mine && begin(), (err: unknown) => fleetLog.error({ err }, 'fleet: the worker provider could not take over its workers'));
+  };
   return {
     host: provider.address,
+    ...(provider.port !== undefined ? { port: provider.port } : {}),
     annotate,
     start(url, placement, directory, metrics) {
       demand.reset();
-      if (scaler) return scaler.start();
+      if (scaler) return lead(() => scaler?.start());
       provider.setControlPlane?.(url);
-      scaler = new FleetScaler(config.fleet, {
+      lost = (id) => {
+        latest.delete(id);
+        placement.remove(id);
+      };
+      const made = new FleetScaler(config.fleet, {
         provider, clock, log: fleetLog, metrics, mayAct,
         members: () => placement.workers().map((agent) => fleetMember(agent.id, agent.status())),
         unplaced: () => demand.unplaced(),
@@ -79,15 +96,15 @@ export async function openPlacementFleet(
           if (doc) directory.publish({ ...doc, draining: on });
           else fleetLog.warn({ worker: id }, 'fleet: no directory entry known for a worker to mark; its next heartbeat is not marked');
         },
-        removed: (id) => {
-          latest.delete(id);
-          placement.remove(id);
-        },
+        removed: (id) => lost?.(id),
       });
-      scaler.start();
+      scaler = made;
+      lead(() => made.start());
     },
     async standDown() {
+      term++;
       await scaler?.stop();
+      await provider.standDown?.();
     },
     async stop() {
       await scaler?.stop();

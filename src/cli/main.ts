@@ -84,11 +84,11 @@ frontend, assignment, placement: Stratus as a cluster on etcd (see README "Runni
     Frontends need STRATUS_ACCESS_KEY_ID and STRATUS_SECRET_ACCESS_KEY. Workers join with
     --control-plane <placement URL>[,<URL>...] --credentials <bundle>: run several placement
     replicas; one leads (elected in etcd) and the workers follow it.
-cluster up: a whole cluster on this machine to try (root): 3-member etcd, placement with local-hosts
-    workers, 3 assignment replicas, 2 frontends; prints the endpoint and credentials; Ctrl-C stops it.
+cluster up: a whole cluster on this machine to try (root): 3-member etcd, 2 placement replicas sharing
+    local-hosts workers, 3 assignment replicas, 2 frontends; prints the endpoint and credentials; Ctrl-C stops it.
 --worker-provider: static (the default): workers join by themselves. local-hosts (root): placement
     starts its workers, each in its own network namespace on a bridge it makes (placement then
-    listens on the bridge's address), and scales the fleet with reserved memory between
+    listens on the bridge; replicas on one machine share the workers: give them one --data-dir), and scales the fleet with reserved memory between
     --fleet-min and --fleet-max. See docs/worker-providers.md.
 workers: per-worker credentials, kept in the journal (only a hash of each secret): a cluster's etcd
     (--etcd), or without --etcd the SQLite journal of \`stratus up\`'s --data-dir (it may be

@@ -37,7 +37,7 @@ export async function startPlacementProcess(config: StratusConfig, opts: Process
   // The worker provider comes first: local-hosts' workers reach placement on the bridge it makes.
   const fleet = await openPlacementFleet(config, journal, secrets, log, clock, mayAct);
   const api = await startInternalApi({
-    secrets, credentials: journal.workerCredentials, code, chunks, placement, shipLogs: storeLogs(journal.logs, clock, log), logGrants: await openLogGrants(journal), leaseMs: config.cluster.leaseMs, clock, log, host: fleet.host ?? opts.host, port: opts.port,
+    secrets, credentials: journal.workerCredentials, code, chunks, placement, shipLogs: storeLogs(journal.logs, clock, log), logGrants: await openLogGrants(journal), leaseMs: config.cluster.leaseMs, clock, log, host: fleet.host ?? opts.host, port: fleet.port ?? opts.port,
     onHeartbeat: (worker) => directory.publish(fleet.annotate(worker)),
     leading: () => (leader?.leading() ? true : { leader: leader?.leaderAddress() }),
   }).catch(async (err: unknown) => {

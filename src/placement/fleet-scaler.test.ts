@@ -71,6 +71,17 @@ describe('FleetScaler', () => {
     assert.deepEqual(f.provider.started.map((w) => w.zone), ['a', 'b']);
   });
 
+  it('replaces a starting worker the provider lost (its host died) at the next look, not after the join timeout', async () => {
+    const f = fleet();
+    await f.pass(1000);
+    assert.deepEqual(f.provider.started.map((w) => w.id), ['w1']);
+    await f.pass(1000);
+    assert.equal(f.provider.started.length, 1, 'w1 is still starting');
+    f.scaler.lost('w1');
+    await f.pass(1000);
+    assert.deepEqual(f.provider.started.map((w) => w.id), ['w1', 'w2']);
+  });
+
   it('scales out only after reserved memory stayed above the threshold for the sustain time (hysteresis), one worker at a time', async () => {
     const f = fleet();
     await f.pass(1000);

@@ -121,6 +121,12 @@ export class FleetScaler {
     return this.draining.has(workerId);
   }
 
+  /** A worker whose host the provider removed by itself (its process died): waited for (starting) or drained no more; the next look replaces it if the fleet needs one. */
+  lost(workerId: string): void {
+    this.pending.delete(workerId);
+    this.draining.delete(workerId);
+  }
+
   /** One look at the fleet (the timer calls it; tests may too). */
   tick(): Promise<void> {
     this.busy = this.busy.then(() => this.look()).catch((err: unknown) => this.deps.log.warn({ err }, 'fleet: a scaling step failed'));

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rmdir, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { StratusError } from '../shared/errors.js';
@@ -50,11 +51,33 @@ export async function freeSubnet(): Promise<string> {
   throw new StratusError('InvalidConfig', 'no free /24 in 10.213.0.0/16 for local-hosts');
 }
 
-export async function createBridge(name: string, subnet: string): Promise<string> {
+/** A bridge with `addresses` (the first one `.1`) of the /24 `subnet`. */
+export async function createBridge(name: string, subnet: string, addresses: string[] = [`${subnet}.1`]): Promise<string> {
   await ip('link', 'add', name, 'type', 'bridge');
-  await ip('addr', 'add', `${subnet}.1/24`, 'dev', name);
+  for (const a of addresses) await ip('addr', 'add', `${a}/24`, 'dev', name);
   await ip('link', 'set', name, 'up');
   return `${subnet}.1`;
+}
+
+/** A TCP port nothing listens on at any of `addresses` now (for every placement replica to listen on, each at its own address). */
+export async function freePort(addresses: string[]): Promise<number> {
+  for (let tries = 0; tries < 20; tries++) {
+    const port = await listenOnce(addresses[0] ?? '127.0.0.1', 0);
+    const ok = await Promise.all(addresses.slice(1).map((a) => listenOnce(a, port).then(() => true, () => false)));
+    if (ok.every(Boolean)) return port;
+  }
+  throw new StratusError('InvalidConfig', `no port free on all of ${addresses.join(', ')}`);
+}
+
+function listenOnce(address: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(port, address, () => {
+      const taken = (server.address() as AddressInfo).port;
+      server.close(() => resolve(taken));
+    });
+  });
 }
 
 export async function deleteBridge(name: string): Promise<void> {
@@ -136,6 +159,17 @@ export function processStartTime(pid: number): string | undefined {
   const stat = readOr(`/proc/${pid}/stat`);
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return fields[19];
+}
+
+/**
+ * Whether `pid` is still the process recorded with `startTime` and runs (a zombie, dead but not
+ * yet reaped by whoever adopted it, does not).
+ */
+export function processRunning(pid: number | undefined, startTime: string | undefined): boolean {
+  if (!pid || !startTime) return false;
+  const stat = readOr(`/proc/${pid}/stat`);
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return fields[19] === startTime && fields[0] !== 'Z' && fields[0] !== 'X';
 }
 
 /** Writes a file whole, then renames it into place (a crash leaves the old or the new one). */

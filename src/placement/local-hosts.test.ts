@@ -1,11 +1,22 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { silentLogger } from '../shared/log.js';
 import { processStartTime } from './host-network.js';
-import { freeHostSlot, LocalHostsProvider, workerEnvironment } from './local-hosts.js';
+import { HostsState, type Proc } from './local-hosts-state.js';
+import { freeHostSlot, workerEnvironment } from './local-hosts.js';
+
+/** A process that ran and is gone (reaped): a replica that crashed. */
+async function deadProcess(): Promise<Proc> {
+  const child = spawn('sleep', ['30']);
+  const startTime = processStartTime(child.pid ?? 0) ?? '';
+  child.kill('SIGKILL');
+  await new Promise((resolve) => child.once('exit', resolve));
+  return { pid: child.pid ?? 0, startTime, token: 'dead' };
+}
 
 describe('LocalHostsProvider', () => {
   const dirs: string[] = [];
@@ -13,24 +24,39 @@ describe('LocalHostsProvider', () => {
     for (const d of dirs) await rm(d, { recursive: true, force: true });
   });
 
-  it('refuses a state directory whose recording process is alive, and leaves its records alone', async () => {
+  it('shares one record among replicas: one makes the net while the others wait, a dead replica is forgotten, the last one out gets everything to remove', async () => {
     const stateDir = await mkdtemp(join(tmpdir(), 'stratus-lh-'));
     dirs.push(stateDir);
-    const hostDir = join(stateDir, 'lh-other-1');
-    const state = {
-      owner: { pid: process.pid, startTime: processStartTime(process.pid) }, bridge: 'stb-zzzzzz', cgroups: [],
-      hosts: [{ id: 'lh-other-1', zone: 'a', netns: 'stratus-zzzzzz-1', veth: 'sv-zzzzzz-1', address: '10.250.0.2', dir: hostDir, cgroups: [] }],
-    };
-    await writeFile(join(stateDir, 'state.json'), JSON.stringify(state));
-    await writeFile(hostDir, 'the other replica\'s worker');
-    const revoked: string[] = [];
-    await assert.rejects(LocalHostsProvider.open({
-      stateDir, command: ['true'], log: silentLogger(),
-      issueCredential: () => Promise.reject(new Error('not used')), revokeCredential: async (id) => void revoked.push(id),
-    }), (err: Error & { code?: string }) => err.code === 'InvalidConfig' && /one placement replica/.test(err.message));
-    assert.deepEqual(revoked, [], 'no credential of the live owner revoked');
-    assert.equal(await readFile(hostDir, 'utf8'), 'the other replica\'s worker', 'its host directory is still there');
-    assert.deepEqual(JSON.parse(await readFile(join(stateDir, 'state.json'), 'utf8')), state);
+    const db = new HostsState(stateDir);
+    try {
+      const me = (token: string) => ({ pid: process.pid, startTime: processStartTime(process.pid) ?? '', token });
+      const dead = await deadProcess();
+      const net = { run: 'abc123', bridge: 'stb-abc123', subnet: '10.213.9', port: 4000, cgroups: [] };
+      assert.equal(db.join(me('a')).role, 'maker');
+      assert.equal(db.join(me('b')).role, 'wait', 'the net is being made by a live replica');
+      db.made(net);
+      assert.deepEqual(db.join(me('b')), { role: 'joiner', slot: 1, net });
+      assert.deepEqual(db.join(dead), { role: 'joiner', slot: 2, net });
+      assert.deepEqual(db.replicas().map((r) => r.slot), [0, 1], 'a dead replica is forgotten');
+      const host = (id: string) => (slot: number) => ({ id, slot, zone: 'a', netns: `n-${id}`, veth: `v-${id}`, address: `10.213.9.${slot + 1}`, dir: `/nowhere/${id}`, cgroups: [] });
+      const ga = db.lead(me('a'));
+      db.addHost(ga, host('h1'));
+      const gb = db.lead(me('b'));
+      assert.ok(gb > ga);
+      assert.throws(() => db.addHost(ga, host('h2')), (err: Error & { code?: string }) => err.code === 'Fenced', 'a deposed leader records nothing');
+      assert.throws(() => db.deleteHost(ga, 'h1'), (err: Error & { code?: string }) => err.code === 'Fenced');
+      assert.equal(db.addHost(gb, host('h2')).slot, 2, 'the lowest free address slot');
+      assert.equal(db.leave(me('a')), undefined, 'another replica lives: nothing to remove');
+      assert.deepEqual(db.hosts().map((h) => h.id), ['h1', 'h2']);
+      const garbage = db.leave(me('b'));
+      assert.deepEqual(garbage?.map((g) => g.key), ['host:h1', 'host:h2', 'net:abc123'], 'the last one out removes the hosts, then the net');
+      assert.equal(db.join(me('c')).role, 'wait', 'while it removes them, nobody joins');
+      for (const g of garbage ?? []) db.removed(g.key);
+      db.left(me('b'));
+      assert.deepEqual(db.join(me('c')), { role: 'maker', garbage: [] });
+    } finally {
+      db.close();
+    }
   });
 
   it('reuses the lowest free host slot, so a long run never runs out of addresses', () => {

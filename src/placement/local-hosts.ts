@@ -1,18 +1,22 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, openSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { closeSync, existsSync, openSync } from 'node:fs';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { systemClock, type Clock, type TimerHandle } from '../shared/clock.js';
 import { StratusError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import {
-  cgroupDirs, cgroupPids, createBridge, createHost, deleteBridge, deleteHost, freeSubnet, makeCgroups, processStartTime, removeCgroups, writeAtomically,
+  cgroupDirs, cgroupPids, createBridge, createHost, deleteBridge, deleteHost, freePort, freeSubnet, makeCgroups, processRunning, processStartTime, removeCgroups,
 } from './host-network.js';
+import { HostsState, MAX_REPLICAS, type Garbage, type HostRecord, type NetRecord, type Proc } from './local-hosts-state.js';
 import type { WorkerBundle } from './worker-credentials.js';
 import type { ProvidedWorker, WorkerProvider, WorkerSpec } from './worker-provider.js';
 
+export { freeHostSlot } from './local-hosts-state.js';
+
 export interface LocalHostsOptions {
-  /** Where the provider records what it made (`state.json`) and keeps each worker's directory. */
+  /** Where the provider records what it made (`hosts.db`) and keeps each worker's directory: the same for every placement replica of this machine. */
   stateDir: string;
   /** The argv that runs the `stratus` command line (node and its main script). */
   command: string[];
@@ -23,34 +27,21 @@ export interface LocalHostsOptions {
   /** Revokes a worker's credential once its host is gone. */
   revokeCredential(workerId: string): Promise<void>;
   log: Logger;
-}
-
-/** One host as recorded in the state file: enough to remove it after a crash of this process. */
-interface HostRecord {
-  id: string;
-  /** Its number in the /24 (address `.slot+1`, namespace and veth names), reused once the host is removed. */
-  slot?: number;
-  zone: string;
-  netns: string;
-  veth: string;
-  address: string;
-  dir: string;
-  cgroups: string[];
-  pid?: number;
-  startTime?: string;
-}
-
-interface State {
-  /** The process that made this state (a placement replica): its records are removed only once it is gone. */
-  owner?: { pid: number; startTime?: string };
-  bridge: string;
-  cgroups: string[];
-  hosts: HostRecord[];
+  /** Timers of the supervision (default: the system clock). */
+  clock?: Clock;
+  /** How often the acting provider looks whether each host's worker still runs (default 1 s; its own children are noticed at once). */
+  superviseMs?: number;
+  /**
+   * Whether this replica leads now, by its own clock (placement's fencing). A provider that took
+   * the fence and finds it taken since (by a replica deposed before it, which took it late) takes
+   * it back only while this holds. Default: never.
+   */
+  mayAct?(): boolean;
 }
 
 const STOP_GRACE_MS = 10_000;
-/** Addresses .2 to .251 of the bridge's /24. */
-const MAX_HOSTS = 250;
+/** The last octet of each replica slot's address on the bridge. */
+const REPLICA_OCTETS = [1, 254, 253] as const;
 
 /** What of placement's environment a worker is given: what it and the tools it runs (tar, ip, node) read, nothing of placement's own (credentials). */
 const WORKER_ENV = new Set(['PATH', 'HOME', 'LANG', 'LC_ALL', 'LC_CTYPE', 'TZ', 'TMPDIR', 'NODE_OPTIONS', 'NODE_V8_COVERAGE', 'NODE_EXTRA_CA_CERTS', 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT']);
@@ -59,165 +50,340 @@ export function workerEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(env).filter(([name]) => WORKER_ENV.has(name)));
 }
 
-/** The lowest host slot (1..max) not in use, or undefined when all are. */
-export function freeHostSlot(used: Iterable<number>, max = MAX_HOSTS): number | undefined {
-  const taken = new Set(used);
-  for (let n = 1; n <= max; n++) if (!taken.has(n)) return n;
-  return undefined;
-}
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * `local-hosts`: each worker a host of its own on this machine: a `stratus worker` process in its
- * own network namespace (a veth pair to a bridge this provider makes, its own address in a
- * private /24, no route beyond it), its own data directory and cgroup subtree. The control plane
- * listens on the bridge's address (`address`). Everything made is recorded in a state file
- * (with the owning process) before it is made; `stop`/`close` remove it, and `open` first
- * removes whatever a crashed earlier run recorded, refusing while that run is still alive.
+ * own network namespace (a veth pair to a bridge, its own address in a private /24, no route
+ * beyond it), its own data directory and cgroup subtree, in its own session (it outlives the
+ * placement replica that started it). Every placement replica of the machine opens the same
+ * state (`HostsState`): they share the bridge, each listening at its own address of it on one
+ * port, and every worker is given all of them. Only the provider that `lead`s (the placement
+ * leader's) acts on hosts, fenced by the state's generation; it supervises them (a host whose
+ * worker exited is removed and reported `gone`). The last replica to close removes everything;
+ * the first to open after all crashed removes what they recorded.
  */
 export class LocalHostsProvider implements WorkerProvider {
   readonly kind = 'local-hosts';
   readonly canScale = true;
-  private readonly hosts = new Map<string, { record: HostRecord; child?: ChildProcess; exited: Promise<void> }>();
-  private next = 1;
+  /** This replica's address on the bridge: where placement listens for the workers. */
+  readonly address: string;
+  private generation: number | undefined;
+  /** Counts leads and stand-downs: a supervision loop runs only in the term that started it. */
+  private term = 0;
+  private readonly children = new Map<string, ChildProcess>();
+  /** A host's start, stop or removal under way: one at a time per host. */
+  private readonly busy = new Map<string, Promise<void>>();
+  private readonly goneListeners: ((worker: ProvidedWorker) => void)[] = [];
+  private supervisor: TimerHandle | undefined;
   private controlPlane: string | undefined;
-  private saving: Promise<void> = Promise.resolve();
+  private closed = false;
 
   private constructor(
     private readonly opts: LocalHostsOptions,
-    private readonly run: string,
-    private readonly state: State,
-    /** The bridge's address: the control plane's address for the workers. */
-    readonly address: string,
-  ) {}
+    private readonly db: HostsState,
+    private readonly me: Proc,
+    private readonly net: NetRecord,
+    slot: number,
+  ) {
+    this.address = `${net.subnet}.${REPLICA_OCTETS[slot] ?? 1}`;
+  }
 
-  /** Removes what an earlier run left, then makes this run's bridge and cgroup root. */
+  /** Joins this machine's local hosts: the first replica (or the first after all crashed) removes what was recorded and makes the bridge. */
   static async open(opts: LocalHostsOptions): Promise<LocalHostsProvider> {
     await mkdir(opts.stateDir, { recursive: true, mode: 0o700 });
-    await cleanUpRecorded(opts);
-    const run = randomBytes(3).toString('hex');
-    const state: State = { owner: { pid: process.pid, startTime: processStartTime(process.pid) }, bridge: `stb-${run}`, cgroups: cgroupDirs(`stratus-hosts-${run}`), hosts: [] };
-    await writeAtomically(statePath(opts), JSON.stringify(state));
+    const me = { pid: process.pid, startTime: processStartTime(process.pid) ?? '', token: randomBytes(6).toString('hex') };
+    const db = new HostsState(opts.stateDir);
     try {
-      await makeCgroups(state.cgroups);
-      const address = await createBridge(state.bridge, await freeSubnet());
-      return new LocalHostsProvider(opts, run, state, address);
+      for (let i = 0; ; i++) {
+        const joined = db.join(me);
+        if (joined.role === 'joiner') return new LocalHostsProvider(opts, db, me, joined.net, joined.slot);
+        if (joined.role === 'maker') {
+          const net = await makeNet(db, joined.garbage, opts).catch(async (err: unknown) => {
+            // What it made is recorded: removed now, so the next replica to open need not wait for this process to end.
+            const garbage = db.leave(me);
+            if (garbage) await removeGarbage(db, garbage, opts).then(() => db.left(me), (e: unknown) => opts.log.warn({ err: e }, 'local-hosts: removing a half-made bridge failed'));
+            throw err;
+          });
+          return new LocalHostsProvider(opts, db, me, net, 0);
+        }
+        if (i >= 600) throw new StratusError('InvalidConfig', `local-hosts: ${opts.stateDir} stays busy (pid ${joined.busy.pid} is making or removing its hosts)`);
+        await sleep(100);
+      }
     } catch (err) {
-      await cleanUpRecorded(opts, true);
+      db.close();
       throw err;
     }
   }
 
-  /** The control plane's URL as the workers reach it (on the bridge); set once it listens. */
+  /** Removes what `stateDir` records if no placement replica is left alive to (after every replica crashed). */
+  static async removeAbandoned(stateDir: string, log: Logger): Promise<void> {
+    if (!existsSync(join(stateDir, 'hosts.db'))) return;
+    const db = new HostsState(stateDir);
+    try {
+      const me = { pid: process.pid, startTime: processStartTime(process.pid) ?? '', token: randomBytes(6).toString('hex') };
+      const garbage = db.leave(me);
+      if (!garbage) return;
+      await removeGarbage(db, garbage, { revokeCredential: async () => undefined, log });
+      db.left(me);
+    } finally {
+      db.close();
+    }
+  }
+
+  /** What `stateDir` records now: the net, the hosts, what is left to remove, the live replicas (for tests and tools). */
+  static recorded(stateDir: string): { net?: NetRecord; hosts: HostRecord[]; garbage: Garbage[]; replicas: number } {
+    const db = new HostsState(stateDir);
+    try {
+      const net = db.net();
+      return { ...(net ? { net } : {}), hosts: db.hosts(), garbage: db.garbage(), replicas: db.replicas().length };
+    } finally {
+      db.close();
+    }
+  }
+
+  /** The port every replica listens on (each at its own address). */
+  get port(): number {
+    return this.net.port;
+  }
+
+  /** The control plane's URL as the workers reach this replica; set once it listens. */
   setControlPlane(url: string): void {
     this.controlPlane = url;
   }
 
-  async start(spec: WorkerSpec): Promise<ProvidedWorker> {
-    if (!this.controlPlane) throw new StratusError('Internal', 'local-hosts: the control plane URL is not set yet');
-    // Ids are never reused (a revoked credential stays revoked); the slot (namespace, veth, address) is the lowest free one.
-    const n = freeHostSlot(this.state.hosts.map((h) => h.slot ?? 0));
-    if (n === undefined) throw new StratusError('InvalidParameterValue', `local-hosts: at most ${MAX_HOSTS} workers at a time`);
-    const id = `lh-${this.run}-${this.next++}`;
-    const record: HostRecord = {
-      id, slot: n, zone: spec.zone, netns: `stratus-${this.run}-${n}`, veth: `sv-${this.run}-${n}`, address: this.address.replace(/\.1$/, `.${n + 1}`),
-      dir: join(this.opts.stateDir, id), cgroups: this.state.cgroups.map((d) => join(d, id)),
+  /** Starts acting on the hosts (this replica leads): takes the fence, removes hosts whose worker is gone, supervises the rest. */
+  async lead(): Promise<void> {
+    const term = ++this.term;
+    this.supervisor?.cancel();
+    const generation = this.db.lead(this.me);
+    this.generation = generation;
+    this.opts.log.info({ generation, hosts: this.db.hosts().map((h) => h.id) }, 'local-hosts: acting on the recorded hosts');
+    const clock = this.opts.clock ?? systemClock;
+    const look = () => {
+      if (this.term !== term) return;
+      void this.supervise().catch((err: unknown) => this.opts.log.warn({ err }, 'local-hosts: supervising the hosts failed'))
+        .finally(() => (this.supervisor = this.term === term ? clock.setTimer(this.opts.superviseMs ?? 1000, look) : undefined));
     };
-    this.state.hosts.push(record);
-    await this.save();
-    try {
-      await createHost(record, `sp-${this.run}-${n}`, this.state.bridge);
-      await makeCgroups(record.cgroups);
-      await mkdir(join(record.dir, 'data'), { recursive: true, mode: 0o700 });
-      const bundle = join(record.dir, 'credentials.json');
-      await writeFile(bundle, JSON.stringify(await this.opts.issueCredential(id)), { mode: 0o600 });
-      const child = this.spawnWorker(record, bundle);
-      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      record.pid = child.pid;
-      record.startTime = child.pid ? processStartTime(child.pid) : undefined;
-      this.hosts.set(id, { record, child, exited });
-      await this.save();
-      this.opts.log.info({ worker: id, zone: spec.zone, address: record.address, pid: child.pid }, 'local-hosts: worker host started');
-      return this.describe(record);
-    } catch (err) {
-      await this.remove(record);
-      throw err;
-    }
+    await this.supervise();
+    this.supervisor = clock.setTimer(this.opts.superviseMs ?? 1000, look);
+  }
+
+  /** Stops acting on the hosts (another replica leads now); they stay. */
+  async standDown(): Promise<void> {
+    this.generation = undefined;
+    this.term++;
+    this.supervisor?.cancel();
+    this.supervisor = undefined;
+    await Promise.allSettled([...this.busy.values()]);
+  }
+
+  /** `listener` learns of each host removed because its worker process was gone (crashed, killed). */
+  onGone(listener: (worker: ProvidedWorker) => void): void {
+    this.goneListeners.push(listener);
+  }
+
+  async start(spec: WorkerSpec): Promise<ProvidedWorker> {
+    const generation = this.acting();
+    if (!this.controlPlane) throw new StratusError('Internal', 'local-hosts: the control plane URL is not set yet');
+    // Ids are never reused (a revoked credential stays revoked), nor the names made after them; the address slot is the lowest free one.
+    const tag = `${this.net.run}-${this.db.nextSeq(generation).toString(36)}`;
+    const id = `lh-${tag}`;
+    let record: HostRecord | undefined;
+    await this.exclusive(id, async () => {
+      const r = this.db.addHost(generation, (slot) => ({
+        id, slot, zone: spec.zone, netns: `stratus-${tag}`, veth: `sv-${tag}`, address: `${this.net.subnet}.${slot + 1}`,
+        dir: join(this.opts.stateDir, id), cgroups: this.net.cgroups.map((d) => join(d, id)),
+      }));
+      let child: ChildProcess | undefined;
+      try {
+        await createHost(r, `sp-${tag}`, this.net.bridge);
+        await makeCgroups(r.cgroups);
+        await mkdir(join(r.dir, 'data'), { recursive: true, mode: 0o700 });
+        const bundle = join(r.dir, 'credentials.json');
+        await writeFile(bundle, JSON.stringify(await this.opts.issueCredential(id)), { mode: 0o600 });
+        this.db.fenced(generation, () => undefined);
+        child = this.spawnWorker(r, bundle);
+        r.pid = child.pid;
+        r.startTime = child.pid ? processStartTime(child.pid) : undefined;
+        this.db.putHost(generation, r);
+        this.watch(r, child);
+        record = r;
+      } catch (err) {
+        // Its names are its own (never reused), so removing them touches no other host, even if deposed meanwhile.
+        child?.kill('SIGKILL');
+        await this.removeOwn(r, generation).catch((e: unknown) => this.opts.log.warn({ err: e, worker: id }, 'local-hosts: removing a host that failed to start failed'));
+        throw err;
+      }
+    });
+    if (!record) throw new StratusError('Internal', `local-hosts: host ${id} was not started`);
+    this.opts.log.info({ worker: id, zone: spec.zone, address: record.address, pid: record.pid }, 'local-hosts: worker host started');
+    return describe(record);
   }
 
   async stop(workerId: string): Promise<void> {
-    const host = this.hosts.get(workerId);
-    if (!host) throw new StratusError('ResourceNotFound', `local-hosts did not start worker ${workerId}`);
-    if (host.child && host.child.exitCode === null && host.child.signalCode === null) {
-      host.child.kill('SIGTERM');
-      const timer = setTimeout(() => host.child?.kill('SIGKILL'), STOP_GRACE_MS);
-      await host.exited;
-      clearTimeout(timer);
-    }
-    await this.remove(host.record);
-    // Forgotten only once removed: a failed removal is tried again by the next stop.
-    this.hosts.delete(workerId);
+    const generation = this.acting();
+    await this.exclusive(workerId, async () => {
+      const r = this.db.host(workerId);
+      if (!r) throw new StratusError('ResourceNotFound', `local-hosts did not start worker ${workerId} (or it is gone)`);
+      this.db.fenced(generation, () => undefined);
+      await this.terminate(r);
+      await this.removeOwn(r, generation);
+    });
     this.opts.log.info({ worker: workerId }, 'local-hosts: worker host removed');
   }
 
+  /** The hosts recorded (by whichever replica started them) and not removed. */
   list(): ProvidedWorker[] {
-    return [...this.hosts.values()].map((h) => this.describe(h.record));
+    return this.closed ? [] : this.db.hosts().map(describe);
   }
 
+  /** Leaves: the last replica alive stops every host and removes everything; others leave the hosts to the next leader. */
   async close(): Promise<void> {
-    await Promise.all([...this.hosts.keys()].map((id) => this.stop(id)));
-    await removeCgroups(this.state.cgroups);
-    await deleteBridge(this.state.bridge);
-    await this.saving.catch(() => undefined);
-    await rm(statePath(this.opts), { force: true });
+    if (this.closed) return;
+    await this.standDown();
+    const garbage = this.db.leave(this.me);
+    if (garbage) {
+      await Promise.all(garbage.map((g) => (g.kind === 'host' ? this.terminate(g.host) : undefined)));
+      await removeGarbage(this.db, garbage, this.opts);
+      this.db.left(this.me);
+    } else {
+      this.opts.log.info({ hosts: this.db.hosts().map((h) => h.id) }, 'local-hosts: leaving the hosts to the other placement replicas');
+    }
+    this.closed = true;
+    for (const child of this.children.values()) child.removeAllListeners('exit');
+    this.db.close();
   }
 
-  private describe(r: HostRecord): ProvidedWorker {
-    return { id: r.id, zone: r.zone, address: r.address, ...(r.pid ? { pid: r.pid } : {}) };
+  private acting(): number {
+    if (this.generation === undefined || this.closed) throw new StratusError('Fenced', 'local-hosts: this placement replica does not lead: it acts on no host');
+    if (!this.db.holds(this.generation) && this.opts.mayAct?.()) {
+      this.generation = this.db.lead(this.me);
+      this.opts.log.warn({ generation: this.generation }, 'local-hosts: the fence was taken by a replica deposed before this one; taken back');
+    }
+    return this.generation;
   }
 
-  /** `stratus worker` in the host's namespace, joined to its cgroups before it execs (so everything it starts is in them). */
+  /** Runs `step` after any step under way for host `id`. */
+  private exclusive(id: string, step: () => Promise<void>): Promise<void> {
+    const next = (this.busy.get(id) ?? Promise.resolve()).catch(() => undefined).then(step);
+    this.busy.set(id, next);
+    void next.catch(() => undefined).finally(() => this.busy.get(id) === next && this.busy.delete(id));
+    return next;
+  }
+
+  /** Removes, as crashed, each recorded host whose worker process is gone (or was never recorded: its starter died starting it). */
+  private async supervise(): Promise<void> {
+    const generation = this.acting();
+    for (const h of this.db.hosts()) {
+      if (this.busy.has(h.id) || processRunning(h.pid, h.startTime)) continue;
+      await this.lose(h.id, generation, h.pid ? 'its worker process is gone' : 'its starter died before its worker ran');
+    }
+  }
+
+  private lose(id: string, generation: number, reason: string): Promise<void> {
+    return this.exclusive(id, async () => {
+      // Looked at again as recorded now: a host that finished starting since is no loss.
+      const r = this.closed ? undefined : this.db.host(id);
+      if (!r || this.generation !== generation || processRunning(r.pid, r.startTime)) return;
+      this.opts.log.warn({ worker: id, pid: r.pid, reason }, 'local-hosts: a worker host lost its worker: removing it');
+      await this.removeOwn(r, generation);
+      for (const listener of this.goneListeners) listener(describe(r));
+    });
+  }
+
+  /** Its own children's exits are noticed at once (others' by the supervision's look). */
+  private watch(r: HostRecord, child: ChildProcess): void {
+    this.children.set(r.id, child);
+    child.once('exit', () => {
+      this.children.delete(r.id);
+      const generation = this.generation;
+      if (generation !== undefined && !this.closed) void this.lose(r.id, generation, 'its worker process exited').catch((err: unknown) => this.opts.log.warn({ err, worker: r.id }, 'local-hosts: removing a lost host failed'));
+    });
+  }
+
+  /** SIGTERM to the host's worker (its own child, or by pid and start time), SIGKILL after the grace time (by `removeHost`). */
+  private async terminate(r: HostRecord): Promise<void> {
+    const child = this.children.get(r.id);
+    if (!processRunning(r.pid, r.startTime) || !r.pid) return;
+    if (child) child.kill('SIGTERM');
+    else process.kill(r.pid, 'SIGTERM');
+    for (let waited = 0; waited < STOP_GRACE_MS && processRunning(r.pid, r.startTime); waited += 100) await sleep(100);
+  }
+
+  /** Removes a host and then its record (forgotten only once removed: a failed removal is tried again). */
+  private async removeOwn(r: HostRecord, generation: number): Promise<void> {
+    await removeHost(r, this.opts);
+    this.children.delete(r.id);
+    this.db.deleteHost(generation, r.id);
+  }
+
+  /** Every replica's URL, this one's first: a worker follows whichever leads. */
+  private controlPlanes(): string {
+    const own = new URL(this.controlPlane ?? '');
+    const others = REPLICA_OCTETS.slice(0, MAX_REPLICAS).map((o) => `${own.protocol}//${this.net.subnet}.${o}:${this.net.port}`);
+    return [...new Set([own.origin, ...others])].join(',');
+  }
+
+  /** `stratus worker` in the host's namespace and its own session, joined to its cgroups before it execs (so everything it starts is in them). */
   private spawnWorker(r: HostRecord, bundle: string): ChildProcess {
     const args = [
-      ...this.opts.command, 'worker', '--control-plane', this.controlPlane ?? '', '--credentials', bundle,
+      ...this.opts.command, 'worker', '--control-plane', this.controlPlanes(), '--credentials', bundle,
       '--host', r.address, '--port', '0', '--data-dir', join(r.dir, 'data'), '--zone', r.zone, ...(this.opts.workerArgs ?? []),
     ];
     const env: NodeJS.ProcessEnv = { ...workerEnvironment(process.env), STRATUS_CGROUP_PROCS: r.cgroups.map((d) => join(d, 'cgroup.procs')).join(' ') };
     const out = openSync(join(r.dir, 'worker.log'), 'a', 0o600);
     try {
-      return spawn('/bin/sh', ['-c', 'for f in $STRATUS_CGROUP_PROCS; do echo $$ > "$f" || exit 1; done; exec "$@"', 'sh', 'ip', 'netns', 'exec', r.netns, ...args], {
-        env, stdio: ['ignore', out, out],
+      const child = spawn('/bin/sh', ['-c', 'for f in $STRATUS_CGROUP_PROCS; do echo $$ > "$f" || exit 1; done; exec "$@"', 'sh', 'ip', 'netns', 'exec', r.netns, ...args], {
+        env, stdio: ['ignore', out, out], detached: true,
       });
+      child.unref();
+      return child;
     } finally {
       closeSync(out);
     }
   }
-
-  /** Removes one host's namespace, veth, cgroups, directory and credential, and forgets it. */
-  private async remove(r: HostRecord): Promise<void> {
-    await removeHost(r, this.opts);
-    this.state.hosts = this.state.hosts.filter((h) => h.id !== r.id);
-    await this.save();
-  }
-
-  /** Writes the state file; one write at a time, each of the state as it is then. */
-  private save(): Promise<void> {
-    this.saving = this.saving.catch(() => undefined).then(() => writeAtomically(statePath(this.opts), JSON.stringify(this.state)));
-    return this.saving;
-  }
 }
 
-function statePath(opts: Pick<LocalHostsOptions, 'stateDir'>): string {
-  return join(opts.stateDir, 'state.json');
+function describe(r: HostRecord): ProvidedWorker {
+  return { id: r.id, zone: r.zone, address: r.address, ...(r.pid ? { pid: r.pid } : {}) };
+}
+
+/** Removes an earlier run's garbage, then makes the bridge (an address per replica slot), the port and the cgroup root, recording each first. */
+async function makeNet(db: HostsState, garbage: Garbage[], opts: LocalHostsOptions): Promise<NetRecord> {
+  await removeGarbage(db, garbage, opts);
+  const run = randomBytes(3).toString('hex');
+  const subnet = await freeSubnet();
+  const net: NetRecord = { run, bridge: `stb-${run}`, subnet, port: 0, cgroups: cgroupDirs(`stratus-hosts-${run}`) };
+  db.making(net);
+  await makeCgroups(net.cgroups);
+  await createBridge(net.bridge, subnet, REPLICA_OCTETS.map((o) => `${subnet}.${o}`));
+  net.port = await freePort(REPLICA_OCTETS.map((o) => `${subnet}.${o}`));
+  db.made(net);
+  return net;
+}
+
+async function removeGarbage(db: HostsState, garbage: Garbage[], opts: Pick<LocalHostsOptions, 'revokeCredential' | 'log'>): Promise<void> {
+  for (const g of garbage) {
+    if (g.kind === 'host') await removeHost(g.host, opts);
+    else {
+      await removeCgroups(g.net.cgroups);
+      await deleteBridge(g.net.bridge);
+    }
+    db.removed(g.key);
+  }
+  const hosts = garbage.flatMap((g) => (g.kind === 'host' ? [g.host.id] : []));
+  if (garbage.length > 0) opts.log.info({ hosts, bridges: garbage.flatMap((g) => (g.kind === 'net' ? [g.net.bridge] : [])) }, 'local-hosts: removed what was recorded');
 }
 
 /** Kills what is left of a host (its recorded process if still the same one, then anything in its cgroups) and removes it. */
-async function removeHost(r: HostRecord, opts: LocalHostsOptions): Promise<void> {
+async function removeHost(r: HostRecord, opts: Pick<LocalHostsOptions, 'revokeCredential' | 'log'>): Promise<void> {
   if (r.pid && r.startTime && processStartTime(r.pid) === r.startTime) killQuietly(r.pid);
   for (let i = 0; i < 50; i++) {
     const pids = await cgroupPids(r.cgroups);
     if (pids.length === 0) break;
     for (const pid of pids) killQuietly(pid);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100);
   }
   await removeCgroups(r.cgroups);
   await deleteHost(r);
@@ -225,36 +391,7 @@ async function removeHost(r: HostRecord, opts: LocalHostsOptions): Promise<void>
   await opts.revokeCredential(r.id).catch((err: unknown) => opts.log.warn({ err, worker: r.id }, 'local-hosts: revoking a removed worker\'s credential failed'));
 }
 
-/** Whether the process that wrote a state is still running (the same pid started at the same time). */
-function ownerAlive(state: State): boolean {
-  const o = state.owner;
-  return o !== undefined && o.startTime !== undefined && processStartTime(o.pid) === o.startTime;
-}
-
+/** SIGKILL, ignoring a process already gone. */
 function killQuietly(pid: number): void {
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    // already gone
-  }
-}
-
-/**
- * A crashed earlier run's hosts, cgroups and bridge, as its state file recorded them. Refuses
- * while the run that recorded them is alive (another placement replica on the same data dir):
- * its workers are not ours to remove.
- */
-async function cleanUpRecorded(opts: LocalHostsOptions, mine = false): Promise<void> {
-  const text = await readFile(statePath(opts), 'utf8').catch(() => undefined);
-  if (text === undefined) return;
-  const state = JSON.parse(text) as State;
-  if (!mine && ownerAlive(state)) {
-    throw new StratusError('InvalidConfig', `local-hosts: ${opts.stateDir} belongs to a running process (pid ${state.owner?.pid}); `
-      + 'local-hosts serves one placement replica: give each replica its own data directory');
-  }
-  for (const host of state.hosts) await removeHost(host, opts);
-  await removeCgroups(state.cgroups);
-  await deleteBridge(state.bridge);
-  await rm(statePath(opts), { force: true });
-  opts.log.warn({ hosts: state.hosts.map((h) => h.id), bridge: state.bridge }, 'local-hosts: removed what an earlier run left');
+  try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
 }

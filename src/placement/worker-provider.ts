@@ -30,8 +30,18 @@ export interface WorkerProvider {
   stop(workerId: string): Promise<void>;
   /** The workers this provider started and has not stopped. */
   list(): ProvidedWorker[];
-  /** Stops every worker it started and removes everything it made. */
+  /** Stops every worker it started and removes everything it made (a provider shared by several placement replicas: once the last one closes). */
   close(): Promise<void>;
+  /**
+   * For a provider shared by several placement replicas (`local-hosts`): this replica leads now and
+   * takes over every worker recorded, whoever started it; start and stop are refused (`Fenced`)
+   * before, and after another replica's `lead`.
+   */
+  lead?(): Promise<void>;
+  /** This replica no longer leads: it stops acting on workers, which stay. */
+  standDown?(): Promise<void>;
+  /** `listener` learns of a worker whose host the provider removed by itself (its process died), so the scaler can replace it. */
+  onGone?(listener: (worker: ProvidedWorker) => void): void;
 }
 
 /**

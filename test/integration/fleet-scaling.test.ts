@@ -8,13 +8,13 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { CreateFunctionCommand, InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
-import { canMakeHosts } from '../../src/placement/index.js';
+import { canMakeHosts, LocalHostsProvider } from '../../src/placement/index.js';
 import { startCluster, type Cluster } from '../helpers/cluster.js';
 import { until } from '../helpers/wait.js';
 import { makeZip } from '../helpers/zip.js';
@@ -44,8 +44,11 @@ describe('fleet scaling with local-hosts workers', { skip: can.ok ? undefined : 
   let cluster: Cluster;
   let dataDir: string;
   let lambda: LambdaClient;
-  const stateFile = () => join(dataDir, 'local-hosts', 'state.json');
-  const hosts = async () => JSON.parse(await readFile(stateFile(), 'utf8')) as HostsState;
+  const stateFile = () => join(dataDir, 'local-hosts', 'hosts.db');
+  const hosts = async (): Promise<HostsState> => {
+    const { net, hosts: recorded } = LocalHostsProvider.recorded(join(dataDir, 'local-hosts'));
+    return { bridge: net?.bridge ?? '', hosts: recorded };
+  };
   const metrics = async () => {
     const url = /Metrics \(Prometheus\) on (\S+)/.exec(cluster.placement.output())?.[1];
     return (await fetch(`${url}`)).text();
