@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,7 +37,7 @@ export interface HostCluster extends Cluster {
 
 interface Recorded {
   bridge: string;
-  hosts: { netns: string; veth: string; pid?: number }[];
+  hosts: { netns: string; veth: string; cgroups: string[]; pid?: number }[];
 }
 
 /**
@@ -63,7 +63,12 @@ export async function startHostCluster(opts: Omit<ClusterOptions, 'workers' | 'z
     revokeCredential: async (id) => void (await late.cluster?.workersCommand('revoke', '--id', id)),
     log: silentLogger(),
   });
-  const recorded = async () => JSON.parse(await readFile(join(stateDir, 'state.json'), 'utf8')) as Recorded;
+  // The test's provider leads: placement runs the static provider, so no other replica shares these hosts.
+  await provider.lead();
+  const recorded = async (): Promise<Recorded> => {
+    const { net, hosts } = LocalHostsProvider.recorded(stateDir);
+    return { bridge: net?.bridge ?? '', hosts };
+  };
   let cluster: Cluster;
   try {
     cluster = await startCluster({ ...opts, workers: 0, placementArgs: ['--host', provider.address, ...(opts.placementArgs ?? [])] });
@@ -116,8 +121,9 @@ export async function startHostCluster(opts: Omit<ClusterOptions, 'workers' | 'z
         await provider.close();
       } finally {
         await stopCluster();
-        await rm(stateDir, { recursive: true, force: true });
       }
+      // Only once the provider removed what it made: its record is what a later run would clean up from.
+      await rm(stateDir, { recursive: true, force: true });
       if (made) await assertRemoved(made);
     },
   });
@@ -132,7 +138,7 @@ function alive(pid: number): boolean {
   }
 }
 
-/** Fails if any namespace, veth, bridge or worker process the provider recorded is still there. */
+/** Fails if any namespace, veth, bridge, cgroup or worker process the provider recorded is still there. */
 async function assertRemoved(made: Recorded): Promise<void> {
   const netns = (await run('ip', ['netns', 'list'])).stdout;
   const links = (await run('ip', ['-o', 'link', 'show'])).stdout;
@@ -141,6 +147,7 @@ async function assertRemoved(made: Recorded): Promise<void> {
     ...made.hosts.filter((h) => links.includes(`${h.veth}@`) || links.includes(`${h.veth}:`)).map((h) => `veth ${h.veth}`),
     ...(links.includes(`${made.bridge}:`) ? [`bridge ${made.bridge}`] : []),
     ...made.hosts.filter((h) => h.pid && alive(h.pid)).map((h) => `worker pid ${h.pid}`),
+    ...made.hosts.flatMap((h) => h.cgroups.filter((dir) => existsSync(dir)).map((dir) => `cgroup ${dir}`)),
   ];
   if (left.length > 0) throw new Error(`local-hosts left behind: ${left.join(', ')}`);
 }
