@@ -44,14 +44,12 @@ export interface AssignmentDeps {
   logGrants?: LogGrants;
   /** How long idle environments are kept (default: the one `config` names, keep-alive.ts). */
   keepAlive?: KeepAlivePolicy;
+  /** The memory of a worker the fleet would add (the placement leader announces it; undefined: unknown, the largest known worker's). */
+  newWorkerMb?(): number | undefined;
 }
 
 /** What a grant went through, for its span: waited in the capacity queue, the trace an environment it creates is traced under; and its environment key. */
-interface GrantTrace {
-  queued: boolean;
-  trace?: string;
-  key: string;
-}
+interface GrantTrace { queued: boolean; trace?: string; key: string }
 
 /**
  * Knows every execution environment: hands out idle warm ones (`IdlePool`), creates new ones
@@ -70,8 +68,8 @@ export class AssignmentService implements Assigner {
   private readonly scaling: ScalingRate;
   private readonly grace: TakeoverGrace;
   private readonly keepAlive: KeepAlivePolicy;
-  /** Cold starts that found no room a new worker could give (the fleet scaler's demand; cli/cluster.ts publishes it). */
-  readonly demand = new UnplacedDemand((memoryMb) => memoryMb <= this.deps.placement.largestWorkerMb());
+  /** Cold starts that found no room and that a worker the fleet would add could hold (the fleet scaler's demand; cli/cluster.ts publishes it). */
+  readonly demand = new UnplacedDemand((memoryMb) => memoryMb <= (this.deps.newWorkerMb?.() ?? this.deps.placement.largestWorkerMb()));
   private sweepTimer: TimerHandle | undefined;
   /** Settles once the table is whole (after `start` or `takeOver`); joining workers wait for it. */
   private readonly whole: Promise<void>;

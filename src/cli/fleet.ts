@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { EtcdJournal } from '../journal/index.js';
 import {
-  FleetDemandReader, FleetScaler, LocalHostsProvider, type FleetMember, StaticWorkerProvider, WorkerCredentials, type ClusterSecrets, type PlacementService, type WorkerDirectory, type WorkerDocument, type WorkerProvider,
+  announceWorkerSize, FleetDemandReader, FleetScaler, LocalHostsProvider, type FleetMember, StaticWorkerProvider, WorkerCredentials, type ClusterSecrets, type PlacementService, type WorkerDirectory, type WorkerDocument, type WorkerProvider,
 } from '../placement/index.js';
 import type { Clock } from '../shared/clock.js';
 import type { StratusConfig } from '../shared/config.js';
@@ -15,7 +15,7 @@ const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
 export interface PlacementFleet {
   /** Where placement must listen for the provider's workers to reach it (undefined: where it was told). */
   host?: string;
-  /** A heartbeat's directory entry, marked if the scaler drains the worker (the directory keeps a recorded mark in any case). */
+  /** A heartbeat's directory entry, marked as the scaler drains the worker or not once it knows every drain (until then, unmarked: the directory keeps a recorded mark). */
   annotate(doc: WorkerDocument): WorkerDocument;
   /** Starts (or resumes) scaling, on the placement leader, once its internal API listens at `url`. */
   start(url: string, placement: PlacementService, directory: WorkerDirectory, metrics: Metrics): void;
@@ -51,11 +51,11 @@ export async function openPlacementFleet(
   const latest = new Map<string, WorkerDocument>();
   const demand = new FleetDemandReader(journal.fleetDemand, fleetLog);
   let scaler: FleetScaler | undefined;
-  // A heartbeat re-asserts a drain this scaler knows of (should marking it have failed); without one
-  // the entry carries no mark and the directory keeps the recorded one.
+  // Once the scaler knows every drain, a heartbeat re-asserts its view (should marking or clearing a
+  // mark have failed); before, the entry carries no mark and the directory keeps the recorded one.
   const annotate = (doc: WorkerDocument): WorkerDocument => {
     latest.set(doc.id, doc);
-    return scaler?.isDraining(doc.id) ? { ...doc, draining: true } : doc;
+    return scaler?.knowsDrains() ? { ...doc, draining: scaler.isDraining(doc.id) } : doc;
   };
   return {
     host: provider.address,
@@ -68,6 +68,8 @@ export async function openPlacementFleet(
         provider, clock, log: fleetLog, metrics, mayAct,
         members: () => placement.workers().map((agent) => fleetMember(agent.id, agent.status())),
         unplaced: () => demand.unplaced(),
+        // Assignment counts as demand only cold starts a worker this provider starts could hold.
+        announce: () => announceWorkerSize(journal.fleetDemand, provider.canScale ? config.worker.memoryMb : 0),
         recordedDrains: async () => {
           const recorded = await directory.recorded();
           for (const doc of recorded) if (!latest.has(doc.id)) latest.set(doc.id, doc);
@@ -77,7 +79,7 @@ export async function openPlacementFleet(
           placement.setDraining(id, on);
           const doc = latest.get(id);
           if (doc) directory.publish({ ...doc, draining: on });
-          else fleetLog.warn({ worker: id }, 'fleet: no directory entry known for a worker to mark; its next heartbeat is not marked');
+          else fleetLog.warn({ worker: id, draining: on }, 'fleet: no directory entry known yet for a worker to mark; its next heartbeat\'s entry carries the mark');
         },
         removed: (id) => {
           latest.delete(id);
