@@ -117,10 +117,11 @@ export class AssignmentService implements Assigner {
     this.scheduleSweep();
   }
 
-  /** A worker joined after takeover (or came back): environments it runs that no one knows go. */
+  /** A worker joined after takeover (or came back, or the fleet scaled out): cold starts waiting for room try it; environments it runs that no one knows go. */
   async workerJoined(worker: WorkerAgent): Promise<void> {
     // Before the takeover has adopted what the log records, every environment would look unknown.
     await this.whole;
+    this.capacity.wakeWithin(worker.status().memoryMb);
     await destroyUnknown(worker, this.deps.leadership?.epoch, (envId) => this.envs.has(envId));
   }
 
@@ -304,7 +305,7 @@ export class AssignmentService implements Assigner {
     const releaseDue = this.grace.lateReleaseDeadline(key, this.envs.values());
     if (releaseDue !== undefined) {
       how.queued = true;
-      const handed = await this.capacity.wait(key, releaseDue).catch(() => undefined);
+      const handed = await this.capacity.wait(key, releaseDue, fn.memoryMb).catch(() => undefined);
       if (handed) return handed;
     }
     if (!this.scaling.take(fn.functionArn)) {
@@ -315,7 +316,7 @@ export class AssignmentService implements Assigner {
       const worker = this.placeEvicting(fn, key);
       if (worker) return this.boot(fn, key, worker, undefined, how.trace);
       how.queued = true;
-      const handed = await this.demand.waitForRoom(fn.memoryMb, first, this.capacity.wait(key, deadline));
+      const handed = await this.demand.waitForRoom(fn.memoryMb, first, this.capacity.wait(key, deadline, fn.memoryMb));
       if (handed) return handed;
     }
   }

@@ -153,6 +153,25 @@ describe('demand for the fleet (assignment → placement)', () => {
     await fits;
   });
 
+  it('--fleet-min 0: with no worker at all, a cold start scales the fleet out from nothing and is placed on the worker once it joins', async () => {
+    const s = await setup({ workers: [], newWorkerMb: 1024 });
+    const path = demandPath(s, 4, 0);
+    await path.pass(1);
+    assert.equal(path.provider.started.length, 0, 'nothing started at the minimum of 0 without demand');
+    let outcome: string = 'waiting';
+    const cold = s.assignment.acquire(fn('f')).then((lease) => (outcome = 'granted', lease), (err: { code?: string }) => (outcome = err.code ?? 'failed', undefined));
+    await path.pass(4);
+    assert.deepEqual(path.provider.started.map((w) => w.id), ['new-1'], 'its demand started a worker');
+    // The worker joins while the cold start still waits (4 of its 5 s): it is woken and placed there.
+    const joined = new FakeWorker('new-1', 1024);
+    s.workers.set(joined.id, joined);
+    s.placement.register(joined);
+    await s.assignment.workerJoined(joined);
+    await settle();
+    assert.equal(outcome, 'granted');
+    assert.equal((await cold)?.worker.id, 'new-1');
+  });
+
   it('the placement leader\'s announced worker size reaches assignment through the journal (watched)', async () => {
     const store = new MemoryJournal().functions;
     const size = new FleetWorkerSize(store);
@@ -188,6 +207,25 @@ describe('demand for the fleet (assignment → placement)', () => {
     assert.equal(await reader.unplaced(), 0, 'a new placement leadership takes what is recorded as its base');
     await publish(6, 10);
     assert.equal(await reader.unplaced(), 1);
+  });
+});
+
+describe('a worker joining wakes the cold starts waiting for room', () => {
+  it('places waiting cold starts on a worker that joined while they waited, as many as fit; the others keep waiting', async () => {
+    const { clock, placement, assignment } = await setup({ workers: [['w1', 512]] });
+    await assignment.acquire(fn('full', 'r1', 512));
+    const outcomes: string[] = [];
+    const waiting = ['a', 'b', 'c'].map((name) => assignment.acquire(fn(name, 'r1', 512)).then((lease) => (outcomes.push(`${name}@${lease.worker.id}`), lease), (err: { code?: string }) => (outcomes.push(`${name}:${err.code}`), undefined)));
+    await settle();
+    clock.advance(1000);
+    const w2 = new FakeWorker('w2', 1024);
+    placement.register(w2);
+    await assignment.workerJoined(w2);
+    await settle();
+    assert.deepEqual(outcomes.sort(), ['a@w2', 'b@w2'], 'two of 512 MB fit in the 1024 MB that joined');
+    clock.advance(4000);
+    await Promise.all(waiting);
+    assert.deepEqual(outcomes.sort(), ['a@w2', 'b@w2', 'c:TooManyRequests'], 'the third still waited for room, then got its 429');
   });
 });
 
