@@ -30,8 +30,10 @@ export interface PlacementFleet {
  * workers' heartbeats and by the assignment leader's count of cold starts that found no room
  * (the journal's `fleetDemand` document), and fenced by the placement leadership (`mayAct`). A
  * drained worker is marked in the worker directory, which is how every assignment leader learns
- * to place and grant nothing there, and the drains a leader finds recorded there are its own to
- * finish (the directory, not this process, is their record).
+ * to place and grant nothing there; the drains a leader finds recorded there of workers its
+ * provider started are its own to finish, any other mark it clears (the directory, not this
+ * process, is their record). The leader also announces the memory of the workers its provider
+ * starts, against which assignment counts demand.
  */
 export async function openPlacementFleet(
   config: StratusConfig, journal: EtcdJournal, secrets: ClusterSecrets, log: Logger, clock: Clock, mayAct: () => boolean,
