@@ -6,6 +6,7 @@ import { ManualClock } from '../shared/clock.js';
 import { resolveConfig } from '../shared/config.js';
 import { silentLogger } from '../shared/log.js';
 import { Metrics } from '../shared/metrics.js';
+import { FakeWorker } from '../../test/helpers/fake-worker.js';
 import { fleetMember, openPlacementFleet } from './fleet.js';
 
 describe('fleetMember', () => {
@@ -34,7 +35,9 @@ describe('openPlacementFleet with the static provider', () => {
     directory.publish({ ...entry, draining: true }); // a local-hosts leader's drain, before the restart
     await directory.idle();
     const fleet = await openPlacementFleet(resolveConfig({}), etcd, {} as ClusterSecrets, silentLogger(), new ManualClock(), () => true);
-    fleet.start('https://127.0.0.1:1', new PlacementService(), directory, new Metrics());
+    const placement = new PlacementService();
+    placement.register(new FakeWorker('x', 1024)); // adopted with a fresh lease, as every recorded worker is
+    fleet.start('https://127.0.0.1:1', placement, directory, new Metrics());
     for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
     await directory.idle();
     assert.equal((await directory.recorded()).find((w) => w.id === 'x')?.draining, false, 'the mark is cleared: the worker gets environments again');

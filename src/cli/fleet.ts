@@ -80,7 +80,9 @@ export async function openPlacementFleet(
         setDraining: (id, on) => {
           placement.setDraining(id, on);
           const doc = latest.get(id);
-          if (doc) directory.publish({ ...doc, draining: on });
+          // A worker that holds no lease here any more: its entry is deleted (or about to be), not written again.
+          if (!placement.worker(id)) fleetLog.info({ worker: id, draining: on }, 'fleet: the worker holds no lease here; its directory entry is not rewritten');
+          else if (doc) directory.publish({ ...doc, draining: on });
           else fleetLog.warn({ worker: id, draining: on }, 'fleet: no directory entry known yet for a worker to mark; its next heartbeat\'s entry carries the mark');
         },
         removed: (id) => {
