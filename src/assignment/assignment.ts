@@ -44,14 +44,12 @@ export interface AssignmentDeps {
   logGrants?: LogGrants;
   /** How long idle environments are kept (default: the one `config` names, keep-alive.ts). */
   keepAlive?: KeepAlivePolicy;
+  /** The memory of a worker the fleet would add (the placement leader announces it; undefined: unknown, the largest known worker's). */
+  newWorkerMb?(): number | undefined;
 }
 
 /** What a grant went through, for its span: waited in the capacity queue, the trace an environment it creates is traced under; and its environment key. */
-interface GrantTrace {
-  queued: boolean;
-  trace?: string;
-  key: string;
-}
+interface GrantTrace { queued: boolean; trace?: string; key: string }
 
 /**
  * Knows every execution environment: hands out idle warm ones (`IdlePool`), creates new ones
@@ -70,8 +68,8 @@ export class AssignmentService implements Assigner {
   private readonly scaling: ScalingRate;
   private readonly grace: TakeoverGrace;
   private readonly keepAlive: KeepAlivePolicy;
-  /** Cold starts that found no room a new worker could give (the fleet scaler's demand; cli/cluster.ts publishes it). */
-  readonly demand = new UnplacedDemand((memoryMb) => memoryMb <= this.deps.placement.largestWorkerMb());
+  /** Cold starts that found no room and that a worker the fleet would add could hold (the fleet scaler's demand; cli/cluster.ts publishes it). */
+  readonly demand = new UnplacedDemand((memoryMb) => memoryMb <= (this.deps.newWorkerMb?.() ?? this.deps.placement.largestWorkerMb()));
   private sweepTimer: TimerHandle | undefined;
   /** Settles once the table is whole (after `start` or `takeOver`); joining workers wait for it. */
   private readonly whole: Promise<void>;
@@ -119,10 +117,11 @@ export class AssignmentService implements Assigner {
     this.scheduleSweep();
   }
 
-  /** A worker joined after takeover (or came back): environments it runs that no one knows go. */
+  /** A worker joined after takeover (or came back, or the fleet scaled out): cold starts waiting for room try it; environments it runs that no one knows go. */
   async workerJoined(worker: WorkerAgent): Promise<void> {
     // Before the takeover has adopted what the log records, every environment would look unknown.
     await this.whole;
+    this.capacity.wakeWithin(worker.status().memoryMb);
     await destroyUnknown(worker, this.deps.leadership?.epoch, (envId) => this.envs.has(envId));
   }
 
@@ -306,7 +305,7 @@ export class AssignmentService implements Assigner {
     const releaseDue = this.grace.lateReleaseDeadline(key, this.envs.values());
     if (releaseDue !== undefined) {
       how.queued = true;
-      const handed = await this.capacity.wait(key, releaseDue).catch(() => undefined);
+      const handed = await this.capacity.wait(key, releaseDue, fn.memoryMb).catch(() => undefined);
       if (handed) return handed;
     }
     if (!this.scaling.take(fn.functionArn)) {
@@ -317,7 +316,7 @@ export class AssignmentService implements Assigner {
       const worker = this.placeEvicting(fn, key);
       if (worker) return this.boot(fn, key, worker, undefined, how.trace);
       how.queued = true;
-      const handed = await this.demand.waitForRoom(fn.memoryMb, first, this.capacity.wait(key, deadline));
+      const handed = await this.demand.waitForRoom(fn.memoryMb, first, this.capacity.wait(key, deadline, fn.memoryMb));
       if (handed) return handed;
     }
   }

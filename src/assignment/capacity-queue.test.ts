@@ -50,4 +50,15 @@ describe('CapacityQueue', () => {
     clock.advance(1000);
     queue.wakeOne();
   });
+
+  it('a worker that joined wakes the oldest waiters that fit in its memory together, no others', async () => {
+    const clock = new ManualClock();
+    const queue = new CapacityQueue<string>(clock);
+    const woken: string[] = [];
+    for (const [name, mb] of [['a', 512], ['b', 768], ['c', 512], ['d', 128]] as const) void queue.wait(name, clock.now() + 5000, mb).then(() => woken.push(name), () => undefined);
+    queue.wakeWithin(1024);
+    await settle();
+    assert.deepEqual(woken, ['a', 'c'], 'b (768 MB) no longer fits beside a; d does not fit beside a and c');
+    queue.failAll(() => new Error('stop'));
+  });
 });

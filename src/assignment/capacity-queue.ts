@@ -3,6 +3,7 @@ import { StratusError } from '../shared/errors.js';
 
 interface Waiter<T> {
   key: string;
+  memoryMb: number;
   timer: TimerHandle;
   wake(handed: T | undefined): void;
   fail(err: Error): void;
@@ -18,11 +19,12 @@ export class CapacityQueue<T> {
 
   constructor(private readonly clock: Clock) {}
 
-  /** Resolves with what was handed over, or undefined to try placing again. */
-  wait(key: string, deadlineMs: number): Promise<T | undefined> {
+  /** Resolves with what was handed over, or undefined to try placing again (`memoryMb`: what its environment needs). */
+  wait(key: string, deadlineMs: number, memoryMb = 0): Promise<T | undefined> {
     return new Promise((resolve, reject) => {
       const waiter: Waiter<T> = {
         key,
+        memoryMb,
         timer: this.clock.setTimer(Math.max(0, deadlineMs - this.clock.now()), () => {
           this.waiters.splice(this.waiters.indexOf(waiter), 1);
           reject(new StratusError('TooManyRequests', 'Rate Exceeded.', { details: { Reason: 'ConcurrentInvocationLimitExceeded' } }));
@@ -55,6 +57,17 @@ export class CapacityQueue<T> {
   /** Lets the oldest waiter try again (room was freed, or an idle environment could be evicted). */
   wakeOne(): void {
     this.waiters.shift()?.wake(undefined);
+  }
+
+  /** Lets the oldest waiters whose environments fit together in `roomMb` try again (a worker joined with that much memory). */
+  wakeWithin(roomMb: number): void {
+    let left = roomMb;
+    for (const waiter of [...this.waiters]) {
+      if (waiter.memoryMb > left) continue;
+      left -= waiter.memoryMb;
+      this.waiters.splice(this.waiters.indexOf(waiter), 1);
+      waiter.wake(undefined);
+    }
   }
 
   /** Refuses every waiter, each with its own error (the service stops granting). */

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MemoryJournal } from '../journal/index.js';
-import { FleetDemandPublisher, FleetDemandReader, FleetScaler, PlacementService, type ProvidedWorker, type WorkerProvider } from '../placement/index.js';
+import { announceWorkerSize, FleetDemandPublisher, FleetDemandReader, FleetScaler, FleetWorkerSize, PlacementService, type ProvidedWorker, type WorkerProvider } from '../placement/index.js';
 import { ManualClock } from '../shared/clock.js';
 import { silentLogger } from '../shared/log.js';
 import { fakeFunction as fn, FakeWorker } from '../../test/helpers/fake-worker.js';
@@ -14,7 +14,7 @@ import { ConcurrencyLimiter } from './concurrency-limiter.js';
 const CONFIG = { keepAliveMs: 60_000, sweepIntervalMs: 1000, capacityWaitMs: 5000, scalingBurst: 1000, scalingWindowMs: 10_000, takeoverReleaseWaitMs: 2000 };
 const settle = () => new Promise((r) => setImmediate(r));
 
-async function setup(opts: { workers?: [string, number][]; accountLimit?: number } = {}) {
+async function setup(opts: { workers?: [string, number][]; accountLimit?: number; newWorkerMb?: number } = {}) {
   const clock = new ManualClock();
   const journal = new MemoryJournal();
   const placement = new PlacementService();
@@ -23,6 +23,7 @@ async function setup(opts: { workers?: [string, number][]; accountLimit?: number
   const assignment = new AssignmentService({
     config: CONFIG, log: journal.assignmentLog, placement, clock, logger: silentLogger(),
     limiter: new ConcurrencyLimiter({ accountLimit: () => opts.accountLimit ?? 1000, reservedFor: () => undefined, reservedTotal: () => 0 }),
+    ...(opts.newWorkerMb === undefined ? {} : { newWorkerMb: () => opts.newWorkerMb }),
   });
   await assignment.start();
   return { clock, journal, placement, workers, assignment };
@@ -50,14 +51,14 @@ class RecordingProvider implements WorkerProvider {
  * journal's demand document, the placement leader's scaler reads it at each look. Reserved memory
  * is reported low, so only demand can make it scale out.
  */
-function demandPath(s: Awaited<ReturnType<typeof setup>>, maxWorkers = 4) {
+function demandPath(s: Awaited<ReturnType<typeof setup>>, maxWorkers = 4, minWorkers = 1) {
   const store = s.journal.functions; // any document store of a journal does
   const log = silentLogger();
   const publisher = new FleetDemandPublisher({ store, epoch: 1, read: () => s.assignment.demand.read(), clock: s.clock, intervalMs: 1000, log });
   const reader = new FleetDemandReader(store, log);
   const provider = new RecordingProvider();
   const scaler = new FleetScaler(
-    { minWorkers: 1, maxWorkers, scaleOutAbove: 0.75, scaleInBelow: 0.25, sustainMs: 3000, intervalMs: 1000, joinTimeoutMs: 600_000, drainMaxMs: 60_000, zones: ['a'] },
+    { minWorkers, maxWorkers, scaleOutAbove: 0.75, scaleInBelow: 0.25, sustainMs: 3000, intervalMs: 1000, joinTimeoutMs: 600_000, drainMaxMs: 60_000, zones: ['a'] },
     {
       provider, clock: s.clock, log, unplaced: () => reader.unplaced(),
       members: () => [...s.workers.values()].map((w) => ({ id: w.id, memoryMb: w.status().memoryMb, reservedMb: 0, environments: 0, busy: 0 })),
@@ -131,6 +132,62 @@ describe('demand for the fleet (assignment → placement)', () => {
     await fits;
   });
 
+  it('attack: with a large hand-joined worker busy, cold starts larger than the workers the provider starts never grow the fleet', async () => {
+    // One 16 GB worker joined by hand; the provider starts 2 GB workers.
+    const s = await setup({ workers: [['big', 16_384]], newWorkerMb: 2048 });
+    const path = demandPath(s, 250);
+    await path.pass(1);
+    const held = [await s.assignment.acquire(fn('a', 'r1', 10_240)), await s.assignment.acquire(fn('b', 'r1', 6144))];
+    for (let wave = 0; wave < 3; wave++) {
+      const burst = Array.from({ length: 10 }, () => s.assignment.acquire(fn('huge', 'r1', 10_240)).then(() => 'granted', (err: { code?: string }) => err.code));
+      await path.pass(5);
+      assert.deepEqual(new Set(await Promise.all(burst)), new Set(['TooManyRequests']));
+    }
+    assert.equal(s.assignment.demand.read(), 0, 'none counted: no worker the provider starts could hold one');
+    assert.deepEqual(path.provider.started, [], 'no 2 GB worker started for them');
+    // A cold start a 2 GB worker could hold is demand (the test above can fail).
+    const fits = s.assignment.acquire(fn('c', 'r1', 2048)).catch(() => undefined);
+    await path.pass(4);
+    assert.equal(path.provider.started.length, 1);
+    for (const lease of held) s.assignment.release(lease, true);
+    await fits;
+  });
+
+  it('--fleet-min 0: with no worker at all, a cold start scales the fleet out from nothing and is placed on the worker once it joins', async () => {
+    const s = await setup({ workers: [], newWorkerMb: 1024 });
+    const path = demandPath(s, 4, 0);
+    await path.pass(1);
+    assert.equal(path.provider.started.length, 0, 'nothing started at the minimum of 0 without demand');
+    let outcome: string = 'waiting';
+    const cold = s.assignment.acquire(fn('f')).then((lease) => (outcome = 'granted', lease), (err: { code?: string }) => (outcome = err.code ?? 'failed', undefined));
+    await path.pass(4);
+    assert.deepEqual(path.provider.started.map((w) => w.id), ['new-1'], 'its demand started a worker');
+    // The worker joins while the cold start still waits (4 of its 5 s): it is woken and placed there.
+    const joined = new FakeWorker('new-1', 1024);
+    s.workers.set(joined.id, joined);
+    s.placement.register(joined);
+    await s.assignment.workerJoined(joined);
+    await settle();
+    assert.equal(outcome, 'granted');
+    assert.equal((await cold)?.worker.id, 'new-1');
+  });
+
+  it('the placement leader\'s announced worker size reaches assignment through the journal (watched)', async () => {
+    const store = new MemoryJournal().functions;
+    const size = new FleetWorkerSize(store);
+    await size.start();
+    assert.equal(size.current(), undefined, 'none announced yet');
+    await announceWorkerSize(store, 2048);
+    assert.equal(size.current(), 2048);
+    await announceWorkerSize(store, 0); // a leader whose provider cannot start workers
+    assert.equal(size.current(), 0);
+    const late = new FleetWorkerSize(store);
+    await late.start();
+    assert.equal(late.current(), 0, 'read at start');
+    size.stop();
+    late.stop();
+  });
+
   it('a new assignment leadership\'s count is all new to the reader; an older leadership\'s late write counts nothing', async () => {
     const store = new MemoryJournal().functions;
     const reader = new FleetDemandReader(store, silentLogger());
@@ -150,6 +207,25 @@ describe('demand for the fleet (assignment → placement)', () => {
     assert.equal(await reader.unplaced(), 0, 'a new placement leadership takes what is recorded as its base');
     await publish(6, 10);
     assert.equal(await reader.unplaced(), 1);
+  });
+});
+
+describe('a worker joining wakes the cold starts waiting for room', () => {
+  it('places waiting cold starts on a worker that joined while they waited, as many as fit; the others keep waiting', async () => {
+    const { clock, placement, assignment } = await setup({ workers: [['w1', 512]] });
+    await assignment.acquire(fn('full', 'r1', 512));
+    const outcomes: string[] = [];
+    const waiting = ['a', 'b', 'c'].map((name) => assignment.acquire(fn(name, 'r1', 512)).then((lease) => (outcomes.push(`${name}@${lease.worker.id}`), lease), (err: { code?: string }) => (outcomes.push(`${name}:${err.code}`), undefined)));
+    await settle();
+    clock.advance(1000);
+    const w2 = new FakeWorker('w2', 1024);
+    placement.register(w2);
+    await assignment.workerJoined(w2);
+    await settle();
+    assert.deepEqual(outcomes.sort(), ['a@w2', 'b@w2'], 'two of 512 MB fit in the 1024 MB that joined');
+    clock.advance(4000);
+    await Promise.all(waiting);
+    assert.deepEqual(outcomes.sort(), ['a@w2', 'b@w2', 'c:TooManyRequests'], 'the third still waited for room, then got its 429');
   });
 });
 

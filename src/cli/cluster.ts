@@ -6,7 +6,7 @@ import { ImageImporter } from '../images/index.js';
 import { EtcdJournal } from '../journal/index.js';
 import { SnapStartService, snapshotOwner } from '../snapstart/index.js';
 import {
-  controlPlaneCredential, controlPlaneKeyHash, FleetDemandPublisher, loadClusterSecrets, workerApiCredential, PlacementService, WorkerMembership,
+  controlPlaneCredential, controlPlaneKeyHash, FleetDemandPublisher, FleetWorkerSize, loadClusterSecrets, workerApiCredential, PlacementService, WorkerMembership,
   type ClusterSecrets, type ConnectedWorker,
   type WorkerDocument,
 } from '../placement/index.js';
@@ -177,6 +177,9 @@ export async function startAssignmentProcess(config: StratusConfig, opts: Proces
   const logGrants = await openLogGrants(journal);
   let membership: WorkerMembership | undefined;
   let demand: FleetDemandPublisher | undefined;
+  // The memory of a worker the placement leader's provider would add: only cold starts it could hold are demand.
+  const workerSize = new FleetWorkerSize(journal.fleetDemand);
+  await workerSize.start();
   let replica: AssignmentReplica | undefined;
   const provisioning = followRegistries(registries, () => replica?.leader(), log);
   const metrics = new Metrics();
@@ -199,6 +202,7 @@ export async function startAssignmentProcess(config: StratusConfig, opts: Proces
       const placement = new PlacementService();
       const service = new AssignmentService({
         config: config.assignment, log: journal.assignmentLog, placement, clock, logger: log, leadership, limiter: concurrencyLimiter(accounts, registries), tracer, logGrants,
+        newWorkerMb: () => workerSize.current(),
       });
       membership = new WorkerMembership({
         store: journal.workers, placement, connector,
@@ -238,6 +242,7 @@ export async function startAssignmentProcess(config: StratusConfig, opts: Proces
       await replica?.stop();
       demand?.stop();
       membership?.stop();
+      workerSize.stop();
       await api.close();
       await shared.close();
       await tracer.shutdown();

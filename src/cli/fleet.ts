@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { EtcdJournal } from '../journal/index.js';
 import {
-  FleetDemandReader, FleetScaler, LocalHostsProvider, type FleetMember, StaticWorkerProvider, WorkerCredentials, type ClusterSecrets, type PlacementService, type WorkerDirectory, type WorkerDocument, type WorkerProvider,
+  announceWorkerSize, FleetDemandReader, FleetScaler, LocalHostsProvider, type FleetMember, StaticWorkerProvider, WorkerCredentials, type ClusterSecrets, type PlacementService, type WorkerDirectory, type WorkerDocument, type WorkerProvider,
 } from '../placement/index.js';
 import type { Clock } from '../shared/clock.js';
 import type { StratusConfig } from '../shared/config.js';
@@ -17,7 +17,7 @@ export interface PlacementFleet {
   host?: string;
   /** The port it must listen on there (local-hosts: the one every replica of this machine listens on, each at its own address). */
   port?: number;
-  /** A heartbeat's directory entry, marked if the scaler drains the worker (the directory keeps a recorded mark in any case). */
+  /** A heartbeat's directory entry, marked as the scaler drains the worker or not once it knows every drain (until then, unmarked: the directory keeps a recorded mark). */
   annotate(doc: WorkerDocument): WorkerDocument;
   /** Starts (or resumes) scaling, on the placement leader, once its internal API listens at `url`. */
   start(url: string, placement: PlacementService, directory: WorkerDirectory, metrics: Metrics): void;
@@ -32,8 +32,10 @@ export interface PlacementFleet {
  * workers' heartbeats and by the assignment leader's count of cold starts that found no room
  * (the journal's `fleetDemand` document), and fenced by the placement leadership (`mayAct`). A
  * drained worker is marked in the worker directory, which is how every assignment leader learns
- * to place and grant nothing there, and the drains a leader finds recorded there are its own to
- * finish (the directory, not this process, is their record).
+ * to place and grant nothing there; the drains a leader finds recorded there of workers its
+ * provider started are its own to finish, any other mark it clears (the directory, not this
+ * process, is their record). The leader also announces the memory of the workers its provider
+ * starts, against which assignment counts demand.
  */
 export async function openPlacementFleet(
   config: StratusConfig, journal: EtcdJournal, secrets: ClusterSecrets, log: Logger, clock: Clock, mayAct: () => boolean,
@@ -53,11 +55,11 @@ export async function openPlacementFleet(
   const latest = new Map<string, WorkerDocument>();
   const demand = new FleetDemandReader(journal.fleetDemand, fleetLog);
   let scaler: FleetScaler | undefined;
-  // A heartbeat re-asserts a drain this scaler knows of (should marking it have failed); without one
-  // the entry carries no mark and the directory keeps the recorded one.
+  // Once the scaler knows every drain, a heartbeat re-asserts its view (should marking or clearing a
+  // mark have failed); before, the entry carries no mark and the directory keeps the recorded one.
   const annotate = (doc: WorkerDocument): WorkerDocument => {
     latest.set(doc.id, doc);
-    return scaler?.isDraining(doc.id) ? { ...doc, draining: true } : doc;
+    return scaler?.knowsDrains() ? { ...doc, draining: scaler.isDraining(doc.id) } : doc;
   };
   // A worker the scaler removed, or whose host the provider removed by itself (its process died): its membership ends now (the scaler replaces it if needed).
   let lost: ((id: string) => void) | undefined;
@@ -85,6 +87,8 @@ export async function openPlacementFleet(
         provider, clock, log: fleetLog, metrics, mayAct,
         members: () => placement.workers().map((agent) => fleetMember(agent.id, agent.status())),
         unplaced: () => demand.unplaced(),
+        // Assignment counts as demand only cold starts a worker this provider starts could hold.
+        announce: () => announceWorkerSize(journal.fleetDemand, provider.canScale ? config.worker.memoryMb : 0),
         recordedDrains: async () => {
           const recorded = await directory.recorded();
           for (const doc of recorded) if (!latest.has(doc.id)) latest.set(doc.id, doc);
@@ -93,8 +97,10 @@ export async function openPlacementFleet(
         setDraining: (id, on) => {
           placement.setDraining(id, on);
           const doc = latest.get(id);
-          if (doc) directory.publish({ ...doc, draining: on });
-          else fleetLog.warn({ worker: id }, 'fleet: no directory entry known for a worker to mark; its next heartbeat is not marked');
+          // A worker that holds no lease here any more: its entry is deleted (or about to be), not written again.
+          if (!placement.worker(id)) fleetLog.info({ worker: id, draining: on }, 'fleet: the worker holds no lease here; its directory entry is not rewritten');
+          else if (doc) directory.publish({ ...doc, draining: on });
+          else fleetLog.warn({ worker: id, draining: on }, 'fleet: no directory entry known yet for a worker to mark; its next heartbeat\'s entry carries the mark');
         },
         removed: (id) => lost?.(id),
       });

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { DocumentStore } from '../journal/index.js';
 import type { Clock, TimerHandle } from '../shared/clock.js';
+import { StratusError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 
 /**
@@ -108,6 +109,57 @@ export class FleetDemandReader {
     if (!seen) return 0;
     return doc.epoch > seen.epoch ? doc.count : Math.max(0, doc.count - seen.count);
   }
+}
+
+/** The placement leader's key in the `fleetDemand` store: the memory of a worker its provider would add. */
+export const FLEET_WORKER_SIZE_KEY = 'worker-size';
+
+/**
+ * The placement leader's side, at the start of each leadership (FleetScaler's `announce`): records
+ * the memory of the workers its provider starts (0: it starts none), so that assignment counts as
+ * demand only cold starts such a worker could hold, whatever the workers that joined by hand hold.
+ */
+export async function announceWorkerSize(store: DocumentStore, memoryMb: number): Promise<void> {
+  const current = await store.get(FLEET_WORKER_SIZE_KEY);
+  if (current && asWorkerSize(current.value) === memoryMb) return;
+  const value = { memoryMb };
+  const ok = current
+    ? await store.replace(FLEET_WORKER_SIZE_KEY, value, randomUUID(), current.revision)
+    : await store.create(FLEET_WORKER_SIZE_KEY, value, randomUUID());
+  if (!ok) throw new StratusError('ResourceConflict', 'fleet: the worker size document changed while it was written; announced again at the next look');
+}
+
+/**
+ * The assignment leader's side: the memory of a worker the fleet would add, as the placement
+ * leader last announced it (watched); undefined until one was announced.
+ */
+export class FleetWorkerSize {
+  private memoryMb: number | undefined;
+  private unwatch: (() => void) | undefined;
+
+  constructor(private readonly store: DocumentStore) {}
+
+  async start(): Promise<void> {
+    this.unwatch = await this.store.watch((key, doc) => {
+      if (key === FLEET_WORKER_SIZE_KEY) this.memoryMb = doc && asWorkerSize(doc.value);
+    });
+    const stored = await this.store.get(FLEET_WORKER_SIZE_KEY);
+    // (A change the watch saw while this read was under way is the newer.)
+    this.memoryMb ??= stored && asWorkerSize(stored.value);
+  }
+
+  current(): number | undefined {
+    return this.memoryMb;
+  }
+
+  stop(): void {
+    this.unwatch?.();
+  }
+}
+
+function asWorkerSize(value: unknown): number | undefined {
+  const v = (value as { memoryMb?: unknown } | null)?.memoryMb;
+  return Number.isSafeInteger(v) && (v as number) >= 0 ? (v as number) : undefined;
 }
 
 function asDemand(value: unknown): FleetDemandDocument | undefined {

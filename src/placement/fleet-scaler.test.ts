@@ -259,6 +259,80 @@ describe('FleetScaler', () => {
     assert.deepEqual(next.removed, ['x']);
   });
 
+  it('a new leader whose first read of the recorded drains fails (etcd unsettled at failover) reads them at the next look, deciding nothing until then', async () => {
+    let reads = 0;
+    const recordedDrains = async () => {
+      if (++reads === 1) throw new StratusError('JournalUnavailable', 'etcd: no leader');
+      return ['x'];
+    };
+    const f = fleet({ minWorkers: 1 }, { recordedDrains });
+    f.provider.started.push({ id: 'x', zone: 'a' }, { id: 'y', zone: 'a' });
+    f.join('x', 0, { environments: 1, busy: 1 });
+    f.join('y', 0, { environments: 1, busy: 1 });
+    f.scaler.start();
+    await f.pass(1000);
+    assert.ok(reads >= 2, 'read again');
+    assert.equal(f.scaler.isDraining('x'), true, 'the recorded drain is continued');
+    assert.equal(f.scaler.knowsDrains(), true);
+    assert.match(await f.metrics.text(), /stratus_fleet_workers\{state="draining"\} 1/);
+    assert.match(await f.metrics.text(), /stratus_fleet_workers\{state="active"\} 1/, 'x counts as draining, not active');
+    await f.pass(20_000);
+    assert.deepEqual([...f.draining], [], 'no second drain begun (y is the minimum)');
+    f.join('x', 0, { environments: 0 });
+    await f.pass(1000);
+    await f.scaler.stop();
+    assert.deepEqual(f.provider.stopped, ['x']);
+    assert.deepEqual(f.removed, ['x']);
+  });
+
+  it('decides nothing while the recorded drains cannot be read (a drained worker would count as active)', async () => {
+    const f = fleet({ minWorkers: 0 }, { recordedDrains: () => Promise.reject(new StratusError('JournalUnavailable', 'etcd: no leader')) });
+    f.provider.started.push({ id: 'x', zone: 'a' });
+    f.join('x', 0, { environments: 1, busy: 1 });
+    f.scaler.start();
+    await f.pass(30_000);
+    await f.scaler.stop();
+    assert.deepEqual([...f.draining], [], 'no drain begun on figures that may be wrong');
+    assert.equal(f.scaler.knowsDrains(), false);
+  });
+
+  it('clears recorded marks no scaler here can finish: the static provider\'s (a cluster restarted with --fleet-provider static), read again after a failed first read', async () => {
+    const clock = new ManualClock();
+    const marks: [string, boolean][] = [];
+    let reads = 0;
+    const scaler = new FleetScaler(CONFIG, {
+      provider: new StaticWorkerProvider(), clock, log: silentLogger(), members: () => [], removed: () => {},
+      setDraining: (id, on) => void marks.push([id, on]),
+      recordedDrains: async () => {
+        if (++reads === 1) throw new StratusError('JournalUnavailable', 'etcd: no leader');
+        return ['x'];
+      },
+    });
+    scaler.start();
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(marks, []);
+    clock.advance(1000);
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(marks, [['x', false]], 'the worker is taken back into active');
+    assert.equal(scaler.knowsDrains(), true);
+    clock.advance(60_000);
+    await scaler.stop();
+    assert.equal(reads, 2, 'once settled, a provider that cannot scale is not looked at any more');
+  });
+
+  it('clears the recorded mark of a worker its provider did not start (another replica\'s local-hosts worker) rather than removing it', async () => {
+    const f = fleet({ minWorkers: 0 }, { recordedDrains: async () => ['z'] });
+    f.join('z', 0, { environments: 1, busy: 1 });
+    f.draining.add('z');
+    f.scaler.start();
+    await f.pass(1000);
+    await f.scaler.stop();
+    assert.equal(f.scaler.isDraining('z'), false);
+    assert.deepEqual([...f.draining], [], 'mark cleared');
+    assert.deepEqual(f.removed, []);
+    assert.deepEqual(f.provider.stopped, []);
+  });
+
   it('with the static provider never starts or stops anything', async () => {
     const clock = new ManualClock();
     const scaler = new FleetScaler(CONFIG, { provider: new StaticWorkerProvider(), clock, log: silentLogger(), members: () => [], setDraining: () => {}, removed: () => {} });

@@ -43,8 +43,10 @@ export interface FleetScalerDeps {
   removed(workerId: string): void;
   /** Requests that found no worker with room since the last look (cold starts waiting, 429s): any counts as demand above the threshold. */
   unplaced?(): number | Promise<number>;
-  /** Workers recorded as draining (the worker directory), read at each start: a new leader continues its predecessor's drains. */
+  /** Workers recorded as draining (the worker directory), read at each start until read: a new leader continues its predecessor's drains. */
   recordedDrains?(): Promise<string[]>;
+  /** Publishes what assignment must know of this fleet (the memory of the workers it would add), at each start until done. */
+  announce?(): Promise<void>;
   /** Fencing: whether this replica still leads (checked at each look and before each provider call; a deposed leader acts on nothing). Default: always. */
   mayAct?(): boolean;
   clock: Clock;
@@ -80,6 +82,8 @@ export class FleetScaler {
   private stopped = false;
   /** Each start's own timer chain: a look still finishing from before a stop cannot start a second one. */
   private generation = 0;
+  /** This leadership announced the fleet and knows the recorded drains; until then it decides nothing. */
+  private settled = false;
 
   constructor(private readonly config: FleetScalerConfig, private readonly deps: FleetScalerDeps) {
     if (config.minWorkers < 0 || config.maxWorkers < Math.max(1, config.minWorkers)) throw new Error('fleet: need 0 <= min <= max and max >= 1');
@@ -96,11 +100,9 @@ export class FleetScaler {
     this.stopped = false;
     this.timer?.cancel();
     this.generation++;
-    if (!this.deps.provider.canScale) {
-      this.deps.log.info({ provider: this.deps.provider.kind }, 'fleet: the provider cannot add or remove workers; not scaling');
-      return;
-    }
-    this.busy = this.busy.then(() => this.resumeDrains()).catch((err: unknown) => this.deps.log.warn({ err }, 'fleet: reading the drains recorded failed'));
+    this.settled = false;
+    if (!this.deps.provider.canScale) this.deps.log.info({ provider: this.deps.provider.kind }, 'fleet: the provider cannot add or remove workers; not scaling');
+    this.busy = this.busy.then(async () => void (await this.settle()));
     this.schedule();
   }
 
@@ -109,6 +111,7 @@ export class FleetScaler {
     this.stopped = true;
     this.timer?.cancel();
     await this.busy;
+    this.settled = false;
   }
 
   /** How often each action was taken. */
@@ -127,6 +130,11 @@ export class FleetScaler {
     this.draining.delete(workerId);
   }
 
+  /** Whether this leadership knows every drain (read the recorded ones): `isDraining` false is then the truth too. */
+  knowsDrains(): boolean {
+    return this.settled;
+  }
+
   /** One look at the fleet (the timer calls it; tests may too). */
   tick(): Promise<void> {
     this.busy = this.busy.then(() => this.look()).catch((err: unknown) => this.deps.log.warn({ err }, 'fleet: a scaling step failed'));
@@ -134,7 +142,8 @@ export class FleetScaler {
   }
 
   private schedule(generation = this.generation): void {
-    if (this.stopped || generation !== this.generation) return;
+    // A provider that cannot scale is looked at only until what an earlier leader left is settled.
+    if (this.stopped || generation !== this.generation || (this.settled && !this.deps.provider.canScale)) return;
     this.timer = this.deps.clock.setTimer(this.config.intervalMs, () => void this.tick().finally(() => this.schedule(generation)));
   }
 
@@ -143,7 +152,7 @@ export class FleetScaler {
   }
 
   private async look(): Promise<void> {
-    if (!this.mayAct()) return;
+    if (!this.mayAct() || !(await this.settle()) || !this.deps.provider.canScale) return;
     const now = this.deps.clock.now();
     const members = this.deps.members();
     const byId = new Map(members.map((m) => [m.id, m]));
@@ -183,16 +192,45 @@ export class FleetScaler {
     }
   }
 
-  /** The drains the directory records are this leadership's to finish (their drain time starts again now); none other. */
-  private async resumeDrains(): Promise<void> {
-    const recorded = await this.deps.recordedDrains?.();
-    if (!recorded || !this.mayAct()) return;
+  /**
+   * Before its first decision a leadership settles what an earlier one left: it announces the fleet
+   * and reads the recorded drains. Until both succeeded (etcd unsettled at a failover) every look
+   * tries again and decides nothing: a drained worker counted as active would skew every figure.
+   */
+  private async settle(): Promise<boolean> {
+    if (this.settled) return true;
+    if (!this.mayAct()) return false;
+    try {
+      await this.deps.announce?.();
+      const recorded = (await this.deps.recordedDrains?.()) ?? [];
+      if (!this.mayAct()) return false;
+      this.resumeDrains(recorded);
+      this.settled = true;
+    } catch (err) {
+      this.deps.log.warn({ err }, 'fleet: reading the recorded drains (or announcing the fleet) failed; deciding nothing until the next look reads them');
+    }
+    return this.settled;
+  }
+
+  /**
+   * The recorded drains of workers this provider started are this leadership's to finish (their
+   * drain time starts again now); none other. Any other mark (a worker this provider cannot stop:
+   * `static`'s, another replica's `local-hosts` one) no scaler can finish: it is cleared and the
+   * worker is active again.
+   */
+  private resumeDrains(recorded: string[]): void {
     const now = this.deps.clock.now();
+    const mine = new Set(this.deps.provider.list().map((w) => w.id));
     for (const id of this.draining.keys()) if (!recorded.includes(id)) this.draining.delete(id);
     for (const id of recorded) {
-      if (this.draining.has(id)) continue;
-      this.draining.set(id, now);
-      this.deps.log.info({ component: 'fleet', worker: id }, 'fleet: continuing the drain of a worker an earlier leader began');
+      if (!mine.has(id)) {
+        this.draining.delete(id);
+        this.deps.setDraining(id, false);
+        this.deps.log.info({ component: 'fleet', worker: id }, 'fleet: cleared the drain mark of a worker this provider cannot stop; it is active again');
+      } else if (!this.draining.has(id)) {
+        this.draining.set(id, now);
+        this.deps.log.info({ component: 'fleet', worker: id }, 'fleet: continuing the drain of a worker an earlier leader began');
+      }
     }
   }
 
@@ -255,7 +293,7 @@ export class FleetScaler {
     if (!this.mayAct()) throw new StratusError('Fenced', 'fleet: this placement replica no longer leads; not acting on workers');
   }
 
-    private decide(action: FleetAction, facts: Record<string, unknown>, message: string): void {
+  private decide(action: FleetAction, facts: Record<string, unknown>, message: string): void {
     this.counts.set(action, (this.counts.get(action) ?? 0) + 1);
     this.deps.log.info({ component: 'fleet', action, ...facts }, message);
   }

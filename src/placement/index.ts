@@ -15,4 +15,6 @@ export { StaticWorkerProvider, type ProvidedWorker, type WorkerProvider, type Wo
 export { LocalHostsProvider, type LocalHostsOptions } from './local-hosts.js';
 export { canMakeHosts } from './host-network.js';
 export { FleetScaler, type FleetAction, type FleetMember, type FleetScalerConfig, type FleetScalerDeps } from './fleet-scaler.js';
-export { FleetDemandPublisher, FleetDemandReader, FLEET_DEMAND_KEY, type FleetDemandDocument } from './fleet-demand.js';
+export {
+  announceWorkerSize, FleetDemandPublisher, FleetDemandReader, FleetWorkerSize, FLEET_DEMAND_KEY, FLEET_WORKER_SIZE_KEY, type FleetDemandDocument,
+} from './fleet-demand.js';
