@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { DocumentStore } from './journal.js';
 
 /**
@@ -9,7 +9,8 @@ import type { DocumentStore } from './journal.js';
  */
 export async function installationSecret(store: DocumentStore, name: string): Promise<string> {
   const made = randomBytes(32).toString('base64url');
-  await store.create(name, { secret: made }, '1');
+  // A revision of its own: a create is taken as this process's when that revision is stored.
+  await store.create(name, { secret: made }, randomUUID());
   const doc = await store.get(name);
   return (doc?.value as { secret?: string } | undefined)?.secret ?? made;
 }

@@ -1,4 +1,4 @@
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import type { DocumentStore } from '../journal/index.js';
 import { secretHash } from '../shared/bearer.js';
 import { StratusError } from '../shared/errors.js';
@@ -27,7 +27,9 @@ export async function loadClusterSecrets(store: DocumentStore, nowMs: number): P
   const existing = await store.get(KEY);
   if (existing) return parse(existing.value);
   const made: ClusterSecrets = { ca: createCertificateAuthority(nowMs), controlPlaneKey: randomBytes(32).toString('base64url') };
-  if (await store.create(KEY, made, '1')) return made;
+  // A revision of its own: a create is taken as this process's when that revision is stored, so
+  // with a shared one ('1') the loser of a race took the winner's CA for its own and kept its own.
+  if (await store.create(KEY, made, randomUUID())) return made;
   const winner = await store.get(KEY);
   if (!winner) throw new StratusError('JournalUnavailable', 'the cluster CA was created and is gone again');
   return parse(winner.value);

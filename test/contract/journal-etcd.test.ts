@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Etcd3 } from 'etcd3';
-import { EtcdJournal } from '../../src/journal/index.js';
+import { EtcdJournal, installationSecret } from '../../src/journal/index.js';
+import { loadClusterSecrets } from '../../src/placement/index.js';
 import { EtcdAppendLog } from '../../src/journal/etcd-log.js';
 import { freshPrefix, useEtcdCluster } from '../helpers/etcd.js';
 import { runJournalContract } from './journal.contract.js';
@@ -72,6 +73,22 @@ describe('EtcdJournal assignment log: an append retried after its first attempt 
       assert.deepEqual(await log.readAfter(0), [1, 2, 3, 4].map((seq) => ({ seq, entry: { n: seq - 1 } })));
     } finally {
       client.close();
+    }
+  });
+});
+
+describe('EtcdJournal: processes that make the same secret at once', () => {
+  it('all end up with the winner\'s: the cluster CA and an installation secret', async () => {
+    const prefix = freshPrefix('secrets-race');
+    const journals = [0, 1, 2, 3].map(() => new EtcdJournal({ endpoints: cluster().endpoints, prefix }));
+    try {
+      const cas = await Promise.all(journals.map((j) => loadClusterSecrets(j.clusterSecrets, Date.now())));
+      assert.equal(new Set(cas.map((s) => s.ca.certPem)).size, 1, 'one CA');
+      assert.equal(new Set(cas.map((s) => s.controlPlaneKey)).size, 1, 'one control-plane key');
+      const secrets = await Promise.all(journals.map((j) => installationSecret(j.clusterSecrets, 'race')));
+      assert.equal(new Set(secrets).size, 1, 'one installation secret');
+    } finally {
+      await Promise.all(journals.map((j) => j.close()));
     }
   });
 });
