@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { closeSync, existsSync, openSync, readSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -80,6 +80,7 @@ export async function startHostCluster(opts: Omit<ClusterOptions, 'workers' | 'z
   late.cluster = cluster;
   provider.setControlPlane(cluster.placement.url);
   const hosts: HostWorker[] = [];
+  const logs: number[] = [];
   const stopCluster = cluster.stop.bind(cluster);
   return Object.assign(cluster, {
     bridge: provider.address,
@@ -87,14 +88,15 @@ export async function startHostCluster(opts: Omit<ClusterOptions, 'workers' | 'z
     async addHost(zone: string) {
       const started = await provider.start({ zone });
       const dir = join(stateDir, started.id);
-      let last = '';
+      // Read through a descriptor of our own, opened at once: the provider removes a dead host's
+      // directory (its log with it), and what the worker wrote up to its death is still read.
+      const fd = openSync(join(dir, 'worker.log'), 'r');
+      logs.push(fd);
+      const chunks: Buffer[] = [];
       const output = () => {
-        try {
-          last = readFileSync(join(dir, 'worker.log'), 'utf8');
-        } catch {
-          // removed with its host: what was read last
-        }
-        return last;
+        const buf = Buffer.alloc(64 * 1024);
+        for (let n = readSync(fd, buf); n > 0; n = readSync(fd, buf)) chunks.push(Buffer.from(buf.subarray(0, n)));
+        return Buffer.concat(chunks).toString('utf8');
       };
       const url = await until(() => /serving on (https?:\/\/\S+)/.exec(output())?.[1], `worker host ${started.id} to serve`, 60_000)
         .catch((err: unknown) => Promise.reject(new Error(`${String(err)}\n${output()}`)));
@@ -122,6 +124,7 @@ export async function startHostCluster(opts: Omit<ClusterOptions, 'workers' | 'z
       } finally {
         await stopCluster();
       }
+      for (const fd of logs.splice(0)) closeSync(fd);
       // Only once the provider removed what it made: its record is what a later run would clean up from.
       await rm(stateDir, { recursive: true, force: true });
       if (made) await assertRemoved(made);
