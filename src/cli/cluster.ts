@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { AssignmentApiServer, AssignmentReplica, AssignmentService, RemoteAssignment } from '../assignment/index.js';
 import { EtcdChunkStore, EtcdCodeStore } from '../codestore/index.js';
-import { CodeLinks, ConsoleSessions, FrontendServer } from '../frontend/index.js';
+import { CodeLinks, ConsoleSessions } from '../frontend/index.js';
 import { ImageImporter } from '../images/index.js';
 import { EtcdJournal } from '../journal/index.js';
 import { SnapStartService, snapshotOwner } from '../snapstart/index.js';

@@ -4,7 +4,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { silentLogger } from '../shared/log.js';
 import { processStartTime } from './host-network.js';
 import { HostsState, type Proc } from './local-hosts-state.js';
 import { freeHostSlot, workerEnvironment } from './local-hosts.js';
