@@ -260,9 +260,11 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'invoke' || command === 'deploy' || command === 'logs' || command === 'top') return userCommand(command, rest, process.env);
   if (command === 'backup' || command === 'restore') {
     // SIGINT or SIGTERM stops the command at its next step, so what it staged is removed (a signal's default would leave it).
+    // A second signal must not kill a restore's move half-way either; a third ends the command at
+    // once, a way out of a step that hangs (it may leave the staging directory).
     const stop = new AbortController();
-    const abort = () => stop.abort();
-    // Every signal, not just the first: a second Ctrl-C must not kill a restore's move half-way.
+    let signals = 0;
+    const abort = () => (++signals >= 3 ? process.exit(130) : stop.abort());
     process.on('SIGINT', abort).on('SIGTERM', abort);
     process.stdout.write(`${await backupCommand(command, rest, systemClock, stop.signal)}\n`);
     return 0;

@@ -10,6 +10,8 @@ const snapshotKey = 'log/snapshot';
 const entriesPrefix = 'log/entries/';
 const pageSize = 500;
 const maxAttempts = 50;
+/** How long after an unclear append its commit is looked for once more (an etcd call's deadline). */
+const UNCLEAR_RECHECK_MS = 1000;
 /** Entries per transaction (etcd allows 128 operations in one by default). */
 const maxBatch = 100;
 /** Bytes of entries per transaction, well below etcd's default 1.5 MiB request limit. */
@@ -89,9 +91,15 @@ export class EtcdAppendLog implements AppendLog {
         [this.root.put(seqKey).value(`${first + entries.length - 1} ${batchId}`), ...puts],
         fenceRead(this.root, fence),
       ).catch(async (err: unknown) => {
-        // A call that failed (a deadline) may have committed all the same: the counter says.
-        if (!(err instanceof StratusError && err.code === 'JournalUnavailable') || (await this.movedBy().catch(() => undefined)) !== batchId) throw err;
-        return undefined;
+        // A call that failed (a deadline) may have committed all the same, or still commit: the
+        // counter says, read now and once more after a call's deadline. (One that commits later
+        // still is appended again by the caller's retry.)
+        if (!(err instanceof StratusError && err.code === 'JournalUnavailable')) throw err;
+        for (const wait of [0, UNCLEAR_RECHECK_MS]) {
+          if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+          if ((await this.movedBy().catch(() => undefined)) === batchId) return undefined;
+        }
+        throw err;
       });
       if (!res || res.succeeded) return first;
       throwIfFenced(fence, res);
