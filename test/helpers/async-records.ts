@@ -5,7 +5,10 @@ import type { StratusProcess } from './stratus.js';
  * `RECORD <json>`: with `--function-logs stdout` the line reaches Stratus's output, as
  * CloudWatch Logs would show it. That output is what tests observe.
  */
-export const RECORDER = `exports.handler = async (event) => { console.log('RECORD ' + JSON.stringify(event)); return 'recorded'; };`;
+// It waits a little after its line, so that its worker has read the line from the sandbox before
+// the invoke is answered: a worker SIGKILLed right after the answer would otherwise take the
+// line (the only evidence of the delivery) with it.
+export const RECORDER = `exports.handler = async (event) => { console.log('RECORD ' + JSON.stringify(event)); await new Promise((r) => setTimeout(r, 50)); return 'recorded'; };`;
 
 /** Every record the recorder has logged in these outputs so far. */
 export function recordsIn(...outputs: string[]): Record<string, unknown>[] {
