@@ -131,6 +131,13 @@ export class LogShipper implements FunctionLogSink {
     return this.ship(Infinity);
   }
 
+  /** Bytes the streams' buffers hold (within a small factor of maxBufferedBytes, however long the store is away). */
+  get bufferCapacity(): number {
+    let total = 0;
+    for (const s of this.streams.values()) total += s.events.capacity;
+    return total;
+  }
+
   /** Events dropped since start because the store stayed unreachable. */
   get dropped(): number {
     return this.droppedEvents;
