@@ -10,6 +10,13 @@ export interface TakenEvents {
   ends: number[];
   times: number[];
 }
+/** The bytes of taken events, as `take` counted them. */
+export function takenBytes(t: TakenEvents): number {
+  let bytes = 0;
+  for (let i = 0; i < t.starts.length; i++) bytes += t.ends[i]! - t.starts[i]!;
+  return bytes;
+}
+
 const MIN_CAPACITY = 4096;
 /** A buffer up to this size is kept whatever it holds; a larger one shrinks once a quarter of it or less is in use. */
 const KEEP_CAPACITY = 64 * 1024;
