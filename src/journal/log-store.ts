@@ -16,8 +16,9 @@ export interface LogStore {
   /**
    * Appends of a shipment, each as `append`, in order; resolves, per append, undefined when it was
    * stored or the error that refused it. SQLite stores them in one transaction (all or none,
-   * one error for all); the others append one by one and stop at the first error that may pass
-   * (a retry may succeed): it is then the answer of every append not yet tried.
+   * one error for all, but that an append refused for good is rolled back alone and answered
+   * with a StratusError not retryable); the others append one by one and stop at the first error
+   * that may pass (a retry may succeed): it is then the answer of every append not yet tried.
    */
   appendAll(appends: LogAppend[], ingestionTimeMs: number): Promise<(Error | undefined)[]>;
   /** The account's groups, by name. */

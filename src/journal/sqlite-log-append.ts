@@ -58,12 +58,32 @@ export function createLogTables(db: Database.Database): void {
  */
 export type PackedAppend = [accountId: string, group: string, stream: string, messages: string[], timestamps: number[]];
 
-export type AppendLogEvents = (appends: PackedAppend[], ingestionTimeMs: number) => void;
+/** Why the store refused one append for good (what its events hold, not the store's state). */
+export interface AppendRefusal {
+  message: string;
+  code?: string;
+}
+
+/** Stores a shipment's appends; resolves, per append, undefined (stored) or its refusal. Throws when none could be stored (busy, disk full…). */
+export type AppendLogEvents = (appends: PackedAppend[], ingestionTimeMs: number) => (AppendRefusal | undefined)[];
+
+/**
+ * An error that refuses one append for good: a constraint (a trigger's RAISE, say), a value
+ * SQLite cannot hold, or a JavaScript error building its rows. Any other (SQLITE_BUSY, FULL,
+ * IOERR…) is the store's state, not the append's: the whole shipment fails and is retried.
+ */
+function refusesAppend(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string') return err instanceof Error;
+  return /^SQLITE_(CONSTRAINT|TOOBIG|MISMATCH|RANGE)/.test(code);
+}
 
 /**
  * Appends of a shipment as one IMMEDIATE transaction on `db`: for each, the group and the stream
  * made if need be, the events inserted as batches (a new one wherever the minute of the
- * timestamps changes), and the stream's and group's counters grown.
+ * timestamps changes), and the stream's and group's counters grown. Each append runs in a
+ * savepoint of its own: one refused for good (`refusesAppend`) is rolled back alone and answered
+ * with its refusal, the others are committed; any other error rolls back the whole shipment.
  */
 export function logAppender(db: Database.Database): AppendLogEvents {
   const q = {
@@ -108,8 +128,17 @@ export function logAppender(db: Database.Database): AppendLogEvents {
     q.grewStream.run(total, ingestionTimeMs, first, first, last, last, streamId);
     q.grewGroup.run(total, groupId);
   };
-  const write = db.transaction((appends: PackedAppend[], ingestionTimeMs: number) => {
-    for (const a of appends) appendOne(a, ingestionTimeMs);
-  });
+  // Called within `write`, a transaction function runs in a savepoint (better-sqlite3 nests them so).
+  const saved = db.transaction(appendOne);
+  const write = db.transaction((appends: PackedAppend[], ingestionTimeMs: number) => appends.map((a): AppendRefusal | undefined => {
+    try {
+      saved(a, ingestionTimeMs);
+      return undefined;
+    } catch (err) {
+      if (!refusesAppend(err) || !db.inTransaction) throw err;
+      const code = (err as { code?: unknown }).code;
+      return { message: (err as Error).message, ...(typeof code === 'string' ? { code } : {}) };
+    }
+  }));
   return (appends, ingestionTimeMs) => write.immediate(appends, ingestionTimeMs);
 }

@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import { diskFullError, growingWrite, writeOrDiskFull, type DiskSpace } from '../shared/disk-space.js';
+import { StratusError } from '../shared/errors.js';
 import { BatchPage, batchBytes, batchEvents, earliest, timeRange, type BatchEvent } from './log-batches.js';
 import { BATCH_SPAN_MS, createLogTables } from './sqlite-log-append.js';
 import { SqliteLogWriter } from './sqlite-log-writer.js';
@@ -87,21 +88,30 @@ export class SqliteLogStore implements LogStore {
     return (await growingWrite(this.disk, 0, () => this.q.addGroup.run(accountId, group, nowMs))).changes === 1;
   }
 
-  append(accountId: string, group: string, stream: string, events: NewLogEvent[], ingestionTimeMs: number): Promise<void> {
-    if (this.disk?.full) return Promise.reject(diskFullError());
-    return writeOrDiskFull(this.disk, () => this.writer.append([{ accountId, group, stream, events }], ingestionTimeMs));
+  async append(accountId: string, group: string, stream: string, events: NewLogEvent[], ingestionTimeMs: number): Promise<void> {
+    const [answer] = await this.appendAll([{ accountId, group, stream, events }], ingestionTimeMs);
+    if (answer) throw answer;
   }
 
   /**
    * One message to the writer thread, one transaction: every append is stored, or none (each then
-   * answered with the error). The events are posted at once and not kept while the thread works.
+   * answered with the error), except that an append refused for good (a constraint, a value
+   * SQLite cannot hold) is rolled back alone, in a savepoint, and answered with a StratusError
+   * that is not retryable while the others are stored. The events are posted at once and not
+   * kept while the thread works.
    */
   appendAll(appends: LogAppend[], ingestionTimeMs: number): Promise<(Error | undefined)[]> {
     const n = appends.length;
     const answer = (error: Error | undefined) => new Array<Error | undefined>(n).fill(error);
     if (this.disk?.full) return Promise.resolve(answer(diskFullError()));
     const posted = this.writer.append(appends, ingestionTimeMs);
-    return writeOrDiskFull(this.disk, () => posted).then(() => answer(undefined), (err: unknown) => answer(err instanceof Error ? err : new Error(String(err))));
+    return writeOrDiskFull(this.disk, () => posted).then(
+      (refused) => appends.map(({ accountId, group, stream }, i) => {
+        const r = refused[i];
+        return r && new StratusError('Internal', `the log store refused the events for ${group}/${stream} of account ${accountId}: ${r.message}`, { details: r.code ? { sqlite: r.code } : {} });
+      }),
+      (err: unknown) => answer(err instanceof Error ? err : new Error(String(err))),
+    );
   }
 
   async groups(accountId: string, namePrefix = ''): Promise<LogGroupInfo[]> {

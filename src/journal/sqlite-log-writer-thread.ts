@@ -1,6 +1,6 @@
 // The log writer thread (started by `sqlite-log-writer.ts`): appends batches to the journal's
 // SQLite file on a connection of its own, a shipment (every stream's appends) in one transaction,
-// and answers each with its id.
+// and answers each with its id (and the appends refused for good, if any).
 import Database from 'better-sqlite3';
 import { readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
@@ -23,8 +23,8 @@ const append = logAppender(db);
 
 parentPort?.on('message', ({ id, appends, ingestionTimeMs }: { id: number; appends: PackedAppend[]; ingestionTimeMs: number }) => {
   try {
-    append(appends, ingestionTimeMs);
-    parentPort?.postMessage({ id });
+    const refused = append(appends, ingestionTimeMs);
+    parentPort?.postMessage({ id, ...(refused.some((r) => r !== undefined) ? { refused } : {}) });
   } catch (err) {
     const code = (err as { code?: unknown } | null)?.code;
     parentPort?.postMessage({ id, error: err instanceof Error ? err.message : String(err), ...(typeof code === 'string' ? { code } : {}) });

@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import type { PackedAppend } from './sqlite-log-append.js';
+import type { AppendRefusal, PackedAppend } from './sqlite-log-append.js';
 import type { LogAppend } from './log-store.js';
 
 /** A shipment's appends as the thread gets them (a column of messages and one of timestamps each). */
@@ -15,20 +15,23 @@ export function packAppends(appends: LogAppend[]): PackedAppend[] {
   });
 }
 
-/** `code`: the SQLite error's code (SQLITE_FULL: the disk is full), kept across the thread. */
-interface Reply { id: number; error?: string; code?: string }
+/**
+ * `code`: the SQLite error's code (SQLITE_FULL: the disk is full), kept across the thread.
+ * `refused`: per append, its refusal for good, when some were refused (the others are stored).
+ */
+interface Reply { id: number; error?: string; code?: string; refused?: (AppendRefusal | null | undefined)[] }
 
 /**
  * The SQLite log store's appends, on a thread of their own with its own connection to the
  * log store's file (`sqlite-log-writer-thread.ts`): a shipment's appends (every stream's) are
- * posted as one message and stored in one transaction, and the promise resolves once it
- * committed, so a read that follows sees it. The invoke path, on the main thread, never waits
+ * posted as one message and stored in one transaction (an append refused for good rolled back
+ * alone, in a savepoint), and the promise resolves once it committed, so a read that follows sees it. The invoke path, on the main thread, never waits
  * for SQLite.
  */
 export class SqliteLogWriter {
   private readonly worker: Worker;
-  private readonly pending = new Map<number, { resolve(): void; reject(err: Error): void }>();
-  private readonly inFlight = new Set<Promise<void>>();
+  private readonly pending = new Map<number, { resolve(refused: (AppendRefusal | undefined)[]): void; reject(err: Error): void }>();
+  private readonly inFlight = new Set<Promise<unknown>>();
   private nextId = 1;
   private failure: Error | undefined;
 
@@ -38,17 +41,21 @@ export class SqliteLogWriter {
     this.worker.on('message', (reply: Reply) => {
       const waiting = this.pending.get(reply.id);
       this.pending.delete(reply.id);
-      if (reply.error === undefined) waiting?.resolve();
+      if (reply.error === undefined) waiting?.resolve((reply.refused ?? []).map((r) => r ?? undefined));
       else waiting?.reject(Object.assign(new Error(reply.error), { code: reply.code }));
     });
     this.worker.on('error', (err) => this.fail(err));
     this.worker.on('exit', () => this.fail(new Error('the log writer thread has stopped')));
   }
 
-  append(appends: LogAppend[], ingestionTimeMs: number): Promise<void> {
+  /**
+   * Resolves once the shipment committed: per append, its refusal for good, if any (an empty
+   * array when none was refused); rejects when none was stored.
+   */
+  append(appends: LogAppend[], ingestionTimeMs: number): Promise<(AppendRefusal | undefined)[]> {
     if (this.failure) return Promise.reject(this.failure);
     const id = this.nextId++;
-    const done = new Promise<void>((resolve, reject) => {
+    const done = new Promise<(AppendRefusal | undefined)[]>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       this.worker.postMessage({ id, appends: packAppends(appends), ingestionTimeMs });
     });

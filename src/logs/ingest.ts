@@ -6,7 +6,7 @@ import { isStratusError, StratusError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import type { LogGrants } from '../shared/log-grants.js';
 import { jsonBody, type HttpRoute } from '../shared/http-server.js';
-import { logBatchSchema, type LogBatch, type ShipLogs } from '../worker/index.js';
+import { logBatchSchema, SETTLED_BATCHES, type LogBatch, type ShipLogs } from '../worker/index.js';
 
 /** The largest body of batches a worker sends at once. */
 const MAX_INGEST_BYTES = 16 * 1024 * 1024;
@@ -16,7 +16,8 @@ const MAX_INGEST_BYTES = 16 * 1024 * 1024;
  * store refuses for good (an event it cannot hold) is dropped, with a line in the platform's own
  * log, so one stream's bad event never holds up the others; so is a batch refused because the
  * data disk is full (counted by `onDiskFull`: logs never wait for, nor take, the room kept for
- * deletes). Anything else is thrown, and the worker ships the batches again.
+ * deletes). Anything else is thrown, and the worker ships the batches again, all but those
+ * the error's `SETTLED_BATCHES` detail names (stored or dropped before the failure).
  */
 export function storeLogs(store: LogStore, clock: Clock, log: Logger, onDiskFull?: (droppedEvents: number) => void): ShipLogs {
   // One call for the whole shipment (on SQLite, one transaction), each batch answered on its own.
@@ -25,14 +26,25 @@ export function storeLogs(store: LogStore, clock: Clock, log: Logger, onDiskFull
     const sent = batches.map((b) => ({ accountId: b.accountId, group: b.group, stream: b.stream, events: b.events.length }));
     return store.appendAll(batches, clock.now()).then((answers) => {
       let again: Error | undefined;
+      const settled: number[] = [];
       answers.forEach((err, i) => {
         const b = sent[i]!;
+        if (err !== undefined && !(isStratusError(err) && err.code === 'DiskFull') && (!isStratusError(err) || err.retryable)) {
+          again ??= err;
+          return;
+        }
+        settled.push(i);
         if (err === undefined) return;
         if (isStratusError(err) && err.code === 'DiskFull') onDiskFull?.(b.events);
-        else if (!isStratusError(err) || err.retryable) again ??= err;
         else log.warn({ err, account: b.accountId, group: b.group, stream: b.stream, events: b.events }, 'function log events refused by the store: dropped');
       });
-      if (again) throw again;
+      if (!again) return;
+      if (settled.length === 0) throw again;
+      // Some batches were stored (or dropped) before the failure (etcd appends one by one): the
+      // worker is told which, so that it ships only the others again, not duplicates.
+      throw new StratusError(isStratusError(again) ? again.code : 'ServiceUnavailable', (again as Error).message, {
+        cause: again, details: { ...(isStratusError(again) ? again.details : {}), [SETTLED_BATCHES]: settled.join(',') },
+      });
     });
   };
 }

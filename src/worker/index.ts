@@ -7,7 +7,7 @@ export { LayerMounts } from './layer-mounts.js';
 export { ChunkCache, type ChunkCacheStats, type ChunkSource } from './chunk-cache.js';
 export { PEER_CHUNKS, ZonePeers, type PeerChunkSource, type ZonePeer } from './peer-chunks.js';
 export { LazyImageMounts } from './image-mounts.js';
-export { LogShipper, type FunctionLogSink, type LogDestination, type OutputSource, logBatchSchema, shipLogsTo, type LogBatch, type ShipLogs } from './log-shipper.js';
+export { LogShipper, SETTLED_BATCHES, type FunctionLogSink, type LogDestination, type OutputSource, logBatchSchema, shipLogsTo, type LogBatch, type ShipLogs } from './log-shipper.js';
 export { errorDocument, type Invocation, type InvocationOutcome, type InvocationResult, type ResponseSink } from './invocation.js';
 export { RESERVED_ENV_KEYS } from './environment-spec.js';
 export { environmentSpecSchema, type EnvironmentSpec } from './environment-spec.js';

@@ -130,6 +130,23 @@ describe('LogShipper', () => {
     assert.deepEqual(messages(B).map((m) => m.length), [MAX_EVENT_BYTES, 10]);
   });
 
+  test("while the store never answers, long lines from many streams keep the buffers' memory within twice the bound", async () => {
+    const clock = new ManualClock();
+    const bound = 16 << 20;
+    const s = new LogShipper({ clock, log: silentLogger(), flushAfterMs: 200, maxBufferedBytes: bound, ship: () => new Promise<void>(() => {}) });
+    const streams = Array.from({ length: 4 }, (_, i) => ({ ...A, stream: `${A.stream}-${i}` }));
+    const line = `${'y'.repeat(250 * 1024)}\n`;
+    let largest = 0;
+    for (let tick = 0; tick < 150; tick++) {
+      for (const to of streams) s.write(to, line, 'stdout');
+      clock.advance(70);
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      largest = Math.max(largest, s.bufferCapacity);
+    }
+    assert.ok(s.dropped > 0, 'the bound was reached');
+    assert.ok(largest <= 2 * bound, `buffers reached ${(largest / (1 << 20)).toFixed(0)} MB for a bound of ${bound >> 20} MB`);
+  });
+
   test('requeues a very large number of events without failing', async () => {
     let down = true;
     const { s, messages } = shipper({ fail: () => down, maxBufferedBytes: 64 << 20 });

@@ -3,10 +3,11 @@ import { z } from 'zod';
 import type { Clock, TimerHandle } from '../shared/clock.js';
 import { CLUSTER_API } from '../shared/cluster-api.js';
 import type { InternalClient } from '../shared/internal-client.js';
+import { isStratusError } from '../shared/errors.js';
 import { CONTROL_PLANE_NAME } from '../shared/tls.js';
 import type { Logger } from '../shared/log.js';
 import type { EnvironmentSpec } from './environment-spec.js';
-import { charStart, EventArena, MAX_EVENT_BYTES, type TakenEvents } from './log-arena.js';
+import { charStart, EventArena, MAX_EVENT_BYTES, takenBytes, type TakenEvents } from './log-arena.js';
 
 /** Where function output goes besides the log tail (the log store, the console of `stratus up`, or nowhere). */
 export interface FunctionLogSink {
@@ -44,8 +45,21 @@ export const logBatchSchema = z.object({
 });
 export type LogBatch = z.infer<typeof logBatchSchema>;
 
-/** Stores batches of function logs (into the journal's log store, or over the internal API). */
+/**
+ * Stores batches of function logs (into the journal's log store, or over the internal API). A
+ * failure may name, in its StratusError detail SETTLED_BATCHES, the batches it stored (or
+ * dropped) all the same: those are not shipped again.
+ */
 export type ShipLogs = (batches: LogBatch[]) => Promise<void>;
+
+/** The detail of a shipping failure listing the batches (indexes, comma-separated) that are settled. */
+export const SETTLED_BATCHES = 'settledBatches';
+
+/** The batches a shipping failure says were settled all the same. */
+function settledBatches(err: unknown): Set<number> {
+  const listed = isStratusError(err) ? err.details[SETTLED_BATCHES] : undefined;
+  return new Set(listed ? listed.split(',').map(Number) : []);
+}
 
 export interface LogShipperOptions {
   ship: ShipLogs;
@@ -129,6 +143,13 @@ export class LogShipper implements FunctionLogSink {
   /** Ships everything written so far, partial lines too; resolves once stored or given up. */
   flush(): Promise<void> {
     return this.ship(Infinity);
+  }
+
+  /** Bytes the streams' buffers hold (within a small factor of maxBufferedBytes, however long the store is away). */
+  get bufferCapacity(): number {
+    let total = 0;
+    for (const s of this.streams.values()) total += s.events.capacity;
+    return total;
   }
 
   /** Events dropped since start because the store stayed unreachable. */
@@ -226,9 +247,14 @@ export class LogShipper implements FunctionLogSink {
     return true;
   }
 
+  /** Puts a failed shipment's batches back, but those the failure says are settled (their bytes no longer held). */
   private requeue(kept: { to: LogDestination; events: TakenEvents }[], err: unknown): void {
     this.o.log.warn({ err, batches: kept.length }, 'function logs could not be stored; retrying with the next batch');
-    for (const k of kept) this.stream(k.to).events.putBack(k.events);
+    const settled = settledBatches(err);
+    kept.forEach((k, i) => {
+      if (settled.has(i)) this.bufferedBytes -= takenBytes(k.events);
+      else this.stream(k.to).events.putBack(k.events);
+    });
     while (this.bufferedBytes > this.o.maxBufferedBytes && this.dropOldest());
     this.schedule();
   }
