@@ -3,6 +3,13 @@ export const MAX_EVENT_BYTES = 256 * 1024;
 
 const NEWLINE = 0x0a;
 
+/**
+ * What an event counts for besides its bytes: CloudWatch's 26 bytes per event (its batch size is
+ * the messages' UTF-8 bytes plus 26 per event). Counted in every bound, so that empty lines, which
+ * have no bytes, cannot grow the columns without limit while the store is away.
+ */
+export const EVENT_OVERHEAD_BYTES = 26;
+
 /** Events taken for a shipment, kept as bytes (off the JavaScript heap) until it is known stored. */
 export interface TakenEvents {
   bytes: Buffer;
@@ -10,10 +17,10 @@ export interface TakenEvents {
   ends: number[];
   times: number[];
 }
-/** The bytes of taken events, as `take` counted them. */
+/** The bytes of taken events, as `take` counted them (each with its overhead). */
 export function takenBytes(t: TakenEvents): number {
   let bytes = 0;
-  for (let i = 0; i < t.starts.length; i++) bytes += t.ends[i]! - t.starts[i]!;
+  for (let i = 0; i < t.starts.length; i++) bytes += t.ends[i]! - t.starts[i]! + EVENT_OVERHEAD_BYTES;
   return bytes;
 }
 
@@ -108,7 +115,7 @@ export class EventArena {
     let bytes = before;
     const from = this.first;
     for (let i = from; events.length < limit && i < this.ends.length; i++) {
-      const size = this.ends[i]! - this.starts[i]!;
+      const size = this.ends[i]! - this.starts[i]! + EVENT_OVERHEAD_BYTES;
       if (bytes > 0 && bytes + size > maxBytes) break;
       bytes += size;
       events.push({ timestamp: this.times[i]!, message: this.bytes.toString('utf8', this.starts[i]! - this.shift, this.ends[i]! - this.shift) });
@@ -119,9 +126,9 @@ export class EventArena {
     return { events, bytes: bytes - before, kept };
   }
 
-  /** Drops the earliest event; resolves its bytes. */
+  /** Drops the earliest event; resolves its bytes (with its overhead). */
   dropOldest(): number {
-    const size = this.ends[this.first]! - this.starts[this.first]!;
+    const size = this.ends[this.first]! - this.starts[this.first]! + EVENT_OVERHEAD_BYTES;
     this.first++;
     this.compact();
     return size;
@@ -151,19 +158,20 @@ export class EventArena {
     for (let i = 0; i < taken.times.length; i++) this.push(taken.times[i]!, base + taken.starts[i]!, base + taken.ends[i]!);
   }
 
-  /** An event per run of at most MAX_EVENT_BYTES of [start, end), never cutting a character; resolves the bytes. */
+  /** An event per run of at most MAX_EVENT_BYTES of [start, end), never cutting a character; resolves the bytes (with each event's overhead). */
   private cut(at: number, start: number, end: number): number {
     if (end - start <= MAX_EVENT_BYTES) {
       this.push(at, start, end);
-      return end - start;
+      return end - start + EVENT_OVERHEAD_BYTES;
     }
-    for (let from = start; from < end;) {
+    let events = 0;
+    for (let from = start; from < end; events++) {
       const limit = from + MAX_EVENT_BYTES;
       const to = limit >= end ? end : charStart(this.bytes, limit, from + 1);
       this.push(at, from, to);
       from = to;
     }
-    return end - start;
+    return end - start + events * EVENT_OVERHEAD_BYTES;
   }
 
   /** An event at [start, end) of the buffer. */

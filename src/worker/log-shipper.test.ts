@@ -67,10 +67,10 @@ describe('LogShipper', () => {
   });
 
   test('drops the oldest output beyond its buffer, and counts it', async () => {
-    const { s, messages } = shipper({ fail: () => true, maxBufferedBytes: 100 });
+    const { s, messages } = shipper({ fail: () => true, maxBufferedBytes: 230 });
     for (let i = 0; i < 20; i++) s.write(A, `${String(i).padStart(2, '0')}${'.'.repeat(18)}\n`, 'stdout');
     await s.flush();
-    assert.equal(s.dropped, 15, 'only 100 bytes (5 lines of 20) are held');
+    assert.equal(s.dropped, 15, 'only 230 bytes (5 lines of 20, each with its 26 bytes of overhead) are held');
     assert.deepEqual(messages(A), []);
   });
 
@@ -145,6 +145,20 @@ describe('LogShipper', () => {
     }
     assert.ok(s.dropped > 0, 'the bound was reached');
     assert.ok(largest <= 2 * bound, `buffers reached ${(largest / (1 << 20)).toFixed(0)} MB for a bound of ${bound >> 20} MB`);
+  });
+
+  test('(attack) empty lines, which have no bytes, are bounded too while the store never answers: each counts its 26 bytes of overhead', async () => {
+    const clock = new ManualClock();
+    const bound = 1 << 20;
+    const s = new LogShipper({ clock, log: silentLogger(), flushAfterMs: 200, maxBufferedBytes: bound, ship: () => new Promise<void>(() => {}) });
+    const burst = '\n'.repeat(10_000);
+    for (let tick = 0; tick < 50; tick++) {
+      s.write(A, burst, 'stdout');
+      clock.advance(70);
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    assert.ok(s.dropped > 0, 'the bound was reached');
+    assert.ok(s.waitingEvents <= bound / 26, `${s.waitingEvents} empty events wait for a bound of ${bound} bytes`);
   });
 
   test('requeues a very large number of events without failing', async () => {

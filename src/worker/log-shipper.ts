@@ -145,6 +145,13 @@ export class LogShipper implements FunctionLogSink {
     return this.ship(Infinity);
   }
 
+  /** Events waiting in every stream (for tests: bounded by maxBufferedBytes with each event's overhead). */
+  get waitingEvents(): number {
+    let n = 0;
+    for (const s of this.streams.values()) n += s.events.size;
+    return n;
+  }
+
   /** Bytes the streams' buffers hold (within a small factor of maxBufferedBytes, however long the store is away). */
   get bufferCapacity(): number {
     let total = 0;
