@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -193,3 +193,13 @@ async function readClusterSecrets(endpoints: string[], prefix: string): Promise<
 }
 
 export { descendantsOf };
+
+/** The SnapStart snapshots unpacked in the cache of worker `id` of a cluster in `dir` (their digests). */
+export async function unpackedSnapshots(dir: string, id: string): Promise<string[]> {
+  const root = join(dir, id, 'worker', 'snapshots');
+  const found: string[] = [];
+  for (const account of await readdir(root).catch(() => [] as string[])) {
+    for (const name of await readdir(join(root, account)).catch(() => [] as string[])) if (/^[0-9a-f]{64}$/.test(name)) found.push(name);
+  }
+  return found;
+}

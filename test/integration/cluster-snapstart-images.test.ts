@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CreateFunctionCommand, GetFunctionConfigurationCommand, InvokeCommand, PublishVersionCommand } from '@aws-sdk/client-lambda';
 import { Etcd3 } from 'etcd3';
-import { startCluster, type Cluster } from '../helpers/cluster.js';
+import { startCluster, unpackedSnapshots, type Cluster } from '../helpers/cluster.js';
 import { ImageLayout, NODE_ENTRYPOINT, nodeBaseFiles, startRegistry, type LocalRegistry } from '../helpers/oci.js';
 import { until } from '../helpers/wait.js';
 
@@ -46,15 +46,7 @@ describe('SnapStart for container images in a cluster', () => {
     await layout?.remove();
   });
 
-  /** Snapshots unpacked in worker `id`'s cache. */
-  const snapshotsOn = async (id: string) => {
-    const root = join(cluster.dir, id, 'worker', 'snapshots');
-    const found: string[] = [];
-    for (const account of await readdir(root).catch(() => [] as string[])) {
-      for (const name of await readdir(join(root, account)).catch(() => [] as string[])) if (/^[0-9a-f]{64}$/.test(name)) found.push(name);
-    }
-    return found;
-  };
+  const snapshotsOn = (id: string) => unpackedSnapshots(cluster.dir, id);
   /** Images mounted by worker `id` (their digests). */
   const imagesOn = async (id: string) => {
     const root = join(cluster.dir, id, 'worker', 'images');

@@ -5,14 +5,12 @@
 // them once it is deleted. A chunk tampered in etcd is refused by a worker that fetches it.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { readdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
   CreateFunctionCommand, DeleteFunctionCommand, GetFunctionConfigurationCommand, InvokeCommand, PublishVersionCommand,
 } from '@aws-sdk/client-lambda';
 import { Etcd3 } from 'etcd3';
-import { startCluster, type Cluster } from '../helpers/cluster.js';
+import { startCluster, unpackedSnapshots, type Cluster } from '../helpers/cluster.js';
 import { createInput } from '../helpers/lambda-api.js';
 import { until } from '../helpers/wait.js';
 import { makeZip } from '../helpers/zip.js';
@@ -39,15 +37,7 @@ describe('SnapStart in a cluster', () => {
     await cluster?.stop();
   });
 
-  /** Snapshots unpacked in worker `id`'s cache. */
-  const snapshotsOn = async (id: string) => {
-    const root = join(cluster.dir, id, 'worker', 'snapshots');
-    const found: string[] = [];
-    for (const account of await readdir(root).catch(() => [] as string[])) {
-      for (const name of await readdir(join(root, account)).catch(() => [] as string[])) if (/^[0-9a-f]{64}$/.test(name)) found.push(name);
-    }
-    return found;
-  };
+  const snapshotsOn = (id: string) => unpackedSnapshots(cluster.dir, id);
   const keys = (prefix: string) => etcd.getAll().prefix(`${cluster.prefix}${prefix}`).keys();
 
   it('is made on one worker, stored chunked, restored on the other, and collected after the version is deleted', async () => {
