@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -56,6 +56,25 @@ describe('flattening image layers', () => {
     }, ['link/escaped']);
     await assert.rejects(flattenLayers([planted, through], await temp(), await temp(), limits), { code: 'InvalidParameterValue' });
     assert.deepEqual(await readdir(outside), []);
+  });
+
+  it('replaces a symlink or file an image has at a sandbox mount point (or on the way to one) with an empty directory', async () => {
+    const outside = await temp();
+    await writeFile(join(outside, 'host-file'), 'host');
+    const planted = await layer(async (r) => {
+      await symlink(outside, join(r, 'tmp'));
+      await mkdir(join(r, 'run'));
+      await symlink(outside, join(r, 'run/stratus'));
+      await symlink(outside, join(r, 'var'));
+      await writeFile(join(r, 'opt'), 'a file');
+    }, ['tmp', 'run', 'run/stratus', 'var', 'opt']);
+    const rootfs = await temp();
+    await flattenLayers([planted], rootfs, await temp(), limits);
+    for (const dir of ['tmp', 'run', 'run/stratus', 'var', 'var/task', 'var/rapid', 'var/runtime', 'opt']) {
+      assert.ok((await lstat(join(rootfs, dir))).isDirectory(), `${dir} is a plain directory`);
+    }
+    assert.deepEqual(await readdir(join(rootfs, 'tmp')), []);
+    assert.deepEqual(await readdir(outside), ['host-file'], 'nothing was made, or removed, where the symlinks pointed');
   });
 
   it('refuses layers over the uncompressed size limit', async () => {

@@ -108,14 +108,19 @@ async function inside(rootfs: string, dir: string): Promise<string | undefined> 
   return rel === '' || (!rel.startsWith(`..${sep}`) && rel !== '..') ? real : undefined;
 }
 
-/** Creates `rootfs/dir` component by component, never through a symlink (it could point at the host). */
+/**
+ * Makes `rootfs/dir` a plain directory component by component, never through a symlink: whatever
+ * else the image has on the way to a mount point (a symlink, which could point at the host, a file)
+ * is replaced by an empty directory, as Lambda mounts its own over whatever an image has there.
+ */
 async function ensureDir(rootfs: string, dir: string): Promise<void> {
   let path = rootfs;
   for (const part of dir.split('/')) {
     path = join(path, part);
     const st = await lstat(path).catch(() => undefined);
-    if (!st) await mkdir(path, { mode: 0o755 });
-    else if (!st.isDirectory()) return;
+    if (st?.isDirectory()) continue;
+    if (st) await rm(path, { force: true });
+    await mkdir(path, { mode: 0o755 });
   }
 }
 

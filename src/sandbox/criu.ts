@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
-import { mkdir, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { StratusError } from '../shared/errors.js';
 import { BubblewrapSandbox, spawnInCgroups, type BubblewrapOptions } from './bubblewrap-driver.js';
 import { pollUntil, readOr } from './cgroups.js';
-import type { Sandbox, SandboxExit, SandboxSpec, SnapshotDriver, SnapshotImage } from './driver.js';
+import type { Sandbox, SandboxExit, SandboxSpec, SnapshotDriver, SnapshotImage, SnapshotOptions } from './driver.js';
 import { untilFiltered } from './seccomp.js';
 import { openStdioFifo } from './stdio-fifo.js';
 
@@ -48,6 +48,10 @@ interface SnapshotMeta {
    * holds every mount point already; it is mounted per worker, so its path is the clone's).
    */
   root?: 'skeleton' | 'image';
+  /** Every mount point inside the sandbox (each must be a plain directory of the root on restore). */
+  mounts?: string[];
+  /** An image's sandbox: the image's manifest digest (a clone of another image's sandbox is refused). */
+  rootDigest?: string;
 }
 
 /**
@@ -84,20 +88,25 @@ export class CriuSnapshots implements SnapshotDriver {
     }
   }
 
-  async checkpoint(sandbox: Sandbox, spec: SandboxSpec, dir: string): Promise<SnapshotImage> {
+  async checkpoint(sandbox: Sandbox, spec: SandboxSpec, dir: string, opts: SnapshotOptions & { signal?: AbortSignal } = {}): Promise<SnapshotImage> {
     const pid = sandbox.pid;
     await mkdir(join(dir, 'img'), { recursive: true });
     const mounts = mountPoints(pid);
+    const paths = mounts.map((m) => m.mountPoint);
     // A bind of part of a filesystem (its root is a subdirectory, as the run directory's tmpfs
     // gives /run/stratus and /var/runtime) comes from outside too, whatever its type.
     const external = mounts.filter((m) => !OWN_FILESYSTEMS.has(m.fstype) || m.root !== '/').map((m) => m.mountPoint);
     // An image's root is not copied: it is a lazy FUSE-backed mount whose reads this process serves.
-    if (!spec.rootDir) await copySkeleton(`/proc/${pid}/root`, join(dir, 'root'), new Set(mounts.map((m) => m.mountPoint)));
-    await writeFile(join(dir, META), JSON.stringify({ external, root: spec.rootDir ? 'image' : 'skeleton' } satisfies SnapshotMeta));
+    if (!spec.rootDir) await copySkeleton(`/proc/${pid}/root`, join(dir, 'root'), new Set(paths));
+    await checkMountPaths(spec.rootDir ?? join(dir, 'root'), paths);
+    if (spec.rootDir && !opts.rootDigest) throw new StratusError('SnapshotFailed', 'The image\'s digest is needed to checkpoint its sandbox');
+    const meta: SnapshotMeta = { external, root: spec.rootDir ? 'image' : 'skeleton', mounts: paths, ...(spec.rootDir ? { rootDigest: opts.rootDigest } : {}) };
+    await writeFile(join(dir, META), JSON.stringify(meta));
     const args = ['dump', '-t', String(pid), '-D', join(dir, 'img'), '-W', dir, '-o', 'dump.log', '--tcp-established', '--network-lock', 'skip',
       ...external.flatMap((m) => ['--external', `mnt[${m}]:${m}`])];
     try {
-      await run(CRIU_EXEC, [this.kdatDir, '--', this.opts.criuPath, ...args], { timeout: 120_000 });
+      // Aborted: criu-exec is criu itself (exec'd); the sandbox's tasks it had seized are detached and the caller destroys them.
+      await run(CRIU_EXEC, [this.kdatDir, '--', this.opts.criuPath, ...args], { timeout: 120_000, killSignal: 'SIGKILL', ...(opts.signal ? { signal: opts.signal } : {}) });
     } catch (err) {
       const log = readOr(join(dir, 'dump.log'));
       throw new StratusError('SnapshotFailed', `criu dump failed: ${lastErrors(log) || String(err)}`, { cause: err });
@@ -107,7 +116,7 @@ export class CriuSnapshots implements SnapshotDriver {
     return { dir };
   }
 
-  async restore(spec: SandboxSpec, image: SnapshotImage, opts: { paused?: boolean } = {}): Promise<Sandbox> {
+  async restore(spec: SandboxSpec, image: SnapshotImage, opts: SnapshotOptions & { paused?: boolean } = {}): Promise<Sandbox> {
     // Also after a restart with snapshots made before it: criu must work here, and has its cache.
     const unavailable = await this.unavailableReason();
     if (unavailable) throw new StratusError('SnapshotFailed', unavailable);
@@ -116,7 +125,8 @@ export class CriuSnapshots implements SnapshotDriver {
       throw new StratusError('SnapshotFailed', 'The snapshot was made without a seccomp filter; publish the version again');
     }
     const meta = JSON.parse(readFileSync(join(image.dir, META), 'utf8')) as SnapshotMeta;
-    const root = rootOf(meta, spec, image);
+    const root = rootOf(meta, spec, image, opts.rootDigest);
+    await checkMountPaths(root, meta.mounts ?? meta.external);
     const [fifo] = await Promise.all([
       openStdioFifo(spec.controlDir),
       // Without the marker the clone's init keeps holding the runtime's request (see resume).
@@ -220,12 +230,41 @@ async function makeKdatCache(criuPath: string, stateDir: string): Promise<string
 }
 
 /** criu's --root for a clone: the snapshot's skeleton, or (an image's snapshot) the clone's own image root. */
-function rootOf(meta: SnapshotMeta, spec: SandboxSpec, image: SnapshotImage): string {
+function rootOf(meta: SnapshotMeta, spec: SandboxSpec, image: SnapshotImage, rootDigest: string | undefined): string {
   const fromImage = meta.root === 'image';
   if (fromImage !== (spec.rootDir !== undefined)) {
     throw new StratusError('SnapshotFailed', `The snapshot was made of ${fromImage ? 'a container image' : 'a zip'} sandbox, not of this one`);
   }
+  if (fromImage && (!meta.rootDigest || meta.rootDigest !== rootDigest)) {
+    throw new StratusError('SnapshotFailed', meta.rootDigest ? `The snapshot was made of image ${meta.rootDigest}, not of ${rootDigest ?? 'this one'}` : 'The snapshot does not name its image; publish the version again');
+  }
   return spec.rootDir ?? join(image.dir, 'root');
+}
+
+/**
+ * criu runs as host root and resolves every mount point through the sandbox's root, which for an
+ * image is the tenant's: each directory on the way to a mount point (and the mount point itself)
+ * must be a plain directory of that root (a mount point may be a regular file, for a file's bind),
+ * never a symlink or anything else that could lead criu somewhere else. A path below another mount
+ * point is in that mount's filesystem, not the root's; a path missing from the root is left to criu.
+ * Any other lstat failure counts as missing too: criu then fails on it itself.
+ */
+export async function checkMountPaths(root: string, mounts: string[]): Promise<void> {
+  const points = new Set(mounts);
+  for (const mount of mounts) {
+    let path = '';
+    for (const part of mount.split('/').filter(Boolean)) {
+      path += `/${part}`;
+      // Never lstatSync: an image root's reads are served through this process (its chunk server).
+      const st = await lstat(join(root, path)).catch(() => undefined);
+      if (!st) break;
+      const last = path === mount;
+      if (!st.isDirectory() && !(last && st.isFile())) {
+        throw new StratusError('SnapshotFailed', `The sandbox's root has ${st.isSymbolicLink() ? 'a symlink' : 'a non-directory'} at ${path} (on the way to mount point ${mount}): refused`);
+      }
+      if (points.has(path) && !last) break;
+    }
+  }
 }
 
 /** Where each bind of a sandbox comes from on the host, by its path inside. */

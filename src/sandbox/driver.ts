@@ -93,6 +93,11 @@ export interface SandboxDriver {
   readonly snapshots?: SnapshotDriver;
 }
 
+/** What a snapshot of an image's sandbox is bound to: the image's manifest digest (recorded on checkpoint, checked on restore). */
+export interface SnapshotOptions {
+  rootDigest?: string;
+}
+
 /** A checkpointed sandbox, as a directory of images on this host. */
 export interface SnapshotImage {
   dir: string;
@@ -102,13 +107,13 @@ export interface SnapshotDriver {
   /** Why snapshots cannot work on this host, or undefined when they can. */
   unavailableReason(): Promise<string | undefined>;
   /** Dumps a checkpointable sandbox's process tree into `dir` (created); the sandbox ends. */
-  checkpoint(sandbox: Sandbox, spec: SandboxSpec, dir: string): Promise<SnapshotImage>;
+  checkpoint(sandbox: Sandbox, spec: SandboxSpec, dir: string, opts?: SnapshotOptions & { signal?: AbortSignal }): Promise<SnapshotImage>;
   /**
    * Starts a clone of `image` in a fresh sandbox: own namespaces, own cgroups with spec's limits.
    * `paused`: the clone is restored but its init keeps holding the runtime's first request, and
    * the sandbox is frozen, until `resume` (a pre-restored clone, see worker/snapstart-clones.ts).
    */
-  restore(spec: SandboxSpec, image: SnapshotImage, opts?: { paused?: boolean }): Promise<Sandbox>;
+  restore(spec: SandboxSpec, image: SnapshotImage, opts?: SnapshotOptions & { paused?: boolean }): Promise<Sandbox>;
   /** Lets a paused clone go on: its init forwards the held request to the Runtime API in spec's control directory. */
   resume(sandbox: Sandbox, spec: Pick<SandboxSpec, 'controlDir'>): Promise<void>;
 }

@@ -161,8 +161,8 @@ export class LocalWorkerAgent implements WorkerAgent {
   }
 
   /** SnapStart on publish (see SnapStartBoots.createSnapshot). */
-  createSnapshot(spec: EnvironmentSpec): Promise<{ tar: Buffer; sha256: string }> {
-    return this.snapStart.createSnapshot(spec);
+  createSnapshot(spec: EnvironmentSpec, opts?: { signal?: AbortSignal }): Promise<{ tar: Buffer; sha256: string }> {
+    return this.snapStart.createSnapshot(spec, opts);
   }
 
   /** A warm-pool stem: the runtime alone, on the installation's driver, into an empty /var/task. */

@@ -27,9 +27,11 @@ class ScriptedWorker extends FakeWorker {
 
   snapshot: () => Promise<{ tar: Buffer; sha256: string }> = () => Promise.reject(new Error('no snapshot'));
   snapshotSpecs: EnvironmentSpec[] = [];
+  snapshotSignals: (AbortSignal | undefined)[] = [];
 
-  createSnapshot(spec: EnvironmentSpec): Promise<{ tar: Buffer; sha256: string }> {
+  createSnapshot(spec: EnvironmentSpec, opts: { signal?: AbortSignal } = {}): Promise<{ tar: Buffer; sha256: string }> {
     this.snapshotSpecs.push(spec);
+    this.snapshotSignals.push(opts.signal);
     return this.snapshot();
   }
 
@@ -192,7 +194,7 @@ describe('RemoteWorkerAgent over a real worker API', () => {
     await assert.rejects(remote.createSnapshot(fakeSpec('snap')), (e) => isStratusError(e) && e.code === 'SnapshotFailed' && e.details.kind === 'init');
   });
 
-  it('createSnapshot: a worker that never answers is given up when the signal aborts, with its reason', { timeout: 30_000 }, async () => {
+  it('createSnapshot: a worker that never answers is given up when the signal aborts, with its reason; the worker\'s own snapshot is aborted', { timeout: 30_000 }, async () => {
     let reached!: () => void;
     const asked = new Promise<void>((resolve) => (reached = resolve));
     let answer!: (err: Error) => void;
@@ -207,6 +209,11 @@ describe('RemoteWorkerAgent over a real worker API', () => {
     await asked;
     controller.abort(new StratusError('SnapshotFailed', 'past its deadline'));
     await assert.rejects(made, (e) => isStratusError(e) && e.message === 'past its deadline');
+    // The worker hears of it: the request's close aborts its createSnapshot (which stops the boot or dump).
+    const onWorker = worker.snapshotSignals.at(-1);
+    assert.ok(onWorker, 'the worker API passes a signal');
+    if (!onWorker.aborted) await new Promise((resolve) => onWorker.addEventListener('abort', resolve, { once: true }));
+    assert.ok(isStratusError(onWorker.reason) && /gave up on the snapshot/.test(onWorker.reason.message));
     await assert.rejects(remote.createSnapshot(fakeSpec('snap'), { signal: controller.signal }), (e) => isStratusError(e) && e.message === 'past its deadline', 'an aborted signal sends nothing');
     answer(new Error('too late'));
     assert.equal(worker.snapshotSpecs.length, sent + 1, 'only the first went to the worker');

@@ -86,7 +86,7 @@ export class SnapStartBoots {
       const [imageDir, files] = await Promise.all([cache.resolve(spec, image, slot.leases), functionFiles(this.deps.taskFiles, spec, slot.leases)]);
       const sandboxSpec = this.deps.launcher.sandboxSpec(slot.id, spec, 'snap-start', slot.controlDir, files);
       // The clone keeps the environment of its snapshot (criu itself runs with the launchers' fixed one).
-      slot.env.attach(await snapshots.restore(sandboxSpec, { dir: imageDir }), startedAt);
+      slot.env.attach(await snapshots.restore(sandboxSpec, { dir: imageDir }, rootOf(spec)), startedAt);
     }
     this.deps.log.debug({ envId: slot.id, fn: spec.functionName, preRestored: clone !== undefined }, 'sandbox restored');
     this.deps.clock.setTimer(REFILL_DELAY_MS, () => this.clones.refill(spec, image));
@@ -113,7 +113,7 @@ export class SnapStartBoots {
       controlDir = await makeControlDir(this.deps.runRoot, id);
       const [imageDir, files] = await Promise.all([cache.resolve(spec, image, leases), functionFiles(this.deps.taskFiles, spec, leases)]);
       const sandboxSpec = this.deps.launcher.sandboxSpec(id, spec, 'snap-start', controlDir, files);
-      const sandbox = await snapshots.restore(sandboxSpec, { dir: imageDir }, { paused: true });
+      const sandbox = await snapshots.restore(sandboxSpec, { dir: imageDir }, { ...rootOf(spec), paused: true });
       return { controlDir, sandbox, leases, memoryMb: spec.memoryMb };
     } catch (err) {
       leases.releaseAll();
@@ -138,8 +138,11 @@ export class SnapStartBoots {
    * SnapStart on publish: boots `spec` in a checkpointable sandbox, runs its initialization and
    * checkpoints it when the runtime first asks for work. Returns the snapshot as a tar for the
    * code store (this worker keeps it unpacked); rejects with SnapshotFailed and the reason.
+   * `signal` (the control plane gave up): the boot or dump stops, and nothing of it is left.
    */
-  async createSnapshot(spec: EnvironmentSpec): Promise<{ tar: Buffer; sha256: string }> {
+  async createSnapshot(spec: EnvironmentSpec, opts: { signal?: AbortSignal } = {}): Promise<{ tar: Buffer; sha256: string }> {
+    const { signal } = opts;
+    signal?.throwIfAborted();
     const driver = this.deps.launcher.requireDriver(spec);
     const snapshots = driver.snapshots;
     const cache = this.deps.snapshotCache;
@@ -153,6 +156,8 @@ export class SnapStartBoots {
     const dir = await cache.scratch();
     const held = new Leases();
     let sandbox: Sandbox | undefined;
+    const stop = () => boot.fail(`The snapshot was abandoned: ${String(signal?.reason)}`, 'platform');
+    signal?.addEventListener('abort', stop, { once: true });
     try {
       await serveRuntimeApi(api, controlDir);
       const sandboxSpec = this.deps.launcher.sandboxSpec(id, spec, 'snap-start', controlDir, await functionFiles(this.deps.taskFiles, spec, held));
@@ -162,7 +167,9 @@ export class SnapStartBoots {
       void sandbox.exited.then((e) => boot.fail(`The runtime exited during initialization (${e.code ?? e.signal})${output.length ? `: ${output.join('').slice(-512)}` : ''}`));
       const timer = this.deps.clock.setTimer(this.deps.initTimeoutMs, () => boot.fail('The function initialization timed out'));
       await boot.ready.finally(() => timer.cancel());
-      await snapshots.checkpoint(sandbox, sandboxSpec, dir);
+      signal?.throwIfAborted();
+      await snapshots.checkpoint(sandbox, sandboxSpec, dir, { ...rootOf(spec), ...(signal ? { signal } : {}) });
+      signal?.throwIfAborted();
       await writeSnapshotOwner(dir, spec);
       const packed = await packSnapshot(dir);
       await cache.adopt(dir, spec.accountId, packed.sha256);
@@ -171,10 +178,16 @@ export class SnapStartBoots {
       await removeDir(dir);
       throw err;
     } finally {
+      signal?.removeEventListener('abort', stop);
       await sandbox?.destroy();
       held.releaseAll();
       await api.close();
       await removeDir(controlDir);
     }
   }
+}
+
+/** What a snapshot of `spec` is bound to: an image function's image digest. */
+function rootOf(spec: EnvironmentSpec): { rootDigest?: string } {
+  return spec.package.type === 'Image' ? { rootDigest: spec.package.digest } : {};
 }

@@ -89,7 +89,13 @@ export class WorkerApiServer {
       route('POST', '/snapshots', async (req) => {
         const spec = parseSnapshotRequest(req.body);
         if (!agent.createSnapshot) throw new StratusError('SnapshotFailed', 'This worker cannot checkpoint sandboxes', { details: { kind: 'platform' } });
-        const { tar, sha256 } = await agent.createSnapshot(spec);
+        // The control plane's deadline (or its stop) closes the request: the boot or dump here stops with it.
+        const gone = new AbortController();
+        const socket = req.stream.socket;
+        const abandon = () => gone.abort(new StratusError('SnapshotFailed', 'The control plane gave up on the snapshot', { details: { kind: 'platform' } }));
+        if (socket.destroyed) abandon();
+        socket.once('close', abandon);
+        const { tar, sha256 } = await agent.createSnapshot(spec, { signal: gone.signal }).finally(() => socket.off('close', abandon));
         return { status: 200, headers: { 'content-type': 'application/x-tar', [SNAPSHOT_SHA256_HEADER]: sha256 }, body: tar };
       }),
       route('DELETE', ENV, async (req) => {

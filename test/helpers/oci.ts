@@ -1,5 +1,5 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -131,6 +131,8 @@ export interface ImageSpec {
   base?: string;
   /** Files to write into the new layer: contents, or `{ copy: hostPath }`. */
   files?: Record<string, string | Buffer | { copy: string }>;
+  /** Symlinks to make in the new layer (path: target), replacing what the base has there. */
+  symlinks?: Record<string, string>;
   /** Paths of the base to delete (umoci records them as whiteouts). */
   remove?: string[];
   entrypoint?: string[];
@@ -176,6 +178,11 @@ export class ImageLayout {
       await mkdir(dirname(target), { recursive: true });
       if (typeof content === 'object' && !Buffer.isBuffer(content)) await exec('cp', ['-R', '--preserve=all', '-H', content.copy, target]);
       else await writeFile(target, content);
+    }
+    for (const [path, to] of Object.entries(spec.symlinks ?? {})) {
+      await rm(join(rootfs, path), { recursive: true, force: true });
+      await mkdir(dirname(join(rootfs, path)), { recursive: true });
+      await symlink(to, join(rootfs, path));
     }
     await exec('umoci', ['repack', '--image', `${layout}:${tag}`, bundle], { maxBuffer: 1 << 26 });
     await rm(bundle, { recursive: true, force: true });

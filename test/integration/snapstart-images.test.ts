@@ -2,7 +2,8 @@
 // after its init (OptimizationStatus On), and cold starts of the version restore clones whose
 // root is the worker's own lazy mount of the image (REPORT: Restore Duration). Each clone is a
 // sandbox of its own (it sees no file, process or socket of another clone), and a snapshot
-// whose bytes were changed on the worker is refused (the cold start boots).
+// whose bytes were changed on the worker is refused (the cold start boots). Attack: an image whose
+// /tmp, /run and /var/rapid are symlinks to host directories never gets anything mounted there.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -200,5 +201,36 @@ describe('SnapStart for container-image functions', () => {
     assert.notEqual(refused.probe.initType, 'snap-start');
     assert.ok(!refused.unpacked.includes(sha), 'nothing of the tampered snapshot was unpacked');
     assert.match(s.output(), /does not match its digest: refused/);
+  });
+
+  test('attack: an image with symlinks to host directories at its mount points (/tmp, /run, /var/rapid) never gets anything mounted there', async () => {
+    const targets = await Promise.all(['tmp', 'run', 'rapid'].map(async (name) => {
+      const dir = await mkdtemp(join(tmpdir(), `stratus-snap-target-${name}-`));
+      await writeFile(join(dir, 'host-file'), name);
+      return dir;
+    }));
+    try {
+      const [tmpTarget = '', runTarget = '', rapidTarget = ''] = targets;
+      await layout.build('links', { base: 'v1', symlinks: { '/tmp': tmpTarget, '/run': runTarget, '/var/rapid': rapidTarget } });
+      const linked = await layout.push('links', registry, 'stratus/snap:links');
+      await s.lambda.send(new CreateFunctionCommand({
+        FunctionName: 'snap-links', Role: ROLE, PackageType: 'Image', Code: { ImageUri: linked }, MemorySize: 128, Timeout: 30,
+        SnapStart: { ApplyOn: 'PublishedVersions' },
+      }));
+      await s.lambda.send(new PublishVersionCommand({ FunctionName: 'snap-links' }));
+      const config = await untilSettled(s, 'snap-links', '1');
+      // The import made them plain directories: the image works as Lambda runs it, its own /tmp a tmpfs.
+      assert.equal(config.SnapStart?.OptimizationStatus, 'On', `${config.StateReasonCode}: ${config.StateReason}`);
+      const { probe, log } = await invoke(s, 'snap-links', '1');
+      assert.match(log, /Restore Duration/);
+      assert.deepEqual(probe.tmp, ['from-init.txt']);
+      const hostMounts = await readFile('/proc/self/mountinfo', 'utf8');
+      for (const target of targets) {
+        assert.deepEqual(await readdir(target), ['host-file'], `nothing was written at ${target}`);
+        assert.ok(!hostMounts.includes(target), `nothing is mounted at ${target}`);
+      }
+    } finally {
+      await Promise.all(targets.map((d) => rm(d, { recursive: true, force: true })));
+    }
   });
 });
