@@ -244,8 +244,9 @@ describe('LocalHostsProvider hosts', { skip }, () => {
 
   it('replicas share the hosts: a follower acts on none, a new leader fences the old one and stops the hosts it started', async () => {
     const opts = await localHostsOptions();
-    // By their own clocks (placement's `mayAct`): a was deposed, b leads.
-    const a = await LocalHostsProvider.open({ ...opts, mayAct: () => false });
+    // By their own clocks (placement's `mayAct`): a leads, then is deposed and b leads.
+    let aLeads = true;
+    const a = await LocalHostsProvider.open({ ...opts, mayAct: () => aLeads });
     a.setControlPlane(`https://${a.address}:${a.port}`);
     await a.lead();
     const b = await LocalHostsProvider.open({ ...opts, mayAct: () => true });
@@ -259,11 +260,17 @@ describe('LocalHostsProvider hosts', { skip }, () => {
       await assert.rejects(b.start({ zone: 'a' }), (err: Error & { code?: string }) => err.code === 'Fenced');
       await assert.rejects(b.stop(h.id), (err: Error & { code?: string }) => err.code === 'Fenced');
       b.setControlPlane(`https://${b.address}:${b.port}`);
+      aLeads = false;
       await b.lead();
       // The deposed leader (paused, say, while the other took over) can no longer stop or start hosts.
       await assert.rejects(a.stop(h.id), (err: Error & { code?: string }) => err.code === 'Fenced');
-      // ... and if it takes the fence late (it was paused right before), the leader takes it back when it next acts.
+      await assert.rejects(a.start({ zone: 'a' }), (err: Error & { code?: string }) => err.code === 'Fenced');
+      // ... nor take the fence, by its own clock deposed.
+      await assert.rejects(a.lead(), (err: Error & { code?: string }) => err.code === 'Fenced');
+      // If it took the fence late (its lead began while it still led by its clock), the leader takes it back when it next acts.
+      aLeads = true;
       await a.lead();
+      aLeads = false;
       const h2 = await b.start({ zone: 'b' });
       await assert.rejects(a.stop(h2.id), (err: Error & { code?: string }) => err.code === 'Fenced');
       await b.stop(h2.id);
