@@ -150,20 +150,26 @@ export class LocalHostsProvider implements WorkerProvider {
   }
 
   /**
-   * Starts acting on the hosts (this replica leads, by `mayAct`; `Fenced` if not): takes the
-   * fence, removes hosts whose worker is gone, supervises the rest. A host it cannot remove yet
+   * Starts acting on the hosts (this replica leads): once `mayAct` holds, takes the fence,
+   * removes hosts whose worker is gone, supervises the rest. A host it cannot remove yet
    * is logged and tried again at the next look; the supervision runs all the same.
    */
   async lead(): Promise<void> {
-    if (this.closed) throw new StratusError('Fenced', 'local-hosts: this provider is closed');
-    if (this.opts.mayAct && !this.opts.mayAct()) throw new StratusError('Fenced', 'local-hosts: this placement replica does not lead (by its own clock): it takes no fence');
     const term = ++this.term;
     this.supervisor?.cancel();
     this.supervisor = undefined;
+    this.generation = undefined;
+    const clock = this.opts.clock ?? systemClock;
+    // The fence is never taken while this replica does not lead by its own clock (placement's holds
+    // once its take-over is done): until then this waits, and is refused once it stands down.
+    while (this.opts.mayAct && !this.opts.mayAct()) {
+      if (this.term !== term || this.closed) throw new StratusError('Fenced', 'local-hosts: this placement replica stood down before it led by its own clock: it took no fence');
+      await sleep(Math.min(this.opts.superviseMs ?? 1000, 100));
+    }
+    if (this.term !== term || this.closed) throw new StratusError('Fenced', 'local-hosts: this placement replica stood down before it led: it took no fence');
     const generation = this.db.lead(this.me);
     this.generation = generation;
     this.opts.log.info({ generation, hosts: this.db.hosts().map((h) => h.id) }, 'local-hosts: acting on the recorded hosts');
-    const clock = this.opts.clock ?? systemClock;
     const look = () => this.supervise().catch((err: unknown) => this.opts.log.warn({ err }, 'local-hosts: supervising the hosts failed'));
     const next = () => {
       if (this.term === term) this.supervisor = clock.setTimer(this.opts.superviseMs ?? 1000, () => void look().finally(next));
