@@ -69,7 +69,10 @@ export async function openPlacementFleet(
   let term = 0;
   const lead = (begin: () => void) => {
     const mine = ++term;
-    void (provider.lead?.() ?? Promise.resolve()).then(() => term === mine && begin(), (err: unknown) => fleetLog.error({ err }, 'fleet: the worker provider could not take over its workers'));
+    // The scaler starts even if the provider could not take over (it is fenced by `mayAct` all the same).
+    void (provider.lead?.() ?? Promise.resolve())
+      .catch((err: unknown) => fleetLog.error({ err }, 'fleet: the worker provider could not take over its workers'))
+      .then(() => term === mine && begin());
   };
   return {
     host: provider.address,

@@ -25,6 +25,8 @@ export interface HostRecord {
   cgroups: string[];
   pid?: number;
   startTime?: string;
+  /** The replica starting it, until its worker's pid is recorded: while that replica lives, it alone removes what it made. */
+  starter?: Proc;
 }
 
 /** What every replica on this machine shares: the bridge, the port every replica listens on (each at its own address), the cgroup root. */
@@ -141,6 +143,11 @@ export class HostsState {
     });
   }
 
+  /** Removing the net failed (after `leave` returned garbage): it is no longer busy, so the next replica to open removes what is left. */
+  release(me: Proc): void {
+    this.tx(() => void this.db.prepare("UPDATE net SET busy = NULL WHERE state = 'removing' AND busy = ?").run(JSON.stringify(me)));
+  }
+
   /** The net is removed (after `leave` returned garbage): the next replica makes a new one. */
   left(me: Proc): void {
     this.tx(() => void this.db.prepare("DELETE FROM net WHERE state = 'removing' AND busy = ?").run(JSON.stringify(me)));
@@ -203,6 +210,28 @@ export class HostsState {
 
   deleteHost(generation: number, id: string): void {
     this.fenced(generation, () => void this.db.prepare('DELETE FROM hosts WHERE id = ?').run(id));
+  }
+
+  /**
+   * Forgets host `id` that replica `me` failed to start, and removed (fenced or not: while its
+   * worker's pid is not recorded and its starter lives, no other replica removes it); if its
+   * removal failed, forgets only its starter.
+   */
+  dropStart(id: string, me: Proc, removed = true): void {
+    this.tx(() => {
+      const h = this.host(id);
+      if (!h || h.pid || h.starter?.token !== me.token) return;
+      if (removed) this.db.prepare('DELETE FROM hosts WHERE id = ?').run(id);
+      // Not removed: left to the leader's supervision, which removes a host whose starter is gone.
+      else this.db.prepare('UPDATE hosts SET record = ? WHERE id = ?').run(JSON.stringify({ ...h, starter: undefined }), id);
+    });
+  }
+
+  /** Whether host `h` is still being started: no pid recorded, and its starter is a live replica (registered, same process). */
+  starting(h: HostRecord): boolean {
+    const s = h.starter;
+    if (h.pid || !s) return false;
+    return this.replicas().some((r) => r.proc.token === s.token && r.proc.pid === s.pid && r.proc.startTime === s.startTime);
   }
 
   hosts(): HostRecord[] {

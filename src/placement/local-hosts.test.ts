@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { processStartTime } from './host-network.js';
 import { HostsState, type Proc } from './local-hosts-state.js';
+import { hostRecordProblem } from './local-hosts-net.js';
 import { freeHostSlot, workerEnvironment } from './local-hosts.js';
 
 /** A process that ran and is gone (reaped): a replica that crashed. */
@@ -73,5 +74,31 @@ describe('LocalHostsProvider', () => {
       AWS_SECRET_ACCESS_KEY: 'aws', ETCDCTL_PASSWORD: 'p', SOME_TOKEN: 't',
     });
     assert.deepEqual(env, { PATH: '/usr/bin', HOME: '/root', LANG: 'C.UTF-8', NODE_OPTIONS: '--enable-source-maps' });
+  });
+
+  it('acts on a recorded host only if its record names what this net made: a tampered hosts.db names nothing else to remove', () => {
+    const net = { run: 'abc123', cgroups: ['/sys/fs/cgroup/x/stratus-hosts-abc123'] };
+    const good = {
+      id: 'lh-abc123-1z', slot: 1, zone: 'a', netns: 'stratus-abc123-1z', veth: 'sv-abc123-1z', address: '10.213.9.2',
+      dir: '/var/lib/stratus/local-hosts/lh-abc123-1z', cgroups: ['/sys/fs/cgroup/x/stratus-hosts-abc123/lh-abc123-1z'],
+    };
+    const problem = (change: Partial<typeof good>) => hostRecordProblem({ ...good, ...change }, '/var/lib/stratus/local-hosts', net);
+    assert.equal(problem({}), undefined);
+    assert.equal(hostRecordProblem(good, '/var/lib/stratus/local-hosts/', net), undefined, 'a trailing slash is the same directory');
+    for (const [what, change] of Object.entries({
+      'a directory elsewhere': { dir: '/etc' },
+      'the state directory itself': { dir: '/var/lib/stratus/local-hosts' },
+      'a directory out by ..': { dir: '/var/lib/stratus/local-hosts/../../../../etc' },
+      'another host\'s directory': { dir: '/var/lib/stratus/local-hosts/lh-abc123-2' },
+      'a cgroup elsewhere': { cgroups: ['/sys/fs/cgroup/system.slice'] },
+      'the cgroup root itself': { cgroups: ['/sys/fs/cgroup/x/stratus-hosts-abc123'] },
+      'a cgroup out by ..': { cgroups: ['/sys/fs/cgroup/x/stratus-hosts-abc123/../../system.slice/lh-abc123-1z'] },
+      'another namespace': { netns: 'stratus-abc123-2' },
+      'a namespace of another kind': { netns: 'cni-1234' },
+      'another link': { veth: 'eth0' },
+      'an id of another run': { id: 'lh-def456-1z', netns: 'stratus-def456-1z', veth: 'sv-def456-1z', dir: '/var/lib/stratus/local-hosts/lh-def456-1z', cgroups: ['/sys/fs/cgroup/x/stratus-hosts-abc123/lh-def456-1z'] },
+      'an id with a path in it': { id: 'lh-abc123-1/../..' },
+    })) assert.ok(problem(change), `refused: ${what}`);
+    assert.ok(hostRecordProblem(good, '/var/lib/stratus/local-hosts', undefined), 'refused: no net recorded');
   });
 });

@@ -1,14 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, openSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { systemClock, type Clock, type TimerHandle } from '../shared/clock.js';
 import { StratusError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
-import {
-  cgroupDirs, cgroupPids, createBridge, createHost, deleteBridge, deleteHost, freePort, freeSubnet, makeCgroups, processRunning, processStartTime, removeCgroups,
-} from './host-network.js';
+import { createHost, makeCgroups, processRunning, processStartTime } from './host-network.js';
+import { checkHostRecord, makeNet, removeGarbage, removeHost, REPLICA_OCTETS } from './local-hosts-net.js';
 import { HostsState, MAX_REPLICAS, type Garbage, type HostRecord, type NetRecord, type Proc } from './local-hosts-state.js';
 import type { WorkerBundle } from './worker-credentials.js';
 import type { ProvidedWorker, WorkerProvider, WorkerSpec } from './worker-provider.js';
@@ -40,8 +39,6 @@ export interface LocalHostsOptions {
 }
 
 const STOP_GRACE_MS = 10_000;
-/** The last octet of each replica slot's address on the bridge. */
-const REPLICA_OCTETS = [1, 254, 253] as const;
 
 /** What of placement's environment a worker is given: what it and the tools it runs (tar, ip, node) read, nothing of placement's own (credentials). */
 const WORKER_ENV = new Set(['PATH', 'HOME', 'LANG', 'LC_ALL', 'LC_CTYPE', 'TZ', 'TMPDIR', 'NODE_OPTIONS', 'NODE_V8_COVERAGE', 'NODE_EXTRA_CA_CERTS', 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT']);
@@ -102,7 +99,7 @@ export class LocalHostsProvider implements WorkerProvider {
           const net = await makeNet(db, joined.garbage, opts).catch(async (err: unknown) => {
             // What it made is recorded: removed now, so the next replica to open need not wait for this process to end.
             const garbage = db.leave(me);
-            if (garbage) await removeGarbage(db, garbage, opts).then(() => db.left(me), (e: unknown) => opts.log.warn({ err: e }, 'local-hosts: removing a half-made bridge failed'));
+            if (garbage) await removeGarbage(db, garbage, opts.stateDir, opts).then(() => db.left(me), (e: unknown) => opts.log.warn({ err: e }, 'local-hosts: removing a half-made bridge failed'));
             throw err;
           });
           return new LocalHostsProvider(opts, db, me, net, 0);
@@ -124,7 +121,7 @@ export class LocalHostsProvider implements WorkerProvider {
       const me = { pid: process.pid, startTime: processStartTime(process.pid) ?? '', token: randomBytes(6).toString('hex') };
       const garbage = db.leave(me);
       if (!garbage) return;
-      await removeGarbage(db, garbage, { revokeCredential: async () => undefined, log });
+      await removeGarbage(db, garbage, stateDir, { revokeCredential: async () => undefined, log });
       db.left(me);
     } finally {
       db.close();
@@ -152,21 +149,34 @@ export class LocalHostsProvider implements WorkerProvider {
     this.controlPlane = url;
   }
 
-  /** Starts acting on the hosts (this replica leads): takes the fence, removes hosts whose worker is gone, supervises the rest. */
+  /**
+   * Starts acting on the hosts (this replica leads): once `mayAct` holds, takes the fence,
+   * removes hosts whose worker is gone, supervises the rest. A host it cannot remove yet
+   * is logged and tried again at the next look; the supervision runs all the same.
+   */
   async lead(): Promise<void> {
     const term = ++this.term;
     this.supervisor?.cancel();
+    this.supervisor = undefined;
+    this.generation = undefined;
+    const clock = this.opts.clock ?? systemClock;
+    // The fence is never taken while this replica does not lead by its own clock (placement's holds
+    // once its take-over is done): until then this waits, and is refused once it stands down.
+    while (this.opts.mayAct && !this.opts.mayAct()) {
+      if (this.term !== term || this.closed) throw new StratusError('Fenced', 'local-hosts: this placement replica stood down before it led by its own clock: it took no fence');
+      await sleep(Math.min(this.opts.superviseMs ?? 1000, 100));
+    }
+    if (this.term !== term || this.closed) throw new StratusError('Fenced', 'local-hosts: this placement replica stood down before it led: it took no fence');
     const generation = this.db.lead(this.me);
     this.generation = generation;
     this.opts.log.info({ generation, hosts: this.db.hosts().map((h) => h.id) }, 'local-hosts: acting on the recorded hosts');
-    const clock = this.opts.clock ?? systemClock;
-    const look = () => {
-      if (this.term !== term) return;
-      void this.supervise().catch((err: unknown) => this.opts.log.warn({ err }, 'local-hosts: supervising the hosts failed'))
-        .finally(() => (this.supervisor = this.term === term ? clock.setTimer(this.opts.superviseMs ?? 1000, look) : undefined));
+    const look = () => this.supervise().catch((err: unknown) => this.opts.log.warn({ err }, 'local-hosts: supervising the hosts failed'));
+    const next = () => {
+      if (this.term === term) this.supervisor = clock.setTimer(this.opts.superviseMs ?? 1000, () => void look().finally(next));
     };
-    await this.supervise();
-    this.supervisor = clock.setTimer(this.opts.superviseMs ?? 1000, look);
+    // Armed before the first look, which may take long (removing hosts) or fail: the looks go on regardless.
+    next();
+    await look();
   }
 
   /** Stops acting on the hosts (another replica leads now); they stay. */
@@ -193,7 +203,7 @@ export class LocalHostsProvider implements WorkerProvider {
     await this.exclusive(id, async () => {
       const r = this.db.addHost(generation, (slot) => ({
         id, slot, zone: spec.zone, netns: `stratus-${tag}`, veth: `sv-${tag}`, address: `${this.net.subnet}.${slot + 1}`,
-        dir: join(this.opts.stateDir, id), cgroups: this.net.cgroups.map((d) => join(d, id)),
+        dir: join(this.opts.stateDir, id), cgroups: this.net.cgroups.map((d) => join(d, id)), starter: this.me,
       }));
       let child: ChildProcess | undefined;
       try {
@@ -206,13 +216,19 @@ export class LocalHostsProvider implements WorkerProvider {
         child = this.spawnWorker(r, bundle);
         r.pid = child.pid;
         r.startTime = child.pid ? processStartTime(child.pid) : undefined;
+        delete r.starter;
         this.db.putHost(generation, r);
         this.watch(r, child);
         record = r;
       } catch (err) {
-        // Its names are its own (never reused), so removing them touches no other host, even if deposed meanwhile.
+        // Its names are its own (never reused), and while its record names this live replica as its starter no other
+        // replica removes it: this one removes what it made, even if deposed meanwhile, then forgets it.
         child?.kill('SIGKILL');
-        await this.removeOwn(r, generation).catch((e: unknown) => this.opts.log.warn({ err: e, worker: id }, 'local-hosts: removing a host that failed to start failed'));
+        await removeHost({ ...r, ...(child?.pid ? { pid: child.pid, startTime: processStartTime(child.pid) } : {}) }, this.opts)
+          .then(() => this.db.dropStart(id, this.me), (e: unknown) => {
+            this.opts.log.warn({ err: e, worker: id }, 'local-hosts: removing a host that failed to start failed; left to the leader');
+            this.db.dropStart(id, this.me, false);
+          });
         throw err;
       }
     });
@@ -242,26 +258,48 @@ export class LocalHostsProvider implements WorkerProvider {
   async close(): Promise<void> {
     if (this.closed) return;
     await this.standDown();
-    const garbage = this.db.leave(this.me);
-    if (garbage) {
-      await Promise.all(garbage.map((g) => (g.kind === 'host' ? this.terminate(g.host) : undefined)));
-      await removeGarbage(this.db, garbage, this.opts);
-      this.db.left(this.me);
-    } else {
-      this.opts.log.info({ hosts: this.db.hosts().map((h) => h.id) }, 'local-hosts: leaving the hosts to the other placement replicas');
-    }
     this.closed = true;
-    for (const child of this.children.values()) child.removeAllListeners('exit');
-    this.db.close();
+    try {
+      const garbage = this.db.leave(this.me);
+      if (garbage) {
+        try {
+          await Promise.all(garbage.map((g) => (g.kind === 'host' ? this.terminate(g.host) : undefined)));
+          await removeGarbage(this.db, garbage, this.opts.stateDir, this.opts);
+          this.db.left(this.me);
+        } catch (err) {
+          // What is left stays recorded as garbage, no longer busy: the next replica to open removes it.
+          this.db.release(this.me);
+          throw err;
+        }
+      } else {
+        this.opts.log.info({ hosts: this.db.hosts().map((h) => h.id) }, 'local-hosts: leaving the hosts to the other placement replicas');
+      }
+    } finally {
+      for (const child of this.children.values()) child.removeAllListeners('exit');
+      this.db.close();
+    }
   }
 
+  /**
+   * The generation to act under: `Fenced` unless this replica leads by its own clock (`mayAct`,
+   * when given) and holds the fence (taken back if a replica deposed before it took it since).
+   */
   private acting(): number {
     if (this.generation === undefined || this.closed) throw new StratusError('Fenced', 'local-hosts: this placement replica does not lead: it acts on no host');
-    if (!this.db.holds(this.generation) && this.opts.mayAct?.()) {
-      this.generation = this.db.lead(this.me);
-      this.opts.log.warn({ generation: this.generation }, 'local-hosts: the fence was taken by a replica deposed before this one; taken back');
-    }
+    const leads = this.opts.mayAct?.();
+    if (leads === false) throw new StratusError('Fenced', 'local-hosts: this placement replica was deposed (by its own clock): it acts on no host');
+    if (this.db.holds(this.generation)) return this.generation;
+    if (!leads) throw new StratusError('Fenced', `local-hosts: another placement replica took the fence from generation ${this.generation}: this one acts on no host`);
+    this.generation = this.db.lead(this.me);
+    this.opts.log.warn({ generation: this.generation }, 'local-hosts: the fence was taken by a replica deposed before this one; taken back');
     return this.generation;
+  }
+
+  /** Throws `Fenced` unless `generation` is still this provider's and holds the fence (asked before each step of a removal). */
+  private stillActing(generation: number): void {
+    if (this.generation !== generation || this.closed || this.opts.mayAct?.() === false || !this.db.holds(generation)) {
+      throw new StratusError('Fenced', `local-hosts: generation ${generation} no longer acts on the hosts: nothing more is removed`);
+    }
   }
 
   /** Runs `step` after any step under way for host `id`. */
@@ -272,12 +310,17 @@ export class LocalHostsProvider implements WorkerProvider {
     return next;
   }
 
-  /** Removes, as crashed, each recorded host whose worker process is gone (or was never recorded: its starter died starting it). */
+  /**
+   * Removes, as crashed, each recorded host whose worker process is gone (or was never recorded
+   * and its starter is gone: it died, or left, starting it). A host that cannot be removed now is
+   * logged and looked at again next time; the others are not held up.
+   */
   private async supervise(): Promise<void> {
     const generation = this.acting();
     for (const h of this.db.hosts()) {
-      if (this.busy.has(h.id) || processRunning(h.pid, h.startTime)) continue;
-      await this.lose(h.id, generation, h.pid ? 'its worker process is gone' : 'its starter died before its worker ran');
+      if (this.busy.has(h.id) || processRunning(h.pid, h.startTime) || this.db.starting(h)) continue;
+      await this.lose(h.id, generation, h.pid ? 'its worker process is gone' : 'its starter is gone and its worker never ran')
+        .catch((err: unknown) => this.opts.log.warn({ err, worker: h.id }, 'local-hosts: removing a lost host failed; tried again at the next look'));
     }
   }
 
@@ -285,7 +328,8 @@ export class LocalHostsProvider implements WorkerProvider {
     return this.exclusive(id, async () => {
       // Looked at again as recorded now: a host that finished starting since is no loss.
       const r = this.closed ? undefined : this.db.host(id);
-      if (!r || this.generation !== generation || processRunning(r.pid, r.startTime)) return;
+      if (!r || this.generation !== generation || processRunning(r.pid, r.startTime) || this.db.starting(r)) return;
+      this.stillActing(generation);
       this.opts.log.warn({ worker: id, pid: r.pid, reason }, 'local-hosts: a worker host lost its worker: removing it');
       await this.removeOwn(r, generation);
       for (const listener of this.goneListeners) listener(describe(r));
@@ -311,9 +355,14 @@ export class LocalHostsProvider implements WorkerProvider {
     for (let waited = 0; waited < STOP_GRACE_MS && processRunning(r.pid, r.startTime); waited += 100) await sleep(100);
   }
 
-  /** Removes a host and then its record (forgotten only once removed: a failed removal is tried again). */
+  /**
+   * Removes a host and then its record (forgotten only once removed: a failed removal is tried
+   * again), each step only while `generation` still holds the fence; a record naming what this
+   * provider never makes is refused (`hostRecordProblem`).
+   */
   private async removeOwn(r: HostRecord, generation: number): Promise<void> {
-    await removeHost(r, this.opts);
+    checkHostRecord(r, this.opts.stateDir, this.net);
+    await removeHost(r, this.opts, () => this.stillActing(generation));
     this.children.delete(r.id);
     this.db.deleteHost(generation, r.id);
   }
@@ -347,51 +396,4 @@ export class LocalHostsProvider implements WorkerProvider {
 
 function describe(r: HostRecord): ProvidedWorker {
   return { id: r.id, zone: r.zone, address: r.address, ...(r.pid ? { pid: r.pid } : {}) };
-}
-
-/** Removes an earlier run's garbage, then makes the bridge (an address per replica slot), the port and the cgroup root, recording each first. */
-async function makeNet(db: HostsState, garbage: Garbage[], opts: LocalHostsOptions): Promise<NetRecord> {
-  await removeGarbage(db, garbage, opts);
-  const run = randomBytes(3).toString('hex');
-  const subnet = await freeSubnet();
-  const net: NetRecord = { run, bridge: `stb-${run}`, subnet, port: 0, cgroups: cgroupDirs(`stratus-hosts-${run}`) };
-  db.making(net);
-  await makeCgroups(net.cgroups);
-  await createBridge(net.bridge, subnet, REPLICA_OCTETS.map((o) => `${subnet}.${o}`));
-  net.port = await freePort(REPLICA_OCTETS.map((o) => `${subnet}.${o}`));
-  db.made(net);
-  return net;
-}
-
-async function removeGarbage(db: HostsState, garbage: Garbage[], opts: Pick<LocalHostsOptions, 'revokeCredential' | 'log'>): Promise<void> {
-  for (const g of garbage) {
-    if (g.kind === 'host') await removeHost(g.host, opts);
-    else {
-      await removeCgroups(g.net.cgroups);
-      await deleteBridge(g.net.bridge);
-    }
-    db.removed(g.key);
-  }
-  const hosts = garbage.flatMap((g) => (g.kind === 'host' ? [g.host.id] : []));
-  if (garbage.length > 0) opts.log.info({ hosts, bridges: garbage.flatMap((g) => (g.kind === 'net' ? [g.net.bridge] : [])) }, 'local-hosts: removed what was recorded');
-}
-
-/** Kills what is left of a host (its recorded process if still the same one, then anything in its cgroups) and removes it. */
-async function removeHost(r: HostRecord, opts: Pick<LocalHostsOptions, 'revokeCredential' | 'log'>): Promise<void> {
-  if (r.pid && r.startTime && processStartTime(r.pid) === r.startTime) killQuietly(r.pid);
-  for (let i = 0; i < 50; i++) {
-    const pids = await cgroupPids(r.cgroups);
-    if (pids.length === 0) break;
-    for (const pid of pids) killQuietly(pid);
-    await sleep(100);
-  }
-  await removeCgroups(r.cgroups);
-  await deleteHost(r);
-  await rm(r.dir, { recursive: true, force: true });
-  await opts.revokeCredential(r.id).catch((err: unknown) => opts.log.warn({ err, worker: r.id }, 'local-hosts: revoking a removed worker\'s credential failed'));
-}
-
-/** SIGKILL, ignoring a process already gone. */
-function killQuietly(pid: number): void {
-  try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
 }

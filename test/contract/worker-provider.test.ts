@@ -244,8 +244,9 @@ describe('LocalHostsProvider hosts', { skip }, () => {
 
   it('replicas share the hosts: a follower acts on none, a new leader fences the old one and stops the hosts it started', async () => {
     const opts = await localHostsOptions();
-    // By their own clocks (placement's `mayAct`): a was deposed, b leads.
-    const a = await LocalHostsProvider.open({ ...opts, mayAct: () => false });
+    // By their own clocks (placement's `mayAct`): a leads, then is deposed and b leads.
+    let aLeads = true;
+    const a = await LocalHostsProvider.open({ ...opts, mayAct: () => aLeads });
     a.setControlPlane(`https://${a.address}:${a.port}`);
     await a.lead();
     const b = await LocalHostsProvider.open({ ...opts, mayAct: () => true });
@@ -259,15 +260,26 @@ describe('LocalHostsProvider hosts', { skip }, () => {
       await assert.rejects(b.start({ zone: 'a' }), (err: Error & { code?: string }) => err.code === 'Fenced');
       await assert.rejects(b.stop(h.id), (err: Error & { code?: string }) => err.code === 'Fenced');
       b.setControlPlane(`https://${b.address}:${b.port}`);
+      aLeads = false;
       await b.lead();
       // The deposed leader (paused, say, while the other took over) can no longer stop or start hosts.
       await assert.rejects(a.stop(h.id), (err: Error & { code?: string }) => err.code === 'Fenced');
-      // ... and if it takes the fence late (it was paused right before), the leader takes it back when it next acts.
-      await a.lead();
+      await assert.rejects(a.start({ zone: 'a' }), (err: Error & { code?: string }) => err.code === 'Fenced');
+      // ... nor take the fence while deposed by its own clock: its lead waits (and is refused if it stands down first).
+      const late = a.lead();
       const h2 = await b.start({ zone: 'b' });
+      // If its clock lets it lead again for a moment (it was paused right before its lease ran out), it takes the
+      // fence late; the leader takes it back when it next acts.
+      aLeads = true;
+      await late;
+      aLeads = false;
       await assert.rejects(a.stop(h2.id), (err: Error & { code?: string }) => err.code === 'Fenced');
       await b.stop(h2.id);
       await a.standDown();
+      aLeads = false;
+      const refused = a.lead();
+      await a.standDown();
+      await assert.rejects(refused, (err: Error & { code?: string }) => err.code === 'Fenced', 'a lead still waiting when it stands down is refused');
       assert.ok(alive(rec.pid), 'the old leader tore nothing down');
       await a.close();
       assert.ok(alive(rec.pid), 'a replica leaving while another lives leaves the hosts');
