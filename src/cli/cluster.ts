@@ -117,6 +117,7 @@ export async function startFrontendProcess(config: StratusConfig, opts: ProcessO
   // stored chunked in etcd, and restored on any worker.
   const snapStart = new SnapStartService({
     registries, chunks: shared.chunks, log: log.child({ component: 'snapstart' }), clock, dumpBudgetMs: config.frontend.snapStartDumpBudgetMs,
+    orphanAfterMs: config.frontend.snapStartOrphanMs, sweepIntervalMs: Math.min(5_000, Math.ceil(config.frontend.snapStartOrphanMs / 3)),
     // Each version's snapshot is made under its own election: a version Pending with no leader
     // there (its frontend stopped) is made by another frontend (docs/snapstart.md, "In a cluster").
     owners: { election: (version) => journal.election(snapshotOwner(version), config.cluster.leaderTtlMs), candidate: { id: opts.id, address: opts.host } },

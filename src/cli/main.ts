@@ -29,7 +29,7 @@ const USAGE = `Usage:
                  [--data-dir .stratus-worker] [--worker-memory-mb N] [--warm-pool 0] [--warm-pool-runtimes nodejs20.x] [--heartbeat-ms 1000] [--zone zone-a]
                  [--log-level info] [--snapstart criu|off] [--snapstart-clones 1] [--sandbox-driver bubblewrap|gvisor]
                  [--freeze-idle-after-ms 50|off] [--worker-cache-idle-ms 600000] [--worker-cache-mb 20480]
-  stratus frontend   --etcd URL[,URL...] [--host 127.0.0.1] [--port 9001]
+  stratus frontend   --etcd URL[,URL...] [--host 127.0.0.1] [--port 9001] [--snapstart-orphan-ms 15000]
   stratus assignment --etcd URL[,URL...] [--host 127.0.0.1] [--port 0] [--id NAME] [--leader-ttl-ms 2000]
   stratus placement  --etcd URL[,URL...] [--host 127.0.0.1] [--port 0] [--id NAME] [--lease-ms 3000] [--leader-ttl-ms 2000]
                      [--code-gc-grace-ms 3600000] [--code-gc-interval-ms 600000]
@@ -114,6 +114,7 @@ const OPTIONS = {
   'account-concurrency': { type: 'string' },
   'warm-pool': { type: 'string' },
   'snapstart-clones': { type: 'string' },
+  'snapstart-orphan-ms': { type: 'string' },
   'warm-pool-runtimes': { type: 'string' },
   'heartbeat-ms': { type: 'string' },
   zone: { type: 'string' },
@@ -160,7 +161,7 @@ function configFrom(flags: Flags, env: NodeJS.ProcessEnv, defaultDataDir: string
   return resolveConfig({
     dataDir: flags['data-dir'] ?? defaultDataDir,
     logLevel: flags['log-level'],
-    frontend: { host: flags.host, port: num(flags.port) },
+    frontend: { host: flags.host, port: num(flags.port), snapStartOrphanMs: num(flags['snapstart-orphan-ms']) },
     metrics: { host: flags['metrics-host'], port: num(flags['metrics-port']) },
     observability: { otlpTracesEndpoint: flags['otlp-traces-endpoint'] ?? (env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || undefined) },
     assignment: {

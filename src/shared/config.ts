@@ -59,6 +59,8 @@ export const configSchema = z.object({
        * checkpoint, transfer) is given up; the version turns Active with OptimizationStatus Off.
        */
       snapStartDumpBudgetMs: z.number().int().positive().default(120_000),
+      /** SnapStart in a cluster: a version Pending this long with no frontend holding its election is made by another frontend. */
+      snapStartOrphanMs: z.number().int().positive().default(15_000),
     })
     .default({}),
   /**

@@ -62,6 +62,8 @@ export interface ClusterOptions {
   keepAliveMs?: number;
   /** More flags for the placement process (e.g. the code collector's grace period). */
   placementArgs?: string[];
+  /** More flags for every frontend. */
+  frontendArgs?: string[];
   /** Placement replicas (default 1), each `--id placement-<i>`. */
   placements?: number;
   /** Worker i's zone is zones[i % zones.length] (default: none given, each worker's default zone). */
@@ -143,7 +145,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     const workers: RoleProcess[] = [];
     for (let i = 0; i < (opts.workers ?? 2); i++) workers.push(await addWorker(`worker-${i}`, opts.zones?.[i % opts.zones.length]));
     const frontends: RoleProcess[] = [];
-    for (let i = 0; i < (opts.frontends ?? 2); i++) frontends.push(await launch('frontend', `frontend-${i}`, [...etcdArg, ...common, '--port', '0']));
+    for (let i = 0; i < (opts.frontends ?? 2); i++) frontends.push(await launch('frontend', `frontend-${i}`, [...etcdArg, ...common, '--port', '0', ...(opts.frontendArgs ?? [])]));
     const cluster: Cluster = {
       etcd, placement, placements, assignment, workers, frontends, credentials, controlPlane, secrets, workerApi, prefix, dir, workersCommand, addWorker,
       lambda(i, o = {}) {

@@ -22,7 +22,8 @@ describe('SnapStart in a cluster: a Pending version whose frontend died', () => 
   let cluster: Cluster;
   let etcd: Etcd3;
   before(async () => {
-    cluster = await startCluster({ frontends: 2, replicas: 1, workers: 1 });
+    // A version Pending 3 s with no owner is taken over (15 s by default): the test waits less.
+    cluster = await startCluster({ frontends: 2, replicas: 1, workers: 1, frontendArgs: ['--snapstart-orphan-ms', '3000'] });
     etcd = new Etcd3({ hosts: cluster.etcd.endpoints });
   });
   after(async () => {

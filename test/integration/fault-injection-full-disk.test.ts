@@ -9,7 +9,7 @@ import { describe, test } from 'node:test';
 import { faultSeed } from '../helpers/fault/prng.js';
 import { runFaultInjection } from '../helpers/fault/trials.js';
 
-const TRIALS = 6;
+const TRIALS = 4;
 
 describe('fault injection on a full disk: SIGKILL of stratus up while writes are refused', { skip: process.getuid?.() !== 0 && 'needs root to mount' }, () => {
   test(`${TRIALS} kill/restart cycles, about half of them on a full disk, keep every invariant`, async (t) => {

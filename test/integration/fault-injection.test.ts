@@ -10,7 +10,8 @@ import { describe, test } from 'node:test';
 import { faultSeed } from '../helpers/fault/prng.js';
 import { runFaultInjection } from '../helpers/fault/trials.js';
 
-const TRIALS = 8;
+// A bounded slice: the benchmark's fault-injection scenario runs many more (its seeds differ per run).
+const TRIALS = 6;
 
 describe('fault injection: SIGKILL of stratus up during writes and deliveries', () => {
   test(`${TRIALS} kill/restart cycles keep every invariant`, async (t) => {

@@ -13,7 +13,7 @@ import { makeZip } from '../helpers/zip.js';
 const CODE = `const initAt = Date.now(); const id = require('node:crypto').randomUUID();
 exports.handler = async () => ({ initAt, id });`;
 /** Idle times of the invokes it learns from: two clusters, 2 s and 6 s (head 2 s, tail 6 s). */
-const GAPS_MS = [2000, 6000, 2000, 6000, 2000, 6000, 2000, 6000, 2000, 6000];
+const GAPS_MS = [1000, 3000, 1000, 3000, 1000, 3000, 1000, 3000, 1000, 3000];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -21,7 +21,7 @@ describe('keep-alive: the histogram policy with real sandboxes', () => {
   let s: StratusProcess;
   let labels: Record<string, string>;
   before(async () => {
-    s = await startStratus({ keepAliveMs: 600_000, args: ['--keep-alive-policy', 'histogram', '--keep-alive-bin-ms', '1000', '--keep-alive-min-samples', '10'] });
+    s = await startStratus({ keepAliveMs: 600_000, args: ['--keep-alive-policy', 'histogram', '--keep-alive-bin-ms', '500', '--keep-alive-min-samples', '10'] });
     const created = await s.lambda.send(new CreateFunctionCommand({
       FunctionName: 'ka', Runtime: 'nodejs20.x', Role: 'arn:aws:iam::123456789012:role/r', Handler: 'index.handler',
       Code: { ZipFile: await makeZip({ 'index.js': CODE }) },
@@ -46,8 +46,8 @@ describe('keep-alive: the histogram policy with real sandboxes', () => {
       assert.equal((await invoke()).id, first.id, 'while learning: kept by the fixed keep-alive (600 s)');
     }
     // The last invoke recorded the tenth idle time (--keep-alive-min-samples): the histogram is representative now, so its
-    // environment was unloaded when it ended; a new one is booted 1.8 s (0.9 x 2 s) later and kept
-    // to 7.7 s (1.1 x 7 s).
+    // environment was unloaded when it ended; a new one is booted 0.9 s (0.9 x 1 s) later and kept
+    // to 3.85 s (1.1 x 3.5 s: idle times in 500 ms bins).
     await until(async () => (await sandboxes()) === 0, 'the environment to be unloaded after the invoke');
     assert.equal(await inits(), 1);
     await until(async () => (await inits()) === 2, 'an environment to be pre-warmed (its init done) with no invoke asking for it');
