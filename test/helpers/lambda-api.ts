@@ -1,11 +1,12 @@
 // Helpers for tests of the Lambda function management API against a real Stratus process.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { LambdaClient, InvokeCommand, type CreateFunctionCommandInput } from '@aws-sdk/client-lambda';
+import { GetFunctionConfigurationCommand, LambdaClient, InvokeCommand, PublishVersionCommand, type CreateFunctionCommandInput, type FunctionConfiguration } from '@aws-sdk/client-lambda';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { Sha256 } from '@smithy/core/checksum';
 import { HttpRequest } from '@smithy/core/protocols';
 import { startStratus, type StratusProcess } from './stratus.js';
+import { until } from './wait.js';
 import { makeZip } from './zip.js';
 
 export const ROLE = 'arn:aws:iam::000000000000:role/lambda-role';
@@ -133,4 +134,17 @@ export async function startOnDataDir(dataDir: string, credentials: StratusProces
       await inner.stop();
     },
   };
+}
+
+/** PublishVersion of a SnapStart function: Pending at first, then Active with OptimizationStatus On (asserted); its configuration. */
+export async function publishSnapStarted(client: LambdaClient, name: string, timeoutMs: number): Promise<FunctionConfiguration> {
+  const published = await client.send(new PublishVersionCommand({ FunctionName: name }));
+  assert.equal(published.State, 'Pending');
+  const config = await until(async () => {
+    const c = await client.send(new GetFunctionConfigurationCommand({ FunctionName: name, Qualifier: published.Version }));
+    return c.State !== 'Pending' && c;
+  }, 'the snapshot', timeoutMs);
+  assert.equal(config.State, 'Active', `${config.StateReasonCode}: ${config.StateReason}`);
+  assert.deepEqual(config.SnapStart, { ApplyOn: 'PublishedVersions', OptimizationStatus: 'On' });
+  return config;
 }

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { CreateFunctionCommand, GetFunctionConfigurationCommand, InvokeCommand, PublishVersionCommand } from '@aws-sdk/client-lambda';
+import { CreateFunctionCommand, InvokeCommand } from '@aws-sdk/client-lambda';
+import { publishSnapStarted } from '../helpers/lambda-api.js';
 import { Etcd3 } from 'etcd3';
 import { startCluster, unpackedSnapshots, type Cluster } from '../helpers/cluster.js';
 import { ImageLayout, NODE_ENTRYPOINT, nodeBaseFiles, startRegistry, type LocalRegistry } from '../helpers/oci.js';
@@ -62,14 +63,7 @@ describe('SnapStart for container images in a cluster', () => {
       SnapStart: { ApplyOn: 'PublishedVersions' },
     }));
     const publishedAt = Date.now();
-    const published = await lambda.send(new PublishVersionCommand({ FunctionName: 'snap-img' }));
-    assert.equal(published.State, 'Pending');
-    const config = await until(async () => {
-      const c = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: 'snap-img', Qualifier: '1' }));
-      return c.State !== 'Pending' && c;
-    }, 'the snapshot', 100_000);
-    assert.equal(config.State, 'Active', `${config.StateReasonCode}: ${config.StateReason}`);
-    assert.deepEqual(config.SnapStart, { ApplyOn: 'PublishedVersions', OptimizationStatus: 'On' });
+    await publishSnapStarted(lambda, 'snap-img', 100_000);
     t.diagnostic(`publish-version to OptimizationStatus On: ${Date.now() - publishedAt} ms`);
 
     const [w0, w1] = cluster.workers;

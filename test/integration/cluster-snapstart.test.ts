@@ -6,12 +6,10 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import {
-  CreateFunctionCommand, DeleteFunctionCommand, GetFunctionConfigurationCommand, InvokeCommand, PublishVersionCommand,
-} from '@aws-sdk/client-lambda';
+import { CreateFunctionCommand, DeleteFunctionCommand, InvokeCommand } from '@aws-sdk/client-lambda';
 import { Etcd3 } from 'etcd3';
 import { startCluster, unpackedSnapshots, type Cluster } from '../helpers/cluster.js';
-import { createInput } from '../helpers/lambda-api.js';
+import { createInput, publishSnapStarted } from '../helpers/lambda-api.js';
 import { until } from '../helpers/wait.js';
 import { makeZip } from '../helpers/zip.js';
 
@@ -43,14 +41,7 @@ describe('SnapStart in a cluster', () => {
   it('is made on one worker, stored chunked, restored on the other, and collected after the version is deleted', async () => {
     const lambda = cluster.lambda(0);
     await lambda.send(new CreateFunctionCommand({ ...createInput('snap', await makeZip({ 'index.js': CODE })), Timeout: 30, SnapStart: { ApplyOn: 'PublishedVersions' } }));
-    const published = await lambda.send(new PublishVersionCommand({ FunctionName: 'snap' }));
-    assert.equal(published.State, 'Pending');
-    const config = await until(async () => {
-      const c = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: 'snap', Qualifier: '1' }));
-      return c.State !== 'Pending' && c;
-    }, 'the snapshot', 90_000);
-    assert.equal(config.State, 'Active', `${config.StateReasonCode}: ${config.StateReason}`);
-    assert.deepEqual(config.SnapStart, { ApplyOn: 'PublishedVersions', OptimizationStatus: 'On' });
+    await publishSnapStarted(lambda, 'snap', 90_000);
 
     // Made on exactly one worker; stored as a manifest named by the tar's digest and its chunks.
     const [w0, w1] = cluster.workers;
