@@ -1,14 +1,13 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { after, describe, it } from 'node:test';
-import { canMakeHosts, LocalHostsProvider, type LocalHostsOptions } from '../../src/placement/index.js';
+import { canMakeHosts, LocalHostsProvider } from '../../src/placement/index.js';
 import { silentLogger, type Logger } from '../../src/shared/log.js';
+import { fakeHostsOptions } from '../helpers/fake-hosts-options.js';
 import { until } from '../helpers/wait.js';
 
 /**
@@ -18,7 +17,6 @@ import { until } from '../helpers/wait.js';
  * remains to the next replica.
  */
 const run = promisify(execFile);
-const FAKE_HOST = fileURLToPath(new URL('../helpers/fake-host.js', import.meta.url));
 const can = await canMakeHosts();
 const skip = can.ok ? undefined : can.reason;
 const dirs: string[] = [];
@@ -52,15 +50,7 @@ function gate() {
   };
 }
 
-async function options(revoked: string[] = []): Promise<LocalHostsOptions> {
-  const stateDir = await mkdtemp(join(tmpdir(), 'stratus-local-hosts-'));
-  dirs.push(stateDir);
-  return {
-    stateDir, command: [process.execPath, FAKE_HOST], log: silentLogger(),
-    issueCredential: async (workerId) => ({ workerId, secret: 's', caCertificate: '' }),
-    revokeCredential: async (id) => void revoked.push(id),
-  };
-}
+const options = (revoked: string[] = []) => fakeHostsOptions(dirs, revoked);
 
 /** A logger that counts the warnings with `message`. */
 function counting(message: string): { log: Logger; count: () => number } {

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess, type ChildProcessByStdio } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Readable } from 'node:stream';
@@ -10,11 +9,11 @@ import { promisify } from 'node:util';
 import { after, describe, it } from 'node:test';
 import { canMakeHosts, LocalHostsProvider, StaticWorkerProvider, type LocalHostsOptions } from '../../src/placement/index.js';
 import { silentLogger } from '../../src/shared/log.js';
+import { FAKE_HOST, fakeHostsOptions } from '../helpers/fake-hosts-options.js';
 import { until } from '../helpers/wait.js';
 import { runWorkerProviderContract, type ProviderFixture } from './worker-provider.contract.js';
 
 const run = promisify(execFile);
-const FAKE_HOST = fileURLToPath(new URL('../helpers/fake-host.js', import.meta.url));
 const LOCAL_HOSTS = fileURLToPath(new URL('../../src/placement/local-hosts.js', import.meta.url));
 const can = await canMakeHosts();
 const skip = can.ok ? undefined : can.reason;
@@ -25,15 +24,7 @@ after(async () => {
 
 interface RecordedState { bridge: string; cgroups: string[]; hosts: { id: string; netns: string; veth: string; dir: string; cgroups: string[]; pid?: number; startTime?: string; address: string }[] }
 
-async function localHostsOptions(revoked: string[] = []): Promise<LocalHostsOptions> {
-  const stateDir = await mkdtemp(join(tmpdir(), 'stratus-local-hosts-'));
-  dirs.push(stateDir);
-  return {
-    stateDir, command: [process.execPath, FAKE_HOST], log: silentLogger(),
-    issueCredential: async (workerId) => ({ workerId, secret: 's', caCertificate: '' }),
-    revokeCredential: async (id) => void revoked.push(id),
-  };
-}
+const localHostsOptions = (revoked: string[] = []) => fakeHostsOptions(dirs, revoked);
 
 /** What the provider's shared state (`hosts.db`) records now. */
 const state = async (stateDir: string): Promise<RecordedState> => {
