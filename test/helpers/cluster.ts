@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -204,4 +205,14 @@ export async function unpackedSnapshots(dir: string, id: string): Promise<string
     for (const name of await readdir(join(root, account)).catch(() => [] as string[])) if (/^[0-9a-f]{64}$/.test(name)) found.push(name);
   }
   return found;
+}
+
+/** Of a cluster's first two workers, the one that made its only SnapStart snapshot (asserted: exactly one), the other, and the snapshot's digest. */
+export async function snapshotMaker(cluster: Cluster): Promise<{ maker: RoleProcess; other: RoleProcess; sha: string }> {
+  const [w0, w1] = cluster.workers;
+  assert.ok(w0 && w1);
+  const made = [await unpackedSnapshots(cluster.dir, w0.id), await unpackedSnapshots(cluster.dir, w1.id)];
+  assert.equal(made.flat().length, 1, 'one worker made the snapshot');
+  const [maker, other] = made[0]?.length ? [w0, w1] : [w1, w0];
+  return { maker, other, sha: made.flat()[0] ?? '' };
 }

@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { CreateFunctionCommand, InvokeCommand } from '@aws-sdk/client-lambda';
 import { publishSnapStarted } from '../helpers/lambda-api.js';
 import { Etcd3 } from 'etcd3';
-import { startCluster, unpackedSnapshots, type Cluster } from '../helpers/cluster.js';
+import { startCluster, snapshotMaker, unpackedSnapshots, type Cluster } from '../helpers/cluster.js';
 import { ImageLayout, NODE_ENTRYPOINT, nodeBaseFiles, startRegistry, type LocalRegistry } from '../helpers/oci.js';
 import { until } from '../helpers/wait.js';
 
@@ -66,12 +66,7 @@ describe('SnapStart for container images in a cluster', () => {
     await publishSnapStarted(lambda, 'snap-img', 100_000);
     t.diagnostic(`publish-version to OptimizationStatus On: ${Date.now() - publishedAt} ms`);
 
-    const [w0, w1] = cluster.workers;
-    assert.ok(w0 && w1);
-    const made = [await snapshotsOn(w0.id), await snapshotsOn(w1.id)];
-    assert.equal(made.flat().length, 1, 'one worker made the snapshot');
-    const sha = made.flat()[0] ?? '';
-    const [maker, other] = made[0]?.length ? [w0, w1] : [w1, w0];
+    const { maker, other, sha } = await snapshotMaker(cluster);
     assert.equal((await imagesOn(other.id)).length, 0, 'the other worker has not mounted the image yet');
 
     await maker.stop();

@@ -8,7 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { CreateFunctionCommand, DeleteFunctionCommand, InvokeCommand } from '@aws-sdk/client-lambda';
 import { Etcd3 } from 'etcd3';
-import { startCluster, unpackedSnapshots, type Cluster } from '../helpers/cluster.js';
+import { startCluster, snapshotMaker, unpackedSnapshots, type Cluster } from '../helpers/cluster.js';
 import { createInput, publishSnapStarted } from '../helpers/lambda-api.js';
 import { until } from '../helpers/wait.js';
 import { makeZip } from '../helpers/zip.js';
@@ -44,12 +44,7 @@ describe('SnapStart in a cluster', () => {
     await publishSnapStarted(lambda, 'snap', 90_000);
 
     // Made on exactly one worker; stored as a manifest named by the tar's digest and its chunks.
-    const [w0, w1] = cluster.workers;
-    assert.ok(w0 && w1);
-    const made = [await snapshotsOn(w0.id), await snapshotsOn(w1.id)];
-    assert.equal(made.flat().length, 1, 'one worker made the snapshot');
-    const sha = made.flat()[0] ?? '';
-    const [maker, other] = made[0]?.length ? [w0, w1] : [w1, w0];
+    const { maker, other, sha } = await snapshotMaker(cluster);
     const manifestKey = `${cluster.prefix}images/sha256:${sha}`;
     const manifest = JSON.parse((await etcd.get(manifestKey).string()) ?? 'null') as { chunks: string[]; size: number } | null;
     assert.ok(manifest, 'the snapshot manifest is in etcd');
