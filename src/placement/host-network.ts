@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rmdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rmdir } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -154,11 +154,15 @@ export async function removeCgroups(dirs: string[]): Promise<void> {
   for (const dir of dirs) await remove(dir);
 }
 
+/** The fields of /proc/PID/stat after the command name (the state first): none if it is gone. */
+function statFields(pid: number): string[] {
+  const stat = readOr(`/proc/${pid}/stat`);
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
 /** The kernel's start time of `pid` (field 22 of /proc/PID/stat), to tell it from a later process with the same pid. */
 export function processStartTime(pid: number): string | undefined {
-  const stat = readOr(`/proc/${pid}/stat`);
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return fields[19];
+  return statFields(pid)[19];
 }
 
 /**
@@ -167,15 +171,8 @@ export function processStartTime(pid: number): string | undefined {
  */
 export function processRunning(pid: number | undefined, startTime: string | undefined): boolean {
   if (!pid || !startTime) return false;
-  const stat = readOr(`/proc/${pid}/stat`);
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const fields = statFields(pid);
   return fields[19] === startTime && fields[0] !== 'Z' && fields[0] !== 'X';
-}
-
-/** Writes a file whole, then renames it into place (a crash leaves the old or the new one). */
-export async function writeAtomically(path: string, text: string): Promise<void> {
-  await writeFile(`${path}.tmp`, text, { mode: 0o600 });
-  await rename(`${path}.tmp`, path);
 }
 
 function readOr(path: string): string {
