@@ -1,3 +1,4 @@
+import { EVENT_OVERHEAD_BYTES } from '../shared/cloudwatch-logs.js';
 import { isStratusError } from '../shared/errors.js';
 
 /**
@@ -94,8 +95,7 @@ export interface LogStreamInfo {
   storedBytes: number;
 }
 
-/** CloudWatch counts 26 bytes of overhead per event. */
-export const EVENT_OVERHEAD_BYTES = 26;
+export { EVENT_OVERHEAD_BYTES } from '../shared/cloudwatch-logs.js';
 
 export function eventBytes(message: string): number {
   return Buffer.byteLength(message) + EVENT_OVERHEAD_BYTES;

@@ -1,14 +1,12 @@
+import { EVENT_OVERHEAD_BYTES } from '../shared/cloudwatch-logs.js';
+
 /** CloudWatch's largest event (256 KB); a longer line is cut into events of this size. */
 export const MAX_EVENT_BYTES = 256 * 1024;
 
 const NEWLINE = 0x0a;
 
-/**
- * What an event counts for besides its bytes: CloudWatch's 26 bytes per event (its batch size is
- * the messages' UTF-8 bytes plus 26 per event). Counted in every bound, so that empty lines, which
- * have no bytes, cannot grow the columns without limit while the store is away.
- */
-export const EVENT_OVERHEAD_BYTES = 26;
+// Every event counts CloudWatch's overhead besides its bytes in every bound, so that empty lines,
+// which have no bytes, cannot grow the columns without limit while the store is away.
 
 /** Events taken for a shipment, kept as bytes (off the JavaScript heap) until it is known stored. */
 export interface TakenEvents {
