@@ -9,5 +9,6 @@ export type { LogAppend, LogEventQuery, LogGroupInfo, LogStore, LogStreamInfo, N
 export { DAY_MS, eventBytes, EVENT_OVERHEAD_BYTES } from './log-store.js';
 export { MemoryLogStore } from './memory-log-store.js';
 export { installationSecret } from './installation-secret.js';
+export { writeOver } from './write-over.js';
 export { checkSqliteFile, snapshotSqlite, sqliteJournalDocuments } from './sqlite-backup.js';
 export { Campaigner, type CampaignerDeps } from './campaigner.js';

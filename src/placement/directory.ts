@@ -1,5 +1,4 @@
-import { randomUUID } from 'node:crypto';
-import type { DocumentStore, Leadership } from '../journal/index.js';
+import { writeOver, type DocumentStore, type Leadership } from '../journal/index.js';
 import type { Clock, TimerHandle } from '../shared/clock.js';
 import { isStratusError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
@@ -52,10 +51,7 @@ export class WorkerDirectory {
       // The drain mark is the fleet scaler's, and the record is its truth (a new leader continues the
       // drains it finds): an entry that carries none (a heartbeat's) keeps the recorded one.
       const value = doc.draining === undefined && (current?.value as WorkerDocument | undefined)?.draining === true ? { ...doc, draining: true } : doc;
-      const ok = current
-        ? await this.store.replace(doc.id, value, randomUUID(), current.revision, fence)
-        : await this.store.create(doc.id, value, randomUUID(), fence);
-      if (!ok) this.log.warn({ worker: doc.id }, 'worker document changed underneath; the next heartbeat writes it again');
+      if (!(await writeOver(this.store, doc.id, current, value, fence))) this.log.warn({ worker: doc.id }, 'worker document changed underneath; the next heartbeat writes it again');
     });
   }
 

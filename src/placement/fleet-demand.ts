@@ -1,5 +1,4 @@
-import { randomUUID } from 'node:crypto';
-import type { DocumentStore } from '../journal/index.js';
+import { writeOver, type DocumentStore } from '../journal/index.js';
 import type { Clock, TimerHandle } from '../shared/clock.js';
 import { StratusError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
@@ -70,10 +69,7 @@ export class FleetDemandPublisher {
     const current = await this.deps.store.get(FLEET_DEMAND_KEY);
     const stored = current && asDemand(current.value);
     if (stored && stored.epoch > this.deps.epoch) return this.stop();
-    const ok = current
-      ? await this.deps.store.replace(FLEET_DEMAND_KEY, value, randomUUID(), current.revision)
-      : await this.deps.store.create(FLEET_DEMAND_KEY, value, randomUUID());
-    if (ok) this.written = count;
+    if (await writeOver(this.deps.store, FLEET_DEMAND_KEY, current, value)) this.written = count;
   }
 }
 
@@ -122,11 +118,7 @@ export const FLEET_WORKER_SIZE_KEY = 'worker-size';
 export async function announceWorkerSize(store: DocumentStore, memoryMb: number): Promise<void> {
   const current = await store.get(FLEET_WORKER_SIZE_KEY);
   if (current && asWorkerSize(current.value) === memoryMb) return;
-  const value = { memoryMb };
-  const ok = current
-    ? await store.replace(FLEET_WORKER_SIZE_KEY, value, randomUUID(), current.revision)
-    : await store.create(FLEET_WORKER_SIZE_KEY, value, randomUUID());
-  if (!ok) throw new StratusError('ResourceConflict', 'fleet: the worker size document changed while it was written; announced again at the next look');
+  if (!(await writeOver(store, FLEET_WORKER_SIZE_KEY, current, { memoryMb }))) throw new StratusError('ResourceConflict', 'fleet: the worker size document changed while it was written; announced again at the next look');
 }
 
 /**
